@@ -1,0 +1,2 @@
+/* arm.c: to be written. */
+#include "tandem.h"

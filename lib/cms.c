@@ -1,0 +1,2 @@
+/* cms.c: to be written. */
+#include "tandem.h"

@@ -1,0 +1,4 @@
+/* cms.h: to be written. */
+#ifndef TANDEM_CMS_H
+#define TANDEM_CMS_H
+#endif

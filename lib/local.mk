@@ -1,0 +1,21 @@
+# libtandem: all the logic; the programs are thin.
+noinst_LIBRARIES += lib/libtandem.a
+lib_libtandem_a_CFLAGS = $(AM_CFLAGS) $(TANDEM_CFLAGS)
+lib_libtandem_a_SOURCES = \
+	lib/arm.c \
+	lib/arm.h \
+	lib/cms.c \
+	lib/cms.h \
+	lib/conf.c \
+	lib/conf.h \
+	lib/log.c \
+	lib/log.h \
+	lib/pki.c \
+	lib/pki.h \
+	lib/proto.c \
+	lib/proto.h \
+	lib/route.c \
+	lib/route.h \
+	lib/tandem.h \
+	lib/util.c \
+	lib/util.h

@@ -1,0 +1,2 @@
+/* pki.c: to be written. */
+#include "tandem.h"

@@ -1,0 +1,44 @@
+/*
+ * NAME
+ *	util.h - small helpers: files, hex, random bytes
+ * SYNOPSIS
+ *	#include "util.h"
+ *
+ *	int	util_read_file(const char *path, size_t max,
+ *		    unsigned char **buf, size_t *len, char *err);
+ *	int	util_write_file(const char *path, const void *buf,
+ *		    size_t len, int mode, int exclusive, char *err);
+ *	char	*util_hex(const unsigned char *in, size_t len);
+ *	int	util_unhex(const char *in, unsigned char *out,
+ *		    size_t outlen);
+ *	int	util_random(unsigned char *buf, size_t len);
+ * DESCRIPTION
+ *	util_read_file() reads a whole file of at most max bytes. The
+ *	result is NUL-terminated (not counted in len) and should be
+ *	passed to free().
+ *
+ *	util_write_file() writes a file with the given mode, set at
+ *	creation (the umask does not widen it). With exclusive, an
+ *	existing file is an error (O_EXCL); without, the data goes to a
+ *	temporary file in the same folder that is renamed over path.
+ *
+ *	util_hex() returns lower-case hex, to be passed to free(), or
+ *	NULL when out of memory. util_unhex() decodes exactly outlen
+ *	bytes and returns 0, or -1 if the text is not that.
+ *
+ *	util_random() fills buf from the OpenSSL CSPRNG; 0 or -1.
+ */
+#ifndef TANDEM_UTIL_H
+#define TANDEM_UTIL_H
+
+#include <stddef.h>
+
+int	util_read_file(const char *, size_t, unsigned char **, size_t *,
+	    char *);
+int	util_write_file(const char *, const void *, size_t, int, int,
+	    char *);
+char	*util_hex(const unsigned char *, size_t);
+int	util_unhex(const char *, unsigned char *, size_t);
+int	util_random(unsigned char *, size_t);
+
+#endif

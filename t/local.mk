@@ -1,0 +1,15 @@
+# Test harness. Unit tests are C programs printing TAP; scenarios are
+# t/NNNN-area-topic.sh scripts sourcing t/test-lib.sh. Each area's
+# local.mk may add its own to TESTS; the shared ones are here.
+UNIT_CFLAGS = $(AM_CFLAGS) $(TANDEM_CFLAGS) -I$(top_srcdir)/t/unit
+UNIT_LIBS = $(TANDEM_LIBS)
+
+check_PROGRAMS += t/unit/util-test
+t_unit_util_test_CFLAGS = $(UNIT_CFLAGS)
+t_unit_util_test_SOURCES = t/unit/util-test.c t/unit/tap.h
+t_unit_util_test_LDADD = $(UNIT_LIBS)
+
+TESTS += t/unit/util-test
+
+SH_LOG_COMPILER = $(SHELL)
+EXTRA_DIST += t/lsan.supp t/test-lib.sh t/lib-pg.sh t/lib-postfix.sh

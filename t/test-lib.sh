@@ -1,0 +1,169 @@
+# t/test-lib.sh - shared by every scenario in t/ (after git's t/test-lib.sh)
+#
+# A scenario sets test_description, sources this file, runs checks with
+# test_expect_success, and ends with test_done. Output is TAP for
+# Automake's tap-driver; everything a check prints goes to the log file.
+#
+#	test_expect_success 'what it shows' '
+#		tandem-ca root --name root.example >out &&
+#		test_cmp expected out
+#	'
+#
+# Each scenario runs in its own scratch folder, $TRASH, removed at the
+# end unless TANDEM_KEEP=1. test_atexit registers cleanup commands
+# (stop a daemon, a cluster), run in reverse order even when the script
+# dies. Helpers for PostgreSQL and Postfix live in t/lib-pg.sh and
+# t/lib-postfix.sh and are sourced here.
+
+: "${TANDEM_SRC:=$(cd "$(dirname "$0")/.." && pwd)}"
+: "${TANDEM_BUILD:=$TANDEM_SRC/build}"
+export TANDEM_SRC TANDEM_BUILD
+
+PATH=$TANDEM_BUILD/certauth:$TANDEM_BUILD/agent:$TANDEM_BUILD/ctl:$TANDEM_BUILD/milter:$TANDEM_BUILD/policy:$PATH
+export PATH
+
+# Sanitizer builds: fail loudly, and leave glib's type system alone.
+ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=99}
+LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$TANDEM_SRC/t/lsan.supp:print_suppressions=0}
+UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1:exitcode=98}
+export ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS
+
+test_count=0
+test_failed=0
+test_atexit_cmds=
+
+exec 3>&1		# TAP goes to fd 3
+exec 1>&2		# everything else to the log
+
+test_tap() {
+	printf '%s\n' "$*" >&3
+}
+
+TRASH=$(mktemp -d "${TMPDIR:-/tmp}/tandem-t.XXXXXX") || exit 1
+chmod 755 "$TRASH"
+cd "$TRASH" || exit 1
+export TRASH
+
+test_atexit() {
+	test_atexit_cmds="$1
+$test_atexit_cmds"
+}
+
+test_run_atexit() {
+	set +e
+	printf '%s\n' "$test_atexit_cmds" | while IFS= read -r cmd; do
+		[ -n "$cmd" ] && eval "$cmd"
+	done
+	test_atexit_cmds=
+	cd /
+	if [ "${TANDEM_KEEP:-0}" = 1 ]; then
+		echo "# kept $TRASH" >&3
+	else
+		rm -rf "$TRASH"
+	fi
+}
+trap 'test_run_atexit' EXIT
+trap 'exit 130' INT TERM
+
+test_expect_success() {
+	test_count=$((test_count + 1))
+	echo "=== $test_count - $1"
+	if (eval "$2"); then
+		test_tap "ok $test_count - $1"
+	else
+		test_failed=$((test_failed + 1))
+		test_tap "not ok $test_count - $1"
+		echo "--- failed: $1"
+	fi
+}
+
+# Like test_expect_success, but in the current shell, so that a check
+# can set variables (daemon pids, ports) for the ones after it.
+test_expect_success_here() {
+	test_count=$((test_count + 1))
+	echo "=== $test_count - $1"
+	if eval "$2"; then
+		test_tap "ok $test_count - $1"
+	else
+		test_failed=$((test_failed + 1))
+		test_tap "not ok $test_count - $1"
+		echo "--- failed: $1"
+	fi
+}
+
+test_skip() {
+	test_count=$((test_count + 1))
+	test_tap "ok $test_count - $1 # SKIP $2"
+}
+
+# test_skip_all REASON: nothing in this scenario can run here.
+test_skip_all() {
+	test_tap "1..0 # SKIP $1"
+	exit 0
+}
+
+test_done() {
+	test_tap "1..$test_count"
+	[ "$test_failed" -eq 0 ]
+	exit $?
+}
+
+test_cmp() {
+	diff -u "$1" "$2"
+}
+
+# test_must_fail CMD...: CMD fails by itself (exit 1..125), not by a
+# crash, a sanitizer report or a missing program.
+test_must_fail() {
+	"$@"
+	_rc=$?
+	if [ $_rc -eq 0 ]; then
+		echo "test_must_fail: $* succeeded"
+		return 1
+	fi
+	if [ $_rc -ge 126 ] || [ $_rc -eq 98 ] || [ $_rc -eq 99 ]; then
+		echo "test_must_fail: $* died with status $_rc"
+		return 1
+	fi
+	return 0
+}
+
+# test_expect_code N CMD...: CMD exits with exactly N.
+test_expect_code() {
+	_want=$1
+	shift
+	"$@"
+	_rc=$?
+	if [ $_rc -ne "$_want" ]; then
+		echo "test_expect_code: $* exited $_rc, want $_want"
+		return 1
+	fi
+	return 0
+}
+
+# test_grep PATTERN FILE: like grep, but shows the file when it fails.
+test_grep() {
+	if grep -q -e "$1" "$2"; then
+		return 0
+	fi
+	echo "test_grep: no '$1' in $2:"
+	sed 's/^/| /' "$2" | head -n 40
+	return 1
+}
+
+test_grep_not() {
+	if grep -q -e "$1" "$2"; then
+		echo "test_grep_not: '$1' found in $2:"
+		grep -n -e "$1" "$2" | head -n 10
+		return 1
+	fi
+	return 0
+}
+
+# test_have_prog PROG: true if PROG is on PATH.
+test_have_prog() {
+	command -v "$1" >/dev/null 2>&1
+}
+
+. "$TANDEM_SRC/t/lib-pg.sh"
+. "$TANDEM_SRC/t/lib-postfix.sh"
