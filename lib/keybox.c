@@ -1,0 +1,2 @@
+/* keybox.c: to be written. */
+#include "tandem.h"
