@@ -1,0 +1,1 @@
+# Unit tests of lib/proto.c and lib/arm.c.
