@@ -1,0 +1,186 @@
+/*
+ * NAME
+ *	keybox-test - unit tests for lib/keybox.c
+ * DESCRIPTION
+ *	Round trip, then a table of boxes that must not open: wrong
+ *	secret, wrong address, truncated, every kind of flipped bit.
+ *	Then the key file reader: good files and bad ones.
+ */
+#include <sys/stat.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tap.h"
+#include "tandem.h"
+#include "keybox.h"
+
+static const char plain[] =
+    "-----BEGIN PRIVATE KEY-----\nnot really a key\n"
+    "-----END PRIVATE KEY-----\n";
+
+enum damage { D_NONE, D_SECRET, D_ADDRESS, D_TRUNCATE, D_FLIP, D_SHORT,
+	D_VERSION };
+
+static void
+test_box(void)
+{
+	static const struct {
+		const char	*name;
+		enum damage	 damage;
+		size_t		 where;	/* byte to flip or length to keep */
+	} cases[] = {
+		{ "opens with the same secret and address", D_NONE, 0 },
+		{ "wrong secret is refused", D_SECRET, 0 },
+		{ "wrong address is refused", D_ADDRESS, 0 },
+		{ "truncated by one byte is refused", D_TRUNCATE, 1 },
+		{ "header only is refused", D_SHORT, KEYBOX_OVERHEAD },
+		{ "empty is refused", D_SHORT, 0 },
+		{ "flipped version is refused", D_VERSION, 0 },
+		{ "flipped nonce bit is refused", D_FLIP, 1 },
+		{ "flipped tag bit is refused", D_FLIP, 1 + KEYBOX_NONCE_LEN },
+		{ "flipped ciphertext bit is refused", D_FLIP,
+		    KEYBOX_OVERHEAD + 3 },
+		{ "flipped last bit is refused", D_FLIP, (size_t)-1 },
+	};
+	unsigned char secret[KEYBOX_SECRET_LEN], *box = NULL, *box2 = NULL;
+	unsigned char *out, buf[512];
+	char err[TN_ERRLEN];
+	struct keybox *kb, *other;
+	size_t i, boxlen, box2len, len, outlen;
+	const char *addr;
+	int rc;
+
+	memset(secret, 7, sizeof(secret));
+	kb = keybox_new(secret, sizeof(secret), err);
+	secret[0] ^= 1;
+	other = keybox_new(secret, sizeof(secret), err);
+	ok(kb != NULL && other != NULL, "keybox_new");
+	ok(keybox_new(secret, 16, err) == NULL && strstr(err, "32") != NULL,
+	    "a short secret is refused: %s", err);
+	rc = keybox_seal(kb, "ann@a.example", (const unsigned char *)plain,
+	    strlen(plain), &box, &boxlen, err);
+	is_int(rc, 0, "seal");
+	if (rc == -1)
+		goto out;
+	is_int(boxlen, strlen(plain) + KEYBOX_OVERHEAD, "box length");
+	is_int(box[0], KEYBOX_VERSION, "version byte first");
+	ok(memmem(box, boxlen, "PRIVATE KEY", 11) == NULL,
+	    "no plaintext in the box");
+	keybox_seal(kb, "ann@a.example", (const unsigned char *)plain,
+	    strlen(plain), &box2, &box2len, err);
+	ok(memcmp(box + 1, box2 + 1, KEYBOX_NONCE_LEN) != 0,
+	    "a fresh nonce each time");
+	is_int(keybox_seal(kb, "ann@a.example", buf, 0, &out, &outlen, err),
+	    -1, "sealing nothing is refused");
+	is_int(keybox_seal(kb, "", (const unsigned char *)plain, 3, &out,
+	    &outlen, err), -1, "sealing without an address is refused");
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memcpy(buf, box, boxlen);
+		len = boxlen;
+		addr = "ann@a.example";
+		switch (cases[i].damage) {
+		case D_ADDRESS:
+			addr = "bob@a.example";
+			break;
+		case D_TRUNCATE:
+			len -= cases[i].where;
+			break;
+		case D_SHORT:
+			len = cases[i].where;
+			break;
+		case D_VERSION:
+			buf[0] ^= 0x02;
+			break;
+		case D_FLIP:
+			buf[cases[i].where == (size_t)-1 ? len - 1 :
+			    cases[i].where] ^= 0x10;
+			break;
+		default:
+			break;
+		}
+		out = NULL;
+		rc = keybox_open(cases[i].damage == D_SECRET ? other : kb,
+		    addr, buf, len, &out, &outlen, err);
+		if (cases[i].damage == D_NONE)
+			ok(rc == 0 && outlen == strlen(plain) &&
+			    strcmp((char *)out, plain) == 0, "%s",
+			    cases[i].name);
+		else
+			ok(rc == -1 && out == NULL, "%s: %s", cases[i].name,
+			    err);
+		keybox_clear_free(out, outlen);
+	}
+out:
+	free(box);
+	free(box2);
+	keybox_free(kb);
+	keybox_free(other);
+	keybox_free(NULL);
+	keybox_clear_free(NULL, 0);
+}
+
+static void
+test_file(void)
+{
+	static const struct {
+		const char	*name;
+		const char	*text;
+		int		 mode;
+		int		 good;
+	} cases[] = {
+		{ "64 hex digits and a newline", "0123456789abcdef0123456789"
+		    "abcdef0123456789abcdef0123456789abcdef\n", 0600, 1 },
+		{ "64 hex digits, upper case, no newline", "0123456789ABCDEF"
+		    "0123456789abcdef0123456789abcdef0123456789abcdef", 0640,
+		    1 },
+		{ "63 digits", "0123456789abcdef0123456789abcdef0123456789ab"
+		    "cdef0123456789abcde\n", 0600, 0 },
+		{ "not hex", "0123456789abcdef0123456789abcdef0123456789abcd"
+		    "ef0123456789abcdez\n", 0600, 0 },
+		{ "two newlines", "0123456789abcdef0123456789abcdef0123456789"
+		    "abcdef0123456789abcdef\n\n", 0600, 0 },
+		{ "empty", "", 0600, 0 },
+		{ "readable by others", "0123456789abcdef0123456789abcdef0123"
+		    "456789abcdef0123456789abcdef\n", 0644, 0 },
+	};
+	char dir[] = "/tmp/tandem-keybox-XXXXXX", path[64], err[TN_ERRLEN];
+	struct keybox *kb;
+	FILE *fp;
+	size_t i;
+
+	if (mkdtemp(dir) == NULL) {
+		ok(0, "mkdtemp");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/key", dir);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if ((fp = fopen(path, "w")) == NULL) {
+			ok(0, "fopen");
+			break;
+		}
+		fputs(cases[i].text, fp);
+		fclose(fp);
+		chmod(path, (mode_t)cases[i].mode);
+		err[0] = '\0';
+		kb = keybox_load(path, err);
+		ok((kb != NULL) == cases[i].good, "key file: %s%s%s",
+		    cases[i].name, cases[i].good ? "" : ": ", err);
+		keybox_free(kb);
+		unlink(path);
+	}
+	ok(keybox_load(path, err) == NULL && strstr(err, "No such") != NULL,
+	    "a missing key file: %s", err);
+	rmdir(dir);
+}
+
+int
+main(void)
+{
+	test_box();
+	test_file();
+	return tap_done();
+}
