@@ -1,1 +1,7 @@
 # Unit tests of lib/route.c and lib/conf.c; the tandem.conf(5) page; Postfix harness scenarios.
+check_PROGRAMS += t/unit/route-test
+t_unit_route_test_CFLAGS = $(UNIT_CFLAGS)
+t_unit_route_test_SOURCES = t/unit/route-test.c t/unit/tap.h
+t_unit_route_test_LDADD = $(UNIT_LIBS)
+
+TESTS += t/unit/route-test
