@@ -4,3 +4,9 @@ certauth_tandem_ca_CFLAGS = $(AM_CFLAGS) $(TANDEM_CFLAGS)
 certauth_tandem_ca_SOURCES = certauth/tandem-ca.c
 certauth_tandem_ca_LDADD = $(TANDEM_LIBS)
 dist_man_MANS += certauth/tandem-ca.1
+
+check_PROGRAMS += t/unit/pki-test
+t_unit_pki_test_CFLAGS = $(UNIT_CFLAGS)
+t_unit_pki_test_SOURCES = t/unit/pki-test.c t/unit/tap.h
+t_unit_pki_test_LDADD = $(UNIT_LIBS)
+TESTS += t/unit/pki-test

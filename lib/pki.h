@@ -3,23 +3,119 @@
  *	pki.h - certificates, keys and verification to the root
  * SYNOPSIS
  *	#include "pki.h"
+ *
+ *	struct pki_trust *pki_trust_load(const char *path, char *err);
+ *	void	pki_trust_free(struct pki_trust *tr);
+ *	X509_STORE *pki_trust_store(const struct pki_trust *tr);
+ *	int	pki_verify(const struct pki_trust *tr, X509 *leaf,
+ *		    STACK_OF(X509) *chain, const char *email, char *err);
+ *	int	pki_verify_why(const struct pki_trust *tr, X509 *leaf,
+ *		    STACK_OF(X509) *chain, const char *email,
+ *		    enum pki_fail *why, char *err);
+ *
+ *	X509	*pki_load_cert(const char *path, char *err);
+ *	STACK_OF(X509) *pki_load_certs(const char *path, char *err);
+ *	EVP_PKEY *pki_load_key(const char *path, const char *pass,
+ *		    char *err);
+ *	X509	*pki_parse_cert(const char *pem, size_t len, char *err);
+ *	STACK_OF(X509) *pki_parse_certs(const char *pem, size_t len,
+ *		    char *err);
+ *	EVP_PKEY *pki_parse_key(const char *pem, size_t len,
+ *		    const char *pass, char *err);
+ *
+ *	EVP_PKEY *pki_key_generate(enum pki_keytype type, char *err);
+ *	int	pki_key_pem(EVP_PKEY *key, const char *pass, char **out,
+ *		    size_t *outlen, char *err);
+ *	int	pki_cert_pem(X509 *cert, char **out, size_t *outlen,
+ *		    char *err);
+ *
+ *	enum pki_role pki_cert_role(X509 *cert);
+ *	enum pki_kind pki_cert_kind(X509 *cert);
+ *	char	*pki_cert_email(X509 *cert);
+ *	char	*pki_cert_uri(X509 *cert);
+ *	char	*pki_cert_dns(X509 *cert);
+ *	const char *pki_role_name(enum pki_role role);
+ *	enum pki_role pki_role_parse(const char *name);
+ *	const char *pki_kind_name(enum pki_kind kind);
+ *
+ *	int	pki_issue(const struct pki_req *req, X509 **out, char *err);
  * DESCRIPTION
- *	(The pki module's owner completes this page.)
+ *	The certificate hierarchy of doc/pki.md: one root courier, courier
+ *	CA certificates each signed by exactly one superior, and under each
+ *	courier its element, courier-end and agent certificates. The role
+ *	of a courier and the kind of every certificate are policy OIDs in
+ *	certificatePolicies (PKI_OID_* below).
  *
  *	pki_trust_load() reads the configured trust anchors (PEM, one or
- *	more root certificates); never fetched. pki_trust_store() gives
- *	the X509_STORE for CMS_verify(), owned by the trust object.
+ *	more root certificates); never fetched. The result should be
+ *	passed to pki_trust_free(). pki_trust_store() gives the X509_STORE
+ *	for CMS_verify(), owned by the trust object (CMS_verify() checks
+ *	the chain but not the Tandem role rules: call pki_verify() on the
+ *	signer too).
  *
  *	pki_verify() checks leaf to a trust anchor with OpenSSL's
- *	verifier (purpose S/MIME, name constraints enforced) and the
- *	Tandem role rules; with email non-NULL the leaf must carry that
- *	address as an rfc822Name. 0, or -1 with the reason in err.
+ *	verifier (purpose S/MIME signing, which accepts Tandem's EC
+ *	certificates with keyAgreement; name constraints enforced) and the
+ *	Tandem role rules: the anchor has role root; every courier CA in
+ *	the path carries exactly one role and the courier CA kind; a
+ *	courier CA is signed only by root, public or gateway; a private
+ *	courier CA carries critical name constraints covering both
+ *	rfc822Name and dNSName; a leaf carries exactly one kind and only
+ *	rfc822Name, dNSName and URI names. chain holds untrusted
+ *	intermediates (may be NULL); neither leaf nor chain is taken
+ *	over. With email non-NULL the leaf must carry that address as an
+ *	rfc822Name subjectAltName (domain compared without case). Returns
+ *	0, or -1 with the reason in err. pki_verify_why() does the same
+ *	and, on failure, stores the class of failure in *why (may be
+ *	NULL).
+ *
+ *	pki_load_cert() reads the first certificate of a PEM file;
+ *	pki_load_certs() all of them (at least one). pki_load_key() reads
+ *	a PEM private key, PKCS#8 encrypted with pass, or plain when pass
+ *	is NULL (an encrypted key with pass NULL is an error, never a
+ *	prompt). The pki_parse_*() functions do the same from memory.
+ *	Results should be passed to X509_free(),
+ *	OSSL_STACK_OF_X509_free() (sk_X509_pop_free(sk, X509_free)) and
+ *	EVP_PKEY_free().
+ *
+ *	pki_key_generate() makes a new key: EC P-256 (PKI_KEY_EC, the
+ *	default) or RSA-3072 (PKI_KEY_RSA). pki_key_pem() writes it as
+ *	PKCS#8 PEM, encrypted with AES-256-CBC under pass unless pass is
+ *	NULL; pki_cert_pem() writes a certificate as PEM. *out is
+ *	NUL-terminated and should be passed to free() (keys: after
+ *	OPENSSL_cleanse() if the caller cares).
+ *
+ *	pki_cert_role() and pki_cert_kind() read the role and kind OIDs;
+ *	PKI_ROLE_NONE / PKI_KIND_NONE when absent or ambiguous.
+ *	pki_cert_email(), pki_cert_uri() and pki_cert_dns() return a copy
+ *	of the first subjectAltName of that type, to be passed to free(),
+ *	or NULL when there is none. pki_role_name() and pki_kind_name()
+ *	return static strings ("root", "courier-ca", ...);
+ *	pki_role_parse() the reverse, PKI_ROLE_NONE if unknown.
+ *
+ *	pki_issue() builds and signs one certificate from req (see struct
+ *	pki_req): random 128-bit serial, SHA-256 (RSA: PSS), the key usages
+ *	of doc/pki.md for its kind, and for a private courier CA the name
+ *	constraints of its domain. With issuer_cert NULL the certificate is
+ *	self-signed by issuer_key (the root). *out should be passed to
+ *	X509_free(). pki_issue() does not check the result to the root:
+ *	callers run pki_verify() before they hand it out.
+ * DIAGNOSTICS
+ *	All functions returning int give 0 or -1; pointer results are
+ *	NULL on failure. err gets a one-line reason.
  */
 #ifndef TANDEM_PKI_H
 #define TANDEM_PKI_H
 
+#include <stddef.h>
+
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+
+/* 2.25.<UUID 52bfc128-b2a3-422d-9b08-f4cd4cd85aa1 as a decimal> */
+#define PKI_OID_ARC	"2.25.109992342083808958172386236843414805153"
+#define PKI_OID_KIND	PKI_OID_ARC ".1"	/* .1 .. .5: enum pki_kind */
+#define PKI_OID_ROLE	PKI_OID_ARC ".2"	/* .1 .. .4: enum pki_role */
 
 enum pki_role {
 	PKI_ROLE_NONE = 0,
@@ -29,6 +125,48 @@ enum pki_role {
 	PKI_ROLE_GATEWAY
 };
 
+enum pki_kind {
+	PKI_KIND_NONE = 0,
+	PKI_KIND_COURIER_CA,
+	PKI_KIND_FG,		/* foreground element */
+	PKI_KIND_BG,		/* background element, also TLS */
+	PKI_KIND_COURIER_END,	/* per account, held by FG and BG */
+	PKI_KIND_AGENT
+};
+
+enum pki_keytype {
+	PKI_KEY_EC = 0,		/* P-256 */
+	PKI_KEY_RSA		/* 3072 bits */
+};
+
+/* Why a verification failed; tandem-ca verify exits with these. */
+enum pki_fail {
+	PKI_FAIL_NONE = 0,
+	PKI_FAIL_UNTRUSTED,	/* no path to a trust anchor */
+	PKI_FAIL_SIGNATURE,	/* a signature does not verify */
+	PKI_FAIL_TIME,		/* expired or not yet valid */
+	PKI_FAIL_NAME,		/* name constraints */
+	PKI_FAIL_ROLE,		/* Tandem role and kind rules */
+	PKI_FAIL_EMAIL,		/* the address is not the leaf's */
+	PKI_FAIL_PURPOSE,	/* key usage, basic constraints, path length */
+	PKI_FAIL_OTHER
+};
+
+/* What pki_issue() makes. Pointers are borrowed. */
+struct pki_req {
+	enum pki_kind	 rq_kind;
+	enum pki_role	 rq_role;	/* courier CA only */
+	const char	*rq_cn;		/* subject commonName */
+	const char	*rq_email;	/* rfc822Name SAN, or NULL */
+	const char	*rq_dns;	/* dNSName SAN, or NULL */
+	const char	*rq_uri;	/* URI SAN, or NULL */
+	const char	*rq_domain;	/* private courier CA: constraints */
+	int		 rq_days;	/* validity from now */
+	EVP_PKEY	*rq_pubkey;	/* the subject's key */
+	X509		*rq_issuer_cert;	/* NULL: self-signed */
+	EVP_PKEY	*rq_issuer_key;
+};
+
 struct pki_trust;
 
 struct pki_trust *pki_trust_load(const char *, char *);
@@ -36,9 +174,29 @@ void	pki_trust_free(struct pki_trust *);
 X509_STORE *pki_trust_store(const struct pki_trust *);
 int	pki_verify(const struct pki_trust *, X509 *, STACK_OF(X509) *,
 	    const char *, char *);
+int	pki_verify_why(const struct pki_trust *, X509 *, STACK_OF(X509) *,
+	    const char *, enum pki_fail *, char *);
 
 X509	*pki_load_cert(const char *, char *);
 STACK_OF(X509) *pki_load_certs(const char *, char *);
 EVP_PKEY *pki_load_key(const char *, const char *, char *);
+X509	*pki_parse_cert(const char *, size_t, char *);
+STACK_OF(X509) *pki_parse_certs(const char *, size_t, char *);
+EVP_PKEY *pki_parse_key(const char *, size_t, const char *, char *);
+
+EVP_PKEY *pki_key_generate(enum pki_keytype, char *);
+int	pki_key_pem(EVP_PKEY *, const char *, char **, size_t *, char *);
+int	pki_cert_pem(X509 *, char **, size_t *, char *);
+
+enum pki_role pki_cert_role(X509 *);
+enum pki_kind pki_cert_kind(X509 *);
+char	*pki_cert_email(X509 *);
+char	*pki_cert_uri(X509 *);
+char	*pki_cert_dns(X509 *);
+const char *pki_role_name(enum pki_role);
+enum pki_role pki_role_parse(const char *);
+const char *pki_kind_name(enum pki_kind);
+
+int	pki_issue(const struct pki_req *, X509 **, char *);
 
 #endif
