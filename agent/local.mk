@@ -4,3 +4,10 @@ agent_tandem_CFLAGS = $(AM_CFLAGS) $(TANDEM_CFLAGS) $(SQLITE_CFLAGS)
 agent_tandem_SOURCES = agent/tandem.c
 agent_tandem_LDADD = $(TANDEM_LIBS) $(SQLITE_LIBS)
 dist_man_MANS += agent/tandem.1
+
+# Unit tests of lib/cms.c.
+check_PROGRAMS += t/unit/cms-test
+t_unit_cms_test_CFLAGS = $(UNIT_CFLAGS)
+t_unit_cms_test_SOURCES = t/unit/cms-test.c t/unit/tap.h
+t_unit_cms_test_LDADD = $(UNIT_LIBS)
+TESTS += t/unit/cms-test

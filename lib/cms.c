@@ -1,2 +1,641 @@
-/* cms.c: to be written. */
+/*
+ * NAME
+ *	cms.c - the sealed content and the transport wrap (CMS)
+ * DESCRIPTION
+ *	See cms.h. Every layer is plain CMS as OpenSSL writes it:
+ *	SignedData (binary, content included) inside AuthEnvelopedData
+ *	(AES-256-GCM). Input is bounded by TN_MAX_MESSAGE before any
+ *	parse, and the number of RecipientInfos and SignerInfos before
+ *	any decryption or verification.
+ */
+#include <openssl/bio.h>
+#include <openssl/cms.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/rsa.h>
+#include <openssl/x509v3.h>
+
+#include <gmime/gmime.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cms.h"
 #include "tandem.h"
+#include "util.h"
+
+/* Copy what a memory BIO holds into a NUL-terminated malloc'ed buffer. */
+static int
+cms_bio_take(BIO *bio, unsigned char **out, size_t *outlen, char *err)
+{
+	char *p;
+	long n;
+
+	n = BIO_get_mem_data(bio, &p);
+	if (n < 0 || (size_t)n > TN_MAX_MESSAGE) {
+		tn_err(err, "result larger than %d bytes", TN_MAX_MESSAGE);
+		return -1;
+	}
+	if ((*out = malloc((size_t)n + 1)) == NULL) {
+		tn_err(err, "out of memory");
+		return -1;
+	}
+	memcpy(*out, p, (size_t)n);
+	(*out)[n] = '\0';
+	*outlen = (size_t)n;
+	return 0;
+}
+
+static int
+cms_to_buf(CMS_ContentInfo *cms, int smime, unsigned char **out,
+    size_t *outlen, char *err)
+{
+	BIO *bio;
+	int rc = -1;
+
+	if ((bio = BIO_new(BIO_s_mem())) == NULL) {
+		tn_err_ssl(err, "out of memory");
+		return -1;
+	}
+	if (smime ? SMIME_write_CMS(bio, cms, NULL, CMS_BINARY) != 1 :
+	    i2d_CMS_bio(bio, cms) != 1) {
+		tn_err_ssl(err, "cannot encode CMS");
+		goto out;
+	}
+	rc = cms_bio_take(bio, out, outlen, err);
+out:
+	BIO_free(bio);
+	return rc;
+}
+
+/* DER, or with allow_smime an S/MIME entity; NULL with err set. */
+static CMS_ContentInfo *
+cms_parse(const unsigned char *in, size_t inlen, int allow_smime, char *err)
+{
+	CMS_ContentInfo *cms = NULL;
+	BIO *bio;
+
+	if (inlen == 0 || inlen > TN_MAX_MESSAGE) {
+		tn_err(err, "CMS of %zu bytes refused (limit %d)", inlen,
+		    TN_MAX_MESSAGE);
+		return NULL;
+	}
+	if ((bio = BIO_new_mem_buf(in, (int)inlen)) == NULL) {
+		tn_err_ssl(err, "out of memory");
+		return NULL;
+	}
+	if (in[0] == 0x30)
+		cms = d2i_CMS_bio(bio, NULL);
+	else if (allow_smime)
+		cms = SMIME_read_CMS(bio, NULL);
+	if (cms == NULL)
+		tn_err_ssl(err, "not a CMS structure");
+	BIO_free(bio);
+	return cms;
+}
+
+int
+cms_digest(const unsigned char *der, size_t derlen, unsigned char *digest)
+{
+	unsigned int n = 0;
+
+	if (EVP_Digest(der, derlen, digest, &n, EVP_sha256(), NULL) != 1 ||
+	    n != CMS_DIGESTLEN)
+		return -1;
+	return 0;
+}
+
+/* SignedData of in, content included, as DER. */
+static int
+cms_sign_der(const unsigned char *in, size_t inlen, const struct cms_id *id,
+    unsigned char **der, size_t *derlen, char *err)
+{
+	CMS_ContentInfo *cms = NULL;
+	BIO *bio = NULL;
+	int rc = -1;
+
+	if (inlen > TN_MAX_MESSAGE) {
+		tn_err(err, "message of %zu bytes refused (limit %d)", inlen,
+		    TN_MAX_MESSAGE);
+		return -1;
+	}
+	if (id == NULL || id->ci_cert == NULL || id->ci_key == NULL) {
+		tn_err(err, "no signing certificate or key");
+		return -1;
+	}
+	if ((bio = BIO_new_mem_buf(in, (int)inlen)) == NULL) {
+		tn_err_ssl(err, "out of memory");
+		goto out;
+	}
+	if ((cms = CMS_sign(id->ci_cert, id->ci_key, id->ci_chain, bio,
+	    CMS_BINARY)) == NULL) {
+		tn_err_ssl(err, "cannot sign");
+		goto out;
+	}
+	rc = cms_to_buf(cms, 0, der, derlen, err);
+out:
+	CMS_ContentInfo_free(cms);
+	BIO_free(bio);
+	return rc;
+}
+
+/* Encrypt the bytes in with an AuthEnvelopedData already given its RIs. */
+static int
+cms_final(CMS_ContentInfo *cms, const unsigned char *in, size_t inlen,
+    char *err)
+{
+	BIO *bio;
+	int rc = -1;
+
+	if ((bio = BIO_new_mem_buf(in, (int)inlen)) == NULL) {
+		tn_err_ssl(err, "out of memory");
+		return -1;
+	}
+	if (CMS_final(cms, bio, NULL, CMS_BINARY) != 1) {
+		tn_err_ssl(err, "cannot encrypt");
+		goto out;
+	}
+	rc = 0;
+out:
+	BIO_free(bio);
+	return rc;
+}
+
+int
+cms_seal(const unsigned char *msg, size_t msglen, const struct cms_id *id,
+    const char *msgid, unsigned char *key, unsigned char *digest,
+    unsigned char **der, size_t *derlen, char *err)
+{
+	CMS_ContentInfo *cms = NULL;
+	unsigned char *signed_der = NULL, *kek = NULL, *kid = NULL;
+	size_t signed_len, idlen;
+	int rc = -1;
+
+	*der = NULL;
+	if (msgid == NULL || (idlen = strlen(msgid)) == 0 ||
+	    idlen > TN_MAX_MSGID) {
+		tn_err(err, "bad message id");
+		return -1;
+	}
+	if (cms_sign_der(msg, msglen, id, &signed_der, &signed_len, err) == -1)
+		goto out;
+	/* CMS_add0_recipient_key takes ownership of both buffers. */
+	if ((kek = OPENSSL_malloc(CMS_KEYLEN)) == NULL ||
+	    (kid = OPENSSL_memdup(msgid, idlen)) == NULL ||
+	    util_random(kek, CMS_KEYLEN) == -1) {
+		tn_err_ssl(err, "cannot make a content key");
+		goto out;
+	}
+	memcpy(key, kek, CMS_KEYLEN);
+	if ((cms = CMS_encrypt(NULL, NULL, EVP_aes_256_gcm(),
+	    CMS_BINARY | CMS_PARTIAL)) == NULL) {
+		tn_err_ssl(err, "cannot start AuthEnvelopedData");
+		goto out;
+	}
+	if (CMS_add0_recipient_key(cms, NID_id_aes256_wrap, kek, CMS_KEYLEN,
+	    kid, idlen, NULL, NULL, NULL) == NULL) {
+		tn_err_ssl(err, "cannot add the KEK recipient");
+		goto out;
+	}
+	kek = kid = NULL;
+	if (cms_final(cms, signed_der, signed_len, err) == -1 ||
+	    cms_to_buf(cms, 0, der, derlen, err) == -1)
+		goto out;
+	if (cms_digest(*der, *derlen, digest) == -1) {
+		tn_err_ssl(err, "cannot compute the digest");
+		goto out;
+	}
+	rc = 0;
+out:
+	if (rc == -1) {
+		free(*der);
+		*der = NULL;
+		OPENSSL_cleanse(key, CMS_KEYLEN);
+	}
+	OPENSSL_clear_free(kek, CMS_KEYLEN);
+	OPENSSL_free(kid);
+	CMS_ContentInfo_free(cms);
+	free(signed_der);
+	return rc;
+}
+
+/* Parse an enveloped layer and bound its RecipientInfos. */
+static CMS_ContentInfo *
+cms_parse_enveloped(const unsigned char *in, size_t inlen, int allow_smime,
+    int auth_only, char *err)
+{
+	CMS_ContentInfo *cms;
+	STACK_OF(CMS_RecipientInfo) *ris;
+	int nid, n;
+
+	if ((cms = cms_parse(in, inlen, allow_smime, err)) == NULL)
+		return NULL;
+	nid = OBJ_obj2nid(CMS_get0_type(cms));
+	if (nid != NID_id_smime_ct_authEnvelopedData &&
+	    (auth_only || nid != NID_pkcs7_enveloped)) {
+		tn_err(err, "CMS type %s is not the enveloped data expected",
+		    OBJ_nid2sn(nid));
+		goto bad;
+	}
+	ris = CMS_get0_RecipientInfos(cms);
+	n = ris == NULL ? 0 : sk_CMS_RecipientInfo_num(ris);
+	if (n < 1 || n > TN_MAX_RECIPINFOS) {
+		tn_err(err, "%d RecipientInfos refused (1 to %d)", n,
+		    TN_MAX_RECIPINFOS);
+		goto bad;
+	}
+	return cms;
+bad:
+	CMS_ContentInfo_free(cms);
+	return NULL;
+}
+
+/* Check the signer's certificate to a trust anchor, for S/MIME signing. */
+static int
+cms_chain(X509 *signer, STACK_OF(X509) *certs, X509_STORE *store, char *err)
+{
+	X509_STORE_CTX *ctx;
+	int rc = -1;
+
+	if ((ctx = X509_STORE_CTX_new()) == NULL ||
+	    X509_STORE_CTX_init(ctx, store, signer, certs) != 1 ||
+	    X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SMIME_SIGN) != 1) {
+		tn_err_ssl(err, "cannot set up certificate verification");
+		goto out;
+	}
+	if (X509_verify_cert(ctx) != 1) {
+		tn_err(err, "signer certificate does not chain to a trust "
+		    "anchor: %s", X509_verify_cert_error_string(
+		    X509_STORE_CTX_get_error(ctx)));
+		ERR_clear_error();
+		goto out;
+	}
+	rc = 0;
+out:
+	X509_STORE_CTX_free(ctx);
+	return rc;
+}
+
+static int
+cms_signer_of(CMS_ContentInfo *cms, X509 **signer, char *err)
+{
+	STACK_OF(X509) *signers;
+
+	if ((signers = CMS_get0_signers(cms)) == NULL ||
+	    sk_X509_num(signers) != 1) {
+		tn_err(err, "expected exactly one signer certificate");
+		sk_X509_free(signers);
+		return -1;
+	}
+	*signer = sk_X509_value(signers, 0);
+	X509_up_ref(*signer);
+	sk_X509_free(signers);
+	return 0;
+}
+
+/*
+ * Verify a SignedData DER: the signature first (CMS_FAIL_SIGNATURE),
+ * then the signer to store (CMS_FAIL_CHAIN).
+ */
+static int
+cms_verify_der(const unsigned char *der, size_t derlen, X509_STORE *store,
+    unsigned char **out, size_t *outlen, X509 **signer,
+    enum cms_fail *fail, char *err)
+{
+	CMS_ContentInfo *cms = NULL;
+	STACK_OF(CMS_SignerInfo) *sis;
+	STACK_OF(X509) *certs = NULL;
+	BIO *bio = NULL;
+	int n, rc = -1;
+
+	*signer = NULL;
+	*fail = CMS_FAIL_INPUT;
+	if ((cms = cms_parse(der, derlen, 0, err)) == NULL)
+		goto out;
+	if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed) {
+		tn_err(err, "inner CMS is not signed data");
+		goto out;
+	}
+	sis = CMS_get0_SignerInfos(cms);
+	n = sis == NULL ? 0 : sk_CMS_SignerInfo_num(sis);
+	if (n < 1 || n > CMS_MAX_SIGNERS) {
+		tn_err(err, "%d SignerInfos refused (1 to %d)", n,
+		    CMS_MAX_SIGNERS);
+		goto out;
+	}
+	*fail = CMS_FAIL_INTERNAL;
+	if ((bio = BIO_new(BIO_s_mem())) == NULL) {
+		tn_err_ssl(err, "out of memory");
+		goto out;
+	}
+	if (CMS_verify(cms, NULL, store, NULL, bio,
+	    CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY) != 1) {
+		*fail = CMS_FAIL_SIGNATURE;
+		tn_err_ssl(err, "signature does not verify");
+		goto out;
+	}
+	if (cms_signer_of(cms, signer, err) == -1) {
+		*fail = CMS_FAIL_SIGNATURE;
+		goto out;
+	}
+	certs = CMS_get1_certs(cms);
+	if (cms_chain(*signer, certs, store, err) == -1) {
+		*fail = CMS_FAIL_CHAIN;
+		goto out;
+	}
+	if (cms_bio_take(bio, out, outlen, err) == -1)
+		goto out;
+	*fail = CMS_FAIL_NONE;
+	rc = 0;
+out:
+	if (rc == -1) {
+		X509_free(*signer);
+		*signer = NULL;
+	}
+	sk_X509_pop_free(certs, X509_free);
+	CMS_ContentInfo_free(cms);
+	BIO_free(bio);
+	return rc;
+}
+
+/* Decrypt an enveloped layer, already keyed, into a buffer. */
+static int
+cms_decrypt_buf(CMS_ContentInfo *cms, EVP_PKEY *pkey, X509 *cert,
+    unsigned char **out, size_t *outlen, char *err)
+{
+	BIO *bio;
+	int rc = -1;
+
+	if ((bio = BIO_new(BIO_s_mem())) == NULL) {
+		tn_err_ssl(err, "out of memory");
+		return -1;
+	}
+	if (CMS_decrypt(cms, pkey, cert, NULL, bio, CMS_BINARY) != 1) {
+		tn_err_ssl(err, "cannot decrypt (wrong key, or the content "
+		    "was altered)");
+		goto out;
+	}
+	rc = cms_bio_take(bio, out, outlen, err);
+out:
+	BIO_free(bio);
+	return rc;
+}
+
+int
+cms_from_address(const unsigned char *msg, size_t msglen, char **addr,
+    char *err)
+{
+	GMimeStream *stream = NULL;
+	GMimeParser *parser = NULL;
+	GMimeMessage *m = NULL;
+	InternetAddressList *from;
+	InternetAddress *ia;
+	const char *a;
+	int rc = -1;
+
+	*addr = NULL;
+	g_mime_init();
+	stream = g_mime_stream_mem_new_with_buffer((const char *)msg, msglen);
+	parser = g_mime_parser_new_with_stream(stream);
+	if ((m = g_mime_parser_construct_message(parser, NULL)) == NULL) {
+		tn_err(err, "inner message is not a MIME message");
+		goto out;
+	}
+	from = g_mime_message_get_from(m);
+	if (from == NULL || internet_address_list_length(from) != 1 ||
+	    !INTERNET_ADDRESS_IS_MAILBOX(ia =
+	    internet_address_list_get_address(from, 0)) ||
+	    (a = internet_address_mailbox_get_addr(
+	    INTERNET_ADDRESS_MAILBOX(ia))) == NULL || *a == '\0') {
+		tn_err(err, "inner message has no single From: address");
+		goto out;
+	}
+	if (strlen(a) > TN_MAX_ADDRESS || (*addr = strdup(a)) == NULL) {
+		tn_err(err, "bad From: address");
+		goto out;
+	}
+	rc = 0;
+out:
+	if (m != NULL)
+		g_object_unref(m);
+	if (parser != NULL)
+		g_object_unref(parser);
+	if (stream != NULL)
+		g_object_unref(stream);
+	return rc;
+}
+
+static int
+cms_check_sender(const unsigned char *msg, size_t msglen, X509 *signer,
+    char *err)
+{
+	char *from;
+	int rc = -1;
+
+	if (cms_from_address(msg, msglen, &from, err) == -1)
+		return -1;
+	if (X509_check_email(signer, from, strlen(from), 0) != 1) {
+		tn_err(err, "signer certificate is not for the From: "
+		    "address %s", from);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(from);
+	return rc;
+}
+
+static int
+cms_open_kek(const unsigned char *der, size_t derlen, const char *msgid,
+    const unsigned char *key, unsigned char **signed_der, size_t *signed_len,
+    enum cms_fail *fail, char *err)
+{
+	CMS_ContentInfo *cms;
+	int rc = -1;
+
+	*fail = CMS_FAIL_INPUT;
+	if ((cms = cms_parse_enveloped(der, derlen, 0, 1, err)) == NULL)
+		return -1;
+	*fail = CMS_FAIL_DECRYPT;
+	if (CMS_decrypt_set1_key(cms, (unsigned char *)key, CMS_KEYLEN,
+	    (const unsigned char *)msgid, strlen(msgid)) != 1) {
+		tn_err_ssl(err, "cannot decrypt with the key for message id "
+		    "%s (wrong key, or the content was altered)", msgid);
+		goto out;
+	}
+	if (cms_decrypt_buf(cms, NULL, NULL, signed_der, signed_len,
+	    err) == -1)
+		goto out;
+	*fail = CMS_FAIL_NONE;
+	rc = 0;
+out:
+	CMS_ContentInfo_free(cms);
+	return rc;
+}
+
+int
+cms_open(const unsigned char *der, size_t derlen, const char *msgid,
+    const unsigned char *key, const unsigned char *digest,
+    X509_STORE *store, unsigned char **msg, size_t *msglen, X509 **signer,
+    enum cms_fail *fail, char *err)
+{
+	unsigned char got[CMS_DIGESTLEN], *signed_der = NULL;
+	size_t signed_len;
+	X509 *who = NULL;
+	int rc = -1;
+
+	*msg = NULL;
+	*fail = CMS_FAIL_INPUT;
+	if (derlen == 0 || derlen > TN_MAX_MESSAGE) {
+		tn_err(err, "sealed content of %zu bytes refused (limit %d)",
+		    derlen, TN_MAX_MESSAGE);
+		goto out;
+	}
+	if (cms_digest(der, derlen, got) == -1) {
+		*fail = CMS_FAIL_INTERNAL;
+		tn_err_ssl(err, "cannot compute the digest");
+		goto out;
+	}
+	if (CRYPTO_memcmp(got, digest, CMS_DIGESTLEN) != 0) {
+		*fail = CMS_FAIL_DIGEST;
+		tn_err(err, "sealed content does not match the digest in "
+		    "the ARM record");
+		goto out;
+	}
+	if (cms_open_kek(der, derlen, msgid, key, &signed_der, &signed_len,
+	    fail, err) == -1)
+		goto out;
+	if (cms_verify_der(signed_der, signed_len, store, msg, msglen, &who,
+	    fail, err) == -1)
+		goto out;
+	if (cms_check_sender(*msg, *msglen, who, err) == -1) {
+		*fail = CMS_FAIL_SENDER;
+		goto out;
+	}
+	if (signer != NULL) {
+		*signer = who;
+		who = NULL;
+	}
+	rc = 0;
+out:
+	if (rc == -1) {
+		free(*msg);
+		*msg = NULL;
+	}
+	X509_free(who);
+	free(signed_der);
+	return rc;
+}
+
+/* Ask for ECDH with a SHA-256 KDF, or RSA-OAEP with SHA-256. */
+static int
+cms_recip_params(CMS_RecipientInfo *ri, X509 *cert, char *err)
+{
+	EVP_PKEY_CTX *pctx;
+	EVP_PKEY *pk;
+
+	if ((pctx = CMS_RecipientInfo_get0_pkey_ctx(ri)) == NULL ||
+	    (pk = X509_get0_pubkey(cert)) == NULL) {
+		tn_err_ssl(err, "recipient has no usable key");
+		return -1;
+	}
+	if (EVP_PKEY_is_a(pk, "EC")) {
+		if (EVP_PKEY_CTX_set_ecdh_kdf_md(pctx, EVP_sha256()) <= 0) {
+			tn_err_ssl(err, "cannot set the ECDH KDF");
+			return -1;
+		}
+	} else if (EVP_PKEY_is_a(pk, "RSA")) {
+		if (EVP_PKEY_CTX_set_rsa_padding(pctx,
+		    RSA_PKCS1_OAEP_PADDING) <= 0 ||
+		    EVP_PKEY_CTX_set_rsa_oaep_md(pctx, EVP_sha256()) <= 0 ||
+		    EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) <= 0) {
+			tn_err_ssl(err, "cannot set RSA-OAEP");
+			return -1;
+		}
+	} else {
+		tn_err(err, "recipient key type %s not supported",
+		    EVP_PKEY_get0_type_name(pk));
+		return -1;
+	}
+	return 0;
+}
+
+int
+cms_wrap(const unsigned char *in, size_t inlen, const struct cms_id *id,
+    STACK_OF(X509) *rcpts, int smime, unsigned char **out, size_t *outlen,
+    char *err)
+{
+	CMS_ContentInfo *cms = NULL;
+	CMS_RecipientInfo *ri;
+	unsigned char *signed_der = NULL;
+	size_t signed_len;
+	X509 *x;
+	int i, n, rc = -1;
+
+	*out = NULL;
+	n = rcpts == NULL ? 0 : sk_X509_num(rcpts);
+	if (n < 1 || n > TN_MAX_RECIPINFOS) {
+		tn_err(err, "%d recipients refused (1 to %d)", n,
+		    TN_MAX_RECIPINFOS);
+		return -1;
+	}
+	if (cms_sign_der(in, inlen, id, &signed_der, &signed_len, err) == -1)
+		goto out;
+	if ((cms = CMS_encrypt(NULL, NULL, EVP_aes_256_gcm(),
+	    CMS_BINARY | CMS_PARTIAL)) == NULL) {
+		tn_err_ssl(err, "cannot start AuthEnvelopedData");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		x = sk_X509_value(rcpts, i);
+		if ((ri = CMS_add1_recipient_cert(cms, x,
+		    CMS_KEY_PARAM)) == NULL) {
+			tn_err_ssl(err, "cannot add recipient %d", i + 1);
+			goto out;
+		}
+		if (cms_recip_params(ri, x, err) == -1)
+			goto out;
+	}
+	if (cms_final(cms, signed_der, signed_len, err) == -1 ||
+	    cms_to_buf(cms, smime, out, outlen, err) == -1)
+		goto out;
+	rc = 0;
+out:
+	CMS_ContentInfo_free(cms);
+	free(signed_der);
+	return rc;
+}
+
+int
+cms_unwrap(const unsigned char *in, size_t inlen, const struct cms_id *id,
+    X509_STORE *store, unsigned char **out, size_t *outlen, X509 **signer,
+    enum cms_fail *fail, char *err)
+{
+	CMS_ContentInfo *cms = NULL;
+	unsigned char *signed_der = NULL;
+	size_t signed_len;
+	X509 *who = NULL;
+	int rc = -1;
+
+	*out = NULL;
+	*fail = CMS_FAIL_INPUT;
+	if ((cms = cms_parse_enveloped(in, inlen, 1, 0, err)) == NULL)
+		goto out;
+	*fail = CMS_FAIL_DECRYPT;
+	if (cms_decrypt_buf(cms, id->ci_key, id->ci_cert, &signed_der,
+	    &signed_len, err) == -1)
+		goto out;
+	if (cms_verify_der(signed_der, signed_len, store, out, outlen, &who,
+	    fail, err) == -1)
+		goto out;
+	if (signer != NULL) {
+		*signer = who;
+		who = NULL;
+	}
+	rc = 0;
+out:
+	X509_free(who);
+	CMS_ContentInfo_free(cms);
+	free(signed_der);
+	return rc;
+}

@@ -1,4 +1,122 @@
-/* cms.h: to be written. */
+/*
+ * NAME
+ *	cms.h - the sealed content and the transport wrap (CMS)
+ * SYNOPSIS
+ *	#include "cms.h"
+ *
+ *	int	cms_seal(const unsigned char *msg, size_t msglen,
+ *		    const struct cms_id *id, const char *msgid,
+ *		    unsigned char key[CMS_KEYLEN],
+ *		    unsigned char digest[CMS_DIGESTLEN],
+ *		    unsigned char **der, size_t *derlen, char *err);
+ *	int	cms_open(const unsigned char *der, size_t derlen,
+ *		    const char *msgid, const unsigned char key[CMS_KEYLEN],
+ *		    const unsigned char digest[CMS_DIGESTLEN],
+ *		    X509_STORE *store, unsigned char **msg, size_t *msglen,
+ *		    X509 **signer, enum cms_fail *fail, char *err);
+ *	int	cms_wrap(const unsigned char *in, size_t inlen,
+ *		    const struct cms_id *id, STACK_OF(X509) *rcpts,
+ *		    int smime, unsigned char **out, size_t *outlen,
+ *		    char *err);
+ *	int	cms_unwrap(const unsigned char *in, size_t inlen,
+ *		    const struct cms_id *id, X509_STORE *store,
+ *		    unsigned char **out, size_t *outlen, X509 **signer,
+ *		    enum cms_fail *fail, char *err);
+ *	int	cms_digest(const unsigned char *der, size_t derlen,
+ *		    unsigned char digest[CMS_DIGESTLEN]);
+ *	int	cms_from_address(const unsigned char *msg, size_t msglen,
+ *		    char **addr, char *err);
+ * DESCRIPTION
+ *	A struct cms_id names one party: its certificate, its private
+ *	key and the certificates between it and the root (may be NULL).
+ *	The caller owns all three; nothing here keeps a reference.
+ *
+ *	cms_seal() signs msg, exactly the bytes given (CMS SignedData,
+ *	binary, content included, signer certificate and chain
+ *	included), and encrypts the signed DER as AuthEnvelopedData
+ *	(AES-256-GCM) with one KEK RecipientInfo (id-aes256-wrap) whose
+ *	key identifier is the bytes of msgid. The key-encryption key is
+ *	32 fresh random bytes, returned in key; digest receives the
+ *	SHA-256 of the DER result. Both go into the ARM record. *der
+ *	should be passed to free(). Stock openssl opens the result:
+ *	"openssl cms -decrypt -inform DER -secretkey HEX(key)
+ *	-secretkeyid HEX(msgid)", then "openssl cms -verify -inform DER".
+ *
+ *	cms_open() is the reverse, in this order: digest of der against
+ *	digest; decryption with key and msgid; the signature; the
+ *	signer's certificate to a trust anchor in store (purpose S/MIME
+ *	signing, the verifier's default name-constraint checks); the
+ *	signer's certificate carries the address of the single From:
+ *	mailbox of the inner message. On success *msg (NUL-terminated,
+ *	not counted in msglen) should be passed to free() and *signer,
+ *	if signer is not NULL, to X509_free().
+ *
+ *	cms_wrap() signs in with id and envelopes the signed DER to each
+ *	certificate of rcpts (AES-256-GCM; EC recipients by ECDH with
+ *	a SHA-256 KDF, RSA recipients by OAEP with SHA-256). With smime
+ *	the result is an S/MIME entity (application/pkcs7-mime, base64),
+ *	without it DER. *out should be passed to free().
+ *
+ *	cms_unwrap() takes DER or S/MIME, decrypts with id's key and
+ *	certificate, verifies the signature and the signer to store, and
+ *	returns the content and the signer's certificate, which the
+ *	caller checks is the party it expects. Ownership as cms_open().
+ *
+ *	cms_digest() computes the SHA-256 of der: 0 or -1.
+ *	cms_from_address() returns the address of the single mailbox in
+ *	the From: header of a MIME message; *addr should be passed to
+ *	free().
+ * DIAGNOSTICS
+ *	All return 0 on success, -1 on failure with a one-line reason
+ *	in err. cms_open() and cms_unwrap() also set *fail to the kind
+ *	of failure, so that a program can tell them apart:
+ *	CMS_FAIL_INPUT (not the expected CMS, over TN_MAX_MESSAGE or
+ *	TN_MAX_RECIPINFOS), CMS_FAIL_DIGEST, CMS_FAIL_DECRYPT (wrong
+ *	key, not a recipient, or altered ciphertext), CMS_FAIL_SIGNATURE
+ *	(signature does not match the content), CMS_FAIL_CHAIN,
+ *	CMS_FAIL_SENDER, CMS_FAIL_INTERNAL (out of memory and the like).
+ */
 #ifndef TANDEM_CMS_H
 #define TANDEM_CMS_H
+
+#include <stddef.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#define CMS_KEYLEN	32	/* AES-256 key-encryption key */
+#define CMS_DIGESTLEN	32	/* SHA-256 */
+#define CMS_MAX_SIGNERS	4	/* SignerInfos accepted in one SignedData */
+
+enum cms_fail {
+	CMS_FAIL_NONE = 0,
+	CMS_FAIL_INPUT,
+	CMS_FAIL_DIGEST,
+	CMS_FAIL_DECRYPT,
+	CMS_FAIL_SIGNATURE,
+	CMS_FAIL_CHAIN,
+	CMS_FAIL_SENDER,
+	CMS_FAIL_INTERNAL
+};
+
+struct cms_id {
+	X509		*ci_cert;
+	EVP_PKEY	*ci_key;
+	STACK_OF(X509)	*ci_chain;	/* may be NULL */
+};
+
+int	cms_seal(const unsigned char *, size_t, const struct cms_id *,
+	    const char *, unsigned char *, unsigned char *,
+	    unsigned char **, size_t *, char *);
+int	cms_open(const unsigned char *, size_t, const char *,
+	    const unsigned char *, const unsigned char *, X509_STORE *,
+	    unsigned char **, size_t *, X509 **, enum cms_fail *, char *);
+int	cms_wrap(const unsigned char *, size_t, const struct cms_id *,
+	    STACK_OF(X509) *, int, unsigned char **, size_t *, char *);
+int	cms_unwrap(const unsigned char *, size_t, const struct cms_id *,
+	    X509_STORE *, unsigned char **, size_t *, X509 **,
+	    enum cms_fail *, char *);
+int	cms_digest(const unsigned char *, size_t, unsigned char *);
+int	cms_from_address(const unsigned char *, size_t, char **, char *);
+
 #endif
