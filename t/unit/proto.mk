@@ -1,1 +1,7 @@
 # Unit tests of lib/proto.c and lib/arm.c.
+check_PROGRAMS += t/unit/arm-test
+t_unit_arm_test_CFLAGS = $(UNIT_CFLAGS)
+t_unit_arm_test_SOURCES = t/unit/arm-test.c t/unit/tap.h
+t_unit_arm_test_LDADD = $(UNIT_LIBS)
+
+TESTS += t/unit/arm-test
