@@ -1,2 +1,609 @@
-/* conf.c: to be written. */
+/*
+ * NAME
+ *	conf.c - tandem.conf, read once into an immutable structure
+ * DESCRIPTION
+ *	See conf.h. One libconfuse option table with every default,
+ *	validate callbacks for every bound, an error function that
+ *	writes "FILE:LINE: SECTION: message" into the caller's buffer,
+ *	then one copy of every value into struct conf and cfg_free().
+ *
+ *	libconfuse's error function has no user pointer; the buffer and
+ *	the file name are passed to it through thread-local variables
+ *	that only live during conf_load().
+ * DIAGNOSTICS
+ *	See conf.h.
+ */
+#include <confuse.h>
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "tandem.h"
+#include "conf.h"
+#include "route.h"
+
+#define DAY	86400L
+
+static __thread char *conf_errbuf;
+static __thread const char *conf_errpath;
+static __thread unsigned int conf_seen[16];	/* per section of conf_opts */
+
+static cfg_opt_t conf_courier_opts[] = {
+	CFG_STR("name", "", CFGF_NONE),
+	CFG_STR("role", "public", CFGF_NONE),
+	CFG_STR_LIST("domains", "{}", CFGF_NONE),
+	CFG_STR("superior", "", CFGF_NONE),
+	CFG_BOOL("superior_gateway", cfg_false, CFGF_NONE),
+	CFG_END()
+};
+
+static cfg_opt_t conf_foreground_opts[] = {
+	CFG_STR("milter_socket", "unix:/run/tandem/milter.sock", CFGF_NONE),
+	CFG_STR("reinject", "127.0.0.1:10026", CFGF_NONE),
+	CFG_INT("max_messages", 64, CFGF_NONE),
+	CFG_STR("service_mailbox", "", CFGF_NONE),
+	CFG_END()
+};
+
+static cfg_opt_t conf_background_opts[] = {
+	CFG_STR("listen", "127.0.0.1:8443", CFGF_NONE),
+	CFG_STR("url", "", CFGF_NONE),
+	CFG_INT("max_request_size", 1048576, CFGF_NONE),
+	CFG_END()
+};
+
+static cfg_opt_t conf_database_opts[] = {
+	CFG_STR("conninfo", "dbname=tandem", CFGF_NONE),
+	CFG_END()
+};
+
+static cfg_opt_t conf_tls_opts[] = {
+	CFG_STR("anchors", TANDEM_SYSCONFDIR "/anchors.pem", CFGF_NONE),
+	CFG_STR("cert", TANDEM_SYSCONFDIR "/element.pem", CFGF_NONE),
+	CFG_STR("key", TANDEM_SYSCONFDIR "/element.key", CFGF_NONE),
+	CFG_STR("keybox_key", TANDEM_SYSCONFDIR "/keybox.key", CFGF_NONE),
+	CFG_END()
+};
+
+static int	conf_parse_duration(cfg_t *, cfg_opt_t *, const char *, void *);
+
+static cfg_opt_t conf_hygiene_opts[] = {
+	CFG_INT_CB("hold_limit", 30 * DAY, CFGF_NONE, conf_parse_duration),
+	CFG_INT_CB("purge_interval", 3600, CFGF_NONE, conf_parse_duration),
+	CFG_END()
+};
+
+static cfg_opt_t conf_agent_opts[] = {
+	CFG_STR("submission", "127.0.0.1:587", CFGF_NONE),
+	CFG_STR("bg_url", "", CFGF_NONE),
+	CFG_STR("maildir", "~/Maildir", CFGF_NONE),
+	CFG_STR("store", "~/.tandem/agent.db", CFGF_NONE),
+	CFG_END()
+};
+
+static cfg_opt_t conf_opts[] = {
+	CFG_SEC("courier", conf_courier_opts, CFGF_NONE),
+	CFG_SEC("foreground", conf_foreground_opts, CFGF_NONE),
+	CFG_SEC("background", conf_background_opts, CFGF_NONE),
+	CFG_SEC("database", conf_database_opts, CFGF_NONE),
+	CFG_SEC("tls", conf_tls_opts, CFGF_NONE),
+	CFG_SEC("hygiene", conf_hygiene_opts, CFGF_NONE),
+	CFG_SEC("agent", conf_agent_opts, CFGF_NONE),
+	CFG_END()
+};
+
+/* Bounds of the integer options, checked by conf_check_range(). */
+static const struct {
+	const char	*cb_section, *cb_key;
+	long		 cb_min, cb_max;
+} conf_bounds[] = {
+	{ "foreground", "max_messages", 1, 10000 },
+	{ "background", "max_request_size", 1024, TN_MAX_MESSAGE },
+	{ "hygiene", "hold_limit", 3600, 365 * DAY },
+	{ "hygiene", "purge_interval", 60, DAY },
+};
+
+static const struct {
+	const char	*cr_name;
+	enum pki_role	 cr_role;
+} conf_roles[] = {
+	{ "root", PKI_ROLE_ROOT },
+	{ "public", PKI_ROLE_PUBLIC },
+	{ "private", PKI_ROLE_PRIVATE },
+	{ "gateway", PKI_ROLE_GATEWAY },
+};
+
+int
+conf_option(size_t i, const char **section, const char **key)
+{
+	cfg_opt_t *sec, *o;
+
+	for (sec = conf_opts; sec->name != NULL; sec++)
+		for (o = sec->subopts; o->name != NULL; o++)
+			if (i-- == 0) {
+				*section = sec->name;
+				*key = o->name;
+				return 1;
+			}
+	return 0;
+}
+
+int
+conf_duration(const char *text, long *seconds)
+{
+	static const struct {
+		char	u_c;
+		long	u_mul;
+	} units[] = {
+		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', DAY },
+		{ 'w', 7 * DAY },
+	};
+	unsigned long n;
+	char *end;
+	size_t i;
+
+	if (!isdigit((unsigned char)*text))
+		return -1;
+	errno = 0;
+	n = strtoul(text, &end, 10);
+	if (errno != 0 || n > LONG_MAX)
+		return -1;
+	if (*end == '\0') {
+		*seconds = (long)n;
+		return 0;
+	}
+	if (end[1] != '\0')
+		return -1;
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (*end == units[i].u_c) {
+			if (n > (unsigned long)(LONG_MAX / units[i].u_mul))
+				return -1;
+			*seconds = (long)n * units[i].u_mul;
+			return 0;
+		}
+	return -1;
+}
+
+static int
+conf_parse_duration(cfg_t *cfg, cfg_opt_t *opt, const char *value,
+    void *result)
+{
+	if (conf_duration(value, result) == -1) {
+		cfg_error(cfg, "%s: bad duration \"%s\" (use 90s, 15m, 12h, "
+		    "30d, 2w)", opt->name, value);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+conf_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
+{
+	char msg[TN_ERRLEN];
+	const char *sec = "";
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (conf_errbuf == NULL || conf_errbuf[0] != '\0')
+		return;		/* keep the first error */
+	if (cfg != NULL && cfg->name != NULL && strcmp(cfg->name, "root") != 0)
+		sec = cfg->name;
+	tn_err(conf_errbuf, "%s:%d: %s%s%s", conf_errpath,
+	    cfg != NULL ? cfg->line : 0, sec, *sec ? ": " : "", msg);
+}
+
+static int
+conf_check_range(cfg_t *cfg, cfg_opt_t *opt)
+{
+	long v;
+	size_t i;
+
+	v = cfg_opt_getnint(opt, cfg_opt_size(opt) - 1);
+	for (i = 0; i < sizeof(conf_bounds) / sizeof(conf_bounds[0]); i++) {
+		if (strcmp(conf_bounds[i].cb_section, cfg->name) != 0 ||
+		    strcmp(conf_bounds[i].cb_key, opt->name) != 0)
+			continue;
+		if (v < conf_bounds[i].cb_min || v > conf_bounds[i].cb_max) {
+			cfg_error(cfg, "%s: %ld is out of range %ld..%ld",
+			    opt->name, v, conf_bounds[i].cb_min,
+			    conf_bounds[i].cb_max);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+conf_role_parse(const char *name, enum pki_role *role)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(conf_roles) / sizeof(conf_roles[0]); i++)
+		if (strcmp(conf_roles[i].cr_name, name) == 0) {
+			*role = conf_roles[i].cr_role;
+			return 0;
+		}
+	return -1;
+}
+
+static int
+conf_check_role(cfg_t *cfg, cfg_opt_t *opt)
+{
+	enum pki_role role;
+	const char *v;
+
+	v = cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1);
+	if (conf_role_parse(v, &role) == -1) {
+		cfg_error(cfg, "%s: \"%s\" is not one of root, public, "
+		    "private, gateway", opt->name, v);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+conf_check_domains(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *v;
+	unsigned int i;
+
+	for (i = 0; i < cfg_opt_size(opt); i++) {
+		v = cfg_opt_getnstr(opt, i);
+		if (!route_domain_valid(v)) {
+			cfg_error(cfg, "%s: \"%s\" is not a domain name",
+			    opt->name, v);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* host:port or [v6]:port; host and port may be NULL. */
+static int
+conf_hostport(const char *v, char **host, int *port)
+{
+	const char *colon, *h = v, *he;
+	char *end;
+	long p;
+
+	if ((colon = strrchr(v, ':')) == NULL || colon == v)
+		return -1;
+	he = colon;
+	if (*v == '[') {
+		if (colon[-1] != ']' || colon - v < 3)
+			return -1;
+		h = v + 1;
+		he = colon - 1;
+	} else if (memchr(v, ':', (size_t)(colon - v)) != NULL)
+		return -1;
+	errno = 0;
+	p = strtol(colon + 1, &end, 10);
+	if (!isdigit((unsigned char)colon[1]) || *end != '\0' || errno != 0 ||
+	    p < 1 || p > 65535)
+		return -1;
+	if (host != NULL && (*host = strndup(h, (size_t)(he - h))) == NULL)
+		return -1;
+	if (port != NULL)
+		*port = (int)p;
+	return 0;
+}
+
+static int
+conf_check_hostport(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *v;
+
+	v = cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1);
+	if (conf_hostport(v, NULL, NULL) == -1) {
+		cfg_error(cfg, "%s: \"%s\" is not host:port (port 1..65535)",
+		    opt->name, v);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+conf_check_url(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *v;
+
+	v = cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1);
+	if (*v != '\0' && (strncmp(v, "https://", 8) != 0 || v[8] == '\0' ||
+	    v[8] == '/' || strpbrk(v, " \t\r\n") != NULL)) {
+		cfg_error(cfg, "%s: \"%s\" is not an https:// URL",
+		    opt->name, v);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+conf_check_socket(cfg_t *cfg, cfg_opt_t *opt)
+{
+	static const char *prefixes[] = { "unix:/", "local:/", "inet:",
+		"inet6:" };
+	const char *v;
+	size_t i;
+
+	v = cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1);
+	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (strncmp(v, prefixes[i], strlen(prefixes[i])) == 0 &&
+		    v[strlen(prefixes[i])] != '\0')
+			return 0;
+	cfg_error(cfg, "%s: \"%s\" is not unix:/PATH, local:/PATH, "
+	    "inet:PORT@HOST or inet6:PORT@HOST", opt->name, v);
+	return -1;
+}
+
+static int
+conf_check_mailbox(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *v, *at;
+
+	v = cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1);
+	if (*v == '\0')
+		return 0;
+	at = strrchr(v, '@');
+	if (at == NULL || at == v || !route_domain_valid(at + 1) ||
+	    strlen(v) > TN_MAX_ADDRESS) {
+		cfg_error(cfg, "%s: \"%s\" is not an address", opt->name, v);
+		return -1;
+	}
+	return 0;
+}
+
+/* Called at each closing brace: a section may appear once. */
+static int
+conf_check_once(cfg_t *cfg, cfg_opt_t *opt)
+{
+	size_t i;
+
+	for (i = 0; conf_opts[i].name != NULL; i++)
+		if (strcmp(conf_opts[i].name, opt->name) == 0 &&
+		    i < sizeof(conf_seen) / sizeof(conf_seen[0]) &&
+		    ++conf_seen[i] > 1) {
+			cfg_error(cfg, "%s: section given twice", opt->name);
+			return -1;
+		}
+	return 0;
+}
+
+/* The courier section as a whole, at its closing brace. */
+static int
+conf_check_courier(cfg_t *cfg, cfg_opt_t *opt)
+{
+	enum pki_role role = PKI_ROLE_PUBLIC;
+	const char *name, *superior, *why = NULL;
+	cfg_t *sec;
+
+	if (conf_check_once(cfg, opt) == -1)
+		return -1;
+	sec = cfg_opt_getnsec(opt, 0);
+	name = cfg_getstr(sec, "name");
+	superior = cfg_getstr(sec, "superior");
+	(void)conf_role_parse(cfg_getstr(sec, "role"), &role);
+	if (role == PKI_ROLE_PRIVATE && cfg_size(sec, "domains") == 0)
+		why = "domains: a private courier needs its domains";
+	else if (role == PKI_ROLE_ROOT && *superior != '\0')
+		why = "superior: the root courier has no superior";
+	else if (role == PKI_ROLE_ROOT && cfg_getbool(sec, "superior_gateway"))
+		why = "superior_gateway: the root courier has no superior";
+	else if (role != PKI_ROLE_ROOT && *name != '\0' && *superior == '\0')
+		why = "superior: only the root courier may have none";
+	if (why != NULL) {
+		cfg_error(cfg, "courier: %s", why);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+conf_validators(cfg_t *cfg)
+{
+	size_t i;
+	char name[64];
+
+	for (i = 0; conf_opts[i].name != NULL; i++)
+		cfg_set_validate_func(cfg, conf_opts[i].name, conf_check_once);
+	for (i = 0; i < sizeof(conf_bounds) / sizeof(conf_bounds[0]); i++) {
+		snprintf(name, sizeof(name), "%s|%s", conf_bounds[i].cb_section,
+		    conf_bounds[i].cb_key);
+		cfg_set_validate_func(cfg, name, conf_check_range);
+	}
+	cfg_set_validate_func(cfg, "courier|role", conf_check_role);
+	cfg_set_validate_func(cfg, "courier|domains", conf_check_domains);
+	cfg_set_validate_func(cfg, "courier", conf_check_courier);
+	cfg_set_validate_func(cfg, "foreground|milter_socket",
+	    conf_check_socket);
+	cfg_set_validate_func(cfg, "foreground|reinject", conf_check_hostport);
+	cfg_set_validate_func(cfg, "foreground|service_mailbox",
+	    conf_check_mailbox);
+	cfg_set_validate_func(cfg, "background|listen", conf_check_hostport);
+	cfg_set_validate_func(cfg, "background|url", conf_check_url);
+	cfg_set_validate_func(cfg, "agent|submission", conf_check_hostport);
+	cfg_set_validate_func(cfg, "agent|bg_url", conf_check_url);
+}
+
+/* Copy one string; with home, a leading "~/" becomes $HOME/. */
+static int
+conf_str(cfg_t *cfg, const char *name, int home, char **dst, char *err)
+{
+	const char *v = cfg_getstr(cfg, name), *h;
+
+	if (home && strncmp(v, "~/", 2) == 0) {
+		if ((h = getenv("HOME")) == NULL || *h == '\0') {
+			tn_err(err, "%s: %s starts with ~/ but HOME is not set",
+			    conf_errpath, name);
+			return -1;
+		}
+		if (asprintf(dst, "%s/%s", h, v + 2) == -1) {
+			*dst = NULL;
+			tn_err(err, "out of memory");
+			return -1;
+		}
+		return 0;
+	}
+	if ((*dst = strdup(v)) == NULL) {
+		tn_err(err, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+conf_copy_courier(cfg_t *sec, struct conf *cf, char *err)
+{
+	size_t i, n;
+	char *p;
+
+	if (conf_str(sec, "name", 0, &cf->cf_name, err) == -1 ||
+	    conf_str(sec, "superior", 0, &cf->cf_superior, err) == -1)
+		return -1;
+	(void)conf_role_parse(cfg_getstr(sec, "role"), &cf->cf_role);
+	cf->cf_superior_gateway = cfg_getbool(sec, "superior_gateway");
+	n = cfg_size(sec, "domains");
+	if ((cf->cf_domains = calloc(n + 1, sizeof(char *))) == NULL) {
+		tn_err(err, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if ((p = strdup(cfg_getnstr(sec, "domains", i))) == NULL) {
+			tn_err(err, "out of memory");
+			return -1;
+		}
+		cf->cf_domains[cf->cf_ndomains++] = p;
+		for (; *p != '\0'; p++)
+			*p = (char)tolower((unsigned char)*p);
+	}
+	return 0;
+}
+
+static int
+conf_copy_hostport(cfg_t *sec, const char *name, char **host, int *port,
+    char *err)
+{
+	if (conf_hostport(cfg_getstr(sec, name), host, port) == -1) {
+		tn_err(err, "%s: %s: cannot copy", conf_errpath, name);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+conf_copy(cfg_t *cfg, struct conf *cf, char *err)
+{
+	cfg_t *fg, *bg, *tls, *hy, *ag;
+
+	fg = cfg_getsec(cfg, "foreground");
+	bg = cfg_getsec(cfg, "background");
+	tls = cfg_getsec(cfg, "tls");
+	hy = cfg_getsec(cfg, "hygiene");
+	ag = cfg_getsec(cfg, "agent");
+	if (conf_copy_courier(cfg_getsec(cfg, "courier"), cf, err) == -1 ||
+	    conf_str(fg, "milter_socket", 0, &cf->cf_milter_socket, err) ||
+	    conf_copy_hostport(fg, "reinject", &cf->cf_reinject_host,
+	    &cf->cf_reinject_port, err) ||
+	    conf_str(fg, "service_mailbox", 0, &cf->cf_service_mailbox,
+	    err) ||
+	    conf_copy_hostport(bg, "listen", &cf->cf_listen_host,
+	    &cf->cf_listen_port, err) ||
+	    conf_str(bg, "url", 0, &cf->cf_url, err) ||
+	    conf_str(cfg_getsec(cfg, "database"), "conninfo", 0,
+	    &cf->cf_conninfo, err) ||
+	    conf_str(tls, "anchors", 0, &cf->cf_anchors, err) ||
+	    conf_str(tls, "cert", 0, &cf->cf_cert, err) ||
+	    conf_str(tls, "key", 0, &cf->cf_key, err) ||
+	    conf_str(tls, "keybox_key", 0, &cf->cf_keybox_key, err) ||
+	    conf_copy_hostport(ag, "submission", &cf->cf_submission_host,
+	    &cf->cf_submission_port, err) ||
+	    conf_str(ag, "bg_url", 0, &cf->cf_bg_url, err) ||
+	    conf_str(ag, "maildir", 1, &cf->cf_agent_maildir, err) ||
+	    conf_str(ag, "store", 1, &cf->cf_agent_store, err))
+		return -1;
+	cf->cf_max_messages = cfg_getint(fg, "max_messages");
+	cf->cf_max_request = cfg_getint(bg, "max_request_size");
+	cf->cf_hold_limit = cfg_getint(hy, "hold_limit");
+	cf->cf_purge_interval = cfg_getint(hy, "purge_interval");
+	return 0;
+}
+
+int
+conf_load(const char *path, struct conf **out, char *err)
+{
+	struct conf *cf = NULL;
+	cfg_t *cfg = NULL;
+	FILE *fp = NULL;
+	int rc = -1;
+
+	*out = NULL;
+	err[0] = '\0';
+	conf_errbuf = err;
+	conf_errpath = path;
+	memset(conf_seen, 0, sizeof(conf_seen));
+	if ((fp = fopen(path, "r")) == NULL) {
+		tn_err(err, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if ((cfg = cfg_init(conf_opts, CFGF_NONE)) == NULL) {
+		tn_err(err, "%s: cannot set up the parser", path);
+		goto out;
+	}
+	cfg_set_error_function(cfg, conf_errfunc);
+	conf_validators(cfg);
+	if (cfg_parse_fp(cfg, fp) != CFG_SUCCESS) {
+		if (err[0] == '\0')
+			tn_err(err, "%s: cannot parse", path);
+		goto out;
+	}
+	if ((cf = calloc(1, sizeof(*cf))) == NULL ||
+	    (cf->cf_path = strdup(path)) == NULL) {
+		tn_err(err, "out of memory");
+		goto out;
+	}
+	if (conf_copy(cfg, cf, err) == -1)
+		goto out;
+	*out = cf;
+	cf = NULL;
+	rc = 0;
+out:
+	conf_free(cf);
+	cfg_free(cfg);
+	if (fp != NULL)
+		fclose(fp);
+	conf_errbuf = NULL;
+	conf_errpath = NULL;
+	return rc;
+}
+
+void
+conf_free(struct conf *cf)
+{
+	size_t i;
+
+	if (cf == NULL)
+		return;
+	for (i = 0; i < cf->cf_ndomains; i++)
+		free(cf->cf_domains[i]);
+	free(cf->cf_domains);
+	free(cf->cf_path);
+	free(cf->cf_name);
+	free(cf->cf_superior);
+	free(cf->cf_milter_socket);
+	free(cf->cf_reinject_host);
+	free(cf->cf_service_mailbox);
+	free(cf->cf_listen_host);
+	free(cf->cf_url);
+	free(cf->cf_conninfo);
+	free(cf->cf_anchors);
+	free(cf->cf_cert);
+	free(cf->cf_key);
+	free(cf->cf_keybox_key);
+	free(cf->cf_submission_host);
+	free(cf->cf_bg_url);
+	free(cf->cf_agent_maildir);
+	free(cf->cf_agent_store);
+	free(cf);
+}

@@ -1,4 +1,103 @@
-/* conf.h: to be written. */
+/*
+ * NAME
+ *	conf.h - tandem.conf, read once into an immutable structure
+ * SYNOPSIS
+ *	#include "conf.h"
+ *
+ *	int	conf_load(const char *path, struct conf **out, char *err);
+ *	void	conf_free(struct conf *cf);
+ *	int	conf_option(size_t i, const char **section, const char **key);
+ *	int	conf_duration(const char *text, long *seconds);
+ * DESCRIPTION
+ *	conf_load() parses one tandem.conf (libconfuse syntax; see
+ *	tandem.conf(5), which documents every option and its default)
+ *	and copies every value once into a struct conf. Options not in
+ *	the file take their defaults. The result should be passed to
+ *	conf_free(); nothing in it changes afterwards, so threads may
+ *	share it. conf_free(NULL) does nothing. CONF_PATH is the usual
+ *	place of the file.
+ *
+ *	Durations (cf_hold_limit, cf_purge_interval) are in seconds;
+ *	host:port options are split into cf_*_host (a string) and
+ *	cf_*_port. In cf_agent_maildir and cf_agent_store a leading "~/"
+ *	is replaced by $HOME at load time. Domains are lower-cased.
+ *
+ *	conf_option() walks the option table: for i = 0, 1, ... it sets
+ *	*section and *key (static strings) and returns 1, then 0 past the
+ *	last option. The test that checks the manual page uses it.
+ *
+ *	conf_duration() reads "90s", "15m", "12h", "30d", "2w" or a bare
+ *	number of seconds; 0, or -1 if the text is not a duration or
+ *	overflows.
+ * DIAGNOSTICS
+ *	conf_load() returns 0, or -1 with err set to
+ *	"FILE:LINE: SECTION: KEY: reason" (libconfuse's own messages,
+ *	such as "no such option 'foo'", name the key themselves), or
+ *	"FILE: reason" when the file cannot be read. Unknown keys, wrong
+ *	types, out-of-range values and inconsistent courier settings
+ *	(a private courier without domains or superior, a root with a
+ *	superior) are all errors.
+ */
 #ifndef TANDEM_CONF_H
 #define TANDEM_CONF_H
+
+#include <stddef.h>
+
+#include "pki.h"
+
+#ifndef TANDEM_SYSCONFDIR
+#define TANDEM_SYSCONFDIR	"/etc/tandem"
+#endif
+#define CONF_PATH	TANDEM_SYSCONFDIR "/tandem.conf"
+
+struct conf {
+	char		*cf_path;
+
+	/* courier */
+	char		*cf_name;
+	enum pki_role	 cf_role;
+	char		**cf_domains;
+	size_t		 cf_ndomains;
+	char		*cf_superior;
+	int		 cf_superior_gateway;
+
+	/* foreground */
+	char		*cf_milter_socket;
+	char		*cf_reinject_host;
+	int		 cf_reinject_port;
+	long		 cf_max_messages;
+	char		*cf_service_mailbox;
+
+	/* background */
+	char		*cf_listen_host;
+	int		 cf_listen_port;
+	char		*cf_url;
+	long		 cf_max_request;
+
+	/* database */
+	char		*cf_conninfo;
+
+	/* tls */
+	char		*cf_anchors;
+	char		*cf_cert;
+	char		*cf_key;
+	char		*cf_keybox_key;
+
+	/* hygiene */
+	long		 cf_hold_limit;
+	long		 cf_purge_interval;
+
+	/* agent */
+	char		*cf_submission_host;
+	int		 cf_submission_port;
+	char		*cf_bg_url;
+	char		*cf_agent_maildir;
+	char		*cf_agent_store;
+};
+
+int	conf_load(const char *, struct conf **, char *);
+void	conf_free(struct conf *);
+int	conf_option(size_t, const char **, const char **);
+int	conf_duration(const char *, long *);
+
 #endif

@@ -45,8 +45,8 @@ route_action_name(enum route_action action)
 }
 
 /* A host name: LDH labels of 1-63 characters separated by dots. */
-static int
-route_domain_ok(const char *d)
+int
+route_domain_valid(const char *d)
 {
 	size_t label = 0;
 
@@ -98,7 +98,7 @@ route_addr_parse(const char *address, struct route_addr *ra)
 	/* One trailing dot is the root of the DNS: drop it. */
 	if (p > ra->ra_domain && p[-1] == '.')
 		p[-1] = '\0';
-	if (!route_domain_ok(ra->ra_domain))
+	if (!route_domain_valid(ra->ra_domain))
 		return "bad domain";
 	return NULL;
 }

@@ -9,6 +9,7 @@
  *		    enum route_source source, const char *from_courier,
  *		    struct route_decision *out, char *err);
  *	const char *route_action_name(enum route_action action);
+ *	int	route_domain_valid(const char *domain);
  * DESCRIPTION
  *	route_decide() says where one recipient address goes. The
  *	foreground and the background each call it with their own
@@ -90,6 +91,10 @@
  *
  *	route_action_name() gives a short name for logs, such as
  *	"deliver-local".
+ *
+ *	route_domain_valid() is 1 if domain is a host name the router
+ *	accepts (letters, digits and hyphens in labels of 1-63
+ *	characters, no empty label, no trailing dot), 0 if not.
  * DIAGNOSTICS
  *	route_decide() returns 0 with a decision (REJECT included), or
  *	-1 when a table failed or a target courier id is empty, or rule
@@ -151,5 +156,6 @@ int	route_decide(const struct route_courier *,
 	    const struct route_tables *, const char *, enum route_source,
 	    const char *, struct route_decision *, char *);
 const char *route_action_name(enum route_action);
+int	route_domain_valid(const char *);
 
 #endif

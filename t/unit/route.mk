@@ -5,3 +5,12 @@ t_unit_route_test_SOURCES = t/unit/route-test.c t/unit/tap.h
 t_unit_route_test_LDADD = $(UNIT_LIBS)
 
 TESTS += t/unit/route-test
+
+check_PROGRAMS += t/unit/conf-test
+t_unit_conf_test_CFLAGS = $(UNIT_CFLAGS)
+t_unit_conf_test_SOURCES = t/unit/conf-test.c t/unit/tap.h
+t_unit_conf_test_LDADD = $(UNIT_LIBS)
+
+TESTS += t/unit/conf-test
+
+dist_man_MANS += doc/tandem.conf.5
