@@ -300,7 +300,7 @@ cms_signer_of(CMS_ContentInfo *cms, X509 **signer, char *err)
 static int
 cms_verify_der(const unsigned char *der, size_t derlen, X509_STORE *store,
     unsigned char **out, size_t *outlen, X509 **signer,
-    enum cms_fail *fail, char *err)
+    STACK_OF(X509) **certsp, enum cms_fail *fail, char *err)
 {
 	CMS_ContentInfo *cms = NULL;
 	STACK_OF(CMS_SignerInfo) *sis;
@@ -345,6 +345,10 @@ cms_verify_der(const unsigned char *der, size_t derlen, X509_STORE *store,
 	}
 	if (cms_bio_take(bio, out, outlen, err) == -1)
 		goto out;
+	if (certsp != NULL) {
+		*certsp = certs;
+		certs = NULL;
+	}
 	*fail = CMS_FAIL_NONE;
 	rc = 0;
 out:
@@ -477,7 +481,7 @@ int
 cms_open(const unsigned char *der, size_t derlen, const char *msgid,
     const unsigned char *key, const unsigned char *digest,
     X509_STORE *store, unsigned char **msg, size_t *msglen, X509 **signer,
-    enum cms_fail *fail, char *err)
+    STACK_OF(X509) **certs, enum cms_fail *fail, char *err)
 {
 	unsigned char got[CMS_DIGESTLEN], *signed_der = NULL;
 	size_t signed_len;
@@ -485,6 +489,8 @@ cms_open(const unsigned char *der, size_t derlen, const char *msgid,
 	int rc = -1;
 
 	*msg = NULL;
+	if (certs != NULL)
+		*certs = NULL;
 	*fail = CMS_FAIL_INPUT;
 	if (derlen == 0 || derlen > TN_MAX_MESSAGE) {
 		tn_err(err, "sealed content of %zu bytes refused (limit %d)",
@@ -506,10 +512,14 @@ cms_open(const unsigned char *der, size_t derlen, const char *msgid,
 	    fail, err) == -1)
 		goto out;
 	if (cms_verify_der(signed_der, signed_len, store, msg, msglen, &who,
-	    fail, err) == -1)
+	    certs, fail, err) == -1)
 		goto out;
 	if (cms_check_sender(*msg, *msglen, who, err) == -1) {
 		*fail = CMS_FAIL_SENDER;
+		if (certs != NULL) {
+			sk_X509_pop_free(*certs, X509_free);
+			*certs = NULL;
+		}
 		goto out;
 	}
 	if (signer != NULL) {
@@ -609,7 +619,7 @@ out:
 int
 cms_unwrap(const unsigned char *in, size_t inlen, const struct cms_id *id,
     X509_STORE *store, unsigned char **out, size_t *outlen, X509 **signer,
-    enum cms_fail *fail, char *err)
+    STACK_OF(X509) **certs, enum cms_fail *fail, char *err)
 {
 	CMS_ContentInfo *cms = NULL;
 	unsigned char *signed_der = NULL;
@@ -618,6 +628,8 @@ cms_unwrap(const unsigned char *in, size_t inlen, const struct cms_id *id,
 	int rc = -1;
 
 	*out = NULL;
+	if (certs != NULL)
+		*certs = NULL;
 	*fail = CMS_FAIL_INPUT;
 	if ((cms = cms_parse_enveloped(in, inlen, 1, 0, err)) == NULL)
 		goto out;
@@ -626,7 +638,7 @@ cms_unwrap(const unsigned char *in, size_t inlen, const struct cms_id *id,
 	    &signed_len, err) == -1)
 		goto out;
 	if (cms_verify_der(signed_der, signed_len, store, out, outlen, &who,
-	    fail, err) == -1)
+	    certs, fail, err) == -1)
 		goto out;
 	if (signer != NULL) {
 		*signer = who;

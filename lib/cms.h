@@ -13,7 +13,8 @@
  *		    const char *msgid, const unsigned char key[CMS_KEYLEN],
  *		    const unsigned char digest[CMS_DIGESTLEN],
  *		    X509_STORE *store, unsigned char **msg, size_t *msglen,
- *		    X509 **signer, enum cms_fail *fail, char *err);
+ *		    X509 **signer, STACK_OF(X509) **certs,
+ *		    enum cms_fail *fail, char *err);
  *	int	cms_wrap(const unsigned char *in, size_t inlen,
  *		    const struct cms_id *id, STACK_OF(X509) *rcpts,
  *		    int smime, unsigned char **out, size_t *outlen,
@@ -21,7 +22,7 @@
  *	int	cms_unwrap(const unsigned char *in, size_t inlen,
  *		    const struct cms_id *id, X509_STORE *store,
  *		    unsigned char **out, size_t *outlen, X509 **signer,
- *		    enum cms_fail *fail, char *err);
+ *		    STACK_OF(X509) **certs, enum cms_fail *fail, char *err);
  *	int	cms_digest(const unsigned char *der, size_t derlen,
  *		    unsigned char digest[CMS_DIGESTLEN]);
  *	int	cms_from_address(const unsigned char *msg, size_t msglen,
@@ -48,8 +49,10 @@
  *	signing, the verifier's default name-constraint checks); the
  *	signer's certificate carries the address of the single From:
  *	mailbox of the inner message. On success *msg (NUL-terminated,
- *	not counted in msglen) should be passed to free() and *signer,
- *	if signer is not NULL, to X509_free().
+ *	not counted in msglen) should be passed to free(), *signer, if
+ *	signer is not NULL, to X509_free(), and *certs (the certificates
+ *	the SignedData carries, for pki_verify()), if certs is not NULL,
+ *	to sk_X509_pop_free(certs, X509_free).
  *
  *	cms_wrap() signs in with id and envelopes the signed DER to each
  *	certificate of rcpts (AES-256-GCM; EC recipients by ECDH with
@@ -110,12 +113,13 @@ int	cms_seal(const unsigned char *, size_t, const struct cms_id *,
 	    unsigned char **, size_t *, char *);
 int	cms_open(const unsigned char *, size_t, const char *,
 	    const unsigned char *, const unsigned char *, X509_STORE *,
-	    unsigned char **, size_t *, X509 **, enum cms_fail *, char *);
+	    unsigned char **, size_t *, X509 **, STACK_OF(X509) **,
+	    enum cms_fail *, char *);
 int	cms_wrap(const unsigned char *, size_t, const struct cms_id *,
 	    STACK_OF(X509) *, int, unsigned char **, size_t *, char *);
 int	cms_unwrap(const unsigned char *, size_t, const struct cms_id *,
 	    X509_STORE *, unsigned char **, size_t *, X509 **,
-	    enum cms_fail *, char *);
+	    STACK_OF(X509) **, enum cms_fail *, char *);
 int	cms_digest(const unsigned char *, size_t, unsigned char *);
 int	cms_from_address(const unsigned char *, size_t, char **, char *);
 

@@ -168,7 +168,7 @@ try_open(const unsigned char *der, size_t derlen, const char *msgid,
 	int rc;
 
 	rc = cms_open(der, derlen, msgid, key, digest, store, &out, &outlen,
-	    &signer, &fail, err);
+	    &signer, NULL, &fail, err);
 	if (rc == 0 && (out == NULL || signer == NULL))
 		fail = CMS_FAIL_INTERNAL;
 	if (rc == -1 && (out != NULL || fail == CMS_FAIL_NONE))
@@ -187,6 +187,7 @@ test_seal_round_trip(void)
 	char err[TN_ERRLEN];
 	enum cms_fail fail;
 	X509 *signer = NULL;
+	STACK_OF(X509) *certs = NULL;
 
 	if (seal(&alice, msg_alice, "m1@a.example", key, digest, &der,
 	    &derlen) == -1 || seal(&alice, msg_alice, "m1@a.example", key2,
@@ -196,7 +197,9 @@ test_seal_round_trip(void)
 	}
 	ok(memcmp(key, key2, CMS_KEYLEN) != 0, "each seal has a fresh key");
 	is_int(cms_open(der, derlen, "m1@a.example", key, digest, store, &out,
-	    &outlen, &signer, &fail, err), 0, "sealed content opens");
+	    &outlen, &signer, &certs, &fail, err), 0, "sealed content opens");
+	ok(certs != NULL && sk_X509_num(certs) == 1, "with the certificates");
+	sk_X509_pop_free(certs, X509_free);
 	ok(out != NULL && outlen == strlen(msg_alice) &&
 	    memcmp(out, msg_alice, outlen) == 0, "same bytes, real Subject");
 	ok(signer != NULL && X509_cmp(signer, alice.p_cert) == 0,
@@ -393,8 +396,8 @@ try_unwrap(const struct party *me, const unsigned char *in, size_t len,
 	size_t outlen;
 	X509 *signer = NULL;
 
-	if (cms_unwrap(in, len, &id, store, &out, &outlen, &signer, &fail,
-	    err) == 0 && (outlen != strlen(msg_alice) ||
+	if (cms_unwrap(in, len, &id, store, &out, &outlen, &signer, NULL,
+	    &fail, err) == 0 && (outlen != strlen(msg_alice) ||
 	    memcmp(out, msg_alice, outlen) != 0 ||
 	    X509_cmp(signer, alice.p_cert) != 0))
 		fail = CMS_FAIL_INTERNAL;
