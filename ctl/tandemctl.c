@@ -1,10 +1,155 @@
-/* tandemctl: to be written. */
+/*
+ * NAME
+ *	tandemctl - operator's command for Tandem databases and accounts
+ * SYNOPSIS
+ *	tandemctl db migrate --fg|--bg --db CONNINFO [--sqldir DIR]
+ *	tandemctl db publish --db FGCONNINFO
+ *	tandemctl db subscribe --db BGCONNINFO --publisher FGCONNINFO
+ *		[--name NAME]
+ *	tandemctl db status --db CONNINFO
+ *	tandemctl account add --db FGCONNINFO --address A --status S
+ *		--courier-key KEY --courier-cert CRT [--agent-cert CRT]
+ *		--keybox-key FILE [--generation N]
+ *	tandemctl keybox new FILE
+ * DESCRIPTION
+ *	The entry point: picks the command group, and holds the helpers
+ *	every group uses (ctl.h). See tandemctl(8) for the commands.
+ * DIAGNOSTICS
+ *	Exit status from sysexits.h: EX_USAGE for a bad command line,
+ *	EX_NOINPUT for a missing file, EX_DATAERR for bad input,
+ *	EX_UNAVAILABLE when the database cannot be reached, EX_SOFTWARE
+ *	when it refuses a statement.
+ */
+#include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <sysexits.h>
 
-int
-main(void)
+#include "ctl.h"
+
+static void
+ctl_usage(void)
 {
-	fprintf(stderr, "tandemctl: not built yet\n");
-	return EX_SOFTWARE;
+	fprintf(stderr,
+	    "usage: tandemctl db migrate --fg|--bg --db CONNINFO "
+	    "[--sqldir DIR]\n"
+	    "       tandemctl db publish --db FGCONNINFO\n"
+	    "       tandemctl db subscribe --db BGCONNINFO --publisher "
+	    "FGCONNINFO [--name NAME]\n"
+	    "       tandemctl db status --db CONNINFO\n"
+	    "       tandemctl account add --db FGCONNINFO --address A "
+	    "--status S\n"
+	    "           --courier-key KEY --courier-cert CRT "
+	    "[--agent-cert CRT]\n"
+	    "           --keybox-key FILE [--generation N]\n"
+	    "       tandemctl keybox new FILE\n");
+}
+
+int
+ctl_fail(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("tandemctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return status;
+}
+
+static void
+ctl_quiet(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
+PGconn *
+ctl_connect(const char *conninfo)
+{
+	PGconn *conn;
+	char *nl;
+
+	conn = PQconnectdb(conninfo);
+	if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
+		const char *m = conn ? PQerrorMessage(conn) : "out of memory";
+		char msg[TN_ERRLEN];
+
+		snprintf(msg, sizeof(msg), "%s", m);
+		if ((nl = strchr(msg, '\n')) != NULL)
+			*nl = '\0';
+		ctl_fail(0, "cannot connect to the database: %s", msg);
+		PQfinish(conn);
+		return NULL;
+	}
+	PQsetNoticeProcessor(conn, ctl_quiet, NULL);
+	return conn;
+}
+
+PGresult *
+ctl_sql(PGconn *conn, const char *sql, int n, const char *const *values)
+{
+	PGresult *res;
+	ExecStatusType st;
+	const char *m;
+
+	res = PQexecParams(conn, sql, n, NULL, values, NULL, NULL, 0);
+	st = PQresultStatus(res);
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+		return res;
+	m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	ctl_fail(0, "database: %s", m ? m : PQerrorMessage(conn));
+	PQclear(res);
+	return NULL;
+}
+
+int
+ctl_begin(PGconn *conn)
+{
+	PGresult *res;
+
+	if ((res = ctl_sql(conn, "BEGIN", 0, NULL)) == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+int
+ctl_end(PGconn *conn, int commit)
+{
+	PGresult *res;
+
+	if ((res = ctl_sql(conn, commit ? "COMMIT" : "ROLLBACK", 0,
+	    NULL)) == NULL)
+		return -1;
+	/* A COMMIT of a failed transaction answers ROLLBACK. */
+	if (commit && strcmp(PQcmdStatus(res), "COMMIT") != 0) {
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2) {
+		ctl_usage();
+		return EX_USAGE;
+	}
+	if (strcmp(argv[1], "db") == 0)
+		return ctl_db(argc - 1, argv + 1);
+	if (strcmp(argv[1], "account") == 0)
+		return ctl_account(argc - 1, argv + 1);
+	if (strcmp(argv[1], "keybox") == 0)
+		return ctl_keybox(argc - 1, argv + 1);
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+		ctl_usage();
+		return 0;
+	}
+	ctl_fail(0, "unknown command \"%s\"", argv[1]);
+	ctl_usage();
+	return EX_USAGE;
 }

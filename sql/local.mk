@@ -1,5 +1,15 @@
 # Numbered migrations, applied by "tandemctl db migrate".
 sqlfgdir = $(pkgdatadir)/sql/fg
 sqlbgdir = $(pkgdatadir)/sql/bg
-dist_sqlfg_DATA =
-dist_sqlbg_DATA =
+dist_sqlfg_DATA = \
+	sql/fg/001-schema.sql \
+	sql/fg/002-helpdesk.sql
+dist_sqlbg_DATA = \
+	sql/bg/001-schema.sql \
+	sql/bg/002-helpdesk.sql
+
+# Scenarios on real clusters.
+DB_SCENARIOS = \
+	t/0300-db-migrate.sh
+TESTS += $(DB_SCENARIOS)
+EXTRA_DIST += $(DB_SCENARIOS)

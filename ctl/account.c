@@ -1,0 +1,365 @@
+/*
+ * NAME
+ *	account.c - tandemctl account add, tandemctl keybox new
+ * SYNOPSIS
+ *	int	ctl_account(int argc, char **argv);
+ *	int	ctl_keybox(int argc, char **argv);
+ * DESCRIPTION
+ *	account add records an account on the foreground database: its
+ *	row in accounts (status, courier-end and agent certificates as
+ *	PEM) and its courier-end private key in account_keys, sealed by
+ *	keybox (lib/keybox.h) under the key file both elements share,
+ *	with the address as additional data. The sealed plaintext is the
+ *	key as unencrypted PKCS#8 PEM. The key must match the courier-end
+ *	certificate; key_serial is that certificate's serial in hex.
+ *	Both rows go in one transaction.
+ *
+ *	keybox new writes a fresh keybox key file (64 hex digits and a
+ *	newline, mode 0600); it refuses to overwrite a file.
+ * DIAGNOSTICS
+ *	See tandemctl.c.
+ */
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/crypto.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <ctype.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "ctl.h"
+#include "keybox.h"
+#include "util.h"
+
+struct acct_opts {
+	const char	*ao_db;
+	const char	*ao_address;
+	const char	*ao_status;
+	const char	*ao_key;
+	const char	*ao_cert;
+	const char	*ao_agent;
+	const char	*ao_keybox;
+	const char	*ao_generation;
+};
+
+/* What goes into the database, all text. */
+struct acct_rows {
+	char		*ar_cert;	/* PEM */
+	char		*ar_agent;	/* PEM, or NULL */
+	char		*ar_serial;	/* hex */
+	char		*ar_sealed;	/* \x and hex, for bytea */
+};
+
+static int
+acct_parse(int argc, char **argv, struct acct_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ "address", required_argument, NULL, 'a' },
+		{ "status", required_argument, NULL, 's' },
+		{ "courier-key", required_argument, NULL, 'k' },
+		{ "courier-cert", required_argument, NULL, 'c' },
+		{ "agent-cert", required_argument, NULL, 'A' },
+		{ "keybox-key", required_argument, NULL, 'K' },
+		{ "generation", required_argument, NULL, 'g' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char **slot;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->ao_generation = "1";
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd': slot = &o->ao_db; break;
+		case 'a': slot = &o->ao_address; break;
+		case 's': slot = &o->ao_status; break;
+		case 'k': slot = &o->ao_key; break;
+		case 'c': slot = &o->ao_cert; break;
+		case 'A': slot = &o->ao_agent; break;
+		case 'K': slot = &o->ao_keybox; break;
+		case 'g': slot = &o->ao_generation; break;
+		default: return -1;
+		}
+		*slot = optarg;
+	}
+	if (optind != argc)
+		return ctl_fail(-1, "unexpected argument \"%s\"", argv[optind]);
+	if (o->ao_db == NULL || o->ao_address == NULL ||
+	    o->ao_status == NULL || o->ao_key == NULL || o->ao_cert == NULL ||
+	    o->ao_keybox == NULL)
+		return ctl_fail(-1, "account add needs --db, --address, "
+		    "--status, --courier-key, --courier-cert and --keybox-key");
+	return 0;
+}
+
+static int
+acct_check(const struct acct_opts *o)
+{
+	static const char *statuses[] = { "invited", "pending", "active",
+		"transferred", "closed" };
+	const char *a = o->ao_address, *at = strchr(a, '@'), *p;
+	char *end;
+	long g;
+	size_t i;
+
+	if (at == NULL || at == a || at[1] == '\0' || strchr(at + 1, '@') ||
+	    strlen(a) > TN_MAX_ADDRESS)
+		return ctl_fail(-1, "--address \"%s\": not local@domain", a);
+	for (p = a; *p != '\0'; p++)
+		if (!isgraph((unsigned char)*p) || isupper((unsigned char)*p))
+			return ctl_fail(-1, "--address \"%s\": use lower "
+			    "case, no spaces or control characters", a);
+	for (i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
+		if (strcmp(o->ao_status, statuses[i]) == 0)
+			break;
+	if (i == sizeof(statuses) / sizeof(statuses[0]))
+		return ctl_fail(-1, "--status \"%s\": one of invited, pending, "
+		    "active, transferred, closed", o->ao_status);
+	g = strtol(o->ao_generation, &end, 10);
+	if (*o->ao_generation == '\0' || *end != '\0' || g < 1 ||
+	    g > 1000000)
+		return ctl_fail(-1, "--generation \"%s\": a number from 1",
+		    o->ao_generation);
+	return 0;
+}
+
+/* BIO contents as a NUL-terminated string, to be freed. */
+static char *
+acct_bio_text(BIO *bio)
+{
+	char *data, *out;
+	long len;
+
+	len = BIO_get_mem_data(bio, &data);
+	if (len < 0 || (out = malloc((size_t)len + 1)) == NULL)
+		return NULL;
+	memcpy(out, data, (size_t)len);
+	out[len] = '\0';
+	return out;
+}
+
+static X509 *
+acct_read_cert(const char *path, char **pem)
+{
+	X509 *x = NULL;
+	BIO *in, *out = NULL;
+
+	if ((in = BIO_new_file(path, "r")) == NULL)
+		ctl_fail(0, "%s: cannot open", path);
+	else if ((x = PEM_read_bio_X509(in, NULL, NULL, NULL)) == NULL)
+		ctl_fail(0, "%s: not a PEM certificate", path);
+	else if ((out = BIO_new(BIO_s_mem())) == NULL ||
+	    PEM_write_bio_X509(out, x) != 1 ||
+	    (*pem = acct_bio_text(out)) == NULL) {
+		ctl_fail(0, "%s: out of memory", path);
+		X509_free(x);
+		x = NULL;
+	}
+	BIO_free(in);
+	BIO_free(out);
+	return x;
+}
+
+static int
+acct_no_password(char *buf, int size, int rw, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rw;
+	(void)u;
+	return 0;
+}
+
+/* The private key in path, checked against cert, sealed for address. */
+static int
+acct_seal_key(const struct acct_opts *o, X509 *cert, struct acct_rows *r)
+{
+	struct keybox *kb = NULL;
+	EVP_PKEY *key = NULL;
+	BIO *in = NULL, *out = NULL;
+	unsigned char *box = NULL;
+	char *data, *hex = NULL, err[TN_ERRLEN];
+	size_t boxlen = 0;
+	long len;
+	int rc = -1;
+
+	if ((kb = keybox_load(o->ao_keybox, err)) == NULL) {
+		ctl_fail(0, "%s", err);
+		goto out;
+	}
+	if ((in = BIO_new_file(o->ao_key, "r")) == NULL) {
+		ctl_fail(0, "%s: cannot open", o->ao_key);
+		goto out;
+	}
+	if ((key = PEM_read_bio_PrivateKey(in, NULL, acct_no_password,
+	    NULL)) == NULL) {
+		ctl_fail(0, "%s: not an unencrypted PEM private key",
+		    o->ao_key);
+		goto out;
+	}
+	if (X509_check_private_key(cert, key) != 1) {
+		ctl_fail(0, "%s: does not match %s", o->ao_key, o->ao_cert);
+		goto out;
+	}
+	if ((out = BIO_new(BIO_s_mem())) == NULL ||
+	    PEM_write_bio_PrivateKey(out, key, NULL, NULL, 0, NULL,
+	    NULL) != 1 || (len = BIO_get_mem_data(out, &data)) <= 0) {
+		ctl_fail(0, "%s: cannot encode the key", o->ao_key);
+		goto out;
+	}
+	if (keybox_seal(kb, o->ao_address, (unsigned char *)data,
+	    (size_t)len, &box, &boxlen, err) == -1) {
+		ctl_fail(0, "%s", err);
+		goto out;
+	}
+	if ((hex = util_hex(box, boxlen)) == NULL ||
+	    asprintf(&r->ar_sealed, "\\x%s", hex) == -1) {
+		r->ar_sealed = NULL;
+		ctl_fail(0, "out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	if (out != NULL && BIO_get_mem_data(out, &data) > 0)
+		OPENSSL_cleanse(data, (size_t)BIO_get_mem_data(out, &data));
+	BIO_free(in);
+	BIO_free(out);
+	EVP_PKEY_free(key);
+	keybox_free(kb);
+	free(box);
+	free(hex);
+	return rc;
+}
+
+static char *
+acct_serial(X509 *x)
+{
+	BIGNUM *bn;
+	char *hex, *out = NULL, *p;
+
+	if ((bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL)) == NULL)
+		return NULL;
+	if ((hex = BN_bn2hex(bn)) != NULL) {
+		for (p = hex; *p != '\0'; p++)
+			*p = (char)tolower((unsigned char)*p);
+		out = strdup(hex);
+		OPENSSL_free(hex);
+	}
+	BN_free(bn);
+	return out;
+}
+
+static int
+acct_store(PGconn *conn, const struct acct_opts *o,
+    const struct acct_rows *r)
+{
+	const char *acct[4] = { o->ao_address, o->ao_status, r->ar_cert,
+		r->ar_agent };
+	const char *key[4] = { o->ao_address, o->ao_generation, r->ar_serial,
+		r->ar_sealed };
+	PGresult *res;
+	int rc = -1;
+
+	if (ctl_begin(conn) == -1)
+		return -1;
+	if ((res = ctl_sql(conn, "INSERT INTO accounts (address, status, "
+	    "courier_cert, agent_cert) VALUES ($1, $2, $3, $4)", 4,
+	    acct)) == NULL)
+		goto out;
+	PQclear(res);
+	if ((res = ctl_sql(conn, "INSERT INTO account_keys (address, "
+	    "generation, key_serial, sealed_key) VALUES ($1, $2, $3, $4)", 4,
+	    key)) == NULL)
+		goto out;
+	PQclear(res);
+	rc = 0;
+out:
+	if (ctl_end(conn, rc == 0) == -1)
+		rc = -1;
+	return rc;
+}
+
+static int
+acct_add(int argc, char **argv)
+{
+	struct acct_opts o;
+	struct acct_rows r;
+	X509 *cert = NULL, *agent = NULL;
+	PGconn *conn = NULL;
+	int status = EX_DATAERR;
+
+	memset(&r, 0, sizeof(r));
+	if (acct_parse(argc, argv, &o) == -1 || acct_check(&o) == -1)
+		return EX_USAGE;
+	if ((cert = acct_read_cert(o.ao_cert, &r.ar_cert)) == NULL ||
+	    (o.ao_agent != NULL &&
+	    (agent = acct_read_cert(o.ao_agent, &r.ar_agent)) == NULL))
+		goto out;
+	if ((r.ar_serial = acct_serial(cert)) == NULL) {
+		ctl_fail(0, "%s: cannot read the serial", o.ao_cert);
+		goto out;
+	}
+	if (acct_seal_key(&o, cert, &r) == -1)
+		goto out;
+	if ((conn = ctl_connect(o.ao_db)) == NULL) {
+		status = EX_UNAVAILABLE;
+		goto out;
+	}
+	if (acct_store(conn, &o, &r) == -1) {
+		status = EX_SOFTWARE;
+		goto out;
+	}
+	printf("account %s added: status %s, key generation %s, serial %s\n",
+	    o.ao_address, o.ao_status, o.ao_generation, r.ar_serial);
+	status = 0;
+out:
+	PQfinish(conn);
+	X509_free(cert);
+	X509_free(agent);
+	free(r.ar_cert);
+	free(r.ar_agent);
+	free(r.ar_serial);
+	free(r.ar_sealed);
+	return status;
+}
+
+int
+ctl_account(int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "add") != 0)
+		return ctl_fail(EX_USAGE, "account: the command is \"add\"");
+	return acct_add(argc - 1, argv + 1);
+}
+
+int
+ctl_keybox(int argc, char **argv)
+{
+	unsigned char secret[KEYBOX_SECRET_LEN];
+	char *hex, line[2 * KEYBOX_SECRET_LEN + 2], err[TN_ERRLEN];
+	int status = EX_CANTCREAT;
+
+	if (argc != 3 || strcmp(argv[1], "new") != 0)
+		return ctl_fail(EX_USAGE, "usage: tandemctl keybox new FILE");
+	if (util_random(secret, sizeof(secret)) == -1 ||
+	    (hex = util_hex(secret, sizeof(secret))) == NULL) {
+		OPENSSL_cleanse(secret, sizeof(secret));
+		return ctl_fail(EX_SOFTWARE, "cannot make a random key");
+	}
+	snprintf(line, sizeof(line), "%s\n", hex);
+	if (util_write_file(argv[2], line, strlen(line), 0600, 1, err) == -1)
+		ctl_fail(0, "%s", err);
+	else
+		status = 0;
+	OPENSSL_cleanse(secret, sizeof(secret));
+	OPENSSL_cleanse(hex, strlen(hex));
+	OPENSSL_cleanse(line, sizeof(line));
+	free(hex);
+	return status;
+}

@@ -1,0 +1,120 @@
+test_description='db: migrations on fresh foreground and background clusters'
+. "$TANDEM_SRC/t/test-lib.sh"
+
+SQLDIR=$TANDEM_SRC/sql
+
+test_expect_success_here 'start a foreground and a background cluster' '
+	pg_start fg && pg_start bg &&
+	pg_createdb fg fg && pg_createdb bg bg &&
+	FG=$(pg_conninfo fg fg) && BG=$(pg_conninfo bg bg)
+'
+
+test_expect_success 'migrate the foreground' '
+	tandemctl db migrate --fg --db "$FG" --sqldir "$SQLDIR" >out &&
+	cat >expect <<-\EOF &&
+	applied fg/001-schema.sql
+	applied fg/002-helpdesk.sql
+	fg schema at version 002, 2 applied
+	EOF
+	test_cmp expect out &&
+	pg_psql fg fg -c "SELECT version, element, name FROM schema_migrations ORDER BY 1" >got &&
+	printf "1|fg|001-schema.sql\n2|fg|002-helpdesk.sql\n" >expect &&
+	test_cmp expect got
+'
+
+test_expect_success 'every foreground table is there' '
+	pg_psql fg fg -c "SELECT string_agg(tablename, \$\$,\$\$ ORDER BY tablename) FROM pg_tables WHERE schemaname = \$\$public\$\$" >got &&
+	echo "account_keys,accounts,address_routes,bg_relay,held_messages,introductions,invitations,outbox,schema_migrations,seen_messages,transfers" >expect &&
+	test_cmp expect got
+'
+
+test_expect_success 'a second run applies nothing' '
+	tandemctl db migrate --fg --db "$FG" --sqldir "$SQLDIR" >out &&
+	echo "fg schema at version 002, 0 applied" >expect &&
+	test_cmp expect out &&
+	test "$(pg_psql fg fg -c "SELECT count(*) FROM schema_migrations")" = 2
+'
+
+test_expect_success 'migrate the background, twice' '
+	tandemctl db migrate --bg --db "$BG" --sqldir "$SQLDIR" >out &&
+	test_grep "^applied bg/001-schema.sql\$" out &&
+	test_grep "^bg schema at version 002, 2 applied\$" out &&
+	tandemctl db migrate --bg --db "$BG" --sqldir "$SQLDIR" >out &&
+	echo "bg schema at version 002, 0 applied" >expect &&
+	test_cmp expect out
+'
+
+test_expect_success 'the background triggers fire always' '
+	pg_psql bg bg -c "SELECT tgname, tgenabled FROM pg_trigger WHERE tgname LIKE \$\$%notify\$\$ ORDER BY 1" >got &&
+	printf "account_keys_notify|A\naccounts_notify|A\n" >expect &&
+	test_cmp expect got
+'
+
+test_expect_success 'the other element'"'"'s migrations are refused' '
+	test_expect_code 65 tandemctl db migrate --bg --db "$FG" \
+		--sqldir "$SQLDIR" 2>err &&
+	test_grep "this database holds fg migrations; refusing the bg ones" err &&
+	test "$(pg_psql fg fg -c "SELECT count(*) FROM schema_migrations")" = 2
+'
+
+test_expect_success 'a failing migration leaves nothing behind' '
+	mkdir -p bad/fg &&
+	cp "$SQLDIR"/fg/*.sql bad/fg/ &&
+	printf "CREATE TABLE half_done (x int);\nSELECT no_such_column FROM accounts;\n" >bad/fg/003-broken.sql &&
+	test_expect_code 70 tandemctl db migrate --fg --db "$FG" --sqldir bad 2>err &&
+	test_grep "003-broken.sql: column \"no_such_column\" does not exist" err &&
+	test "$(pg_psql fg fg -c "SELECT to_regclass(\$\$half_done\$\$) IS NULL")" = t &&
+	test "$(pg_psql fg fg -c "SELECT max(version) FROM schema_migrations")" = 2
+'
+
+test_expect_success 'bad command lines fail with a reason' '
+	test_expect_code 64 tandemctl db migrate --db "$FG" 2>err &&
+	test_grep "give --fg or --bg" err &&
+	test_expect_code 64 tandemctl db migrate --fg 2>err &&
+	test_grep "\-\-db CONNINFO is required" err &&
+	test_expect_code 64 tandemctl db frobnicate --db "$FG" 2>err &&
+	test_grep "unknown command" err &&
+	test_expect_code 66 tandemctl db migrate --fg --db "$FG" --sqldir nowhere 2>err &&
+	test_grep "nowhere/fg: cannot read the migrations folder" err &&
+	test_expect_code 69 tandemctl db status --db "host=127.0.0.1 port=1 dbname=x connect_timeout=2" 2>err &&
+	test_grep "cannot connect to the database" err &&
+	test_expect_code 64 tandemctl db subscribe --db "$BG" --publisher "nonsense" 2>err &&
+	test_grep "\-\-publisher" err
+'
+
+test_expect_success 'publish needs a migrated foreground' '
+	test_expect_code 65 tandemctl db publish --db "$BG" 2>err &&
+	test_grep "migrated as \"bg\", not fg" err &&
+	test_expect_code 65 tandemctl db publish --db "$(pg_conninfo fg postgres)" 2>err &&
+	test_grep "not migrated" err
+'
+
+test_expect_success 'publish and subscribe' '
+	tandemctl db publish --db "$FG" >out &&
+	echo "publication tandem_pub: accounts account_keys bg_relay" >expect &&
+	test_cmp expect out &&
+	pg_psql fg fg -c "SELECT string_agg(tablename, \$\$,\$\$ ORDER BY tablename) FROM pg_publication_tables WHERE pubname = \$\$tandem_pub\$\$" >got &&
+	echo "account_keys,accounts,bg_relay" >expect &&
+	test_cmp expect got &&
+	tandemctl db publish --db "$FG" >out &&
+	tandemctl db subscribe --db "$BG" --publisher "$FG" >out &&
+	echo "subscription tandem_bg created" >expect &&
+	test_cmp expect out &&
+	tandemctl db subscribe --db "$BG" --publisher "$FG" >out &&
+	echo "subscription tandem_bg updated" >expect &&
+	test_cmp expect out
+'
+
+test_expect_success 'status on both ends' '
+	pg_wait_for fg fg "SELECT active FROM pg_replication_slots WHERE slot_name = \$\$tandem_bg\$\$" t &&
+	tandemctl db status --db "$FG" >out &&
+	test_grep "^element=fg schema_version=2 migrations=2\$" out &&
+	test_grep "^publication=tandem_pub tables=3\$" out &&
+	test_grep "^slot=tandem_bg active=t lag_bytes=[0-9]*\$" out &&
+	pg_wait_for bg bg "SELECT pid IS NOT NULL FROM pg_stat_subscription WHERE relid IS NULL" t &&
+	tandemctl db status --db "$BG" >out &&
+	test_grep "^element=bg schema_version=2 migrations=2\$" out &&
+	test_grep "^subscription=tandem_bg enabled=t running=t " out
+'
+
+test_done
