@@ -1116,7 +1116,6 @@ out:
 struct pwarn {
 	int		 pw_code;
 	char		 pw_item[64];
-	gint64		 pw_offset;
 };
 
 static void
@@ -1127,8 +1126,8 @@ parse_warning(gint64 offset, GMimeParserWarning code, const gchar *item,
 
 	if (pw->pw_code != 0)
 		return;
+	(void)offset;	/* not always known (-1 when truncated) */
 	pw->pw_code = (int)code;
-	pw->pw_offset = offset;
 	snprintf(pw->pw_item, sizeof(pw->pw_item), "%s",
 	    item == NULL ? "" : item);
 }
@@ -1245,8 +1244,7 @@ mime_parse(const char *buf, size_t len, char *err)
 		return NULL;
 	}
 	if (pw.pw_code != 0) {
-		tn_err(err, "MIME: %s at byte %lld%s%s", warning_what(
-		    pw.pw_code), (long long)pw.pw_offset,
+		tn_err(err, "MIME: %s%s%s", warning_what(pw.pw_code),
 		    pw.pw_item[0] ? ": " : "", printable(pw.pw_item, show,
 		    sizeof(show)));
 		g_object_unref(obj);

@@ -1,7 +1,10 @@
 # Unit tests of lib/proto.c and lib/arm.c.
-check_PROGRAMS += t/unit/arm-test
+check_PROGRAMS += t/unit/arm-test t/unit/proto-test
 t_unit_arm_test_CFLAGS = $(UNIT_CFLAGS)
 t_unit_arm_test_SOURCES = t/unit/arm-test.c t/unit/tap.h
 t_unit_arm_test_LDADD = $(UNIT_LIBS)
+t_unit_proto_test_CFLAGS = $(UNIT_CFLAGS)
+t_unit_proto_test_SOURCES = t/unit/proto-test.c t/unit/tap.h
+t_unit_proto_test_LDADD = $(UNIT_LIBS)
 
-TESTS += t/unit/arm-test
+TESTS += t/unit/arm-test t/unit/proto-test
