@@ -1177,7 +1177,8 @@ nesting_prescan(const char *buf, size_t len, char *err)
 	for (k = 0; k < 2; k++) {
 		j = strlen(pat[k]);
 		for (i = 0; i + j <= len; i++)
-			if (strncasecmp(buf + i, pat[k], j) == 0)
+			if ((buf[i] | 0x20) == pat[k][0] &&
+			    strncasecmp(buf + i, pat[k], j) == 0)
 				hits++;
 	}
 	if (hits > 4 * TN_MAX_MIME_DEPTH) {
