@@ -14,3 +14,6 @@ t_unit_conf_test_LDADD = $(UNIT_LIBS)
 TESTS += t/unit/conf-test
 
 dist_man_MANS += doc/tandem.conf.5
+
+TESTS += t/0400-postfix-relay.sh
+EXTRA_DIST += t/0400-postfix-relay.sh
