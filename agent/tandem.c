@@ -1,10 +1,238 @@
-/* tandem: to be written. */
+/*
+ * NAME
+ *	tandem - the user's agent
+ * SYNOPSIS
+ *	tandem init -d DIR --address ADDR [--key ec|rsa] [--csr FILE]
+ *	tandem import -d DIR --cert AGENT.crt --anchor ROOT.pem
+ *	    [--chain CHAIN.pem]
+ *	tandem seal -d DIR --to ADDR ... [restrictions] --in MESSAGE
+ *	    --sealed OUT.der --arm OUT.arm
+ *	tandem open -d DIR --sealed FILE --arm FILE [--out FILE]
+ * DESCRIPTION
+ *	Reads the command line and runs one command; the commands are in
+ *	init.c (init, import) and seal.c (seal, open). The store folder
+ *	is -d DIR, else $TANDEM_HOME, else ~/.tandem. The local password
+ *	comes from --password-file FILE or $TANDEM_PASSWORD.
+ * DIAGNOSTICS
+ *	Messages on standard error; exit statuses in tandem(1).
+ */
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sysexits.h>
 
-int
-main(void)
+#include "tandem.h"
+#include "util.h"
+#include "agent.h"
+
+#define AGENT_MAX_PASSWORD	1024
+
+static void
+usage(void)
 {
-	fprintf(stderr, "tandem: not built yet\n");
-	return EX_SOFTWARE;
+	fprintf(stderr,
+	    "usage: tandem init [-d DIR] --address ADDR [--key ec|rsa] "
+	    "[--csr FILE]\n"
+	    "       tandem import [-d DIR] --cert AGENT.crt --anchor ROOT.pem "
+	    "[--chain CHAIN.pem]\n"
+	    "       tandem seal [-d DIR] --to ADDR [--to ADDR ...] "
+	    "[--expires SECONDS|DATE]\n"
+	    "                   [--no-forward] [--no-reply-all] [--no-print] "
+	    "[--no-copy]\n"
+	    "                   [--read-receipt] [--max-opens N] --in MESSAGE "
+	    "--sealed OUT --arm OUT\n"
+	    "       tandem open [-d DIR] --sealed FILE --arm FILE "
+	    "[--out FILE]\n"
+	    "       (all take --password-file FILE; else $TANDEM_PASSWORD)\n");
+}
+
+/* The password: first line of --password-file, or $TANDEM_PASSWORD. */
+int
+agent_password(const struct agent_opts *o, char **pass)
+{
+	unsigned char *buf = NULL;
+	const char *env;
+	char err[TN_ERRLEN];
+	size_t len;
+
+	*pass = NULL;
+	if (o->o_password_file != NULL) {
+		if (util_read_file(o->o_password_file, AGENT_MAX_PASSWORD,
+		    &buf, &len, err) == -1) {
+			fprintf(stderr, "tandem: password: %s\n", err);
+			return EX_NOINPUT;
+		}
+		buf[strcspn((char *)buf, "\r\n")] = '\0';
+		*pass = (char *)buf;
+	} else if ((env = getenv("TANDEM_PASSWORD")) != NULL)
+		*pass = strdup(env);
+	else {
+		fprintf(stderr, "tandem: no password: use --password-file "
+		    "or TANDEM_PASSWORD\n");
+		return EX_USAGE;
+	}
+	if (*pass == NULL || **pass == '\0') {
+		fprintf(stderr, "tandem: empty password\n");
+		free(*pass);
+		*pass = NULL;
+		return EX_USAGE;
+	}
+	return 0;
+}
+
+static int
+parse_restriction(struct agent_opts *o, int c, const char *arg)
+{
+	char *end;
+	unsigned long n;
+
+	switch (c) {
+	case 'F': o->o_restr.rs_no_forward = 1; return 0;
+	case 'R': o->o_restr.rs_no_reply_all = 1; return 0;
+	case 'P': o->o_restr.rs_no_print = 1; return 0;
+	case 'C': o->o_restr.rs_no_copy = 1; return 0;
+	case 'r': o->o_restr.rs_read_receipt = 1; return 0;
+	case 'm':
+		n = strtoul(arg, &end, 10);
+		if (*arg == '\0' || *end != '\0' || n == 0 || n > 1000000) {
+			fprintf(stderr, "tandem: --max-opens: not a number "
+			    "from 1 to 1000000: %s\n", arg);
+			return -1;
+		}
+		o->o_restr.rs_max_opens = (unsigned int)n;
+		return 0;
+	}
+	return -1;
+}
+
+static const struct option longopts[] = {
+	{ "address", required_argument, NULL, 'a' },
+	{ "anchor", required_argument, NULL, 'A' },
+	{ "arm", required_argument, NULL, 'M' },
+	{ "cert", required_argument, NULL, 'c' },
+	{ "chain", required_argument, NULL, 'h' },
+	{ "csr", required_argument, NULL, 'q' },
+	{ "expires", required_argument, NULL, 'e' },
+	{ "in", required_argument, NULL, 'i' },
+	{ "key", required_argument, NULL, 'k' },
+	{ "max-opens", required_argument, NULL, 'm' },
+	{ "no-copy", no_argument, NULL, 'C' },
+	{ "no-forward", no_argument, NULL, 'F' },
+	{ "no-print", no_argument, NULL, 'P' },
+	{ "no-reply-all", no_argument, NULL, 'R' },
+	{ "out", required_argument, NULL, 'o' },
+	{ "password-file", required_argument, NULL, 'p' },
+	{ "read-receipt", no_argument, NULL, 'r' },
+	{ "sealed", required_argument, NULL, 's' },
+	{ "to", required_argument, NULL, 't' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static const char **
+opt_slot(struct agent_opts *o, int c)
+{
+	switch (c) {
+	case 'd': return &o->o_dir;
+	case 'a': return &o->o_address;
+	case 'A': return &o->o_anchor;
+	case 'M': return &o->o_arm;
+	case 'c': return &o->o_cert;
+	case 'h': return &o->o_chain;
+	case 'q': return &o->o_csr;
+	case 'e': return &o->o_expires;
+	case 'i': return &o->o_in;
+	case 'k': return &o->o_key;
+	case 'o': return &o->o_out;
+	case 'p': return &o->o_password_file;
+	case 's': return &o->o_sealed;
+	}
+	return NULL;
+}
+
+static int
+parse_opts(struct agent_opts *o, int argc, char **argv)
+{
+	const char **slot;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "d:", longopts, NULL)) != -1) {
+		if (c == 't') {
+			if (o->o_nto == AGENT_MAX_TO) {
+				fprintf(stderr, "tandem: more than %d --to\n",
+				    AGENT_MAX_TO);
+				return -1;
+			}
+			o->o_to[o->o_nto++] = optarg;
+		} else if ((slot = opt_slot(o, c)) != NULL)
+			*slot = optarg;
+		else if (parse_restriction(o, c, optarg) == -1)
+			return -1;
+	}
+	if (optind != argc) {
+		fprintf(stderr, "tandem: unexpected argument: %s\n",
+		    argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+static char *
+default_dir(void)
+{
+	const char *home;
+	char *dir;
+
+	if ((home = getenv("TANDEM_HOME")) != NULL && *home != '\0')
+		return strdup(home);
+	if ((home = getenv("HOME")) == NULL || *home == '\0')
+		return NULL;
+	if (asprintf(&dir, "%s/.tandem", home) == -1)
+		return NULL;
+	return dir;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*fn)(struct agent_opts *);
+	} cmds[] = {
+		{ "init", cmd_init },
+		{ "import", cmd_import },
+		{ "seal", cmd_seal },
+		{ "open", cmd_open },
+	};
+	struct agent_opts o;
+	char *dir = NULL;
+	size_t i;
+	int rc = EX_USAGE;
+
+	memset(&o, 0, sizeof(o));
+	if (argc < 2) {
+		usage();
+		return EX_USAGE;
+	}
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(argv[1], cmds[i].name) == 0)
+			break;
+	if (i == sizeof(cmds) / sizeof(cmds[0]) ||
+	    parse_opts(&o, argc - 1, argv + 1) == -1) {
+		usage();
+		return EX_USAGE;
+	}
+	if (o.o_dir == NULL && (o.o_dir = dir = default_dir()) == NULL) {
+		fprintf(stderr, "tandem: no store folder: use -d DIR, "
+		    "TANDEM_HOME or HOME\n");
+		return EX_USAGE;
+	}
+	if (strlen(o.o_dir) > 900) {
+		fprintf(stderr, "tandem: store folder name too long\n");
+		goto out;
+	}
+	rc = cmds[i].fn(&o);
+out:
+	free(dir);
+	return rc;
 }
