@@ -10,6 +10,7 @@ dist_sqlbg_DATA = \
 
 # Scenarios on real clusters.
 DB_SCENARIOS = \
-	t/0300-db-migrate.sh
+	t/0300-db-migrate.sh \
+	t/0310-db-replication.sh
 TESTS += $(DB_SCENARIOS)
 EXTRA_DIST += $(DB_SCENARIOS)

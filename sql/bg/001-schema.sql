@@ -10,8 +10,8 @@
 --	tables: held_arms, agent_mailbox, introductions, address_routes
 --	and seen_messages.
 --
---	When an account becomes active, or its certificates or keys
---	change, a trigger sends NOTIFY tandem_account with the address as
+--	When an account becomes active, or the certificates or keys of an
+--	active account change, a trigger sends NOTIFY tandem_account with the address as
 --	payload. The triggers are ENABLE ALWAYS: the apply worker of the
 --	subscription runs with session_replication_role = replica, and an
 --	ordinary trigger would stay silent for replicated rows.
@@ -61,8 +61,9 @@ CREATE TABLE bg_relay (
 
 GRANT SELECT ON accounts, account_keys, bg_relay TO tandem_bg;
 
+-- The apply worker runs with an empty search_path: names are qualified.
 CREATE FUNCTION tandem_account_notify() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
 BEGIN
 	IF TG_TABLE_NAME = 'accounts' THEN
 		IF NEW.status = 'active' AND (TG_OP = 'INSERT' OR
@@ -71,7 +72,9 @@ BEGIN
 		    OLD.agent_cert IS DISTINCT FROM NEW.agent_cert) THEN
 			PERFORM pg_notify('tandem_account', NEW.address);
 		END IF;
-	ELSE
+	ELSIF EXISTS (SELECT 1 FROM public.accounts
+	    WHERE address = NEW.address AND status = 'active') THEN
+		-- Keys of an account not yet active wait for its activation.
 		PERFORM pg_notify('tandem_account', NEW.address);
 	END IF;
 	RETURN NULL;
