@@ -16,3 +16,6 @@ t_unit_cms_test_CFLAGS = $(UNIT_CFLAGS)
 t_unit_cms_test_SOURCES = t/unit/cms-test.c t/unit/tap.h
 t_unit_cms_test_LDADD = $(UNIT_LIBS)
 TESTS += t/unit/cms-test
+
+TESTS += t/0200-agent-seal-open.sh
+EXTRA_DIST += t/0200-agent-seal-open.sh
