@@ -10,3 +10,6 @@ t_unit_pki_test_CFLAGS = $(UNIT_CFLAGS)
 t_unit_pki_test_SOURCES = t/unit/pki-test.c t/unit/tap.h
 t_unit_pki_test_LDADD = $(UNIT_LIBS)
 TESTS += t/unit/pki-test
+
+TESTS += t/0100-ca-hierarchy.sh t/0110-ca-refusals.sh
+EXTRA_DIST += t/0100-ca-hierarchy.sh t/0110-ca-refusals.sh doc/pki.md
