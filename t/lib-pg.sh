@@ -21,6 +21,10 @@
 #				runs QUERY every 0.1 s until it prints WANT,
 #				at most SECONDS (default 20); fails otherwise
 #
+# Call pg_start at the top level or inside test_expect_success_here: in a
+# subshell (test_expect_success) its variables and its test_atexit entry
+# would be lost and the cluster left running.
+#
 # Run as root, the cluster belongs to the postgres user (initdb refuses
 # root): the commands run through runuser. Debian's own cluster is never
 # touched. PG_BINDIR overrides the server binaries' folder.

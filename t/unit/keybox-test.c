@@ -24,33 +24,81 @@ static const char plain[] =
 enum damage { D_NONE, D_SECRET, D_ADDRESS, D_TRUNCATE, D_FLIP, D_SHORT,
 	D_VERSION };
 
+static const struct {
+	const char	*name;
+	enum damage	 damage;
+	size_t		 where;	/* byte to flip or length to keep */
+} damages[] = {
+	{ "opens with the same secret and address", D_NONE, 0 },
+	{ "wrong secret is refused", D_SECRET, 0 },
+	{ "wrong address is refused", D_ADDRESS, 0 },
+	{ "truncated by one byte is refused", D_TRUNCATE, 1 },
+	{ "header only is refused", D_SHORT, KEYBOX_OVERHEAD },
+	{ "empty is refused", D_SHORT, 0 },
+	{ "flipped version is refused", D_VERSION, 0 },
+	{ "flipped nonce bit is refused", D_FLIP, 1 },
+	{ "flipped tag bit is refused", D_FLIP, 1 + KEYBOX_NONCE_LEN },
+	{ "flipped ciphertext bit is refused", D_FLIP, KEYBOX_OVERHEAD + 3 },
+	{ "flipped last bit is refused", D_FLIP, (size_t)-1 },
+};
+
+/* Open box, damaged each way of the table, with kb (or other). */
+static void
+test_damage(const struct keybox *kb, const struct keybox *other,
+    const unsigned char *box, size_t boxlen)
+{
+	unsigned char *out, buf[512];
+	char err[TN_ERRLEN];
+	size_t i, len, outlen = 0;
+	const char *addr;
+	int rc;
+
+	for (i = 0; i < sizeof(damages) / sizeof(damages[0]); i++) {
+		memcpy(buf, box, boxlen);
+		len = boxlen;
+		addr = "ann@a.example";
+		switch (damages[i].damage) {
+		case D_ADDRESS:
+			addr = "bob@a.example";
+			break;
+		case D_TRUNCATE:
+			len -= damages[i].where;
+			break;
+		case D_SHORT:
+			len = damages[i].where;
+			break;
+		case D_VERSION:
+			buf[0] ^= 0x02;
+			break;
+		case D_FLIP:
+			buf[damages[i].where == (size_t)-1 ? len - 1 :
+			    damages[i].where] ^= 0x10;
+			break;
+		default:
+			break;
+		}
+		out = NULL;
+		rc = keybox_open(damages[i].damage == D_SECRET ? other : kb,
+		    addr, buf, len, &out, &outlen, err);
+		if (damages[i].damage == D_NONE)
+			ok(rc == 0 && outlen == strlen(plain) &&
+			    strcmp((char *)out, plain) == 0, "%s",
+			    damages[i].name);
+		else
+			ok(rc == -1 && out == NULL, "%s: %s", damages[i].name,
+			    err);
+		keybox_clear_free(out, outlen);
+	}
+}
+
 static void
 test_box(void)
 {
-	static const struct {
-		const char	*name;
-		enum damage	 damage;
-		size_t		 where;	/* byte to flip or length to keep */
-	} cases[] = {
-		{ "opens with the same secret and address", D_NONE, 0 },
-		{ "wrong secret is refused", D_SECRET, 0 },
-		{ "wrong address is refused", D_ADDRESS, 0 },
-		{ "truncated by one byte is refused", D_TRUNCATE, 1 },
-		{ "header only is refused", D_SHORT, KEYBOX_OVERHEAD },
-		{ "empty is refused", D_SHORT, 0 },
-		{ "flipped version is refused", D_VERSION, 0 },
-		{ "flipped nonce bit is refused", D_FLIP, 1 },
-		{ "flipped tag bit is refused", D_FLIP, 1 + KEYBOX_NONCE_LEN },
-		{ "flipped ciphertext bit is refused", D_FLIP,
-		    KEYBOX_OVERHEAD + 3 },
-		{ "flipped last bit is refused", D_FLIP, (size_t)-1 },
-	};
 	unsigned char secret[KEYBOX_SECRET_LEN], *box = NULL, *box2 = NULL;
-	unsigned char *out, buf[512];
+	unsigned char *out, buf[8];
 	char err[TN_ERRLEN];
 	struct keybox *kb, *other;
-	size_t i, boxlen, box2len, len, outlen;
-	const char *addr;
+	size_t boxlen, box2len, outlen;
 	int rc;
 
 	memset(secret, 7, sizeof(secret));
@@ -69,51 +117,15 @@ test_box(void)
 	is_int(box[0], KEYBOX_VERSION, "version byte first");
 	ok(memmem(box, boxlen, "PRIVATE KEY", 11) == NULL,
 	    "no plaintext in the box");
-	keybox_seal(kb, "ann@a.example", (const unsigned char *)plain,
+	rc = keybox_seal(kb, "ann@a.example", (const unsigned char *)plain,
 	    strlen(plain), &box2, &box2len, err);
-	ok(memcmp(box + 1, box2 + 1, KEYBOX_NONCE_LEN) != 0,
+	ok(rc == 0 && memcmp(box + 1, box2 + 1, KEYBOX_NONCE_LEN) != 0,
 	    "a fresh nonce each time");
 	is_int(keybox_seal(kb, "ann@a.example", buf, 0, &out, &outlen, err),
 	    -1, "sealing nothing is refused");
 	is_int(keybox_seal(kb, "", (const unsigned char *)plain, 3, &out,
 	    &outlen, err), -1, "sealing without an address is refused");
-
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		memcpy(buf, box, boxlen);
-		len = boxlen;
-		addr = "ann@a.example";
-		switch (cases[i].damage) {
-		case D_ADDRESS:
-			addr = "bob@a.example";
-			break;
-		case D_TRUNCATE:
-			len -= cases[i].where;
-			break;
-		case D_SHORT:
-			len = cases[i].where;
-			break;
-		case D_VERSION:
-			buf[0] ^= 0x02;
-			break;
-		case D_FLIP:
-			buf[cases[i].where == (size_t)-1 ? len - 1 :
-			    cases[i].where] ^= 0x10;
-			break;
-		default:
-			break;
-		}
-		out = NULL;
-		rc = keybox_open(cases[i].damage == D_SECRET ? other : kb,
-		    addr, buf, len, &out, &outlen, err);
-		if (cases[i].damage == D_NONE)
-			ok(rc == 0 && outlen == strlen(plain) &&
-			    strcmp((char *)out, plain) == 0, "%s",
-			    cases[i].name);
-		else
-			ok(rc == -1 && out == NULL, "%s: %s", cases[i].name,
-			    err);
-		keybox_clear_free(out, outlen);
-	}
+	test_damage(kb, other, box, boxlen);
 out:
 	free(box);
 	free(box2);
