@@ -195,4 +195,14 @@ test_expect_success 'missing and garbled inputs' '
 		--address dave@example.org --csr none.csr 2>err
 '
 
+test_expect_success 'every option is in the manual' '
+	sed -n "s/^[[:space:]]*{ \"\([a-z]*\)\", required_argument.*/\1/p" \
+		"$TANDEM_SRC/certauth/tandem-ca.c" >opts &&
+	test $(wc -l <opts) -ge 14 &&
+	while read -r o; do
+		grep -q "Fl -$o" "$TANDEM_SRC/certauth/tandem-ca.1" ||
+		{ echo "--$o undocumented"; return 1; }
+	done <opts
+'
+
 test_done
