@@ -14,6 +14,10 @@
  *	certificate; key_serial is that certificate's serial in hex.
  *	Both rows go in one transaction.
  *
+ *	account check-key opens the current sealed key of an account, on
+ *	either database, with a keybox key file, and checks it against
+ *	the courier-end certificate; it never prints the key.
+ *
  *	keybox new writes a fresh keybox key file (64 hex digits and a
  *	newline, mode 0600); it refuses to overwrite a file.
  * DIAGNOSTICS
@@ -91,11 +95,6 @@ acct_parse(int argc, char **argv, struct acct_opts *o)
 	}
 	if (optind != argc)
 		return ctl_fail(-1, "unexpected argument \"%s\"", argv[optind]);
-	if (o->ao_db == NULL || o->ao_address == NULL ||
-	    o->ao_status == NULL || o->ao_key == NULL || o->ao_cert == NULL ||
-	    o->ao_keybox == NULL)
-		return ctl_fail(-1, "account add needs --db, --address, "
-		    "--status, --courier-key, --courier-cert and --keybox-key");
 	return 0;
 }
 
@@ -296,7 +295,13 @@ acct_add(int argc, char **argv)
 	int status = EX_DATAERR;
 
 	memset(&r, 0, sizeof(r));
-	if (acct_parse(argc, argv, &o) == -1 || acct_check(&o) == -1)
+	if (acct_parse(argc, argv, &o) == -1)
+		return EX_USAGE;
+	if (o.ao_db == NULL || o.ao_address == NULL || o.ao_status == NULL ||
+	    o.ao_key == NULL || o.ao_cert == NULL || o.ao_keybox == NULL)
+		return ctl_fail(EX_USAGE, "account add needs --db, --address, "
+		    "--status, --courier-key, --courier-cert and --keybox-key");
+	if (acct_check(&o) == -1)
 		return EX_USAGE;
 	if ((cert = acct_read_cert(o.ao_cert, &r.ar_cert)) == NULL ||
 	    (o.ao_agent != NULL &&
@@ -330,12 +335,104 @@ out:
 	return status;
 }
 
+/* The current key of an account, opened and checked; 0 or a status. */
+static int
+acct_open_key(PGresult *res, const struct acct_opts *o)
+{
+	const char *hex = PQgetvalue(res, 0, 1), *pem = PQgetvalue(res, 0, 2);
+	unsigned char *box = NULL, *plain = NULL;
+	size_t boxlen, plainlen = 0;
+	struct keybox *kb = NULL;
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	BIO *bio = NULL;
+	char err[TN_ERRLEN];
+	int status = EX_DATAERR;
+
+	boxlen = strlen(hex) / 2;
+	if (strncmp(hex, "\\x", 2) != 0 || strlen(hex) % 2 != 0 ||
+	    (box = malloc(boxlen)) == NULL ||
+	    util_unhex(hex + 2, box, --boxlen) == -1) {
+		ctl_fail(0, "%s: sealed key unreadable", o->ao_address);
+		goto out;
+	}
+	if ((kb = keybox_load(o->ao_keybox, err)) == NULL ||
+	    keybox_open(kb, o->ao_address, box, boxlen, &plain, &plainlen,
+	    err) == -1) {
+		ctl_fail(0, "%s: %s", o->ao_address, err);
+		goto out;
+	}
+	if ((bio = BIO_new_mem_buf(plain, (int)plainlen)) == NULL ||
+	    (key = PEM_read_bio_PrivateKey(bio, NULL, acct_no_password,
+	    NULL)) == NULL) {
+		ctl_fail(0, "%s: the opened key is not a PEM key",
+		    o->ao_address);
+		goto out;
+	}
+	BIO_free(bio);
+	if ((bio = BIO_new_mem_buf(pem, -1)) == NULL ||
+	    (cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL ||
+	    X509_check_private_key(cert, key) != 1) {
+		ctl_fail(0, "%s: the key does not match the courier-end "
+		    "certificate", o->ao_address);
+		goto out;
+	}
+	status = 0;
+out:
+	BIO_free(bio);
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	keybox_clear_free(plain, plainlen);
+	keybox_free(kb);
+	free(box);
+	return status;
+}
+
+static int
+acct_check_key(int argc, char **argv)
+{
+	struct acct_opts o;
+	const char *params[1];
+	PGconn *conn = NULL;
+	PGresult *res = NULL;
+	int status = EX_SOFTWARE;
+
+	if (acct_parse(argc, argv, &o) == -1)
+		return EX_USAGE;
+	if (o.ao_db == NULL || o.ao_address == NULL || o.ao_keybox == NULL)
+		return ctl_fail(EX_USAGE, "account check-key needs --db, "
+		    "--address and --keybox-key");
+	params[0] = o.ao_address;
+	if ((conn = ctl_connect(o.ao_db)) == NULL)
+		return EX_UNAVAILABLE;
+	if ((res = ctl_sql(conn, "SELECT k.generation, k.sealed_key, "
+	    "a.courier_cert FROM account_keys k JOIN accounts a USING "
+	    "(address) WHERE k.address = $1 AND k.retired_at IS NULL AND "
+	    "a.courier_cert IS NOT NULL ORDER BY k.generation DESC LIMIT 1",
+	    1, params)) == NULL)
+		goto out;
+	if (PQntuples(res) != 1) {
+		status = ctl_fail(EX_DATAERR, "%s: no current key",
+		    o.ao_address);
+		goto out;
+	}
+	if ((status = acct_open_key(res, &o)) == 0)
+		printf("account %s key generation %s opens and matches its "
+		    "certificate\n", o.ao_address, PQgetvalue(res, 0, 0));
+out:
+	PQclear(res);
+	PQfinish(conn);
+	return status;
+}
+
 int
 ctl_account(int argc, char **argv)
 {
-	if (argc < 2 || strcmp(argv[1], "add") != 0)
-		return ctl_fail(EX_USAGE, "account: the command is \"add\"");
-	return acct_add(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "add") == 0)
+		return acct_add(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "check-key") == 0)
+		return acct_check_key(argc - 1, argv + 1);
+	return ctl_fail(EX_USAGE, "account: give add or check-key");
 }
 
 int

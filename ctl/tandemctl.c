@@ -10,6 +10,8 @@
  *	tandemctl account add --db FGCONNINFO --address A --status S
  *		--courier-key KEY --courier-cert CRT [--agent-cert CRT]
  *		--keybox-key FILE [--generation N]
+ *	tandemctl account check-key --db CONNINFO --address A
+ *		--keybox-key FILE
  *	tandemctl keybox new FILE
  * DESCRIPTION
  *	The entry point: picks the command group, and holds the helpers
@@ -42,6 +44,8 @@ ctl_usage(void)
 	    "           --courier-key KEY --courier-cert CRT "
 	    "[--agent-cert CRT]\n"
 	    "           --keybox-key FILE [--generation N]\n"
+	    "       tandemctl account check-key --db CONNINFO --address A "
+	    "--keybox-key FILE\n"
 	    "       tandemctl keybox new FILE\n");
 }
 

@@ -145,6 +145,29 @@ test_expect_success 'no private key in plaintext in either database' '
 	done
 '
 
+test_expect_success 'the background opens the replicated key with the shared keybox key' '
+	tandemctl account check-key --db "$BG" --address ann@a.example \
+		--keybox-key kb.key >out &&
+	echo "account ann@a.example key generation 1 opens and matches its certificate" >expect &&
+	test_cmp expect out &&
+	tandemctl keybox new wrong.key &&
+	test_expect_code 65 tandemctl account check-key --db "$BG" \
+		--address ann@a.example --keybox-key wrong.key 2>err &&
+	test_grep "ann@a.example: keybox: cannot open sealed key" err &&
+	test_expect_code 65 tandemctl account check-key --db "$BG" \
+		--address nobody@a.example --keybox-key kb.key 2>err &&
+	test_grep "nobody@a.example: no current key" err
+'
+
+test_expect_success 'a sealed key moved to another account does not open' '
+	pg_psql fg fg -c "UPDATE account_keys SET sealed_key = (SELECT sealed_key FROM account_keys WHERE address = \$\$ann@a.example\$\$) WHERE address = \$\$carol@a.example\$\$" &&
+	q="SELECT count(DISTINCT sealed_key) FROM account_keys WHERE address IN (\$\$ann@a.example\$\$, \$\$carol@a.example\$\$)" &&
+	pg_wait_for bg bg "$q" 1 &&
+	test_expect_code 65 tandemctl account check-key --db "$BG" \
+		--address carol@a.example --keybox-key kb.key 2>err &&
+	test_grep "carol@a.example: keybox: cannot open sealed key" err
+'
+
 test_expect_success 'account add refuses bad input' '
 	test_expect_code 70 tandemctl account add --db "$FG" --address ann@a.example \
 		--status active --courier-key ann.key --courier-cert ann.crt \
