@@ -46,6 +46,7 @@ static cfg_opt_t conf_foreground_opts[] = {
 	CFG_STR("reinject", "127.0.0.1:10026", CFGF_NONE),
 	CFG_INT("max_messages", 64, CFGF_NONE),
 	CFG_STR("service_mailbox", "", CFGF_NONE),
+	CFG_STR("ca_dir", TANDEM_SYSCONFDIR "/ca", CFGF_NONE),
 	CFG_END()
 };
 
@@ -65,6 +66,7 @@ static cfg_opt_t conf_tls_opts[] = {
 	CFG_STR("anchors", TANDEM_SYSCONFDIR "/anchors.pem", CFGF_NONE),
 	CFG_STR("cert", TANDEM_SYSCONFDIR "/element.pem", CFGF_NONE),
 	CFG_STR("key", TANDEM_SYSCONFDIR "/element.key", CFGF_NONE),
+	CFG_STR("chain", TANDEM_SYSCONFDIR "/chain.pem", CFGF_NONE),
 	CFG_STR("keybox_key", TANDEM_SYSCONFDIR "/keybox.key", CFGF_NONE),
 	CFG_END()
 };
@@ -82,6 +84,7 @@ static cfg_opt_t conf_agent_opts[] = {
 	CFG_STR("bg_url", "", CFGF_NONE),
 	CFG_STR("maildir", "~/Maildir", CFGF_NONE),
 	CFG_STR("store", "~/.tandem/agent.db", CFGF_NONE),
+	CFG_STR_LIST("resolve", "{}", CFGF_NONE),
 	CFG_END()
 };
 
@@ -493,6 +496,27 @@ conf_copy_hostport(cfg_t *sec, const char *name, char **host, int *port,
 }
 
 static int
+conf_copy_list(cfg_t *sec, const char *key, char ***dst, size_t *n,
+    char *err)
+{
+	size_t i, count;
+
+	count = cfg_size(sec, key);
+	if ((*dst = calloc(count + 1, sizeof(char *))) == NULL) {
+		tn_err(err, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < count; i++) {
+		if (((*dst)[i] = strdup(cfg_getnstr(sec, key, i))) == NULL) {
+			tn_err(err, "out of memory");
+			return -1;
+		}
+		*n = i + 1;
+	}
+	return 0;
+}
+
+static int
 conf_copy(cfg_t *cfg, struct conf *cf, char *err)
 {
 	cfg_t *fg, *bg, *tls, *hy, *ag;
@@ -508,6 +532,7 @@ conf_copy(cfg_t *cfg, struct conf *cf, char *err)
 	    &cf->cf_reinject_port, err) ||
 	    conf_str(fg, "service_mailbox", 0, &cf->cf_service_mailbox,
 	    err) ||
+	    conf_str(fg, "ca_dir", 0, &cf->cf_ca_dir, err) ||
 	    conf_copy_hostport(bg, "listen", &cf->cf_listen_host,
 	    &cf->cf_listen_port, err) ||
 	    conf_str(bg, "url", 0, &cf->cf_url, err) ||
@@ -516,12 +541,15 @@ conf_copy(cfg_t *cfg, struct conf *cf, char *err)
 	    conf_str(tls, "anchors", 0, &cf->cf_anchors, err) ||
 	    conf_str(tls, "cert", 0, &cf->cf_cert, err) ||
 	    conf_str(tls, "key", 0, &cf->cf_key, err) ||
+	    conf_str(tls, "chain", 0, &cf->cf_chain, err) ||
 	    conf_str(tls, "keybox_key", 0, &cf->cf_keybox_key, err) ||
 	    conf_copy_hostport(ag, "submission", &cf->cf_submission_host,
 	    &cf->cf_submission_port, err) ||
 	    conf_str(ag, "bg_url", 0, &cf->cf_bg_url, err) ||
 	    conf_str(ag, "maildir", 1, &cf->cf_agent_maildir, err) ||
-	    conf_str(ag, "store", 1, &cf->cf_agent_store, err))
+	    conf_str(ag, "store", 1, &cf->cf_agent_store, err) ||
+	    conf_copy_list(ag, "resolve", &cf->cf_resolve, &cf->cf_nresolve,
+	    err))
 		return -1;
 	cf->cf_max_messages = cfg_getint(fg, "max_messages");
 	cf->cf_max_request = cfg_getint(bg, "max_request_size");
@@ -594,6 +622,11 @@ conf_free(struct conf *cf)
 	free(cf->cf_milter_socket);
 	free(cf->cf_reinject_host);
 	free(cf->cf_service_mailbox);
+	free(cf->cf_ca_dir);
+	free(cf->cf_chain);
+	for (i = 0; i < cf->cf_nresolve; i++)
+		free(cf->cf_resolve[i]);
+	free(cf->cf_resolve);
 	free(cf->cf_listen_host);
 	free(cf->cf_url);
 	free(cf->cf_conninfo);

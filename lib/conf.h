@@ -67,6 +67,7 @@ struct conf {
 	int		 cf_reinject_port;
 	long		 cf_max_messages;
 	char		*cf_service_mailbox;
+	char		*cf_ca_dir;
 
 	/* background */
 	char		*cf_listen_host;
@@ -81,6 +82,7 @@ struct conf {
 	char		*cf_anchors;
 	char		*cf_cert;
 	char		*cf_key;
+	char		*cf_chain;
 	char		*cf_keybox_key;
 
 	/* hygiene */
@@ -93,6 +95,8 @@ struct conf {
 	char		*cf_bg_url;
 	char		*cf_agent_maildir;
 	char		*cf_agent_store;
+	char		**cf_resolve;	/* "host:port:address" */
+	size_t		 cf_nresolve;
 };
 
 int	conf_load(const char *, struct conf **, char *);

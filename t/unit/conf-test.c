@@ -58,6 +58,7 @@ test_defaults(void)
 	is_int(cf->cf_reinject_port, 10026, "foreground.reinject port");
 	is_int(cf->cf_max_messages, 64, "foreground.max_messages");
 	is_str(cf->cf_service_mailbox, "", "foreground.service_mailbox");
+	is_str(cf->cf_ca_dir, TANDEM_SYSCONFDIR "/ca", "foreground.ca_dir");
 	is_str(cf->cf_listen_host, "127.0.0.1", "background.listen host");
 	is_int(cf->cf_listen_port, 8443, "background.listen port");
 	is_str(cf->cf_url, "", "background.url");
@@ -67,6 +68,8 @@ test_defaults(void)
 	    "tls.anchors");
 	is_str(cf->cf_cert, TANDEM_SYSCONFDIR "/element.pem", "tls.cert");
 	is_str(cf->cf_key, TANDEM_SYSCONFDIR "/element.key", "tls.key");
+	is_str(cf->cf_chain, TANDEM_SYSCONFDIR "/chain.pem", "tls.chain");
+	is_int(cf->cf_nresolve, 0, "agent.resolve is empty");
 	is_str(cf->cf_keybox_key, TANDEM_SYSCONFDIR "/keybox.key",
 	    "tls.keybox_key");
 	is_int(cf->cf_hold_limit, 30 * 86400, "hygiene.hold_limit");
@@ -112,6 +115,7 @@ static const char full[] =
     "  bg_url = \"https://bg.c.example\"\n"
     "  maildir = \"/var/mail/u\"\n"
     "  store = \"~/t.db\"\n"
+    "  resolve = { \"bg.c.example:443:127.0.0.9\", \"x.example:1:127.0.0.8\" }\n"
     "}\n";
 
 static void
@@ -155,6 +159,13 @@ test_full(void)
 	is_str(cf->cf_bg_url, "https://bg.c.example", "bg_url");
 	is_str(cf->cf_agent_maildir, "/var/mail/u", "absolute maildir kept");
 	is_str(cf->cf_agent_store, "/h/t.db", "store under HOME");
+	is_int(cf->cf_nresolve, 2, "two resolve entries");
+	if (cf->cf_nresolve == 2) {
+		is_str(cf->cf_resolve[0], "bg.c.example:443:127.0.0.9",
+		    "resolve[0]");
+		is_str(cf->cf_resolve[1], "x.example:1:127.0.0.8",
+		    "resolve[1]");
+	}
 	conf_free(cf);
 }
 
@@ -355,7 +366,7 @@ test_man(void)
 	for (i = 0; conf_option(i, &s, &k); i++, n++)
 		ok(man_documents((char *)page, s, k),
 		    "tandem.conf(5) documents %s.%s with its default", s, k);
-	is_int(n, 23, "the option table has 23 options");
+	is_int(n, 26, "the option table has 26 options");
 	for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
 		if ((sec = man_section((char *)page, sections[i], &len)) ==
 		    NULL)

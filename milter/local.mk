@@ -1,0 +1,1 @@
+# tandem-milter: the foreground element, a milter beside the MTA.

@@ -1,0 +1,1 @@
+# tandem-policyd: the background element, an HTTPS policy daemon.
