@@ -570,27 +570,27 @@ cms_recip_params(CMS_RecipientInfo *ri, X509 *cert, char *err)
 	return 0;
 }
 
-int
-cms_wrap(const unsigned char *in, size_t inlen, const struct cms_id *id,
-    STACK_OF(X509) *rcpts, int smime, unsigned char **out, size_t *outlen,
-    char *err)
+/* AuthEnvelopedData of in to every certificate of rcpts, as DER or S/MIME. */
+static int
+cms_envelope_buf(const unsigned char *in, size_t inlen, STACK_OF(X509) *rcpts,
+    int smime, unsigned char **out, size_t *outlen, char *err)
 {
 	CMS_ContentInfo *cms = NULL;
 	CMS_RecipientInfo *ri;
-	unsigned char *signed_der = NULL;
-	size_t signed_len;
 	X509 *x;
 	int i, n, rc = -1;
 
-	*out = NULL;
 	n = rcpts == NULL ? 0 : sk_X509_num(rcpts);
 	if (n < 1 || n > TN_MAX_RECIPINFOS) {
 		tn_err(err, "%d recipients refused (1 to %d)", n,
 		    TN_MAX_RECIPINFOS);
 		return -1;
 	}
-	if (cms_sign_der(in, inlen, id, &signed_der, &signed_len, err) == -1)
-		goto out;
+	if (inlen > TN_MAX_MESSAGE) {
+		tn_err(err, "message of %zu bytes refused (limit %d)", inlen,
+		    TN_MAX_MESSAGE);
+		return -1;
+	}
 	if ((cms = CMS_encrypt(NULL, NULL, EVP_aes_256_gcm(),
 	    CMS_BINARY | CMS_PARTIAL)) == NULL) {
 		tn_err_ssl(err, "cannot start AuthEnvelopedData");
@@ -606,13 +606,98 @@ cms_wrap(const unsigned char *in, size_t inlen, const struct cms_id *id,
 		if (cms_recip_params(ri, x, err) == -1)
 			goto out;
 	}
-	if (cms_final(cms, signed_der, signed_len, err) == -1 ||
+	if (cms_final(cms, in, inlen, err) == -1 ||
 	    cms_to_buf(cms, smime, out, outlen, err) == -1)
 		goto out;
 	rc = 0;
 out:
 	CMS_ContentInfo_free(cms);
+	return rc;
+}
+
+int
+cms_wrap(const unsigned char *in, size_t inlen, const struct cms_id *id,
+    STACK_OF(X509) *rcpts, int smime, unsigned char **out, size_t *outlen,
+    char *err)
+{
+	unsigned char *signed_der = NULL;
+	size_t signed_len;
+	int n, rc = -1;
+
+	*out = NULL;
+	n = rcpts == NULL ? 0 : sk_X509_num(rcpts);
+	if (n < 1 || n > TN_MAX_RECIPINFOS) {
+		tn_err(err, "%d recipients refused (1 to %d)", n,
+		    TN_MAX_RECIPINFOS);
+		return -1;
+	}
+	if (cms_sign_der(in, inlen, id, &signed_der, &signed_len, err) == -1)
+		goto out;
+	if (cms_envelope_buf(signed_der, signed_len, rcpts, smime, out,
+	    outlen, err) == -1)
+		goto out;
+	rc = 0;
+out:
 	free(signed_der);
+	return rc;
+}
+
+int
+cms_sign(const unsigned char *in, size_t inlen, const struct cms_id *id,
+    unsigned char **out, size_t *outlen, char *err)
+{
+	*out = NULL;
+	return cms_sign_der(in, inlen, id, out, outlen, err);
+}
+
+int
+cms_verify(const unsigned char *in, size_t inlen, X509_STORE *store,
+    unsigned char **out, size_t *outlen, X509 **signer,
+    STACK_OF(X509) **certs, enum cms_fail *fail, char *err)
+{
+	X509 *who = NULL;
+
+	*out = NULL;
+	if (certs != NULL)
+		*certs = NULL;
+	if (cms_verify_der(in, inlen, store, out, outlen, &who, certs, fail,
+	    err) == -1)
+		return -1;
+	if (signer != NULL)
+		*signer = who;
+	else
+		X509_free(who);
+	return 0;
+}
+
+int
+cms_envelope(const unsigned char *in, size_t inlen, STACK_OF(X509) *rcpts,
+    unsigned char **out, size_t *outlen, char *err)
+{
+	*out = NULL;
+	return cms_envelope_buf(in, inlen, rcpts, 0, out, outlen, err);
+}
+
+int
+cms_unenvelope(const unsigned char *in, size_t inlen,
+    const struct cms_id *id, unsigned char **out, size_t *outlen,
+    enum cms_fail *fail, char *err)
+{
+	CMS_ContentInfo *cms = NULL;
+	int rc = -1;
+
+	*out = NULL;
+	*fail = CMS_FAIL_INPUT;
+	if ((cms = cms_parse_enveloped(in, inlen, 0, 0, err)) == NULL)
+		goto out;
+	*fail = CMS_FAIL_DECRYPT;
+	if (cms_decrypt_buf(cms, id->ci_key, id->ci_cert, out, outlen,
+	    err) == -1)
+		goto out;
+	*fail = CMS_FAIL_NONE;
+	rc = 0;
+out:
+	CMS_ContentInfo_free(cms);
 	return rc;
 }
 

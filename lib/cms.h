@@ -23,6 +23,19 @@
  *		    const struct cms_id *id, X509_STORE *store,
  *		    unsigned char **out, size_t *outlen, X509 **signer,
  *		    STACK_OF(X509) **certs, enum cms_fail *fail, char *err);
+ *	int	cms_sign(const unsigned char *in, size_t inlen,
+ *		    const struct cms_id *id, unsigned char **out,
+ *		    size_t *outlen, char *err);
+ *	int	cms_verify(const unsigned char *in, size_t inlen,
+ *		    X509_STORE *store, unsigned char **out, size_t *outlen,
+ *		    X509 **signer, STACK_OF(X509) **certs,
+ *		    enum cms_fail *fail, char *err);
+ *	int	cms_envelope(const unsigned char *in, size_t inlen,
+ *		    STACK_OF(X509) *rcpts, unsigned char **out,
+ *		    size_t *outlen, char *err);
+ *	int	cms_unenvelope(const unsigned char *in, size_t inlen,
+ *		    const struct cms_id *id, unsigned char **out,
+ *		    size_t *outlen, enum cms_fail *fail, char *err);
  *	int	cms_digest(const unsigned char *der, size_t derlen,
  *		    unsigned char digest[CMS_DIGESTLEN]);
  *	int	cms_from_address(const unsigned char *msg, size_t msglen,
@@ -64,6 +77,18 @@
  *	certificate, verifies the signature and the signer to store, and
  *	returns the content and the signer's certificate, which the
  *	caller checks is the party it expects. Ownership as cms_open().
+ *
+ *	cms_sign() is the opaque SignedData alone (binary, content
+ *	included, signer certificate and chain included), as DER, for
+ *	what travels signed but not enveloped (the invitation).
+ *	cms_verify() checks such a DER SignedData: the signature, then
+ *	the signer to store. Ownership of *out, *signer and *certs as
+ *	cms_open(); signer and certs may be NULL.
+ *
+ *	cms_envelope() is the AuthEnvelopedData alone, DER, to each
+ *	certificate of rcpts, without a signature (the registration,
+ *	whose CSR proves the key). cms_unenvelope() decrypts such DER
+ *	with id's key and certificate. *out should be passed to free().
  *
  *	cms_digest() computes the SHA-256 of der: 0 or -1.
  *	cms_from_address() returns the address of the single mailbox in
@@ -120,6 +145,15 @@ int	cms_wrap(const unsigned char *, size_t, const struct cms_id *,
 int	cms_unwrap(const unsigned char *, size_t, const struct cms_id *,
 	    X509_STORE *, unsigned char **, size_t *, X509 **,
 	    STACK_OF(X509) **, enum cms_fail *, char *);
+int	cms_sign(const unsigned char *, size_t, const struct cms_id *,
+	    unsigned char **, size_t *, char *);
+int	cms_verify(const unsigned char *, size_t, X509_STORE *,
+	    unsigned char **, size_t *, X509 **, STACK_OF(X509) **,
+	    enum cms_fail *, char *);
+int	cms_envelope(const unsigned char *, size_t, STACK_OF(X509) *,
+	    unsigned char **, size_t *, char *);
+int	cms_unenvelope(const unsigned char *, size_t, const struct cms_id *,
+	    unsigned char **, size_t *, enum cms_fail *, char *);
 int	cms_digest(const unsigned char *, size_t, unsigned char *);
 int	cms_from_address(const unsigned char *, size_t, char **, char *);
 

@@ -19,5 +19,7 @@ lib_libtandem_a_SOURCES = \
 	lib/route.c \
 	lib/route.h \
 	lib/tandem.h \
+	lib/tmail.c \
+	lib/tmail.h \
 	lib/util.c \
 	lib/util.h

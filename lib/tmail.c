@@ -1,0 +1,557 @@
+/*
+ * NAME
+ *	tmail.c - the mails Tandem sends and recognises
+ * DESCRIPTION
+ *	See tmail.h. Mails are written by hand (every byte is ours and
+ *	known, so the output is exact CRLF) and read with GMime, with
+ *	every parser warning treated as an error.
+ */
+#include <openssl/evp.h>
+
+#include <gmime/gmime.h>
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "proto.h"
+#include "tandem.h"
+#include "tmail.h"
+#include "util.h"
+
+#define TMAIL_MAX_TYPES	16	/* multipart/ or message/ names in a mail */
+#define TMAIL_MAX_LINE	998	/* RFC 5322 line, without CRLF */
+
+static const char *const kind_names[] = {
+	NULL, "content", "service", "invitation"
+};
+
+static const char *const kind_subjects[] = {
+	NULL, "Tandem private message", "Tandem service message",
+	"You have been sent a private message"
+};
+
+const char *
+tmail_kind_name(enum tmail_kind kind)
+{
+	if (kind <= TMAIL_NONE || kind > TMAIL_INVITATION)
+		return NULL;
+	return kind_names[kind];
+}
+
+enum tmail_kind
+tmail_kind_from_name(const char *name)
+{
+	int k;
+
+	if (name == NULL)
+		return TMAIL_NONE;
+	for (k = TMAIL_CONTENT; k <= TMAIL_INVITATION; k++)
+		if (strcmp(name, kind_names[k]) == 0)
+			return (enum tmail_kind)k;
+	return TMAIL_NONE;
+}
+
+/* Base64 of der in lines of 76 characters, each ending in CRLF. */
+static int
+b64_lines(FILE *fp, const unsigned char *der, size_t derlen)
+{
+	unsigned char line[80];
+	size_t off, n;
+
+	for (off = 0; off < derlen; off += n) {
+		n = derlen - off > 57 ? 57 : derlen - off;
+		EVP_EncodeBlock(line, der + off, (int)n);
+		if (fprintf(fp, "%s\r\n", line) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Take what an open_memstream() stream wrote; closes it. */
+static int
+stream_take(FILE *fp, char **buf, size_t *len, char **out, size_t *outlen,
+    char *err)
+{
+	int bad;
+
+	bad = ferror(fp);
+	if (fclose(fp) != 0 || bad || *buf == NULL) {
+		free(*buf);
+		*buf = NULL;
+		tn_err(err, "out of memory");
+		return -1;
+	}
+	*out = *buf;
+	*outlen = *len;
+	return 0;
+}
+
+int
+tmail_body(const unsigned char *der, size_t derlen, char **out,
+    size_t *outlen, char *err)
+{
+	FILE *fp;
+	char *buf = NULL;
+	size_t len = 0;
+
+	*out = NULL;
+	if (der == NULL || derlen == 0 || derlen > TN_MAX_MESSAGE / 2) {
+		tn_err(err, "body of %zu bytes refused", derlen);
+		return -1;
+	}
+	if ((fp = open_memstream(&buf, &len)) == NULL) {
+		tn_err(err, "out of memory");
+		return -1;
+	}
+	(void)b64_lines(fp, der, derlen);
+	return stream_take(fp, &buf, &len, out, outlen, err);
+}
+
+static int
+printable_line(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s < 0x20 || *s > 0x7e)
+			return 0;
+	return 1;
+}
+
+static int
+check_head(const struct tmail_head *th, size_t derlen, char *err)
+{
+	size_t i;
+
+	if (tmail_kind_name(th->th_kind) == NULL) {
+		tn_err(err, "unknown mail kind");
+		return -1;
+	}
+	if (th->th_from == NULL || !proto_valid_address(th->th_from)) {
+		tn_err(err, "From: not a valid address");
+		return -1;
+	}
+	if (th->th_nto < 1 || th->th_nto > TN_MAX_RCPTS) {
+		tn_err(err, "To: %zu addresses (1 to %d)", th->th_nto,
+		    TN_MAX_RCPTS);
+		return -1;
+	}
+	for (i = 0; i < th->th_nto; i++)
+		if (th->th_to[i] == NULL || !proto_valid_address(th->th_to[i])) {
+			tn_err(err, "To: address %zu is not valid", i + 1);
+			return -1;
+		}
+	if (th->th_msgid == NULL || !proto_valid_msgid(th->th_msgid)) {
+		tn_err(err, "Message-ID: not a valid message id");
+		return -1;
+	}
+	if (th->th_subject != NULL && (!printable_line(th->th_subject) ||
+	    strlen(th->th_subject) > 200)) {
+		tn_err(err, "Subject: not printable ASCII of at most 200 bytes");
+		return -1;
+	}
+	if (th->th_kind == TMAIL_INVITATION && th->th_text == NULL) {
+		tn_err(err, "invitation without its text");
+		return -1;
+	}
+	if (derlen == 0 || derlen > TN_MAX_MESSAGE / 2) {
+		tn_err(err, "body of %zu bytes refused", derlen);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+write_head(FILE *fp, const struct tmail_head *th)
+{
+	char date[64];
+	struct tm tm;
+	time_t t;
+	size_t i;
+
+	t = th->th_date != 0 ? th->th_date : time(NULL);
+	gmtime_r(&t, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	fprintf(fp, "From: %s\r\nTo: ", th->th_from);
+	for (i = 0; i < th->th_nto; i++)
+		fprintf(fp, "%s%s", i == 0 ? "" : ",\r\n\t", th->th_to[i]);
+	fprintf(fp, "\r\nSubject: %s\r\nDate: %s\r\nMessage-ID: <%s>\r\n"
+	    "MIME-Version: 1.0\r\n%s: %s\r\n",
+	    th->th_subject != NULL ? th->th_subject :
+	    kind_subjects[th->th_kind], date, th->th_msgid, TMAIL_HEADER,
+	    kind_names[th->th_kind]);
+}
+
+/* The readable part: LF or CRLF lines, written with CRLF. */
+static int
+write_text(FILE *fp, const char *text, char *err)
+{
+	const char *p, *nl;
+	size_t n;
+
+	for (p = text; *p != '\0'; p = nl + 1) {
+		if ((nl = strchr(p, '\n')) == NULL)
+			nl = p + strlen(p);
+		n = (size_t)(nl - p);
+		if (n > 0 && p[n - 1] == '\r')
+			n--;
+		if (n > TMAIL_MAX_LINE || memchr(p, '\r', n) != NULL) {
+			tn_err(err, "invitation text: line too long or bare CR");
+			return -1;
+		}
+		fprintf(fp, "%.*s\r\n", (int)n, p);
+		if (*nl == '\0')
+			break;
+	}
+	return 0;
+}
+
+int
+tmail_compose(const struct tmail_head *th, const unsigned char *der,
+    size_t derlen, char **out, size_t *outlen, char *err)
+{
+	unsigned char rnd[12];
+	char *hex = NULL, *buf = NULL;
+	size_t len = 0;
+	FILE *fp;
+
+	*out = NULL;
+	if (check_head(th, derlen, err) == -1)
+		return -1;
+	if ((fp = open_memstream(&buf, &len)) == NULL) {
+		tn_err(err, "out of memory");
+		return -1;
+	}
+	write_head(fp, th);
+	if (th->th_kind != TMAIL_INVITATION) {
+		fprintf(fp, "Content-Type: application/pkcs7-mime; "
+		    "smime-type=authEnveloped-data; name=tandem.p7m\r\n"
+		    "Content-Disposition: attachment; filename=tandem.p7m\r\n"
+		    "Content-Transfer-Encoding: base64\r\n\r\n");
+		(void)b64_lines(fp, der, derlen);
+		return stream_take(fp, &buf, &len, out, outlen, err);
+	}
+	if (util_random(rnd, sizeof(rnd)) == -1 ||
+	    (hex = util_hex(rnd, sizeof(rnd))) == NULL) {
+		fclose(fp);
+		free(buf);
+		tn_err(err, "cannot make a MIME boundary");
+		return -1;
+	}
+	fprintf(fp, "Content-Type: multipart/mixed; boundary=\"=-tandem-%s\""
+	    "\r\n\r\n--=-tandem-%s\r\nContent-Type: text/plain; "
+	    "charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n",
+	    hex, hex);
+	if (write_text(fp, th->th_text, err) == -1) {
+		fclose(fp);
+		free(buf);
+		free(hex);
+		return -1;
+	}
+	fprintf(fp, "\r\n--=-tandem-%s\r\n"
+	    "Content-Type: application/pkcs7-mime; smime-type=signed-data; name=invitation.p7m\r\n"
+	    "Content-Disposition: attachment; filename=invitation.p7m\r\n"
+	    "Content-Transfer-Encoding: base64\r\n\r\n", hex);
+	(void)b64_lines(fp, der, derlen);
+	fprintf(fp, "--=-tandem-%s--\r\n", hex);
+	free(hex);
+	return stream_take(fp, &buf, &len, out, outlen, err);
+}
+
+void
+tmail_free(struct tmail *tm)
+{
+	size_t i;
+
+	if (tm == NULL)
+		return;
+	free(tm->tm_from);
+	free(tm->tm_msgid);
+	for (i = 0; i < tm->tm_nto; i++)
+		free(tm->tm_to[i]);
+	free(tm->tm_to);
+	free(tm->tm_der);
+	free(tm->tm_text);
+	free(tm);
+}
+
+/* The first GMime parser warning, which refuses the mail. */
+static void
+tmail_warning(gint64 offset, GMimeParserWarning code, const gchar *item,
+    gpointer arg)
+{
+	int *first = arg;
+
+	(void)offset;
+	(void)item;
+	if (*first == 0)
+		*first = (int)code;
+}
+
+static int
+prescan(const char *buf, size_t len, char *err)
+{
+	size_t i, hits = 0;
+
+	if (len == 0 || len > TN_MAX_MESSAGE) {
+		tn_err(err, "mail of %zu bytes refused (limit %d)", len,
+		    TN_MAX_MESSAGE);
+		return -1;
+	}
+	if (memchr(buf, '\0', len) != NULL) {
+		tn_err(err, "mail contains a NUL byte");
+		return -1;
+	}
+	for (i = 0; i + 8 <= len; i++)
+		if ((i + 10 <= len &&
+		    strncasecmp(buf + i, "multipart/", 10) == 0) ||
+		    strncasecmp(buf + i, "message/", 8) == 0)
+			hits++;
+	if (hits > TMAIL_MAX_TYPES) {
+		tn_err(err, "MIME nesting: %zu multipart or message types",
+		    hits);
+		return -1;
+	}
+	return 0;
+}
+
+static GMimeMessage *
+tmail_gmime(const char *buf, size_t len, char *err)
+{
+	GMimeParserOptions *po;
+	GMimeParser *parser;
+	GMimeStream *st;
+	GMimeMessage *msg;
+	int warned = 0;
+
+	proto_init();
+	po = g_mime_parser_options_new();
+	g_mime_parser_options_set_warning_callback(po, tmail_warning,
+	    &warned);
+	st = g_mime_stream_mem_new_with_buffer(buf, len);
+	parser = g_mime_parser_new_with_stream(st);
+	msg = g_mime_parser_construct_message(parser, po);
+	g_object_unref(parser);
+	g_object_unref(st);
+	g_mime_parser_options_free(po);
+	if (msg == NULL) {
+		tn_err(err, "not a mail message");
+		return NULL;
+	}
+	if (warned != 0) {
+		tn_err(err, "malformed MIME: %s (GMime warning %d)",
+		    warned == GMIME_WARN_DUPLICATED_HEADER ||
+		    warned == GMIME_CRIT_CONFLICTING_HEADER ?
+		    "duplicated header" :
+		    warned == GMIME_WARN_TRUNCATED_MESSAGE ?
+		    "truncated" : "bad structure", warned);
+		g_object_unref(msg);
+		return NULL;
+	}
+	return msg;
+}
+
+/* Lower-cased copy of a valid address, or NULL. */
+static char *
+addr_copy(const char *a)
+{
+	char *s, *p;
+
+	if (a == NULL || !proto_valid_address(a) || (s = strdup(a)) == NULL)
+		return NULL;
+	for (p = s; *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return s;
+}
+
+/* Exactly one Tandem-Kind and one From header. */
+static int
+parse_kind(GMimeMessage *msg, struct tmail *tm, char *err)
+{
+	GMimeHeaderList *hl;
+	GMimeHeader *h;
+	const char *name, *value = NULL;
+	int i, n, kinds = 0, froms = 0;
+
+	hl = g_mime_object_get_header_list(GMIME_OBJECT(msg));
+	n = g_mime_header_list_get_count(hl);
+	for (i = 0; i < n; i++) {
+		h = g_mime_header_list_get_header_at(hl, i);
+		name = g_mime_header_get_name(h);
+		if (strcasecmp(name, TMAIL_HEADER) == 0) {
+			kinds++;
+			value = g_mime_header_get_value(h);
+		} else if (strcasecmp(name, "From") == 0)
+			froms++;
+	}
+	if (kinds != 1) {
+		tn_err(err, "%s: %d headers (exactly 1 expected)",
+		    TMAIL_HEADER, kinds);
+		return -1;
+	}
+	if (froms != 1) {
+		tn_err(err, "From: %d headers (exactly 1 expected)", froms);
+		return -1;
+	}
+	while (value != NULL && *value == ' ')
+		value++;
+	if ((tm->tm_kind = tmail_kind_from_name(value)) == TMAIL_NONE) {
+		tn_err(err, "%s: unknown kind", TMAIL_HEADER);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+parse_addrs(GMimeMessage *msg, struct tmail *tm, char *err)
+{
+	InternetAddressList *l;
+	InternetAddress *ia;
+	const char *id;
+	int i, n;
+
+	l = g_mime_message_get_from(msg);
+	if (l == NULL || internet_address_list_length(l) != 1 ||
+	    !INTERNET_ADDRESS_IS_MAILBOX(ia =
+	    internet_address_list_get_address(l, 0)) ||
+	    (tm->tm_from = addr_copy(internet_address_mailbox_get_addr(
+	    INTERNET_ADDRESS_MAILBOX(ia)))) == NULL) {
+		tn_err(err, "From: not exactly one valid address");
+		return -1;
+	}
+	l = g_mime_message_get_to(msg);
+	n = l == NULL ? 0 : internet_address_list_length(l);
+	if (n < 1 || n > TN_MAX_RCPTS) {
+		tn_err(err, "To: %d addresses (1 to %d)", n, TN_MAX_RCPTS);
+		return -1;
+	}
+	if ((tm->tm_to = calloc((size_t)n, sizeof(char *))) == NULL) {
+		tn_err(err, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		ia = internet_address_list_get_address(l, i);
+		if (!INTERNET_ADDRESS_IS_MAILBOX(ia) ||
+		    (tm->tm_to[i] = addr_copy(internet_address_mailbox_get_addr(
+		    INTERNET_ADDRESS_MAILBOX(ia)))) == NULL) {
+			tn_err(err, "To: address %d is not valid", i + 1);
+			return -1;
+		}
+		tm->tm_nto++;
+	}
+	id = g_mime_message_get_message_id(msg);
+	if (id == NULL || !proto_valid_msgid(id) ||
+	    (tm->tm_msgid = strdup(id)) == NULL) {
+		tn_err(err, "Message-ID: missing or not valid");
+		return -1;
+	}
+	return 0;
+}
+
+/* The decoded content of a leaf, NUL-terminated. */
+static unsigned char *
+leaf_bytes(GMimeObject *obj, const char *type, const char *subtype,
+    size_t *lenp, const char *what, char *err)
+{
+	GMimeContentType *ct;
+	GMimeDataWrapper *dw;
+	GMimeStream *st;
+	GByteArray *ba;
+	unsigned char *buf = NULL;
+
+	ct = g_mime_object_get_content_type(obj);
+	if (!GMIME_IS_PART(obj) || ct == NULL ||
+	    !g_mime_content_type_is_type(ct, type, subtype)) {
+		tn_err(err, "%s: not %s/%s", what, type, subtype);
+		return NULL;
+	}
+	if ((dw = g_mime_part_get_content(GMIME_PART(obj))) == NULL) {
+		tn_err(err, "%s: no content", what);
+		return NULL;
+	}
+	st = g_mime_stream_mem_new();
+	if (g_mime_data_wrapper_write_to_stream(dw, st) < 0) {
+		tn_err(err, "%s: cannot decode", what);
+		goto out;
+	}
+	ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(st));
+	if (ba->len == 0 || ba->len > TN_MAX_MESSAGE) {
+		tn_err(err, "%s: %u bytes refused", what, ba->len);
+		goto out;
+	}
+	if ((buf = malloc(ba->len + 1)) == NULL) {
+		tn_err(err, "out of memory");
+		goto out;
+	}
+	memcpy(buf, ba->data, ba->len);
+	buf[ba->len] = '\0';
+	*lenp = ba->len;
+out:
+	g_object_unref(st);
+	return buf;
+}
+
+static int
+parse_body(GMimeMessage *msg, struct tmail *tm, char *err)
+{
+	GMimeObject *body, *text = NULL, *wrap;
+	size_t tlen;
+
+	if ((body = g_mime_message_get_mime_part(msg)) == NULL) {
+		tn_err(err, "mail without a body");
+		return -1;
+	}
+	wrap = body;
+	if (tm->tm_kind == TMAIL_INVITATION) {
+		if (!GMIME_IS_MULTIPART(body) ||
+		    g_mime_multipart_get_count(GMIME_MULTIPART(body)) != 2) {
+			tn_err(err, "invitation: not a multipart of 2 parts");
+			return -1;
+		}
+		text = g_mime_multipart_get_part(GMIME_MULTIPART(body), 0);
+		wrap = g_mime_multipart_get_part(GMIME_MULTIPART(body), 1);
+		if ((tm->tm_text = (char *)leaf_bytes(text, "text", "plain",
+		    &tlen, "invitation text", err)) == NULL)
+			return -1;
+	}
+	if ((tm->tm_der = leaf_bytes(wrap, "application", "pkcs7-mime",
+	    &tm->tm_derlen, "body", err)) == NULL)
+		return -1;
+	if (tm->tm_der[0] != 0x30) {
+		tn_err(err, "body: not DER");
+		return -1;
+	}
+	return 0;
+}
+
+int
+tmail_parse(const char *buf, size_t len, struct tmail **out, char *err)
+{
+	GMimeMessage *msg = NULL;
+	struct tmail *tm = NULL;
+	int rc = -1;
+
+	*out = NULL;
+	if (prescan(buf, len, err) == -1)
+		return -1;
+	if ((msg = tmail_gmime(buf, len, err)) == NULL)
+		goto out;
+	if ((tm = calloc(1, sizeof(*tm))) == NULL) {
+		tn_err(err, "out of memory");
+		goto out;
+	}
+	if (parse_kind(msg, tm, err) == -1 ||
+	    parse_addrs(msg, tm, err) == -1 ||
+	    parse_body(msg, tm, err) == -1)
+		goto out;
+	*out = tm;
+	tm = NULL;
+	rc = 0;
+out:
+	tmail_free(tm);
+	if (msg != NULL)
+		g_object_unref(msg);
+	return rc;
+}

@@ -1,0 +1,106 @@
+/*
+ * NAME
+ *	tmail.h - the mails Tandem sends and recognises (doc/flows.md 2)
+ * SYNOPSIS
+ *	#include "tmail.h"
+ *
+ *	const char *tmail_kind_name(enum tmail_kind kind);
+ *	enum tmail_kind tmail_kind_from_name(const char *name);
+ *
+ *	int	tmail_compose(const struct tmail_head *th,
+ *		    const unsigned char *der, size_t derlen,
+ *		    char **out, size_t *outlen, char *err);
+ *	int	tmail_body(const unsigned char *der, size_t derlen,
+ *		    char **out, size_t *outlen, char *err);
+ *	int	tmail_parse(const char *buf, size_t len, struct tmail **out,
+ *		    char *err);
+ *	void	tmail_free(struct tmail *tm);
+ * DESCRIPTION
+ *	Three kinds of mail carry Tandem traffic, each marked by a
+ *	"Tandem-Kind" header: content (the body is the base64 of a DER
+ *	wrap of a sealed content), service (the body is the base64 of a
+ *	DER wrap of a protocol message) and invitation (a multipart/mixed
+ *	of a readable text/plain part and the base64 of the opaque DER
+ *	SignedData of the invitation protocol message).
+ *
+ *	tmail_compose() writes one such mail with CRLF line endings:
+ *	From, To (one or more), Subject (th_subject, or the kind's
+ *	neutral default), Date (th_date, or now when 0), Message-ID
+ *	(th_msgid, given without angle brackets), MIME-Version,
+ *	Tandem-Kind, then the body. For an invitation th_text is the
+ *	readable part (UTF-8, lines ending in LF or CRLF; required). Every
+ *	address must satisfy proto_valid_address(), the message id
+ *	proto_valid_msgid(), and the subject must be printable ASCII.
+ *	*out is NUL-terminated (not counted) and should be passed to
+ *	free().
+ *
+ *	tmail_body() writes only the body of a content or service mail:
+ *	der in base64, lines of 76 characters ending in CRLF. The milter
+ *	uses it to replace a body in place. *out as above.
+ *
+ *	tmail_parse() reads one mail of at most TN_MAX_MESSAGE bytes with
+ *	GMime and returns, in a struct tmail to be passed to tmail_free(),
+ *	the kind, the single From address, the Message-ID (without
+ *	brackets), the To addresses (at most TN_MAX_RCPTS), and the
+ *	decoded DER of the wrap or of the signed invitation (at most
+ *	TN_MAX_MESSAGE bytes; its first byte must start a DER SEQUENCE).
+ *	It refuses: a NUL byte, any GMime parser warning, a missing or
+ *	repeated or unknown Tandem-Kind, not exactly one From mailbox, an
+ *	invalid address or Message-ID, a body of the wrong shape for the
+ *	kind (content and service: a single application/pkcs7-mime part;
+ *	invitation: multipart/mixed of text/plain then
+ *	application/pkcs7-mime). tmail_free(NULL) does nothing.
+ *
+ *	tmail_parse() calls proto_init() itself.
+ * DIAGNOSTICS
+ *	The int functions return 0, or -1 with a one-line reason in err
+ *	that names the header, part or limit. tmail_kind_from_name()
+ *	returns TMAIL_NONE for an unknown name.
+ */
+#ifndef TANDEM_TMAIL_H
+#define TANDEM_TMAIL_H
+
+#include <stddef.h>
+#include <time.h>
+
+#define TMAIL_HEADER	"Tandem-Kind"
+
+enum tmail_kind {
+	TMAIL_NONE = 0,
+	TMAIL_CONTENT,
+	TMAIL_SERVICE,
+	TMAIL_INVITATION
+};
+
+/* What tmail_compose() writes. Pointers are borrowed. */
+struct tmail_head {
+	enum tmail_kind		 th_kind;
+	const char		*th_from;
+	const char *const	*th_to;
+	size_t			 th_nto;
+	const char		*th_subject;	/* NULL: the kind's default */
+	const char		*th_msgid;	/* without brackets */
+	time_t			 th_date;	/* 0: now */
+	const char		*th_text;	/* invitation only */
+};
+
+struct tmail {
+	enum tmail_kind		 tm_kind;
+	char			*tm_from;
+	char			*tm_msgid;
+	char			**tm_to;
+	size_t			 tm_nto;
+	unsigned char		*tm_der;
+	size_t			 tm_derlen;
+	char			*tm_text;	/* invitation only, else NULL */
+};
+
+const char *tmail_kind_name(enum tmail_kind);
+enum tmail_kind tmail_kind_from_name(const char *);
+int	tmail_compose(const struct tmail_head *, const unsigned char *,
+	    size_t, char **, size_t *, char *);
+int	tmail_body(const unsigned char *, size_t, char **, size_t *, char *);
+int	tmail_parse(const char *, size_t, struct tmail **, char *);
+void	tmail_free(struct tmail *);
+
+#endif
