@@ -6,7 +6,9 @@
  *	known, so the output is exact CRLF) and read with GMime, with
  *	every parser warning treated as an error.
  */
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include <gmime/gmime.h>
 
@@ -17,6 +19,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include "cms.h"
+#include "pki.h"
 #include "proto.h"
 #include "tandem.h"
 #include "tmail.h"
@@ -553,5 +557,181 @@ out:
 	tmail_free(tm);
 	if (msg != NULL)
 		g_object_unref(msg);
+	return rc;
+}
+
+int
+tmail_msgid(const char *mailbox, char *out, size_t size)
+{
+	unsigned char rnd[12];
+	const char *dom;
+	char *hex;
+	int n;
+
+	if (mailbox == NULL || (dom = strrchr(mailbox, '@')) == NULL ||
+	    util_random(rnd, sizeof(rnd)) == -1 ||
+	    (hex = util_hex(rnd, sizeof(rnd))) == NULL)
+		return -1;
+	n = snprintf(out, size, "%s%s", hex, dom);
+	free(hex);
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+/* A fresh referral token, base64url without padding, and its hash. */
+static int
+invite_token(char *tok, size_t size, unsigned char *hash)
+{
+	unsigned char rnd[32], b64[48];
+	unsigned int n = 0;
+	size_t i, j;
+
+	if (size < 44 || util_random(rnd, sizeof(rnd)) == -1)
+		return -1;
+	EVP_EncodeBlock(b64, rnd, sizeof(rnd));
+	for (i = j = 0; b64[i] != '\0' && b64[i] != '='; i++)
+		tok[j++] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' :
+		    (char)b64[i];
+	tok[j] = '\0';
+	OPENSSL_cleanse(rnd, sizeof(rnd));
+	return EVP_Digest(tok, j, hash, &n, EVP_sha256(), NULL) == 1 &&
+	    n == TMAIL_HASHLEN ? 0 : -1;
+}
+
+/* leaf (may be NULL) then chain as one PEM block; NULL with err set. */
+static char *
+invite_pem(X509 *leaf, STACK_OF(X509) *chain, size_t *len, char *err)
+{
+	char *buf = NULL, *pem;
+	size_t n, total = 0;
+	FILE *fp;
+	int i;
+
+	if ((fp = open_memstream(&buf, &total)) == NULL) {
+		tn_err(err, "out of memory");
+		return NULL;
+	}
+	for (i = leaf == NULL ? 0 : -1;
+	    i < (chain == NULL ? 0 : sk_X509_num(chain)); i++) {
+		if (pki_cert_pem(i < 0 ? leaf : sk_X509_value(chain, i), &pem,
+		    &n, err) == -1) {
+			fclose(fp);
+			free(buf);
+			return NULL;
+		}
+		fwrite(pem, 1, n, fp);
+		free(pem);
+	}
+	if (stream_take(fp, &buf, &total, &pem, len, err) == -1)
+		return NULL;
+	return pem;
+}
+
+static struct proto_msg *
+invite_msg(const struct tmail_invite *ti, const char *tok, const char *id,
+    char *err)
+{
+	struct proto_msg *pm;
+	char now[32], exp[32], *pem = NULL;
+	size_t i, len;
+	int bad;
+
+	if ((pm = proto_msg_new(PROTO_INVITATION)) == NULL) {
+		tn_err(err, "out of memory");
+		return NULL;
+	}
+	proto_format_time(time(NULL), now, sizeof(now));
+	proto_format_time(ti->ti_expires, exp, sizeof(exp));
+	bad = proto_set(pm, "Id", id, err) || proto_set(pm, "Date", now, err) ||
+	    proto_set(pm, "Token", tok, err) ||
+	    proto_set(pm, "Inviter", ti->ti_inviter, err) ||
+	    proto_set(pm, "Recipient", ti->ti_address, err) ||
+	    proto_set(pm, "Courier", ti->ti_courier, err) ||
+	    proto_set(pm, "Register-Address", ti->ti_register, err) ||
+	    (ti->ti_bg_url != NULL &&
+	    proto_set(pm, "Background-Url", ti->ti_bg_url, err)) ||
+	    proto_set(pm, "Expires", exp, err);
+	for (i = 0; !bad && i < ti->ti_nmsgids; i++)
+		bad = proto_add(pm, "Message-Id", ti->ti_msgids[i], err);
+	if (!bad && ti->ti_nmsgids == 0)
+		bad = proto_add(pm, "Message-Id", id, err);
+	if (!bad) {
+		pem = invite_pem(ti->ti_id->ci_cert, NULL, &len, err);
+		bad = pem == NULL || proto_attach(pm, "fg-cert", pem, len,
+		    err);
+		free(pem);
+	}
+	if (!bad && ti->ti_id->ci_chain != NULL &&
+	    sk_X509_num(ti->ti_id->ci_chain) > 0) {
+		pem = invite_pem(NULL, ti->ti_id->ci_chain, &len, err);
+		bad = pem == NULL || proto_attach(pm, "ca-chain", pem, len,
+		    err);
+		free(pem);
+	}
+	if (bad) {
+		proto_msg_free(pm);
+		return NULL;
+	}
+	return pm;
+}
+
+static const char invite_text[] =
+    "%s sent you a private message through the Tandem courier %s.\n"
+    "\n"
+    "To read it, install the Tandem agent and register with the\n"
+    "attachment of this mail (invitation.p7m):\n"
+    "\n"
+    "    tandem register --invitation invitation.p7m\n"
+    "\n"
+    "The message is held for you until %s.\n";
+
+int
+tmail_invitation(const struct tmail_invite *ti, char **mail, size_t *len,
+    char *msgid, size_t idsize, unsigned char *hash, char *err)
+{
+	struct proto_msg *pm = NULL;
+	struct tmail_head th;
+	unsigned char *der = NULL;
+	char tok[48], exp[32], subj[TN_MAX_ADDRESS + 40];
+	char *body = NULL, *text = NULL;
+	size_t bodylen, derlen;
+	int rc = -1;
+
+	*mail = NULL;
+	if (tmail_msgid(ti->ti_register, msgid, idsize) == -1 ||
+	    invite_token(tok, sizeof(tok), hash) == -1) {
+		tn_err(err, "cannot make a token or a message id");
+		goto out;
+	}
+	if ((pm = invite_msg(ti, tok, msgid, err)) == NULL ||
+	    proto_format(pm, &body, &bodylen, err) == -1 ||
+	    cms_sign((unsigned char *)body, bodylen, ti->ti_id, &der, &derlen,
+	    err) == -1)
+		goto out;
+	proto_format_time(ti->ti_expires, exp, sizeof(exp));
+	if (asprintf(&text, invite_text, ti->ti_inviter, ti->ti_courier,
+	    exp) < 0) {
+		text = NULL;
+		tn_err(err, "out of memory");
+		goto out;
+	}
+	memset(&th, 0, sizeof(th));
+	th.th_kind = TMAIL_INVITATION;
+	th.th_from = ti->ti_register;
+	th.th_to = &ti->ti_address;
+	th.th_nto = 1;
+	th.th_msgid = msgid;
+	th.th_text = text;
+	snprintf(subj, sizeof(subj), "%s sent you a private message",
+	    ti->ti_inviter);
+	th.th_subject = subj;
+	if (tmail_compose(&th, der, derlen, mail, len, err) == -1)
+		goto out;
+	rc = 0;
+out:
+	OPENSSL_cleanse(tok, sizeof(tok));
+	proto_msg_free(pm);
+	free(body);
+	free(der);
+	free(text);
 	return rc;
 }

@@ -15,6 +15,10 @@
  *	int	tmail_parse(const char *buf, size_t len, struct tmail **out,
  *		    char *err);
  *	void	tmail_free(struct tmail *tm);
+ *	int	tmail_msgid(const char *mailbox, char *out, size_t size);
+ *	int	tmail_invitation(const struct tmail_invite *ti,
+ *		    char **mail, size_t *len, char *msgid, size_t idsize,
+ *		    unsigned char hash[TMAIL_HASHLEN], char *err);
  * DESCRIPTION
  *	Three kinds of mail carry Tandem traffic, each marked by a
  *	"Tandem-Kind" header: content (the body is the base64 of a DER
@@ -52,6 +56,20 @@
  *	application/pkcs7-mime). tmail_free(NULL) does nothing.
  *
  *	tmail_parse() calls proto_init() itself.
+ *
+ *	tmail_msgid() writes a fresh message id, 24 random hex digits
+ *	"@" the domain of mailbox; 0 or -1.
+ *
+ *	tmail_invitation() makes a referral token (32 random bytes,
+ *	base64url), builds the invitation protocol message of
+ *	struct tmail_invite (part fg-cert: ti_id's certificate; part
+ *	ca-chain: ti_id's chain, if any), signs it with ti_id
+ *	(cms_sign()), and composes the invitation mail from ti_register
+ *	to ti_address with a readable text. It returns the mail (*mail,
+ *	to be passed to free()), the mail's message id (without
+ *	brackets) in msgid, and the SHA-256 of the token in hash, which
+ *	is all the database keeps of it. The token itself is never
+ *	returned.
  * DIAGNOSTICS
  *	The int functions return 0, or -1 with a one-line reason in err
  *	that names the header, part or limit. tmail_kind_from_name()
@@ -84,6 +102,23 @@ struct tmail_head {
 	const char		*th_text;	/* invitation only */
 };
 
+#define TMAIL_HASHLEN	32	/* SHA-256 of a referral token */
+
+struct cms_id;
+
+/* What tmail_invitation() writes. Pointers are borrowed. */
+struct tmail_invite {
+	const char		*ti_address;	/* the invited address */
+	const char		*ti_inviter;
+	const char		*ti_courier;	/* courier name */
+	const char		*ti_register;	/* FG service mailbox */
+	const char		*ti_bg_url;	/* may be NULL */
+	const char *const	*ti_msgids;	/* held messages */
+	size_t			 ti_nmsgids;	/* 0 for an operator's */
+	time_t			 ti_expires;
+	const struct cms_id	*ti_id;		/* the FG element */
+};
+
 struct tmail {
 	enum tmail_kind		 tm_kind;
 	char			*tm_from;
@@ -102,5 +137,8 @@ int	tmail_compose(const struct tmail_head *, const unsigned char *,
 int	tmail_body(const unsigned char *, size_t, char **, size_t *, char *);
 int	tmail_parse(const char *, size_t, struct tmail **, char *);
 void	tmail_free(struct tmail *);
+int	tmail_msgid(const char *, char *, size_t);
+int	tmail_invitation(const struct tmail_invite *, char **, size_t *,
+	    char *, size_t, unsigned char *, char *);
 
 #endif

@@ -11,6 +11,8 @@
  */
 #include <openssl/x509.h>
 
+#include <openssl/evp.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -327,6 +329,67 @@ test_compose_bad(void)
 	    tmail_kind_name(TMAIL_NONE) == NULL, "kind names");
 }
 
+static void
+test_invitation(X509_STORE *store)
+{
+	STACK_OF(X509) *chain = sk_X509_new_null();
+	struct cms_id id = { fg.n_cert, fg.n_key, chain };
+	static const char *const ids[] = { "m1@a.example" };
+	struct tmail_invite ti;
+	struct tmail *tm = NULL;
+	struct proto_msg *pm = NULL;
+	unsigned char hash[TMAIL_HASHLEN], h2[TMAIL_HASHLEN], *in = NULL;
+	char *mail = NULL, msgid[TN_MAX_MSGID + 1], err[TN_ERRLEN];
+	const char *tok;
+	size_t len, inlen;
+	unsigned int n;
+	enum cms_fail fail;
+
+	sk_X509_push(chain, ca.n_cert);
+	memset(&ti, 0, sizeof(ti));
+	ti.ti_address = "dave@a.example";
+	ti.ti_inviter = "alice@a.example";
+	ti.ti_courier = "a.example";
+	ti.ti_register = "tandem@a.example";
+	ti.ti_msgids = ids;
+	ti.ti_nmsgids = 1;
+	ti.ti_expires = time(NULL) + 3600;
+	ti.ti_id = &id;
+	if (!ok(tmail_invitation(&ti, &mail, &len, msgid, sizeof(msgid), hash,
+	    err) == 0, "tmail_invitation")) {
+		diag("%s", err);
+		goto out;
+	}
+	ok(strstr(mail, "Subject: alice@a.example sent you a private "
+	    "message\r\n") != NULL && strstr(mail, "To: dave@a.example\r\n")
+	    != NULL, "subject and recipient");
+	if (!ok(tmail_parse(mail, len, &tm, err) == 0 &&
+	    tm->tm_kind == TMAIL_INVITATION &&
+	    strcmp(tm->tm_msgid, msgid) == 0, "parses as an invitation") ||
+	    !ok(cms_verify(tm->tm_der, tm->tm_derlen, store, &in, &inlen,
+	    NULL, NULL, &fail, err) == 0, "the signed part verifies") ||
+	    !ok(proto_parse((char *)in, inlen, &pm, err) == 0 &&
+	    pm->pm_kind == PROTO_INVITATION, "an invitation message")) {
+		diag("%s", err);
+		goto out;
+	}
+	is_str(proto_get(pm, "Message-Id"), "m1@a.example", "held id");
+	is_str(proto_get(pm, "Register-Address"), "tandem@a.example",
+	    "register address");
+	ok(proto_part(pm, "fg-cert") != NULL &&
+	    proto_part(pm, "ca-chain") != NULL, "fg-cert and ca-chain");
+	tok = proto_get(pm, "Token");
+	ok(tok != NULL && strlen(tok) == 43 && EVP_Digest(tok, strlen(tok),
+	    h2, &n, EVP_sha256(), NULL) == 1 && memcmp(h2, hash,
+	    sizeof(h2)) == 0, "the hash is the token's SHA-256");
+out:
+	proto_msg_free(pm);
+	tmail_free(tm);
+	free(in);
+	free(mail);
+	sk_X509_free(chain);
+}
+
 int
 main(void)
 {
@@ -354,6 +417,7 @@ main(void)
 	test_bad();
 	test_deep();
 	test_compose_bad();
+	test_invitation(store);
 
 	X509_STORE_free(store);
 	X509_STORE_free(wrong);
