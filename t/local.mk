@@ -13,3 +13,7 @@ TESTS += t/unit/util-test
 
 SH_LOG_COMPILER = $(SHELL)
 EXTRA_DIST += t/lsan.supp t/test-lib.sh t/lib-pg.sh t/lib-postfix.sh
+
+# end to end
+TESTS += t/0690-courier-harness.sh
+EXTRA_DIST += t/lib-courier.sh t/0690-courier-harness.sh

@@ -167,3 +167,4 @@ test_have_prog() {
 
 . "$TANDEM_SRC/t/lib-pg.sh"
 . "$TANDEM_SRC/t/lib-postfix.sh"
+. "$TANDEM_SRC/t/lib-courier.sh"

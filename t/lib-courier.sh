@@ -1,0 +1,362 @@
+# t/lib-courier.sh - a live courier for scenarios: PKI, two PostgreSQL
+# clusters, Postfix with tandem-milter, tandem-policyd, agents
+#
+# Sourced by t/test-lib.sh after t/lib-pg.sh and t/lib-postfix.sh. It
+# needs only $TRASH, test_atexit and those two helpers, so that
+# contrib/sandbox/demo.sh can source it as well (with a test_atexit
+# of its own that records the stop commands for "demo.sh down").
+#
+#	courier_pki [DOMAIN]
+#		tandem-ca root (root.example), a public courier for DOMAIN
+#		(default a.example) and its FG element (service mailbox
+#		tandem@DOMAIN) and BG element (https://bg.DOMAIN:PORT/)
+#		certificates, in $CR_PKI. Picks the addresses and ports:
+#		CR_FG_ADDR, CR_SMTP_PORT (smtpd with the milter, the
+#		agents' submission), CR_REINJECT_PORT (smtpd without it),
+#		CR_BG_ADDR, CR_BG_PORT, CR_BG_URL; and a keybox key.
+#	courier_fg_start
+#		PostgreSQL cluster "fg" (database fg, migrated --fg,
+#		published), $CR_FG_CONF, Postfix instance "fg" (virtual
+#		Maildir delivery to $TRASH/mail/USER/ for each USER@DOMAIN
+#		with USER in $CR_USERS (set it before to add some), the
+#		milter on smtpd, a second smtpd for reinjection without
+#		it), then tandem-milter. Sets CR_FG_DB (conninfo).
+#	courier_bg_start
+#		PostgreSQL cluster "bg" (migrated --bg, subscribed to the
+#		FG), $CR_BG_CONF, then tandem-policyd. Sets CR_BG_DB.
+#	courier_fg_setup / courier_bg_setup
+#		the same without starting the daemon
+#	courier_milter_start / courier_milter_stop [SIGNAL]
+#	courier_policyd_start / courier_policyd_stop [SIGNAL]
+#		(re)start or stop one daemon (default SIGTERM; KILL for a
+#		crash). Logs append to $TRASH/fg/milter.log and
+#		$TRASH/bg/policyd.log.
+#	courier_pg_restart NAME		start a stopped cluster again, same port
+#	courier_fg_sql SQL / courier_bg_sql SQL
+#		psql -At on the element's database, as postgres
+#	courier_invite ADDR	tandemctl invite for ADDR on the FG database
+#	agent_conf USER		the agent of USER@DOMAIN: $TRASH/agent-USER/
+#				with tandem.conf (agent and tls sections,
+#				resolve bg.DOMAIN:PORT to the BG's address)
+#	agent USER SUBCOMMAND ARGS...
+#				runs "tandem SUBCOMMAND -d DIR -c CONF ARGS"
+#				for that user (TANDEM_PASSWORD is set)
+#	maildir_wait USER PATTERN [SECONDS]
+#		waits (default 30 s) for a message in USER's Maildir (new/
+#		or cur/) with a line matching PATTERN (grep -e); prints its
+#		file name, oldest first; fails showing the folder otherwise
+#	maildir_count USER	how many messages USER's Maildir holds
+#	wait_until SECONDS CMD...	CMD every 0.2 s until it succeeds
+#
+# Call the *_start functions at the top level or inside
+# test_expect_success_here: in a subshell the variables and the
+# test_atexit entries would be lost.
+
+CR_PASSWORD=courier-test-password
+: "${CR_USERS:=alice bob carol dave erin frank tandem}"
+
+# cr_random_addr OTHER...: a random 127.x.y.z that is none of OTHER.
+cr_random_addr() {
+	while :; do
+		_cr_a=$(pf_random_addr)
+		case " $* " in *" $_cr_a "*) continue ;; esac
+		echo "$_cr_a"
+		return 0
+	done
+}
+
+courier_pki() {
+	CR_DOMAIN=${1:-a.example}
+	CR_PKI=$TRASH/pki
+	CR_FG_ADDR=$(cr_random_addr)
+	CR_BG_ADDR=$(cr_random_addr "$CR_FG_ADDR")
+	CR_SMTP_PORT=$(pf_random_port)
+	CR_REINJECT_PORT=$(pf_random_port)
+	while [ "$CR_REINJECT_PORT" = "$CR_SMTP_PORT" ]; do
+		CR_REINJECT_PORT=$(pf_random_port)
+	done
+	CR_BG_PORT=$(pf_random_port)
+	CR_BG_HOST=bg.$CR_DOMAIN
+	CR_BG_URL=https://$CR_BG_HOST:$CR_BG_PORT/
+	CR_SERVICE=tandem@$CR_DOMAIN
+	CR_CA=$CR_PKI/$CR_DOMAIN
+	CR_ANCHOR=$CR_PKI/root/root.crt
+	export CR_DOMAIN CR_PKI CR_FG_ADDR CR_BG_ADDR CR_SMTP_PORT \
+	    CR_REINJECT_PORT CR_BG_PORT CR_BG_HOST CR_BG_URL CR_SERVICE \
+	    CR_CA CR_ANCHOR
+	mkdir -p "$CR_PKI" || return 1
+	(
+		cd "$CR_PKI" &&
+		tandem-ca root -d root --name root.example &&
+		tandem-ca courier -d "$CR_DOMAIN" --name "$CR_DOMAIN" \
+		    --role public --superior root &&
+		tandem-ca element -d "$CR_DOMAIN" --fg "$CR_SERVICE" &&
+		tandem-ca element -d "$CR_DOMAIN" --bg "$CR_BG_URL" &&
+		tandemctl keybox new keybox.key
+	) >"$CR_PKI/pki.log" 2>&1 || {
+		cat "$CR_PKI/pki.log"
+		return 1
+	}
+}
+
+# cr_conf FILE ELEMENT: the tandem.conf of one element.
+cr_conf() {
+	cat >"$1" <<EOF
+# tandem.conf of the $2 element of $CR_DOMAIN (written by t/lib-courier.sh)
+courier {
+	name = "$CR_DOMAIN"
+	role = public
+	domains = {"$CR_DOMAIN"}
+	superior = "root.example"
+}
+foreground {
+	milter_socket = "unix:$TRASH/fg/milter.sock"
+	reinject = "$CR_FG_ADDR:$CR_REINJECT_PORT"
+	service_mailbox = "$CR_SERVICE"
+	ca_dir = "$CR_CA"
+}
+background {
+	listen = "$CR_BG_ADDR:$CR_BG_PORT"
+	url = "$CR_BG_URL"
+}
+database {
+	conninfo = "$3"
+}
+tls {
+	anchors = "$CR_ANCHOR"
+	cert = "$CR_CA/elements/$2.crt"
+	key = "$CR_CA/elements/$2.key"
+	chain = "$CR_CA/chain.pem"
+	keybox_key = "$CR_PKI/keybox.key"
+}
+hygiene {
+	hold_limit = ${CR_HOLD_LIMIT:-30d}
+	purge_interval = ${CR_PURGE_INTERVAL:-1h}
+}
+EOF
+}
+
+# cr_postfix: the FG's Postfix, with virtual Maildir delivery for the
+# domain, the milter on the main smtpd and a reinjection smtpd.
+cr_postfix() {
+	mkdir -p "$TRASH/mail" || return 1
+	chown nobody:nogroup "$TRASH/mail" || return 1
+	# Each user in $CR_USERS has a Maildir, $TRASH/mail/USER/ (the
+	# virtual agent refuses regexp substitutions in its maps).
+	: >"$TRASH/fg/vmailbox"
+	for _cr_u in $CR_USERS; do
+		printf '%s@%s %s/\n' "$_cr_u" "$CR_DOMAIN" "$_cr_u" \
+		    >>"$TRASH/fg/vmailbox"
+	done
+	postfix_start fg "$CR_FG_ADDR" "$CR_SMTP_PORT" \
+	    "virtual_mailbox_domains = $CR_DOMAIN" \
+	    "virtual_mailbox_base = $TRASH/mail" \
+	    "virtual_mailbox_maps = texthash:$TRASH/fg/vmailbox" \
+	    "virtual_uid_maps = static:65534" \
+	    "virtual_gid_maps = static:65534" \
+	    "virtual_transport = virtual" \
+	    "smtpd_milters = unix:$TRASH/fg/milter.sock" \
+	    "milter_default_action = tempfail" \
+	    "milter_protocol = 6" \
+	    "milter_connect_timeout = 5s" || return 1
+	# master.cf: the delivery agent and the reinjection smtpd.
+	_cr_pd=$(postfix_dir fg)
+	postconf -c "$_cr_pd" -M \
+	    "virtual/unix=virtual unix - n n - - virtual" \
+	    "$CR_FG_ADDR:$CR_REINJECT_PORT/inet=$CR_FG_ADDR:$CR_REINJECT_PORT inet n - n - - smtpd -o smtpd_milters= -o receive_override_options=no_milters" ||
+	    return 1
+	pf_pty "postfix -c '$_cr_pd' reload" || return 1
+	pf_wait_listen "$CR_FG_ADDR" "$CR_REINJECT_PORT" 10
+}
+
+courier_fg_setup() {
+	mkdir -p "$TRASH/fg" || return 1
+	pg_start fg && pg_createdb fg fg || return 1
+	CR_FG_DB=$(pg_conninfo fg fg)
+	export CR_FG_DB
+	tandemctl db migrate --fg --db "$CR_FG_DB" \
+	    --sqldir "$TANDEM_SRC/sql" >"$TRASH/fg/migrate.log" &&
+	tandemctl db publish --db "$CR_FG_DB" >>"$TRASH/fg/migrate.log" ||
+	    return 1
+	CR_FG_CONF=$TRASH/fg/tandem.conf
+	export CR_FG_CONF
+	cr_conf "$CR_FG_CONF" fg "$(pg_conninfo fg fg tandem_fg)"
+	cr_postfix
+}
+
+courier_fg_start() {
+	courier_fg_setup && courier_milter_start
+}
+
+courier_bg_setup() {
+	mkdir -p "$TRASH/bg" || return 1
+	pg_start bg && pg_createdb bg bg || return 1
+	CR_BG_DB=$(pg_conninfo bg bg)
+	export CR_BG_DB
+	tandemctl db migrate --bg --db "$CR_BG_DB" \
+	    --sqldir "$TANDEM_SRC/sql" >"$TRASH/bg/migrate.log" &&
+	tandemctl db subscribe --db "$CR_BG_DB" --publisher "$CR_FG_DB" \
+	    >>"$TRASH/bg/migrate.log" || return 1
+	CR_BG_CONF=$TRASH/bg/tandem.conf
+	export CR_BG_CONF
+	cr_conf "$CR_BG_CONF" bg "$(pg_conninfo bg bg tandem_bg)"
+}
+
+courier_bg_start() {
+	courier_bg_setup && courier_policyd_start
+}
+
+# cr_daemon_start NAME PROG CONF LOG: check CONF with -n, start PROG -f
+# in the background, record its PID in $TRASH/NAME.pid.
+cr_daemon_start() {
+	if ! command -v "$2" >/dev/null 2>&1; then
+		echo "$1: $2 is not built"
+		return 1
+	fi
+	"$2" -c "$3" -n >"$TRASH/$1.check" 2>&1 || {
+		cat "$TRASH/$1.check"
+		return 1
+	}
+	# The milter's socket must let Postfix's smtpd (user postfix) in.
+	_cr_umask=$(umask)
+	umask 0
+	"$2" -c "$3" -f >>"$4" 2>&1 &
+	echo $! >"$TRASH/$1.pid"
+	umask "$_cr_umask"
+	test_atexit "cr_daemon_stop $1"
+}
+
+# cr_daemon_stop NAME [SIGNAL]: by its recorded PID; waits for the end.
+cr_daemon_stop() {
+	[ -f "$TRASH/$1.pid" ] || return 0
+	_cr_pid=$(cat "$TRASH/$1.pid")
+	rm -f "$TRASH/$1.pid"
+	kill -0 "$_cr_pid" 2>/dev/null || return 0
+	kill -"${2:-TERM}" "$_cr_pid"
+	_cr_n=100
+	while [ "$_cr_n" -gt 0 ] && kill -0 "$_cr_pid" 2>/dev/null; do
+		sleep 0.1
+		_cr_n=$((_cr_n - 1))
+	done
+	if kill -0 "$_cr_pid" 2>/dev/null; then
+		echo "cr_daemon_stop: $1 ($_cr_pid) ignores SIG${2:-TERM}; killing it"
+		kill -9 "$_cr_pid"
+		return 1
+	fi
+	wait "$_cr_pid" 2>/dev/null
+	return 0
+}
+
+cr_daemon_alive() {
+	[ -f "$TRASH/$1.pid" ] && kill -0 "$(cat "$TRASH/$1.pid")" 2>/dev/null
+}
+
+courier_milter_start() {
+	rm -f "$TRASH/fg/milter.sock"
+	cr_daemon_start milter tandem-milter "$CR_FG_CONF" \
+	    "$TRASH/fg/milter.log" || return 1
+	wait_until 10 test -S "$TRASH/fg/milter.sock" || {
+		echo "tandem-milter made no socket:"
+		tail -n 20 "$TRASH/fg/milter.log"
+		return 1
+	}
+}
+
+courier_milter_stop() {
+	cr_daemon_stop milter "$@"
+}
+
+courier_policyd_start() {
+	cr_daemon_start policyd tandem-policyd "$CR_BG_CONF" \
+	    "$TRASH/bg/policyd.log" || return 1
+	pf_wait_listen "$CR_BG_ADDR" "$CR_BG_PORT" 10 || {
+		tail -n 20 "$TRASH/bg/policyd.log"
+		return 1
+	}
+}
+
+courier_policyd_stop() {
+	cr_daemon_stop policyd "$@"
+}
+
+courier_pg_restart() {
+	pg_as_owner "$PG_BINDIR/pg_ctl" -D "$(pg_dir_of "$1")/data" \
+	    -l "$(pg_dir_of "$1")/server.log" -w -t 30 \
+	    -o "-p $(pg_port_of "$1")" start >/dev/null
+}
+
+courier_fg_sql() {
+	pg_psql fg fg -c "$1"
+}
+
+courier_bg_sql() {
+	pg_psql bg bg -c "$1"
+}
+
+courier_invite() {
+	tandemctl invite --db "$CR_FG_DB" --conf "$CR_FG_CONF" --address "$1"
+}
+
+agent_conf() {
+	_cr_ad=$TRASH/agent-$1
+	mkdir -p "$_cr_ad" || return 1
+	cat >"$_cr_ad/tandem.conf" <<EOF
+# tandem.conf of $1@$CR_DOMAIN's agent (written by t/lib-courier.sh)
+agent {
+	submission = "$CR_FG_ADDR:$CR_SMTP_PORT"
+	bg_url = "$CR_BG_URL"
+	maildir = "$TRASH/mail/$1"
+	store = "$_cr_ad/store.db"
+	resolve = {"$CR_BG_HOST:$CR_BG_PORT:$CR_BG_ADDR"}
+}
+tls {
+	anchors = "$CR_ANCHOR"
+}
+EOF
+}
+
+agent() {
+	_cr_user=$1 _cr_sub=$2
+	shift 2
+	TANDEM_PASSWORD=$CR_PASSWORD tandem "$_cr_sub" \
+	    -d "$TRASH/agent-$_cr_user" -c "$TRASH/agent-$_cr_user/tandem.conf" \
+	    "$@"
+}
+
+wait_until() {
+	_cr_left=$(($1 * 5))
+	shift
+	while [ "$_cr_left" -gt 0 ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.2
+		_cr_left=$((_cr_left - 1))
+	done
+	"$@"
+}
+
+cr_maildir_files() {
+	find "$TRASH/mail/$1/new" "$TRASH/mail/$1/cur" -type f \
+	    -printf '%T@ %p\n' 2>/dev/null | sort -n | cut -d' ' -f2-
+}
+
+maildir_count() {
+	cr_maildir_files "$1" | wc -l
+}
+
+cr_maildir_match() {
+	cr_maildir_files "$1" | while IFS= read -r _cr_f; do
+		grep -q -e "$2" "$_cr_f" && echo "$_cr_f"
+	done | grep .
+}
+
+maildir_wait() {
+	_cr_left=$((${3:-30} * 5))
+	while [ "$_cr_left" -gt 0 ]; do
+		cr_maildir_match "$1" "$2" && return 0
+		sleep 0.2
+		_cr_left=$((_cr_left - 1))
+	done
+	echo "maildir_wait: nothing matching '$2' for $1 after ${3:-30} s; it has:" >&2
+	cr_maildir_files "$1" | sed 's/^/| /' >&2
+	return 1
+}
