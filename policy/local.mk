@@ -1,1 +1,18 @@
 # tandem-policyd: the background element, an HTTPS policy daemon.
+sbin_PROGRAMS += policy/tandem-policyd
+policy_tandem_policyd_CFLAGS = $(AM_CFLAGS) $(TANDEM_CFLAGS) $(PQ_CFLAGS) \
+	$(EVENT_CFLAGS)
+policy_tandem_policyd_SOURCES = \
+	policy/http.c \
+	policy/listen.c \
+	policy/policyd.c \
+	policy/policyd.h \
+	policy/store.c
+policy_tandem_policyd_LDADD = $(TANDEM_LIBS) $(PQ_LIBS) $(EVENT_LIBS)
+dist_man_MANS += policy/tandem-policyd.8
+
+# Scenarios on a real courier: PKI, replicated clusters, the daemon.
+POLICY_SCENARIOS = \
+	t/0550-policyd-arm.sh
+TESTS += $(POLICY_SCENARIOS)
+EXTRA_DIST += $(POLICY_SCENARIOS) t/lib-policyd.sh

@@ -6,7 +6,8 @@ dist_sqlfg_DATA = \
 	sql/fg/002-helpdesk.sql
 dist_sqlbg_DATA = \
 	sql/bg/001-schema.sql \
-	sql/bg/002-helpdesk.sql
+	sql/bg/002-helpdesk.sql \
+	sql/bg/003-mailbox-expiry.sql
 
 # Scenarios on real clusters.
 DB_SCENARIOS = \

@@ -1,0 +1,339 @@
+/*
+ * NAME
+ *	http.c - the HTTPS interface of tandem-policyd (doc/flows.md 5)
+ * SYNOPSIS
+ *	See policyd.h.
+ * DESCRIPTION
+ *	http_setup() builds the TLS context (TLS 1.2 or later, the BG
+ *	element certificate, key and chain of tls.*, client certificates
+ *	required), binds background.listen and installs the handlers.
+ *
+ *	A client certificate is checked during the handshake by
+ *	pki_verify() to tls.anchors (roles, name constraints) and must be
+ *	an agent certificate carrying an address; a client without one,
+ *	or with one that fails, never completes the handshake. Each
+ *	request then checks, against the database, that the certificate
+ *	is the agent certificate of an active account of this courier.
+ *
+ *	Handlers translate requests to store_*() calls and answer with a
+ *	one-line text/plain body, or a wrap (application/pkcs7-mime).
+ * DIAGNOSTICS
+ *	Refused handshakes and requests are logged as key=value lines.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/keyvalq_struct.h>
+#include <openssl/err.h>
+
+#include "log.h"
+#include "policyd.h"
+#include "tandem.h"
+
+#define HTTP_MSGLEN	512
+
+/* The handshake's verification: the Tandem rules, not OpenSSL's purpose. */
+static int
+http_verify_cb(X509_STORE_CTX *ctx, void *arg)
+{
+	struct pd *pd = arg;
+	X509 *leaf = X509_STORE_CTX_get0_cert(ctx);
+	char err[TN_ERRLEN], *email = NULL;
+	int ok = 0;
+
+	if (leaf == NULL) {
+		tn_err(err, "no client certificate");
+		goto out;
+	}
+	if (pki_verify(pd->pd_trust, leaf, X509_STORE_CTX_get0_untrusted(ctx),
+	    NULL, err) == -1)
+		goto out;
+	if (pki_cert_kind(leaf) != PKI_KIND_AGENT) {
+		tn_err(err, "client certificate is a %s certificate, not an "
+		    "agent's", pki_kind_name(pki_cert_kind(leaf)));
+		goto out;
+	}
+	if ((email = pki_cert_email(leaf)) == NULL) {
+		tn_err(err, "client certificate carries no address");
+		goto out;
+	}
+	ok = 1;
+out:
+	if (!ok) {
+		log_info("tls status=refused reason=\"%s\"", err);
+		X509_STORE_CTX_set_error(ctx, X509_V_ERR_CERT_REJECTED);
+	}
+	free(email);
+	return ok;
+}
+
+static int
+http_ssl_ctx(struct pd *pd, char *err)
+{
+	SSL_CTX *ctx;
+	int i;
+
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
+		tn_err_ssl(err, "TLS context");
+		return -1;
+	}
+	pd->pd_ssl = ctx;
+	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
+	    SSL_CTX_use_certificate(ctx, pd->pd_id.ci_cert) != 1 ||
+	    SSL_CTX_use_PrivateKey(ctx, pd->pd_id.ci_key) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		tn_err_ssl(err, "%s", pd->pd_cf->cf_cert);
+		return -1;
+	}
+	for (i = 0; pd->pd_id.ci_chain != NULL &&
+	    i < sk_X509_num(pd->pd_id.ci_chain); i++)
+		if (SSL_CTX_add1_chain_cert(ctx,
+		    sk_X509_value(pd->pd_id.ci_chain, i)) != 1) {
+			tn_err_ssl(err, "%s", pd->pd_cf->cf_chain);
+			return -1;
+		}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
+	    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	SSL_CTX_set_cert_verify_callback(ctx, http_verify_cb, pd);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	return 0;
+}
+
+static struct bufferevent *
+http_bevcb(struct event_base *base, void *arg)
+{
+	struct pd *pd = arg;
+	SSL *ssl;
+
+	if ((ssl = SSL_new(pd->pd_ssl)) == NULL)
+		return NULL;
+	return bufferevent_openssl_socket_new(base, -1, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+}
+
+/* Answer with a one-line text body. */
+static void
+http_text(struct evhttp_request *req, int code, const char *text)
+{
+	struct evbuffer *buf = evbuffer_new();
+
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "text/plain; charset=utf-8");
+	if (buf != NULL)
+		evbuffer_add_printf(buf, "%s\n", text);
+	evhttp_send_reply(req, code, NULL, buf);
+	evbuffer_free(buf);
+}
+
+/* The client's certificate (owned by the connection) and address. */
+static X509 *
+http_client(struct evhttp_request *req, char **address)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev;
+	SSL *ssl;
+	X509 *cert;
+
+	*address = NULL;
+	if (evcon == NULL ||
+	    (bev = evhttp_connection_get_bufferevent(evcon)) == NULL ||
+	    (ssl = bufferevent_openssl_get_ssl(bev)) == NULL ||
+	    (cert = SSL_get0_peer_certificate(ssl)) == NULL ||
+	    (*address = pki_cert_email(cert)) == NULL)
+		return NULL;
+	return cert;
+}
+
+static void
+http_post_arm(struct pd *pd, struct evhttp_request *req, X509 *client,
+    const char *address)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	unsigned char *body;
+	char msg[HTTP_MSGLEN];
+	enum pd_status st;
+
+	if (len == 0) {
+		http_text(req, 400, "empty body");
+		return;
+	}
+	if (len > (size_t)pd->pd_cf->cf_max_request) {
+		http_text(req, 413, "request too large");
+		return;
+	}
+	if ((body = evbuffer_pullup(in, -1)) == NULL) {
+		http_text(req, 500, "internal error");
+		return;
+	}
+	st = store_arm(pd, client, address, body, len, msg, sizeof(msg));
+	http_text(req, (int)st, msg);
+}
+
+/* "/v1/mailbox/ID": the ID, or -1 when the path is not that. */
+static long long
+http_mailbox_id(const char *path)
+{
+	static const char prefix[] = "/v1/mailbox/";
+	char *end;
+	long long id;
+
+	if (strncmp(path, prefix, sizeof(prefix) - 1) != 0)
+		return -1;
+	path += sizeof(prefix) - 1;
+	if (*path < '0' || *path > '9' || strlen(path) > 18)
+		return -1;
+	errno = 0;
+	id = strtoll(path, &end, 10);
+	if (errno != 0 || *end != '\0' || id <= 0)
+		return -1;
+	return id;
+}
+
+/* Is client the agent of an active account here? 0, or a status. */
+static int
+http_authorize(struct pd *pd, X509 *client, const char *address,
+    const char **why)
+{
+	struct pd_account *pa = NULL;
+	char err[TN_ERRLEN];
+	int code = 0;
+
+	if (store_connect(pd, err) == -1 ||
+	    store_account(pd, address, &pa, 0, err) == -1) {
+		log_warn("request client=%s status=error reason=\"%s\"",
+		    address, err);
+		*why = "database unavailable, try again later";
+		code = pd->pd_db_down ? 503 : 500;
+	} else if (pa == NULL || strcmp(pa->pa_status, "active") != 0 ||
+	    pa->pa_agent == NULL || X509_cmp(pa->pa_agent, client) != 0) {
+		*why = "client is not an active account here";
+		code = 403;
+	}
+	store_account_free(pa);
+	return code;
+}
+
+static void
+http_mailbox(struct pd *pd, struct evhttp_request *req, const char *path,
+    const char *address)
+{
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	struct evbuffer *buf = NULL;
+	char err[TN_ERRLEN];
+	long long id = 0;
+	int rc;
+
+	if (strcmp(path, "/v1/mailbox") != 0 &&
+	    (id = http_mailbox_id(path)) == -1) {
+		http_text(req, 404, "no such resource");
+		return;
+	}
+	if ((id == 0 && cmd != EVHTTP_REQ_GET) ||
+	    (id != 0 && cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_DELETE)) {
+		http_text(req, 405, "method not allowed");
+		return;
+	}
+	if ((buf = evbuffer_new()) == NULL) {
+		http_text(req, 500, "internal error");
+		return;
+	}
+	if (id == 0)
+		rc = store_mailbox_list(pd, address, buf, err);
+	else if (cmd == EVHTTP_REQ_GET)
+		rc = store_mailbox_get(pd, address, id, buf, err);
+	else
+		rc = store_mailbox_delete(pd, address, id, err);
+	if (rc == -1) {
+		log_warn("mailbox client=%s status=error reason=\"%s\"",
+		    address, err);
+		http_text(req, pd->pd_db_down ? 503 : 500,
+		    "database unavailable, try again later");
+	} else if (rc == 1)
+		http_text(req, 404, "no such entry");
+	else if (cmd == EVHTTP_REQ_DELETE) {
+		log_info("mailbox client=%s id=%lld status=acknowledged",
+		    address, id);
+		evhttp_send_reply(req, 204, NULL, NULL);
+	} else {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Content-Type", id == 0 ? "text/plain; charset=utf-8" :
+		    "application/pkcs7-mime");
+		evhttp_send_reply(req, 200, NULL, buf);
+	}
+	evbuffer_free(buf);
+}
+
+static void
+http_request(struct evhttp_request *req, void *arg)
+{
+	struct pd *pd = arg;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+	const char *why = NULL;
+	char *address = NULL;
+	X509 *client;
+	int code;
+
+	if ((client = http_client(req, &address)) == NULL) {
+		http_text(req, 403, "no client certificate");
+		goto out;
+	}
+	if (path == NULL) {
+		http_text(req, 400, "bad request");
+		goto out;
+	}
+	if (strcmp(path, "/v1/arm") != 0 && strcmp(path, "/v1/mailbox") != 0 &&
+	    http_mailbox_id(path) == -1) {
+		http_text(req, 404, "no such resource");
+		goto out;
+	}
+	if (strcmp(path, "/v1/arm") == 0 &&
+	    evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+		http_text(req, 405, "method not allowed");
+		goto out;
+	}
+	if ((code = http_authorize(pd, client, address, &why)) != 0) {
+		log_info("request client=%s path=%s status=%d reason=\"%s\"",
+		    address, path, code, why);
+		http_text(req, code, why);
+	} else if (strcmp(path, "/v1/arm") == 0)
+		http_post_arm(pd, req, client, address);
+	else
+		http_mailbox(pd, req, path, address);
+out:
+	free(address);
+}
+
+int
+http_setup(struct pd *pd, char *err)
+{
+	const struct conf *cf = pd->pd_cf;
+
+	if (http_ssl_ctx(pd, err) == -1)
+		return -1;
+	if ((pd->pd_http = evhttp_new(pd->pd_base)) == NULL) {
+		tn_err(err, "out of memory");
+		return -1;
+	}
+	evhttp_set_bevcb(pd->pd_http, http_bevcb, pd);
+	evhttp_set_gencb(pd->pd_http, http_request, pd);
+	evhttp_set_allowed_methods(pd->pd_http, EVHTTP_REQ_GET |
+	    EVHTTP_REQ_POST | EVHTTP_REQ_DELETE);
+	evhttp_set_max_body_size(pd->pd_http, cf->cf_max_request);
+	evhttp_set_max_headers_size(pd->pd_http, 16 * 1024);
+	evhttp_set_timeout(pd->pd_http, 60);
+	if (evhttp_bind_socket(pd->pd_http, cf->cf_listen_host,
+	    (unsigned short)cf->cf_listen_port) != 0) {
+		tn_err(err, "cannot listen on %s:%d: %s", cf->cf_listen_host,
+		    cf->cf_listen_port, strerror(errno));
+		return -1;
+	}
+	return 0;
+}

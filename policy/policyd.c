@@ -1,0 +1,210 @@
+/*
+ * NAME
+ *	policyd.c - tandem-policyd, the background element
+ * SYNOPSIS
+ *	tandem-policyd [-c FILE] [-f] [-n] [-u USER]
+ * DESCRIPTION
+ *	Loads tandem.conf and everything it names (trust anchors, the BG
+ *	element certificate, key and chain, the keybox key), binds the
+ *	HTTPS listener, drops root privileges (to USER, default nobody),
+ *	connects to the background database, then runs one event loop:
+ *	HTTPS requests (http.c), notifications of activated accounts
+ *	(listen.c), and every hygiene.purge_interval the hygiene pass
+ *	(store_purge(), then the release of whatever an account's
+ *	activation left held). SIGTERM and SIGINT stop the loop.
+ *
+ *	See tandem-policyd(8).
+ * DIAGNOSTICS
+ *	Exit status: 0 after a clean stop; EX_USAGE for a bad command
+ *	line; EX_CONFIG for a bad configuration or a file it names;
+ *	EX_OSERR when it cannot listen or drop privileges; EX_SOFTWARE
+ *	when the event loop fails.
+ */
+#include <sys/types.h>
+
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <openssl/x509.h>
+
+#include "log.h"
+#include "policyd.h"
+#include "proto.h"
+#include "tandem.h"
+
+static void
+pd_usage(void)
+{
+	fprintf(stderr, "usage: tandem-policyd [-c FILE] [-f] [-n] "
+	    "[-u USER]\n");
+	exit(EX_USAGE);
+}
+
+/* Everything the configuration names; 0, or -1 with err. */
+static int
+pd_load(struct pd *pd, char *err)
+{
+	const struct conf *cf = pd->pd_cf;
+
+	if ((pd->pd_trust = pki_trust_load(cf->cf_anchors, err)) == NULL ||
+	    (pd->pd_id.ci_cert = pki_load_cert(cf->cf_cert, err)) == NULL ||
+	    (pd->pd_id.ci_key = pki_load_key(cf->cf_key, NULL, err)) == NULL ||
+	    (pd->pd_id.ci_chain = pki_load_certs(cf->cf_chain, err)) == NULL ||
+	    (pd->pd_keybox = keybox_load(cf->cf_keybox_key, err)) == NULL)
+		return -1;
+	if (pki_cert_kind(pd->pd_id.ci_cert) != PKI_KIND_BG) {
+		tn_err(err, "%s: not a background element certificate",
+		    cf->cf_cert);
+		return -1;
+	}
+	if (pki_verify(pd->pd_trust, pd->pd_id.ci_cert, pd->pd_id.ci_chain,
+	    NULL, err) == -1) {
+		char why[TN_ERRLEN];
+
+		snprintf(why, sizeof(why), "%s", err);
+		tn_err(err, "%s: %s", cf->cf_cert, why);
+		return -1;
+	}
+	if (X509_check_private_key(pd->pd_id.ci_cert, pd->pd_id.ci_key) != 1) {
+		tn_err(err, "%s: does not match %s", cf->cf_key, cf->cf_cert);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+pd_drop(const char *user)
+{
+	struct passwd *pw;
+
+	if (geteuid() != 0)
+		return;
+	if ((pw = getpwnam(user)) == NULL)
+		log_fatal(EX_OSERR, "user %s: no such user", user);
+	if (setgroups(1, &pw->pw_gid) == -1 || setgid(pw->pw_gid) == -1 ||
+	    setuid(pw->pw_uid) == -1)
+		log_fatal(EX_OSERR, "cannot become %s", user);
+	if (setuid(0) != -1)
+		log_panic("still root after dropping to %s", user);
+}
+
+static void
+pd_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct pd *pd = arg;
+
+	(void)what;
+	log_info("stopping signal=%d", (int)sig);
+	event_base_loopbreak(pd->pd_base);
+}
+
+static void
+pd_hygiene(evutil_socket_t fd, short what, void *arg)
+{
+	struct pd *pd = arg;
+	char err[TN_ERRLEN];
+
+	(void)fd;
+	(void)what;
+	if (store_purge(pd, err) == -1 || store_release_all(pd, err) == -1)
+		log_warn("hygiene status=error reason=\"%s\"", err);
+}
+
+static void
+pd_free(struct pd *pd)
+{
+	listen_stop(pd);
+	store_close(pd);
+	if (pd->pd_http != NULL)
+		evhttp_free(pd->pd_http);
+	SSL_CTX_free(pd->pd_ssl);
+	keybox_free(pd->pd_keybox);
+	sk_X509_pop_free(pd->pd_id.ci_chain, X509_free);
+	EVP_PKEY_free(pd->pd_id.ci_key);
+	X509_free(pd->pd_id.ci_cert);
+	pki_trust_free(pd->pd_trust);
+	conf_free(pd->pd_cf);
+}
+
+/* The event loop, until a signal; the exit status. */
+static int
+pd_run(struct pd *pd)
+{
+	struct event *sigterm, *sigint, *hyg;
+	struct timeval tv = { pd->pd_cf->cf_purge_interval, 0 };
+	char err[TN_ERRLEN];
+	int rc;
+
+	sigterm = evsignal_new(pd->pd_base, SIGTERM, pd_signal, pd);
+	sigint = evsignal_new(pd->pd_base, SIGINT, pd_signal, pd);
+	hyg = event_new(pd->pd_base, -1, EV_PERSIST, pd_hygiene, pd);
+	if (sigterm == NULL || sigint == NULL || hyg == NULL ||
+	    evsignal_add(sigterm, NULL) != 0 || evsignal_add(sigint, NULL) != 0 ||
+	    event_add(hyg, &tv) != 0)
+		log_fatal(EX_OSERR, "cannot set up the event loop");
+	if (store_connect(pd, err) == -1)
+		log_warn("database status=unavailable reason=\"%s\"", err);
+	else if (store_purge(pd, err) == -1)
+		log_warn("hygiene status=error reason=\"%s\"", err);
+	if (listen_start(pd, err) == -1)
+		log_warn("listen status=error reason=\"%s\"", err);
+	log_info("started listen=%s:%d", pd->pd_cf->cf_listen_host,
+	    pd->pd_cf->cf_listen_port);
+	rc = event_base_dispatch(pd->pd_base) == -1 ? EX_SOFTWARE : 0;
+	event_free(hyg);
+	event_free(sigint);
+	event_free(sigterm);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct pd pd;
+	const char *path = CONF_PATH, *user = "nobody";
+	char err[TN_ERRLEN];
+	int ch, fg = 0, check = 0, rc;
+
+	while ((ch = getopt(argc, argv, "c:fnu:")) != -1) {
+		switch (ch) {
+		case 'c': path = optarg; break;
+		case 'f': fg = 1; break;
+		case 'n': check = 1; break;
+		case 'u': user = optarg; break;
+		default: pd_usage();
+		}
+	}
+	if (optind != argc)
+		pd_usage();
+	log_init("tandem-policyd", fg || check);
+	memset(&pd, 0, sizeof(pd));
+	if (conf_load(path, &pd.pd_cf, err) == -1)
+		log_fatal(EX_CONFIG, "%s", err);
+	if (pd_load(&pd, err) == -1)
+		log_fatal(EX_CONFIG, "%s", err);
+	if (check) {
+		printf("configuration OK\n");
+		pd_free(&pd);
+		return 0;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if ((pd.pd_base = event_base_new()) == NULL)
+		log_fatal(EX_OSERR, "cannot make the event loop");
+	if (http_setup(&pd, err) == -1)
+		log_fatal(EX_OSERR, "%s", err);
+	pd_drop(user);
+	if (!fg && daemon(0, 0) == -1)
+		log_fatal(EX_OSERR, "cannot go to the background");
+	rc = pd_run(&pd);
+	pd_free(&pd);
+	event_base_free(pd.pd_base);
+	proto_shutdown();
+	return rc;
+}

@@ -1,0 +1,122 @@
+/*
+ * NAME
+ *	policyd.h - tandem-policyd, the background element
+ * SYNOPSIS
+ *	#include "policyd.h"
+ *
+ *	int	http_setup(struct pd *pd, char *err);
+ *
+ *	int	store_connect(struct pd *pd, char *err);
+ *	void	store_close(struct pd *pd);
+ *	int	store_account(struct pd *pd, const char *address,
+ *		    struct pd_account **out, int want_key, char *err);
+ *	void	store_account_free(struct pd_account *pa);
+ *	enum pd_status store_arm(struct pd *pd, X509 *client,
+ *		    const char *address, const unsigned char *body,
+ *		    size_t len, char *msg, size_t msglen);
+ *	int	store_mailbox_list(struct pd *pd, const char *address,
+ *		    struct evbuffer *out, char *err);
+ *	int	store_mailbox_get(struct pd *pd, const char *address,
+ *		    long long id, struct evbuffer *out, char *err);
+ *	int	store_mailbox_delete(struct pd *pd, const char *address,
+ *		    long long id, char *err);
+ *	int	store_release(struct pd *pd, const char *address, char *err);
+ *	int	store_release_all(struct pd *pd, char *err);
+ *	int	store_purge(struct pd *pd, char *err);
+ *
+ *	int	listen_start(struct pd *pd, char *err);
+ *	void	listen_stop(struct pd *pd);
+ * DESCRIPTION
+ *	One process, one thread, one libevent loop. struct pd holds what
+ *	the daemon loaded at start-up (configuration, trust anchors, the
+ *	BG element identity, the keybox) and its two database
+ *	connections: pd_db for requests, releases and hygiene, pd_listen
+ *	for LISTEN tandem_account only. Database calls are synchronous:
+ *	a slow database slows every request, never loses one.
+ *
+ *	store_*() are the only functions that speak SQL. Those returning
+ *	int give 0, or -1 with a reason in err; store_mailbox_get() and
+ *	store_mailbox_delete() return 1 when the entry is not the
+ *	client's or does not exist. When -1 comes from a lost database,
+ *	pd_db_down is set so that the caller answers 503.
+ *
+ *	store_arm() does all of POST /v1/arm after the TLS layer: it
+ *	unwraps body with the courier-end key of address, checks the
+ *	signer and the sender, and stores in one transaction. It returns
+ *	the status to answer and a one-line text in msg.
+ *
+ *	store_account() reads an account row (lower-cased address);
+ *	*out is NULL when there is none, else it should be passed to
+ *	store_account_free(). With want_key it also opens the current
+ *	(highest, not retired) courier-end key with the keybox.
+ */
+#ifndef TANDEM_POLICYD_H
+#define TANDEM_POLICYD_H
+
+#include <stddef.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <libpq-fe.h>
+#include <openssl/ssl.h>
+
+#include "cms.h"
+#include "conf.h"
+#include "keybox.h"
+#include "pki.h"
+
+enum pd_status {
+	PD_CREATED = 201,
+	PD_OK = 200,
+	PD_BAD = 400,
+	PD_FORBIDDEN = 403,
+	PD_INTERNAL = 500,
+	PD_UNAVAILABLE = 503
+};
+
+struct pd {
+	struct conf		*pd_cf;
+	struct pki_trust	*pd_trust;
+	struct cms_id		 pd_id;		/* BG element: cert, key, chain */
+	struct keybox		*pd_keybox;
+	SSL_CTX			*pd_ssl;
+	struct event_base	*pd_base;
+	struct evhttp		*pd_http;
+	PGconn			*pd_db;
+	int			 pd_db_down;
+	PGconn			*pd_listen;
+	struct event		*pd_listen_ev;
+	struct event		*pd_retry_ev;	/* reconnects pd_listen */
+};
+
+struct pd_account {
+	char		*pa_address;
+	char		*pa_status;
+	X509		*pa_agent;	/* NULL if none yet */
+	X509		*pa_courier;	/* NULL if none */
+	EVP_PKEY	*pa_key;	/* courier-end key, opened; or NULL */
+};
+
+int	http_setup(struct pd *, char *);
+
+int	store_connect(struct pd *, char *);
+void	store_close(struct pd *);
+int	store_account(struct pd *, const char *, struct pd_account **, int,
+	    char *);
+void	store_account_free(struct pd_account *);
+enum pd_status store_arm(struct pd *, X509 *, const char *,
+	    const unsigned char *, size_t, char *, size_t);
+int	store_mailbox_list(struct pd *, const char *, struct evbuffer *,
+	    char *);
+int	store_mailbox_get(struct pd *, const char *, long long,
+	    struct evbuffer *, char *);
+int	store_mailbox_delete(struct pd *, const char *, long long, char *);
+int	store_release(struct pd *, const char *, char *);
+int	store_release_all(struct pd *, char *);
+int	store_purge(struct pd *, char *);
+
+int	listen_start(struct pd *, char *);
+void	listen_stop(struct pd *);
+
+#endif

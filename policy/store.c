@@ -1,0 +1,785 @@
+/*
+ * NAME
+ *	store.c - the background element's database work
+ * SYNOPSIS
+ *	See policyd.h.
+ * DESCRIPTION
+ *	Every statement goes through PQexecParams() with $n placeholders
+ *	and text results; bytea comes back hex-escaped and is decoded with
+ *	PQunescapeBytea(). The tables are those of sql/bg: accounts and
+ *	account_keys (replicated, read only), held_arms, agent_mailbox,
+ *	address_routes, introductions and seen_messages (written here).
+ *
+ *	held_arms.arm keeps the ARM exactly as the sender's agent wrapped
+ *	it to its courier end; agent_mailbox.body keeps the wrap BG ->
+ *	agent. The ARM record in clear (it holds the content key) lives
+ *	only in memory, between an unwrap and the next wrap, and is wiped
+ *	before it is freed.
+ *
+ *	Route decisions come from route_decide() with tables read from
+ *	this database. Recipients that route to another courier are held
+ *	like unregistered ones: forwarding to other couriers is not built
+ *	yet, and a held ARM is never lost.
+ * DIAGNOSTICS
+ *	Failures are logged as key=value lines; the ARM record, keys and
+ *	wraps are never logged.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+
+#include "arm.h"
+#include "log.h"
+#include "policyd.h"
+#include "proto.h"
+#include "route.h"
+#include "tandem.h"
+
+#define ST_MAX_PEM	(64 * 1024)
+
+/* Run one statement; 0 with *res set (to PQclear()), -1 with err. */
+static int
+st_exec(struct pd *pd, const char *sql, int n, const char *const *vals,
+    const int *lens, const int *fmts, PGresult **res, char *err)
+{
+	ExecStatusType st;
+
+	*res = PQexecParams(pd->pd_db, sql, n, NULL, vals, lens, fmts, 0);
+	st = PQresultStatus(*res);
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+		return 0;
+	tn_err(err, "database: %.200s", *res != NULL ?
+	    PQresultErrorMessage(*res) : PQerrorMessage(pd->pd_db));
+	err[strcspn(err, "\n")] = '\0';
+	if (PQstatus(pd->pd_db) != CONNECTION_OK)
+		pd->pd_db_down = 1;
+	PQclear(*res);
+	*res = NULL;
+	return -1;
+}
+
+/* A statement whose rows do not matter. */
+static int
+st_run(struct pd *pd, const char *sql, int n, const char *const *vals,
+    char *err)
+{
+	PGresult *res;
+
+	if (st_exec(pd, sql, n, vals, NULL, NULL, &res, err) == -1)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+static void
+st_rollback(struct pd *pd)
+{
+	char err[TN_ERRLEN];
+
+	if (PQtransactionStatus(pd->pd_db) != PQTRANS_IDLE)
+		(void)st_run(pd, "ROLLBACK", 0, NULL, err);
+}
+
+int
+store_connect(struct pd *pd, char *err)
+{
+	pd->pd_db_down = 0;
+	if (pd->pd_db == NULL)
+		pd->pd_db = PQconnectdb(pd->pd_cf->cf_conninfo);
+	else if (PQstatus(pd->pd_db) != CONNECTION_OK)
+		PQreset(pd->pd_db);
+	if (pd->pd_db == NULL || PQstatus(pd->pd_db) != CONNECTION_OK) {
+		tn_err(err, "database: %.200s", pd->pd_db == NULL ?
+		    "out of memory" : PQerrorMessage(pd->pd_db));
+		err[strcspn(err, "\n")] = '\0';
+		pd->pd_db_down = 1;
+		return -1;
+	}
+	return 0;
+}
+
+void
+store_close(struct pd *pd)
+{
+	if (pd->pd_db != NULL)
+		PQfinish(pd->pd_db);
+	pd->pd_db = NULL;
+}
+
+void
+store_account_free(struct pd_account *pa)
+{
+	if (pa == NULL)
+		return;
+	free(pa->pa_address);
+	free(pa->pa_status);
+	X509_free(pa->pa_agent);
+	X509_free(pa->pa_courier);
+	EVP_PKEY_free(pa->pa_key);
+	free(pa);
+}
+
+/* Open the sealed courier-end key of one account row. */
+static int
+st_open_key(struct pd *pd, struct pd_account *pa, const char *hex,
+    char *err)
+{
+	unsigned char *sealed = NULL, *plain = NULL;
+	size_t slen, plen = 0;
+	int rc = -1;
+
+	if ((sealed = PQunescapeBytea((const unsigned char *)hex,
+	    &slen)) == NULL) {
+		tn_err(err, "%s: bad sealed key", pa->pa_address);
+		goto out;
+	}
+	if (keybox_open(pd->pd_keybox, pa->pa_address, sealed, slen, &plain,
+	    &plen, err) == -1)
+		goto out;
+	if ((pa->pa_key = pki_parse_key((char *)plain, plen, NULL,
+	    err)) == NULL)
+		goto out;
+	rc = 0;
+out:
+	PQfreemem(sealed);
+	keybox_clear_free(plain, plen);
+	return rc;
+}
+
+static X509 *
+st_cert(PGresult *res, int col, char *err)
+{
+	const char *pem;
+	size_t len;
+
+	if (PQgetisnull(res, 0, col))
+		return NULL;
+	pem = PQgetvalue(res, 0, col);
+	if ((len = strlen(pem)) == 0 || len > ST_MAX_PEM)
+		return NULL;
+	return pki_parse_cert(pem, len, err);
+}
+
+int
+store_account(struct pd *pd, const char *address, struct pd_account **out,
+    int want_key, char *err)
+{
+	static const char sql[] =
+	    "SELECT a.status, a.agent_cert, a.courier_cert, k.sealed_key "
+	    "FROM accounts a LEFT JOIN LATERAL (SELECT sealed_key "
+	    "FROM account_keys WHERE address = a.address "
+	    "AND retired_at IS NULL ORDER BY generation DESC LIMIT 1) k "
+	    "ON true WHERE a.address = lower($1)";
+	struct pd_account *pa = NULL;
+	PGresult *res = NULL;
+	int rc = -1;
+
+	*out = NULL;
+	if (st_exec(pd, sql, 1, &address, NULL, NULL, &res, err) == -1)
+		goto out;
+	if (PQntuples(res) != 1) {
+		rc = 0;
+		goto out;
+	}
+	if ((pa = calloc(1, sizeof(*pa))) == NULL ||
+	    (pa->pa_address = strdup(address)) == NULL ||
+	    (pa->pa_status = strdup(PQgetvalue(res, 0, 0))) == NULL) {
+		tn_err(err, "out of memory");
+		goto out;
+	}
+	pa->pa_agent = st_cert(res, 1, err);
+	pa->pa_courier = st_cert(res, 2, err);
+	if (want_key && (pa->pa_courier == NULL || PQgetisnull(res, 0, 3))) {
+		tn_err(err, "%s: no courier-end key", address);
+		goto out;
+	}
+	if (want_key && st_open_key(pd, pa, PQgetvalue(res, 0, 3), err) == -1)
+		goto out;
+	*out = pa;
+	pa = NULL;
+	rc = 0;
+out:
+	store_account_free(pa);
+	PQclear(res);
+	return rc;
+}
+
+/* route_decide() tables over this database. */
+static int
+st_lookup(void *ctx, const char *sql, const char *key, char *courier,
+    char *err)
+{
+	PGresult *res;
+	int found;
+
+	if (st_exec(ctx, sql, 1, &key, NULL, NULL, &res, err) == -1)
+		return -1;
+	found = PQntuples(res) > 0;
+	if (found && courier != NULL)
+		snprintf(courier, ROUTE_IDLEN, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return found;
+}
+
+static int
+st_rt_local(void *ctx, const char *address, char *err)
+{
+	return st_lookup(ctx, "SELECT 1 FROM accounts WHERE address = "
+	    "lower($1) AND status = 'active'", address, NULL, err);
+}
+
+static int
+st_rt_transferred(void *ctx, const char *address, char *courier, char *err)
+{
+	return st_lookup(ctx, "SELECT courier FROM address_routes WHERE "
+	    "address = lower($1) AND reason = 'transferred' UNION ALL "
+	    "SELECT redirect_to FROM accounts WHERE address = lower($1) "
+	    "AND redirect_to IS NOT NULL", address, courier, err);
+}
+
+static int
+st_rt_learned(void *ctx, const char *address, char *courier, char *err)
+{
+	return st_lookup(ctx, "SELECT courier FROM address_routes WHERE "
+	    "address = lower($1) AND reason = 'rejected'", address, courier,
+	    err);
+}
+
+static int
+st_rt_domain(void *ctx, const char *domain, char *courier, char *err)
+{
+	return st_lookup(ctx, "SELECT courier FROM introductions WHERE "
+	    "element = 'bg' AND $1 = ANY (domains) ORDER BY courier LIMIT 1",
+	    domain, courier, err);
+}
+
+static int
+st_route(struct pd *pd, const char *rcpt, struct route_decision *rd,
+    char *err)
+{
+	const struct conf *cf = pd->pd_cf;
+	struct route_courier self = {
+		.rc_role = cf->cf_role,
+		.rc_domains = (const char *const *)cf->cf_domains,
+		.rc_ndomains = cf->cf_ndomains,
+		.rc_superior_gateway = cf->cf_superior_gateway,
+		.rc_superior = cf->cf_superior,
+	};
+	struct route_tables tables = {
+		.rt_ctx = pd,
+		.rt_local = st_rt_local,
+		.rt_transferred = st_rt_transferred,
+		.rt_learned = st_rt_learned,
+		.rt_domain = st_rt_domain,
+	};
+
+	return route_decide(&self, &tables, rcpt, ROUTE_SRC_LOCAL, NULL, rd,
+	    err);
+}
+
+/* Wrap BG -> agent of an ARM record, into agent_mailbox. */
+static int
+st_deliver(struct pd *pd, const struct pd_account *to, const char *msgid,
+    const char *expires, const unsigned char *arm, size_t armlen,
+    char *err)
+{
+	static const char sql[] = "INSERT INTO agent_mailbox (address, kind, "
+	    "message_id, body, expires_at) VALUES ($1, 'arm', $2, $3, $4) "
+	    "ON CONFLICT DO NOTHING";
+	STACK_OF(X509) *rcpts = NULL;
+	unsigned char *wrap = NULL;
+	size_t wraplen;
+	const char *vals[4];
+	int lens[4] = { 0, 0, 0, 0 }, fmts[4] = { 0, 0, 1, 0 };
+	PGresult *res = NULL;
+	int rc = -1;
+
+	if (to->pa_agent == NULL) {
+		tn_err(err, "%s: no agent certificate", to->pa_address);
+		goto out;
+	}
+	if ((rcpts = sk_X509_new_null()) == NULL ||
+	    !sk_X509_push(rcpts, to->pa_agent)) {
+		tn_err(err, "out of memory");
+		goto out;
+	}
+	if (cms_wrap(arm, armlen, &pd->pd_id, rcpts, 0, &wrap, &wraplen,
+	    err) == -1)
+		goto out;
+	vals[0] = to->pa_address;
+	vals[1] = msgid;
+	vals[2] = (const char *)wrap;
+	lens[2] = (int)wraplen;
+	vals[3] = expires;
+	if (st_exec(pd, sql, 4, vals, lens, fmts, &res, err) == -1)
+		goto out;
+	rc = 0;
+out:
+	PQclear(res);
+	free(wrap);
+	sk_X509_free(rcpts);
+	return rc;
+}
+
+static int
+st_hold(struct pd *pd, const struct arm_record *ar, const char *rcpt,
+    const char *expires, const unsigned char *body, size_t len, char *err)
+{
+	static const char sql[] = "INSERT INTO held_arms (message_id, sender, "
+	    "recipient, arm, expires_at) VALUES ($1, $2, lower($3), $4, $5) "
+	    "ON CONFLICT DO NOTHING";
+	const char *vals[5] = { ar->ar_msgid, ar->ar_sender, rcpt,
+	    (const char *)body, expires };
+	int lens[5] = { 0, 0, 0, (int)len, 0 }, fmts[5] = { 0, 0, 0, 1, 0 };
+	PGresult *res;
+
+	if (st_exec(pd, sql, 5, vals, lens, fmts, &res, err) == -1)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+/* One recipient of a new ARM: deliver, hold, or leave out. */
+static int
+st_recipient(struct pd *pd, const struct arm_record *ar, const char *rcpt,
+    const char *expires, const unsigned char *arm, size_t armlen,
+    const unsigned char *body, size_t len, int *ndel, int *nheld, char *err)
+{
+	struct route_decision rd;
+	struct pd_account *to = NULL;
+	int rc = -1;
+
+	if (st_route(pd, rcpt, &rd, err) == -1)
+		goto out;
+	if (rd.rd_action == ROUTE_REJECT) {
+		log_info("arm msgid=%s rcpt=%s action=reject reason=\"%s\"",
+		    ar->ar_msgid, rcpt, rd.rd_reason);
+	} else if (rd.rd_action == ROUTE_DELIVER_LOCAL) {
+		if (store_account(pd, rcpt, &to, 0, err) == -1)
+			goto out;
+		if (to == NULL) {
+			tn_err(err, "%s: account vanished", rcpt);
+			goto out;
+		}
+		if (st_deliver(pd, to, ar->ar_msgid, expires, arm, armlen,
+		    err) == -1)
+			goto out;
+		(*ndel)++;
+	} else {
+		if (st_hold(pd, ar, rcpt, expires, body, len, err) == -1)
+			goto out;
+		log_info("arm msgid=%s rcpt=%s action=hold route=%s%s%s",
+		    ar->ar_msgid, rcpt, route_action_name(rd.rd_action),
+		    rd.rd_courier[0] != '\0' ? " courier=" : "",
+		    rd.rd_courier);
+		(*nheld)++;
+	}
+	rc = 0;
+out:
+	store_account_free(to);
+	return rc;
+}
+
+static void
+st_expires(const struct arm_record *ar, char *buf, size_t size)
+{
+	buf[0] = '\0';
+	if (ar->ar_restr.rs_expires != 0)
+		(void)proto_format_time(ar->ar_restr.rs_expires, buf, size);
+}
+
+static int
+st_expired(const struct arm_record *ar)
+{
+	return ar->ar_restr.rs_expires != 0 &&
+	    ar->ar_restr.rs_expires <= time(NULL);
+}
+
+/* The transaction of POST /v1/arm, once the ARM is known good. */
+static enum pd_status
+st_commit(struct pd *pd, const struct arm_record *ar,
+    const unsigned char *arm, size_t armlen, const unsigned char *body,
+    size_t len, char *msg, size_t msglen)
+{
+	char err[TN_ERRLEN], expires[32];
+	const char *exp;
+	PGresult *res = NULL;
+	size_t i;
+	int ndel = 0, nheld = 0, fresh;
+
+	st_expires(ar, expires, sizeof(expires));
+	exp = expires[0] != '\0' ? expires : NULL;
+	if (st_run(pd, "BEGIN", 0, NULL, err) == -1 ||
+	    st_exec(pd, "INSERT INTO seen_messages (message_id, kind) "
+	    "VALUES ($1, 'arm') ON CONFLICT DO NOTHING RETURNING 1", 1,
+	    (const char *const *)&ar->ar_msgid, NULL, NULL, &res, err) == -1)
+		goto out;
+	fresh = PQntuples(res) == 1;
+	PQclear(res);
+	if (!fresh) {
+		st_rollback(pd);
+		log_info("arm msgid=%s sender=%s status=duplicate",
+		    ar->ar_msgid, ar->ar_sender);
+		snprintf(msg, msglen, "already stored");
+		return PD_OK;
+	}
+	for (i = 0; i < ar->ar_nrcpts && !st_expired(ar); i++)
+		if (st_recipient(pd, ar, ar->ar_rcpts[i], exp, arm, armlen,
+		    body, len, &ndel, &nheld, err) == -1)
+			goto out;
+	if (st_run(pd, "COMMIT", 0, NULL, err) == -1)
+		goto out;
+	log_info("arm msgid=%s sender=%s status=stored delivered=%d "
+	    "held=%d%s", ar->ar_msgid, ar->ar_sender, ndel, nheld,
+	    st_expired(ar) ? " expired=dropped" : "");
+	snprintf(msg, msglen, st_expired(ar) ? "expired, dropped" : "stored");
+	return PD_CREATED;
+out:
+	st_rollback(pd);
+	log_warn("arm msgid=%s status=error reason=\"%s\"", ar->ar_msgid, err);
+	snprintf(msg, msglen, "database unavailable, try again later");
+	return PD_UNAVAILABLE;
+}
+
+static enum pd_status
+st_unwrap_fail(enum cms_fail fail, const char *err, char *msg,
+    size_t msglen)
+{
+	switch (fail) {
+	case CMS_FAIL_CHAIN:
+		snprintf(msg, msglen, "signer is not trusted");
+		return PD_FORBIDDEN;
+	case CMS_FAIL_INTERNAL:
+		snprintf(msg, msglen, "internal error");
+		return PD_INTERNAL;
+	default:
+		snprintf(msg, msglen, "garbled wrap: %s", err);
+		return PD_BAD;
+	}
+}
+
+enum pd_status
+store_arm(struct pd *pd, X509 *client, const char *address,
+    const unsigned char *body, size_t len, char *msg, size_t msglen)
+{
+	struct pd_account *from = NULL;
+	struct arm_record *ar = NULL;
+	struct cms_id id;
+	unsigned char *arm = NULL;
+	size_t armlen = 0;
+	X509 *signer = NULL;
+	STACK_OF(X509) *certs = NULL;
+	enum cms_fail fail;
+	enum pd_status st = PD_UNAVAILABLE;
+	char err[TN_ERRLEN];
+
+	snprintf(msg, msglen, "database unavailable, try again later");
+	if (store_connect(pd, err) == -1 ||
+	    store_account(pd, address, &from, 1, err) == -1) {
+		if (!pd->pd_db_down) {
+			snprintf(msg, msglen, "internal error");
+			st = PD_INTERNAL;
+		}
+		log_warn("arm client=%s status=error reason=\"%s\"", address,
+		    err);
+		goto out;
+	}
+	st = PD_FORBIDDEN;
+	if (from == NULL || strcmp(from->pa_status, "active") != 0 ||
+	    from->pa_agent == NULL || X509_cmp(from->pa_agent, client) != 0) {
+		snprintf(msg, msglen, "client is not an active account here");
+		goto out;
+	}
+	id.ci_cert = from->pa_courier;
+	id.ci_key = from->pa_key;
+	id.ci_chain = NULL;
+	if (cms_unwrap(body, len, &id, pki_trust_store(pd->pd_trust), &arm,
+	    &armlen, &signer, &certs, &fail, err) == -1) {
+		st = st_unwrap_fail(fail, err, msg, msglen);
+		goto out;
+	}
+	if (X509_cmp(signer, client) != 0) {
+		snprintf(msg, msglen, "signer is not the client");
+		goto out;
+	}
+	st = PD_BAD;
+	if (arm_parse((char *)arm, armlen, &ar, err) == -1) {
+		snprintf(msg, msglen, "not an ARM: %s", err);
+		goto out;
+	}
+	st = PD_FORBIDDEN;
+	if (strcasecmp(ar->ar_sender, address) != 0) {
+		snprintf(msg, msglen, "sender is not the client's address");
+		goto out;
+	}
+	st = st_commit(pd, ar, arm, armlen, body, len, msg, msglen);
+out:
+	if (st != PD_CREATED && st != PD_OK && st != PD_UNAVAILABLE)
+		log_info("arm client=%s status=%d reason=\"%s\"", address,
+		    (int)st, msg);
+	if (arm != NULL)
+		OPENSSL_clear_free(arm, armlen);
+	arm_free(ar);
+	X509_free(signer);
+	sk_X509_pop_free(certs, X509_free);
+	store_account_free(from);
+	return st;
+}
+
+static int
+st_drop_expired(struct pd *pd, const char *address, char *err)
+{
+	return st_run(pd, "DELETE FROM agent_mailbox WHERE address = $1 "
+	    "AND expires_at <= now()", 1, &address, err);
+}
+
+int
+store_mailbox_list(struct pd *pd, const char *address, struct evbuffer *out,
+    char *err)
+{
+	PGresult *res = NULL;
+	int i, rc = -1;
+
+	if (store_connect(pd, err) == -1 ||
+	    st_drop_expired(pd, address, err) == -1 ||
+	    st_exec(pd, "SELECT id, message_id FROM agent_mailbox "
+	    "WHERE address = $1 ORDER BY id", 1, &address, NULL, NULL, &res,
+	    err) == -1)
+		goto out;
+	for (i = 0; i < PQntuples(res); i++)
+		if (evbuffer_add_printf(out, "%s %s\n", PQgetvalue(res, i, 0),
+		    PQgetvalue(res, i, 1)) < 0) {
+			tn_err(err, "out of memory");
+			goto out;
+		}
+	rc = 0;
+out:
+	PQclear(res);
+	return rc;
+}
+
+int
+store_mailbox_get(struct pd *pd, const char *address, long long id,
+    struct evbuffer *out, char *err)
+{
+	char idbuf[32];
+	const char *vals[2] = { idbuf, address };
+	unsigned char *body = NULL;
+	size_t len;
+	PGresult *res = NULL;
+	int rc = -1;
+
+	snprintf(idbuf, sizeof(idbuf), "%lld", id);
+	if (store_connect(pd, err) == -1 ||
+	    st_drop_expired(pd, address, err) == -1 ||
+	    st_exec(pd, "UPDATE agent_mailbox SET fetched_at = now() "
+	    "WHERE id = $1 AND address = $2 RETURNING body", 2, vals, NULL,
+	    NULL, &res, err) == -1)
+		goto out;
+	if (PQntuples(res) != 1) {
+		rc = 1;
+		goto out;
+	}
+	if ((body = PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0,
+	    0), &len)) == NULL || evbuffer_add(out, body, len) == -1) {
+		tn_err(err, "out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	PQfreemem(body);
+	PQclear(res);
+	return rc;
+}
+
+int
+store_mailbox_delete(struct pd *pd, const char *address, long long id,
+    char *err)
+{
+	char idbuf[32];
+	const char *vals[2] = { idbuf, address };
+	PGresult *res = NULL;
+	int rc = -1;
+
+	snprintf(idbuf, sizeof(idbuf), "%lld", id);
+	if (store_connect(pd, err) == -1 ||
+	    st_exec(pd, "DELETE FROM agent_mailbox WHERE id = $1 "
+	    "AND address = $2", 2, vals, NULL, NULL, &res, err) == -1)
+		goto out;
+	rc = strcmp(PQcmdTuples(res), "1") == 0 ? 0 : 1;
+out:
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * Release one held ARM (row i of res: id, message_id, sender, arm,
+ * expired) to the agent of to. 1 when it stays held (its sender's key
+ * no longer opens it: logged, kept for the operator).
+ */
+static int
+st_release_one(struct pd *pd, const struct pd_account *to, PGresult *res,
+    int i, char *err)
+{
+	const char *hid = PQgetvalue(res, i, 0);
+	const char *msgid = PQgetvalue(res, i, 1);
+	const char *sender = PQgetvalue(res, i, 2);
+	const char *expires = PQgetisnull(res, i, 4) ? NULL :
+	    PQgetvalue(res, i, 4);
+	struct pd_account *from = NULL;
+	struct cms_id id;
+	unsigned char *wrapped = NULL, *arm = NULL;
+	size_t wlen, armlen = 0;
+	enum cms_fail fail;
+	char why[TN_ERRLEN];
+	int rc = -1;
+
+	if (store_account(pd, sender, &from, 1, why) == -1 && pd->pd_db_down) {
+		snprintf(err, TN_ERRLEN, "%s", why);
+		goto out;
+	}
+	rc = 1;
+	if (from == NULL)
+		goto out;
+	if ((wrapped = PQunescapeBytea((const unsigned char *)PQgetvalue(res,
+	    i, 3), &wlen)) == NULL) {
+		tn_err(why, "out of memory");
+		goto out;
+	}
+	id.ci_cert = from->pa_courier;
+	id.ci_key = from->pa_key;
+	id.ci_chain = NULL;
+	if (cms_unwrap(wrapped, wlen, &id, pki_trust_store(pd->pd_trust),
+	    &arm, &armlen, NULL, NULL, &fail, why) == -1)
+		goto out;
+	rc = -1;
+	if (st_deliver(pd, to, msgid, expires, arm, armlen, err) == -1 ||
+	    st_run(pd, "UPDATE held_arms SET released_at = now() "
+	    "WHERE id = $1", 1, &hid, err) == -1)
+		goto out;
+	log_info("arm msgid=%s rcpt=%s status=released", msgid,
+	    to->pa_address);
+	rc = 0;
+out:
+	if (rc == 1)
+		log_warn("arm msgid=%s rcpt=%s status=kept reason=\"%s\"",
+		    msgid, to->pa_address, from == NULL ?
+		    "sender unknown" : why);
+	if (arm != NULL)
+		OPENSSL_clear_free(arm, armlen);
+	PQfreemem(wrapped);
+	store_account_free(from);
+	return rc;
+}
+
+static int
+st_release_rows(struct pd *pd, const struct pd_account *to, char *err)
+{
+	static const char sql[] = "SELECT id, message_id, sender, arm, "
+	    "to_char(expires_at AT TIME ZONE 'UTC', "
+	    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+	    "coalesce(expires_at <= now(), false) FROM held_arms "
+	    "WHERE recipient = $1 AND released_at IS NULL "
+	    "AND purged_at IS NULL ORDER BY id FOR UPDATE";
+	const char *addr = to->pa_address;
+	PGresult *res = NULL;
+	int i, rc = -1;
+
+	if (st_exec(pd, sql, 1, &addr, NULL, NULL, &res, err) == -1)
+		goto out;
+	for (i = 0; i < PQntuples(res); i++) {
+		const char *hid = PQgetvalue(res, i, 0);
+
+		if (strcmp(PQgetvalue(res, i, 5), "t") == 0) {
+			if (st_run(pd, "UPDATE held_arms SET purged_at = now(), "
+			    "arm = '\\x' WHERE id = $1", 1, &hid, err) == -1)
+				goto out;
+			log_info("arm msgid=%s rcpt=%s status=expired-dropped",
+			    PQgetvalue(res, i, 1), addr);
+		} else if (st_release_one(pd, to, res, i, err) == -1)
+			goto out;
+	}
+	rc = 0;
+out:
+	PQclear(res);
+	return rc;
+}
+
+int
+store_release(struct pd *pd, const char *address, char *err)
+{
+	struct pd_account *to = NULL;
+	int rc = -1;
+
+	if (store_connect(pd, err) == -1 ||
+	    st_run(pd, "BEGIN", 0, NULL, err) == -1 ||
+	    store_account(pd, address, &to, 0, err) == -1)
+		goto out;
+	if (to != NULL && strcmp(to->pa_status, "active") == 0 &&
+	    to->pa_agent != NULL && st_release_rows(pd, to, err) == -1)
+		goto out;
+	if (st_run(pd, "COMMIT", 0, NULL, err) == -1)
+		goto out;
+	rc = 0;
+out:
+	st_rollback(pd);
+	store_account_free(to);
+	return rc;
+}
+
+int
+store_release_all(struct pd *pd, char *err)
+{
+	PGresult *res = NULL;
+	int i, rc = -1;
+
+	if (store_connect(pd, err) == -1 ||
+	    st_exec(pd, "SELECT DISTINCT h.recipient FROM held_arms h "
+	    "JOIN accounts a ON a.address = h.recipient "
+	    "WHERE a.status = 'active' AND h.released_at IS NULL "
+	    "AND h.purged_at IS NULL ORDER BY 1", 0, NULL, NULL, NULL, &res,
+	    err) == -1)
+		goto out;
+	for (i = 0; i < PQntuples(res); i++)
+		if (store_release(pd, PQgetvalue(res, i, 0), err) == -1)
+			goto out;
+	rc = 0;
+out:
+	PQclear(res);
+	return rc;
+}
+
+int
+store_purge(struct pd *pd, char *err)
+{
+	char secs[32];
+	const char *val = secs;
+	PGresult *res = NULL;
+	int rc = -1;
+
+	snprintf(secs, sizeof(secs), "%ld", pd->pd_cf->cf_hold_limit);
+	if (store_connect(pd, err) == -1 ||
+	    st_exec(pd, "UPDATE held_arms SET purged_at = now(), arm = '\\x' "
+	    "WHERE released_at IS NULL AND purged_at IS NULL AND "
+	    "(received_at < now() - make_interval(secs => $1::double precision) "
+	    "OR expires_at <= now())", 1, &val, NULL, NULL, &res,
+	    err) == -1)
+		goto out;
+	if (strcmp(PQcmdTuples(res), "0") != 0)
+		log_info("hygiene held_arms purged=%s", PQcmdTuples(res));
+	PQclear(res);
+	res = NULL;
+	if (st_exec(pd, "DELETE FROM agent_mailbox WHERE expires_at <= now()",
+	    0, NULL, NULL, NULL, &res, err) == -1)
+		goto out;
+	if (strcmp(PQcmdTuples(res), "0") != 0)
+		log_info("hygiene agent_mailbox expired=%s", PQcmdTuples(res));
+	rc = 0;
+out:
+	PQclear(res);
+	return rc;
+}
