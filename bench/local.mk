@@ -13,3 +13,9 @@ bench_tmload_SOURCES = bench/tmload.c
 bench_tmload_LDADD = -lpthread
 
 EXTRA_DIST += bench/milter-throughput doc/performance.md
+
+# tmprep links libtandem: the same seal, wrap and compose as the agent.
+EXTRA_PROGRAMS += bench/tmprep
+bench_tmprep_CFLAGS = $(AM_CFLAGS) $(TANDEM_CFLAGS)
+bench_tmprep_SOURCES = bench/tmprep.c
+bench_tmprep_LDADD = $(TANDEM_LIBS)
