@@ -92,6 +92,35 @@ test_expect_success 'agent_conf maps the BG host name to its address' '
 	    "$TRASH/agent-ann/tandem.conf"
 '
 
+test_expect_success_here 'courier_policyd_start: tandem-policyd listens on the BG address' '
+	courier_policyd_start &&
+	cr_daemon_alive policyd &&
+	ss -Hltn "sport = :$CR_BG_PORT" >l3 &&
+	test_grep "$CR_BG_ADDR:$CR_BG_PORT" l3
+'
+
+test_expect_success 'its TLS certificate is the BG element; clients need one too' '
+	openssl s_client -connect "$CR_BG_ADDR:$CR_BG_PORT" \
+	    -servername "$CR_BG_HOST" -verify_return_error \
+	    -CAfile "$CR_ANCHOR" </dev/null \
+	    >sclient.out 2>&1 ;
+	test_grep "Verify return code: 0 (ok)" sclient.out &&
+	openssl x509 -in sclient.out -noout -ext subjectAltName >san &&
+	test_grep "DNS:bg.a.example" san &&
+	test_must_fail curl -sS --cacert "$CR_ANCHOR" \
+	    --resolve "$CR_BG_HOST:$CR_BG_PORT:$CR_BG_ADDR" \
+	    "${CR_BG_URL}v1/mailbox" >out 2>err &&
+	cat err
+'
+
+test_expect_success_here 'courier_policyd_stop: SIGTERM stops it, and it starts again' '
+	pid=$(cat "$TRASH/policyd.pid") &&
+	courier_policyd_stop &&
+	! kill -0 "$pid" 2>/dev/null &&
+	courier_policyd_start &&
+	cr_daemon_alive policyd
+'
+
 test_expect_success 'cr_daemon_stop stops a process by its recorded PID only' '
 	sleep 30 & echo $! >"$TRASH/sleeper.pid" && pid=$(cat "$TRASH/sleeper.pid") &&
 	cr_daemon_alive sleeper &&

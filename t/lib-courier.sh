@@ -41,6 +41,10 @@
 #	agent USER SUBCOMMAND ARGS...
 #				runs "tandem SUBCOMMAND -d DIR -c CONF ARGS"
 #				for that user (TANDEM_PASSWORD is set)
+#	agent_register USER
+#		courier_invite USER@DOMAIN (unless an invitation is already
+#		in USER's Maildir), then "tandem register" from it; waits
+#		until the account is active on the FG and on the BG
 #	maildir_wait USER PATTERN [SECONDS]
 #		waits (default 30 s) for a message in USER's Maildir (new/
 #		or cur/) with a line matching PATTERN (grep -e); prints its
@@ -359,4 +363,19 @@ maildir_wait() {
 	echo "maildir_wait: nothing matching '$2' for $1 after ${3:-30} s; it has:" >&2
 	cr_maildir_files "$1" | sed 's/^/| /' >&2
 	return 1
+}
+
+agent_register() {
+	_cr_inv=$(cr_maildir_match "$1" "^Tandem-Kind: invitation" | tail -n 1)
+	if [ -z "$_cr_inv" ]; then
+		courier_invite "$1@$CR_DOMAIN" >/dev/null || return 1
+		_cr_inv=$(maildir_wait "$1" "^Tandem-Kind: invitation" 30) ||
+		    return 1
+	fi
+	[ -f "$TRASH/agent-$1/tandem.conf" ] || agent_conf "$1" || return 1
+	agent "$1" register --invitation "$_cr_inv" --anchor "$CR_ANCHOR" \
+	    --timeout 60 || return 1
+	_cr_q="SELECT status FROM accounts WHERE address = '$1@$CR_DOMAIN'"
+	pg_wait_for fg fg "$_cr_q" active 30 &&
+	pg_wait_for bg bg "$_cr_q" active 30
 }
