@@ -80,6 +80,7 @@ listen_start(struct pd *pd, char *err)
 		    "out of memory" : PQerrorMessage(pd->pd_listen));
 		goto out;
 	}
+	PQsetNoticeProcessor(pd->pd_listen, store_notice, NULL);
 	res = PQexecParams(pd->pd_listen, "LISTEN tandem_account", 0, NULL,
 	    NULL, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
@@ -114,8 +115,9 @@ listen_read(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (PQconsumeInput(pd->pd_listen) != 1) {
-		log_warn("listen status=lost reason=\"%.200s\"",
-		    PQerrorMessage(pd->pd_listen));
+		snprintf(err, sizeof(err), "%s", PQerrorMessage(pd->pd_listen));
+		err[strcspn(err, "\n")] = '\0';
+		log_warn("listen status=lost reason=\"%s\"", err);
 		listen_later(pd);
 		return;
 	}

@@ -7,6 +7,7 @@
  *	int	http_setup(struct pd *pd, char *err);
  *
  *	int	store_connect(struct pd *pd, char *err);
+ *	void	store_notice(void *arg, const char *message);
  *	void	store_close(struct pd *pd);
  *	int	store_account(struct pd *pd, const char *address,
  *		    struct pd_account **out, int want_key, char *err);
@@ -44,6 +45,9 @@
  *	unwraps body with the courier-end key of address, checks the
  *	signer and the sender, and stores in one transaction. It returns
  *	the status to answer and a one-line text in msg.
+ *
+ *	store_notice() is the libpq notice processor of both
+ *	connections: one log line per server notice.
  *
  *	store_account() reads an account row (lower-cased address);
  *	*out is NULL when there is none, else it should be passed to
@@ -101,6 +105,7 @@ struct pd_account {
 int	http_setup(struct pd *, char *);
 
 int	store_connect(struct pd *, char *);
+void	store_notice(void *, const char *);
 void	store_close(struct pd *);
 int	store_account(struct pd *, const char *, struct pd_account **, int,
 	    char *);

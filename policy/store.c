@@ -84,13 +84,23 @@ st_rollback(struct pd *pd)
 		(void)st_run(pd, "ROLLBACK", 0, NULL, err);
 }
 
+void
+store_notice(void *arg, const char *message)
+{
+	(void)arg;
+	log_info("database notice=\"%.*s\"", (int)strcspn(message, "\n"),
+	    message);
+}
+
 int
 store_connect(struct pd *pd, char *err)
 {
 	pd->pd_db_down = 0;
-	if (pd->pd_db == NULL)
+	if (pd->pd_db == NULL) {
 		pd->pd_db = PQconnectdb(pd->pd_cf->cf_conninfo);
-	else if (PQstatus(pd->pd_db) != CONNECTION_OK)
+		if (pd->pd_db != NULL)
+			PQsetNoticeProcessor(pd->pd_db, store_notice, NULL);
+	} else if (PQstatus(pd->pd_db) != CONNECTION_OK)
 		PQreset(pd->pd_db);
 	if (pd->pd_db == NULL || PQstatus(pd->pd_db) != CONNECTION_OK) {
 		tn_err(err, "database: %.200s", pd->pd_db == NULL ?

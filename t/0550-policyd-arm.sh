@@ -48,19 +48,19 @@ test_expect_success 'the same ARM again is a retry: 200, nothing new' '
 '
 
 test_expect_success 'bob lists his mailbox, alice sees nothing of it' '
-	code=$(pd_curl bob GET /v1/mailbox) && test "$code" = 200 &&
+	pd_status 200 bob GET /v1/mailbox &&
 	id=$(pg_psql bg bg -c "SELECT id FROM agent_mailbox") &&
 	echo "$id m1@a.example" >expect && test_cmp expect out.body &&
-	code=$(pd_curl alice GET /v1/mailbox) && test "$code" = 200 &&
+	pd_status 200 alice GET /v1/mailbox &&
 	test_must_fail test -s out.body &&
-	code=$(pd_curl alice GET /v1/mailbox/$id) && test "$code" = 404 &&
-	code=$(pd_curl alice DELETE /v1/mailbox/$id) && test "$code" = 404 &&
+	pd_status 404 alice GET /v1/mailbox/$id &&
+	pd_status 404 alice DELETE /v1/mailbox/$id &&
 	test "$(pd_bg_count agent_mailbox)" = 1
 '
 
 test_expect_success 'bob fetches a wrap signed by the BG, enveloped to him, holding the ARM' '
 	id=$(pg_psql bg bg -c "SELECT id FROM agent_mailbox") &&
-	code=$(pd_curl bob GET /v1/mailbox/$id) && test "$code" = 200 &&
+	pd_status 200 bob GET /v1/mailbox/$id &&
 	openssl cms -decrypt -inform DER -in out.body -recip bob.pem \
 		-inkey bob.key -out signed.der &&
 	openssl cms -verify -inform DER -in signed.der -purpose any \
@@ -76,11 +76,11 @@ test_expect_success 'bob fetches a wrap signed by the BG, enveloped to him, hold
 
 test_expect_success 'bob acknowledges: 204, removed; again 404' '
 	id=$(pg_psql bg bg -c "SELECT id FROM agent_mailbox") &&
-	code=$(pd_curl bob DELETE /v1/mailbox/$id) && test "$code" = 204 &&
+	pd_status 204 bob DELETE /v1/mailbox/$id &&
 	test "$(pd_bg_count agent_mailbox)" = 0 &&
-	code=$(pd_curl bob DELETE /v1/mailbox/$id) && test "$code" = 404 &&
+	pd_status 404 bob DELETE /v1/mailbox/$id &&
 	echo "no such entry" >expect && test_cmp expect out.body &&
-	code=$(pd_curl bob GET /v1/mailbox/$id) && test "$code" = 404
+	pd_status 404 bob GET /v1/mailbox/$id
 '
 
 test_done

@@ -22,7 +22,10 @@
 #	pd_curl USER METHOD PATH [FILE]
 #			HTTPS request with USER's certificate; body to
 #			out.body, prints the status code
+#	pd_status WANT USER METHOD PATH [FILE]
+#			pd_curl, and the status code must be WANT
 #	pd_bg_count TABLE [WHERE]	rows of a BG table
+#	pd_pg_restart NAME	start a stopped cluster again, same port
 
 PD_CA=$TRASH/pki/a
 
@@ -115,7 +118,13 @@ pd_stop() {
 		sleep 0.1
 		_pd_n=$((_pd_n - 1))
 	done
-	wait "$_pd_pid"
+	if kill -0 "$_pd_pid" 2>/dev/null; then
+		echo "pd_stop: tandem-policyd ($_pd_pid) ignores SIG${1:-TERM}"
+		kill -KILL "$_pd_pid"
+		return 1
+	fi
+	wait "$_pd_pid" 2>/dev/null
+	return 0
 }
 
 pd_arm() {
@@ -154,6 +163,21 @@ pd_curl() {
 	    "https://bg.a.example:$PD_PORT$3"
 }
 
+pd_status() {
+	_pd_want=$1
+	shift
+	_pd_got=$(pd_curl "$@")
+	[ "$_pd_got" = "$_pd_want" ] && return 0
+	echo "pd_status: $2 $3: got $_pd_got, want $_pd_want"
+	return 1
+}
+
 pd_bg_count() {
 	pg_psql bg bg -c "SELECT count(*) FROM $1 ${2:+WHERE $2}"
+}
+
+pd_pg_restart() {
+	pg_as_owner "$PG_BINDIR/pg_ctl" -D "$(pg_dir_of "$1")/data" \
+	    -l "$(pg_dir_of "$1")/server.log" -w -t 30 \
+	    -o "-p $(pg_port_of "$1")" start >/dev/null
 }

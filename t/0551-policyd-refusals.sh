@@ -1,0 +1,157 @@
+test_description='policyd: bad clients and bad ARMs are refused, the database untouched'
+. "$TANDEM_SRC/t/test-lib.sh"
+. "$TANDEM_SRC/t/lib-policyd.sh"
+
+test_have_prog curl || test_skip_all 'curl not found'
+
+# snapshot: what the BG's own tables hold.
+snapshot() {
+	for t in seen_messages agent_mailbox held_arms; do
+		printf '%s ' "$t"; pd_bg_count $t || return 1
+	done
+}
+
+test_expect_success_here 'a courier, accounts, the daemon' '
+	PD_MAX_REQUEST=4096 &&
+	pd_setup >setup.log 2>&1 &&
+	pd_account alice active && pd_account bob active &&
+	pd_account carol pending && pd_account dave &&
+	pg_wait_for bg bg "SELECT count(*) FROM accounts" 3 &&
+	pd_start &&
+	pd_arm good.arm g1@a.example alice@a.example - bob@a.example &&
+	pd_wrap alice good.arm good.p7m &&
+	snapshot >before
+'
+
+test_expect_success 'no client certificate: the handshake fails' '
+	test_must_fail curl -s -o out.body --cacert "$TRASH/pki/root/root.crt" \
+		--resolve "bg.a.example:$PD_PORT:$PD_ADDR" \
+		--data-binary @good.p7m "https://bg.a.example:$PD_PORT/v1/arm" &&
+	test_must_fail test -s out.body
+'
+
+test_expect_success 'a certificate of another hierarchy: refused at the handshake' '
+	tandem-ca root -d other --name other.example >/dev/null &&
+	tandem-ca courier -d evil --name a.example --role public \
+		--superior other >/dev/null &&
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout mallory.key -subj /CN=alice -out mallory.csr 2>/dev/null &&
+	tandem-ca account -d evil --address alice@a.example --csr mallory.csr >/dev/null &&
+	cat evil/accounts/alice@a.example/agent.crt evil/chain.pem >mallory.pem &&
+	test_must_fail pd_curl mallory POST /v1/arm good.p7m >code &&
+	test "$(cat code)" = 000 &&
+	test_grep "tls status=refused" policyd.log
+'
+
+test_expect_success 'a self-signed certificate: refused at the handshake' '
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout self.key -out self.pem -days 2 -subj /CN=alice \
+		-addext subjectAltName=email:alice@a.example 2>/dev/null &&
+	test_must_fail pd_curl self POST /v1/arm good.p7m
+'
+
+test_expect_success 'a courier-end certificate is no agent: refused at the handshake' '
+	cat "$PD_CA/accounts/alice@a.example/courier.crt" "$PD_CA/chain.pem" >ce.pem &&
+	cp "$PD_CA/accounts/alice@a.example/courier.key" ce.key &&
+	test_must_fail pd_curl ce POST /v1/arm good.p7m &&
+	test_grep "not an agent" policyd.log
+'
+
+test_expect_success 'agents of a pending and of an unknown account: 403' '
+	pd_status 403 carol GET /v1/mailbox &&
+	echo "client is not an active account here" >expect &&
+	test_cmp expect out.body &&
+	pd_status 403 dave POST /v1/arm good.p7m &&
+	test_cmp expect out.body
+'
+
+test_expect_success 'garbled bodies: 400' '
+	printf "hello" >garbage &&
+	pd_status 400 alice POST /v1/arm garbage &&
+	test_grep "^garbled wrap: " out.body &&
+	head -c 300 good.p7m >cut &&
+	pd_status 400 alice POST /v1/arm cut &&
+	code=$(curl -s -o out.body -w "%{http_code}" --cert alice.pem --key alice.key \
+		--cacert "$TRASH/pki/root/root.crt" \
+		--resolve "bg.a.example:$PD_PORT:$PD_ADDR" -X POST \
+		"https://bg.a.example:$PD_PORT/v1/arm") &&
+	test "$code" = 400 &&
+	echo "empty body" >expect && test_cmp expect out.body
+'
+
+test_expect_success 'a wrap to another account'"'"'s courier end: 400' '
+	pd_wrap alice good.arm tobob.p7m bob &&
+	pd_status 400 alice POST /v1/arm tobob.p7m &&
+	test_grep "^garbled wrap: " out.body
+'
+
+test_expect_success 'a wrapped text that is not an ARM: 400' '
+	printf "MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nhi\r\n" >text.arm &&
+	pd_wrap alice text.arm text.p7m &&
+	pd_status 400 alice POST /v1/arm text.p7m &&
+	test_grep "^not an ARM: " out.body
+'
+
+test_expect_success 'signed by bob, posted by alice: 403' '
+	pd_arm bob.arm b1@a.example alice@a.example - bob@a.example &&
+	pd_wrap bob bob.arm bob.p7m alice &&
+	pd_status 403 alice POST /v1/arm bob.p7m &&
+	echo "signer is not the client" >expect && test_cmp expect out.body
+'
+
+test_expect_success 'an ARM whose Sender is not the client: 403' '
+	pd_arm forged.arm f1@a.example bob@a.example - alice@a.example &&
+	pd_wrap alice forged.arm forged.p7m &&
+	pd_status 403 alice POST /v1/arm forged.p7m &&
+	echo "sender is not the client'"'"'s address" >expect &&
+	test_cmp expect out.body
+'
+
+test_expect_success 'too large: 413' '
+	head -c 5000 /dev/urandom >big &&
+	pd_status 413 alice POST /v1/arm big
+'
+
+test_expect_success 'unknown paths and methods' '
+	pd_status 404 alice GET /v1/nothing &&
+	pd_status 405 alice GET /v1/arm &&
+	pd_status 405 alice POST /v1/mailbox &&
+	pd_status 404 alice GET /v1/mailbox/0 &&
+	pd_status 404 alice GET /v1/mailbox/-1 &&
+	pd_status 404 alice GET /v1/mailbox/99999999999999999999 &&
+	pd_status 404 alice GET "/v1/mailbox/1x" &&
+	pd_status 501 alice PUT /v1/arm good.p7m
+'
+
+test_expect_success 'nothing was stored by any of that' '
+	snapshot >after && test_cmp before after
+'
+
+test_expect_success 'the daemon still serves, then a replay of the good ARM is 200' '
+	pd_status 201 alice POST /v1/arm good.p7m &&
+	pd_status 200 alice POST /v1/arm good.p7m &&
+	test "$(pd_bg_count agent_mailbox)" = 1 &&
+	test "$(pd_bg_count seen_messages)" = 1
+'
+
+test_expect_success 'database down: 503; back: served again' '
+	pg_stop bg &&
+	pd_arm m2.arm m2@a.example alice@a.example - bob@a.example &&
+	pd_wrap alice m2.arm m2.p7m &&
+	pd_status 503 alice POST /v1/arm m2.p7m &&
+	echo "database unavailable, try again later" >expect &&
+	test_cmp expect out.body &&
+	pd_status 503 bob GET /v1/mailbox &&
+	pd_pg_restart bg &&
+	pd_status 201 alice POST /v1/arm m2.p7m &&
+	test "$(pd_bg_count agent_mailbox)" = 2
+'
+
+test_expect_success 'SIGTERM stops it cleanly' '
+	pid=$(cat policyd.pid) &&
+	pd_stop TERM &&
+	test_must_fail kill -0 $pid 2>/dev/null &&
+	test_grep "stopping signal=15" policyd.log
+'
+
+test_done
