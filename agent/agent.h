@@ -23,6 +23,8 @@
 
 #include "arm.h"
 #include "cms.h"
+#include "pki.h"
+#include "tmail.h"
 
 /* Refusals of "tandem open", beside the sysexits.h codes. */
 #define AGENT_EX_TAMPERED	10	/* altered content or signature */
@@ -31,8 +33,15 @@
 #define AGENT_EX_SENDER		13	/* signer is not the From: address */
 #define AGENT_EX_EXPIRED	14	/* restricted message past expiry */
 #define AGENT_EX_OPENS		15	/* maximum number of opens reached */
+/* Network commands (send, fetch, read, register). */
+#define AGENT_EX_NOARM		16	/* content mail whose ARM is not here */
+#define AGENT_EX_REFUSED	17	/* the background or the MTA said no */
+#define AGENT_EX_COURIER	18	/* answer not from our own courier */
 
 #define AGENT_MAX_TO		TN_MAX_RCPTS
+#define AGENT_MAX_RESOLVE	16
+#define AGENT_MAX_FILES		1024
+#define AGENT_VERSION		"tandem " PACKAGE_VERSION
 
 struct agent_opts {
 	const char		*o_dir;
@@ -51,6 +60,21 @@ struct agent_opts {
 	size_t			 o_nto;
 	const char		*o_expires;
 	struct arm_restrictions	 o_restr;
+	/* network side */
+	const char		*o_conf;	/* -c tandem.conf */
+	const char		*o_smtp;	/* HOST:PORT */
+	const char		*o_bg;		/* https URL */
+	const char		*o_maildir;
+	const char		*o_resolve[AGENT_MAX_RESOLVE];
+	size_t			 o_nresolve;
+	const char		*o_invitation;
+	const char		*o_out_dir;
+	const char		*o_id;		/* read: one message id */
+	long			 o_timeout;	/* register: seconds */
+	long			 o_retry_for;	/* send: seconds */
+	int			 o_no_wait;	/* register */
+	char			**o_files;	/* read: positional */
+	size_t			 o_nfiles;
 };
 
 struct store;
@@ -62,15 +86,95 @@ int	store_get(struct store *, const char *, char **, char *);
 int	store_opens(struct store *, const char *, unsigned int *, char *);
 int	store_count_open(struct store *, const char *, char *);
 int	store_path(const char *, const char *, char *, size_t);
+int	store_arm_put(struct store *, const char *, const char *, char *);
+int	store_arm_get(struct store *, const char *, char **, int *, char *);
+int	store_arm_forget(struct store *, const char *, char *);
+
+/* net.c */
+struct agent_net;
+
+struct agent_net *net_new(const struct agent_opts *, char *);
+void	net_free(struct agent_net *);
+const char *net_maildir(const struct agent_net *);
+const char *net_store_dir(const struct agent_net *);
+const char *net_bg(const struct agent_net *);
+int	net_set_bg(struct agent_net *, const char *, char *);
+int	net_identity(struct agent_net *, const struct cms_id *, const char *,
+	    char *);
+int	net_https(struct agent_net *, const char *, const char *,
+	    const unsigned char *, size_t, long *, unsigned char **, size_t *,
+	    char *);
+int	net_smtp(struct agent_net *, const char *, char *const *, size_t,
+	    const char *, size_t, long *, char *);
 
 int	agent_password(const struct agent_opts *, char **);
 int	agent_load_id(struct store *, const char *, struct cms_id *,
 	    char **, char *);
 void	agent_free_id(struct cms_id *);
+EVP_PKEY *agent_load_key(struct store *, const char *, char *);
+int	agent_init_keys(struct store *, const char *, const char *,
+	    const char *, char **, char *);
+int	agent_seal(const struct agent_opts *, const struct cms_id *,
+	    const char *, struct arm_record **, unsigned char **, size_t *,
+	    char *);
+int	agent_open(struct store *, const struct pki_trust *,
+	    const struct arm_record *, const unsigned char *, size_t,
+	    unsigned char **, size_t *, char *);
+
+/* send.c: what a network command holds; see send.c */
+struct agent_session {
+	struct store		*as_st;
+	struct cms_id		 as_id;
+	char			*as_address;
+	STACK_OF(X509)		*as_rcpts;	/* the courier-end cert */
+	struct pki_trust	*as_trust;
+	struct agent_net	*as_net;
+};
+
+int	agent_session(struct agent_session *, const struct agent_opts *,
+	    char *);
+void	agent_session_free(struct agent_session *);
+
+/* read.c: the Maildir side; register.c: service mail */
+struct agent_reader {
+	const struct agent_opts	*rd_opts;
+	const char		*rd_pass;
+	struct store		*rd_st;
+	struct pki_trust	*rd_trust;
+	struct cms_id		 rd_id;		/* no cert before registered */
+	char			*rd_address;
+	STACK_OF(X509)		*rd_courier;	/* courier-end cert, or NULL */
+	struct agent_net	*rd_net;
+};
+
+#define AGENT_SCAN_READ		0
+#define AGENT_SCAN_SERVICE	1
+#define AGENT_SCAN_INBOX	2
+
+int	reader_open(struct agent_reader *, const struct agent_opts *,
+	    const char *, char *);
+int	reader_reload(struct agent_reader *, char *);
+int	reader_scan(struct agent_reader *, int, char *);
+void	reader_close(struct agent_reader *);
+int	agent_service(struct agent_reader *, const struct tmail *, char *);
+
+/* mail.c */
+char	*agent_new_id(const char *);
+int	agent_submit(struct agent_net *, enum tmail_kind, const char *,
+	    char *const *, size_t, const char *, const unsigned char *,
+	    size_t, char *);
+int	agent_check_element(const struct pki_trust *, X509 *,
+	    STACK_OF(X509) *, enum pki_kind, X509 *, char *);
+struct pki_trust *agent_trust(const char *, char *);
 
 int	cmd_init(struct agent_opts *);
 int	cmd_import(struct agent_opts *);
 int	cmd_seal(struct agent_opts *);
 int	cmd_open(struct agent_opts *);
+int	cmd_register(struct agent_opts *);
+int	cmd_send(struct agent_opts *);
+int	cmd_fetch(struct agent_opts *);
+int	cmd_read(struct agent_opts *);
+int	cmd_inbox(struct agent_opts *);
 
 #endif

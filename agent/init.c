@@ -8,8 +8,15 @@
  *	import stores the certificate the courier issued for that key,
  *	after checking it to the trust anchors, and the anchors.
  *
+ *	agent_init_keys() makes the key pair for an address in an open
+ *	store (also used by "tandem register") and returns the request
+ *	as PEM in *csr, to be passed to free().
+ *
  *	agent_load_id() reads the identity back for signing: fills id
  *	(free with agent_free_id()) and *address (free()).
+ *	agent_load_key() reads only the decrypted key (to pass to
+ *	EVP_PKEY_free()), for the answer to a registration, which comes
+ *	before the certificate.
  * DIAGNOSTICS
  *	Messages on standard error; exit statuses in tandem(1).
  */
@@ -139,16 +146,17 @@ address_ok(const char *a)
 	    strpbrk(a, " \t\r\n<>()[],;:\"\\") == NULL;
 }
 
-static int
-init_keys(struct store *st, const struct agent_opts *o, const char *pass,
-    char **csr, char *err)
+/* New key for address (type "ec", "rsa" or NULL); *csr to free(). */
+int
+agent_init_keys(struct store *st, const char *address, const char *type,
+    const char *pass, char **csr, char *err)
 {
 	EVP_PKEY *key = NULL;
 	char *enc = NULL, *pub = NULL;
 	int rc = -1;
 
-	if ((key = pki_key_generate(o->o_key != NULL &&
-	    strcmp(o->o_key, "rsa") == 0 ? PKI_KEY_RSA : PKI_KEY_EC,
+	if ((key = pki_key_generate(type != NULL &&
+	    strcmp(type, "rsa") == 0 ? PKI_KEY_RSA : PKI_KEY_EC,
 	    err)) == NULL ||
 	    (enc = key_encrypt(key, pass, err)) == NULL)
 		goto out;
@@ -156,10 +164,10 @@ init_keys(struct store *st, const struct agent_opts *o, const char *pass,
 		tn_err_ssl(err, "cannot write the public key");
 		goto out;
 	}
-	if (store_put(st, "address", o->o_address, err) == -1 ||
+	if (store_put(st, "address", address, err) == -1 ||
 	    store_put(st, "key", enc, err) == -1 ||
 	    store_put(st, "pubkey", pub, err) == -1 ||
-	    (*csr = make_csr(key, o->o_address, err)) == NULL)
+	    (*csr = make_csr(key, address, err)) == NULL)
 		goto out;
 	rc = 0;
 out:
@@ -193,7 +201,8 @@ cmd_init(struct agent_opts *o)
 	if ((st = store_open(o->o_dir, 1, err)) == NULL)
 		goto out;
 	rc = EX_SOFTWARE;
-	if (init_keys(st, o, pass, &csr, err) == -1)
+	if (agent_init_keys(st, o->o_address, o->o_key, pass, &csr,
+	    err) == -1)
 		goto out;
 	rc = EX_CANTCREAT;
 	if (o->o_csr != NULL ? util_write_file(o->o_csr, csr, strlen(csr),
@@ -316,6 +325,25 @@ agent_free_id(struct cms_id *id)
 	EVP_PKEY_free(id->ci_key);
 	sk_X509_pop_free(id->ci_chain, X509_free);
 	memset(id, 0, sizeof(*id));
+}
+
+EVP_PKEY *
+agent_load_key(struct store *st, const char *pass, char *err)
+{
+	EVP_PKEY *pk = NULL;
+	char *key = NULL;
+
+	if (store_get(st, "key", &key, err) == -1)
+		return NULL;
+	if (key == NULL)
+		tn_err(err, "store has no key");
+	else if ((pk = pki_parse_key(key, strlen(key), pass, err)) == NULL)
+		tn_err(err, "cannot decrypt the private key (wrong "
+		    "password?)");
+	if (key != NULL)
+		OPENSSL_cleanse(key, strlen(key));
+	free(key);
+	return pk;
 }
 
 /* The signing identity: certificate, chain and the decrypted key. */

@@ -1,13 +1,20 @@
 # tandem: the user's agent.
 bin_PROGRAMS += agent/tandem
-agent_tandem_CFLAGS = $(AM_CFLAGS) $(TANDEM_CFLAGS) $(SQLITE_CFLAGS)
+agent_tandem_CFLAGS = $(AM_CFLAGS) $(TANDEM_CFLAGS) $(SQLITE_CFLAGS) \
+	$(CURL_CFLAGS)
 agent_tandem_SOURCES = \
 	agent/agent.h \
+	agent/fetch.c \
 	agent/init.c \
+	agent/mail.c \
+	agent/net.c \
+	agent/read.c \
+	agent/register.c \
 	agent/seal.c \
+	agent/send.c \
 	agent/store.c \
 	agent/tandem.c
-agent_tandem_LDADD = $(TANDEM_LIBS) $(SQLITE_LIBS)
+agent_tandem_LDADD = $(TANDEM_LIBS) $(SQLITE_LIBS) $(CURL_LIBS)
 dist_man_MANS += agent/tandem.1
 
 # Unit tests of lib/cms.c.

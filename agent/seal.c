@@ -11,7 +11,11 @@
  *	digest, decryption, the signature, the signer to the trust
  *	anchors (cms_open(), then pki_verify() for the Tandem rules), the
  *	signer against From: and against the ARM sender; then counts the
- *	open and writes the message.
+ *	open and writes the message. An expired message's ARM is also
+ *	dropped from the store (its content key is gone for good).
+ *
+ *	agent_seal() and agent_open() do the same in memory for send
+ *	and read (see agent.h).
  * DIAGNOSTICS
  *	Messages on standard error; exit statuses in tandem(1).
  */
@@ -141,34 +145,61 @@ out:
 	return rc;
 }
 
+/*
+ * Seal o->o_in for o->o_to with id: *ar (arm_free()) and the sealed
+ * DER *der (free()). Returns 0 or an exit status, with err.
+ */
+int
+agent_seal(const struct agent_opts *o, const struct cms_id *id,
+    const char *address, struct arm_record **ar, unsigned char **der,
+    size_t *derlen, char *err)
+{
+	unsigned char *msg = NULL;
+	size_t msglen;
+	time_t now = time(NULL);
+	int rc;
+
+	*ar = NULL;
+	*der = NULL;
+	rc = EX_NOINPUT;
+	if (util_read_file(o->o_in, TN_MAX_MESSAGE, &msg, &msglen, err) == -1)
+		goto out;
+	rc = EX_USAGE;
+	if ((*ar = arm_new()) == NULL ||
+	    seal_record(*ar, o, address, now, err) == -1)
+		goto out;
+	rc = EX_DATAERR;
+	if (((*ar)->ar_msgid = message_id(msg, msglen, address)) == NULL) {
+		tn_err(err, "cannot make a message id");
+		goto out;
+	}
+	if (cms_seal(msg, msglen, id, (*ar)->ar_msgid, (*ar)->ar_key,
+	    (*ar)->ar_digest, der, derlen, err) == -1)
+		goto out;
+	rc = 0;
+out:
+	if (rc != 0) {
+		arm_free(*ar);
+		*ar = NULL;
+	}
+	free(msg);
+	return rc;
+}
+
 static int
 seal_run(const struct agent_opts *o, struct store *st, const char *pass,
     char *err)
 {
 	struct cms_id id;
 	struct arm_record *ar = NULL;
-	unsigned char *msg = NULL, *der = NULL;
-	size_t msglen, derlen = 0;
+	unsigned char *der = NULL;
+	size_t derlen = 0;
 	char *address = NULL;
-	time_t now = time(NULL);
 	int rc;
 
 	if ((rc = agent_load_id(st, pass, &id, &address, err)) != 0)
 		return rc;
-	rc = EX_NOINPUT;
-	if (util_read_file(o->o_in, TN_MAX_MESSAGE, &msg, &msglen, err) == -1)
-		goto out;
-	rc = EX_USAGE;
-	if ((ar = arm_new()) == NULL ||
-	    seal_record(ar, o, address, now, err) == -1)
-		goto out;
-	rc = EX_DATAERR;
-	if ((ar->ar_msgid = message_id(msg, msglen, address)) == NULL) {
-		tn_err(err, "cannot make a message id");
-		goto out;
-	}
-	if (cms_seal(msg, msglen, &id, ar->ar_msgid, ar->ar_key,
-	    ar->ar_digest, &der, &derlen, err) == -1)
+	if ((rc = agent_seal(o, &id, address, &ar, &der, &derlen, err)) != 0)
 		goto out;
 	rc = EX_CANTCREAT;
 	if (seal_write(o, der, derlen, ar, err) == -1)
@@ -179,7 +210,6 @@ out:
 	agent_free_id(&id);
 	arm_free(ar);
 	free(address);
-	free(msg);
 	free(der);
 	return rc;
 }
@@ -238,6 +268,8 @@ open_restrictions(struct store *st, const struct arm_record *ar, char *err)
 	if (ar->ar_restr.rs_expires != 0 &&
 	    time(NULL) >= ar->ar_restr.rs_expires) {
 		tn_err(err, "refused: message %s expired", ar->ar_msgid);
+		if (store_arm_forget(st, ar->ar_msgid, err) == -1)
+			return EX_SOFTWARE;
 		return AGENT_EX_EXPIRED;
 	}
 	if (store_opens(st, ar->ar_msgid, &n, err) == -1)
@@ -294,24 +326,26 @@ open_check_signer(const struct pki_trust *trust, X509 *signer,
 	return 0;
 }
 
-static int
-open_run(const struct agent_opts *o, struct store *st,
-    const struct pki_trust *trust, char *err)
+/*
+ * Every check of an open, then count it: *msg (free()) is the inner
+ * message. Returns 0 or an exit status, with err.
+ */
+int
+agent_open(struct store *st, const struct pki_trust *trust,
+    const struct arm_record *ar, const unsigned char *der, size_t derlen,
+    unsigned char **msg, size_t *msglen, char *err)
 {
-	struct arm_record *ar = NULL;
-	unsigned char *der = NULL, *msg = NULL;
-	size_t derlen, msglen;
 	STACK_OF(X509) *certs = NULL;
 	X509 *signer = NULL;
 	enum cms_fail fail;
 	char why[TN_ERRLEN];
 	int rc;
 
-	if ((rc = open_read(o, &ar, &der, &derlen, err)) != 0 ||
-	    (rc = open_restrictions(st, ar, err)) != 0)
+	*msg = NULL;
+	if ((rc = open_restrictions(st, ar, err)) != 0)
 		goto out;
 	if (cms_open(der, derlen, ar->ar_msgid, ar->ar_key, ar->ar_digest,
-	    pki_trust_store(trust), &msg, &msglen, &signer, &certs, &fail,
+	    pki_trust_store(trust), msg, msglen, &signer, &certs, &fail,
 	    why) == -1) {
 		rc = open_exit(fail);
 		tn_err(err, "%s%s", rc == EX_DATAERR ? "" : "refused: ", why);
@@ -322,6 +356,30 @@ open_run(const struct agent_opts *o, struct store *st,
 	rc = EX_SOFTWARE;
 	if (store_count_open(st, ar->ar_msgid, err) == -1)
 		goto out;
+	rc = 0;
+out:
+	if (rc != 0) {
+		free(*msg);
+		*msg = NULL;
+	}
+	sk_X509_pop_free(certs, X509_free);
+	X509_free(signer);
+	return rc;
+}
+
+static int
+open_run(const struct agent_opts *o, struct store *st,
+    const struct pki_trust *trust, char *err)
+{
+	struct arm_record *ar = NULL;
+	unsigned char *der = NULL, *msg = NULL;
+	size_t derlen, msglen;
+	int rc;
+
+	if ((rc = open_read(o, &ar, &der, &derlen, err)) != 0 ||
+	    (rc = agent_open(st, trust, ar, der, derlen, &msg, &msglen,
+	    err)) != 0)
+		goto out;
 	rc = EX_CANTCREAT;
 	if (o->o_out != NULL ? util_write_file(o->o_out, msg, msglen, 0600, 0,
 	    err) == -1 : fwrite(msg, 1, msglen, stdout) != msglen) {
@@ -331,8 +389,6 @@ open_run(const struct agent_opts *o, struct store *st,
 	}
 	rc = 0;
 out:
-	sk_X509_pop_free(certs, X509_free);
-	X509_free(signer);
 	arm_free(ar);
 	free(der);
 	free(msg);

@@ -6,6 +6,15 @@
  *	0600. Values are text: PEM for keys and certificates, the
  *	private key always encrypted (PKCS#8, scrypt) before it gets
  *	here.
+ *
+ *	Table arms keeps the ARM records fetched from the background,
+ *	by message id; the record holds the content key, so the file
+ *	stays 0600. store_arm_put() adds one unless the id is known
+ *	(fetch is idempotent). store_arm_get() sets *text (free()) and
+ *	*state: 0 unknown id, 1 present, 2 forgotten (expired: the
+ *	key was deleted and text is NULL). store_arm_forget() deletes
+ *	the record's key and keeps the id, so that a later fetch of the
+ *	same ARM does not bring the key back.
  * DIAGNOSTICS
  *	0 or -1 with a reason in err; store_open() NULL on failure.
  */
@@ -33,7 +42,9 @@ static const char store_schema[] =
     " name TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS opens ("
     " msgid TEXT PRIMARY KEY, count INTEGER NOT NULL,"
-    " last INTEGER NOT NULL);";
+    " last INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS arms ("
+    " msgid TEXT PRIMARY KEY, arm TEXT, fetched INTEGER NOT NULL);";
 
 int
 store_path(const char *dir, const char *name, char *buf, size_t len)
@@ -205,4 +216,53 @@ store_count_open(struct store *st, const char *msgid, char *err)
 	    "VALUES (?1, 1, strftime('%s','now')) ON CONFLICT (msgid) DO "
 	    "UPDATE SET count = count + 1, last = strftime('%s','now')",
 	    msgid, NULL, err);
+}
+
+int
+store_arm_put(struct store *st, const char *msgid, const char *text,
+    char *err)
+{
+	return store_run(st, "INSERT OR IGNORE INTO arms (msgid, arm, "
+	    "fetched) VALUES (?1, ?2, strftime('%s','now'))", msgid, text,
+	    err);
+}
+
+int
+store_arm_get(struct store *st, const char *msgid, char **text, int *state,
+    char *err)
+{
+	sqlite3_stmt *stmt;
+	const unsigned char *t;
+	int rc = -1, step;
+
+	*text = NULL;
+	*state = 0;
+	if ((stmt = store_prepare(st, "SELECT arm FROM arms WHERE "
+	    "msgid = ?1", msgid, NULL, err)) == NULL)
+		return -1;
+	if ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+		*state = 2;
+		if ((t = sqlite3_column_text(stmt, 0)) != NULL) {
+			*state = 1;
+			if ((*text = strdup((const char *)t)) == NULL) {
+				tn_err(err, "store: out of memory");
+				goto out;
+			}
+		}
+	} else if (step != SQLITE_DONE) {
+		tn_err(err, "store: %s", sqlite3_errmsg(st->st_db));
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int
+store_arm_forget(struct store *st, const char *msgid, char *err)
+{
+	return store_run(st, "INSERT INTO arms (msgid, arm, fetched) "
+	    "VALUES (?1, NULL, strftime('%s','now')) ON CONFLICT (msgid) "
+	    "DO UPDATE SET arm = NULL", msgid, NULL, err);
 }

@@ -8,14 +8,26 @@
  *	tandem seal -d DIR --to ADDR ... [restrictions] --in MESSAGE
  *	    --sealed OUT.der --arm OUT.arm
  *	tandem open -d DIR --sealed FILE --arm FILE [--out FILE]
+ *	tandem register -d DIR --invitation FILE --anchor ROOT.pem
+ *	    [--address ADDR] [--key ec|rsa] [--timeout S] [--no-wait]
+ *	tandem send -d DIR --to ADDR ... [restrictions] --in MESSAGE
+ *	    [--retry-for S]
+ *	tandem fetch -d DIR
+ *	tandem read -d DIR [--out-dir DIR] [--id MSGID] [FILE ...]
+ *	tandem inbox -d DIR [FILE ...]
+ *	(network commands: [-c tandem.conf] [--smtp HOST:PORT] [--bg URL]
+ *	    [--maildir DIR] [--resolve HOST:PORT:ADDR ...])
  * DESCRIPTION
  *	Reads the command line and runs one command; the commands are in
- *	init.c (init, import) and seal.c (seal, open). The store folder
+ *	init.c (init, import), seal.c (seal, open), register.c, send.c,
+ *	fetch.c and read.c (read, inbox). The store folder
  *	is -d DIR, else $TANDEM_HOME, else ~/.tandem. The local password
  *	comes from --password-file FILE or $TANDEM_PASSWORD.
  * DIAGNOSTICS
  *	Messages on standard error; exit statuses in tandem(1).
  */
+#include <curl/curl.h>
+
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +56,20 @@ usage(void)
 	    "--sealed OUT --arm OUT\n"
 	    "       tandem open [-d DIR] --sealed FILE --arm FILE "
 	    "[--out FILE]\n"
+	    "       tandem register [-d DIR] --invitation FILE --anchor "
+	    "ROOT.pem [--address ADDR]\n"
+	    "                   [--key ec|rsa] [--timeout SECONDS] "
+	    "[--no-wait]\n"
+	    "       tandem send [-d DIR] --to ADDR [--to ADDR ...] "
+	    "[restrictions] --in MESSAGE\n"
+	    "                   [--retry-for SECONDS]\n"
+	    "       tandem fetch [-d DIR]\n"
+	    "       tandem read [-d DIR] [--out-dir DIR] [--id MSGID] "
+	    "[FILE ...]\n"
+	    "       tandem inbox [-d DIR] [FILE ...]\n"
+	    "       (network: [-c tandem.conf] [--smtp HOST:PORT] "
+	    "[--bg URL] [--maildir DIR]\n"
+	    "                 [--resolve HOST:PORT:ADDR ...])\n"
 	    "       (all take --password-file FILE; else $TANDEM_PASSWORD)\n");
 }
 
@@ -106,11 +132,26 @@ parse_restriction(struct agent_opts *o, int c, const char *arg)
 	return -1;
 }
 
+enum {
+	OPT_SMTP = 256, OPT_BG, OPT_MAILDIR, OPT_RESOLVE, OPT_INVITATION,
+	OPT_OUT_DIR, OPT_ID, OPT_TIMEOUT, OPT_RETRY_FOR, OPT_NO_WAIT
+};
+
 static const struct option longopts[] = {
 	{ "address", required_argument, NULL, 'a' },
 	{ "anchor", required_argument, NULL, 'A' },
 	{ "arm", required_argument, NULL, 'M' },
-	{ "cert", required_argument, NULL, 'c' },
+	{ "bg", required_argument, NULL, OPT_BG },
+	{ "id", required_argument, NULL, OPT_ID },
+	{ "invitation", required_argument, NULL, OPT_INVITATION },
+	{ "maildir", required_argument, NULL, OPT_MAILDIR },
+	{ "no-wait", no_argument, NULL, OPT_NO_WAIT },
+	{ "out-dir", required_argument, NULL, OPT_OUT_DIR },
+	{ "resolve", required_argument, NULL, OPT_RESOLVE },
+	{ "retry-for", required_argument, NULL, OPT_RETRY_FOR },
+	{ "smtp", required_argument, NULL, OPT_SMTP },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "cert", required_argument, NULL, 'T' },
 	{ "chain", required_argument, NULL, 'h' },
 	{ "csr", required_argument, NULL, 'q' },
 	{ "expires", required_argument, NULL, 'e' },
@@ -137,7 +178,7 @@ opt_slot(struct agent_opts *o, int c)
 	case 'a': return &o->o_address;
 	case 'A': return &o->o_anchor;
 	case 'M': return &o->o_arm;
-	case 'c': return &o->o_cert;
+	case 'T': return &o->o_cert;
 	case 'h': return &o->o_chain;
 	case 'q': return &o->o_csr;
 	case 'e': return &o->o_expires;
@@ -146,17 +187,64 @@ opt_slot(struct agent_opts *o, int c)
 	case 'o': return &o->o_out;
 	case 'p': return &o->o_password_file;
 	case 's': return &o->o_sealed;
+	case 'c': return &o->o_conf;
+	case OPT_SMTP: return &o->o_smtp;
+	case OPT_BG: return &o->o_bg;
+	case OPT_MAILDIR: return &o->o_maildir;
+	case OPT_INVITATION: return &o->o_invitation;
+	case OPT_OUT_DIR: return &o->o_out_dir;
+	case OPT_ID: return &o->o_id;
 	}
 	return NULL;
 }
 
+/* A number of seconds, 0 to a week. */
 static int
-parse_opts(struct agent_opts *o, int argc, char **argv)
+parse_seconds(const char *name, const char *arg, long *out)
+{
+	char *end;
+	long n;
+
+	n = strtol(arg, &end, 10);
+	if (*arg < '0' || *arg > '9' || *end != '\0' || n > 7 * 86400L) {
+		fprintf(stderr, "tandem: --%s: not a number of seconds from "
+		    "0 to 604800: %s\n", name, arg);
+		return -1;
+	}
+	*out = n;
+	return 0;
+}
+
+static int
+parse_net(struct agent_opts *o, int c, const char *arg)
+{
+	switch (c) {
+	case OPT_RESOLVE:
+		if (o->o_nresolve == AGENT_MAX_RESOLVE) {
+			fprintf(stderr, "tandem: more than %d --resolve\n",
+			    AGENT_MAX_RESOLVE);
+			return -1;
+		}
+		o->o_resolve[o->o_nresolve++] = arg;
+		return 0;
+	case OPT_TIMEOUT:
+		return parse_seconds("timeout", arg, &o->o_timeout);
+	case OPT_RETRY_FOR:
+		return parse_seconds("retry-for", arg, &o->o_retry_for);
+	case OPT_NO_WAIT:
+		o->o_no_wait = 1;
+		return 0;
+	}
+	return parse_restriction(o, c, arg);
+}
+
+static int
+parse_opts(struct agent_opts *o, int files, int argc, char **argv)
 {
 	const char **slot;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "d:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:d:", longopts, NULL)) != -1) {
 		if (c == 't') {
 			if (o->o_nto == AGENT_MAX_TO) {
 				fprintf(stderr, "tandem: more than %d --to\n",
@@ -166,8 +254,18 @@ parse_opts(struct agent_opts *o, int argc, char **argv)
 			o->o_to[o->o_nto++] = optarg;
 		} else if ((slot = opt_slot(o, c)) != NULL)
 			*slot = optarg;
-		else if (parse_restriction(o, c, optarg) == -1)
+		else if (parse_net(o, c, optarg) == -1)
 			return -1;
+	}
+	if (files && optind < argc) {
+		if (argc - optind > AGENT_MAX_FILES) {
+			fprintf(stderr, "tandem: more than %d files\n",
+			    AGENT_MAX_FILES);
+			return -1;
+		}
+		o->o_files = argv + optind;
+		o->o_nfiles = (size_t)(argc - optind);
+		optind = argc;
 	}
 	if (optind != argc) {
 		fprintf(stderr, "tandem: unexpected argument: %s\n",
@@ -192,6 +290,26 @@ default_dir(void)
 	return dir;
 }
 
+/* Without -d: the folder of the agent "store" option of -c FILE. */
+static int
+conf_store_dir(struct agent_opts *o, char **dir)
+{
+	struct agent_net *an;
+	char err[TN_ERRLEN];
+
+	if ((an = net_new(o, err)) == NULL) {
+		fprintf(stderr, "tandem: %s\n", err);
+		return EX_CONFIG;
+	}
+	if (net_store_dir(an) != NULL && getenv("TANDEM_HOME") == NULL &&
+	    (o->o_dir = *dir = strdup(net_store_dir(an))) == NULL) {
+		net_free(an);
+		return EX_OSERR;
+	}
+	net_free(an);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -203,6 +321,11 @@ main(int argc, char **argv)
 		{ "import", cmd_import },
 		{ "seal", cmd_seal },
 		{ "open", cmd_open },
+		{ "register", cmd_register },
+		{ "send", cmd_send },
+		{ "fetch", cmd_fetch },
+		{ "read", cmd_read },
+		{ "inbox", cmd_inbox },
 	};
 	struct agent_opts o;
 	char *dir = NULL;
@@ -210,6 +333,8 @@ main(int argc, char **argv)
 	int rc = EX_USAGE;
 
 	memset(&o, 0, sizeof(o));
+	o.o_timeout = 300;
+	o.o_retry_for = 180;
 	if (argc < 2) {
 		usage();
 		return EX_USAGE;
@@ -218,10 +343,14 @@ main(int argc, char **argv)
 		if (strcmp(argv[1], cmds[i].name) == 0)
 			break;
 	if (i == sizeof(cmds) / sizeof(cmds[0]) ||
-	    parse_opts(&o, argc - 1, argv + 1) == -1) {
+	    parse_opts(&o, strcmp(argv[1], "read") == 0 ||
+	    strcmp(argv[1], "inbox") == 0, argc - 1, argv + 1) == -1) {
 		usage();
 		return EX_USAGE;
 	}
+	if (o.o_dir == NULL && o.o_conf != NULL &&
+	    (rc = conf_store_dir(&o, &dir)) != 0)
+		return rc;
 	if (o.o_dir == NULL && (o.o_dir = dir = default_dir()) == NULL) {
 		fprintf(stderr, "tandem: no store folder: use -d DIR, "
 		    "TANDEM_HOME or HOME\n");
@@ -231,7 +360,9 @@ main(int argc, char **argv)
 		fprintf(stderr, "tandem: store folder name too long\n");
 		goto out;
 	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
 	rc = cmds[i].fn(&o);
+	curl_global_cleanup();
 out:
 	free(dir);
 	return rc;

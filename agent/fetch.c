@@ -1,0 +1,222 @@
+/*
+ * NAME
+ *	fetch.c - "tandem fetch": the ARMs waiting at the background
+ * DESCRIPTION
+ *	GET BG/v1/mailbox lists "ID MESSAGE-ID" lines. For each, GET
+ *	BG/v1/mailbox/ID, unwrap it with the agent's key, check that the
+ *	signer is the background element of the agent's own courier
+ *	(chaining to the anchors), parse the ARM record, check it is the
+ *	message listed and that this agent is one of its recipients,
+ *	store it (store_arm_put(), a known id is kept as it is), and
+ *	only then DELETE BG/v1/mailbox/ID. Running it twice does no
+ *	harm. A refused ARM is reported and left at the background.
+ *	Prints one line per ARM stored: "MESSAGE-ID SENDER".
+ * DIAGNOSTICS
+ *	Messages on standard error; exit statuses in tandem(1): the
+ *	first failure decides, after every ARM was tried.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sysexits.h>
+
+#include "tandem.h"
+#include "arm.h"
+#include "cms.h"
+#include "pki.h"
+#include "proto.h"
+#include "agent.h"
+
+#define FETCH_MAX_ID	64
+
+static int
+fetch_status(long status, const unsigned char *resp, const char *what,
+    char *err)
+{
+	tn_err(err, "%s: %ld %.120s", what, status, (const char *)resp);
+	return status >= 400 && status < 500 && status != 408 &&
+	    status != 429 ? AGENT_EX_REFUSED : EX_TEMPFAIL;
+}
+
+static int
+fetch_is_rcpt(const struct arm_record *ar, const char *address)
+{
+	size_t i;
+
+	for (i = 0; i < ar->ar_nrcpts; i++)
+		if (strcasecmp(ar->ar_rcpts[i], address) == 0)
+			return 1;
+	return 0;
+}
+
+/* Unwrap and check one ARM; *text (free()) is the ARM record. */
+static int
+fetch_check(struct agent_session *as, const unsigned char *der, size_t len,
+    const char *msgid, char **text, char *err)
+{
+	STACK_OF(X509) *certs = NULL;
+	X509 *signer = NULL;
+	struct arm_record *ar = NULL;
+	unsigned char *out = NULL;
+	size_t outlen;
+	enum cms_fail fail;
+	int rc;
+
+	if (cms_unwrap(der, len, &as->as_id, pki_trust_store(as->as_trust),
+	    &out, &outlen, &signer, &certs, &fail, err) == -1) {
+		rc = fail == CMS_FAIL_CHAIN ? AGENT_EX_UNTRUSTED :
+		    fail == CMS_FAIL_INTERNAL ? EX_SOFTWARE : EX_DATAERR;
+		goto out;
+	}
+	if ((rc = agent_check_element(as->as_trust, signer, certs,
+	    PKI_KIND_BG, as->as_id.ci_cert, err)) != 0)
+		goto out;
+	rc = EX_DATAERR;
+	if (arm_parse((char *)out, outlen, &ar, err) == -1)
+		goto out;
+	if (strcmp(ar->ar_msgid, msgid) != 0) {
+		tn_err(err, "listed as %s but the ARM is for %s", msgid,
+		    ar->ar_msgid);
+		goto out;
+	}
+	if (!fetch_is_rcpt(ar, as->as_address)) {
+		tn_err(err, "%s is not a recipient of %s", as->as_address,
+		    msgid);
+		goto out;
+	}
+	*text = (char *)out;
+	out = NULL;
+	rc = 0;
+out:
+	if (out != NULL)
+		OPENSSL_cleanse(out, outlen);
+	free(out);
+	arm_free(ar);
+	X509_free(signer);
+	sk_X509_pop_free(certs, X509_free);
+	return rc;
+}
+
+static int
+fetch_one(struct agent_session *as, const char *id, const char *msgid,
+    char *err)
+{
+	unsigned char *resp = NULL;
+	char path[FETCH_MAX_ID + 16], *text = NULL;
+	size_t len;
+	long status;
+	int rc = EX_TEMPFAIL;
+
+	snprintf(path, sizeof(path), "/v1/mailbox/%s", id);
+	if (net_https(as->as_net, "GET", path, NULL, 0, &status, &resp, &len,
+	    err) == -1)
+		goto out;
+	if (status == 404) {
+		rc = 0;		/* gone meanwhile */
+		goto out;
+	}
+	if (status != 200) {
+		rc = fetch_status(status, resp, path, err);
+		goto out;
+	}
+	if ((rc = fetch_check(as, resp, len, msgid, &text, err)) != 0)
+		goto out;
+	rc = EX_SOFTWARE;
+	if (store_arm_put(as->as_st, msgid, text, err) == -1)
+		goto out;
+	free(resp);
+	resp = NULL;
+	rc = EX_TEMPFAIL;
+	if (net_https(as->as_net, "DELETE", path, NULL, 0, &status, &resp,
+	    &len, err) == -1)
+		goto out;
+	if (status != 204 && status != 200 && status != 404) {
+		rc = fetch_status(status, resp, path, err);
+		goto out;
+	}
+	printf("%s\n", msgid);
+	rc = 0;
+out:
+	if (text != NULL)
+		OPENSSL_cleanse(text, strlen(text));
+	free(text);
+	free(resp);
+	return rc;
+}
+
+static int
+fetch_id_ok(const char *id)
+{
+	size_t n = strlen(id);
+
+	return n > 0 && n <= FETCH_MAX_ID &&
+	    strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789_-.") == n && id[0] != '.';
+}
+
+/* Each "ID MESSAGE-ID" line of the listing; the first failure wins. */
+static int
+fetch_list(struct agent_session *as, char *list, char *err)
+{
+	char *line, *next, *sp, why[TN_ERRLEN];
+	int rc = 0, r;
+
+	for (line = list; line != NULL && *line != '\0'; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		line[strcspn(line, "\r")] = '\0';
+		if (*line == '\0')
+			continue;
+		if ((sp = strchr(line, ' ')) == NULL ||
+		    (*sp++ = '\0', !fetch_id_ok(line)) ||
+		    !proto_valid_msgid(sp)) {
+			tn_err(why, "mailbox listing: bad line");
+			r = EX_PROTOCOL;
+		} else
+			r = fetch_one(as, line, sp, why);
+		if (r != 0) {
+			fprintf(stderr, "tandem fetch: %s\n", why);
+			if (rc == 0) {
+				rc = r;
+				memcpy(err, why, TN_ERRLEN);
+			}
+		}
+	}
+	return rc;
+}
+
+int
+cmd_fetch(struct agent_opts *o)
+{
+	struct agent_session as;
+	unsigned char *resp = NULL;
+	char err[TN_ERRLEN];
+	size_t len;
+	long status;
+	int rc;
+
+	if ((rc = agent_session(&as, o, err)) != 0)
+		goto out;
+	rc = EX_TEMPFAIL;
+	if (net_https(as.as_net, "GET", "/v1/mailbox", NULL, 0, &status,
+	    &resp, &len, err) == -1)
+		goto out;
+	if (status != 200) {
+		rc = fetch_status(status, resp, "/v1/mailbox", err);
+		goto out;
+	}
+	if ((rc = fetch_list(&as, (char *)resp, err)) != 0) {
+		agent_session_free(&as);
+		free(resp);
+		return rc;	/* already said */
+	}
+	rc = 0;
+out:
+	if (rc != 0)
+		fprintf(stderr, "tandem fetch: %s\n", err);
+	agent_session_free(&as);
+	free(resp);
+	return rc;
+}

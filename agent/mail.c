@@ -1,0 +1,151 @@
+/*
+ * NAME
+ *	mail.c - what the network commands share: ids, submission, the
+ *	courier's signature
+ * SYNOPSIS
+ *	#include "agent.h"
+ *
+ *	char	*agent_new_id(const char *address);
+ *	int	agent_submit(struct agent_net *an, enum tmail_kind kind,
+ *		    const char *from, char *const *to, size_t nto,
+ *		    const char *msgid, const unsigned char *der,
+ *		    size_t derlen, char *err);
+ *	int	agent_check_element(const struct pki_trust *trust,
+ *		    X509 *signer, STACK_OF(X509) *certs,
+ *		    enum pki_kind kind, X509 *own, char *err);
+ *	struct pki_trust *agent_trust(const char *dir, char *err);
+ * DESCRIPTION
+ *	agent_new_id() returns a fresh message id, 32 random hex digits
+ *	@ the domain of address, to be passed to free(); NULL when out
+ *	of memory.
+ *
+ *	agent_submit() writes a Tandem mail (tmail_compose(), neutral
+ *	Subject) whose body is der and submits it by SMTP, envelope
+ *	from "from", to the addresses of to. Returns 0 or an exit
+ *	status: AGENT_EX_REFUSED for a permanent SMTP refusal (5xx),
+ *	EX_TEMPFAIL for anything that may pass later.
+ *
+ *	agent_check_element() checks that signer chains to the trust
+ *	anchors, is an element certificate of the given kind (PKI_KIND_FG
+ *	for mail, PKI_KIND_BG for HTTPS), and was issued by the CA that
+ *	issued own, the agent's certificate (same issuer name and, when
+ *	both carry one, the same authority key identifier). own may be
+ *	NULL before registration ends: then the caller compares the
+ *	signer with the certificate it expects. Returns 0,
+ *	AGENT_EX_UNTRUSTED or AGENT_EX_COURIER.
+ *
+ *	agent_trust() loads DIR/anchors.pem; pass the result to
+ *	pki_trust_free().
+ * DIAGNOSTICS
+ *	As above, with the reason in err.
+ */
+#include <openssl/x509v3.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "tandem.h"
+#include "pki.h"
+#include "tmail.h"
+#include "util.h"
+#include "agent.h"
+
+char *
+agent_new_id(const char *address)
+{
+	unsigned char rnd[16];
+	const char *at;
+	char *hex, *id = NULL;
+
+	if ((at = strchr(address, '@')) == NULL)
+		return NULL;
+	if (util_random(rnd, sizeof(rnd)) == -1 ||
+	    (hex = util_hex(rnd, sizeof(rnd))) == NULL)
+		return NULL;
+	if (asprintf(&id, "%s@%s", hex, at + 1) == -1)
+		id = NULL;
+	free(hex);
+	return id;
+}
+
+int
+agent_submit(struct agent_net *an, enum tmail_kind kind, const char *from,
+    char *const *to, size_t nto, const char *msgid, const unsigned char *der,
+    size_t derlen, char *err)
+{
+	struct tmail_head th;
+	char *mail = NULL;
+	size_t len;
+	long code;
+	int rc = EX_SOFTWARE;
+
+	memset(&th, 0, sizeof(th));
+	th.th_kind = kind;
+	th.th_from = from;
+	th.th_to = (const char *const *)to;
+	th.th_nto = nto;
+	th.th_msgid = msgid;
+	if (tmail_compose(&th, der, derlen, &mail, &len, err) == -1)
+		goto out;
+	if (net_smtp(an, from, to, nto, mail, len, &code, err) == -1) {
+		rc = code >= 500 && code < 600 ? AGENT_EX_REFUSED :
+		    EX_TEMPFAIL;
+		goto out;
+	}
+	rc = 0;
+out:
+	free(mail);
+	return rc;
+}
+
+static int
+same_issuer(X509 *a, X509 *b)
+{
+	const ASN1_OCTET_STRING *ka, *kb;
+
+	if (X509_NAME_cmp(X509_get_issuer_name(a),
+	    X509_get_issuer_name(b)) != 0)
+		return 0;
+	ka = X509_get0_authority_key_id(a);
+	kb = X509_get0_authority_key_id(b);
+	return ka == NULL || kb == NULL || ASN1_OCTET_STRING_cmp(ka, kb) == 0;
+}
+
+int
+agent_check_element(const struct pki_trust *trust, X509 *signer,
+    STACK_OF(X509) *certs, enum pki_kind kind, X509 *own, char *err)
+{
+	char why[TN_ERRLEN];
+
+	if (pki_verify(trust, signer, certs, NULL, why) == -1) {
+		tn_err(err, "refused: signer not certified to the root: %s",
+		    why);
+		return AGENT_EX_UNTRUSTED;
+	}
+	if (pki_cert_kind(signer) != kind) {
+		tn_err(err, "refused: signer is a %s certificate, not the "
+		    "courier's %s element", pki_kind_name(pki_cert_kind(signer)),
+		    kind == PKI_KIND_FG ? "foreground" : "background");
+		return AGENT_EX_COURIER;
+	}
+	if (own != NULL && !same_issuer(signer, own)) {
+		tn_err(err, "refused: signer is an element of another "
+		    "courier");
+		return AGENT_EX_COURIER;
+	}
+	return 0;
+}
+
+struct pki_trust *
+agent_trust(const char *dir, char *err)
+{
+	char path[1024];
+
+	if (store_path(dir, "anchors.pem", path, sizeof(path)) == -1) {
+		tn_err(err, "%s: path too long", dir);
+		return NULL;
+	}
+	return pki_trust_load(path, err);
+}

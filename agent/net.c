@@ -1,0 +1,478 @@
+/*
+ * NAME
+ *	net.c - the agent's network side: settings, HTTPS and SMTP
+ * SYNOPSIS
+ *	#include "agent.h"
+ *
+ *	struct agent_net *net_new(const struct agent_opts *o, char *err);
+ *	void	net_free(struct agent_net *an);
+ *	int	net_identity(struct agent_net *an, const struct cms_id *id,
+ *		    const char *anchors, char *err);
+ *	int	net_https(struct agent_net *an, const char *method,
+ *		    const char *path, const unsigned char *body,
+ *		    size_t len, long *status, unsigned char **resp,
+ *		    size_t *resplen, char *err);
+ *	int	net_smtp(struct agent_net *an, const char *from,
+ *		    char *const *rcpts, size_t nrcpts, const char *msg,
+ *		    size_t len, long *code, char *err);
+ * DESCRIPTION
+ *	net_new() merges the settings: the agent section of the
+ *	tandem.conf named by -c (if any), then the command-line options
+ *	--smtp, --bg, --maildir and --resolve, which win. The result
+ *	should be passed to net_free(), which accepts NULL.
+ *
+ *	net_identity() gives libcurl the agent's TLS client identity:
+ *	the certificate and chain as PEM and the private key, decrypted
+ *	in memory only and passed as a blob (never a clear file). The
+ *	trust anchors (a PEM file) verify the background's certificate.
+ *	The key bytes are wiped by net_free().
+ *
+ *	net_set_bg() replaces the background URL (https:// only).
+ *	net_maildir(), net_store_dir() and net_bg() return the settings
+ *	(owned by an, NULL when unset).
+ *
+ *	net_https() sends one request to the background URL followed by
+ *	path. *status gets the HTTP status; *resp (NUL-terminated, not
+ *	counted in *resplen, to free()) the body. It returns -1 only if
+ *	no answer came (connection, TLS); any status is an answer.
+ *
+ *	net_smtp() submits msg (CRLF lines) to the submission service
+ *	with the envelope from and rcpts. *code gets the last SMTP reply
+ *	code (0 if none came).
+ * DIAGNOSTICS
+ *	0 or -1 with a one-line reason in err.
+ */
+#include <curl/curl.h>
+#include <openssl/crypto.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tandem.h"
+#include "conf.h"
+#include "pki.h"
+#include "agent.h"
+
+#define NET_MAX_RESP	(TN_MAX_MESSAGE + 1024)
+
+struct agent_net {
+	char			*an_smtp;	/* host:port */
+	char			*an_bg;		/* https URL, no trailing / */
+	char			*an_maildir;
+	char			*an_store_dir;	/* from conf, or NULL */
+	struct curl_slist	*an_resolve;
+	char			*an_cert;	/* PEM: cert + chain */
+	char			*an_key;	/* PEM, clear: wiped */
+	size_t			 an_keylen;
+	char			*an_anchors;	/* path */
+};
+
+struct net_buf {
+	unsigned char	*nb_data;
+	size_t		 nb_len;
+	size_t		 nb_pos;	/* for reading */
+	int		 nb_over;
+};
+
+static int
+net_dup(char **dst, const char *src, char *err)
+{
+	char *d = NULL;
+
+	if (src != NULL && (d = strdup(src)) == NULL) {
+		tn_err(err, "out of memory");
+		return -1;
+	}
+	free(*dst);
+	*dst = d;
+	return 0;
+}
+
+static int
+net_add_resolve(struct agent_net *an, const char *r, char *err)
+{
+	struct curl_slist *l;
+
+	if (strchr(r, ':') == NULL || strchr(strchr(r, ':') + 1, ':') ==
+	    NULL) {
+		tn_err(err, "--resolve: not HOST:PORT:ADDRESS: %s", r);
+		return -1;
+	}
+	if ((l = curl_slist_append(an->an_resolve, r)) == NULL) {
+		tn_err(err, "out of memory");
+		return -1;
+	}
+	an->an_resolve = l;
+	return 0;
+}
+
+static int
+net_from_conf(struct agent_net *an, const char *path, char *err)
+{
+	struct conf *cf = NULL;
+	char hp[600], *slash;
+	size_t i;
+	int rc = -1;
+
+	if (conf_load(path, &cf, err) == -1)
+		return -1;
+	snprintf(hp, sizeof(hp), "%s:%d", cf->cf_submission_host,
+	    cf->cf_submission_port);
+	if (net_dup(&an->an_smtp, hp, err) == -1 ||
+	    net_dup(&an->an_bg, *cf->cf_bg_url ? cf->cf_bg_url : NULL,
+	    err) == -1 ||
+	    net_dup(&an->an_maildir, cf->cf_agent_maildir, err) == -1 ||
+	    net_dup(&an->an_store_dir, cf->cf_agent_store, err) == -1)
+		goto out;
+	if ((slash = strrchr(an->an_store_dir, '/')) != NULL)
+		*slash = '\0';
+	else {
+		free(an->an_store_dir);
+		an->an_store_dir = NULL;
+	}
+	for (i = 0; i < cf->cf_nresolve; i++)
+		if (net_add_resolve(an, cf->cf_resolve[i], err) == -1)
+			goto out;
+	rc = 0;
+out:
+	conf_free(cf);
+	return rc;
+}
+
+struct agent_net *
+net_new(const struct agent_opts *o, char *err)
+{
+	struct agent_net *an;
+	size_t i;
+
+	if ((an = calloc(1, sizeof(*an))) == NULL) {
+		tn_err(err, "out of memory");
+		return NULL;
+	}
+	if ((o->o_conf != NULL && net_from_conf(an, o->o_conf, err) == -1) ||
+	    (o->o_smtp != NULL && net_dup(&an->an_smtp, o->o_smtp,
+	    err) == -1) ||
+	    (o->o_bg != NULL && net_dup(&an->an_bg, o->o_bg, err) == -1) ||
+	    (o->o_maildir != NULL && net_dup(&an->an_maildir, o->o_maildir,
+	    err) == -1))
+		goto fail;
+	for (i = 0; i < o->o_nresolve; i++)
+		if (net_add_resolve(an, o->o_resolve[i], err) == -1)
+			goto fail;
+	if (an->an_bg != NULL && net_set_bg(an, an->an_bg, err) == -1)
+		goto fail;
+	if (an->an_smtp == NULL && net_dup(&an->an_smtp, "127.0.0.1:587",
+	    err) == -1)
+		goto fail;
+	return an;
+fail:
+	net_free(an);
+	return NULL;
+}
+
+void
+net_free(struct agent_net *an)
+{
+	if (an == NULL)
+		return;
+	free(an->an_smtp);
+	free(an->an_bg);
+	free(an->an_maildir);
+	free(an->an_store_dir);
+	free(an->an_cert);
+	free(an->an_anchors);
+	if (an->an_key != NULL)
+		OPENSSL_cleanse(an->an_key, an->an_keylen);
+	free(an->an_key);
+	curl_slist_free_all(an->an_resolve);
+	free(an);
+}
+
+const char *
+net_maildir(const struct agent_net *an)
+{
+	return an->an_maildir;
+}
+
+const char *
+net_store_dir(const struct agent_net *an)
+{
+	return an->an_store_dir;
+}
+
+const char *
+net_bg(const struct agent_net *an)
+{
+	return an->an_bg;
+}
+
+static int
+net_cert_chain(struct agent_net *an, const struct cms_id *id, char *err)
+{
+	char *pem = NULL, *all = NULL;
+	size_t len, total = 0;
+	int i, n, rc = -1;
+
+	n = id->ci_chain != NULL ? sk_X509_num(id->ci_chain) : 0;
+	for (i = -1; i < n; i++) {
+		if (pki_cert_pem(i < 0 ? id->ci_cert :
+		    sk_X509_value(id->ci_chain, i), &pem, &len, err) == -1)
+			goto out;
+		if ((all = realloc(an->an_cert, total + len + 1)) == NULL) {
+			tn_err(err, "out of memory");
+			goto out;
+		}
+		memcpy(all + total, pem, len + 1);
+		total += len;
+		an->an_cert = all;
+		free(pem);
+		pem = NULL;
+	}
+	rc = 0;
+out:
+	free(pem);
+	return rc;
+}
+
+int
+net_identity(struct agent_net *an, const struct cms_id *id,
+    const char *anchors, char *err)
+{
+	if (net_cert_chain(an, id, err) == -1 ||
+	    pki_key_pem(id->ci_key, NULL, &an->an_key, &an->an_keylen,
+	    err) == -1 ||
+	    net_dup(&an->an_anchors, anchors, err) == -1)
+		return -1;
+	return 0;
+}
+
+static size_t
+net_write_cb(char *p, size_t size, size_t n, void *arg)
+{
+	struct net_buf *nb = arg;
+	unsigned char *d;
+
+	n *= size;
+	if (nb->nb_len + n > NET_MAX_RESP) {
+		nb->nb_over = 1;
+		return 0;
+	}
+	if ((d = realloc(nb->nb_data, nb->nb_len + n + 1)) == NULL)
+		return 0;
+	memcpy(d + nb->nb_len, p, n);
+	nb->nb_len += n;
+	d[nb->nb_len] = '\0';
+	nb->nb_data = d;
+	return n;
+}
+
+static size_t
+net_read_cb(char *p, size_t size, size_t n, void *arg)
+{
+	struct net_buf *nb = arg;
+
+	n *= size;
+	if (n > nb->nb_len - nb->nb_pos)
+		n = nb->nb_len - nb->nb_pos;
+	memcpy(p, nb->nb_data + nb->nb_pos, n);
+	nb->nb_pos += n;
+	return n;
+}
+
+static int
+net_tls(CURL *c, struct agent_net *an)
+{
+	struct curl_blob cert, key;
+
+	cert.data = an->an_cert;
+	cert.len = strlen(an->an_cert);
+	cert.flags = CURL_BLOB_COPY;
+	key.data = an->an_key;
+	key.len = an->an_keylen;
+	key.flags = CURL_BLOB_NOCOPY;
+	return curl_easy_setopt(c, CURLOPT_SSLCERT_BLOB, &cert) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM") != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_SSLKEY_BLOB, &key) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM") != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_CAINFO, an->an_anchors) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_SSLVERSION,
+	    (long)CURL_SSLVERSION_TLSv1_2) != CURLE_OK ? -1 : 0;
+}
+
+static int
+net_https_setup(CURL *c, struct agent_net *an, const char *method,
+    const char *url, struct curl_slist *hdrs, struct net_buf *in,
+    struct net_buf *out)
+{
+	if (curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_RESOLVE, an->an_resolve) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, net_write_cb) !=
+	    CURLE_OK || curl_easy_setopt(c, CURLOPT_WRITEDATA, out) !=
+	    CURLE_OK || net_tls(c, an) == -1)
+		return -1;
+	if (strcmp(method, "POST") == 0)
+		return curl_easy_setopt(c, CURLOPT_POSTFIELDS, in->nb_data) !=
+		    CURLE_OK || curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)in->nb_len) != CURLE_OK ? -1 : 0;
+	if (strcmp(method, "GET") != 0)
+		return curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method) !=
+		    CURLE_OK ? -1 : 0;
+	return 0;
+}
+
+int
+net_https(struct agent_net *an, const char *method, const char *path,
+    const unsigned char *body, size_t len, long *status,
+    unsigned char **resp, size_t *resplen, char *err)
+{
+	CURL *c = NULL;
+	CURLcode cc;
+	struct curl_slist *hdrs = NULL;
+	struct net_buf in, out;
+	char url[2048];
+	int rc = -1;
+
+	memset(&out, 0, sizeof(out));
+	in.nb_data = (unsigned char *)(uintptr_t)body;
+	in.nb_len = len;
+	*status = 0;
+	*resp = NULL;
+	*resplen = 0;
+	if (an->an_bg == NULL) {
+		tn_err(err, "no background URL: use --bg or bg_url in "
+		    "tandem.conf");
+		return -1;
+	}
+	if (an->an_key == NULL || an->an_cert == NULL) {
+		tn_err(err, "no TLS identity");
+		return -1;
+	}
+	if ((size_t)snprintf(url, sizeof(url), "%s%s", an->an_bg, path) >=
+	    sizeof(url)) {
+		tn_err(err, "background URL too long");
+		return -1;
+	}
+	if ((c = curl_easy_init()) == NULL ||
+	    (hdrs = curl_slist_append(NULL,
+	    "Content-Type: application/pkcs7-mime")) == NULL ||
+	    net_https_setup(c, an, method, url, hdrs, &in, &out) == -1) {
+		tn_err(err, "cannot set up the HTTPS request");
+		goto out;
+	}
+	if ((cc = curl_easy_perform(c)) != CURLE_OK) {
+		tn_err(err, "%s %s: %s", method, url, out.nb_over ?
+		    "answer too large" : curl_easy_strerror(cc));
+		goto out;
+	}
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+	if (out.nb_data == NULL && (out.nb_data = calloc(1, 1)) == NULL) {
+		tn_err(err, "out of memory");
+		goto out;
+	}
+	*resp = out.nb_data;
+	*resplen = out.nb_len;
+	out.nb_data = NULL;
+	rc = 0;
+out:
+	free(out.nb_data);
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(c);
+	return rc;
+}
+
+static int
+net_smtp_setup(CURL *c, struct agent_net *an, const char *from,
+    struct curl_slist *rl, struct net_buf *in, char *err)
+{
+	char url[700], mfrom[TN_MAX_ADDRESS + 3];
+
+	if ((size_t)snprintf(url, sizeof(url), "smtp://%s", an->an_smtp) >=
+	    sizeof(url)) {
+		tn_err(err, "submission address too long");
+		return -1;
+	}
+	snprintf(mfrom, sizeof(mfrom), "<%s>", from);
+	if (curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp") != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_TIMEOUT, 300L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_MAIL_FROM, mfrom) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rl) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_READFUNCTION, net_read_cb) !=
+	    CURLE_OK || curl_easy_setopt(c, CURLOPT_READDATA, in) !=
+	    CURLE_OK || curl_easy_setopt(c, CURLOPT_UPLOAD, 1L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE,
+	    (curl_off_t)in->nb_len) != CURLE_OK) {
+		tn_err(err, "cannot set up the SMTP submission");
+		return -1;
+	}
+	return 0;
+}
+
+int
+net_smtp(struct agent_net *an, const char *from, char *const *rcpts,
+    size_t nrcpts, const char *msg, size_t len, long *code, char *err)
+{
+	CURL *c = NULL;
+	CURLcode cc;
+	struct curl_slist *rl = NULL, *l;
+	struct net_buf in;
+	char r[TN_MAX_ADDRESS + 3];
+	size_t i;
+	int rc = -1;
+
+	*code = 0;
+	memset(&in, 0, sizeof(in));
+	in.nb_data = (unsigned char *)(uintptr_t)msg;
+	in.nb_len = len;
+	for (i = 0; i < nrcpts; i++) {
+		snprintf(r, sizeof(r), "<%s>", rcpts[i]);
+		if ((l = curl_slist_append(rl, r)) == NULL) {
+			tn_err(err, "out of memory");
+			goto out;
+		}
+		rl = l;
+	}
+	if ((c = curl_easy_init()) == NULL) {
+		tn_err(err, "cannot set up the SMTP submission");
+		goto out;
+	}
+	if (net_smtp_setup(c, an, from, rl, &in, err) == -1)
+		goto out;
+	cc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, code);
+	if (cc != CURLE_OK) {
+		tn_err(err, "SMTP smtp://%s: %s (last reply %ld)",
+		    an->an_smtp, curl_easy_strerror(cc), *code);
+		goto out;
+	}
+	rc = 0;
+out:
+	curl_slist_free_all(rl);
+	curl_easy_cleanup(c);
+	return rc;
+}
+
+int
+net_set_bg(struct agent_net *an, const char *url, char *err)
+{
+	size_t n;
+
+	if (strncmp(url, "https://", 8) != 0) {
+		tn_err(err, "background URL: not https://: %s", url);
+		return -1;
+	}
+	if (net_dup(&an->an_bg, url, err) == -1)
+		return -1;
+	n = strlen(an->an_bg);
+	while (n > 8 && an->an_bg[n - 1] == '/')
+		an->an_bg[--n] = '\0';
+	return 0;
+}

@@ -1,0 +1,456 @@
+/*
+ * NAME
+ *	read.c - "tandem read" and "tandem inbox": the Maildir side
+ * SYNOPSIS
+ *	#include "agent.h"
+ *
+ *	int	reader_open(struct agent_reader *rd,
+ *		    const struct agent_opts *o, const char *pass,
+ *		    char *err);
+ *	int	reader_reload(struct agent_reader *rd, char *err);
+ *	int	reader_scan(struct agent_reader *rd, int service_only,
+ *		    char *err);
+ *	void	reader_close(struct agent_reader *rd);
+ * DESCRIPTION
+ *	reader_open() opens the store, the anchors, the decrypted key
+ *	and, once registered, the certificate, its chain and the
+ *	courier-end certificate (reader_reload() reads these again), and
+ *	the network settings. reader_close() frees it all; it accepts a
+ *	reader that failed to open.
+ *
+ *	reader_scan() goes through the files named on the command line,
+ *	or else the Maildir's new/ and cur/ (in name order, at most
+ *	AGENT_MAX_FILES), and handles each Tandem mail (a Tandem-Kind
+ *	header; other mail in the Maildir is skipped, a named file that
+ *	is not Tandem mail is an error):
+ *	content - unwrap with the agent key (signer: the FG element of
+ *	the agent's courier), find the ARM by the Message-ID in the
+ *	store, check that the mail's From is the ARM's sender, then
+ *	agent_open() (digest, restrictions, signature, sender) and write
+ *	the message to standard output or to --out-dir DIR/MESSAGE-ID.eml
+ *	(printing that path); --id limits this to one message;
+ *	service - agent_service(); invitation - a hint to run register.
+ *	With service_only, content and invitations are left alone.
+ *	Every file is tried; the first failure gives the exit status.
+ *
+ *	inbox lists each Tandem mail without opening it: "MESSAGE-ID
+ *	FROM STATUS", STATUS one of readable, no-arm, expired,
+ *	opens-used, service, invitation, or refused: REASON.
+ * DIAGNOSTICS
+ *	Messages on standard error, naming the file; exit statuses in
+ *	tandem(1).
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tandem.h"
+#include "arm.h"
+#include "cms.h"
+#include "pki.h"
+#include "tmail.h"
+#include "util.h"
+#include "agent.h"
+
+static int
+reader_certs(struct agent_reader *rd, char *err)
+{
+	char *pem = NULL;
+	X509 *c = NULL;
+	int rc = EX_SOFTWARE;
+
+	agent_free_id(&rd->rd_id);
+	free(rd->rd_address);
+	rd->rd_address = NULL;
+	sk_X509_pop_free(rd->rd_courier, X509_free);
+	rd->rd_courier = NULL;
+	if (store_get(rd->rd_st, "cert", &pem, err) == -1)
+		goto out;
+	if (pem != NULL) {
+		rc = agent_load_id(rd->rd_st, rd->rd_pass, &rd->rd_id,
+		    &rd->rd_address, err);
+		goto out;
+	}
+	if (store_get(rd->rd_st, "address", &rd->rd_address, err) == -1)
+		goto out;
+	rc = EX_CONFIG;
+	if (rd->rd_address == NULL) {
+		tn_err(err, "store has no address");
+		goto out;
+	}
+	rc = EX_NOPERM;
+	if ((rd->rd_id.ci_key = agent_load_key(rd->rd_st, rd->rd_pass,
+	    err)) == NULL)
+		goto out;
+	rc = 0;
+out:
+	free(pem);
+	pem = NULL;
+	if (rc == 0 && store_get(rd->rd_st, "courier-cert", &pem, err) == 0 &&
+	    pem != NULL && *pem != '\0' &&
+	    (c = pki_parse_cert(pem, strlen(pem), err)) != NULL &&
+	    (rd->rd_courier = sk_X509_new_null()) != NULL &&
+	    sk_X509_push(rd->rd_courier, c))
+		c = NULL;
+	X509_free(c);
+	free(pem);
+	return rc;
+}
+
+int
+reader_reload(struct agent_reader *rd, char *err)
+{
+	return reader_certs(rd, err);
+}
+
+int
+reader_open(struct agent_reader *rd, const struct agent_opts *o,
+    const char *pass, char *err)
+{
+	memset(rd, 0, sizeof(*rd));
+	rd->rd_opts = o;
+	rd->rd_pass = pass;
+	if ((rd->rd_st = store_open(o->o_dir, 0, err)) == NULL)
+		return EX_NOINPUT;
+	if ((rd->rd_trust = agent_trust(o->o_dir, err)) == NULL ||
+	    (rd->rd_net = net_new(o, err)) == NULL)
+		return EX_CONFIG;
+	return reader_certs(rd, err);
+}
+
+void
+reader_close(struct agent_reader *rd)
+{
+	agent_free_id(&rd->rd_id);
+	free(rd->rd_address);
+	sk_X509_pop_free(rd->rd_courier, X509_free);
+	net_free(rd->rd_net);
+	pki_trust_free(rd->rd_trust);
+	store_close(rd->rd_st);
+	memset(rd, 0, sizeof(*rd));
+}
+
+/* Does the header block carry Tandem-Kind? */
+static int
+has_kind(const char *buf, size_t len)
+{
+	const char *p = buf, *end = buf + len, *nl;
+
+	while (p < end && *p != '\r' && *p != '\n') {
+		if ((size_t)(end - p) > 12 && strncasecmp(p, "Tandem-Kind:",
+		    12) == 0)
+			return 1;
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			break;
+		p = nl + 1;
+	}
+	return 0;
+}
+
+/* The sealed content of a content mail, and its ARM, checked. */
+static int
+read_unwrap(struct agent_reader *rd, const struct tmail *tm,
+    unsigned char **der, size_t *derlen, struct arm_record **ar, char *err)
+{
+	STACK_OF(X509) *certs = NULL;
+	X509 *signer = NULL;
+	enum cms_fail fail;
+	char *text = NULL;
+	int rc = EX_CONFIG, state;
+
+	if (rd->rd_id.ci_cert == NULL) {
+		tn_err(err, "not registered yet");
+		goto out;
+	}
+	if (cms_unwrap(tm->tm_der, tm->tm_derlen, &rd->rd_id,
+	    pki_trust_store(rd->rd_trust), der, derlen, &signer, &certs, &fail,
+	    err) == -1) {
+		rc = fail == CMS_FAIL_CHAIN ? AGENT_EX_UNTRUSTED :
+		    fail == CMS_FAIL_INTERNAL ? EX_SOFTWARE : AGENT_EX_TAMPERED;
+		goto out;
+	}
+	if ((rc = agent_check_element(rd->rd_trust, signer, certs,
+	    PKI_KIND_FG, rd->rd_id.ci_cert, err)) != 0)
+		goto out;
+	rc = EX_SOFTWARE;
+	if (store_arm_get(rd->rd_st, tm->tm_msgid, &text, &state, err) == -1)
+		goto out;
+	rc = state == 0 ? AGENT_EX_NOARM : AGENT_EX_EXPIRED;
+	if (state != 1) {
+		tn_err(err, state == 0 ? "no ARM yet for %s (run \"tandem "
+		    "fetch\")" : "refused: message %s expired, its key is "
+		    "deleted", tm->tm_msgid);
+		goto out;
+	}
+	rc = EX_DATAERR;
+	if (arm_parse(text, strlen(text), ar, err) == -1)
+		goto out;
+	rc = AGENT_EX_SENDER;
+	if (strcasecmp((*ar)->ar_sender, tm->tm_from) != 0) {
+		tn_err(err, "refused: mail from %s, but the ARM's sender is %s",
+		    tm->tm_from, (*ar)->ar_sender);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (rc != 0) {
+		free(*der);
+		*der = NULL;
+	}
+	if (text != NULL)
+		OPENSSL_cleanse(text, strlen(text));
+	free(text);
+	X509_free(signer);
+	sk_X509_pop_free(certs, X509_free);
+	return rc;
+}
+
+static int
+read_write(const struct agent_opts *o, const char *msgid,
+    const unsigned char *msg, size_t len, char *err)
+{
+	char path[2048], *p;
+	int n;
+
+	if (o->o_out_dir == NULL) {
+		if (fwrite(msg, 1, len, stdout) != len) {
+			tn_err(err, "standard output: write error");
+			return EX_IOERR;
+		}
+		return 0;
+	}
+	n = snprintf(path, sizeof(path), "%s/", o->o_out_dir);
+	if (n < 0 || (size_t)n + strlen(msgid) + 5 > sizeof(path)) {
+		tn_err(err, "--out-dir: name too long");
+		return EX_CANTCREAT;
+	}
+	p = path + n;
+	snprintf(p, sizeof(path) - (size_t)n, "%s.eml", msgid);
+	for (; *p != '\0'; p++)
+		if (*p == '/' || !isprint((unsigned char)*p))
+			*p = '_';
+	if (util_write_file(path, msg, len, 0600, 0, err) == -1)
+		return EX_CANTCREAT;
+	printf("%s\n", path);
+	return 0;
+}
+
+static int
+read_content(struct agent_reader *rd, const struct tmail *tm, char *err)
+{
+	struct arm_record *ar = NULL;
+	unsigned char *der = NULL, *msg = NULL;
+	size_t derlen, msglen;
+	int rc;
+
+	if ((rc = read_unwrap(rd, tm, &der, &derlen, &ar, err)) != 0 ||
+	    (rc = agent_open(rd->rd_st, rd->rd_trust, ar, der, derlen, &msg,
+	    &msglen, err)) != 0)
+		goto out;
+	rc = read_write(rd->rd_opts, tm->tm_msgid, msg, msglen, err);
+out:
+	arm_free(ar);
+	free(der);
+	free(msg);
+	return rc;
+}
+
+/* inbox: what a read would say, without opening. */
+static int
+inbox_content(struct agent_reader *rd, const struct tmail *tm, char *err)
+{
+	struct arm_record *ar = NULL;
+	unsigned char *der = NULL, dg[CMS_DIGESTLEN];
+	const char *st = "readable";
+	size_t derlen;
+	unsigned int n = 0;
+	int rc;
+
+	rc = read_unwrap(rd, tm, &der, &derlen, &ar, err);
+	if (rc == AGENT_EX_NOARM)
+		st = "no-arm";
+	else if (rc == AGENT_EX_EXPIRED || (rc == 0 &&
+	    ar->ar_restr.rs_expires != 0 &&
+	    time(NULL) >= ar->ar_restr.rs_expires))
+		st = "expired";
+	else if (rc == 0 && (cms_digest(der, derlen, dg) == -1 ||
+	    memcmp(dg, ar->ar_digest, CMS_DIGESTLEN) != 0))
+		st = "refused: not the content its ARM is for";
+	else if (rc == 0 && ar->ar_restr.rs_max_opens != 0 &&
+	    store_opens(rd->rd_st, tm->tm_msgid, &n, err) == 0 &&
+	    n >= ar->ar_restr.rs_max_opens)
+		st = "opens-used";
+	if (rc != 0 && rc != AGENT_EX_NOARM && rc != AGENT_EX_EXPIRED)
+		printf("%s %s refused: %s\n", tm->tm_msgid, tm->tm_from, err);
+	else
+		printf("%s %s %s\n", tm->tm_msgid, tm->tm_from, st);
+	arm_free(ar);
+	free(der);
+	return 0;
+}
+
+static int
+read_one(struct agent_reader *rd, const char *path, int named, int mode,
+    char *err)
+{
+	const struct agent_opts *o = rd->rd_opts;
+	struct tmail *tm = NULL;
+	unsigned char *buf = NULL;
+	size_t len;
+	int rc = EX_NOINPUT;
+
+	if (util_read_file(path, TN_MAX_MESSAGE, &buf, &len, err) == -1)
+		goto out;
+	rc = 0;
+	if (!has_kind((char *)buf, len)) {
+		if (named) {
+			tn_err(err, "not a Tandem mail (no Tandem-Kind)");
+			rc = EX_DATAERR;
+		}
+		goto out;
+	}
+	rc = EX_DATAERR;
+	if (tmail_parse((char *)buf, len, &tm, err) == -1)
+		goto out;
+	rc = 0;
+	if (tm->tm_kind == TMAIL_SERVICE && mode != AGENT_SCAN_INBOX)
+		rc = agent_service(rd, tm, err);
+	else if (tm->tm_kind == TMAIL_SERVICE || (tm->tm_kind ==
+	    TMAIL_INVITATION && mode == AGENT_SCAN_INBOX))
+		printf("%s %s %s\n", tm->tm_msgid, tm->tm_from,
+		    tmail_kind_name(tm->tm_kind));
+	else if (tm->tm_kind == TMAIL_INVITATION && mode == AGENT_SCAN_READ)
+		fprintf(stderr, "tandem: %s: an invitation from %s: see "
+		    "\"tandem register --invitation\"\n", path, tm->tm_from);
+	else if (tm->tm_kind != TMAIL_CONTENT || mode == AGENT_SCAN_SERVICE ||
+	    (o->o_id != NULL && strcmp(o->o_id, tm->tm_msgid) != 0))
+		rc = 0;
+	else if (mode == AGENT_SCAN_INBOX)
+		rc = inbox_content(rd, tm, err);
+	else
+		rc = read_content(rd, tm, err);
+out:
+	tmail_free(tm);
+	free(buf);
+	return rc;
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The files of DIR/sub, sorted, appended to *list. */
+static int
+maildir_list(const char *dir, const char *sub, char ***list, size_t *n,
+    char *err)
+{
+	DIR *d;
+	struct dirent *de;
+	char *p, **l;
+	size_t first = *n;
+
+	if (asprintf(&p, "%s/%s", dir, sub) == -1)
+		return -1;
+	d = opendir(p);
+	free(p);
+	if (d == NULL)
+		return 0;	/* checked by the caller for new/ */
+	while ((de = readdir(d)) != NULL && *n < AGENT_MAX_FILES) {
+		if (de->d_name[0] == '.')
+			continue;
+		if ((l = realloc(*list, (*n + 1) * sizeof(*l))) == NULL ||
+		    asprintf(&l[*n], "%s/%s/%s", dir, sub, de->d_name) == -1) {
+			if (l != NULL)
+				*list = l;
+			tn_err(err, "out of memory");
+			closedir(d);
+			return -1;
+		}
+		*list = l;
+		(*n)++;
+	}
+	closedir(d);
+	qsort(*list + first, *n - first, sizeof(**list), name_cmp);
+	return 0;
+}
+
+int
+reader_scan(struct agent_reader *rd, int mode, char *err)
+{
+	const struct agent_opts *o = rd->rd_opts;
+	const char *md = o->o_maildir != NULL ? o->o_maildir :
+	    net_maildir(rd->rd_net);
+	char **list = NULL, why[TN_ERRLEN], *p;
+	size_t n = 0, i;
+	int rc = 0, r;
+
+	if (o->o_nfiles == 0) {
+		if (md == NULL || asprintf(&p, "%s/new", md) == -1) {
+			tn_err(err, "no Maildir: use --maildir");
+			return EX_USAGE;
+		}
+		r = access(p, R_OK);
+		free(p);
+		if (r == -1) {
+			tn_err(err, "%s: not a Maildir (no new/)", md);
+			return EX_NOINPUT;
+		}
+		if (maildir_list(md, "new", &list, &n, err) == -1 ||
+		    maildir_list(md, "cur", &list, &n, err) == -1)
+			rc = EX_OSERR;
+	}
+	for (i = 0; rc != EX_OSERR && i < (o->o_nfiles ? o->o_nfiles : n);
+	    i++) {
+		p = o->o_nfiles ? o->o_files[i] : list[i];
+		if ((r = read_one(rd, p, o->o_nfiles != 0, mode, why)) == 0)
+			continue;
+		fprintf(stderr, "tandem: %s: %s\n", p, why);
+		if (rc == 0) {
+			rc = r;
+			tn_err(err, "%s: %s", p, why);
+		}
+	}
+	for (i = 0; i < n; i++)
+		free(list[i]);
+	free(list);
+	return rc;
+}
+
+static int
+read_cmd(struct agent_opts *o, int mode)
+{
+	struct agent_reader rd;
+	char err[TN_ERRLEN], *pass = NULL;
+	int rc;
+
+	if ((rc = agent_password(o, &pass)) != 0)
+		return rc;
+	if ((rc = reader_open(&rd, o, pass, err)) == 0)
+		rc = reader_scan(&rd, mode, err);
+	else
+		fprintf(stderr, "tandem: %s\n", err);
+	reader_close(&rd);
+	OPENSSL_cleanse(pass, strlen(pass));
+	free(pass);
+	return rc;
+}
+
+int
+cmd_read(struct agent_opts *o)
+{
+	return read_cmd(o, AGENT_SCAN_READ);
+}
+
+int
+cmd_inbox(struct agent_opts *o)
+{
+	return read_cmd(o, AGENT_SCAN_INBOX);
+}

@@ -1,0 +1,250 @@
+/*
+ * NAME
+ *	send.c - "tandem send": seal, ARM to the background, then the mail
+ * DESCRIPTION
+ *	Seals the message (agent_seal()), wraps the ARM record agent ->
+ *	courier (signed by the agent key, enveloped to the courier-end
+ *	certificate) and POSTs it to BG/v1/arm, retrying with a doubling
+ *	delay (1 s up to 30 s) while the background is unreachable or
+ *	answers 5xx, 408 or 429, for at most --retry-for seconds. Any
+ *	other 4xx is final. Only after 201 or 200 does it submit the
+ *	foreground mail (Tandem-Kind: content, body the wrap agent ->
+ *	courier of the sealed content, Message-ID the sealed content's
+ *	id) by SMTP. Prints the message id.
+ *
+ *	agent_session() and agent_session_free() (also used by fetch)
+ *	open the store, decrypt the identity, load the courier-end
+ *	certificate and the anchors, and set up the network with the TLS
+ *	identity. agent_session_free() accepts a zeroed struct.
+ * DIAGNOSTICS
+ *	Messages on standard error; exit statuses in tandem(1).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tandem.h"
+#include "arm.h"
+#include "cms.h"
+#include "pki.h"
+#include "tmail.h"
+#include "agent.h"
+
+#define SEND_RETRY_MAX	30	/* seconds between two tries, at most */
+
+static int
+session_courier(struct agent_session *as, char *err)
+{
+	char *pem = NULL;
+	X509 *c;
+	int rc = EX_SOFTWARE;
+
+	if (store_get(as->as_st, "courier-cert", &pem, err) == -1)
+		goto out;
+	rc = EX_CONFIG;
+	if (pem == NULL || *pem == '\0') {
+		tn_err(err, "no courier certificate yet: finish \"tandem "
+		    "register\"");
+		goto out;
+	}
+	if ((as->as_rcpts = sk_X509_new_null()) == NULL ||
+	    (c = pki_parse_cert(pem, strlen(pem), err)) == NULL)
+		goto out;
+	if (!sk_X509_push(as->as_rcpts, c)) {
+		X509_free(c);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(pem);
+	return rc;
+}
+
+static int
+session_net(struct agent_session *as, const struct agent_opts *o,
+    char *err)
+{
+	char path[1024], *bg = NULL;
+	int rc = EX_CONFIG;
+
+	if ((as->as_net = net_new(o, err)) == NULL)
+		return EX_CONFIG;
+	if (net_bg(as->as_net) == NULL) {
+		if (store_get(as->as_st, "bg-url", &bg, err) == -1)
+			goto out;
+		if (bg != NULL && *bg != '\0' &&
+		    net_set_bg(as->as_net, bg, err) == -1)
+			goto out;
+	}
+	if (store_path(o->o_dir, "anchors.pem", path, sizeof(path)) == -1 ||
+	    net_identity(as->as_net, &as->as_id, path, err) == -1)
+		goto out;
+	rc = 0;
+out:
+	free(bg);
+	return rc;
+}
+
+int
+agent_session(struct agent_session *as, const struct agent_opts *o,
+    char *err)
+{
+	char *pass = NULL;
+	int rc;
+
+	memset(as, 0, sizeof(*as));
+	if ((rc = agent_password(o, &pass)) != 0) {
+		tn_err(err, "no password");
+		return rc;
+	}
+	rc = EX_NOINPUT;
+	if ((as->as_st = store_open(o->o_dir, 0, err)) == NULL)
+		goto out;
+	if ((rc = agent_load_id(as->as_st, pass, &as->as_id, &as->as_address,
+	    err)) != 0 || (rc = session_courier(as, err)) != 0)
+		goto out;
+	rc = EX_CONFIG;
+	if ((as->as_trust = agent_trust(o->o_dir, err)) == NULL)
+		goto out;
+	rc = session_net(as, o, err);
+out:
+	if (pass != NULL)
+		OPENSSL_cleanse(pass, strlen(pass));
+	free(pass);
+	return rc;
+}
+
+void
+agent_session_free(struct agent_session *as)
+{
+	net_free(as->as_net);
+	pki_trust_free(as->as_trust);
+	sk_X509_pop_free(as->as_rcpts, X509_free);
+	agent_free_id(&as->as_id);
+	free(as->as_address);
+	store_close(as->as_st);
+	memset(as, 0, sizeof(*as));
+}
+
+static time_t
+now_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* One POST: 0 stored, 1 try again, or a final exit status. */
+static int
+send_post(struct agent_session *as, const unsigned char *w, size_t wlen,
+    char *err)
+{
+	unsigned char *resp = NULL;
+	size_t rlen;
+	long status;
+	int rc = 1;
+
+	if (net_https(as->as_net, "POST", "/v1/arm", w, wlen, &status, &resp,
+	    &rlen, err) == -1)
+		return 1;
+	resp[strcspn((char *)resp, "\r\n")] = '\0';
+	if (status == 200 || status == 201)
+		rc = 0;
+	else if (status >= 400 && status < 500 && status != 408 &&
+	    status != 429) {
+		tn_err(err, "the background refused the ARM: %ld %.120s",
+		    status, resp);
+		rc = AGENT_EX_REFUSED;
+	} else
+		tn_err(err, "POST /v1/arm: %ld %.120s", status, resp);
+	free(resp);
+	return rc;
+}
+
+static int
+send_arm(struct agent_session *as, const struct arm_record *ar,
+    long retry_for, char *err)
+{
+	unsigned char *w = NULL;
+	char *text = NULL;
+	size_t len = 0, wlen;
+	time_t start = now_mono();
+	unsigned int delay = 1;
+	int rc = EX_SOFTWARE;
+
+	if (arm_format(ar, &text, &len, err) == -1 ||
+	    cms_wrap((unsigned char *)text, len, &as->as_id, as->as_rcpts, 0,
+	    &w, &wlen, err) == -1)
+		goto out;
+	while ((rc = send_post(as, w, wlen, err)) == 1) {
+		if (now_mono() - start + (time_t)delay > retry_for) {
+			fprintf(stderr, "tandem send: %s\n", err);
+			tn_err(err, "the background did not take the ARM "
+			    "within %ld s; nothing was mailed", retry_for);
+			rc = EX_TEMPFAIL;
+			break;
+		}
+		fprintf(stderr, "tandem send: %s; again in %u s\n", err,
+		    delay);
+		sleep(delay);
+		if ((delay *= 2) > SEND_RETRY_MAX)
+			delay = SEND_RETRY_MAX;
+	}
+out:
+	if (text != NULL)
+		OPENSSL_cleanse(text, len);
+	free(text);
+	free(w);
+	return rc;
+}
+
+static int
+send_run(struct agent_session *as, const struct agent_opts *o, char *err)
+{
+	struct arm_record *ar = NULL;
+	unsigned char *der = NULL, *w = NULL;
+	size_t derlen, wlen;
+	int rc;
+
+	if ((rc = agent_seal(o, &as->as_id, as->as_address, &ar, &der,
+	    &derlen, err)) != 0 ||
+	    (rc = send_arm(as, ar, o->o_retry_for, err)) != 0)
+		goto out;
+	rc = EX_SOFTWARE;
+	if (cms_wrap(der, derlen, &as->as_id, as->as_rcpts, 0, &w, &wlen,
+	    err) == -1)
+		goto out;
+	if ((rc = agent_submit(as->as_net, TMAIL_CONTENT, as->as_address,
+	    ar->ar_rcpts, ar->ar_nrcpts, ar->ar_msgid, w, wlen, err)) != 0)
+		goto out;
+	printf("%s\n", ar->ar_msgid);
+	rc = 0;
+out:
+	arm_free(ar);
+	free(der);
+	free(w);
+	return rc;
+}
+
+int
+cmd_send(struct agent_opts *o)
+{
+	struct agent_session as;
+	char err[TN_ERRLEN];
+	int rc;
+
+	if (o->o_in == NULL || o->o_nto == 0) {
+		fprintf(stderr, "tandem send: need --to and --in\n");
+		return EX_USAGE;
+	}
+	if ((rc = agent_session(&as, o, err)) == 0)
+		rc = send_run(&as, o, err);
+	if (rc != 0)
+		fprintf(stderr, "tandem send: %s\n", err);
+	agent_session_free(&as);
+	return rc;
+}
