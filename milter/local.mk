@@ -6,3 +6,17 @@ t_unit_tmail_test_CFLAGS = $(UNIT_CFLAGS)
 t_unit_tmail_test_SOURCES = t/unit/tmail-test.c t/unit/tap.h
 t_unit_tmail_test_LDADD = $(UNIT_LIBS)
 TESTS += t/unit/tmail-test
+
+sbin_PROGRAMS += milter/tandem-milter
+milter_tandem_milter_CFLAGS = $(AM_CFLAGS) $(TANDEM_CFLAGS) $(PQ_CFLAGS) \
+	$(MILTER_CFLAGS)
+milter_tandem_milter_SOURCES = \
+	milter/ca.c \
+	milter/content.c \
+	milter/fgdb.c \
+	milter/milter.h \
+	milter/outbox.c \
+	milter/service.c \
+	milter/tandem-milter.c
+milter_tandem_milter_LDADD = $(TANDEM_LIBS) $(PQ_LIBS) $(MILTER_LIBS) \
+	-lpthread

@@ -1,0 +1,214 @@
+/*
+ * NAME
+ *	content.c - a private message through the foreground element
+ * DESCRIPTION
+ *	content_process() handles a "Tandem-Kind: content" mail from a
+ *	registered agent (doc/flows.md 4): it unwraps the body with the
+ *	sender's courier-end key, checks that the signer is the sender's
+ *	agent and that envelope sender, From and certificate agree,
+ *	routes every recipient, holds and invites the unregistered ones,
+ *	and rewraps the sealed content to the agents of the local ones.
+ *	The caller owns the transaction and carries out the verdict.
+ */
+#include <openssl/x509.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "milter.h"
+#include "tandem.h"
+
+static const char *
+fail_code(enum cms_fail f)
+{
+	switch (f) {
+	case CMS_FAIL_DECRYPT:
+		return "5.7.5";
+	case CMS_FAIL_SIGNATURE:
+	case CMS_FAIL_CHAIN:
+		return "5.7.7";
+	default:
+		return "5.6.0";
+	}
+}
+
+/* The sealed content, unwrapped and checked; -1 with the verdict set. */
+static int
+content_open(struct msg *mc, PGconn *db, struct tmail *tm,
+    unsigned char **sealed, size_t *sealedlen)
+{
+	const struct fg *fg = mc->mc_fg;
+	struct cms_id id;
+	X509 *agent = NULL, *signer = NULL;
+	STACK_OF(X509) *certs = NULL;
+	enum cms_fail fail;
+	char err[TN_ERRLEN];
+	int rc = -1, found;
+
+	if (strcmp(tm->tm_from, mc->mc_sender) != 0) {
+		msg_fail(mc, MSG_PERM, "5.7.1 From: %s is not the envelope "
+		    "sender", tm->tm_from);
+		return -1;
+	}
+	if ((found = fgdb_account_id(fg, db, mc->mc_sender, &id, &agent,
+	    err)) == -1) {
+		msg_fail(mc, MSG_TEMP, "4.3.0 cannot load the sender's keys: "
+		    "%s", err);
+		return -1;
+	}
+	if (found == 1) {
+		msg_fail(mc, MSG_PERM, "5.7.1 sender %s is not registered "
+		    "here", mc->mc_sender);
+		return -1;
+	}
+	if (cms_unwrap(tm->tm_der, tm->tm_derlen, &id,
+	    pki_trust_store(fg->fg_trust), sealed, sealedlen, &signer, &certs,
+	    &fail, err) == -1) {
+		msg_fail(mc, fail == CMS_FAIL_INTERNAL ? MSG_TEMP : MSG_PERM,
+		    "%s bad Tandem content: %s", fail == CMS_FAIL_INTERNAL ?
+		    "4.3.0" : fail_code(fail), err);
+		goto out;
+	}
+	if (X509_cmp(signer, agent) != 0 ||
+	    pki_verify(fg->fg_trust, signer, certs, mc->mc_sender,
+	    err) == -1) {
+		msg_fail(mc, MSG_PERM, "5.7.7 the signer is not the agent of "
+		    "%s", mc->mc_sender);
+		free(*sealed);
+		*sealed = NULL;
+		goto out;
+	}
+	rc = 0;
+out:
+	fgdb_id_free(&id);
+	X509_free(agent);
+	X509_free(signer);
+	sk_X509_pop_free(certs, X509_free);
+	return rc;
+}
+
+static int
+content_agent(PGconn *db, const char *rcpt, STACK_OF(X509) *to, char *err)
+{
+	const char *p[1] = { rcpt };
+	PGresult *r;
+	X509 *x;
+
+	if (fgdb_exec(db, "SELECT agent_cert FROM accounts WHERE address = $1 "
+	    "AND status = 'active' AND agent_cert IS NOT NULL", 1, p, NULL,
+	    PGRES_TUPLES_OK, &r, err) == -1)
+		return -1;
+	if (PQntuples(r) != 1) {
+		tn_err(err, "%s: no agent certificate", rcpt);
+		PQclear(r);
+		return -1;
+	}
+	x = pki_parse_cert(PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0),
+	    err);
+	PQclear(r);
+	if (x == NULL || !sk_X509_push(to, x)) {
+		X509_free(x);
+		return -1;
+	}
+	return 0;
+}
+
+/* Route every envelope recipient; fills to and mc_drop. */
+static int
+content_route(struct msg *mc, PGconn *db, struct tmail *tm,
+    const unsigned char *sealed, size_t sealedlen, STACK_OF(X509) *to)
+{
+	const struct conf *cf = mc->mc_fg->fg_conf;
+	struct route_courier self;
+	struct route_tables rt;
+	struct route_decision rd;
+	char err[TN_ERRLEN];
+	const char *a;
+	size_t i;
+
+	memset(&self, 0, sizeof(self));
+	self.rc_role = cf->cf_role;
+	self.rc_domains = (const char *const *)cf->cf_domains;
+	self.rc_ndomains = cf->cf_ndomains;
+	self.rc_superior_gateway = cf->cf_superior_gateway;
+	self.rc_superior = cf->cf_superior;
+	fgdb_tables(&rt, db);
+	for (i = 0; i < mc->mc_nrcpts; i++) {
+		a = mc->mc_rcpts[i];
+		if (route_decide(&self, &rt, a, ROUTE_SRC_LOCAL, NULL, &rd,
+		    err) == -1) {
+			msg_fail(mc, MSG_TEMP, "4.3.0 routing %s: %s", a, err);
+			return -1;
+		}
+		log_info("%s msgid=%s rcpt=%s route=%s", mc->mc_qid,
+		    tm->tm_msgid, a, route_action_name(rd.rd_action));
+		switch (rd.rd_action) {
+		case ROUTE_DELIVER_LOCAL:
+			if (content_agent(db, a, to, err) == -1) {
+				msg_fail(mc, MSG_TEMP, "4.3.0 %s", err);
+				return -1;
+			}
+			break;
+		case ROUTE_HOLD_AND_INVITE:
+			if (fgdb_hold(mc->mc_fg, db, mc->mc_qid, tm->tm_msgid,
+			    mc->mc_sender, a, sealed, sealedlen, err) == -1) {
+				msg_fail(mc, MSG_TEMP, "4.3.0 holding for %s: "
+				    "%s", a, err);
+				return -1;
+			}
+			mc->mc_drop[i] = 1;
+			break;
+		case ROUTE_REJECT:
+			msg_fail(mc, MSG_PERM, "5.1.3 recipient %s: %s", a,
+			    rd.rd_reason);
+			return -1;
+		default:
+			/* Rules 2-5 need the introduced couriers' path. */
+			msg_fail(mc, MSG_TEMP, "4.3.0 recipient %s: route %s "
+			    "not available yet", a,
+			    route_action_name(rd.rd_action));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+content_process(struct msg *mc, PGconn *db, struct tmail *tm)
+{
+	STACK_OF(X509) *to = NULL;
+	unsigned char *sealed = NULL, *wrap = NULL;
+	size_t sealedlen = 0, wlen;
+	char err[TN_ERRLEN];
+	int rc = -1;
+
+	if (content_open(mc, db, tm, &sealed, &sealedlen) == -1)
+		goto out;
+	if ((to = sk_X509_new_null()) == NULL) {
+		msg_fail(mc, MSG_TEMP, "4.3.0 out of memory");
+		goto out;
+	}
+	if (content_route(mc, db, tm, sealed, sealedlen, to) == -1)
+		goto out;
+	if (sk_X509_num(to) == 0) {
+		mc->mc_discard = 1;
+		rc = 0;
+		goto out;
+	}
+	if (cms_wrap(sealed, sealedlen, &mc->mc_fg->fg_id, to, 0, &wrap,
+	    &wlen, err) == -1 ||
+	    tmail_body(wrap, wlen, &mc->mc_newbody, &mc->mc_newbodylen,
+	    err) == -1) {
+		msg_fail(mc, MSG_TEMP, "4.3.0 cannot rewrap: %s", err);
+		goto out;
+	}
+	log_info("%s msgid=%s rewrapped=%d", mc->mc_qid, tm->tm_msgid,
+	    sk_X509_num(to));
+	rc = 0;
+out:
+	free(sealed);
+	free(wrap);
+	sk_X509_pop_free(to, X509_free);
+	return rc;
+}

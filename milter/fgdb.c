@@ -1,0 +1,292 @@
+/*
+ * NAME
+ *	fgdb.c - the foreground database, for tandem-milter
+ * DESCRIPTION
+ *	See milter.h. Every statement goes through PQexecParams with $n
+ *	placeholders. Callers own the transaction.
+ */
+#include <openssl/x509.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "milter.h"
+#include "tandem.h"
+#include "util.h"
+
+int
+fgdb_exec(PGconn *db, const char *sql, int n, const char *const *params,
+    const int *lens, ExecStatusType want, PGresult **res, char *err)
+{
+	int fmts[16], i;
+	PGresult *r;
+
+	if (res != NULL)
+		*res = NULL;
+	for (i = 0; i < n && i < 16; i++)
+		fmts[i] = lens != NULL && lens[i] > 0 ? 1 : 0;
+	r = PQexecParams(db, sql, n, NULL, params, lens, fmts, 0);
+	if (PQresultStatus(r) != want) {
+		tn_err(err, "database: %s", PQerrorMessage(db));
+		err[strcspn(err, "\n")] = '\0';
+		PQclear(r);
+		return -1;
+	}
+	if (res != NULL)
+		*res = r;
+	else
+		PQclear(r);
+	return 0;
+}
+
+/* 1 if the first statement yields a row, copying column 0 into buf. */
+static int
+fgdb_lookup(PGconn *db, const char *sql, const char *key, char *buf,
+    char *err)
+{
+	const char *p[1] = { key };
+	PGresult *r;
+	int rc;
+
+	if (fgdb_exec(db, sql, 1, p, NULL, PGRES_TUPLES_OK, &r, err) == -1)
+		return -1;
+	rc = PQntuples(r) > 0;
+	if (rc && buf != NULL)
+		snprintf(buf, ROUTE_IDLEN, "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return rc;
+}
+
+static int
+rt_local(void *ctx, const char *address, char *err)
+{
+	return fgdb_lookup(ctx, "SELECT 1 FROM accounts WHERE address = $1 "
+	    "AND status = 'active'", address, NULL, err);
+}
+
+static int
+rt_transferred(void *ctx, const char *address, char *courier, char *err)
+{
+	return fgdb_lookup(ctx, "SELECT redirect_to FROM accounts WHERE "
+	    "address = $1 AND status = 'transferred' AND redirect_to IS NOT "
+	    "NULL", address, courier, err);
+}
+
+static int
+rt_learned(void *ctx, const char *address, char *courier, char *err)
+{
+	return fgdb_lookup(ctx, "SELECT courier FROM address_routes WHERE "
+	    "address = $1 AND reason = 'rejected'", address, courier, err);
+}
+
+static int
+rt_domain(void *ctx, const char *domain, char *courier, char *err)
+{
+	return fgdb_lookup(ctx, "SELECT courier FROM introductions WHERE "
+	    "element = 'fg' AND $1 = ANY (domains) ORDER BY courier LIMIT 1",
+	    domain, courier, err);
+}
+
+void
+fgdb_tables(struct route_tables *rt, PGconn *db)
+{
+	memset(rt, 0, sizeof(*rt));
+	rt->rt_ctx = db;
+	rt->rt_local = rt_local;
+	rt->rt_transferred = rt_transferred;
+	rt->rt_learned = rt_learned;
+	rt->rt_domain = rt_domain;
+}
+
+void
+fgdb_id_free(struct cms_id *id)
+{
+	if (id == NULL)
+		return;
+	X509_free(id->ci_cert);
+	EVP_PKEY_free(id->ci_key);
+	memset(id, 0, sizeof(*id));
+}
+
+/*
+ * The courier-end identity of an active or pending account (its
+ * current key, opened with the keybox) and its agent certificate.
+ * 0; 1 when there is no such account; -1 on an internal failure.
+ */
+int
+fgdb_account_id(const struct fg *fg, PGconn *db, const char *address,
+    struct cms_id *id, X509 **agent, char *err)
+{
+	const char *p[1] = { address };
+	unsigned char *sealed = NULL, *plain = NULL;
+	size_t slen = 0, plen = 0;
+	PGresult *r = NULL;
+	int rc = -1;
+
+	memset(id, 0, sizeof(*id));
+	*agent = NULL;
+	if (fgdb_exec(db, "SELECT a.courier_cert, a.agent_cert, k.sealed_key "
+	    "FROM accounts a JOIN account_keys k USING (address) WHERE "
+	    "a.address = $1 AND a.status IN ('active', 'pending') AND "
+	    "k.retired_at IS NULL AND a.courier_cert IS NOT NULL AND "
+	    "a.agent_cert IS NOT NULL ORDER BY k.generation DESC LIMIT 1",
+	    1, p, NULL, PGRES_TUPLES_OK, &r, err) == -1)
+		goto out;
+	if (PQntuples(r) == 0) {
+		rc = 1;
+		goto out;
+	}
+	sealed = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 2),
+	    &slen);
+	if (sealed == NULL || keybox_open(fg->fg_keybox, address, sealed, slen,
+	    &plain, &plen, err) == -1)
+		goto out;
+	if ((id->ci_key = pki_parse_key((char *)plain, plen, NULL,
+	    err)) == NULL ||
+	    (id->ci_cert = pki_parse_cert(PQgetvalue(r, 0, 0),
+	    (size_t)PQgetlength(r, 0, 0), err)) == NULL ||
+	    (*agent = pki_parse_cert(PQgetvalue(r, 0, 1),
+	    (size_t)PQgetlength(r, 0, 1), err)) == NULL)
+		goto out;
+	rc = 0;
+out:
+	if (rc != 0)
+		fgdb_id_free(id);
+	keybox_clear_free(plain, plen);
+	PQfreemem(sealed);
+	PQclear(r);
+	return rc;
+}
+
+int
+fgdb_outbox(PGconn *db, const char *msgid, const char *from,
+    const char *rcpt, const char *mail, size_t len, char *err)
+{
+	const char *p[4] = { msgid, from, rcpt, mail };
+	int lens[4] = { 0, 0, 0, (int)len };
+
+	return fgdb_exec(db, "INSERT INTO outbox (message_id, mail_from, "
+	    "rcpt_to, body) VALUES ($1, $2, ARRAY[$3], $4)", 4, p, lens,
+	    PGRES_COMMAND_OK, NULL, err);
+}
+
+/*
+ * Rewrap every held message of address to its agent and queue it;
+ * *n counts them.
+ */
+int
+fgdb_release(const struct fg *fg, PGconn *db, const char *address,
+    X509 *agent, int *n, char *err)
+{
+	const char *p[1] = { address };
+	STACK_OF(X509) *to = NULL;
+	unsigned char *body = NULL, *wrap = NULL;
+	char *mail = NULL;
+	const char *id, *sender;
+	struct tmail_head th;
+	size_t blen, wlen, mlen;
+	PGresult *r = NULL;
+	int i, rc = -1;
+
+	*n = 0;
+	if ((to = sk_X509_new_null()) == NULL || !sk_X509_push(to, agent) ||
+	    fgdb_exec(db, "SELECT id, message_id, sender, body FROM "
+	    "held_messages WHERE recipient = $1 AND released_at IS NULL AND "
+	    "purged_at IS NULL ORDER BY id FOR UPDATE", 1, p, NULL,
+	    PGRES_TUPLES_OK, &r, err) == -1)
+		goto out;
+	for (i = 0; i < PQntuples(r); i++) {
+		const char *q[1] = { PQgetvalue(r, i, 0) };
+
+		id = PQgetvalue(r, i, 1);
+		sender = PQgetvalue(r, i, 2);
+		body = PQunescapeBytea((const unsigned char *)PQgetvalue(r, i,
+		    3), &blen);
+		if (body == NULL || cms_wrap(body, blen, &fg->fg_id, to, 0,
+		    &wrap, &wlen, err) == -1)
+			goto out;
+		memset(&th, 0, sizeof(th));
+		th.th_kind = TMAIL_CONTENT;
+		th.th_from = sender;
+		th.th_to = &address;
+		th.th_nto = 1;
+		th.th_msgid = id;
+		if (tmail_compose(&th, wrap, wlen, &mail, &mlen, err) == -1 ||
+		    fgdb_outbox(db, id, sender, address, mail, mlen,
+		    err) == -1 ||
+		    fgdb_exec(db, "UPDATE held_messages SET released_at = "
+		    "now() WHERE id = $1", 1, q, NULL, PGRES_COMMAND_OK, NULL,
+		    err) == -1)
+			goto out;
+		PQfreemem(body);
+		free(wrap);
+		free(mail);
+		body = NULL;
+		wrap = NULL;
+		mail = NULL;
+		(*n)++;
+	}
+	rc = 0;
+out:
+	PQfreemem(body);
+	free(wrap);
+	free(mail);
+	sk_X509_free(to);
+	PQclear(r);
+	return rc;
+}
+
+/* Hold sealed for rcpt and invite rcpt unless already invited. */
+int
+fgdb_hold(const struct fg *fg, PGconn *db, const char *qid,
+    const char *msgid, const char *sender, const char *rcpt,
+    const unsigned char *sealed, size_t sealedlen, char *err)
+{
+	const struct conf *cf = fg->fg_conf;
+	struct tmail_invite ti;
+	unsigned char hash[TMAIL_HASHLEN];
+	char invid[TN_MAX_MSGID + 1], exp[32], *mail = NULL;
+	const char *p[5] = { msgid, qid, sender, rcpt, (const char *)sealed };
+	int lens[5] = { 0, 0, 0, 0, (int)sealedlen }, rc = -1, pending;
+	size_t mlen;
+
+	if (fgdb_exec(db, "INSERT INTO held_messages (message_id, queue_id, "
+	    "sender, recipient, body) VALUES ($1, $2, $3, $4, $5) ON CONFLICT "
+	    "DO NOTHING", 5, p, lens, PGRES_COMMAND_OK, NULL, err) == -1)
+		return -1;
+	if ((pending = fgdb_lookup(db, "SELECT 1 FROM invitations WHERE "
+	    "address = $1 AND status = 'pending' AND expires_at > now()",
+	    rcpt, NULL, err)) != 0)
+		return pending == 1 ? 0 : -1;
+	memset(&ti, 0, sizeof(ti));
+	ti.ti_address = rcpt;
+	ti.ti_inviter = sender;
+	ti.ti_courier = cf->cf_name;
+	ti.ti_register = cf->cf_service_mailbox;
+	ti.ti_bg_url = cf->cf_url != NULL && cf->cf_url[0] != '\0' ?
+	    cf->cf_url : NULL;
+	ti.ti_msgids = &msgid;
+	ti.ti_nmsgids = 1;
+	ti.ti_expires = time(NULL) + cf->cf_hold_limit;
+	ti.ti_id = &fg->fg_id;
+	if (tmail_invitation(&ti, &mail, &mlen, invid, sizeof(invid), hash,
+	    err) == -1)
+		goto out;
+	snprintf(exp, sizeof(exp), "%ld", (long)ti.ti_expires);
+	{
+		const char *q[4] = { rcpt, invid, (const char *)hash, exp };
+		int ql[4] = { 0, 0, TMAIL_HASHLEN, 0 };
+
+		if (fgdb_exec(db, "INSERT INTO invitations (address, "
+		    "message_id, token_hash, expires_at) VALUES ($1, $2, $3, "
+		    "to_timestamp($4::bigint))", 4, q, ql, PGRES_COMMAND_OK,
+		    NULL, err) == -1 ||
+		    fgdb_outbox(db, invid, cf->cf_service_mailbox, rcpt, mail,
+		    mlen, err) == -1)
+			goto out;
+	}
+	rc = 0;
+out:
+	free(mail);
+	return rc;
+}

@@ -1,0 +1,119 @@
+/*
+ * NAME
+ *	milter.h - tandem-milter, the foreground element
+ * SYNOPSIS
+ *	#include "milter.h"
+ * DESCRIPTION
+ *	struct fg is the immutable snapshot every thread shares: the
+ *	configuration, the trust anchors, the keybox, the FG element's
+ *	identity, and the descriptor of the CA process (used under
+ *	fg_ca_lock). The only mutable fields are the counter of messages
+ *	in progress (under fg_lock) and fg_stop.
+ *
+ *	struct msg is one message from envfrom to eom or abort; the
+ *	milter callbacks fill it, msg_process() decides (content.c,
+ *	service.c), and the callbacks carry out the verdict.
+ *
+ *	fgdb_*() (fgdb.c) wrap libpq: fgdb_exec() runs one statement
+ *	with text parameters (NULL is SQL NULL; binary parameters are
+ *	given with their lengths in lens, or lens NULL for all text) and
+ *	checks its status; *res, if res is not NULL, should be passed to
+ *	PQclear(). fgdb_tables() fills route tables over a connection.
+ *
+ *	ca_start() forks the CA process before any thread exists; it
+ *	alone reads foreground.ca_dir. ca_issue() asks it for the
+ *	courier-end key and certificate and the agent certificate of a
+ *	new account; the three PEM strings should be passed to free().
+ *
+ *	outbox_main() is the sender thread: due outbox rows to the
+ *	reinjection port, and the hygiene purge.
+ * DIAGNOSTICS
+ *	Functions return 0 or -1; a failing msg_* sets the verdict:
+ *	MSG_TEMP (451, the MTA keeps the message) or MSG_PERM (550).
+ */
+#ifndef TANDEM_MILTER_H
+#define TANDEM_MILTER_H
+
+#include <pthread.h>
+#include <stddef.h>
+
+#include <libpq-fe.h>
+
+#include "cms.h"
+#include "conf.h"
+#include "keybox.h"
+#include "pki.h"
+#include "route.h"
+#include "tandem.h"
+#include "tmail.h"
+
+struct fg {
+	struct conf		*fg_conf;
+	struct pki_trust	*fg_trust;
+	struct keybox		*fg_keybox;
+	struct cms_id		 fg_id;
+	char			*fg_chain_pem;
+	int			 fg_ca_fd;
+	pthread_mutex_t		 fg_ca_lock;
+	pthread_mutex_t		 fg_lock;
+	long			 fg_busy;
+	volatile int		 fg_stop;
+};
+
+enum msg_verdict {
+	MSG_OK = 0,
+	MSG_TEMP,
+	MSG_PERM
+};
+
+struct msg {
+	const struct fg		*mc_fg;
+	char			 mc_qid[64];
+	char			*mc_sender;
+	char			**mc_rcpts;
+	size_t			 mc_nrcpts;
+	char			*mc_head;	/* "Name: value\n" lines */
+	size_t			 mc_headlen;
+	char			*mc_body;
+	size_t			 mc_bodylen;
+	int			 mc_tandem;	/* saw Tandem-Kind */
+	int			 mc_slot;	/* holds a busy slot */
+
+	/* the decision */
+	enum msg_verdict	 mc_verdict;
+	char			 mc_reply[TN_ERRLEN];	/* "5.7.1 reason" */
+	char			*mc_newbody;	/* replace the body */
+	size_t			 mc_newbodylen;
+	unsigned char		*mc_drop;	/* per rcpt: 1 delrcpt */
+	int			 mc_discard;
+};
+
+#define MSG_MAX_RCPTS	TN_MAX_RCPTS
+
+void	msg_fail(struct msg *, enum msg_verdict, const char *, ...)
+	    TN_PRINTF(3, 4);
+int	msg_process(struct msg *);
+int	content_process(struct msg *, PGconn *, struct tmail *);
+int	service_process(struct msg *, PGconn *, struct tmail *);
+
+int	fgdb_exec(PGconn *, const char *, int, const char *const *,
+	    const int *, ExecStatusType, PGresult **, char *);
+void	fgdb_tables(struct route_tables *, PGconn *);
+int	fgdb_account_id(const struct fg *, PGconn *, const char *,
+	    struct cms_id *, X509 **, char *);
+int	fgdb_outbox(PGconn *, const char *, const char *, const char *,
+	    const char *, size_t, char *);
+int	fgdb_release(const struct fg *, PGconn *, const char *, X509 *,
+	    int *, char *);
+int	fgdb_hold(const struct fg *, PGconn *, const char *, const char *,
+	    const char *, const char *, const unsigned char *, size_t, char *);
+void	fgdb_id_free(struct cms_id *);
+
+int	ca_start(const char *, char *);
+int	ca_issue(const struct fg *, const char *, const char *, char **,
+	    char **,
+	    char **, char *);
+
+void	*outbox_main(void *);
+
+#endif

@@ -1,0 +1,340 @@
+/*
+ * NAME
+ *	service.c - service mail to the foreground's service mailbox
+ * DESCRIPTION
+ *	service_process() handles "Tandem-Kind: service" (doc/flows.md 3):
+ *	a registration, enveloped to the FG element certificate, creates
+ *	a pending account and queues the exchange-keys answer; any other
+ *	kind is a wrap agent -> courier from a registered agent, of which
+ *	agent-alive activates the account and releases its held mail.
+ *	The service mailbox is then removed from the recipients, or the
+ *	mail discarded when nobody else is left.
+ */
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "keybox.h"
+#include "log.h"
+#include "milter.h"
+#include "proto.h"
+#include "tandem.h"
+
+/* The CSR: parsed, self-signature checked. */
+static int
+service_csr(const struct proto_part *pp, char *err)
+{
+	X509_REQ *req = NULL;
+	EVP_PKEY *pk;
+	BIO *bio;
+	int rc = -1;
+
+	if ((bio = BIO_new_mem_buf(pp->pp_data, (int)pp->pp_len)) == NULL ||
+	    (req = PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL)) == NULL ||
+	    (pk = X509_REQ_get0_pubkey(req)) == NULL ||
+	    X509_REQ_verify(req, pk) != 1)
+		tn_err_ssl(err, "agent-csr: not a valid certificate request");
+	else
+		rc = 0;
+	X509_REQ_free(req);
+	BIO_free(bio);
+	return rc;
+}
+
+/* The invitation of token for address, locked; its id in idbuf. */
+static int
+service_token(struct msg *mc, PGconn *db, const char *token,
+    const char *address, char *idbuf, size_t idsize)
+{
+	unsigned char hash[TMAIL_HASHLEN];
+	unsigned int n = 0;
+	const char *p[1] = { (const char *)hash };
+	int l[1] = { TMAIL_HASHLEN };
+	char err[TN_ERRLEN];
+	PGresult *r;
+
+	if (EVP_Digest(token, strlen(token), hash, &n, EVP_sha256(),
+	    NULL) != 1) {
+		msg_fail(mc, MSG_TEMP, "4.3.0 cannot hash the token");
+		return -1;
+	}
+	if (fgdb_exec(db, "SELECT id, address FROM invitations WHERE "
+	    "token_hash = $1 AND status = 'pending' AND expires_at > now() "
+	    "FOR UPDATE", 1, p, l, PGRES_TUPLES_OK, &r, err) == -1) {
+		msg_fail(mc, MSG_TEMP, "4.3.0 %s", err);
+		return -1;
+	}
+	if (PQntuples(r) != 1 || strcmp(PQgetvalue(r, 0, 1), address) != 0) {
+		PQclear(r);
+		msg_fail(mc, MSG_PERM, "5.7.1 registration: unknown, used or "
+		    "expired token for %s", address);
+		return -1;
+	}
+	snprintf(idbuf, idsize, "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return 0;
+}
+
+/* exchange-keys (generation 1) wrapped to the agent, into outbox. */
+static int
+service_answer(struct msg *mc, PGconn *db, const char *address,
+    const char *ccert, const char *acert, char *err)
+{
+	const struct fg *fg = mc->mc_fg;
+	const char *box = fg->fg_conf->cf_service_mailbox;
+	struct proto_msg *pm = NULL;
+	STACK_OF(X509) *to = NULL;
+	struct tmail_head th;
+	unsigned char *wrap = NULL;
+	char id[TN_MAX_MSGID + 1], now[32], *body = NULL, *mail = NULL;
+	size_t blen, wlen, mlen;
+	X509 *x = NULL;
+	int rc = -1;
+
+	proto_format_time(time(NULL), now, sizeof(now));
+	if (tmail_msgid(box, id, sizeof(id)) == -1 ||
+	    (pm = proto_msg_new(PROTO_EXCHANGE_KEYS)) == NULL) {
+		tn_err(err, "out of memory");
+		goto out;
+	}
+	if (proto_set(pm, "Id", id, err) || proto_set(pm, "Date", now, err) ||
+	    proto_set(pm, "Address", address, err) ||
+	    proto_set(pm, "Generation", "1", err) ||
+	    proto_attach(pm, "courier-cert", ccert, strlen(ccert), err) ||
+	    proto_attach(pm, "agent-cert", acert, strlen(acert), err) ||
+	    proto_attach(pm, "ca-chain", fg->fg_chain_pem,
+	    strlen(fg->fg_chain_pem), err) ||
+	    proto_format(pm, &body, &blen, err) == -1)
+		goto out;
+	if ((x = pki_parse_cert(acert, strlen(acert), err)) == NULL ||
+	    (to = sk_X509_new_null()) == NULL || !sk_X509_push(to, x))
+		goto out;
+	x = NULL;
+	memset(&th, 0, sizeof(th));
+	th.th_kind = TMAIL_SERVICE;
+	th.th_from = box;
+	th.th_to = &address;
+	th.th_nto = 1;
+	th.th_msgid = id;
+	if (cms_wrap((unsigned char *)body, blen, &fg->fg_id, to, 0, &wrap,
+	    &wlen, err) == -1 ||
+	    tmail_compose(&th, wrap, wlen, &mail, &mlen, err) == -1 ||
+	    fgdb_outbox(db, id, box, address, mail, mlen, err) == -1)
+		goto out;
+	rc = 0;
+out:
+	X509_free(x);
+	sk_X509_pop_free(to, X509_free);
+	proto_msg_free(pm);
+	free(body);
+	free(wrap);
+	free(mail);
+	return rc;
+}
+
+/* Store the new account; the certificates come from the CA process. */
+static int
+service_account(struct msg *mc, PGconn *db, const char *address,
+    const char *invid, const char *csr)
+{
+	const struct fg *fg = mc->mc_fg;
+	char *key = NULL, *ccert = NULL, *acert = NULL, err[TN_ERRLEN];
+	unsigned char *sealed = NULL;
+	size_t slen = 0;
+	X509 *x = NULL;
+	char *serial = NULL;
+	int rc = -1;
+
+	if (ca_issue(fg, address, csr, &key, &ccert, &acert, err) == -1 ||
+	    keybox_seal(fg->fg_keybox, address, (unsigned char *)key,
+	    strlen(key), &sealed, &slen, err) == -1 ||
+	    (x = pki_parse_cert(ccert, strlen(ccert), err)) == NULL) {
+		msg_fail(mc, MSG_TEMP, "4.3.0 registration: %s", err);
+		goto out;
+	}
+	{
+		BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x),
+		    NULL);
+
+		serial = bn == NULL ? NULL : BN_bn2hex(bn);
+		BN_free(bn);
+	}
+	{
+		const char *p[4] = { address, ccert, acert, invid };
+		const char *k[3] = { address, serial, (const char *)sealed };
+		int kl[3] = { 0, 0, (int)slen };
+
+		if (serial == NULL ||
+		    fgdb_exec(db, "INSERT INTO accounts (address, status, "
+		    "courier_cert, agent_cert) VALUES ($1, 'pending', $2, $3)",
+		    3, p, NULL, PGRES_COMMAND_OK, NULL, err) == -1 ||
+		    fgdb_exec(db, "INSERT INTO account_keys (address, "
+		    "generation, key_serial, sealed_key) VALUES ($1, 1, $2, "
+		    "$3)", 3, k, kl, PGRES_COMMAND_OK, NULL, err) == -1 ||
+		    fgdb_exec(db, "UPDATE invitations SET status = 'accepted' "
+		    "WHERE id = $1", 1, p + 3, NULL, PGRES_COMMAND_OK, NULL,
+		    err) == -1 ||
+		    service_answer(mc, db, address, ccert, acert, err) == -1) {
+			msg_fail(mc, MSG_TEMP, "4.3.0 registration: %s", err);
+			goto out;
+		}
+	}
+	log_info("%s registration address=%s status=pending", mc->mc_qid,
+	    address);
+	rc = 0;
+out:
+	if (key != NULL)
+		keybox_clear_free((unsigned char *)key, strlen(key));
+	keybox_clear_free(sealed, slen);
+	OPENSSL_free(serial);
+	X509_free(x);
+	free(ccert);
+	free(acert);
+	return rc;
+}
+
+static int
+service_register(struct msg *mc, PGconn *db, const unsigned char *in,
+    size_t inlen)
+{
+	struct proto_msg *pm = NULL;
+	const struct proto_part *csr;
+	const char *address;
+	char err[TN_ERRLEN], invid[32];
+	int rc = -1;
+
+	if (proto_parse((const char *)in, inlen, &pm, err) == -1 ||
+	    pm->pm_kind != PROTO_REGISTRATION) {
+		msg_fail(mc, MSG_PERM, "5.6.0 registration: %s", pm == NULL ?
+		    err : "not a registration");
+		goto out;
+	}
+	address = proto_get(pm, "Address");
+	csr = proto_part(pm, "agent-csr");
+	if (strcmp(address, mc->mc_sender) != 0) {
+		msg_fail(mc, MSG_PERM, "5.7.1 registration: Address %s is not "
+		    "the envelope sender", address);
+		goto out;
+	}
+	if (service_csr(csr, err) == -1) {
+		msg_fail(mc, MSG_PERM, "5.7.1 registration: %s", err);
+		goto out;
+	}
+	if (service_token(mc, db, proto_get(pm, "Token"), address, invid,
+	    sizeof(invid)) == -1 ||
+	    service_account(mc, db, address, invid,
+	    (const char *)csr->pp_data) == -1)
+		goto out;
+	rc = 0;
+out:
+	proto_msg_free(pm);
+	return rc;
+}
+
+static int
+service_alive(struct msg *mc, PGconn *db, struct proto_msg *pm, X509 *agent)
+{
+	const char *p[1] = { mc->mc_sender };
+	char err[TN_ERRLEN];
+	int n = 0;
+
+	if (strcmp(proto_get(pm, "Address"), mc->mc_sender) != 0) {
+		msg_fail(mc, MSG_PERM, "5.7.1 agent-alive: Address is not the "
+		    "sender");
+		return -1;
+	}
+	if (fgdb_exec(db, "UPDATE accounts SET status = 'active' WHERE "
+	    "address = $1 AND status IN ('pending', 'active')", 1, p, NULL,
+	    PGRES_COMMAND_OK, NULL, err) == -1 ||
+	    fgdb_release(mc->mc_fg, db, mc->mc_sender, agent, &n, err) == -1) {
+		msg_fail(mc, MSG_TEMP, "4.3.0 agent-alive: %s", err);
+		return -1;
+	}
+	log_info("%s agent-alive address=%s status=active released=%d",
+	    mc->mc_qid, mc->mc_sender, n);
+	return 0;
+}
+
+/* A wrap agent -> courier from a registered agent. */
+static int
+service_agent(struct msg *mc, PGconn *db, struct tmail *tm)
+{
+	const struct fg *fg = mc->mc_fg;
+	struct proto_msg *pm = NULL;
+	struct cms_id id;
+	X509 *agent = NULL, *signer = NULL;
+	unsigned char *in = NULL;
+	size_t inlen;
+	enum cms_fail fail;
+	char err[TN_ERRLEN];
+	int rc = -1, found;
+
+	if ((found = fgdb_account_id(fg, db, mc->mc_sender, &id, &agent,
+	    err)) != 0) {
+		msg_fail(mc, found == 1 ? MSG_PERM : MSG_TEMP, found == 1 ?
+		    "5.7.1 service mail from %s, which is not registered" :
+		    "4.3.0 %s", found == 1 ? mc->mc_sender : err);
+		return -1;
+	}
+	if (cms_unwrap(tm->tm_der, tm->tm_derlen, &id,
+	    pki_trust_store(fg->fg_trust), &in, &inlen, &signer, NULL, &fail,
+	    err) == -1 || X509_cmp(signer, agent) != 0) {
+		msg_fail(mc, MSG_PERM, "5.7.7 bad service mail: %s", in == NULL ?
+		    err : "the signer is not the sender's agent");
+		goto out;
+	}
+	if (proto_parse((const char *)in, inlen, &pm, err) == -1) {
+		msg_fail(mc, MSG_PERM, "5.6.0 service mail: %s", err);
+		goto out;
+	}
+	if (pm->pm_kind != PROTO_AGENT_ALIVE) {
+		msg_fail(mc, MSG_PERM, "5.6.0 service mail: kind %s not "
+		    "handled here", proto_kind_name(pm->pm_kind));
+		goto out;
+	}
+	rc = service_alive(mc, db, pm, agent);
+out:
+	proto_msg_free(pm);
+	fgdb_id_free(&id);
+	X509_free(agent);
+	X509_free(signer);
+	free(in);
+	return rc;
+}
+
+int
+service_process(struct msg *mc, PGconn *db, struct tmail *tm)
+{
+	const char *box = mc->mc_fg->fg_conf->cf_service_mailbox;
+	unsigned char *in = NULL;
+	size_t inlen, i, others = 0;
+	enum cms_fail fail;
+	char err[TN_ERRLEN];
+	int rc;
+
+	if (strcmp(tm->tm_from, mc->mc_sender) != 0) {
+		msg_fail(mc, MSG_PERM, "5.7.1 From: %s is not the envelope "
+		    "sender", tm->tm_from);
+		return -1;
+	}
+	if (cms_unenvelope(tm->tm_der, tm->tm_derlen, &mc->mc_fg->fg_id, &in,
+	    &inlen, &fail, err) == 0)
+		rc = service_register(mc, db, in, inlen);
+	else
+		rc = service_agent(mc, db, tm);
+	free(in);
+	if (rc == -1)
+		return -1;
+	for (i = 0; i < mc->mc_nrcpts; i++) {
+		if (strcmp(mc->mc_rcpts[i], box) == 0)
+			mc->mc_drop[i] = 1;
+		else
+			others++;
+	}
+	if (others == 0)
+		mc->mc_discard = 1;
+	return 0;
+}

@@ -1,0 +1,459 @@
+/*
+ * NAME
+ *	tandem-milter - the foreground element of a Tandem courier
+ * SYNOPSIS
+ *	tandem-milter -c FILE [-f] [-n]
+ * DESCRIPTION
+ *	See tandem-milter(8). The callbacks only gather the message and
+ *	carry out the verdict; msg_process() decides at end of message,
+ *	in one database transaction that commits before the reply.
+ *	Connection context: none is needed beyond the configuration
+ *	snapshot, so the per-connection private pointer is the message
+ *	context, allocated at envfrom and freed at eom, abort or close.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <libmilter/mfapi.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "milter.h"
+#include "proto.h"
+#include "tandem.h"
+
+static struct fg *snapshot;	/* the immutable configuration snapshot */
+
+void
+msg_fail(struct msg *mc, enum msg_verdict v, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (mc->mc_verdict != MSG_OK)
+		return;
+	mc->mc_verdict = v;
+	va_start(ap, fmt);
+	vsnprintf(mc->mc_reply, sizeof(mc->mc_reply), fmt, ap);
+	va_end(ap);
+}
+
+static void
+msg_free(struct msg *mc)
+{
+	size_t i;
+
+	if (mc == NULL)
+		return;
+	if (mc->mc_slot) {
+		pthread_mutex_lock(&snapshot->fg_lock);
+		snapshot->fg_busy--;
+		pthread_mutex_unlock(&snapshot->fg_lock);
+	}
+	free(mc->mc_sender);
+	for (i = 0; i < mc->mc_nrcpts; i++)
+		free(mc->mc_rcpts[i]);
+	free(mc->mc_rcpts);
+	free(mc->mc_head);
+	free(mc->mc_body);
+	free(mc->mc_newbody);
+	free(mc->mc_drop);
+	free(mc);
+}
+
+/* "<Foo@Example>" -> "foo@example"; NULL if not an address. */
+static char *
+msg_addr(const char *arg)
+{
+	size_t n;
+	char *s, *p;
+
+	if (arg == NULL)
+		return NULL;
+	if (*arg == '<')
+		arg++;
+	n = strcspn(arg, ">");
+	if ((s = strndup(arg, n)) == NULL)
+		return NULL;
+	for (p = s; *p != '\0'; p++)
+		*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+	return s;
+}
+
+static int
+msg_append(char **buf, size_t *len, const char *a, size_t alen)
+{
+	char *n;
+
+	if (*len + alen > TN_MAX_MESSAGE ||
+	    (n = realloc(*buf, *len + alen + 1)) == NULL)
+		return -1;
+	memcpy(n + *len, a, alen);
+	*len += alen;
+	n[*len] = '\0';
+	*buf = n;
+	return 0;
+}
+
+int
+msg_process(struct msg *mc)
+{
+	struct tmail *tm = NULL;
+	char *raw = NULL, err[TN_ERRLEN];
+	size_t rawlen = 0;
+	PGconn *db = NULL;
+	int rc = -1;
+
+	if (msg_append(&raw, &rawlen, mc->mc_head, mc->mc_headlen) == -1 ||
+	    msg_append(&raw, &rawlen, "\n", 1) == -1 ||
+	    msg_append(&raw, &rawlen, mc->mc_body == NULL ? "" : mc->mc_body,
+	    mc->mc_bodylen) == -1) {
+		msg_fail(mc, MSG_PERM, "5.3.4 message too large");
+		goto out;
+	}
+	if (tmail_parse(raw, rawlen, &tm, err) == -1) {
+		msg_fail(mc, MSG_PERM, "5.6.0 bad Tandem mail: %s", err);
+		goto out;
+	}
+	if (tm->tm_kind == TMAIL_INVITATION) {
+		rc = 0;		/* an invitation for a user: deliver as is */
+		goto out;
+	}
+	db = PQconnectdb(mc->mc_fg->fg_conf->cf_conninfo);
+	if (PQstatus(db) != CONNECTION_OK ||
+	    fgdb_exec(db, "BEGIN", 0, NULL, NULL, PGRES_COMMAND_OK, NULL,
+	    err) == -1) {
+		msg_fail(mc, MSG_TEMP, "4.3.0 database unavailable");
+		log_warn("%s status=tempfail reason=\"database: %s\"",
+		    mc->mc_qid, PQerrorMessage(db));
+		goto out;
+	}
+	if ((tm->tm_kind == TMAIL_CONTENT ? content_process(mc, db, tm) :
+	    service_process(mc, db, tm)) == -1)
+		goto out;
+	rc = 0;
+out:
+	if (rc == 0 && db != NULL && fgdb_exec(db, mc->mc_verdict == MSG_OK ?
+	    "COMMIT" : "ROLLBACK", 0, NULL, NULL, PGRES_COMMAND_OK, NULL,
+	    err) == -1) {
+		msg_fail(mc, MSG_TEMP, "4.3.0 database commit failed");
+		rc = -1;
+	}
+	PQfinish(db);	/* an open transaction is rolled back */
+	tmail_free(tm);
+	free(raw);
+	return rc;
+}
+
+static sfsistat
+cb_envfrom(SMFICTX *ctx, char **argv)
+{
+	struct msg *mc;
+
+	msg_free(smfi_getpriv(ctx));
+	if ((mc = calloc(1, sizeof(*mc))) == NULL ||
+	    (mc->mc_sender = msg_addr(argv[0])) == NULL ||
+	    (mc->mc_rcpts = calloc(MSG_MAX_RCPTS, sizeof(char *))) == NULL ||
+	    (mc->mc_drop = calloc(MSG_MAX_RCPTS, 1)) == NULL) {
+		msg_free(mc);
+		smfi_setpriv(ctx, NULL);
+		return SMFIS_TEMPFAIL;
+	}
+	mc->mc_fg = snapshot;
+	snprintf(mc->mc_qid, sizeof(mc->mc_qid), "NOQUEUE");
+	smfi_setpriv(ctx, mc);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+cb_envrcpt(SMFICTX *ctx, char **argv)
+{
+	struct msg *mc = smfi_getpriv(ctx);
+
+	if (mc == NULL)
+		return SMFIS_TEMPFAIL;
+	if (mc->mc_nrcpts >= MSG_MAX_RCPTS) {
+		smfi_setreply(ctx, "452", "4.5.3", "too many recipients");
+		return SMFIS_TEMPFAIL;
+	}
+	if ((mc->mc_rcpts[mc->mc_nrcpts] = msg_addr(argv[0])) == NULL)
+		return SMFIS_TEMPFAIL;
+	mc->mc_nrcpts++;
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+cb_header(SMFICTX *ctx, char *name, char *value)
+{
+	struct msg *mc = smfi_getpriv(ctx);
+	size_t nl = strlen(name), vl = strlen(value);
+
+	if (mc == NULL)
+		return SMFIS_TEMPFAIL;
+	if (strcasecmp(name, TMAIL_HEADER) == 0)
+		mc->mc_tandem = 1;
+	if (msg_append(&mc->mc_head, &mc->mc_headlen, name, nl) == -1 ||
+	    msg_append(&mc->mc_head, &mc->mc_headlen, ": ", 2) == -1 ||
+	    msg_append(&mc->mc_head, &mc->mc_headlen, value, vl) == -1 ||
+	    msg_append(&mc->mc_head, &mc->mc_headlen, "\n", 1) == -1) {
+		smfi_setreply(ctx, "552", "5.3.4", "message too large");
+		return SMFIS_REJECT;
+	}
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+cb_eoh(SMFICTX *ctx)
+{
+	struct msg *mc = smfi_getpriv(ctx);
+	struct fg *fg = snapshot;
+	int full;
+
+	if (mc == NULL)
+		return SMFIS_TEMPFAIL;
+	if (!mc->mc_tandem)
+		return SMFIS_ACCEPT;	/* not ours: untouched */
+	pthread_mutex_lock(&fg->fg_lock);
+	full = fg->fg_busy >= fg->fg_conf->cf_max_messages;
+	if (!full)
+		fg->fg_busy++;
+	pthread_mutex_unlock(&fg->fg_lock);
+	if (full) {
+		smfi_setreply(ctx, "451", "4.3.2", "too many messages in "
+		    "progress, try again later");
+		return SMFIS_TEMPFAIL;
+	}
+	mc->mc_slot = 1;
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+cb_body(SMFICTX *ctx, unsigned char *b, size_t len)
+{
+	struct msg *mc = smfi_getpriv(ctx);
+
+	if (mc == NULL)
+		return SMFIS_TEMPFAIL;
+	if (msg_append(&mc->mc_body, &mc->mc_bodylen, (char *)b, len) == -1) {
+		smfi_setreply(ctx, "552", "5.3.4", "message too large");
+		return SMFIS_REJECT;
+	}
+	return SMFIS_CONTINUE;
+}
+
+/* Carry out an accepted decision; -1 if the MTA refused a change. */
+static int
+msg_apply(SMFICTX *ctx, struct msg *mc)
+{
+	char rc[TN_MAX_ADDRESS + 3];
+	size_t i;
+
+	for (i = 0; i < mc->mc_nrcpts; i++) {
+		if (!mc->mc_drop[i] || mc->mc_discard)
+			continue;
+		snprintf(rc, sizeof(rc), "<%s>", mc->mc_rcpts[i]);
+		if (smfi_delrcpt(ctx, rc) != MI_SUCCESS)
+			return -1;
+	}
+	if (mc->mc_newbody != NULL && !mc->mc_discard &&
+	    smfi_replacebody(ctx, (unsigned char *)mc->mc_newbody,
+	    (int)mc->mc_newbodylen) != MI_SUCCESS)
+		return -1;
+	return 0;
+}
+
+static sfsistat
+cb_eom(SMFICTX *ctx)
+{
+	struct msg *mc = smfi_getpriv(ctx);
+	const char *qid, *code;
+	sfsistat st;
+
+	if (mc == NULL)
+		return SMFIS_TEMPFAIL;
+	if ((qid = smfi_getsymval(ctx, "i")) != NULL)
+		snprintf(mc->mc_qid, sizeof(mc->mc_qid), "%s", qid);
+	if (msg_process(mc) == 0 && mc->mc_verdict == MSG_OK &&
+	    msg_apply(ctx, mc) == -1)
+		msg_fail(mc, MSG_TEMP, "4.3.0 the MTA refused a change");
+	if (mc->mc_verdict != MSG_OK) {
+		code = mc->mc_verdict == MSG_TEMP ? "451" : "550";
+		smfi_setreply(ctx, (char *)code, NULL, mc->mc_reply);
+		log_info("%s from=%s status=%s reason=\"%s\"", mc->mc_qid,
+		    mc->mc_sender, mc->mc_verdict == MSG_TEMP ? "tempfail" :
+		    "reject", mc->mc_reply);
+		st = mc->mc_verdict == MSG_TEMP ? SMFIS_TEMPFAIL :
+		    SMFIS_REJECT;
+	} else {
+		log_info("%s from=%s status=%s", mc->mc_qid, mc->mc_sender,
+		    mc->mc_discard ? "consumed" : "accepted");
+		st = mc->mc_discard ? SMFIS_DISCARD : SMFIS_ACCEPT;
+	}
+	msg_free(mc);
+	smfi_setpriv(ctx, NULL);
+	return st;
+}
+
+static sfsistat
+cb_abort(SMFICTX *ctx)
+{
+	msg_free(smfi_getpriv(ctx));
+	smfi_setpriv(ctx, NULL);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+cb_close(SMFICTX *ctx)
+{
+	msg_free(smfi_getpriv(ctx));
+	smfi_setpriv(ctx, NULL);
+	return SMFIS_CONTINUE;
+}
+
+static struct smfiDesc desc = {
+	"tandem-milter", SMFI_VERSION, SMFIF_CHGBODY | SMFIF_DELRCPT,
+	NULL, NULL, cb_envfrom, cb_envrcpt, cb_header, cb_eoh, cb_body,
+	cb_eom, cb_abort, cb_close, NULL, NULL, NULL
+};
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: tandem-milter -c FILE [-f] [-n]\n");
+	exit(EX_USAGE);
+}
+
+static char *
+chain_pem(STACK_OF(X509) *chain, char *err)
+{
+	char *all = NULL, *pem;
+	size_t len = 0, n;
+	int i;
+
+	for (i = 0; i < sk_X509_num(chain); i++) {
+		if (pki_cert_pem(sk_X509_value(chain, i), &pem, &n, err) == -1)
+			return NULL;
+		if (msg_append(&all, &len, pem, n) == -1) {
+			free(pem);
+			return NULL;
+		}
+		free(pem);
+	}
+	return all;
+}
+
+/* Load every file the milter needs; exits on failure. */
+static void
+setup(struct fg *fg)
+{
+	const struct conf *cf = fg->fg_conf;
+	char err[TN_ERRLEN];
+
+	if (cf->cf_service_mailbox[0] == '\0')
+		log_fatal(EX_CONFIG, "%s: foreground: service_mailbox is not "
+		    "set", cf->cf_path);
+	if ((fg->fg_trust = pki_trust_load(cf->cf_anchors, err)) == NULL ||
+	    (fg->fg_keybox = keybox_load(cf->cf_keybox_key, err)) == NULL ||
+	    (fg->fg_id.ci_cert = pki_load_cert(cf->cf_cert, err)) == NULL ||
+	    (fg->fg_id.ci_key = pki_load_key(cf->cf_key, NULL, err)) == NULL ||
+	    (fg->fg_id.ci_chain = pki_load_certs(cf->cf_chain, err)) == NULL ||
+	    (fg->fg_chain_pem = chain_pem(fg->fg_id.ci_chain, err)) == NULL)
+		log_fatal(EX_CONFIG, "%s", err);
+	if (pki_verify(fg->fg_trust, fg->fg_id.ci_cert, fg->fg_id.ci_chain,
+	    NULL, err) == -1 || pki_cert_kind(fg->fg_id.ci_cert) != PKI_KIND_FG)
+		log_fatal(EX_CONFIG, "%s: not a valid FG element certificate%s%s",
+		    cf->cf_cert, err[0] ? ": " : "", err);
+	pthread_mutex_init(&fg->fg_lock, NULL);
+	pthread_mutex_init(&fg->fg_ca_lock, NULL);
+}
+
+static void
+listen_on(const char *sock)
+{
+	const char *path = NULL;
+
+	if (strncmp(sock, "unix:", 5) == 0)
+		path = sock + 5;
+	else if (strncmp(sock, "local:", 6) == 0)
+		path = sock + 6;
+	if (smfi_register(desc) == MI_FAILURE ||
+	    smfi_setconn((char *)sock) == MI_FAILURE ||
+	    smfi_opensocket(1) == MI_FAILURE)
+		log_fatal(EX_UNAVAILABLE, "cannot listen on %s", sock);
+	/* The MTA's smtpd runs as another user (postfix). */
+	if (path != NULL && chmod(path, 0666) == -1)
+		log_fatal(EX_OSERR, "chmod %s: %s", path, strerror(errno));
+}
+
+int
+main(int argc, char **argv)
+{
+	struct fg fg;
+	const char *path = CONF_PATH;
+	char err[TN_ERRLEN];
+	pthread_t sender;
+	int ch, fore = 0, check = 0, rc;
+
+	while ((ch = getopt(argc, argv, "c:fn")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'f':
+			fore = 1;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	log_init("tandem-milter", fore || check);
+	memset(&fg, 0, sizeof(fg));
+	if (conf_load(path, &fg.fg_conf, err) == -1) {
+		if (check) {
+			printf("%s\n", err);
+			return EX_CONFIG;
+		}
+		log_fatal(EX_CONFIG, "%s", err);
+	}
+	if (check) {
+		printf("configuration OK\n");
+		conf_free(fg.fg_conf);
+		return EX_OK;
+	}
+	setup(&fg);
+	signal(SIGPIPE, SIG_IGN);
+	if ((fg.fg_ca_fd = ca_start(fg.fg_conf->cf_ca_dir, err)) == -1)
+		log_fatal(EX_OSERR, "%s", err);
+	if (!fore && daemon(0, 0) == -1)
+		log_fatal(EX_OSERR, "daemon: %s", strerror(errno));
+	snapshot = &fg;
+	listen_on(fg.fg_conf->cf_milter_socket);
+	if (pthread_create(&sender, NULL, outbox_main, &fg) != 0)
+		log_fatal(EX_OSERR, "cannot start the sender thread");
+	log_info("started socket=%s", fg.fg_conf->cf_milter_socket);
+	rc = smfi_main() == MI_SUCCESS ? EX_OK : EX_SOFTWARE;
+	fg.fg_stop = 1;
+	pthread_join(sender, NULL);
+	close(fg.fg_ca_fd);
+	log_info("stopped");
+	pki_trust_free(fg.fg_trust);
+	keybox_free(fg.fg_keybox);
+	fgdb_id_free(&fg.fg_id);
+	sk_X509_pop_free(fg.fg_id.ci_chain, X509_free);
+	free(fg.fg_chain_pem);
+	conf_free(fg.fg_conf);
+	proto_shutdown();
+	return rc;
+}
