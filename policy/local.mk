@@ -14,6 +14,7 @@ dist_man_MANS += policy/tandem-policyd.8
 # Scenarios on a real courier: PKI, replicated clusters, the daemon.
 POLICY_SCENARIOS = \
 	t/0550-policyd-arm.sh \
-	t/0551-policyd-refusals.sh
+	t/0551-policyd-refusals.sh \
+	t/0552-policyd-hold-release.sh
 TESTS += $(POLICY_SCENARIOS)
 EXTRA_DIST += $(POLICY_SCENARIOS) t/lib-policyd.sh

@@ -8,8 +8,9 @@
 #			Call it at the top level.
 #	pd_account USER [STATUS]
 #			USER's agent key (USER.key, USER.pem = certificate
-#			and chain) and courier-end key, issued by a.example;
-#			with STATUS, the account is added on the FG.
+#			and chain) and courier-end key, issued by a.example
+#			unless they exist; with STATUS, the account is added
+#			on the FG.
 #	pd_start / pd_stop [SIGNAL]
 #			tandem-policyd -f, log appended to policyd.log, PID
 #			in policyd.pid (stopped at exit)
@@ -83,18 +84,22 @@ pd_conf() {
 }
 
 pd_account() {
-	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	    -keyout "$1.key" -subj "/CN=$1" -out "$1.csr" 2>/dev/null &&
-	tandem-ca account -d "$PD_CA" --address "$1@a.example" \
-	    --csr "$1.csr" >/dev/null &&
-	cat "$PD_CA/accounts/$1@a.example/agent.crt" "$PD_CA/chain.pem" \
-	    >"$1.pem" || return 1
+	[ -f "$1.pem" ] || pd_issue "$1" || return 1
 	[ -n "$2" ] || return 0
 	_pd_d=$PD_CA/accounts/$1@a.example
 	tandemctl account add --db "$PD_FG" --address "$1@a.example" \
 	    --status "$2" --courier-key "$_pd_d/courier.key" \
 	    --courier-cert "$_pd_d/courier.crt" --agent-cert "$_pd_d/agent.crt" \
 	    --keybox-key "$TRASH/pki/keybox.key" >/dev/null
+}
+
+pd_issue() {
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout "$1.key" -subj "/CN=$1" -out "$1.csr" 2>/dev/null &&
+	tandem-ca account -d "$PD_CA" --address "$1@a.example" \
+	    --csr "$1.csr" >/dev/null &&
+	cat "$PD_CA/accounts/$1@a.example/agent.crt" "$PD_CA/chain.pem" \
+	    >"$1.pem"
 }
 
 pd_start() {
