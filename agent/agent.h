@@ -145,6 +145,7 @@ struct agent_reader {
 	char			*rd_address;
 	STACK_OF(X509)		*rd_courier;	/* courier-end cert, or NULL */
 	struct agent_net	*rd_net;
+	int			 rd_quiet;	/* no message per file */
 };
 
 #define AGENT_SCAN_READ		0

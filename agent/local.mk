@@ -26,3 +26,6 @@ TESTS += t/unit/cms-test
 
 TESTS += t/0200-agent-seal-open.sh
 EXTRA_DIST += t/0200-agent-seal-open.sh
+
+TESTS += t/0250-agent-register.sh
+EXTRA_DIST += t/0250-agent-register.sh t/lib-agent.sh

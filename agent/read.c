@@ -32,6 +32,8 @@
  *	service - agent_service(); invitation - a hint to run register.
  *	With service_only, content and invitations are left alone.
  *	Every file is tried; the first failure gives the exit status.
+ *	Each failure is also reported on standard error, unless
+ *	rd_quiet is set (register's wait, after its first pass).
  *
  *	inbox lists each Tandem mail without opening it: "MESSAGE-ID
  *	FROM STATUS", STATUS one of readable, no-arm, expired,
@@ -412,7 +414,8 @@ reader_scan(struct agent_reader *rd, int mode, char *err)
 		p = o->o_nfiles ? o->o_files[i] : list[i];
 		if ((r = read_one(rd, p, o->o_nfiles != 0, mode, why)) == 0)
 			continue;
-		fprintf(stderr, "tandem: %s: %s\n", p, why);
+		if (!rd->rd_quiet)
+			fprintf(stderr, "tandem: %s: %s\n", p, why);
 		if (rc == 0) {
 			rc = r;
 			tn_err(err, "%s: %s", p, why);

@@ -19,7 +19,8 @@
  *	that fails the new store is removed again. Unless --no-wait, it
  *	then polls the Maildir once a second, for at most --timeout
  *	seconds, handling service mail as "tandem read" does, until the
- *	certificates are installed.
+ *	certificates are installed; mail it cannot use (another's, or
+ *	refused) is reported once and does not end the wait.
  *
  *	agent_service() handles one service mail from the courier: the
  *	wrap must be signed by the FG element of the agent's courier (or,
@@ -269,12 +270,16 @@ reg_wait(const struct agent_opts *o, const char *pass, char *err)
 	struct agent_reader rd;
 	time_t end = time(NULL) + o->o_timeout;
 	char *cert = NULL;
-	int rc;
+	int rc, pass_no;
 
-	for (;;) {
-		if ((rc = reader_open(&rd, o, pass, err)) != 0)
+	for (pass_no = 0;; pass_no++) {
+		if ((rc = reader_open(&rd, o, pass, err)) != 0) {
+			reader_close(&rd);
 			return rc;
-		if ((rc = reader_scan(&rd, AGENT_SCAN_SERVICE, err)) == 0)
+		}
+		rd.rd_quiet = pass_no > 0;
+		rc = reader_scan(&rd, AGENT_SCAN_SERVICE, err);
+		if (rc != EX_USAGE && rc != EX_NOINPUT && rc != EX_OSERR)
 			rc = store_get(rd.rd_st, "cert", &cert, err) == -1 ?
 			    EX_SOFTWARE : 0;
 		reader_close(&rd);
@@ -331,6 +336,9 @@ reg_run(const struct agent_opts *o, const char *pass, char *err)
 out:
 	store_close(st);
 	if (made && store_path(o->o_dir, "store.db", path, sizeof(path)) == 0)
+		unlink(path);
+	if (made && store_path(o->o_dir, "anchors.pem", path,
+	    sizeof(path)) == 0)
 		unlink(path);
 	pki_trust_free(trust);
 	proto_msg_free(inv);

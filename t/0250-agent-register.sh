@@ -1,0 +1,234 @@
+#!/bin/sh
+test_description='tandem register: invitation, registration mail, exchange-keys, agent-alive'
+. "$TANDEM_SRC/t/test-lib.sh"
+. "$TANDEM_SRC/t/lib-agent.sh"
+
+TANDEM_PASSWORD=dave-pw
+export TANDEM_PASSWORD
+addr=$(pf_random_addr)
+port=$(pf_random_port)
+
+# invitation FILE [RECIPIENT [EXPIRES]]: the protocol message, CRLF
+invitation() {
+	{
+		printf 'MIME-Version: 1.0\n'
+		printf 'Content-Type: multipart/mixed; boundary="b1"\n\n'
+		printf -- '--b1\nContent-Type: application/vnd.tandem.invitation\n'
+		printf 'Content-Transfer-Encoding: 7bit\n\n'
+		printf 'Id: inv1@a.example\nDate: 2026-01-31T12:00:00Z\n'
+		printf 'Token: Qm9iJ3MgcmVmZXJyYWwgdG9rZW4\n'
+		printf 'Inviter: alice@a.example\nRecipient: %s\n' "${2:-dave@a.example}"
+		printf 'Courier: a.example\nRegister-Address: tandem@a.example\n'
+		printf 'Background-Url: https://bg.a.example:8443\n'
+		printf 'Message-Id: m1@a.example\n'
+		[ -z "$3" ] || printf 'Expires: %s\n' "$3"
+		ag_part fg-cert ca/elements/fg.crt
+		printf -- '--b1--\n'
+	} | crlf >"$1"
+}
+
+# exchange_keys ADDR OUT: the courier's answer, signed by the FG and
+# enveloped to ADDR's agent certificate, as a service mail
+exchange_keys() {
+	_a=ca/accounts/$1
+	{
+		printf 'MIME-Version: 1.0\n'
+		printf 'Content-Type: multipart/mixed; boundary="b1"\n\n'
+		printf -- '--b1\nContent-Type: application/vnd.tandem.exchange-keys\n'
+		printf 'Content-Transfer-Encoding: 7bit\n\n'
+		printf 'Id: ek1@a.example\nDate: 2026-01-31T12:00:00Z\n'
+		printf 'Address: %s\nGeneration: 1\n' "$1"
+		ag_part courier-cert $_a/courier.crt
+		ag_part agent-cert $_a/agent.crt
+		ag_part ca-chain ca/chain.pem
+		printf -- '--b1--\n'
+	} | crlf >ek.txt &&
+	ag_wrap "${3:-ca/elements/fg.crt}" "${4:-ca/elements/fg.key}" \
+		$_a/agent.crt ek.txt ek.der &&
+	ag_mail service tandem@a.example "$1" ek1@a.example ek.der >"$2"
+}
+
+# the CSR of a registration mail: decrypt with the FG key, take the part
+registration_csr() {
+	ag_sink_body "$1" | base64 -d >reg.der &&
+	openssl cms -decrypt -inform DER -in reg.der \
+		-recip ca/elements/fg.crt -inkey ca/elements/fg.key -out reg.txt &&
+	tr -d '\r' <reg.txt |
+	awk '/^Tandem-Part: agent-csr/ { p = 1; next }
+	     p && /^$/ { if (s) exit; s = 1; next }
+	     p && s && !/^--/ { print }' | base64 -d >"$2"
+}
+
+test_expect_success 'a courier with its elements; a signed invitation' '
+	ag_courier &&
+	invitation inv.txt &&
+	ag_sign ca/elements/fg.crt ca/elements/fg.key inv.txt inv.der
+'
+
+test_expect_success_here 'an smtp-sink stands in for the MTA' '
+	smtp_sink_start mta $addr $port
+'
+
+test_expect_success 'register mails the registration and returns' '
+	tandem register -d dave --invitation inv.der --anchor root/root.crt \
+		--smtp $addr:$port --no-wait 2>err &&
+	test_grep "registration for dave@a.example sent to tandem@a.example" err &&
+	smtp_sink_files mta >files && test $(wc -l <files) = 1
+'
+
+test_expect_success 'the registration: service mail from the address to Register-Address' '
+	f=$(head -1 files) &&
+	test_grep "^X-Mail-Args: <dave@a.example>" $f &&
+	test_grep "^X-Rcpt-Args: <tandem@a.example>" $f &&
+	test_grep "^From: dave@a.example" $f &&
+	test_grep "^To: tandem@a.example" $f &&
+	test_grep "^Tandem-Kind: service" $f &&
+	test_grep "^Subject: Tandem service message" $f
+'
+
+test_expect_success 'only the FG element key opens it: token, address, a CSR of the stored key' '
+	f=$(head -1 files) &&
+	registration_csr $f dave.csr &&
+	test "$(ag_field Token reg.txt)" = Qm9iJ3MgcmVmZXJyYWwgdG9rZW4 &&
+	test "$(ag_field Address reg.txt)" = dave@a.example &&
+	test_grep "^Content-Type: application/vnd.tandem.registration" reg.txt &&
+	openssl req -in dave.csr -noout -verify &&
+	openssl req -in dave.csr -noout -pubkey >csr.pub &&
+	sqlite3 dave/store.db "SELECT value FROM config WHERE name = '\''pubkey'\''" |
+	openssl pkey -pubin >store.pub &&
+	test_cmp store.pub csr.pub &&
+	test_must_fail openssl cms -decrypt -inform DER -in reg.der \
+		-recip ca/elements/bg.crt -inkey ca/elements/bg.key -out x
+'
+
+test_expect_success 'the answer in the Maildir: read installs it and mails agent-alive' '
+	tandem-ca account -d ca --address dave@a.example --csr dave.csr &&
+	mkdir -p md/new md/cur md/tmp &&
+	exchange_keys dave@a.example md/new/1.ek &&
+	tandem read -d dave --maildir md --smtp $addr:$port 2>err &&
+	test_grep "generation 1 installed for dave@a.example" err &&
+	smtp_sink_files mta >files && test $(wc -l <files) = 2 &&
+	f=$(tail -1 files) &&
+	test_grep "^X-Rcpt-Args: <tandem@a.example>" $f &&
+	ag_sink_body $f | base64 -d >alive.der &&
+	ag_unwrap alive.der ca/accounts/dave@a.example/courier.crt \
+		ca/accounts/dave@a.example/courier.key alive.txt &&
+	test_grep "^Content-Type: application/vnd.tandem.agent-alive" alive.txt &&
+	test "$(ag_field Address alive.txt)" = dave@a.example &&
+	test "$(ag_field Generation alive.txt)" = 1 &&
+	openssl cms -cmsout -print -inform DER -in alive.txt.signed >sig.txt &&
+	test_grep "CN=dave@a.example" sig.txt
+'
+
+test_expect_success 'the answer again: nothing new, no second agent-alive' '
+	tandem read -d dave --maildir md --smtp $addr:$port &&
+	smtp_sink_files mta >files && test $(wc -l <files) = 2
+'
+
+test_expect_success 'the agent now seals with the certificate from the answer' '
+	printf "From: dave@a.example\r\nTo: x@a.example\r\nSubject: s\r\n\r\nhi\r\n" >m.eml &&
+	tandem seal -d dave --to x@a.example --in m.eml --sealed m.der --arm m.arm
+'
+
+test_expect_success 'register waits for the answer, then sends agent-alive' '
+	invitation inv2.txt erin@a.example &&
+	ag_sign ca/elements/fg.crt ca/elements/fg.key inv2.txt inv2.der &&
+	mkdir -p md2/new md2/cur md2/tmp &&
+	{ tandem register -d erin --invitation inv2.der --anchor root/root.crt \
+		--smtp $addr:$port --maildir md2 --timeout 60 2>reg.err &
+	  echo $! >reg.pid; } &&
+	n=0 && while [ $(smtp_sink_files mta | wc -l) -lt 3 ] && [ $n -lt 100 ]; do
+		sleep 0.1; n=$((n + 1)); done &&
+	registration_csr "$(smtp_sink_files mta | tail -1)" erin.csr &&
+	tandem-ca account -d ca --address erin@a.example --csr erin.csr &&
+	exchange_keys erin@a.example md2/new/1.ek &&
+	wait $(cat reg.pid) &&
+	test_grep "generation 1 installed for erin@a.example" reg.err &&
+	smtp_sink_files mta >files && test $(wc -l <files) = 4 &&
+	test_grep "^From: erin@a.example" $(tail -1 files)
+'
+
+test_expect_success 'no answer within --timeout: 75, the registration stays' '
+	invitation inv3.txt fay@a.example &&
+	ag_sign ca/elements/fg.crt ca/elements/fg.key inv3.txt inv3.der &&
+	test_expect_code 75 tandem register -d fay --invitation inv3.der \
+		--anchor root/root.crt --smtp $addr:$port --maildir md2 \
+		--timeout 2 2>err &&
+	test_grep "no answer from the courier within 2 s" err &&
+	test $(grep -c "1.ek: cannot decrypt" err) = 1 &&
+	test -f fay/store.db
+'
+
+test_expect_success 'an invitation as the mail it comes in' '
+	invitation inv4.txt gus@a.example &&
+	ag_sign ca/elements/fg.crt ca/elements/fg.key inv4.txt inv4.der &&
+	{ printf "From: tandem@a.example\nTo: gus@a.example\n"
+	  printf "Subject: alice@a.example sent you a private message\n"
+	  printf "Date: Sat, 28 Nov 2026 23:50:00 +0000\n"
+	  printf "Message-ID: <inv4@a.example>\nMIME-Version: 1.0\n"
+	  printf "Tandem-Kind: invitation\n"
+	  printf "Content-Type: multipart/mixed; boundary=\"m1\"\n\n"
+	  printf -- "--m1\nContent-Type: text/plain; charset=utf-8\n\nRun tandem register.\n"
+	  printf -- "--m1\nContent-Type: application/pkcs7-mime; smime-type=signed-data; name=invitation.p7m\n"
+	  printf "Content-Transfer-Encoding: base64\n\n"
+	  base64 -w 76 inv4.der
+	  printf -- "--m1--\n"; } | crlf >inv4.eml &&
+	tandem register -d gus --invitation inv4.eml --anchor root/root.crt \
+		--smtp $addr:$port --no-wait
+'
+
+test_expect_success 'refused: invitation under another root (12), no store made' '
+	tandem-ca root -d root2 --name other.example >/dev/null &&
+	test_expect_code 12 tandem register -d x1 --invitation inv.der \
+		--anchor root2/root.crt --smtp $addr:$port --no-wait 2>err &&
+	test_grep "refused\|verif\|certif" err &&
+	test ! -f x1/store.db
+'
+
+test_expect_success 'refused: invitation signed by the BG element (18)' '
+	ag_sign ca/elements/bg.crt ca/elements/bg.key inv.txt inv-bg.der &&
+	test_expect_code 18 tandem register -d x2 --invitation inv-bg.der \
+		--anchor root/root.crt --smtp $addr:$port --no-wait 2>err &&
+	test_grep "not the courier.s foreground element" err &&
+	test ! -f x2/store.db
+'
+
+test_expect_success 'refused: an expired invitation (65), garbage (65), another address (64)' '
+	invitation inv5.txt hal@a.example 2020-01-01T00:00:00Z &&
+	ag_sign ca/elements/fg.crt ca/elements/fg.key inv5.txt inv5.der &&
+	test_expect_code 65 tandem register -d x3 --invitation inv5.der \
+		--anchor root/root.crt --smtp $addr:$port --no-wait 2>err &&
+	test_grep "the invitation expired at 2020-01-01T00:00:00Z" err &&
+	printf "\060garbage" >junk &&
+	test_expect_code 65 tandem register -d x3 --invitation junk \
+		--anchor root/root.crt --smtp $addr:$port --no-wait &&
+	test_expect_code 64 tandem register -d x3 --invitation inv.der \
+		--address zed@a.example --anchor root/root.crt --no-wait 2>err &&
+	test_grep "the invitation is for dave@a.example, not zed@a.example" err &&
+	test ! -f x3/store.db
+'
+
+test_expect_success 'the MTA unreachable: 75 and the new store is removed' '
+	invitation inv6.txt ida@a.example &&
+	ag_sign ca/elements/fg.crt ca/elements/fg.key inv6.txt inv6.der &&
+	test_expect_code 75 tandem register -d x4 --invitation inv6.der \
+		--anchor root/root.crt --smtp 127.0.0.1:1 --no-wait 2>err &&
+	test_grep "SMTP smtp://127.0.0.1:1" err &&
+	test ! -f x4/store.db && test ! -f x4/anchors.pem
+'
+
+test_expect_success 'refused: an answer signed by the BG element (18), nothing installed' '
+	invitation inv7.txt joe@a.example &&
+	ag_sign ca/elements/fg.crt ca/elements/fg.key inv7.txt inv7.der &&
+	tandem register -d joe --invitation inv7.der --anchor root/root.crt \
+		--smtp $addr:$port --no-wait &&
+	registration_csr "$(smtp_sink_files mta | tail -1)" joe.csr &&
+	tandem-ca account -d ca --address joe@a.example --csr joe.csr &&
+	mkdir -p md3/new md3/cur md3/tmp &&
+	exchange_keys joe@a.example md3/new/1.ek ca/elements/bg.crt ca/elements/bg.key &&
+	test_expect_code 18 tandem read -d joe --maildir md3 --smtp $addr:$port 2>err &&
+	test_grep "not the courier.s foreground element" err &&
+	test -z "$(sqlite3 joe/store.db "SELECT value FROM config WHERE name = '\''cert'\''")"
+'
+
+test_done

@@ -1,0 +1,77 @@
+# t/lib-agent.sh - what the courier would send an agent, made by hand
+#
+# Sourced by the t/025x agent scenarios after t/test-lib.sh. These
+# stand in for tandem-milter and tandem-policyd with stock openssl, so
+# that the agent's side of doc/flows.md is checked on its own.
+#
+#	crlf				stdin to stdout, LF -> CRLF
+#	ag_courier			root/, ca/ (public a.example) with FG
+#					and BG element certificates
+#	ag_part ROLE FILE		one base64 part of a protocol message
+#					(boundary b1) on stdout
+#	ag_sign SIGNER KEY IN OUT	opaque SignedData (DER) of IN, with
+#					the courier chain
+#	ag_wrap SIGNER KEY RCPT IN OUT	a transport wrap: signed by SIGNER,
+#					enveloped (AES-256-GCM) to RCPT
+#	ag_mail KIND FROM TO ID DER	a Tandem mail (flows.md 2) on stdout
+#	ag_sink_body FILE		the body of the mail in an smtp-sink
+#					dump (after its header block)
+#	ag_unwrap DER RCPT KEY OUT	decrypt and verify a wrap to the
+#					root; OUT gets the content
+#	ag_field NAME FILE		the value of a protocol field
+
+crlf() { sed 's/$/\r/'; }
+
+ag_courier() {
+	tandem-ca root -d root --name root.example >/dev/null &&
+	tandem-ca courier -d ca --name a.example --role public \
+		--superior root >/dev/null &&
+	tandem-ca element -d ca --fg tandem@a.example >/dev/null &&
+	tandem-ca element -d ca --bg https://bg.a.example:8443 >/dev/null
+}
+
+ag_part() {
+	printf -- '--b1\nContent-Type: application/pem-certificate-chain\n'
+	printf 'Content-Transfer-Encoding: base64\nTandem-Part: %s\n\n' "$1"
+	base64 -w 76 "$2"
+}
+
+ag_sign() {
+	openssl cms -sign -binary -nodetach -outform DER -signer "$1" \
+		-inkey "$2" -certfile ca/chain.pem -in "$3" -out "$4"
+}
+
+ag_wrap() {
+	ag_sign "$1" "$2" "$4" "$5.signed" &&
+	openssl cms -encrypt -binary -aes-256-gcm -outform DER \
+		-in "$5.signed" -out "$5" "$3"
+}
+
+ag_mail() {
+	{
+		printf 'From: %s\nTo: %s\n' "$2" "$3"
+		printf 'Subject: Tandem private message\n'
+		printf 'Date: Sat, 28 Nov 2026 23:50:00 +0000\n'
+		printf 'Message-ID: <%s>\nMIME-Version: 1.0\n' "$4"
+		printf 'Tandem-Kind: %s\n' "$1"
+		printf 'Content-Type: application/pkcs7-mime; '
+		printf 'smime-type=authEnveloped-data; name=tandem.p7m\n'
+		printf 'Content-Transfer-Encoding: base64\n\n'
+		base64 -w 76 "$5"
+	} | crlf
+}
+
+ag_sink_body() {
+	sed '1,/^\r\{0,1\}$/d' "$1"
+}
+
+ag_unwrap() {
+	openssl cms -decrypt -inform DER -in "$1" -recip "$2" -inkey "$3" \
+		-out "$4.signed" &&
+	openssl cms -verify -inform DER -in "$4.signed" -binary \
+		-CAfile root/root.crt -purpose any -out "$4" 2>/dev/null
+}
+
+ag_field() {
+	tr -d '\r' <"$2" | sed -n "s/^$1: //p"
+}
