@@ -29,3 +29,5 @@ EXTRA_DIST += t/0200-agent-seal-open.sh
 
 TESTS += t/0250-agent-register.sh
 EXTRA_DIST += t/0250-agent-register.sh t/lib-agent.sh
+TESTS += t/0260-agent-read.sh
+EXTRA_DIST += t/0260-agent-read.sh
