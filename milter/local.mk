@@ -20,3 +20,6 @@ milter_tandem_milter_SOURCES = \
 	milter/tandem-milter.c
 milter_tandem_milter_LDADD = $(TANDEM_LIBS) $(PQ_LIBS) $(MILTER_LIBS) \
 	-lpthread
+
+TESTS += t/0500-milter-content.sh
+EXTRA_DIST += t/0500-milter-content.sh

@@ -1,0 +1,194 @@
+test_description='tandem-milter in Postfix: ordinary mail, rewrap, hold and invite, refusals'
+. "$TANDEM_SRC/t/test-lib.sh"
+
+test_have_prog swaks || test_skip_all 'swaks is missing'
+
+fg_addr=$(pf_random_addr) re_addr=$(pf_random_addr) sink_addr=$(pf_random_addr)
+fg_port=$(pf_random_port) re_port=$(pf_random_port) sink_port=$(pf_random_port)
+
+test_expect_success 'a courier with an FG element and two accounts' '
+	tandem-ca root -d root --name root.example >/dev/null &&
+	tandem-ca courier -d isp --name a.example --role public \
+	    --superior root >/dev/null &&
+	tandem-ca element -d isp --fg tandem@a.example >/dev/null &&
+	for u in alice bob mallory; do
+		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+		    -nodes -keyout $u.key -subj /CN=$u -out $u.csr 2>/dev/null &&
+		tandem-ca account -d isp --address $u@a.example \
+		    --csr $u.csr >/dev/null || return 1
+	done
+'
+
+test_expect_success_here 'a foreground database' '
+	pg_start fg && pg_createdb fg fg &&
+	tandemctl db migrate --fg --db "$(pg_conninfo fg fg)" --sqldir "$TANDEM_SRC/sql" >/dev/null &&
+	tandemctl keybox new kb.key &&
+	for u in alice bob; do
+		a=isp/accounts/$u@a.example
+		tandemctl account add --db "$(pg_conninfo fg fg)" \
+		    --address $u@a.example --status active \
+		    --courier-key $a/courier.key --courier-cert $a/courier.crt \
+		    --agent-cert $a/agent.crt --keybox-key kb.key >/dev/null ||
+		return 1
+	done
+'
+
+cat >tandem.conf <<CONF
+courier {
+  name = "a.example"
+  role = public
+  superior = "root.example"
+}
+foreground {
+  milter_socket = "unix:$TRASH/milter.sock"
+  reinject = "$re_addr:$re_port"
+  service_mailbox = "tandem@a.example"
+  ca_dir = "$TRASH/isp"
+}
+database { conninfo = "$(pg_conninfo fg fg)" }
+tls {
+  anchors = "$TRASH/root/root.crt"
+  cert = "$TRASH/isp/elements/fg.crt"
+  key = "$TRASH/isp/elements/fg.key"
+  chain = "$TRASH/isp/chain.pem"
+  keybox_key = "$TRASH/kb.key"
+}
+CONF
+
+test_expect_success 'tandem-milter -n checks the configuration' '
+	tandem-milter -c tandem.conf -n >out &&
+	echo "configuration OK" >want && test_cmp want out &&
+	echo "courier { colour = red }" >bad.conf &&
+	test_expect_code 78 tandem-milter -c bad.conf -n >out &&
+	test_grep "bad.conf:1" out
+'
+
+test_expect_success_here 'the milter, the reinjection smtpd and the MTA start' '
+	smtp_sink_start out "$sink_addr" "$sink_port" &&
+	postfix_start re "$re_addr" "$re_port" \
+	    "relayhost = [$sink_addr]:$sink_port" &&
+	{ tandem-milter -c tandem.conf -f 2>milter.log & echo $! >milter.pid; } &&
+	test_atexit "kill \$(cat $TRASH/milter.pid) 2>/dev/null" &&
+	n=0; while [ ! -S milter.sock ] && [ $n -lt 50 ]; do
+		sleep 0.1; n=$((n + 1)); done &&
+	test -S milter.sock &&
+	postfix_start fg "$fg_addr" "$fg_port" \
+	    "relayhost = [$sink_addr]:$sink_port" \
+	    "smtpd_milters = unix:$TRASH/milter.sock" \
+	    "milter_default_action = tempfail" "milter_protocol = 6"
+'
+
+# send FILE FROM TO...: swaks through the FG's Postfix, reply in swaks.out
+send() {
+	f=$1 from=$2; shift 2
+	to=$(echo "$@" | tr " " ",")
+	swaks --server "$fg_addr:$fg_port" --from "$from" --to "$to" \
+	    --data "@$f" >swaks.out 2>&1
+}
+
+test_expect_success 'ordinary mail passes byte for byte' '
+	printf "From: alice@a.example\r\nTo: carol@b.example\r\nSubject: hi\r\nMessage-ID: <plain-1@a.example>\r\n\r\nplain body\r\n.dot line" >plain &&
+	send plain alice@a.example carol@b.example &&
+	postfix_wait_queue_empty fg 30 &&
+	smtp_sink_files out >files && test $(wc -l <files) -eq 1 &&
+	smtp_sink_body "$(cat files)" >got &&
+	printf "plain body\n.dot line\n" >want && test_cmp want got
+'
+
+# mkmail NAME SIGNER FROM TO...: a content mail wrapped SIGNER -> courier
+mkmail() {
+	name=$1 signer=$2 from=$3; shift 3
+	openssl cms -sign -binary -nodetach -outform DER -in sealed.der \
+	    -signer isp/accounts/$signer@a.example/agent.crt -inkey $signer.key \
+	    -certfile isp/chain.pem -out $name.signed &&
+	openssl cms -encrypt -binary -aes-256-gcm -outform DER \
+	    -in $name.signed -out $name.der \
+	    isp/accounts/$from/courier.crt &&
+	{
+		printf "From: %s\r\nTo: %s\r\n" "$from" "$(echo "$@" | sed "s/ /, /g")"
+		printf "Subject: Tandem private message\r\nMessage-ID: <%s@a.example>\r\n" "$name"
+		printf "MIME-Version: 1.0\r\nTandem-Kind: content\r\n"
+		printf "Content-Type: application/pkcs7-mime; smime-type=authEnveloped-data; name=tandem.p7m\r\n"
+		printf "Content-Transfer-Encoding: base64\r\n\r\n"
+		base64 -w 76 $name.der | sed "s/\$/\r/"
+	} >$name
+}
+
+test_expect_success 'a content message for bob and dave' '
+	printf "sealed content stand-in\n" >inner &&
+	openssl cms -sign -binary -nodetach -outform DER -in inner \
+	    -signer isp/accounts/alice@a.example/agent.crt -inkey alice.key \
+	    -out sealed.der &&
+	mkmail m1 alice alice@a.example bob@a.example dave@a.example &&
+	send m1 alice@a.example bob@a.example dave@a.example &&
+	test_grep "250 " swaks.out
+'
+
+test_expect_success 'bob gets it rewrapped to his agent, the same sealed content' '
+	postfix_wait_queue_empty fg 30 &&
+	grep -l "Tandem-Kind: content" $(smtp_sink_files out) >m1files &&
+	test $(wc -l <m1files) -eq 1 &&
+	test_grep "bob@a.example" "$(cat m1files)" &&
+	test_grep_not "X-Rcpt-Args: <dave@a.example>" "$(cat m1files)" &&
+	smtp_sink_body "$(cat m1files)" | base64 -d >new.der &&
+	openssl cms -decrypt -inform DER -in new.der -recip \
+	    isp/accounts/bob@a.example/agent.crt -inkey bob.key -out new.signed &&
+	openssl cms -verify -inform DER -in new.signed -CAfile root/root.crt \
+	    -purpose any -out got.der 2>/dev/null &&
+	cmp sealed.der got.der
+'
+
+test_expect_success 'dave is held and invited once' '
+	pg_psql fg fg -c "SELECT recipient, sender FROM held_messages" >held &&
+	echo "dave@a.example|alice@a.example" >want && test_cmp want held &&
+	pg_psql fg fg -c "SELECT address, status FROM invitations" >inv &&
+	echo "dave@a.example|pending" >want && test_cmp want inv &&
+	pg_wait_for fg fg "SELECT count(*) FROM outbox WHERE sent_at IS NOT NULL" 1 30
+'
+
+test_expect_success 'the invitation arrives, signed by the FG element' '
+	postfix_wait_queue_empty re 30 &&
+	grep -l "Tandem-Kind: invitation" $(smtp_sink_files out) >invfiles &&
+	test $(wc -l <invfiles) -eq 1 &&
+	test_grep "X-Rcpt-Args: <dave@a.example>" "$(cat invfiles)" &&
+	test_grep "Subject: alice@a.example sent you a private message" \
+	    "$(cat invfiles)"
+'
+
+test_expect_success 'From not the envelope sender: 550 5.7.1' '
+	test_must_fail send m1 bob@a.example bob@a.example &&
+	test_grep "550 5.7.1 From: alice@a.example is not the envelope sender" swaks.out
+'
+
+test_expect_success 'signed by another agent: 550 5.7.7' '
+	mkmail m2 bob alice@a.example bob@a.example &&
+	test_must_fail send m2 alice@a.example bob@a.example &&
+	test_grep "550 5.7.7 the signer is not the agent of alice@a.example" swaks.out
+'
+
+test_expect_success 'sender not registered: 550 5.7.1' '
+	sed "s/alice@a.example/mallory@a.example/" m1 >m3 &&
+	test_must_fail send m3 mallory@a.example bob@a.example &&
+	test_grep "550 5.7.1 sender mallory@a.example is not registered here" swaks.out
+'
+
+test_expect_success 'garbled body: 550 5.6.0, nothing stored' '
+	sed "/^MII/s/^MII/AAA/" m1 >m4 &&
+	test_must_fail send m4 alice@a.example bob@a.example &&
+	test_grep "550 5.6.0" swaks.out &&
+	pg_psql fg fg -c "SELECT count(*) FROM held_messages" >n &&
+	echo 1 >want && test_cmp want n
+'
+
+test_expect_success 'database down: 451 4.3.0, nothing lost' '
+	pg_stop fg &&
+	test_must_fail send m1 alice@a.example bob@a.example &&
+	test_grep "451 4.3.0 database unavailable" swaks.out
+'
+
+test_expect_success 'the milter logs queue id first, and no key material' '
+	test_grep "status=reject" milter.log &&
+	test_grep_not "PRIVATE KEY" milter.log
+'
+
+test_done
