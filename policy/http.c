@@ -9,7 +9,9 @@
  *	required), binds background.listen and installs the handlers.
  *
  *	A client certificate is checked during the handshake by
- *	pki_verify() to tls.anchors (roles, name constraints) and must be
+ *	pki_verify() to tls.anchors (roles, name constraints), with the
+ *	certificates the client sent and tls.chain as intermediates, and
+ *	must be
  *	an agent certificate carrying an address; a client without one,
  *	or with one that fails, never completes the handshake. Each
  *	request then checks, against the database, that the certificate
@@ -43,15 +45,27 @@ http_verify_cb(X509_STORE_CTX *ctx, void *arg)
 {
 	struct pd *pd = arg;
 	X509 *leaf = X509_STORE_CTX_get0_cert(ctx);
+	STACK_OF(X509) *sent = X509_STORE_CTX_get0_untrusted(ctx);
+	STACK_OF(X509) *chain = NULL;
 	char err[TN_ERRLEN], *email = NULL;
-	int ok = 0;
+	int i, ok = 0;
 
 	if (leaf == NULL) {
 		tn_err(err, "no client certificate");
 		goto out;
 	}
-	if (pki_verify(pd->pd_trust, leaf, X509_STORE_CTX_get0_untrusted(ctx),
-	    NULL, err) == -1)
+	/* What the client sent, then our own chain: its CA is ours. */
+	if ((chain = sent != NULL ? sk_X509_dup(sent) :
+	    sk_X509_new_null()) == NULL) {
+		tn_err(err, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < sk_X509_num(pd->pd_id.ci_chain); i++)
+		if (!sk_X509_push(chain, sk_X509_value(pd->pd_id.ci_chain, i))) {
+			tn_err(err, "out of memory");
+			goto out;
+		}
+	if (pki_verify(pd->pd_trust, leaf, chain, NULL, err) == -1)
 		goto out;
 	if (pki_cert_kind(leaf) != PKI_KIND_AGENT) {
 		tn_err(err, "client certificate is a %s certificate, not an "
@@ -68,6 +82,7 @@ out:
 		log_info("tls status=refused reason=\"%s\"", err);
 		X509_STORE_CTX_set_error(ctx, X509_V_ERR_CERT_REJECTED);
 	}
+	sk_X509_free(chain);
 	free(email);
 	return ok;
 }

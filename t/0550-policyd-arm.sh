@@ -74,6 +74,19 @@ test_expect_success 'bob fetches a wrap signed by the BG, enveloped to him, hold
 		-recip alice.pem -inkey alice.key -out x 2>/dev/null
 '
 
+test_expect_success 'a client that sends only its own certificate is served' '
+	cp "$PD_CA/accounts/bob@a.example/agent.crt" leaf.pem &&
+	cp bob.key leaf.key &&
+	pd_status 200 leaf GET /v1/mailbox &&
+	id=$(pg_psql bg bg -c "SELECT id FROM agent_mailbox") &&
+	echo "$id m1@a.example" >expect && test_cmp expect out.body
+'
+
+test_expect_success 'started as root, it runs as nobody' '
+	test "$(id -u)" != 0 ||
+	test "$(sed -n "s/^Uid:[[:space:]]*\([0-9]*\).*/\1/p" /proc/$(cat policyd.pid)/status)" = "$(id -u nobody)"
+'
+
 test_expect_success 'bob acknowledges: 204, removed; again 404' '
 	id=$(pg_psql bg bg -c "SELECT id FROM agent_mailbox") &&
 	pd_status 204 bob DELETE /v1/mailbox/$id &&
