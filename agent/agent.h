@@ -50,6 +50,7 @@ struct agent_opts {
 	const char		*o_key;		/* "ec" or "rsa" */
 	const char		*o_csr;
 	const char		*o_cert;
+	const char		*o_courier_cert;
 	const char		*o_anchor;
 	const char		*o_chain;
 	const char		*o_in;

@@ -6,7 +6,10 @@
  *	the address; the private key is stored only as encrypted PKCS#8
  *	(AES-256-CBC, key derived from the local password with scrypt).
  *	import stores the certificate the courier issued for that key,
- *	after checking it to the trust anchors, and the anchors.
+ *	after checking it to the trust anchors, and the anchors; with
+ *	--courier-cert also the account's courier-end certificate
+ *	(checked: that kind, that address, the same CA), which send needs
+ *	(register gets both from the courier's exchange-keys instead).
  *
  *	agent_init_keys() makes the key pair for an address in an open
  *	store (also used by "tandem register") and returns the request
@@ -261,6 +264,46 @@ out:
 	return rc;
 }
 
+/* The courier-end certificate: that kind, this address, same CA. */
+static int
+import_courier(struct store *st, const char *path, X509 *agent,
+    STACK_OF(X509) *chain, const struct pki_trust *trust, char *err)
+{
+	unsigned char *pem = NULL;
+	char *address = NULL;
+	X509 *cc = NULL;
+	size_t len;
+	int rc = EX_NOINPUT;
+
+	if (util_read_file(path, AGENT_MAX_PEM, &pem, &len, err) == -1)
+		goto out;
+	rc = EX_DATAERR;
+	if ((cc = pki_parse_cert((char *)pem, len, err)) == NULL)
+		goto out;
+	if (pki_cert_kind(cc) != PKI_KIND_COURIER_END ||
+	    X509_NAME_cmp(X509_get_issuer_name(cc),
+	    X509_get_issuer_name(agent)) != 0) {
+		tn_err(err, "%s: not a courier-end certificate of the agent's "
+		    "courier", path);
+		goto out;
+	}
+	rc = EX_SOFTWARE;
+	if (store_get(st, "address", &address, err) == -1)
+		goto out;
+	rc = AGENT_EX_UNTRUSTED;
+	if (pki_verify(trust, cc, chain, address, err) == -1)
+		goto out;
+	rc = EX_CANTCREAT;
+	if (store_put(st, "courier-cert", (char *)pem, err) == -1)
+		goto out;
+	rc = 0;
+out:
+	X509_free(cc);
+	free(address);
+	free(pem);
+	return rc;
+}
+
 static int
 import_read(const char *path, char **text, char *err)
 {
@@ -296,7 +339,9 @@ cmd_import(struct agent_opts *o)
 	    err)) == NULL) ||
 	    (trust = pki_trust_load(o->o_anchor, err)) == NULL)
 		goto out;
-	if ((rc = import_check(st, cert, chain, trust, err)) != 0)
+	if ((rc = import_check(st, cert, chain, trust, err)) != 0 ||
+	    (o->o_courier_cert != NULL && (rc = import_courier(st,
+	    o->o_courier_cert, cert, chain, trust, err)) != 0))
 		goto out;
 	rc = EX_CANTCREAT;
 	if (store_path(o->o_dir, "anchors.pem", path, sizeof(path)) == -1 ||

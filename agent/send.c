@@ -79,6 +79,11 @@ session_net(struct agent_session *as, const struct agent_opts *o,
 		    net_set_bg(as->as_net, bg, err) == -1)
 			goto out;
 	}
+	if (net_bg(as->as_net) == NULL) {
+		tn_err(err, "no background URL: use --bg, or bg_url in "
+		    "tandem.conf");
+		goto out;
+	}
 	if (store_path(o->o_dir, "anchors.pem", path, sizeof(path)) == -1 ||
 	    net_identity(as->as_net, &as->as_id, path, err) == -1)
 		goto out;

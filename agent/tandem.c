@@ -4,7 +4,7 @@
  * SYNOPSIS
  *	tandem init -d DIR --address ADDR [--key ec|rsa] [--csr FILE]
  *	tandem import -d DIR --cert AGENT.crt --anchor ROOT.pem
- *	    [--chain CHAIN.pem]
+ *	    [--chain CHAIN.pem] [--courier-cert COURIER.crt]
  *	tandem seal -d DIR --to ADDR ... [restrictions] --in MESSAGE
  *	    --sealed OUT.der --arm OUT.arm
  *	tandem open -d DIR --sealed FILE --arm FILE [--out FILE]
@@ -48,6 +48,7 @@ usage(void)
 	    "[--csr FILE]\n"
 	    "       tandem import [-d DIR] --cert AGENT.crt --anchor ROOT.pem "
 	    "[--chain CHAIN.pem]\n"
+	    "                   [--courier-cert COURIER.crt]\n"
 	    "       tandem seal [-d DIR] --to ADDR [--to ADDR ...] "
 	    "[--expires SECONDS|DATE]\n"
 	    "                   [--no-forward] [--no-reply-all] [--no-print] "
@@ -134,7 +135,8 @@ parse_restriction(struct agent_opts *o, int c, const char *arg)
 
 enum {
 	OPT_SMTP = 256, OPT_BG, OPT_MAILDIR, OPT_RESOLVE, OPT_INVITATION,
-	OPT_OUT_DIR, OPT_ID, OPT_TIMEOUT, OPT_RETRY_FOR, OPT_NO_WAIT
+	OPT_OUT_DIR, OPT_ID, OPT_TIMEOUT, OPT_RETRY_FOR, OPT_NO_WAIT,
+	OPT_COURIER_CERT
 };
 
 static const struct option longopts[] = {
@@ -153,6 +155,7 @@ static const struct option longopts[] = {
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "cert", required_argument, NULL, 'T' },
 	{ "chain", required_argument, NULL, 'h' },
+	{ "courier-cert", required_argument, NULL, OPT_COURIER_CERT },
 	{ "csr", required_argument, NULL, 'q' },
 	{ "expires", required_argument, NULL, 'e' },
 	{ "in", required_argument, NULL, 'i' },
@@ -194,6 +197,7 @@ opt_slot(struct agent_opts *o, int c)
 	case OPT_INVITATION: return &o->o_invitation;
 	case OPT_OUT_DIR: return &o->o_out_dir;
 	case OPT_ID: return &o->o_id;
+	case OPT_COURIER_CERT: return &o->o_courier_cert;
 	}
 	return NULL;
 }
