@@ -154,6 +154,26 @@ test_expect_success 'fetch refuses an ARM for someone else (65)' '
 	rm stub/mailbox/9 stub/mailbox/9.msgid
 '
 
+test_expect_success 'the same from the agent section of tandem.conf (-c)' '
+	cat >agent.conf <<-EOF &&
+	agent {
+	    submission = "$mta:$mport"
+	    bg_url = "https://bg.a.example:$bport"
+	    resolve = {"bg.a.example:$bport:$bg"}
+	}
+	EOF
+	: >stub/log &&
+	tandem send -d alice -c agent.conf --to bob@a.example --in m.eml >id2 &&
+	echo "POST /v1/arm 201" >log.want && test_cmp log.want stub/log &&
+	test_grep "^Message-ID: <$(cat id2)>" $(smtp_sink_files mta | tail -1)
+'
+
+test_expect_success 'a bad tandem.conf: 78, naming the file and line' '
+	printf "agent {\n  submision = \"x:1\"\n}\n" >bad.conf &&
+	test_expect_code 78 tandem fetch -d alice -c bad.conf 2>err &&
+	test_grep "bad.conf:2" err
+'
+
 test_expect_success 'no background URL at all: a clear error (78)' '
 	test_expect_code 78 tandem fetch -d alice --smtp $mta:$mport 2>err &&
 	test_grep "no background URL" err
