@@ -11,11 +11,11 @@
  *	A client certificate is checked during the handshake by
  *	pki_verify() to tls.anchors (roles, name constraints), with the
  *	certificates the client sent and tls.chain as intermediates, and
- *	must be
- *	an agent certificate carrying an address; a client without one,
- *	or with one that fails, never completes the handshake. Each
- *	request then checks, against the database, that the certificate
- *	is the agent certificate of an active account of this courier.
+ *	must be an agent certificate carrying an address; a client
+ *	without one, or with one that fails, never completes the
+ *	handshake. Each request then checks, against the database, that
+ *	the certificate is the agent certificate of an active account of
+ *	this courier.
  *
  *	Handlers translate requests to store_*() calls and answer with a
  *	one-line text/plain body, or a wrap (application/pkcs7-mime).

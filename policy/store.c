@@ -375,11 +375,14 @@ st_recipient(struct pd *pd, const struct arm_record *ar, const char *rcpt,
 			tn_err(err, "%s: account vanished", rcpt);
 			goto out;
 		}
+	}
+	if (to != NULL && to->pa_agent != NULL) {
 		if (st_deliver(pd, to, ar->ar_msgid, expires, arm, armlen,
 		    err) == -1)
 			goto out;
 		(*ndel)++;
-	} else {
+	} else if (rd.rd_action != ROUTE_REJECT) {
+		/* Not active here, or active without an agent certificate. */
 		if (st_hold(pd, ar, rcpt, expires, body, len, err) == -1)
 			goto out;
 		log_info("arm msgid=%s rcpt=%s action=hold route=%s%s%s",
@@ -451,6 +454,10 @@ st_commit(struct pd *pd, const struct arm_record *ar,
 out:
 	st_rollback(pd);
 	log_warn("arm msgid=%s status=error reason=\"%s\"", ar->ar_msgid, err);
+	if (!pd->pd_db_down) {
+		snprintf(msg, msglen, "internal error");
+		return PD_INTERNAL;
+	}
 	snprintf(msg, msglen, "database unavailable, try again later");
 	return PD_UNAVAILABLE;
 }

@@ -72,6 +72,21 @@ test_expect_success 'a pending account holds; its activation releases' '
 	fetch erin m2
 '
 
+test_expect_success 'an active account without an agent certificate holds until it has one' '
+	pd_issue judy &&
+	d=$PD_CA/accounts/judy@a.example &&
+	tandemctl account add --db "$PD_FG" --address judy@a.example \
+		--status active --courier-key "$d/courier.key" \
+		--courier-cert "$d/courier.crt" \
+		--keybox-key "$TRASH/pki/keybox.key" >/dev/null &&
+	pg_wait_for bg bg "SELECT count(*) FROM accounts WHERE address = \$\$judy@a.example\$\$" 1 &&
+	post alice m9 - judy@a.example &&
+	test "$(held judy m9 "released_at IS NULL")" = 1 &&
+	pg_psql fg fg -c "UPDATE accounts SET agent_cert = \$\$$(cat "$d/agent.crt")\$\$ WHERE address = \$\$judy@a.example\$\$" &&
+	pg_wait_for bg bg "SELECT count(*) FROM agent_mailbox WHERE address = \$\$judy@a.example\$\$" 1 &&
+	fetch judy m9
+'
+
 test_expect_success_here 'background behind and daemon down: caught up at start' '
 	sub=$(pg_psql bg bg -c "SELECT subname FROM pg_subscription") &&
 	post alice m3 - frank@a.example &&
