@@ -106,8 +106,8 @@ static const struct {
 } conf_bounds[] = {
 	{ "foreground", "max_messages", 1, 10000 },
 	{ "background", "max_request_size", 1024, TN_MAX_MESSAGE },
-	{ "hygiene", "hold_limit", 3600, 365 * DAY },
-	{ "hygiene", "purge_interval", 60, DAY },
+	{ "hygiene", "hold_limit", 1, 365 * DAY },
+	{ "hygiene", "purge_interval", 1, DAY },
 };
 
 static const struct {

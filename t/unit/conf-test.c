@@ -190,10 +190,10 @@ static const struct {
 	{ "hygiene {\n  hold_limit = 30x\n}\n",
 	    ":2: hygiene: hold_limit: bad duration \"30x\" "
 	    "(use 90s, 15m, 12h, 30d, 2w)" },
-	{ "hygiene {\n  hold_limit = 30m\n}\n",
-	    ":2: hygiene: hold_limit: 1800 is out of range 3600..31536000" },
+	{ "hygiene {\n  hold_limit = 400d\n}\n",
+	    ":2: hygiene: hold_limit: 34560000 is out of range 1..31536000" },
 	{ "hygiene {\n  purge_interval = 2d\n}\n",
-	    ":2: hygiene: purge_interval: 172800 is out of range 60..86400" },
+	    ":2: hygiene: purge_interval: 172800 is out of range 1..86400" },
 	{ "hygiene { purge_interval = -5 }\n",
 	    ":1: hygiene: purge_interval: bad duration \"-5\" "
 	    "(use 90s, 15m, 12h, 30d, 2w)" },
