@@ -7,6 +7,7 @@
  *	int	ctl_db(int argc, char **argv);
  *	int	ctl_account(int argc, char **argv);
  *	int	ctl_keybox(int argc, char **argv);
+ *	int	ctl_invite(int argc, char **argv);
  *
  *	int	ctl_fail(int status, const char *fmt, ...);
  *	PGconn	*ctl_connect(const char *conninfo);
@@ -44,6 +45,7 @@
 int	ctl_db(int, char **);
 int	ctl_account(int, char **);
 int	ctl_keybox(int, char **);
+int	ctl_invite(int, char **);
 
 int	ctl_fail(int, const char *, ...) TN_PRINTF(2, 3);
 PGconn	*ctl_connect(const char *);

@@ -5,6 +5,7 @@ ctl_tandemctl_SOURCES = \
 	ctl/account.c \
 	ctl/ctl.h \
 	ctl/db.c \
+	ctl/invite.c \
 	ctl/tandemctl.c
 ctl_tandemctl_LDADD = $(TANDEM_LIBS) $(PQ_LIBS)
 dist_man_MANS += ctl/tandemctl.8

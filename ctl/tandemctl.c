@@ -46,7 +46,8 @@ ctl_usage(void)
 	    "           --keybox-key FILE [--generation N]\n"
 	    "       tandemctl account check-key --db CONNINFO --address A "
 	    "--keybox-key FILE\n"
-	    "       tandemctl keybox new FILE\n");
+	    "       tandemctl keybox new FILE\n"
+	    "       tandemctl invite --conf FILE --address A [--db CONNINFO]\n");
 }
 
 int
@@ -149,6 +150,8 @@ main(int argc, char **argv)
 		return ctl_account(argc - 1, argv + 1);
 	if (strcmp(argv[1], "keybox") == 0)
 		return ctl_keybox(argc - 1, argv + 1);
+	if (strcmp(argv[1], "invite") == 0)
+		return ctl_invite(argc - 1, argv + 1);
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
 		ctl_usage();
 		return 0;
