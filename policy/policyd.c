@@ -200,7 +200,7 @@ main(int argc, char **argv)
 	if (http_setup(&pd, err) == -1)
 		log_fatal(EX_OSERR, "%s", err);
 	pd_drop(user);
-	if (!fg && daemon(0, 0) == -1)
+	if (!fg && (daemon(0, 0) == -1 || event_reinit(pd.pd_base) == -1))
 		log_fatal(EX_OSERR, "cannot go to the background");
 	rc = pd_run(&pd);
 	pd_free(&pd);

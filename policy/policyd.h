@@ -71,6 +71,7 @@
 #include "pki.h"
 
 enum pd_status {
+	PD_NONE = 0,		/* no answer yet */
 	PD_CREATED = 201,
 	PD_OK = 200,
 	PD_BAD = 400,

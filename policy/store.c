@@ -479,6 +479,33 @@ st_unwrap_fail(enum cms_fail fail, const char *err, char *msg,
 	}
 }
 
+/* The client's account with its courier-end key; PD_NONE or a status. */
+static enum pd_status
+st_sender(struct pd *pd, X509 *client, const char *address,
+    struct pd_account **from, char *msg, size_t msglen)
+{
+	char err[TN_ERRLEN];
+
+	if (store_connect(pd, err) == -1 ||
+	    store_account(pd, address, from, 1, err) == -1) {
+		log_warn("arm client=%s status=error reason=\"%s\"", address,
+		    err);
+		if (!pd->pd_db_down) {
+			snprintf(msg, msglen, "internal error");
+			return PD_INTERNAL;
+		}
+		snprintf(msg, msglen, "database unavailable, try again later");
+		return PD_UNAVAILABLE;
+	}
+	if (*from == NULL || strcmp((*from)->pa_status, "active") != 0 ||
+	    (*from)->pa_agent == NULL ||
+	    X509_cmp((*from)->pa_agent, client) != 0) {
+		snprintf(msg, msglen, "client is not an active account here");
+		return PD_FORBIDDEN;
+	}
+	return PD_NONE;
+}
+
 enum pd_status
 store_arm(struct pd *pd, X509 *client, const char *address,
     const unsigned char *body, size_t len, char *msg, size_t msglen)
@@ -494,23 +521,10 @@ store_arm(struct pd *pd, X509 *client, const char *address,
 	enum pd_status st = PD_UNAVAILABLE;
 	char err[TN_ERRLEN];
 
-	snprintf(msg, msglen, "database unavailable, try again later");
-	if (store_connect(pd, err) == -1 ||
-	    store_account(pd, address, &from, 1, err) == -1) {
-		if (!pd->pd_db_down) {
-			snprintf(msg, msglen, "internal error");
-			st = PD_INTERNAL;
-		}
-		log_warn("arm client=%s status=error reason=\"%s\"", address,
-		    err);
+	if ((st = st_sender(pd, client, address, &from, msg,
+	    msglen)) != PD_NONE)
 		goto out;
-	}
 	st = PD_FORBIDDEN;
-	if (from == NULL || strcmp(from->pa_status, "active") != 0 ||
-	    from->pa_agent == NULL || X509_cmp(from->pa_agent, client) != 0) {
-		snprintf(msg, msglen, "client is not an active account here");
-		goto out;
-	}
 	id.ci_cert = from->pa_courier;
 	id.ci_key = from->pa_key;
 	id.ci_chain = NULL;

@@ -96,4 +96,25 @@ test_expect_success 'bob acknowledges: 204, removed; again 404' '
 	pd_status 404 bob GET /v1/mailbox/$id
 '
 
+test_expect_success_here 'without -f it detaches, serves, and stops on SIGTERM' '
+	port2=$(pf_random_port) &&
+	sed "s/:$PD_PORT\"/:$port2\"/" "$PD_CONF" >detached.conf &&
+	test_grep ":$port2\"" detached.conf &&
+	tandem-policyd -c detached.conf &&
+	pf_wait_listen "$PD_ADDR" "$port2" 10 &&
+	pid=$(ss -Hltnp "src = $PD_ADDR and sport = :$port2" |
+		sed -n "s/.*pid=\([0-9]*\).*/\1/p") &&
+	test -n "$pid" && test "$pid" != "$(cat policyd.pid)" &&
+	test_atexit "kill $pid 2>/dev/null" &&
+	code=$(curl -s -o out.body -w "%{http_code}" --cert bob.pem --key bob.key \
+		--cacert "$TRASH/pki/root/root.crt" \
+		--resolve "bg.a.example:$port2:$PD_ADDR" \
+		"https://bg.a.example:$port2/v1/mailbox") &&
+	test "$code" = 200 &&
+	kill -TERM $pid &&
+	n=50 && while kill -0 $pid 2>/dev/null && [ $n -gt 0 ]; do
+		sleep 0.1; n=$((n - 1)); done &&
+	test_must_fail kill -0 $pid 2>/dev/null
+'
+
 test_done
