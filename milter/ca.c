@@ -7,7 +7,11 @@
  *	and answers over a socketpair. A request is a 4-byte length
  *	then "ADDRESS\0CSR-PEM"; the answer is a 4-byte length then
  *	"0" and "COURIER-KEY\0COURIER-CERT\0AGENT-CERT", or "1" and a
- *	reason. The process ends when the milter closes its end.
+ *	reason. Each certificate is checked with pki_verify() (to the
+ *	trust anchors, with the courier's chain, for the address and of
+ *	the expected kind) before it is handed out; one that fails is
+ *	refused with the verifier's reason. The process ends when the
+ *	milter closes its end.
  */
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -77,12 +81,19 @@ ca_recv(int fd, char **buf, size_t *len)
 	return 0;
 }
 
+/* What the CA process needs to check what it issues; borrowed. */
+struct ca_check {
+	const struct pki_trust	*ck_trust;
+	STACK_OF(X509)		*ck_chain;
+};
+
 static X509 *
 ca_one(enum pki_kind kind, const char *address, EVP_PKEY *pub,
-    X509 *cacert, EVP_PKEY *cakey, char *err)
+    X509 *cacert, EVP_PKEY *cakey, const struct ca_check *ck, char *err)
 {
 	struct pki_req rq;
 	X509 *x = NULL;
+	char why[TN_ERRLEN];
 
 	memset(&rq, 0, sizeof(rq));
 	rq.rq_kind = kind;
@@ -92,14 +103,23 @@ ca_one(enum pki_kind kind, const char *address, EVP_PKEY *pub,
 	rq.rq_pubkey = pub;
 	rq.rq_issuer_cert = cacert;
 	rq.rq_issuer_key = cakey;
-	(void)pki_issue(&rq, &x, err);
+	if (pki_issue(&rq, &x, err) == -1)
+		return NULL;
+	if (pki_verify(ck->ck_trust, x, ck->ck_chain, address, why) == -1 ||
+	    pki_cert_kind(x) != kind) {
+		tn_err(err, "issued %s certificate does not verify: %s",
+		    pki_kind_name(kind), pki_cert_kind(x) != kind ?
+		    "wrong kind" : why);
+		X509_free(x);
+		return NULL;
+	}
 	return x;
 }
 
 /* Issue for one request; the answer in a malloc'ed buffer. */
 static char *
 ca_answer(const char *req, size_t reqlen, X509 *cacert, EVP_PKEY *cakey,
-    size_t *outlen)
+    const struct ca_check *ck, size_t *outlen)
 {
 	const char *addr = req, *csr = req + strlen(req) + 1;
 	X509_REQ *xr = NULL;
@@ -119,9 +139,9 @@ ca_answer(const char *req, size_t reqlen, X509 *cacert, EVP_PKEY *cakey,
 	}
 	if ((ckey = pki_key_generate(PKI_KEY_EC, err)) == NULL ||
 	    (cc = ca_one(PKI_KIND_COURIER_END, addr, ckey, cacert, cakey,
-	    err)) == NULL ||
+	    ck, err)) == NULL ||
 	    (ac = ca_one(PKI_KIND_AGENT, addr, apub, cacert, cakey,
-	    err)) == NULL ||
+	    ck, err)) == NULL ||
 	    pki_key_pem(ckey, NULL, &k, &kl, err) == -1 ||
 	    pki_cert_pem(cc, &c, &cl, err) == -1 ||
 	    pki_cert_pem(ac, &a, &al, err) == -1)
@@ -150,7 +170,7 @@ out:
 }
 
 static void __attribute__((noreturn))
-ca_main(int fd, const char *dir)
+ca_main(int fd, const char *dir, const struct ca_check *ck)
 {
 	char path[4096], err[TN_ERRLEN], *req, *ans;
 	EVP_PKEY *cakey;
@@ -165,7 +185,7 @@ ca_main(int fd, const char *dir)
 	if ((cacert = pki_load_cert(path, err)) == NULL)
 		log_fatal(78, "CA process: %s", err);
 	while (ca_recv(fd, &req, &len) == 0) {
-		ans = ca_answer(req, len, cacert, cakey, &alen);
+		ans = ca_answer(req, len, cacert, cakey, ck, &alen);
 		free(req);
 		if (ans == NULL || ca_send(fd, ans, alen) == -1)
 			break;
@@ -177,8 +197,10 @@ ca_main(int fd, const char *dir)
 }
 
 int
-ca_start(const char *dir, char *err)
+ca_start(const char *dir, const struct pki_trust *trust,
+    STACK_OF(X509) *chain, char *err)
 {
+	struct ca_check ck;
 	int sv[2];
 	pid_t pid;
 
@@ -192,7 +214,9 @@ ca_start(const char *dir, char *err)
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		ca_main(sv[1], dir);
+		ck.ck_trust = trust;
+		ck.ck_chain = chain;
+		ca_main(sv[1], dir, &ck);
 	}
 	close(sv[1]);
 	return sv[0];

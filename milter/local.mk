@@ -14,6 +14,7 @@ milter_tandem_milter_SOURCES = \
 	milter/ca.c \
 	milter/content.c \
 	milter/fgdb.c \
+	milter/hygiene.c \
 	milter/milter.h \
 	milter/outbox.c \
 	milter/service.c \
@@ -23,3 +24,12 @@ milter_tandem_milter_LDADD = $(TANDEM_LIBS) $(PQ_LIBS) $(MILTER_LIBS) \
 
 TESTS += t/0500-milter-content.sh
 EXTRA_DIST += t/0500-milter-content.sh
+
+# A registration mail as an agent sends it, without the agent's checks.
+check_PROGRAMS += t/milter-regmail
+t_milter_regmail_CFLAGS = $(AM_CFLAGS) $(TANDEM_CFLAGS)
+t_milter_regmail_SOURCES = t/milter-regmail.c
+t_milter_regmail_LDADD = $(TANDEM_LIBS)
+
+TESTS += t/0510-milter-registration.sh
+EXTRA_DIST += t/0510-milter-registration.sh

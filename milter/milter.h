@@ -21,12 +21,14 @@
  *	PQclear(). fgdb_tables() fills route tables over a connection.
  *
  *	ca_start() forks the CA process before any thread exists; it
- *	alone reads foreground.ca_dir. ca_issue() asks it for the
+ *	alone reads foreground.ca_dir; it checks what it issues with the
+ *	trust anchors and chain it inherits. ca_issue() asks it for the
  *	courier-end key and certificate and the agent certificate of a
  *	new account; the three PEM strings should be passed to free().
  *
  *	outbox_main() is the sender thread: due outbox rows to the
- *	reinjection port, and the hygiene purge.
+ *	reinjection port, and every hygiene.purge_interval the purge,
+ *	hygiene_run() (hygiene.c).
  * DIAGNOSTICS
  *	Functions return 0 or -1; a failing msg_* sets the verdict:
  *	MSG_TEMP (451, the MTA keeps the message) or MSG_PERM (550).
@@ -109,11 +111,13 @@ int	fgdb_hold(const struct fg *, PGconn *, const char *, const char *,
 	    const char *, const char *, const unsigned char *, size_t, char *);
 void	fgdb_id_free(struct cms_id *);
 
-int	ca_start(const char *, char *);
+int	ca_start(const char *, const struct pki_trust *, STACK_OF(X509) *,
+	    char *);
 int	ca_issue(const struct fg *, const char *, const char *, char **,
 	    char **,
 	    char **, char *);
 
 void	*outbox_main(void *);
+int	hygiene_run(const struct fg *, char *);
 
 #endif

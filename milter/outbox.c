@@ -6,7 +6,9 @@
  *	smtpd (foreground.reinject, no milters there) over plain SMTP,
  *	marks it sent, or records the error and retries later with a
  *	doubling delay (30 s to 1 h). Delivery is at least once: a row is
- *	marked sent only after the smtpd accepted it. It stops when
+ *	marked sent only after the smtpd accepted it. Every
+ *	hygiene.purge_interval it runs hygiene_run() first, so that the
+ *	receipts it queues go out in the same round. It stops when
  *	fg_stop is set.
  */
 #include <sys/socket.h>
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -203,9 +206,17 @@ void *
 outbox_main(void *arg)
 {
 	const struct fg *fg = arg;
+	char err[TN_ERRLEN];
+	time_t next = time(NULL) + fg->fg_conf->cf_purge_interval;
 	int i;
 
 	while (!fg->fg_stop) {
+		if (time(NULL) >= next) {
+			if (hygiene_run(fg, err) == -1)
+				log_warn("hygiene status=deferred error=\"%s\"",
+				    err);
+			next = time(NULL) + fg->fg_conf->cf_purge_interval;
+		}
 		outbox_run(fg);
 		for (i = 0; i < 10 && !fg->fg_stop; i++)
 			usleep(100000);

@@ -13,9 +13,11 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "keybox.h"
 #include "log.h"
@@ -23,9 +25,66 @@
 #include "proto.h"
 #include "tandem.h"
 
-/* The CSR: parsed, self-signature checked. */
+/* 1 if the ASN.1 string is exactly address, ignoring case. */
 static int
-service_csr(const struct proto_part *pp, char *err)
+service_same(const ASN1_STRING *v, const char *address)
+{
+	size_t len = (size_t)ASN1_STRING_length(v);
+
+	return len == strlen(address) && strncasecmp((const char *)
+	    ASN1_STRING_get0_data(v), address, len) == 0;
+}
+
+/*
+ * 0 if every name the request gives (subject CN, subjectAltName
+ * rfc822Name) is address, and it gives at least one; else the first
+ * other name in err.
+ */
+static int
+service_csr_names(X509_REQ *req, const char *address, char *err)
+{
+	X509_NAME *subj = X509_REQ_get_subject_name(req);
+	STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(req);
+	GENERAL_NAMES *gens = NULL;
+	const GENERAL_NAME *g;
+	const ASN1_STRING *v;
+	int i = -1, n = 0, rc = -1;
+
+	while ((i = X509_NAME_get_index_by_NID(subj, NID_commonName, i)) >= 0) {
+		v = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, i));
+		if (!service_same(v, address)) {
+			tn_err(err, "agent-csr: the request names another "
+			    "address than %s", address);
+			goto out;
+		}
+		n++;
+	}
+	if (exts != NULL)
+		gens = X509V3_get_d2i(exts, NID_subject_alt_name, NULL, NULL);
+	for (i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
+		g = sk_GENERAL_NAME_value(gens, i);
+		if (g->type != GEN_EMAIL || !service_same(g->d.rfc822Name,
+		    address)) {
+			tn_err(err, "agent-csr: the request names another "
+			    "address than %s", address);
+			goto out;
+		}
+		n++;
+	}
+	if (n == 0) {
+		tn_err(err, "agent-csr: the request names no address");
+		goto out;
+	}
+	rc = 0;
+out:
+	GENERAL_NAMES_free(gens);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	return rc;
+}
+
+/* The CSR: parsed, self-signature checked, for address only. */
+static int
+service_csr(const struct proto_part *pp, const char *address, char *err)
 {
 	X509_REQ *req = NULL;
 	EVP_PKEY *pk;
@@ -38,7 +97,7 @@ service_csr(const struct proto_part *pp, char *err)
 	    X509_REQ_verify(req, pk) != 1)
 		tn_err_ssl(err, "agent-csr: not a valid certificate request");
 	else
-		rc = 0;
+		rc = service_csr_names(req, address, err);
 	X509_REQ_free(req);
 	BIO_free(bio);
 	return rc;
@@ -219,7 +278,7 @@ service_register(struct msg *mc, PGconn *db, const unsigned char *in,
 		    "the envelope sender", address);
 		goto out;
 	}
-	if (service_csr(csr, err) == -1) {
+	if (service_csr(csr, address, err) == -1) {
 		msg_fail(mc, MSG_PERM, "5.7.1 registration: %s", err);
 		goto out;
 	}

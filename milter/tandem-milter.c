@@ -434,7 +434,8 @@ main(int argc, char **argv)
 	}
 	setup(&fg);
 	signal(SIGPIPE, SIG_IGN);
-	if ((fg.fg_ca_fd = ca_start(fg.fg_conf->cf_ca_dir, err)) == -1)
+	if ((fg.fg_ca_fd = ca_start(fg.fg_conf->cf_ca_dir, fg.fg_trust,
+	    fg.fg_id.ci_chain, err)) == -1)
 		log_fatal(EX_OSERR, "%s", err);
 	if (!fore && daemon(0, 0) == -1)
 		log_fatal(EX_OSERR, "daemon: %s", strerror(errno));

@@ -1,0 +1,183 @@
+/*
+ * NAME
+ *	hygiene.c - the foreground's purge of held mail and invitations
+ * SYNOPSIS
+ *	#include "milter.h"
+ *
+ *	int	hygiene_run(const struct fg *fg, char *err);
+ * DESCRIPTION
+ *	hygiene_run() is called by the sender thread every
+ *	hygiene.purge_interval. In one transaction it purges every held
+ *	message older than hygiene.hold_limit that was neither released
+ *	nor purged (purged_at is set and the sealed content dropped),
+ *	tells the sender's agent with a receipt (Event: expired, one per
+ *	message and recipient; a service mail wrapped FG -> the sender's
+ *	agent certificate, queued in outbox; doc/flows.md 3a), and marks
+ *	every pending invitation past its expiry "expired", which makes
+ *	its token useless. A sender that has no active account any more
+ *	gets no receipt; the purge is logged all the same.
+ * DIAGNOSTICS
+ *	0, or -1 with the reason in err (nothing is changed then; the
+ *	next run tries again).
+ */
+#include <openssl/x509.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "milter.h"
+#include "proto.h"
+#include "tandem.h"
+
+/* The agent certificate of an active account; NULL if none. */
+static X509 *
+hygiene_agent(PGconn *db, const char *address, int *bad, char *err)
+{
+	const char *p[1] = { address };
+	PGresult *r;
+	X509 *x = NULL;
+
+	*bad = 0;
+	if (fgdb_exec(db, "SELECT agent_cert FROM accounts WHERE address = $1 "
+	    "AND status = 'active' AND agent_cert IS NOT NULL", 1, p, NULL,
+	    PGRES_TUPLES_OK, &r, err) == -1) {
+		*bad = 1;
+		return NULL;
+	}
+	if (PQntuples(r) == 1 && (x = pki_parse_cert(PQgetvalue(r, 0, 0),
+	    (size_t)PQgetlength(r, 0, 0), err)) == NULL)
+		*bad = 1;
+	PQclear(r);
+	return x;
+}
+
+/* The receipt for one purged message, queued for the sender's agent. */
+static int
+hygiene_receipt(const struct fg *fg, PGconn *db, const char *msgid,
+    const char *sender, const char *rcpt, X509 *agent, char *err)
+{
+	const char *box = fg->fg_conf->cf_service_mailbox;
+	struct proto_msg *pm = NULL;
+	STACK_OF(X509) *to = NULL;
+	struct tmail_head th;
+	unsigned char *wrap = NULL;
+	char id[TN_MAX_MSGID + 1], now[32], *body = NULL, *mail = NULL;
+	size_t blen, wlen, mlen;
+	int rc = -1;
+
+	proto_format_time(time(NULL), now, sizeof(now));
+	if (tmail_msgid(box, id, sizeof(id)) == -1 ||
+	    (pm = proto_msg_new(PROTO_RECEIPT)) == NULL ||
+	    (to = sk_X509_new_null()) == NULL || !sk_X509_push(to, agent)) {
+		tn_err(err, "out of memory");
+		goto out;
+	}
+	memset(&th, 0, sizeof(th));
+	th.th_kind = TMAIL_SERVICE;
+	th.th_from = box;
+	th.th_to = &sender;
+	th.th_nto = 1;
+	th.th_msgid = id;
+	if (proto_set(pm, "Id", id, err) || proto_set(pm, "Date", now, err) ||
+	    proto_set(pm, "Message-Id", msgid, err) ||
+	    proto_set(pm, "Sender", sender, err) ||
+	    proto_set(pm, "Recipient", rcpt, err) ||
+	    proto_set(pm, "Event", "expired", err) ||
+	    proto_format(pm, &body, &blen, err) == -1 ||
+	    cms_wrap((unsigned char *)body, blen, &fg->fg_id, to, 0, &wrap,
+	    &wlen, err) == -1 ||
+	    tmail_compose(&th, wrap, wlen, &mail, &mlen, err) == -1 ||
+	    fgdb_outbox(db, id, box, sender, mail, mlen, err) == -1)
+		goto out;
+	rc = 0;
+out:
+	sk_X509_free(to);	/* agent stays the caller's */
+	proto_msg_free(pm);
+	free(body);
+	free(wrap);
+	free(mail);
+	return rc;
+}
+
+/* Purge one held row: receipt (if the sender is active), then mark. */
+static int
+hygiene_one(const struct fg *fg, PGconn *db, PGresult *r, int i, char *err)
+{
+	const char *p[1] = { PQgetvalue(r, i, 0) };
+	const char *msgid = PQgetvalue(r, i, 1), *sender = PQgetvalue(r, i, 2);
+	const char *rcpt = PQgetvalue(r, i, 3);
+	X509 *agent;
+	int bad, rc = -1;
+
+	agent = hygiene_agent(db, sender, &bad, err);
+	if (bad || (agent != NULL && hygiene_receipt(fg, db, msgid, sender,
+	    rcpt, agent, err) == -1) ||
+	    fgdb_exec(db, "UPDATE held_messages SET purged_at = now(), body = "
+	    "''::bytea WHERE id = $1", 1, p, NULL, PGRES_COMMAND_OK, NULL,
+	    err) == -1)
+		goto out;
+	log_info("hygiene msgid=%s sender=%s rcpt=%s status=purged "
+	    "receipt=%s", msgid, sender, rcpt, agent != NULL ? "queued" :
+	    "none");
+	rc = 0;
+out:
+	X509_free(agent);
+	return rc;
+}
+
+static int
+hygiene_purge(const struct fg *fg, PGconn *db, char *err)
+{
+	char limit[32];
+	const char *p[1] = { limit };
+	PGresult *r = NULL;
+	int i, rc = -1;
+
+	snprintf(limit, sizeof(limit), "%ld", fg->fg_conf->cf_hold_limit);
+	if (fgdb_exec(db, "SELECT id, message_id, sender, recipient FROM "
+	    "held_messages WHERE released_at IS NULL AND purged_at IS NULL "
+	    "AND held_at < now() - make_interval(secs => $1::bigint) "
+	    "ORDER BY id FOR UPDATE SKIP LOCKED", 1, p, NULL,
+	    PGRES_TUPLES_OK, &r, err) == -1)
+		goto out;
+	for (i = 0; i < PQntuples(r); i++)
+		if (hygiene_one(fg, db, r, i, err) == -1)
+			goto out;
+	PQclear(r);
+	if (fgdb_exec(db, "UPDATE invitations SET status = 'expired' WHERE "
+	    "status = 'pending' AND expires_at <= now()", 0, NULL, NULL,
+	    PGRES_COMMAND_OK, &r, err) == -1)
+		goto out;
+	if (strcmp(PQcmdTuples(r), "0") != 0)
+		log_info("hygiene invitations=%s status=expired",
+		    PQcmdTuples(r));
+	rc = 0;
+out:
+	PQclear(r);
+	return rc;
+}
+
+int
+hygiene_run(const struct fg *fg, char *err)
+{
+	PGconn *db;
+	int rc = -1;
+
+	db = PQconnectdb(fg->fg_conf->cf_conninfo);
+	if (PQstatus(db) != CONNECTION_OK) {
+		tn_err(err, "database unavailable");
+		goto out;
+	}
+	if (fgdb_exec(db, "BEGIN", 0, NULL, NULL, PGRES_COMMAND_OK, NULL,
+	    err) == -1 || hygiene_purge(fg, db, err) == -1 ||
+	    fgdb_exec(db, "COMMIT", 0, NULL, NULL, PGRES_COMMAND_OK, NULL,
+	    err) == -1)
+		goto out;
+	rc = 0;
+out:
+	PQfinish(db);	/* an open transaction is rolled back */
+	return rc;
+}
