@@ -380,7 +380,8 @@ maildir_list(const char *dir, const char *sub, char ***list, size_t *n,
 		(*n)++;
 	}
 	closedir(d);
-	qsort(*list + first, *n - first, sizeof(**list), name_cmp);
+	if (*n > first)
+		qsort(*list + first, *n - first, sizeof(**list), name_cmp);
 	return 0;
 }
 
