@@ -41,15 +41,30 @@
 
 #define ST_MAX_PEM	(64 * 1024)
 
-/* Run one statement; 0 with *res set (to PQclear()), -1 with err. */
+/*
+ * Run one statement; 0 with *res set (to PQclear()), -1 with err. A
+ * statement outside a transaction that finds the connection lost (the
+ * server restarted since) reconnects and runs once more.
+ */
 static int
 st_exec(struct pd *pd, const char *sql, int n, const char *const *vals,
     const int *lens, const int *fmts, PGresult **res, char *err)
 {
 	ExecStatusType st;
+	int idle = PQtransactionStatus(pd->pd_db) == PQTRANS_IDLE;
 
 	*res = PQexecParams(pd->pd_db, sql, n, NULL, vals, lens, fmts, 0);
 	st = PQresultStatus(*res);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && idle &&
+	    PQstatus(pd->pd_db) == CONNECTION_BAD) {
+		PQclear(*res);
+		PQreset(pd->pd_db);
+		log_info("database status=reconnected ok=%s",
+		    PQstatus(pd->pd_db) == CONNECTION_OK ? "yes" : "no");
+		*res = PQexecParams(pd->pd_db, sql, n, NULL, vals, lens, fmts,
+		    0);
+		st = PQresultStatus(*res);
+	}
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
 		return 0;
 	tn_err(err, "database: %.200s", *res != NULL ?

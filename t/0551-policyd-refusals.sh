@@ -144,6 +144,9 @@ test_expect_success 'database down: 503; back: served again' '
 	pd_status 503 bob GET /v1/mailbox &&
 	pd_pg_restart bg &&
 	pd_status 201 alice POST /v1/arm m2.p7m &&
+	pg_stop bg && pd_pg_restart bg &&
+	pd_status 200 bob GET /v1/mailbox &&
+	test_grep "database status=reconnected ok=yes" policyd.log &&
 	test "$(pd_bg_count agent_mailbox)" = 2
 '
 

@@ -115,6 +115,15 @@ test_expect_success 'background behind, daemon up: released when replication res
 	fetch hank m4
 '
 
+test_expect_success 'after the BG database restarts, notifications are heard again' '
+	post alice m10 - kim@a.example &&
+	pg_stop bg && pd_pg_restart bg &&
+	pd_account kim active &&
+	pg_wait_for bg bg "SELECT count(*) FROM agent_mailbox WHERE address = \$\$kim@a.example\$\$" 1 &&
+	test_grep "listen status=lost" policyd.log &&
+	fetch kim m10
+'
+
 test_expect_success 'an ARM already expired is acknowledged and dropped' '
 	post alice m5 "$(from_now -60)" bob@a.example gina@a.example &&
 	echo "expired, dropped" >expect && test_cmp expect out.body &&
@@ -150,7 +159,7 @@ test_expect_success_here 'hygiene purges held ARMs older than hold_limit' '
 
 test_expect_success 'nothing in the BG database holds an ARM in clear' '
 	pg_dump -d "$PD_BG" >bg.dump &&
-	for f in m1 m2 m3 m4 m6 m7 m8; do
+	for f in m1 m2 m3 m4 m6 m7 m8 m9 m10; do
 		key=$(sed -n "s/^Content-Key: \([0-9a-f]*\).*/\1/p" $f.arm) &&
 		test -n "$key" &&
 		test_grep_not "$key" bg.dump || return 1
