@@ -33,3 +33,5 @@ t_milter_regmail_LDADD = $(TANDEM_LIBS)
 
 TESTS += t/0510-milter-registration.sh
 EXTRA_DIST += t/0510-milter-registration.sh
+TESTS += t/0530-milter-hygiene.sh
+EXTRA_DIST += t/0530-milter-hygiene.sh
