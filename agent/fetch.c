@@ -13,7 +13,8 @@
  *	Prints one line per ARM stored: "MESSAGE-ID SENDER".
  * DIAGNOSTICS
  *	Messages on standard error; exit statuses in tandem(1): the
- *	first failure decides, after every ARM was tried.
+ *	first failure decides, after every ARM was tried. A listing that
+ *	is not "ID MESSAGE-ID" lines is refused as a whole (EX_PROTOCOL).
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -172,10 +173,11 @@ fetch_list(struct agent_session *as, char *list, char *err)
 		if ((sp = strchr(line, ' ')) == NULL ||
 		    (*sp++ = '\0', !fetch_id_ok(line)) ||
 		    !proto_valid_msgid(sp)) {
-			tn_err(why, "mailbox listing: bad line");
-			r = EX_PROTOCOL;
-		} else
-			r = fetch_one(as, line, sp, why);
+			tn_err(err, "mailbox listing: not \"ID MESSAGE-ID\" "
+			    "lines");
+			return EX_PROTOCOL;
+		}
+		r = fetch_one(as, line, sp, why);
 		if (r != 0) {
 			fprintf(stderr, "tandem fetch: %s\n", why);
 			if (rc == 0) {
@@ -207,12 +209,12 @@ cmd_fetch(struct agent_opts *o)
 		rc = fetch_status(status, resp, "/v1/mailbox", err);
 		goto out;
 	}
-	if ((rc = fetch_list(&as, (char *)resp, err)) != 0) {
+	rc = fetch_list(&as, (char *)resp, err);
+	if (rc != 0 && rc != EX_PROTOCOL) {
 		agent_session_free(&as);
 		free(resp);
-		return rc;	/* already said */
+		return rc;	/* each failure already said */
 	}
-	rc = 0;
 out:
 	if (rc != 0)
 		fprintf(stderr, "tandem fetch: %s\n", err);

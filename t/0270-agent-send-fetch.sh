@@ -154,6 +154,22 @@ test_expect_success 'fetch refuses an ARM for someone else (65)' '
 	rm stub/mailbox/9 stub/mailbox/9.msgid
 '
 
+test_expect_success_here 'a TLS server that demands a client certificate gets the agent chain' '
+	sport=$(pf_random_port) &&
+	{ openssl s_server -quiet -accept $bg:$sport -cert ca/elements/bg.crt \
+		-cert_chain ca/chain.pem -key ca/elements/bg.key -Verify 3 \
+		-CAfile root/root.crt -verify_return_error -purpose any -www \
+		-naccept 1 >sserver.out 2>&1 & echo $! >sserver.pid; } &&
+	test_atexit "kill $(cat sserver.pid) 2>/dev/null" &&
+	pf_wait_listen $bg $sport 10 &&
+	test_expect_code 76 tandem fetch -d bob --bg https://bg.a.example:$sport \
+		--resolve bg.a.example:$sport:$bg 2>err &&
+	test_grep "mailbox listing: not \"ID MESSAGE-ID\" lines" err &&
+	test $(wc -l <err) = 1 &&
+	test_grep "depth=0 CN = bob@a.example" sserver.out &&
+	test_grep "depth=1 CN = a.example" sserver.out
+'
+
 test_expect_success 'the same from the agent section of tandem.conf (-c)' '
 	cat >agent.conf <<-EOF &&
 	agent {
