@@ -13,7 +13,14 @@
  *	count of opens per message id, and DIR/anchors.pem, the trust
  *	anchors. store_open() returns a handle to pass to store_close();
  *	store_get() returns a NUL-terminated copy to pass to free(), or
- *	sets *val to NULL when the name is absent.
+ *	sets *val to NULL when the name is absent. The ARMs fetched are
+ *	kept by message id (store_arm_*(), see store.c).
+ *
+ *	The network side: net.c (settings, HTTPS and SMTP with libcurl),
+ *	mail.c (ids, submission, the courier's signature), send.c
+ *	(send; struct agent_session for send and fetch), fetch.c,
+ *	register.c (register; service mail) and read.c (read, inbox;
+ *	struct agent_reader). Each file's header says who frees what.
  */
 #ifndef TANDEM_AGENT_H
 #define TANDEM_AGENT_H
