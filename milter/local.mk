@@ -35,3 +35,5 @@ TESTS += t/0510-milter-registration.sh
 EXTRA_DIST += t/0510-milter-registration.sh
 TESTS += t/0530-milter-hygiene.sh
 EXTRA_DIST += t/0530-milter-hygiene.sh
+TESTS += t/0520-milter-database-down.sh
+EXTRA_DIST += t/0520-milter-database-down.sh
