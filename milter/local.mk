@@ -37,3 +37,8 @@ TESTS += t/0530-milter-hygiene.sh
 EXTRA_DIST += t/0530-milter-hygiene.sh
 TESTS += t/0520-milter-database-down.sh
 EXTRA_DIST += t/0520-milter-database-down.sh
+
+dist_man_MANS += milter/tandem-milter.8
+EXTRA_DIST += contrib/postfix/README contrib/postfix/main.cf.snippet \
+	contrib/postfix/master.cf.snippet contrib/postfix/vmailbox \
+	contrib/sendmail/README contrib/sendmail/tandem.mc
