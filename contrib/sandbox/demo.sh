@@ -2,40 +2,119 @@
 # contrib/sandbox/demo.sh - what "./quickstart demo" runs.
 #
 #	sh contrib/sandbox/demo.sh [--keep] [--dir DIR]
-#	sh contrib/sandbox/demo.sh down
+#	sh contrib/sandbox/demo.sh down [--dir DIR]
 #
-# Builds a courier hierarchy with the real tandem-ca, gives two users an
-# agent each, and carries one private message from alice to bob in its
-# two halves, offline: the sealed content (what the foreground path
-# carries) and the ARM record (what the background path carries). The
-# live courier network, with Postfix, the milter and the policy daemon,
-# comes with tandem-milter and tandem-policyd.
+# Starts one live courier on this machine and carries private mail
+# through it: the foreground element (a real Postfix with tandem-milter,
+# its own PostgreSQL cluster) on one 127.x.y.z address, the background
+# element (tandem-policyd, a second PostgreSQL cluster that subscribes to
+# the first) on another. alice is invited and registers; she writes to
+# bob, who is not registered yet; bob is invited, registers, fetches the
+# key and reads the message; a restricted message expires; ordinary mail
+# passes untouched.
 #
-# Nothing is started, so "down" has nothing to stop; --keep keeps the
-# folder the demo worked in.
+# The setup is t/lib-courier.sh, the same code the end-to-end tests use.
+# Everything lives in the state folder (DIR, default
+# ${TMPDIR:-/tmp}/tandem-demo); each process started is recorded there
+# and "down" stops them by PID. Without --keep the demo stops everything
+# at the end; with --keep it leaves the courier running.
 set -eu
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${TANDEM_BUILD:-$top/build}
-PATH=$build/certauth:$build/agent:$build/ctl:$PATH
-export PATH
+PATH=$build/certauth:$build/agent:$build/ctl:$build/milter:$build/policy:$PATH
+TANDEM_SRC=$top
+TANDEM_BUILD=$build
+export PATH TANDEM_SRC TANDEM_BUILD
 
-keep=0 dir=
+keep=0 down=0 dir=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--keep)	keep=1 ;;
-	--dir)	dir=$2; shift ;;
-	down)	echo "demo: nothing is running (this demo starts no daemon)"; exit 0 ;;
-	*)	echo "usage: demo.sh [--keep] [--dir DIR] | down" >&2; exit 64 ;;
+	--dir)	[ $# -ge 2 ] || { echo "demo: --dir needs a folder" >&2; exit 64; }
+		dir=$2; shift ;;
+	down)	down=1 ;;
+	*)	echo "usage: demo.sh [--keep] [--dir DIR] | down [--dir DIR]" >&2
+		exit 64 ;;
 	esac
 	shift
 done
-[ -n "$dir" ] || dir=$(mktemp -d "${TMPDIR:-/tmp}/tandem-demo.XXXXXX")
-mkdir -p "$dir"
-cd "$dir"
-if [ $keep = 0 ]; then
-	trap 'cd /; rm -rf "$dir"' EXIT
+[ -n "$dir" ] || dir=${TMPDIR:-/tmp}/tandem-demo
+case $dir in /*) ;; *) dir=$(pwd)/$dir ;; esac
+
+# What t/lib-courier.sh needs from t/test-lib.sh: a scratch folder and
+# test_atexit, which here records each stop command in DIR/stop.cmds
+# (newest first) for "down".
+TRASH=$dir
+export TRASH
+test_atexit() {
+	{ printf '%s\n' "$1"; cat "$TRASH/stop.cmds" 2>/dev/null || :; } \
+	    >"$TRASH/stop.cmds.new" && mv "$TRASH/stop.cmds.new" "$TRASH/stop.cmds"
+}
+test_have_prog() {
+	command -v "$1" >/dev/null 2>&1
+}
+. "$top/t/lib-pg.sh"
+. "$top/t/lib-postfix.sh"
+. "$top/t/lib-courier.sh"
+
+# demo_down: run the recorded stop commands with the recorded state.
+demo_down() {
+	if [ -f "$dir/stop.cmds" ]; then
+		set +eu
+		. "$dir/state.env"
+		while IFS= read -r cmd; do
+			[ -n "$cmd" ] && eval "$cmd"
+		done <"$dir/stop.cmds"
+		rm -f "$dir/stop.cmds"
+		set -eu
+	fi
+	case $dir in
+	*/tandem-demo*) rm -rf "$dir" ;;
+	*) [ -d "$dir" ] && echo "demo: stopped; left the folder $dir" ;;
+	esac
+}
+
+if [ $down = 1 ]; then
+	if [ ! -f "$dir/stop.cmds" ]; then
+		echo "demo: nothing is running from $dir"
+		exit 0
+	fi
+	demo_down
+	echo "demo: stopped everything it had started"
+	exit 0
 fi
+
+if [ -f "$dir/stop.cmds" ]; then
+	echo "demo: a demo already runs from $dir; stop it with \"./quickstart down\"" >&2
+	exit 75
+fi
+for p in tandem-milter tandem-policyd tandem tandemctl tandem-ca postfix; do
+	command -v "$p" >/dev/null 2>&1 || {
+		echo "demo: $p is missing (build first: ./quickstart build)" >&2
+		exit 69
+	}
+done
+rm -rf "$dir"
+mkdir -p "$dir"
+chmod 755 "$dir"
+cd "$dir"
+
+# Save what "down" needs (cluster folders and ports) whenever it changes.
+save_state() {
+	set | grep -E '^(PG_|CR_)[A-Z_]*=' >"$dir/state.env" || :
+}
+finish() {
+	rc=$?
+	save_state
+	if [ $keep = 0 ] || [ $rc != 0 ]; then
+		[ $rc = 0 ] || echo "demo: failed; stopping what it started" >&2
+		demo_down >/dev/null 2>&1
+	fi
+	exit $rc
+}
+trap finish EXIT
+trap 'exit 130' INT TERM
 
 step=0
 say() {
@@ -43,101 +122,149 @@ say() {
 	printf '\n== %d. %s\n' "$step" "$*"
 }
 show() { sed 's/^/   | /'; }
+note() { printf '   %s\n' "$*"; }
 run() {
 	printf '   $ %s\n' "$*"
 	"$@" >out.txt 2>&1 || { show <out.txt; echo "demo: that failed" >&2; exit 1; }
 	show <out.txt
 }
-# refused CMD...: show that CMD is refused, and why.
-refused() {
-	printf '   $ %s\n' "$*"
-	if "$@" >out.txt 2>&1; then
-		show <out.txt; echo "demo: that should have been refused" >&2; exit 1
-	fi
+# as USER SUBCOMMAND ARGS...: USER's agent runs "tandem SUBCOMMAND".
+as() {
+	_u=$1
+	shift
+	printf '   %s$ tandem %s\n' "$_u" "$*"
+	agent "$_u" "$@" >out.txt 2>&1 || {
+		show <out.txt; echo "demo: that failed" >&2; exit 1
+	}
 	show <out.txt
 }
+# headers FILE: the headers of a mail a newcomer cares about.
+headers() {
+	grep -E '^(From|To|Subject|Tandem-Kind|Content-Type):' "$1" | show
+}
 
-say "The root courier signs itself; every courier hangs below it."
-run tandem-ca root -d root --name root.example
-run tandem-ca courier -d isp --name isp.example --role public --superior root
-run tandem-ca courier -d corp --name corp.example --role private \
-    --domain corp.example --superior isp
-run tandem-ca courier -d gw --name gw.example --role gateway --superior root
-run tandem-ca courier -d bank --name bank.example --role private \
-    --domain bank.example --superior gw
-echo "   corp.example is private: its CA may only name corp.example, and"
-echo "   the constraint is in the certificate itself:"
-openssl x509 -in corp/ca.crt -noout -ext nameConstraints | show
+say "A certificate hierarchy: root.example certifies the public courier a.example."
+courier_pki a.example
+note "root:        $CR_PKI/root/root.crt"
+note "courier CA:  $CR_CA/ca.crt"
+note "foreground element (mail):  tandem@a.example"
+note "background element (HTTPS): $CR_BG_URL"
 
-say "Each courier certifies its two elements: foreground (mail) and background (HTTPS)."
-run tandem-ca element -d isp --fg tandem@isp.example
-run tandem-ca element -d isp --bg https://bg.isp.example/
-run tandem-ca element -d corp --fg tandem@corp.example
-run tandem-ca element -d corp --bg https://bg.corp.example/
+say "The foreground element: PostgreSQL, Postfix with tandem-milter, on $CR_FG_ADDR."
+courier_fg_start
+save_state
+note "Postfix smtpd $CR_FG_ADDR:$CR_SMTP_PORT passes every message to the milter;"
+note "a second smtpd on $CR_FG_ADDR:$CR_REINJECT_PORT (no milter) takes what the"
+note "milter sends itself. Mail for a.example lands in $TRASH/mail/USER/."
 
-say "alice (at the ISP) and bob (at corp) each make a key; only the request leaves the agent."
-export TANDEM_PASSWORD=demo-password
-run tandem init -d alice --address alice@isp.example --csr alice.csr
-run tandem init -d bob --address bob@corp.example --csr bob.csr
-run tandem-ca account -d isp --address alice@isp.example --csr alice.csr
-run tandem-ca account -d corp --address bob@corp.example --csr bob.csr
-run tandem import -d alice --cert isp/accounts/alice@isp.example/agent.crt \
-    --anchor root/root.crt --chain isp/chain.pem
-run tandem import -d bob --cert corp/accounts/bob@corp.example/agent.crt \
-    --anchor root/root.crt --chain corp/chain.pem
-run tandem-ca verify --anchor root/root.crt --chain corp/chain.pem \
-    --email bob@corp.example corp/accounts/bob@corp.example/agent.crt
+say "The background element: tandem-policyd on $CR_BG_ADDR, with its own PostgreSQL."
+courier_bg_start
+save_state
+note "Its database subscribes to the foreground's: accounts flow one way only."
+run tandemctl db status --db "$CR_BG_DB"
 
-say "The private courier refuses to certify anyone outside its domain."
-refused tandem-ca account -d corp --address alice@isp.example --csr alice.csr
+say "The operator invites alice; the milter's sender mails her an invitation."
+run courier_invite alice@a.example
+inv=$(maildir_wait alice "^Tandem-Kind: invitation" 30)
+headers "$inv"
 
-say "alice writes to bob; the real Subject stays inside."
-printf 'From: Alice <alice@isp.example>\r\nTo: bob@corp.example\r\nSubject: the quarterly numbers\r\nMessage-ID: <q3-numbers@isp.example>\r\n\r\nBob, the figures are in. Lunch on Friday?\r\n' >letter.eml
+say "alice registers from that invitation: key, registration mail, exchange-keys, alive."
+agent_conf alice
+as alice register --invitation "$inv" --anchor "$CR_ANCHOR" --timeout 60
+pg_wait_for bg bg "SELECT status FROM accounts WHERE address = 'alice@a.example'" active 30
+note "On the FG and, by replication, on the BG, alice's account is active:"
+courier_bg_sql "SELECT address, status FROM accounts" | show
+
+say "alice writes to bob, who has no account yet."
+printf 'From: alice@a.example\r\nTo: bob@a.example\r\nSubject: the quarterly numbers\r\nMessage-ID: <q3-numbers@a.example>\r\n\r\nBob, the figures are in. Lunch on Friday?\r\n' >letter.eml
 show <letter.eml
+as alice send --to bob@a.example --in letter.eml
+note "Her agent sealed it, POSTed the ARM (the key) to the BG over HTTPS, and only"
+note "then submitted the sealed content by SMTP. The FG found no account for bob:"
+note "it held the sealed content and invited him. The BG held the ARM."
+pg_wait_for fg fg "SELECT count(*) FROM held_messages WHERE released_at IS NULL" 1 30
+courier_fg_sql "SELECT recipient, octet_length(body) || ' bytes sealed' FROM held_messages" | show
+courier_bg_sql "SELECT recipient, 'ARM held' FROM held_arms" | show
 
-say "alice's agent seals it: a fresh content key, two halves."
-run tandem seal -d alice --to bob@corp.example --in letter.eml \
-    --sealed letter.sealed --arm letter.arm
-printf '   sealed content: %s bytes of CMS AuthEnvelopedData (goes by mail, via the foreground)\n' \
-    "$(wc -c <letter.sealed)"
-openssl cms -cmsout -print -inform DER -in letter.sealed |
-    grep -E 'contentType|algorithm: aes' | head -n 3 | show
-echo "   ARM record (goes over HTTPS, via the background; the key is cut short here):"
-tr -d '\r' <letter.arm | sed -n '/^Message-Id/,/^$/p' |
-    sed 's/^\(Content-Key: .\{8\}\).*/\1.../' | show
+say "bob finds the invitation in his mailbox and registers."
+binv=$(maildir_wait bob "^Tandem-Kind: invitation" 30)
+headers "$binv"
+agent_conf bob
+as bob register --invitation "$binv" --anchor "$CR_ANCHOR" --timeout 60
+note "Once bob is active the FG releases the held content to him by mail, and the"
+note "BG, told by replication, moves the held ARM to bob's mailbox at the BG."
+maildir_wait bob "^Tandem-Kind: content" 30 >/dev/null
 
-say "The foreground half alone reveals nothing: without the key it does not open."
-printf '   $ grep -c "quarterly" letter.sealed\n'
-echo "   $(grep -c quarterly letter.sealed || :) (the subject is not in it)"
-
-say "bob's agent matches both halves, checks digest, signature and sender, and opens it."
-run tandem open -d bob --sealed letter.sealed --arm letter.arm --out letter.opened
-if cmp -s letter.eml letter.opened; then
-	echo "   bob reads exactly what alice wrote:"
-	show <letter.opened
+say "bob fetches the key from the BG and reads the mail from his Maildir."
+as bob fetch
+mkdir -p "$dir/bob-read"
+as bob read --id q3-numbers@a.example --out-dir "$dir/bob-read"
+opened=$dir/bob-read/q3-numbers@a.example.eml
+if cmp -s letter.eml "$opened"; then
+	note "bob reads exactly what alice wrote:"
+	show <"$opened"
 else
-	echo "demo: the opened message differs" >&2; exit 1
+	echo "demo: what bob read differs from what alice wrote" >&2
+	exit 1
 fi
 
-say "It is plain CMS: stock openssl opens it with the key from the ARM."
-key=$(tr -d '\r' <letter.arm | sed -n 's/^Content-Key: //p')
-kid=$(printf '%s' q3-numbers@isp.example | od -An -tx1 | tr -d ' \n')
-printf '   $ openssl cms -decrypt -secretkey ... -secretkeyid %s ...\n' "$kid"
-openssl cms -decrypt -inform DER -in letter.sealed -binary \
-    -secretkey "$key" -secretkeyid "$kid" |
-    openssl cms -verify -inform DER -binary -CAfile root/root.crt 2>&1 | show
+say "Neither element could read it: the FG never saw the key, the BG never the content."
+pg_dump -d "$CR_FG_DB" >fg.dump
+pg_dump -d "$CR_BG_DB" >bg.dump
+note "grep 'quarterly' in the FG database: $(grep -c quarterly fg.dump || :) lines"
+note "grep 'quarterly' in the BG database: $(grep -c quarterly bg.dump || :) lines"
 
-say "A content that does not match its ARM is refused."
-cp letter.sealed tampered.sealed
-printf 'x' | dd of=tampered.sealed bs=1 seek=200 conv=notrunc 2>/dev/null
-refused tandem open -d bob --sealed tampered.sealed --arm letter.arm
+say "alice sends a restricted message that expires after 20 seconds."
+printf 'From: alice@a.example\r\nTo: bob@a.example\r\nSubject: gone soon\r\nMessage-ID: <gone-soon@a.example>\r\n\r\nThis burns in 20 seconds.\r\n' >short.eml
+as alice send --to bob@a.example --expires 20 --in short.eml
+maildir_wait bob "gone-soon@a.example" 30 >/dev/null
+note "bob fetches its ARM in time, but does not read it yet."
+as bob fetch
+note "(waiting 25 seconds)"
+sleep 25
+mkdir -p "$dir/bob-late"
+printf '   bob$ tandem read --id gone-soon@a.example --out-dir %s\n' "$dir/bob-late"
+if agent bob read --id gone-soon@a.example --out-dir "$dir/bob-late" >out.txt 2>&1; then
+	show <out.txt
+	echo "demo: the expired message opened" >&2
+	exit 1
+fi
+show <out.txt
+note "Refused (exit status 14), and the content key is gone from bob's store."
 
+say "Ordinary mail passes the milter untouched."
+printf 'From: carol@a.example\r\nTo: dave@a.example\r\nSubject: plain mail\r\nMessage-ID: <plain-1@a.example>\r\n\r\nNo Tandem here.\r\n.\r\n' >plain.eml
+run swaks --server "$CR_FG_ADDR:$CR_SMTP_PORT" --from carol@a.example \
+    --to dave@a.example --data @plain.eml --hide-all
+f=$(maildir_wait dave "^Message-ID: <plain-1@a.example>" 30)
+headers "$f"
+sed '1,/^$/d' "$f" | show
+
+save_state
+down_cmd="./quickstart down"
+[ "$dir" = "${TMPDIR:-/tmp}/tandem-demo" ] ||
+    down_cmd="sh contrib/sandbox/demo.sh down --dir $dir"
+if [ $keep = 1 ]; then
+	cat <<EOF
+
+== The courier keeps running (state in $dir)
+   FG: Postfix $CR_FG_ADDR:$CR_SMTP_PORT, milter log $dir/fg/milter.log
+   BG: $CR_BG_URL at $CR_BG_ADDR:$CR_BG_PORT, log $dir/bg/policyd.log
+   Databases:  psql "$CR_FG_DB"   psql "$CR_BG_DB"
+   Agents:     export TANDEM_PASSWORD=$CR_PASSWORD
+               $build/agent/tandem inbox -d $dir/agent-bob -c $dir/agent-bob/tandem.conf
+               (alice, bob: the same with agent-alice; send, fetch, read)
+   Plain mail: swaks --server $CR_FG_ADDR:$CR_SMTP_PORT --from carol@a.example --to dave@a.example
+   Maildirs:   $dir/mail/USER/new/ for USER in $CR_USERS
+   Stop it:    $down_cmd
+EOF
+fi
 cat <<'MSG'
 
 == What to try next
+   * ./quickstart demo --keep     leave this courier up and send your own mail
    * ./quickstart test            the whole suite, with real PostgreSQL and Postfix
    * man agent/tandem.1           the agent's commands and restrictions
-     (tandem seal --expires 60 --max-opens 1 ...)
+   * doc/flows.md                 what crosses each hop, byte for byte
    * doc/protocol.md              every message kind, with examples
-   * demo.sh --keep               keep the hierarchy and look at the certificates
 MSG
