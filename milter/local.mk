@@ -42,3 +42,5 @@ dist_man_MANS += milter/tandem-milter.8
 EXTRA_DIST += contrib/postfix/README contrib/postfix/main.cf.snippet \
 	contrib/postfix/master.cf.snippet contrib/postfix/vmailbox \
 	contrib/sendmail/README contrib/sendmail/tandem.mc
+TESTS += t/0540-milter-miltertest.sh
+EXTRA_DIST += t/0540-milter-miltertest.sh t/milter-content.lua

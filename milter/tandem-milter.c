@@ -30,6 +30,8 @@
 #include "proto.h"
 #include "tandem.h"
 
+#define MSG_REPLBODY_CHUNK	1000	/* bytes per smfi_replacebody() */
+
 static struct fg *snapshot;	/* the immutable configuration snapshot */
 
 void
@@ -253,7 +255,7 @@ static int
 msg_apply(SMFICTX *ctx, struct msg *mc)
 {
 	char rc[TN_MAX_ADDRESS + 3];
-	size_t i;
+	size_t i, off, n;
 
 	for (i = 0; i < mc->mc_nrcpts; i++) {
 		if (!mc->mc_drop[i] || mc->mc_discard)
@@ -262,11 +264,38 @@ msg_apply(SMFICTX *ctx, struct msg *mc)
 		if (smfi_delrcpt(ctx, rc) != MI_SUCCESS)
 			return -1;
 	}
-	if (mc->mc_newbody != NULL && !mc->mc_discard &&
-	    smfi_replacebody(ctx, (unsigned char *)mc->mc_newbody,
-	    (int)mc->mc_newbodylen) != MI_SUCCESS)
-		return -1;
+	if (mc->mc_newbody == NULL || mc->mc_discard)
+		return 0;
+	/*
+	 * The new body goes in pieces (the MTA appends them): milter
+	 * clients with small reply buffers, miltertest among them
+	 * (OpenDKIM issue 66), overflow on one large SMFIR_REPLBODY.
+	 */
+	for (off = 0; off < mc->mc_newbodylen; off += n) {
+		n = mc->mc_newbodylen - off;
+		if (n > MSG_REPLBODY_CHUNK)
+			n = MSG_REPLBODY_CHUNK;
+		if (smfi_replacebody(ctx, (unsigned char *)mc->mc_newbody +
+		    off, (int)n) != MI_SUCCESS)
+			return -1;
+	}
 	return 0;
+}
+
+/* reply is "X.Y.Z text": the enhanced code goes to its own argument. */
+static void
+msg_reply(SMFICTX *ctx, const char *code, const char *reply)
+{
+	char xcode[16];
+	size_t n = strspn(reply, "0123456789.");
+
+	if (n >= 5 && n < sizeof(xcode) && reply[n] == ' ' &&
+	    reply[0] == code[0]) {
+		memcpy(xcode, reply, n);
+		xcode[n] = '\0';
+		smfi_setreply(ctx, (char *)code, xcode, (char *)reply + n + 1);
+	} else
+		smfi_setreply(ctx, (char *)code, NULL, (char *)reply);
 }
 
 static sfsistat
@@ -285,7 +314,7 @@ cb_eom(SMFICTX *ctx)
 		msg_fail(mc, MSG_TEMP, "4.3.0 the MTA refused a change");
 	if (mc->mc_verdict != MSG_OK) {
 		code = mc->mc_verdict == MSG_TEMP ? "451" : "550";
-		smfi_setreply(ctx, (char *)code, NULL, mc->mc_reply);
+		msg_reply(ctx, code, mc->mc_reply);
 		log_info("%s from=%s status=%s reason=\"%s\"", mc->mc_qid,
 		    mc->mc_sender, mc->mc_verdict == MSG_TEMP ? "tempfail" :
 		    "reject", mc->mc_reply);
