@@ -79,6 +79,7 @@ struct kspec {
 #define T_CERTS	"application/pem-certificate-chain"
 #define T_PEM	"application/x-pem-file"
 #define T_SMIME	"application/pkcs7-mime"
+#define T_ARM	"application/vnd.tandem.arm"
 
 static const struct fspec f_arm[] = {
 	{ "Message-Id", FT_MSGID, F_REQ, NULL },
@@ -173,8 +174,11 @@ static const struct fspec f_inter_courier[] = {
 	COMMON,
 	{ "From-Element", FT_ENDPOINT, F_REQ, NULL },
 	{ "To-Element", FT_ENDPOINT, F_REQ, NULL },
-	{ "Message-Id", FT_MSGID, 0, NULL },
-	{ "Recipient", FT_ADDR, F_REP, NULL },
+	{ "Message-Id", FT_MSGID, F_REQ, NULL },
+	{ "Sender", FT_ADDR, F_REQ, NULL },
+	{ "Recipient", FT_ADDR, F_REQ | F_REP, NULL },
+	{ "Hops", FT_UINT, F_REQ, NULL },
+	{ "Origin-Courier", FT_NAME, F_REQ, NULL },
 	{ NULL, 0, 0, NULL }
 };
 
@@ -185,6 +189,8 @@ static const struct fspec f_introduction[] = {
 	{ "Element", FT_ENUM, F_REQ, "foreground|background" },
 	{ "Element-Address", FT_ENDPOINT, F_REQ, NULL },
 	{ "Domain", FT_NAME, F_REP, NULL },
+	{ "Address", FT_ADDR, F_REP, NULL },
+	{ "Token", FT_TOKEN, 0, NULL },
 	{ NULL, 0, 0, NULL }
 };
 
@@ -255,7 +261,10 @@ static const struct pspec p_transfer_subscription[] = {
 };
 
 static const struct pspec p_inter_courier[] = {
-	{ "wrapped", T_SMIME, F_REQ },
+	{ "sealed", T_SMIME, 0 },
+	{ "arm", T_ARM, 0 },
+	{ "origin-cert", T_CERTS, F_REQ | P_PEM },
+	{ "origin-chain", T_CERTS, F_REQ | P_PEM },
 	{ NULL, NULL, 0 }
 };
 
@@ -267,6 +276,7 @@ static const struct pspec p_introduction[] = {
 
 static int	check_exchange_keys(const struct proto_msg *, char *);
 static int	check_notice_to_rekey(const struct proto_msg *, char *);
+static int	check_inter_courier(const struct proto_msg *, char *);
 
 static const struct kspec kinds[PROTO_NKINDS] = {
 	[PROTO_ARM] = { "arm", f_arm, p_none, NULL },
@@ -288,7 +298,7 @@ static const struct kspec kinds[PROTO_NKINDS] = {
 	[PROTO_TRANSFER_COMPLETE] = { "transfer-complete", f_transfer,
 	    p_none, NULL },
 	[PROTO_INTER_COURIER] = { "inter-courier", f_inter_courier,
-	    p_inter_courier, NULL },
+	    p_inter_courier, check_inter_courier },
 	[PROTO_INTRODUCTION] = { "introduction", f_introduction,
 	    p_introduction, NULL },
 	[PROTO_INVITATION_REJECT] = { "invitation-reject",
@@ -962,6 +972,28 @@ check_notice_to_rekey(const struct proto_msg *pm, char *err)
 	tn_err(err, "notice-to-rekey: with Courier it needs "
 	    "Foreground-Address, Background-Url and part ca-chain");
 	return -1;
+}
+
+/* Exactly one payload (FG: sealed, BG: arm); a bounded number of hops. */
+static int
+check_inter_courier(const struct proto_msg *pm, char *err)
+{
+	int sealed = proto_part(pm, "sealed") != NULL;
+	int arm = proto_part(pm, "arm") != NULL;
+	unsigned long hops;
+
+	if (sealed == arm) {
+		tn_err(err, "inter-courier: needs exactly one of parts "
+		    "sealed and arm");
+		return -1;
+	}
+	hops = strtoul(proto_get(pm, "Hops"), NULL, 10);
+	if (hops < 1 || hops > PROTO_MAX_HOPS) {
+		tn_err(err, "inter-courier: Hops %lu, not 1 to %d", hops,
+		    PROTO_MAX_HOPS);
+		return -1;
+	}
+	return 0;
 }
 
 int

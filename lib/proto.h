@@ -129,6 +129,7 @@ enum proto_kind {
 #define PROTO_MAX_VALUE		900	/* field value, bytes */
 #define PROTO_MAX_FIELDS	(TN_MAX_RCPTS + 64)	/* fields in one block */
 #define PROTO_MAX_PARTS		8	/* attached parts */
+#define PROTO_MAX_HOPS		8	/* couriers an inter-courier crosses */
 
 struct proto_field {
 	char		*pf_name;

@@ -18,8 +18,9 @@
 		"-----END CERTIFICATE-----\n"
 #define CSR	"-----BEGIN CERTIFICATE REQUEST-----\nMIIBDzCBtgIBADA\n" \
 		"-----END CERTIFICATE REQUEST-----\n"
-#define WRAPPED	"MIME-Version: 1.0\r\nContent-Type: application/pkcs7-mime; " \
-		"smime-type=enveloped-data\r\n\r\nMIAGCSqGSIb3DQEHA6CAMIACAQ\r\n"
+#define SEALED	"\x30\x80\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x03"
+#define ARMREC	"MIME-Version: 1.0\r\nContent-Type: " \
+		"application/vnd.tandem.arm\r\n\r\nMessage-Id: a@b\r\n"
 #define ID	"Id: 1f3a.7@fg.a.example\nDate: 2026-01-31T12:00:00Z\n"
 #define TOKEN	"Token: Qm9iJ3MgcmVmZXJyYWwgdG9rZW4\n"
 
@@ -75,12 +76,16 @@ static const struct kcase kcases[] = {
 	{ PROTO_INTER_COURIER, ID "From-Element: tandem@fg.a.example\n"
 	    "To-Element: tandem@fg.b.example\n"
 	    "Message-Id: 20260131.abc@a.example\n"
-	    "Recipient: bob@b.example\nRecipient: erin@b.example\n",
-	    { { "wrapped", WRAPPED }, { NULL, NULL } } },
+	    "Sender: alice@a.example\n"
+	    "Recipient: bob@b.example\nRecipient: erin@b.example\n"
+	    "Hops: 1\nOrigin-Courier: a.example\n",
+	    { { "sealed", SEALED }, { "origin-cert", CERT },
+	    { "origin-chain", CERT CERT }, { NULL, NULL } } },
 	{ PROTO_INTRODUCTION, ID "Courier: c.example\nRole: private\n"
 	    "Element: background\n"
 	    "Element-Address: https://bg.c.example/tandem\n"
-	    "Domain: c.example\nDomain: corp.c.example\n",
+	    "Domain: c.example\nDomain: corp.c.example\n"
+	    "Address: dave@c.example\n" TOKEN,
 	    { { "element-cert", CERT }, { "ca-chain", CERT }, { NULL, NULL } } },
 	{ PROTO_INVITATION_REJECT, ID TOKEN "Address: dave@d.example\n"
 	    "Inviting-Courier: a.example\nRegistered-Courier: b.example\n"
@@ -284,7 +289,7 @@ test_schema(void)
 	static const struct {
 		const char *name;
 		size_t idx;	/* into kcases: its fields */
-		const char *parts[3][2];
+		const char *parts[5][2];
 		const char *why;
 	} cases[] = {
 		{ "introduction without parts", 11, { { NULL, NULL } },
@@ -296,8 +301,15 @@ test_schema(void)
 		    "exchange-keys: needs either" },
 		{ "transfer notice without chain", 5, { { NULL, NULL } },
 		    "with Courier it needs" },
-		{ "inter-courier without wrapped", 10, { { NULL, NULL } },
-		    "missing part wrapped" },
+		{ "inter-courier without payload", 10, { { "origin-cert",
+		    CERT }, { "origin-chain", CERT }, { NULL, NULL } },
+		    "needs exactly one of parts sealed and arm" },
+		{ "inter-courier with both payloads", 10, { { "sealed",
+		    SEALED }, { "arm", ARMREC }, { "origin-cert", CERT },
+		    { "origin-chain", CERT } },
+		    "needs exactly one of parts sealed and arm" },
+		{ "inter-courier without origin", 10, { { "arm", ARMREC },
+		    { NULL, NULL } }, "missing part origin-cert" },
 	};
 	struct proto_msg *pm;
 	char err[TN_ERRLEN], *out = NULL;
@@ -366,6 +378,24 @@ test_refusals(void)
 		{ "duplicate Content-Type", 4, "Content-Transfer-Encoding",
 		    "Content-Type: text/plain\r\nContent-Transfer-Encoding",
 		    "MIME:" },
+		{ "nine hops", 10, "Hops: 1", "Hops: 9",
+		    "inter-courier: Hops 9, not 1 to 8" },
+		{ "zero hops", 10, "Hops: 1", "Hops: 0",
+		    "inter-courier: Hops 0, not 1 to 8" },
+		{ "hops not a number", 10, "Hops: 1", "Hops: one",
+		    "field Hops" },
+		{ "missing origin courier", 10,
+		    "Origin-Courier: a.example\r\n", "",
+		    "inter-courier: missing field Origin-Courier" },
+		{ "missing sender", 10, "Sender: alice@a.example\r\n", "",
+		    "inter-courier: missing field Sender" },
+		{ "origin chain as sealed", 10, "Tandem-Part: origin-chain",
+		    "Tandem-Part: sealed", "part sealed: type" },
+		{ "repeated token", 11, "Token: Qm9iJ3MgcmVmZXJyYWwgdG9rZW4",
+		    "Token: Qm9iJ3MgcmVmZXJyYWwgdG9rZW4\r\nToken: "
+		    "Qm9iJ3MgcmVmZXJyYWwgdG9rZW5", "field Token appears 2" },
+		{ "bad introduced address", 11, "Address: dave@c.example",
+		    "Address: dave", "field Address" },
 		{ "blank line inside fields", 4, "Generation: 1\r\n",
 		    "\r\nGeneration: 1\r\n", "blank line" },
 	};
