@@ -8,6 +8,8 @@ lib_libtandem_a_SOURCES = \
 	lib/cms.h \
 	lib/conf.c \
 	lib/conf.h \
+	lib/intro.c \
+	lib/intro.h \
 	lib/keybox.c \
 	lib/keybox.h \
 	lib/log.c \

@@ -1,0 +1,163 @@
+/*
+ * NAME
+ *	intro.h - introductions of elements and inter-courier messages
+ * SYNOPSIS
+ *	#include "intro.h"
+ *
+ *	int	intro_check(const struct pki_trust *tr, X509 *cert,
+ *		    STACK_OF(X509) *chain, enum pki_kind want,
+ *		    struct intro **out, char *err);
+ *	int	intro_check_pem(const struct pki_trust *tr, const char *cert,
+ *		    size_t certlen, const char *chain, size_t chainlen,
+ *		    enum pki_kind want, struct intro **out, char *err);
+ *	void	intro_free(struct intro *in);
+ *	int	intro_covers(const struct intro *in, const char *name);
+ *	int	intro_domains_text(const struct intro *in, char **out,
+ *		    char *err);
+ *
+ *	int	intro_make(const struct intro_req *rq, char **out,
+ *		    size_t *outlen, char *err);
+ *	int	intro_read(const struct pki_trust *tr, const char *buf,
+ *		    size_t len, enum pki_kind want, struct intro **out,
+ *		    struct proto_msg **msg, char *err);
+ *
+ *	int	intro_ic_make(const struct intro_ic *ic, char **out,
+ *		    size_t *outlen, char *err);
+ *	int	intro_ic_read(const struct pki_trust *tr, const char *buf,
+ *		    size_t len, struct intro_ic **out, struct intro **origin,
+ *		    char *err);
+ *	void	intro_ic_free(struct intro_ic *ic);
+ * DESCRIPTION
+ *	An introduction of an element is its element certificate plus the
+ *	chain up to the root (doc/federation.md, section 1).
+ *
+ *	intro_check() verifies cert with pki_verify() to the anchors in tr,
+ *	chain holding the untrusted intermediates (may be NULL; neither
+ *	is taken over), and reads what the receiver learns: the courier
+ *	(commonName of the courier CA that issued cert), its role, the
+ *	element kind (PKI_KIND_FG or PKI_KIND_BG; with want not
+ *	PKI_KIND_NONE it must be want), the endpoint (FG: the rfc822Name
+ *	of cert, its service mailbox; BG: its URI, the https URL) and the
+ *	domains. A private courier's domains are the dNSName permitted
+ *	subtrees of its CA's name constraints. A gateway's are those of
+ *	its subordinates: the private courier CA certificates in chain
+ *	that the gateway issued and that verify to the anchors. Other
+ *	roles have none. Domains are lower case, without a leading dot,
+ *	without repeats. *out should be passed to intro_free(), which
+ *	accepts NULL. in_pem holds cert followed by every certificate of
+ *	chain, PEM: what the introductions table stores.
+ *
+ *	intro_check_pem() does the same from PEM text: cert is the first
+ *	certificate of its text (the others, if any, join the chain), and
+ *	chain may be NULL.
+ *
+ *	intro_covers() is 1 when name (a domain, or an address whose
+ *	domain is taken) is one of in's domains or below one, as dNSName
+ *	constraints match (example.org covers a.example.org, never
+ *	badexample.org), 0 otherwise.
+ *
+ *	intro_domains_text() writes the domains separated by one space
+ *	("" when none) into *out, to be passed to free().
+ *
+ *	intro_make() writes an introduction protocol message of this
+ *	element (struct intro_req): Courier, Role, Element,
+ *	Element-Address and every Domain are read from the certificates
+ *	themselves (the chain must hold the issuing courier CA; for a
+ *	gateway, its subordinates' CA certificates in rq_subs give its
+ *	domains and travel in the ca-chain part); Address and Token are
+ *	copied from the request. With rq_id NULL a fresh Id is made.
+ *	*out is NUL-terminated and should be passed to free().
+ *
+ *	intro_read() parses an introduction message, checks its
+ *	certificates with intro_check() and its fields against them:
+ *	Courier, Role, Element and Element-Address must say what the
+ *	certificates say, every Domain must be covered by the checked
+ *	domains, and at a private courier every Address too. *out
+ *	(intro_free()) and *msg (proto_msg_free(); msg may be NULL) are
+ *	set only on success.
+ *
+ *	struct intro_ic is an inter-courier message taken apart: fields,
+ *	the payload (ic_kind PKI_KIND_FG: part sealed; PKI_KIND_BG: part
+ *	arm) and the introduction of the origin element, PEM (its
+ *	certificate first, then its chain). intro_ic_make() writes one
+ *	(rq_id NULL: a fresh Id), *out to be passed to free().
+ *	intro_ic_read() parses one, checks the origin introduction with
+ *	intro_check() (the origin's kind must match the payload: sealed
+ *	from an FG, arm from a BG) and that Origin-Courier names it;
+ *	*out (intro_ic_free(), which accepts NULL) and *origin
+ *	(intro_free(); origin may be NULL) are set only on success. The
+ *	strings of a struct intro_ic returned are owned by it.
+ * DIAGNOSTICS
+ *	Functions returning int return 0, or -1 with a one-line reason in
+ *	err: "untrusted introduction: <why>", "introduction of a <kind>,
+ *	not a <kind>", "field <Name> says <value>, the certificate
+ *	<value>", "private courier <name> claims <what> outside its name
+ *	constraints", ...
+ */
+#ifndef TANDEM_INTRO_H
+#define TANDEM_INTRO_H
+
+#include <stddef.h>
+
+#include <openssl/x509.h>
+
+#include "pki.h"
+#include "proto.h"
+
+#define INTRO_MAX_DOMAINS	64	/* domains of one introduction */
+
+struct intro {
+	char		*in_courier;	/* CN of the issuing courier CA */
+	enum pki_role	 in_role;
+	enum pki_kind	 in_kind;	/* PKI_KIND_FG or PKI_KIND_BG */
+	char		*in_endpoint;	/* FG mailbox or BG https URL */
+	char		**in_domains;
+	size_t		 in_ndomains;
+	char		*in_pem;	/* certificate, then its chain */
+};
+
+/* What intro_make() needs. Pointers are borrowed. */
+struct intro_req {
+	X509		*ir_cert;	/* this element */
+	STACK_OF(X509)	*ir_chain;	/* its CA and above */
+	STACK_OF(X509)	*ir_subs;	/* gateway: subordinate CAs, or NULL */
+	const char	*ir_id;		/* NULL: a fresh one */
+	const char *const *ir_addrs;	/* Address fields */
+	size_t		 ir_naddrs;
+	const char	*ir_token;	/* NULL: none */
+};
+
+struct intro_ic {
+	char		*ic_id;		/* Id of the protocol message */
+	char		*ic_from;	/* From-Element */
+	char		*ic_to;		/* To-Element */
+	char		*ic_msgid;	/* Message-Id */
+	char		*ic_sender;
+	char		**ic_rcpts;
+	size_t		 ic_nrcpts;
+	unsigned int	 ic_hops;
+	char		*ic_origin;	/* Origin-Courier */
+	enum pki_kind	 ic_kind;	/* FG: sealed, BG: arm */
+	unsigned char	*ic_payload;
+	size_t		 ic_paylen;
+	char		*ic_origin_pem;	/* origin cert, then its chain */
+};
+
+int	intro_check(const struct pki_trust *, X509 *, STACK_OF(X509) *,
+	    enum pki_kind, struct intro **, char *);
+int	intro_check_pem(const struct pki_trust *, const char *, size_t,
+	    const char *, size_t, enum pki_kind, struct intro **, char *);
+void	intro_free(struct intro *);
+int	intro_covers(const struct intro *, const char *);
+int	intro_domains_text(const struct intro *, char **, char *);
+
+int	intro_make(const struct intro_req *, char **, size_t *, char *);
+int	intro_read(const struct pki_trust *, const char *, size_t,
+	    enum pki_kind, struct intro **, struct proto_msg **, char *);
+
+int	intro_ic_make(const struct intro_ic *, char **, size_t *, char *);
+int	intro_ic_read(const struct pki_trust *, const char *, size_t,
+	    struct intro_ic **, struct intro **, char *);
+void	intro_ic_free(struct intro_ic *);
+
+#endif
