@@ -17,6 +17,7 @@ milter_tandem_milter_SOURCES = \
 	milter/hygiene.c \
 	milter/milter.h \
 	milter/outbox.c \
+	milter/pool.c \
 	milter/service.c \
 	milter/tandem-milter.c
 milter_tandem_milter_LDADD = $(TANDEM_LIBS) $(PQ_LIBS) $(MILTER_LIBS) \

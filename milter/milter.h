@@ -8,7 +8,8 @@
  *	configuration, the trust anchors, the keybox, the FG element's
  *	identity, and the descriptor of the CA process (used under
  *	fg_ca_lock). The only mutable fields are the counter of messages
- *	in progress (under fg_lock) and fg_stop.
+ *	in progress (under fg_lock), fg_stop, and the connection pool
+ *	fg_pool, which has its own lock.
  *
  *	struct msg is one message from envfrom to eom or abort; the
  *	milter callbacks fill it, msg_process() decides (content.c,
@@ -25,6 +26,10 @@
  *	trust anchors and chain it inherits. ca_issue() asks it for the
  *	courier-end key and certificate and the agent certificate of a
  *	new account; the three PEM strings should be passed to free().
+ *
+ *	pool_*() (pool.c) share PostgreSQL connections between the
+ *	message threads: pool_get() gives an idle one or opens one,
+ *	pool_put() keeps a healthy idle one or closes it.
  *
  *	outbox_main() is the sender thread: due outbox rows to the
  *	reinjection port, and every hygiene.purge_interval the purge,
@@ -49,8 +54,11 @@
 #include "tandem.h"
 #include "tmail.h"
 
+struct pool;
+
 struct fg {
 	struct conf		*fg_conf;
+	struct pool		*fg_pool;	/* message connections */
 	struct pki_trust	*fg_trust;
 	struct keybox		*fg_keybox;
 	struct cms_id		 fg_id;
@@ -110,6 +118,11 @@ int	fgdb_release(const struct fg *, PGconn *, const char *, X509 *,
 int	fgdb_hold(const struct fg *, PGconn *, const char *, const char *,
 	    const char *, const char *, const unsigned char *, size_t, char *);
 void	fgdb_id_free(struct cms_id *);
+
+struct pool	*pool_new(const char *, size_t);
+void		 pool_free(struct pool *);
+PGconn		*pool_get(struct pool *, int *);
+void		 pool_put(struct pool *, PGconn *);
 
 int	ca_start(const char *, const struct pki_trust *, STACK_OF(X509) *,
 	    char *);

@@ -104,6 +104,35 @@ msg_append(char **buf, size_t *len, const char *a, size_t alen)
 	return 0;
 }
 
+/*
+ * A connection from the pool inside a new transaction; an idle one
+ * the server closed meanwhile is replaced once by a new one.
+ */
+static PGconn *
+msg_db_begin(struct msg *mc, char *err)
+{
+	struct pool *po = mc->mc_fg->fg_pool;
+	PGconn *db;
+	int fresh, tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		if ((db = pool_get(po, &fresh)) == NULL) {
+			tn_err(err, "out of memory");
+			return NULL;
+		}
+		if (PQstatus(db) == CONNECTION_OK && fgdb_exec(db, "BEGIN", 0,
+		    NULL, NULL, PGRES_COMMAND_OK, NULL, err) == 0)
+			return db;
+		if (PQstatus(db) != CONNECTION_OK)
+			tn_err(err, "%s", PQerrorMessage(db));
+		err[strcspn(err, "\n")] = '\0';
+		PQfinish(db);
+		if (fresh)
+			break;
+	}
+	return NULL;
+}
+
 int
 msg_process(struct msg *mc)
 {
@@ -128,13 +157,10 @@ msg_process(struct msg *mc)
 		rc = 0;		/* an invitation for a user: deliver as is */
 		goto out;
 	}
-	db = PQconnectdb(mc->mc_fg->fg_conf->cf_conninfo);
-	if (PQstatus(db) != CONNECTION_OK ||
-	    fgdb_exec(db, "BEGIN", 0, NULL, NULL, PGRES_COMMAND_OK, NULL,
-	    err) == -1) {
+	if ((db = msg_db_begin(mc, err)) == NULL) {
 		msg_fail(mc, MSG_TEMP, "4.3.0 database unavailable");
 		log_warn("%s status=tempfail reason=\"database: %s\"",
-		    mc->mc_qid, PQerrorMessage(db));
+		    mc->mc_qid, err);
 		goto out;
 	}
 	if ((tm->tm_kind == TMAIL_CONTENT ? content_process(mc, db, tm) :
@@ -142,13 +168,13 @@ msg_process(struct msg *mc)
 		goto out;
 	rc = 0;
 out:
-	if (rc == 0 && db != NULL && fgdb_exec(db, mc->mc_verdict == MSG_OK ?
+	if (db != NULL && fgdb_exec(db, rc == 0 && mc->mc_verdict == MSG_OK ?
 	    "COMMIT" : "ROLLBACK", 0, NULL, NULL, PGRES_COMMAND_OK, NULL,
-	    err) == -1) {
+	    err) == -1 && rc == 0) {
 		msg_fail(mc, MSG_TEMP, "4.3.0 database commit failed");
 		rc = -1;
 	}
-	PQfinish(db);	/* an open transaction is rolled back */
+	pool_put(mc->mc_fg->fg_pool, db);	/* or closes it */
 	tmail_free(tm);
 	free(raw);
 	return rc;
@@ -399,6 +425,9 @@ setup(struct fg *fg)
 	    NULL, err) == -1 || pki_cert_kind(fg->fg_id.ci_cert) != PKI_KIND_FG)
 		log_fatal(EX_CONFIG, "%s: not a valid FG element certificate%s%s",
 		    cf->cf_cert, err[0] ? ": " : "", err);
+	if ((fg->fg_pool = pool_new(cf->cf_conninfo,
+	    (size_t)cf->cf_max_messages)) == NULL)
+		log_fatal(EX_OSERR, "out of memory");
 	pthread_mutex_init(&fg->fg_lock, NULL);
 	pthread_mutex_init(&fg->fg_ca_lock, NULL);
 }
@@ -478,6 +507,7 @@ main(int argc, char **argv)
 	pthread_join(sender, NULL);
 	close(fg.fg_ca_fd);
 	log_info("stopped");
+	pool_free(fg.fg_pool);
 	pki_trust_free(fg.fg_trust);
 	keybox_free(fg.fg_keybox);
 	fgdb_id_free(&fg.fg_id);

@@ -1,0 +1,114 @@
+/*
+ * NAME
+ *	pool.c - a small pool of PostgreSQL connections for the milter
+ * SYNOPSIS
+ *	#include "milter.h"
+ *
+ *	struct pool *pool_new(const char *conninfo, size_t max);
+ *	void	pool_free(struct pool *po);
+ *	PGconn	*pool_get(struct pool *po, int *fresh);
+ *	void	pool_put(struct pool *po, PGconn *db);
+ * DESCRIPTION
+ *	The milter threads share up to max idle connections; a message
+ *	takes one with pool_get() and gives it back with pool_put(). The
+ *	number in use is bounded by the caller (foreground.max_messages
+ *	busy slots), so pool_get() never waits: with no idle connection
+ *	it opens a new one, and *fresh tells which it was.
+ *
+ *	pool_get() returns NULL only when out of memory; otherwise the
+ *	caller checks PQstatus(). A connection that was idle may have
+ *	been closed by the server meanwhile: the first statement on it
+ *	fails, and the caller should then PQfinish() it and ask again
+ *	(a restarted database costs one failed statement per idle
+ *	connection, never a lost message).
+ *
+ *	pool_put() keeps db only when it is healthy, outside any
+ *	transaction, and there is room; otherwise it closes it (an open
+ *	transaction is rolled back). pool_put(po, NULL) does nothing.
+ *	pool_free() closes every idle connection; pool_free(NULL) does
+ *	nothing.
+ * DIAGNOSTICS
+ *	pool_new() returns NULL when out of memory.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "milter.h"
+
+struct pool {
+	pthread_mutex_t	 po_lock;
+	char		*po_conninfo;
+	PGconn		**po_idle;
+	size_t		 po_nidle;
+	size_t		 po_max;
+};
+
+struct pool *
+pool_new(const char *conninfo, size_t max)
+{
+	struct pool *po;
+
+	if ((po = calloc(1, sizeof(*po))) == NULL)
+		return NULL;
+	po->po_max = max;
+	if ((po->po_conninfo = strdup(conninfo)) == NULL ||
+	    (po->po_idle = calloc(max == 0 ? 1 : max,
+	    sizeof(PGconn *))) == NULL) {
+		free(po->po_conninfo);
+		free(po);
+		return NULL;
+	}
+	pthread_mutex_init(&po->po_lock, NULL);
+	return po;
+}
+
+void
+pool_free(struct pool *po)
+{
+	size_t i;
+
+	if (po == NULL)
+		return;
+	for (i = 0; i < po->po_nidle; i++)
+		PQfinish(po->po_idle[i]);
+	pthread_mutex_destroy(&po->po_lock);
+	free(po->po_idle);
+	free(po->po_conninfo);
+	free(po);
+}
+
+PGconn *
+pool_get(struct pool *po, int *fresh)
+{
+	PGconn *db = NULL;
+
+	pthread_mutex_lock(&po->po_lock);
+	if (po->po_nidle > 0)
+		db = po->po_idle[--po->po_nidle];
+	pthread_mutex_unlock(&po->po_lock);
+	*fresh = db == NULL;
+	if (db == NULL)
+		db = PQconnectdb(po->po_conninfo);
+	return db;
+}
+
+void
+pool_put(struct pool *po, PGconn *db)
+{
+	int kept = 0;
+
+	if (db == NULL)
+		return;
+	if (PQstatus(db) == CONNECTION_OK &&
+	    PQtransactionStatus(db) == PQTRANS_IDLE) {
+		pthread_mutex_lock(&po->po_lock);
+		if (po->po_nidle < po->po_max) {
+			po->po_idle[po->po_nidle++] = db;
+			kept = 1;
+		}
+		pthread_mutex_unlock(&po->po_lock);
+	}
+	if (!kept)
+		PQfinish(db);
+}
