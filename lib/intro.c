@@ -281,7 +281,7 @@ intro_check(const struct pki_trust *tr, X509 *cert, STACK_OF(X509) *chain,
 
 	*out = NULL;
 	if (kind != PKI_KIND_FG && kind != PKI_KIND_BG) {
-		tn_err(err, "introduction of a %s, not of an element",
+		tn_err(err, "introduction: certificate of kind %s, not an element",
 		    pki_kind_name(kind));
 		return -1;
 	}

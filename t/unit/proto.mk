@@ -8,3 +8,10 @@ t_unit_proto_test_SOURCES = t/unit/proto-test.c t/unit/tap.h
 t_unit_proto_test_LDADD = $(UNIT_LIBS)
 
 TESTS += t/unit/arm-test t/unit/proto-test
+
+# Unit tests of lib/intro.c.
+check_PROGRAMS += t/unit/intro-test
+t_unit_intro_test_CFLAGS = $(UNIT_CFLAGS)
+t_unit_intro_test_SOURCES = t/unit/intro-test.c t/unit/tap.h
+t_unit_intro_test_LDADD = $(UNIT_LIBS)
+TESTS += t/unit/intro-test
