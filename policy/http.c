@@ -11,10 +11,12 @@
  *	A client certificate is checked during the handshake by
  *	pki_verify() to tls.anchors (roles, name constraints), with the
  *	certificates the client sent and tls.chain as intermediates, and
- *	must be an agent certificate carrying an address; a client
- *	without one, or with one that fails, never completes the
- *	handshake. Each request then checks, against the database, that
- *	the certificate is the agent certificate of an active account of
+ *	must be an agent certificate carrying an address, or the BG
+ *	element certificate of a courier; a client without one, or with
+ *	one that fails, never completes the handshake. A background may
+ *	only POST /v1/courier (store_courier() checks its introduction).
+ *	Every other request checks, against the database, that the
+ *	certificate is the agent certificate of an active account of
  *	this courier.
  *
  *	Handlers translate requests to store_*() calls and answer with a
@@ -67,9 +69,14 @@ http_verify_cb(X509_STORE_CTX *ctx, void *arg)
 		}
 	if (pki_verify(pd->pd_trust, leaf, chain, NULL, err) == -1)
 		goto out;
+	if (pki_cert_kind(leaf) == PKI_KIND_BG) {
+		ok = 1;		/* another courier's background */
+		goto out;
+	}
 	if (pki_cert_kind(leaf) != PKI_KIND_AGENT) {
 		tn_err(err, "client certificate is a %s certificate, not an "
-		    "agent's", pki_kind_name(pki_cert_kind(leaf)));
+		    "agent's or a background's",
+		    pki_kind_name(pki_cert_kind(leaf)));
 		goto out;
 	}
 	if ((email = pki_cert_email(leaf)) == NULL) {
@@ -159,9 +166,9 @@ http_client(struct evhttp_request *req, char **address)
 	if (evcon == NULL ||
 	    (bev = evhttp_connection_get_bufferevent(evcon)) == NULL ||
 	    (ssl = bufferevent_openssl_get_ssl(bev)) == NULL ||
-	    (cert = SSL_get0_peer_certificate(ssl)) == NULL ||
-	    (*address = pki_cert_email(cert)) == NULL)
+	    (cert = SSL_get0_peer_certificate(ssl)) == NULL)
 		return NULL;
+	*address = pki_cert_email(cert);	/* NULL for a background */
 	return cert;
 }
 
@@ -189,6 +196,40 @@ http_post_arm(struct pd *pd, struct evhttp_request *req, X509 *client,
 	}
 	st = store_arm(pd, client, address, body, len, msg, sizeof(msg));
 	http_text(req, (int)st, msg);
+}
+
+/* POST /v1/courier from another courier's background. */
+static void
+http_post_courier(struct pd *pd, struct evhttp_request *req, X509 *client)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	STACK_OF(X509) *chain = NULL;
+	struct bufferevent *bev;
+	unsigned char *body;
+	char msg[HTTP_MSGLEN];
+	SSL *ssl;
+
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+		http_text(req, 405, "method not allowed");
+		return;
+	}
+	if (len == 0 || len > (size_t)pd->pd_cf->cf_max_request) {
+		http_text(req, len == 0 ? 400 : 413, len == 0 ? "empty body" :
+		    "request too large");
+		return;
+	}
+	if ((body = evbuffer_pullup(in, -1)) == NULL) {
+		http_text(req, 500, "internal error");
+		return;
+	}
+	if (evcon != NULL &&
+	    (bev = evhttp_connection_get_bufferevent(evcon)) != NULL &&
+	    (ssl = bufferevent_openssl_get_ssl(bev)) != NULL)
+		chain = SSL_get_peer_cert_chain(ssl);
+	http_text(req, (int)store_courier(pd, client, chain, body, len, msg,
+	    sizeof(msg)), msg);
 }
 
 /* "/v1/mailbox/ID": the ID, or -1 when the path is not that. */
@@ -296,12 +337,21 @@ http_request(struct evhttp_request *req, void *arg)
 	X509 *client;
 	int code;
 
-	if ((client = http_client(req, &address)) == NULL) {
-		http_text(req, 403, "no client certificate");
-		goto out;
-	}
 	if (path == NULL) {
 		http_text(req, 400, "bad request");
+		goto out;
+	}
+	if ((client = http_client(req, &address)) != NULL &&
+	    pki_cert_kind(client) == PKI_KIND_BG) {
+		if (strcmp(path, "/v1/courier") == 0)
+			http_post_courier(pd, req, client);
+		else
+			http_text(req, 403, "a background may only POST "
+			    "/v1/courier");
+		goto out;
+	}
+	if (client == NULL || address == NULL) {
+		http_text(req, 403, "no client certificate");
 		goto out;
 	}
 	if (strcmp(path, "/v1/arm") != 0 && strcmp(path, "/v1/mailbox") != 0 &&

@@ -3,10 +3,13 @@ sbin_PROGRAMS += policy/tandem-policyd
 policy_tandem_policyd_CFLAGS = $(AM_CFLAGS) $(TANDEM_CFLAGS) $(PQ_CFLAGS) \
 	$(EVENT_CFLAGS)
 policy_tandem_policyd_SOURCES = \
+	policy/fed.c \
 	policy/http.c \
 	policy/listen.c \
+	policy/outbox.c \
 	policy/policyd.c \
 	policy/policyd.h \
+	policy/send.c \
 	policy/store.c
 policy_tandem_policyd_LDADD = $(TANDEM_LIBS) $(PQ_LIBS) $(EVENT_LIBS)
 dist_man_MANS += policy/tandem-policyd.8

@@ -120,11 +120,13 @@ pd_hygiene(evutil_socket_t fd, short what, void *arg)
 static void
 pd_free(struct pd *pd)
 {
+	send_stop(pd);
 	listen_stop(pd);
 	store_close(pd);
 	if (pd->pd_http != NULL)
 		evhttp_free(pd->pd_http);
 	SSL_CTX_free(pd->pd_ssl);
+	free(pd->pd_self_pem);
 	keybox_free(pd->pd_keybox);
 	sk_X509_pop_free(pd->pd_id.ci_chain, X509_free);
 	EVP_PKEY_free(pd->pd_id.ci_key);
@@ -155,6 +157,8 @@ pd_run(struct pd *pd)
 		log_warn("hygiene status=error reason=\"%s\"", err);
 	if (listen_start(pd, err) == -1)
 		log_warn("listen status=error reason=\"%s\"", err);
+	if (send_start(pd, err) == -1)
+		log_fatal(EX_SOFTWARE, "%s", err);
 	log_info("started listen=%s:%d", pd->pd_cf->cf_listen_host,
 	    pd->pd_cf->cf_listen_port);
 	rc = event_base_dispatch(pd->pd_base) == -1 ? EX_SOFTWARE : 0;

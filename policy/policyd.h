@@ -25,6 +25,32 @@
  *	int	store_release_all(struct pd *pd, char *err);
  *	int	store_purge(struct pd *pd, char *err);
  *
+ *	int	fed_forward(struct pd *pd, const char *courier,
+ *		    const struct fed_arm *fa, char *err);
+ *	int	fed_release(struct pd *pd, char *err);
+ *	enum pd_status store_courier(struct pd *pd, X509 *client,
+ *		    STACK_OF(X509) *chain, const unsigned char *body,
+ *		    size_t len, char *msg, size_t msglen);
+ *
+ *	int	send_start(struct pd *pd, char *err);
+ *	void	send_kick(struct pd *pd);
+ *	void	send_stop(struct pd *pd);
+ *
+ *	int	store_exec(struct pd *pd, const char *sql, int n,
+ *		    const char *const *vals, const int *lens,
+ *		    const int *fmts, PGresult **res, char *err);
+ *	int	store_run(struct pd *pd, const char *sql, int n,
+ *		    const char *const *vals, char *err);
+ *	void	store_rollback(struct pd *pd);
+ *	int	store_route(struct pd *, const char *, enum route_source,
+	    const char *, struct route_decision *, char *);
+int	store_deliver(struct pd *, const struct pd_account *, const char *,
+	    const char *, const unsigned char *, size_t, char *);
+int	store_outbox_due(struct pd *pd, PGresult **res, char *err);
+ *	int	store_outbox_sent(struct pd *pd, long long id, char *err);
+ *	int	store_outbox_retry(struct pd *pd, long long id,
+ *		    const char *why, char *err);
+ *
  *	int	listen_start(struct pd *pd, char *err);
  *	void	listen_stop(struct pd *pd);
  * DESCRIPTION
@@ -69,6 +95,7 @@
 #include "conf.h"
 #include "keybox.h"
 #include "pki.h"
+#include "route.h"
 
 enum pd_status {
 	PD_NONE = 0,		/* no answer yet */
@@ -93,6 +120,23 @@ struct pd {
 	PGconn			*pd_listen;
 	struct event		*pd_listen_ev;
 	struct event		*pd_retry_ev;	/* reconnects pd_listen */
+	SSL_CTX			*pd_client_ssl;	/* POST /v1/courier */
+	struct event		*pd_send_ev;	/* looks at bg_outbox */
+	struct event		*pd_send_kick_ev;
+	int			 pd_send_inflight;
+	char			*pd_self_pem;	/* own introduction */
+};
+
+/* One ARM record on its way to another courier (fed_forward()). */
+struct fed_arm {
+	const char		*fa_msgid;
+	const char		*fa_sender;
+	const char		*fa_rcpt;
+	unsigned int		 fa_hops;
+	const char		*fa_origin;	/* NULL: this element */
+	const char		*fa_origin_pem;
+	const unsigned char	*fa_arm;	/* the record, in clear */
+	size_t			 fa_armlen;
 };
 
 struct pd_account {
@@ -105,6 +149,28 @@ struct pd_account {
 
 int	http_setup(struct pd *, char *);
 
+int	fed_forward(struct pd *, const char *, const struct fed_arm *,
+	    char *);
+int	fed_release(struct pd *, char *);
+enum pd_status store_courier(struct pd *, X509 *, STACK_OF(X509) *,
+	    const unsigned char *, size_t, char *, size_t);
+
+int	send_start(struct pd *, char *);
+void	send_kick(struct pd *);
+void	send_stop(struct pd *);
+
+int	store_exec(struct pd *, const char *, int, const char *const *,
+	    const int *, const int *, PGresult **, char *);
+int	store_run(struct pd *, const char *, int, const char *const *,
+	    char *);
+void	store_rollback(struct pd *);
+int	store_route(struct pd *, const char *, enum route_source,
+	    const char *, struct route_decision *, char *);
+int	store_deliver(struct pd *, const struct pd_account *, const char *,
+	    const char *, const unsigned char *, size_t, char *);
+int	store_outbox_due(struct pd *, PGresult **, char *);
+int	store_outbox_sent(struct pd *, long long, char *);
+int	store_outbox_retry(struct pd *, long long, const char *, char *);
 int	store_connect(struct pd *, char *);
 void	store_notice(void *, const char *);
 void	store_close(struct pd *);

@@ -17,9 +17,12 @@
  *	before it is freed.
  *
  *	Route decisions come from route_decide() with tables read from
- *	this database. Recipients that route to another courier are held
- *	like unregistered ones: forwarding to other couriers is not built
- *	yet, and a held ARM is never lost.
+ *	this database. Recipients that route to another courier (rules
+ *	2-5) are queued for it in the same transaction (fed_forward());
+ *	when neither that courier's BG nor the superior's is introduced,
+ *	they are held like unregistered ones, never lost. A held ARM
+ *	whose sender is not an account here came from another courier:
+ *	it is wrapped by this BG to itself, and released with its key.
  * DIAGNOSTICS
  *	Failures are logged as key=value lines; the ARM record, keys and
  *	wraps are never logged.
@@ -46,8 +49,8 @@
  * statement outside a transaction that finds the connection lost (the
  * server restarted since) reconnects and runs once more.
  */
-static int
-st_exec(struct pd *pd, const char *sql, int n, const char *const *vals,
+int
+store_exec(struct pd *pd, const char *sql, int n, const char *const *vals,
     const int *lens, const int *fmts, PGresult **res, char *err)
 {
 	ExecStatusType st;
@@ -78,25 +81,25 @@ st_exec(struct pd *pd, const char *sql, int n, const char *const *vals,
 }
 
 /* A statement whose rows do not matter. */
-static int
-st_run(struct pd *pd, const char *sql, int n, const char *const *vals,
+int
+store_run(struct pd *pd, const char *sql, int n, const char *const *vals,
     char *err)
 {
 	PGresult *res;
 
-	if (st_exec(pd, sql, n, vals, NULL, NULL, &res, err) == -1)
+	if (store_exec(pd, sql, n, vals, NULL, NULL, &res, err) == -1)
 		return -1;
 	PQclear(res);
 	return 0;
 }
 
-static void
-st_rollback(struct pd *pd)
+void
+store_rollback(struct pd *pd)
 {
 	char err[TN_ERRLEN];
 
 	if (PQtransactionStatus(pd->pd_db) != PQTRANS_IDLE)
-		(void)st_run(pd, "ROLLBACK", 0, NULL, err);
+		(void)store_run(pd, "ROLLBACK", 0, NULL, err);
 }
 
 void
@@ -204,7 +207,7 @@ store_account(struct pd *pd, const char *address, struct pd_account **out,
 	int rc = -1;
 
 	*out = NULL;
-	if (st_exec(pd, sql, 1, &address, NULL, NULL, &res, err) == -1)
+	if (store_exec(pd, sql, 1, &address, NULL, NULL, &res, err) == -1)
 		goto out;
 	if (PQntuples(res) != 1) {
 		rc = 0;
@@ -241,7 +244,7 @@ st_lookup(void *ctx, const char *sql, const char *key, char *courier,
 	PGresult *res;
 	int found;
 
-	if (st_exec(ctx, sql, 1, &key, NULL, NULL, &res, err) == -1)
+	if (store_exec(ctx, sql, 1, &key, NULL, NULL, &res, err) == -1)
 		return -1;
 	found = PQntuples(res) > 0;
 	if (found && courier != NULL)
@@ -270,8 +273,8 @@ static int
 st_rt_learned(void *ctx, const char *address, char *courier, char *err)
 {
 	return st_lookup(ctx, "SELECT courier FROM address_routes WHERE "
-	    "address = lower($1) AND reason = 'rejected'", address, courier,
-	    err);
+	    "address = lower($1) AND reason IN ('rejected', 'introduced')",
+	    address, courier, err);
 }
 
 static int
@@ -282,9 +285,9 @@ st_rt_domain(void *ctx, const char *domain, char *courier, char *err)
 	    domain, courier, err);
 }
 
-static int
-st_route(struct pd *pd, const char *rcpt, struct route_decision *rd,
-    char *err)
+int
+store_route(struct pd *pd, const char *rcpt, enum route_source src,
+    const char *from, struct route_decision *rd, char *err)
 {
 	const struct conf *cf = pd->pd_cf;
 	struct route_courier self = {
@@ -302,13 +305,12 @@ st_route(struct pd *pd, const char *rcpt, struct route_decision *rd,
 		.rt_domain = st_rt_domain,
 	};
 
-	return route_decide(&self, &tables, rcpt, ROUTE_SRC_LOCAL, NULL, rd,
-	    err);
+	return route_decide(&self, &tables, rcpt, src, from, rd, err);
 }
 
 /* Wrap BG -> agent of an ARM record, into agent_mailbox. */
-static int
-st_deliver(struct pd *pd, const struct pd_account *to, const char *msgid,
+int
+store_deliver(struct pd *pd, const struct pd_account *to, const char *msgid,
     const char *expires, const unsigned char *arm, size_t armlen,
     char *err)
 {
@@ -340,7 +342,7 @@ st_deliver(struct pd *pd, const struct pd_account *to, const char *msgid,
 	vals[2] = (const char *)wrap;
 	lens[2] = (int)wraplen;
 	vals[3] = expires;
-	if (st_exec(pd, sql, 4, vals, lens, fmts, &res, err) == -1)
+	if (store_exec(pd, sql, 4, vals, lens, fmts, &res, err) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -362,13 +364,30 @@ st_hold(struct pd *pd, const struct arm_record *ar, const char *rcpt,
 	int lens[5] = { 0, 0, 0, (int)len, 0 }, fmts[5] = { 0, 0, 0, 1, 0 };
 	PGresult *res;
 
-	if (st_exec(pd, sql, 5, vals, lens, fmts, &res, err) == -1)
+	if (store_exec(pd, sql, 5, vals, lens, fmts, &res, err) == -1)
 		return -1;
 	PQclear(res);
 	return 0;
 }
 
-/* One recipient of a new ARM: deliver, hold, or leave out. */
+/* Rules 2-5: queue the ARM record for another courier (fed_forward()). */
+static int
+st_forward(struct pd *pd, const struct arm_record *ar, const char *rcpt,
+    const unsigned char *arm, size_t armlen, const char *courier, char *err)
+{
+	struct fed_arm fa;
+
+	memset(&fa, 0, sizeof(fa));
+	fa.fa_msgid = ar->ar_msgid;
+	fa.fa_sender = ar->ar_sender;
+	fa.fa_rcpt = rcpt;
+	fa.fa_hops = 1;
+	fa.fa_arm = arm;
+	fa.fa_armlen = armlen;
+	return fed_forward(pd, courier, &fa, err);
+}
+
+/* One recipient of a new ARM: deliver, forward, hold, or leave out. */
 static int
 st_recipient(struct pd *pd, const struct arm_record *ar, const char *rcpt,
     const char *expires, const unsigned char *arm, size_t armlen,
@@ -378,8 +397,19 @@ st_recipient(struct pd *pd, const struct arm_record *ar, const char *rcpt,
 	struct pd_account *to = NULL;
 	int rc = -1;
 
-	if (st_route(pd, rcpt, &rd, err) == -1)
+	if (store_route(pd, rcpt, ROUTE_SRC_LOCAL, NULL, &rd, err) == -1)
 		goto out;
+	if (rd.rd_courier[0] != '\0') {
+		switch (st_forward(pd, ar, rcpt, arm, armlen, rd.rd_courier,
+		    err)) {
+		case 0:
+			rc = 0;
+			goto out;
+		case -1:
+			goto out;
+		}
+		/* No introduction of the target nor of the superior. */
+	}
 	if (rd.rd_action == ROUTE_REJECT) {
 		log_info("arm msgid=%s rcpt=%s action=reject reason=\"%s\"",
 		    ar->ar_msgid, rcpt, rd.rd_reason);
@@ -392,7 +422,7 @@ st_recipient(struct pd *pd, const struct arm_record *ar, const char *rcpt,
 		}
 	}
 	if (to != NULL && to->pa_agent != NULL) {
-		if (st_deliver(pd, to, ar->ar_msgid, expires, arm, armlen,
+		if (store_deliver(pd, to, ar->ar_msgid, expires, arm, armlen,
 		    err) == -1)
 			goto out;
 		(*ndel)++;
@@ -441,15 +471,15 @@ st_commit(struct pd *pd, const struct arm_record *ar,
 
 	st_expires(ar, expires, sizeof(expires));
 	exp = expires[0] != '\0' ? expires : NULL;
-	if (st_run(pd, "BEGIN", 0, NULL, err) == -1 ||
-	    st_exec(pd, "INSERT INTO seen_messages (message_id, kind) "
+	if (store_run(pd, "BEGIN", 0, NULL, err) == -1 ||
+	    store_exec(pd, "INSERT INTO seen_messages (message_id, kind) "
 	    "VALUES ($1, 'arm') ON CONFLICT DO NOTHING RETURNING 1", 1,
 	    (const char *const *)&ar->ar_msgid, NULL, NULL, &res, err) == -1)
 		goto out;
 	fresh = PQntuples(res) == 1;
 	PQclear(res);
 	if (!fresh) {
-		st_rollback(pd);
+		store_rollback(pd);
 		log_info("arm msgid=%s sender=%s status=duplicate",
 		    ar->ar_msgid, ar->ar_sender);
 		snprintf(msg, msglen, "already stored");
@@ -459,15 +489,16 @@ st_commit(struct pd *pd, const struct arm_record *ar,
 		if (st_recipient(pd, ar, ar->ar_rcpts[i], exp, arm, armlen,
 		    body, len, &ndel, &nheld, err) == -1)
 			goto out;
-	if (st_run(pd, "COMMIT", 0, NULL, err) == -1)
+	if (store_run(pd, "COMMIT", 0, NULL, err) == -1)
 		goto out;
+	send_kick(pd);
 	log_info("arm msgid=%s sender=%s status=stored delivered=%d "
 	    "held=%d%s", ar->ar_msgid, ar->ar_sender, ndel, nheld,
 	    st_expired(ar) ? " expired=dropped" : "");
 	snprintf(msg, msglen, st_expired(ar) ? "expired, dropped" : "stored");
 	return PD_CREATED;
 out:
-	st_rollback(pd);
+	store_rollback(pd);
 	log_warn("arm msgid=%s status=error reason=\"%s\"", ar->ar_msgid, err);
 	if (!pd->pd_db_down) {
 		snprintf(msg, msglen, "internal error");
@@ -579,7 +610,7 @@ out:
 static int
 st_drop_expired(struct pd *pd, const char *address, char *err)
 {
-	return st_run(pd, "DELETE FROM agent_mailbox WHERE address = $1 "
+	return store_run(pd, "DELETE FROM agent_mailbox WHERE address = $1 "
 	    "AND expires_at <= now()", 1, &address, err);
 }
 
@@ -592,7 +623,7 @@ store_mailbox_list(struct pd *pd, const char *address, struct evbuffer *out,
 
 	if (store_connect(pd, err) == -1 ||
 	    st_drop_expired(pd, address, err) == -1 ||
-	    st_exec(pd, "SELECT id, message_id FROM agent_mailbox "
+	    store_exec(pd, "SELECT id, message_id FROM agent_mailbox "
 	    "WHERE address = $1 ORDER BY id", 1, &address, NULL, NULL, &res,
 	    err) == -1)
 		goto out;
@@ -622,7 +653,7 @@ store_mailbox_get(struct pd *pd, const char *address, long long id,
 	snprintf(idbuf, sizeof(idbuf), "%lld", id);
 	if (store_connect(pd, err) == -1 ||
 	    st_drop_expired(pd, address, err) == -1 ||
-	    st_exec(pd, "UPDATE agent_mailbox SET fetched_at = now() "
+	    store_exec(pd, "UPDATE agent_mailbox SET fetched_at = now() "
 	    "WHERE id = $1 AND address = $2 RETURNING body", 2, vals, NULL,
 	    NULL, &res, err) == -1)
 		goto out;
@@ -653,7 +684,7 @@ store_mailbox_delete(struct pd *pd, const char *address, long long id,
 
 	snprintf(idbuf, sizeof(idbuf), "%lld", id);
 	if (store_connect(pd, err) == -1 ||
-	    st_exec(pd, "DELETE FROM agent_mailbox WHERE id = $1 "
+	    store_exec(pd, "DELETE FROM agent_mailbox WHERE id = $1 "
 	    "AND address = $2", 2, vals, NULL, NULL, &res, err) == -1)
 		goto out;
 	rc = strcmp(PQcmdTuples(res), "1") == 0 ? 0 : 1;
@@ -689,22 +720,23 @@ st_release_one(struct pd *pd, const struct pd_account *to, PGresult *res,
 		goto out;
 	}
 	rc = 1;
-	if (from == NULL)
-		goto out;
 	if ((wrapped = PQunescapeBytea((const unsigned char *)PQgetvalue(res,
 	    i, 3), &wlen)) == NULL) {
 		tn_err(why, "out of memory");
 		goto out;
 	}
-	id.ci_cert = from->pa_courier;
-	id.ci_key = from->pa_key;
-	id.ci_chain = NULL;
+	id = pd->pd_id;		/* from another courier: wrapped to us */
+	if (from != NULL) {
+		id.ci_cert = from->pa_courier;
+		id.ci_key = from->pa_key;
+		id.ci_chain = NULL;
+	}
 	if (cms_unwrap(wrapped, wlen, &id, pki_trust_store(pd->pd_trust),
 	    &arm, &armlen, NULL, NULL, &fail, why) == -1)
 		goto out;
 	rc = -1;
-	if (st_deliver(pd, to, msgid, expires, arm, armlen, err) == -1 ||
-	    st_run(pd, "UPDATE held_arms SET released_at = now() "
+	if (store_deliver(pd, to, msgid, expires, arm, armlen, err) == -1 ||
+	    store_run(pd, "UPDATE held_arms SET released_at = now() "
 	    "WHERE id = $1", 1, &hid, err) == -1)
 		goto out;
 	log_info("arm msgid=%s rcpt=%s status=released", msgid,
@@ -713,8 +745,7 @@ st_release_one(struct pd *pd, const struct pd_account *to, PGresult *res,
 out:
 	if (rc == 1)
 		log_warn("arm msgid=%s rcpt=%s status=kept reason=\"%s\"",
-		    msgid, to->pa_address, from == NULL ?
-		    "sender unknown" : why);
+		    msgid, to->pa_address, why);
 	if (arm != NULL)
 		OPENSSL_clear_free(arm, armlen);
 	PQfreemem(wrapped);
@@ -735,13 +766,13 @@ st_release_rows(struct pd *pd, const struct pd_account *to, char *err)
 	PGresult *res = NULL;
 	int i, rc = -1;
 
-	if (st_exec(pd, sql, 1, &addr, NULL, NULL, &res, err) == -1)
+	if (store_exec(pd, sql, 1, &addr, NULL, NULL, &res, err) == -1)
 		goto out;
 	for (i = 0; i < PQntuples(res); i++) {
 		const char *hid = PQgetvalue(res, i, 0);
 
 		if (strcmp(PQgetvalue(res, i, 5), "t") == 0) {
-			if (st_run(pd, "UPDATE held_arms SET purged_at = now(), "
+			if (store_run(pd, "UPDATE held_arms SET purged_at = now(), "
 			    "arm = '\\x' WHERE id = $1", 1, &hid, err) == -1)
 				goto out;
 			log_info("arm msgid=%s rcpt=%s status=expired-dropped",
@@ -762,17 +793,17 @@ store_release(struct pd *pd, const char *address, char *err)
 	int rc = -1;
 
 	if (store_connect(pd, err) == -1 ||
-	    st_run(pd, "BEGIN", 0, NULL, err) == -1 ||
+	    store_run(pd, "BEGIN", 0, NULL, err) == -1 ||
 	    store_account(pd, address, &to, 0, err) == -1)
 		goto out;
 	if (to != NULL && strcmp(to->pa_status, "active") == 0 &&
 	    to->pa_agent != NULL && st_release_rows(pd, to, err) == -1)
 		goto out;
-	if (st_run(pd, "COMMIT", 0, NULL, err) == -1)
+	if (store_run(pd, "COMMIT", 0, NULL, err) == -1)
 		goto out;
 	rc = 0;
 out:
-	st_rollback(pd);
+	store_rollback(pd);
 	store_account_free(to);
 	return rc;
 }
@@ -784,7 +815,7 @@ store_release_all(struct pd *pd, char *err)
 	int i, rc = -1;
 
 	if (store_connect(pd, err) == -1 ||
-	    st_exec(pd, "SELECT DISTINCT h.recipient FROM held_arms h "
+	    store_exec(pd, "SELECT DISTINCT h.recipient FROM held_arms h "
 	    "JOIN accounts a ON a.address = h.recipient "
 	    "WHERE a.status = 'active' AND h.released_at IS NULL "
 	    "AND h.purged_at IS NULL ORDER BY 1", 0, NULL, NULL, NULL, &res,
@@ -809,7 +840,7 @@ store_purge(struct pd *pd, char *err)
 
 	snprintf(secs, sizeof(secs), "%ld", pd->pd_cf->cf_hold_limit);
 	if (store_connect(pd, err) == -1 ||
-	    st_exec(pd, "UPDATE held_arms SET purged_at = now(), arm = '\\x' "
+	    store_exec(pd, "UPDATE held_arms SET purged_at = now(), arm = '\\x' "
 	    "WHERE released_at IS NULL AND purged_at IS NULL AND "
 	    "(received_at < now() - make_interval(secs => $1::double precision) "
 	    "OR expires_at <= now())", 1, &val, NULL, NULL, &res,
@@ -819,7 +850,7 @@ store_purge(struct pd *pd, char *err)
 		log_info("hygiene held_arms purged=%s", PQcmdTuples(res));
 	PQclear(res);
 	res = NULL;
-	if (st_exec(pd, "DELETE FROM agent_mailbox WHERE expires_at <= now()",
+	if (store_exec(pd, "DELETE FROM agent_mailbox WHERE expires_at <= now()",
 	    0, NULL, NULL, NULL, &res, err) == -1)
 		goto out;
 	if (strcmp(PQcmdTuples(res), "0") != 0)

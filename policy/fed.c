@@ -1,0 +1,799 @@
+/*
+ * NAME
+ *	fed.c - the background between couriers (doc/federation.md)
+ * SYNOPSIS
+ *	See policyd.h.
+ * DESCRIPTION
+ *	fed_forward() queues, in the caller's transaction, an
+ *	inter-courier message carrying one ARM record for one recipient
+ *	to the BG of courier, or, when this background has no
+ *	introduction of that courier's BG, to the BG of courier.superior
+ *	(rule 5). The message is wrapped BG element -> that BG's
+ *	certificate (from its introduction) into bg_outbox; send.c posts
+ *	it. It returns 1, without queueing, when neither introduction is
+ *	known. A gateway puts itself as the origin of what it forwards
+ *	(its segment stays hidden); others keep the origin given.
+ *
+ *	store_courier() does all of POST /v1/courier once the TLS client
+ *	certificate is known: the client must be a BG element whose
+ *	introduction checks (intro_check()); the body is unwrapped with
+ *	the BG element key; the signer must be the client. Each Id is
+ *	taken once (seen_messages, kind inter-courier or introduction);
+ *	a repeat answers 200. An inter-courier message is routed
+ *	recipient by recipient: rule 1 delivers to agent_mailbox, rule 6
+ *	holds (the ARM record wrapped by this BG to itself), rules 2-5
+ *	forward with Hops + 1, and a recipient over the hop limit, or
+ *	with no way on, is dropped and logged. When it delivers or holds
+ *	a message that reached it through another courier (the origin is
+ *	not the client), it records the origin's introduction and queues
+ *	its own introduction back to the origin BG (Address: those
+ *	recipients). An introduction is recorded (introductions, and
+ *	address_routes reason introduced for each Address) and the held
+ *	ARMs whose recipient now routes to another courier are forwarded
+ *	(fed_release()).
+ *
+ *	fed_release() forwards held ARMs whose recipient now routes to
+ *	another courier, with this BG as origin, and marks them released.
+ * DIAGNOSTICS
+ *	One log line per decision: "courier msgid=... rcpt=...
+ *	action=...". Refusals are logged with their reason; ARM records
+ *	and keys never are.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+#include <openssl/x509v3.h>
+
+#include "arm.h"
+#include "intro.h"
+#include "log.h"
+#include "policyd.h"
+#include "proto.h"
+#include "route.h"
+#include "tandem.h"
+
+#define FED_MAX_HOPS	8
+
+/* This element's introduction: certificate, then chain, PEM. */
+static const char *
+fed_self_pem(struct pd *pd, char *err)
+{
+	char *pem = NULL, *all = NULL, *tmp;
+	size_t len, total = 0;
+	int i;
+
+	if (pd->pd_self_pem != NULL)
+		return pd->pd_self_pem;
+	for (i = -1; i < sk_X509_num(pd->pd_id.ci_chain); i++) {
+		if (pki_cert_pem(i == -1 ? pd->pd_id.ci_cert :
+		    sk_X509_value(pd->pd_id.ci_chain, i), &pem, &len,
+		    err) == -1)
+			goto fail;
+		if ((tmp = realloc(all, total + len + 1)) == NULL) {
+			tn_err(err, "out of memory");
+			goto fail;
+		}
+		all = tmp;
+		memcpy(all + total, pem, len + 1);
+		total += len;
+		free(pem);
+		pem = NULL;
+	}
+	return pd->pd_self_pem = all;
+fail:
+	free(pem);
+	free(all);
+	return NULL;
+}
+
+/* The BG introduction of courier: 1 with *url and *cert, 0, -1. */
+static int
+fed_peer(struct pd *pd, const char *courier, char **url, X509 **cert,
+    char *err)
+{
+	PGresult *res = NULL;
+	const char *pem;
+	int rc = -1;
+
+	if (store_exec(pd, "SELECT endpoint, certificate FROM introductions "
+	    "WHERE courier = $1 AND element = 'bg'", 1, &courier, NULL, NULL,
+	    &res, err) == -1)
+		goto out;
+	rc = 0;
+	if (PQntuples(res) != 1)
+		goto out;
+	pem = PQgetvalue(res, 0, 1);
+	rc = -1;
+	if ((*cert = pki_parse_cert(pem, strlen(pem), err)) == NULL)
+		goto out;
+	if ((*url = strdup(PQgetvalue(res, 0, 0))) == NULL) {
+		X509_free(*cert);
+		*cert = NULL;
+		tn_err(err, "out of memory");
+		goto out;
+	}
+	rc = 1;
+out:
+	PQclear(res);
+	return rc;
+}
+
+/* Wrap text to cert and queue it for url. */
+static int
+fed_enqueue(struct pd *pd, const char *courier, const char *url, X509 *cert,
+    const char *kind, const char *msgid, const char *text, size_t len,
+    char *err)
+{
+	static const char sql[] = "INSERT INTO bg_outbox (courier, url, kind, "
+	    "message_id, body) VALUES ($1, $2, $3, $4, $5)";
+	STACK_OF(X509) *rcpts = NULL;
+	unsigned char *wrap = NULL;
+	size_t wlen;
+	const char *vals[5] = { courier, url, kind, msgid, NULL };
+	int lens[5] = { 0, 0, 0, 0, 0 }, fmts[5] = { 0, 0, 0, 0, 1 };
+	PGresult *res = NULL;
+	int rc = -1;
+
+	if ((rcpts = sk_X509_new_null()) == NULL || !sk_X509_push(rcpts, cert)) {
+		tn_err(err, "out of memory");
+		goto out;
+	}
+	if (cms_wrap((const unsigned char *)text, len, &pd->pd_id, rcpts, 0,
+	    &wrap, &wlen, err) == -1)
+		goto out;
+	vals[4] = (const char *)wrap;
+	lens[4] = (int)wlen;
+	if (store_exec(pd, sql, 5, vals, lens, fmts, &res, err) == -1)
+		goto out;
+	rc = 0;
+out:
+	PQclear(res);
+	free(wrap);
+	sk_X509_free(rcpts);
+	return rc;
+}
+
+int
+fed_forward(struct pd *pd, const char *courier, const struct fed_arm *fa,
+    char *err)
+{
+	const struct conf *cf = pd->pd_cf;
+	struct intro_ic ic;
+	char *url = NULL, *text = NULL, *rcpt = (char *)fa->fa_rcpt;
+	const char *target = courier;
+	X509 *cert = NULL;
+	size_t len;
+	int found, rc = -1;
+
+	if ((found = fed_peer(pd, courier, &url, &cert, err)) == 0 &&
+	    cf->cf_superior != NULL && strcmp(courier, cf->cf_superior) != 0)
+		found = fed_peer(pd, target = cf->cf_superior, &url, &cert,
+		    err);
+	if (found != 1) {
+		rc = found == 0 ? 1 : -1;
+		goto out;
+	}
+	memset(&ic, 0, sizeof(ic));
+	ic.ic_from = cf->cf_url;
+	ic.ic_to = url;
+	ic.ic_msgid = (char *)fa->fa_msgid;
+	ic.ic_sender = (char *)fa->fa_sender;
+	ic.ic_rcpts = &rcpt;
+	ic.ic_nrcpts = 1;
+	ic.ic_hops = fa->fa_hops;
+	ic.ic_kind = PKI_KIND_BG;
+	ic.ic_payload = (unsigned char *)fa->fa_arm;
+	ic.ic_paylen = fa->fa_armlen;
+	ic.ic_origin = (char *)fa->fa_origin;
+	ic.ic_origin_pem = (char *)fa->fa_origin_pem;
+	if (fa->fa_origin == NULL || cf->cf_role == PKI_ROLE_GATEWAY) {
+		ic.ic_origin = cf->cf_name;
+		if ((ic.ic_origin_pem = (char *)fed_self_pem(pd, err)) == NULL)
+			goto out;
+	}
+	if (intro_ic_make(&ic, &text, &len, err) == -1 ||
+	    fed_enqueue(pd, target, url, cert, "inter-courier", fa->fa_msgid,
+	    text, len, err) == -1)
+		goto out;
+	log_info("courier msgid=%s rcpt=%s action=forward courier=%s%s%s "
+	    "hops=%u origin=%s", fa->fa_msgid, fa->fa_rcpt, target,
+	    target != courier ? " for=" : "", target != courier ? courier : "",
+	    fa->fa_hops, ic.ic_origin);
+	rc = 0;
+out:
+	free(text);
+	free(url);
+	X509_free(cert);
+	return rc;
+}
+
+/* Queue this element's introduction, with addrs, to the BG of in. */
+static int
+fed_introduce(struct pd *pd, const struct intro *in, const char *const *addrs,
+    size_t naddrs, char *err)
+{
+	struct intro_req rq;
+	X509 *cert = NULL;
+	char *text = NULL;
+	size_t len;
+	int rc = -1;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.ir_cert = pd->pd_id.ci_cert;
+	rq.ir_chain = pd->pd_id.ci_chain;
+	rq.ir_addrs = addrs;
+	rq.ir_naddrs = naddrs;
+	if ((cert = pki_parse_cert(in->in_pem, strlen(in->in_pem),
+	    err)) == NULL ||
+	    intro_make(&rq, &text, &len, err) == -1 ||
+	    fed_enqueue(pd, in->in_courier, in->in_endpoint, cert,
+	    "introduction", NULL, text, len, err) == -1)
+		goto out;
+	log_info("courier introduce courier=%s url=%s addresses=%zu",
+	    in->in_courier, in->in_endpoint, naddrs);
+	rc = 0;
+out:
+	free(text);
+	X509_free(cert);
+	return rc;
+}
+
+/* Record (or refresh) the introduction of a BG. */
+static int
+fed_record(struct pd *pd, const struct intro *in, char *err)
+{
+	static const char sql[] = "INSERT INTO introductions (courier, "
+	    "element, endpoint, certificate, domains) VALUES ($1, 'bg', $2, "
+	    "$3, coalesce(string_to_array(nullif($4, ''), ' '), '{}')) "
+	    "ON CONFLICT (courier, element) DO UPDATE SET endpoint = $2, "
+	    "certificate = $3, domains = coalesce(string_to_array(nullif($4, "
+	    "''), ' '), '{}'), learned_at = now()";
+	char *domains = NULL;
+	const char *vals[4];
+	int rc = -1;
+
+	if (intro_domains_text(in, &domains, err) == -1)
+		goto out;
+	vals[0] = in->in_courier;
+	vals[1] = in->in_endpoint;
+	vals[2] = in->in_pem;
+	vals[3] = domains;
+	if (store_run(pd, sql, 4, vals, err) == -1)
+		goto out;
+	rc = 0;
+out:
+	free(domains);
+	return rc;
+}
+
+/* The issuer of cert among certs, or NULL. */
+static X509 *
+fed_issuer(X509 *cert, STACK_OF(X509) *certs)
+{
+	int i;
+
+	for (i = 0; i < sk_X509_num(certs); i++)
+		if (X509_check_issued(sk_X509_value(certs, i), cert) ==
+		    X509_V_OK)
+			return sk_X509_value(certs, i);
+	return NULL;
+}
+
+/* Is the courier of in a subordinate of this one (its CA ours)? */
+static int
+fed_subordinate(struct pd *pd, const struct intro *in)
+{
+	STACK_OF(X509) *certs;
+	X509 *ours, *theirs;
+	char err[TN_ERRLEN];
+	int yes = 0;
+
+	if ((ours = fed_issuer(pd->pd_id.ci_cert, pd->pd_id.ci_chain)) == NULL ||
+	    (certs = pki_parse_certs(in->in_pem, strlen(in->in_pem),
+	    err)) == NULL)
+		return 0;
+	if ((theirs = fed_issuer(sk_X509_value(certs, 0), certs)) != NULL &&
+	    X509_cmp(theirs, ours) != 0)
+		yes = X509_check_issued(ours, theirs) == X509_V_OK;
+	sk_X509_pop_free(certs, X509_free);
+	return yes;
+}
+
+/* Take an Id once: 1 fresh, 0 already seen, -1. In a transaction. */
+static int
+fed_seen(struct pd *pd, const char *id, const char *kind, char *err)
+{
+	const char *vals[2] = { id, kind };
+	PGresult *res;
+	int fresh;
+
+	if (store_exec(pd, "INSERT INTO seen_messages (message_id, kind) "
+	    "VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1", 2, vals,
+	    NULL, NULL, &res, err) == -1)
+		return -1;
+	fresh = PQntuples(res) == 1;
+	PQclear(res);
+	return fresh;
+}
+
+/* Hold an ARM record from another courier, wrapped to this BG. */
+static int
+fed_hold(struct pd *pd, const struct arm_record *ar, const char *rcpt,
+    const char *expires, const unsigned char *arm, size_t armlen, char *err)
+{
+	static const char sql[] = "INSERT INTO held_arms (message_id, sender, "
+	    "recipient, arm, expires_at) VALUES ($1, $2, lower($3), $4, $5) "
+	    "ON CONFLICT DO NOTHING";
+	STACK_OF(X509) *rcpts = NULL;
+	unsigned char *wrap = NULL;
+	size_t wlen;
+	const char *vals[5] = { ar->ar_msgid, ar->ar_sender, rcpt, NULL,
+	    expires };
+	int lens[5] = { 0, 0, 0, 0, 0 }, fmts[5] = { 0, 0, 0, 1, 0 };
+	PGresult *res = NULL;
+	int rc = -1;
+
+	if ((rcpts = sk_X509_new_null()) == NULL ||
+	    !sk_X509_push(rcpts, pd->pd_id.ci_cert)) {
+		tn_err(err, "out of memory");
+		goto out;
+	}
+	if (cms_wrap(arm, armlen, &pd->pd_id, rcpts, 0, &wrap, &wlen,
+	    err) == -1)
+		goto out;
+	vals[3] = (const char *)wrap;
+	lens[3] = (int)wlen;
+	if (store_exec(pd, sql, 5, vals, lens, fmts, &res, err) == -1)
+		goto out;
+	rc = 0;
+out:
+	PQclear(res);
+	free(wrap);
+	sk_X509_free(rcpts);
+	return rc;
+}
+
+struct fed_in {
+	struct intro		*fi_peer;	/* the client */
+	struct intro		*fi_origin;
+	struct intro_ic		*fi_ic;
+	struct arm_record	*fi_ar;
+	const char		*fi_expires;	/* NULL: none */
+	const char		*fi_done[TN_MAX_RCPTS];	/* delivered, held */
+	size_t			 fi_ndone;
+};
+
+/* One recipient of an inter-courier message. */
+static int
+fed_ic_rcpt(struct pd *pd, struct fed_in *fi, const char *rcpt, char *err)
+{
+	const struct intro_ic *ic = fi->fi_ic;
+	enum route_source src = fed_subordinate(pd, fi->fi_peer) ?
+	    ROUTE_SRC_SUBORDINATE : ROUTE_SRC_REMOTE;
+	struct route_decision rd;
+	struct pd_account *to = NULL;
+	struct fed_arm fa;
+	int rc = -1, r;
+
+	if (store_route(pd, rcpt, src, fi->fi_peer->in_courier, &rd,
+	    err) == -1)
+		goto out;
+	switch (rd.rd_action) {
+	case ROUTE_DELIVER_LOCAL:
+		if (store_account(pd, rcpt, &to, 0, err) == -1)
+			goto out;
+		if (to != NULL && to->pa_agent != NULL) {
+			if (store_deliver(pd, to, ic->ic_msgid, fi->fi_expires,
+			    ic->ic_payload, ic->ic_paylen, err) == -1)
+				goto out;
+			log_info("courier msgid=%s rcpt=%s action=deliver "
+			    "hops=%u origin=%s", ic->ic_msgid, rcpt,
+			    ic->ic_hops, ic->ic_origin);
+			fi->fi_done[fi->fi_ndone++] = rcpt;
+			break;
+		}
+		/* Active without an agent certificate yet: hold. */
+		/* FALLTHROUGH */
+	case ROUTE_HOLD_AND_INVITE:
+		if (fed_hold(pd, fi->fi_ar, rcpt, fi->fi_expires,
+		    ic->ic_payload, ic->ic_paylen, err) == -1)
+			goto out;
+		log_info("courier msgid=%s rcpt=%s action=hold hops=%u "
+		    "origin=%s", ic->ic_msgid, rcpt, ic->ic_hops,
+		    ic->ic_origin);
+		fi->fi_done[fi->fi_ndone++] = rcpt;
+		break;
+	case ROUTE_REJECT:
+		log_info("courier msgid=%s rcpt=%s action=drop reason=\"%s\"",
+		    ic->ic_msgid, rcpt, rd.rd_reason);
+		break;
+	default:
+		if (ic->ic_hops + 1 > FED_MAX_HOPS) {
+			log_info("courier msgid=%s rcpt=%s action=drop "
+			    "reason=\"hop limit\" hops=%u", ic->ic_msgid, rcpt,
+			    ic->ic_hops);
+			break;
+		}
+		fa.fa_msgid = ic->ic_msgid;
+		fa.fa_sender = ic->ic_sender;
+		fa.fa_rcpt = rcpt;
+		fa.fa_hops = ic->ic_hops + 1;
+		fa.fa_origin = ic->ic_origin;
+		fa.fa_origin_pem = ic->ic_origin_pem;
+		fa.fa_arm = ic->ic_payload;
+		fa.fa_armlen = ic->ic_paylen;
+		if ((r = fed_forward(pd, rd.rd_courier, &fa, err)) == -1)
+			goto out;
+		if (r == 1)
+			log_info("courier msgid=%s rcpt=%s action=drop "
+			    "reason=\"no introduction of %s nor of the "
+			    "superior\"", ic->ic_msgid, rcpt, rd.rd_courier);
+	}
+	rc = 0;
+out:
+	store_account_free(to);
+	return rc;
+}
+
+/* Does the ARM record say what the inter-courier fields say? */
+static int
+fed_ic_consistent(const struct intro_ic *ic, const struct arm_record *ar,
+    char *err)
+{
+	size_t i, j;
+
+	if (strcmp(ar->ar_msgid, ic->ic_msgid) != 0 ||
+	    strcasecmp(ar->ar_sender, ic->ic_sender) != 0) {
+		tn_err(err, "ARM record is not the one announced");
+		return -1;
+	}
+	for (i = 0; i < ic->ic_nrcpts; i++) {
+		for (j = 0; j < ar->ar_nrcpts; j++)
+			if (strcasecmp(ic->ic_rcpts[i], ar->ar_rcpts[j]) == 0)
+				break;
+		if (j == ar->ar_nrcpts) {
+			tn_err(err, "%s is not a recipient of the ARM",
+			    ic->ic_rcpts[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The transaction of an inter-courier message. */
+static enum pd_status
+fed_ic_commit(struct pd *pd, struct fed_in *fi, char *msg, size_t msglen,
+    char *err)
+{
+	const struct intro_ic *ic = fi->fi_ic;
+	int fresh, direct;
+	size_t i;
+
+	if (store_run(pd, "BEGIN", 0, NULL, err) == -1 ||
+	    (fresh = fed_seen(pd, ic->ic_id, "inter-courier", err)) == -1)
+		return PD_INTERNAL;
+	if (!fresh) {
+		store_rollback(pd);
+		log_info("courier id=%s msgid=%s status=duplicate", ic->ic_id,
+		    ic->ic_msgid);
+		snprintf(msg, msglen, "already stored");
+		return PD_OK;
+	}
+	if (ic->ic_hops > FED_MAX_HOPS) {
+		log_info("courier msgid=%s action=drop reason=\"hop limit\" "
+		    "hops=%u", ic->ic_msgid, ic->ic_hops);
+	} else {
+		for (i = 0; i < ic->ic_nrcpts; i++)
+			if (fed_ic_rcpt(pd, fi, ic->ic_rcpts[i], err) == -1)
+				return PD_INTERNAL;
+	}
+	direct = strcmp(fi->fi_origin->in_courier,
+	    fi->fi_peer->in_courier) == 0;
+	if (fi->fi_ndone > 0 && !direct &&
+	    strcmp(fi->fi_origin->in_courier, pd->pd_cf->cf_name) != 0 &&
+	    (fed_record(pd, fi->fi_origin, err) == -1 ||
+	    fed_introduce(pd, fi->fi_origin, fi->fi_done, fi->fi_ndone,
+	    err) == -1))
+		return PD_INTERNAL;
+	if (store_run(pd, "COMMIT", 0, NULL, err) == -1)
+		return PD_INTERNAL;
+	snprintf(msg, msglen, "stored");
+	return PD_CREATED;
+}
+
+static enum pd_status
+fed_inter_courier(struct pd *pd, struct intro *peer, const char *text,
+    size_t len, char *msg, size_t msglen)
+{
+	struct fed_in fi;
+	char err[TN_ERRLEN], expires[32];
+	enum pd_status st = PD_BAD;
+
+	memset(&fi, 0, sizeof(fi));
+	fi.fi_peer = peer;
+	if (intro_ic_read(pd->pd_trust, text, len, &fi.fi_ic, &fi.fi_origin,
+	    err) == -1) {
+		snprintf(msg, msglen, "%s", err);
+		st = strncmp(err, "untrusted", 9) == 0 ? PD_FORBIDDEN : PD_BAD;
+		goto out;
+	}
+	if (fi.fi_ic->ic_kind != PKI_KIND_BG) {
+		snprintf(msg, msglen, "not an ARM: a background carries ARMs");
+		goto out;
+	}
+	if (fi.fi_ic->ic_hops == 1 &&
+	    strcmp(fi.fi_origin->in_pem, peer->in_pem) != 0) {
+		snprintf(msg, msglen, "at hop 1 the origin must be the client");
+		st = PD_FORBIDDEN;
+		goto out;
+	}
+	if (arm_parse((char *)fi.fi_ic->ic_payload, fi.fi_ic->ic_paylen,
+	    &fi.fi_ar, err) == -1 ||
+	    fed_ic_consistent(fi.fi_ic, fi.fi_ar, err) == -1) {
+		snprintf(msg, msglen, "bad ARM: %s", err);
+		goto out;
+	}
+	expires[0] = '\0';
+	if (fi.fi_ar->ar_restr.rs_expires != 0)
+		(void)proto_format_time(fi.fi_ar->ar_restr.rs_expires, expires,
+		    sizeof(expires));
+	fi.fi_expires = expires[0] != '\0' ? expires : NULL;
+	if ((st = fed_ic_commit(pd, &fi, msg, msglen, err)) == PD_INTERNAL) {
+		store_rollback(pd);
+		log_warn("courier msgid=%s status=error reason=\"%s\"",
+		    fi.fi_ic->ic_msgid, err);
+		st = pd->pd_db_down ? PD_UNAVAILABLE : PD_INTERNAL;
+		snprintf(msg, msglen, pd->pd_db_down ? "database unavailable, "
+		    "try again later" : "internal error");
+	} else if (st == PD_CREATED)
+		send_kick(pd);
+out:
+	if (fi.fi_ic != NULL && fi.fi_ic->ic_payload != NULL)
+		OPENSSL_cleanse(fi.fi_ic->ic_payload, fi.fi_ic->ic_paylen);
+	intro_ic_free(fi.fi_ic);
+	intro_free(fi.fi_origin);
+	arm_free(fi.fi_ar);
+	return st;
+}
+
+/* Learn each Address of an introduction. */
+static int
+fed_learn(struct pd *pd, const struct intro *in, const struct proto_msg *pm,
+    char *err)
+{
+	static const char sql[] = "INSERT INTO address_routes (address, "
+	    "courier, reason) VALUES (lower($1), $2, 'introduced') "
+	    "ON CONFLICT (address) DO UPDATE SET courier = $2, "
+	    "reason = 'introduced', learned_at = now() "
+	    "WHERE address_routes.reason = 'introduced'";
+	const char *vals[2];
+	size_t i;
+
+	for (i = 0; i < proto_count(pm, "Address"); i++) {
+		vals[0] = proto_get_nth(pm, "Address", i);
+		vals[1] = in->in_courier;
+		if (store_run(pd, sql, 2, vals, err) == -1)
+			return -1;
+		log_info("courier learned address=%s courier=%s "
+		    "reason=introduced", vals[0], in->in_courier);
+	}
+	return 0;
+}
+
+static enum pd_status
+fed_introduction(struct pd *pd, struct intro *peer, const char *text,
+    size_t len, char *msg, size_t msglen)
+{
+	struct intro *in = NULL;
+	struct proto_msg *pm = NULL;
+	char err[TN_ERRLEN];
+	enum pd_status st = PD_FORBIDDEN;
+	int fresh;
+
+	if (intro_read(pd->pd_trust, text, len, PKI_KIND_BG, &in, &pm,
+	    err) == -1) {
+		snprintf(msg, msglen, "%s", err);
+		goto out;
+	}
+	if (strcmp(in->in_pem, peer->in_pem) != 0) {
+		snprintf(msg, msglen, "introduction is not of the client");
+		goto out;
+	}
+	if (proto_get(pm, "Token") != NULL) {
+		snprintf(msg, msglen, "introduction with a token: not taken "
+		    "by this background yet");
+		goto out;
+	}
+	st = PD_INTERNAL;
+	if (store_run(pd, "BEGIN", 0, NULL, err) == -1 ||
+	    (fresh = fed_seen(pd, proto_get(pm, "Id"), "introduction",
+	    err)) == -1)
+		goto fail;
+	if (!fresh) {
+		store_rollback(pd);
+		snprintf(msg, msglen, "already stored");
+		st = PD_OK;
+		goto out;
+	}
+	if (fed_record(pd, in, err) == -1 || fed_learn(pd, in, pm, err) == -1 ||
+	    store_run(pd, "COMMIT", 0, NULL, err) == -1)
+		goto fail;
+	log_info("courier introduction courier=%s url=%s status=recorded",
+	    in->in_courier, in->in_endpoint);
+	if (fed_release(pd, err) == -1)
+		log_warn("courier release status=error reason=\"%s\"", err);
+	snprintf(msg, msglen, "stored");
+	st = PD_CREATED;
+	goto out;
+fail:
+	store_rollback(pd);
+	log_warn("courier introduction status=error reason=\"%s\"", err);
+	st = pd->pd_db_down ? PD_UNAVAILABLE : PD_INTERNAL;
+	snprintf(msg, msglen, pd->pd_db_down ? "database unavailable, try "
+	    "again later" : "internal error");
+out:
+	intro_free(in);
+	proto_msg_free(pm);
+	return st;
+}
+
+/* The ARM record of held row i (id, message_id, sender, recipient, arm). */
+static int
+fed_held_arm(struct pd *pd, PGresult *res, int i, unsigned char **arm,
+    size_t *armlen, char *err)
+{
+	struct pd_account *from = NULL;
+	struct cms_id id = pd->pd_id;
+	unsigned char *wrap = NULL;
+	size_t wlen;
+	enum cms_fail fail;
+	int rc = -1;
+
+	if (store_account(pd, PQgetvalue(res, i, 2), &from, 1, err) == -1)
+		goto out;
+	if (from != NULL) {
+		id.ci_cert = from->pa_courier;
+		id.ci_key = from->pa_key;
+		id.ci_chain = NULL;
+	}
+	if ((wrap = PQunescapeBytea((const unsigned char *)PQgetvalue(res, i,
+	    4), &wlen)) == NULL) {
+		tn_err(err, "out of memory");
+		goto out;
+	}
+	if (cms_unwrap(wrap, wlen, &id, pki_trust_store(pd->pd_trust), arm,
+	    armlen, NULL, NULL, &fail, err) == -1)
+		goto out;
+	rc = 0;
+out:
+	PQfreemem(wrap);
+	store_account_free(from);
+	return rc;
+}
+
+/* Forward held row i if its recipient now routes to another courier. */
+static int
+fed_release_one(struct pd *pd, PGresult *res, int i, char *err)
+{
+	const char *hid = PQgetvalue(res, i, 0);
+	struct route_decision rd;
+	struct fed_arm fa;
+	unsigned char *arm = NULL;
+	size_t armlen = 0;
+	int rc = -1, r;
+
+	if (store_route(pd, PQgetvalue(res, i, 3), ROUTE_SRC_LOCAL, NULL, &rd,
+	    err) == -1)
+		goto out;
+	rc = 0;
+	if (rd.rd_action != ROUTE_TO_NEW_COURIER &&
+	    rd.rd_action != ROUTE_TO_LEARNED_COURIER &&
+	    rd.rd_action != ROUTE_TO_INTRODUCED_COURIER)
+		goto out;
+	rc = -1;
+	if (fed_held_arm(pd, res, i, &arm, &armlen, err) == -1)
+		goto out;
+	memset(&fa, 0, sizeof(fa));
+	fa.fa_msgid = PQgetvalue(res, i, 1);
+	fa.fa_sender = PQgetvalue(res, i, 2);
+	fa.fa_rcpt = PQgetvalue(res, i, 3);
+	fa.fa_hops = 1;
+	fa.fa_arm = arm;
+	fa.fa_armlen = armlen;
+	if ((r = fed_forward(pd, rd.rd_courier, &fa, err)) == -1 ||
+	    (r == 0 && store_run(pd, "UPDATE held_arms SET released_at = "
+	    "now() WHERE id = $1", 1, &hid, err) == -1))
+		goto out;
+	rc = 0;
+out:
+	if (arm != NULL)
+		OPENSSL_clear_free(arm, armlen);
+	return rc;
+}
+
+int
+fed_release(struct pd *pd, char *err)
+{
+	PGresult *res = NULL;
+	int i, rc = -1;
+
+	if (store_connect(pd, err) == -1 ||
+	    store_run(pd, "BEGIN", 0, NULL, err) == -1 ||
+	    store_exec(pd, "SELECT id, message_id, sender, recipient, arm "
+	    "FROM held_arms WHERE released_at IS NULL AND purged_at IS NULL "
+	    "AND (expires_at IS NULL OR expires_at > now()) ORDER BY id "
+	    "FOR UPDATE", 0, NULL, NULL, NULL, &res, err) == -1)
+		goto out;
+	for (i = 0; i < PQntuples(res); i++)
+		if (fed_release_one(pd, res, i, err) == -1)
+			goto out;
+	if (store_run(pd, "COMMIT", 0, NULL, err) == -1)
+		goto out;
+	send_kick(pd);
+	rc = 0;
+out:
+	store_rollback(pd);
+	PQclear(res);
+	return rc;
+}
+
+enum pd_status
+store_courier(struct pd *pd, X509 *client, STACK_OF(X509) *chain,
+    const unsigned char *body, size_t len, char *msg, size_t msglen)
+{
+	struct intro *peer = NULL;
+	struct proto_msg *pm = NULL;
+	unsigned char *text = NULL;
+	size_t tlen = 0;
+	X509 *signer = NULL;
+	STACK_OF(X509) *certs = NULL;
+	enum cms_fail fail;
+	enum pd_status st = PD_FORBIDDEN;
+	char err[TN_ERRLEN];
+
+	if (intro_check(pd->pd_trust, client, chain, PKI_KIND_BG, &peer,
+	    err) == -1) {
+		snprintf(msg, msglen, "client: %s", err);
+		goto out;
+	}
+	if (cms_unwrap(body, len, &pd->pd_id, pki_trust_store(pd->pd_trust),
+	    &text, &tlen, &signer, &certs, &fail, err) == -1) {
+		st = fail == CMS_FAIL_CHAIN ? PD_FORBIDDEN : fail ==
+		    CMS_FAIL_INTERNAL ? PD_INTERNAL : PD_BAD;
+		snprintf(msg, msglen, "garbled wrap: %s", err);
+		goto out;
+	}
+	if (X509_cmp(signer, client) != 0) {
+		snprintf(msg, msglen, "signer is not the TLS client");
+		goto out;
+	}
+	st = PD_BAD;
+	if (proto_parse((char *)text, tlen, &pm, err) == -1) {
+		snprintf(msg, msglen, "%s", err);
+		goto out;
+	}
+	if (store_connect(pd, err) == -1) {
+		snprintf(msg, msglen, "database unavailable, try again later");
+		st = PD_UNAVAILABLE;
+	} else if (pm->pm_kind == PROTO_INTER_COURIER)
+		st = fed_inter_courier(pd, peer, (char *)text, tlen, msg, msglen);
+	else if (pm->pm_kind == PROTO_INTRODUCTION)
+		st = fed_introduction(pd, peer, (char *)text, tlen, msg, msglen);
+	else
+		snprintf(msg, msglen, "a %s has no place here",
+		    proto_kind_name(pm->pm_kind));
+out:
+	if (st != PD_CREATED && st != PD_OK)
+		log_info("courier client=%s status=%d reason=\"%s\"",
+		    peer != NULL ? peer->in_courier : "?", (int)st, msg);
+	if (text != NULL)
+		OPENSSL_clear_free(text, tlen);
+	proto_msg_free(pm);
+	X509_free(signer);
+	sk_X509_pop_free(certs, X509_free);
+	intro_free(peer);
+	return st;
+}

@@ -1,0 +1,384 @@
+/*
+ * NAME
+ *	send.c - the sender of bg_outbox: POST /v1/courier to other BGs
+ * SYNOPSIS
+ *	See policyd.h.
+ * DESCRIPTION
+ *	send_start() builds the client TLS context (TLS 1.2 or later, the
+ *	BG element certificate, key and chain of tls.* as the client
+ *	certificate) and arms a timer of SEND_TICK seconds. Each tick,
+ *	when nothing is in flight, takes up to SEND_BATCH due rows of
+ *	bg_outbox (store_outbox_due()) and POSTs each body to
+ *	URL/v1/courier, URL being the row's endpoint: the URL of the
+ *	other background. send_kick() runs a tick at once (after a
+ *	commit that queued something).
+ *
+ *	The server certificate must verify to tls.anchors with
+ *	pki_verify() (the certificates it sent as intermediates), be a
+ *	BG element certificate, and carry exactly the row's URL as its
+ *	URI; otherwise the handshake fails and the row is retried. The
+ *	resolve entries of tandem.conf ("host:port:address", section
+ *	agent) map a host name to the address connected to, as they do
+ *	for the agent; other names are resolved by the system.
+ *
+ *	201 and 200 mark the row sent (store_outbox_sent()); anything
+ *	else, a refused handshake or a connection failure puts it back
+ *	with a doubled delay (store_outbox_retry()). send_stop() frees
+ *	the timer and the context; requests in flight are abandoned and
+ *	sent again by the next start.
+ * DIAGNOSTICS
+ *	One log line per attempt: courier-send id=N url=URL status=sent
+ *	code=C, or status=retry reason="...".
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/keyvalq_struct.h>
+#include <openssl/err.h>
+
+#include "log.h"
+#include "policyd.h"
+#include "tandem.h"
+
+#define SEND_TICK	1	/* seconds between looks at bg_outbox */
+#define SEND_TIMEOUT	30	/* seconds for one request */
+
+struct send_job {
+	struct pd	*sj_pd;
+	long long	 sj_id;
+	char		*sj_url;
+	char		 sj_why[TN_ERRLEN];	/* a refused handshake */
+};
+
+static int send_idx = -1;	/* SSL ex_data: the job of a connection */
+
+static void
+send_job_free(struct send_job *sj)
+{
+	if (sj == NULL)
+		return;
+	free(sj->sj_url);
+	free(sj);
+}
+
+/* The server's certificate: a BG element of the URL, to the root. */
+static int
+send_verify_cb(X509_STORE_CTX *ctx, void *arg)
+{
+	struct pd *pd = arg;
+	SSL *ssl = X509_STORE_CTX_get_ex_data(ctx,
+	    SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct send_job *sj = ssl != NULL ? SSL_get_ex_data(ssl, send_idx) :
+	    NULL;
+	X509 *leaf = X509_STORE_CTX_get0_cert(ctx);
+	char err[TN_ERRLEN], *uri = NULL;
+	int ok = 0;
+
+	if (sj == NULL || leaf == NULL) {
+		tn_err(err, "no server certificate");
+		goto out;
+	}
+	if (pki_verify(pd->pd_trust, leaf, X509_STORE_CTX_get0_untrusted(ctx),
+	    NULL, err) == -1)
+		goto out;
+	if (pki_cert_kind(leaf) != PKI_KIND_BG) {
+		tn_err(err, "server certificate is a %s certificate, not a "
+		    "background's", pki_kind_name(pki_cert_kind(leaf)));
+		goto out;
+	}
+	if ((uri = pki_cert_uri(leaf)) == NULL ||
+	    strcmp(uri, sj->sj_url) != 0) {
+		tn_err(err, "server certificate is for %s, not %s",
+		    uri != NULL ? uri : "no URL", sj->sj_url);
+		goto out;
+	}
+	ok = 1;
+out:
+	if (!ok) {
+		if (sj != NULL)
+			snprintf(sj->sj_why, sizeof(sj->sj_why), "%s", err);
+		X509_STORE_CTX_set_error(ctx, X509_V_ERR_CERT_REJECTED);
+	}
+	free(uri);
+	return ok;
+}
+
+static int
+send_ssl_ctx(struct pd *pd, char *err)
+{
+	SSL_CTX *ctx;
+	int i;
+
+	if (send_idx == -1 &&
+	    (send_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL)) == -1) {
+		tn_err_ssl(err, "TLS client context");
+		return -1;
+	}
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
+		tn_err_ssl(err, "TLS client context");
+		return -1;
+	}
+	pd->pd_client_ssl = ctx;
+	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
+	    SSL_CTX_use_certificate(ctx, pd->pd_id.ci_cert) != 1 ||
+	    SSL_CTX_use_PrivateKey(ctx, pd->pd_id.ci_key) != 1) {
+		tn_err_ssl(err, "%s", pd->pd_cf->cf_cert);
+		return -1;
+	}
+	for (i = 0; pd->pd_id.ci_chain != NULL &&
+	    i < sk_X509_num(pd->pd_id.ci_chain); i++)
+		if (SSL_CTX_add1_chain_cert(ctx,
+		    sk_X509_value(pd->pd_id.ci_chain, i)) != 1) {
+			tn_err_ssl(err, "%s", pd->pd_cf->cf_chain);
+			return -1;
+		}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_cert_verify_callback(ctx, send_verify_cb, pd);
+	return 0;
+}
+
+/* The address to connect to for host:port (agent.resolve), or host. */
+static const char *
+send_resolve(const struct conf *cf, const char *host, int port, char *buf,
+    size_t size)
+{
+	size_t i, hl = strlen(host);
+	char pfx[16];
+
+	snprintf(pfx, sizeof(pfx), ":%d:", port);
+	for (i = 0; i < cf->cf_nresolve; i++) {
+		const char *r = cf->cf_resolve[i];
+
+		if (strncasecmp(r, host, hl) == 0 &&
+		    strncmp(r + hl, pfx, strlen(pfx)) == 0) {
+			snprintf(buf, size, "%s", r + hl + strlen(pfx));
+			return buf;
+		}
+	}
+	return host;
+}
+
+/* Why an attempt failed: the refused handshake, or the answer. */
+static void
+send_reason(struct send_job *sj, struct evhttp_request *req, int code,
+    char *why)
+{
+	struct evbuffer *in;
+	size_t n, off;
+	int got;
+
+	if (sj->sj_why[0] != '\0') {
+		snprintf(why, TN_ERRLEN, "%s", sj->sj_why);
+		return;
+	}
+	if (code == 0) {
+		snprintf(why, TN_ERRLEN, "no answer");
+		return;
+	}
+	in = evhttp_request_get_input_buffer(req);
+	snprintf(why, TN_ERRLEN, "%d ", code);
+	off = strlen(why);
+	if ((n = evbuffer_get_length(in)) > TN_ERRLEN - off - 1)
+		n = TN_ERRLEN - off - 1;
+	got = evbuffer_remove(in, why + off, n);
+	why[off + (got > 0 ? (size_t)got : 0)] = '\0';
+	why[strcspn(why, "\r\n")] = '\0';
+}
+
+static void
+send_done(struct evhttp_request *req, void *arg)
+{
+	struct send_job *sj = arg;
+	struct pd *pd = sj->sj_pd;
+	int code = req != NULL ? evhttp_request_get_response_code(req) : 0;
+	char why[TN_ERRLEN], err[TN_ERRLEN];
+
+	if (code == 200 || code == 201) {
+		if (store_outbox_sent(pd, sj->sj_id, err) == -1)
+			log_warn("courier-send id=%lld status=error "
+			    "reason=\"%s\"", sj->sj_id, err);
+		log_info("courier-send id=%lld url=%s status=sent code=%d",
+		    sj->sj_id, sj->sj_url, code);
+	} else {
+		send_reason(sj, req, code, why);
+		log_info("courier-send id=%lld url=%s status=retry "
+		    "reason=\"%s\"", sj->sj_id, sj->sj_url, why);
+		if (store_outbox_retry(pd, sj->sj_id, why, err) == -1)
+			log_warn("courier-send id=%lld status=error "
+			    "reason=\"%s\"", sj->sj_id, err);
+	}
+	pd->pd_send_inflight--;
+	send_job_free(sj);
+}
+
+/* The request of one job; 0, or -1 with err (the job is not taken). */
+static int
+send_post(struct pd *pd, struct send_job *sj, const unsigned char *body,
+    size_t len, char *err)
+{
+	struct evhttp_uri *uri = NULL;
+	struct evhttp_connection *con = NULL;
+	struct evhttp_request *req = NULL;
+	struct bufferevent *bev;
+	struct evkeyvalq *hd;
+	const char *host, *path, *to;
+	char addr[256], hostport[300], target[1024];
+	SSL *ssl = NULL;
+	int port, rc = -1;
+
+	if ((uri = evhttp_uri_parse(sj->sj_url)) == NULL ||
+	    evhttp_uri_get_scheme(uri) == NULL ||
+	    strcasecmp(evhttp_uri_get_scheme(uri), "https") != 0 ||
+	    (host = evhttp_uri_get_host(uri)) == NULL) {
+		tn_err(err, "%s: not an https URL", sj->sj_url);
+		goto out;
+	}
+	port = evhttp_uri_get_port(uri) > 0 ? evhttp_uri_get_port(uri) : 443;
+	path = evhttp_uri_get_path(uri) != NULL ? evhttp_uri_get_path(uri) :
+	    "";
+	snprintf(target, sizeof(target), "%s%sv1/courier", path,
+	    path[0] != '\0' && path[strlen(path) - 1] == '/' ? "" : "/");
+	snprintf(hostport, sizeof(hostport), "%s:%d", host, port);
+	to = send_resolve(pd->pd_cf, host, port, addr, sizeof(addr));
+	if ((ssl = SSL_new(pd->pd_client_ssl)) == NULL ||
+	    !SSL_set_tlsext_host_name(ssl, host) ||
+	    !SSL_set_ex_data(ssl, send_idx, sj)) {
+		tn_err_ssl(err, "TLS connection");
+		SSL_free(ssl);
+		goto out;
+	}
+	if ((bev = bufferevent_openssl_socket_new(pd->pd_base, -1, ssl,
+	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE |
+	    BEV_OPT_DEFER_CALLBACKS)) == NULL) {
+		SSL_free(ssl);
+		tn_err(err, "out of memory");
+		goto out;
+	}
+	if ((con = evhttp_connection_base_bufferevent_new(pd->pd_base, NULL,
+	    bev, to, (unsigned short)port)) == NULL ||
+	    (req = evhttp_request_new(send_done, sj)) == NULL) {
+		tn_err(err, "out of memory");
+		goto out;
+	}
+	evhttp_connection_set_timeout(con, SEND_TIMEOUT);
+	hd = evhttp_request_get_output_headers(req);
+	evhttp_add_header(hd, "Host", hostport);
+	evhttp_add_header(hd, "Content-Type", "application/pkcs7-mime");
+	evhttp_add_header(hd, "Connection", "close");
+	evbuffer_add(evhttp_request_get_output_buffer(req), body, len);
+	if (evhttp_make_request(con, req, EVHTTP_REQ_POST, target) != 0) {
+		req = NULL;	/* freed by evhttp_make_request() */
+		tn_err(err, "cannot send the request");
+		goto out;
+	}
+	evhttp_connection_free_on_completion(con);
+	con = NULL;
+	req = NULL;
+	rc = 0;
+out:
+	if (req != NULL)
+		evhttp_request_free(req);
+	if (con != NULL)
+		evhttp_connection_free(con);
+	if (uri != NULL)
+		evhttp_uri_free(uri);
+	return rc;
+}
+
+/* Row i of store_outbox_due(): id, url, body. */
+static void
+send_row(struct pd *pd, PGresult *res, int i)
+{
+	struct send_job *sj = NULL;
+	unsigned char *body = NULL;
+	size_t len;
+	char err[TN_ERRLEN], why[TN_ERRLEN];
+
+	if ((sj = calloc(1, sizeof(*sj))) == NULL ||
+	    (sj->sj_url = strdup(PQgetvalue(res, i, 1))) == NULL ||
+	    (body = PQunescapeBytea((const unsigned char *)PQgetvalue(res, i,
+	    2), &len)) == NULL) {
+		log_warn("courier-send status=error reason=\"out of memory\"");
+		goto out;
+	}
+	sj->sj_pd = pd;
+	sj->sj_id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+	if (send_post(pd, sj, body, len, why) == -1) {
+		log_info("courier-send id=%lld url=%s status=retry "
+		    "reason=\"%s\"", sj->sj_id, sj->sj_url, why);
+		if (store_outbox_retry(pd, sj->sj_id, why, err) == -1)
+			log_warn("courier-send id=%lld status=error "
+			    "reason=\"%s\"", sj->sj_id, err);
+		goto out;
+	}
+	pd->pd_send_inflight++;
+	sj = NULL;
+out:
+	PQfreemem(body);
+	send_job_free(sj);
+}
+
+static void
+send_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct pd *pd = arg;
+	PGresult *res = NULL;
+	char err[TN_ERRLEN];
+	int i;
+
+	(void)fd;
+	(void)what;
+	if (pd->pd_send_inflight > 0)
+		return;
+	if (store_connect(pd, err) == -1 ||
+	    store_outbox_due(pd, &res, err) == -1) {
+		log_warn("courier-send status=error reason=\"%s\"", err);
+		return;
+	}
+	for (i = 0; i < PQntuples(res); i++)
+		send_row(pd, res, i);
+	PQclear(res);
+}
+
+void
+send_kick(struct pd *pd)
+{
+	struct timeval now = { 0, 0 };
+
+	if (pd->pd_send_kick_ev != NULL)
+		evtimer_add(pd->pd_send_kick_ev, &now);
+}
+
+int
+send_start(struct pd *pd, char *err)
+{
+	struct timeval tv = { SEND_TICK, 0 };
+
+	if (send_ssl_ctx(pd, err) == -1)
+		return -1;
+	if ((pd->pd_send_ev = event_new(pd->pd_base, -1, EV_PERSIST,
+	    send_tick, pd)) == NULL ||
+	    (pd->pd_send_kick_ev = evtimer_new(pd->pd_base, send_tick,
+	    pd)) == NULL ||
+	    event_add(pd->pd_send_ev, &tv) != 0) {
+		tn_err(err, "cannot set up the sender");
+		return -1;
+	}
+	return 0;
+}
+
+void
+send_stop(struct pd *pd)
+{
+	if (pd->pd_send_ev != NULL)
+		event_free(pd->pd_send_ev);
+	pd->pd_send_ev = NULL;
+	if (pd->pd_send_kick_ev != NULL)
+		event_free(pd->pd_send_kick_ev);
+	pd->pd_send_kick_ev = NULL;
+	SSL_CTX_free(pd->pd_client_ssl);
+	pd->pd_client_ssl = NULL;
+}
