@@ -13,9 +13,10 @@
  *	other's files.
  *
  *	publish creates (or resets) publication tandem_pub on the
- *	foreground for accounts, account_keys and bg_relay. subscribe
- *	creates the background's subscription to it (PostgreSQL 15:
- *	needs a superuser), or points an existing one at the publisher.
+ *	foreground for accounts, account_keys, bg_relay and
+ *	invitation_tokens. subscribe creates the background's subscription
+ *	to it (PostgreSQL 15: needs a superuser), or points an existing one
+ *	at the publisher and refreshes it (tables published since).
  *	status prints what the database is and how replication goes.
  * DIAGNOSTICS
  *	See tandemctl.c. Strings from the server are printed as they are.
@@ -35,6 +36,7 @@
 #include "util.h"
 
 #define DB_PUBLICATION	"tandem_pub"
+#define DB_PUBLISHED	"accounts, account_keys, bg_relay, invitation_tokens"
 #define DB_MAX_SQLFILE	(1024 * 1024)
 #define DB_MAX_FILES	999
 
@@ -292,14 +294,13 @@ db_publish(PGconn *conn)
 	PQclear(res);
 	res = ctl_sql(conn, exists ?
 	    "ALTER PUBLICATION " DB_PUBLICATION
-	    " SET TABLE accounts, account_keys, bg_relay" :
-	    "CREATE PUBLICATION " DB_PUBLICATION
-	    " FOR TABLE accounts, account_keys, bg_relay", 0, NULL);
+	    " SET TABLE " DB_PUBLISHED : "CREATE PUBLICATION " DB_PUBLICATION
+	    " FOR TABLE " DB_PUBLISHED, 0, NULL);
 	if (res == NULL)
 		return EX_SOFTWARE;
 	PQclear(res);
 	printf("publication " DB_PUBLICATION ": accounts account_keys "
-	    "bg_relay\n");
+	    "bg_relay invitation_tokens\n");
 	return 0;
 }
 
@@ -374,6 +375,20 @@ db_subscribe(const struct db_opts *o, PGconn *conn)
 	}
 	if ((res = ctl_sql(conn, sql, 0, NULL)) == NULL)
 		goto out;
+	free(sql);
+	sql = NULL;
+	/* Tables published since it was created (a later migration). */
+	if (exists && asprintf(&sql, "ALTER SUBSCRIPTION %s REFRESH "
+	    "PUBLICATION", name) == -1) {
+		sql = NULL;
+		status = ctl_fail(EX_OSERR, "out of memory");
+		goto out;
+	}
+	if (exists) {
+		PQclear(res);
+		if ((res = ctl_sql(conn, sql, 0, NULL)) == NULL)
+			goto out;
+	}
 	printf("subscription %s %s\n", name, exists ? "updated" : "created");
 	status = 0;
 out:

@@ -14,33 +14,34 @@ test_expect_success 'migrate the foreground' '
 	cat >expect <<-\EOF &&
 	applied fg/001-schema.sql
 	applied fg/002-helpdesk.sql
-	fg schema at version 002, 2 applied
+	applied fg/003-federation.sql
+	fg schema at version 003, 3 applied
 	EOF
 	test_cmp expect out &&
 	pg_psql fg fg -c "SELECT version, element, name FROM schema_migrations ORDER BY 1" >got &&
-	printf "1|fg|001-schema.sql\n2|fg|002-helpdesk.sql\n" >expect &&
+	printf "1|fg|001-schema.sql\n2|fg|002-helpdesk.sql\n3|fg|003-federation.sql\n" >expect &&
 	test_cmp expect got
 '
 
 test_expect_success 'every foreground table is there' '
 	pg_psql fg fg -c "SELECT string_agg(tablename, \$\$,\$\$ ORDER BY tablename) FROM pg_tables WHERE schemaname = \$\$public\$\$" >got &&
-	echo "account_keys,accounts,address_routes,bg_relay,held_messages,introductions,invitations,outbox,schema_migrations,seen_messages,transfers" >expect &&
+	echo "account_keys,accounts,address_routes,bg_relay,held_messages,introductions,invitation_tokens,invitations,outbox,schema_migrations,seen_messages,transfers" >expect &&
 	test_cmp expect got
 '
 
 test_expect_success 'a second run applies nothing' '
 	tandemctl db migrate --fg --db "$FG" --sqldir "$SQLDIR" >out &&
-	echo "fg schema at version 002, 0 applied" >expect &&
+	echo "fg schema at version 003, 0 applied" >expect &&
 	test_cmp expect out &&
-	test "$(pg_psql fg fg -c "SELECT count(*) FROM schema_migrations")" = 2
+	test "$(pg_psql fg fg -c "SELECT count(*) FROM schema_migrations")" = 3
 '
 
 test_expect_success 'migrate the background, twice' '
 	tandemctl db migrate --bg --db "$BG" --sqldir "$SQLDIR" >out &&
 	test_grep "^applied bg/001-schema.sql\$" out &&
-	test_grep "^bg schema at version 003, 3 applied\$" out &&
+	test_grep "^bg schema at version 004, 4 applied\$" out &&
 	tandemctl db migrate --bg --db "$BG" --sqldir "$SQLDIR" >out &&
-	echo "bg schema at version 003, 0 applied" >expect &&
+	echo "bg schema at version 004, 0 applied" >expect &&
 	test_cmp expect out
 '
 
@@ -54,17 +55,31 @@ test_expect_success 'the other element'"'"'s migrations are refused' '
 	test_expect_code 65 tandemctl db migrate --bg --db "$FG" \
 		--sqldir "$SQLDIR" 2>err &&
 	test_grep "this database holds fg migrations; refusing the bg ones" err &&
-	test "$(pg_psql fg fg -c "SELECT count(*) FROM schema_migrations")" = 2
+	test "$(pg_psql fg fg -c "SELECT count(*) FROM schema_migrations")" = 3
 '
 
 test_expect_success 'a failing migration leaves nothing behind' '
 	mkdir -p bad/fg &&
 	cp "$SQLDIR"/fg/*.sql bad/fg/ &&
-	printf "CREATE TABLE half_done (x int);\nSELECT no_such_column FROM accounts;\n" >bad/fg/003-broken.sql &&
+	printf "CREATE TABLE half_done (x int);\nSELECT no_such_column FROM accounts;\n" >bad/fg/004-broken.sql &&
 	test_expect_code 70 tandemctl db migrate --fg --db "$FG" --sqldir bad 2>err &&
-	test_grep "003-broken.sql: column \"no_such_column\" does not exist" err &&
+	test_grep "004-broken.sql: column \"no_such_column\" does not exist" err &&
 	test "$(pg_psql fg fg -c "SELECT to_regclass(\$\$half_done\$\$) IS NULL")" = t &&
-	test "$(pg_psql fg fg -c "SELECT max(version) FROM schema_migrations")" = 2
+	test "$(pg_psql fg fg -c "SELECT max(version) FROM schema_migrations")" = 3
+'
+
+test_expect_success 'invitation_tokens follows the pending invitations' '
+	hex=$(printf %064d 1) &&
+	pg_psql fg fg -c "INSERT INTO invitations (address, message_id, token_hash, expires_at) VALUES (\$\$dave@d.example\$\$, \$\$i1@a.example\$\$, decode(\$\$$hex\$\$, \$\$hex\$\$), \$\$2030-01-01Z\$\$)" &&
+	pg_psql fg fg -c "SELECT address, encode(token_hash, \$\$hex\$\$), expires_at = \$\$2030-01-01Z\$\$ FROM invitation_tokens" >got &&
+	echo "dave@d.example|$hex|t" >expect &&
+	test_cmp expect got &&
+	pg_psql fg fg -c "UPDATE invitations SET status = \$\$rejected\$\$" &&
+	test "$(pg_psql fg fg -c "SELECT count(*) FROM invitation_tokens")" = 0 &&
+	pg_psql fg fg -c "UPDATE invitations SET status = \$\$pending\$\$" &&
+	test "$(pg_psql fg fg -c "SELECT count(*) FROM invitation_tokens")" = 1 &&
+	pg_psql fg fg -c "DELETE FROM invitations" &&
+	test "$(pg_psql fg fg -c "SELECT count(*) FROM invitation_tokens")" = 0
 '
 
 test_expect_success 'bad command lines fail with a reason' '
@@ -91,10 +106,10 @@ test_expect_success 'publish needs a migrated foreground' '
 
 test_expect_success 'publish and subscribe' '
 	tandemctl db publish --db "$FG" >out &&
-	echo "publication tandem_pub: accounts account_keys bg_relay" >expect &&
+	echo "publication tandem_pub: accounts account_keys bg_relay invitation_tokens" >expect &&
 	test_cmp expect out &&
 	pg_psql fg fg -c "SELECT string_agg(tablename, \$\$,\$\$ ORDER BY tablename) FROM pg_publication_tables WHERE pubname = \$\$tandem_pub\$\$" >got &&
-	echo "account_keys,accounts,bg_relay" >expect &&
+	echo "account_keys,accounts,bg_relay,invitation_tokens" >expect &&
 	test_cmp expect got &&
 	tandemctl db publish --db "$FG" >out &&
 	tandemctl db subscribe --db "$BG" --publisher "$FG" >out &&
@@ -108,12 +123,12 @@ test_expect_success 'publish and subscribe' '
 test_expect_success 'status on both ends' '
 	pg_wait_for fg fg "SELECT active FROM pg_replication_slots WHERE slot_name = \$\$tandem_bg\$\$" t &&
 	tandemctl db status --db "$FG" >out &&
-	test_grep "^element=fg schema_version=2 migrations=2\$" out &&
-	test_grep "^publication=tandem_pub tables=3\$" out &&
+	test_grep "^element=fg schema_version=3 migrations=3\$" out &&
+	test_grep "^publication=tandem_pub tables=4\$" out &&
 	test_grep "^slot=tandem_bg active=t lag_bytes=[0-9]*\$" out &&
 	pg_wait_for bg bg "SELECT pid IS NOT NULL FROM pg_stat_subscription WHERE relid IS NULL" t &&
 	tandemctl db status --db "$BG" >out &&
-	test_grep "^element=bg schema_version=3 migrations=3\$" out &&
+	test_grep "^element=bg schema_version=4 migrations=4\$" out &&
 	test_grep "^subscription=tandem_bg enabled=t running=t " out
 '
 

@@ -235,4 +235,22 @@ test_expect_success 'help desk reads the views on the background, nothing else' 
 	done
 '
 
+test_expect_success 'a pending invitation token reaches the background, read-only' '
+	hex=$(printf %064d 7) &&
+	pg_psql fg fg -c "INSERT INTO invitations (address, message_id, token_hash, expires_at) VALUES (\$\$eve@e.example\$\$, \$\$i7@a.example\$\$, decode(\$\$$hex\$\$, \$\$hex\$\$), now() + interval \$\$1 day\$\$)" &&
+	pg_wait_for bg bg "SELECT address FROM invitation_tokens WHERE token_hash = decode(\$\$$hex\$\$, \$\$hex\$\$)" eve@e.example &&
+	test_must_fail pg_psql_as tandem_bg bg bg -c "DELETE FROM invitation_tokens" 2>err &&
+	test_grep "permission denied for table invitation_tokens" err &&
+	pg_psql fg fg -c "UPDATE invitations SET status = \$\$rejected\$\$ WHERE message_id = \$\$i7@a.example\$\$" &&
+	pg_wait_for bg bg "SELECT count(*) FROM invitation_tokens" 0
+'
+
+test_expect_success 'the background may queue POSTs to other backgrounds' '
+	pg_psql_as tandem_bg bg bg -c "INSERT INTO bg_outbox (url, kind, body) VALUES (\$\$https://bg.b.example/v1/courier\$\$, \$\$inter-courier\$\$, \$\$\\\\x01\$\$) RETURNING attempts, sent_at IS NULL" >got &&
+	echo "0|t" >expect &&
+	test_cmp expect got &&
+	test_must_fail pg_psql_as tandem_bg bg bg -c "INSERT INTO bg_outbox (url, kind, body) VALUES (\$\$http://x\$\$, \$\$k\$\$, \$\$\\\\x01\$\$)" 2>err &&
+	test_grep "bg_outbox_url_check" err
+'
+
 test_done
