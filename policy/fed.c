@@ -123,17 +123,16 @@ out:
 
 /* Wrap text to cert and queue it for url. */
 static int
-fed_enqueue(struct pd *pd, const char *courier, const char *url, X509 *cert,
-    const char *kind, const char *msgid, const char *text, size_t len,
-    char *err)
+fed_enqueue(struct pd *pd, const char *url, X509 *cert, const char *kind,
+    const char *msgid, const char *text, size_t len, char *err)
 {
-	static const char sql[] = "INSERT INTO bg_outbox (courier, url, kind, "
-	    "message_id, body) VALUES ($1, $2, $3, $4, $5)";
+	static const char sql[] = "INSERT INTO bg_outbox (url, kind, "
+	    "message_id, body) VALUES ($1, $2, $3, $4)";
 	STACK_OF(X509) *rcpts = NULL;
 	unsigned char *wrap = NULL;
 	size_t wlen;
-	const char *vals[5] = { courier, url, kind, msgid, NULL };
-	int lens[5] = { 0, 0, 0, 0, 0 }, fmts[5] = { 0, 0, 0, 0, 1 };
+	const char *vals[4] = { url, kind, msgid, NULL };
+	int lens[4] = { 0, 0, 0, 0 }, fmts[4] = { 0, 0, 0, 1 };
 	PGresult *res = NULL;
 	int rc = -1;
 
@@ -144,9 +143,9 @@ fed_enqueue(struct pd *pd, const char *courier, const char *url, X509 *cert,
 	if (cms_wrap((const unsigned char *)text, len, &pd->pd_id, rcpts, 0,
 	    &wrap, &wlen, err) == -1)
 		goto out;
-	vals[4] = (const char *)wrap;
-	lens[4] = (int)wlen;
-	if (store_exec(pd, sql, 5, vals, lens, fmts, &res, err) == -1)
+	vals[3] = (const char *)wrap;
+	lens[3] = (int)wlen;
+	if (store_exec(pd, sql, 4, vals, lens, fmts, &res, err) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -195,7 +194,7 @@ fed_forward(struct pd *pd, const char *courier, const struct fed_arm *fa,
 			goto out;
 	}
 	if (intro_ic_make(&ic, &text, &len, err) == -1 ||
-	    fed_enqueue(pd, target, url, cert, "inter-courier", fa->fa_msgid,
+	    fed_enqueue(pd, url, cert, "inter-courier", fa->fa_msgid,
 	    text, len, err) == -1)
 		goto out;
 	log_info("courier msgid=%s rcpt=%s action=forward courier=%s%s%s "
@@ -229,8 +228,8 @@ fed_introduce(struct pd *pd, const struct intro *in, const char *const *addrs,
 	if ((cert = pki_parse_cert(in->in_pem, strlen(in->in_pem),
 	    err)) == NULL ||
 	    intro_make(&rq, &text, &len, err) == -1 ||
-	    fed_enqueue(pd, in->in_courier, in->in_endpoint, cert,
-	    "introduction", NULL, text, len, err) == -1)
+	    fed_enqueue(pd, in->in_endpoint, cert, "introduction", NULL,
+	    text, len, err) == -1)
 		goto out;
 	log_info("courier introduce courier=%s url=%s addresses=%zu",
 	    in->in_courier, in->in_endpoint, naddrs);
@@ -246,13 +245,13 @@ static int
 fed_record(struct pd *pd, const struct intro *in, char *err)
 {
 	static const char sql[] = "INSERT INTO introductions (courier, "
-	    "element, endpoint, certificate, domains) VALUES ($1, 'bg', $2, "
-	    "$3, coalesce(string_to_array(nullif($4, ''), ' '), '{}')) "
-	    "ON CONFLICT (courier, element) DO UPDATE SET endpoint = $2, "
+	    "element, endpoint, certificate, domains, role) VALUES ($1, 'bg', "
+	    "$2, $3, coalesce(string_to_array(nullif($4, ''), ' '), '{}'), "
+	    "$5) ON CONFLICT (courier, element) DO UPDATE SET endpoint = $2, "
 	    "certificate = $3, domains = coalesce(string_to_array(nullif($4, "
-	    "''), ' '), '{}'), learned_at = now()";
+	    "''), ' '), '{}'), role = $5, learned_at = now()";
 	char *domains = NULL;
-	const char *vals[4];
+	const char *vals[5];
 	int rc = -1;
 
 	if (intro_domains_text(in, &domains, err) == -1)
@@ -261,7 +260,8 @@ fed_record(struct pd *pd, const struct intro *in, char *err)
 	vals[1] = in->in_endpoint;
 	vals[2] = in->in_pem;
 	vals[3] = domains;
-	if (store_run(pd, sql, 4, vals, err) == -1)
+	vals[4] = pki_role_name(in->in_role);
+	if (store_run(pd, sql, 5, vals, err) == -1)
 		goto out;
 	rc = 0;
 out:
