@@ -89,7 +89,8 @@ out:
 }
 
 static int
-content_agent(PGconn *db, const char *rcpt, STACK_OF(X509) *to, char *err)
+content_agent(const struct fg *fg, PGconn *db, const char *rcpt,
+    STACK_OF(X509) *to, char *err)
 {
 	const char *p[1] = { rcpt };
 	PGresult *r;
@@ -104,8 +105,8 @@ content_agent(PGconn *db, const char *rcpt, STACK_OF(X509) *to, char *err)
 		PQclear(r);
 		return -1;
 	}
-	x = pki_parse_cert(PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0),
-	    err);
+	x = objcache_cert(fg->fg_cache, PQgetvalue(r, 0, 0),
+	    (size_t)PQgetlength(r, 0, 0), err);
 	PQclear(r);
 	if (x == NULL || !sk_X509_push(to, x)) {
 		X509_free(x);
@@ -145,7 +146,7 @@ content_route(struct msg *mc, PGconn *db, struct tmail *tm,
 		    tm->tm_msgid, a, route_action_name(rd.rd_action));
 		switch (rd.rd_action) {
 		case ROUTE_DELIVER_LOCAL:
-			if (content_agent(db, a, to, err) == -1) {
+			if (content_agent(mc->mc_fg, db, a, to, err) == -1) {
 				msg_fail(mc, MSG_TEMP, "4.3.0 %s", err);
 				return -1;
 			}

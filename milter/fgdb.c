@@ -118,8 +118,8 @@ fgdb_account_id(const struct fg *fg, PGconn *db, const char *address,
     struct cms_id *id, X509 **agent, char *err)
 {
 	const char *p[1] = { address };
-	unsigned char *sealed = NULL, *plain = NULL;
-	size_t slen = 0, plen = 0;
+	unsigned char *sealed = NULL;
+	size_t slen = 0;
 	PGresult *r = NULL;
 	int rc = -1;
 
@@ -138,21 +138,21 @@ fgdb_account_id(const struct fg *fg, PGconn *db, const char *address,
 	}
 	sealed = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 2),
 	    &slen);
-	if (sealed == NULL || keybox_open(fg->fg_keybox, address, sealed, slen,
-	    &plain, &plen, err) == -1)
+	if (sealed == NULL) {
+		tn_err(err, "sealed key: out of memory");
 		goto out;
-	if ((id->ci_key = pki_parse_key((char *)plain, plen, NULL,
-	    err)) == NULL ||
-	    (id->ci_cert = pki_parse_cert(PQgetvalue(r, 0, 0),
+	}
+	if ((id->ci_key = objcache_key(fg->fg_cache, fg->fg_keybox, address,
+	    sealed, slen, err)) == NULL ||
+	    (id->ci_cert = objcache_cert(fg->fg_cache, PQgetvalue(r, 0, 0),
 	    (size_t)PQgetlength(r, 0, 0), err)) == NULL ||
-	    (*agent = pki_parse_cert(PQgetvalue(r, 0, 1),
+	    (*agent = objcache_cert(fg->fg_cache, PQgetvalue(r, 0, 1),
 	    (size_t)PQgetlength(r, 0, 1), err)) == NULL)
 		goto out;
 	rc = 0;
 out:
 	if (rc != 0)
 		fgdb_id_free(id);
-	keybox_clear_free(plain, plen);
 	PQfreemem(sealed);
 	PQclear(r);
 	return rc;

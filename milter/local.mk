@@ -16,6 +16,7 @@ milter_tandem_milter_SOURCES = \
 	milter/fgdb.c \
 	milter/hygiene.c \
 	milter/milter.h \
+	milter/objcache.c \
 	milter/outbox.c \
 	milter/pool.c \
 	milter/service.c \

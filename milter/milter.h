@@ -9,7 +9,8 @@
  *	identity, and the descriptor of the CA process (used under
  *	fg_ca_lock). The only mutable fields are the counter of messages
  *	in progress (under fg_lock), fg_stop, and the connection pool
- *	fg_pool, which has its own lock.
+ *	fg_pool and the cache of parsed certificates and keys fg_cache,
+ *	each with its own lock.
  *
  *	struct msg is one message from envfrom to eom or abort; the
  *	milter callbacks fill it, msg_process() decides (content.c,
@@ -30,6 +31,10 @@
  *	pool_*() (pool.c) share PostgreSQL connections between the
  *	message threads: pool_get() gives an idle one or opens one,
  *	pool_put() keeps a healthy idle one or closes it.
+ *
+ *	objcache_*() (objcache.c) remember what the exact bytes of a
+ *	certificate or sealed key read from the database parse to; each
+ *	returns a new reference.
  *
  *	outbox_main() is the sender thread: due outbox rows to the
  *	reinjection port, and every hygiene.purge_interval the purge,
@@ -54,11 +59,13 @@
 #include "tandem.h"
 #include "tmail.h"
 
+struct objcache;
 struct pool;
 
 struct fg {
 	struct conf		*fg_conf;
 	struct pool		*fg_pool;	/* message connections */
+	struct objcache		*fg_cache;	/* parsed certs and keys */
 	struct pki_trust	*fg_trust;
 	struct keybox		*fg_keybox;
 	struct cms_id		 fg_id;
@@ -123,6 +130,12 @@ struct pool	*pool_new(const char *, size_t);
 void		 pool_free(struct pool *);
 PGconn		*pool_get(struct pool *, int *);
 void		 pool_put(struct pool *, PGconn *);
+
+struct objcache	*objcache_new(void);
+void		 objcache_free(struct objcache *);
+X509		*objcache_cert(struct objcache *, const char *, size_t, char *);
+EVP_PKEY	*objcache_key(struct objcache *, const struct keybox *,
+		    const char *, const unsigned char *, size_t, char *);
 
 int	ca_start(const char *, const struct pki_trust *, STACK_OF(X509) *,
 	    char *);

@@ -426,7 +426,8 @@ setup(struct fg *fg)
 		log_fatal(EX_CONFIG, "%s: not a valid FG element certificate%s%s",
 		    cf->cf_cert, err[0] ? ": " : "", err);
 	if ((fg->fg_pool = pool_new(cf->cf_conninfo,
-	    (size_t)cf->cf_max_messages)) == NULL)
+	    (size_t)cf->cf_max_messages)) == NULL ||
+	    (fg->fg_cache = objcache_new()) == NULL)
 		log_fatal(EX_OSERR, "out of memory");
 	pthread_mutex_init(&fg->fg_lock, NULL);
 	pthread_mutex_init(&fg->fg_ca_lock, NULL);
@@ -508,6 +509,7 @@ main(int argc, char **argv)
 	close(fg.fg_ca_fd);
 	log_info("stopped");
 	pool_free(fg.fg_pool);
+	objcache_free(fg.fg_cache);
 	pki_trust_free(fg.fg_trust);
 	keybox_free(fg.fg_keybox);
 	fgdb_id_free(&fg.fg_id);

@@ -1,0 +1,202 @@
+/*
+ * NAME
+ *	objcache.c - parsed certificates and opened keys, by their bytes
+ * SYNOPSIS
+ *	#include "milter.h"
+ *
+ *	struct objcache *objcache_new(void);
+ *	void	objcache_free(struct objcache *oc);
+ *	X509	*objcache_cert(struct objcache *oc, const char *pem,
+ *		    size_t len, char *err);
+ *	EVP_PKEY *objcache_key(struct objcache *oc, const struct keybox *kb,
+ *		    const char *address, const unsigned char *sealed,
+ *		    size_t len, char *err);
+ * DESCRIPTION
+ *	Parsing a certificate or a private key costs more than the rest
+ *	of a message's public-key work with OpenSSL 3.0 (every public key
+ *	goes through the decoder machinery). The database stays the one
+ *	source of truth: the milter still reads the row of every account
+ *	for every message; this cache only remembers what the exact bytes
+ *	of that row parsed to, so a changed certificate or a new key
+ *	generation is simply a miss.
+ *
+ *	objcache_cert() is pki_parse_cert() of the PEM bytes;
+ *	objcache_key() is keybox_open() of the sealed bytes for address
+ *	followed by pki_parse_key() of the result (the key is cached by
+ *	address and sealed bytes together, so a box sealed for another
+ *	address still fails to open). Each returns a new reference, to be
+ *	passed to X509_free() or EVP_PKEY_free(), or NULL with err set.
+ *
+ *	The cache is direct-mapped (OBJCACHE_SLOTS entries; a collision
+ *	replaces the older entry), shared by the threads under one lock
+ *	that is never held while parsing. objcache_free() drops every
+ *	entry; objcache_free(NULL) does nothing.
+ * DIAGNOSTICS
+ *	objcache_new() returns NULL when out of memory.
+ */
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "keybox.h"
+#include "milter.h"
+#include "pki.h"
+
+#define OBJCACHE_SLOTS	1024
+
+enum objcache_type {
+	OC_NONE = 0,
+	OC_CERT,
+	OC_KEY
+};
+
+struct objcache_ent {
+	enum objcache_type	 oe_type;
+	unsigned char		*oe_blob;	/* what was parsed */
+	size_t			 oe_len;
+	void			*oe_obj;	/* X509 or EVP_PKEY */
+};
+
+struct objcache {
+	pthread_mutex_t		 oc_lock;
+	struct objcache_ent	 oc_ent[OBJCACHE_SLOTS];
+};
+
+static void
+objcache_drop(struct objcache_ent *oe)
+{
+	if (oe->oe_type == OC_CERT)
+		X509_free(oe->oe_obj);
+	else if (oe->oe_type == OC_KEY)
+		EVP_PKEY_free(oe->oe_obj);
+	free(oe->oe_blob);
+	memset(oe, 0, sizeof(*oe));
+}
+
+struct objcache *
+objcache_new(void)
+{
+	struct objcache *oc;
+
+	if ((oc = calloc(1, sizeof(*oc))) == NULL)
+		return NULL;
+	pthread_mutex_init(&oc->oc_lock, NULL);
+	return oc;
+}
+
+void
+objcache_free(struct objcache *oc)
+{
+	size_t i;
+
+	if (oc == NULL)
+		return;
+	for (i = 0; i < OBJCACHE_SLOTS; i++)
+		objcache_drop(&oc->oc_ent[i]);
+	pthread_mutex_destroy(&oc->oc_lock);
+	free(oc);
+}
+
+/* FNV-1a of the bytes and the type. */
+static size_t
+objcache_slot(enum objcache_type type, const unsigned char *blob, size_t len)
+{
+	uint64_t h = 14695981039346656037ULL;
+	size_t i;
+
+	h = (h ^ (uint64_t)type) * 1099511628211ULL;
+	for (i = 0; i < len; i++)
+		h = (h ^ blob[i]) * 1099511628211ULL;
+	return (size_t)(h % OBJCACHE_SLOTS);
+}
+
+/* A new reference to the object cached for exactly these bytes. */
+static void *
+objcache_find(struct objcache *oc, enum objcache_type type,
+    const unsigned char *blob, size_t len)
+{
+	struct objcache_ent *oe;
+	void *obj = NULL;
+
+	oe = &oc->oc_ent[objcache_slot(type, blob, len)];
+	pthread_mutex_lock(&oc->oc_lock);
+	if (oe->oe_type == type && oe->oe_len == len &&
+	    memcmp(oe->oe_blob, blob, len) == 0) {
+		obj = oe->oe_obj;
+		if (type == OC_CERT)
+			X509_up_ref(obj);
+		else
+			EVP_PKEY_up_ref(obj);
+	}
+	pthread_mutex_unlock(&oc->oc_lock);
+	return obj;
+}
+
+/* Remember obj (the cache takes a reference of its own) for the bytes. */
+static void
+objcache_add(struct objcache *oc, enum objcache_type type,
+    const unsigned char *blob, size_t len, void *obj)
+{
+	struct objcache_ent *oe, ne;
+
+	memset(&ne, 0, sizeof(ne));
+	if ((ne.oe_blob = malloc(len == 0 ? 1 : len)) == NULL)
+		return;		/* not cached: still correct */
+	memcpy(ne.oe_blob, blob, len);
+	ne.oe_len = len;
+	ne.oe_type = type;
+	ne.oe_obj = obj;
+	if (type == OC_CERT)
+		X509_up_ref(obj);
+	else
+		EVP_PKEY_up_ref(obj);
+	oe = &oc->oc_ent[objcache_slot(type, blob, len)];
+	pthread_mutex_lock(&oc->oc_lock);
+	objcache_drop(oe);
+	*oe = ne;
+	pthread_mutex_unlock(&oc->oc_lock);
+}
+
+X509 *
+objcache_cert(struct objcache *oc, const char *pem, size_t len, char *err)
+{
+	X509 *x;
+
+	if ((x = objcache_find(oc, OC_CERT, (const unsigned char *)pem,
+	    len)) != NULL)
+		return x;
+	if ((x = pki_parse_cert(pem, len, err)) != NULL)
+		objcache_add(oc, OC_CERT, (const unsigned char *)pem, len, x);
+	return x;
+}
+
+EVP_PKEY *
+objcache_key(struct objcache *oc, const struct keybox *kb,
+    const char *address, const unsigned char *sealed, size_t len,
+    char *err)
+{
+	unsigned char *blob = NULL, *plain = NULL;
+	size_t alen = strlen(address) + 1, blen = alen + len, plen = 0;
+	EVP_PKEY *pk = NULL;
+
+	if (len > TN_MAX_MESSAGE || (blob = malloc(blen)) == NULL) {
+		tn_err(err, "sealed key: out of memory");
+		return NULL;
+	}
+	memcpy(blob, address, alen);	/* with its NUL */
+	memcpy(blob + alen, sealed, len);
+	if ((pk = objcache_find(oc, OC_KEY, blob, blen)) != NULL)
+		goto out;
+	if (keybox_open(kb, address, sealed, len, &plain, &plen, err) == -1 ||
+	    (pk = pki_parse_key((char *)plain, plen, NULL, err)) == NULL)
+		goto out;
+	objcache_add(oc, OC_KEY, blob, blen, pk);
+out:
+	keybox_clear_free(plain, plen);
+	free(blob);
+	return pk;
+}
