@@ -8,6 +8,8 @@
  *	int	ctl_account(int argc, char **argv);
  *	int	ctl_keybox(int argc, char **argv);
  *	int	ctl_invite(int argc, char **argv);
+ *	int	ctl_intro(int argc, char **argv);
+ *	int	ctl_route(int argc, char **argv);
  *
  *	int	ctl_fail(int status, const char *fmt, ...);
  *	PGconn	*ctl_connect(const char *conninfo);
@@ -46,6 +48,8 @@ int	ctl_db(int, char **);
 int	ctl_account(int, char **);
 int	ctl_keybox(int, char **);
 int	ctl_invite(int, char **);
+int	ctl_intro(int, char **);
+int	ctl_route(int, char **);
 
 int	ctl_fail(int, const char *, ...) TN_PRINTF(2, 3);
 PGconn	*ctl_connect(const char *);

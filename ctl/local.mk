@@ -5,6 +5,7 @@ ctl_tandemctl_SOURCES = \
 	ctl/account.c \
 	ctl/ctl.h \
 	ctl/db.c \
+	ctl/intro.c \
 	ctl/invite.c \
 	ctl/tandemctl.c
 ctl_tandemctl_LDADD = $(TANDEM_LIBS) $(PQ_LIBS)

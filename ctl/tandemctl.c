@@ -13,6 +13,12 @@
  *	tandemctl account check-key --db CONNINFO --address A
  *		--keybox-key FILE
  *	tandemctl keybox new FILE
+ *	tandemctl intro add --db CONNINFO --cert CRT --chain PEM
+ *		--anchors PEM
+ *	tandemctl intro list --db CONNINFO
+ *	tandemctl intro remove --db CONNINFO --courier NAME [--element E]
+ *	tandemctl route list --db CONNINFO [--address A]
+ *	tandemctl route remove --db CONNINFO --address A
  * DESCRIPTION
  *	The entry point: picks the command group, and holds the helpers
  *	every group uses (ctl.h). See tandemctl(8) for the commands.
@@ -47,7 +53,14 @@ ctl_usage(void)
 	    "       tandemctl account check-key --db CONNINFO --address A "
 	    "--keybox-key FILE\n"
 	    "       tandemctl keybox new FILE\n"
-	    "       tandemctl invite --conf FILE --address A [--db CONNINFO]\n");
+	    "       tandemctl invite --conf FILE --address A [--db CONNINFO]\n"
+	    "       tandemctl intro add --db CONNINFO --cert CRT --chain PEM "
+	    "--anchors PEM\n"
+	    "       tandemctl intro list --db CONNINFO\n"
+	    "       tandemctl intro remove --db CONNINFO --courier NAME "
+	    "[--element fg|bg]\n"
+	    "       tandemctl route list --db CONNINFO [--address A]\n"
+	    "       tandemctl route remove --db CONNINFO --address A\n");
 }
 
 int
@@ -152,6 +165,10 @@ main(int argc, char **argv)
 		return ctl_keybox(argc - 1, argv + 1);
 	if (strcmp(argv[1], "invite") == 0)
 		return ctl_invite(argc - 1, argv + 1);
+	if (strcmp(argv[1], "intro") == 0)
+		return ctl_intro(argc - 1, argv + 1);
+	if (strcmp(argv[1], "route") == 0)
+		return ctl_route(argc - 1, argv + 1);
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
 		ctl_usage();
 		return 0;

@@ -14,6 +14,7 @@ dist_sqlbg_DATA = \
 # Scenarios on real clusters.
 DB_SCENARIOS = \
 	t/0300-db-migrate.sh \
-	t/0310-db-replication.sh
+	t/0310-db-replication.sh \
+	t/0320-ctl-intro.sh
 TESTS += $(DB_SCENARIOS)
 EXTRA_DIST += $(DB_SCENARIOS)
