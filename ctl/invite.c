@@ -10,7 +10,9 @@
  *	unless --db is given), makes the same signed invitation the
  *	milter sends for a held message (tmail_invitation(), no held
  *	message ids), and in one transaction records it in invitations
- *	(only the SHA-256 of the referral token) and queues the mail in
+ *	(only the SHA-256 of the referral token; a trigger of
+ *	sql/fg/003-federation.sql adds it to invitation_tokens in the same
+ *	transaction, for the background) and queues the mail in
  *	outbox, from which tandem-milter's sender submits it. It refuses
  *	an address that has an account, or a pending invitation that has
  *	not expired. Prints "invitation MSGID for A queued".
