@@ -21,3 +21,9 @@ POLICY_SCENARIOS = \
 	t/0552-policyd-hold-release.sh
 TESTS += $(POLICY_SCENARIOS)
 EXTRA_DIST += $(POLICY_SCENARIOS) t/lib-policyd.sh
+
+# Several couriers' backgrounds, BG to BG (doc/federation.md).
+BGFED_SCENARIOS = \
+	t/0700-bgfed-introduced.sh
+TESTS += $(BGFED_SCENARIOS)
+EXTRA_DIST += $(BGFED_SCENARIOS) t/lib-bgfed.sh

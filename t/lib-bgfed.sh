@@ -1,0 +1,225 @@
+# t/lib-bgfed.sh - several couriers' background elements for the t/07xx
+# scenarios (sourced by them after t/test-lib.sh)
+#
+# The couriers (one tree under root.example):
+#	a	a.example, public, under the root
+#	b	b.example, private (domain b.example), under a
+#	c	c.example, private (domain c.example), under a
+# Each has a BG element https://bg.X.example:PORT/ on its own random
+# 127.x.y.z address, an FG and a BG database (databases fgX and bgX of
+# the clusters fg and bg, published and subscribed), and $TRASH/X.conf
+# whose agent.resolve maps every BG host name.
+#
+#	bf_setup	all of the above; call it at the top level
+#	bf_account X USER [STATUS]
+#			USER@X.example's agent key (X-USER.key, X-USER.pem =
+#			certificate and chain) and courier-end key, issued
+#			by X unless they exist; with STATUS, the account is
+#			added on X's FG
+#	bf_intro X Y	X's BG learns Y's BG introduction (tandemctl intro add)
+#	bf_start X / bf_stop X [SIGNAL]
+#			tandem-policyd -f for X, log appended to X.log
+#	bf_post WANT X USER MSGID RCPT...
+#			USER@X.example posts an ARM (MSGID@X.example) to X's
+#			BG; the status must be WANT. The ARM is MSGID.arm.
+#	bf_psql X SQL	a query on X's BG database
+#	bf_url X	X's BG URL
+#	bf_agent X USER	an agent store X-USER.d (tandem init, import) for
+#			USER@X.example, and the active account on X's FG
+#	bf_net X	tandem options to reach X's BG
+
+BF_COURIERS="a b c"
+
+bf_setup() {
+	for _bf_x in $BF_COURIERS; do
+		eval "BF_ADDR_$_bf_x=\$(pf_random_addr)"
+		eval "BF_PORT_$_bf_x=\$(pf_random_port)"
+	done
+	mkdir -p "$TRASH/pki" && (
+		cd "$TRASH/pki" &&
+		tandem-ca root -d root --name root.example &&
+		tandem-ca courier -d a --name a.example --role public \
+		    --superior root &&
+		tandem-ca courier -d b --name b.example --role private \
+		    --superior a --domain b.example &&
+		tandem-ca courier -d c --name c.example --role private \
+		    --superior a --domain c.example &&
+		for _bf_x in $BF_COURIERS; do
+			tandem-ca element -d $_bf_x --bg "$(bf_url $_bf_x)" ||
+			    exit 1
+		done &&
+		tandemctl keybox new keybox.key
+	) >pki.log 2>&1 || { cat pki.log; return 1; }
+	pg_start fg && pg_start bg || return 1
+	for _bf_x in $BF_COURIERS; do
+		bf_db $_bf_x || return 1
+	done
+}
+
+bf_url() {
+	eval "printf 'https://bg.%s.example:%s/' $1 \$BF_PORT_$1"
+}
+
+bf_db() {
+	pg_createdb fg fg$1 && pg_createdb bg bg$1 &&
+	_bf_fg=$(pg_conninfo fg fg$1) && _bf_bg=$(pg_conninfo bg bg$1) &&
+	tandemctl db migrate --fg --db "$_bf_fg" --sqldir "$TANDEM_SRC/sql" &&
+	tandemctl db migrate --bg --db "$_bf_bg" --sqldir "$TANDEM_SRC/sql" &&
+	tandemctl db publish --db "$_bf_fg" &&
+	tandemctl db subscribe --db "$_bf_bg" --publisher "$_bf_fg" &&
+	bf_conf $1 "$(pg_conninfo bg bg$1 tandem_bg)" >"$TRASH/$1.conf"
+}
+
+bf_conf() {
+	case $1 in
+	a) _bf_role=public _bf_sup=root.example ;;
+	*) _bf_role=private _bf_sup=a.example ;;
+	esac
+	_bf_res=
+	for _bf_y in $BF_COURIERS; do
+		eval "_bf_res=\"\$_bf_res\${_bf_res:+, }\\\"bg.$_bf_y.example:\$BF_PORT_$_bf_y:\$BF_ADDR_$_bf_y\\\"\""
+	done
+	cat <<-EOF
+	courier {
+		name = "$1.example"
+		role = $_bf_role
+		domains = {"$1.example"}
+		superior = "$_bf_sup"
+	}
+	background {
+		listen = "$(eval "echo \$BF_ADDR_$1:\$BF_PORT_$1")"
+		url = "$(bf_url $1)"
+	}
+	database {
+		conninfo = "$2"
+	}
+	tls {
+		anchors = "$TRASH/pki/root/root.crt"
+		cert = "$TRASH/pki/$1/elements/bg.crt"
+		key = "$TRASH/pki/$1/elements/bg.key"
+		chain = "$TRASH/pki/$1/chain.pem"
+		keybox_key = "$TRASH/pki/keybox.key"
+	}
+	agent {
+		resolve = {$_bf_res}
+	}
+	EOF
+}
+
+bf_account() {
+	_bf_d=$TRASH/pki/$1/accounts/$2@$1.example
+	if [ ! -f "$TRASH/$1-$2.pem" ]; then
+		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+		    -nodes -keyout "$TRASH/$1-$2.key" -subj "/CN=$2" \
+		    -out "$TRASH/$1-$2.csr" 2>/dev/null &&
+		tandem-ca account -d "$TRASH/pki/$1" --address "$2@$1.example" \
+		    --csr "$TRASH/$1-$2.csr" >/dev/null &&
+		cat "$_bf_d/agent.crt" "$TRASH/pki/$1/chain.pem" \
+		    >"$TRASH/$1-$2.pem" || return 1
+	fi
+	[ -z "$3" ] || bf_add "$@"
+}
+
+bf_add() {
+	_bf_d=$TRASH/pki/$1/accounts/$2@$1.example
+	tandemctl account add --db "$(pg_conninfo fg fg$1)" \
+	    --address "$2@$1.example" --status "$3" \
+	    --courier-key "$_bf_d/courier.key" \
+	    --courier-cert "$_bf_d/courier.crt" --agent-cert "$_bf_d/agent.crt" \
+	    --keybox-key "$TRASH/pki/keybox.key" >/dev/null
+}
+
+bf_intro() {
+	tandemctl intro add --db "$(pg_conninfo bg bg$1)" \
+	    --cert "$TRASH/pki/$2/elements/bg.crt" \
+	    --chain "$TRASH/pki/$2/chain.pem" \
+	    --anchors "$TRASH/pki/root/root.crt"
+}
+
+bf_start() {
+	tandem-policyd -c "$TRASH/$1.conf" -n >"$TRASH/$1-check.out" 2>&1 || {
+		cat "$TRASH/$1-check.out"
+		return 1
+	}
+	tandem-policyd -c "$TRASH/$1.conf" -f >>"$TRASH/$1.log" 2>&1 &
+	echo $! >"$TRASH/$1.pid"
+	test_atexit "bf_stop $1"
+	eval "pf_wait_listen \$BF_ADDR_$1 \$BF_PORT_$1 10" ||
+	    { cat "$TRASH/$1.log"; return 1; }
+}
+
+bf_stop() {
+	[ -f "$TRASH/$1.pid" ] || return 0
+	_bf_pid=$(cat "$TRASH/$1.pid")
+	rm -f "$TRASH/$1.pid"
+	kill -"${2:-TERM}" "$_bf_pid" 2>/dev/null || return 0
+	_bf_n=100
+	while [ $_bf_n -gt 0 ] && kill -0 "$_bf_pid" 2>/dev/null; do
+		sleep 0.1
+		_bf_n=$((_bf_n - 1))
+	done
+	if kill -0 "$_bf_pid" 2>/dev/null; then
+		echo "bf_stop: tandem-policyd ($_bf_pid) ignores SIG${2:-TERM}"
+		kill -KILL "$_bf_pid"
+		return 1
+	fi
+	wait "$_bf_pid" 2>/dev/null
+	return 0
+}
+
+bf_post() {
+	_bf_want=$1 _bf_x=$2 _bf_u=$3 _bf_id=$4
+	shift 4
+	{
+		printf 'MIME-Version: 1.0\r\n'
+		printf 'Content-Type: application/vnd.tandem.arm\r\n'
+		printf 'Content-Transfer-Encoding: 7bit\r\n\r\n'
+		printf 'Message-Id: %s@%s.example\r\n' "$_bf_id" "$_bf_x"
+		printf 'Content-Key: %s\r\n' "$(openssl rand -hex 32)"
+		printf 'Content-Digest: %s\r\n' "$(openssl rand -hex 32)"
+		printf 'Sender: %s@%s.example\r\n' "$_bf_u" "$_bf_x"
+		for _bf_r; do printf 'Recipient: %s\r\n' "$_bf_r"; done
+		printf 'Issued: 2026-01-01T00:00:00Z\r\n'
+	} >"$_bf_id.arm"
+	openssl cms -sign -binary -nodetach -in "$_bf_id.arm" \
+	    -signer "$TRASH/$_bf_x-$_bf_u.pem" -inkey "$TRASH/$_bf_x-$_bf_u.key" \
+	    -certfile "$TRASH/pki/$_bf_x/chain.pem" -outform DER \
+	    -out "$_bf_id.signed" &&
+	openssl cms -encrypt -binary -aes-256-gcm -in "$_bf_id.signed" \
+	    -inform DER -outform DER \
+	    -recip "$TRASH/pki/$_bf_x/accounts/$_bf_u@$_bf_x.example/courier.crt" \
+	    -keyopt ecdh_kdf_md:sha256 -out "$_bf_id.p7m" || return 1
+	_bf_got=$(eval "curl -s -o out.body -w '%{http_code}' \
+	    --cert $TRASH/$_bf_x-$_bf_u.pem --key $TRASH/$_bf_x-$_bf_u.key \
+	    --cacert $TRASH/pki/root/root.crt \
+	    --resolve bg.$_bf_x.example:\$BF_PORT_$_bf_x:\$BF_ADDR_$_bf_x \
+	    --data-binary @$_bf_id.p7m \
+	    -H 'Content-Type: application/pkcs7-mime' \
+	    $(bf_url $_bf_x)v1/arm")
+	[ "$_bf_got" = "$_bf_want" ] && return 0
+	echo "bf_post: $_bf_id: got $_bf_got, want $_bf_want"
+	cat out.body
+	return 1
+}
+
+bf_psql() {
+	pg_psql bg bg$1 -c "$2"
+}
+
+bf_agent() {
+	tandem init -d "$TRASH/$1-$2.d" --address "$2@$1.example" \
+	    --csr "$TRASH/$1-$2.d.csr" >/dev/null &&
+	tandem-ca account -d "$TRASH/pki/$1" --address "$2@$1.example" \
+	    --csr "$TRASH/$1-$2.d.csr" >/dev/null &&
+	_bf_d=$TRASH/pki/$1/accounts/$2@$1.example &&
+	tandem import -d "$TRASH/$1-$2.d" --cert "$_bf_d/agent.crt" \
+	    --anchor "$TRASH/pki/root/root.crt" \
+	    --chain "$TRASH/pki/$1/chain.pem" \
+	    --courier-cert "$_bf_d/courier.crt" >/dev/null &&
+	bf_add $1 $2 active
+}
+
+bf_net() {
+	eval "printf -- '--bg %s --resolve bg.%s.example:%s:%s' \
+	    \"\$(bf_url $1)\" $1 \$BF_PORT_$1 \$BF_ADDR_$1"
+}
