@@ -91,9 +91,13 @@ courier_name(X509 *ca, char *err)
 		tn_err(err, "introduction: courier CA without a name");
 		return NULL;
 	}
-	if ((size_t)n != strlen((char *)u) || !valid_name((char *)u))
-		tn_err(err, "introduction: courier CA name is not a name");
-	else if ((s = strdup((char *)u)) == NULL)
+	if ((size_t)n != strlen((char *)u) || !valid_name((char *)u)) {
+		for (i = 0; i < n; i++)
+			if (u[i] < 0x20 || u[i] > 0x7e)
+				u[i] = '?';
+		tn_err(err, "introduction: courier CA name \"%.64s\" is not "
+		    "a domain-like name", (char *)u);
+	} else if ((s = strdup((char *)u)) == NULL)
 		tn_err(err, "out of memory");
 	OPENSSL_free(u);
 	return s;

@@ -38,7 +38,9 @@
  *	element kind (PKI_KIND_FG or PKI_KIND_BG; with want not
  *	PKI_KIND_NONE it must be want), the endpoint (FG: the rfc822Name
  *	of cert, its service mailbox; BG: its URI, the https URL) and the
- *	domains. A private courier's domains are the dNSName permitted
+ *	domains (a courier whose CA common name is not domain-like, such
+ *	as "Tandem Root", is refused: protocol fields name couriers as
+ *	domains). A private courier's domains are the dNSName permitted
  *	subtrees of its CA's name constraints. A gateway's are those of
  *	its subordinates: the private courier CA certificates in chain
  *	that the gateway issued and that verify to the anchors. Other

@@ -131,6 +131,15 @@ test_expect_success 'refused: a courier CA is not an element' '
 	test_cmp expect err
 '
 
+test_expect_success 'refused: a courier whose name is not domain-like' '
+	tandem-ca element -d root --fg tandem@root.example &&
+	test_expect_code 65 tandemctl intro add --db "$FG" \
+		--cert root/elements/fg.crt --chain root/chain.pem \
+		--anchors root/root.crt 2>err &&
+	echo "tandemctl: root/elements/fg.crt: introduction: courier CA name \"Tandem Root\" is not a domain-like name" >expect &&
+	test_cmp expect err
+'
+
 test_expect_success 'nothing refused was stored' '
 	rows "$FG" >got3 &&
 	test_cmp got got3
