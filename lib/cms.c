@@ -293,24 +293,191 @@ cms_signer_of(CMS_ContentInfo *cms, X509 **signer, char *err)
 	return 0;
 }
 
+/* A DER TLV at p: its header and content lengths; -1 if not plain DER. */
+static int
+cms_tlv(const unsigned char *p, size_t avail, unsigned char tag, size_t *hlen,
+    size_t *clen)
+{
+	size_t i, n, len = 0;
+
+	if (avail < 2 || p[0] != tag)
+		return -1;
+	if (p[1] < 0x80) {
+		*hlen = 2;
+		len = p[1];
+	} else {
+		n = p[1] & 0x7f;
+		if (n == 0 || n > 3 || avail < 2 + n)
+			return -1;	/* indefinite, or over 16 MB */
+		for (i = 0; i < n; i++)
+			len = len << 8 | p[2 + i];
+		*hlen = 2 + n;
+	}
+	if (len > avail - *hlen)
+		return -1;
+	*clen = len;
+	return 0;
+}
+
+/* A DER header for tag and len into out (5 bytes at most); its length. */
+static size_t
+cms_der_head(unsigned char *out, unsigned char tag, size_t len)
+{
+	size_t i, n = 0;
+
+	out[0] = tag;
+	if (len < 0x80) {
+		out[1] = (unsigned char)len;
+		return 2;
+	}
+	for (i = len; i > 0; i >>= 8)
+		n++;
+	out[1] = (unsigned char)(0x80 | n);
+	for (i = 0; i < n; i++)
+		out[2 + i] = (unsigned char)(len >> (8 * (n - 1 - i)));
+	return 2 + n;
+}
+
+/* Where the parts of a DER ContentInfo of SignedData lie. */
+struct cms_sdpos {
+	const unsigned char	*sp_oid;	/* contentType, whole TLV */
+	size_t			 sp_oidlen;
+	const unsigned char	*sp_sd;		/* SignedData contents */
+	size_t			 sp_sdlen;
+	const unsigned char	*sp_certs;	/* [0] certificates, TLV */
+	size_t			 sp_certslen;
+	size_t			 sp_certshead;
+};
+
+/*
+ * ContentInfo SEQUENCE { OID, [0] { SEQUENCE { version, digest
+ * algorithms, encapContentInfo, [0] certificates, ... } } }; -1 if
+ * der is laid out otherwise, or carries no certificates.
+ */
+static int
+cms_sd_locate(const unsigned char *der, size_t len, struct cms_sdpos *sp)
+{
+	static const unsigned char tags[3] = { 0x02, 0x31, 0x30 };
+	const unsigned char *p, *end = der + len;
+	size_t h, c, i;
+
+	if (cms_tlv(der, len, 0x30, &h, &c) == -1 || h + c != len)
+		return -1;
+	p = der + h;
+	if (cms_tlv(p, (size_t)(end - p), 0x06, &h, &c) == -1)
+		return -1;
+	sp->sp_oid = p;
+	sp->sp_oidlen = h + c;
+	p += h + c;
+	if (cms_tlv(p, (size_t)(end - p), 0xa0, &h, &c) == -1 ||
+	    p + h + c != end)
+		return -1;
+	p += h;
+	if (cms_tlv(p, (size_t)(end - p), 0x30, &h, &c) == -1 ||
+	    p + h + c != end)
+		return -1;
+	sp->sp_sd = p + h;
+	sp->sp_sdlen = c;
+	for (p = sp->sp_sd, i = 0; i < 3; i++, p += h + c)
+		if (cms_tlv(p, (size_t)(end - p), tags[i], &h, &c) == -1)
+			return -1;
+	if (cms_tlv(p, (size_t)(end - p), 0xa0, &h, &c) == -1)
+		return -1;
+	sp->sp_certs = p;
+	sp->sp_certshead = h;
+	sp->sp_certslen = h + c;
+	return 0;
+}
+
+/* Each certificate of the [0] field through src; -1 if one fails. */
+static int
+cms_sd_certs(const struct cms_sdpos *sp, const struct cms_certsrc *src,
+    STACK_OF(X509) *certs)
+{
+	const unsigned char *p, *end = sp->sp_certs + sp->sp_certslen;
+	size_t h, c;
+	X509 *x;
+
+	for (p = sp->sp_certs + sp->sp_certshead; p < end; p += h + c) {
+		if (cms_tlv(p, (size_t)(end - p), 0x30, &h, &c) == -1 ||
+		    (x = src->cs_get(src->cs_ctx, p, h + c)) == NULL)
+			return -1;
+		if (!sk_X509_push(certs, x)) {
+			X509_free(x);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The DER SignedData without its certificates into *bare (to be
+ * passed to free()), and in *certs what src gives for each of them.
+ * Returns 0, or -1 with nothing allocated when der is not laid out
+ * as expected or src fails (the caller then parses der whole).
+ */
+static int
+cms_strip_certs(const unsigned char *der, size_t len,
+    const struct cms_certsrc *src, unsigned char **bare, size_t *barelen,
+    STACK_OF(X509) **certs)
+{
+	struct cms_sdpos sp;
+	unsigned char hd[3][8], *b;
+	size_t hl[3], sdlen, before;
+
+	*bare = NULL;
+	*certs = NULL;
+	if (cms_sd_locate(der, len, &sp) == -1 ||
+	    (*certs = sk_X509_new_null()) == NULL ||
+	    cms_sd_certs(&sp, src, *certs) == -1)
+		goto fail;
+	sdlen = sp.sp_sdlen - sp.sp_certslen;
+	hl[2] = cms_der_head(hd[2], 0x30, sdlen);
+	hl[1] = cms_der_head(hd[1], 0xa0, hl[2] + sdlen);
+	hl[0] = cms_der_head(hd[0], 0x30, sp.sp_oidlen + hl[1] + hl[2] +
+	    sdlen);
+	*barelen = hl[0] + sp.sp_oidlen + hl[1] + hl[2] + sdlen;
+	if ((b = *bare = malloc(*barelen)) == NULL)
+		goto fail;
+	before = (size_t)(sp.sp_certs - sp.sp_sd);
+	memcpy(b, hd[0], hl[0]);
+	memcpy(b += hl[0], sp.sp_oid, sp.sp_oidlen);
+	memcpy(b += sp.sp_oidlen, hd[1], hl[1]);
+	memcpy(b += hl[1], hd[2], hl[2]);
+	memcpy(b += hl[2], sp.sp_sd, before);
+	memcpy(b + before, sp.sp_certs + sp.sp_certslen,
+	    sdlen - before);
+	return 0;
+fail:
+	sk_X509_pop_free(*certs, X509_free);
+	*certs = NULL;
+	return -1;
+}
+
 /*
  * Verify a SignedData DER: the signature first (CMS_FAIL_SIGNATURE),
  * then the signer to store (CMS_FAIL_CHAIN).
  */
 static int
 cms_verify_der(const unsigned char *der, size_t derlen, X509_STORE *store,
-    unsigned char **out, size_t *outlen, X509 **signer,
-    STACK_OF(X509) **certsp, enum cms_fail *fail, char *err)
+    const struct cms_certsrc *src, unsigned char **out, size_t *outlen,
+    X509 **signer, STACK_OF(X509) **certsp, enum cms_fail *fail, char *err)
 {
 	CMS_ContentInfo *cms = NULL;
 	STACK_OF(CMS_SignerInfo) *sis;
-	STACK_OF(X509) *certs = NULL;
+	STACK_OF(X509) *certs = NULL, *carried = NULL;
+	unsigned char *bare = NULL;
+	size_t barelen = 0;
 	BIO *bio = NULL;
 	int n, rc = -1;
 
 	*signer = NULL;
 	*fail = CMS_FAIL_INPUT;
-	if ((cms = cms_parse(der, derlen, 0, err)) == NULL)
+	if (src != NULL && derlen <= TN_MAX_MESSAGE)
+		(void)cms_strip_certs(der, derlen, src, &bare, &barelen,
+		    &carried);
+	if ((cms = bare != NULL ? cms_parse(bare, barelen, 0, err) :
+	    cms_parse(der, derlen, 0, err)) == NULL)
 		goto out;
 	if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed) {
 		tn_err(err, "inner CMS is not signed data");
@@ -328,7 +495,7 @@ cms_verify_der(const unsigned char *der, size_t derlen, X509_STORE *store,
 		tn_err_ssl(err, "out of memory");
 		goto out;
 	}
-	if (CMS_verify(cms, NULL, store, NULL, bio,
+	if (CMS_verify(cms, carried, store, NULL, bio,
 	    CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY) != 1) {
 		*fail = CMS_FAIL_SIGNATURE;
 		tn_err_ssl(err, "signature does not verify");
@@ -338,7 +505,11 @@ cms_verify_der(const unsigned char *der, size_t derlen, X509_STORE *store,
 		*fail = CMS_FAIL_SIGNATURE;
 		goto out;
 	}
-	certs = CMS_get1_certs(cms);
+	if (bare != NULL) {
+		certs = carried;	/* what the CMS carried, in order */
+		carried = NULL;
+	} else
+		certs = CMS_get1_certs(cms);
 	if (cms_chain(*signer, certs, store, err) == -1) {
 		*fail = CMS_FAIL_CHAIN;
 		goto out;
@@ -357,8 +528,10 @@ out:
 		*signer = NULL;
 	}
 	sk_X509_pop_free(certs, X509_free);
+	sk_X509_pop_free(carried, X509_free);
 	CMS_ContentInfo_free(cms);
 	BIO_free(bio);
+	free(bare);
 	return rc;
 }
 
@@ -511,7 +684,8 @@ cms_open(const unsigned char *der, size_t derlen, const char *msgid,
 	if (cms_open_kek(der, derlen, msgid, key, &signed_der, &signed_len,
 	    fail, err) == -1)
 		goto out;
-	if (cms_verify_der(signed_der, signed_len, store, msg, msglen, &who,
+	if (cms_verify_der(signed_der, signed_len, store, NULL, msg, msglen,
+	    &who,
 	    certs, fail, err) == -1)
 		goto out;
 	if (cms_check_sender(*msg, *msglen, who, err) == -1) {
@@ -660,7 +834,8 @@ cms_verify(const unsigned char *in, size_t inlen, X509_STORE *store,
 	*out = NULL;
 	if (certs != NULL)
 		*certs = NULL;
-	if (cms_verify_der(in, inlen, store, out, outlen, &who, certs, fail,
+	if (cms_verify_der(in, inlen, store, NULL, out, outlen, &who, certs,
+	    fail,
 	    err) == -1)
 		return -1;
 	if (signer != NULL)
@@ -706,6 +881,16 @@ cms_unwrap(const unsigned char *in, size_t inlen, const struct cms_id *id,
     X509_STORE *store, unsigned char **out, size_t *outlen, X509 **signer,
     STACK_OF(X509) **certs, enum cms_fail *fail, char *err)
 {
+	return cms_unwrap_from(in, inlen, id, store, NULL, out, outlen, signer,
+	    certs, fail, err);
+}
+
+int
+cms_unwrap_from(const unsigned char *in, size_t inlen,
+    const struct cms_id *id, X509_STORE *store, const struct cms_certsrc *src,
+    unsigned char **out, size_t *outlen, X509 **signer,
+    STACK_OF(X509) **certs, enum cms_fail *fail, char *err)
+{
 	CMS_ContentInfo *cms = NULL;
 	unsigned char *signed_der = NULL;
 	size_t signed_len;
@@ -722,8 +907,8 @@ cms_unwrap(const unsigned char *in, size_t inlen, const struct cms_id *id,
 	if (cms_decrypt_buf(cms, id->ci_key, id->ci_cert, &signed_der,
 	    &signed_len, err) == -1)
 		goto out;
-	if (cms_verify_der(signed_der, signed_len, store, out, outlen, &who,
-	    certs, fail, err) == -1)
+	if (cms_verify_der(signed_der, signed_len, store, src, out, outlen,
+	    &who, certs, fail, err) == -1)
 		goto out;
 	if (signer != NULL) {
 		*signer = who;

@@ -23,6 +23,11 @@
  *		    const struct cms_id *id, X509_STORE *store,
  *		    unsigned char **out, size_t *outlen, X509 **signer,
  *		    STACK_OF(X509) **certs, enum cms_fail *fail, char *err);
+ *	int	cms_unwrap_from(const unsigned char *in, size_t inlen,
+ *		    const struct cms_id *id, X509_STORE *store,
+ *		    const struct cms_certsrc *src,
+ *		    unsigned char **out, size_t *outlen, X509 **signer,
+ *		    STACK_OF(X509) **certs, enum cms_fail *fail, char *err);
  *	int	cms_sign(const unsigned char *in, size_t inlen,
  *		    const struct cms_id *id, unsigned char **out,
  *		    size_t *outlen, char *err);
@@ -77,6 +82,13 @@
  *	certificate, verifies the signature and the signer to store, and
  *	returns the content and the signer's certificate, which the
  *	caller checks is the party it expects. Ownership as cms_open().
+ *	cms_unwrap_from() is the same, except that the certificates the
+ *	signature carries are turned into X509 by src->cs_get(src->cs_ctx,
+ *	der, len), which returns a new reference or NULL (a cache of
+ *	certificates already parsed: with OpenSSL 3.0 parsing them is
+ *	most of the cost of an unwrap). The checks and results are those
+ *	of cms_unwrap(); a SignedData laid out otherwise than plain DER,
+ *	or a certificate src cannot give, is parsed as cms_unwrap() does.
  *
  *	cms_sign() is the opaque SignedData alone (binary, content
  *	included, signer certificate and chain included), as DER, for
@@ -133,6 +145,12 @@ struct cms_id {
 	STACK_OF(X509)	*ci_chain;	/* may be NULL */
 };
 
+/* Where cms_unwrap_from() gets certificates from their DER. */
+struct cms_certsrc {
+	X509		*(*cs_get)(void *, const unsigned char *, size_t);
+	void		*cs_ctx;
+};
+
 int	cms_seal(const unsigned char *, size_t, const struct cms_id *,
 	    const char *, unsigned char *, unsigned char *,
 	    unsigned char **, size_t *, char *);
@@ -145,6 +163,9 @@ int	cms_wrap(const unsigned char *, size_t, const struct cms_id *,
 int	cms_unwrap(const unsigned char *, size_t, const struct cms_id *,
 	    X509_STORE *, unsigned char **, size_t *, X509 **,
 	    STACK_OF(X509) **, enum cms_fail *, char *);
+int	cms_unwrap_from(const unsigned char *, size_t, const struct cms_id *,
+	    X509_STORE *, const struct cms_certsrc *, unsigned char **,
+	    size_t *, X509 **, STACK_OF(X509) **, enum cms_fail *, char *);
 int	cms_sign(const unsigned char *, size_t, const struct cms_id *,
 	    unsigned char **, size_t *, char *);
 int	cms_verify(const unsigned char *, size_t, X509_STORE *,

@@ -39,6 +39,7 @@ content_open(struct msg *mc, PGconn *db, struct tmail *tm,
     unsigned char **sealed, size_t *sealedlen)
 {
 	const struct fg *fg = mc->mc_fg;
+	struct cms_certsrc src;
 	struct cms_id id;
 	X509 *agent = NULL, *signer = NULL;
 	STACK_OF(X509) *certs = NULL;
@@ -62,9 +63,11 @@ content_open(struct msg *mc, PGconn *db, struct tmail *tm,
 		    "here", mc->mc_sender);
 		return -1;
 	}
-	if (cms_unwrap(tm->tm_der, tm->tm_derlen, &id,
-	    pki_trust_store(fg->fg_trust), sealed, sealedlen, &signer, &certs,
-	    &fail, err) == -1) {
+	src.cs_get = objcache_der;
+	src.cs_ctx = fg->fg_cache;
+	if (cms_unwrap_from(tm->tm_der, tm->tm_derlen, &id,
+	    pki_trust_store(fg->fg_trust), &src, sealed, sealedlen, &signer,
+	    &certs, &fail, err) == -1) {
 		msg_fail(mc, fail == CMS_FAIL_INTERNAL ? MSG_TEMP : MSG_PERM,
 		    "%s bad Tandem content: %s", fail == CMS_FAIL_INTERNAL ?
 		    "4.3.0" : fail_code(fail), err);

@@ -7,6 +7,13 @@ t_unit_tmail_test_SOURCES = t/unit/tmail-test.c t/unit/tap.h
 t_unit_tmail_test_LDADD = $(UNIT_LIBS)
 TESTS += t/unit/tmail-test
 
+# cms_unwrap_from() against cms_unwrap(), for the milter's cache.
+check_PROGRAMS += t/unit/certsrc-test
+t_unit_certsrc_test_CFLAGS = $(UNIT_CFLAGS)
+t_unit_certsrc_test_SOURCES = t/unit/certsrc-test.c t/unit/tap.h
+t_unit_certsrc_test_LDADD = $(UNIT_LIBS)
+TESTS += t/unit/certsrc-test
+
 sbin_PROGRAMS += milter/tandem-milter
 milter_tandem_milter_CFLAGS = $(AM_CFLAGS) $(TANDEM_CFLAGS) $(PQ_CFLAGS) \
 	$(MILTER_CFLAGS)

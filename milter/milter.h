@@ -134,6 +134,7 @@ void		 pool_put(struct pool *, PGconn *);
 struct objcache	*objcache_new(void);
 void		 objcache_free(struct objcache *);
 X509		*objcache_cert(struct objcache *, const char *, size_t, char *);
+X509		*objcache_der(void *, const unsigned char *, size_t);
 EVP_PKEY	*objcache_key(struct objcache *, const struct keybox *,
 		    const char *, const unsigned char *, size_t, char *);
 

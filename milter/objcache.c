@@ -8,6 +8,8 @@
  *	void	objcache_free(struct objcache *oc);
  *	X509	*objcache_cert(struct objcache *oc, const char *pem,
  *		    size_t len, char *err);
+ *	X509	*objcache_der(void *oc, const unsigned char *der,
+ *		    size_t len);
  *	EVP_PKEY *objcache_key(struct objcache *oc, const struct keybox *kb,
  *		    const char *address, const unsigned char *sealed,
  *		    size_t len, char *err);
@@ -21,6 +23,9 @@
  *	generation is simply a miss.
  *
  *	objcache_cert() is pki_parse_cert() of the PEM bytes;
+ *	objcache_der() is d2i_X509() of exactly the DER bytes given, in
+ *	the form of a struct cms_certsrc (cms.h) getter: the certificates
+ *	a wrap carries are the same from one message to the next;
  *	objcache_key() is keybox_open() of the sealed bytes for address
  *	followed by pki_parse_key() of the result (the key is cached by
  *	address and sealed bytes together, so a box sealed for another
@@ -51,6 +56,7 @@
 enum objcache_type {
 	OC_NONE = 0,
 	OC_CERT,
+	OC_DER,
 	OC_KEY
 };
 
@@ -69,7 +75,7 @@ struct objcache {
 static void
 objcache_drop(struct objcache_ent *oe)
 {
-	if (oe->oe_type == OC_CERT)
+	if (oe->oe_type == OC_CERT || oe->oe_type == OC_DER)
 		X509_free(oe->oe_obj);
 	else if (oe->oe_type == OC_KEY)
 		EVP_PKEY_free(oe->oe_obj);
@@ -127,7 +133,7 @@ objcache_find(struct objcache *oc, enum objcache_type type,
 	if (oe->oe_type == type && oe->oe_len == len &&
 	    memcmp(oe->oe_blob, blob, len) == 0) {
 		obj = oe->oe_obj;
-		if (type == OC_CERT)
+		if (type != OC_KEY)
 			X509_up_ref(obj);
 		else
 			EVP_PKEY_up_ref(obj);
@@ -150,7 +156,7 @@ objcache_add(struct objcache *oc, enum objcache_type type,
 	ne.oe_len = len;
 	ne.oe_type = type;
 	ne.oe_obj = obj;
-	if (type == OC_CERT)
+	if (type != OC_KEY)
 		X509_up_ref(obj);
 	else
 		EVP_PKEY_up_ref(obj);
@@ -171,6 +177,24 @@ objcache_cert(struct objcache *oc, const char *pem, size_t len, char *err)
 		return x;
 	if ((x = pki_parse_cert(pem, len, err)) != NULL)
 		objcache_add(oc, OC_CERT, (const unsigned char *)pem, len, x);
+	return x;
+}
+
+X509 *
+objcache_der(void *ctx, const unsigned char *der, size_t len)
+{
+	struct objcache *oc = ctx;
+	const unsigned char *p = der;
+	X509 *x;
+
+	if ((x = objcache_find(oc, OC_DER, der, len)) != NULL)
+		return x;
+	if (len > TN_MAX_MESSAGE ||
+	    (x = d2i_X509(NULL, &p, (long)len)) == NULL || p != der + len) {
+		X509_free(x);
+		return NULL;
+	}
+	objcache_add(oc, OC_DER, der, len, x);
 	return x;
 }
 

@@ -1,0 +1,227 @@
+/*
+ * NAME
+ *	certsrc-test - cms_unwrap_from() gives what cms_unwrap() gives
+ * DESCRIPTION
+ *	A small PKI in memory (root, intermediate, alice under it, bob,
+ *	mallory under another root). Each wrap is unwrapped by
+ *	cms_unwrap() and by cms_unwrap_from() with a certificate source
+ *	that counts its calls, and one that always fails (the whole DER
+ *	is then parsed): results, failures and certificates must agree.
+ */
+#include <openssl/cms.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "tap.h"
+#include "cms.h"
+#include "tandem.h"
+
+struct party {
+	EVP_PKEY	*p_key;
+	X509		*p_cert;
+};
+
+static struct party root, inter, alice, bob, other, mallory;
+static X509_STORE *store;
+static int calls;
+
+static int
+ext(X509 *x, X509 *issuer, int nid, const char *value)
+{
+	X509V3_CTX ctx;
+	X509_EXTENSION *e;
+	int rc;
+
+	X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
+	if ((e = X509V3_EXT_conf_nid(NULL, &ctx, nid, value)) == NULL)
+		return -1;
+	rc = X509_add_ext(x, e, -1) == 1 ? 0 : -1;
+	X509_EXTENSION_free(e);
+	return rc;
+}
+
+/* email NULL: a CA. issuer NULL: self-signed. */
+static void
+party_make(struct party *p, const char *cn, const char *email,
+    const struct party *issuer)
+{
+	X509_NAME *name;
+	char san[128];
+	X509 *x;
+	int good;
+
+	p->p_key = EVP_EC_gen("P-256");
+	p->p_cert = x = X509_new();
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), (long)(random() & 0xffff));
+	X509_gmtime_adj(X509_getm_notBefore(x), -60);
+	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+	name = X509_get_subject_name(x);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+	    (const unsigned char *)cn, -1, -1, 0);
+	X509_set_issuer_name(x, issuer != NULL ?
+	    X509_get_subject_name(issuer->p_cert) : name);
+	X509_set_pubkey(x, p->p_key);
+	good = ext(x, x, NID_subject_key_identifier, "hash") == 0;
+	if (email == NULL) {
+		good &= ext(x, x, NID_basic_constraints,
+		    "critical,CA:TRUE") == 0;
+		good &= ext(x, x, NID_key_usage,
+		    "critical,keyCertSign,cRLSign") == 0;
+	} else {
+		snprintf(san, sizeof(san), "email:%s", email);
+		good &= ext(x, x, NID_key_usage,
+		    "digitalSignature,keyAgreement") == 0;
+		good &= ext(x, x, NID_ext_key_usage, "emailProtection") == 0;
+		good &= ext(x, x, NID_subject_alt_name, san) == 0;
+	}
+	if (!good || X509_sign(x, issuer != NULL ? issuer->p_key : p->p_key,
+	    EVP_sha256()) == 0) {
+		ERR_print_errors_fp(stdout);
+		abort();
+	}
+}
+
+static X509 *
+src_count(void *ctx, const unsigned char *der, size_t len)
+{
+	const unsigned char *p = der;
+
+	(void)ctx;
+	calls++;
+	return d2i_X509(NULL, &p, (long)len);
+}
+
+static X509 *
+src_fail(void *ctx, const unsigned char *der, size_t len)
+{
+	(void)ctx;
+	(void)der;
+	(void)len;
+	calls++;
+	return NULL;
+}
+
+/* alice (with the intermediate) wraps msg to bob; 0 or -1. */
+static int
+wrap(const struct party *from, STACK_OF(X509) *chain, unsigned char **w,
+    size_t *wlen)
+{
+	struct cms_id id = { from->p_cert, from->p_key, chain };
+	STACK_OF(X509) *to = sk_X509_new_null();
+	char err[TN_ERRLEN];
+	int rc;
+
+	sk_X509_push(to, bob.p_cert);
+	rc = cms_wrap((const unsigned char *)"hello", 5, &id, to, 0, w, wlen,
+	    err);
+	sk_X509_free(to);
+	return rc;
+}
+
+/* Unwrap with src (NULL: cms_unwrap()); fills a summary line. */
+static enum cms_fail
+unwrap(const unsigned char *w, size_t wlen, const struct cms_certsrc *src,
+    char *sum, size_t sumlen)
+{
+	struct cms_id id = { bob.p_cert, bob.p_key, NULL };
+	STACK_OF(X509) *certs = NULL;
+	unsigned char *out = NULL;
+	enum cms_fail fail = CMS_FAIL_NONE;
+	char err[TN_ERRLEN], cn[64] = "-";
+	X509 *signer = NULL;
+	size_t outlen = 0;
+	int rc, i, n;
+
+	rc = src == NULL ? cms_unwrap(w, wlen, &id, store, &out, &outlen,
+	    &signer, &certs, &fail, err) : cms_unwrap_from(w, wlen, &id,
+	    store, src, &out, &outlen, &signer, &certs, &fail, err);
+	if (signer != NULL)
+		X509_NAME_get_text_by_NID(X509_get_subject_name(signer),
+		    NID_commonName, cn, sizeof(cn));
+	n = snprintf(sum, sumlen, "rc=%d fail=%d out=%.*s signer=%s certs=",
+	    rc, (int)fail, (int)outlen, out == NULL ? "" : (char *)out, cn);
+	for (i = 0; i < sk_X509_num(certs); i++) {
+		X509_NAME_get_text_by_NID(X509_get_subject_name(
+		    sk_X509_value(certs, i)), NID_commonName, cn, sizeof(cn));
+		n += snprintf(sum + n, sumlen - (size_t)n, "%s,", cn);
+	}
+	free(out);
+	X509_free(signer);
+	sk_X509_pop_free(certs, X509_free);
+	return fail;
+}
+
+static void
+agree(const char *what, const unsigned char *w, size_t wlen,
+    enum cms_fail want, int want_calls)
+{
+	struct cms_certsrc cnt = { src_count, NULL }, bad = { src_fail, NULL };
+	char a[512], b[512], c[512], name[128];
+
+	snprintf(name, sizeof(name), "%s: cms_unwrap fails with %d", what,
+	    (int)want);
+	is_int(unwrap(w, wlen, NULL, a, sizeof(a)), want, name);
+	diag("%s", a);
+	calls = 0;
+	unwrap(w, wlen, &cnt, b, sizeof(b));
+	snprintf(name, sizeof(name), "%s: the same through a source", what);
+	is_str(b, a, name);
+	snprintf(name, sizeof(name), "%s: the source gave %d certificates",
+	    what, want_calls);
+	is_int(calls, want_calls, name);
+	calls = 0;
+	unwrap(w, wlen, &bad, c, sizeof(c));
+	snprintf(name, sizeof(name), "%s: the same when the source fails",
+	    what);
+	is_str(c, a, name);
+}
+
+int
+main(void)
+{
+	STACK_OF(X509) *chain = sk_X509_new_null(), *none = NULL;
+	unsigned char *w = NULL;
+	size_t wlen;
+
+	party_make(&root, "root", NULL, NULL);
+	party_make(&inter, "inter", NULL, &root);
+	party_make(&alice, "alice", "alice@a.example", &inter);
+	party_make(&bob, "bob", "bob@a.example", &root);
+	party_make(&other, "other", NULL, NULL);
+	party_make(&mallory, "mallory", "alice@a.example", &other);
+	store = X509_STORE_new();
+	X509_STORE_add_cert(store, root.p_cert);
+	sk_X509_push(chain, inter.p_cert);
+
+	ok(wrap(&alice, chain, &w, &wlen) == 0, "alice wraps with her chain");
+	agree("alice", w, wlen, CMS_FAIL_NONE, 2);
+	free(w);
+	ok(wrap(&alice, none, &w, &wlen) == 0, "alice wraps without chain");
+	agree("no chain", w, wlen, CMS_FAIL_CHAIN, 1);
+	free(w);
+	ok(wrap(&mallory, none, &w, &wlen) == 0, "mallory wraps");
+	agree("other root", w, wlen, CMS_FAIL_CHAIN, 1);
+	free(w);
+	agree("garbage", (const unsigned char *)"\x30\x03\x02\x01\x00", 5,
+	    CMS_FAIL_INPUT, 0);
+
+	X509_STORE_free(store);
+	sk_X509_free(chain);
+	X509_free(root.p_cert);
+	X509_free(inter.p_cert);
+	X509_free(alice.p_cert);
+	X509_free(bob.p_cert);
+	X509_free(other.p_cert);
+	X509_free(mallory.p_cert);
+	EVP_PKEY_free(root.p_key);
+	EVP_PKEY_free(inter.p_key);
+	EVP_PKEY_free(alice.p_key);
+	EVP_PKEY_free(bob.p_key);
+	EVP_PKEY_free(other.p_key);
+	EVP_PKEY_free(mallory.p_key);
+	return tap_done();
+}
