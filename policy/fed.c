@@ -302,6 +302,15 @@ fed_subordinate(struct pd *pd, const struct intro *in)
 	return yes;
 }
 
+/* Do two checked introductions name the same element? */
+static int
+fed_same(const struct intro *x, const struct intro *y)
+{
+	return x->in_kind == y->in_kind &&
+	    strcmp(x->in_courier, y->in_courier) == 0 &&
+	    strcmp(x->in_endpoint, y->in_endpoint) == 0;
+}
+
 /* Take an Id once: 1 fresh, 0 already seen, -1. In a transaction. */
 static int
 fed_seen(struct pd *pd, const char *id, const char *kind, char *err)
@@ -490,8 +499,7 @@ fed_ic_commit(struct pd *pd, struct fed_in *fi, char *msg, size_t msglen,
 			if (fed_ic_rcpt(pd, fi, ic->ic_rcpts[i], err) == -1)
 				return PD_INTERNAL;
 	}
-	direct = strcmp(fi->fi_origin->in_courier,
-	    fi->fi_peer->in_courier) == 0;
+	direct = fed_same(fi->fi_origin, fi->fi_peer);
 	if (fi->fi_ndone > 0 && !direct &&
 	    strcmp(fi->fi_origin->in_courier, pd->pd_cf->cf_name) != 0 &&
 	    (fed_record(pd, fi->fi_origin, err) == -1 ||
@@ -524,8 +532,7 @@ fed_inter_courier(struct pd *pd, struct intro *peer, const char *text,
 		snprintf(msg, msglen, "not an ARM: a background carries ARMs");
 		goto out;
 	}
-	if (fi.fi_ic->ic_hops == 1 &&
-	    strcmp(fi.fi_origin->in_pem, peer->in_pem) != 0) {
+	if (fi.fi_ic->ic_hops == 1 && !fed_same(fi.fi_origin, peer)) {
 		snprintf(msg, msglen, "at hop 1 the origin must be the client");
 		st = PD_FORBIDDEN;
 		goto out;
@@ -598,7 +605,7 @@ fed_introduction(struct pd *pd, struct intro *peer, const char *text,
 		snprintf(msg, msglen, "%s", err);
 		goto out;
 	}
-	if (strcmp(in->in_pem, peer->in_pem) != 0) {
+	if (!fed_same(in, peer)) {
 		snprintf(msg, msglen, "introduction is not of the client");
 		goto out;
 	}

@@ -9,9 +9,11 @@
  *	HTTPS listener, drops root privileges (to USER, default nobody),
  *	connects to the background database, then runs one event loop:
  *	HTTPS requests (http.c), notifications of activated accounts
- *	(listen.c), and every hygiene.purge_interval the hygiene pass
- *	(store_purge(), then the release of whatever an account's
- *	activation left held). SIGTERM and SIGINT stop the loop.
+ *	(listen.c), the sender of bg_outbox (send.c), and every
+ *	hygiene.purge_interval the hygiene pass (store_purge(), then the
+ *	release of whatever an account's activation left held, then the
+ *	forwarding of held ARMs whose recipient now routes to another
+ *	courier, fed_release()). SIGTERM and SIGINT stop the loop.
  *
  *	See tandem-policyd(8).
  * DIAGNOSTICS
@@ -113,7 +115,8 @@ pd_hygiene(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (store_purge(pd, err) == -1 || store_release_all(pd, err) == -1)
+	if (store_purge(pd, err) == -1 || store_release_all(pd, err) == -1 ||
+	    fed_release(pd, err) == -1)
 		log_warn("hygiene status=error reason=\"%s\"", err);
 }
 

@@ -100,6 +100,9 @@ bf_conf() {
 		chain = "$TRASH/pki/$1/chain.pem"
 		keybox_key = "$TRASH/pki/keybox.key"
 	}
+	hygiene {
+		purge_interval = 1s
+	}
 	agent {
 		resolve = {$_bf_res}
 	}
