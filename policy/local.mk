@@ -25,6 +25,7 @@ EXTRA_DIST += $(POLICY_SCENARIOS) t/lib-policyd.sh
 # Several couriers' backgrounds, BG to BG (doc/federation.md).
 BGFED_SCENARIOS = \
 	t/0700-bgfed-introduced.sh \
-	t/0710-bgfed-deferral.sh
+	t/0710-bgfed-deferral.sh \
+	t/0720-bgfed-refusals.sh
 TESTS += $(BGFED_SCENARIOS)
 EXTRA_DIST += $(BGFED_SCENARIOS) t/lib-bgfed.sh

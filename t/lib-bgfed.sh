@@ -226,3 +226,93 @@ bf_net() {
 	eval "printf -- '--bg %s --resolve bg.%s.example:%s:%s' \
 	    \"\$(bf_url $1)\" $1 \$BF_PORT_$1 \$BF_ADDR_$1"
 }
+
+# Hand-made traffic between backgrounds, for the refusal scenarios:
+#
+#	bf_ic OUT ID HOPS ORIGIN TO MSGID SENDER ARM RCPT...
+#			an inter-courier message (origin: courier ORIGIN's
+#			BG, To-Element: TO's BG) carrying the ARM record ARM
+#	bf_intro_msg OUT ID X [ADDRESS...]
+#			an introduction of X's BG with those Address fields
+#	bf_send WANT SIGNER CLIENT TO FILE
+#			FILE signed by SIGNER's BG key, enveloped to TO's BG,
+#			POSTed to TO's /v1/courier with CLIENT's BG
+#			certificate; the status must be WANT
+
+bf_part() {
+	printf -- '--b1\r\nContent-Type: %s\r\n' "$1"
+	printf 'Content-Transfer-Encoding: base64\r\nTandem-Part: %s\r\n\r\n' "$2"
+	base64 -w 76 "$3" | sed 's/$/\r/'
+}
+
+bf_ic() {
+	_bf_out=$1 _bf_id=$2 _bf_hops=$3 _bf_or=$4 _bf_to=$5 _bf_mid=$6
+	_bf_snd=$7 _bf_arm=$8
+	shift 8
+	{
+		printf 'MIME-Version: 1.0\r\n'
+		printf 'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n'
+		printf -- '--b1\r\nContent-Type: application/vnd.tandem.inter-courier\r\n'
+		printf 'Content-Transfer-Encoding: 7bit\r\n\r\n'
+		printf 'Id: %s\r\nDate: 2026-01-01T00:00:00Z\r\n' "$_bf_id"
+		printf 'From-Element: %s\r\n' "$(bf_url $_bf_or)"
+		printf 'To-Element: %s\r\n' "$(bf_url $_bf_to)"
+		printf 'Message-Id: %s\r\nSender: %s\r\n' "$_bf_mid" "$_bf_snd"
+		for _bf_r; do printf 'Recipient: %s\r\n' "$_bf_r"; done
+		printf 'Hops: %s\r\nOrigin-Courier: %s.example\r\n' "$_bf_hops" \
+		    "$_bf_or"
+		bf_part application/vnd.tandem.arm arm "$_bf_arm"
+		bf_part application/pem-certificate-chain origin-cert \
+		    "$TRASH/pki/$_bf_or/elements/bg.crt"
+		bf_part application/pem-certificate-chain origin-chain \
+		    "$TRASH/pki/$_bf_or/chain.pem"
+		printf -- '--b1--\r\n'
+	} >"$_bf_out"
+}
+
+bf_intro_msg() {
+	_bf_out=$1 _bf_id=$2 _bf_x=$3
+	shift 3
+	case $_bf_x in a) _bf_role=public ;; *) _bf_role=private ;; esac
+	{
+		printf 'MIME-Version: 1.0\r\n'
+		printf 'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n'
+		printf -- '--b1\r\nContent-Type: application/vnd.tandem.introduction\r\n'
+		printf 'Content-Transfer-Encoding: 7bit\r\n\r\n'
+		printf 'Id: %s\r\nDate: 2026-01-01T00:00:00Z\r\n' "$_bf_id"
+		printf 'Courier: %s.example\r\nRole: %s\r\n' "$_bf_x" "$_bf_role"
+		printf 'Element: background\r\nElement-Address: %s\r\n' \
+		    "$(bf_url $_bf_x)"
+		[ $_bf_role = public ] ||
+		    printf 'Domain: %s.example\r\n' "$_bf_x"
+		for _bf_r; do printf 'Address: %s\r\n' "$_bf_r"; done
+		bf_part application/pem-certificate-chain element-cert \
+		    "$TRASH/pki/$_bf_x/elements/bg.crt"
+		bf_part application/pem-certificate-chain ca-chain \
+		    "$TRASH/pki/$_bf_x/chain.pem"
+		printf -- '--b1--\r\n'
+	} >"$_bf_out"
+}
+
+bf_send() {
+	_bf_want=$1 _bf_s=$TRASH/pki/$2 _bf_c=$TRASH/pki/$3 _bf_to=$4
+	openssl cms -sign -binary -nodetach -in "$5" \
+	    -signer "$_bf_s/elements/bg.crt" -inkey "$_bf_s/elements/bg.key" \
+	    -certfile "$_bf_s/chain.pem" -outform DER -out "$5.signed" &&
+	openssl cms -encrypt -binary -aes-256-gcm -in "$5.signed" \
+	    -inform DER -outform DER \
+	    -recip "$TRASH/pki/$_bf_to/elements/bg.crt" \
+	    -keyopt ecdh_kdf_md:sha256 -out "$5.p7m" &&
+	cat "$_bf_c/elements/bg.crt" "$_bf_c/chain.pem" >"$5.client.pem" ||
+	    return 1
+	_bf_got=$(eval "curl -s -o out.body -w '%{http_code}' \
+	    --cert $5.client.pem --key $_bf_c/elements/bg.key \
+	    --cacert $TRASH/pki/root/root.crt \
+	    --resolve bg.$_bf_to.example:\$BF_PORT_$_bf_to:\$BF_ADDR_$_bf_to \
+	    --data-binary @$5.p7m -H 'Content-Type: application/pkcs7-mime' \
+	    $(bf_url $_bf_to)v1/courier")
+	[ "$_bf_got" = "$_bf_want" ] && return 0
+	echo "bf_send: $5: got $_bf_got, want $_bf_want"
+	cat out.body
+	return 1
+}
