@@ -201,6 +201,7 @@ static const struct fspec f_invitation_reject[] = {
 	{ "Inviting-Courier", FT_NAME, F_REQ, NULL },
 	{ "Registered-Courier", FT_NAME, F_REQ, NULL },
 	{ "Message-Id", FT_MSGID, F_REP, NULL },
+	{ "Background-Url", FT_URL, 0, NULL },
 	{ NULL, 0, 0, NULL }
 };
 
