@@ -10,10 +10,12 @@
  *	and rewraps the sealed content to the agents of the local ones.
  *	The caller owns the transaction and carries out the verdict.
  */
+#include <openssl/evp.h>
 #include <openssl/x509.h>
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "milter.h"
@@ -31,6 +33,50 @@ fail_code(enum cms_fail f)
 	default:
 		return "5.6.0";
 	}
+}
+
+#define CONTENT_VERIFY_MAXCERTS	8
+
+/*
+ * pki_verify() of the signer, its chain and the sender's address,
+ * remembered on success: for the same certificates (by SHA-256) and
+ * address, with the same fixed trust anchors, it gives the same
+ * answer as long as every one of them and every anchor is within its
+ * validity, so the answer is kept for that span only.
+ */
+static int
+content_verify(const struct fg *fg, X509 *signer, STACK_OF(X509) *certs,
+    const char *sender, char *err)
+{
+	unsigned char key[TN_MAX_ADDRESS + 1 +
+	    (CONTENT_VERIFY_MAXCERTS + 1) * EVP_MAX_MD_SIZE];
+	size_t klen, alen = strlen(sender) + 1;
+	unsigned int n = 0;
+	time_t now = time(NULL), from, until;
+	int i, nc = sk_X509_num(certs), cacheable;
+	X509 *x;
+
+	cacheable = alen <= TN_MAX_ADDRESS + 1 && nc >= 0 &&
+	    nc <= CONTENT_VERIFY_MAXCERTS;
+	from = fg->fg_anchors_from;
+	until = fg->fg_anchors_until;
+	klen = alen;
+	if (cacheable)
+		memcpy(key, sender, alen);	/* with its NUL */
+	for (i = -1; cacheable && i < nc; i++) {
+		x = i < 0 ? signer : sk_X509_value(certs, i);
+		if (X509_digest(x, EVP_sha256(), key + klen, &n) != 1 ||
+		    objcache_narrow(x, &from, &until) == -1)
+			cacheable = 0;
+		klen += n;
+	}
+	if (cacheable && objcache_recall(fg->fg_cache, key, klen, now))
+		return 0;
+	if (pki_verify(fg->fg_trust, signer, certs, sender, err) == -1)
+		return -1;
+	if (cacheable)
+		objcache_remember(fg->fg_cache, key, klen, from, until);
+	return 0;
 }
 
 /* The sealed content, unwrapped and checked; -1 with the verdict set. */
@@ -74,8 +120,7 @@ content_open(struct msg *mc, PGconn *db, struct tmail *tm,
 		goto out;
 	}
 	if (X509_cmp(signer, agent) != 0 ||
-	    pki_verify(fg->fg_trust, signer, certs, mc->mc_sender,
-	    err) == -1) {
+	    content_verify(fg, signer, certs, mc->mc_sender, err) == -1) {
 		msg_fail(mc, MSG_PERM, "5.7.7 the signer is not the agent of "
 		    "%s", mc->mc_sender);
 		free(*sealed);

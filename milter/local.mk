@@ -14,6 +14,14 @@ t_unit_certsrc_test_SOURCES = t/unit/certsrc-test.c t/unit/tap.h
 t_unit_certsrc_test_LDADD = $(UNIT_LIBS)
 TESTS += t/unit/certsrc-test
 
+check_PROGRAMS += t/unit/objcache-test
+t_unit_objcache_test_CFLAGS = $(UNIT_CFLAGS) $(PQ_CFLAGS) \
+	-I$(top_srcdir)/milter
+t_unit_objcache_test_SOURCES = t/unit/objcache-test.c t/unit/tap.h \
+	milter/objcache.c
+t_unit_objcache_test_LDADD = $(UNIT_LIBS)
+TESTS += t/unit/objcache-test
+
 sbin_PROGRAMS += milter/tandem-milter
 milter_tandem_milter_CFLAGS = $(AM_CFLAGS) $(TANDEM_CFLAGS) $(PQ_CFLAGS) \
 	$(MILTER_CFLAGS)

@@ -48,6 +48,7 @@
 
 #include <pthread.h>
 #include <stddef.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 
@@ -66,6 +67,8 @@ struct fg {
 	struct conf		*fg_conf;
 	struct pool		*fg_pool;	/* message connections */
 	struct objcache		*fg_cache;	/* parsed certs and keys */
+	time_t			 fg_anchors_from;	/* all anchors valid */
+	time_t			 fg_anchors_until;
 	struct pki_trust	*fg_trust;
 	struct keybox		*fg_keybox;
 	struct cms_id		 fg_id;
@@ -135,6 +138,11 @@ struct objcache	*objcache_new(void);
 void		 objcache_free(struct objcache *);
 X509		*objcache_cert(struct objcache *, const char *, size_t, char *);
 X509		*objcache_der(void *, const unsigned char *, size_t);
+void		 objcache_remember(struct objcache *, const unsigned char *,
+		    size_t, time_t, time_t);
+int		 objcache_recall(struct objcache *, const unsigned char *,
+		    size_t, time_t);
+int		 objcache_narrow(X509 *, time_t *, time_t *);
 EVP_PKEY	*objcache_key(struct objcache *, const struct keybox *,
 		    const char *, const unsigned char *, size_t, char *);
 

@@ -13,6 +13,12 @@
  *	EVP_PKEY *objcache_key(struct objcache *oc, const struct keybox *kb,
  *		    const char *address, const unsigned char *sealed,
  *		    size_t len, char *err);
+ *	void	objcache_remember(struct objcache *oc,
+ *		    const unsigned char *key, size_t len, time_t from,
+ *		    time_t until);
+ *	int	objcache_recall(struct objcache *oc,
+ *		    const unsigned char *key, size_t len, time_t now);
+ *	int	objcache_narrow(X509 *x, time_t *from, time_t *until);
  * DESCRIPTION
  *	Parsing a certificate or a private key costs more than the rest
  *	of a message's public-key work with OpenSSL 3.0 (every public key
@@ -32,6 +38,13 @@
  *	address still fails to open). Each returns a new reference, to be
  *	passed to X509_free() or EVP_PKEY_free(), or NULL with err set.
  *
+ *	objcache_remember() notes that a check named by the key bytes
+ *	succeeded and keeps giving the same answer from from to until;
+ *	objcache_recall() returns 1 when such a note covers now, else 0.
+ *	The caller decides what a key names and how long an answer holds;
+ *	objcache_narrow() narrows [*from, *until) to the validity of x
+ *	(0, or -1 when its dates cannot be read).
+ *
  *	The cache is direct-mapped (OBJCACHE_SLOTS entries; a collision
  *	replaces the older entry), shared by the threads under one lock
  *	that is never held while parsing. objcache_free() drops every
@@ -39,11 +52,13 @@
  * DIAGNOSTICS
  *	objcache_new() returns NULL when out of memory.
  */
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
 #include <pthread.h>
 #include <stdint.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,7 +72,8 @@ enum objcache_type {
 	OC_NONE = 0,
 	OC_CERT,
 	OC_DER,
-	OC_KEY
+	OC_KEY,
+	OC_WINDOW
 };
 
 struct objcache_ent {
@@ -79,6 +95,8 @@ objcache_drop(struct objcache_ent *oe)
 		X509_free(oe->oe_obj);
 	else if (oe->oe_type == OC_KEY)
 		EVP_PKEY_free(oe->oe_obj);
+	else
+		free(oe->oe_obj);
 	free(oe->oe_blob);
 	memset(oe, 0, sizeof(*oe));
 }
@@ -192,6 +210,7 @@ objcache_der(void *ctx, const unsigned char *der, size_t len)
 	if (len > TN_MAX_MESSAGE ||
 	    (x = d2i_X509(NULL, &p, (long)len)) == NULL || p != der + len) {
 		X509_free(x);
+		ERR_clear_error();	/* the caller parses otherwise */
 		return NULL;
 	}
 	objcache_add(oc, OC_DER, der, len, x);
@@ -223,4 +242,74 @@ out:
 	keybox_clear_free(plain, plen);
 	free(blob);
 	return pk;
+}
+
+/* The span during which a remembered check holds. */
+struct objcache_window {
+	time_t		ow_from;
+	time_t		ow_until;
+};
+
+void
+objcache_remember(struct objcache *oc, const unsigned char *key, size_t len,
+    time_t from, time_t until)
+{
+	struct objcache_ent *oe, ne;
+	struct objcache_window *ow;
+
+	memset(&ne, 0, sizeof(ne));
+	if ((ow = malloc(sizeof(*ow))) == NULL ||
+	    (ne.oe_blob = malloc(len == 0 ? 1 : len)) == NULL) {
+		free(ow);
+		return;		/* not remembered: checked again next time */
+	}
+	ow->ow_from = from;
+	ow->ow_until = until;
+	memcpy(ne.oe_blob, key, len);
+	ne.oe_len = len;
+	ne.oe_type = OC_WINDOW;
+	ne.oe_obj = ow;
+	oe = &oc->oc_ent[objcache_slot(OC_WINDOW, key, len)];
+	pthread_mutex_lock(&oc->oc_lock);
+	objcache_drop(oe);
+	*oe = ne;
+	pthread_mutex_unlock(&oc->oc_lock);
+}
+
+int
+objcache_recall(struct objcache *oc, const unsigned char *key, size_t len,
+    time_t now)
+{
+	struct objcache_ent *oe;
+	struct objcache_window *ow;
+	int hit = 0;
+
+	oe = &oc->oc_ent[objcache_slot(OC_WINDOW, key, len)];
+	pthread_mutex_lock(&oc->oc_lock);
+	if (oe->oe_type == OC_WINDOW && oe->oe_len == len &&
+	    memcmp(oe->oe_blob, key, len) == 0) {
+		ow = oe->oe_obj;
+		hit = ow->ow_from <= now && now < ow->ow_until;
+	}
+	pthread_mutex_unlock(&oc->oc_lock);
+	return hit;
+}
+
+int
+objcache_narrow(X509 *x, time_t *from, time_t *until)
+{
+	struct tm tm;
+	time_t t;
+
+	memset(&tm, 0, sizeof(tm));
+	if (ASN1_TIME_to_tm(X509_get0_notBefore(x), &tm) != 1)
+		return -1;
+	if ((t = timegm(&tm)) > *from)
+		*from = t;
+	memset(&tm, 0, sizeof(tm));
+	if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) != 1)
+		return -1;
+	if ((t = timegm(&tm)) < *until)
+		*until = t;
+	return 0;
 }

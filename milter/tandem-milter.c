@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -404,6 +405,25 @@ chain_pem(STACK_OF(X509) *chain, char *err)
 	return all;
 }
 
+/* When every trust anchor is within its validity: [from, until). */
+static int
+anchors_window(struct fg *fg)
+{
+	STACK_OF(X509_OBJECT) *objs;
+	X509 *x;
+	int i;
+
+	fg->fg_anchors_from = 0;
+	fg->fg_anchors_until = (time_t)INT64_MAX;
+	objs = X509_STORE_get0_objects(pki_trust_store(fg->fg_trust));
+	for (i = 0; i < sk_X509_OBJECT_num(objs); i++)
+		if ((x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs,
+		    i))) != NULL && objcache_narrow(x, &fg->fg_anchors_from,
+		    &fg->fg_anchors_until) == -1)
+			return -1;
+	return 0;
+}
+
 /* Load every file the milter needs; exits on failure. */
 static void
 setup(struct fg *fg)
@@ -425,6 +445,9 @@ setup(struct fg *fg)
 	    NULL, err) == -1 || pki_cert_kind(fg->fg_id.ci_cert) != PKI_KIND_FG)
 		log_fatal(EX_CONFIG, "%s: not a valid FG element certificate%s%s",
 		    cf->cf_cert, err[0] ? ": " : "", err);
+	if (anchors_window(fg) == -1)
+		log_fatal(EX_CONFIG, "%s: cannot read the dates of the trust "
+		    "anchors", cf->cf_anchors);
 	if ((fg->fg_pool = pool_new(cf->cf_conninfo,
 	    (size_t)cf->cf_max_messages)) == NULL ||
 	    (fg->fg_cache = objcache_new()) == NULL)
