@@ -190,8 +190,8 @@ content_route(struct msg *mc, PGconn *db, struct tmail *tm,
 			msg_fail(mc, MSG_TEMP, "4.3.0 routing %s: %s", a, err);
 			return -1;
 		}
-		log_info("%s msgid=%s rcpt=%s route=%s", mc->mc_qid,
-		    tm->tm_msgid, a, route_action_name(rd.rd_action));
+		msg_note(mc, " rcpt=%s route=%s", a,
+		    route_action_name(rd.rd_action));
 		switch (rd.rd_action) {
 		case ROUTE_DELIVER_LOCAL:
 			if (content_agent(mc->mc_fg, db, a, to, err) == -1) {
@@ -232,6 +232,7 @@ content_process(struct msg *mc, PGconn *db, struct tmail *tm)
 	char err[TN_ERRLEN];
 	int rc = -1;
 
+	msg_note(mc, " msgid=%s", tm->tm_msgid);
 	if (content_open(mc, db, tm, &sealed, &sealedlen) == -1)
 		goto out;
 	if ((to = sk_X509_new_null()) == NULL) {
@@ -252,8 +253,7 @@ content_process(struct msg *mc, PGconn *db, struct tmail *tm)
 		msg_fail(mc, MSG_TEMP, "4.3.0 cannot rewrap: %s", err);
 		goto out;
 	}
-	log_info("%s msgid=%s rewrapped=%d", mc->mc_qid, tm->tm_msgid,
-	    sk_X509_num(to));
+	msg_note(mc, " rewrapped=%d", sk_X509_num(to));
 	rc = 0;
 out:
 	free(sealed);

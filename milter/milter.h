@@ -14,7 +14,9 @@
  *
  *	struct msg is one message from envfrom to eom or abort; the
  *	milter callbacks fill it, msg_process() decides (content.c,
- *	service.c), and the callbacks carry out the verdict.
+ *	service.c), and the callbacks carry out the verdict. msg_note()
+ *	adds " key=value" pairs to the one line logged at the end of
+ *	the message (what is past MSG_NOTELEN is cut).
  *
  *	fgdb_*() (fgdb.c) wrap libpq: fgdb_exec() runs one statement
  *	with text parameters (NULL is SQL NULL; binary parameters are
@@ -80,6 +82,8 @@ struct fg {
 	volatile int		 fg_stop;
 };
 
+#define MSG_NOTELEN	1024
+
 enum msg_verdict {
 	MSG_OK = 0,
 	MSG_TEMP,
@@ -106,12 +110,14 @@ struct msg {
 	size_t			 mc_newbodylen;
 	unsigned char		*mc_drop;	/* per rcpt: 1 delrcpt */
 	int			 mc_discard;
+	char			 mc_note[MSG_NOTELEN];	/* " key=value"... */
 };
 
 #define MSG_MAX_RCPTS	TN_MAX_RCPTS
 
 void	msg_fail(struct msg *, enum msg_verdict, const char *, ...)
 	    TN_PRINTF(3, 4);
+void	msg_note(struct msg *, const char *, ...) TN_PRINTF(2, 3);
 int	msg_process(struct msg *);
 int	content_process(struct msg *, PGconn *, struct tmail *);
 int	service_process(struct msg *, PGconn *, struct tmail *);

@@ -48,6 +48,17 @@ msg_fail(struct msg *mc, enum msg_verdict v, const char *fmt, ...)
 	va_end(ap);
 }
 
+void
+msg_note(struct msg *mc, const char *fmt, ...)
+{
+	size_t n = strlen(mc->mc_note);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(mc->mc_note + n, sizeof(mc->mc_note) - n, fmt, ap);
+	va_end(ap);
+}
+
 static void
 msg_free(struct msg *mc)
 {
@@ -342,14 +353,14 @@ cb_eom(SMFICTX *ctx)
 	if (mc->mc_verdict != MSG_OK) {
 		code = mc->mc_verdict == MSG_TEMP ? "451" : "550";
 		msg_reply(ctx, code, mc->mc_reply);
-		log_info("%s from=%s status=%s reason=\"%s\"", mc->mc_qid,
+		log_info("%s from=%s status=%s reason=\"%s\"%s", mc->mc_qid,
 		    mc->mc_sender, mc->mc_verdict == MSG_TEMP ? "tempfail" :
-		    "reject", mc->mc_reply);
+		    "reject", mc->mc_reply, mc->mc_note);
 		st = mc->mc_verdict == MSG_TEMP ? SMFIS_TEMPFAIL :
 		    SMFIS_REJECT;
 	} else {
-		log_info("%s from=%s status=%s", mc->mc_qid, mc->mc_sender,
-		    mc->mc_discard ? "consumed" : "accepted");
+		log_info("%s from=%s status=%s%s", mc->mc_qid, mc->mc_sender,
+		    mc->mc_discard ? "consumed" : "accepted", mc->mc_note);
 		st = mc->mc_discard ? SMFIS_DISCARD : SMFIS_ACCEPT;
 	}
 	msg_free(mc);
