@@ -577,17 +577,69 @@ fed_learn(struct pd *pd, const struct intro *in, const struct proto_msg *pm,
 	    "reason = 'introduced', learned_at = now() "
 	    "WHERE address_routes.reason = 'introduced'";
 	const char *vals[2];
+	PGresult *res;
 	size_t i;
+	int n;
 
 	for (i = 0; i < proto_count(pm, "Address"); i++) {
 		vals[0] = proto_get_nth(pm, "Address", i);
 		vals[1] = in->in_courier;
-		if (store_run(pd, sql, 2, vals, err) == -1)
+		if (store_exec(pd, sql, 2, vals, NULL, NULL, &res, err) == -1)
 			return -1;
-		log_info("courier learned address=%s courier=%s "
-		    "reason=introduced", vals[0], in->in_courier);
+		n = atoi(PQcmdTuples(res));
+		PQclear(res);
+		if (n > 0)
+			log_info("courier learned address=%s courier=%s "
+			    "reason=introduced", vals[0], in->in_courier);
 	}
 	return 0;
+}
+
+/*
+ * The Token of an introduction answers a pending invitation of one of its
+ * Addresses: learn that address (reason rejected). 1, 0 with the reason
+ * in err, or -1. In the transaction of the introduction.
+ */
+static int
+fed_token(struct pd *pd, const struct intro *in, const struct proto_msg *pm,
+    char *err)
+{
+	static const char sql[] = "INSERT INTO address_routes (address, "
+	    "courier, reason) VALUES ($1, $2, 'rejected') ON CONFLICT (address) "
+	    "DO UPDATE SET courier = $2, reason = 'rejected', learned_at = "
+	    "now() WHERE address_routes.reason <> 'transferred'";
+	const char *tok = proto_get(pm, "Token"), *vals[2];
+	PGresult *res = NULL;
+	size_t i;
+	int rc = -1;
+
+	if (store_exec(pd, "SELECT address FROM invitation_tokens WHERE "
+	    "token_hash = sha256(convert_to($1, 'UTF8')) AND expires_at > "
+	    "now()", 1, &tok, NULL, NULL, &res, err) == -1)
+		goto out;
+	rc = 0;
+	tn_err(err, "the token answers no pending invitation");
+	if (PQntuples(res) != 1)
+		goto out;
+	vals[0] = PQgetvalue(res, 0, 0);
+	vals[1] = in->in_courier;
+	for (i = 0; i < proto_count(pm, "Address"); i++)
+		if (strcasecmp(proto_get_nth(pm, "Address", i), vals[0]) == 0)
+			break;
+	if (i == proto_count(pm, "Address")) {
+		tn_err(err, "the token is not for an Address of the "
+		    "introduction");
+		goto out;
+	}
+	rc = -1;
+	if (store_run(pd, sql, 2, vals, err) == -1)
+		goto out;
+	log_info("courier learned address=%s courier=%s reason=rejected",
+	    vals[0], in->in_courier);
+	rc = 1;
+out:
+	PQclear(res);
+	return rc;
 }
 
 static enum pd_status
@@ -598,7 +650,7 @@ fed_introduction(struct pd *pd, struct intro *peer, const char *text,
 	struct proto_msg *pm = NULL;
 	char err[TN_ERRLEN];
 	enum pd_status st = PD_FORBIDDEN;
-	int fresh;
+	int fresh, r;
 
 	if (intro_read(pd->pd_trust, text, len, PKI_KIND_BG, &in, &pm,
 	    err) == -1) {
@@ -607,11 +659,6 @@ fed_introduction(struct pd *pd, struct intro *peer, const char *text,
 	}
 	if (!fed_same(in, peer)) {
 		snprintf(msg, msglen, "introduction is not of the client");
-		goto out;
-	}
-	if (proto_get(pm, "Token") != NULL) {
-		snprintf(msg, msglen, "introduction with a token: not taken "
-		    "by this background yet");
 		goto out;
 	}
 	st = PD_INTERNAL;
@@ -623,6 +670,15 @@ fed_introduction(struct pd *pd, struct intro *peer, const char *text,
 		store_rollback(pd);
 		snprintf(msg, msglen, "already stored");
 		st = PD_OK;
+		goto out;
+	}
+	if (proto_get(pm, "Token") != NULL &&
+	    (r = fed_token(pd, in, pm, err)) != 1) {
+		if (r == -1)
+			goto fail;
+		store_rollback(pd);
+		snprintf(msg, msglen, "%s", err);
+		st = PD_FORBIDDEN;
 		goto out;
 	}
 	if (fed_record(pd, in, err) == -1 || fed_learn(pd, in, pm, err) == -1 ||
@@ -802,5 +858,120 @@ out:
 	X509_free(signer);
 	sk_X509_pop_free(certs, X509_free);
 	intro_free(peer);
+	return st;
+}
+
+/* The introduction an invitation-reject asks for, queued to seal later. */
+static int
+fed_reject_queue(struct pd *pd, const struct proto_msg *pm, char *err)
+{
+	const char *addr = proto_get(pm, "Address");
+	const char *url = proto_get(pm, "Background-Url");
+	const char *vals[2];
+	struct intro_req rq;
+	char *text = NULL;
+	size_t len;
+	int lens[2] = { 0, 0 }, fmts[2] = { 0, 1 };
+	PGresult *res = NULL;
+	int rc = -1;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.ir_cert = pd->pd_id.ci_cert;
+	rq.ir_chain = pd->pd_id.ci_chain;
+	rq.ir_addrs = &addr;
+	rq.ir_naddrs = 1;
+	rq.ir_token = proto_get(pm, "Token");
+	if (intro_make(&rq, &text, &len, err) == -1)
+		goto out;
+	vals[0] = url;
+	vals[1] = text;
+	lens[1] = (int)len;
+	if (store_exec(pd, "INSERT INTO bg_outbox (url, kind, body) VALUES "
+	    "($1, '" PD_KIND_UNSEALED "', $2)", 2, vals, lens, fmts, &res,
+	    err) == -1)
+		goto out;
+	rc = 0;
+out:
+	PQclear(res);
+	free(text);
+	return rc;
+}
+
+/* Is this invitation-reject one this background acts on? NULL or why. */
+static const char *
+fed_reject_check(struct pd *pd, const struct proto_msg *pm,
+    const char *address)
+{
+	const char *url = proto_get(pm, "Background-Url");
+
+	if (pm->pm_kind != PROTO_INVITATION_REJECT)
+		return "not an invitation-reject";
+	if (strcasecmp(proto_get(pm, "Address"), address) != 0)
+		return "Address is not the client's address";
+	if (strcasecmp(proto_get(pm, "Registered-Courier"),
+	    pd->pd_cf->cf_name) != 0)
+		return "Registered-Courier is not this courier";
+	if (strcasecmp(proto_get(pm, "Inviting-Courier"),
+	    pd->pd_cf->cf_name) == 0)
+		return "Inviting-Courier is this courier";
+	if (url == NULL || strncasecmp(url, "https://", 8) != 0)
+		return "no https Background-Url";
+	if (strcmp(url, pd->pd_cf->cf_url) == 0)
+		return "Background-Url is this background";
+	return NULL;
+}
+
+enum pd_status
+store_invitation_reject(struct pd *pd, X509 *client, const char *address,
+    const unsigned char *body, size_t len, char *msg, size_t msglen)
+{
+	struct proto_msg *pm = NULL;
+	unsigned char *text = NULL;
+	size_t tlen = 0;
+	const char *why;
+	char err[TN_ERRLEN];
+	enum pd_status st;
+	int fresh;
+
+	if ((st = store_agent_open(pd, client, address, body, len, &text,
+	    &tlen, msg, msglen)) != PD_NONE)
+		goto out;
+	st = PD_BAD;
+	if (proto_parse((char *)text, tlen, &pm, err) == -1) {
+		snprintf(msg, msglen, "%s", err);
+		goto out;
+	}
+	if ((why = fed_reject_check(pd, pm, address)) != NULL) {
+		snprintf(msg, msglen, "%s", why);
+		st = pm->pm_kind == PROTO_INVITATION_REJECT ? PD_FORBIDDEN :
+		    PD_BAD;
+		goto out;
+	}
+	if (store_run(pd, "BEGIN", 0, NULL, err) == -1 ||
+	    (fresh = fed_seen(pd, proto_get(pm, "Id"), "invitation-reject",
+	    err)) == -1 || (fresh && fed_reject_queue(pd, pm, err) == -1) ||
+	    store_run(pd, "COMMIT", 0, NULL, err) == -1) {
+		store_rollback(pd);
+		log_warn("invitation-reject client=%s status=error "
+		    "reason=\"%s\"", address, err);
+		st = pd->pd_db_down ? PD_UNAVAILABLE : PD_INTERNAL;
+		snprintf(msg, msglen, pd->pd_db_down ? "database unavailable, "
+		    "try again later" : "internal error");
+		goto out;
+	}
+	log_info("invitation-reject client=%s inviting=%s url=%s status=%s",
+	    address, proto_get(pm, "Inviting-Courier"),
+	    proto_get(pm, "Background-Url"), fresh ? "queued" : "duplicate");
+	snprintf(msg, msglen, fresh ? "stored" : "already stored");
+	st = fresh ? PD_CREATED : PD_OK;
+	if (fresh)
+		send_kick(pd);
+out:
+	if (st != PD_CREATED && st != PD_OK && st != PD_UNAVAILABLE)
+		log_info("invitation-reject client=%s status=%d reason=\"%s\"",
+		    address, (int)st, msg);
+	if (text != NULL)
+		OPENSSL_clear_free(text, tlen);
+	proto_msg_free(pm);
 	return st;
 }

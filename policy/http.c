@@ -172,9 +172,13 @@ http_client(struct evhttp_request *req, char **address)
 	return cert;
 }
 
+/* The store function of a POST from an agent. */
+typedef enum pd_status (*http_store_fn)(struct pd *, X509 *, const char *,
+    const unsigned char *, size_t, char *, size_t);
+
 static void
-http_post_arm(struct pd *pd, struct evhttp_request *req, X509 *client,
-    const char *address)
+http_post_agent(struct pd *pd, struct evhttp_request *req, X509 *client,
+    const char *address, http_store_fn fn)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	size_t len = evbuffer_get_length(in);
@@ -194,7 +198,7 @@ http_post_arm(struct pd *pd, struct evhttp_request *req, X509 *client,
 		http_text(req, 500, "internal error");
 		return;
 	}
-	st = store_arm(pd, client, address, body, len, msg, sizeof(msg));
+	st = fn(pd, client, address, body, len, msg, sizeof(msg));
 	http_text(req, (int)st, msg);
 }
 
@@ -334,6 +338,7 @@ http_request(struct evhttp_request *req, void *arg)
 	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
 	const char *why = NULL;
 	char *address = NULL;
+	http_store_fn post;
 	X509 *client;
 	int code;
 
@@ -354,12 +359,15 @@ http_request(struct evhttp_request *req, void *arg)
 		http_text(req, 403, "no client certificate");
 		goto out;
 	}
-	if (strcmp(path, "/v1/arm") != 0 && strcmp(path, "/v1/mailbox") != 0 &&
+	post = strcmp(path, "/v1/arm") == 0 ? store_arm :
+	    strcmp(path, "/v1/invitation-reject") == 0 ?
+	    store_invitation_reject : NULL;
+	if (post == NULL && strcmp(path, "/v1/mailbox") != 0 &&
 	    http_mailbox_id(path) == -1) {
 		http_text(req, 404, "no such resource");
 		goto out;
 	}
-	if (strcmp(path, "/v1/arm") == 0 &&
+	if (post != NULL &&
 	    evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
 		http_text(req, 405, "method not allowed");
 		goto out;
@@ -368,8 +376,8 @@ http_request(struct evhttp_request *req, void *arg)
 		log_info("request client=%s path=%s status=%d reason=\"%s\"",
 		    address, path, code, why);
 		http_text(req, code, why);
-	} else if (strcmp(path, "/v1/arm") == 0)
-		http_post_arm(pd, req, client, address);
+	} else if (post != NULL)
+		http_post_agent(pd, req, client, address, post);
 	else
 		http_mailbox(pd, req, path, address);
 out:

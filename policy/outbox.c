@@ -8,7 +8,7 @@
  *	(fed.c) and taken by the sender (send.c).
  *
  *	store_outbox_due() selects up to 16 rows not yet sent
- *	whose next attempt is due, oldest first: id, url, body. *res
+ *	whose next attempt is due, oldest first: id, url, body, kind. *res
  *	should be passed to PQclear().
  *
  *	store_outbox_sent() marks a row sent. store_outbox_retry()
@@ -27,7 +27,7 @@
 int
 store_outbox_due(struct pd *pd, PGresult **res, char *err)
 {
-	static const char sql[] = "SELECT id, url, body FROM bg_outbox "
+	static const char sql[] = "SELECT id, url, body, kind FROM bg_outbox "
 	    "WHERE sent_at IS NULL AND next_attempt_at <= now() "
 	    "ORDER BY id LIMIT 16";
 

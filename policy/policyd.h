@@ -15,6 +15,14 @@
  *	enum pd_status store_arm(struct pd *pd, X509 *client,
  *		    const char *address, const unsigned char *body,
  *		    size_t len, char *msg, size_t msglen);
+ *	enum pd_status store_agent_open(struct pd *pd, X509 *client,
+ *		    const char *address, const unsigned char *body,
+ *		    size_t len, unsigned char **out, size_t *outlen,
+ *		    char *msg, size_t msglen);
+ *	enum pd_status store_invitation_reject(struct pd *pd,
+ *		    X509 *client, const char *address,
+ *		    const unsigned char *body, size_t len, char *msg,
+ *		    size_t msglen);
  *	int	store_mailbox_list(struct pd *pd, const char *address,
  *		    struct evbuffer *out, char *err);
  *	int	store_mailbox_get(struct pd *pd, const char *address,
@@ -72,6 +80,14 @@ int	store_outbox_due(struct pd *pd, PGresult **res, char *err);
  *	signer and the sender, and stores in one transaction. It returns
  *	the status to answer and a one-line text in msg.
  *
+ *	store_agent_open() is the first half of such a POST: the client
+ *	is the agent of an active account (else 403, or 503 when the
+ *	database is down), the body a wrap to its courier end signed by
+ *	the client; it returns PD_NONE with the content in *out (to be
+ *	passed to OPENSSL_clear_free()), or the status to answer with a
+ *	text in msg. store_invitation_reject() does POST
+ *	/v1/invitation-reject (fed.c).
+ *
  *	store_notice() is the libpq notice processor of both
  *	connections: one log line per server notice.
  *
@@ -127,6 +143,9 @@ struct pd {
 	char			*pd_self_pem;	/* own introduction */
 };
 
+/* bg_outbox.kind of a row sealed to the server certificate at send. */
+#define PD_KIND_UNSEALED	"introduction/unsealed"
+
 /* One ARM record on its way to another courier (fed_forward()). */
 struct fed_arm {
 	const char		*fa_msgid;
@@ -178,6 +197,11 @@ int	store_account(struct pd *, const char *, struct pd_account **, int,
 	    char *);
 void	store_account_free(struct pd_account *);
 enum pd_status store_arm(struct pd *, X509 *, const char *,
+	    const unsigned char *, size_t, char *, size_t);
+enum pd_status store_agent_open(struct pd *, X509 *, const char *,
+	    const unsigned char *, size_t, unsigned char **, size_t *, char *,
+	    size_t);
+enum pd_status store_invitation_reject(struct pd *, X509 *, const char *,
 	    const unsigned char *, size_t, char *, size_t);
 int	store_mailbox_list(struct pd *, const char *, struct evbuffer *,
 	    char *);

@@ -21,6 +21,13 @@
  *	agent) map a host name to the address connected to, as they do
  *	for the agent; other names are resolved by the system.
  *
+ *	A row of kind PD_KIND_UNSEALED holds the text of an introduction
+ *	for a background this one has no certificate of (an invitation
+ *	reject): a GET of the same URL first shows the server
+ *	certificate (checked as above); the text is then wrapped to it
+ *	and POSTed on a new connection, whose server must show the same
+ *	certificate.
+ *
  *	201 and 200 mark the row sent (store_outbox_sent()); anything
  *	else, a refused handshake or a connection failure puts it back
  *	with a doubled delay (store_outbox_retry()). send_stop() frees
@@ -50,6 +57,9 @@ struct send_job {
 	struct pd	*sj_pd;
 	long long	 sj_id;
 	char		*sj_url;
+	unsigned char	*sj_text;	/* PD_KIND_UNSEALED: to seal */
+	size_t		 sj_textlen;
+	X509		*sj_peer;	/* the server certificate sealed to */
 	char		 sj_why[TN_ERRLEN];	/* a refused handshake */
 };
 
@@ -61,6 +71,9 @@ send_job_free(struct send_job *sj)
 	if (sj == NULL)
 		return;
 	free(sj->sj_url);
+	if (sj->sj_text != NULL)
+		OPENSSL_clear_free(sj->sj_text, sj->sj_textlen);
+	X509_free(sj->sj_peer);
 	free(sj);
 }
 
@@ -94,6 +107,17 @@ send_verify_cb(X509_STORE_CTX *ctx, void *arg)
 		tn_err(err, "server certificate is for %s, not %s",
 		    uri != NULL ? uri : "no URL", sj->sj_url);
 		goto out;
+	}
+	if (sj->sj_peer != NULL && X509_cmp(sj->sj_peer, leaf) != 0) {
+		tn_err(err, "server certificate is not the one sealed to");
+		goto out;
+	}
+	if (sj->sj_text != NULL && sj->sj_peer == NULL) {
+		if (X509_up_ref(leaf) != 1) {
+			tn_err(err, "out of memory");
+			goto out;
+		}
+		sj->sj_peer = leaf;	/* to seal to (send_seal()) */
 	}
 	ok = 1;
 out:
@@ -188,6 +212,42 @@ send_reason(struct send_job *sj, struct evhttp_request *req, int code,
 	why[strcspn(why, "\r\n")] = '\0';
 }
 
+static int	send_post(struct pd *, struct send_job *,
+		    const unsigned char *, size_t, char *);
+
+/*
+ * After the GET of an unsealed row: seal to the server certificate the
+ * handshake showed (send_verify_cb() kept it), then POST.
+ */
+static int
+send_seal(struct pd *pd, struct send_job *sj, char *err)
+{
+	STACK_OF(X509) *rcpts = NULL;
+	unsigned char *wrap = NULL;
+	size_t wlen;
+	int rc = -1;
+
+	if (sj->sj_peer == NULL) {
+		tn_err(err, "no server certificate to seal to");
+		goto out;
+	}
+	if ((rcpts = sk_X509_new_null()) == NULL ||
+	    !sk_X509_push(rcpts, sj->sj_peer)) {
+		tn_err(err, "out of memory");
+		goto out;
+	}
+	if (cms_wrap(sj->sj_text, sj->sj_textlen, &pd->pd_id, rcpts, 0, &wrap,
+	    &wlen, err) == -1 || send_post(pd, sj, wrap, wlen, err) == -1)
+		goto out;
+	OPENSSL_clear_free(sj->sj_text, sj->sj_textlen);
+	sj->sj_text = NULL;
+	rc = 0;
+out:
+	free(wrap);
+	sk_X509_free(rcpts);
+	return rc;
+}
+
 static void
 send_done(struct evhttp_request *req, void *arg)
 {
@@ -196,6 +256,12 @@ send_done(struct evhttp_request *req, void *arg)
 	int code = req != NULL ? evhttp_request_get_response_code(req) : 0;
 	char why[TN_ERRLEN], err[TN_ERRLEN];
 
+	if (sj->sj_text != NULL && code != 0) {
+		if (send_seal(pd, sj, err) == 0)
+			return;		/* the same job, now the POST */
+		snprintf(sj->sj_why, sizeof(sj->sj_why), "%s", err);
+		code = 0;
+	}
 	if (code == 200 || code == 201) {
 		if (store_outbox_sent(pd, sj->sj_id, err) == -1)
 			log_warn("courier-send id=%lld status=error "
@@ -214,7 +280,11 @@ send_done(struct evhttp_request *req, void *arg)
 	send_job_free(sj);
 }
 
-/* The request of one job; 0, or -1 with err (the job is not taken). */
+/*
+ * The request of one job: POST body, or with body NULL the GET that
+ * shows the server certificate; 0, or -1 with err (the job is not
+ * taken).
+ */
 static int
 send_post(struct pd *pd, struct send_job *sj, const unsigned char *body,
     size_t len, char *err)
@@ -266,10 +336,13 @@ send_post(struct pd *pd, struct send_job *sj, const unsigned char *body,
 	evhttp_connection_set_timeout(con, SEND_TIMEOUT);
 	hd = evhttp_request_get_output_headers(req);
 	evhttp_add_header(hd, "Host", hostport);
-	evhttp_add_header(hd, "Content-Type", "application/pkcs7-mime");
 	evhttp_add_header(hd, "Connection", "close");
-	evbuffer_add(evhttp_request_get_output_buffer(req), body, len);
-	if (evhttp_make_request(con, req, EVHTTP_REQ_POST, target) != 0) {
+	if (body != NULL) {
+		evhttp_add_header(hd, "Content-Type", "application/pkcs7-mime");
+		evbuffer_add(evhttp_request_get_output_buffer(req), body, len);
+	}
+	if (evhttp_make_request(con, req, body != NULL ? EVHTTP_REQ_POST :
+	    EVHTTP_REQ_GET, target) != 0) {
 		req = NULL;	/* freed by evhttp_make_request() */
 		tn_err(err, "cannot send the request");
 		goto out;
@@ -288,7 +361,7 @@ out:
 	return rc;
 }
 
-/* Row i of store_outbox_due(): id, url, body. */
+/* Row i of store_outbox_due(): id, url, body, kind. */
 static void
 send_row(struct pd *pd, PGresult *res, int i)
 {
@@ -306,6 +379,18 @@ send_row(struct pd *pd, PGresult *res, int i)
 	}
 	sj->sj_pd = pd;
 	sj->sj_id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+	if (strcmp(PQgetvalue(res, i, 3), PD_KIND_UNSEALED) == 0) {
+		if ((sj->sj_text = malloc(len)) == NULL) {
+			log_warn("courier-send status=error "
+			    "reason=\"out of memory\"");
+			goto out;
+		}
+		memcpy(sj->sj_text, body, len);
+		sj->sj_textlen = len;
+		OPENSSL_cleanse(body, len);
+		PQfreemem(body);
+		body = NULL;
+	}
 	if (send_post(pd, sj, body, len, why) == -1) {
 		log_info("courier-send id=%lld url=%s status=retry "
 		    "reason=\"%s\"", sj->sj_id, sj->sj_url, why);

@@ -553,6 +553,44 @@ st_sender(struct pd *pd, X509 *client, const char *address,
 }
 
 enum pd_status
+store_agent_open(struct pd *pd, X509 *client, const char *address,
+    const unsigned char *body, size_t len, unsigned char **out,
+    size_t *outlen, char *msg, size_t msglen)
+{
+	struct pd_account *from = NULL;
+	struct cms_id id;
+	X509 *signer = NULL;
+	STACK_OF(X509) *certs = NULL;
+	enum cms_fail fail;
+	enum pd_status st;
+	char err[TN_ERRLEN];
+
+	*out = NULL;
+	if ((st = st_sender(pd, client, address, &from, msg,
+	    msglen)) != PD_NONE)
+		goto out;
+	id.ci_cert = from->pa_courier;
+	id.ci_key = from->pa_key;
+	id.ci_chain = NULL;
+	if (cms_unwrap(body, len, &id, pki_trust_store(pd->pd_trust), out,
+	    outlen, &signer, &certs, &fail, err) == -1) {
+		st = st_unwrap_fail(fail, err, msg, msglen);
+		goto out;
+	}
+	if (X509_cmp(signer, client) != 0) {
+		snprintf(msg, msglen, "signer is not the client");
+		OPENSSL_clear_free(*out, *outlen);
+		*out = NULL;
+		st = PD_FORBIDDEN;
+	}
+out:
+	X509_free(signer);
+	sk_X509_pop_free(certs, X509_free);
+	store_account_free(from);
+	return st;
+}
+
+enum pd_status
 store_arm(struct pd *pd, X509 *client, const char *address,
     const unsigned char *body, size_t len, char *msg, size_t msglen)
 {
