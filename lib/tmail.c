@@ -30,18 +30,19 @@
 #define TMAIL_MAX_LINE	998	/* RFC 5322 line, without CRLF */
 
 static const char *const kind_names[] = {
-	NULL, "content", "service", "invitation"
+	NULL, "content", "service", "invitation", "inter-courier"
 };
 
 static const char *const kind_subjects[] = {
 	NULL, "Tandem private message", "Tandem service message",
-	"You have been sent a private message"
+	"You have been sent a private message",
+	"Tandem inter-courier message"
 };
 
 const char *
 tmail_kind_name(enum tmail_kind kind)
 {
-	if (kind <= TMAIL_NONE || kind > TMAIL_INVITATION)
+	if (kind <= TMAIL_NONE || kind > TMAIL_INTER_COURIER)
 		return NULL;
 	return kind_names[kind];
 }
@@ -53,7 +54,7 @@ tmail_kind_from_name(const char *name)
 
 	if (name == NULL)
 		return TMAIL_NONE;
-	for (k = TMAIL_CONTENT; k <= TMAIL_INVITATION; k++)
+	for (k = TMAIL_CONTENT; k <= TMAIL_INTER_COURIER; k++)
 		if (strcmp(name, kind_names[k]) == 0)
 			return (enum tmail_kind)k;
 	return TMAIL_NONE;

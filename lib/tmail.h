@@ -25,7 +25,9 @@
  *	wrap of a sealed content), service (the body is the base64 of a
  *	DER wrap of a protocol message) and invitation (a multipart/mixed
  *	of a readable text/plain part and the base64 of the opaque DER
- *	SignedData of the invitation protocol message).
+ *	SignedData of the invitation protocol message); a fourth,
+ *	inter-courier, is shaped as service mail and carries a wrap
+ *	element -> element between couriers (doc/federation.md 3).
  *
  *	tmail_compose() writes one such mail with CRLF line endings:
  *	From, To (one or more), Subject (th_subject, or the kind's
@@ -87,7 +89,8 @@ enum tmail_kind {
 	TMAIL_NONE = 0,
 	TMAIL_CONTENT,
 	TMAIL_SERVICE,
-	TMAIL_INVITATION
+	TMAIL_INVITATION,
+	TMAIL_INTER_COURIER
 };
 
 /* What tmail_compose() writes. Pointers are borrowed. */
