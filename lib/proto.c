@@ -233,6 +233,13 @@ static const struct pspec p_invitation[] = {
 	{ NULL, NULL, 0 }
 };
 
+/* The inviting FG's certificate, passed on from the invitation. */
+static const struct pspec p_invitation_reject[] = {
+	{ "fg-cert", T_CERTS, P_PEM },
+	{ "ca-chain", T_CERTS, P_PEM },
+	{ NULL, NULL, 0 }
+};
+
 static const struct pspec p_registration[] = {
 	{ "agent-csr", T_PEM, F_REQ | P_PEM },
 	{ NULL, NULL, 0 }
@@ -303,7 +310,7 @@ static const struct kspec kinds[PROTO_NKINDS] = {
 	[PROTO_INTRODUCTION] = { "introduction", f_introduction,
 	    p_introduction, NULL },
 	[PROTO_INVITATION_REJECT] = { "invitation-reject",
-	    f_invitation_reject, p_none, NULL },
+	    f_invitation_reject, p_invitation_reject, NULL },
 	[PROTO_REVOKE] = { "revoke", f_revoke, p_none, NULL },
 	[PROTO_RECEIPT] = { "receipt", f_receipt, p_none, NULL },
 };
