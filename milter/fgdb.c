@@ -76,7 +76,8 @@ static int
 rt_learned(void *ctx, const char *address, char *courier, char *err)
 {
 	return fgdb_lookup(ctx, "SELECT courier FROM address_routes WHERE "
-	    "address = $1 AND reason = 'rejected'", address, courier, err);
+	    "address = $1 AND reason IN ('rejected', 'introduced')", address,
+	    courier, err);
 }
 
 static int

@@ -6,7 +6,9 @@
  *	a registration, enveloped to the FG element certificate, creates
  *	a pending account and queues the exchange-keys answer; any other
  *	kind is a wrap agent -> courier from a registered agent, of which
- *	agent-alive activates the account and releases its held mail.
+ *	agent-alive activates the account and releases its held mail,
+ *	and invitation-reject introduces this FG to the inviting one
+ *	(fed_reject()).
  *	The service mailbox is then removed from the recipients, or the
  *	mail discarded when nobody else is left.
  */
@@ -19,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fed.h"
 #include "keybox.h"
 #include "log.h"
 #include "milter.h"
@@ -347,6 +350,10 @@ service_agent(struct msg *mc, PGconn *db, struct tmail *tm)
 	}
 	if (proto_parse((const char *)in, inlen, &pm, err) == -1) {
 		msg_fail(mc, MSG_PERM, "5.6.0 service mail: %s", err);
+		goto out;
+	}
+	if (pm->pm_kind == PROTO_INVITATION_REJECT) {
+		rc = fed_reject(mc, db, pm);
 		goto out;
 	}
 	if (pm->pm_kind != PROTO_AGENT_ALIVE) {

@@ -26,6 +26,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "fed.h"
 #include "log.h"
 #include "milter.h"
 #include "proto.h"
@@ -176,6 +177,7 @@ msg_process(struct msg *mc)
 		goto out;
 	}
 	if ((tm->tm_kind == TMAIL_CONTENT ? content_process(mc, db, tm) :
+	    tm->tm_kind == TMAIL_INTER_COURIER ? fed_process(mc, db, tm) :
 	    service_process(mc, db, tm)) == -1)
 		goto out;
 	rc = 0;
