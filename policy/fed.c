@@ -10,9 +10,10 @@
  *	introduction of that courier's BG, to the BG of courier.superior
  *	(rule 5). The message is wrapped BG element -> that BG's
  *	certificate (from its introduction) into bg_outbox; send.c posts
- *	it. It returns 1, without queueing, when neither introduction is
- *	known. A gateway puts itself as the origin of what it forwards
- *	(its segment stays hidden); others keep the origin given.
+ *	it. It returns 0 when queued, 1, without queueing, when neither
+ *	introduction is known, -1 on failure. A gateway puts itself as
+ *	the origin of what leaves or enters its segment (the segment
+ *	stays hidden), and then returns 2; others keep the origin given.
  *
  *	store_courier() does all of POST /v1/courier once the TLS client
  *	certificate is known: the client must be a BG element whose
@@ -27,7 +28,10 @@
  *	a message that reached it through another courier (the origin is
  *	not the client), it records the origin's introduction and queues
  *	its own introduction back to the origin BG (Address: those
- *	recipients). An introduction is recorded (introductions, and
+ *	recipients). A gateway that sends a message from outside into
+ *	its segment does the same on behalf of the segment: its
+ *	introduction lists its subordinates' domains (from the CA
+ *	certificates in their introductions). An introduction is recorded (introductions, and
  *	address_routes reason introduced for each Address) and the held
  *	ARMs whose recipient now routes to another courier are forwarded
  *	(fed_release()).
@@ -89,10 +93,56 @@ fail:
 	return NULL;
 }
 
-/* The BG introduction of courier: 1 with *url and *cert, 0, -1. */
+/* The issuer of cert among certs, or NULL. */
+static X509 *
+fed_issuer(X509 *cert, STACK_OF(X509) *certs)
+{
+	int i;
+
+	for (i = 0; i < sk_X509_num(certs); i++)
+		if (X509_check_issued(sk_X509_value(certs, i), cert) ==
+		    X509_V_OK)
+			return sk_X509_value(certs, i);
+	return NULL;
+}
+
+/*
+ * Is the courier of the introduction pem (certificate, then chain) in
+ * the segment under this courier: its CA issued by ours (direct), or
+ * with direct 0, ours anywhere in its chain? 0 for this courier itself.
+ */
+static int
+fed_below(struct pd *pd, const char *pem, int direct)
+{
+	STACK_OF(X509) *certs;
+	X509 *ours, *theirs;
+	char err[TN_ERRLEN];
+	int i, yes = 0;
+
+	if ((ours = fed_issuer(pd->pd_id.ci_cert, pd->pd_id.ci_chain)) == NULL ||
+	    (certs = pki_parse_certs(pem, strlen(pem), err)) == NULL)
+		return 0;
+	if ((theirs = fed_issuer(sk_X509_value(certs, 0), certs)) != NULL &&
+	    X509_cmp(theirs, ours) != 0) {
+		yes = X509_check_issued(ours, theirs) == X509_V_OK;
+		for (i = 1; !direct && !yes && i < sk_X509_num(certs); i++)
+			yes = X509_cmp(sk_X509_value(certs, i), ours) == 0;
+	}
+	sk_X509_pop_free(certs, X509_free);
+	return yes;
+}
+
+/* Is the courier of in a subordinate of this one (its CA ours)? */
+static int
+fed_subordinate(struct pd *pd, const struct intro *in)
+{
+	return fed_below(pd, in->in_pem, 1);
+}
+
+/* The BG introduction of courier: 1 with *url, *cert, *pem; 0; -1. */
 static int
 fed_peer(struct pd *pd, const char *courier, char **url, X509 **cert,
-    char *err)
+    char **pem_out, char *err)
 {
 	PGresult *res = NULL;
 	const char *pem;
@@ -109,7 +159,10 @@ fed_peer(struct pd *pd, const char *courier, char **url, X509 **cert,
 	rc = -1;
 	if ((*cert = pki_parse_cert(pem, strlen(pem), err)) == NULL)
 		goto out;
-	if ((*url = strdup(PQgetvalue(res, 0, 0))) == NULL) {
+	if ((*url = strdup(PQgetvalue(res, 0, 0))) == NULL ||
+	    (*pem_out = strdup(pem)) == NULL) {
+		free(*url);
+		*url = NULL;
 		X509_free(*cert);
 		*cert = NULL;
 		tn_err(err, "out of memory");
@@ -155,22 +208,46 @@ out:
 	return rc;
 }
 
+/*
+ * The origin of a forwarded message: this element for its own users;
+ * at a gateway, this element too when the message leaves or enters its
+ * segment (origin and target, pem, on different sides); else the
+ * origin given. 1 when replaced, 0, -1.
+ */
+static int
+fed_origin(struct pd *pd, const struct fed_arm *fa, const char *pem,
+    struct intro_ic *ic, char *err)
+{
+	const struct conf *cf = pd->pd_cf;
+
+	ic->ic_origin = (char *)fa->fa_origin;
+	ic->ic_origin_pem = (char *)fa->fa_origin_pem;
+	if (fa->fa_origin != NULL && (cf->cf_role != PKI_ROLE_GATEWAY ||
+	    fed_below(pd, fa->fa_origin_pem, 0) == fed_below(pd, pem, 0)))
+		return 0;
+	ic->ic_origin = cf->cf_name;
+	if ((ic->ic_origin_pem = (char *)fed_self_pem(pd, err)) == NULL)
+		return -1;
+	return fa->fa_origin != NULL;
+}
+
 int
 fed_forward(struct pd *pd, const char *courier, const struct fed_arm *fa,
     char *err)
 {
 	const struct conf *cf = pd->pd_cf;
 	struct intro_ic ic;
-	char *url = NULL, *text = NULL, *rcpt = (char *)fa->fa_rcpt;
+	char *url = NULL, *text = NULL, *pem = NULL;
+	char *rcpt = (char *)fa->fa_rcpt;
 	const char *target = courier;
 	X509 *cert = NULL;
 	size_t len;
-	int found, rc = -1;
+	int found, replaced, rc = -1;
 
-	if ((found = fed_peer(pd, courier, &url, &cert, err)) == 0 &&
+	if ((found = fed_peer(pd, courier, &url, &cert, &pem, err)) == 0 &&
 	    cf->cf_superior != NULL && strcmp(courier, cf->cf_superior) != 0)
 		found = fed_peer(pd, target = cf->cf_superior, &url, &cert,
-		    err);
+		    &pem, err);
 	if (found != 1) {
 		rc = found == 0 ? 1 : -1;
 		goto out;
@@ -186,14 +263,8 @@ fed_forward(struct pd *pd, const char *courier, const struct fed_arm *fa,
 	ic.ic_kind = PKI_KIND_BG;
 	ic.ic_payload = (unsigned char *)fa->fa_arm;
 	ic.ic_paylen = fa->fa_armlen;
-	ic.ic_origin = (char *)fa->fa_origin;
-	ic.ic_origin_pem = (char *)fa->fa_origin_pem;
-	if (fa->fa_origin == NULL || cf->cf_role == PKI_ROLE_GATEWAY) {
-		ic.ic_origin = cf->cf_name;
-		if ((ic.ic_origin_pem = (char *)fed_self_pem(pd, err)) == NULL)
-			goto out;
-	}
-	if (intro_ic_make(&ic, &text, &len, err) == -1 ||
+	if ((replaced = fed_origin(pd, fa, pem, &ic, err)) == -1 ||
+	    intro_ic_make(&ic, &text, &len, err) == -1 ||
 	    fed_enqueue(pd, url, cert, "inter-courier", fa->fa_msgid,
 	    text, len, err) == -1)
 		goto out;
@@ -201,15 +272,57 @@ fed_forward(struct pd *pd, const char *courier, const struct fed_arm *fa,
 	    "hops=%u origin=%s", fa->fa_msgid, fa->fa_rcpt, target,
 	    target != courier ? " for=" : "", target != courier ? courier : "",
 	    fa->fa_hops, ic.ic_origin);
-	rc = 0;
+	rc = replaced ? 2 : 0;
 out:
 	free(text);
+	free(pem);
 	free(url);
 	X509_free(cert);
 	return rc;
 }
 
-/* Queue this element's introduction, with addrs, to the BG of in. */
+/* A gateway's subordinate courier CAs, from its introductions. */
+static int
+fed_subs(struct pd *pd, STACK_OF(X509) **subs, char *err)
+{
+	STACK_OF(X509) *certs;
+	PGresult *res = NULL;
+	X509 *ours, *theirs;
+	const char *pem;
+	int i, rc = -1;
+
+	if ((*subs = sk_X509_new_null()) == NULL) {
+		tn_err(err, "out of memory");
+		return -1;
+	}
+	if ((ours = fed_issuer(pd->pd_id.ci_cert, pd->pd_id.ci_chain)) == NULL) {
+		rc = 0;
+		goto out;
+	}
+	if (store_exec(pd, "SELECT certificate FROM introductions WHERE "
+	    "element = 'bg' ORDER BY courier", 0, NULL, NULL, NULL, &res,
+	    err) == -1)
+		goto out;
+	for (i = 0; i < PQntuples(res); i++) {
+		pem = PQgetvalue(res, i, 0);
+		if ((certs = pki_parse_certs(pem, strlen(pem), err)) == NULL)
+			continue;
+		if ((theirs = fed_issuer(sk_X509_value(certs, 0), certs)) !=
+		    NULL && X509_check_issued(ours, theirs) == X509_V_OK &&
+		    X509_up_ref(theirs) == 1 && !sk_X509_push(*subs, theirs))
+			X509_free(theirs);
+		sk_X509_pop_free(certs, X509_free);
+	}
+	rc = 0;
+out:
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * Queue this element's introduction, with addrs, to the BG of in; a
+ * gateway speaks for its segment (its subordinates' domains).
+ */
 static int
 fed_introduce(struct pd *pd, const struct intro *in, const char *const *addrs,
     size_t naddrs, char *err)
@@ -225,6 +338,9 @@ fed_introduce(struct pd *pd, const struct intro *in, const char *const *addrs,
 	rq.ir_chain = pd->pd_id.ci_chain;
 	rq.ir_addrs = addrs;
 	rq.ir_naddrs = naddrs;
+	if (pd->pd_cf->cf_role == PKI_ROLE_GATEWAY &&
+	    fed_subs(pd, &rq.ir_subs, err) == -1)
+		goto out;
 	if ((cert = pki_parse_cert(in->in_pem, strlen(in->in_pem),
 	    err)) == NULL ||
 	    intro_make(&rq, &text, &len, err) == -1 ||
@@ -235,6 +351,7 @@ fed_introduce(struct pd *pd, const struct intro *in, const char *const *addrs,
 	    in->in_courier, in->in_endpoint, naddrs);
 	rc = 0;
 out:
+	sk_X509_pop_free(rq.ir_subs, X509_free);
 	free(text);
 	X509_free(cert);
 	return rc;
@@ -267,39 +384,6 @@ fed_record(struct pd *pd, const struct intro *in, char *err)
 out:
 	free(domains);
 	return rc;
-}
-
-/* The issuer of cert among certs, or NULL. */
-static X509 *
-fed_issuer(X509 *cert, STACK_OF(X509) *certs)
-{
-	int i;
-
-	for (i = 0; i < sk_X509_num(certs); i++)
-		if (X509_check_issued(sk_X509_value(certs, i), cert) ==
-		    X509_V_OK)
-			return sk_X509_value(certs, i);
-	return NULL;
-}
-
-/* Is the courier of in a subordinate of this one (its CA ours)? */
-static int
-fed_subordinate(struct pd *pd, const struct intro *in)
-{
-	STACK_OF(X509) *certs;
-	X509 *ours, *theirs;
-	char err[TN_ERRLEN];
-	int yes = 0;
-
-	if ((ours = fed_issuer(pd->pd_id.ci_cert, pd->pd_id.ci_chain)) == NULL ||
-	    (certs = pki_parse_certs(in->in_pem, strlen(in->in_pem),
-	    err)) == NULL)
-		return 0;
-	if ((theirs = fed_issuer(sk_X509_value(certs, 0), certs)) != NULL &&
-	    X509_cmp(theirs, ours) != 0)
-		yes = X509_check_issued(ours, theirs) == X509_V_OK;
-	sk_X509_pop_free(certs, X509_free);
-	return yes;
 }
 
 /* Do two checked introductions name the same element? */
@@ -436,6 +520,8 @@ fed_ic_rcpt(struct pd *pd, struct fed_in *fi, const char *rcpt, char *err)
 		fa.fa_armlen = ic->ic_paylen;
 		if ((r = fed_forward(pd, rd.rd_courier, &fa, err)) == -1)
 			goto out;
+		if (r == 2 && !fed_below(pd, ic->ic_origin_pem, 0))
+			fi->fi_done[fi->fi_ndone++] = rcpt;	/* into the segment */
 		if (r == 1)
 			log_info("courier msgid=%s rcpt=%s action=drop "
 			    "reason=\"no introduction of %s nor of the "

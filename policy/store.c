@@ -376,6 +376,7 @@ st_forward(struct pd *pd, const struct arm_record *ar, const char *rcpt,
     const unsigned char *arm, size_t armlen, const char *courier, char *err)
 {
 	struct fed_arm fa;
+	int r;
 
 	memset(&fa, 0, sizeof(fa));
 	fa.fa_msgid = ar->ar_msgid;
@@ -384,7 +385,8 @@ st_forward(struct pd *pd, const struct arm_record *ar, const char *rcpt,
 	fa.fa_hops = 1;
 	fa.fa_arm = arm;
 	fa.fa_armlen = armlen;
-	return fed_forward(pd, courier, &fa, err);
+	r = fed_forward(pd, courier, &fa, err);
+	return r == 2 ? 0 : r;	/* 2: queued, origin replaced */
 }
 
 /* One recipient of a new ARM: deliver, forward, hold, or leave out. */

@@ -1,7 +1,8 @@
 # t/lib-bgfed.sh - several couriers' background elements for the t/07xx
 # scenarios (sourced by them after t/test-lib.sh)
 #
-# The couriers (one tree under root.example):
+# The couriers (one tree under root.example), from $BF_TREE, a list of
+# NAME:ROLE:SUPERIOR (SUPERIOR "root", or a NAME before it); the default:
 #	a	a.example, public, under the root
 #	b	b.example, private (domain b.example), under a
 #	c	c.example, private (domain c.example), under a
@@ -28,7 +29,22 @@
 #			USER@X.example, and the active account on X's FG
 #	bf_net X	tandem options to reach X's BG
 
-BF_COURIERS="a b c"
+BF_TREE=${BF_TREE:-"a:public:root b:private:a c:private:a"}
+BF_COURIERS=$(for _bf_t in $BF_TREE; do printf '%s ' "${_bf_t%%:*}"; done)
+
+bf_role() {
+	for _bf_t in $BF_TREE; do
+		[ "${_bf_t%%:*}" = "$1" ] || continue
+		_bf_t=${_bf_t#*:}
+		echo "${_bf_t%%:*}"
+	done
+}
+
+bf_superior() {
+	for _bf_t in $BF_TREE; do
+		[ "${_bf_t%%:*}" = "$1" ] && echo "${_bf_t##*:}"
+	done
+}
 
 bf_setup() {
 	for _bf_x in $BF_COURIERS; do
@@ -38,13 +54,11 @@ bf_setup() {
 	mkdir -p "$TRASH/pki" && (
 		cd "$TRASH/pki" &&
 		tandem-ca root -d root --name root.example &&
-		tandem-ca courier -d a --name a.example --role public \
-		    --superior root &&
-		tandem-ca courier -d b --name b.example --role private \
-		    --superior a --domain b.example &&
-		tandem-ca courier -d c --name c.example --role private \
-		    --superior a --domain c.example &&
 		for _bf_x in $BF_COURIERS; do
+			_bf_r=$(bf_role $_bf_x)
+			tandem-ca courier -d $_bf_x --name $_bf_x.example \
+			    --role $_bf_r --superior $(bf_superior $_bf_x) \
+			    $([ $_bf_r = private ] && echo --domain $_bf_x.example) &&
 			tandem-ca element -d $_bf_x --bg "$(bf_url $_bf_x)" ||
 			    exit 1
 		done &&
@@ -71,10 +85,10 @@ bf_db() {
 }
 
 bf_conf() {
-	case $1 in
-	a) _bf_role=public _bf_sup=root.example ;;
-	*) _bf_role=private _bf_sup=a.example ;;
-	esac
+	_bf_role=$(bf_role $1) _bf_sup=$(bf_superior $1).example
+	_bf_gw=false
+	[ $_bf_sup = root.example ] ||
+	    [ "$(bf_role ${_bf_sup%.example})" != gateway ] || _bf_gw=true
 	_bf_res=
 	for _bf_y in $BF_COURIERS; do
 		eval "_bf_res=\"\$_bf_res\${_bf_res:+, }\\\"bg.$_bf_y.example:\$BF_PORT_$_bf_y:\$BF_ADDR_$_bf_y\\\"\""
@@ -85,6 +99,7 @@ bf_conf() {
 		role = $_bf_role
 		domains = {"$1.example"}
 		superior = "$_bf_sup"
+		superior_gateway = $_bf_gw
 	}
 	background {
 		listen = "$(eval "echo \$BF_ADDR_$1:\$BF_PORT_$1")"
@@ -273,7 +288,7 @@ bf_ic() {
 bf_intro_msg() {
 	_bf_out=$1 _bf_id=$2 _bf_x=$3
 	shift 3
-	case $_bf_x in a) _bf_role=public ;; *) _bf_role=private ;; esac
+	_bf_role=$(bf_role $_bf_x)
 	{
 		printf 'MIME-Version: 1.0\r\n'
 		printf 'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n'
