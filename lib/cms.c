@@ -17,8 +17,10 @@
 
 #include <gmime/gmime.h>
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cms.h"
 #include "tandem.h"
@@ -276,6 +278,93 @@ out:
 	return rc;
 }
 
+/* Narrow [*from, *until) to the validity of x; -1 if unreadable. */
+static int
+cms_narrow(const X509 *x, time_t *from, time_t *until)
+{
+	struct tm tm;
+	time_t t;
+
+	memset(&tm, 0, sizeof(tm));
+	if (ASN1_TIME_to_tm(X509_get0_notBefore(x), &tm) != 1)
+		return -1;
+	if ((t = timegm(&tm)) > *from)
+		*from = t;
+	memset(&tm, 0, sizeof(tm));
+	if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) != 1)
+		return -1;
+	if ((t = timegm(&tm)) < *until)
+		*until = t;
+	return 0;
+}
+
+#define CMS_MEMO_MAXCERTS	8
+
+/*
+ * The SHA-256 of signer and of each of certs into key, and the span
+ * in which they and every anchor of store are valid; -1 if any of it
+ * cannot be had (the chain is then checked as usual).
+ */
+static int
+cms_memo_key(X509 *signer, STACK_OF(X509) *certs, X509_STORE *store,
+    unsigned char *key, size_t *klen, time_t *from, time_t *until)
+{
+	STACK_OF(X509_OBJECT) *objs;
+	unsigned int n;
+	X509 *x;
+	int i, nc = sk_X509_num(certs);
+
+	*from = 0;
+	*until = (time_t)INT64_MAX;
+	*klen = 0;
+	if (nc < 0 || nc > CMS_MEMO_MAXCERTS)
+		return -1;
+	for (i = -1; i < nc; i++) {
+		x = i < 0 ? signer : sk_X509_value(certs, i);
+		if (X509_digest(x, EVP_sha256(), key + *klen, &n) != 1 ||
+		    n != CMS_DIGESTLEN || cms_narrow(x, from, until) == -1)
+			return -1;
+		*klen += n;
+	}
+	/* The anchors are fixed once loaded; only their dates matter. */
+	if (!X509_STORE_lock(store))
+		return -1;
+	objs = X509_STORE_get0_objects(store);
+	for (i = 0; i < sk_X509_OBJECT_num(objs); i++)
+		if ((x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs,
+		    i))) != NULL && cms_narrow(x, from, until) == -1)
+			break;
+	X509_STORE_unlock(store);
+	return i < sk_X509_OBJECT_num(objs) ? -1 : 0;
+}
+
+/*
+ * cms_chain(), whose success src may remember: for the same signer
+ * and certificates (by SHA-256) and the same store the answer only
+ * changes with time, so it holds while all of them and every anchor
+ * are within their validity.
+ */
+static int
+cms_chain_memo(X509 *signer, STACK_OF(X509) *certs, X509_STORE *store,
+    const struct cms_certsrc *src, char *err)
+{
+	unsigned char key[(CMS_MEMO_MAXCERTS + 1) * CMS_DIGESTLEN];
+	size_t klen;
+	time_t from, until, now = time(NULL);
+	int memo;
+
+	memo = src != NULL && src->cs_recall != NULL &&
+	    src->cs_remember != NULL && cms_memo_key(signer, certs, store,
+	    key, &klen, &from, &until) == 0;
+	if (memo && src->cs_recall(src->cs_ctx, key, klen, now))
+		return 0;
+	if (cms_chain(signer, certs, store, err) == -1)
+		return -1;
+	if (memo)
+		src->cs_remember(src->cs_ctx, key, klen, from, until);
+	return 0;
+}
+
 static int
 cms_signer_of(CMS_ContentInfo *cms, X509 **signer, char *err)
 {
@@ -510,7 +599,7 @@ cms_verify_der(const unsigned char *der, size_t derlen, X509_STORE *store,
 		carried = NULL;
 	} else
 		certs = CMS_get1_certs(cms);
-	if (cms_chain(*signer, certs, store, err) == -1) {
+	if (cms_chain_memo(*signer, certs, store, src, err) == -1) {
 		*fail = CMS_FAIL_CHAIN;
 		goto out;
 	}

@@ -89,6 +89,13 @@
  *	most of the cost of an unwrap). The checks and results are those
  *	of cms_unwrap(); a SignedData laid out otherwise than plain DER,
  *	or a certificate src cannot give, is parsed as cms_unwrap() does.
+ *	With cs_recall and cs_remember, a successful check of the signer
+ *	to store is remembered: cs_remember(ctx, key, len, from, until)
+ *	notes that the check named by key (the SHA-256 of the signer and
+ *	of each certificate carried) succeeded and holds from from until
+ *	until (while all of them and every anchor in store are valid);
+ *	cs_recall(ctx, key, len, now) returns 1 when such a note covers
+ *	now. store must not change while notes are kept.
  *
  *	cms_sign() is the opaque SignedData alone (binary, content
  *	included, signer certificate and chain included), as DER, for
@@ -124,6 +131,8 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include <time.h>
+
 #define CMS_KEYLEN	32	/* AES-256 key-encryption key */
 #define CMS_DIGESTLEN	32	/* SHA-256 */
 #define CMS_MAX_SIGNERS	4	/* SignerInfos accepted in one SignedData */
@@ -145,9 +154,17 @@ struct cms_id {
 	STACK_OF(X509)	*ci_chain;	/* may be NULL */
 };
 
-/* Where cms_unwrap_from() gets certificates from their DER. */
+/*
+ * Where cms_unwrap_from() gets certificates from their DER, and,
+ * when cs_recall and cs_remember are not NULL, where it may remember
+ * that a signer chains to the trust anchors (see cms_unwrap_from()).
+ */
 struct cms_certsrc {
 	X509		*(*cs_get)(void *, const unsigned char *, size_t);
+	int		 (*cs_recall)(void *, const unsigned char *, size_t,
+			    time_t);
+	void		 (*cs_remember)(void *, const unsigned char *, size_t,
+			    time_t, time_t);
 	void		*cs_ctx;
 };
 

@@ -7,7 +7,8 @@
  *	sender's courier-end key, checks that the signer is the sender's
  *	agent and that envelope sender, From and certificate agree,
  *	routes every recipient, holds and invites the unregistered ones,
- *	and rewraps the sealed content to the agents of the local ones.
+ *	sends those of other couriers on (fed_send_local()), and rewraps
+ *	the sealed content to the agents of the local ones.
  *	The caller owns the transaction and carries out the verdict.
  */
 #include <openssl/evp.h>
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fed.h"
 #include "log.h"
 #include "milter.h"
 #include "tandem.h"
@@ -70,12 +72,14 @@ content_verify(const struct fg *fg, X509 *signer, STACK_OF(X509) *certs,
 			cacheable = 0;
 		klen += n;
 	}
-	if (cacheable && objcache_recall(fg->fg_cache, key, klen, now))
+	if (cacheable && objcache_recall(fg->fg_cache, OBJCACHE_VERIFY, key, klen,
+	    now))
 		return 0;
 	if (pki_verify(fg->fg_trust, signer, certs, sender, err) == -1)
 		return -1;
 	if (cacheable)
-		objcache_remember(fg->fg_cache, key, klen, from, until);
+		objcache_remember(fg->fg_cache, OBJCACHE_VERIFY, key, klen,
+		    from, until);
 	return 0;
 }
 
@@ -110,6 +114,8 @@ content_open(struct msg *mc, PGconn *db, struct tmail *tm,
 		return -1;
 	}
 	src.cs_get = objcache_der;
+	src.cs_recall = objcache_chain_recall;
+	src.cs_remember = objcache_chain_remember;
 	src.cs_ctx = fg->fg_cache;
 	if (cms_unwrap_from(tm->tm_der, tm->tm_derlen, &id,
 	    pki_trust_store(fg->fg_trust), &src, sealed, sealedlen, &signer,
@@ -212,12 +218,12 @@ content_route(struct msg *mc, PGconn *db, struct tmail *tm,
 			msg_fail(mc, MSG_PERM, "5.1.3 recipient %s: %s", a,
 			    rd.rd_reason);
 			return -1;
-		default:
-			/* Rules 2-5 need the introduced couriers' path. */
-			msg_fail(mc, MSG_TEMP, "4.3.0 recipient %s: route %s "
-			    "not available yet", a,
-			    route_action_name(rd.rd_action));
-			return -1;
+		default:	/* rules 2-5: to another courier's FG */
+			if (fed_send_local(mc, db, tm, a, rd.rd_courier,
+			    sealed, sealedlen) == -1)
+				return -1;
+			mc->mc_drop[i] = 1;
+			break;
 		}
 	}
 	return 0;

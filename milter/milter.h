@@ -144,10 +144,16 @@ struct objcache	*objcache_new(void);
 void		 objcache_free(struct objcache *);
 X509		*objcache_cert(struct objcache *, const char *, size_t, char *);
 X509		*objcache_der(void *, const unsigned char *, size_t);
-void		 objcache_remember(struct objcache *, const unsigned char *,
-		    size_t, time_t, time_t);
-int		 objcache_recall(struct objcache *, const unsigned char *,
+#define OBJCACHE_VERIFY	0	/* kinds of remembered checks */
+#define OBJCACHE_CHAIN	1
+void		 objcache_remember(struct objcache *, int,
+		    const unsigned char *, size_t, time_t, time_t);
+int		 objcache_recall(struct objcache *, int, const unsigned char *,
 		    size_t, time_t);
+void		 objcache_chain_remember(void *, const unsigned char *, size_t,
+		    time_t, time_t);
+int		 objcache_chain_recall(void *, const unsigned char *, size_t,
+		    time_t);
 int		 objcache_narrow(X509 *, time_t *, time_t *);
 EVP_PKEY	*objcache_key(struct objcache *, const struct keybox *,
 		    const char *, const unsigned char *, size_t, char *);

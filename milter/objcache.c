@@ -13,11 +13,15 @@
  *	EVP_PKEY *objcache_key(struct objcache *oc, const struct keybox *kb,
  *		    const char *address, const unsigned char *sealed,
  *		    size_t len, char *err);
- *	void	objcache_remember(struct objcache *oc,
+ *	void	objcache_remember(struct objcache *oc, int kind,
  *		    const unsigned char *key, size_t len, time_t from,
  *		    time_t until);
- *	int	objcache_recall(struct objcache *oc,
+ *	int	objcache_recall(struct objcache *oc, int kind,
  *		    const unsigned char *key, size_t len, time_t now);
+ *	void	objcache_chain_remember(void *oc, const unsigned char *key,
+ *		    size_t len, time_t from, time_t until);
+ *	int	objcache_chain_recall(void *oc, const unsigned char *key,
+ *		    size_t len, time_t now);
  *	int	objcache_narrow(X509 *x, time_t *from, time_t *until);
  * DESCRIPTION
  *	Parsing a certificate or a private key costs more than the rest
@@ -38,10 +42,13 @@
  *	address still fails to open). Each returns a new reference, to be
  *	passed to X509_free() or EVP_PKEY_free(), or NULL with err set.
  *
- *	objcache_remember() notes that a check named by the key bytes
- *	succeeded and keeps giving the same answer from from to until;
- *	objcache_recall() returns 1 when such a note covers now, else 0.
- *	The caller decides what a key names and how long an answer holds;
+ *	objcache_remember() notes that a check of kind (OBJCACHE_VERIFY,
+ *	OBJCACHE_CHAIN: kinds never answer for each other) named by the
+ *	key bytes succeeded and keeps giving the same answer from from to
+ *	until; objcache_recall() returns 1 when such a note covers now,
+ *	else 0. The caller decides what a key names and how long an
+ *	answer holds. objcache_chain_*() are the same for OBJCACHE_CHAIN
+ *	in the form of struct cms_certsrc callbacks;
  *	objcache_narrow() narrows [*from, *until) to the validity of x
  *	(0, or -1 when its dates cannot be read).
  *
@@ -73,7 +80,7 @@ enum objcache_type {
 	OC_CERT,
 	OC_DER,
 	OC_KEY,
-	OC_WINDOW
+	OC_WINDOW	/* + kind */
 };
 
 struct objcache_ent {
@@ -251,9 +258,10 @@ struct objcache_window {
 };
 
 void
-objcache_remember(struct objcache *oc, const unsigned char *key, size_t len,
-    time_t from, time_t until)
+objcache_remember(struct objcache *oc, int kind, const unsigned char *key,
+    size_t len, time_t from, time_t until)
 {
+	enum objcache_type type = (enum objcache_type)(OC_WINDOW + kind);
 	struct objcache_ent *oe, ne;
 	struct objcache_window *ow;
 
@@ -267,9 +275,9 @@ objcache_remember(struct objcache *oc, const unsigned char *key, size_t len,
 	ow->ow_until = until;
 	memcpy(ne.oe_blob, key, len);
 	ne.oe_len = len;
-	ne.oe_type = OC_WINDOW;
+	ne.oe_type = type;
 	ne.oe_obj = ow;
-	oe = &oc->oc_ent[objcache_slot(OC_WINDOW, key, len)];
+	oe = &oc->oc_ent[objcache_slot(type, key, len)];
 	pthread_mutex_lock(&oc->oc_lock);
 	objcache_drop(oe);
 	*oe = ne;
@@ -277,16 +285,17 @@ objcache_remember(struct objcache *oc, const unsigned char *key, size_t len,
 }
 
 int
-objcache_recall(struct objcache *oc, const unsigned char *key, size_t len,
-    time_t now)
+objcache_recall(struct objcache *oc, int kind, const unsigned char *key,
+    size_t len, time_t now)
 {
+	enum objcache_type type = (enum objcache_type)(OC_WINDOW + kind);
 	struct objcache_ent *oe;
 	struct objcache_window *ow;
 	int hit = 0;
 
-	oe = &oc->oc_ent[objcache_slot(OC_WINDOW, key, len)];
+	oe = &oc->oc_ent[objcache_slot(type, key, len)];
 	pthread_mutex_lock(&oc->oc_lock);
-	if (oe->oe_type == OC_WINDOW && oe->oe_len == len &&
+	if (oe->oe_type == type && oe->oe_len == len &&
 	    memcmp(oe->oe_blob, key, len) == 0) {
 		ow = oe->oe_obj;
 		hit = ow->ow_from <= now && now < ow->ow_until;
@@ -312,4 +321,18 @@ objcache_narrow(X509 *x, time_t *from, time_t *until)
 	if ((t = timegm(&tm)) < *until)
 		*until = t;
 	return 0;
+}
+
+void
+objcache_chain_remember(void *oc, const unsigned char *key, size_t len,
+    time_t from, time_t until)
+{
+	objcache_remember(oc, OBJCACHE_CHAIN, key, len, from, until);
+}
+
+int
+objcache_chain_recall(void *oc, const unsigned char *key, size_t len,
+    time_t now)
+{
+	return objcache_recall(oc, OBJCACHE_CHAIN, key, len, now);
 }

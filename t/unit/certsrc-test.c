@@ -14,6 +14,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "tap.h"
 #include "cms.h"
@@ -26,7 +27,12 @@ struct party {
 
 static struct party root, inter, alice, bob, other, mallory;
 static X509_STORE *store;
-static int calls;
+static int calls, recalls, remembers;
+
+/* One remembered check, as a cache would keep it. */
+static unsigned char memo_key[512];
+static size_t memo_len;
+static time_t memo_from, memo_until;
 
 static int
 ext(X509 *x, X509 *issuer, int nid, const char *value)
@@ -105,6 +111,29 @@ src_fail(void *ctx, const unsigned char *der, size_t len)
 	return NULL;
 }
 
+static int
+memo_recall(void *ctx, const unsigned char *key, size_t len, time_t now)
+{
+	(void)ctx;
+	recalls++;
+	return memo_len == len && memcmp(memo_key, key, len) == 0 &&
+	    memo_from <= now && now < memo_until;
+}
+
+static void
+memo_remember(void *ctx, const unsigned char *key, size_t len, time_t from,
+    time_t until)
+{
+	(void)ctx;
+	remembers++;
+	if (len > sizeof(memo_key))
+		abort();
+	memcpy(memo_key, key, len);
+	memo_len = len;
+	memo_from = from;
+	memo_until = until;
+}
+
 /* alice (with the intermediate) wraps msg to bob; 0 or -1. */
 static int
 wrap(const struct party *from, STACK_OF(X509) *chain, unsigned char **w,
@@ -159,7 +188,8 @@ static void
 agree(const char *what, const unsigned char *w, size_t wlen,
     enum cms_fail want, int want_calls)
 {
-	struct cms_certsrc cnt = { src_count, NULL }, bad = { src_fail, NULL };
+	struct cms_certsrc cnt = { src_count, NULL, NULL, NULL };
+	struct cms_certsrc bad = { src_fail, NULL, NULL, NULL };
 	char a[512], b[512], c[512], name[128];
 
 	snprintf(name, sizeof(name), "%s: cms_unwrap fails with %d", what,
@@ -180,12 +210,45 @@ agree(const char *what, const unsigned char *w, size_t wlen,
 	is_str(c, a, name);
 }
 
+/* The chain check remembered: asked again, recalled; never a failure. */
+static void
+test_memo(const unsigned char *good, size_t glen, const unsigned char *bad,
+    size_t blen)
+{
+	struct cms_certsrc memo = { src_count, memo_recall, memo_remember,
+	    NULL };
+	char a[512], b[512];
+	time_t now = time(NULL);
+
+	memo_len = 0;
+	recalls = remembers = 0;
+	unwrap(bad, blen, &memo, a, sizeof(a));
+	ok(recalls == 1 && remembers == 0, "a failed chain is not remembered");
+	unwrap(good, glen, NULL, a, sizeof(a));
+	unwrap(good, glen, &memo, b, sizeof(b));
+	is_str(b, a, "memo: the same result the first time");
+	is_int(remembers, 1, "the good chain is remembered");
+	ok(memo_len == 3 * 32, "by the SHA-256 of the signer and two certs");
+	ok(memo_from <= now - 59 && memo_from >= now - 62 &&
+	    memo_until >= now + 86398 && memo_until <= now + 86402,
+	    "for the span in which every certificate is valid");
+	unwrap(good, glen, &memo, b, sizeof(b));
+	is_str(b, a, "memo: the same result when recalled");
+	is_int(remembers, 1, "recalled, not checked and remembered again");
+	unwrap(bad, blen, &memo, b, sizeof(b));
+	unwrap(bad, blen, NULL, a, sizeof(a));
+	is_str(b, a, "another chain is not answered by the note");
+	memo_until = now;
+	unwrap(good, glen, &memo, b, sizeof(b));
+	is_int(remembers, 2, "past its span it is checked again");
+}
+
 int
 main(void)
 {
 	STACK_OF(X509) *chain = sk_X509_new_null(), *none = NULL;
-	unsigned char *w = NULL;
-	size_t wlen;
+	unsigned char *w = NULL, *w2 = NULL;
+	size_t wlen, w2len;
 
 	party_make(&root, "root", NULL, NULL);
 	party_make(&inter, "inter", NULL, &root);
@@ -199,10 +262,11 @@ main(void)
 
 	ok(wrap(&alice, chain, &w, &wlen) == 0, "alice wraps with her chain");
 	agree("alice", w, wlen, CMS_FAIL_NONE, 2);
+	ok(wrap(&alice, none, &w2, &w2len) == 0, "alice wraps without chain");
+	agree("no chain", w2, w2len, CMS_FAIL_CHAIN, 1);
+	test_memo(w, wlen, w2, w2len);
 	free(w);
-	ok(wrap(&alice, none, &w, &wlen) == 0, "alice wraps without chain");
-	agree("no chain", w, wlen, CMS_FAIL_CHAIN, 1);
-	free(w);
+	free(w2);
 	ok(wrap(&mallory, none, &w, &wlen) == 0, "mallory wraps");
 	agree("other root", w, wlen, CMS_FAIL_CHAIN, 1);
 	free(w);

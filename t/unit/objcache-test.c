@@ -122,24 +122,36 @@ test_key(struct objcache *oc, EVP_PKEY *key)
 	keybox_free(kb);
 }
 
+static int
+recall(struct objcache *oc, const char *key, time_t now)
+{
+	return objcache_recall(oc, OBJCACHE_VERIFY, (const unsigned char *)key,
+	    strlen(key), now);
+}
+
 static void
 test_window(struct objcache *oc, X509 *a)
 {
 	time_t now = time(NULL), from = 0, until = now + 1000000;
 
-	objcache_remember(oc, (const unsigned char *)"k1", 2, 100, 200);
-	is_int(objcache_recall(oc, (const unsigned char *)"k1", 2, 99), 0,
+	objcache_remember(oc, OBJCACHE_VERIFY, (const unsigned char *)"k1",
+	    2, 100, 200);
+	is_int(recall(oc, "k1", 99), 0,
 	    "not before its span");
-	is_int(objcache_recall(oc, (const unsigned char *)"k1", 2, 100), 1,
+	is_int(recall(oc, "k1", 100), 1,
 	    "from its start");
-	is_int(objcache_recall(oc, (const unsigned char *)"k1", 2, 199), 1,
+	is_int(recall(oc, "k1", 199), 1,
 	    "until just before its end");
-	is_int(objcache_recall(oc, (const unsigned char *)"k1", 2, 200), 0,
+	is_int(recall(oc, "k1", 200), 0,
 	    "not at its end");
-	is_int(objcache_recall(oc, (const unsigned char *)"k2", 2, 150), 0,
+	is_int(recall(oc, "k2", 150), 0,
 	    "another key is not remembered");
-	is_int(objcache_recall(oc, (const unsigned char *)"k", 1, 150), 0,
-	    "nor a prefix of it");
+	is_int(recall(oc, "k", 150), 0, "nor a prefix of it");
+	is_int(objcache_chain_recall(oc, (const unsigned char *)"k1", 2, 150),
+	    0, "nor the same key of another kind");
+	objcache_chain_remember(oc, (const unsigned char *)"k1", 2, 100, 200);
+	is_int(objcache_chain_recall(oc, (const unsigned char *)"k1", 2, 150),
+	    1, "which is remembered apart");
 	ok(objcache_narrow(a, &from, &until) == 0, "dates read");
 	ok(from >= now - 3601 && from <= now - 3599,
 	    "from narrowed to notBefore");
