@@ -19,8 +19,9 @@
  *	The network side: net.c (settings, HTTPS and SMTP with libcurl),
  *	mail.c (ids, submission, the courier's signature), send.c
  *	(send; struct agent_session for send and fetch), fetch.c,
- *	register.c (register; service mail) and read.c (read, inbox;
- *	struct agent_reader). Each file's header says who frees what.
+ *	register.c (register; service mail), read.c (read, inbox;
+ *	struct agent_reader) and reject.c (an invitation from another
+ *	courier, refused). Each file's header says who frees what.
  */
 #ifndef TANDEM_AGENT_H
 #define TANDEM_AGENT_H
@@ -166,6 +167,8 @@ int	reader_reload(struct agent_reader *, char *);
 int	reader_scan(struct agent_reader *, int, char *);
 void	reader_close(struct agent_reader *);
 int	agent_service(struct agent_reader *, const struct tmail *, char *);
+int	agent_reject(struct agent_reader *, const struct tmail *, const char *,
+	    char *);
 
 /* mail.c */
 char	*agent_new_id(const char *);

@@ -10,6 +10,7 @@ agent_tandem_SOURCES = \
 	agent/net.c \
 	agent/read.c \
 	agent/register.c \
+	agent/reject.c \
 	agent/seal.c \
 	agent/send.c \
 	agent/store.c \

@@ -29,7 +29,8 @@
  *	agent_open() (digest, restrictions, signature, sender) and write
  *	the message to standard output or to --out-dir DIR/MESSAGE-ID.eml
  *	(printing that path); --id limits this to one message;
- *	service - agent_service(); invitation - a hint to run register.
+ *	service - agent_service(); invitation - a hint to run register,
+ *	or once registered agent_reject() (reject.c).
  *	With service_only, content and invitations are left alone.
  *	Every file is tried; the first failure gives the exit status.
  *	Each failure is also reported on standard error, unless
@@ -327,6 +328,9 @@ read_one(struct agent_reader *rd, const char *path, int named, int mode,
 	    TMAIL_INVITATION && mode == AGENT_SCAN_INBOX))
 		printf("%s %s %s\n", tm->tm_msgid, tm->tm_from,
 		    tmail_kind_name(tm->tm_kind));
+	else if (tm->tm_kind == TMAIL_INVITATION && mode == AGENT_SCAN_READ &&
+	    rd->rd_id.ci_cert != NULL && rd->rd_courier != NULL)
+		rc = agent_reject(rd, tm, path, err);
 	else if (tm->tm_kind == TMAIL_INVITATION && mode == AGENT_SCAN_READ)
 		fprintf(stderr, "tandem: %s: an invitation from %s: see "
 		    "\"tandem register --invitation\"\n", path, tm->tm_from);
