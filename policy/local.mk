@@ -27,6 +27,7 @@ BGFED_SCENARIOS = \
 	t/0700-bgfed-introduced.sh \
 	t/0710-bgfed-deferral.sh \
 	t/0720-bgfed-refusals.sh \
-	t/0730-bgfed-invitation-reject.sh
+	t/0730-bgfed-invitation-reject.sh \
+	t/0740-bgfed-gateway.sh
 TESTS += $(BGFED_SCENARIOS)
 EXTRA_DIST += $(BGFED_SCENARIOS) t/lib-bgfed.sh

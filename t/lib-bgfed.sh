@@ -8,7 +8,8 @@
 #	c	c.example, private (domain c.example), under a
 # Each has a BG element https://bg.X.example:PORT/ on its own random
 # 127.x.y.z address, an FG and a BG database (databases fgX and bgX of
-# the clusters fg and bg, published and subscribed), and $TRASH/X.conf
+# the clusters fg and bg, or fg2 and bg2 from the fourth courier on,
+# published and subscribed), and $TRASH/X.conf
 # whose agent.resolve maps every BG host name.
 #
 #	bf_setup	all of the above; call it at the top level
@@ -24,6 +25,8 @@
 #			USER@X.example posts an ARM (MSGID@X.example) to X's
 #			BG; the status must be WANT. The ARM is MSGID.arm.
 #	bf_psql X SQL	a query on X's BG database
+#	bf_wait X SQL WANT [SECONDS]
+#			pg_wait_for on X's BG database
 #	bf_url X	X's BG URL
 #	bf_agent X USER	an agent store X-USER.d (tandem init, import) for
 #			USER@X.example, and the active account on X's FG
@@ -46,6 +49,21 @@ bf_superior() {
 	done
 }
 
+# The cluster pair of courier X: "" for the first three couriers, "2" for
+# the next three (max_logical_replication_workers is 4 per cluster).
+bf_cl() {
+	_bf_i=0
+	for _bf_y in $BF_COURIERS; do
+		[ "$_bf_y" = "$1" ] && break
+		_bf_i=$((_bf_i + 1))
+	done
+	[ $_bf_i -lt 3 ] || echo 2
+}
+
+bf_wait() {
+	pg_wait_for bg$(bf_cl $1) bg$1 "$2" "$3" $4
+}
+
 bf_setup() {
 	for _bf_x in $BF_COURIERS; do
 		eval "BF_ADDR_$_bf_x=\$(pf_random_addr)"
@@ -65,6 +83,9 @@ bf_setup() {
 		tandemctl keybox new keybox.key
 	) >pki.log 2>&1 || { cat pki.log; return 1; }
 	pg_start fg && pg_start bg || return 1
+	if [ $(echo $BF_COURIERS | wc -w) -gt 3 ]; then
+		pg_start fg2 && pg_start bg2 || return 1
+	fi
 	for _bf_x in $BF_COURIERS; do
 		bf_db $_bf_x || return 1
 	done
@@ -75,13 +96,15 @@ bf_url() {
 }
 
 bf_db() {
-	pg_createdb fg fg$1 && pg_createdb bg bg$1 &&
-	_bf_fg=$(pg_conninfo fg fg$1) && _bf_bg=$(pg_conninfo bg bg$1) &&
+	_bf_c=$(bf_cl $1)
+	pg_createdb fg$_bf_c fg$1 && pg_createdb bg$_bf_c bg$1 &&
+	_bf_fg=$(pg_conninfo fg$_bf_c fg$1) &&
+	_bf_bg=$(pg_conninfo bg$_bf_c bg$1) &&
 	tandemctl db migrate --fg --db "$_bf_fg" --sqldir "$TANDEM_SRC/sql" &&
 	tandemctl db migrate --bg --db "$_bf_bg" --sqldir "$TANDEM_SRC/sql" &&
 	tandemctl db publish --db "$_bf_fg" &&
 	tandemctl db subscribe --db "$_bf_bg" --publisher "$_bf_fg" &&
-	bf_conf $1 "$(pg_conninfo bg bg$1 tandem_bg)" >"$TRASH/$1.conf"
+	bf_conf $1 "$(pg_conninfo bg$_bf_c bg$1 tandem_bg)" >"$TRASH/$1.conf"
 }
 
 bf_conf() {
@@ -140,7 +163,7 @@ bf_account() {
 
 bf_add() {
 	_bf_d=$TRASH/pki/$1/accounts/$2@$1.example
-	tandemctl account add --db "$(pg_conninfo fg fg$1)" \
+	tandemctl account add --db "$(pg_conninfo fg$(bf_cl $1) fg$1)" \
 	    --address "$2@$1.example" --status "$3" \
 	    --courier-key "$_bf_d/courier.key" \
 	    --courier-cert "$_bf_d/courier.crt" --agent-cert "$_bf_d/agent.crt" \
@@ -148,7 +171,7 @@ bf_add() {
 }
 
 bf_intro() {
-	tandemctl intro add --db "$(pg_conninfo bg bg$1)" \
+	tandemctl intro add --db "$(pg_conninfo bg$(bf_cl $1) bg$1)" \
 	    --cert "$TRASH/pki/$2/elements/bg.crt" \
 	    --chain "$TRASH/pki/$2/chain.pem" \
 	    --anchors "$TRASH/pki/root/root.crt"
@@ -221,7 +244,7 @@ bf_post() {
 }
 
 bf_psql() {
-	pg_psql bg bg$1 -c "$2"
+	pg_psql bg$(bf_cl $1) bg$1 -c "$2"
 }
 
 bf_agent() {
