@@ -64,3 +64,6 @@ EXTRA_DIST += contrib/postfix/README contrib/postfix/main.cf.snippet \
 	contrib/sendmail/README contrib/sendmail/tandem.mc
 TESTS += t/0540-milter-miltertest.sh
 EXTRA_DIST += t/0540-milter-miltertest.sh t/milter-content.lua
+
+TESTS += t/0750-fgfed-direct.sh
+EXTRA_DIST += t/0750-fgfed-direct.sh

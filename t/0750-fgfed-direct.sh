@@ -1,0 +1,273 @@
+test_description='tandem-milter between couriers: direct delivery (fig. 7), forged traffic, hop limit'
+. "$TANDEM_SRC/t/test-lib.sh"
+
+test_have_prog swaks || test_skip_all 'swaks is missing'
+
+# Couriers a (public), b and c (private, domains b.example and
+# c.example, under a). a and b run: each a Postfix with its milter. One
+# reinjection Postfix serves both (no milter); mail for users of every
+# domain ends in one smtp-sink, service mailboxes at their courier.
+a_addr=$(pf_random_addr) b_addr=$(pf_random_addr) re_addr=$(pf_random_addr)
+sink_addr=$(pf_random_addr)
+a_port=$(pf_random_port) b_port=$(pf_random_port) re_port=$(pf_random_port)
+sink_port=$(pf_random_port)
+map="inline:{tandem@a.example=smtp:[$a_addr]:$a_port, tandem@b.example=smtp:[$b_addr]:$b_port, a.example=smtp:[$sink_addr]:$sink_port, b.example=smtp:[$sink_addr]:$sink_port, c.example=smtp:[$sink_addr]:$sink_port}"
+
+test_expect_success 'three couriers, their FG elements and accounts' '
+	tandem-ca root -d root --name root.example >/dev/null &&
+	tandem-ca courier -d a --name a.example --role public \
+	    --superior root >/dev/null &&
+	tandem-ca courier -d b --name b.example --role private \
+	    --superior a --domain b.example >/dev/null &&
+	tandem-ca courier -d c --name c.example --role private \
+	    --superior a --domain c.example >/dev/null &&
+	for x in a b c; do
+		tandem-ca element -d $x --fg tandem@$x.example >/dev/null ||
+		return 1
+	done &&
+	tandem-ca root -d evil --name root.example >/dev/null &&
+	tandem-ca courier -d evilb --name b.example --role private \
+	    --superior evil --domain b.example >/dev/null &&
+	tandem-ca element -d evilb --fg tandem@b.example >/dev/null &&
+	for x in a b c; do ln -s $x $x.example || return 1; done &&
+	for u in alice@a.example bob@b.example dave@b.example; do
+		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+		    -nodes -keyout $u.key -subj /CN=$u -out $u.csr 2>/dev/null &&
+		tandem-ca account -d ${u#*@} --address $u \
+		    --csr $u.csr >/dev/null || return 1
+	done
+'
+
+test_expect_success_here 'a foreground database for a and for b' '
+	pg_start fg && tandemctl keybox new kb.key &&
+	for x in a b; do
+		pg_createdb fg fg$x &&
+		tandemctl db migrate --fg --db "$(pg_conninfo fg fg$x)" \
+		    --sqldir "$TANDEM_SRC/sql" >/dev/null || return 1
+	done &&
+	for u in alice@a.example bob@b.example dave@b.example; do
+		d=${u#*@} && x=${d%.example} && c=$x/accounts/$u &&
+		tandemctl account add --db "$(pg_conninfo fg fg$x)" \
+		    --address $u --status active \
+		    --courier-key $c/courier.key --courier-cert $c/courier.crt \
+		    --agent-cert $c/agent.crt --keybox-key kb.key >/dev/null ||
+		return 1
+	done
+'
+
+for x in a b; do
+	sup=root.example role=public
+	[ $x = a ] || { sup=a.example role=private; }
+	cat >$x.conf <<CONF
+courier {
+  name = "$x.example"
+  role = $role
+  domains = {"$x.example"}
+  superior = "$sup"
+}
+foreground {
+  milter_socket = "unix:$TRASH/$x.sock"
+  reinject = "$re_addr:$re_port"
+  service_mailbox = "tandem@$x.example"
+  ca_dir = "$TRASH/$x"
+}
+database { conninfo = "$(pg_conninfo fg fg$x)" }
+tls {
+  anchors = "$TRASH/root/root.crt"
+  cert = "$TRASH/$x/elements/fg.crt"
+  key = "$TRASH/$x/elements/fg.key"
+  chain = "$TRASH/$x/chain.pem"
+  keybox_key = "$TRASH/kb.key"
+}
+CONF
+done
+
+# intro X Y: X's FG learns Y's FG introduction.
+intro() {
+	tandemctl intro add --db "$(pg_conninfo fg fg$1)" \
+	    --cert $2/elements/fg.crt --chain $2/chain.pem \
+	    --anchors root/root.crt >/dev/null
+}
+
+test_expect_success 'a knows b and c' '
+	intro a b && intro a c
+'
+
+test_expect_success_here 'the milters, the Postfix instances and the sink start' '
+	smtp_sink_start out "$sink_addr" "$sink_port" &&
+	postfix_start re "$re_addr" "$re_port" "transport_maps = $map" &&
+	for x in a b; do
+		{ tandem-milter -c $x.conf -f 2>$x.log & echo $! >$x.pid; } &&
+		test_atexit "kill \$(cat $TRASH/$x.pid) 2>/dev/null" &&
+		n=0 && while [ ! -S $x.sock ] && [ $n -lt 50 ]; do
+			sleep 0.1; n=$((n + 1)); done &&
+		test -S $x.sock || return 1
+	done &&
+	postfix_start a "$a_addr" "$a_port" "transport_maps = $map" \
+	    "smtpd_milters = unix:$TRASH/a.sock" \
+	    "milter_default_action = tempfail" "milter_protocol = 6" &&
+	postfix_start b "$b_addr" "$b_port" "transport_maps = $map" \
+	    "smtpd_milters = unix:$TRASH/b.sock" \
+	    "milter_default_action = tempfail" "milter_protocol = 6"
+'
+
+# send PORTADDR FILE FROM TO: swaks, the reply in swaks.out
+send() {
+	swaks --server "$1" --from "$3" --to "$4" --data "@$2" >swaks.out 2>&1
+}
+
+# mail FILE KIND FROM TO DER: a Tandem mail around a DER wrap
+mail() {
+	{
+		printf "From: %s\r\nTo: %s\r\n" "$3" "$4"
+		printf "Subject: Tandem\r\nMessage-ID: <%s@%s>\r\n" "$1" "${3#*@}"
+		printf "MIME-Version: 1.0\r\nTandem-Kind: %s\r\n" "$2"
+		printf "Content-Type: application/pkcs7-mime; smime-type=authEnveloped-data; name=tandem.p7m\r\n"
+		printf "Content-Transfer-Encoding: base64\r\n\r\n"
+		base64 -w 76 "$5" | sed "s/\$/\r/"
+	} >"$1"
+}
+
+# wait_log FILE PATTERN
+wait_log() {
+	n=0
+	while [ $n -lt 150 ]; do
+		grep -q -e "$2" "$1" && return 0
+		sleep 0.2; n=$((n + 1))
+	done
+	echo "wait_log: $1 has no $2"; cat "$1"
+	return 1
+}
+
+# sink_wait PATTERN: the one sink dump with a line matching PATTERN
+sink_wait() {
+	n=0
+	while [ $n -lt 150 ]; do
+		f=$(grep -l -e "$1" $(smtp_sink_files out) /dev/null 2>/dev/null |
+		    head -1)
+		[ -n "$f" ] && { echo "$f"; return 0; }
+		sleep 0.2; n=$((n + 1))
+	done
+	echo "sink_wait: nothing matches $1" >&2
+	return 1
+}
+
+test_expect_success 'alice at a writes to bob at b: a sends it to b' '
+	printf "sealed content stand-in\n" >inner &&
+	openssl cms -sign -binary -nodetach -outform DER -in inner \
+	    -signer a/accounts/alice@a.example/agent.crt \
+	    -inkey alice@a.example.key -out sealed.der &&
+	openssl cms -sign -binary -nodetach -outform DER -in sealed.der \
+	    -signer a/accounts/alice@a.example/agent.crt \
+	    -inkey alice@a.example.key -certfile a/chain.pem -out m1.signed &&
+	openssl cms -encrypt -binary -aes-256-gcm -outform DER -in m1.signed \
+	    -out m1.der a/accounts/alice@a.example/courier.crt &&
+	mail m1 content alice@a.example bob@b.example m1.der &&
+	send "$a_addr:$a_port" m1 alice@a.example bob@b.example &&
+	test_grep "250 " swaks.out &&
+	wait_log a.log "m1@a.example.*rcpt=bob@b.example route=to-introduced-courier.*to=b.example"
+'
+
+test_expect_success 'b delivers it to bob: his agent key opens the same sealed content' '
+	f=$(sink_wait "X-Rcpt-Args: <bob@b.example>") &&
+	test_grep "^Tandem-Kind: content" "$f" &&
+	test_grep "^From: alice@a.example" "$f" &&
+	smtp_sink_body "$f" | base64 -d >new.der &&
+	openssl cms -decrypt -inform DER -in new.der \
+	    -recip b/accounts/bob@b.example/agent.crt \
+	    -inkey bob@b.example.key -out new.signed &&
+	openssl cms -verify -inform DER -in new.signed -CAfile root/root.crt \
+	    -purpose any -out got.der 2>/dev/null &&
+	cmp sealed.der got.der &&
+	test_grep "peer=a.example ic=.* msgid=m1@a.example origin=a.example hops=1 rcpt=bob@b.example route=deliver-local" b.log
+'
+
+test_expect_success 'b recorded the origin introduction of a' '
+	echo "a.example|tandem@a.example" >want &&
+	pg_psql fg fgb -At -c "SELECT courier, endpoint FROM introductions WHERE element = '"'fg'"'" >got &&
+	test_cmp want got
+'
+
+# ic OUT ID HOPS ORIGIN SENDER RCPT: an inter-courier message to a
+# from ORIGIN's FG (a CA folder) carrying sealed.der
+ic() {
+	part() {
+		printf -- "--b1\r\nContent-Type: %s\r\n" "$1"
+		printf "Content-Transfer-Encoding: base64\r\nTandem-Part: %s\r\n\r\n" "$2"
+		base64 -w 76 "$3" | sed "s/\$/\r/"
+	}
+	{
+		printf "MIME-Version: 1.0\r\n"
+		printf "Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
+		printf -- "--b1\r\nContent-Type: application/vnd.tandem.inter-courier\r\n"
+		printf "Content-Transfer-Encoding: 7bit\r\n\r\n"
+		printf "Id: %s\r\nDate: 2026-01-01T00:00:00Z\r\n" "$2"
+		printf "From-Element: tandem@b.example\r\nTo-Element: tandem@a.example\r\n"
+		printf "Message-Id: %s@b.example\r\nSender: %s\r\n" "$1" "$5"
+		printf "Recipient: %s\r\nHops: %s\r\n" "$6" "$3"
+		printf "Origin-Courier: b.example\r\n"
+		part application/pkcs7-mime sealed sealed.der
+		part application/pem-certificate-chain origin-cert $4/elements/fg.crt
+		part application/pem-certificate-chain origin-chain $4/chain.pem
+		printf -- "--b1--\r\n"
+	} >"$1.txt"
+}
+
+# ic_send NAME SIGNER: NAME.txt signed by SIGNER's FG key, enveloped
+# to a's FG, mailed from tandem@b.example to a's service mailbox
+ic_send() {
+	openssl cms -sign -binary -nodetach -in "$1.txt" -outform DER \
+	    -signer $2/elements/fg.crt -inkey $2/elements/fg.key \
+	    -certfile $2/chain.pem -out "$1.signed" &&
+	openssl cms -encrypt -binary -aes-256-gcm -in "$1.signed" \
+	    -inform DER -outform DER -recip a/elements/fg.crt \
+	    -keyopt ecdh_kdf_md:sha256 -out "$1.der" &&
+	mail "$1" inter-courier tandem@b.example tandem@a.example "$1.der" &&
+	send "$a_addr:$a_port" "$1" tandem@b.example tandem@a.example
+}
+
+test_expect_success 'signed under another root: refused 5.7.7, logged' '
+	ic f1 f1@b.example 1 evilb dave@b.example alice@a.example &&
+	test_must_fail ic_send f1 evilb &&
+	test_grep "550 5.7.7" swaks.out &&
+	wait_log a.log "status=reject reason=\"5.7.7 inter-courier: signer certificate does not chain to a trust anchor"
+'
+
+test_expect_success 'a private courier claiming a sender outside its domain: 5.7.1' '
+	ic f2 f2@b.example 1 b mallory@a.example alice@a.example &&
+	test_must_fail ic_send f2 b &&
+	test_grep "550 5.7.1" swaks.out &&
+	wait_log a.log "private origin courier claims a sender outside"
+'
+
+test_expect_success 'over 8 hops: refused by the parser, 5.6.0' '
+	ic f3 f3@b.example 9 b dave@b.example alice@a.example &&
+	test_must_fail ic_send f3 b &&
+	test_grep "550 5.6.0" swaks.out &&
+	wait_log a.log "Hops 9, not 1 to 8"
+'
+
+test_expect_success 'at hop 8 a courier that must forward mails a notice instead' '
+	ic f4 f4@b.example 8 b dave@b.example carol@c.example &&
+	ic_send f4 b &&
+	test_grep "250 " swaks.out &&
+	wait_log a.log "rcpt=carol@c.example route=to-introduced-courier" &&
+	f=$(sink_wait "X-Rcpt-Args: <dave@b.example>") &&
+	test_grep "^Subject: Tandem: undeliverable private message" "$f" &&
+	test_grep "Your private message f4@b.example could not be delivered to carol@c.example" "$f" &&
+	test_grep "Reason: too many couriers crossed (hop limit)" "$f" &&
+	sed -n "/^Content-Transfer-Encoding: base64/,/^--=tandem-notice--/p" "$f" |
+	    sed "1,2d;\$d" | base64 -d >notice.der &&
+	openssl cms -verify -inform DER -in notice.der -CAfile root/root.crt \
+	    -purpose any -out notice.txt 2>/dev/null &&
+	test_grep "could not be delivered to carol@c.example" notice.txt &&
+	test_grep_not "^Tandem-Kind" "$f"
+'
+
+test_expect_success 'the same inter-courier message again is dropped' '
+	ic_send f4 b &&
+	test_grep "250 " swaks.out &&
+	wait_log a.log "ic=f4@b.example .*duplicate=yes"
+'
+
+test_done
