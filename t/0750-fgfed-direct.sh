@@ -1,4 +1,4 @@
-test_description='tandem-milter between couriers: direct delivery (fig. 7), forged traffic, hop limit'
+test_description='tandem-milter between couriers: direct delivery (fig. 7), deferral and the introduction back, forged traffic, hop limit'
 . "$TANDEM_SRC/t/test-lib.sh"
 
 test_have_prog swaks || test_skip_all 'swaks is missing'
@@ -225,6 +225,27 @@ ic_send() {
 	mail "$1" inter-courier tandem@b.example tandem@a.example "$1.der" &&
 	send "$a_addr:$a_port" "$1" tandem@b.example tandem@a.example
 }
+
+test_expect_success 'dave at private b writes to alice at a: deferred to the superior' '
+	openssl cms -sign -binary -nodetach -outform DER -in sealed.der \
+	    -signer b/accounts/dave@b.example/agent.crt \
+	    -inkey dave@b.example.key -certfile b/chain.pem -out m2.signed &&
+	openssl cms -encrypt -binary -aes-256-gcm -outform DER -in m2.signed \
+	    -out m2.der b/accounts/dave@b.example/courier.crt &&
+	mail m2 content dave@b.example alice@a.example m2.der &&
+	send "$b_addr:$b_port" m2 dave@b.example alice@a.example &&
+	wait_log b.log "m2@b.example.*rcpt=alice@a.example route=defer-to-superior.*to=a.example" &&
+	f=$(sink_wait "X-Rcpt-Args: <alice@a.example>") &&
+	test_grep "^From: dave@b.example" "$f"
+'
+
+test_expect_success 'a delivered it and introduced itself back; b learned the route' '
+	wait_log a.log "msgid=m2@b.example origin=b.example hops=1 rcpt=alice@a.example route=deliver-local introduced=b.example" &&
+	wait_log b.log "introduction=a.example addresses=1 released=0" &&
+	echo "alice@a.example|a.example|introduced" >want &&
+	pg_psql fg fgb -At -c "SELECT address, courier, reason FROM address_routes" >got &&
+	test_cmp want got
+'
 
 test_expect_success 'signed under another root: refused 5.7.7, logged' '
 	ic f1 f1@b.example 1 evilb dave@b.example alice@a.example &&
