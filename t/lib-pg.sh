@@ -27,7 +27,8 @@
 #
 # Run as root, the cluster belongs to the postgres user (initdb refuses
 # root): the commands run through runuser. Debian's own cluster is never
-# touched. PG_BINDIR overrides the server binaries' folder.
+# touched. PG_BINDIR overrides the server binaries' folder; PG_EXTRA_CONF,
+# lines added to postgresql.conf (small clusters for the federation).
 
 PG_BINDIR=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
 
@@ -82,6 +83,7 @@ pg_start() {
 	max_logical_replication_workers = 4
 	max_slot_wal_keep_size = 256MB
 	fsync = off
+	${PG_EXTRA_CONF:-}
 	EOF
 	for _pg_try in 1 2 3 4 5; do
 		_pg_port=$(pg_random_port)

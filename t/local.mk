@@ -26,3 +26,5 @@ EXTRA_DIST += t/lib-courier.sh t/0600-e2e-registration.sh \
 # federation
 TESTS += t/0280-agent-invitation-reject.sh
 EXTRA_DIST += t/0280-agent-invitation-reject.sh
+TESTS += t/0890-federation-harness.sh
+EXTRA_DIST += t/lib-federation.sh t/0890-federation-harness.sh

@@ -168,3 +168,4 @@ test_have_prog() {
 . "$TANDEM_SRC/t/lib-pg.sh"
 . "$TANDEM_SRC/t/lib-postfix.sh"
 . "$TANDEM_SRC/t/lib-courier.sh"
+. "$TANDEM_SRC/t/lib-federation.sh"
