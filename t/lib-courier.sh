@@ -43,7 +43,8 @@
 #				for that user (TANDEM_PASSWORD is set)
 #	agent_register USER
 #		courier_invite USER@DOMAIN (unless an invitation is already
-#		in USER's Maildir), then "tandem register" from it; waits
+#		in USER's Maildir or on its way), then "tandem register"
+#		from the newest invitation; waits
 #		until the account is active on the FG and on the BG
 #	maildir_wait USER PATTERN [SECONDS]
 #		waits (default 30 s) for a message in USER's Maildir (new/
@@ -368,7 +369,9 @@ maildir_wait() {
 agent_register() {
 	_cr_inv=$(cr_maildir_match "$1" "^Tandem-Kind: invitation" | tail -n 1)
 	if [ -z "$_cr_inv" ]; then
-		courier_invite "$1@$CR_DOMAIN" >/dev/null || return 1
+		# Refused when the milter's invitation is already on its way.
+		courier_invite "$1@$CR_DOMAIN" >/dev/null 2>&1 ||
+		    echo "agent_register: $1 already invited; waiting for it"
 		_cr_inv=$(maildir_wait "$1" "^Tandem-Kind: invitation" 30) ||
 		    return 1
 	fi
