@@ -13,7 +13,7 @@
  *	anchors, the very certificate of its fg-cert part, from the CA of
  *	the courier its Courier field names) and that it invites this
  *	agent's address. An invitation from the agent's own courier is
- *	only reported. One from another courier is refused with no
+ *	left alone (the agent is registered). One from another courier is refused with no
  *	action from the user: an invitation-reject (Token, Address,
  *	Inviting-Courier, Registered-Courier = the CN of the CA that
  *	issued the agent certificate, the Message-Ids, Background-Url;
@@ -409,11 +409,8 @@ agent_reject(struct agent_reader *rd, const struct tmail *tm,
 		goto out;
 	}
 	rc = 0;
-	if (strcasecmp(inviting, rj.rj_mine) == 0) {
-		fprintf(stderr, "tandem: %s: an invitation from %s, your own "
-		    "courier: already registered\n", path, inviting);
-		goto out;
-	}
+	if (strcasecmp(inviting, rj.rj_mine) == 0)
+		goto out;	/* our own courier's: we are registered */
 	rc = EX_SOFTWARE;
 	if (rej_ident(rd, &rj, err) == -1)
 		goto out;

@@ -28,3 +28,5 @@ TESTS += t/0280-agent-invitation-reject.sh
 EXTRA_DIST += t/0280-agent-invitation-reject.sh
 TESTS += t/0890-federation-harness.sh
 EXTRA_DIST += t/lib-federation.sh t/0890-federation-harness.sh
+TESTS += t/0800-fed-introduced.sh
+EXTRA_DIST += t/0800-fed-introduced.sh
