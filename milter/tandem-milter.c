@@ -118,17 +118,20 @@ msg_append(char **buf, size_t *len, const char *a, size_t alen)
 }
 
 /*
- * A connection from the pool inside a new transaction; an idle one
- * the server closed meanwhile is replaced once by a new one.
+ * A connection from the pool inside a new transaction. An idle one
+ * the server closed meanwhile (a restarted database) is dropped and
+ * the next taken: only connections opened before the server went
+ * away fail so, and each is closed, so the loop ends at the latest
+ * with a new connection.
  */
 static PGconn *
 msg_db_begin(struct msg *mc, char *err)
 {
 	struct pool *po = mc->mc_fg->fg_pool;
 	PGconn *db;
-	int fresh, tries;
+	int fresh;
 
-	for (tries = 0; tries < 2; tries++) {
+	for (;;) {
 		if ((db = pool_get(po, &fresh)) == NULL) {
 			tn_err(err, "out of memory");
 			return NULL;

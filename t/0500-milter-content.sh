@@ -180,6 +180,17 @@ test_expect_success 'garbled body: 550 5.6.0, nothing stored' '
 	echo 1 >want && test_cmp want n
 '
 
+test_expect_success 'database restarted: the pooled connections are replaced' '
+	pg_stop fg &&
+	pg_as_owner "$PG_BINDIR/pg_ctl" -D "$(pg_dir_of fg)/data" \
+	    -l "$(pg_dir_of fg)/server.log" -w -t 30 \
+	    -o "-p $(pg_port_of fg)" start >/dev/null &&
+	send m1 alice@a.example bob@a.example &&
+	test_grep "250 " swaks.out &&
+	test_grep_not "451" swaks.out &&
+	cr_alive=$(cat milter.pid) && kill -0 "$cr_alive"
+'
+
 test_expect_success 'database down: 451 4.3.0, nothing lost' '
 	pg_stop fg &&
 	test_must_fail send m1 alice@a.example bob@a.example &&
