@@ -30,7 +30,7 @@ test_expect_success 'the content reaches bob'"'"'s Maildir through corp'"'"'s mi
 '
 
 test_expect_success 'the ARM reaches corp'"'"'s BG, hop 1, origin isp' '
-	wait_until 60 test "$(fed_bg_sql corp "SELECT count(*) FROM agent_mailbox WHERE message_id = \$\$f7@isp.example\$\$")" = 1 &&
+	fed_wait_bg corp "SELECT count(*) FROM agent_mailbox WHERE message_id = \$\$f7@isp.example\$\$" 1 60 &&
 	test_grep "courier msgid=f7@isp.example rcpt=bob@corp.example action=forward courier=corp.example hops=1 origin=isp.example" "$(fed_log isp bg)" &&
 	test_grep "courier msgid=f7@isp.example rcpt=bob@corp.example action=deliver hops=1 origin=isp.example" "$(fed_log corp bg)"
 '
@@ -53,7 +53,7 @@ printf "From: bob@corp.example\r\nTo: alice@isp.example\r\nSubject: re\r\nMessag
 test_expect_success 'the answer goes back up the same way' '
 	fed_agent corp bob send --to alice@isp.example --in m2.eml >out &&
 	fed_in isp maildir_wait alice "^Message-ID: <f7r@corp.example>" 60 >/dev/null &&
-	wait_until 60 test "$(fed_bg_sql isp "SELECT count(*) FROM agent_mailbox WHERE message_id = \$\$f7r@corp.example\$\$")" = 1 &&
+	fed_wait_bg isp "SELECT count(*) FROM agent_mailbox WHERE message_id = \$\$f7r@corp.example\$\$" 1 60 &&
 	fed_agent isp alice fetch >/dev/null &&
 	fed_agent isp alice read --id f7r@corp.example >got &&
 	test_cmp m2.eml got

@@ -33,6 +33,8 @@
 #	fed_register X USER	USER@X.example invited and registered at X
 #	fed_agent X USER SUBCOMMAND ARGS...	that agent's tandem command
 #	fed_fg_sql X SQL / fed_bg_sql X SQL	psql -At on X's databases
+#	fed_wait_fg X SQL WANT [SECONDS] / fed_wait_bg ...
+#			until SQL prints WANT (default 60 s)
 #	fed_var X NAME	one of X's CR_* settings (FG_ADDR, BG_URL, ...)
 #	fed_log X fg|bg	the path of X's milter or policyd log
 #	fed_maildir X USER	the path of USER@X.example's Maildir
@@ -273,6 +275,14 @@ fed_fg_sql() {
 
 fed_bg_sql() {
 	fed_in "$1" courier_bg_sql "$2"
+}
+
+fed_wait_fg() {
+	fed_in "$1" pg_wait_for fg fg "$2" "$3" "${4:-60}"
+}
+
+fed_wait_bg() {
+	fed_in "$1" pg_wait_for bg bg "$2" "$3" "${4:-60}"
 }
 
 fed_log() {

@@ -30,3 +30,5 @@ TESTS += t/0890-federation-harness.sh
 EXTRA_DIST += t/lib-federation.sh t/0890-federation-harness.sh
 TESTS += t/0800-fed-introduced.sh
 EXTRA_DIST += t/0800-fed-introduced.sh
+TESTS += t/0820-fed-invitation-reject.sh t/0850-fed-bg-down.sh
+EXTRA_DIST += t/0820-fed-invitation-reject.sh t/0850-fed-bg-down.sh
