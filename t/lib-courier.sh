@@ -34,7 +34,7 @@
 #	courier_pg_restart NAME		start a stopped cluster again, same port
 #	courier_fg_sql SQL / courier_bg_sql SQL
 #		psql -At on the element's database, as postgres
-#	courier_invite ADDR	tandemctl invite for ADDR on the FG database
+#	courier_invite ADDR	tandemctl invite for ADDR (the FG's tandem.conf)
 #	agent_conf USER		the agent of USER@DOMAIN: $TRASH/agent-USER/
 #				with tandem.conf (agent and tls sections,
 #				resolve bg.DOMAIN:PORT to the BG's address)
@@ -51,7 +51,16 @@
 #		or cur/) with a line matching PATTERN (grep -e); prints its
 #		file name, oldest first; fails showing the folder otherwise
 #	maildir_count USER	how many messages USER's Maildir holds
+#	cr_maildir_match USER PATTERN
+#		the messages of USER matching PATTERN now, oldest first;
+#		fails if none
+#	cr_daemon_alive milter|policyd	the daemon still runs
 #	wait_until SECONDS CMD...	CMD every 0.2 s until it succeeds
+#		(its arguments are expanded once: wrap a "$(...)" test
+#		in a function)
+#
+# CR_HOLD_LIMIT and CR_PURGE_INTERVAL, set before the *_start calls,
+# go to the hygiene section of both elements (default 30d and 1h).
 #
 # Call the *_start functions at the top level or inside
 # test_expect_success_here: in a subshell the variables and the
