@@ -19,3 +19,6 @@ EXTRA_PROGRAMS += bench/tmprep
 bench_tmprep_CFLAGS = $(AM_CFLAGS) $(TANDEM_CFLAGS)
 bench_tmprep_SOURCES = bench/tmprep.c
 bench_tmprep_LDADD = $(TANDEM_LIBS)
+
+# The federation bench: three live couriers (t/lib-federation.sh).
+EXTRA_DIST += bench/federation
