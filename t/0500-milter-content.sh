@@ -186,8 +186,8 @@ test_expect_success 'database restarted: the pooled connections are replaced' '
 	    -l "$(pg_dir_of fg)/server.log" -w -t 30 \
 	    -o "-p $(pg_port_of fg)" start >/dev/null &&
 	send m1 alice@a.example bob@a.example &&
-	test_grep "250 " swaks.out &&
-	test_grep_not "451" swaks.out &&
+	test_grep "<-  250 2.0.0 Ok: queued" swaks.out &&
+	test_grep_not "<\*\* 451" swaks.out &&
 	cr_alive=$(cat milter.pid) && kill -0 "$cr_alive"
 '
 
