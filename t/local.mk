@@ -32,3 +32,5 @@ TESTS += t/0800-fed-introduced.sh
 EXTRA_DIST += t/0800-fed-introduced.sh
 TESTS += t/0820-fed-invitation-reject.sh t/0850-fed-bg-down.sh
 EXTRA_DIST += t/0820-fed-invitation-reject.sh t/0850-fed-bg-down.sh
+TESTS += t/0810-fed-deferral.sh
+EXTRA_DIST += t/0810-fed-deferral.sh
