@@ -25,6 +25,23 @@ test_expect_success 'the invitation is what doc/flows.md says' '
 	test_grep "smime-type=signed-data" "$inv"
 '
 
+test_expect_success 'tandemctl invite refuses bad input and a second invitation' '
+	test_expect_code 65 courier_invite alice@a.example 2>err &&
+	test_grep "alice@a.example: already registered or invited" err &&
+	test_expect_code 65 courier_invite Bob@a.example 2>err &&
+	test_grep "Bob@a.example: not an address in lower case" err &&
+	test_expect_code 64 tandemctl invite --address bob@a.example 2>err &&
+	test_grep "invite needs --conf and --address" err &&
+	echo "courier { colour = blue }" >bad.conf &&
+	test_expect_code 78 tandemctl invite --conf bad.conf --address bob@a.example 2>err &&
+	test_grep "bad.conf" err &&
+	sed "s|elements/fg.crt|elements/bg.crt|; s|elements/fg.key|elements/bg.key|" "$CR_FG_CONF" >bgcert.conf &&
+	test_expect_code 78 tandemctl invite --conf bgcert.conf --address bob@a.example 2>err &&
+	test_grep "not a foreground element certificate" err &&
+	test "$(courier_fg_sql "SELECT count(*) FROM invitations")" = 1 &&
+	test "$(courier_fg_sql "SELECT count(*) FROM outbox")" = 1
+'
+
 test_expect_success 'the FG keeps only the token hash of a pending invitation' '
 	courier_fg_sql "SELECT address, status, octet_length(token_hash) FROM invitations" >out &&
 	echo "alice@a.example|pending|32" >expect &&
