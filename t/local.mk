@@ -34,3 +34,5 @@ TESTS += t/0820-fed-invitation-reject.sh t/0850-fed-bg-down.sh
 EXTRA_DIST += t/0820-fed-invitation-reject.sh t/0850-fed-bg-down.sh
 TESTS += t/0810-fed-deferral.sh
 EXTRA_DIST += t/0810-fed-deferral.sh
+TESTS += t/0830-fed-gateway.sh
+EXTRA_DIST += t/0830-fed-gateway.sh
