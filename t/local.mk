@@ -36,3 +36,4 @@ TESTS += t/0810-fed-deferral.sh
 EXTRA_DIST += t/0810-fed-deferral.sh
 TESTS += t/0830-fed-gateway.sh
 EXTRA_DIST += t/0830-fed-gateway.sh
+EXTRA_DIST += contrib/sandbox/federation.sh

@@ -3,6 +3,8 @@
 #
 #	sh contrib/sandbox/demo.sh [--keep] [--dir DIR]
 #	sh contrib/sandbox/demo.sh down [--dir DIR]
+#	sh contrib/sandbox/demo.sh federation [...]	the second act:
+#		contrib/sandbox/federation.sh, many couriers
 #
 # Starts one live courier on this machine and carries private mail
 # through it: the foreground element (a real Postfix with tandem-milter,
@@ -28,6 +30,8 @@ TANDEM_BUILD=$build
 export PATH TANDEM_SRC TANDEM_BUILD
 
 keep=0 down=0 dir=
+# The second act, many couriers: contrib/sandbox/federation.sh.
+[ "${1:-}" = federation ] && { shift; exec sh "$top/contrib/sandbox/federation.sh" "$@"; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--keep)	keep=1 ;;

@@ -1,0 +1,210 @@
+#!/bin/sh
+# contrib/sandbox/federation.sh - what "./quickstart demo federation" runs.
+#
+#	sh contrib/sandbox/federation.sh [--keep] [--dir DIR]
+#	sh contrib/sandbox/federation.sh down [--dir DIR]
+#
+# The second act of the demo: three live couriers on this machine, with
+# t/lib-federation.sh (the code of the t/08xx scenarios): public
+# isp.example, its private subordinate corp.example, and private
+# home.example; each with its own Postfix and tandem-milter, its own
+# tandem-policyd, two PostgreSQL clusters, its own 127.x.y.z addresses.
+# Figure 7: alice@isp writes to bob@corp, introduced couriers, each half
+# straight to corp by its own path. Figure 8: bob's first message to
+# carol@isp is deferred to corp's superior, which introduces itself
+# back; the second goes by the learned route. Figure 9: isp holds
+# alice's message for dave@home and invites him; dave's agent refuses,
+# and the held halves follow him to home. Every step names the courier
+# each half crossed, from the daemons' own log lines.
+#
+# State in DIR (default ${TMPDIR:-/tmp}/tandem-demo-federation); without
+# --keep everything stops at the end, with it "down" stops it later.
+set -eu
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+build=${TANDEM_BUILD:-$top/build}
+PATH=$build/certauth:$build/agent:$build/ctl:$build/milter:$build/policy:$PATH
+TANDEM_SRC=$top
+TANDEM_BUILD=$build
+export PATH TANDEM_SRC TANDEM_BUILD
+
+keep=0 down=0 dir=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--keep)	keep=1 ;;
+	--dir)	[ $# -ge 2 ] || { echo "federation: --dir needs a folder" >&2; exit 64; }
+		dir=$2; shift ;;
+	down)	down=1 ;;
+	*)	echo "usage: federation.sh [--keep] [--dir DIR] | down [--dir DIR]" >&2
+		exit 64 ;;
+	esac
+	shift
+done
+[ -n "$dir" ] || dir=${TMPDIR:-/tmp}/tandem-demo-federation
+case $dir in /*) ;; *) dir=$(pwd)/$dir ;; esac
+
+# As in t/test-lib.sh: stop commands newest first, in test_atexit_cmds;
+# written to DIR/stop.cmds with the state for "down".
+TRASH=$dir
+export TRASH
+# The t/ helpers test variables that may be unset.
+set +u
+test_atexit_cmds=
+test_atexit() {
+	test_atexit_cmds="$1
+$test_atexit_cmds"
+}
+test_have_prog() {
+	command -v "$1" >/dev/null 2>&1
+}
+. "$top/t/lib-pg.sh"
+. "$top/t/lib-postfix.sh"
+. "$top/t/lib-courier.sh"
+. "$top/t/lib-federation.sh"
+
+save_state() {
+	set | grep -E '^(PG_[A-Z0-9_]*_(PORT|DIR)|CR_[A-Z_]*|FED_[A-Za-z0-9_]*)=' \
+	    >"$dir/state.env" || :
+	printf '%s\n' "$test_atexit_cmds" >"$dir/stop.cmds"
+}
+
+fed_down() {
+	[ -f "$dir/stop.cmds" ] || return 0
+	set +eu
+	. "$dir/state.env"
+	while IFS= read -r cmd; do
+		[ -n "$cmd" ] && eval "$cmd" >/dev/null 2>&1
+	done <"$dir/stop.cmds"
+	rm -f "$dir/stop.cmds"
+	set -eu
+	case $dir in */tandem-demo-federation*) rm -rf "$dir" ;; esac
+}
+
+if [ $down = 1 ]; then
+	fed_down
+	echo "federation: stopped everything it had started"
+	exit 0
+fi
+if [ -f "$dir/stop.cmds" ]; then
+	echo "federation: already running from $dir; stop it with \"sh $0 down\"" >&2
+	exit 75
+fi
+rm -rf "$dir"
+mkdir -p "$dir"
+chmod 755 "$dir"
+cd "$dir"
+FED_TOP=$dir
+
+finish() {
+	rc=$?
+	save_state
+	if [ $keep = 0 ] || [ $rc != 0 ]; then
+		[ $rc = 0 ] || echo "federation: failed; stopping what it started" >&2
+		fed_down
+	else
+		echo
+		echo "The couriers keep running; stop them with: sh $0 down"
+	fi
+	exit $rc
+}
+trap finish EXIT
+trap 'exit 130' INT TERM
+
+step=0
+say() {
+	step=$((step + 1))
+	printf '\n== %d. %s\n' "$step" "$*"
+}
+show() { sed 's/^/   | /'; }
+note() { printf '   %s\n' "$*"; }
+fail() { echo "federation: $*" >&2; exit 1; }
+
+# crossed X ELEMENT MSGID: X's log lines about MSGID.
+crossed() {
+	grep -h -e "$3" "$(fed_log $1 $2)" | sed 's/^tandem-[a-z]*: //' |
+	    cut -c1-150 | sed "s/^/$1 $2: /" | show
+}
+
+# letter FROM TO ID SUBJECT: a message file ID.eml.
+letter() {
+	printf 'From: %s\r\nTo: %s\r\nSubject: %s\r\nMessage-ID: <%s>\r\n\r\n%s\r\n' \
+	    "$1" "$2" "$4" "$3" "$4" >"$3.eml"
+}
+
+# opens X USER ID: USER at X fetches the ARM and reads message ID.
+opens() {
+	fed_wait_bg $1 "SELECT count(*) FROM agent_mailbox WHERE message_id = '$3'" 1 60 >/dev/null ||
+	    fail "the ARM of $3 did not reach $1"
+	fed_in $1 maildir_wait $2 "^Message-ID: <$3>" 60 >/dev/null ||
+	    fail "the content of $3 did not reach $2@$1"
+	fed_agent $1 $2 fetch >/dev/null 2>&1
+	printf '   %s@%s$ tandem read --id %s\n' $2 $1 $3
+	fed_agent $1 $2 read --id $3 2>/dev/null | tr -d '\r' | show
+}
+
+say "A certificate tree: root.example over public isp.example and private home.example; private corp.example under isp."
+fed_pki isp corp home
+note "each courier's CA certifies an FG element (tandem@X.example) and a BG element (https://bg.X.example:PORT/)"
+note "corp's and home's CAs are name-constrained to their own domain"
+
+say "Three couriers start: 6 PostgreSQL clusters, 3 Postfix instances, 3 milters, 3 policy daemons."
+fed_start isp corp home || fail "a courier did not start (see $dir/*.start)"
+save_state
+for x in isp corp home; do
+	note "$x.example: FG $(fed_var $x CR_FG_ADDR):$(fed_var $x CR_SMTP_PORT)   BG $(fed_var $x CR_BG_URL) on $(fed_var $x CR_BG_ADDR)"
+done
+note "seeded introductions (tandemctl intro add), superior and subordinates:"
+for x in isp corp home; do
+	fed_bg_sql $x "SELECT '$x knows ' || coalesce(string_agg(courier, ', '), 'nobody (its superior root does not run here)') FROM introductions" | show
+done
+
+say "alice and carol register at isp, bob at corp, dave at home."
+for u in isp:alice isp:carol corp:bob home:dave; do
+	fed_register ${u%:*} ${u#*:} >/dev/null 2>&1 || fail "${u#*:} did not register"
+	note "${u#*:}@${u%:*}.example registered"
+done
+
+say "Figure 7, introduced couriers: alice@isp writes to bob@corp."
+letter alice@isp.example bob@corp.example f7@isp.example "Figure seven"
+fed_agent isp alice send --to bob@corp.example --in f7@isp.example.eml >/dev/null
+opens corp bob f7@isp.example
+note "the content went FG to FG by mail, the ARM BG to BG by HTTPS:"
+crossed isp bg f7@isp.example
+crossed corp fg f7@isp.example
+crossed corp bg f7@isp.example
+
+say "Figure 8, deferral: bob@corp writes to carol@isp; corp knows no route to her."
+letter bob@corp.example carol@isp.example f8a@corp.example "First contact"
+fed_agent corp bob send --to carol@isp.example --in f8a@corp.example.eml >/dev/null
+opens isp carol f8a@corp.example
+crossed corp fg f8a@corp.example
+fed_wait_fg corp "SELECT count(*) FROM address_routes" 1 60 >/dev/null ||
+    fail "isp did not introduce itself back"
+note "isp delivered it and introduced itself back; corp's FG learned:"
+fed_fg_sql corp "SELECT address || ' -> ' || courier || ' (' || reason || ')' FROM address_routes" | show
+letter bob@corp.example carol@isp.example f8b@corp.example "Second message"
+fed_agent corp bob send --to carol@isp.example --in f8b@corp.example.eml >/dev/null
+opens isp carol f8b@corp.example
+crossed corp fg f8b@corp.example
+
+say "Figure 9, invitation reject: alice@isp writes to dave@home; isp has no route to home."
+letter alice@isp.example dave@home.example f9@isp.example "Figure nine"
+fed_agent isp alice send --to dave@home.example --in f9@isp.example.eml >/dev/null
+fed_in home maildir_wait dave "^From: tandem@isp.example" 60 >/dev/null ||
+    fail "no invitation from isp"
+note "isp holds both halves and invites dave:"
+fed_fg_sql isp "SELECT recipient || ': content held' FROM held_messages" | show
+fed_bg_sql isp "SELECT recipient || ': ARM held' FROM held_arms" | show
+printf '   dave@home$ tandem read\n'
+fed_agent home dave read 2>&1 | sed 's/^tandem: [^:]*: /tandem: /' | show
+opens home dave f9@isp.example
+note "home's elements introduced themselves to isp's, which sent the held halves on:"
+crossed isp fg f9@isp.example
+crossed isp bg f9@isp.example
+
+say "Split trust held on every element: no content key in any FG, no text in any BG."
+key=$(fed_content_key corp bob f7@isp.example)
+for x in isp corp home; do
+	fed_split_trust $x "Figure seven" "$key" || fail "split trust broken at $x"
+	note "$x: checked"
+done
