@@ -107,12 +107,37 @@ cms_digest(const unsigned char *der, size_t derlen, unsigned char *digest)
 	return 0;
 }
 
+/*
+ * The certificates of chain a SignedData carries: all but the trust
+ * anchors (self-signed), which every verifier has configured. The
+ * stack holds no references of its own; NULL when out of memory.
+ */
+static STACK_OF(X509) *
+cms_carried(STACK_OF(X509) *chain)
+{
+	STACK_OF(X509) *c;
+	X509 *x;
+	int i;
+
+	if ((c = sk_X509_new_null()) == NULL)
+		return NULL;
+	for (i = 0; chain != NULL && i < sk_X509_num(chain); i++) {
+		x = sk_X509_value(chain, i);
+		if (X509_self_signed(x, 0) != 1 && !sk_X509_push(c, x)) {
+			sk_X509_free(c);
+			return NULL;
+		}
+	}
+	return c;
+}
+
 /* SignedData of in, content included, as DER. */
 static int
 cms_sign_der(const unsigned char *in, size_t inlen, const struct cms_id *id,
     unsigned char **der, size_t *derlen, char *err)
 {
 	CMS_ContentInfo *cms = NULL;
+	STACK_OF(X509) *carried = NULL;
 	BIO *bio = NULL;
 	int rc = -1;
 
@@ -125,11 +150,12 @@ cms_sign_der(const unsigned char *in, size_t inlen, const struct cms_id *id,
 		tn_err(err, "no signing certificate or key");
 		return -1;
 	}
-	if ((bio = BIO_new_mem_buf(in, (int)inlen)) == NULL) {
+	if ((bio = BIO_new_mem_buf(in, (int)inlen)) == NULL ||
+	    (carried = cms_carried(id->ci_chain)) == NULL) {
 		tn_err_ssl(err, "out of memory");
 		goto out;
 	}
-	if ((cms = CMS_sign(id->ci_cert, id->ci_key, id->ci_chain, bio,
+	if ((cms = CMS_sign(id->ci_cert, id->ci_key, carried, bio,
 	    CMS_BINARY)) == NULL) {
 		tn_err_ssl(err, "cannot sign");
 		goto out;
@@ -137,6 +163,7 @@ cms_sign_der(const unsigned char *in, size_t inlen, const struct cms_id *id,
 	rc = cms_to_buf(cms, 0, der, derlen, err);
 out:
 	CMS_ContentInfo_free(cms);
+	sk_X509_free(carried);
 	BIO_free(bio);
 	return rc;
 }

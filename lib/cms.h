@@ -47,7 +47,9 @@
  *		    char **addr, char *err);
  * DESCRIPTION
  *	A struct cms_id names one party: its certificate, its private
- *	key and the certificates between it and the root (may be NULL).
+ *	key and the certificates between it and the root (may be NULL);
+ *	a SignedData made here carries them all but the self-signed
+ *	ones (trust anchors, which every verifier has configured).
  *	The caller owns all three; nothing here keeps a reference.
  *
  *	cms_seal() signs msg, exactly the bytes given (CMS SignedData,
