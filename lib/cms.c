@@ -155,8 +155,12 @@ cms_sign_der(const unsigned char *in, size_t inlen, const struct cms_id *id,
 		tn_err_ssl(err, "out of memory");
 		goto out;
 	}
-	if ((cms = CMS_sign(id->ci_cert, id->ci_key, carried, bio,
-	    CMS_BINARY)) == NULL) {
+	/* SHA-256 named, no S/MIME capabilities: no lookups per message */
+	if ((cms = CMS_sign(NULL, NULL, carried, NULL, CMS_BINARY |
+	    CMS_PARTIAL)) == NULL ||
+	    CMS_add1_signer(cms, id->ci_cert, id->ci_key, EVP_sha256(),
+	    CMS_BINARY | CMS_NOSMIMECAP) == NULL ||
+	    CMS_final(cms, bio, NULL, CMS_BINARY) != 1) {
 		tn_err_ssl(err, "cannot sign");
 		goto out;
 	}
