@@ -123,6 +123,9 @@ enum pd_status {
 	PD_UNAVAILABLE = 503
 };
 
+struct send_dead;
+struct send_job;
+
 struct pd {
 	struct conf		*pd_cf;
 	struct pki_trust	*pd_trust;
@@ -140,6 +143,9 @@ struct pd {
 	struct event		*pd_send_ev;	/* looks at bg_outbox */
 	struct event		*pd_send_kick_ev;
 	int			 pd_send_inflight;
+	struct send_job		*pd_send_jobs;	/* send.c: in flight */
+	struct send_dead	*pd_send_dead;	/* send.c: to free */
+	int			 pd_send_stopping;
 	char			*pd_self_pem;	/* own introduction */
 };
 

@@ -31,8 +31,8 @@
  *	201 and 200 mark the row sent (store_outbox_sent()); anything
  *	else, a refused handshake or a connection failure puts it back
  *	with a doubled delay (store_outbox_retry()). send_stop() frees
- *	the timer and the context; requests in flight are abandoned and
- *	sent again by the next start.
+ *	the timer and the context; requests in flight are abandoned (their
+ *	connections freed) and sent again by the next start.
  * DIAGNOSTICS
  *	One log line per attempt: courier-send id=N url=URL status=sent
  *	code=C, or status=retry reason="...".
@@ -61,15 +61,64 @@ struct send_job {
 	size_t		 sj_textlen;
 	X509		*sj_peer;	/* the server certificate sealed to */
 	char		 sj_why[TN_ERRLEN];	/* a refused handshake */
+	struct evhttp_connection *sj_con;	/* in flight */
+	struct send_job	*sj_next;	/* pd_send_jobs */
+};
+
+/* A connection whose request is done, freed at the next tick. */
+struct send_dead {
+	struct evhttp_connection *sd_con;
+	struct send_dead	*sd_next;
 };
 
 static int send_idx = -1;	/* SSL ex_data: the job of a connection */
 
+/*
+ * A connection cannot be freed in its own request callback: it is put
+ * aside and freed by send_bury() (each tick, and at stop). On a failed
+ * allocation it is freed at once, as libevent allows for a closed one.
+ */
+static void
+send_retire(struct pd *pd, struct evhttp_connection *con)
+{
+	struct send_dead *sd;
+
+	if (con == NULL)
+		return;
+	if ((sd = malloc(sizeof(*sd))) == NULL) {
+		evhttp_connection_free(con);
+		return;
+	}
+	sd->sd_con = con;
+	sd->sd_next = pd->pd_send_dead;
+	pd->pd_send_dead = sd;
+}
+
+static void
+send_bury(struct pd *pd)
+{
+	struct send_dead *sd;
+
+	while ((sd = pd->pd_send_dead) != NULL) {
+		pd->pd_send_dead = sd->sd_next;
+		evhttp_connection_free(sd->sd_con);
+		free(sd);
+	}
+}
+
 static void
 send_job_free(struct send_job *sj)
 {
+	struct send_job **p;
+
 	if (sj == NULL)
 		return;
+	for (p = &sj->sj_pd->pd_send_jobs; *p != NULL; p = &(*p)->sj_next)
+		if (*p == sj) {
+			*p = sj->sj_next;
+			sj->sj_pd->pd_send_inflight--;
+			break;
+		}
 	free(sj->sj_url);
 	if (sj->sj_text != NULL)
 		OPENSSL_clear_free(sj->sj_text, sj->sj_textlen);
@@ -254,8 +303,15 @@ send_done(struct evhttp_request *req, void *arg)
 	struct send_job *sj = arg;
 	struct pd *pd = sj->sj_pd;
 	int code = req != NULL ? evhttp_request_get_response_code(req) : 0;
+	struct evhttp_connection *con = sj->sj_con;
 	char why[TN_ERRLEN], err[TN_ERRLEN];
 
+	sj->sj_con = NULL;
+	send_retire(pd, con);
+	if (pd->pd_send_stopping) {
+		send_job_free(sj);	/* sent again by the next start */
+		return;
+	}
 	if (sj->sj_text != NULL && code != 0) {
 		if (send_seal(pd, sj, err) == 0)
 			return;		/* the same job, now the POST */
@@ -276,7 +332,6 @@ send_done(struct evhttp_request *req, void *arg)
 			log_warn("courier-send id=%lld status=error "
 			    "reason=\"%s\"", sj->sj_id, err);
 	}
-	pd->pd_send_inflight--;
 	send_job_free(sj);
 }
 
@@ -347,7 +402,7 @@ send_post(struct pd *pd, struct send_job *sj, const unsigned char *body,
 		tn_err(err, "cannot send the request");
 		goto out;
 	}
-	evhttp_connection_free_on_completion(con);
+	sj->sj_con = con;
 	con = NULL;
 	req = NULL;
 	rc = 0;
@@ -399,6 +454,8 @@ send_row(struct pd *pd, PGresult *res, int i)
 			    "reason=\"%s\"", sj->sj_id, err);
 		goto out;
 	}
+	sj->sj_next = pd->pd_send_jobs;
+	pd->pd_send_jobs = sj;
 	pd->pd_send_inflight++;
 	sj = NULL;
 out:
@@ -416,6 +473,7 @@ send_tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	send_bury(pd);
 	if (pd->pd_send_inflight > 0)
 		return;
 	if (store_connect(pd, err) == -1 ||
@@ -458,6 +516,19 @@ send_start(struct pd *pd, char *err)
 void
 send_stop(struct pd *pd)
 {
+	struct send_job *sj;
+	struct evhttp_connection *con;
+
+	pd->pd_send_stopping = 1;
+	while ((sj = pd->pd_send_jobs) != NULL) {
+		if ((con = sj->sj_con) != NULL) {
+			sj->sj_con = NULL;
+			evhttp_connection_free(con);
+		}
+		if (pd->pd_send_jobs == sj)	/* its callback did not run */
+			send_job_free(sj);
+	}
+	send_bury(pd);
 	if (pd->pd_send_ev != NULL)
 		event_free(pd->pd_send_ev);
 	pd->pd_send_ev = NULL;

@@ -20,7 +20,8 @@
 #			added on X's FG
 #	bf_intro X Y	X's BG learns Y's BG introduction (tandemctl intro add)
 #	bf_start X / bf_stop X [SIGNAL]
-#			tandem-policyd -f for X, log appended to X.log
+#			tandem-policyd -f for X, log appended to X.log; it
+#			must exit 0 (127: not a child of this shell)
 #	bf_post WANT X USER MSGID RCPT...
 #			USER@X.example posts an ARM (MSGID@X.example) to X's
 #			BG; the status must be WANT. The ARM is MSGID.arm.
@@ -205,7 +206,11 @@ bf_stop() {
 		return 1
 	fi
 	wait "$_bf_pid" 2>/dev/null
-	return 0
+	_bf_rc=$?
+	[ $_bf_rc = 0 ] || [ $_bf_rc = 127 ] && return 0
+	echo "bf_stop: tandem-policyd of $1 exited with $_bf_rc"
+	tail -n 30 "$TRASH/$1.log"
+	return 1
 }
 
 bf_post() {
