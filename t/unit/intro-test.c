@@ -413,6 +413,9 @@ test_forged_fields(void)
 	    "garbage refused (%s)", err);
 }
 
+/* A DER-looking payload; the parser carries it byte for byte. */
+static const char ic_payload[] = "\x30\x80\x06\x09payload";
+
 static void
 ic_setup(struct intro_ic *ic, int origin, char **rcpts, char **pem)
 {
@@ -444,8 +447,8 @@ ic_setup(struct intro_ic *ic, int origin, char **rcpts, char **pem)
 	ic->ic_hops = 2;
 	ic->ic_origin = "corp.example";
 	ic->ic_kind = plan[origin].kind;
-	ic->ic_payload = (unsigned char *)"\x30\x80\x06\x09payload";
-	ic->ic_paylen = 13;
+	ic->ic_payload = (unsigned char *)ic_payload;
+	ic->ic_paylen = sizeof(ic_payload) - 1;
 	ic->ic_origin_pem = *pem;
 }
 
@@ -512,7 +515,8 @@ test_inter_courier(void)
 			    strcmp(got->ic_origin, "corp.example") == 0,
 			    "%s: fields round trip", cases[i].name);
 			ok(got->ic_kind == cases[i].kind && got->ic_paylen ==
-			    13 && memcmp(got->ic_payload, ic.ic_payload, 13) ==
+			    sizeof(ic_payload) - 1 && memcmp(got->ic_payload,
+			    ic.ic_payload, sizeof(ic_payload) - 1) ==
 			    0, "%s: payload round trip", cases[i].name);
 			ok(strcmp(got->ic_origin_pem, pem) == 0 &&
 			    strcmp(origin->in_endpoint, ic.ic_kind ==
