@@ -142,30 +142,96 @@ out:
 	return rc;
 }
 
-static int
-content_agent(const struct fg *fg, PGconn *db, const char *rcpt,
-    STACK_OF(X509) *to, char *err)
-{
-	const char *p[1] = { rcpt };
-	PGresult *r;
-	X509 *x;
+/*
+ * The route tables of fgdb_tables(), except that the local-account
+ * lookup also reads the agent certificate of the account it finds,
+ * so delivering to it takes no second statement.
+ */
+struct content_rt {
+	struct route_tables	 cr_db;		/* fgdb_tables() */
+	const struct fg		*cr_fg;
+	X509			*cr_agent;	/* of the last local hit */
+};
 
-	if (fgdb_exec(db, "SELECT agent_cert FROM accounts WHERE address = $1 "
-	    "AND status = 'active' AND agent_cert IS NOT NULL", 1, p, NULL,
+static int
+crt_local(void *ctx, const char *address, char *err)
+{
+	struct content_rt *c = ctx;
+	const char *p[1] = { address };
+	PGresult *r;
+	int rc = 0;
+
+	X509_free(c->cr_agent);
+	c->cr_agent = NULL;
+	if (fgdb_exec(c->cr_db.rt_ctx, "SELECT agent_cert FROM accounts "
+	    "WHERE address = $1 AND status = 'active'", 1, p, NULL,
 	    PGRES_TUPLES_OK, &r, err) == -1)
 		return -1;
-	if (PQntuples(r) != 1) {
-		tn_err(err, "%s: no agent certificate", rcpt);
-		PQclear(r);
-		return -1;
+	if (PQntuples(r) > 0) {
+		rc = 1;
+		if (!PQgetisnull(r, 0, 0) && (c->cr_agent = objcache_cert(
+		    c->cr_fg->fg_cache, PQgetvalue(r, 0, 0),
+		    (size_t)PQgetlength(r, 0, 0), err)) == NULL)
+			rc = -1;
 	}
-	x = objcache_cert(fg->fg_cache, PQgetvalue(r, 0, 0),
-	    (size_t)PQgetlength(r, 0, 0), err);
 	PQclear(r);
-	if (x == NULL || !sk_X509_push(to, x)) {
-		X509_free(x);
+	return rc;
+}
+
+static int
+crt_transferred(void *ctx, const char *address, char *courier, char *err)
+{
+	struct content_rt *c = ctx;
+
+	return c->cr_db.rt_transferred(c->cr_db.rt_ctx, address, courier,
+	    err);
+}
+
+static int
+crt_learned(void *ctx, const char *address, char *courier, char *err)
+{
+	struct content_rt *c = ctx;
+
+	return c->cr_db.rt_learned(c->cr_db.rt_ctx, address, courier, err);
+}
+
+static int
+crt_domain(void *ctx, const char *domain, char *courier, char *err)
+{
+	struct content_rt *c = ctx;
+
+	return c->cr_db.rt_domain(c->cr_db.rt_ctx, domain, courier, err);
+}
+
+static void
+content_tables(struct route_tables *rt, struct content_rt *c,
+    const struct fg *fg, PGconn *db)
+{
+	memset(c, 0, sizeof(*c));
+	fgdb_tables(&c->cr_db, db);
+	c->cr_fg = fg;
+	memset(rt, 0, sizeof(*rt));
+	rt->rt_ctx = c;
+	rt->rt_local = crt_local;
+	rt->rt_transferred = crt_transferred;
+	rt->rt_learned = crt_learned;
+	rt->rt_domain = crt_domain;
+}
+
+/* The agent certificate crt_local() found for rcpt, onto to. */
+static int
+content_agent(struct content_rt *c, const char *rcpt, STACK_OF(X509) *to,
+    char *err)
+{
+	if (c->cr_agent == NULL) {
+		tn_err(err, "%s: no agent certificate", rcpt);
 		return -1;
 	}
+	if (!sk_X509_push(to, c->cr_agent)) {
+		tn_err(err, "out of memory");
+		return -1;
+	}
+	c->cr_agent = NULL;
 	return 0;
 }
 
@@ -178,9 +244,11 @@ content_route(struct msg *mc, PGconn *db, struct tmail *tm,
 	struct route_courier self;
 	struct route_tables rt;
 	struct route_decision rd;
+	struct content_rt crt;
 	char err[TN_ERRLEN];
 	const char *a;
 	size_t i;
+	int rc = -1;
 
 	memset(&self, 0, sizeof(self));
 	self.rc_role = cf->cf_role;
@@ -188,21 +256,21 @@ content_route(struct msg *mc, PGconn *db, struct tmail *tm,
 	self.rc_ndomains = cf->cf_ndomains;
 	self.rc_superior_gateway = cf->cf_superior_gateway;
 	self.rc_superior = cf->cf_superior;
-	fgdb_tables(&rt, db);
+	content_tables(&rt, &crt, mc->mc_fg, db);
 	for (i = 0; i < mc->mc_nrcpts; i++) {
 		a = mc->mc_rcpts[i];
 		if (route_decide(&self, &rt, a, ROUTE_SRC_LOCAL, NULL, &rd,
 		    err) == -1) {
 			msg_fail(mc, MSG_TEMP, "4.3.0 routing %s: %s", a, err);
-			return -1;
+			goto out;
 		}
 		msg_note(mc, " rcpt=%s route=%s", a,
 		    route_action_name(rd.rd_action));
 		switch (rd.rd_action) {
 		case ROUTE_DELIVER_LOCAL:
-			if (content_agent(mc->mc_fg, db, a, to, err) == -1) {
+			if (content_agent(&crt, a, to, err) == -1) {
 				msg_fail(mc, MSG_TEMP, "4.3.0 %s", err);
-				return -1;
+				goto out;
 			}
 			break;
 		case ROUTE_HOLD_AND_INVITE:
@@ -210,23 +278,26 @@ content_route(struct msg *mc, PGconn *db, struct tmail *tm,
 			    mc->mc_sender, a, sealed, sealedlen, err) == -1) {
 				msg_fail(mc, MSG_TEMP, "4.3.0 holding for %s: "
 				    "%s", a, err);
-				return -1;
+				goto out;
 			}
 			mc->mc_drop[i] = 1;
 			break;
 		case ROUTE_REJECT:
 			msg_fail(mc, MSG_PERM, "5.1.3 recipient %s: %s", a,
 			    rd.rd_reason);
-			return -1;
+			goto out;
 		default:	/* rules 2-5: to another courier's FG */
 			if (fed_send_local(mc, db, tm, a, rd.rd_courier,
 			    sealed, sealedlen) == -1)
-				return -1;
+				goto out;
 			mc->mc_drop[i] = 1;
 			break;
 		}
 	}
-	return 0;
+	rc = 0;
+out:
+	X509_free(crt.cr_agent);
+	return rc;
 }
 
 int
