@@ -118,8 +118,11 @@ store_connect(struct pd *pd, char *err)
 		pd->pd_db = PQconnectdb(pd->pd_cf->cf_conninfo);
 		if (pd->pd_db != NULL)
 			PQsetNoticeProcessor(pd->pd_db, store_notice, NULL);
-	} else if (PQstatus(pd->pd_db) != CONNECTION_OK)
+	} else if (PQstatus(pd->pd_db) != CONNECTION_OK) {
 		PQreset(pd->pd_db);
+		log_info("database status=reconnected ok=%s",
+		    PQstatus(pd->pd_db) == CONNECTION_OK ? "yes" : "no");
+	}
 	if (pd->pd_db == NULL || PQstatus(pd->pd_db) != CONNECTION_OK) {
 		tn_err(err, "database: %.200s", pd->pd_db == NULL ?
 		    "out of memory" : PQerrorMessage(pd->pd_db));
