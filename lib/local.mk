@@ -14,6 +14,7 @@ lib_libtandem_a_SOURCES = \
 	lib/keybox.h \
 	lib/log.c \
 	lib/log.h \
+	lib/mimeutil.h \
 	lib/pki.c \
 	lib/pki.h \
 	lib/proto.c \

@@ -28,6 +28,7 @@
 #include <gmime/gmime.h>
 
 #include "tandem.h"
+#include "mimeutil.h"
 #include "proto.h"
 
 /* Syntax of a field value. */
@@ -1300,9 +1301,9 @@ mime_parse(const char *buf, size_t len, char *err)
 	return obj;
 }
 
-/* The decoded content of a leaf, NUL-terminated, at most max bytes. */
-static unsigned char *
-leaf_content(GMimePart *part, size_t max, size_t *lenp, const char *what,
+/* See mimeutil.h. */
+unsigned char *
+mime_leaf_content(GMimePart *part, size_t max, size_t *lenp, const char *what,
     char *err)
 {
 	GMimeDataWrapper *dw;
@@ -1431,7 +1432,7 @@ parse_vnd(GMimeObject *obj, struct proto_msg **pmp, char *err)
 		tn_err(err, "%s: fields block must be 7bit", sub);
 		return -1;
 	}
-	block = leaf_content(GMIME_PART(obj), TN_MAX_FIELDS_SIZE, &len,
+	block = mime_leaf_content(GMIME_PART(obj), TN_MAX_FIELDS_SIZE, &len,
 	    "fields block", err);
 	if (block == NULL)
 		return -1;
@@ -1481,7 +1482,7 @@ parse_attached(struct proto_msg *pm, GMimeObject *obj, int idx, char *err)
 		    kinds[pm->pm_kind].ks_name, role);
 		goto out;
 	}
-	if ((data = leaf_content(GMIME_PART(obj), TN_MAX_MESSAGE, &len,
+	if ((data = mime_leaf_content(GMIME_PART(obj), TN_MAX_MESSAGE, &len,
 	    role, err)) == NULL)
 		goto out;
 	rc = proto_attach(pm, role, data, len, err);

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "cms.h"
+#include "mimeutil.h"
 #include "pki.h"
 #include "proto.h"
 #include "tandem.h"
@@ -455,16 +456,13 @@ parse_addrs(GMimeMessage *msg, struct tmail *tm, char *err)
 	return 0;
 }
 
-/* The decoded content of a leaf, NUL-terminated. */
+/* The decoded content of a leaf of the given type, NUL-terminated. */
 static unsigned char *
 leaf_bytes(GMimeObject *obj, const char *type, const char *subtype,
     size_t *lenp, const char *what, char *err)
 {
 	GMimeContentType *ct;
-	GMimeDataWrapper *dw;
-	GMimeStream *st;
-	GByteArray *ba;
-	unsigned char *buf = NULL;
+	unsigned char *buf;
 
 	ct = g_mime_object_get_content_type(obj);
 	if (!GMIME_IS_PART(obj) || ct == NULL ||
@@ -472,29 +470,12 @@ leaf_bytes(GMimeObject *obj, const char *type, const char *subtype,
 		tn_err(err, "%s: not %s/%s", what, type, subtype);
 		return NULL;
 	}
-	if ((dw = g_mime_part_get_content(GMIME_PART(obj))) == NULL) {
-		tn_err(err, "%s: no content", what);
-		return NULL;
+	if ((buf = mime_leaf_content(GMIME_PART(obj), TN_MAX_MESSAGE, lenp,
+	    what, err)) != NULL && *lenp == 0) {
+		tn_err(err, "%s: empty", what);
+		free(buf);
+		buf = NULL;
 	}
-	st = g_mime_stream_mem_new();
-	if (g_mime_data_wrapper_write_to_stream(dw, st) < 0) {
-		tn_err(err, "%s: cannot decode", what);
-		goto out;
-	}
-	ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(st));
-	if (ba->len == 0 || ba->len > TN_MAX_MESSAGE) {
-		tn_err(err, "%s: %u bytes refused", what, ba->len);
-		goto out;
-	}
-	if ((buf = malloc(ba->len + 1)) == NULL) {
-		tn_err(err, "out of memory");
-		goto out;
-	}
-	memcpy(buf, ba->data, ba->len);
-	buf[ba->len] = '\0';
-	*lenp = ba->len;
-out:
-	g_object_unref(st);
 	return buf;
 }
 
