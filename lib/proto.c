@@ -1329,7 +1329,8 @@ mime_leaf_content(GMimePart *part, size_t max, size_t *lenp, const char *what,
 		tn_err(err, "out of memory");
 		goto out;
 	}
-	memcpy(buf, ba->data, ba->len);
+	if (ba->len > 0)
+		memcpy(buf, ba->data, ba->len);
 	buf[ba->len] = '\0';
 	*lenp = ba->len;
 out:
