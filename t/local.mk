@@ -37,3 +37,5 @@ EXTRA_DIST += t/0810-fed-deferral.sh
 TESTS += t/0830-fed-gateway.sh
 EXTRA_DIST += t/0830-fed-gateway.sh
 EXTRA_DIST += contrib/sandbox/federation.sh
+TESTS += t/0860-fed-relearn.sh
+EXTRA_DIST += t/0860-fed-relearn.sh
