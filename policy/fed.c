@@ -24,14 +24,18 @@
  *	recipient by recipient: rule 1 delivers to agent_mailbox, rule 6
  *	holds (the ARM record wrapped by this BG to itself), rules 2-5
  *	forward with Hops + 1, and a recipient over the hop limit, or
- *	with no way on, is dropped and logged. When it delivers or holds
- *	a message that reached it through another courier (the origin is
- *	not the client), it records the origin's introduction and queues
- *	its own introduction back to the origin BG (Address: those
- *	recipients). A gateway that sends a message from outside into
+ *	with no way on, is dropped and logged. The origin's introduction
+ *	is recorded for every message taken (within the hop limit, not
+ *	this courier's own). When it delivers or holds a message that
+ *	reached it through another courier (the origin is not the
+ *	client), or that a subordinate deferred to it (hop 1, the client
+ *	a courier whose CA ours issued), it queues its own introduction
+ *	back to the origin BG (Address: those recipients), as the
+ *	foreground does. A gateway that sends a message from outside into
  *	its segment does the same on behalf of the segment: its
- *	introduction lists its subordinates' domains (from the CA
- *	certificates in their introductions). An introduction is recorded (introductions, and
+ *	introduction to a courier outside lists its subordinates' domains
+ *	(from the CA certificates in their introductions); to one inside
+ *	it lists none. An introduction is recorded (introductions, and
  *	address_routes reason introduced for each Address) and the held
  *	ARMs whose recipient now routes to another courier are forwarded
  *	(fed_release()).
@@ -269,9 +273,9 @@ fed_forward(struct pd *pd, const char *courier, const struct fed_arm *fa,
 	    text, len, err) == -1)
 		goto out;
 	log_info("courier msgid=%s rcpt=%s action=forward courier=%s%s%s "
-	    "hops=%u origin=%s", fa->fa_msgid, fa->fa_rcpt, target,
+	    "hops=%u origin=%s route=%s", fa->fa_msgid, fa->fa_rcpt, target,
 	    target != courier ? " for=" : "", target != courier ? courier : "",
-	    fa->fa_hops, ic.ic_origin);
+	    fa->fa_hops, ic.ic_origin, route_action_name(fa->fa_route));
 	rc = replaced ? 2 : 0;
 out:
 	free(text);
@@ -321,7 +325,9 @@ out:
 
 /*
  * Queue this element's introduction, with addrs, to the BG of in; a
- * gateway speaks for its segment (its subordinates' domains).
+ * gateway speaks for its segment (its subordinates' domains) to a
+ * courier outside it, never to one inside: the segment's domains
+ * would cover the subordinate's own.
  */
 static int
 fed_introduce(struct pd *pd, const struct intro *in, const char *const *addrs,
@@ -339,6 +345,7 @@ fed_introduce(struct pd *pd, const struct intro *in, const char *const *addrs,
 	rq.ir_addrs = addrs;
 	rq.ir_naddrs = naddrs;
 	if (pd->pd_cf->cf_role == PKI_ROLE_GATEWAY &&
+	    !fed_below(pd, in->in_pem, 0) &&
 	    fed_subs(pd, &rq.ir_subs, err) == -1)
 		goto out;
 	if ((cert = pki_parse_cert(in->in_pem, strlen(in->in_pem),
@@ -516,6 +523,7 @@ fed_ic_rcpt(struct pd *pd, struct fed_in *fi, const char *rcpt, char *err)
 		fa.fa_hops = ic->ic_hops + 1;
 		fa.fa_origin = ic->ic_origin;
 		fa.fa_origin_pem = ic->ic_origin_pem;
+		fa.fa_route = rd.rd_action;
 		fa.fa_arm = ic->ic_payload;
 		fa.fa_armlen = ic->ic_paylen;
 		if ((r = fed_forward(pd, rd.rd_courier, &fa, err)) == -1)
@@ -558,13 +566,36 @@ fed_ic_consistent(const struct intro_ic *ic, const struct arm_record *ar,
 	return 0;
 }
 
+/*
+ * After the recipients of a fresh message: record the origin's
+ * introduction, and introduce this element back to the origin when a
+ * recipient was delivered or held here (or sent into a gateway's
+ * segment) and the origin did not find us by a route of its own: the
+ * message came through another courier, or from a subordinate that
+ * deferred to us (hop 1).
+ */
+static int
+fed_back(struct pd *pd, const struct fed_in *fi, char *err)
+{
+	const struct intro *org = fi->fi_origin;
+
+	if (strcasecmp(org->in_courier, pd->pd_cf->cf_name) == 0)
+		return 0;
+	if (fed_record(pd, org, err) == -1)
+		return -1;
+	if (fi->fi_ndone == 0 || (fed_same(org, fi->fi_peer) &&
+	    !fed_subordinate(pd, fi->fi_peer)))
+		return 0;
+	return fed_introduce(pd, org, fi->fi_done, fi->fi_ndone, err);
+}
+
 /* The transaction of an inter-courier message. */
 static enum pd_status
 fed_ic_commit(struct pd *pd, struct fed_in *fi, char *msg, size_t msglen,
     char *err)
 {
 	const struct intro_ic *ic = fi->fi_ic;
-	int fresh, direct;
+	int fresh;
 	size_t i;
 
 	if (store_run(pd, "BEGIN", 0, NULL, err) == -1 ||
@@ -585,12 +616,7 @@ fed_ic_commit(struct pd *pd, struct fed_in *fi, char *msg, size_t msglen,
 			if (fed_ic_rcpt(pd, fi, ic->ic_rcpts[i], err) == -1)
 				return PD_INTERNAL;
 	}
-	direct = fed_same(fi->fi_origin, fi->fi_peer);
-	if (fi->fi_ndone > 0 && !direct &&
-	    strcmp(fi->fi_origin->in_courier, pd->pd_cf->cf_name) != 0 &&
-	    (fed_record(pd, fi->fi_origin, err) == -1 ||
-	    fed_introduce(pd, fi->fi_origin, fi->fi_done, fi->fi_ndone,
-	    err) == -1))
+	if (ic->ic_hops <= FED_MAX_HOPS && fed_back(pd, fi, err) == -1)
 		return PD_INTERNAL;
 	if (store_run(pd, "COMMIT", 0, NULL, err) == -1)
 		return PD_INTERNAL;
@@ -850,6 +876,7 @@ fed_release_one(struct pd *pd, PGresult *res, int i, char *err)
 	fa.fa_sender = PQgetvalue(res, i, 2);
 	fa.fa_rcpt = PQgetvalue(res, i, 3);
 	fa.fa_hops = 1;
+	fa.fa_route = rd.rd_action;
 	fa.fa_arm = arm;
 	fa.fa_armlen = armlen;
 	if ((r = fed_forward(pd, rd.rd_courier, &fa, err)) == -1 ||

@@ -26,6 +26,7 @@ EXTRA_DIST += $(POLICY_SCENARIOS) t/lib-policyd.sh
 BGFED_SCENARIOS = \
 	t/0700-bgfed-introduced.sh \
 	t/0710-bgfed-deferral.sh \
+	t/0715-bgfed-hop-one.sh \
 	t/0720-bgfed-refusals.sh \
 	t/0730-bgfed-invitation-reject.sh \
 	t/0740-bgfed-gateway.sh

@@ -160,6 +160,7 @@ struct fed_arm {
 	unsigned int		 fa_hops;
 	const char		*fa_origin;	/* NULL: this element */
 	const char		*fa_origin_pem;
+	enum route_action	 fa_route;	/* the decision, for the log */
 	const unsigned char	*fa_arm;	/* the record, in clear */
 	size_t			 fa_armlen;
 };

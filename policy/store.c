@@ -376,7 +376,8 @@ st_hold(struct pd *pd, const struct arm_record *ar, const char *rcpt,
 /* Rules 2-5: queue the ARM record for another courier (fed_forward()). */
 static int
 st_forward(struct pd *pd, const struct arm_record *ar, const char *rcpt,
-    const unsigned char *arm, size_t armlen, const char *courier, char *err)
+    const unsigned char *arm, size_t armlen,
+    const struct route_decision *rd, char *err)
 {
 	struct fed_arm fa;
 	int r;
@@ -386,9 +387,10 @@ st_forward(struct pd *pd, const struct arm_record *ar, const char *rcpt,
 	fa.fa_sender = ar->ar_sender;
 	fa.fa_rcpt = rcpt;
 	fa.fa_hops = 1;
+	fa.fa_route = rd->rd_action;
 	fa.fa_arm = arm;
 	fa.fa_armlen = armlen;
-	r = fed_forward(pd, courier, &fa, err);
+	r = fed_forward(pd, rd->rd_courier, &fa, err);
 	return r == 2 ? 0 : r;	/* 2: queued, origin replaced */
 }
 
@@ -405,8 +407,7 @@ st_recipient(struct pd *pd, const struct arm_record *ar, const char *rcpt,
 	if (store_route(pd, rcpt, ROUTE_SRC_LOCAL, NULL, &rd, err) == -1)
 		goto out;
 	if (rd.rd_courier[0] != '\0') {
-		switch (st_forward(pd, ar, rcpt, arm, armlen, rd.rd_courier,
-		    err)) {
+		switch (st_forward(pd, ar, rcpt, arm, armlen, &rd, err)) {
 		case 0:
 			rc = 0;
 			goto out;

@@ -49,10 +49,11 @@ test_expect_success 'bob fetches it with his agent: the ARM alice made' '
 	test "$(bf_psql b "SELECT count(*) FROM agent_mailbox")" = 0
 '
 
-test_expect_success 'b took each message once: their Ids are seen; b introduced nobody back' '
+test_expect_success 'b took each message once: their Ids are seen; b recorded a, introduced nobody back' '
 	test "$(bf_psql b "SELECT count(*) FROM seen_messages WHERE kind = \$\$inter-courier\$\$")" = 2 &&
 	test "$(bf_psql b "SELECT count(*) FROM bg_outbox")" = 0 &&
-	test "$(bf_psql b "SELECT count(*) FROM introductions")" = 0
+	test "$(bf_psql b "SELECT courier, endpoint, role FROM introductions")" = "a.example|$(bf_url a)|public" &&
+	test_grep_not "courier introduce" b.log
 '
 
 test_expect_success_here 'b is down: a retries with backoff, delivers once b is back' '

@@ -18,11 +18,12 @@ test_expect_success_here 'couriers a, b and c; alice at a, bob at b; a knows c' 
 		"$(openssl rand -hex 32)" "$(openssl rand -hex 32)" >m1.arm
 '
 
-test_expect_success 'a well-made message from a to b is taken: 201, in bob'"'"'s mailbox' '
+test_expect_success 'a well-made message from a to b is taken: 201, in bob'"'"'s mailbox, a recorded' '
 	bf_ic ok.ic i1@a.example 1 a b m1@a.example alice@a.example m1.arm bob@b.example &&
 	bf_send 201 a a b ok.ic &&
 	test_grep "courier msgid=m1@a.example rcpt=bob@b.example action=deliver hops=1 origin=a.example" b.log &&
-	test "$(mailbox)" = 1
+	test "$(mailbox)" = 1 &&
+	test "$(bf_psql b "SELECT courier FROM introductions")" = a.example
 '
 
 test_expect_success 'the same message again: 200, nothing new' '
@@ -77,7 +78,7 @@ test_expect_success 'a private courier introducing an address outside its domain
 	bf_intro_msg forged.in n1@c.example c bob@b.example &&
 	bf_send 403 c c b forged.in &&
 	test_grep "outside its name constraints" out.body &&
-	test "$(bf_psql b "SELECT count(*) FROM introductions")" = 0 &&
+	test "$(bf_psql b "SELECT courier FROM introductions")" = a.example &&
 	test "$(bf_psql b "SELECT count(*) FROM address_routes")" = 0
 '
 
@@ -87,7 +88,7 @@ test_expect_success 'c'"'"'s introduction replayed by a: 403, either way' '
 	test_grep "signer is not the TLS client" out.body &&
 	bf_send 403 a a b c.in &&
 	test_grep "introduction is not of the client" out.body &&
-	test "$(bf_psql b "SELECT count(*) FROM introductions")" = 0
+	test "$(bf_psql b "SELECT courier FROM introductions")" = a.example
 '
 
 test_expect_success 'a background of another hierarchy never completes the handshake' '
