@@ -42,6 +42,10 @@
  *
  *	fed_release() forwards held ARMs whose recipient now routes to
  *	another courier, with this BG as origin, and marks them released.
+ *	Every held ARM is routed again, so an introduction releases those
+ *	of its Address fields (rule 3) and of every address under its
+ *	Domains (rule 4) alike; the BG keeps no invitation state of its
+ *	own (invitation_tokens is the foreground's, replicated).
  * DIAGNOSTICS
  *	One log line per decision: "courier msgid=... rcpt=...
  *	action=...". Refusals are logged with their reason; ARM records
