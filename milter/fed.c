@@ -9,6 +9,7 @@
  *	non-delivery notices as plain mail to the sender, signed.
  */
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +39,7 @@ fed_self(const struct fg *fg, struct route_courier *self)
 
 int
 fed_peer(PGconn *db, const char *courier, char **endpoint, X509 **cert,
-    char *err)
+    char **pem, char *err)
 {
 	const char *p[1] = { courier };
 	PGresult *r;
@@ -46,6 +47,8 @@ fed_peer(PGconn *db, const char *courier, char **endpoint, X509 **cert,
 
 	*endpoint = NULL;
 	*cert = NULL;
+	if (pem != NULL)
+		*pem = NULL;
 	if (fgdb_exec(db, "SELECT endpoint, certificate FROM introductions "
 	    "WHERE courier = $1 AND element = 'fg'", 1, p, NULL,
 	    PGRES_TUPLES_OK, &r, err) == -1)
@@ -57,8 +60,11 @@ fed_peer(PGconn *db, const char *courier, char **endpoint, X509 **cert,
 	if ((*cert = pki_parse_cert(PQgetvalue(r, 0, 1),
 	    (size_t)PQgetlength(r, 0, 1), err)) == NULL)
 		goto out;
-	if ((*endpoint = strdup(PQgetvalue(r, 0, 0))) == NULL) {
+	if ((*endpoint = strdup(PQgetvalue(r, 0, 0))) == NULL ||
+	    (pem != NULL && (*pem = strdup(PQgetvalue(r, 0, 1))) == NULL)) {
 		tn_err(err, "out of memory");
+		free(*endpoint);
+		*endpoint = NULL;
 		X509_free(*cert);
 		*cert = NULL;
 		goto out;
@@ -67,6 +73,74 @@ fed_peer(PGconn *db, const char *courier, char **endpoint, X509 **cert,
 out:
 	PQclear(r);
 	return rc;
+}
+
+/* The issuer of cert among certs, or NULL. */
+static X509 *
+fed_issuer(X509 *cert, STACK_OF(X509) *certs)
+{
+	int i;
+
+	for (i = 0; i < sk_X509_num(certs); i++)
+		if (X509_check_issued(sk_X509_value(certs, i), cert) ==
+		    X509_V_OK)
+			return sk_X509_value(certs, i);
+	return NULL;
+}
+
+int
+fed_below(const struct fg *fg, const char *pem, int direct)
+{
+	STACK_OF(X509) *certs;
+	X509 *ours, *theirs;
+	char err[TN_ERRLEN];
+	int i, yes = 0;
+
+	if ((ours = fed_issuer(fg->fg_id.ci_cert, fg->fg_id.ci_chain)) ==
+	    NULL || (certs = pki_parse_certs(pem, strlen(pem), err)) == NULL)
+		return 0;
+	if ((theirs = fed_issuer(sk_X509_value(certs, 0), certs)) != NULL &&
+	    X509_cmp(theirs, ours) != 0) {
+		yes = X509_check_issued(ours, theirs) == X509_V_OK;
+		for (i = 1; !direct && !yes && i < sk_X509_num(certs); i++)
+			yes = X509_cmp(sk_X509_value(certs, i), ours) == 0;
+	}
+	sk_X509_pop_free(certs, X509_free);
+	return yes;
+}
+
+/* A gateway's subordinate courier CAs, from its FG introductions. */
+static int
+fed_subs(const struct fg *fg, PGconn *db, STACK_OF(X509) **subs, char *err)
+{
+	STACK_OF(X509) *certs;
+	PGresult *r = NULL;
+	X509 *ours, *theirs;
+	int i;
+
+	if ((*subs = sk_X509_new_null()) == NULL) {
+		tn_err(err, "out of memory");
+		return -1;
+	}
+	if ((ours = fed_issuer(fg->fg_id.ci_cert, fg->fg_id.ci_chain)) ==
+	    NULL)
+		return 0;
+	if (fgdb_exec(db, "SELECT certificate FROM introductions WHERE "
+	    "element = 'fg' ORDER BY courier", 0, NULL, NULL,
+	    PGRES_TUPLES_OK, &r, err) == -1)
+		return -1;
+	for (i = 0; i < PQntuples(r); i++) {
+		if ((certs = pki_parse_certs(PQgetvalue(r, i, 0),
+		    (size_t)PQgetlength(r, i, 0), err)) == NULL)
+			continue;	/* stored checked; skip, not fail */
+		if ((theirs = fed_issuer(sk_X509_value(certs, 0), certs)) !=
+		    NULL && X509_check_issued(ours, theirs) == X509_V_OK &&
+		    X509_up_ref(theirs) == 1 && !sk_X509_push(*subs, theirs))
+			X509_free(theirs);
+		sk_X509_pop_free(certs, X509_free);
+	}
+	PQclear(r);
+	return 0;
 }
 
 /* This element's certificate followed by its chain, PEM. */
@@ -128,24 +202,39 @@ out:
 /* The courier's FG introduction, or else the superior's. */
 static int
 fed_target(const struct fg *fg, PGconn *db, const char *courier,
-    char *used, char **box, X509 **cert, char *err)
+    char *used, char **box, X509 **cert, char **pem, char *err)
 {
 	const char *sup = fg->fg_conf->cf_superior;
 	int found;
 
 	snprintf(used, ROUTE_IDLEN, "%s", courier);
-	if ((found = fed_peer(db, courier, box, cert, err)) != 0)
+	if ((found = fed_peer(db, courier, box, cert, pem, err)) != 0)
 		return found == 1 ? 0 : -1;
 	if (sup == NULL || sup[0] == '\0' || strcasecmp(sup, courier) == 0) {
 		tn_err(err, "no foreground introduction of %s", courier);
 		return -1;
 	}
 	snprintf(used, ROUTE_IDLEN, "%s", sup);
-	if ((found = fed_peer(db, sup, box, cert, err)) != 0)
+	if ((found = fed_peer(db, sup, box, cert, pem, err)) != 0)
 		return found == 1 ? 0 : -1;
 	tn_err(err, "no foreground introduction of %s nor of the superior "
 	    "%s", courier, sup);
 	return -1;
+}
+
+/*
+ * Does this element put itself as the origin? Yes for its own users'
+ * mail, and at a gateway when the message leaves or enters its segment
+ * (origin and target, pem, on different sides).
+ */
+static int
+fed_origin_self(const struct fg *fg, const struct fed_out *fo,
+    const char *pem)
+{
+	if (fo->fo_origin_pem == NULL)
+		return 1;
+	return fg->fg_conf->cf_role == PKI_ROLE_GATEWAY &&
+	    fed_below(fg, fo->fo_origin_pem, 0) != fed_below(fg, pem, 0);
 }
 
 int
@@ -154,17 +243,17 @@ fed_send_ic(const struct fg *fg, PGconn *db, const char *courier,
 {
 	struct intro_ic ic;
 	X509 *cert = NULL;
-	char *box = NULL, *self = NULL, *text = NULL;
+	char *box = NULL, *pem = NULL, *self = NULL, *text = NULL;
 	size_t len;
 	int rc = -1;
 
-	if (fed_target(fg, db, courier, used, &box, &cert, err) == -1)
+	if (fed_target(fg, db, courier, used, &box, &cert, &pem, err) == -1)
 		goto out;
 	if (avoid != NULL && strcasecmp(used, avoid) == 0) {
 		rc = 1;
 		goto out;
 	}
-	if (fo->fo_origin_pem == NULL &&
+	if (fed_origin_self(fg, fo, pem) &&
 	    (self = fed_self_pem(fg, err)) == NULL)
 		goto out;
 	memset(&ic, 0, sizeof(ic));
@@ -184,23 +273,25 @@ fed_send_ic(const struct fg *fg, PGconn *db, const char *courier,
 	if (intro_ic_make(&ic, &text, &len, err) == -1 ||
 	    fed_mail(fg, db, cert, box, text, len, err) == -1)
 		goto out;
-	rc = 0;
+	rc = self != NULL && fo->fo_origin_pem != NULL ? 2 : 0;
 out:
 	X509_free(cert);
 	free(box);
+	free(pem);
 	free(self);
 	free(text);
 	return rc;
 }
 
 int
-fed_introduce(const struct fg *fg, PGconn *db, X509 *cert, const char *box,
+fed_introduce(const struct fg *fg, PGconn *db, const struct intro *to,
     const char *const *addrs, size_t naddrs, const char *token, char *err)
 {
 	struct intro_req rq;
+	X509 *cert = NULL;
 	char *text = NULL;
 	size_t len;
-	int rc;
+	int rc = -1;
 
 	memset(&rq, 0, sizeof(rq));
 	rq.ir_cert = fg->fg_id.ci_cert;
@@ -208,8 +299,19 @@ fed_introduce(const struct fg *fg, PGconn *db, X509 *cert, const char *box,
 	rq.ir_addrs = addrs;
 	rq.ir_naddrs = naddrs;
 	rq.ir_token = token;
-	rc = intro_make(&rq, &text, &len, err) == -1 ? -1 :
-	    fed_mail(fg, db, cert, box, text, len, err);
+	/* Inside its segment a gateway is only itself. */
+	if (fg->fg_conf->cf_role == PKI_ROLE_GATEWAY &&
+	    !fed_below(fg, to->in_pem, 0) &&
+	    fed_subs(fg, db, &rq.ir_subs, err) == -1)
+		goto out;
+	if ((cert = pki_parse_cert(to->in_pem, strlen(to->in_pem),
+	    err)) == NULL || intro_make(&rq, &text, &len, err) == -1 ||
+	    fed_mail(fg, db, cert, to->in_endpoint, text, len, err) == -1)
+		goto out;
+	rc = 0;
+out:
+	sk_X509_pop_free(rq.ir_subs, X509_free);
+	X509_free(cert);
 	free(text);
 	return rc;
 }
@@ -442,7 +544,6 @@ fed_reject(struct msg *mc, PGconn *db, const struct proto_msg *pm)
 	const char *why, *addr = proto_get(pm, "Address");
 	struct intro *peer = NULL;
 	char err[TN_ERRLEN];
-	X509 *cert = NULL;
 	int fresh, rc = -1;
 
 	if ((why = fed_reject_check(mc, pm)) != NULL) {
@@ -461,9 +562,8 @@ fed_reject(struct msg *mc, PGconn *db, const struct proto_msg *pm)
 		goto out;
 	}
 	if ((fresh = fed_seen(db, proto_get(pm, "Id"), "invitation-reject",
-	    err)) == -1 || (fresh && ((cert = pki_parse_cert(peer->in_pem,
-	    strlen(peer->in_pem), err)) == NULL || fed_introduce(fg, db, cert,
-	    peer->in_endpoint, &addr, 1, proto_get(pm, "Token"), err) == -1))) {
+	    err)) == -1 || (fresh && fed_introduce(fg, db, peer, &addr, 1,
+	    proto_get(pm, "Token"), err) == -1)) {
 		msg_fail(mc, MSG_TEMP, "4.3.0 invitation-reject: %s", err);
 		goto out;
 	}
@@ -471,7 +571,6 @@ fed_reject(struct msg *mc, PGconn *db, const struct proto_msg *pm)
 	    peer->in_courier, fresh ? "introduced" : "duplicate");
 	rc = 0;
 out:
-	X509_free(cert);
 	intro_free(peer);
 	return rc;
 }

@@ -32,13 +32,25 @@
  *
  *	The helpers below them: fed_self() fills the route_courier of
  *	this courier; fed_peer() finds the FG introduction of a courier
- *	(1, its endpoint and certificate, to be freed; 0 none; -1);
+ *	(1, its endpoint, certificate and, unless pem is NULL, the PEM
+ *	of the certificate and its chain, each to be freed; 0 none; -1);
+ *	fed_below() is 1 when the courier of an introduction (PEM, the
+ *	certificate then its chain) is in the segment under this one:
+ *	its CA issued by ours, or, with direct 0, ours anywhere in its
+ *	chain; 0 otherwise and for this courier itself.
  *	fed_send_ic() queues one struct fed_out to a courier, or to the
  *	superior when that courier has no FG introduction (the courier
  *	used is copied into a ROUTE_IDLEN buffer; 1 without queueing
- *	when it is avoid, the courier the message came from);
- *	fed_introduce() queues an introduction of this FG to the FG of
- *	certificate and mailbox; fed_notice() queues a non-delivery
+ *	when it is avoid, the courier the message came from). This
+ *	element is the origin of its own users' mail; a gateway also
+ *	puts itself as the origin of a message that leaves or enters
+ *	its segment (the segment stays hidden) and then returns 2;
+ *	otherwise the origin given is kept and it returns 0.
+ *	fed_introduce() queues an introduction of this FG to the FG
+ *	introduced by to; a gateway lists its subordinates' domains (the
+ *	CA certificates of their FG introductions) and so speaks for its
+ *	segment, but to a courier inside its segment it is only itself
+ *	(the segment's domains would cover the subordinate's own). fed_notice() queues a non-delivery
  *	notice; fed_record() stores an introduction; fed_seen() is 1
  *	the first time an Id of a kind is seen, 0 after; fed_release()
  *	sends on the held mail of an address that routes elsewhere now.
@@ -82,10 +94,11 @@ struct fed_out {
 };
 
 void	fed_self(const struct fg *, struct route_courier *);
-int	fed_peer(PGconn *, const char *, char **, X509 **, char *);
+int	fed_peer(PGconn *, const char *, char **, X509 **, char **, char *);
+int	fed_below(const struct fg *, const char *, int);
 int	fed_send_ic(const struct fg *, PGconn *, const char *, const char *,
 	    const struct fed_out *, char *, char *);
-int	fed_introduce(const struct fg *, PGconn *, X509 *, const char *,
+int	fed_introduce(const struct fg *, PGconn *, const struct intro *,
 	    const char *const *, size_t, const char *, char *);
 int	fed_notice(const struct fg *, PGconn *, const char *, const char *,
 	    const char *, const char *, char *);

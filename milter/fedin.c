@@ -105,7 +105,11 @@ out:
 	return rc;
 }
 
-/* Hops + 1 to courier, origin unchanged (a gateway puts its own). */
+/*
+ * Hops + 1 to courier, origin unchanged but at a gateway's border. A
+ * message from outside sent into the segment counts as taken here: the
+ * gateway introduces itself back for it (fed_back()).
+ */
 static int
 fed_forward(struct fed_in *fi, const char *rcpt, const char *courier,
     char *err)
@@ -125,19 +129,21 @@ fed_forward(struct fed_in *fi, const char *rcpt, const char *courier,
 	fo.fo_rcpts = &rcpt;
 	fo.fo_nrcpts = 1;
 	fo.fo_hops = ic->ic_hops + 1;
-	if (fg->fg_conf->cf_role != PKI_ROLE_GATEWAY) {
-		fo.fo_origin = ic->ic_origin;
-		fo.fo_origin_pem = ic->ic_origin_pem;
-	}
+	fo.fo_origin = ic->ic_origin;
+	fo.fo_origin_pem = ic->ic_origin_pem;
 	fo.fo_sealed = ic->ic_payload;
 	fo.fo_sealedlen = ic->ic_paylen;
 	if ((rc = fed_send_ic(fg, fi->fi_db, courier, fi->fi_peer->in_courier,
 	    &fo, used, err)) == 1)
 		return fed_notice(fg, fi->fi_db, ic->ic_sender, ic->ic_msgid,
 		    rcpt, "routing loop", err);
-	if (rc == 0)
-		msg_note(fi->fi_mc, " forwarded=%s", used);
-	return rc;
+	if (rc == -1)
+		return -1;
+	msg_note(fi->fi_mc, " forwarded=%s%s", used, rc == 2 ?
+	    " origin-replaced=yes" : "");
+	if (rc == 2 && !fed_below(fg, ic->ic_origin_pem, 0))
+		fi->fi_done[fi->fi_ndone++] = rcpt;	/* into the segment */
+	return 0;
 }
 
 /* One recipient of an inter-courier message, routed here. */
@@ -179,24 +185,26 @@ fed_rcpt(struct fed_in *fi, const char *rcpt, char *err)
 	}
 }
 
-/* A deferred message delivered or held here: introduce ourselves back. */
+/*
+ * A deferred message delivered or held here (or sent into a gateway's
+ * segment): introduce ourselves back to the origin, unless it found us
+ * by a route of its own: it is the sending element, not a subordinate
+ * that deferred to us.
+ */
 static int
 fed_back(struct fed_in *fi, char *err)
 {
 	const struct fg *fg = fi->fi_mc->mc_fg;
-	X509 *cert;
+	const struct intro *org = fi->fi_origin, *peer = fi->fi_peer;
 	int rc;
 
-	if (fi->fi_ndone == 0 || strcasecmp(fi->fi_ic->ic_origin,
-	    fg->fg_conf->cf_name) == 0 || (fi->fi_ic->ic_hops <= 1 &&
-	    fi->fi_src != ROUTE_SRC_SUBORDINATE))
+	if (fi->fi_ndone == 0 || strcasecmp(org->in_courier,
+	    fg->fg_conf->cf_name) == 0 || (strcasecmp(org->in_courier,
+	    peer->in_courier) == 0 && strcasecmp(org->in_endpoint,
+	    peer->in_endpoint) == 0 && fi->fi_src != ROUTE_SRC_SUBORDINATE))
 		return 0;
-	if ((cert = pki_parse_cert(fi->fi_origin->in_pem,
-	    strlen(fi->fi_origin->in_pem), err)) == NULL)
-		return -1;
-	rc = fed_introduce(fg, fi->fi_db, cert, fi->fi_origin->in_endpoint,
-	    fi->fi_done, fi->fi_ndone, NULL, err);
-	X509_free(cert);
+	rc = fed_introduce(fg, fi->fi_db, org, fi->fi_done, fi->fi_ndone,
+	    NULL, err);
 	if (rc == 0)
 		msg_note(fi->fi_mc, " introduced=%s",
 		    fi->fi_origin->in_courier);
