@@ -513,6 +513,15 @@ fed_release(const struct fg *fg, PGconn *db, const char *address, int *n,
 		if (fed_release_row(fg, db, r, i, address, rd.rd_courier,
 		    err) == -1)
 			goto out;
+	PQclear(r);
+	r = NULL;
+	if (fgdb_exec(db, "UPDATE invitations SET status = 'rejected' WHERE "
+	    "address = $1 AND status = 'pending'", 1, p, NULL,
+	    PGRES_COMMAND_OK, &r, err) == -1)
+		goto out;
+	if (strcmp(PQcmdTuples(r), "0") != 0)
+		log_info("withdrawn invitation rcpt=%s courier=%s", address,
+		    rd.rd_courier);
 	rc = 0;
 out:
 	PQclear(r);

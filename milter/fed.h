@@ -21,7 +21,8 @@
  *	fed_process() handles a "Tandem-Kind: inter-courier" mail to the
  *	service mailbox: an inter-courier message (delivered, held,
  *	forwarded, or answered with a non-delivery notice, recipient by
- *	recipient) or an introduction (recorded; held mail that now
+ *	recipient) or an introduction (recorded; the held mail of each
+ *	Address, and of every held address under its Domains, that now
  *	routes elsewhere is sent on). Both are wraps from another FG
  *	element whose chain verifies to the trust anchors.
  *
@@ -53,7 +54,10 @@
  *	(the segment's domains would cover the subordinate's own). fed_notice() queues a non-delivery
  *	notice; fed_record() stores an introduction; fed_seen() is 1
  *	the first time an Id of a kind is seen, 0 after; fed_release()
- *	sends on the held mail of an address that routes elsewhere now.
+ *	sends on the held mail of an address that routes elsewhere now
+ *	(log "released msgid=... rcpt=... to=...") and withdraws its
+ *	pending invitation (status rejected; log "withdrawn invitation
+ *	rcpt=... courier=...").
  *
  *	Nothing here keeps a pointer to what it is given.
  * DIAGNOSTICS

@@ -328,7 +328,48 @@ fed_token(PGconn *db, const char *token, const char *address, char *err)
 	return found;
 }
 
-/* What an introduction teaches: routes, then held mail sent on. */
+/*
+ * Held mail of every address under the introduction's domains sent on
+ * (fed_release() routes each again: rule 4 now names the courier).
+ */
+static int
+fed_learn_domains(const struct fg *fg, PGconn *db, const struct intro *in,
+    int *total, char *err)
+{
+	const char *p[1];
+	char *domains = NULL;
+	PGresult *r = NULL;
+	int i, n, rc = -1;
+
+	if (in->in_ndomains == 0)
+		return 0;
+	if (intro_domains_text(in, &domains, err) == -1)
+		return -1;
+	p[0] = domains;
+	if (fgdb_exec(db, "SELECT DISTINCT recipient FROM held_messages, "
+	    "unnest(string_to_array($1, ' ')) AS d WHERE released_at IS NULL "
+	    "AND purged_at IS NULL AND (lower(split_part(recipient, '@', 2)) "
+	    "= d OR lower(split_part(recipient, '@', 2)) LIKE '%.' || d) "
+	    "ORDER BY recipient", 1, p, NULL, PGRES_TUPLES_OK, &r, err) == -1)
+		goto out;
+	for (i = 0; i < PQntuples(r); i++) {
+		if (!intro_covers(in, PQgetvalue(r, i, 0)))
+			continue;
+		if (fed_release(fg, db, PQgetvalue(r, i, 0), &n, err) == -1)
+			goto out;
+		*total += n;
+	}
+	rc = 0;
+out:
+	PQclear(r);
+	free(domains);
+	return rc;
+}
+
+/*
+ * What an introduction teaches: routes, then held mail sent on, for
+ * each Address and for every held address under its Domains.
+ */
 static int
 fed_learn(struct msg *mc, PGconn *db, const struct intro *in,
     const struct proto_msg *pm, char *err)
@@ -363,6 +404,8 @@ fed_learn(struct msg *mc, PGconn *db, const struct intro *in,
 			return -1;
 		total += n;
 	}
+	if (fed_learn_domains(mc->mc_fg, db, in, &total, err) == -1)
+		return -1;
 	msg_note(mc, " introduction=%s addresses=%zu released=%d%s",
 	    in->in_courier, na, total, token != NULL ? " token=accepted" : "");
 	return 0;
