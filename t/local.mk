@@ -39,3 +39,5 @@ EXTRA_DIST += t/0830-fed-gateway.sh
 EXTRA_DIST += contrib/sandbox/federation.sh
 TESTS += t/0860-fed-relearn.sh
 EXTRA_DIST += t/0860-fed-relearn.sh
+TESTS += t/0895-demo.sh
+EXTRA_DIST += t/0895-demo.sh

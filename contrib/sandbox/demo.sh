@@ -1,10 +1,10 @@
 #!/bin/sh
-# contrib/sandbox/demo.sh - what "./quickstart demo" runs.
+# contrib/sandbox/demo.sh - what "./quickstart demo one" runs.
 #
 #	sh contrib/sandbox/demo.sh [--keep] [--dir DIR]
 #	sh contrib/sandbox/demo.sh down [--dir DIR]
-#	sh contrib/sandbox/demo.sh federation [...]	the second act:
-#		contrib/sandbox/federation.sh, many couriers
+#
+# ("./quickstart demo" runs contrib/sandbox/federation.sh, many couriers.)
 #
 # Starts one live courier on this machine and carries private mail
 # through it: the foreground element (a real Postfix with tandem-milter,
@@ -30,8 +30,6 @@ TANDEM_BUILD=$build
 export PATH TANDEM_SRC TANDEM_BUILD
 
 keep=0 down=0 dir=
-# The second act, many couriers: contrib/sandbox/federation.sh.
-[ "${1:-}" = federation ] && { shift; exec sh "$top/contrib/sandbox/federation.sh" "$@"; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--keep)	keep=1 ;;
@@ -266,7 +264,8 @@ fi
 cat <<'MSG'
 
 == What to try next
-   * ./quickstart demo --keep     leave this courier up and send your own mail
+   * ./quickstart demo one --keep leave this courier up and send your own mail
+   * ./quickstart demo            six couriers: introductions, deferral, gateway
    * ./quickstart test            the whole suite, with real PostgreSQL and Postfix
    * man agent/tandem.1           the agent's commands and restrictions
    * doc/flows.md                 what crosses each hop, byte for byte

@@ -1,21 +1,25 @@
 #!/bin/sh
-# contrib/sandbox/federation.sh - what "./quickstart demo federation" runs.
+# contrib/sandbox/federation.sh - the federation demo.
 #
 #	sh contrib/sandbox/federation.sh [--keep] [--dir DIR]
 #	sh contrib/sandbox/federation.sh down [--dir DIR]
 #
-# The second act of the demo: three live couriers on this machine, with
-# t/lib-federation.sh (the code of the t/08xx scenarios): public
-# isp.example, its private subordinate corp.example, and private
-# home.example; each with its own Postfix and tandem-milter, its own
-# tandem-policyd, two PostgreSQL clusters, its own 127.x.y.z addresses.
-# Figure 7: alice@isp writes to bob@corp, introduced couriers, each half
-# straight to corp by its own path. Figure 8: bob's first message to
-# carol@isp is deferred to corp's superior, which introduces itself
-# back; the second goes by the learned route. Figure 9: isp holds
-# alice's message for dave@home and invites him; dave's agent refuses,
-# and the held halves follow him to home. Every step names the courier
-# each half crossed, from the daemons' own log lines.
+# What "./quickstart demo" runs: six live couriers on this machine, set
+# up by t/lib-federation.sh (the code of the t/08xx scenarios): the root
+# courier root.example (public); public isp.example under it, with its
+# private subordinate corp.example; private home.example under the root;
+# the gateway gw.example under the root, with its private subordinate
+# sub.example. Each has its own Postfix and tandem-milter, its own
+# tandem-policyd, two PostgreSQL clusters and its own 127.x.y.z
+# addresses. Figure 7: alice@isp writes to bob@corp, introduced
+# couriers, each half straight to corp by its own path. Figure 8: bob's
+# first message to carol@isp is deferred to corp's superior, which
+# introduces itself back; the second goes by the learned route. Figure
+# 9: isp holds alice's message for dave@home and invites him; dave's
+# agent refuses, and the held halves follow him to home. The gateway:
+# erin@sub writes to carol@isp; the message leaves the segment as gw's
+# own, and isp never learns of sub. Every step names the courier each
+# half crossed, from the daemons' own log lines.
 #
 # State in DIR (default ${TMPDIR:-/tmp}/tandem-demo-federation); without
 # --keep everything stops at the end, with it "down" stops it later.
@@ -142,24 +146,24 @@ opens() {
 	fed_agent $1 $2 read --id $3 2>/dev/null | tr -d '\r' | show
 }
 
-say "A certificate tree: root.example over public isp.example and private home.example; private corp.example under isp."
-fed_pki isp corp home
+say "A certificate tree: root.example over public isp.example, private home.example and gateway gw.example; private corp.example under isp, private sub.example under gw."
+fed_pki
 note "each courier's CA certifies an FG element (tandem@X.example) and a BG element (https://bg.X.example:PORT/)"
-note "corp's and home's CAs are name-constrained to their own domain"
+note "the private couriers' CAs (corp, home, sub) are name-constrained to their own domain"
 
-say "Three couriers start: 6 PostgreSQL clusters, 3 Postfix instances, 3 milters, 3 policy daemons."
-fed_start isp corp home || fail "a courier did not start (see $dir/*.start)"
+say "Six couriers start: 12 PostgreSQL clusters, 6 Postfix instances, 6 milters, 6 policy daemons."
+fed_start $FED_ALL || fail "a courier did not start (see $dir/*.start)"
 save_state
-for x in isp corp home; do
-	note "$x.example: FG $(fed_var $x CR_FG_ADDR):$(fed_var $x CR_SMTP_PORT)   BG $(fed_var $x CR_BG_URL) on $(fed_var $x CR_BG_ADDR)"
+for x in $FED_ALL; do
+	note "$(fed_role $x) $x.example: FG $(fed_var $x CR_FG_ADDR):$(fed_var $x CR_SMTP_PORT)   BG $(fed_var $x CR_BG_URL) on $(fed_var $x CR_BG_ADDR)"
 done
-note "seeded introductions (tandemctl intro add), superior and subordinates:"
-for x in isp corp home; do
-	fed_bg_sql $x "SELECT '$x knows ' || coalesce(string_agg(courier, ', '), 'nobody (its superior root does not run here)') FROM introductions" | show
+note "seeded introductions (tandemctl intro add), each courier's superior and subordinates:"
+for x in $FED_ALL; do
+	fed_bg_sql $x "SELECT '$x knows ' || string_agg(courier, ', ' ORDER BY courier) FROM introductions" | show
 done
 
-say "alice and carol register at isp, bob at corp, dave at home."
-for u in isp:alice isp:carol corp:bob home:dave; do
+say "alice and carol register at isp, bob at corp, dave at home, erin at sub."
+for u in isp:alice isp:carol corp:bob home:dave sub:erin; do
 	fed_register ${u%:*} ${u#*:} >/dev/null 2>&1 || fail "${u#*:} did not register"
 	note "${u#*:}@${u%:*}.example registered"
 done
@@ -196,15 +200,51 @@ note "isp holds both halves and invites dave:"
 fed_fg_sql isp "SELECT recipient || ': content held' FROM held_messages" | show
 fed_bg_sql isp "SELECT recipient || ': ARM held' FROM held_arms" | show
 printf '   dave@home$ tandem read\n'
-fed_agent home dave read 2>&1 | sed 's/^tandem: [^:]*: /tandem: /' | show
+fed_agent home dave read 2>&1 >/dev/null | sed 's/^tandem: [^:]*: /tandem: /' | show
 opens home dave f9@isp.example
 note "home's elements introduced themselves to isp's, which sent the held halves on:"
 crossed isp fg f9@isp.example
 crossed isp bg f9@isp.example
 
+say "The gateway: erin@sub, behind gateway gw, writes to carol@isp; gw knows no route to her."
+letter erin@sub.example carol@isp.example gw@sub.example "From behind the gateway"
+fed_agent sub erin send --to carol@isp.example --in gw@sub.example.eml >/dev/null
+fed_in isp maildir_wait carol "^From: tandem@gw.example" 60 >/dev/null ||
+    fail "no invitation from gw"
+note "sub deferred both halves to its gateway, which holds them and invites carol as gw:"
+crossed sub fg gw@sub.example
+crossed gw bg gw@sub.example
+printf '   carol@isp$ tandem read\n'
+fed_agent isp carol read 2>&1 >/dev/null | sed 's/^tandem: [^:]*: /tandem: /' | show
+opens isp carol gw@sub.example
+note "isp's elements introduced themselves to gw's, which sent the message on as its own:"
+crossed isp fg gw@sub.example
+crossed isp bg gw@sub.example
+note "what isp knows now: gw, never sub (no introduction, no route, no certificate):"
+fed_fg_sql isp "SELECT 'isp knows ' || string_agg(DISTINCT courier, ', ' ORDER BY courier) FROM introductions" | show
+n=$(fed_fg_sql isp "SELECT count(*) FROM introductions WHERE courier = 'sub.example'")
+m=$(fed_bg_sql isp "SELECT count(*) FROM introductions WHERE courier = 'sub.example'")
+[ "$n$m" = 00 ] || fail "isp learned of sub"
+
 say "Split trust held on every element: no content key in any FG, no text in any BG."
 key=$(fed_content_key corp bob f7@isp.example)
-for x in isp corp home; do
+for x in $FED_ALL; do
 	fed_split_trust $x "Figure seven" "$key" || fail "split trust broken at $x"
 	note "$x: checked"
 done
+
+say "What to try next"
+cat <<MSG | show
+./quickstart demo --keep    leave the six couriers up; ./quickstart down stops them
+./quickstart demo one       one courier: registration, a held message, expiry, ordinary mail
+doc/federation.md           what crosses between couriers, and the routing rules
+man ctl/tandemctl.8         intro list|remove, route list|remove on either element
+MSG
+if [ $keep = 1 ]; then
+	note "with the couriers up, for example:"
+	cat <<MSG | show
+tandemctl intro list --db '$(fed_var isp CR_FG_DB)'
+tandemctl route list --db '$(fed_var isp CR_BG_DB)'
+TANDEM_PASSWORD=$CR_PASSWORD tandem inbox -d $dir/isp/agent-carol -c $dir/isp/agent-carol/tandem.conf
+MSG
+fi

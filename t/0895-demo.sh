@@ -1,0 +1,37 @@
+test_description='the main job: the federation demo and the one-courier demo run to the end'
+. "$TANDEM_SRC/t/test-lib.sh"
+
+# What "./quickstart demo" and "./quickstart demo one" run, with this
+# build, each in a folder of its own; the demos check every step
+# themselves and exit non-zero on the first that fails.
+
+test_expect_success 'the federation demo walks figures 7, 8, 9 and the gateway' '
+	sh "$TANDEM_SRC/contrib/sandbox/federation.sh" --dir "$TRASH/fed" >fed.out 2>&1 ||
+	{ tail -n 40 fed.out; false; } &&
+	for s in "Figure 7, introduced couriers" "Figure 8, deferral" \
+	    "Figure 9, invitation reject" "The gateway: erin@sub" \
+	    "Split trust held on every element"; do
+		test_grep "^== [0-9]*\. $s" fed.out || return 1
+	done &&
+	test_grep "^   | isp knows corp.example, gw.example, home.example, root.example$" fed.out &&
+	test_grep "^   sub: checked$" fed.out
+'
+
+# Every daemon of the demo runs with a path in its folder on its
+# command line (configuration, data directory).
+test_expect_success 'it stopped everything it started' '
+	test ! -f "$TRASH/fed/stop.cmds" &&
+	ps -eo args | grep -F "$TRASH/fed/" | grep -v grep >left || : &&
+	test ! -s left
+'
+
+test_expect_success 'the one-courier demo' '
+	sh "$TANDEM_SRC/contrib/sandbox/demo.sh" --dir "$TRASH/one" >one.out 2>&1 ||
+	{ tail -n 40 one.out; false; } &&
+	test_grep "What to try next" one.out &&
+	test ! -f "$TRASH/one/stop.cmds" &&
+	ps -eo args | grep -F "$TRASH/one/" | grep -v grep >left || : &&
+	test ! -s left
+'
+
+test_done
