@@ -18,7 +18,11 @@
  *	store_courier() does all of POST /v1/courier once the TLS client
  *	certificate is known: the client must be a BG element whose
  *	introduction checks (intro_check()); the body is unwrapped with
- *	the BG element key; the signer must be the client. Each Id is
+ *	the BG element key; the signer must be the client. As on the
+ *	foreground, an inter-courier message is refused when at hop 1 its
+ *	origin is not the client, when a private origin names a sender
+ *	outside its name constraints, or when a private client relays
+ *	another courier's message. Each Id is
  *	taken once (seen_messages, kind inter-courier or introduction);
  *	a repeat answers 200. An inter-courier message is routed
  *	recipient by recipient: rule 1 delivers to agent_mailbox, rule 6
@@ -628,11 +632,29 @@ fed_ic_commit(struct pd *pd, struct fed_in *fi, char *msg, size_t msglen,
 	return PD_CREATED;
 }
 
+/* Why a checked inter-courier message is refused (403), or NULL. */
+static const char *
+fed_ic_why(const struct intro_ic *ic, const struct intro *org,
+    const struct intro *peer)
+{
+	if (ic->ic_hops == 1 && !fed_same(org, peer))
+		return "at hop 1 the origin must be the client";
+	if (org->in_role == PKI_ROLE_PRIVATE &&
+	    !intro_covers(org, ic->ic_sender))
+		return "private origin courier claims a sender outside its "
+		    "name constraints";
+	if (peer->in_role == PKI_ROLE_PRIVATE &&
+	    strcasecmp(peer->in_courier, org->in_courier) != 0)
+		return "a private courier relays another courier's message";
+	return NULL;
+}
+
 static enum pd_status
 fed_inter_courier(struct pd *pd, struct intro *peer, const char *text,
     size_t len, char *msg, size_t msglen)
 {
 	struct fed_in fi;
+	const char *why;
 	char err[TN_ERRLEN], expires[32];
 	enum pd_status st = PD_BAD;
 
@@ -648,8 +670,8 @@ fed_inter_courier(struct pd *pd, struct intro *peer, const char *text,
 		snprintf(msg, msglen, "not an ARM: a background carries ARMs");
 		goto out;
 	}
-	if (fi.fi_ic->ic_hops == 1 && !fed_same(fi.fi_origin, peer)) {
-		snprintf(msg, msglen, "at hop 1 the origin must be the client");
+	if ((why = fed_ic_why(fi.fi_ic, fi.fi_origin, peer)) != NULL) {
+		snprintf(msg, msglen, "%s", why);
 		st = PD_FORBIDDEN;
 		goto out;
 	}

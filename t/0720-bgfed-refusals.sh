@@ -8,6 +8,15 @@ mailbox() {
 	bf_psql b "SELECT count(*) FROM agent_mailbox"
 }
 
+# arm MSGID SENDER RCPT...: an ARM record on standard output
+arm() {
+	printf "MIME-Version: 1.0\r\nContent-Type: application/vnd.tandem.arm\r\nContent-Transfer-Encoding: 7bit\r\n\r\nMessage-Id: %s\r\nContent-Key: %s\r\nContent-Digest: %s\r\nSender: %s\r\n" \
+		"$1" "$(openssl rand -hex 32)" "$(openssl rand -hex 32)" "$2"
+	shift 2
+	for r; do printf "Recipient: %s\r\n" "$r"; done
+	printf "Issued: 2026-01-01T00:00:00Z\r\n"
+}
+
 test_expect_success_here 'couriers a, b and c; alice at a, bob at b; a knows c' '
 	bf_setup >setup.log 2>&1 &&
 	bf_account a alice active && bf_account b bob active &&
@@ -41,16 +50,18 @@ test_expect_success 'more than 8 hops: refused, 400' '
 '
 
 test_expect_success 'at hop 8 a courier that must forward drops instead' '
-	bf_ic hop8.ic i3@b.example 8 b a m1@a.example alice@a.example m1.arm carol@c.example &&
+	arm m2@b.example bob@b.example carol@c.example >m2.arm &&
+	bf_ic hop8.ic i3@b.example 8 b a m2@b.example bob@b.example m2.arm carol@c.example &&
 	bf_send 201 b b a hop8.ic &&
-	test_grep "courier msgid=m1@a.example rcpt=carol@c.example action=drop reason=\"hop limit\" hops=8" a.log &&
+	test_grep "courier msgid=m2@b.example rcpt=carol@c.example action=drop reason=\"hop limit\" hops=8" a.log &&
 	test "$(bf_psql a "SELECT count(*) FROM bg_outbox")" = 0
 '
 
 test_expect_success 'a route back to the courier it came from is a loop: dropped' '
-	bf_ic loop.ic i4@c.example 1 c a m1@a.example alice@a.example m1.arm carol@c.example &&
+	arm m3@c.example cindy@c.example carol@c.example >m3.arm &&
+	bf_ic loop.ic i4@c.example 1 c a m3@c.example cindy@c.example m3.arm carol@c.example &&
 	bf_send 201 c c a loop.ic &&
-	test_grep "courier msgid=m1@a.example rcpt=carol@c.example action=drop reason=\"routing loop: the route leads back to the sender\"" a.log &&
+	test_grep "courier msgid=m3@c.example rcpt=carol@c.example action=drop reason=\"routing loop: the route leads back to the sender\"" a.log &&
 	test "$(bf_psql a "SELECT count(*) FROM bg_outbox")" = 0
 '
 
@@ -63,6 +74,20 @@ test_expect_success 'signed by a, posted by c: 403' '
 test_expect_success 'at hop 1 the origin must be the sender: 403' '
 	bf_send 403 c c b fwd.ic &&
 	test_grep "at hop 1 the origin must be the client" out.body
+'
+
+test_expect_success 'a private origin with a sender outside its domain: 403' '
+	bf_ic forged.ic i8@c.example 1 c b m1@a.example alice@a.example m1.arm bob@b.example &&
+	bf_send 403 c c b forged.ic &&
+	test_grep "private origin courier claims a sender outside its name constraints" out.body &&
+	test "$(mailbox)" = 1
+'
+
+test_expect_success 'a private courier relaying another courier'"'"'s message: 403' '
+	bf_ic relay.ic i9@a.example 2 a b m1@a.example alice@a.example m1.arm bob@b.example &&
+	bf_send 403 c c b relay.ic &&
+	test_grep "a private courier relays another courier'"'"'s message" out.body &&
+	test "$(mailbox)" = 1
 '
 
 test_expect_success 'an ARM that is not the one announced: 400' '
