@@ -392,6 +392,28 @@ intro_domains_text(const struct intro *in, char **out, char *err)
 	return 0;
 }
 
+int
+intro_pem_with(const char *pem, STACK_OF(X509) *more, char **out, char *err)
+{
+	char *tail = NULL;
+	size_t n;
+
+	*out = NULL;
+	if (certs_pem(NULL, more, &tail, err) == -1) {
+		free(tail);
+		return -1;
+	}
+	n = strlen(pem);
+	if ((*out = malloc(n + strlen(tail) + 1)) == NULL)
+		tn_err(err, "out of memory");
+	else {
+		memcpy(*out, pem, n);
+		strcpy(*out + n, tail);
+	}
+	free(tail);
+	return *out == NULL ? -1 : 0;
+}
+
 /* Id and Date of a new message; a fresh Id at the courier's name. */
 static int
 msg_head(struct proto_msg *pm, const char *id, const char *courier,

@@ -14,6 +14,8 @@
  *	int	intro_covers(const struct intro *in, const char *name);
  *	int	intro_domains_text(const struct intro *in, char **out,
  *		    char *err);
+ *	int	intro_pem_with(const char *pem, STACK_OF(X509) *more,
+ *		    char **out, char *err);
  *
  *	int	intro_make(const struct intro_req *rq, char **out,
  *		    size_t *outlen, char *err);
@@ -60,6 +62,13 @@
  *
  *	intro_domains_text() writes the domains separated by one space
  *	("" when none) into *out, to be passed to free().
+ *
+ *	intro_pem_with() writes pem followed by the certificates of more
+ *	(NULL or empty: none) in PEM into *out, to be passed to free(). A
+ *	gateway uses it to name its segment when it is the origin of a
+ *	message leaving the segment: its subordinates' CA certificates in
+ *	the origin-chain give the receiver the segment's domains, as in
+ *	an introduction.
  *
  *	intro_make() writes an introduction protocol message of this
  *	element (struct intro_req): Courier, Role, Element,
@@ -152,6 +161,7 @@ int	intro_check_pem(const struct pki_trust *, const char *, size_t,
 void	intro_free(struct intro *);
 int	intro_covers(const struct intro *, const char *);
 int	intro_domains_text(const struct intro *, char **, char *);
+int	intro_pem_with(const char *, STACK_OF(X509) *, char **, char *);
 
 int	intro_make(const struct intro_req *, char **, size_t *, char *);
 int	intro_read(const struct pki_trust *, const char *, size_t,

@@ -237,6 +237,28 @@ fed_origin_self(const struct fg *fg, const struct fed_out *fo,
 	    fed_below(fg, fo->fo_origin_pem, 0) != fed_below(fg, pem, 0);
 }
 
+/*
+ * This element as the origin of a message to the element of pem: its
+ * certificate and chain, and at a gateway sending out of its segment
+ * its subordinates' CA certificates too, which name the segment's
+ * domains to the receiver (doc/federation.md, section 6).
+ */
+static char *
+fed_origin_pem(const struct fg *fg, PGconn *db, const char *pem, char *err)
+{
+	STACK_OF(X509) *subs = NULL;
+	char *self, *all = NULL;
+
+	if ((self = fed_self_pem(fg, err)) == NULL ||
+	    fg->fg_conf->cf_role != PKI_ROLE_GATEWAY || fed_below(fg, pem, 0))
+		return self;
+	if (fed_subs(fg, db, &subs, err) == 0)
+		(void)intro_pem_with(self, subs, &all, err);
+	sk_X509_pop_free(subs, X509_free);
+	free(self);
+	return all;
+}
+
 int
 fed_send_ic(const struct fg *fg, PGconn *db, const char *courier,
     const char *avoid, const struct fed_out *fo, char *used, char *err)
@@ -254,7 +276,7 @@ fed_send_ic(const struct fg *fg, PGconn *db, const char *courier,
 		goto out;
 	}
 	if (fed_origin_self(fg, fo, pem) &&
-	    (self = fed_self_pem(fg, err)) == NULL)
+	    (self = fed_origin_pem(fg, db, pem, err)) == NULL)
 		goto out;
 	memset(&ic, 0, sizeof(ic));
 	ic.ic_from = fg->fg_conf->cf_service_mailbox;

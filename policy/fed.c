@@ -224,23 +224,41 @@ out:
  * The origin of a forwarded message: this element for its own users;
  * at a gateway, this element too when the message leaves or enters its
  * segment (origin and target, pem, on different sides); else the
- * origin given. 1 when replaced, 0, -1.
+ * origin given. A gateway sending out of its segment adds its
+ * subordinates' CA certificates to its own chain (doc/federation.md,
+ * section 6); *alloc, to be freed, then holds that text. 1 when
+ * replaced, 0, -1.
  */
+static int fed_subs(struct pd *, STACK_OF(X509) **, char *);
+
 static int
 fed_origin(struct pd *pd, const struct fed_arm *fa, const char *pem,
-    struct intro_ic *ic, char *err)
+    struct intro_ic *ic, char **alloc, char *err)
 {
 	const struct conf *cf = pd->pd_cf;
+	STACK_OF(X509) *subs = NULL;
+	const char *self;
+	int rc;
 
+	*alloc = NULL;
 	ic->ic_origin = (char *)fa->fa_origin;
 	ic->ic_origin_pem = (char *)fa->fa_origin_pem;
 	if (fa->fa_origin != NULL && (cf->cf_role != PKI_ROLE_GATEWAY ||
 	    fed_below(pd, fa->fa_origin_pem, 0) == fed_below(pd, pem, 0)))
 		return 0;
 	ic->ic_origin = cf->cf_name;
-	if ((ic->ic_origin_pem = (char *)fed_self_pem(pd, err)) == NULL)
+	if ((self = fed_self_pem(pd, err)) == NULL)
 		return -1;
-	return fa->fa_origin != NULL;
+	ic->ic_origin_pem = (char *)self;
+	if (cf->cf_role != PKI_ROLE_GATEWAY || fed_below(pd, pem, 0))
+		return fa->fa_origin != NULL;
+	/* Out of its segment: the subordinates' CAs name its domains. */
+	rc = fed_subs(pd, &subs, err) == -1 ||
+	    intro_pem_with(self, subs, alloc, err) == -1 ? -1 :
+	    fa->fa_origin != NULL;
+	sk_X509_pop_free(subs, X509_free);
+	ic->ic_origin_pem = *alloc;
+	return rc;
 }
 
 int
@@ -249,7 +267,7 @@ fed_forward(struct pd *pd, const char *courier, const struct fed_arm *fa,
 {
 	const struct conf *cf = pd->pd_cf;
 	struct intro_ic ic;
-	char *url = NULL, *text = NULL, *pem = NULL;
+	char *url = NULL, *text = NULL, *pem = NULL, *origin = NULL;
 	char *rcpt = (char *)fa->fa_rcpt;
 	const char *target = courier;
 	X509 *cert = NULL;
@@ -275,7 +293,7 @@ fed_forward(struct pd *pd, const char *courier, const struct fed_arm *fa,
 	ic.ic_kind = PKI_KIND_BG;
 	ic.ic_payload = (unsigned char *)fa->fa_arm;
 	ic.ic_paylen = fa->fa_armlen;
-	if ((replaced = fed_origin(pd, fa, pem, &ic, err)) == -1 ||
+	if ((replaced = fed_origin(pd, fa, pem, &ic, &origin, err)) == -1 ||
 	    intro_ic_make(&ic, &text, &len, err) == -1 ||
 	    fed_enqueue(pd, url, cert, "inter-courier", fa->fa_msgid,
 	    text, len, err) == -1)
@@ -286,6 +304,7 @@ fed_forward(struct pd *pd, const char *courier, const struct fed_arm *fa,
 	    fa->fa_hops, ic.ic_origin, route_action_name(fa->fa_route));
 	rc = replaced ? 2 : 0;
 out:
+	free(origin);
 	free(text);
 	free(pem);
 	free(url);

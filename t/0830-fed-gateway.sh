@@ -7,9 +7,10 @@ test_description='federation: a gateway keeps its segment to itself'
 # agent refuses, isp introduces itself to gw, and gw sends the message
 # on as its own. isp never learns sub's certificates.
 #
-# Then the way in: isp's operator introduces gw and routes erin to it
-# (as t/0740 does on the background path); carol's reply goes isp ->
-# gw -> sub, and gw puts itself as the origin, so sub never learns isp.
+# Then the way in: gw's message carried its segment's CA certificates
+# in its origin chain, so isp routes sub.example to gw; carol's reply
+# goes isp -> gw -> sub, and gw puts itself as the origin, so sub never
+# learns isp.
 # corp (private, under isp) joins: bob's message to erin is deferred to
 # isp, which sends it to gw (hop 2); gw takes it into its segment and
 # introduces itself to corp for the whole segment (Domain: sub.example),
@@ -80,10 +81,12 @@ test_expect_success 'isp knows gw at most: no introduction of sub, no route to i
 	test "$(fed_bg_sql isp "SELECT count(*) FROM introductions WHERE certificate LIKE \$\$%$(sed -n 2p "$FED_TOP/pki/sub/elements/bg.crt")%\$\$")" = 0
 '
 
-test_expect_success 'isp'"'"'s operator introduces gw and routes erin to it on both elements' '
-	fed_intro isp gw >intro.out 2>&1 &&
+# gw sent erin's message out of its segment as its own origin, with
+# its subordinates' CA certificates in the origin chain: isp recorded
+# gw with the segment's domains, and routes sub.example to gw (rule 4).
+test_expect_success 'isp learned gw for its segment, sub.example, on both elements' '
 	for k in fg bg; do
-		fed_${k}_sql isp "INSERT INTO address_routes (address, courier, reason) VALUES (\$\$erin@sub.example\$\$, \$\$gw.example\$\$, \$\$rejected\$\$) ON CONFLICT (address) DO UPDATE SET courier = \$\$gw.example\$\$" >/dev/null ||
+		fed_wait_$k isp "SELECT domains::text || \$\$ \$\$ || role FROM introductions WHERE courier = \$\$gw.example\$\$" "{sub.example} gateway" ||
 		return 1
 	done
 '
@@ -91,7 +94,8 @@ test_expect_success 'isp'"'"'s operator introduces gw and routes erin to it on b
 test_expect_success 'carol replies: isp -> gw -> sub, gw the origin inside; erin reads it' '
 	fed_agent isp carol send --to erin@sub.example --in r.eml >/dev/null &&
 	erin_reads r.eml r1@isp.example &&
-	test_grep "msgid=r1@isp.example rcpt=erin@sub.example route=to-learned-courier to=gw.example" "$(fed_log isp fg)" &&
+	test_grep "msgid=r1@isp.example rcpt=erin@sub.example route=to-introduced-courier to=gw.example" "$(fed_log isp fg)" &&
+	test_grep "courier msgid=r1@isp.example rcpt=erin@sub.example action=forward courier=gw.example hops=1 origin=isp.example route=to-introduced-courier" "$(fed_log isp bg)" &&
 	test_grep "peer=isp.example .* msgid=r1@isp.example origin=isp.example hops=1 rcpt=erin@sub.example route=to-introduced-courier forwarded=sub.example origin-replaced=yes" "$(fed_log gw fg)" &&
 	test_grep "peer=gw.example .* msgid=r1@isp.example origin=gw.example hops=2 rcpt=erin@sub.example route=deliver-local" "$(fed_log sub fg)" &&
 	test_grep "courier msgid=r1@isp.example rcpt=erin@sub.example action=deliver hops=2 origin=gw.example" "$(fed_log sub bg)"
@@ -109,7 +113,7 @@ test_expect_success 'bob to erin: corp defers to isp, isp sends to gw (hop 2), g
 	fed_agent corp bob send --to erin@sub.example --in b1.eml >/dev/null &&
 	erin_reads b1.eml b1@corp.example &&
 	test_grep "msgid=b1@corp.example rcpt=erin@sub.example route=defer-to-superior to=isp.example" "$(fed_log corp fg)" &&
-	test_grep "peer=corp.example .* msgid=b1@corp.example origin=corp.example hops=1 rcpt=erin@sub.example route=to-learned-courier forwarded=gw.example" "$(fed_log isp fg)" &&
+	test_grep "peer=corp.example .* msgid=b1@corp.example origin=corp.example hops=1 rcpt=erin@sub.example route=to-introduced-courier forwarded=gw.example" "$(fed_log isp fg)" &&
 	test_grep "peer=isp.example .* msgid=b1@corp.example origin=corp.example hops=2 rcpt=erin@sub.example route=to-introduced-courier forwarded=sub.example origin-replaced=yes introduced=corp.example" "$(fed_log gw fg)" &&
 	test_grep "peer=gw.example .* msgid=b1@corp.example origin=gw.example hops=3 rcpt=erin@sub.example route=deliver-local" "$(fed_log sub fg)"
 '
