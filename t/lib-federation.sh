@@ -13,13 +13,22 @@
 #	gw	gw.example, gateway, under root
 #	sub	sub.example, private, under gw (superior_gateway)
 #
+# Two more are made only when a test names them to fed_pki (they are
+# not in $FED_ALL): a chain of two deferring couriers inside the
+# gateway's segment (a private courier may not sign couriers, so the
+# chain is public-under-gateway, then private):
+#
+#	hub	hub.example, public, under gw (superior_gateway: defers)
+#	dept	dept.example, private, under hub
+#
 # Each courier X serves X.example; its FG's service mailbox is
 # tandem@X.example, its BG https://bg.X.example:PORT/. Every Postfix
 # routes each other courier's domain to that courier's smtpd (with the
 # milter) by transport_maps; every element's tandem.conf resolves every
 # BG host name (agent.resolve).
 #
-#	fed_pki [X...]	the PKI for the couriers named (default: all),
+#	fed_pki [X...]	the PKI for the couriers named (default: the six
+#			of $FED_ALL),
 #			addresses and ports; call it once, at the top level
 #	fed_start X...	for each: clusters, migrations, replication,
 #			Postfix, tandem-milter, tandem-policyd; then the
@@ -51,19 +60,21 @@ PG_BG_PORT PG_BG_DIR"
 
 fed_role() {
 	case $1 in
-	root) echo root ;; isp) echo public ;; gw) echo gateway ;;
+	root) echo root ;; isp|hub) echo public ;; gw) echo gateway ;;
 	*) echo private ;;
 	esac
 }
 
 fed_superior() {
 	case $1 in
-	root) ;; corp) echo isp ;; sub) echo gw ;; *) echo root ;;
+	root) ;; corp) echo isp ;; sub|hub) echo gw ;; dept) echo hub ;;
+	*) echo root ;;
 	esac
 }
 
+# Among the couriers of the PKI (fed_pki).
 fed_subordinates() {
-	for _fd_y in $FED_ALL; do
+	for _fd_y in ${FED_COURIERS:-$FED_ALL}; do
 		[ "$(fed_superior "$_fd_y")" = "$1" ] && echo "$_fd_y"
 	done
 }
