@@ -14,6 +14,7 @@ test_expect_success 'the federation demo walks figures 7, 8, 9 and the gateway' 
 		test_grep "^== [0-9]*\. $s" fed.out || return 1
 	done &&
 	test_grep "^   | isp knows corp.example, gw.example, home.example, root.example$" fed.out &&
+	test_grep "^   | sub knows gw.example$" fed.out &&
 	test_grep "^   sub: checked$" fed.out
 '
 

@@ -18,7 +18,8 @@
 # 9: isp holds alice's message for dave@home and invites him; dave's
 # agent refuses, and the held halves follow him to home. The gateway:
 # erin@sub writes to carol@isp; the message leaves the segment as gw's
-# own, and isp never learns of sub. Every step names the courier each
+# own, and isp never learns of sub; carol's reply reaches erin through
+# gw, and sub never learns of isp. Every step names the courier each
 # half crossed, from the daemons' own log lines.
 #
 # State in DIR (default ${TMPDIR:-/tmp}/tandem-demo-federation); without
@@ -225,6 +226,17 @@ fed_fg_sql isp "SELECT 'isp knows ' || string_agg(DISTINCT courier, ', ' ORDER B
 n=$(fed_fg_sql isp "SELECT count(*) FROM introductions WHERE courier = 'sub.example'")
 m=$(fed_bg_sql isp "SELECT count(*) FROM introductions WHERE courier = 'sub.example'")
 [ "$n$m" = 00 ] || fail "isp learned of sub"
+fed_wait_bg isp "SELECT domains::text FROM introductions WHERE courier = 'gw.example'" "{sub.example}" 60 >/dev/null ||
+    fail "isp did not learn gw's segment"
+note "gw's message named its segment's domains: isp routes sub.example to gw."
+letter carol@isp.example erin@sub.example gwr@isp.example "A reply into the segment"
+fed_agent isp carol send --to erin@sub.example --in gwr@isp.example.eml >/dev/null
+opens sub erin gwr@isp.example
+note "carol's reply went to gw, which took it into its segment as its own:"
+crossed isp fg gwr@isp.example
+crossed gw fg gwr@isp.example
+crossed sub bg gwr@isp.example
+fed_fg_sql sub "SELECT 'sub knows ' || string_agg(DISTINCT courier, ', ' ORDER BY courier) FROM introductions" | show
 
 say "Split trust held on every element: no content key in any FG, no text in any BG."
 key=$(fed_content_key corp bob f7@isp.example)
