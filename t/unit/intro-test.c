@@ -452,6 +452,57 @@ ic_setup(struct intro_ic *ic, int origin, char **rcpts, char **pem)
 	ic->ic_origin_pem = *pem;
 }
 
+/* A gateway as origin, its subordinates' CAs after its own chain. */
+static void
+test_origin_segment(void)
+{
+	STACK_OF(X509) *subs = sk_X509_new_null();
+	struct intro_ic ic, *back = NULL;
+	struct intro *org = NULL;
+	char *rcpts[] = { "carol@isp.example", "dave@isp.example" };
+	char err[TN_ERRLEN], *self = NULL, *with = NULL, *text = NULL;
+	char *doms = NULL;
+	size_t len;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		ic_setup(&ic, N_GWFG, rcpts, &self);
+		ic.ic_origin = "gw.example";
+		ic.ic_sender = "erin@sub.example";
+		if (i == 1)
+			sk_X509_push(subs, nodes[N_SUB].n_cert);
+		err[0] = '\0';
+		ok(intro_pem_with(self, subs, &with, err) == 0,
+		    "intro_pem_with, %d more %s", i, err);
+		ok(with != NULL && strncmp(with, self, strlen(self)) == 0 &&
+		    (i == 0 ? strlen(with) == strlen(self) :
+		    strlen(with) > strlen(self)),
+		    "%s: the chain first, then what was added",
+		    i == 0 ? "nothing added" : "one CA added");
+		ic.ic_origin_pem = with;
+		ok(intro_ic_make(&ic, &text, &len, err) == 0 &&
+		    intro_ic_read(trust, text, len, &back, &org, err) == 0,
+		    "a gateway's inter-courier message reads back %s", err);
+		if (org != NULL && intro_domains_text(org, &doms, err) == 0)
+			is_str(doms, i == 0 ? "" : "sub.example",
+			    i == 0 ? "no segment without its CAs" :
+			    "the origin names its segment");
+		free(doms);
+		doms = NULL;
+		intro_free(org);
+		org = NULL;
+		intro_ic_free(back);
+		back = NULL;
+		free(text);
+		text = NULL;
+		free(with);
+		with = NULL;
+		free(self);
+		self = NULL;
+	}
+	sk_X509_free(subs);
+}
+
 static void
 test_inter_courier(void)
 {
@@ -568,6 +619,7 @@ main(void)
 	test_messages();
 	test_forged_fields();
 	test_inter_courier();
+	test_origin_segment();
 	pki_trust_free(trust);
 	for (i = 0; i < N_COUNT; i++) {
 		X509_free(nodes[i].n_cert);
