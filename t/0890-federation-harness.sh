@@ -51,6 +51,16 @@ test_expect_success 'ordinary mail from corp'"'"'s Postfix reaches home'"'"'s Ma
 	test_grep "^hello" "$f"
 '
 
+test_expect_success 'hub and dept are made only when named: the six know nothing of them' '
+	case " $FED_ALL " in *" hub "*|*" dept "*) false ;; esac &&
+	echo "public gw private hub" >want &&
+	echo "$(fed_role hub) $(fed_superior hub) $(fed_role dept) $(fed_superior dept)" >got &&
+	test_cmp want got &&
+	echo sub >want && fed_subordinates gw >got && test_cmp want got &&
+	test -z "$(fed_var hub CR_BG_URL)" &&
+	test ! -d "$FED_TOP/pki/hub" && test ! -d "$FED_TOP/pki/dept"
+'
+
 secret=secret-$(od -An -N12 -tx1 /dev/urandom | tr -d " \n")
 
 test_expect_success_here 'one courier carries its own private mail: alice and bob at corp' '
