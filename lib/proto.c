@@ -1204,6 +1204,25 @@ warning_what(int code)
 	}
 }
 
+/* See mimeutil.h. */
+size_t
+mime_type_count(const char *buf, size_t len)
+{
+	const char *p = buf, *end = buf + len;
+	size_t hits = 0, left;
+
+	/* Both names start with an m: look closer only there. */
+	for (; p < end; p++) {
+		if ((*p | 0x20) != 'm')
+			continue;
+		left = (size_t)(end - p);
+		if ((left >= 10 && strncasecmp(p, "multipart/", 10) == 0) ||
+		    (left >= 8 && strncasecmp(p, "message/", 8) == 0))
+			hits++;
+	}
+	return hits;
+}
+
 /*
  * GMime's parser recurses once per nesting level. Before handing it
  * the input, refuse anything that could nest much deeper than we
@@ -1212,16 +1231,8 @@ warning_what(int code)
 static int
 nesting_prescan(const char *buf, size_t len, char *err)
 {
-	static const char *const pat[] = { "multipart/", "message/" };
-	size_t i, j, k, hits = 0;
+	size_t hits = mime_type_count(buf, len);
 
-	for (k = 0; k < 2; k++) {
-		j = strlen(pat[k]);
-		for (i = 0; i + j <= len; i++)
-			if ((buf[i] | 0x20) == pat[k][0] &&
-			    strncasecmp(buf + i, pat[k], j) == 0)
-				hits++;
-	}
 	if (hits > 4 * TN_MAX_MIME_DEPTH) {
 		tn_err(err, "MIME nesting deeper than %d levels "
 		    "(%zu multipart or message types)", TN_MAX_MIME_DEPTH,

@@ -299,7 +299,7 @@ tmail_warning(gint64 offset, GMimeParserWarning code, const gchar *item,
 static int
 prescan(const char *buf, size_t len, char *err)
 {
-	size_t i, hits = 0;
+	size_t hits;
 
 	if (len == 0 || len > TN_MAX_MESSAGE) {
 		tn_err(err, "mail of %zu bytes refused (limit %d)", len,
@@ -310,12 +310,7 @@ prescan(const char *buf, size_t len, char *err)
 		tn_err(err, "mail contains a NUL byte");
 		return -1;
 	}
-	for (i = 0; i + 8 <= len; i++)
-		if ((i + 10 <= len &&
-		    strncasecmp(buf + i, "multipart/", 10) == 0) ||
-		    strncasecmp(buf + i, "message/", 8) == 0)
-			hits++;
-	if (hits > TMAIL_MAX_TYPES) {
+	if ((hits = mime_type_count(buf, len)) > TMAIL_MAX_TYPES) {
 		tn_err(err, "MIME nesting: %zu multipart or message types",
 		    hits);
 		return -1;
