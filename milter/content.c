@@ -9,7 +9,9 @@
  *	routes every recipient, holds and invites the unregistered ones,
  *	sends those of other couriers on (fed_send_local()), and rewraps
  *	the sealed content to the agents of the local ones.
- *	The caller owns the transaction and carries out the verdict.
+ *	It reads outside any transaction and calls msg_db_write() before
+ *	its first write, which begins one; the caller commits or rolls
+ *	back whatever was begun and carries out the verdict.
  */
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -274,6 +276,8 @@ content_route(struct msg *mc, PGconn *db, struct tmail *tm,
 			}
 			break;
 		case ROUTE_HOLD_AND_INVITE:
+			if (msg_db_write(mc, db) == -1)
+				goto out;
 			if (fgdb_hold(mc->mc_fg, db, mc->mc_qid, tm->tm_msgid,
 			    mc->mc_sender, a, sealed, sealedlen, err) == -1) {
 				msg_fail(mc, MSG_TEMP, "4.3.0 holding for %s: "
@@ -287,6 +291,8 @@ content_route(struct msg *mc, PGconn *db, struct tmail *tm,
 			    rd.rd_reason);
 			goto out;
 		default:	/* rules 2-5: to another courier's FG */
+			if (msg_db_write(mc, db) == -1)
+				goto out;
 			if (fed_send_local(mc, db, tm, a, rd.rd_courier,
 			    sealed, sealedlen) == -1)
 				goto out;

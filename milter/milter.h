@@ -119,6 +119,7 @@ void	msg_fail(struct msg *, enum msg_verdict, const char *, ...)
 	    TN_PRINTF(3, 4);
 void	msg_note(struct msg *, const char *, ...) TN_PRINTF(2, 3);
 int	msg_process(struct msg *);
+int	msg_db_write(struct msg *, PGconn *);
 int	content_process(struct msg *, PGconn *, struct tmail *);
 int	service_process(struct msg *, PGconn *, struct tmail *);
 

@@ -16,11 +16,12 @@
  *	it opens a new one, and *fresh tells which it was.
  *
  *	pool_get() returns NULL only when out of memory; otherwise the
- *	caller checks PQstatus(). A connection that was idle may have
- *	been closed by the server meanwhile: the first statement on it
- *	fails, and the caller should then PQfinish() it and ask again
- *	(a restarted database costs one failed statement per idle
- *	connection, never a lost message).
+ *	caller checks PQstatus(). An idle connection that the server has
+ *	closed meanwhile (a restarted database) shows it by being
+ *	readable: pool_get() looks without waiting and closes such ones.
+ *	One can still be closed between that look and its first
+ *	statement, which then fails: the caller should PQfinish() it and
+ *	ask again when it can (never a lost message).
  *
  *	pool_put() keeps db only when it is healthy, outside any
  *	transaction, and there is room; otherwise it closes it (an open
@@ -30,6 +31,7 @@
  * DIAGNOSTICS
  *	pool_new() returns NULL when out of memory.
  */
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,15 +80,39 @@ pool_free(struct pool *po)
 	free(po);
 }
 
+/*
+ * Has the server closed this idle connection? An idle connection has
+ * nothing to read unless the server went away (its last words, then
+ * the end of the stream) or, rarely, sent a notice; look without
+ * waiting, and give up on any that has something: a new connection
+ * costs less than a message answered 451.
+ */
+static int
+pool_dead(PGconn *db)
+{
+	struct pollfd pfd;
+
+	pfd.fd = PQsocket(db);
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	return pfd.fd < 0 || poll(&pfd, 1, 0) != 0;
+}
+
 PGconn *
 pool_get(struct pool *po, int *fresh)
 {
-	PGconn *db = NULL;
+	PGconn *db;
 
-	pthread_mutex_lock(&po->po_lock);
-	if (po->po_nidle > 0)
-		db = po->po_idle[--po->po_nidle];
-	pthread_mutex_unlock(&po->po_lock);
+	for (;;) {
+		db = NULL;
+		pthread_mutex_lock(&po->po_lock);
+		if (po->po_nidle > 0)
+			db = po->po_idle[--po->po_nidle];
+		pthread_mutex_unlock(&po->po_lock);
+		if (db == NULL || !pool_dead(db))
+			break;
+		PQfinish(db);
+	}
 	*fresh = db == NULL;
 	if (db == NULL)
 		db = PQconnectdb(po->po_conninfo);

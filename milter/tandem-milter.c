@@ -6,7 +6,8 @@
  * DESCRIPTION
  *	See tandem-milter(8). The callbacks only gather the message and
  *	carry out the verdict; msg_process() decides at end of message,
- *	in one database transaction that commits before the reply.
+ *	in one database transaction that commits before the reply (for
+ *	content mail, begun only before its first write: msg_db_write()).
  *	Connection context: none is needed beyond the configuration
  *	snapshot, so the per-connection private pointer is the message
  *	context, allocated at envfrom and freed at eom, abort or close.
@@ -118,14 +119,14 @@ msg_append(char **buf, size_t *len, const char *a, size_t alen)
 }
 
 /*
- * A connection from the pool inside a new transaction. An idle one
- * the server closed meanwhile (a restarted database) is dropped and
- * the next taken: only connections opened before the server went
- * away fail so, and each is closed, so the loop ends at the latest
- * with a new connection.
+ * A connection from the pool, inside a new transaction when begin is
+ * set. An idle one the server closed meanwhile (a restarted database)
+ * is dropped and the next taken: only connections opened before the
+ * server went away fail so, and each is closed, so the loop ends at
+ * the latest with a new connection.
  */
 static PGconn *
-msg_db_begin(struct msg *mc, char *err)
+msg_db_get(struct msg *mc, int begin, char *err)
 {
 	struct pool *po = mc->mc_fg->fg_pool;
 	PGconn *db;
@@ -136,8 +137,8 @@ msg_db_begin(struct msg *mc, char *err)
 			tn_err(err, "out of memory");
 			return NULL;
 		}
-		if (PQstatus(db) == CONNECTION_OK && fgdb_exec(db, "BEGIN", 0,
-		    NULL, NULL, PGRES_COMMAND_OK, NULL, err) == 0)
+		if (PQstatus(db) == CONNECTION_OK && (!begin || fgdb_exec(db,
+		    "BEGIN", 0, NULL, NULL, PGRES_COMMAND_OK, NULL, err) == 0))
 			return db;
 		if (PQstatus(db) != CONNECTION_OK)
 			tn_err(err, "%s", PQerrorMessage(db));
@@ -147,6 +148,26 @@ msg_db_begin(struct msg *mc, char *err)
 			break;
 	}
 	return NULL;
+}
+
+/*
+ * Content mail reads without a transaction (each statement of one
+ * would see its own snapshot anyway, at READ COMMITTED), and begins
+ * one before its first write: the common case, rewrapped in place for
+ * local recipients, writes nothing and saves two round trips.
+ */
+int
+msg_db_write(struct msg *mc, PGconn *db)
+{
+	char err[TN_ERRLEN];
+
+	if (PQtransactionStatus(db) != PQTRANS_IDLE)
+		return 0;
+	if (fgdb_exec(db, "BEGIN", 0, NULL, NULL, PGRES_COMMAND_OK, NULL,
+	    err) == 0)
+		return 0;
+	msg_fail(mc, MSG_TEMP, "4.3.0 database: %s", err);
+	return -1;
 }
 
 int
@@ -173,7 +194,7 @@ msg_process(struct msg *mc)
 		rc = 0;		/* an invitation for a user: deliver as is */
 		goto out;
 	}
-	if ((db = msg_db_begin(mc, err)) == NULL) {
+	if ((db = msg_db_get(mc, tm->tm_kind != TMAIL_CONTENT, err)) == NULL) {
 		msg_fail(mc, MSG_TEMP, "4.3.0 database unavailable");
 		log_warn("%s status=tempfail reason=\"database: %s\"",
 		    mc->mc_qid, err);
@@ -185,7 +206,8 @@ msg_process(struct msg *mc)
 		goto out;
 	rc = 0;
 out:
-	if (db != NULL && fgdb_exec(db, rc == 0 && mc->mc_verdict == MSG_OK ?
+	if (db != NULL && PQtransactionStatus(db) != PQTRANS_IDLE &&
+	    fgdb_exec(db, rc == 0 && mc->mc_verdict == MSG_OK ?
 	    "COMMIT" : "ROLLBACK", 0, NULL, NULL, PGRES_COMMAND_OK, NULL,
 	    err) == -1 && rc == 0) {
 		msg_fail(mc, MSG_TEMP, "4.3.0 database commit failed");
