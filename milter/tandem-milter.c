@@ -8,9 +8,10 @@
  *	carry out the verdict; msg_process() decides at end of message,
  *	in one database transaction that commits before the reply (for
  *	content mail, begun only before its first write: msg_db_write()).
- *	Connection context: none is needed beyond the configuration
- *	snapshot, so the per-connection private pointer is the message
- *	context, allocated at envfrom and freed at eom, abort or close.
+ *	The MTA connection's private pointer is the connection context
+ *	(struct conn: what the negotiation settled, made then, freed at
+ *	close), which holds the message context in progress (struct msg,
+ *	made at envfrom, freed at eom, abort or close).
  */
 #include <sys/stat.h>
 
@@ -36,6 +37,17 @@
 #define MSG_REPLBODY_CHUNK	1000	/* bytes per smfi_replacebody() */
 
 static struct fg *snapshot;	/* the immutable configuration snapshot */
+
+/*
+ * The connection context, the MTA connection's private pointer: what
+ * the negotiation settled, and the message in progress (NULL between
+ * messages). Made at negotiation (or at the first envfrom, for an MTA
+ * that does not negotiate), freed at close.
+ */
+struct conn {
+	int		 cn_nohdrreply;	/* SMFIP_NR_HDR negotiated */
+	struct msg	*cn_msg;
+};
 
 void
 msg_fail(struct msg *mc, enum msg_verdict v, const char *fmt, ...)
@@ -219,30 +231,68 @@ out:
 	return rc;
 }
 
+/* The connection context, made on first use; NULL if out of memory. */
+static struct conn *
+conn_get(SMFICTX *ctx)
+{
+	struct conn *cn = smfi_getpriv(ctx);
+
+	if (cn == NULL && (cn = calloc(1, sizeof(*cn))) != NULL &&
+	    smfi_setpriv(ctx, cn) != MI_SUCCESS) {
+		free(cn);
+		cn = NULL;
+	}
+	return cn;
+}
+
+/* The message in progress on this connection, or NULL. */
+static struct msg *
+conn_msg(SMFICTX *ctx)
+{
+	struct conn *cn = smfi_getpriv(ctx);
+
+	return cn == NULL ? NULL : cn->cn_msg;
+}
+
+/* Ends the message in progress, if any. */
+static void
+conn_msg_end(SMFICTX *ctx)
+{
+	struct conn *cn = smfi_getpriv(ctx);
+
+	if (cn != NULL) {
+		msg_free(cn->cn_msg);
+		cn->cn_msg = NULL;
+	}
+}
+
 static sfsistat
 cb_envfrom(SMFICTX *ctx, char **argv)
 {
+	struct conn *cn;
 	struct msg *mc;
 
-	msg_free(smfi_getpriv(ctx));
+	if ((cn = conn_get(ctx)) == NULL)
+		return SMFIS_TEMPFAIL;
+	msg_free(cn->cn_msg);
+	cn->cn_msg = NULL;
 	if ((mc = calloc(1, sizeof(*mc))) == NULL ||
 	    (mc->mc_sender = msg_addr(argv[0])) == NULL ||
 	    (mc->mc_rcpts = calloc(MSG_MAX_RCPTS, sizeof(char *))) == NULL ||
 	    (mc->mc_drop = calloc(MSG_MAX_RCPTS, 1)) == NULL) {
 		msg_free(mc);
-		smfi_setpriv(ctx, NULL);
 		return SMFIS_TEMPFAIL;
 	}
 	mc->mc_fg = snapshot;
 	snprintf(mc->mc_qid, sizeof(mc->mc_qid), "NOQUEUE");
-	smfi_setpriv(ctx, mc);
+	cn->cn_msg = mc;
 	return SMFIS_CONTINUE;
 }
 
 static sfsistat
 cb_envrcpt(SMFICTX *ctx, char **argv)
 {
-	struct msg *mc = smfi_getpriv(ctx);
+	struct msg *mc = conn_msg(ctx);
 
 	if (mc == NULL)
 		return SMFIS_TEMPFAIL;
@@ -256,35 +306,77 @@ cb_envrcpt(SMFICTX *ctx, char **argv)
 	return SMFIS_CONTINUE;
 }
 
+/*
+ * Ask the MTA to expect no reply to each header when it can (every
+ * header otherwise costs a round trip), and to skip the steps with no
+ * callback here.
+ */
+static sfsistat
+cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+    unsigned long f2, unsigned long f3, unsigned long *pf0,
+    unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+{
+	unsigned long want = SMFIF_CHGBODY | SMFIF_DELRCPT;
+	struct conn *cn;
+
+	(void)f2;
+	(void)f3;
+	if ((f0 & want) != want || (cn = conn_get(ctx)) == NULL)
+		return SMFIS_REJECT;	/* the MTA then applies its default */
+	*pf0 = want;
+	*pf1 = f1 & (SMFIP_NOCONNECT | SMFIP_NOHELO | SMFIP_NOUNKNOWN |
+	    SMFIP_NODATA | SMFIP_NR_HDR);
+	cn->cn_nohdrreply = (*pf1 & SMFIP_NR_HDR) != 0;
+	*pf2 = 0;
+	*pf3 = 0;
+	return SMFIS_CONTINUE;
+}
+
+/*
+ * With no reply to headers negotiated, a failure here is kept in the
+ * message context and answered at the end of the headers.
+ */
 static sfsistat
 cb_header(SMFICTX *ctx, char *name, char *value)
 {
-	struct msg *mc = smfi_getpriv(ctx);
+	struct conn *cn = smfi_getpriv(ctx);
+	struct msg *mc = cn == NULL ? NULL : cn->cn_msg;
 	size_t nl = strlen(name), vl = strlen(value);
+	int noreply = cn != NULL && cn->cn_nohdrreply;
+	sfsistat ok = noreply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 
 	if (mc == NULL)
-		return SMFIS_TEMPFAIL;
+		return noreply ? ok : SMFIS_TEMPFAIL;	/* eoh says it */
+	if (mc->mc_toolarge)
+		return ok;
 	if (strcasecmp(name, TMAIL_HEADER) == 0)
 		mc->mc_tandem = 1;
 	if (msg_append(&mc->mc_head, &mc->mc_headlen, name, nl) == -1 ||
 	    msg_append(&mc->mc_head, &mc->mc_headlen, ": ", 2) == -1 ||
 	    msg_append(&mc->mc_head, &mc->mc_headlen, value, vl) == -1 ||
 	    msg_append(&mc->mc_head, &mc->mc_headlen, "\n", 1) == -1) {
+		mc->mc_toolarge = 1;
+		if (noreply)
+			return ok;
 		smfi_setreply(ctx, "552", "5.3.4", "message too large");
 		return SMFIS_REJECT;
 	}
-	return SMFIS_CONTINUE;
+	return ok;
 }
 
 static sfsistat
 cb_eoh(SMFICTX *ctx)
 {
-	struct msg *mc = smfi_getpriv(ctx);
+	struct msg *mc = conn_msg(ctx);
 	struct fg *fg = snapshot;
 	int full;
 
 	if (mc == NULL)
 		return SMFIS_TEMPFAIL;
+	if (mc->mc_toolarge) {
+		smfi_setreply(ctx, "552", "5.3.4", "message too large");
+		return SMFIS_REJECT;
+	}
 	if (!mc->mc_tandem)
 		return SMFIS_ACCEPT;	/* not ours: untouched */
 	pthread_mutex_lock(&fg->fg_lock);
@@ -304,7 +396,7 @@ cb_eoh(SMFICTX *ctx)
 static sfsistat
 cb_body(SMFICTX *ctx, unsigned char *b, size_t len)
 {
-	struct msg *mc = smfi_getpriv(ctx);
+	struct msg *mc = conn_msg(ctx);
 
 	if (mc == NULL)
 		return SMFIS_TEMPFAIL;
@@ -366,7 +458,7 @@ msg_reply(SMFICTX *ctx, const char *code, const char *reply)
 static sfsistat
 cb_eom(SMFICTX *ctx)
 {
-	struct msg *mc = smfi_getpriv(ctx);
+	struct msg *mc = conn_msg(ctx);
 	const char *qid, *code;
 	sfsistat st;
 
@@ -390,31 +482,34 @@ cb_eom(SMFICTX *ctx)
 		    mc->mc_discard ? "consumed" : "accepted", mc->mc_note);
 		st = mc->mc_discard ? SMFIS_DISCARD : SMFIS_ACCEPT;
 	}
-	msg_free(mc);
-	smfi_setpriv(ctx, NULL);
+	conn_msg_end(ctx);
 	return st;
 }
 
 static sfsistat
 cb_abort(SMFICTX *ctx)
 {
-	msg_free(smfi_getpriv(ctx));
-	smfi_setpriv(ctx, NULL);
+	conn_msg_end(ctx);
 	return SMFIS_CONTINUE;
 }
 
 static sfsistat
 cb_close(SMFICTX *ctx)
 {
-	msg_free(smfi_getpriv(ctx));
-	smfi_setpriv(ctx, NULL);
+	struct conn *cn = smfi_getpriv(ctx);
+
+	if (cn != NULL) {
+		msg_free(cn->cn_msg);
+		free(cn);
+		smfi_setpriv(ctx, NULL);
+	}
 	return SMFIS_CONTINUE;
 }
 
 static struct smfiDesc desc = {
 	"tandem-milter", SMFI_VERSION, SMFIF_CHGBODY | SMFIF_DELRCPT,
 	NULL, NULL, cb_envfrom, cb_envrcpt, cb_header, cb_eoh, cb_body,
-	cb_eom, cb_abort, cb_close, NULL, NULL, NULL
+	cb_eom, cb_abort, cb_close, NULL, NULL, cb_negotiate
 };
 
 static void
