@@ -101,7 +101,7 @@ struct msg {
 	char			*mc_body;
 	size_t			 mc_bodylen;
 	int			 mc_tandem;	/* saw Tandem-Kind */
-	int			 mc_toolarge;	/* headers beyond the limit */
+	int			 mc_headfail;	/* msg_append() of a header */
 	int			 mc_slot;	/* holds a busy slot */
 
 	/* the decision */

@@ -9,9 +9,9 @@
  *	in one database transaction that commits before the reply (for
  *	content mail, begun only before its first write: msg_db_write()).
  *	The MTA connection's private pointer is the connection context
- *	(struct conn: what the negotiation settled, made then, freed at
- *	close), which holds the message context in progress (struct msg,
- *	made at envfrom, freed at eom, abort or close).
+ *	(struct conn, made at the first envfrom, freed at close), which
+ *	holds the message context in progress (struct msg, made at
+ *	envfrom, freed at eom, abort or close).
  */
 #include <sys/stat.h>
 
@@ -39,13 +39,13 @@
 static struct fg *snapshot;	/* the immutable configuration snapshot */
 
 /*
- * The connection context, the MTA connection's private pointer: what
- * the negotiation settled, and the message in progress (NULL between
- * messages). Made at negotiation (or at the first envfrom, for an MTA
- * that does not negotiate), freed at close.
+ * The connection context, the MTA connection's private pointer: the
+ * message in progress (NULL between messages). Made at the first
+ * envfrom, freed at close (which libmilter also calls when the MTA
+ * keeps the connection for a new SMTP session: the next envfrom makes
+ * another).
  */
 struct conn {
-	int		 cn_nohdrreply;	/* SMFIP_NR_HDR negotiated */
 	struct msg	*cn_msg;
 };
 
@@ -115,14 +115,16 @@ msg_addr(const char *arg)
 	return s;
 }
 
+/* Appends a to *buf: -1 beyond TN_MAX_MESSAGE, -2 out of memory. */
 static int
 msg_append(char **buf, size_t *len, const char *a, size_t alen)
 {
 	char *n;
 
-	if (*len + alen > TN_MAX_MESSAGE ||
-	    (n = realloc(*buf, *len + alen + 1)) == NULL)
+	if (*len + alen > TN_MAX_MESSAGE)
 		return -1;
+	if ((n = realloc(*buf, *len + alen + 1)) == NULL)
+		return -2;
 	memcpy(n + *len, a, alen);
 	*len += alen;
 	n[*len] = '\0';
@@ -132,10 +134,11 @@ msg_append(char **buf, size_t *len, const char *a, size_t alen)
 
 /*
  * A connection from the pool, inside a new transaction when begin is
- * set. An idle one the server closed meanwhile (a restarted database)
- * is dropped and the next taken: only connections opened before the
- * server went away fail so, and each is closed, so the loop ends at
- * the latest with a new connection.
+ * set. pool_get() drops idle ones the server has visibly closed (a
+ * restarted database); with begin, one whose BEGIN fails is dropped
+ * too and the next taken, so the loop ends at the latest with a new
+ * connection. Without begin, one that went away unseen fails on its
+ * first statement: that message gets a 451.
  */
 static PGconn *
 msg_db_get(struct msg *mc, int begin, char *err)
@@ -191,11 +194,15 @@ msg_process(struct msg *mc)
 	PGconn *db = NULL;
 	int rc = -1;
 
-	if (msg_append(&raw, &rawlen, mc->mc_head, mc->mc_headlen) == -1 ||
-	    msg_append(&raw, &rawlen, "\n", 1) == -1 ||
-	    msg_append(&raw, &rawlen, mc->mc_body == NULL ? "" : mc->mc_body,
-	    mc->mc_bodylen) == -1) {
-		msg_fail(mc, MSG_PERM, "5.3.4 message too large");
+	if ((rc = msg_append(&raw, &rawlen, mc->mc_head,
+	    mc->mc_headlen)) < 0 || (rc = msg_append(&raw, &rawlen, "\n",
+	    1)) < 0 || (rc = msg_append(&raw, &rawlen, mc->mc_body == NULL ?
+	    "" : mc->mc_body, mc->mc_bodylen)) < 0) {
+		if (rc == -2)
+			msg_fail(mc, MSG_TEMP, "4.3.0 out of memory");
+		else
+			msg_fail(mc, MSG_PERM, "5.3.4 message too large");
+		rc = -1;
 		goto out;
 	}
 	if (tmail_parse(raw, rawlen, &tm, err) == -1) {
@@ -307,9 +314,9 @@ cb_envrcpt(SMFICTX *ctx, char **argv)
 }
 
 /*
- * Ask the MTA to expect no reply to each header when it can (every
- * header otherwise costs a round trip), and to skip the steps with no
- * callback here.
+ * No reply to each header (every header would cost a round trip; the
+ * library answers for us when the MTA cannot skip them), and none of
+ * the steps that have no callback here.
  */
 static sfsistat
 cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
@@ -317,51 +324,41 @@ cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
     unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
 {
 	unsigned long want = SMFIF_CHGBODY | SMFIF_DELRCPT;
-	struct conn *cn;
 
+	(void)ctx;
 	(void)f2;
 	(void)f3;
-	if ((f0 & want) != want || (cn = conn_get(ctx)) == NULL)
+	if ((f0 & want) != want || (f1 & SMFIP_NR_HDR) == 0)
 		return SMFIS_REJECT;	/* the MTA then applies its default */
 	*pf0 = want;
 	*pf1 = f1 & (SMFIP_NOCONNECT | SMFIP_NOHELO | SMFIP_NOUNKNOWN |
 	    SMFIP_NODATA | SMFIP_NR_HDR);
-	cn->cn_nohdrreply = (*pf1 & SMFIP_NR_HDR) != 0;
 	*pf2 = 0;
 	*pf3 = 0;
 	return SMFIS_CONTINUE;
 }
 
 /*
- * With no reply to headers negotiated, a failure here is kept in the
- * message context and answered at the end of the headers.
+ * Headers get no reply: what goes wrong here is kept in the message
+ * context and answered at the end of the headers.
  */
 static sfsistat
 cb_header(SMFICTX *ctx, char *name, char *value)
 {
-	struct conn *cn = smfi_getpriv(ctx);
-	struct msg *mc = cn == NULL ? NULL : cn->cn_msg;
+	struct msg *mc = conn_msg(ctx);
 	size_t nl = strlen(name), vl = strlen(value);
-	int noreply = cn != NULL && cn->cn_nohdrreply;
-	sfsistat ok = noreply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+	int rc;
 
-	if (mc == NULL)
-		return noreply ? ok : SMFIS_TEMPFAIL;	/* eoh says it */
-	if (mc->mc_toolarge)
-		return ok;
+	if (mc == NULL || mc->mc_headfail != 0)
+		return SMFIS_NOREPLY;	/* cb_eoh answers */
 	if (strcasecmp(name, TMAIL_HEADER) == 0)
 		mc->mc_tandem = 1;
-	if (msg_append(&mc->mc_head, &mc->mc_headlen, name, nl) == -1 ||
-	    msg_append(&mc->mc_head, &mc->mc_headlen, ": ", 2) == -1 ||
-	    msg_append(&mc->mc_head, &mc->mc_headlen, value, vl) == -1 ||
-	    msg_append(&mc->mc_head, &mc->mc_headlen, "\n", 1) == -1) {
-		mc->mc_toolarge = 1;
-		if (noreply)
-			return ok;
-		smfi_setreply(ctx, "552", "5.3.4", "message too large");
-		return SMFIS_REJECT;
-	}
-	return ok;
+	if ((rc = msg_append(&mc->mc_head, &mc->mc_headlen, name, nl)) < 0 ||
+	    (rc = msg_append(&mc->mc_head, &mc->mc_headlen, ": ", 2)) < 0 ||
+	    (rc = msg_append(&mc->mc_head, &mc->mc_headlen, value, vl)) < 0 ||
+	    (rc = msg_append(&mc->mc_head, &mc->mc_headlen, "\n", 1)) < 0)
+		mc->mc_headfail = rc;
+	return SMFIS_NOREPLY;
 }
 
 static sfsistat
@@ -373,7 +370,9 @@ cb_eoh(SMFICTX *ctx)
 
 	if (mc == NULL)
 		return SMFIS_TEMPFAIL;
-	if (mc->mc_toolarge) {
+	if (mc->mc_headfail == -2)
+		return SMFIS_TEMPFAIL;
+	if (mc->mc_headfail == -1) {
 		smfi_setreply(ctx, "552", "5.3.4", "message too large");
 		return SMFIS_REJECT;
 	}
@@ -400,9 +399,12 @@ cb_body(SMFICTX *ctx, unsigned char *b, size_t len)
 
 	if (mc == NULL)
 		return SMFIS_TEMPFAIL;
-	if (msg_append(&mc->mc_body, &mc->mc_bodylen, (char *)b, len) == -1) {
+	switch (msg_append(&mc->mc_body, &mc->mc_bodylen, (char *)b, len)) {
+	case -1:
 		smfi_setreply(ctx, "552", "5.3.4", "message too large");
 		return SMFIS_REJECT;
+	case -2:
+		return SMFIS_TEMPFAIL;
 	}
 	return SMFIS_CONTINUE;
 }
