@@ -68,4 +68,4 @@ EXTRA_DIST += t/0540-milter-miltertest.sh t/milter-content.lua
 TESTS += t/0750-fgfed-direct.sh
 TESTS += t/0760-fgfed-release-domain.sh
 EXTRA_DIST += t/0750-fgfed-direct.sh
-EXTRA_DIST += t/0760-fgfed-release-domain.sh
+EXTRA_DIST += t/0760-fgfed-release-domain.sh t/lib-fgfed.sh

@@ -7,11 +7,8 @@ test_have_prog swaks || test_skip_all 'swaks is missing'
 # c.example, under a). a and b run: each a Postfix with its milter. One
 # reinjection Postfix serves both (no milter); mail for users of every
 # domain ends in one smtp-sink, service mailboxes at their courier.
-a_addr=$(pf_random_addr) b_addr=$(pf_random_addr) re_addr=$(pf_random_addr)
-sink_addr=$(pf_random_addr)
-a_port=$(pf_random_port) b_port=$(pf_random_port) re_port=$(pf_random_port)
-sink_port=$(pf_random_port)
-map="inline:{tandem@a.example=smtp:[$a_addr]:$a_port, tandem@b.example=smtp:[$b_addr]:$b_port, a.example=smtp:[$sink_addr]:$sink_port, b.example=smtp:[$sink_addr]:$sink_port, c.example=smtp:[$sink_addr]:$sink_port}"
+FGFED_SINK_DOMAINS=c.example
+. "$TANDEM_SRC/t/lib-fgfed.sh"
 
 test_expect_success 'three couriers, their FG elements and accounts' '
 	tandem-ca root -d root --name root.example >/dev/null &&
@@ -39,48 +36,9 @@ test_expect_success 'three couriers, their FG elements and accounts' '
 '
 
 test_expect_success_here 'a foreground database for a and for b' '
-	pg_start fg && tandemctl keybox new kb.key &&
-	for x in a b; do
-		pg_createdb fg fg$x &&
-		tandemctl db migrate --fg --db "$(pg_conninfo fg fg$x)" \
-		    --sqldir "$TANDEM_SRC/sql" >/dev/null || return 1
-	done &&
-	for u in alice@a.example bob@b.example dave@b.example; do
-		d=${u#*@} && x=${d%.example} && c=$x/accounts/$u &&
-		tandemctl account add --db "$(pg_conninfo fg fg$x)" \
-		    --address $u --status active \
-		    --courier-key $c/courier.key --courier-cert $c/courier.crt \
-		    --agent-cert $c/agent.crt --keybox-key kb.key >/dev/null ||
-		return 1
-	done
+	fgfed_databases
 '
 
-for x in a b; do
-	sup=root.example role=public
-	[ $x = a ] || { sup=a.example role=private; }
-	cat >$x.conf <<CONF
-courier {
-  name = "$x.example"
-  role = $role
-  domains = {"$x.example"}
-  superior = "$sup"
-}
-foreground {
-  milter_socket = "unix:$TRASH/$x.sock"
-  reinject = "$re_addr:$re_port"
-  service_mailbox = "tandem@$x.example"
-  ca_dir = "$TRASH/$x"
-}
-database { conninfo = "$(pg_conninfo fg fg$x)" }
-tls {
-  anchors = "$TRASH/root/root.crt"
-  cert = "$TRASH/$x/elements/fg.crt"
-  key = "$TRASH/$x/elements/fg.key"
-  chain = "$TRASH/$x/chain.pem"
-  keybox_key = "$TRASH/kb.key"
-}
-CONF
-done
 
 # intro X Y: X's FG learns Y's FG introduction.
 intro() {
@@ -94,63 +52,8 @@ test_expect_success 'a knows b and c' '
 '
 
 test_expect_success_here 'the milters, the Postfix instances and the sink start' '
-	smtp_sink_start out "$sink_addr" "$sink_port" &&
-	postfix_start re "$re_addr" "$re_port" "transport_maps = $map" &&
-	for x in a b; do
-		{ tandem-milter -c $x.conf -f 2>$x.log & echo $! >$x.pid; } &&
-		test_atexit "kill \$(cat $TRASH/$x.pid) 2>/dev/null" &&
-		n=0 && while [ ! -S $x.sock ] && [ $n -lt 50 ]; do
-			sleep 0.1; n=$((n + 1)); done &&
-		test -S $x.sock || return 1
-	done &&
-	postfix_start a "$a_addr" "$a_port" "transport_maps = $map" \
-	    "smtpd_milters = unix:$TRASH/a.sock" \
-	    "milter_default_action = tempfail" "milter_protocol = 6" &&
-	postfix_start b "$b_addr" "$b_port" "transport_maps = $map" \
-	    "smtpd_milters = unix:$TRASH/b.sock" \
-	    "milter_default_action = tempfail" "milter_protocol = 6"
+	fgfed_start
 '
-
-# send PORTADDR FILE FROM TO: swaks, the reply in swaks.out
-send() {
-	swaks --server "$1" --from "$3" --to "$4" --data "@$2" >swaks.out 2>&1
-}
-
-# mail FILE KIND FROM TO DER: a Tandem mail around a DER wrap
-mail() {
-	{
-		printf "From: %s\r\nTo: %s\r\n" "$3" "$4"
-		printf "Subject: Tandem\r\nMessage-ID: <%s@%s>\r\n" "$1" "${3#*@}"
-		printf "MIME-Version: 1.0\r\nTandem-Kind: %s\r\n" "$2"
-		printf "Content-Type: application/pkcs7-mime; smime-type=authEnveloped-data; name=tandem.p7m\r\n"
-		printf "Content-Transfer-Encoding: base64\r\n\r\n"
-		base64 -w 76 "$5" | sed "s/\$/\r/"
-	} >"$1"
-}
-
-# wait_log FILE PATTERN
-wait_log() {
-	n=0
-	while [ $n -lt 150 ]; do
-		grep -q -e "$2" "$1" && return 0
-		sleep 0.2; n=$((n + 1))
-	done
-	echo "wait_log: $1 has no $2"; cat "$1"
-	return 1
-}
-
-# sink_wait PATTERN: the one sink dump with a line matching PATTERN
-sink_wait() {
-	n=0
-	while [ $n -lt 150 ]; do
-		f=$(grep -l -e "$1" $(smtp_sink_files out) /dev/null 2>/dev/null |
-		    head -1)
-		[ -n "$f" ] && { echo "$f"; return 0; }
-		sleep 0.2; n=$((n + 1))
-	done
-	echo "sink_wait: nothing matches $1" >&2
-	return 1
-}
 
 test_expect_success 'alice at a writes to bob at b: a sends it to b' '
 	printf "sealed content stand-in\n" >inner &&
