@@ -414,6 +414,39 @@ intro_pem_with(const char *pem, STACK_OF(X509) *more, char **out, char *err)
 	return *out == NULL ? -1 : 0;
 }
 
+X509 *
+intro_issuer(X509 *cert, STACK_OF(X509) *certs)
+{
+	int i;
+
+	for (i = 0; i < sk_X509_num(certs); i++)
+		if (X509_check_issued(sk_X509_value(certs, i), cert) ==
+		    X509_V_OK)
+			return sk_X509_value(certs, i);
+	return NULL;
+}
+
+int
+intro_below(X509 *cert, STACK_OF(X509) *chain, const char *pem, int direct)
+{
+	STACK_OF(X509) *certs;
+	X509 *ours, *theirs;
+	char err[TN_ERRLEN];
+	int i, yes = 0;
+
+	if ((ours = intro_issuer(cert, chain)) == NULL ||
+	    (certs = pki_parse_certs(pem, strlen(pem), err)) == NULL)
+		return 0;
+	if ((theirs = intro_issuer(sk_X509_value(certs, 0), certs)) != NULL &&
+	    X509_cmp(theirs, ours) != 0) {
+		yes = X509_check_issued(ours, theirs) == X509_V_OK;
+		for (i = 1; !direct && !yes && i < sk_X509_num(certs); i++)
+			yes = X509_cmp(sk_X509_value(certs, i), ours) == 0;
+	}
+	sk_X509_pop_free(certs, X509_free);
+	return yes;
+}
+
 /* Id and Date of a new message; a fresh Id at the courier's name. */
 static int
 msg_head(struct proto_msg *pm, const char *id, const char *courier,

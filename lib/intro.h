@@ -16,6 +16,9 @@
  *		    char *err);
  *	int	intro_pem_with(const char *pem, STACK_OF(X509) *more,
  *		    char **out, char *err);
+ *	X509	*intro_issuer(X509 *cert, STACK_OF(X509) *certs);
+ *	int	intro_below(X509 *cert, STACK_OF(X509) *chain,
+ *		    const char *pem, int direct);
  *
  *	int	intro_make(const struct intro_req *rq, char **out,
  *		    size_t *outlen, char *err);
@@ -69,6 +72,14 @@
  *	message leaving the segment: its subordinates' CA certificates in
  *	the origin-chain give the receiver the segment's domains, as in
  *	an introduction.
+ *
+ *	intro_issuer() returns the certificate of certs that issued cert
+ *	(not a new reference), or NULL. intro_below() tells whether the
+ *	courier introduced by pem (a certificate, then its chain, PEM) is
+ *	in the segment under the courier of the element certificate cert
+ *	(chain: its chain): its CA issued by that courier's CA (direct),
+ *	or with direct 0, that CA anywhere in its chain. It is 0 for the
+ *	courier itself, and for text that does not parse.
  *
  *	intro_make() writes an introduction protocol message of this
  *	element (struct intro_req): Courier, Role, Element,
@@ -162,6 +173,8 @@ void	intro_free(struct intro *);
 int	intro_covers(const struct intro *, const char *);
 int	intro_domains_text(const struct intro *, char **, char *);
 int	intro_pem_with(const char *, STACK_OF(X509) *, char **, char *);
+X509	*intro_issuer(X509 *, STACK_OF(X509) *);
+int	intro_below(X509 *, STACK_OF(X509) *, const char *, int);
 
 int	intro_make(const struct intro_req *, char **, size_t *, char *);
 int	intro_read(const struct pki_trust *, const char *, size_t,

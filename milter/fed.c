@@ -75,38 +75,11 @@ out:
 	return rc;
 }
 
-/* The issuer of cert among certs, or NULL. */
-static X509 *
-fed_issuer(X509 *cert, STACK_OF(X509) *certs)
-{
-	int i;
-
-	for (i = 0; i < sk_X509_num(certs); i++)
-		if (X509_check_issued(sk_X509_value(certs, i), cert) ==
-		    X509_V_OK)
-			return sk_X509_value(certs, i);
-	return NULL;
-}
-
 int
 fed_below(const struct fg *fg, const char *pem, int direct)
 {
-	STACK_OF(X509) *certs;
-	X509 *ours, *theirs;
-	char err[TN_ERRLEN];
-	int i, yes = 0;
-
-	if ((ours = fed_issuer(fg->fg_id.ci_cert, fg->fg_id.ci_chain)) ==
-	    NULL || (certs = pki_parse_certs(pem, strlen(pem), err)) == NULL)
-		return 0;
-	if ((theirs = fed_issuer(sk_X509_value(certs, 0), certs)) != NULL &&
-	    X509_cmp(theirs, ours) != 0) {
-		yes = X509_check_issued(ours, theirs) == X509_V_OK;
-		for (i = 1; !direct && !yes && i < sk_X509_num(certs); i++)
-			yes = X509_cmp(sk_X509_value(certs, i), ours) == 0;
-	}
-	sk_X509_pop_free(certs, X509_free);
-	return yes;
+	return intro_below(fg->fg_id.ci_cert, fg->fg_id.ci_chain, pem,
+	    direct);
 }
 
 /* A gateway's subordinate courier CAs, from its FG introductions. */
@@ -122,7 +95,7 @@ fed_subs(const struct fg *fg, PGconn *db, STACK_OF(X509) **subs, char *err)
 		tn_err(err, "out of memory");
 		return -1;
 	}
-	if ((ours = fed_issuer(fg->fg_id.ci_cert, fg->fg_id.ci_chain)) ==
+	if ((ours = intro_issuer(fg->fg_id.ci_cert, fg->fg_id.ci_chain)) ==
 	    NULL)
 		return 0;
 	if (fgdb_exec(db, "SELECT certificate FROM introductions WHERE "
@@ -133,7 +106,7 @@ fed_subs(const struct fg *fg, PGconn *db, STACK_OF(X509) **subs, char *err)
 		if ((certs = pki_parse_certs(PQgetvalue(r, i, 0),
 		    (size_t)PQgetlength(r, i, 0), err)) == NULL)
 			continue;	/* stored checked; skip, not fail */
-		if ((theirs = fed_issuer(sk_X509_value(certs, 0), certs)) !=
+		if ((theirs = intro_issuer(sk_X509_value(certs, 0), certs)) !=
 		    NULL && X509_check_issued(ours, theirs) == X509_V_OK &&
 		    X509_up_ref(theirs) == 1 && !sk_X509_push(*subs, theirs))
 			X509_free(theirs);

@@ -105,19 +105,6 @@ fail:
 	return NULL;
 }
 
-/* The issuer of cert among certs, or NULL. */
-static X509 *
-fed_issuer(X509 *cert, STACK_OF(X509) *certs)
-{
-	int i;
-
-	for (i = 0; i < sk_X509_num(certs); i++)
-		if (X509_check_issued(sk_X509_value(certs, i), cert) ==
-		    X509_V_OK)
-			return sk_X509_value(certs, i);
-	return NULL;
-}
-
 /*
  * Is the courier of the introduction pem (certificate, then chain) in
  * the segment under this courier: its CA issued by ours (direct), or
@@ -126,22 +113,8 @@ fed_issuer(X509 *cert, STACK_OF(X509) *certs)
 static int
 fed_below(struct pd *pd, const char *pem, int direct)
 {
-	STACK_OF(X509) *certs;
-	X509 *ours, *theirs;
-	char err[TN_ERRLEN];
-	int i, yes = 0;
-
-	if ((ours = fed_issuer(pd->pd_id.ci_cert, pd->pd_id.ci_chain)) == NULL ||
-	    (certs = pki_parse_certs(pem, strlen(pem), err)) == NULL)
-		return 0;
-	if ((theirs = fed_issuer(sk_X509_value(certs, 0), certs)) != NULL &&
-	    X509_cmp(theirs, ours) != 0) {
-		yes = X509_check_issued(ours, theirs) == X509_V_OK;
-		for (i = 1; !direct && !yes && i < sk_X509_num(certs); i++)
-			yes = X509_cmp(sk_X509_value(certs, i), ours) == 0;
-	}
-	sk_X509_pop_free(certs, X509_free);
-	return yes;
+	return intro_below(pd->pd_id.ci_cert, pd->pd_id.ci_chain, pem,
+	    direct);
 }
 
 /* Is the courier of in a subordinate of this one (its CA ours)? */
@@ -326,7 +299,7 @@ fed_subs(struct pd *pd, STACK_OF(X509) **subs, char *err)
 		tn_err(err, "out of memory");
 		return -1;
 	}
-	if ((ours = fed_issuer(pd->pd_id.ci_cert, pd->pd_id.ci_chain)) == NULL) {
+	if ((ours = intro_issuer(pd->pd_id.ci_cert, pd->pd_id.ci_chain)) == NULL) {
 		rc = 0;
 		goto out;
 	}
@@ -338,7 +311,7 @@ fed_subs(struct pd *pd, STACK_OF(X509) **subs, char *err)
 		pem = PQgetvalue(res, i, 0);
 		if ((certs = pki_parse_certs(pem, strlen(pem), err)) == NULL)
 			continue;
-		if ((theirs = fed_issuer(sk_X509_value(certs, 0), certs)) !=
+		if ((theirs = intro_issuer(sk_X509_value(certs, 0), certs)) !=
 		    NULL && X509_check_issued(ours, theirs) == X509_V_OK &&
 		    X509_up_ref(theirs) == 1 && !sk_X509_push(*subs, theirs))
 			X509_free(theirs);
