@@ -17,22 +17,7 @@ FGFED_SINK_DOMAINS=z.example
 . "$TANDEM_SRC/t/lib-fgfed.sh"
 
 test_expect_success 'two couriers, their FG elements and accounts' '
-	tandem-ca root -d root --name root.example >/dev/null &&
-	tandem-ca courier -d a --name a.example --role public \
-	    --superior root >/dev/null &&
-	tandem-ca courier -d b --name b.example --role private \
-	    --superior a --domain b.example >/dev/null &&
-	for x in a b; do
-		tandem-ca element -d $x --fg tandem@$x.example >/dev/null ||
-		return 1
-	done &&
-	for x in a b; do ln -s $x $x.example || return 1; done &&
-	for u in alice@a.example bob@b.example dave@b.example; do
-		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
-		    -nodes -keyout $u.key -subj /CN=$u -out $u.csr 2>/dev/null &&
-		tandem-ca account -d ${u#*@} --address $u \
-		    --csr $u.csr >/dev/null || return 1
-	done
+	fgfed_pki a b
 '
 
 test_expect_success_here 'a foreground database for a and for b' '

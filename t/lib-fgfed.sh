@@ -3,12 +3,15 @@
 # Sourced by a scenario after t/test-lib.sh, with FGFED_SINK_DOMAINS
 # naming the domains beyond a.example and b.example whose mail ends in
 # the sink. Courier a is public under the root, b private (b.example)
-# under a; the scenario makes their PKI in root/, a/ and b/ (with the
-# accounts alice@a.example, bob@b.example and dave@b.example). Each
+# under a. Each
 # courier's Postfix has its milter; one reinjection Postfix without
 # milter serves both; mail for users of every domain ends in one
 # smtp-sink, service mailboxes at their courier.
 #
+#	fgfed_pki X...	the root in root/, and each courier X (a, b, and
+#			private ones under a) in X/ with its FG element;
+#			the accounts alice@a.example, bob@b.example and
+#			dave@b.example
 #	fgfed_databases	a PostgreSQL cluster with a database for a and
 #			for b, migrated, the accounts active; then a.conf
 #			and b.conf, the milters' configurations (in
@@ -29,6 +32,26 @@ for _fg_d in a.example b.example $FGFED_SINK_DOMAINS; do
 	map="$map, $_fg_d=smtp:[$sink_addr]:$sink_port"
 done
 map="$map}"
+
+fgfed_pki() {
+	tandem-ca root -d root --name root.example >/dev/null &&
+	tandem-ca courier -d a --name a.example --role public \
+	    --superior root >/dev/null || return 1
+	for _fg_x; do
+		[ "$_fg_x" = a ] || tandem-ca courier -d "$_fg_x" \
+		    --name "$_fg_x.example" --role private --superior a \
+		    --domain "$_fg_x.example" >/dev/null || return 1
+		tandem-ca element -d "$_fg_x" --fg "tandem@$_fg_x.example" \
+		    >/dev/null && ln -s "$_fg_x" "$_fg_x.example" || return 1
+	done
+	for _fg_u in alice@a.example bob@b.example dave@b.example; do
+		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+		    -nodes -keyout $_fg_u.key -subj /CN=$_fg_u \
+		    -out $_fg_u.csr 2>/dev/null &&
+		tandem-ca account -d ${_fg_u#*@} --address $_fg_u \
+		    --csr $_fg_u.csr >/dev/null || return 1
+	done
+}
 
 fgfed_databases() {
 	pg_start fg && tandemctl keybox new kb.key &&
