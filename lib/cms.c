@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "cms.h"
+#include "pki.h"
 #include "tandem.h"
 #include "util.h"
 
@@ -309,26 +310,6 @@ out:
 	return rc;
 }
 
-/* Narrow [*from, *until) to the validity of x; -1 if unreadable. */
-static int
-cms_narrow(const X509 *x, time_t *from, time_t *until)
-{
-	struct tm tm;
-	time_t t;
-
-	memset(&tm, 0, sizeof(tm));
-	if (ASN1_TIME_to_tm(X509_get0_notBefore(x), &tm) != 1)
-		return -1;
-	if ((t = timegm(&tm)) > *from)
-		*from = t;
-	memset(&tm, 0, sizeof(tm));
-	if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) != 1)
-		return -1;
-	if ((t = timegm(&tm)) < *until)
-		*until = t;
-	return 0;
-}
-
 #define CMS_MEMO_MAXCERTS	8
 
 /*
@@ -353,7 +334,7 @@ cms_memo_key(X509 *signer, STACK_OF(X509) *certs, X509_STORE *store,
 	for (i = -1; i < nc; i++) {
 		x = i < 0 ? signer : sk_X509_value(certs, i);
 		if (X509_digest(x, EVP_sha256(), key + *klen, &n) != 1 ||
-		    n != CMS_DIGESTLEN || cms_narrow(x, from, until) == -1)
+		    n != CMS_DIGESTLEN || pki_narrow(x, from, until) == -1)
 			return -1;
 		*klen += n;
 	}
@@ -363,7 +344,7 @@ cms_memo_key(X509 *signer, STACK_OF(X509) *certs, X509_STORE *store,
 	objs = X509_STORE_get0_objects(store);
 	for (i = 0; i < sk_X509_OBJECT_num(objs); i++)
 		if ((x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs,
-		    i))) != NULL && cms_narrow(x, from, until) == -1)
+		    i))) != NULL && pki_narrow(x, from, until) == -1)
 			break;
 	X509_STORE_unlock(store);
 	return i < sk_X509_OBJECT_num(objs) ? -1 : 0;

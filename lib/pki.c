@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -410,6 +411,25 @@ pki_cert_san(X509 *x, int type)
 	}
 	GENERAL_NAMES_free(gens);
 	return s;
+}
+
+int
+pki_narrow(const X509 *x, time_t *from, time_t *until)
+{
+	struct tm tm;
+	time_t t;
+
+	memset(&tm, 0, sizeof(tm));
+	if (ASN1_TIME_to_tm(X509_get0_notBefore(x), &tm) != 1)
+		return -1;
+	if ((t = timegm(&tm)) > *from)
+		*from = t;
+	memset(&tm, 0, sizeof(tm));
+	if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) != 1)
+		return -1;
+	if ((t = timegm(&tm)) < *until)
+		*until = t;
+	return 0;
 }
 
 char *

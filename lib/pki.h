@@ -34,6 +34,7 @@
  *	char	*pki_cert_email(X509 *cert);
  *	char	*pki_cert_uri(X509 *cert);
  *	char	*pki_cert_dns(X509 *cert);
+ *	int	pki_narrow(const X509 *cert, time_t *from, time_t *until);
  *	const char *pki_role_name(enum pki_role role);
  *	enum pki_role pki_role_parse(const char *name);
  *	const char *pki_kind_name(enum pki_kind kind);
@@ -92,6 +93,8 @@
  *	or NULL when there is none. pki_role_name() and pki_kind_name()
  *	return static strings ("root", "courier-ca", ...);
  *	pki_role_parse() the reverse, PKI_ROLE_NONE if unknown.
+ *	pki_narrow() narrows [*from, *until) to the validity period of
+ *	cert: 0, or -1 when its dates cannot be read.
  *
  *	pki_issue() builds and signs one certificate from req (see struct
  *	pki_req): random 128-bit serial, SHA-256 (RSA: PSS), the key usages
@@ -108,6 +111,7 @@
 #define TANDEM_PKI_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -193,6 +197,7 @@ enum pki_kind pki_cert_kind(X509 *);
 char	*pki_cert_email(X509 *);
 char	*pki_cert_uri(X509 *);
 char	*pki_cert_dns(X509 *);
+int	pki_narrow(const X509 *, time_t *, time_t *);
 const char *pki_role_name(enum pki_role);
 enum pki_role pki_role_parse(const char *);
 const char *pki_kind_name(enum pki_kind);

@@ -70,7 +70,7 @@ content_verify(const struct fg *fg, X509 *signer, STACK_OF(X509) *certs,
 	for (i = -1; cacheable && i < nc; i++) {
 		x = i < 0 ? signer : sk_X509_value(certs, i);
 		if (X509_digest(x, EVP_sha256(), key + klen, &n) != 1 ||
-		    objcache_narrow(x, &from, &until) == -1)
+		    pki_narrow(x, &from, &until) == -1)
 			cacheable = 0;
 		klen += n;
 	}

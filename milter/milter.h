@@ -156,7 +156,6 @@ void		 objcache_chain_remember(void *, const unsigned char *, size_t,
 		    time_t, time_t);
 int		 objcache_chain_recall(void *, const unsigned char *, size_t,
 		    time_t);
-int		 objcache_narrow(X509 *, time_t *, time_t *);
 EVP_PKEY	*objcache_key(struct objcache *, const struct keybox *,
 		    const char *, const unsigned char *, size_t, char *);
 

@@ -22,7 +22,6 @@
  *		    size_t len, time_t from, time_t until);
  *	int	objcache_chain_recall(void *oc, const unsigned char *key,
  *		    size_t len, time_t now);
- *	int	objcache_narrow(X509 *x, time_t *from, time_t *until);
  * DESCRIPTION
  *	Parsing a certificate or a private key costs more than the rest
  *	of a message's public-key work with OpenSSL 3.0 (every public key
@@ -49,8 +48,7 @@
  *	else 0. The caller decides what a key names and how long an
  *	answer holds. objcache_chain_*() are the same for OBJCACHE_CHAIN
  *	in the form of struct cms_certsrc callbacks;
- *	objcache_narrow() narrows [*from, *until) to the validity of x
- *	(0, or -1 when its dates cannot be read).
+ *	pki_narrow() (lib/pki.h) gives the validity to remember.
  *
  *	The cache is direct-mapped (OBJCACHE_SLOTS entries; a collision
  *	replaces the older entry), shared by the threads under one lock
@@ -302,25 +300,6 @@ objcache_recall(struct objcache *oc, int kind, const unsigned char *key,
 	}
 	pthread_mutex_unlock(&oc->oc_lock);
 	return hit;
-}
-
-int
-objcache_narrow(X509 *x, time_t *from, time_t *until)
-{
-	struct tm tm;
-	time_t t;
-
-	memset(&tm, 0, sizeof(tm));
-	if (ASN1_TIME_to_tm(X509_get0_notBefore(x), &tm) != 1)
-		return -1;
-	if ((t = timegm(&tm)) > *from)
-		*from = t;
-	memset(&tm, 0, sizeof(tm));
-	if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) != 1)
-		return -1;
-	if ((t = timegm(&tm)) < *until)
-		*until = t;
-	return 0;
 }
 
 void

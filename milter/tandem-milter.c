@@ -553,7 +553,7 @@ anchors_window(struct fg *fg)
 	objs = X509_STORE_get0_objects(pki_trust_store(fg->fg_trust));
 	for (i = 0; i < sk_X509_OBJECT_num(objs); i++)
 		if ((x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs,
-		    i))) != NULL && objcache_narrow(x, &fg->fg_anchors_from,
+		    i))) != NULL && pki_narrow(x, &fg->fg_anchors_from,
 		    &fg->fg_anchors_until) == -1)
 			return -1;
 	return 0;

@@ -152,14 +152,14 @@ test_window(struct objcache *oc, X509 *a)
 	objcache_chain_remember(oc, (const unsigned char *)"k1", 2, 100, 200);
 	is_int(objcache_chain_recall(oc, (const unsigned char *)"k1", 2, 150),
 	    1, "which is remembered apart");
-	ok(objcache_narrow(a, &from, &until) == 0, "dates read");
+	ok(pki_narrow(a, &from, &until) == 0, "dates read");
 	ok(from >= now - 3601 && from <= now - 3599,
 	    "from narrowed to notBefore");
 	ok(until >= now + 59 && until <= now + 61,
 	    "until narrowed to notAfter");
 	from = now;
 	until = now + 10;
-	objcache_narrow(a, &from, &until);
+	pki_narrow(a, &from, &until);
 	ok(from == now && until == now + 10, "a narrower span stays");
 }
 
