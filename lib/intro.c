@@ -427,6 +427,29 @@ intro_issuer(X509 *cert, STACK_OF(X509) *certs)
 }
 
 int
+intro_sub_add(X509 *cert, STACK_OF(X509) *chain, const char *pem,
+    STACK_OF(X509) *subs)
+{
+	STACK_OF(X509) *certs;
+	X509 *ours, *theirs;
+	char err[TN_ERRLEN];
+	int rc = 0;
+
+	if ((ours = intro_issuer(cert, chain)) == NULL ||
+	    (certs = pki_parse_certs(pem, strlen(pem), err)) == NULL)
+		return 0;
+	if ((theirs = intro_issuer(sk_X509_value(certs, 0), certs)) != NULL &&
+	    X509_check_issued(ours, theirs) == X509_V_OK) {
+		if (X509_up_ref(theirs) != 1 || !sk_X509_push(subs, theirs)) {
+			X509_free(theirs);
+			rc = -1;
+		}
+	}
+	sk_X509_pop_free(certs, X509_free);
+	return rc;
+}
+
+int
 intro_below(X509 *cert, STACK_OF(X509) *chain, const char *pem, int direct)
 {
 	STACK_OF(X509) *certs;

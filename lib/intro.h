@@ -19,6 +19,8 @@
  *	X509	*intro_issuer(X509 *cert, STACK_OF(X509) *certs);
  *	int	intro_below(X509 *cert, STACK_OF(X509) *chain,
  *		    const char *pem, int direct);
+ *	int	intro_sub_add(X509 *cert, STACK_OF(X509) *chain,
+ *		    const char *pem, STACK_OF(X509) *subs);
  *
  *	int	intro_make(const struct intro_req *rq, char **out,
  *		    size_t *outlen, char *err);
@@ -80,6 +82,10 @@
  *	(chain: its chain): its CA issued by that courier's CA (direct),
  *	or with direct 0, that CA anywhere in its chain. It is 0 for the
  *	courier itself, and for text that does not parse.
+ *	intro_sub_add() pushes onto subs the CA certificate of the
+ *	courier introduced by pem when that courier's CA issued it (a
+ *	direct subordinate: what a gateway names its segment by); 0, or
+ *	-1 when out of memory. Text that does not parse adds nothing.
  *
  *	intro_make() writes an introduction protocol message of this
  *	element (struct intro_req): Courier, Role, Element,
@@ -175,6 +181,8 @@ int	intro_domains_text(const struct intro *, char **, char *);
 int	intro_pem_with(const char *, STACK_OF(X509) *, char **, char *);
 X509	*intro_issuer(X509 *, STACK_OF(X509) *);
 int	intro_below(X509 *, STACK_OF(X509) *, const char *, int);
+int	intro_sub_add(X509 *, STACK_OF(X509) *, const char *,
+	    STACK_OF(X509) *);
 
 int	intro_make(const struct intro_req *, char **, size_t *, char *);
 int	intro_read(const struct pki_trust *, const char *, size_t,

@@ -86,34 +86,27 @@ fed_below(const struct fg *fg, const char *pem, int direct)
 static int
 fed_subs(const struct fg *fg, PGconn *db, STACK_OF(X509) **subs, char *err)
 {
-	STACK_OF(X509) *certs;
 	PGresult *r = NULL;
-	X509 *ours, *theirs;
-	int i;
+	int i, rc = -1;
 
 	if ((*subs = sk_X509_new_null()) == NULL) {
 		tn_err(err, "out of memory");
 		return -1;
 	}
-	if ((ours = intro_issuer(fg->fg_id.ci_cert, fg->fg_id.ci_chain)) ==
-	    NULL)
-		return 0;
 	if (fgdb_exec(db, "SELECT certificate FROM introductions WHERE "
 	    "element = 'fg' ORDER BY courier", 0, NULL, NULL,
 	    PGRES_TUPLES_OK, &r, err) == -1)
 		return -1;
-	for (i = 0; i < PQntuples(r); i++) {
-		if ((certs = pki_parse_certs(PQgetvalue(r, i, 0),
-		    (size_t)PQgetlength(r, i, 0), err)) == NULL)
-			continue;	/* stored checked; skip, not fail */
-		if ((theirs = intro_issuer(sk_X509_value(certs, 0), certs)) !=
-		    NULL && X509_check_issued(ours, theirs) == X509_V_OK &&
-		    X509_up_ref(theirs) == 1 && !sk_X509_push(*subs, theirs))
-			X509_free(theirs);
-		sk_X509_pop_free(certs, X509_free);
-	}
+	for (i = 0; i < PQntuples(r); i++)
+		if (intro_sub_add(fg->fg_id.ci_cert, fg->fg_id.ci_chain,
+		    PQgetvalue(r, i, 0), *subs) == -1) {
+			tn_err(err, "out of memory");
+			goto out;
+		}
+	rc = 0;
+out:
 	PQclear(r);
-	return 0;
+	return rc;
 }
 
 /* This element's certificate followed by its chain, PEM. */

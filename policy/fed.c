@@ -289,34 +289,23 @@ out:
 static int
 fed_subs(struct pd *pd, STACK_OF(X509) **subs, char *err)
 {
-	STACK_OF(X509) *certs;
 	PGresult *res = NULL;
-	X509 *ours, *theirs;
-	const char *pem;
 	int i, rc = -1;
 
 	if ((*subs = sk_X509_new_null()) == NULL) {
 		tn_err(err, "out of memory");
 		return -1;
 	}
-	if ((ours = intro_issuer(pd->pd_id.ci_cert, pd->pd_id.ci_chain)) == NULL) {
-		rc = 0;
-		goto out;
-	}
 	if (store_exec(pd, "SELECT certificate FROM introductions WHERE "
 	    "element = 'bg' ORDER BY courier", 0, NULL, NULL, NULL, &res,
 	    err) == -1)
 		goto out;
-	for (i = 0; i < PQntuples(res); i++) {
-		pem = PQgetvalue(res, i, 0);
-		if ((certs = pki_parse_certs(pem, strlen(pem), err)) == NULL)
-			continue;
-		if ((theirs = intro_issuer(sk_X509_value(certs, 0), certs)) !=
-		    NULL && X509_check_issued(ours, theirs) == X509_V_OK &&
-		    X509_up_ref(theirs) == 1 && !sk_X509_push(*subs, theirs))
-			X509_free(theirs);
-		sk_X509_pop_free(certs, X509_free);
-	}
+	for (i = 0; i < PQntuples(res); i++)
+		if (intro_sub_add(pd->pd_id.ci_cert, pd->pd_id.ci_chain,
+		    PQgetvalue(res, i, 0), *subs) == -1) {
+			tn_err(err, "out of memory");
+			goto out;
+		}
 	rc = 0;
 out:
 	PQclear(res);
