@@ -23,42 +23,15 @@
 set -eu
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
-build=${TANDEM_BUILD:-$top/build}
-PATH=$build/certauth:$build/agent:$build/ctl:$build/milter:$build/policy:$PATH
-TANDEM_SRC=$top
-TANDEM_BUILD=$build
-export PATH TANDEM_SRC TANDEM_BUILD
+name=demo
+. "$top/contrib/sandbox/setup.sh"
 
-keep=0 down=0 dir=
-while [ $# -gt 0 ]; do
-	case $1 in
-	--keep)	keep=1 ;;
-	--dir)	[ $# -ge 2 ] || { echo "demo: --dir needs a folder" >&2; exit 64; }
-		dir=$2; shift ;;
-	down)	down=1 ;;
-	*)	echo "usage: demo.sh [--keep] [--dir DIR] | down [--dir DIR]" >&2
-		exit 64 ;;
-	esac
-	shift
-done
-[ -n "$dir" ] || dir=${TMPDIR:-/tmp}/tandem-demo
-case $dir in /*) ;; *) dir=$(pwd)/$dir ;; esac
-
-# What t/lib-courier.sh needs from t/test-lib.sh: a scratch folder and
-# test_atexit, which here records each stop command in DIR/stop.cmds
-# (newest first) for "down".
-TRASH=$dir
-export TRASH
+# test_atexit, as t/test-lib.sh has it for t/lib-courier.sh, records
+# each stop command in DIR/stop.cmds (newest first) for "down".
 test_atexit() {
 	{ printf '%s\n' "$1"; cat "$TRASH/stop.cmds" 2>/dev/null || :; } \
 	    >"$TRASH/stop.cmds.new" && mv "$TRASH/stop.cmds.new" "$TRASH/stop.cmds"
 }
-test_have_prog() {
-	command -v "$1" >/dev/null 2>&1
-}
-. "$top/t/lib-pg.sh"
-. "$top/t/lib-postfix.sh"
-. "$top/t/lib-courier.sh"
 
 # demo_down: run the recorded stop commands with the recorded state.
 demo_down() {

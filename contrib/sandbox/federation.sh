@@ -27,45 +27,19 @@
 set -eu
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
-build=${TANDEM_BUILD:-$top/build}
-PATH=$build/certauth:$build/agent:$build/ctl:$build/milter:$build/policy:$PATH
-TANDEM_SRC=$top
-TANDEM_BUILD=$build
-export PATH TANDEM_SRC TANDEM_BUILD
-
-keep=0 down=0 dir=
-while [ $# -gt 0 ]; do
-	case $1 in
-	--keep)	keep=1 ;;
-	--dir)	[ $# -ge 2 ] || { echo "federation: --dir needs a folder" >&2; exit 64; }
-		dir=$2; shift ;;
-	down)	down=1 ;;
-	*)	echo "usage: federation.sh [--keep] [--dir DIR] | down [--dir DIR]" >&2
-		exit 64 ;;
-	esac
-	shift
-done
-[ -n "$dir" ] || dir=${TMPDIR:-/tmp}/tandem-demo-federation
-case $dir in /*) ;; *) dir=$(pwd)/$dir ;; esac
+# The t/ helpers test variables that may be unset.
+set +u
+name=federation
+. "$top/contrib/sandbox/setup.sh"
+. "$top/t/lib-federation.sh"
 
 # As in t/test-lib.sh: stop commands newest first, in test_atexit_cmds;
 # written to DIR/stop.cmds with the state for "down".
-TRASH=$dir
-export TRASH
-# The t/ helpers test variables that may be unset.
-set +u
 test_atexit_cmds=
 test_atexit() {
 	test_atexit_cmds="$1
 $test_atexit_cmds"
 }
-test_have_prog() {
-	command -v "$1" >/dev/null 2>&1
-}
-. "$top/t/lib-pg.sh"
-. "$top/t/lib-postfix.sh"
-. "$top/t/lib-courier.sh"
-. "$top/t/lib-federation.sh"
 
 save_state() {
 	set | grep -E '^(PG_[A-Z0-9_]*_(PORT|DIR)|CR_[A-Z_]*|FED_[A-Za-z0-9_]*)=' \
