@@ -87,6 +87,7 @@ struct agent_opts {
 };
 
 struct store;
+struct proto_msg;
 
 struct store *store_open(const char *dir, int create, char *err);
 void	store_close(struct store *);
@@ -169,6 +170,8 @@ void	reader_close(struct agent_reader *);
 int	agent_service(struct agent_reader *, const struct tmail *, char *);
 int	agent_reject(struct agent_reader *, const struct tmail *, const char *,
 	    char *);
+int	agent_invitation_signer(const struct pki_trust *, X509 *,
+	    STACK_OF(X509) *, const struct proto_msg *, char *);
 
 /* mail.c */
 char	*agent_new_id(const char *);

@@ -90,10 +90,14 @@ out:
 	return rc;
 }
 
-/* The signer is an FG element and the invitation's own fg-cert. */
-static int
-reg_signer(const struct pki_trust *trust, X509 *signer, STACK_OF(X509) *certs,
-    const struct proto_msg *pm, char *err)
+/*
+ * The signer of invitation pm is an FG element and the invitation's own
+ * fg-cert: 0, or the agent's exit status with err. Registration and
+ * invitation reject both check this first.
+ */
+int
+agent_invitation_signer(const struct pki_trust *trust, X509 *signer,
+    STACK_OF(X509) *certs, const struct proto_msg *pm, char *err)
 {
 	const struct proto_part *pp;
 	X509 *fg = NULL;
@@ -152,7 +156,7 @@ reg_verify(const struct agent_opts *o, const struct pki_trust *trust,
 		tn_err(err, "the invitation expired at %s", e);
 		goto out;
 	}
-	rc = reg_signer(trust, *signer, certs, *pm, err);
+	rc = agent_invitation_signer(trust, *signer, certs, *pm, err);
 out:
 	sk_X509_pop_free(certs, X509_free);
 	free(der);

@@ -90,25 +90,13 @@ static int
 rej_signer(const struct agent_reader *rd, X509 *signer, STACK_OF(X509) *certs,
     const struct proto_msg *inv, char *err)
 {
-	const struct proto_part *pp;
-	X509 *fg = NULL;
 	char *cn = NULL;
 	int rc;
 
-	if ((rc = agent_check_element(rd->rd_trust, signer, certs,
-	    PKI_KIND_FG, NULL, err)) != 0)
+	if ((rc = agent_invitation_signer(rd->rd_trust, signer, certs, inv,
+	    err)) != 0)
 		return rc;
-	rc = EX_DATAERR;
-	if ((pp = proto_part(inv, "fg-cert")) == NULL ||
-	    (fg = pki_parse_cert((char *)pp->pp_data, pp->pp_len,
-	    err)) == NULL)
-		goto out;
 	rc = AGENT_EX_COURIER;
-	if (X509_cmp(fg, signer) != 0) {
-		tn_err(err, "refused: the invitation is not signed by its "
-		    "fg-cert");
-		goto out;
-	}
 	if ((cn = issuer_cn(signer)) == NULL ||
 	    strcasecmp(cn, proto_get(inv, "Courier")) != 0) {
 		tn_err(err, "refused: the invitation names courier %s but "
@@ -119,7 +107,6 @@ rej_signer(const struct agent_reader *rd, X509 *signer, STACK_OF(X509) *certs,
 	rc = 0;
 out:
 	free(cn);
-	X509_free(fg);
 	return rc;
 }
 
