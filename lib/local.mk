@@ -1,6 +1,8 @@
 # libtandem: all the logic; the programs are thin.
 noinst_LIBRARIES += lib/libtandem.a
-lib_libtandem_a_CFLAGS = $(AM_CFLAGS) $(TANDEM_CFLAGS)
+# libpq's headers only: db.o is linked only into the programs that
+# call it, and they link $(PQ_LIBS) themselves.
+lib_libtandem_a_CFLAGS = $(AM_CFLAGS) $(TANDEM_CFLAGS) $(PQ_CFLAGS)
 lib_libtandem_a_SOURCES = \
 	lib/arm.c \
 	lib/arm.h \
@@ -8,6 +10,8 @@ lib_libtandem_a_SOURCES = \
 	lib/cms.h \
 	lib/conf.c \
 	lib/conf.h \
+	lib/db.c \
+	lib/db.h \
 	lib/intro.c \
 	lib/intro.h \
 	lib/keybox.c \

@@ -1,0 +1,77 @@
+/*
+ * NAME
+ *	db.h - one way to run SQL on PostgreSQL, for every element
+ * SYNOPSIS
+ *	#include "db.h"
+ *
+ *	int	db_exec(PGconn *db, const char *sql, int n,
+ *		    const char *const *vals, const int *lens,
+ *		    PGresult **res, char *err);
+ *	int	db_run(PGconn *db, const char *sql, int n,
+ *		    const char *const *vals, char *err);
+ *	int	db_one(PGconn *db, const char *sql, int n,
+ *		    const char *const *vals, char *buf, size_t buflen,
+ *		    char *err);
+ *	int	db_begin(PGconn *db, char *err);
+ *	int	db_commit(PGconn *db, char *err);
+ *	void	db_rollback(PGconn *db);
+ *	int	db_down(PGconn *db);
+ * DESCRIPTION
+ *	The milter, the policy daemon and tandemctl speak SQL through
+ *	these, always PQexecParams() with $n placeholders, one statement
+ *	at a time (tandemctl's migration files alone go through
+ *	PQexec()). The caller owns db, opens and closes it.
+ *
+ *	db_exec() runs sql with n parameters vals (NULL is SQL NULL).
+ *	Parameter i is sent binary, lens[i] bytes, when lens is not NULL
+ *	and lens[i] > 0, else as NUL-terminated text; results come back
+ *	as text (bytea hex-escaped: PQunescapeBytea()). On success
+ *	(PGRES_COMMAND_OK or PGRES_TUPLES_OK) *res, when res is not
+ *	NULL, is the result, to be passed to PQclear(). A statement
+ *	that fails on a connection that was idle (outside any
+ *	transaction) and is now CONNECTION_BAD, such as the first one
+ *	after the server restarted, is run once more after PQreset();
+ *	inside a transaction nothing is retried, the caller rolls back.
+ *
+ *	db_run() is db_exec() with text parameters, for a statement
+ *	whose result does not matter.
+ *
+ *	db_one() runs a statement with text parameters and copies
+ *	column 0 of its first row, when buf is not NULL, into buf
+ *	(buflen bytes, cut to fit, NUL-terminated).
+ *
+ *	db_begin() and db_commit() run BEGIN and COMMIT; a COMMIT that
+ *	the server answers ROLLBACK (the transaction had failed) is a
+ *	failure. db_rollback() rolls back the transaction in progress,
+ *	if there is one, and says nothing when that fails: the server
+ *	drops it with the connection anyway.
+ *
+ *	db_down() is 1 when db is NULL or not CONNECTION_OK: the failure
+ *	came from a lost database, the caller should answer "try again
+ *	later".
+ * DIAGNOSTICS
+ *	db_exec(), db_run(), db_begin() and db_commit() return 0, or -1
+ *	with *res NULL and "database: " and the first line of the
+ *	server's message (or of libpq's, when the server said nothing)
+ *	in err, a buffer of TN_ERRLEN bytes. db_one() returns 1 when
+ *	there is a row, 0 when there is none, -1 the same way. Nothing
+ *	is logged or printed.
+ */
+#ifndef TANDEM_DB_H
+#define TANDEM_DB_H
+
+#include <stddef.h>
+
+#include <libpq-fe.h>
+
+int	db_exec(PGconn *, const char *, int, const char *const *,
+	    const int *, PGresult **, char *);
+int	db_run(PGconn *, const char *, int, const char *const *, char *);
+int	db_one(PGconn *, const char *, int, const char *const *, char *,
+	    size_t, char *);
+int	db_begin(PGconn *, char *);
+int	db_commit(PGconn *, char *);
+void	db_rollback(PGconn *);
+int	db_down(PGconn *);
+
+#endif
