@@ -9,9 +9,10 @@
  *	routes every recipient, holds and invites the unregistered ones,
  *	sends those of other couriers on (fed_send_local()), and rewraps
  *	the sealed content to the agents of the local ones.
- *	It reads outside any transaction and calls msg_db_write() before
- *	its first write, which begins one; the caller commits or rolls
- *	back whatever was begun and carries out the verdict.
+ *	It reads outside any transaction (db_exec()) and calls
+ *	msg_db_write() before its first write, which begins one; the
+ *	caller commits or rolls back whatever was begun and carries out
+ *	the verdict.
  */
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -165,9 +166,9 @@ crt_local(void *ctx, const char *address, char *err)
 
 	X509_free(c->cr_agent);
 	c->cr_agent = NULL;
-	if (fgdb_exec(c->cr_db.rt_ctx, "SELECT agent_cert FROM accounts "
-	    "WHERE address = $1 AND status = 'active'", 1, p, NULL,
-	    PGRES_TUPLES_OK, &r, err) == -1)
+	if (db_exec(c->cr_db.rt_ctx, "SELECT agent_cert FROM accounts "
+	    "WHERE address = $1 AND status = 'active'", 1, p, NULL, &r,
+	    err) == -1)
 		return -1;
 	if (PQntuples(r) > 0) {
 		rc = 1;

@@ -2,8 +2,12 @@
  * NAME
  *	fgdb.c - the foreground database, for tandem-milter
  * DESCRIPTION
- *	See milter.h. Every statement goes through PQexecParams with $n
- *	placeholders. Callers own the transaction.
+ *	See milter.h. Every statement goes through db_exec() and its kin
+ *	(db.h); a route table is one db_one(). Callers own the
+ *	transaction.
+ * DIAGNOSTICS
+ *	0, or -1 with the reason in err ("database: ..." from db.h);
+ *	fgdb_account_id() says 1 when there is no such account.
  */
 #include <openssl/x509.h>
 
@@ -14,78 +18,44 @@
 #include "tandem.h"
 #include "util.h"
 
+/* XXX gone once fed.c uses db_exec */
 int
 fgdb_exec(PGconn *db, const char *sql, int n, const char *const *params,
     const int *lens, ExecStatusType want, PGresult **res, char *err)
 {
-	int fmts[16], i;
-	PGresult *r;
-
-	if (res != NULL)
-		*res = NULL;
-	for (i = 0; i < n && i < 16; i++)
-		fmts[i] = lens != NULL && lens[i] > 0 ? 1 : 0;
-	r = PQexecParams(db, sql, n, NULL, params, lens, fmts, 0);
-	if (PQresultStatus(r) != want) {
-		tn_err(err, "database: %s", PQerrorMessage(db));
-		err[strcspn(err, "\n")] = '\0';
-		PQclear(r);
-		return -1;
-	}
-	if (res != NULL)
-		*res = r;
-	else
-		PQclear(r);
-	return 0;
-}
-
-/* 1 if the first statement yields a row, copying column 0 into buf. */
-static int
-fgdb_lookup(PGconn *db, const char *sql, const char *key, char *buf,
-    char *err)
-{
-	const char *p[1] = { key };
-	PGresult *r;
-	int rc;
-
-	if (fgdb_exec(db, sql, 1, p, NULL, PGRES_TUPLES_OK, &r, err) == -1)
-		return -1;
-	rc = PQntuples(r) > 0;
-	if (rc && buf != NULL)
-		snprintf(buf, ROUTE_IDLEN, "%s", PQgetvalue(r, 0, 0));
-	PQclear(r);
-	return rc;
+	(void)want;	/* db_exec() takes either success */
+	return db_exec(db, sql, n, params, lens, res, err);
 }
 
 static int
 rt_local(void *ctx, const char *address, char *err)
 {
-	return fgdb_lookup(ctx, "SELECT 1 FROM accounts WHERE address = $1 "
-	    "AND status = 'active'", address, NULL, err);
+	return db_one(ctx, "SELECT 1 FROM accounts WHERE address = $1 AND "
+	    "status = 'active'", 1, &address, NULL, 0, err);
 }
 
 static int
 rt_transferred(void *ctx, const char *address, char *courier, char *err)
 {
-	return fgdb_lookup(ctx, "SELECT redirect_to FROM accounts WHERE "
+	return db_one(ctx, "SELECT redirect_to FROM accounts WHERE "
 	    "address = $1 AND status = 'transferred' AND redirect_to IS NOT "
-	    "NULL", address, courier, err);
+	    "NULL", 1, &address, courier, ROUTE_IDLEN, err);
 }
 
 static int
 rt_learned(void *ctx, const char *address, char *courier, char *err)
 {
-	return fgdb_lookup(ctx, "SELECT courier FROM address_routes WHERE "
-	    "address = $1 AND reason IN ('rejected', 'introduced')", address,
-	    courier, err);
+	return db_one(ctx, "SELECT courier FROM address_routes WHERE "
+	    "address = $1 AND reason IN ('rejected', 'introduced')", 1,
+	    &address, courier, ROUTE_IDLEN, err);
 }
 
 static int
 rt_domain(void *ctx, const char *domain, char *courier, char *err)
 {
-	return fgdb_lookup(ctx, "SELECT courier FROM introductions WHERE "
+	return db_one(ctx, "SELECT courier FROM introductions WHERE "
 	    "element = 'fg' AND $1 = ANY (domains) ORDER BY courier LIMIT 1",
-	    domain, courier, err);
+	    1, &domain, courier, ROUTE_IDLEN, err);
 }
 
 void
@@ -126,12 +96,12 @@ fgdb_account_id(const struct fg *fg, PGconn *db, const char *address,
 
 	memset(id, 0, sizeof(*id));
 	*agent = NULL;
-	if (fgdb_exec(db, "SELECT a.courier_cert, a.agent_cert, k.sealed_key "
+	if (db_exec(db, "SELECT a.courier_cert, a.agent_cert, k.sealed_key "
 	    "FROM accounts a JOIN account_keys k USING (address) WHERE "
 	    "a.address = $1 AND a.status IN ('active', 'pending') AND "
 	    "k.retired_at IS NULL AND a.courier_cert IS NOT NULL AND "
 	    "a.agent_cert IS NOT NULL ORDER BY k.generation DESC LIMIT 1",
-	    1, p, NULL, PGRES_TUPLES_OK, &r, err) == -1)
+	    1, p, NULL, &r, err) == -1)
 		goto out;
 	if (PQntuples(r) == 0) {
 		rc = 1;
@@ -166,9 +136,9 @@ fgdb_outbox(PGconn *db, const char *msgid, const char *from,
 	const char *p[4] = { msgid, from, rcpt, mail };
 	int lens[4] = { 0, 0, 0, (int)len };
 
-	return fgdb_exec(db, "INSERT INTO outbox (message_id, mail_from, "
-	    "rcpt_to, body) VALUES ($1, $2, ARRAY[$3], $4)", 4, p, lens,
-	    PGRES_COMMAND_OK, NULL, err);
+	return db_exec(db, "INSERT INTO outbox (message_id, mail_from, "
+	    "rcpt_to, body) VALUES ($1, $2, ARRAY[$3], $4)", 4, p, lens, NULL,
+	    err);
 }
 
 /*
@@ -191,10 +161,10 @@ fgdb_release(const struct fg *fg, PGconn *db, const char *address,
 
 	*n = 0;
 	if ((to = sk_X509_new_null()) == NULL || !sk_X509_push(to, agent) ||
-	    fgdb_exec(db, "SELECT id, message_id, sender, body FROM "
+	    db_exec(db, "SELECT id, message_id, sender, body FROM "
 	    "held_messages WHERE recipient = $1 AND released_at IS NULL AND "
-	    "purged_at IS NULL ORDER BY id FOR UPDATE", 1, p, NULL,
-	    PGRES_TUPLES_OK, &r, err) == -1)
+	    "purged_at IS NULL ORDER BY id FOR UPDATE", 1, p, NULL, &r,
+	    err) == -1)
 		goto out;
 	for (i = 0; i < PQntuples(r); i++) {
 		const char *q[1] = { PQgetvalue(r, i, 0) };
@@ -215,9 +185,8 @@ fgdb_release(const struct fg *fg, PGconn *db, const char *address,
 		if (tmail_compose(&th, wrap, wlen, &mail, &mlen, err) == -1 ||
 		    fgdb_outbox(db, id, sender, address, mail, mlen,
 		    err) == -1 ||
-		    fgdb_exec(db, "UPDATE held_messages SET released_at = "
-		    "now() WHERE id = $1", 1, q, NULL, PGRES_COMMAND_OK, NULL,
-		    err) == -1)
+		    db_run(db, "UPDATE held_messages SET released_at = "
+		    "now() WHERE id = $1", 1, q, err) == -1)
 			goto out;
 		PQfreemem(body);
 		free(wrap);
@@ -251,13 +220,13 @@ fgdb_hold(const struct fg *fg, PGconn *db, const char *qid,
 	int lens[5] = { 0, 0, 0, 0, (int)sealedlen }, rc = -1, pending;
 	size_t mlen;
 
-	if (fgdb_exec(db, "INSERT INTO held_messages (message_id, queue_id, "
+	if (db_exec(db, "INSERT INTO held_messages (message_id, queue_id, "
 	    "sender, recipient, body) VALUES ($1, $2, $3, $4, $5) ON CONFLICT "
-	    "DO NOTHING", 5, p, lens, PGRES_COMMAND_OK, NULL, err) == -1)
+	    "DO NOTHING", 5, p, lens, NULL, err) == -1)
 		return -1;
-	if ((pending = fgdb_lookup(db, "SELECT 1 FROM invitations WHERE "
-	    "address = $1 AND status = 'pending' AND expires_at > now()",
-	    rcpt, NULL, err)) != 0)
+	if ((pending = db_one(db, "SELECT 1 FROM invitations WHERE "
+	    "address = $1 AND status = 'pending' AND expires_at > now()", 1,
+	    &rcpt, NULL, 0, err)) != 0)
 		return pending == 1 ? 0 : -1;
 	memset(&ti, 0, sizeof(ti));
 	ti.ti_address = rcpt;
@@ -278,10 +247,9 @@ fgdb_hold(const struct fg *fg, PGconn *db, const char *qid,
 		const char *q[4] = { rcpt, invid, (const char *)hash, exp };
 		int ql[4] = { 0, 0, TMAIL_HASHLEN, 0 };
 
-		if (fgdb_exec(db, "INSERT INTO invitations (address, "
+		if (db_exec(db, "INSERT INTO invitations (address, "
 		    "message_id, token_hash, expires_at) VALUES ($1, $2, $3, "
-		    "to_timestamp($4::bigint))", 4, q, ql, PGRES_COMMAND_OK,
-		    NULL, err) == -1 ||
+		    "to_timestamp($4::bigint))", 4, q, ql, NULL, err) == -1 ||
 		    fgdb_outbox(db, invid, cf->cf_service_mailbox, rcpt, mail,
 		    mlen, err) == -1)
 			goto out;

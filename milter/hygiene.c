@@ -7,7 +7,8 @@
  *	int	hygiene_run(const struct fg *fg, char *err);
  * DESCRIPTION
  *	hygiene_run() is called by the sender thread every
- *	hygiene.purge_interval. In one transaction it purges every held
+ *	hygiene.purge_interval. In one transaction on a connection of
+ *	its own (db_begin() to db_commit()) it purges every held
  *	message older than hygiene.hold_limit that was neither released
  *	nor purged (purged_at is set and the sealed content dropped),
  *	tells the sender's agent with a receipt (Event: expired, one per
@@ -41,9 +42,9 @@ hygiene_agent(PGconn *db, const char *address, int *bad, char *err)
 	X509 *x = NULL;
 
 	*bad = 0;
-	if (fgdb_exec(db, "SELECT agent_cert FROM accounts WHERE address = $1 "
-	    "AND status = 'active' AND agent_cert IS NOT NULL", 1, p, NULL,
-	    PGRES_TUPLES_OK, &r, err) == -1) {
+	if (db_exec(db, "SELECT agent_cert FROM accounts WHERE address = $1 "
+	    "AND status = 'active' AND agent_cert IS NOT NULL", 1, p, NULL, &r,
+	    err) == -1) {
 		*bad = 1;
 		return NULL;
 	}
@@ -115,9 +116,8 @@ hygiene_one(const struct fg *fg, PGconn *db, PGresult *r, int i, char *err)
 	agent = hygiene_agent(db, sender, &bad, err);
 	if (bad || (agent != NULL && hygiene_receipt(fg, db, msgid, sender,
 	    rcpt, agent, err) == -1) ||
-	    fgdb_exec(db, "UPDATE held_messages SET purged_at = now(), body = "
-	    "''::bytea WHERE id = $1", 1, p, NULL, PGRES_COMMAND_OK, NULL,
-	    err) == -1)
+	    db_run(db, "UPDATE held_messages SET purged_at = now(), body = "
+	    "''::bytea WHERE id = $1", 1, p, err) == -1)
 		goto out;
 	log_info("hygiene msgid=%s sender=%s rcpt=%s status=purged "
 	    "receipt=%s", msgid, sender, rcpt, agent != NULL ? "queued" :
@@ -137,19 +137,18 @@ hygiene_purge(const struct fg *fg, PGconn *db, char *err)
 	int i, rc = -1;
 
 	snprintf(limit, sizeof(limit), "%ld", fg->fg_conf->cf_hold_limit);
-	if (fgdb_exec(db, "SELECT id, message_id, sender, recipient FROM "
+	if (db_exec(db, "SELECT id, message_id, sender, recipient FROM "
 	    "held_messages WHERE released_at IS NULL AND purged_at IS NULL "
 	    "AND held_at < now() - make_interval(secs => $1::bigint) "
-	    "ORDER BY id FOR UPDATE SKIP LOCKED", 1, p, NULL,
-	    PGRES_TUPLES_OK, &r, err) == -1)
+	    "ORDER BY id FOR UPDATE SKIP LOCKED", 1, p, NULL, &r, err) == -1)
 		goto out;
 	for (i = 0; i < PQntuples(r); i++)
 		if (hygiene_one(fg, db, r, i, err) == -1)
 			goto out;
 	PQclear(r);
-	if (fgdb_exec(db, "UPDATE invitations SET status = 'expired' WHERE "
-	    "status = 'pending' AND expires_at <= now()", 0, NULL, NULL,
-	    PGRES_COMMAND_OK, &r, err) == -1)
+	if (db_exec(db, "UPDATE invitations SET status = 'expired' WHERE "
+	    "status = 'pending' AND expires_at <= now()", 0, NULL, NULL, &r,
+	    err) == -1)
 		goto out;
 	if (strcmp(PQcmdTuples(r), "0") != 0)
 		log_info("hygiene invitations=%s status=expired",
@@ -171,10 +170,8 @@ hygiene_run(const struct fg *fg, char *err)
 		tn_err(err, "database unavailable");
 		goto out;
 	}
-	if (fgdb_exec(db, "BEGIN", 0, NULL, NULL, PGRES_COMMAND_OK, NULL,
-	    err) == -1 || hygiene_purge(fg, db, err) == -1 ||
-	    fgdb_exec(db, "COMMIT", 0, NULL, NULL, PGRES_COMMAND_OK, NULL,
-	    err) == -1)
+	if (db_begin(db, err) == -1 || hygiene_purge(fg, db, err) == -1 ||
+	    db_commit(db, err) == -1)
 		goto out;
 	rc = 0;
 out:

@@ -18,11 +18,11 @@
  *	adds " key=value" pairs to the one line logged at the end of
  *	the message (what is past MSG_NOTELEN is cut).
  *
- *	fgdb_*() (fgdb.c) wrap libpq: fgdb_exec() runs one statement
- *	with text parameters (NULL is SQL NULL; binary parameters are
- *	given with their lengths in lens, or lens NULL for all text) and
- *	checks its status; *res, if res is not NULL, should be passed to
- *	PQclear(). fgdb_tables() fills route tables over a connection.
+ *	SQL goes through db_exec() and its kin (db.h); fgdb_*() (fgdb.c)
+ *	are the milter's queries over them. fgdb_tables() fills route
+ *	tables over a connection. fgdb_exec() is db_exec() under its old
+ *	name, for fed.c and fedin.c until they call db_exec(): its
+ *	expected status is not checked, either success will do.
  *
  *	ca_start() forks the CA process before any thread exists; it
  *	alone reads foreground.ca_dir; it checks what it issues with the
@@ -56,6 +56,7 @@
 
 #include "cms.h"
 #include "conf.h"
+#include "db.h"
 #include "keybox.h"
 #include "pki.h"
 #include "route.h"
@@ -124,6 +125,7 @@ int	msg_db_write(struct msg *, PGconn *);
 int	content_process(struct msg *, PGconn *, struct tmail *);
 int	service_process(struct msg *, PGconn *, struct tmail *);
 
+/* XXX gone once fed.c uses db_exec */
 int	fgdb_exec(PGconn *, const char *, int, const char *const *,
 	    const int *, ExecStatusType, PGresult **, char *);
 void	fgdb_tables(struct route_tables *, PGconn *);

@@ -9,7 +9,8 @@
  *	marked sent only after the smtpd accepted it. Every
  *	hygiene.purge_interval it runs hygiene_run() first, so that the
  *	receipts it queues go out in the same round. It stops when
- *	fg_stop is set.
+ *	fg_stop is set. Each round opens its own connection; its
+ *	statements run outside any transaction (db.h).
  */
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -157,9 +158,8 @@ outbox_row(const struct fg *fg, PGconn *db, PGresult *r, int i)
 	    PQgetvalue(r, i, 2), body, len, err) == 0) {
 		const char *p[1] = { id };
 
-		if (fgdb_exec(db, "UPDATE outbox SET sent_at = now(), "
-		    "attempts = attempts + 1 WHERE id = $1", 1, p, NULL,
-		    PGRES_COMMAND_OK, NULL, err2) == -1)
+		if (db_run(db, "UPDATE outbox SET sent_at = now(), "
+		    "attempts = attempts + 1 WHERE id = $1", 1, p, err2) == -1)
 			log_warn("outbox id=%s status=sent-unrecorded "
 			    "error=\"%s\"", id, err2);
 		else
@@ -169,11 +169,10 @@ outbox_row(const struct fg *fg, PGconn *db, PGresult *r, int i)
 		const char *p[2] = { id, body == NULL ? "out of memory" : err };
 
 		log_warn("outbox id=%s status=deferred error=\"%s\"", id, p[1]);
-		(void)fgdb_exec(db, "UPDATE outbox SET attempts = attempts + 1,"
+		(void)db_run(db, "UPDATE outbox SET attempts = attempts + 1,"
 		    " last_error = $2, next_attempt_at = now() + least("
 		    "interval '30 seconds' * power(2, attempts), "
-		    "interval '1 hour') WHERE id = $1", 2, p, NULL,
-		    PGRES_COMMAND_OK, NULL, err2);
+		    "interval '1 hour') WHERE id = $1", 2, p, err2);
 	}
 	PQfreemem(body);
 }
@@ -191,10 +190,10 @@ outbox_run(const struct fg *fg)
 		PQfinish(db);
 		return;
 	}
-	if (fgdb_exec(db, "SELECT id, mail_from, array_to_string(rcpt_to, "
+	if (db_exec(db, "SELECT id, mail_from, array_to_string(rcpt_to, "
 	    "' '), body, message_id FROM outbox WHERE sent_at IS NULL AND "
-	    "next_attempt_at <= now() ORDER BY id LIMIT 20", 0, NULL, NULL,
-	    PGRES_TUPLES_OK, &r, err) == 0) {
+	    "next_attempt_at <= now() ORDER BY id LIMIT 20", 0, NULL, NULL, &r,
+	    err) == 0) {
 		for (i = 0; i < PQntuples(r) && !fg->fg_stop; i++)
 			outbox_row(fg, db, r, i);
 		PQclear(r);

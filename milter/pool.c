@@ -20,8 +20,9 @@
  *	closed meanwhile (a restarted database) shows it by being
  *	readable: pool_get() looks without waiting and closes such ones.
  *	One can still be closed between that look and its first
- *	statement, which then fails: the caller should PQfinish() it and
- *	ask again when it can (never a lost message).
+ *	statement, which then reconnects once (db_exec(), outside a
+ *	transaction); if that fails too the caller should PQfinish() it
+ *	and ask again when it can (never a lost message).
  *
  *	pool_put() keeps db only when it is healthy, outside any
  *	transaction, and there is room; otherwise it closes it (an open

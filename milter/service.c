@@ -10,7 +10,8 @@
  *	and invitation-reject introduces this FG to the inviting one
  *	(fed_reject()).
  *	The service mailbox is then removed from the recipients, or the
- *	mail discarded when nobody else is left.
+ *	mail discarded when nobody else is left. The statements (db.h)
+ *	run in the transaction msg_process() began and commits.
  */
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -123,9 +124,9 @@ service_token(struct msg *mc, PGconn *db, const char *token,
 		msg_fail(mc, MSG_TEMP, "4.3.0 cannot hash the token");
 		return -1;
 	}
-	if (fgdb_exec(db, "SELECT id, address FROM invitations WHERE "
+	if (db_exec(db, "SELECT id, address FROM invitations WHERE "
 	    "token_hash = $1 AND status = 'pending' AND expires_at > now() "
-	    "FOR UPDATE", 1, p, l, PGRES_TUPLES_OK, &r, err) == -1) {
+	    "FOR UPDATE", 1, p, l, &r, err) == -1) {
 		msg_fail(mc, MSG_TEMP, "4.3.0 %s", err);
 		return -1;
 	}
@@ -230,15 +231,14 @@ service_account(struct msg *mc, PGconn *db, const char *address,
 		int kl[3] = { 0, 0, (int)slen };
 
 		if (serial == NULL ||
-		    fgdb_exec(db, "INSERT INTO accounts (address, status, "
+		    db_run(db, "INSERT INTO accounts (address, status, "
 		    "courier_cert, agent_cert) VALUES ($1, 'pending', $2, $3)",
-		    3, p, NULL, PGRES_COMMAND_OK, NULL, err) == -1 ||
-		    fgdb_exec(db, "INSERT INTO account_keys (address, "
+		    3, p, err) == -1 ||
+		    db_exec(db, "INSERT INTO account_keys (address, "
 		    "generation, key_serial, sealed_key) VALUES ($1, 1, $2, "
-		    "$3)", 3, k, kl, PGRES_COMMAND_OK, NULL, err) == -1 ||
-		    fgdb_exec(db, "UPDATE invitations SET status = 'accepted' "
-		    "WHERE id = $1", 1, p + 3, NULL, PGRES_COMMAND_OK, NULL,
-		    err) == -1 ||
+		    "$3)", 3, k, kl, NULL, err) == -1 ||
+		    db_run(db, "UPDATE invitations SET status = 'accepted' "
+		    "WHERE id = $1", 1, p + 3, err) == -1 ||
 		    service_answer(mc, db, address, ccert, acert, err) == -1) {
 			msg_fail(mc, MSG_TEMP, "4.3.0 registration: %s", err);
 			goto out;
@@ -308,9 +308,9 @@ service_alive(struct msg *mc, PGconn *db, struct proto_msg *pm, X509 *agent)
 		    "sender");
 		return -1;
 	}
-	if (fgdb_exec(db, "UPDATE accounts SET status = 'active' WHERE "
-	    "address = $1 AND status IN ('pending', 'active')", 1, p, NULL,
-	    PGRES_COMMAND_OK, NULL, err) == -1 ||
+	if (db_run(db, "UPDATE accounts SET status = 'active' WHERE "
+	    "address = $1 AND status IN ('pending', 'active')", 1, p,
+	    err) == -1 ||
 	    fgdb_release(mc->mc_fg, db, mc->mc_sender, agent, &n, err) == -1) {
 		msg_fail(mc, MSG_TEMP, "4.3.0 agent-alive: %s", err);
 		return -1;

@@ -7,7 +7,8 @@
  *	See tandem-milter(8). The callbacks only gather the message and
  *	carry out the verdict; msg_process() decides at end of message,
  *	in one database transaction that commits before the reply (for
- *	content mail, begun only before its first write: msg_db_write()).
+ *	content mail, begun only before its first write: msg_db_write()),
+ *	and rolls back on a failure or a refusal (db.h).
  *	The MTA connection's private pointer is the connection context
  *	(struct conn, made at the first envfrom, freed at close), which
  *	holds the message context in progress (struct msg, made at
@@ -135,10 +136,11 @@ msg_append(char **buf, size_t *len, const char *a, size_t alen)
 /*
  * A connection from the pool, inside a new transaction when begin is
  * set. pool_get() drops idle ones the server has visibly closed (a
- * restarted database); with begin, one whose BEGIN fails is dropped
- * too and the next taken, so the loop ends at the latest with a new
- * connection. Without begin, one that went away unseen fails on its
- * first statement: that message gets a 451.
+ * restarted database); one that went away unseen is reconnected by
+ * its first statement, outside any transaction yet (db_exec()). With
+ * begin, one whose BEGIN still fails is dropped and the next taken,
+ * so the loop ends at the latest with a new connection. Without
+ * begin, a first statement that still fails gives the message a 451.
  */
 static PGconn *
 msg_db_get(struct msg *mc, int begin, char *err)
@@ -152,8 +154,8 @@ msg_db_get(struct msg *mc, int begin, char *err)
 			tn_err(err, "out of memory");
 			return NULL;
 		}
-		if (PQstatus(db) == CONNECTION_OK && (!begin || fgdb_exec(db,
-		    "BEGIN", 0, NULL, NULL, PGRES_COMMAND_OK, NULL, err) == 0))
+		if (PQstatus(db) == CONNECTION_OK && (!begin ||
+		    db_begin(db, err) == 0))
 			return db;
 		if (PQstatus(db) != CONNECTION_OK)
 			tn_err(err, "%s", PQerrorMessage(db));
@@ -178,8 +180,7 @@ msg_db_write(struct msg *mc, PGconn *db)
 
 	if (PQtransactionStatus(db) != PQTRANS_IDLE)
 		return 0;
-	if (fgdb_exec(db, "BEGIN", 0, NULL, NULL, PGRES_COMMAND_OK, NULL,
-	    err) == 0)
+	if (db_begin(db, err) == 0)
 		return 0;
 	msg_fail(mc, MSG_TEMP, "4.3.0 database: %s", err);
 	return -1;
@@ -226,12 +227,11 @@ msg_process(struct msg *mc)
 	rc = 0;
 out:
 	if (db != NULL && PQtransactionStatus(db) != PQTRANS_IDLE &&
-	    fgdb_exec(db, rc == 0 && mc->mc_verdict == MSG_OK ?
-	    "COMMIT" : "ROLLBACK", 0, NULL, NULL, PGRES_COMMAND_OK, NULL,
-	    err) == -1 && rc == 0) {
+	    rc == 0 && mc->mc_verdict == MSG_OK && db_commit(db, err) == -1) {
 		msg_fail(mc, MSG_TEMP, "4.3.0 database commit failed");
 		rc = -1;
 	}
+	db_rollback(db);	/* a failure or a refusal: what it began */
 	pool_put(mc->mc_fg->fg_pool, db);	/* or closes it */
 	tmail_free(tm);
 	free(raw);
