@@ -20,7 +20,9 @@
  *	this courier.
  *
  *	Handlers translate requests to store_*() calls and answer with a
- *	one-line text/plain body, or a wrap (application/pkcs7-mime).
+ *	one-line text/plain body, or a wrap (application/pkcs7-mime); a
+ *	failure is 503 when store_down() says the database is lost, else
+ *	500.
  * DIAGNOSTICS
  *	Refused handshakes and requests are logged as key=value lines.
  */
@@ -270,7 +272,7 @@ http_authorize(struct pd *pd, X509 *client, const char *address,
 		log_warn("request client=%s status=error reason=\"%s\"",
 		    address, err);
 		*why = "database unavailable, try again later";
-		code = pd->pd_db_down ? 503 : 500;
+		code = store_down(pd) ? 503 : 500;
 	} else if (pa == NULL || strcmp(pa->pa_status, "active") != 0 ||
 	    pa->pa_agent == NULL || X509_cmp(pa->pa_agent, client) != 0) {
 		*why = "client is not an active account here";
@@ -313,7 +315,7 @@ http_mailbox(struct pd *pd, struct evhttp_request *req, const char *path,
 	if (rc == -1) {
 		log_warn("mailbox client=%s status=error reason=\"%s\"",
 		    address, err);
-		http_text(req, pd->pd_db_down ? 503 : 500,
+		http_text(req, store_down(pd) ? 503 : 500,
 		    "database unavailable, try again later");
 	} else if (rc == 1)
 		http_text(req, 404, "no such entry");

@@ -5,7 +5,8 @@
  *	See policyd.h.
  * DESCRIPTION
  *	Rows are queued by the transaction that decides to send them
- *	(fed.c) and taken by the sender (send.c).
+ *	(fed.c) and taken by the sender (send.c). The statements go
+ *	through db_exec() and db_run() (db.h) on pd_db.
  *
  *	store_outbox_due() selects up to 16 rows not yet sent
  *	whose next attempt is due, oldest first: id, url, body, kind. *res
@@ -31,7 +32,7 @@ store_outbox_due(struct pd *pd, PGresult **res, char *err)
 	    "WHERE sent_at IS NULL AND next_attempt_at <= now() "
 	    "ORDER BY id LIMIT 16";
 
-	return store_exec(pd, sql, 0, NULL, NULL, NULL, res, err);
+	return db_exec(pd->pd_db, sql, 0, NULL, NULL, res, err);
 }
 
 int
@@ -41,7 +42,7 @@ store_outbox_sent(struct pd *pd, long long id, char *err)
 	const char *val = idbuf;
 
 	snprintf(idbuf, sizeof(idbuf), "%lld", id);
-	return store_run(pd, "UPDATE bg_outbox SET sent_at = now(), "
+	return db_run(pd->pd_db, "UPDATE bg_outbox SET sent_at = now(), "
 	    "attempts = attempts + 1 WHERE id = $1", 1, &val, err);
 }
 
@@ -52,8 +53,8 @@ store_outbox_retry(struct pd *pd, long long id, const char *why, char *err)
 	const char *vals[2] = { idbuf, why };
 
 	snprintf(idbuf, sizeof(idbuf), "%lld", id);
-	return store_run(pd, "UPDATE bg_outbox SET attempts = attempts + 1, "
-	    "last_error = $2, next_attempt_at = now() + make_interval(secs => "
-	    "least(power(2, attempts), 300)) "
+	return db_run(pd->pd_db, "UPDATE bg_outbox SET attempts = attempts "
+	    "+ 1, last_error = $2, next_attempt_at = now() + "
+	    "make_interval(secs => least(power(2, attempts), 300)) "
 	    "WHERE id = $1", 2, vals, err);
 }

@@ -44,17 +44,20 @@
  *	void	send_kick(struct pd *pd);
  *	void	send_stop(struct pd *pd);
  *
+ *	int	store_down(struct pd *pd);
  *	int	store_exec(struct pd *pd, const char *sql, int n,
  *		    const char *const *vals, const int *lens,
  *		    const int *fmts, PGresult **res, char *err);
  *	int	store_run(struct pd *pd, const char *sql, int n,
  *		    const char *const *vals, char *err);
  *	void	store_rollback(struct pd *pd);
- *	int	store_route(struct pd *, const char *, enum route_source,
-	    const char *, struct route_decision *, char *);
-int	store_deliver(struct pd *, const struct pd_account *, const char *,
-	    const char *, const unsigned char *, size_t, char *);
-int	store_outbox_due(struct pd *pd, PGresult **res, char *err);
+ *	int	store_route(struct pd *pd, const char *rcpt,
+ *		    enum route_source src, const char *from,
+ *		    struct route_decision *rd, char *err);
+ *	int	store_deliver(struct pd *pd, const struct pd_account *to,
+ *		    const char *msgid, const char *expires,
+ *		    const unsigned char *arm, size_t armlen, char *err);
+ *	int	store_outbox_due(struct pd *pd, PGresult **res, char *err);
  *	int	store_outbox_sent(struct pd *pd, long long id, char *err);
  *	int	store_outbox_retry(struct pd *pd, long long id,
  *		    const char *why, char *err);
@@ -69,11 +72,18 @@ int	store_outbox_due(struct pd *pd, PGresult **res, char *err);
  *	for LISTEN tandem_account only. Database calls are synchronous:
  *	a slow database slows every request, never loses one.
  *
- *	store_*() are the only functions that speak SQL. Those returning
- *	int give 0, or -1 with a reason in err; store_mailbox_get() and
+ *	store_*() are the only functions that speak SQL, through
+ *	db_exec() and its kin (db.h) on pd_db. Those returning int give
+ *	0, or -1 with a reason in err; store_mailbox_get() and
  *	store_mailbox_delete() return 1 when the entry is not the
- *	client's or does not exist. When -1 comes from a lost database,
- *	pd_db_down is set so that the caller answers 503.
+ *	client's or does not exist. store_down() says whether a -1 came
+ *	from a lost database, so that the caller answers 503; it sets
+ *	pd_db_down, which store_connect() clears.
+ *
+ *	store_exec(), store_run() and store_rollback() are db_exec(),
+ *	db_run() and db_rollback() on pd_db that also set pd_db_down,
+ *	for fed.c until it calls those (fmts is not used: a parameter is
+ *	binary exactly where lens[i] > 0).
  *
  *	store_arm() does all of POST /v1/arm after the TLS layer: it
  *	unwraps body with the courier-end key of address, checks the
@@ -109,6 +119,7 @@ int	store_outbox_due(struct pd *pd, PGresult **res, char *err);
 
 #include "cms.h"
 #include "conf.h"
+#include "db.h"
 #include "keybox.h"
 #include "pki.h"
 #include "route.h"
@@ -135,7 +146,8 @@ struct pd {
 	struct event_base	*pd_base;
 	struct evhttp		*pd_http;
 	PGconn			*pd_db;
-	int			 pd_db_down;
+	int			 pd_db_down;	/* store_down() */
+	int			 pd_db_pid;	/* its backend, at connect */
 	PGconn			*pd_listen;
 	struct event		*pd_listen_ev;
 	struct event		*pd_retry_ev;	/* reconnects pd_listen */
@@ -185,6 +197,8 @@ int	send_start(struct pd *, char *);
 void	send_kick(struct pd *);
 void	send_stop(struct pd *);
 
+int	store_down(struct pd *);
+/* XXX gone once fed.c uses db_exec */
 int	store_exec(struct pd *, const char *, int, const char *const *,
 	    const int *, const int *, PGresult **, char *);
 int	store_run(struct pd *, const char *, int, const char *const *,

@@ -4,11 +4,18 @@
  * SYNOPSIS
  *	See policyd.h.
  * DESCRIPTION
- *	Every statement goes through PQexecParams() with $n placeholders
- *	and text results; bytea comes back hex-escaped and is decoded with
- *	PQunescapeBytea(). The tables are those of sql/bg: accounts and
- *	account_keys (replicated, read only), held_arms, agent_mailbox,
+ *	Every statement goes through db_exec() and its kin (db.h):
+ *	PQexecParams() with $n placeholders and text results; bytea comes
+ *	back hex-escaped and is decoded with PQunescapeBytea(). The
+ *	tables are those of sql/bg: accounts and account_keys
+ *	(replicated, read only), held_arms, agent_mailbox,
  *	address_routes, introductions and seen_messages (written here).
+ *
+ *	A statement outside a transaction that finds the connection lost
+ *	(the server restarted since) reconnects and runs once more
+ *	(db_exec()). The next store_connect() sees the new backend PID
+ *	and logs "database status=reconnected ok=yes", as it logs a
+ *	reconnection of its own.
  *
  *	held_arms.arm keeps the ARM exactly as the sender's agent wrapped
  *	it to its courier end; agent_mailbox.body keeps the wrap BG ->
@@ -45,61 +52,48 @@
 #define ST_MAX_PEM	(64 * 1024)
 
 /*
- * Run one statement; 0 with *res set (to PQclear()), -1 with err. A
- * statement outside a transaction that finds the connection lost (the
- * server restarted since) reconnects and runs once more.
+ * 1 when a failure came from a lost database: then, or since
+ * store_connect(). Sets pd_db_down, which fed.c reads.
  */
+int
+store_down(struct pd *pd)
+{
+	if (db_down(pd->pd_db))
+		pd->pd_db_down = 1;
+	return pd->pd_db_down;
+}
+
+/* rc, once store_down() has looked at the connection. */
+static int
+st_noted(struct pd *pd, int rc)
+{
+	(void)store_down(pd);
+	return rc;
+}
+
+/* XXX gone once fed.c uses db_exec */
 int
 store_exec(struct pd *pd, const char *sql, int n, const char *const *vals,
     const int *lens, const int *fmts, PGresult **res, char *err)
 {
-	ExecStatusType st;
-	int idle = PQtransactionStatus(pd->pd_db) == PQTRANS_IDLE;
-
-	*res = PQexecParams(pd->pd_db, sql, n, NULL, vals, lens, fmts, 0);
-	st = PQresultStatus(*res);
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && idle &&
-	    PQstatus(pd->pd_db) == CONNECTION_BAD) {
-		PQclear(*res);
-		PQreset(pd->pd_db);
-		log_info("database status=reconnected ok=%s",
-		    PQstatus(pd->pd_db) == CONNECTION_OK ? "yes" : "no");
-		*res = PQexecParams(pd->pd_db, sql, n, NULL, vals, lens, fmts,
-		    0);
-		st = PQresultStatus(*res);
-	}
-	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
-		return 0;
-	tn_err(err, "database: %.200s", *res != NULL ?
-	    PQresultErrorMessage(*res) : PQerrorMessage(pd->pd_db));
-	err[strcspn(err, "\n")] = '\0';
-	if (PQstatus(pd->pd_db) != CONNECTION_OK)
-		pd->pd_db_down = 1;
-	PQclear(*res);
-	*res = NULL;
-	return -1;
+	(void)fmts;	/* db_exec(): binary exactly where lens[i] > 0 */
+	return st_noted(pd, db_exec(pd->pd_db, sql, n, vals, lens, res, err));
 }
 
-/* A statement whose rows do not matter. */
+/* XXX gone once fed.c uses db_exec */
 int
 store_run(struct pd *pd, const char *sql, int n, const char *const *vals,
     char *err)
 {
-	PGresult *res;
-
-	if (store_exec(pd, sql, n, vals, NULL, NULL, &res, err) == -1)
-		return -1;
-	PQclear(res);
-	return 0;
+	return st_noted(pd, db_run(pd->pd_db, sql, n, vals, err));
 }
 
+/* XXX gone once fed.c uses db_exec */
 void
 store_rollback(struct pd *pd)
 {
-	char err[TN_ERRLEN];
-
-	if (PQtransactionStatus(pd->pd_db) != PQTRANS_IDLE)
-		(void)store_run(pd, "ROLLBACK", 0, NULL, err);
+	db_rollback(pd->pd_db);
+	(void)store_down(pd);
 }
 
 void
@@ -122,14 +116,16 @@ store_connect(struct pd *pd, char *err)
 		PQreset(pd->pd_db);
 		log_info("database status=reconnected ok=%s",
 		    PQstatus(pd->pd_db) == CONNECTION_OK ? "yes" : "no");
-	}
-	if (pd->pd_db == NULL || PQstatus(pd->pd_db) != CONNECTION_OK) {
+	} else if (PQbackendPID(pd->pd_db) != pd->pd_db_pid)
+		log_info("database status=reconnected ok=yes");	/* db_exec() */
+	if (db_down(pd->pd_db)) {
 		tn_err(err, "database: %.200s", pd->pd_db == NULL ?
 		    "out of memory" : PQerrorMessage(pd->pd_db));
 		err[strcspn(err, "\n")] = '\0';
 		pd->pd_db_down = 1;
 		return -1;
 	}
+	pd->pd_db_pid = PQbackendPID(pd->pd_db);
 	return 0;
 }
 
@@ -210,7 +206,7 @@ store_account(struct pd *pd, const char *address, struct pd_account **out,
 	int rc = -1;
 
 	*out = NULL;
-	if (store_exec(pd, sql, 1, &address, NULL, NULL, &res, err) == -1)
+	if (db_exec(pd->pd_db, sql, 1, &address, NULL, &res, err) == -1)
 		goto out;
 	if (PQntuples(res) != 1) {
 		rc = 0;
@@ -239,53 +235,38 @@ out:
 	return rc;
 }
 
-/* route_decide() tables over this database. */
-static int
-st_lookup(void *ctx, const char *sql, const char *key, char *courier,
-    char *err)
-{
-	PGresult *res;
-	int found;
-
-	if (store_exec(ctx, sql, 1, &key, NULL, NULL, &res, err) == -1)
-		return -1;
-	found = PQntuples(res) > 0;
-	if (found && courier != NULL)
-		snprintf(courier, ROUTE_IDLEN, "%s", PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return found;
-}
-
+/* route_decide() tables over this database: ctx is pd_db. */
 static int
 st_rt_local(void *ctx, const char *address, char *err)
 {
-	return st_lookup(ctx, "SELECT 1 FROM accounts WHERE address = "
-	    "lower($1) AND status = 'active'", address, NULL, err);
+	return db_one(ctx, "SELECT 1 FROM accounts WHERE address = "
+	    "lower($1) AND status = 'active'", 1, &address, NULL, 0, err);
 }
 
 static int
 st_rt_transferred(void *ctx, const char *address, char *courier, char *err)
 {
-	return st_lookup(ctx, "SELECT courier FROM address_routes WHERE "
+	return db_one(ctx, "SELECT courier FROM address_routes WHERE "
 	    "address = lower($1) AND reason = 'transferred' UNION ALL "
 	    "SELECT redirect_to FROM accounts WHERE address = lower($1) "
-	    "AND redirect_to IS NOT NULL", address, courier, err);
+	    "AND redirect_to IS NOT NULL", 1, &address, courier, ROUTE_IDLEN,
+	    err);
 }
 
 static int
 st_rt_learned(void *ctx, const char *address, char *courier, char *err)
 {
-	return st_lookup(ctx, "SELECT courier FROM address_routes WHERE "
-	    "address = lower($1) AND reason IN ('rejected', 'introduced')",
-	    address, courier, err);
+	return db_one(ctx, "SELECT courier FROM address_routes WHERE "
+	    "address = lower($1) AND reason IN ('rejected', 'introduced')", 1,
+	    &address, courier, ROUTE_IDLEN, err);
 }
 
 static int
 st_rt_domain(void *ctx, const char *domain, char *courier, char *err)
 {
-	return st_lookup(ctx, "SELECT courier FROM introductions WHERE "
+	return db_one(ctx, "SELECT courier FROM introductions WHERE "
 	    "element = 'bg' AND $1 = ANY (domains) ORDER BY courier LIMIT 1",
-	    domain, courier, err);
+	    1, &domain, courier, ROUTE_IDLEN, err);
 }
 
 int
@@ -301,7 +282,7 @@ store_route(struct pd *pd, const char *rcpt, enum route_source src,
 		.rc_superior = cf->cf_superior,
 	};
 	struct route_tables tables = {
-		.rt_ctx = pd,
+		.rt_ctx = pd->pd_db,
 		.rt_local = st_rt_local,
 		.rt_transferred = st_rt_transferred,
 		.rt_learned = st_rt_learned,
@@ -324,9 +305,7 @@ store_deliver(struct pd *pd, const struct pd_account *to, const char *msgid,
 	unsigned char *wrap = NULL;
 	size_t wraplen;
 	const char *vals[4];
-	int lens[4] = { 0, 0, 0, 0 }, fmts[4] = { 0, 0, 1, 0 };
-	PGresult *res = NULL;
-	int rc = -1;
+	int lens[4] = { 0, 0, 0, 0 }, rc = -1;
 
 	if (to->pa_agent == NULL) {
 		tn_err(err, "%s: no agent certificate", to->pa_address);
@@ -345,11 +324,10 @@ store_deliver(struct pd *pd, const struct pd_account *to, const char *msgid,
 	vals[2] = (const char *)wrap;
 	lens[2] = (int)wraplen;
 	vals[3] = expires;
-	if (store_exec(pd, sql, 4, vals, lens, fmts, &res, err) == -1)
+	if (db_exec(pd->pd_db, sql, 4, vals, lens, NULL, err) == -1)
 		goto out;
 	rc = 0;
 out:
-	PQclear(res);
 	free(wrap);
 	sk_X509_free(rcpts);
 	return rc;
@@ -364,13 +342,9 @@ st_hold(struct pd *pd, const struct arm_record *ar, const char *rcpt,
 	    "ON CONFLICT DO NOTHING";
 	const char *vals[5] = { ar->ar_msgid, ar->ar_sender, rcpt,
 	    (const char *)body, expires };
-	int lens[5] = { 0, 0, 0, (int)len, 0 }, fmts[5] = { 0, 0, 0, 1, 0 };
-	PGresult *res;
+	int lens[5] = { 0, 0, 0, (int)len, 0 };
 
-	if (store_exec(pd, sql, 5, vals, lens, fmts, &res, err) == -1)
-		return -1;
-	PQclear(res);
-	return 0;
+	return db_exec(pd->pd_db, sql, 5, vals, lens, NULL, err);
 }
 
 /* Rules 2-5: queue the ARM record for another courier (fed_forward()). */
@@ -471,21 +445,19 @@ st_commit(struct pd *pd, const struct arm_record *ar,
 {
 	char err[TN_ERRLEN], expires[32];
 	const char *exp;
-	PGresult *res = NULL;
 	size_t i;
 	int ndel = 0, nheld = 0, fresh;
 
 	st_expires(ar, expires, sizeof(expires));
 	exp = expires[0] != '\0' ? expires : NULL;
-	if (store_run(pd, "BEGIN", 0, NULL, err) == -1 ||
-	    store_exec(pd, "INSERT INTO seen_messages (message_id, kind) "
-	    "VALUES ($1, 'arm') ON CONFLICT DO NOTHING RETURNING 1", 1,
-	    (const char *const *)&ar->ar_msgid, NULL, NULL, &res, err) == -1)
+	if (db_begin(pd->pd_db, err) == -1 ||
+	    (fresh = db_one(pd->pd_db, "INSERT INTO seen_messages "
+	    "(message_id, kind) VALUES ($1, 'arm') ON CONFLICT DO NOTHING "
+	    "RETURNING 1", 1, (const char *const *)&ar->ar_msgid, NULL, 0,
+	    err)) == -1)
 		goto out;
-	fresh = PQntuples(res) == 1;
-	PQclear(res);
 	if (!fresh) {
-		store_rollback(pd);
+		db_rollback(pd->pd_db);
 		log_info("arm msgid=%s sender=%s status=duplicate",
 		    ar->ar_msgid, ar->ar_sender);
 		snprintf(msg, msglen, "already stored");
@@ -495,7 +467,7 @@ st_commit(struct pd *pd, const struct arm_record *ar,
 		if (st_recipient(pd, ar, ar->ar_rcpts[i], exp, arm, armlen,
 		    body, len, &ndel, &nheld, err) == -1)
 			goto out;
-	if (store_run(pd, "COMMIT", 0, NULL, err) == -1)
+	if (db_commit(pd->pd_db, err) == -1)
 		goto out;
 	send_kick(pd);
 	log_info("arm msgid=%s sender=%s status=stored delivered=%d "
@@ -504,9 +476,9 @@ st_commit(struct pd *pd, const struct arm_record *ar,
 	snprintf(msg, msglen, st_expired(ar) ? "expired, dropped" : "stored");
 	return PD_CREATED;
 out:
-	store_rollback(pd);
+	db_rollback(pd->pd_db);
 	log_warn("arm msgid=%s status=error reason=\"%s\"", ar->ar_msgid, err);
-	if (!pd->pd_db_down) {
+	if (!store_down(pd)) {
 		snprintf(msg, msglen, "internal error");
 		return PD_INTERNAL;
 	}
@@ -542,7 +514,7 @@ st_sender(struct pd *pd, X509 *client, const char *address,
 	    store_account(pd, address, from, 1, err) == -1) {
 		log_warn("arm client=%s status=error reason=\"%s\"", address,
 		    err);
-		if (!pd->pd_db_down) {
+		if (!store_down(pd)) {
 			snprintf(msg, msglen, "internal error");
 			return PD_INTERNAL;
 		}
@@ -654,8 +626,8 @@ out:
 static int
 st_drop_expired(struct pd *pd, const char *address, char *err)
 {
-	return store_run(pd, "DELETE FROM agent_mailbox WHERE address = $1 "
-	    "AND expires_at <= now()", 1, &address, err);
+	return db_run(pd->pd_db, "DELETE FROM agent_mailbox WHERE address = "
+	    "$1 AND expires_at <= now()", 1, &address, err);
 }
 
 int
@@ -667,8 +639,8 @@ store_mailbox_list(struct pd *pd, const char *address, struct evbuffer *out,
 
 	if (store_connect(pd, err) == -1 ||
 	    st_drop_expired(pd, address, err) == -1 ||
-	    store_exec(pd, "SELECT id, message_id FROM agent_mailbox "
-	    "WHERE address = $1 ORDER BY id", 1, &address, NULL, NULL, &res,
+	    db_exec(pd->pd_db, "SELECT id, message_id FROM agent_mailbox "
+	    "WHERE address = $1 ORDER BY id", 1, &address, NULL, &res,
 	    err) == -1)
 		goto out;
 	for (i = 0; i < PQntuples(res); i++)
@@ -697,9 +669,9 @@ store_mailbox_get(struct pd *pd, const char *address, long long id,
 	snprintf(idbuf, sizeof(idbuf), "%lld", id);
 	if (store_connect(pd, err) == -1 ||
 	    st_drop_expired(pd, address, err) == -1 ||
-	    store_exec(pd, "UPDATE agent_mailbox SET fetched_at = now() "
+	    db_exec(pd->pd_db, "UPDATE agent_mailbox SET fetched_at = now() "
 	    "WHERE id = $1 AND address = $2 RETURNING body", 2, vals, NULL,
-	    NULL, &res, err) == -1)
+	    &res, err) == -1)
 		goto out;
 	if (PQntuples(res) != 1) {
 		rc = 1;
@@ -728,8 +700,8 @@ store_mailbox_delete(struct pd *pd, const char *address, long long id,
 
 	snprintf(idbuf, sizeof(idbuf), "%lld", id);
 	if (store_connect(pd, err) == -1 ||
-	    store_exec(pd, "DELETE FROM agent_mailbox WHERE id = $1 "
-	    "AND address = $2", 2, vals, NULL, NULL, &res, err) == -1)
+	    db_exec(pd->pd_db, "DELETE FROM agent_mailbox WHERE id = $1 "
+	    "AND address = $2", 2, vals, NULL, &res, err) == -1)
 		goto out;
 	rc = strcmp(PQcmdTuples(res), "1") == 0 ? 0 : 1;
 out:
@@ -759,7 +731,7 @@ st_release_one(struct pd *pd, const struct pd_account *to, PGresult *res,
 	char why[TN_ERRLEN];
 	int rc = -1;
 
-	if (store_account(pd, sender, &from, 1, why) == -1 && pd->pd_db_down) {
+	if (store_account(pd, sender, &from, 1, why) == -1 && store_down(pd)) {
 		snprintf(err, TN_ERRLEN, "%s", why);
 		goto out;
 	}
@@ -780,7 +752,7 @@ st_release_one(struct pd *pd, const struct pd_account *to, PGresult *res,
 		goto out;
 	rc = -1;
 	if (store_deliver(pd, to, msgid, expires, arm, armlen, err) == -1 ||
-	    store_run(pd, "UPDATE held_arms SET released_at = now() "
+	    db_run(pd->pd_db, "UPDATE held_arms SET released_at = now() "
 	    "WHERE id = $1", 1, &hid, err) == -1)
 		goto out;
 	log_info("arm msgid=%s rcpt=%s status=released", msgid,
@@ -810,14 +782,15 @@ st_release_rows(struct pd *pd, const struct pd_account *to, char *err)
 	PGresult *res = NULL;
 	int i, rc = -1;
 
-	if (store_exec(pd, sql, 1, &addr, NULL, NULL, &res, err) == -1)
+	if (db_exec(pd->pd_db, sql, 1, &addr, NULL, &res, err) == -1)
 		goto out;
 	for (i = 0; i < PQntuples(res); i++) {
 		const char *hid = PQgetvalue(res, i, 0);
 
 		if (strcmp(PQgetvalue(res, i, 5), "t") == 0) {
-			if (store_run(pd, "UPDATE held_arms SET purged_at = now(), "
-			    "arm = '\\x' WHERE id = $1", 1, &hid, err) == -1)
+			if (db_run(pd->pd_db, "UPDATE held_arms SET purged_at "
+			    "= now(), arm = '\\x' WHERE id = $1", 1, &hid,
+			    err) == -1)
 				goto out;
 			log_info("arm msgid=%s rcpt=%s status=expired-dropped",
 			    PQgetvalue(res, i, 1), addr);
@@ -837,17 +810,17 @@ store_release(struct pd *pd, const char *address, char *err)
 	int rc = -1;
 
 	if (store_connect(pd, err) == -1 ||
-	    store_run(pd, "BEGIN", 0, NULL, err) == -1 ||
+	    db_begin(pd->pd_db, err) == -1 ||
 	    store_account(pd, address, &to, 0, err) == -1)
 		goto out;
 	if (to != NULL && strcmp(to->pa_status, "active") == 0 &&
 	    to->pa_agent != NULL && st_release_rows(pd, to, err) == -1)
 		goto out;
-	if (store_run(pd, "COMMIT", 0, NULL, err) == -1)
+	if (db_commit(pd->pd_db, err) == -1)
 		goto out;
 	rc = 0;
 out:
-	store_rollback(pd);
+	db_rollback(pd->pd_db);
 	store_account_free(to);
 	return rc;
 }
@@ -859,10 +832,10 @@ store_release_all(struct pd *pd, char *err)
 	int i, rc = -1;
 
 	if (store_connect(pd, err) == -1 ||
-	    store_exec(pd, "SELECT DISTINCT h.recipient FROM held_arms h "
+	    db_exec(pd->pd_db, "SELECT DISTINCT h.recipient FROM held_arms h "
 	    "JOIN accounts a ON a.address = h.recipient "
 	    "WHERE a.status = 'active' AND h.released_at IS NULL "
-	    "AND h.purged_at IS NULL ORDER BY 1", 0, NULL, NULL, NULL, &res,
+	    "AND h.purged_at IS NULL ORDER BY 1", 0, NULL, NULL, &res,
 	    err) == -1)
 		goto out;
 	for (i = 0; i < PQntuples(res); i++)
@@ -884,18 +857,17 @@ store_purge(struct pd *pd, char *err)
 
 	snprintf(secs, sizeof(secs), "%ld", pd->pd_cf->cf_hold_limit);
 	if (store_connect(pd, err) == -1 ||
-	    store_exec(pd, "UPDATE held_arms SET purged_at = now(), arm = '\\x' "
-	    "WHERE released_at IS NULL AND purged_at IS NULL AND "
+	    db_exec(pd->pd_db, "UPDATE held_arms SET purged_at = now(), "
+	    "arm = '\\x' WHERE released_at IS NULL AND purged_at IS NULL AND "
 	    "(received_at < now() - make_interval(secs => $1::double precision) "
-	    "OR expires_at <= now())", 1, &val, NULL, NULL, &res,
-	    err) == -1)
+	    "OR expires_at <= now())", 1, &val, NULL, &res, err) == -1)
 		goto out;
 	if (strcmp(PQcmdTuples(res), "0") != 0)
 		log_info("hygiene held_arms purged=%s", PQcmdTuples(res));
 	PQclear(res);
 	res = NULL;
-	if (store_exec(pd, "DELETE FROM agent_mailbox WHERE expires_at <= now()",
-	    0, NULL, NULL, NULL, &res, err) == -1)
+	if (db_exec(pd->pd_db, "DELETE FROM agent_mailbox WHERE expires_at <= "
+	    "now()", 0, NULL, NULL, &res, err) == -1)
 		goto out;
 	if (strcmp(PQcmdTuples(res), "0") != 0)
 		log_info("hygiene agent_mailbox expired=%s", PQcmdTuples(res));
