@@ -12,8 +12,9 @@
  *	downtime, a lost connection) is caught up. Each notification
  *	releases the held ARMs of its address (store_release()).
  *
- *	When the connection is lost, it is retried every
- *	LISTEN_RETRY seconds, each success followed by the same catch-up.
+ *	LISTEN goes through db_run() (db.h) like every statement. When
+ *	the connection is lost, it is retried every LISTEN_RETRY
+ *	seconds, each success followed by the same catch-up.
  *	listen_stop() closes it and frees its events.
  * DIAGNOSTICS
  *	listen_start() returns 0, or -1 with a reason in err (the daemon
@@ -69,7 +70,7 @@ listen_later(struct pd *pd)
 int
 listen_start(struct pd *pd, char *err)
 {
-	PGresult *res = NULL;
+	char why[TN_ERRLEN];
 	int rc = -1;
 
 	err[0] = '\0';
@@ -81,10 +82,9 @@ listen_start(struct pd *pd, char *err)
 		goto out;
 	}
 	PQsetNoticeProcessor(pd->pd_listen, store_notice, NULL);
-	res = PQexecParams(pd->pd_listen, "LISTEN tandem_account", 0, NULL,
-	    NULL, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		tn_err(err, "LISTEN: %.200s", PQerrorMessage(pd->pd_listen));
+	if (db_run(pd->pd_listen, "LISTEN tandem_account", 0, NULL,
+	    why) == -1) {
+		tn_err(err, "LISTEN: %s", why);
 		goto out;
 	}
 	if (PQsetnonblocking(pd->pd_listen, 1) != 0 ||
@@ -99,7 +99,6 @@ listen_start(struct pd *pd, char *err)
 	rc = 0;
 out:
 	err[strcspn(err, "\n")] = '\0';
-	PQclear(res);
 	if (rc == -1)
 		listen_later(pd);
 	return rc;
