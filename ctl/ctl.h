@@ -27,13 +27,14 @@
  *	ctl_connect() opens a libpq connection, or prints why not and
  *	returns NULL; the caller passes it to PQfinish().
  *
- *	ctl_sql() runs one statement through PQexecParams() with n text
- *	parameters. It returns the result (to be passed to PQclear()) if
- *	the statement succeeded, else prints the server's message and
- *	returns NULL.
+ *	ctl_sql() runs one statement with n text parameters through
+ *	db_exec() (db.h). It returns the result (to be passed to
+ *	PQclear()) if the statement succeeded, else prints "database: "
+ *	and the server's message and returns NULL.
  *
  *	ctl_begin() and ctl_end() open and close a transaction (ctl_end
- *	commits with commit, else rolls back); 0 or -1.
+ *	commits with commit, else rolls back, silently); 0, or -1 after
+ *	printing why. A COMMIT that the server answers ROLLBACK is -1.
  * DIAGNOSTICS
  *	Everything goes to standard error, prefixed "tandemctl: ".
  */
@@ -42,6 +43,7 @@
 
 #include <libpq-fe.h>
 
+#include "db.h"
 #include "tandem.h"
 
 int	ctl_db(int, char **);

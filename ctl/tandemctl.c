@@ -21,7 +21,8 @@
  *	tandemctl route remove --db CONNINFO --address A
  * DESCRIPTION
  *	The entry point: picks the command group, and holds the helpers
- *	every group uses (ctl.h). See tandemctl(8) for the commands.
+ *	every group uses (ctl.h), which print what db_exec() and its kin
+ *	(db.h) say. See tandemctl(8) for the commands.
  * DIAGNOSTICS
  *	Exit status from sysexits.h: EX_USAGE for a bad command line,
  *	EX_NOINPUT for a missing file, EX_DATAERR for bad input,
@@ -109,44 +110,32 @@ PGresult *
 ctl_sql(PGconn *conn, const char *sql, int n, const char *const *values)
 {
 	PGresult *res;
-	ExecStatusType st;
-	const char *m;
+	char err[TN_ERRLEN];
 
-	res = PQexecParams(conn, sql, n, NULL, values, NULL, NULL, 0);
-	st = PQresultStatus(res);
-	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
-		return res;
-	m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-	ctl_fail(0, "database: %s", m ? m : PQerrorMessage(conn));
-	PQclear(res);
-	return NULL;
+	if (db_exec(conn, sql, n, values, NULL, &res, err) == -1)
+		ctl_fail(0, "%s", err);
+	return res;
 }
 
 int
 ctl_begin(PGconn *conn)
 {
-	PGresult *res;
+	char err[TN_ERRLEN];
 
-	if ((res = ctl_sql(conn, "BEGIN", 0, NULL)) == NULL)
-		return -1;
-	PQclear(res);
+	if (db_begin(conn, err) == -1)
+		return ctl_fail(-1, "%s", err);
 	return 0;
 }
 
 int
 ctl_end(PGconn *conn, int commit)
 {
-	PGresult *res;
+	char err[TN_ERRLEN];
 
-	if ((res = ctl_sql(conn, commit ? "COMMIT" : "ROLLBACK", 0,
-	    NULL)) == NULL)
-		return -1;
-	/* A COMMIT of a failed transaction answers ROLLBACK. */
-	if (commit && strcmp(PQcmdStatus(res), "COMMIT") != 0) {
-		PQclear(res);
-		return -1;
-	}
-	PQclear(res);
+	if (!commit)
+		db_rollback(conn);
+	else if (db_commit(conn, err) == -1)
+		return ctl_fail(-1, "%s", err);
 	return 0;
 }
 
