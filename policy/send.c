@@ -60,7 +60,7 @@ struct send_job {
 	unsigned char	*sj_text;	/* PD_KIND_UNSEALED: to seal */
 	size_t		 sj_textlen;
 	X509		*sj_peer;	/* the server certificate sealed to */
-	char		 sj_why[TN_ERRLEN];	/* a refused handshake */
+	char		 sj_why[TN_ERRLEN];	/* a failure before an answer */
 	struct evhttp_connection *sj_con;	/* in flight */
 	struct send_job	*sj_next;	/* pd_send_jobs */
 };
@@ -261,6 +261,33 @@ send_reason(struct send_job *sj, struct evhttp_request *req, int code,
 	why[strcspn(why, "\r\n")] = '\0';
 }
 
+/*
+ * The outcome of an attempt into bg_outbox, with its log line: on 200
+ * or 201 the row is sent (store_outbox_sent()), otherwise put back for
+ * send_reason() (store_outbox_retry()).
+ */
+static void
+send_record(struct pd *pd, struct send_job *sj, struct evhttp_request *req,
+    int code)
+{
+	char why[TN_ERRLEN], err[TN_ERRLEN];
+
+	if (code == 200 || code == 201) {
+		if (store_outbox_sent(pd, sj->sj_id, err) == -1)
+			log_warn("courier-send id=%lld status=error "
+			    "reason=\"%s\"", sj->sj_id, err);
+		log_info("courier-send id=%lld url=%s status=sent code=%d",
+		    sj->sj_id, sj->sj_url, code);
+	} else {
+		send_reason(sj, req, code, why);
+		log_info("courier-send id=%lld url=%s status=retry "
+		    "reason=\"%s\"", sj->sj_id, sj->sj_url, why);
+		if (store_outbox_retry(pd, sj->sj_id, why, err) == -1)
+			log_warn("courier-send id=%lld status=error "
+			    "reason=\"%s\"", sj->sj_id, err);
+	}
+}
+
 static int	send_post(struct pd *, struct send_job *,
 		    const unsigned char *, size_t, char *);
 
@@ -304,7 +331,7 @@ send_done(struct evhttp_request *req, void *arg)
 	struct pd *pd = sj->sj_pd;
 	int code = req != NULL ? evhttp_request_get_response_code(req) : 0;
 	struct evhttp_connection *con = sj->sj_con;
-	char why[TN_ERRLEN], err[TN_ERRLEN];
+	char err[TN_ERRLEN];
 
 	sj->sj_con = NULL;
 	send_retire(pd, con);
@@ -318,20 +345,7 @@ send_done(struct evhttp_request *req, void *arg)
 		snprintf(sj->sj_why, sizeof(sj->sj_why), "%s", err);
 		code = 0;
 	}
-	if (code == 200 || code == 201) {
-		if (store_outbox_sent(pd, sj->sj_id, err) == -1)
-			log_warn("courier-send id=%lld status=error "
-			    "reason=\"%s\"", sj->sj_id, err);
-		log_info("courier-send id=%lld url=%s status=sent code=%d",
-		    sj->sj_id, sj->sj_url, code);
-	} else {
-		send_reason(sj, req, code, why);
-		log_info("courier-send id=%lld url=%s status=retry "
-		    "reason=\"%s\"", sj->sj_id, sj->sj_url, why);
-		if (store_outbox_retry(pd, sj->sj_id, why, err) == -1)
-			log_warn("courier-send id=%lld status=error "
-			    "reason=\"%s\"", sj->sj_id, err);
-	}
+	send_record(pd, sj, req, code);
 	send_job_free(sj);
 }
 
@@ -423,7 +437,7 @@ send_row(struct pd *pd, PGresult *res, int i)
 	struct send_job *sj = NULL;
 	unsigned char *body = NULL;
 	size_t len;
-	char err[TN_ERRLEN], why[TN_ERRLEN];
+	char err[TN_ERRLEN];
 
 	if ((sj = calloc(1, sizeof(*sj))) == NULL ||
 	    (sj->sj_url = strdup(PQgetvalue(res, i, 1))) == NULL ||
@@ -446,12 +460,9 @@ send_row(struct pd *pd, PGresult *res, int i)
 		PQfreemem(body);
 		body = NULL;
 	}
-	if (send_post(pd, sj, body, len, why) == -1) {
-		log_info("courier-send id=%lld url=%s status=retry "
-		    "reason=\"%s\"", sj->sj_id, sj->sj_url, why);
-		if (store_outbox_retry(pd, sj->sj_id, why, err) == -1)
-			log_warn("courier-send id=%lld status=error "
-			    "reason=\"%s\"", sj->sj_id, err);
+	if (send_post(pd, sj, body, len, err) == -1) {
+		snprintf(sj->sj_why, sizeof(sj->sj_why), "%s", err);
+		send_record(pd, sj, NULL, 0);
 		goto out;
 	}
 	sj->sj_next = pd->pd_send_jobs;
