@@ -60,7 +60,7 @@ struct send_job {
 	unsigned char	*sj_text;	/* PD_KIND_UNSEALED: to seal */
 	size_t		 sj_textlen;
 	X509		*sj_peer;	/* the server certificate sealed to */
-	char		 sj_why[TN_ERRLEN];	/* a refused handshake */
+	char		 sj_why[TN_ERRLEN];	/* a failure before an answer */
 	struct evhttp_connection *sj_con;	/* in flight */
 	struct send_job	*sj_next;	/* pd_send_jobs */
 };
@@ -261,6 +261,33 @@ send_reason(struct send_job *sj, struct evhttp_request *req, int code,
 	why[strcspn(why, "\r\n")] = '\0';
 }
 
+/*
+ * The outcome of an attempt into bg_outbox, with its log line: on 200
+ * or 201 the row is sent (store_outbox_sent()), otherwise put back for
+ * send_reason() (store_outbox_retry()).
+ */
+static void
+send_record(struct pd *pd, struct send_job *sj, struct evhttp_request *req,
+    int code)
+{
+	char why[TN_ERRLEN], err[TN_ERRLEN];
+
+	if (code == 200 || code == 201) {
+		if (store_outbox_sent(pd, sj->sj_id, err) == -1)
+			log_warn("courier-send id=%lld status=error "
+			    "reason=\"%s\"", sj->sj_id, err);
+		log_info("courier-send id=%lld url=%s status=sent code=%d",
+		    sj->sj_id, sj->sj_url, code);
+	} else {
+		send_reason(sj, req, code, why);
+		log_info("courier-send id=%lld url=%s status=retry "
+		    "reason=\"%s\"", sj->sj_id, sj->sj_url, why);
+		if (store_outbox_retry(pd, sj->sj_id, why, err) == -1)
+			log_warn("courier-send id=%lld status=error "
+			    "reason=\"%s\"", sj->sj_id, err);
+	}
+}
+
 static int	send_post(struct pd *, struct send_job *,
 		    const unsigned char *, size_t, char *);
 
@@ -304,7 +331,7 @@ send_done(struct evhttp_request *req, void *arg)
 	struct pd *pd = sj->sj_pd;
 	int code = req != NULL ? evhttp_request_get_response_code(req) : 0;
 	struct evhttp_connection *con = sj->sj_con;
-	char why[TN_ERRLEN], err[TN_ERRLEN];
+	char err[TN_ERRLEN];
 
 	sj->sj_con = NULL;
 	send_retire(pd, con);
@@ -318,27 +345,109 @@ send_done(struct evhttp_request *req, void *arg)
 		snprintf(sj->sj_why, sizeof(sj->sj_why), "%s", err);
 		code = 0;
 	}
-	if (code == 200 || code == 201) {
-		if (store_outbox_sent(pd, sj->sj_id, err) == -1)
-			log_warn("courier-send id=%lld status=error "
-			    "reason=\"%s\"", sj->sj_id, err);
-		log_info("courier-send id=%lld url=%s status=sent code=%d",
-		    sj->sj_id, sj->sj_url, code);
-	} else {
-		send_reason(sj, req, code, why);
-		log_info("courier-send id=%lld url=%s status=retry "
-		    "reason=\"%s\"", sj->sj_id, sj->sj_url, why);
-		if (store_outbox_retry(pd, sj->sj_id, why, err) == -1)
-			log_warn("courier-send id=%lld status=error "
-			    "reason=\"%s\"", sj->sj_id, err);
-	}
+	send_record(pd, sj, req, code);
 	send_job_free(sj);
 }
 
 /*
- * The request of one job: POST body, or with body NULL the GET that
- * shows the server certificate; 0, or -1 with err (the job is not
- * taken).
+ * Where a job's URL sends to: *uri (to be passed to evhttp_uri_free(),
+ * also on failure) holds *host; *port is 443 unless the URL names one;
+ * target receives the URL's path followed by v1/courier.
+ */
+static int
+send_target(const char *url, struct evhttp_uri **uri, const char **host,
+    int *port, char *target, size_t size, char *err)
+{
+	const char *path;
+
+	if ((*uri = evhttp_uri_parse(url)) == NULL ||
+	    evhttp_uri_get_scheme(*uri) == NULL ||
+	    strcasecmp(evhttp_uri_get_scheme(*uri), "https") != 0 ||
+	    (*host = evhttp_uri_get_host(*uri)) == NULL) {
+		tn_err(err, "%s: not an https URL", url);
+		return -1;
+	}
+	*port = evhttp_uri_get_port(*uri) > 0 ? evhttp_uri_get_port(*uri) :
+	    443;
+	path = evhttp_uri_get_path(*uri) != NULL ? evhttp_uri_get_path(*uri) :
+	    "";
+	snprintf(target, size, "%s%sv1/courier", path,
+	    path[0] != '\0' && path[strlen(path) - 1] == '/' ? "" : "/");
+	return 0;
+}
+
+/*
+ * The TLS connection of a job to host:port, or to the address
+ * agent.resolve gives for them; its handshake is checked by
+ * send_verify_cb(). NULL with err; the result should be passed to
+ * evhttp_connection_free() unless the job takes it.
+ */
+static struct evhttp_connection *
+send_connect(struct pd *pd, struct send_job *sj, const char *host, int port,
+    char *err)
+{
+	struct evhttp_connection *con = NULL;
+	struct bufferevent *bev;
+	const char *to;
+	char addr[256];
+	SSL *ssl = NULL;
+
+	to = send_resolve(pd->pd_cf, host, port, addr, sizeof(addr));
+	if ((ssl = SSL_new(pd->pd_client_ssl)) == NULL ||
+	    !SSL_set_tlsext_host_name(ssl, host) ||
+	    !SSL_set_ex_data(ssl, send_idx, sj)) {
+		tn_err_ssl(err, "TLS connection");
+		goto out;
+	}
+	if ((bev = bufferevent_openssl_socket_new(pd->pd_base, -1, ssl,
+	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE |
+	    BEV_OPT_DEFER_CALLBACKS)) == NULL) {
+		tn_err(err, "out of memory");
+		goto out;
+	}
+	ssl = NULL;		/* the bufferevent's, and it the connection's */
+	if ((con = evhttp_connection_base_bufferevent_new(pd->pd_base, NULL,
+	    bev, to, (unsigned short)port)) == NULL) {
+		tn_err(err, "out of memory");
+		goto out;
+	}
+	evhttp_connection_set_timeout(con, SEND_TIMEOUT);
+out:
+	SSL_free(ssl);
+	return con;
+}
+
+/*
+ * The request of a job for host:port: POST of body, or with body NULL
+ * the GET that shows the server certificate; send_done() gets its
+ * answer. NULL when out of memory; the result should be passed to
+ * evhttp_request_free() unless evhttp_make_request() takes it.
+ */
+static struct evhttp_request *
+send_build(struct send_job *sj, const char *host, int port,
+    const unsigned char *body, size_t len)
+{
+	struct evhttp_request *req;
+	struct evkeyvalq *hd;
+	char hostport[300];
+
+	if ((req = evhttp_request_new(send_done, sj)) == NULL)
+		return NULL;
+	snprintf(hostport, sizeof(hostport), "%s:%d", host, port);
+	hd = evhttp_request_get_output_headers(req);
+	evhttp_add_header(hd, "Host", hostport);
+	evhttp_add_header(hd, "Connection", "close");
+	if (body != NULL) {
+		evhttp_add_header(hd, "Content-Type", "application/pkcs7-mime");
+		evbuffer_add(evhttp_request_get_output_buffer(req), body, len);
+	}
+	return req;
+}
+
+/*
+ * Send the request of one job (send_build()) on its connection
+ * (send_connect()) to the job's URL/v1/courier; 0, or -1 with err (the
+ * job is not taken).
  */
 static int
 send_post(struct pd *pd, struct send_job *sj, const unsigned char *body,
@@ -347,54 +456,17 @@ send_post(struct pd *pd, struct send_job *sj, const unsigned char *body,
 	struct evhttp_uri *uri = NULL;
 	struct evhttp_connection *con = NULL;
 	struct evhttp_request *req = NULL;
-	struct bufferevent *bev;
-	struct evkeyvalq *hd;
-	const char *host, *path, *to;
-	char addr[256], hostport[300], target[1024];
-	SSL *ssl = NULL;
+	const char *host;
+	char target[1024];
 	int port, rc = -1;
 
-	if ((uri = evhttp_uri_parse(sj->sj_url)) == NULL ||
-	    evhttp_uri_get_scheme(uri) == NULL ||
-	    strcasecmp(evhttp_uri_get_scheme(uri), "https") != 0 ||
-	    (host = evhttp_uri_get_host(uri)) == NULL) {
-		tn_err(err, "%s: not an https URL", sj->sj_url);
+	if (send_target(sj->sj_url, &uri, &host, &port, target,
+	    sizeof(target), err) == -1 ||
+	    (con = send_connect(pd, sj, host, port, err)) == NULL)
 		goto out;
-	}
-	port = evhttp_uri_get_port(uri) > 0 ? evhttp_uri_get_port(uri) : 443;
-	path = evhttp_uri_get_path(uri) != NULL ? evhttp_uri_get_path(uri) :
-	    "";
-	snprintf(target, sizeof(target), "%s%sv1/courier", path,
-	    path[0] != '\0' && path[strlen(path) - 1] == '/' ? "" : "/");
-	snprintf(hostport, sizeof(hostport), "%s:%d", host, port);
-	to = send_resolve(pd->pd_cf, host, port, addr, sizeof(addr));
-	if ((ssl = SSL_new(pd->pd_client_ssl)) == NULL ||
-	    !SSL_set_tlsext_host_name(ssl, host) ||
-	    !SSL_set_ex_data(ssl, send_idx, sj)) {
-		tn_err_ssl(err, "TLS connection");
-		SSL_free(ssl);
-		goto out;
-	}
-	if ((bev = bufferevent_openssl_socket_new(pd->pd_base, -1, ssl,
-	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE |
-	    BEV_OPT_DEFER_CALLBACKS)) == NULL) {
-		SSL_free(ssl);
+	if ((req = send_build(sj, host, port, body, len)) == NULL) {
 		tn_err(err, "out of memory");
 		goto out;
-	}
-	if ((con = evhttp_connection_base_bufferevent_new(pd->pd_base, NULL,
-	    bev, to, (unsigned short)port)) == NULL ||
-	    (req = evhttp_request_new(send_done, sj)) == NULL) {
-		tn_err(err, "out of memory");
-		goto out;
-	}
-	evhttp_connection_set_timeout(con, SEND_TIMEOUT);
-	hd = evhttp_request_get_output_headers(req);
-	evhttp_add_header(hd, "Host", hostport);
-	evhttp_add_header(hd, "Connection", "close");
-	if (body != NULL) {
-		evhttp_add_header(hd, "Content-Type", "application/pkcs7-mime");
-		evbuffer_add(evhttp_request_get_output_buffer(req), body, len);
 	}
 	if (evhttp_make_request(con, req, body != NULL ? EVHTTP_REQ_POST :
 	    EVHTTP_REQ_GET, target) != 0) {
@@ -423,7 +495,7 @@ send_row(struct pd *pd, PGresult *res, int i)
 	struct send_job *sj = NULL;
 	unsigned char *body = NULL;
 	size_t len;
-	char err[TN_ERRLEN], why[TN_ERRLEN];
+	char err[TN_ERRLEN];
 
 	if ((sj = calloc(1, sizeof(*sj))) == NULL ||
 	    (sj->sj_url = strdup(PQgetvalue(res, i, 1))) == NULL ||
@@ -446,12 +518,9 @@ send_row(struct pd *pd, PGresult *res, int i)
 		PQfreemem(body);
 		body = NULL;
 	}
-	if (send_post(pd, sj, body, len, why) == -1) {
-		log_info("courier-send id=%lld url=%s status=retry "
-		    "reason=\"%s\"", sj->sj_id, sj->sj_url, why);
-		if (store_outbox_retry(pd, sj->sj_id, why, err) == -1)
-			log_warn("courier-send id=%lld status=error "
-			    "reason=\"%s\"", sj->sj_id, err);
+	if (send_post(pd, sj, body, len, err) == -1) {
+		snprintf(sj->sj_why, sizeof(sj->sj_why), "%s", err);
+		send_record(pd, sj, NULL, 0);
 		goto out;
 	}
 	sj->sj_next = pd->pd_send_jobs;
