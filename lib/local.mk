@@ -12,6 +12,8 @@ lib_libtandem_a_SOURCES = \
 	lib/conf.h \
 	lib/db.c \
 	lib/db.h \
+	lib/fed.c \
+	lib/fed.h \
 	lib/intro.c \
 	lib/intro.h \
 	lib/keybox.c \

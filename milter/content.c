@@ -21,7 +21,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "fed.h"
+#include "db.h"
+#include "fgfed.h"
 #include "log.h"
 #include "milter.h"
 #include "tandem.h"
@@ -146,12 +147,12 @@ out:
 }
 
 /*
- * The route tables of fgdb_tables(), except that the local-account
+ * The route tables of the federation engine (fed_tables()), except that the local-account
  * lookup also reads the agent certificate of the account it finds,
  * so delivering to it takes no second statement.
  */
 struct content_rt {
-	struct route_tables	 cr_db;		/* fgdb_tables() */
+	struct route_tables	 cr_db;		/* fed_tables() */
 	const struct fg		*cr_fg;
 	X509			*cr_agent;	/* of the last local hit */
 };
@@ -166,9 +167,9 @@ crt_local(void *ctx, const char *address, char *err)
 
 	X509_free(c->cr_agent);
 	c->cr_agent = NULL;
-	if (db_exec(c->cr_db.rt_ctx, "SELECT agent_cert FROM accounts "
-	    "WHERE address = $1 AND status = 'active'", 1, p, NULL, &r,
-	    err) == -1)
+	if (db_exec(((struct fed *)c->cr_db.rt_ctx)->fd_db, "SELECT "
+	    "agent_cert FROM accounts WHERE address = $1 AND status = "
+	    "'active'", 1, p, NULL, &r, err) == -1)
 		return -1;
 	if (PQntuples(r) > 0) {
 		rc = 1;
@@ -208,10 +209,10 @@ crt_domain(void *ctx, const char *domain, char *courier, char *err)
 
 static void
 content_tables(struct route_tables *rt, struct content_rt *c,
-    const struct fg *fg, PGconn *db)
+    const struct fg *fg, struct fed *fd)
 {
 	memset(c, 0, sizeof(*c));
-	fgdb_tables(&c->cr_db, db);
+	fed_tables(fd, &c->cr_db);
 	c->cr_fg = fg;
 	memset(rt, 0, sizeof(*rt));
 	rt->rt_ctx = c;
@@ -243,23 +244,19 @@ static int
 content_route(struct msg *mc, PGconn *db, struct tmail *tm,
     const unsigned char *sealed, size_t sealedlen, STACK_OF(X509) *to)
 {
-	const struct conf *cf = mc->mc_fg->fg_conf;
 	struct route_courier self;
 	struct route_tables rt;
 	struct route_decision rd;
 	struct content_rt crt;
+	struct fed fd;
 	char err[TN_ERRLEN];
 	const char *a;
 	size_t i;
 	int rc = -1;
 
-	memset(&self, 0, sizeof(self));
-	self.rc_role = cf->cf_role;
-	self.rc_domains = (const char *const *)cf->cf_domains;
-	self.rc_ndomains = cf->cf_ndomains;
-	self.rc_superior_gateway = cf->cf_superior_gateway;
-	self.rc_superior = cf->cf_superior;
-	content_tables(&rt, &crt, mc->mc_fg, db);
+	fgfed_init(&fd, mc, db);
+	fed_courier(&fd, &self);
+	content_tables(&rt, &crt, mc->mc_fg, &fd);
 	for (i = 0; i < mc->mc_nrcpts; i++) {
 		a = mc->mc_rcpts[i];
 		if (route_decide(&self, &rt, a, ROUTE_SRC_LOCAL, NULL, &rd,

@@ -18,57 +18,6 @@
 #include "tandem.h"
 #include "util.h"
 
-/* XXX gone once fed.c uses db_exec */
-int
-fgdb_exec(PGconn *db, const char *sql, int n, const char *const *params,
-    const int *lens, ExecStatusType want, PGresult **res, char *err)
-{
-	(void)want;	/* db_exec() takes either success */
-	return db_exec(db, sql, n, params, lens, res, err);
-}
-
-static int
-rt_local(void *ctx, const char *address, char *err)
-{
-	return db_one(ctx, "SELECT 1 FROM accounts WHERE address = $1 AND "
-	    "status = 'active'", 1, &address, NULL, 0, err);
-}
-
-static int
-rt_transferred(void *ctx, const char *address, char *courier, char *err)
-{
-	return db_one(ctx, "SELECT redirect_to FROM accounts WHERE "
-	    "address = $1 AND status = 'transferred' AND redirect_to IS NOT "
-	    "NULL", 1, &address, courier, ROUTE_IDLEN, err);
-}
-
-static int
-rt_learned(void *ctx, const char *address, char *courier, char *err)
-{
-	return db_one(ctx, "SELECT courier FROM address_routes WHERE "
-	    "address = $1 AND reason IN ('rejected', 'introduced')", 1,
-	    &address, courier, ROUTE_IDLEN, err);
-}
-
-static int
-rt_domain(void *ctx, const char *domain, char *courier, char *err)
-{
-	return db_one(ctx, "SELECT courier FROM introductions WHERE "
-	    "element = 'fg' AND $1 = ANY (domains) ORDER BY courier LIMIT 1",
-	    1, &domain, courier, ROUTE_IDLEN, err);
-}
-
-void
-fgdb_tables(struct route_tables *rt, PGconn *db)
-{
-	memset(rt, 0, sizeof(*rt));
-	rt->rt_ctx = db;
-	rt->rt_local = rt_local;
-	rt->rt_transferred = rt_transferred;
-	rt->rt_learned = rt_learned;
-	rt->rt_domain = rt_domain;
-}
-
 void
 fgdb_id_free(struct cms_id *id)
 {
@@ -139,71 +88,6 @@ fgdb_outbox(PGconn *db, const char *msgid, const char *from,
 	return db_exec(db, "INSERT INTO outbox (message_id, mail_from, "
 	    "rcpt_to, body) VALUES ($1, $2, ARRAY[$3], $4)", 4, p, lens, NULL,
 	    err);
-}
-
-/*
- * Rewrap every held message of address to its agent and queue it;
- * *n counts them.
- */
-int
-fgdb_release(const struct fg *fg, PGconn *db, const char *address,
-    X509 *agent, int *n, char *err)
-{
-	const char *p[1] = { address };
-	STACK_OF(X509) *to = NULL;
-	unsigned char *body = NULL, *wrap = NULL;
-	char *mail = NULL;
-	const char *id, *sender;
-	struct tmail_head th;
-	size_t blen, wlen, mlen;
-	PGresult *r = NULL;
-	int i, rc = -1;
-
-	*n = 0;
-	if ((to = sk_X509_new_null()) == NULL || !sk_X509_push(to, agent) ||
-	    db_exec(db, "SELECT id, message_id, sender, body FROM "
-	    "held_messages WHERE recipient = $1 AND released_at IS NULL AND "
-	    "purged_at IS NULL ORDER BY id FOR UPDATE", 1, p, NULL, &r,
-	    err) == -1)
-		goto out;
-	for (i = 0; i < PQntuples(r); i++) {
-		const char *q[1] = { PQgetvalue(r, i, 0) };
-
-		id = PQgetvalue(r, i, 1);
-		sender = PQgetvalue(r, i, 2);
-		body = PQunescapeBytea((const unsigned char *)PQgetvalue(r, i,
-		    3), &blen);
-		if (body == NULL || cms_wrap(body, blen, &fg->fg_id, to, 0,
-		    &wrap, &wlen, err) == -1)
-			goto out;
-		memset(&th, 0, sizeof(th));
-		th.th_kind = TMAIL_CONTENT;
-		th.th_from = sender;
-		th.th_to = &address;
-		th.th_nto = 1;
-		th.th_msgid = id;
-		if (tmail_compose(&th, wrap, wlen, &mail, &mlen, err) == -1 ||
-		    fgdb_outbox(db, id, sender, address, mail, mlen,
-		    err) == -1 ||
-		    db_run(db, "UPDATE held_messages SET released_at = "
-		    "now() WHERE id = $1", 1, q, err) == -1)
-			goto out;
-		PQfreemem(body);
-		free(wrap);
-		free(mail);
-		body = NULL;
-		wrap = NULL;
-		mail = NULL;
-		(*n)++;
-	}
-	rc = 0;
-out:
-	PQfreemem(body);
-	free(wrap);
-	free(mail);
-	sk_X509_free(to);
-	PQclear(r);
-	return rc;
 }
 
 /* Hold sealed for rcpt and invite rcpt unless already invited. */

@@ -28,9 +28,8 @@ milter_tandem_milter_CFLAGS = $(AM_CFLAGS) $(TANDEM_CFLAGS) $(PQ_CFLAGS) \
 milter_tandem_milter_SOURCES = \
 	milter/ca.c \
 	milter/content.c \
-	milter/fed.c \
-	milter/fed.h \
-	milter/fedin.c \
+	milter/fgfed.c \
+	milter/fgfed.h \
 	milter/fgdb.c \
 	milter/hygiene.c \
 	milter/milter.h \

@@ -19,10 +19,9 @@
  *	the message (what is past MSG_NOTELEN is cut).
  *
  *	SQL goes through db_exec() and its kin (db.h); fgdb_*() (fgdb.c)
- *	are the milter's queries over them. fgdb_tables() fills route
- *	tables over a connection. fgdb_exec() is db_exec() under its old
- *	name, for fed.c and fedin.c until they call db_exec(): its
- *	expected status is not checked, either success will do.
+ *	are the milter's own queries over them. What crosses couriers is
+ *	the federation engine's (lib/fed.h), with the milter's hands in
+ *	fgfed.c.
  *
  *	ca_start() forks the CA process before any thread exists; it
  *	alone reads foreground.ca_dir; it checks what it issues with the
@@ -76,6 +75,7 @@ struct fg {
 	struct keybox		*fg_keybox;
 	struct cms_id		 fg_id;
 	char			*fg_chain_pem;
+	char			*fg_self_pem;	/* fed_self_pem() */
 	int			 fg_ca_fd;
 	pthread_mutex_t		 fg_ca_lock;
 	pthread_mutex_t		 fg_lock;
@@ -125,16 +125,10 @@ int	msg_db_write(struct msg *, PGconn *);
 int	content_process(struct msg *, PGconn *, struct tmail *);
 int	service_process(struct msg *, PGconn *, struct tmail *);
 
-/* XXX gone once fed.c uses db_exec */
-int	fgdb_exec(PGconn *, const char *, int, const char *const *,
-	    const int *, ExecStatusType, PGresult **, char *);
-void	fgdb_tables(struct route_tables *, PGconn *);
 int	fgdb_account_id(const struct fg *, PGconn *, const char *,
 	    struct cms_id *, X509 **, char *);
 int	fgdb_outbox(PGconn *, const char *, const char *, const char *,
 	    const char *, size_t, char *);
-int	fgdb_release(const struct fg *, PGconn *, const char *, X509 *,
-	    int *, char *);
 int	fgdb_hold(const struct fg *, PGconn *, const char *, const char *,
 	    const char *, const char *, const unsigned char *, size_t, char *);
 void	fgdb_id_free(struct cms_id *);

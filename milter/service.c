@@ -22,7 +22,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "fed.h"
+#include "db.h"
+#include "fgfed.h"
 #include "keybox.h"
 #include "log.h"
 #include "milter.h"
@@ -300,18 +301,20 @@ static int
 service_alive(struct msg *mc, PGconn *db, struct proto_msg *pm, X509 *agent)
 {
 	const char *p[1] = { mc->mc_sender };
+	struct fed fd;
 	char err[TN_ERRLEN];
 	int n = 0;
 
+	(void)agent;
 	if (strcmp(proto_get(pm, "Address"), mc->mc_sender) != 0) {
 		msg_fail(mc, MSG_PERM, "5.7.1 agent-alive: Address is not the "
 		    "sender");
 		return -1;
 	}
+	fgfed_init(&fd, mc, db);
 	if (db_run(db, "UPDATE accounts SET status = 'active' WHERE "
 	    "address = $1 AND status IN ('pending', 'active')", 1, p,
-	    err) == -1 ||
-	    fgdb_release(mc->mc_fg, db, mc->mc_sender, agent, &n, err) == -1) {
+	    err) == -1 || fed_release(&fd, mc->mc_sender, &n, err) == -1) {
 		msg_fail(mc, MSG_TEMP, "4.3.0 agent-alive: %s", err);
 		return -1;
 	}

@@ -29,7 +29,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-#include "fed.h"
+#include "fgfed.h"
 #include "log.h"
 #include "milter.h"
 #include "proto.h"
@@ -574,7 +574,8 @@ setup(struct fg *fg)
 	    (fg->fg_id.ci_cert = pki_load_cert(cf->cf_cert, err)) == NULL ||
 	    (fg->fg_id.ci_key = pki_load_key(cf->cf_key, NULL, err)) == NULL ||
 	    (fg->fg_id.ci_chain = pki_load_certs(cf->cf_chain, err)) == NULL ||
-	    (fg->fg_chain_pem = chain_pem(fg->fg_id.ci_chain, err)) == NULL)
+	    (fg->fg_chain_pem = chain_pem(fg->fg_id.ci_chain, err)) == NULL ||
+	    fed_self_pem(&fg->fg_id, &fg->fg_self_pem, err) == -1)
 		log_fatal(EX_CONFIG, "%s", err);
 	if (pki_verify(fg->fg_trust, fg->fg_id.ci_cert, fg->fg_id.ci_chain,
 	    NULL, err) == -1 || pki_cert_kind(fg->fg_id.ci_cert) != PKI_KIND_FG)
@@ -673,6 +674,7 @@ main(int argc, char **argv)
 	fgdb_id_free(&fg.fg_id);
 	sk_X509_pop_free(fg.fg_id.ci_chain, X509_free);
 	free(fg.fg_chain_pem);
+	free(fg.fg_self_pem);
 	conf_free(fg.fg_conf);
 	proto_shutdown();
 	return rc;

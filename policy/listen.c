@@ -10,7 +10,7 @@
  *	the event loop, and then releases every held ARM whose account is
  *	already active: what arrived while nobody listened (start-up,
  *	downtime, a lost connection) is caught up. Each notification
- *	releases the held ARMs of its address (store_release()).
+ *	releases the held ARMs of its address (bgfed_release()).
  *
  *	LISTEN goes through db_run() (db.h) like every statement. When
  *	the connection is lost, it is retried every LISTEN_RETRY
@@ -94,7 +94,7 @@ listen_start(struct pd *pd, char *err)
 		tn_err(err, "cannot watch the LISTEN connection");
 		goto out;
 	}
-	if (store_release_all(pd, err) == -1)
+	if (bgfed_release(pd, NULL, err) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -123,7 +123,7 @@ listen_read(evutil_socket_t fd, short what, void *arg)
 	while ((n = PQnotifies(pd->pd_listen)) != NULL) {
 		log_info("account address=%s status=active-notified",
 		    n->extra);
-		if (store_release(pd, n->extra, err) == -1)
+		if (bgfed_release(pd, n->extra, err) == -1)
 			log_warn("release address=%s status=error "
 			    "reason=\"%s\"", n->extra, err);
 		PQfreemem(n);

@@ -3,7 +3,7 @@ sbin_PROGRAMS += policy/tandem-policyd
 policy_tandem_policyd_CFLAGS = $(AM_CFLAGS) $(TANDEM_CFLAGS) $(PQ_CFLAGS) \
 	$(EVENT_CFLAGS)
 policy_tandem_policyd_SOURCES = \
-	policy/fed.c \
+	policy/bgfed.c \
 	policy/http.c \
 	policy/listen.c \
 	policy/outbox.c \

@@ -13,7 +13,7 @@
  *	hygiene.purge_interval the hygiene pass (store_purge(), then the
  *	release of whatever an account's activation left held, then the
  *	forwarding of held ARMs whose recipient now routes to another
- *	courier, fed_release()). SIGTERM and SIGINT stop the loop.
+ *	courier, bgfed_release()). SIGTERM and SIGINT stop the loop.
  *
  *	See tandem-policyd(8).
  * DIAGNOSTICS
@@ -36,6 +36,7 @@
 #include <event2/event.h>
 #include <openssl/x509.h>
 
+#include "fed.h"
 #include "log.h"
 #include "policyd.h"
 #include "proto.h"
@@ -59,7 +60,8 @@ pd_load(struct pd *pd, char *err)
 	    (pd->pd_id.ci_cert = pki_load_cert(cf->cf_cert, err)) == NULL ||
 	    (pd->pd_id.ci_key = pki_load_key(cf->cf_key, NULL, err)) == NULL ||
 	    (pd->pd_id.ci_chain = pki_load_certs(cf->cf_chain, err)) == NULL ||
-	    (pd->pd_keybox = keybox_load(cf->cf_keybox_key, err)) == NULL)
+	    (pd->pd_keybox = keybox_load(cf->cf_keybox_key, err)) == NULL ||
+	    fed_self_pem(&pd->pd_id, &pd->pd_self_pem, err) == -1)
 		return -1;
 	if (pki_cert_kind(pd->pd_id.ci_cert) != PKI_KIND_BG) {
 		tn_err(err, "%s: not a background element certificate",
@@ -115,8 +117,7 @@ pd_hygiene(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (store_purge(pd, err) == -1 || store_release_all(pd, err) == -1 ||
-	    fed_release(pd, err) == -1)
+	if (store_purge(pd, err) == -1 || bgfed_release(pd, NULL, err) == -1)
 		log_warn("hygiene status=error reason=\"%s\"", err);
 }
 

@@ -29,13 +29,11 @@
  *		    long long id, struct evbuffer *out, char *err);
  *	int	store_mailbox_delete(struct pd *pd, const char *address,
  *		    long long id, char *err);
- *	int	store_release(struct pd *pd, const char *address, char *err);
- *	int	store_release_all(struct pd *pd, char *err);
  *	int	store_purge(struct pd *pd, char *err);
  *
- *	int	fed_forward(struct pd *pd, const char *courier,
- *		    const struct fed_arm *fa, char *err);
- *	int	fed_release(struct pd *pd, char *err);
+ *	void	bgfed_init(struct pd *pd, struct fed *fd);
+ *	int	bgfed_release(struct pd *pd, const char *address,
+ *		    char *err);
  *	enum pd_status store_courier(struct pd *pd, X509 *client,
  *		    STACK_OF(X509) *chain, const unsigned char *body,
  *		    size_t len, char *msg, size_t msglen);
@@ -45,15 +43,6 @@
  *	void	send_stop(struct pd *pd);
  *
  *	int	store_down(struct pd *pd);
- *	int	store_exec(struct pd *pd, const char *sql, int n,
- *		    const char *const *vals, const int *lens,
- *		    const int *fmts, PGresult **res, char *err);
- *	int	store_run(struct pd *pd, const char *sql, int n,
- *		    const char *const *vals, char *err);
- *	void	store_rollback(struct pd *pd);
- *	int	store_route(struct pd *pd, const char *rcpt,
- *		    enum route_source src, const char *from,
- *		    struct route_decision *rd, char *err);
  *	int	store_deliver(struct pd *pd, const struct pd_account *to,
  *		    const char *msgid, const char *expires,
  *		    const unsigned char *arm, size_t armlen, char *err);
@@ -80,11 +69,6 @@
  *	from a lost database, so that the caller answers 503; it sets
  *	pd_db_down, which store_connect() clears.
  *
- *	store_exec(), store_run() and store_rollback() are db_exec(),
- *	db_run() and db_rollback() on pd_db that also set pd_db_down,
- *	for fed.c until it calls those (fmts is not used: a parameter is
- *	binary exactly where lens[i] > 0).
- *
  *	store_arm() does all of POST /v1/arm after the TLS layer: it
  *	unwraps body with the courier-end key of address, checks the
  *	signer and the sender, and stores in one transaction. It returns
@@ -96,7 +80,7 @@
  *	the client; it returns PD_NONE with the content in *out (to be
  *	passed to OPENSSL_clear_free()), or the status to answer with a
  *	text in msg. store_invitation_reject() does POST
- *	/v1/invitation-reject (fed.c).
+ *	/v1/invitation-reject (bgfed.c).
  *
  *	store_notice() is the libpq notice processor of both
  *	connections: one log line per server notice.
@@ -164,19 +148,6 @@ struct pd {
 /* bg_outbox.kind of a row sealed to the server certificate at send. */
 #define PD_KIND_UNSEALED	"introduction/unsealed"
 
-/* One ARM record on its way to another courier (fed_forward()). */
-struct fed_arm {
-	const char		*fa_msgid;
-	const char		*fa_sender;
-	const char		*fa_rcpt;
-	unsigned int		 fa_hops;
-	const char		*fa_origin;	/* NULL: this element */
-	const char		*fa_origin_pem;
-	enum route_action	 fa_route;	/* the decision, for the log */
-	const unsigned char	*fa_arm;	/* the record, in clear */
-	size_t			 fa_armlen;
-};
-
 struct pd_account {
 	char		*pa_address;
 	char		*pa_status;
@@ -187,9 +158,9 @@ struct pd_account {
 
 int	http_setup(struct pd *, char *);
 
-int	fed_forward(struct pd *, const char *, const struct fed_arm *,
-	    char *);
-int	fed_release(struct pd *, char *);
+struct fed;
+void	bgfed_init(struct pd *, struct fed *);
+int	bgfed_release(struct pd *, const char *, char *);
 enum pd_status store_courier(struct pd *, X509 *, STACK_OF(X509) *,
 	    const unsigned char *, size_t, char *, size_t);
 
@@ -198,14 +169,6 @@ void	send_kick(struct pd *);
 void	send_stop(struct pd *);
 
 int	store_down(struct pd *);
-/* XXX gone once fed.c uses db_exec */
-int	store_exec(struct pd *, const char *, int, const char *const *,
-	    const int *, const int *, PGresult **, char *);
-int	store_run(struct pd *, const char *, int, const char *const *,
-	    char *);
-void	store_rollback(struct pd *);
-int	store_route(struct pd *, const char *, enum route_source,
-	    const char *, struct route_decision *, char *);
 int	store_deliver(struct pd *, const struct pd_account *, const char *,
 	    const char *, const unsigned char *, size_t, char *);
 int	store_outbox_due(struct pd *, PGresult **, char *);
@@ -229,8 +192,6 @@ int	store_mailbox_list(struct pd *, const char *, struct evbuffer *,
 int	store_mailbox_get(struct pd *, const char *, long long,
 	    struct evbuffer *, char *);
 int	store_mailbox_delete(struct pd *, const char *, long long, char *);
-int	store_release(struct pd *, const char *, char *);
-int	store_release_all(struct pd *, char *);
 int	store_purge(struct pd *, char *);
 
 int	listen_start(struct pd *, char *);

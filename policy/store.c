@@ -25,7 +25,7 @@
  *
  *	Route decisions come from route_decide() with tables read from
  *	this database. Recipients that route to another courier (rules
- *	2-5) are queued for it in the same transaction (fed_forward());
+ *	2-5) are queued for it in the same transaction (fed_send());
  *	when neither that courier's BG nor the superior's is introduced,
  *	they are held like unregistered ones, never lost. A held ARM
  *	whose sender is not an account here came from another courier:
@@ -44,6 +44,7 @@
 
 #include "arm.h"
 #include "log.h"
+#include "fed.h"
 #include "policyd.h"
 #include "proto.h"
 #include "route.h"
@@ -61,39 +62,6 @@ store_down(struct pd *pd)
 	if (db_down(pd->pd_db))
 		pd->pd_db_down = 1;
 	return pd->pd_db_down;
-}
-
-/* rc, once store_down() has looked at the connection. */
-static int
-st_noted(struct pd *pd, int rc)
-{
-	(void)store_down(pd);
-	return rc;
-}
-
-/* XXX gone once fed.c uses db_exec */
-int
-store_exec(struct pd *pd, const char *sql, int n, const char *const *vals,
-    const int *lens, const int *fmts, PGresult **res, char *err)
-{
-	(void)fmts;	/* db_exec(): binary exactly where lens[i] > 0 */
-	return st_noted(pd, db_exec(pd->pd_db, sql, n, vals, lens, res, err));
-}
-
-/* XXX gone once fed.c uses db_exec */
-int
-store_run(struct pd *pd, const char *sql, int n, const char *const *vals,
-    char *err)
-{
-	return st_noted(pd, db_run(pd->pd_db, sql, n, vals, err));
-}
-
-/* XXX gone once fed.c uses db_exec */
-void
-store_rollback(struct pd *pd)
-{
-	db_rollback(pd->pd_db);
-	(void)store_down(pd);
 }
 
 void
@@ -235,63 +203,6 @@ out:
 	return rc;
 }
 
-/* route_decide() tables over this database: ctx is pd_db. */
-static int
-st_rt_local(void *ctx, const char *address, char *err)
-{
-	return db_one(ctx, "SELECT 1 FROM accounts WHERE address = "
-	    "lower($1) AND status = 'active'", 1, &address, NULL, 0, err);
-}
-
-static int
-st_rt_transferred(void *ctx, const char *address, char *courier, char *err)
-{
-	return db_one(ctx, "SELECT courier FROM address_routes WHERE "
-	    "address = lower($1) AND reason = 'transferred' UNION ALL "
-	    "SELECT redirect_to FROM accounts WHERE address = lower($1) "
-	    "AND redirect_to IS NOT NULL", 1, &address, courier, ROUTE_IDLEN,
-	    err);
-}
-
-static int
-st_rt_learned(void *ctx, const char *address, char *courier, char *err)
-{
-	return db_one(ctx, "SELECT courier FROM address_routes WHERE "
-	    "address = lower($1) AND reason IN ('rejected', 'introduced')", 1,
-	    &address, courier, ROUTE_IDLEN, err);
-}
-
-static int
-st_rt_domain(void *ctx, const char *domain, char *courier, char *err)
-{
-	return db_one(ctx, "SELECT courier FROM introductions WHERE "
-	    "element = 'bg' AND $1 = ANY (domains) ORDER BY courier LIMIT 1",
-	    1, &domain, courier, ROUTE_IDLEN, err);
-}
-
-int
-store_route(struct pd *pd, const char *rcpt, enum route_source src,
-    const char *from, struct route_decision *rd, char *err)
-{
-	const struct conf *cf = pd->pd_cf;
-	struct route_courier self = {
-		.rc_role = cf->cf_role,
-		.rc_domains = (const char *const *)cf->cf_domains,
-		.rc_ndomains = cf->cf_ndomains,
-		.rc_superior_gateway = cf->cf_superior_gateway,
-		.rc_superior = cf->cf_superior,
-	};
-	struct route_tables tables = {
-		.rt_ctx = pd->pd_db,
-		.rt_local = st_rt_local,
-		.rt_transferred = st_rt_transferred,
-		.rt_learned = st_rt_learned,
-		.rt_domain = st_rt_domain,
-	};
-
-	return route_decide(&self, &tables, rcpt, src, from, rd, err);
-}
-
 /* Wrap BG -> agent of an ARM record, into agent_mailbox. */
 int
 store_deliver(struct pd *pd, const struct pd_account *to, const char *msgid,
@@ -347,25 +258,37 @@ st_hold(struct pd *pd, const struct arm_record *ar, const char *rcpt,
 	return db_exec(pd->pd_db, sql, 5, vals, lens, NULL, err);
 }
 
-/* Rules 2-5: queue the ARM record for another courier (fed_forward()). */
+/*
+ * Rules 2-5: queue the ARM record for another courier (fed_send()); 1
+ * when neither it nor the superior is introduced.
+ */
 static int
 st_forward(struct pd *pd, const struct arm_record *ar, const char *rcpt,
     const unsigned char *arm, size_t armlen,
     const struct route_decision *rd, char *err)
 {
-	struct fed_arm fa;
+	struct fed fd;
+	struct fed_item it;
+	char used[ROUTE_IDLEN];
 	int r;
 
-	memset(&fa, 0, sizeof(fa));
-	fa.fa_msgid = ar->ar_msgid;
-	fa.fa_sender = ar->ar_sender;
-	fa.fa_rcpt = rcpt;
-	fa.fa_hops = 1;
-	fa.fa_route = rd->rd_action;
-	fa.fa_arm = arm;
-	fa.fa_armlen = armlen;
-	r = fed_forward(pd, rd->rd_courier, &fa, err);
-	return r == 2 ? 0 : r;	/* 2: queued, origin replaced */
+	bgfed_init(pd, &fd);
+	memset(&it, 0, sizeof(it));
+	it.it_msgid = ar->ar_msgid;
+	it.it_sender = ar->ar_sender;
+	it.it_rcpt = rcpt;
+	it.it_hops = 1;
+	it.it_payload = arm;
+	it.it_paylen = armlen;
+	if ((r = fed_send(&fd, rd->rd_courier, NULL, &it, used, err)) == -1 ||
+	    r == 1)
+		return r;
+	log_info("courier msgid=%s rcpt=%s action=forward courier=%s%s%s "
+	    "hops=1 origin=%s route=%s", ar->ar_msgid, rcpt, used,
+	    strcasecmp(used, rd->rd_courier) != 0 ? " for=" : "",
+	    strcasecmp(used, rd->rd_courier) != 0 ? rd->rd_courier : "",
+	    pd->pd_cf->cf_name, route_action_name(rd->rd_action));
+	return 0;
 }
 
 /* One recipient of a new ARM: deliver, forward, hold, or leave out. */
@@ -376,9 +299,11 @@ st_recipient(struct pd *pd, const struct arm_record *ar, const char *rcpt,
 {
 	struct route_decision rd;
 	struct pd_account *to = NULL;
+	struct fed fd;
 	int rc = -1;
 
-	if (store_route(pd, rcpt, ROUTE_SRC_LOCAL, NULL, &rd, err) == -1)
+	bgfed_init(pd, &fd);
+	if (fed_route(&fd, rcpt, ROUTE_SRC_LOCAL, NULL, &rd, err) == -1)
 		goto out;
 	if (rd.rd_courier[0] != '\0') {
 		switch (st_forward(pd, ar, rcpt, arm, armlen, &rd, err)) {
@@ -704,144 +629,6 @@ store_mailbox_delete(struct pd *pd, const char *address, long long id,
 	    "AND address = $2", 2, vals, NULL, &res, err) == -1)
 		goto out;
 	rc = strcmp(PQcmdTuples(res), "1") == 0 ? 0 : 1;
-out:
-	PQclear(res);
-	return rc;
-}
-
-/*
- * Release one held ARM (row i of res: id, message_id, sender, arm,
- * expired) to the agent of to. 1 when it stays held (its sender's key
- * no longer opens it: logged, kept for the operator).
- */
-static int
-st_release_one(struct pd *pd, const struct pd_account *to, PGresult *res,
-    int i, char *err)
-{
-	const char *hid = PQgetvalue(res, i, 0);
-	const char *msgid = PQgetvalue(res, i, 1);
-	const char *sender = PQgetvalue(res, i, 2);
-	const char *expires = PQgetisnull(res, i, 4) ? NULL :
-	    PQgetvalue(res, i, 4);
-	struct pd_account *from = NULL;
-	struct cms_id id;
-	unsigned char *wrapped = NULL, *arm = NULL;
-	size_t wlen, armlen = 0;
-	enum cms_fail fail;
-	char why[TN_ERRLEN];
-	int rc = -1;
-
-	if (store_account(pd, sender, &from, 1, why) == -1 && store_down(pd)) {
-		snprintf(err, TN_ERRLEN, "%s", why);
-		goto out;
-	}
-	rc = 1;
-	if ((wrapped = PQunescapeBytea((const unsigned char *)PQgetvalue(res,
-	    i, 3), &wlen)) == NULL) {
-		tn_err(why, "out of memory");
-		goto out;
-	}
-	id = pd->pd_id;		/* from another courier: wrapped to us */
-	if (from != NULL) {
-		id.ci_cert = from->pa_courier;
-		id.ci_key = from->pa_key;
-		id.ci_chain = NULL;
-	}
-	if (cms_unwrap(wrapped, wlen, &id, pki_trust_store(pd->pd_trust),
-	    &arm, &armlen, NULL, NULL, &fail, why) == -1)
-		goto out;
-	rc = -1;
-	if (store_deliver(pd, to, msgid, expires, arm, armlen, err) == -1 ||
-	    db_run(pd->pd_db, "UPDATE held_arms SET released_at = now() "
-	    "WHERE id = $1", 1, &hid, err) == -1)
-		goto out;
-	log_info("arm msgid=%s rcpt=%s status=released", msgid,
-	    to->pa_address);
-	rc = 0;
-out:
-	if (rc == 1)
-		log_warn("arm msgid=%s rcpt=%s status=kept reason=\"%s\"",
-		    msgid, to->pa_address, why);
-	if (arm != NULL)
-		OPENSSL_clear_free(arm, armlen);
-	PQfreemem(wrapped);
-	store_account_free(from);
-	return rc;
-}
-
-static int
-st_release_rows(struct pd *pd, const struct pd_account *to, char *err)
-{
-	static const char sql[] = "SELECT id, message_id, sender, arm, "
-	    "to_char(expires_at AT TIME ZONE 'UTC', "
-	    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
-	    "coalesce(expires_at <= now(), false) FROM held_arms "
-	    "WHERE recipient = $1 AND released_at IS NULL "
-	    "AND purged_at IS NULL ORDER BY id FOR UPDATE";
-	const char *addr = to->pa_address;
-	PGresult *res = NULL;
-	int i, rc = -1;
-
-	if (db_exec(pd->pd_db, sql, 1, &addr, NULL, &res, err) == -1)
-		goto out;
-	for (i = 0; i < PQntuples(res); i++) {
-		const char *hid = PQgetvalue(res, i, 0);
-
-		if (strcmp(PQgetvalue(res, i, 5), "t") == 0) {
-			if (db_run(pd->pd_db, "UPDATE held_arms SET purged_at "
-			    "= now(), arm = '\\x' WHERE id = $1", 1, &hid,
-			    err) == -1)
-				goto out;
-			log_info("arm msgid=%s rcpt=%s status=expired-dropped",
-			    PQgetvalue(res, i, 1), addr);
-		} else if (st_release_one(pd, to, res, i, err) == -1)
-			goto out;
-	}
-	rc = 0;
-out:
-	PQclear(res);
-	return rc;
-}
-
-int
-store_release(struct pd *pd, const char *address, char *err)
-{
-	struct pd_account *to = NULL;
-	int rc = -1;
-
-	if (store_connect(pd, err) == -1 ||
-	    db_begin(pd->pd_db, err) == -1 ||
-	    store_account(pd, address, &to, 0, err) == -1)
-		goto out;
-	if (to != NULL && strcmp(to->pa_status, "active") == 0 &&
-	    to->pa_agent != NULL && st_release_rows(pd, to, err) == -1)
-		goto out;
-	if (db_commit(pd->pd_db, err) == -1)
-		goto out;
-	rc = 0;
-out:
-	db_rollback(pd->pd_db);
-	store_account_free(to);
-	return rc;
-}
-
-int
-store_release_all(struct pd *pd, char *err)
-{
-	PGresult *res = NULL;
-	int i, rc = -1;
-
-	if (store_connect(pd, err) == -1 ||
-	    db_exec(pd->pd_db, "SELECT DISTINCT h.recipient FROM held_arms h "
-	    "JOIN accounts a ON a.address = h.recipient "
-	    "WHERE a.status = 'active' AND h.released_at IS NULL "
-	    "AND h.purged_at IS NULL ORDER BY 1", 0, NULL, NULL, &res,
-	    err) == -1)
-		goto out;
-	for (i = 0; i < PQntuples(res); i++)
-		if (store_release(pd, PQgetvalue(res, i, 0), err) == -1)
-			goto out;
-	rc = 0;
 out:
 	PQclear(res);
 	return rc;

@@ -53,7 +53,7 @@ test_expect_success 'at hop 8 a courier that must forward drops instead' '
 	arm m2@b.example bob@b.example carol@c.example >m2.arm &&
 	bf_ic hop8.ic i3@b.example 8 b a m2@b.example bob@b.example m2.arm carol@c.example &&
 	bf_send 201 b b a hop8.ic &&
-	test_grep "courier msgid=m2@b.example rcpt=carol@c.example action=drop reason=\"hop limit\" hops=8" a.log &&
+	test_grep "courier msgid=m2@b.example rcpt=carol@c.example action=drop reason=\"too many couriers crossed (hop limit)\" hops=8" a.log &&
 	test "$(bf_psql a "SELECT count(*) FROM bg_outbox")" = 0
 '
 

@@ -1,0 +1,865 @@
+/*
+ * NAME
+ *	fed.c - the federation engine, for both elements
+ * DESCRIPTION
+ *	See fed.h and doc/federation.md. Every statement goes through
+ *	db.c; the caller owns the transaction. Nothing here logs: what
+ *	was decided goes to the element through fo_note.
+ */
+#include <openssl/crypto.h>
+#include <openssl/x509.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "db.h"
+#include "fed.h"
+#include "intro.h"
+#include "proto.h"
+#include "route.h"
+#include "tandem.h"
+
+/* One inter-courier message being taken. */
+struct fed_in {
+	const struct intro	*fi_peer;	/* the signer */
+	struct intro_ic		*fi_ic;
+	struct intro		*fi_origin;
+	void			*fi_extra;	/* fo_check's */
+	enum route_source	 fi_src;
+	const char		*fi_done[TN_MAX_RCPTS];	/* delivered, held */
+	size_t			 fi_ndone;
+};
+
+static const char *
+fed_element(const struct fed *fd)
+{
+	return fd->fd_kind == PKI_KIND_FG ? "fg" : "bg";
+}
+
+static void
+fed_note(struct fed *fd, enum fed_event ev, const struct fed_item *it,
+    const char *courier, const char *text)
+{
+	struct fed_note fn;
+
+	memset(&fn, 0, sizeof(fn));
+	fn.fn_event = ev;
+	fn.fn_item = it;
+	fn.fn_courier = courier;
+	fn.fn_text = text;
+	fd->fd_ops->fo_note(fd, &fn);
+}
+
+int
+fed_self_pem(const struct cms_id *id, char **out, char *err)
+{
+	char *pem = NULL, *all = NULL, *tmp;
+	size_t len, total = 0;
+	int i;
+
+	*out = NULL;
+	for (i = -1; i < sk_X509_num(id->ci_chain); i++) {
+		if (pki_cert_pem(i == -1 ? id->ci_cert :
+		    sk_X509_value(id->ci_chain, i), &pem, &len, err) == -1)
+			goto fail;
+		if ((tmp = realloc(all, total + len + 1)) == NULL) {
+			tn_err(err, "out of memory");
+			goto fail;
+		}
+		all = tmp;
+		memcpy(all + total, pem, len + 1);
+		total += len;
+		free(pem);
+		pem = NULL;
+	}
+	*out = all;
+	return 0;
+fail:
+	free(pem);
+	free(all);
+	return -1;
+}
+
+/* route_decide() tables over this element's database. */
+static int
+fed_rt_local(void *ctx, const char *address, char *err)
+{
+	struct fed *fd = ctx;
+	const char *p[1] = { address };
+
+	return db_one(fd->fd_db, "SELECT 1 FROM accounts WHERE address = "
+	    "lower($1) AND status = 'active'", 1, p, NULL, 0, err);
+}
+
+static int
+fed_rt_transferred(void *ctx, const char *address, char *courier, char *err)
+{
+	struct fed *fd = ctx;
+	const char *p[1] = { address };
+
+	return db_one(fd->fd_db, "SELECT courier FROM address_routes WHERE "
+	    "address = lower($1) AND reason = 'transferred' UNION ALL "
+	    "SELECT redirect_to FROM accounts WHERE address = lower($1) AND "
+	    "status = 'transferred' AND redirect_to IS NOT NULL", 1, p,
+	    courier, ROUTE_IDLEN, err);
+}
+
+static int
+fed_rt_learned(void *ctx, const char *address, char *courier, char *err)
+{
+	struct fed *fd = ctx;
+	const char *p[1] = { address };
+
+	return db_one(fd->fd_db, "SELECT courier FROM address_routes WHERE "
+	    "address = lower($1) AND reason IN ('rejected', 'introduced')", 1,
+	    p, courier, ROUTE_IDLEN, err);
+}
+
+static int
+fed_rt_domain(void *ctx, const char *domain, char *courier, char *err)
+{
+	struct fed *fd = ctx;
+	const char *p[2] = { domain, fed_element(fd) };
+
+	return db_one(fd->fd_db, "SELECT courier FROM introductions WHERE "
+	    "element = $2 AND $1 = ANY (domains) ORDER BY courier LIMIT 1", 2,
+	    p, courier, ROUTE_IDLEN, err);
+}
+
+void
+fed_tables(struct fed *fd, struct route_tables *rt)
+{
+	memset(rt, 0, sizeof(*rt));
+	rt->rt_ctx = fd;
+	rt->rt_local = fed_rt_local;
+	rt->rt_transferred = fed_rt_transferred;
+	rt->rt_learned = fed_rt_learned;
+	rt->rt_domain = fed_rt_domain;
+}
+
+void
+fed_courier(const struct fed *fd, struct route_courier *self)
+{
+	const struct conf *cf = fd->fd_conf;
+
+	memset(self, 0, sizeof(*self));
+	self->rc_role = cf->cf_role;
+	self->rc_domains = (const char *const *)cf->cf_domains;
+	self->rc_ndomains = cf->cf_ndomains;
+	self->rc_superior_gateway = cf->cf_superior_gateway;
+	self->rc_superior = cf->cf_superior;
+}
+
+int
+fed_route(struct fed *fd, const char *rcpt, enum route_source src,
+    const char *from, struct route_decision *rd, char *err)
+{
+	struct route_courier self;
+	struct route_tables rt;
+
+	fed_courier(fd, &self);
+	fed_tables(fd, &rt);
+	return route_decide(&self, &rt, rcpt, src, from, rd, err);
+}
+
+int
+fed_below(const struct fed *fd, const char *pem, int direct)
+{
+	return intro_below(fd->fd_id->ci_cert, fd->fd_id->ci_chain, pem,
+	    direct);
+}
+
+int
+fed_peer(struct fed *fd, const char *courier, char **endpoint, X509 **cert,
+    char **pem, char *err)
+{
+	const char *p[2] = { courier, fed_element(fd) };
+	PGresult *r = NULL;
+	int rc = -1;
+
+	*endpoint = NULL;
+	*cert = NULL;
+	if (pem != NULL)
+		*pem = NULL;
+	if (db_exec(fd->fd_db, "SELECT endpoint, certificate FROM "
+	    "introductions WHERE courier = $1 AND element = $2", 2, p, NULL,
+	    &r, err) == -1)
+		return -1;
+	if (PQntuples(r) != 1) {
+		rc = 0;
+		goto out;
+	}
+	if ((*cert = pki_parse_cert(PQgetvalue(r, 0, 1),
+	    (size_t)PQgetlength(r, 0, 1), err)) == NULL)
+		goto out;
+	if ((*endpoint = strdup(PQgetvalue(r, 0, 0))) == NULL ||
+	    (pem != NULL && (*pem = strdup(PQgetvalue(r, 0, 1))) == NULL)) {
+		tn_err(err, "out of memory");
+		free(*endpoint);
+		*endpoint = NULL;
+		X509_free(*cert);
+		*cert = NULL;
+		goto out;
+	}
+	rc = 1;
+out:
+	PQclear(r);
+	return rc;
+}
+
+/* A gateway's direct subordinates' CA certificates, from introductions. */
+static int
+fed_subs(struct fed *fd, STACK_OF(X509) **subs, char *err)
+{
+	const char *p[1] = { fed_element(fd) };
+	PGresult *r = NULL;
+	int i, rc = -1;
+
+	if ((*subs = sk_X509_new_null()) == NULL) {
+		tn_err(err, "out of memory");
+		return -1;
+	}
+	if (db_exec(fd->fd_db, "SELECT certificate FROM introductions WHERE "
+	    "element = $1 ORDER BY courier", 1, p, NULL, &r, err) == -1)
+		return -1;
+	for (i = 0; i < PQntuples(r); i++)
+		if (intro_sub_add(fd->fd_id->ci_cert, fd->fd_id->ci_chain,
+		    PQgetvalue(r, i, 0), *subs) == -1) {
+			tn_err(err, "out of memory");
+			goto out;
+		}
+	rc = 0;
+out:
+	PQclear(r);
+	return rc;
+}
+
+int
+fed_seen(struct fed *fd, const char *id, const char *kind, char *err)
+{
+	const char *p[2] = { id, kind };
+
+	return db_one(fd->fd_db, "INSERT INTO seen_messages (message_id, "
+	    "kind) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1", 2, p,
+	    NULL, 0, err);
+}
+
+int
+fed_record(struct fed *fd, const struct intro *in, char *err)
+{
+	const char *p[6];
+	char *domains = NULL;
+	int rc;
+
+	if (intro_domains_text(in, &domains, err) == -1)
+		return -1;
+	p[0] = in->in_courier;
+	p[1] = in->in_endpoint;
+	p[2] = in->in_pem;
+	p[3] = domains;
+	p[4] = pki_role_name(in->in_role);
+	p[5] = fed_element(fd);
+	rc = db_run(fd->fd_db, "INSERT INTO introductions (courier, element, "
+	    "endpoint, certificate, domains, role) VALUES ($1, $6, $2, $3, "
+	    "coalesce(string_to_array(nullif($4, ''), ' '), '{}'), $5) ON "
+	    "CONFLICT (courier, element) DO UPDATE SET endpoint = $2, "
+	    "certificate = $3, domains = coalesce(string_to_array(nullif($4, "
+	    "''), ' '), '{}'), role = $5, learned_at = now()", 6, p, err);
+	free(domains);
+	return rc;
+}
+
+/* text wrapped by this element to cert, handed to the transport. */
+static int
+fed_queue(struct fed *fd, X509 *cert, const char *endpoint,
+    const char *kind, const char *msgid, const char *text, size_t len,
+    char *err)
+{
+	STACK_OF(X509) *to = NULL;
+	unsigned char *wrap = NULL;
+	size_t wlen;
+	int rc = -1;
+
+	if ((to = sk_X509_new_null()) == NULL || !sk_X509_push(to, cert)) {
+		tn_err(err, "out of memory");
+		goto out;
+	}
+	if (cms_wrap((const unsigned char *)text, len, fd->fd_id, to, 0,
+	    &wrap, &wlen, err) == -1 ||
+	    fd->fd_ops->fo_queue(fd, endpoint, kind, msgid, wrap, wlen,
+	    err) == -1)
+		goto out;
+	fd->fd_sent++;
+	rc = 0;
+out:
+	sk_X509_free(to);	/* cert is the caller's */
+	free(wrap);
+	return rc;
+}
+
+/*
+ * The origin of an item sent to the element of pem: this element for
+ * its own users' items, and at a gateway for an item that leaves or
+ * enters its segment (origin and target on different sides); else the
+ * origin given. Leaving its segment, a gateway adds its subordinates'
+ * CA certificates to its chain (doc/federation.md, section 6); *alloc
+ * then holds that text. 1 when this element is the origin, 0, -1.
+ */
+static int
+fed_origin(struct fed *fd, const struct fed_item *it, const char *pem,
+    struct intro_ic *ic, char **alloc, char *err)
+{
+	STACK_OF(X509) *subs = NULL;
+	int gw = fd->fd_conf->cf_role == PKI_ROLE_GATEWAY, rc;
+
+	*alloc = NULL;
+	ic->ic_origin = (char *)it->it_origin;
+	ic->ic_origin_pem = (char *)it->it_origin_pem;
+	if (it->it_origin != NULL && (!gw ||
+	    fed_below(fd, it->it_origin_pem, 0) == fed_below(fd, pem, 0)))
+		return 0;
+	ic->ic_origin = fd->fd_conf->cf_name;
+	ic->ic_origin_pem = (char *)fd->fd_self_pem;
+	if (!gw || fed_below(fd, pem, 0))
+		return 1;
+	rc = fed_subs(fd, &subs, err) == -1 ||
+	    intro_pem_with(fd->fd_self_pem, subs, alloc, err) == -1 ? -1 : 1;
+	sk_X509_pop_free(subs, X509_free);
+	ic->ic_origin_pem = *alloc;
+	return rc;
+}
+
+/* The courier's introduction, or else the superior's; 1 if neither. */
+static int
+fed_target(struct fed *fd, const char *courier, char *used,
+    char **endpoint, X509 **cert, char **pem, char *err)
+{
+	const char *sup = fd->fd_conf->cf_superior;
+	int found;
+
+	snprintf(used, ROUTE_IDLEN, "%s", courier);
+	if ((found = fed_peer(fd, courier, endpoint, cert, pem, err)) != 0)
+		return found == 1 ? 0 : -1;
+	if (sup != NULL && sup[0] != '\0' && strcasecmp(sup, courier) != 0) {
+		snprintf(used, ROUTE_IDLEN, "%s", sup);
+		if ((found = fed_peer(fd, sup, endpoint, cert, pem, err)) != 0)
+			return found == 1 ? 0 : -1;
+	}
+	tn_err(err, "no introduction of %s nor of the superior", courier);
+	return 1;
+}
+
+int
+fed_send(struct fed *fd, const char *courier, const char *avoid,
+    const struct fed_item *it, char *used, char *err)
+{
+	struct intro_ic ic;
+	X509 *cert = NULL;
+	char *endpoint = NULL, *pem = NULL, *origin = NULL, *text = NULL;
+	char *rcpt = (char *)it->it_rcpt;
+	size_t len;
+	int self, rc = -1;
+
+	if ((rc = fed_target(fd, courier, used, &endpoint, &cert, &pem,
+	    err)) != 0)
+		goto out;
+	if (avoid != NULL && strcasecmp(used, avoid) == 0) {
+		tn_err(err, "routing loop: the route leads back to the sender");
+		rc = 1;
+		goto out;
+	}
+	rc = -1;
+	memset(&ic, 0, sizeof(ic));
+	ic.ic_from = (char *)fd->fd_endpoint;
+	ic.ic_to = endpoint;
+	ic.ic_msgid = (char *)it->it_msgid;
+	ic.ic_sender = (char *)it->it_sender;
+	ic.ic_rcpts = &rcpt;
+	ic.ic_nrcpts = 1;
+	ic.ic_hops = it->it_hops;
+	ic.ic_kind = fd->fd_kind;
+	ic.ic_payload = (unsigned char *)it->it_payload;
+	ic.ic_paylen = it->it_paylen;
+	if ((self = fed_origin(fd, it, pem, &ic, &origin, err)) == -1 ||
+	    intro_ic_make(&ic, &text, &len, err) == -1 ||
+	    fed_queue(fd, cert, endpoint, "inter-courier", it->it_msgid, text,
+	    len, err) == -1)
+		goto out;
+	rc = self && it->it_origin != NULL ? 2 : 0;
+out:
+	X509_free(cert);
+	free(endpoint);
+	free(pem);
+	free(origin);
+	free(text);
+	return rc;
+}
+
+int
+fed_introduce(struct fed *fd, const struct intro *to,
+    const char *const *addrs, size_t naddrs, const char *token, char *err)
+{
+	struct intro_req rq;
+	struct fed_note fn;
+	X509 *cert = NULL;
+	char *text = NULL;
+	size_t len;
+	int rc = -1;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.ir_cert = fd->fd_id->ci_cert;
+	rq.ir_chain = fd->fd_id->ci_chain;
+	rq.ir_addrs = addrs;
+	rq.ir_naddrs = naddrs;
+	rq.ir_token = token;
+	/* Inside its segment a gateway is only itself. */
+	if (fd->fd_conf->cf_role == PKI_ROLE_GATEWAY &&
+	    !fed_below(fd, to->in_pem, 0) &&
+	    fed_subs(fd, &rq.ir_subs, err) == -1)
+		goto out;
+	if ((cert = pki_parse_cert(to->in_pem, strlen(to->in_pem),
+	    err)) == NULL || intro_make(&rq, &text, &len, err) == -1 ||
+	    fed_queue(fd, cert, to->in_endpoint, "introduction", NULL, text,
+	    len, err) == -1)
+		goto out;
+	memset(&fn, 0, sizeof(fn));
+	fn.fn_event = FED_EV_INTRODUCE;
+	fn.fn_courier = to->in_courier;
+	fn.fn_endpoint = to->in_endpoint;
+	fn.fn_count = naddrs;
+	fd->fd_ops->fo_note(fd, &fn);
+	rc = 0;
+out:
+	sk_X509_pop_free(rq.ir_subs, X509_free);
+	X509_free(cert);
+	free(text);
+	return rc;
+}
+
+/* Do two checked introductions name the same element? */
+static int
+fed_same(const struct intro *x, const struct intro *y)
+{
+	return x->in_kind == y->in_kind &&
+	    strcasecmp(x->in_courier, y->in_courier) == 0 &&
+	    strcasecmp(x->in_endpoint, y->in_endpoint) == 0;
+}
+
+/* Why a read inter-courier message is refused, or NULL. */
+static const char *
+fed_ic_why(const struct fed *fd, const struct fed_in *fi)
+{
+	const struct intro_ic *ic = fi->fi_ic;
+	const struct intro *peer = fi->fi_peer, *org = fi->fi_origin;
+
+	if (ic->ic_hops < 1 || ic->ic_hops > PROTO_MAX_HOPS)
+		return "Hops out of range";
+	if (ic->ic_hops == 1 && !fed_same(org, peer))
+		return "at hop 1 the origin must be the client";
+	if (org->in_role == PKI_ROLE_PRIVATE &&
+	    !intro_covers(org, ic->ic_sender))
+		return "private origin courier claims a sender outside its "
+		    "name constraints";
+	if (peer->in_role == PKI_ROLE_PRIVATE &&
+	    strcasecmp(peer->in_courier, org->in_courier) != 0)
+		return "a private courier relays another courier's message";
+	if (strcasecmp(ic->ic_to, fd->fd_endpoint) != 0)
+		return "To-Element is not this element";
+	if (strcasecmp(ic->ic_from, peer->in_endpoint) != 0)
+		return "From-Element is not the signer";
+	return NULL;
+}
+
+/* Hops + 1 on, origin unchanged but at a gateway's border. */
+static int
+fed_forward(struct fed *fd, struct fed_in *fi, const struct fed_item *in,
+    const struct route_decision *rd, char *err)
+{
+	const struct intro_ic *ic = fi->fi_ic;
+	struct fed_item it = *in;
+	struct fed_note fn;
+	char used[ROUTE_IDLEN], why[TN_ERRLEN];
+	int rc;
+
+	if (ic->ic_hops + 1 > PROTO_MAX_HOPS)
+		return fd->fd_ops->fo_notice(fd, in, "too many couriers "
+		    "crossed (hop limit)", err);
+	it.it_hops = ic->ic_hops + 1;
+	if ((rc = fed_send(fd, rd->rd_courier, fi->fi_peer->in_courier, &it,
+	    used, why)) == 1)
+		return fd->fd_ops->fo_notice(fd, in, why, err);
+	if (rc == -1) {
+		snprintf(err, TN_ERRLEN, "%s", why);
+		return -1;
+	}
+	if (rc == 2 || it.it_origin == NULL)
+		it.it_origin = fd->fd_conf->cf_name;	/* as sent */
+	memset(&fn, 0, sizeof(fn));
+	fn.fn_event = FED_EV_FORWARD;
+	fn.fn_item = &it;
+	fn.fn_courier = used;
+	fn.fn_for = strcasecmp(used, rd->rd_courier) != 0 ? rd->rd_courier :
+	    NULL;
+	fn.fn_text = route_action_name(rd->rd_action);
+	fn.fn_flag = rc == 2;
+	fd->fd_ops->fo_note(fd, &fn);
+	/* Sent from outside into the segment: taken here. */
+	if (rc == 2 && !fed_below(fd, ic->ic_origin_pem, 0))
+		fi->fi_done[fi->fi_ndone++] = in->it_rcpt;
+	return 0;
+}
+
+/* One recipient of an inter-courier message. */
+static int
+fed_ic_rcpt(struct fed *fd, struct fed_in *fi, const char *rcpt, char *err)
+{
+	const struct fed_ops *ops = fd->fd_ops;
+	const struct intro_ic *ic = fi->fi_ic;
+	struct route_decision rd;
+	struct fed_item it;
+	int r;
+
+	memset(&it, 0, sizeof(it));
+	it.it_msgid = ic->ic_msgid;
+	it.it_sender = ic->ic_sender;
+	it.it_rcpt = rcpt;
+	it.it_hops = ic->ic_hops;
+	it.it_origin = ic->ic_origin;
+	it.it_origin_pem = ic->ic_origin_pem;
+	it.it_payload = ic->ic_payload;
+	it.it_paylen = ic->ic_paylen;
+	it.it_extra = fi->fi_extra;
+	if (fed_route(fd, rcpt, fi->fi_src, fi->fi_peer->in_courier, &rd,
+	    err) == -1)
+		return -1;
+	fed_note(fd, FED_EV_ROUTE, &it, NULL, route_action_name(rd.rd_action));
+	switch (rd.rd_action) {
+	case ROUTE_DELIVER_LOCAL:
+		if ((r = ops->fo_deliver(fd, &it, err)) == -1)
+			return -1;
+		if (r == 0) {
+			fed_note(fd, FED_EV_DELIVER, &it, NULL, NULL);
+			fi->fi_done[fi->fi_ndone++] = rcpt;
+			return 0;
+		}
+		/* Active without an agent certificate yet: hold. */
+		/* FALLTHROUGH */
+	case ROUTE_HOLD_AND_INVITE:
+		if (ops->fo_hold(fd, &it, err) == -1)
+			return -1;
+		fed_note(fd, FED_EV_HOLD, &it, NULL, NULL);
+		fi->fi_done[fi->fi_ndone++] = rcpt;
+		return 0;
+	case ROUTE_REJECT:
+		return ops->fo_notice(fd, &it, rd.rd_reason, err);
+	default:
+		return fed_forward(fd, fi, &it, &rd, err);
+	}
+}
+
+/*
+ * After the recipients: introduce this element back to the origin when
+ * a recipient was delivered or held here (or sent into a gateway's
+ * segment) and the origin did not find us by a route of its own: the
+ * message came through another courier, or from a subordinate that
+ * deferred to us.
+ */
+static int
+fed_back(struct fed *fd, const struct fed_in *fi, char *err)
+{
+	const struct intro *org = fi->fi_origin;
+
+	if (fi->fi_ndone == 0 || strcasecmp(org->in_courier,
+	    fd->fd_conf->cf_name) == 0 || (fed_same(org, fi->fi_peer) &&
+	    fi->fi_src != ROUTE_SRC_SUBORDINATE))
+		return 0;
+	return fed_introduce(fd, org, fi->fi_done, fi->fi_ndone, NULL, err);
+}
+
+static enum fed_status
+fed_ic_take(struct fed *fd, struct fed_in *fi, char *why, char *err)
+{
+	const struct intro_ic *ic = fi->fi_ic;
+	const char *w;
+	struct fed_note fn;
+	size_t i;
+	int fresh;
+
+	if (ic->ic_kind != fd->fd_kind) {
+		snprintf(why, TN_ERRLEN, "%s", fd->fd_kind == PKI_KIND_FG ?
+		    "an ARM, not a sealed content" : "not an ARM: a "
+		    "background carries ARMs");
+		return FED_BAD;
+	}
+	if ((w = fed_ic_why(fd, fi)) != NULL) {
+		snprintf(why, TN_ERRLEN, "%s", w);
+		return FED_REFUSED;
+	}
+	if (fd->fd_ops->fo_check != NULL &&
+	    fd->fd_ops->fo_check(fd, ic, &fi->fi_extra, why) == -1)
+		return FED_BAD;
+	if ((fresh = fed_seen(fd, ic->ic_id, "inter-courier", err)) == -1)
+		return FED_ERROR;
+	if (!fresh) {
+		memset(&fn, 0, sizeof(fn));
+		fn.fn_event = FED_EV_DUPLICATE;
+		fn.fn_ic = ic;
+		fd->fd_ops->fo_note(fd, &fn);
+		return FED_DUPLICATE;
+	}
+	if (strcasecmp(fi->fi_origin->in_courier, fd->fd_conf->cf_name) != 0 &&
+	    fed_record(fd, fi->fi_origin, err) == -1)
+		return FED_ERROR;
+	for (i = 0; i < ic->ic_nrcpts; i++)
+		if (fed_ic_rcpt(fd, fi, ic->ic_rcpts[i], err) == -1)
+			return FED_ERROR;
+	if (fed_back(fd, fi, err) == -1)
+		return FED_ERROR;
+	return FED_TAKEN;
+}
+
+enum fed_status
+fed_take_ic(struct fed *fd, const struct intro *peer, const char *text,
+    size_t len, char *why, char *err)
+{
+	struct fed_in fi;
+	struct fed_note fn;
+	enum fed_status st;
+
+	memset(&fi, 0, sizeof(fi));
+	fi.fi_peer = peer;
+	fi.fi_src = fed_below(fd, peer->in_pem, 1) ? ROUTE_SRC_SUBORDINATE :
+	    ROUTE_SRC_REMOTE;
+	if (intro_ic_read(fd->fd_trust, text, len, &fi.fi_ic, &fi.fi_origin,
+	    why) == -1)
+		return strncmp(why, "untrusted", 9) == 0 ? FED_UNVERIFIED :
+		    FED_BAD;
+	memset(&fn, 0, sizeof(fn));
+	fn.fn_event = FED_EV_IC;
+	fn.fn_ic = fi.fi_ic;
+	fd->fd_ops->fo_note(fd, &fn);
+	st = fed_ic_take(fd, &fi, why, err);
+	if (fi.fi_ic->ic_payload != NULL)
+		OPENSSL_cleanse(fi.fi_ic->ic_payload, fi.fi_ic->ic_paylen);
+	if (fi.fi_extra != NULL && fd->fd_ops->fo_check_free != NULL)
+		fd->fd_ops->fo_check_free(fi.fi_extra);
+	intro_ic_free(fi.fi_ic);
+	intro_free(fi.fi_origin);
+	return st;
+}
+
+/*
+ * A Token answers a pending invitation of address: 1, 0 (with why) or
+ * -1. Both elements hold the tokens of pending invitations
+ * (invitation_tokens: the foreground's own, the background's
+ * replicated).
+ */
+static int
+fed_token(struct fed *fd, const char *token, const char *address,
+    char *why, char *err)
+{
+	const char *p[2] = { token, address };
+	int found;
+
+	if ((found = db_one(fd->fd_db, "SELECT 1 FROM invitation_tokens "
+	    "WHERE token_hash = sha256(convert_to($1, 'UTF8')) AND "
+	    "address = lower($2) AND expires_at > now()", 2, p, NULL, 0,
+	    err)) == 0)
+		tn_err(why, "the token answers no pending invitation");
+	return found;
+}
+
+/* Route address to courier, for reason; 1 when learned, 0, -1. */
+static int
+fed_learn(struct fed *fd, const char *address, const char *courier,
+    const char *reason, char *err)
+{
+	static const char over[] = "INSERT INTO address_routes (address, "
+	    "courier, reason) VALUES (lower($1), $2, $3) ON CONFLICT (address) "
+	    "DO UPDATE SET courier = $2, reason = $3, learned_at = now() ";
+	const char *p[3] = { address, courier, reason };
+	char sql[sizeof(over) + 64];
+	struct fed_item it;
+	PGresult *r;
+	int n;
+
+	/* Proof beats a plain claim; nothing beats a transfer. */
+	snprintf(sql, sizeof(sql), "%sWHERE address_routes.reason %s", over,
+	    strcmp(reason, "rejected") == 0 ? "<> 'transferred'" :
+	    "= 'introduced'");
+	if (db_exec(fd->fd_db, sql, 3, p, NULL, &r, err) == -1)
+		return -1;
+	n = atoi(PQcmdTuples(r));
+	PQclear(r);
+	if (n == 0)
+		return 0;
+	memset(&it, 0, sizeof(it));
+	it.it_rcpt = address;
+	fed_note(fd, FED_EV_LEARNED, &it, courier, reason);
+	return 1;
+}
+
+static enum fed_status
+fed_intro_take(struct fed *fd, const struct intro *in,
+    const struct proto_msg *pm, char *why, char *err)
+{
+	const char *token = proto_get(pm, "Token");
+	size_t i, na = proto_count(pm, "Address");
+	struct fed_note fn;
+	int fresh, n, r;
+
+	if ((fresh = fed_seen(fd, proto_get(pm, "Id"), "introduction",
+	    err)) == -1)
+		return FED_ERROR;
+	if (!fresh) {
+		memset(&fn, 0, sizeof(fn));
+		fn.fn_event = FED_EV_DUPLICATE;
+		fn.fn_courier = in->in_courier;
+		fd->fd_ops->fo_note(fd, &fn);
+		return FED_DUPLICATE;
+	}
+	if (token != NULL) {
+		if (na != 1) {
+			tn_err(why, "a Token needs exactly one Address");
+			return FED_BAD;
+		}
+		if ((r = fed_token(fd, token, proto_get(pm, "Address"), why,
+		    err)) != 1)
+			return r == 0 ? FED_REFUSED : FED_ERROR;
+	}
+	if (fed_record(fd, in, err) == -1)
+		return FED_ERROR;
+	memset(&fn, 0, sizeof(fn));
+	fn.fn_event = FED_EV_RECORDED;
+	fn.fn_courier = in->in_courier;
+	fn.fn_endpoint = in->in_endpoint;
+	fd->fd_ops->fo_note(fd, &fn);
+	for (i = 0; i < na; i++)
+		if (fed_learn(fd, proto_get_nth(pm, "Address", i),
+		    in->in_courier, token != NULL ? "rejected" : "introduced",
+		    err) == -1)
+			return FED_ERROR;
+	if (fed_release(fd, NULL, &n, err) == -1)
+		return FED_ERROR;
+	memset(&fn, 0, sizeof(fn));
+	fn.fn_event = FED_EV_INTRO;
+	fn.fn_courier = in->in_courier;
+	fn.fn_count = na;
+	fn.fn_flag = token != NULL;
+	fn.fn_released = n;
+	fd->fd_ops->fo_note(fd, &fn);
+	return FED_TAKEN;
+}
+
+enum fed_status
+fed_take_intro(struct fed *fd, const struct intro *peer, const char *text,
+    size_t len, char *why, char *err)
+{
+	struct intro *in = NULL;
+	struct proto_msg *pm = NULL;
+	enum fed_status st = FED_UNVERIFIED;
+
+	if (intro_read(fd->fd_trust, text, len, fd->fd_kind, &in, &pm,
+	    why) == -1)
+		goto out;
+	st = FED_REFUSED;
+	if (strcmp(in->in_pem, peer->in_pem) != 0 && !fed_same(in, peer)) {
+		tn_err(why, "introduction is not of the client");
+		goto out;
+	}
+	st = fed_intro_take(fd, in, pm, why, err);
+out:
+	intro_free(in);
+	proto_msg_free(pm);
+	return st;
+}
+
+/* One held item routed again: 1 when it went, 0 when it stays. */
+static int
+fed_release_one(struct fed *fd, const struct fed_item *it, char *err)
+{
+	struct route_decision rd;
+	struct fed_item out = *it;
+	struct fed_note fn;
+	char used[ROUTE_IDLEN];
+	int r;
+
+	if (fed_route(fd, it->it_rcpt, ROUTE_SRC_LOCAL, NULL, &rd, err) == -1)
+		return -1;
+	switch (rd.rd_action) {
+	case ROUTE_DELIVER_LOCAL:
+		if ((r = fd->fd_ops->fo_deliver(fd, it, err)) != 0)
+			return r == 1 ? 0 : -1;	/* still no agent */
+		used[0] = '\0';
+		break;
+	case ROUTE_TO_NEW_COURIER:
+	case ROUTE_TO_LEARNED_COURIER:
+	case ROUTE_TO_INTRODUCED_COURIER:
+		out.it_hops = 1;
+		out.it_origin = NULL;
+		out.it_origin_pem = NULL;
+		if ((r = fed_send(fd, rd.rd_courier, NULL, &out, used,
+		    err)) == 1)
+			return 0;	/* no way yet: stays held */
+		if (r == -1)
+			return -1;
+		break;
+	default:
+		return 0;	/* still held here */
+	}
+	if (fd->fd_ops->fo_held_done(fd, it, used[0] != '\0' ? used : NULL,
+	    err) == -1)
+		return -1;
+	memset(&fn, 0, sizeof(fn));
+	fn.fn_event = FED_EV_RELEASED;
+	fn.fn_item = &out;
+	if (used[0] != '\0') {
+		fn.fn_courier = used;
+		fn.fn_for = strcasecmp(used, rd.rd_courier) != 0 ?
+		    rd.rd_courier : NULL;
+		fn.fn_text = route_action_name(rd.rd_action);
+	}
+	fd->fd_ops->fo_note(fd, &fn);
+	return 1;
+}
+
+static int
+fed_release_each(struct fed *fd, const struct fed_item *it, char *err)
+{
+	int r;
+
+	if ((r = fed_release_one(fd, it, err)) == -1)
+		return -1;
+	fd->fd_released += r;
+	return 0;
+}
+
+int
+fed_release(struct fed *fd, const char *address, int *n, char *err)
+{
+	int rc;
+
+	fd->fd_released = 0;
+	rc = fd->fd_ops->fo_held(fd, address, fed_release_each, err);
+	*n = fd->fd_released;
+	return rc;
+}
+
+const char *
+fed_reject_why(const struct fed *fd, const struct proto_msg *pm,
+    const char *client)
+{
+	const char *name = fd->fd_conf->cf_name;
+
+	if (pm->pm_kind != PROTO_INVITATION_REJECT)
+		return "not an invitation-reject";
+	if (strcasecmp(proto_get(pm, "Address"), client) != 0)
+		return "Address is not the client's address";
+	if (strcasecmp(proto_get(pm, "Registered-Courier"), name) != 0)
+		return "Registered-Courier is not this courier";
+	if (strcasecmp(proto_get(pm, "Inviting-Courier"), name) == 0)
+		return "Inviting-Courier is this courier";
+	return NULL;
+}
