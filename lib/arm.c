@@ -328,3 +328,27 @@ out:
 	arm_proto_free(pm);
 	return rc;
 }
+
+int
+arm_matches(const struct arm_record *ar, const char *msgid,
+    const char *sender, char *const *rcpts, size_t nrcpts, char *err)
+{
+	size_t i, j;
+
+	if (strcmp(ar->ar_msgid, msgid) != 0 ||
+	    strcasecmp(ar->ar_sender, sender) != 0) {
+		tn_err(err, "ARM record is not the one announced");
+		return -1;
+	}
+	for (i = 0; i < nrcpts; i++) {
+		for (j = 0; j < ar->ar_nrcpts; j++)
+			if (strcasecmp(rcpts[i], ar->ar_rcpts[j]) == 0)
+				break;
+		if (j == ar->ar_nrcpts) {
+			tn_err(err, "%s is not a recipient of the ARM",
+			    rcpts[i]);
+			return -1;
+		}
+	}
+	return 0;
+}

@@ -13,6 +13,9 @@
  *	int	arm_parse(const char *buf, size_t len,
  *		    struct arm_record **out, char *err);
  *	int	arm_is_restricted(const struct arm_record *ar);
+ *	int	arm_matches(const struct arm_record *ar, const char *msgid,
+ *		    const char *sender, char *const *rcpts, size_t nrcpts,
+ *		    char *err);
  * DESCRIPTION
  *	An ARM record carries what the background path needs to know
  *	about one sealed content: its message id (also the CMS KEK key
@@ -28,6 +31,10 @@
  *
  *	A record with no restriction set is a Private message; any
  *	restriction makes it Restricted (arm_is_restricted()).
+ *
+ *	arm_matches() checks a record against what a message carrying it
+ *	announces: the same message id and sender (case aside), and each
+ *	of rcpts one of its recipients; 0, or -1 with the reason in err.
  */
 #ifndef TANDEM_ARM_H
 #define TANDEM_ARM_H
@@ -65,5 +72,7 @@ int	arm_add_rcpt(struct arm_record *, const char *, char *);
 int	arm_format(const struct arm_record *, char **, size_t *, char *);
 int	arm_parse(const char *, size_t, struct arm_record **, char *);
 int	arm_is_restricted(const struct arm_record *);
+int	arm_matches(const struct arm_record *, const char *, const char *,
+	    char *const *, size_t, char *);
 
 #endif

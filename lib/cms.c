@@ -918,6 +918,21 @@ out:
 }
 
 int
+cms_wrap_to(const unsigned char *in, size_t inlen, const struct cms_id *id,
+    X509 *to, unsigned char **out, size_t *outlen, char *err)
+{
+	STACK_OF(X509) *rcpts;
+	int rc = -1;
+
+	if ((rcpts = sk_X509_new_null()) == NULL || !sk_X509_push(rcpts, to))
+		tn_err(err, "out of memory");
+	else
+		rc = cms_wrap(in, inlen, id, rcpts, 0, out, outlen, err);
+	sk_X509_free(rcpts);	/* to is the caller's */
+	return rc;
+}
+
+int
 cms_sign(const unsigned char *in, size_t inlen, const struct cms_id *id,
     unsigned char **out, size_t *outlen, char *err)
 {

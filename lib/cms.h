@@ -19,6 +19,9 @@
  *		    const struct cms_id *id, STACK_OF(X509) *rcpts,
  *		    int smime, unsigned char **out, size_t *outlen,
  *		    char *err);
+ *	int	cms_wrap_to(const unsigned char *in, size_t inlen,
+ *		    const struct cms_id *id, X509 *to, unsigned char **out,
+ *		    size_t *outlen, char *err);
  *	int	cms_unwrap(const unsigned char *in, size_t inlen,
  *		    const struct cms_id *id, X509_STORE *store,
  *		    unsigned char **out, size_t *outlen, X509 **signer,
@@ -78,7 +81,9 @@
  *	certificate of rcpts (AES-256-GCM; EC recipients by ECDH with
  *	a SHA-256 KDF, RSA recipients by OAEP with SHA-256). With smime
  *	the result is an S/MIME entity (application/pkcs7-mime, base64),
- *	without it DER. *out should be passed to free().
+ *	without it DER. *out should be passed to free(). cms_wrap_to()
+ *	is cms_wrap() to the one certificate to, in DER: an element's
+ *	wrap to another element, an agent or itself.
  *
  *	cms_unwrap() takes DER or S/MIME, decrypts with id's key and
  *	certificate, verifies the signature and the signer to store, and
@@ -179,6 +184,8 @@ int	cms_open(const unsigned char *, size_t, const char *,
 	    enum cms_fail *, char *);
 int	cms_wrap(const unsigned char *, size_t, const struct cms_id *,
 	    STACK_OF(X509) *, int, unsigned char **, size_t *, char *);
+int	cms_wrap_to(const unsigned char *, size_t, const struct cms_id *,
+	    X509 *, unsigned char **, size_t *, char *);
 int	cms_unwrap(const unsigned char *, size_t, const struct cms_id *,
 	    X509_STORE *, unsigned char **, size_t *, X509 **,
 	    STACK_OF(X509) **, enum cms_fail *, char *);

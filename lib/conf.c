@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "tandem.h"
 #include "conf.h"
@@ -639,4 +640,24 @@ conf_free(struct conf *cf)
 	free(cf->cf_agent_maildir);
 	free(cf->cf_agent_store);
 	free(cf);
+}
+
+const char *
+conf_resolve(const struct conf *cf, const char *host, int port, char *buf,
+    size_t size)
+{
+	size_t i, hl = strlen(host);
+	char pfx[16];
+
+	snprintf(pfx, sizeof(pfx), ":%d:", port);
+	for (i = 0; i < cf->cf_nresolve; i++) {
+		const char *r = cf->cf_resolve[i];
+
+		if (strncasecmp(r, host, hl) == 0 &&
+		    strncmp(r + hl, pfx, strlen(pfx)) == 0) {
+			snprintf(buf, size, "%s", r + hl + strlen(pfx));
+			return buf;
+		}
+	}
+	return host;
 }

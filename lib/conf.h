@@ -8,6 +8,8 @@
  *	void	conf_free(struct conf *cf);
  *	int	conf_option(size_t i, const char **section, const char **key);
  *	int	conf_duration(const char *text, long *seconds);
+ *	const char *conf_resolve(const struct conf *cf, const char *host,
+ *		    int port, char *buf, size_t size);
  * DESCRIPTION
  *	conf_load() parses one tandem.conf (libconfuse syntax; see
  *	tandem.conf(5), which documents every option and its default)
@@ -25,6 +27,10 @@
  *	conf_option() walks the option table: for i = 0, 1, ... it sets
  *	*section and *key (static strings) and returns 1, then 0 past the
  *	last option. The test that checks the manual page uses it.
+ *
+ *	conf_resolve() is the address to connect to for host:port: the
+ *	one an agent.resolve entry ("host:port:address") gives, copied
+ *	into buf, or else host itself, for the system to resolve.
  *
  *	conf_duration() reads "90s", "15m", "12h", "30d", "2w" or a bare
  *	number of seconds; 0, or -1 if the text is not a duration or
@@ -103,5 +109,7 @@ int	conf_load(const char *, struct conf **, char *);
 void	conf_free(struct conf *);
 int	conf_option(size_t, const char **, const char **);
 int	conf_duration(const char *, long *);
+const char *conf_resolve(const struct conf *, const char *, int, char *,
+	    size_t);
 
 #endif

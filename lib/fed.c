@@ -277,24 +277,16 @@ fed_queue(struct fed *fd, X509 *cert, const char *endpoint,
     const char *kind, const char *msgid, const char *text, size_t len,
     char *err)
 {
-	STACK_OF(X509) *to = NULL;
 	unsigned char *wrap = NULL;
 	size_t wlen;
 	int rc = -1;
 
-	if ((to = sk_X509_new_null()) == NULL || !sk_X509_push(to, cert)) {
-		tn_err(err, "out of memory");
-		goto out;
+	if (cms_wrap_to((const unsigned char *)text, len, fd->fd_id, cert,
+	    &wrap, &wlen, err) == 0 && fd->fd_ops->fo_queue(fd, endpoint, kind,
+	    msgid, wrap, wlen, err) == 0) {
+		fd->fd_sent++;
+		rc = 0;
 	}
-	if (cms_wrap((const unsigned char *)text, len, fd->fd_id, to, 0,
-	    &wrap, &wlen, err) == -1 ||
-	    fd->fd_ops->fo_queue(fd, endpoint, kind, msgid, wrap, wlen,
-	    err) == -1)
-		goto out;
-	fd->fd_sent++;
-	rc = 0;
-out:
-	sk_X509_free(to);	/* cert is the caller's */
 	free(wrap);
 	return rc;
 }
@@ -435,6 +427,54 @@ out:
 	sk_X509_pop_free(rq.ir_subs, X509_free);
 	X509_free(cert);
 	free(text);
+	return rc;
+}
+
+enum fed_status
+fed_open(struct fed *fd, const unsigned char *der, size_t len,
+    unsigned char **text, size_t *tlen, struct intro **peer, X509 **signer,
+    char *why)
+{
+	STACK_OF(X509) *certs = NULL;
+	enum cms_fail fail;
+	char err[TN_ERRLEN];
+	enum fed_status st = FED_TAKEN;
+
+	*peer = NULL;
+	*signer = NULL;
+	if (cms_unwrap(der, len, fd->fd_id, pki_trust_store(fd->fd_trust),
+	    text, tlen, signer, &certs, &fail, why) == -1)
+		return fail == CMS_FAIL_CHAIN ? FED_UNVERIFIED : fail ==
+		    CMS_FAIL_INTERNAL ? FED_ERROR : FED_BAD;
+	if (intro_check(fd->fd_trust, *signer, certs, fd->fd_kind, peer,
+	    err) == -1) {
+		tn_err(why, "signer: %s", err);
+		OPENSSL_clear_free(*text, *tlen);
+		*text = NULL;
+		X509_free(*signer);
+		*signer = NULL;
+		st = FED_UNVERIFIED;
+	}
+	sk_X509_pop_free(certs, X509_free);
+	return st;
+}
+
+int
+fed_check_endpoint(const struct fed *fd, X509 *cert, STACK_OF(X509) *chain,
+    const char *endpoint, char *err)
+{
+	struct intro *in = NULL;
+	int rc = -1;
+
+	if (intro_check(fd->fd_trust, cert, chain, fd->fd_kind, &in,
+	    err) == -1)
+		return -1;
+	if (strcmp(in->in_endpoint, endpoint) != 0)
+		tn_err(err, "the certificate is for %s, not %s",
+		    in->in_endpoint, endpoint);
+	else
+		rc = 0;
+	intro_free(in);
 	return rc;
 }
 
@@ -776,10 +816,29 @@ out:
 	return st;
 }
 
+/*
+ * The held items of each element, in order: the foreground's held mail
+ * (the sealed content as received), the background's held ARMs (the
+ * ARM record wrapped to a courier end, or to this BG), which expire.
+ * Columns: id, message id, sender, recipient, payload, expiry (text or
+ * NULL), expired.
+ */
+static const char fed_held_fg[] = "SELECT id, message_id, sender, "
+    "recipient, body, NULL, false FROM held_messages WHERE released_at IS "
+    "NULL AND purged_at IS NULL AND ($1::text IS NULL OR lower(recipient) "
+    "= lower($1)) ORDER BY id FOR UPDATE";
+static const char fed_held_bg[] = "SELECT id, message_id, sender, "
+    "recipient, arm, to_char(expires_at AT TIME ZONE 'UTC', "
+    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), coalesce(expires_at <= now(), "
+    "false) FROM held_arms WHERE released_at IS NULL AND purged_at IS NULL "
+    "AND ($1::text IS NULL OR lower(recipient) = lower($1)) ORDER BY id "
+    "FOR UPDATE";
+
 /* One held item routed again: 1 when it went, 0 when it stays. */
 static int
 fed_release_one(struct fed *fd, const struct fed_item *it, char *err)
 {
+	const char *p[1] = { it->it_held };
 	struct route_decision rd;
 	struct fed_item out = *it;
 	struct fed_note fn;
@@ -809,8 +868,12 @@ fed_release_one(struct fed *fd, const struct fed_item *it, char *err)
 	default:
 		return 0;	/* still held here */
 	}
-	if (fd->fd_ops->fo_held_done(fd, it, used[0] != '\0' ? used : NULL,
-	    err) == -1)
+	if (db_run(fd->fd_db, fd->fd_kind == PKI_KIND_FG ? "UPDATE "
+	    "held_messages SET released_at = now() WHERE id = $1" : "UPDATE "
+	    "held_arms SET released_at = now() WHERE id = $1", 1, p,
+	    err) == -1 || (fd->fd_ops->fo_released != NULL &&
+	    fd->fd_ops->fo_released(fd, it, used[0] != '\0' ? used : NULL,
+	    err) == -1))
 		return -1;
 	memset(&fn, 0, sizeof(fn));
 	fn.fn_event = FED_EV_RELEASED;
@@ -825,41 +888,173 @@ fed_release_one(struct fed *fd, const struct fed_item *it, char *err)
 	return 1;
 }
 
+/* Held row i: expired (purged), kept, or routed again. */
 static int
-fed_release_each(struct fed *fd, const struct fed_item *it, char *err)
+fed_release_row(struct fed *fd, PGresult *r, int i, char *err)
 {
-	int r;
+	const char *hid = PQgetvalue(r, i, 0);
+	struct fed_item it;
+	unsigned char *raw = NULL, *open = NULL;
+	size_t rawlen, openlen = 0;
+	int rc = -1;
 
-	if ((r = fed_release_one(fd, it, err)) == -1)
+	memset(&it, 0, sizeof(it));
+	it.it_held = hid;
+	it.it_msgid = PQgetvalue(r, i, 1);
+	it.it_sender = PQgetvalue(r, i, 2);
+	it.it_rcpt = PQgetvalue(r, i, 3);
+	it.it_hops = 1;
+	it.it_expires = PQgetisnull(r, i, 5) ? NULL : PQgetvalue(r, i, 5);
+	if (strcmp(PQgetvalue(r, i, 6), "t") == 0) {
+		if (db_run(fd->fd_db, "UPDATE held_arms SET purged_at = now(), "
+		    "arm = '\\x' WHERE id = $1", 1, &hid, err) == -1)
+			return -1;
+		fed_note(fd, FED_EV_EXPIRED, &it, NULL, NULL);
+		return 0;
+	}
+	if ((raw = PQunescapeBytea((const unsigned char *)PQgetvalue(r, i, 4),
+	    &rawlen)) == NULL) {
+		tn_err(err, "out of memory");
 		return -1;
-	fd->fd_released += r;
-	return 0;
+	}
+	it.it_payload = raw;
+	it.it_paylen = rawlen;
+	if (fd->fd_ops->fo_open_held != NULL) {
+		if ((rc = fd->fd_ops->fo_open_held(fd, &it, &open, &openlen,
+		    err)) != 0) {
+			rc = rc == 1 ? 0 : -1;	/* 1: kept, logged */
+			goto out;
+		}
+		it.it_payload = open;
+		it.it_paylen = openlen;
+	}
+	if ((rc = fed_release_one(fd, &it, err)) == 1)
+		fd->fd_released++;
+	rc = rc == -1 ? -1 : 0;
+out:
+	if (open != NULL)
+		OPENSSL_clear_free(open, openlen);
+	PQfreemem(raw);
+	return rc;
 }
 
 int
 fed_release(struct fed *fd, const char *address, int *n, char *err)
 {
-	int rc;
+	const char *p[1] = { address };
+	PGresult *r = NULL;
+	int i, rc = -1;
 
 	fd->fd_released = 0;
-	rc = fd->fd_ops->fo_held(fd, address, fed_release_each, err);
+	if (db_exec(fd->fd_db, fd->fd_kind == PKI_KIND_FG ? fed_held_fg :
+	    fed_held_bg, 1, p, NULL, &r, err) == -1)
+		return -1;
+	for (i = 0; i < PQntuples(r); i++)
+		if (fed_release_row(fd, r, i, err) == -1)
+			goto out;
+	rc = 0;
+out:
 	*n = fd->fd_released;
+	PQclear(r);
 	return rc;
 }
 
-const char *
+/* Why an invitation-reject client sent is not one to act on, or NULL. */
+static const char *
 fed_reject_why(const struct fed *fd, const struct proto_msg *pm,
     const char *client)
 {
 	const char *name = fd->fd_conf->cf_name;
+	const char *url = proto_get(pm, "Background-Url");
 
-	if (pm->pm_kind != PROTO_INVITATION_REJECT)
-		return "not an invitation-reject";
 	if (strcasecmp(proto_get(pm, "Address"), client) != 0)
 		return "Address is not the client's address";
 	if (strcasecmp(proto_get(pm, "Registered-Courier"), name) != 0)
 		return "Registered-Courier is not this courier";
 	if (strcasecmp(proto_get(pm, "Inviting-Courier"), name) == 0)
 		return "Inviting-Courier is this courier";
+	if (fd->fd_kind == PKI_KIND_FG)
+		return proto_part(pm, "fg-cert") == NULL ? "no fg-cert part: "
+		    "the inviting foreground is unknown" : NULL;
+	if (url == NULL || strncasecmp(url, "https://", 8) != 0)
+		return "no https Background-Url";
+	if (strcmp(url, fd->fd_endpoint) == 0)
+		return "Background-Url is this background";
 	return NULL;
+}
+
+/* The inviting foreground, from the fg-cert part the invitation gave. */
+static enum fed_status
+fed_reject_fg(struct fed *fd, const struct proto_msg *pm, struct intro **to,
+    char *why)
+{
+	const struct proto_part *fc = proto_part(pm, "fg-cert");
+	const struct proto_part *ch = proto_part(pm, "ca-chain");
+
+	if (intro_check_pem(fd->fd_trust, (const char *)fc->pp_data,
+	    fc->pp_len, ch == NULL ? NULL : (const char *)ch->pp_data,
+	    ch == NULL ? 0 : ch->pp_len, PKI_KIND_FG, to, why) == -1)
+		return FED_UNVERIFIED;
+	if (strcasecmp((*to)->in_courier, proto_get(pm,
+	    "Inviting-Courier")) != 0) {
+		tn_err(why, "fg-cert is not of the Inviting-Courier");
+		return FED_UNVERIFIED;
+	}
+	return FED_TAKEN;
+}
+
+enum fed_status
+fed_take_reject(struct fed *fd, const struct proto_msg *pm,
+    const char *client, char *why, char *err)
+{
+	const char *addr = proto_get(pm, "Address"), *w;
+	struct intro_req rq;
+	struct intro *to = NULL;
+	char *text = NULL;
+	size_t len;
+	enum fed_status st = FED_REFUSED;
+	int fresh;
+
+	if (pm->pm_kind != PROTO_INVITATION_REJECT) {
+		tn_err(why, "not an invitation-reject");
+		return FED_BAD;
+	}
+	if ((w = fed_reject_why(fd, pm, client)) != NULL) {
+		snprintf(why, TN_ERRLEN, "%s", w);
+		return FED_REFUSED;
+	}
+	if (fd->fd_kind == PKI_KIND_FG &&
+	    (st = fed_reject_fg(fd, pm, &to, why)) != FED_TAKEN)
+		goto out;
+	st = FED_ERROR;
+	if ((fresh = fed_seen(fd, proto_get(pm, "Id"), "invitation-reject",
+	    err)) == -1)
+		goto out;
+	st = FED_DUPLICATE;
+	if (!fresh)
+		goto out;
+	st = FED_ERROR;
+	if (to != NULL) {
+		if (fed_introduce(fd, to, &addr, 1, proto_get(pm, "Token"),
+		    err) == -1)
+			goto out;
+	} else {
+		/* No certificate of the inviting BG: sealed when sent. */
+		memset(&rq, 0, sizeof(rq));
+		rq.ir_cert = fd->fd_id->ci_cert;
+		rq.ir_chain = fd->fd_id->ci_chain;
+		rq.ir_addrs = &addr;
+		rq.ir_naddrs = 1;
+		rq.ir_token = proto_get(pm, "Token");
+		if (intro_make(&rq, &text, &len, err) == -1 ||
+		    fd->fd_ops->fo_queue(fd, proto_get(pm, "Background-Url"),
+		    FED_UNSEALED, NULL, (unsigned char *)text, len, err) == -1)
+			goto out;
+		fd->fd_sent++;
+	}
+	st = FED_TAKEN;
+out:
+	intro_free(to);
+	free(text);
+	return st;
 }

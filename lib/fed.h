@@ -16,6 +16,11 @@ int	fed_route(struct fed *fd, const char *rcpt,
  *	int	fed_below(const struct fed *fd, const char *pem, int direct);
  *	int	fed_peer(struct fed *fd, const char *courier, char **endpoint,
  *		    X509 **cert, char **pem, char *err);
+ *	enum fed_status fed_open(struct fed *fd, const unsigned char *der,
+ *		    size_t len, unsigned char **text, size_t *tlen,
+ *		    struct intro **peer, X509 **signer, char *why);
+ *	int	fed_check_endpoint(const struct fed *fd, X509 *cert,
+ *		    STACK_OF(X509) *chain, const char *endpoint, char *err);
  *	int	fed_seen(struct fed *fd, const char *id, const char *kind,
  *		    char *err);
  *	int	fed_record(struct fed *fd, const struct intro *in, char *err);
@@ -32,8 +37,9 @@ int	fed_route(struct fed *fd, const char *rcpt,
  *		    char *why, char *err);
  *	int	fed_release(struct fed *fd, const char *address, int *n,
  *		    char *err);
- *	const char *fed_reject_why(const struct fed *fd,
- *		    const struct proto_msg *pm, const char *client);
+ *	enum fed_status fed_take_reject(struct fed *fd,
+ *		    const struct proto_msg *pm, const char *client,
+ *		    char *why, char *err);
  * DESCRIPTION
  *	The foreground (milter/) and the background (policy/) of a courier
  *	decide the same way, independently, what to do with what another
@@ -50,9 +56,10 @@ int	fed_route(struct fed *fd, const char *rcpt,
  *			the caller's transaction: the foreground mails it
  *			from its service mailbox ("Tandem-Kind:
  *			inter-courier"), the background POSTs it over
- *			HTTPS (bg_outbox). kind is "inter-courier" or
- *			"introduction"; msgid the Message-Id carried, or
- *			NULL.
+ *			HTTPS (bg_outbox). kind is "inter-courier",
+ *			"introduction", or FED_UNSEALED (a background's
+ *			introduction in clear, sealed when sent); msgid
+ *			the Message-Id carried, or NULL.
  *	  fo_deliver	hand an item to the local account it is for (the
  *			foreground re-wraps the content to the agent, the
  *			background files the ARM in the agent's mailbox);
@@ -68,12 +75,14 @@ int	fed_route(struct fed *fd, const char *rcpt,
  *			inter-courier payload (the background parses the
  *			ARM record and compares it with the fields); 0, or
  *			-1 with the reason in err: refused as bad.
- *	  fo_held	the held items (for address, or all when NULL),
- *			their payload opened, each handed to the engine's
- *			callback, in the caller's transaction.
- *	  fo_held_done	a held item went: delivered here (courier NULL)
- *			or sent on to courier; the foreground also
- *			withdraws the address's pending invitation then.
+ *	  fo_open_held	(may be NULL: the payload is held as received)
+ *			open a held item's payload into *out (to be passed
+ *			to OPENSSL_clear_free()); 1 when it no longer
+ *			opens: the element logs it, the row stays for the
+ *			operator.
+ *	  fo_released	(may be NULL) a held item went: delivered here
+ *			(courier NULL) or sent on to courier; the
+ *			foreground withdraws the pending invitation then.
  *	  fo_note	what the engine did (struct fed_note), for the
  *			element's log in its own words.
  *
@@ -96,6 +105,17 @@ int	fed_route(struct fed *fd, const char *rcpt,
  *	fed_peer() finds the introduction of courier's element of this
  *	kind: 1 with *endpoint, *cert and, when pem is not NULL, *pem,
  *	each to be freed; 0 when unknown; -1.
+ *
+ *	fed_open() opens a wrap another courier's element sent to this
+ *	one: unwrapped with this element's key, its signer must be an
+ *	element of this kind whose introduction checks (intro_check()).
+ *	On FED_TAKEN, *text (OPENSSL_clear_free()), *peer (intro_free())
+ *	and *signer (X509_free()) are set; otherwise why says what failed
+ *	(FED_UNVERIFIED, FED_BAD, or FED_ERROR when internal).
+ *
+ *	fed_check_endpoint() checks the certificate an element at
+ *	endpoint shows (a TLS server): an element of this kind whose
+ *	introduction checks, for exactly that endpoint; 0 or -1.
  *
  *	fed_seen() takes an Id of a kind once: 1 the first time, 0 after.
  *	fed_record() stores (or refreshes) an introduction.
@@ -140,8 +160,18 @@ int	fed_route(struct fed *fd, const char *rcpt,
  *	another courier when a route appeared; the others stay held. *n
  *	counts those sent or delivered.
  *
- *	fed_reject_why() is why an invitation-reject that client (an
- *	agent of this courier) sent is not one to act on, or NULL.
+ *	fed_take_reject() takes an invitation-reject that client, an
+ *	agent of this courier, sent it (opened and checked by the
+ *	element), in the caller's transaction: Address must be the
+ *	client's, Registered-Courier this courier and Inviting-Courier
+ *	another; its Id is taken once; then this element's introduction,
+ *	with the Address and the Token, is queued to the inviting element
+ *	of the same kind. A foreground knows it from the fg-cert part the
+ *	invitation carried, which must verify and be of the
+ *	Inviting-Courier; a background knows only the Background-Url
+ *	(https, not its own), and queues the text unsealed (kind
+ *	FED_UNSEALED): its sender seals it to the certificate the server
+ *	shows.
  * DIAGNOSTICS
  *	fed_take_ic() and fed_take_intro() return FED_TAKEN, FED_DUPLICATE
  *	(already taken: nothing done), FED_UNVERIFIED (its certificates
@@ -165,6 +195,9 @@ int	fed_route(struct fed *fd, const char *rcpt,
 #include "pki.h"
 #include "proto.h"
 #include "route.h"
+
+/* fo_queue's kind of an introduction in clear, sealed when sent. */
+#define FED_UNSEALED	"introduction/unsealed"
 
 /* One message for one recipient, on its way. Pointers are borrowed. */
 struct fed_item {
@@ -200,7 +233,8 @@ enum fed_event {
 				   the reason */
 	FED_EV_RELEASED,	/* held item sent to courier (text: the
 				   route action), or delivered (NULL) */
-	FED_EV_INTRO		/* introduction taken: count, flag token */
+	FED_EV_INTRO,		/* introduction taken: count, flag token */
+	FED_EV_EXPIRED		/* a held ARM past its expiry: purged */
 };
 
 struct fed_note {
@@ -228,10 +262,9 @@ struct fed_ops {
 	int	(*fo_check)(struct fed *, const struct intro_ic *,
 		    void **extra, char *err);
 	void	(*fo_check_free)(void *extra);
-	int	(*fo_held)(struct fed *, const char *address,
-		    int (*each)(struct fed *, const struct fed_item *,
-		    char *), char *err);
-	int	(*fo_held_done)(struct fed *, const struct fed_item *,
+	int	(*fo_open_held)(struct fed *, const struct fed_item *,
+		    unsigned char **out, size_t *outlen, char *err);
+	int	(*fo_released)(struct fed *, const struct fed_item *,
 		    const char *courier, char *err);
 	void	(*fo_note)(struct fed *, const struct fed_note *);
 };
@@ -268,6 +301,10 @@ int	fed_route(struct fed *, const char *, enum route_source, const char *,
 int	fed_below(const struct fed *, const char *, int);
 int	fed_peer(struct fed *, const char *, char **, X509 **, char **,
 	    char *);
+enum fed_status fed_open(struct fed *, const unsigned char *, size_t,
+	    unsigned char **, size_t *, struct intro **, X509 **, char *);
+int	fed_check_endpoint(const struct fed *, X509 *, STACK_OF(X509) *,
+	    const char *, char *);
 int	fed_seen(struct fed *, const char *, const char *, char *);
 int	fed_record(struct fed *, const struct intro *, char *);
 int	fed_send(struct fed *, const char *, const char *,
@@ -279,7 +316,7 @@ enum fed_status fed_take_ic(struct fed *, const struct intro *, const char *,
 enum fed_status fed_take_intro(struct fed *, const struct intro *,
 	    const char *, size_t, char *, char *);
 int	fed_release(struct fed *, const char *, int *, char *);
-const char *fed_reject_why(const struct fed *, const struct proto_msg *,
-	    const char *);
+enum fed_status fed_take_reject(struct fed *, const struct proto_msg *,
+	    const char *, char *, char *);
 
 #endif

@@ -1047,3 +1047,30 @@ pki_verify(const struct pki_trust *tr, X509 *leaf, STACK_OF(X509) *chain,
 {
 	return pki_verify_why(tr, leaf, chain, email, NULL, err);
 }
+
+SSL_CTX *
+pki_tls_ctx(int server, X509 *cert, EVP_PKEY *key, STACK_OF(X509) *chain,
+    const char *name, char *err)
+{
+	SSL_CTX *ctx;
+	int i;
+
+	if ((ctx = SSL_CTX_new(server ? TLS_server_method() :
+	    TLS_client_method())) == NULL) {
+		tn_err_ssl(err, "TLS context");
+		return NULL;
+	}
+	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
+	    SSL_CTX_use_certificate(ctx, cert) != 1 ||
+	    SSL_CTX_use_PrivateKey(ctx, key) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1)
+		goto fail;
+	for (i = 0; chain != NULL && i < sk_X509_num(chain); i++)
+		if (SSL_CTX_add1_chain_cert(ctx, sk_X509_value(chain, i)) != 1)
+			goto fail;
+	return ctx;
+fail:
+	tn_err_ssl(err, "%s", name);
+	SSL_CTX_free(ctx);
+	return NULL;
+}

@@ -13,6 +13,9 @@
  *		    STACK_OF(X509) *chain, const char *email,
  *		    enum pki_fail *why, char *err);
  *
+ *	SSL_CTX	*pki_tls_ctx(int server, X509 *cert, EVP_PKEY *key,
+ *		    STACK_OF(X509) *chain, const char *name, char *err);
+ *
  *	X509	*pki_load_cert(const char *path, char *err);
  *	STACK_OF(X509) *pki_load_certs(const char *path, char *err);
  *	EVP_PKEY *pki_load_key(const char *path, const char *pass,
@@ -103,6 +106,11 @@
  *	self-signed by issuer_key (the root). *out should be passed to
  *	X509_free(). pki_issue() does not check the result to the root:
  *	callers run pki_verify() before they hand it out.
+ *	pki_tls_ctx() makes a TLS context (TLS 1.2 or later) that
+ *	presents cert, key (checked against cert) and chain (may be NULL)
+ *	as a server's (server 1) or a client's (0); the caller sets how
+ *	it verifies the other end. NULL on failure, err naming name.
+ *
  * DIAGNOSTICS
  *	All functions returning int give 0 or -1; pointer results are
  *	NULL on failure. err gets a one-line reason.
@@ -114,6 +122,7 @@
 #include <time.h>
 
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 /* 2.25.<UUID 52bfc128-b2a3-422d-9b08-f4cd4cd85aa1 as a decimal> */
@@ -180,6 +189,9 @@ int	pki_verify(const struct pki_trust *, X509 *, STACK_OF(X509) *,
 	    const char *, char *);
 int	pki_verify_why(const struct pki_trust *, X509 *, STACK_OF(X509) *,
 	    const char *, enum pki_fail *, char *);
+
+SSL_CTX	*pki_tls_ctx(int, X509 *, EVP_PKEY *, STACK_OF(X509) *, const char *,
+	    char *);
 
 X509	*pki_load_cert(const char *, char *);
 STACK_OF(X509) *pki_load_certs(const char *, char *);

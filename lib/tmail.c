@@ -662,6 +662,55 @@ static const char invite_text[] =
     "The message is held for you until %s.\n";
 
 int
+tmail_notice(const struct tmail_notice *tn, char **mail, size_t *len,
+    char *msgid, size_t idsize, char *err)
+{
+	unsigned char *der = NULL;
+	char date[64], text[2048], *b64 = NULL;
+	size_t dlen, blen, n;
+	time_t now = time(NULL);
+	struct tm tmv;
+	int rc = -1;
+
+	*mail = NULL;
+	snprintf(text, sizeof(text), "Your private message %s could not be "
+	    "delivered to %s.\r\nReason: %s\r\n\r\nThis notice comes from "
+	    "the Tandem foreground of %s (%s).\r\nIt carries no content and "
+	    "no key; the signed part below says the same.\r\n", tn->tn_msgid,
+	    tn->tn_rcpt, tn->tn_reason, tn->tn_courier, tn->tn_from);
+	gmtime_r(&now, &tmv);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tmv);
+	if (tmail_msgid(tn->tn_from, msgid, idsize) == -1) {
+		tn_err(err, "out of memory");
+		goto out;
+	}
+	if (cms_sign((const unsigned char *)text, strlen(text), tn->tn_id,
+	    &der, &dlen, err) == -1 ||
+	    tmail_body(der, dlen, &b64, &blen, err) == -1)
+		goto out;
+	n = strlen(text) + blen + 1024 + 2 * TN_MAX_ADDRESS + TN_MAX_MSGID;
+	if ((*mail = malloc(n)) == NULL) {
+		tn_err(err, "out of memory");
+		goto out;
+	}
+	*len = (size_t)snprintf(*mail, n, "From: %s\r\nTo: %s\r\n"
+	    "Subject: Tandem: undeliverable private message\r\nDate: %s\r\n"
+	    "Message-ID: <%s>\r\nAuto-Submitted: auto-replied\r\n"
+	    "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; "
+	    "boundary=\"=tandem-notice\"\r\n\r\n--=tandem-notice\r\n"
+	    "Content-Type: text/plain; charset=us-ascii\r\n\r\n%s\r\n"
+	    "--=tandem-notice\r\nContent-Type: application/pkcs7-mime; "
+	    "smime-type=signed-data; name=notice.p7m\r\n"
+	    "Content-Transfer-Encoding: base64\r\n\r\n%s--=tandem-notice--\r\n",
+	    tn->tn_from, tn->tn_to, date, msgid, text, b64);
+	rc = 0;
+out:
+	free(der);
+	free(b64);
+	return rc;
+}
+
+int
 tmail_invitation(const struct tmail_invite *ti, char **mail, size_t *len,
     char *msgid, size_t idsize, unsigned char *hash, char *err)
 {

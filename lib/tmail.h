@@ -16,6 +16,8 @@
  *		    char *err);
  *	void	tmail_free(struct tmail *tm);
  *	int	tmail_msgid(const char *mailbox, char *out, size_t size);
+ *	int	tmail_notice(const struct tmail_notice *tn, char **mail,
+ *		    size_t *len, char *msgid, size_t idsize, char *err);
  *	int	tmail_invitation(const struct tmail_invite *ti,
  *		    char **mail, size_t *len, char *msgid, size_t idsize,
  *		    unsigned char hash[TMAIL_HASHLEN], char *err);
@@ -61,6 +63,14 @@
  *
  *	tmail_msgid() writes a fresh message id, 24 random hex digits
  *	"@" the domain of mailbox; 0 or -1.
+ *
+ *	tmail_notice() composes the non-delivery notice a foreground
+ *	mails to the sender of a private message it cannot deliver:
+ *	readable text (the message id, the recipient, the reason, the
+ *	courier), then the same text signed by tn_id (cms_sign(), opaque)
+ *	in an application/pkcs7-mime part; From tn_from, To tn_to,
+ *	"Auto-Submitted: auto-replied". It carries no content and no key.
+ *	*mail is to be passed to free(); msgid gets its fresh message id.
  *
  *	tmail_invitation() makes a referral token (32 random bytes,
  *	base64url), builds the invitation protocol message of
@@ -109,6 +119,17 @@ struct tmail_head {
 
 struct cms_id;
 
+/* What tmail_notice() writes. Pointers are borrowed. */
+struct tmail_notice {
+	const char		*tn_from;	/* FG service mailbox */
+	const char		*tn_to;		/* the sender told */
+	const char		*tn_courier;	/* courier name */
+	const char		*tn_msgid;	/* the undelivered message */
+	const char		*tn_rcpt;
+	const char		*tn_reason;
+	const struct cms_id	*tn_id;		/* the FG element */
+};
+
 /* What tmail_invitation() writes. Pointers are borrowed. */
 struct tmail_invite {
 	const char		*ti_address;	/* the invited address */
@@ -138,6 +159,8 @@ enum tmail_kind tmail_kind_from_name(const char *);
 int	tmail_compose(const struct tmail_head *, const unsigned char *,
 	    size_t, char **, size_t *, char *);
 int	tmail_body(const unsigned char *, size_t, char **, size_t *, char *);
+int	tmail_notice(const struct tmail_notice *, char **, size_t *, char *,
+	    size_t, char *);
 int	tmail_parse(const char *, size_t, struct tmail **, char *);
 void	tmail_free(struct tmail *);
 int	tmail_msgid(const char *, char *, size_t);

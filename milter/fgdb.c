@@ -90,6 +90,32 @@ fgdb_outbox(PGconn *db, const char *msgid, const char *from,
 	    err);
 }
 
+/*
+ * A mail of th (one recipient) into outbox: in wrapped by id to the
+ * certificate to, or, with to NULL, in as the wrap already made.
+ */
+int
+fgdb_mail(PGconn *db, const struct tmail_head *th, const struct cms_id *id,
+    X509 *to, const unsigned char *in, size_t inlen, char *err)
+{
+	unsigned char *wrap = NULL;
+	char *mail = NULL;
+	size_t wlen = inlen, mlen;
+	int rc = -1;
+
+	if (to != NULL && cms_wrap_to(in, inlen, id, to, &wrap, &wlen,
+	    err) == -1)
+		goto out;
+	if (tmail_compose(th, wrap != NULL ? wrap : in, wlen, &mail, &mlen,
+	    err) == 0 && fgdb_outbox(db, th->th_msgid, th->th_from,
+	    th->th_to[0], mail, mlen, err) == 0)
+		rc = 0;
+out:
+	free(wrap);
+	free(mail);
+	return rc;
+}
+
 /* Hold sealed for rcpt and invite rcpt unless already invited. */
 int
 fgdb_hold(const struct fg *fg, PGconn *db, const char *qid,

@@ -1,9 +1,9 @@
 /*
  * NAME
- *	fed.c - the foreground between couriers: its hands for the
+ *	fgfed.c - the foreground between couriers: its hands for the
  *	federation engine (lib/fed.c)
  * DESCRIPTION
- *	See fed.h. The engine decides; this file does what only a
+ *	See fgfed.h. The engine decides; this file does what only a
  *	foreground does, all through outbox in the caller's transaction:
  *	an inter-courier wrap goes as "Tandem-Kind: inter-courier" mail
  *	from the service mailbox to the other FG's; a delivery is the
@@ -11,6 +11,7 @@
  *	notice is plain mail to the sender, signed. The engine's notes
  *	become " key=value" pairs of the message's log line.
  */
+#include <openssl/crypto.h>
 #include <openssl/x509.h>
 
 #include <stdarg.h>
@@ -18,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "db.h"
 #include "fed.h"
@@ -34,29 +34,22 @@ static int
 fgfed_queue(struct fed *fd, const char *box, const char *kind,
     const char *msgid, const unsigned char *wrap, size_t wlen, char *err)
 {
-	const char *self = fd->fd_endpoint;
 	struct tmail_head th;
-	char id[TN_MAX_MSGID + 1], *mail = NULL;
-	size_t mlen;
-	int rc = -1;
+	char id[TN_MAX_MSGID + 1];
 
 	(void)kind;
 	(void)msgid;
-	if (tmail_msgid(self, id, sizeof(id)) == -1) {
+	if (tmail_msgid(fd->fd_endpoint, id, sizeof(id)) == -1) {
 		tn_err(err, "out of memory");
 		return -1;
 	}
 	memset(&th, 0, sizeof(th));
 	th.th_kind = TMAIL_INTER_COURIER;
-	th.th_from = self;
+	th.th_from = fd->fd_endpoint;
 	th.th_to = &box;
 	th.th_nto = 1;
 	th.th_msgid = id;
-	if (tmail_compose(&th, wrap, wlen, &mail, &mlen, err) == 0 &&
-	    fgdb_outbox(fd->fd_db, id, self, box, mail, mlen, err) == 0)
-		rc = 0;
-	free(mail);
-	return rc;
+	return fgdb_mail(fd->fd_db, &th, NULL, NULL, wrap, wlen, err);
 }
 
 /* Re-wrap to the local agent; a content mail From: the sender. */
@@ -65,11 +58,7 @@ fgfed_deliver(struct fed *fd, const struct fed_item *it, char *err)
 {
 	struct msg *mc = fd->fd_arg;
 	const char *p[1] = { it->it_rcpt };
-	STACK_OF(X509) *to = NULL;
 	struct tmail_head th;
-	unsigned char *wrap = NULL;
-	char *mail = NULL;
-	size_t wlen, mlen;
 	PGresult *r = NULL;
 	X509 *x = NULL;
 	int rc = -1;
@@ -77,38 +66,22 @@ fgfed_deliver(struct fed *fd, const struct fed_item *it, char *err)
 	if (db_exec(fd->fd_db, "SELECT agent_cert FROM accounts WHERE "
 	    "address = lower($1) AND status = 'active' AND agent_cert IS NOT "
 	    "NULL", 1, p, NULL, &r, err) == -1)
-		goto out;
-	if (PQntuples(r) != 1) {
+		return -1;
+	if (PQntuples(r) != 1)
 		rc = 1;
-		goto out;
+	else if ((x = objcache_cert(mc->mc_fg->fg_cache, PQgetvalue(r, 0, 0),
+	    (size_t)PQgetlength(r, 0, 0), err)) != NULL) {
+		memset(&th, 0, sizeof(th));
+		th.th_kind = TMAIL_CONTENT;
+		th.th_from = it->it_sender;
+		th.th_to = &it->it_rcpt;
+		th.th_nto = 1;
+		th.th_msgid = it->it_msgid;
+		rc = fgdb_mail(fd->fd_db, &th, fd->fd_id, x, it->it_payload,
+		    it->it_paylen, err);
 	}
-	if ((x = objcache_cert(mc->mc_fg->fg_cache, PQgetvalue(r, 0, 0),
-	    (size_t)PQgetlength(r, 0, 0), err)) == NULL)
-		goto out;
-	if ((to = sk_X509_new_null()) == NULL || !sk_X509_push(to, x)) {
-		tn_err(err, "out of memory");
-		goto out;
-	}
-	x = NULL;
-	memset(&th, 0, sizeof(th));
-	th.th_kind = TMAIL_CONTENT;
-	th.th_from = it->it_sender;
-	th.th_to = &it->it_rcpt;
-	th.th_nto = 1;
-	th.th_msgid = it->it_msgid;
-	if (cms_wrap(it->it_payload, it->it_paylen, fd->fd_id, to, 0, &wrap,
-	    &wlen, err) == -1 ||
-	    tmail_compose(&th, wrap, wlen, &mail, &mlen, err) == -1 ||
-	    fgdb_outbox(fd->fd_db, it->it_msgid, it->it_sender, it->it_rcpt,
-	    mail, mlen, err) == -1)
-		goto out;
-	rc = 0;
-out:
 	X509_free(x);
-	sk_X509_pop_free(to, X509_free);
 	PQclear(r);
-	free(wrap);
-	free(mail);
 	return rc;
 }
 
@@ -121,132 +94,45 @@ fgfed_hold(struct fed *fd, const struct fed_item *it, char *err)
 	    it->it_sender, it->it_rcpt, it->it_payload, it->it_paylen, err);
 }
 
-/* The notice mail: readable text, then the same text signed (opaque). */
-static int
-fgfed_notice_mail(struct fed *fd, const char *sender, const char *text,
-    const char *id, char **mail, size_t *mlen, char *err)
-{
-	unsigned char *der = NULL;
-	char date[64], *b64 = NULL;
-	size_t dlen, blen, n;
-	time_t now = time(NULL);
-	struct tm tmv;
-	int rc = -1;
-
-	gmtime_r(&now, &tmv);
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tmv);
-	if (cms_sign((const unsigned char *)text, strlen(text), fd->fd_id,
-	    &der, &dlen, err) == -1 ||
-	    tmail_body(der, dlen, &b64, &blen, err) == -1)
-		goto out;
-	n = strlen(text) + blen + 1024 + 2 * TN_MAX_ADDRESS + TN_MAX_MSGID;
-	if ((*mail = malloc(n)) == NULL) {
-		tn_err(err, "out of memory");
-		goto out;
-	}
-	*mlen = (size_t)snprintf(*mail, n, "From: %s\r\nTo: %s\r\n"
-	    "Subject: Tandem: undeliverable private message\r\nDate: %s\r\n"
-	    "Message-ID: <%s>\r\nAuto-Submitted: auto-replied\r\n"
-	    "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; "
-	    "boundary=\"=tandem-notice\"\r\n\r\n--=tandem-notice\r\n"
-	    "Content-Type: text/plain; charset=us-ascii\r\n\r\n%s\r\n"
-	    "--=tandem-notice\r\nContent-Type: application/pkcs7-mime; "
-	    "smime-type=signed-data; name=notice.p7m\r\n"
-	    "Content-Transfer-Encoding: base64\r\n\r\n%s--=tandem-notice--\r\n",
-	    fd->fd_endpoint, sender, date, id, text, b64);
-	rc = 0;
-out:
-	free(der);
-	free(b64);
-	return rc;
-}
-
 /* A signed non-delivery notice to the sender, null envelope sender. */
 static int
 fgfed_notice(struct fed *fd, const struct fed_item *it, const char *reason,
     char *err)
 {
-	const struct conf *cf = fd->fd_conf;
-	char id[TN_MAX_MSGID + 1], text[2048], *mail = NULL;
+	struct tmail_notice tn;
+	char id[TN_MAX_MSGID + 1], *mail = NULL;
 	size_t mlen;
 	int rc = -1;
 
 	msg_note(fd->fd_arg, " notice=\"%s\"", reason);
-	snprintf(text, sizeof(text), "Your private message %s could not be "
-	    "delivered to %s.\r\nReason: %s\r\n\r\nThis notice comes from "
-	    "the Tandem foreground of %s (%s).\r\nIt carries no content and "
-	    "no key; the signed part below says the same.\r\n", it->it_msgid,
-	    it->it_rcpt, reason, cf->cf_name, fd->fd_endpoint);
-	if (tmail_msgid(fd->fd_endpoint, id, sizeof(id)) == -1) {
-		tn_err(err, "out of memory");
-		return -1;
-	}
-	if (fgfed_notice_mail(fd, it->it_sender, text, id, &mail, &mlen,
-	    err) == 0 && fgdb_outbox(fd->fd_db, id, "", it->it_sender, mail,
-	    mlen, err) == 0)
+	memset(&tn, 0, sizeof(tn));
+	tn.tn_from = fd->fd_endpoint;
+	tn.tn_to = it->it_sender;
+	tn.tn_courier = fd->fd_conf->cf_name;
+	tn.tn_msgid = it->it_msgid;
+	tn.tn_rcpt = it->it_rcpt;
+	tn.tn_reason = reason;
+	tn.tn_id = fd->fd_id;
+	if (tmail_notice(&tn, &mail, &mlen, id, sizeof(id), err) == 0 &&
+	    fgdb_outbox(fd->fd_db, id, "", it->it_sender, mail, mlen,
+	    err) == 0)
 		rc = 0;
 	free(mail);
 	return rc;
 }
 
-/* Held mail, of address or all, each to the engine. */
+/* A held message sent on to courier: its invitation is void. */
 static int
-fgfed_held(struct fed *fd, const char *address,
-    int (*each)(struct fed *, const struct fed_item *, char *), char *err)
-{
-	const char *p[1] = { address };
-	struct fed_item it;
-	unsigned char *body = NULL;
-	size_t blen;
-	PGresult *r = NULL;
-	int i, rc = -1;
-
-	if (db_exec(fd->fd_db, "SELECT id, message_id, sender, recipient, "
-	    "body FROM held_messages WHERE released_at IS NULL AND purged_at "
-	    "IS NULL AND ($1::text IS NULL OR lower(recipient) = lower($1)) "
-	    "ORDER BY id FOR UPDATE", 1, p, NULL, &r, err) == -1)
-		return -1;
-	for (i = 0; i < PQntuples(r); i++) {
-		if ((body = PQunescapeBytea((const unsigned char *)PQgetvalue(r,
-		    i, 4), &blen)) == NULL) {
-			tn_err(err, "out of memory");
-			goto out;
-		}
-		memset(&it, 0, sizeof(it));
-		it.it_held = PQgetvalue(r, i, 0);
-		it.it_msgid = PQgetvalue(r, i, 1);
-		it.it_sender = PQgetvalue(r, i, 2);
-		it.it_rcpt = PQgetvalue(r, i, 3);
-		it.it_hops = 1;
-		it.it_payload = body;
-		it.it_paylen = blen;
-		if (each(fd, &it, err) == -1)
-			goto out;
-		PQfreemem(body);
-		body = NULL;
-	}
-	rc = 0;
-out:
-	PQfreemem(body);
-	PQclear(r);
-	return rc;
-}
-
-/* A held message went; sent on elsewhere, its invitation is void. */
-static int
-fgfed_held_done(struct fed *fd, const struct fed_item *it,
+fgfed_released(struct fed *fd, const struct fed_item *it,
     const char *courier, char *err)
 {
-	const char *p[1] = { it->it_held }, *q[1] = { it->it_rcpt };
+	const char *p[1] = { it->it_rcpt };
 	PGresult *r = NULL;
 
-	if (db_run(fd->fd_db, "UPDATE held_messages SET released_at = now() "
-	    "WHERE id = $1", 1, p, err) == -1)
-		return -1;
 	if (courier == NULL)
 		return 0;
 	if (db_exec(fd->fd_db, "UPDATE invitations SET status = 'rejected' "
-	    "WHERE address = lower($1) AND status = 'pending'", 1, q, NULL, &r,
+	    "WHERE address = lower($1) AND status = 'pending'", 1, p, NULL, &r,
 	    err) == -1)
 		return -1;
 	if (strcmp(PQcmdTuples(r), "0") != 0)
@@ -306,8 +192,7 @@ static const struct fed_ops fgfed_ops = {
 	.fo_deliver = fgfed_deliver,
 	.fo_hold = fgfed_hold,
 	.fo_notice = fgfed_notice,
-	.fo_held = fgfed_held,
-	.fo_held_done = fgfed_held_done,
+	.fo_released = fgfed_released,
 	.fo_note = fgfed_note,
 };
 
@@ -356,44 +241,27 @@ fed_send_local(struct msg *mc, PGconn *db, const struct tmail *tm,
 int
 fed_reject(struct msg *mc, PGconn *db, const struct proto_msg *pm)
 {
-	const struct fg *fg = mc->mc_fg;
-	const struct proto_part *fc, *ch;
-	const char *why, *addr = proto_get(pm, "Address");
-	struct intro *peer = NULL;
 	struct fed fd;
-	char err[TN_ERRLEN];
-	int fresh, rc = -1;
+	char why[TN_ERRLEN], err[TN_ERRLEN];
+	enum fed_status st;
 
 	fgfed_init(&fd, mc, db);
-	if ((why = fed_reject_why(&fd, pm, mc->mc_sender)) != NULL ||
-	    (fc = proto_part(pm, "fg-cert")) == NULL) {
-		msg_fail(mc, MSG_PERM, "5.7.1 invitation-reject: %s", why !=
-		    NULL ? why : "no fg-cert part: the inviting foreground is "
-		    "unknown");
+	switch (st = fed_take_reject(&fd, pm, mc->mc_sender, why, err)) {
+	case FED_TAKEN:
+	case FED_DUPLICATE:
+		msg_note(mc, " invitation-reject=%s inviting=%s status=%s",
+		    proto_get(pm, "Address"), proto_get(pm,
+		    "Inviting-Courier"), st == FED_TAKEN ? "introduced" :
+		    "duplicate");
+		return 0;
+	case FED_ERROR:
+		msg_fail(mc, MSG_TEMP, "4.3.0 invitation-reject: %s", err);
+		return -1;
+	default:
+		msg_fail(mc, MSG_PERM, "%s invitation-reject: %s", st ==
+		    FED_UNVERIFIED ? "5.7.7" : "5.7.1", why);
 		return -1;
 	}
-	ch = proto_part(pm, "ca-chain");
-	if (intro_check_pem(fg->fg_trust, (const char *)fc->pp_data,
-	    fc->pp_len, ch == NULL ? NULL : (const char *)ch->pp_data,
-	    ch == NULL ? 0 : ch->pp_len, PKI_KIND_FG, &peer, err) == -1 ||
-	    strcasecmp(peer->in_courier, proto_get(pm,
-	    "Inviting-Courier")) != 0) {
-		msg_fail(mc, MSG_PERM, "5.7.7 invitation-reject: %s", peer ==
-		    NULL ? err : "fg-cert is not of the Inviting-Courier");
-		goto out;
-	}
-	if ((fresh = fed_seen(&fd, proto_get(pm, "Id"), "invitation-reject",
-	    err)) == -1 || (fresh && fed_introduce(&fd, peer, &addr, 1,
-	    proto_get(pm, "Token"), err) == -1)) {
-		msg_fail(mc, MSG_TEMP, "4.3.0 invitation-reject: %s", err);
-		goto out;
-	}
-	msg_note(mc, " invitation-reject=%s inviting=%s status=%s", addr,
-	    peer->in_courier, fresh ? "introduced" : "duplicate");
-	rc = 0;
-out:
-	intro_free(peer);
-	return rc;
 }
 
 /* The service mailbox leaves the envelope; nobody else: discarded. */
@@ -413,52 +281,16 @@ fgfed_consume(struct msg *mc)
 		mc->mc_discard = 1;
 }
 
-/* Unwrap; the signer, an FG whose mailbox is the From, in *peer. */
-static int
-fgfed_open(struct msg *mc, struct tmail *tm, unsigned char **in,
-    size_t *inlen, struct intro **peer)
-{
-	const struct fg *fg = mc->mc_fg;
-	STACK_OF(X509) *certs = NULL;
-	X509 *signer = NULL;
-	enum cms_fail fail;
-	char err[TN_ERRLEN];
-	int rc = -1;
-
-	if (cms_unwrap(tm->tm_der, tm->tm_derlen, &fg->fg_id,
-	    pki_trust_store(fg->fg_trust), in, inlen, &signer, &certs, &fail,
-	    err) == -1) {
-		msg_fail(mc, fail == CMS_FAIL_INTERNAL ? MSG_TEMP : MSG_PERM,
-		    "%s inter-courier: %s", fail == CMS_FAIL_INTERNAL ?
-		    "4.3.0" : "5.7.7", err);
-		goto out;
-	}
-	if (intro_check(fg->fg_trust, signer, certs, PKI_KIND_FG, peer,
-	    err) == -1) {
-		msg_fail(mc, MSG_PERM, "5.7.7 inter-courier: signer: %s", err);
-		goto out;
-	}
-	if (strcasecmp((*peer)->in_endpoint, tm->tm_from) != 0) {
-		msg_fail(mc, MSG_PERM, "5.7.1 inter-courier: From: %s is not "
-		    "the signer's mailbox", tm->tm_from);
-		goto out;
-	}
-	rc = 0;
-out:
-	X509_free(signer);
-	sk_X509_pop_free(certs, X509_free);
-	return rc;
-}
-
 int
 fed_process(struct msg *mc, PGconn *db, struct tmail *tm)
 {
 	struct proto_msg *pm = NULL;
 	struct intro *peer = NULL;
 	struct fed fd;
+	X509 *signer = NULL;
 	unsigned char *in = NULL;
 	size_t inlen = 0;
-	const char *what;
+	const char *what = "inter-courier";
 	char why[TN_ERRLEN], err[TN_ERRLEN];
 	enum fed_status st;
 	int rc = -1;
@@ -468,17 +300,27 @@ fed_process(struct msg *mc, PGconn *db, struct tmail *tm)
 		    "sender", tm->tm_from);
 		return -1;
 	}
-	if (fgfed_open(mc, tm, &in, &inlen, &peer) == -1)
+	fgfed_init(&fd, mc, db);
+	why[0] = err[0] = '\0';
+	if ((st = fed_open(&fd, tm->tm_der, tm->tm_derlen, &in, &inlen, &peer,
+	    &signer, why)) != FED_TAKEN) {
+		if (st == FED_ERROR)
+			msg_fail(mc, MSG_TEMP, "4.3.0 inter-courier: %s", why);
+		else
+			msg_fail(mc, MSG_PERM, "5.7.7 inter-courier: %s", why);
 		goto out;
+	}
+	if (strcasecmp(peer->in_endpoint, tm->tm_from) != 0) {
+		msg_fail(mc, MSG_PERM, "5.7.1 inter-courier: From: %s is not "
+		    "the signer's mailbox", tm->tm_from);
+		goto out;
+	}
 	msg_note(mc, " peer=%s", peer->in_courier);
 	if (proto_parse((const char *)in, inlen, &pm, err) == -1) {
 		msg_fail(mc, MSG_PERM, "5.6.0 inter-courier: %s", err);
 		goto out;
 	}
-	fgfed_init(&fd, mc, db);
-	why[0] = err[0] = '\0';
 	if (pm->pm_kind == PROTO_INTER_COURIER) {
-		what = "inter-courier";
 		st = fed_take_ic(&fd, peer, (const char *)in, inlen, why, err);
 	} else if (pm->pm_kind == PROTO_INTRODUCTION) {
 		what = "introduction";
@@ -511,6 +353,8 @@ fed_process(struct msg *mc, PGconn *db, struct tmail *tm)
 out:
 	proto_msg_free(pm);
 	intro_free(peer);
-	free(in);
+	X509_free(signer);
+	if (in != NULL)
+		OPENSSL_clear_free(in, inlen);
 	return rc;
 }

@@ -62,17 +62,14 @@ hygiene_receipt(const struct fg *fg, PGconn *db, const char *msgid,
 {
 	const char *box = fg->fg_conf->cf_service_mailbox;
 	struct proto_msg *pm = NULL;
-	STACK_OF(X509) *to = NULL;
 	struct tmail_head th;
-	unsigned char *wrap = NULL;
-	char id[TN_MAX_MSGID + 1], now[32], *body = NULL, *mail = NULL;
-	size_t blen, wlen, mlen;
+	char id[TN_MAX_MSGID + 1], now[32], *body = NULL;
+	size_t blen;
 	int rc = -1;
 
 	proto_format_time(time(NULL), now, sizeof(now));
 	if (tmail_msgid(box, id, sizeof(id)) == -1 ||
-	    (pm = proto_msg_new(PROTO_RECEIPT)) == NULL ||
-	    (to = sk_X509_new_null()) == NULL || !sk_X509_push(to, agent)) {
+	    (pm = proto_msg_new(PROTO_RECEIPT)) == NULL) {
 		tn_err(err, "out of memory");
 		goto out;
 	}
@@ -88,18 +85,13 @@ hygiene_receipt(const struct fg *fg, PGconn *db, const char *msgid,
 	    proto_set(pm, "Recipient", rcpt, err) ||
 	    proto_set(pm, "Event", "expired", err) ||
 	    proto_format(pm, &body, &blen, err) == -1 ||
-	    cms_wrap((unsigned char *)body, blen, &fg->fg_id, to, 0, &wrap,
-	    &wlen, err) == -1 ||
-	    tmail_compose(&th, wrap, wlen, &mail, &mlen, err) == -1 ||
-	    fgdb_outbox(db, id, box, sender, mail, mlen, err) == -1)
+	    fgdb_mail(db, &th, &fg->fg_id, agent, (unsigned char *)body, blen,
+	    err) == -1)
 		goto out;
 	rc = 0;
 out:
-	sk_X509_free(to);	/* agent stays the caller's */
 	proto_msg_free(pm);
 	free(body);
-	free(wrap);
-	free(mail);
 	return rc;
 }
 

@@ -19,7 +19,9 @@
  *	the message (what is past MSG_NOTELEN is cut).
  *
  *	SQL goes through db_exec() and its kin (db.h); fgdb_*() (fgdb.c)
- *	are the milter's own queries over them. What crosses couriers is
+ *	are the milter's own queries over them; fgdb_mail() wraps a text
+ *	to one certificate (or takes the wrap made) and queues the mail
+ *	of a struct tmail_head in outbox. What crosses couriers is
  *	the federation engine's (lib/fed.h), with the milter's hands in
  *	fgfed.c.
  *
@@ -129,6 +131,8 @@ int	fgdb_account_id(const struct fg *, PGconn *, const char *,
 	    struct cms_id *, X509 **, char *);
 int	fgdb_outbox(PGconn *, const char *, const char *, const char *,
 	    const char *, size_t, char *);
+int	fgdb_mail(PGconn *, const struct tmail_head *, const struct cms_id *,
+	    X509 *, const unsigned char *, size_t, char *);
 int	fgdb_hold(const struct fg *, PGconn *, const char *, const char *,
 	    const char *, const char *, const unsigned char *, size_t, char *);
 void	fgdb_id_free(struct cms_id *);

@@ -150,11 +150,9 @@ service_answer(struct msg *mc, PGconn *db, const char *address,
 	const struct fg *fg = mc->mc_fg;
 	const char *box = fg->fg_conf->cf_service_mailbox;
 	struct proto_msg *pm = NULL;
-	STACK_OF(X509) *to = NULL;
 	struct tmail_head th;
-	unsigned char *wrap = NULL;
-	char id[TN_MAX_MSGID + 1], now[32], *body = NULL, *mail = NULL;
-	size_t blen, wlen, mlen;
+	char id[TN_MAX_MSGID + 1], now[32], *body = NULL;
+	size_t blen;
 	X509 *x = NULL;
 	int rc = -1;
 
@@ -173,29 +171,22 @@ service_answer(struct msg *mc, PGconn *db, const char *address,
 	    strlen(fg->fg_chain_pem), err) ||
 	    proto_format(pm, &body, &blen, err) == -1)
 		goto out;
-	if ((x = pki_parse_cert(acert, strlen(acert), err)) == NULL ||
-	    (to = sk_X509_new_null()) == NULL || !sk_X509_push(to, x))
+	if ((x = pki_parse_cert(acert, strlen(acert), err)) == NULL)
 		goto out;
-	x = NULL;
 	memset(&th, 0, sizeof(th));
 	th.th_kind = TMAIL_SERVICE;
 	th.th_from = box;
 	th.th_to = &address;
 	th.th_nto = 1;
 	th.th_msgid = id;
-	if (cms_wrap((unsigned char *)body, blen, &fg->fg_id, to, 0, &wrap,
-	    &wlen, err) == -1 ||
-	    tmail_compose(&th, wrap, wlen, &mail, &mlen, err) == -1 ||
-	    fgdb_outbox(db, id, box, address, mail, mlen, err) == -1)
+	if (fgdb_mail(db, &th, &fg->fg_id, x, (unsigned char *)body, blen,
+	    err) == -1)
 		goto out;
 	rc = 0;
 out:
 	X509_free(x);
-	sk_X509_pop_free(to, X509_free);
 	proto_msg_free(pm);
 	free(body);
-	free(wrap);
-	free(mail);
 	return rc;
 }
 

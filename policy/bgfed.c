@@ -102,29 +102,22 @@ out:
 static int
 bgfed_hold(struct fed *fd, const struct fed_item *it, char *err)
 {
-	STACK_OF(X509) *self = NULL;
 	unsigned char *wrap = NULL;
 	size_t wlen;
 	const char *p[5] = { it->it_msgid, it->it_sender, it->it_rcpt, NULL,
 	    bgfed_expires(it) };
 	int lens[5] = { 0, 0, 0, 0, 0 }, rc = -1;
 
-	if ((self = sk_X509_new_null()) == NULL ||
-	    !sk_X509_push(self, fd->fd_id->ci_cert)) {
-		tn_err(err, "out of memory");
-		goto out;
+	if (cms_wrap_to(it->it_payload, it->it_paylen, fd->fd_id,
+	    fd->fd_id->ci_cert, &wrap, &wlen, err) == 0) {
+		p[3] = (const char *)wrap;
+		lens[3] = (int)wlen;
+		rc = db_exec(fd->fd_db, "INSERT INTO held_arms (message_id, "
+		    "sender, recipient, arm, expires_at) VALUES ($1, $2, "
+		    "lower($3), $4, $5) ON CONFLICT DO NOTHING", 5, p, lens,
+		    NULL, err);
 	}
-	if (cms_wrap(it->it_payload, it->it_paylen, fd->fd_id, self, 0, &wrap,
-	    &wlen, err) == -1)
-		goto out;
-	p[3] = (const char *)wrap;
-	lens[3] = (int)wlen;
-	rc = db_exec(fd->fd_db, "INSERT INTO held_arms (message_id, sender, "
-	    "recipient, arm, expires_at) VALUES ($1, $2, lower($3), $4, $5) "
-	    "ON CONFLICT DO NOTHING", 5, p, lens, NULL, err);
-out:
 	free(wrap);
-	sk_X509_free(self);
 	return rc;
 }
 
@@ -145,8 +138,6 @@ bgfed_check(struct fed *fd, const struct intro_ic *ic, void **extra,
     char *err)
 {
 	struct bgfed_arm *ba;
-	const struct arm_record *ar;
-	size_t i, j;
 	char why[TN_ERRLEN];
 
 	(void)fd;
@@ -156,28 +147,13 @@ bgfed_check(struct fed *fd, const struct intro_ic *ic, void **extra,
 	}
 	*extra = ba;
 	if (arm_parse((char *)ic->ic_payload, ic->ic_paylen, &ba->ba_ar,
-	    why) == -1) {
+	    why) == -1 || arm_matches(ba->ba_ar, ic->ic_msgid, ic->ic_sender,
+	    ic->ic_rcpts, ic->ic_nrcpts, why) == -1) {
 		tn_err(err, "bad ARM: %s", why);
 		return -1;
 	}
-	ar = ba->ba_ar;
-	if (strcmp(ar->ar_msgid, ic->ic_msgid) != 0 ||
-	    strcasecmp(ar->ar_sender, ic->ic_sender) != 0) {
-		tn_err(err, "bad ARM: ARM record is not the one announced");
-		return -1;
-	}
-	for (i = 0; i < ic->ic_nrcpts; i++) {
-		for (j = 0; j < ar->ar_nrcpts; j++)
-			if (strcasecmp(ic->ic_rcpts[i], ar->ar_rcpts[j]) == 0)
-				break;
-		if (j == ar->ar_nrcpts) {
-			tn_err(err, "bad ARM: %s is not a recipient of the ARM",
-			    ic->ic_rcpts[i]);
-			return -1;
-		}
-	}
-	if (ar->ar_restr.rs_expires != 0)
-		(void)proto_format_time(ar->ar_restr.rs_expires,
+	if (ba->ba_ar->ar_restr.rs_expires != 0)
+		(void)proto_format_time(ba->ba_ar->ar_restr.rs_expires,
 		    ba->ba_expires, sizeof(ba->ba_expires));
 	return 0;
 }
@@ -192,24 +168,23 @@ bgfed_check_free(void *extra)
 }
 
 /*
- * The ARM record of a held row: a local sender's is wrapped to its
+ * The ARM record of a held item: a local sender's is wrapped to its
  * courier end, one from another courier to this BG. 1 when it cannot
  * be opened any more (logged, kept for the operator).
  */
 static int
-bgfed_open_held(struct pd *pd, PGresult *r, int i, unsigned char **arm,
-    size_t *armlen, char *err)
+bgfed_open_held(struct fed *fd, const struct fed_item *it,
+    unsigned char **arm, size_t *armlen, char *err)
 {
+	struct pd *pd = fd->fd_arg;
 	struct pd_account *from = NULL;
 	struct cms_id id = pd->pd_id;
-	unsigned char *wrap = NULL;
-	size_t wlen;
 	enum cms_fail fail;
 	char why[TN_ERRLEN];
 	int rc = -1;
 
-	if (store_account(pd, PQgetvalue(r, i, 2), &from, 1, why) == -1 &&
-	    pd->pd_db_down) {
+	if (store_account(pd, it->it_sender, &from, 1, why) == -1 &&
+	    store_down(pd)) {
 		snprintf(err, TN_ERRLEN, "%s", why);
 		goto out;
 	}
@@ -219,87 +194,16 @@ bgfed_open_held(struct pd *pd, PGresult *r, int i, unsigned char **arm,
 		id.ci_key = from->pa_key;
 		id.ci_chain = NULL;
 	}
-	if ((wrap = PQunescapeBytea((const unsigned char *)PQgetvalue(r, i,
-	    4), &wlen)) == NULL)
-		tn_err(why, "out of memory");
-	else if (cms_unwrap(wrap, wlen, &id, pki_trust_store(pd->pd_trust),
-	    arm, armlen, NULL, NULL, &fail, why) == 0)
+	if (cms_unwrap(it->it_payload, it->it_paylen, &id,
+	    pki_trust_store(pd->pd_trust), arm, armlen, NULL, NULL, &fail,
+	    why) == 0)
 		rc = 0;
-out:
-	if (rc == 1)
+	else
 		log_warn("arm msgid=%s rcpt=%s status=kept reason=\"%s\"",
-		    PQgetvalue(r, i, 1), PQgetvalue(r, i, 3), why);
-	PQfreemem(wrap);
+		    it->it_msgid, it->it_rcpt, why);
+out:
 	store_account_free(from);
 	return rc;
-}
-
-/* Held ARMs, of address or all, each to the engine; expired purged. */
-static int
-bgfed_held(struct fed *fd, const char *address,
-    int (*each)(struct fed *, const struct fed_item *, char *), char *err)
-{
-	const char *p[1] = { address };
-	struct fed_item it;
-	unsigned char *arm = NULL;
-	size_t armlen = 0;
-	PGresult *r = NULL;
-	int i, o, rc = -1;
-
-	if (db_exec(fd->fd_db, "SELECT id, message_id, sender, recipient, "
-	    "arm, to_char(expires_at AT TIME ZONE 'UTC', "
-	    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), coalesce(expires_at <= now(), "
-	    "false) FROM held_arms WHERE released_at IS NULL AND purged_at IS "
-	    "NULL AND ($1::text IS NULL OR recipient = lower($1)) ORDER BY id "
-	    "FOR UPDATE", 1, p, NULL, &r, err) == -1)
-		return -1;
-	for (i = 0; i < PQntuples(r); i++) {
-		const char *hid = PQgetvalue(r, i, 0);
-
-		if (strcmp(PQgetvalue(r, i, 6), "t") == 0) {
-			if (db_run(fd->fd_db, "UPDATE held_arms SET purged_at "
-			    "= now(), arm = '\\x' WHERE id = $1", 1, &hid,
-			    err) == -1)
-				goto out;
-			log_info("arm msgid=%s rcpt=%s status=expired-dropped",
-			    PQgetvalue(r, i, 1), PQgetvalue(r, i, 3));
-			continue;
-		}
-		if ((o = bgfed_open_held(fd->fd_arg, r, i, &arm, &armlen,
-		    err)) == -1)
-			goto out;
-		if (o == 1)
-			continue;
-		memset(&it, 0, sizeof(it));
-		it.it_held = hid;
-		it.it_msgid = PQgetvalue(r, i, 1);
-		it.it_sender = PQgetvalue(r, i, 2);
-		it.it_rcpt = PQgetvalue(r, i, 3);
-		it.it_hops = 1;
-		it.it_payload = arm;
-		it.it_paylen = armlen;
-		it.it_expires = PQgetisnull(r, i, 5) ? NULL :
-		    PQgetvalue(r, i, 5);
-		if (each(fd, &it, err) == -1)
-			goto out;
-		OPENSSL_clear_free(arm, armlen);
-		arm = NULL;
-	}
-	rc = 0;
-out:
-	if (arm != NULL)
-		OPENSSL_clear_free(arm, armlen);
-	PQclear(r);
-	return rc;
-}
-
-static int
-bgfed_held_done(struct fed *fd, const struct fed_item *it,
-    const char *courier, char *err)
-{
-	(void)courier;
-	return db_run(fd->fd_db, "UPDATE held_arms SET released_at = now() "
-	    "WHERE id = $1", 1, &it->it_held, err);
 }
 
 static void
@@ -343,6 +247,10 @@ bgfed_note(struct fed *fd, const struct fed_note *fn)
 		log_info("courier introduction courier=%s url=%s "
 		    "status=recorded", fn->fn_courier, fn->fn_endpoint);
 		break;
+	case FED_EV_EXPIRED:
+		log_info("arm msgid=%s rcpt=%s status=expired-dropped",
+		    it->it_msgid, it->it_rcpt);
+		break;
 	case FED_EV_LEARNED:
 		log_info("courier learned address=%s courier=%s reason=%s",
 		    it->it_rcpt, fn->fn_courier, fn->fn_text);
@@ -359,8 +267,7 @@ static const struct fed_ops bgfed_ops = {
 	.fo_notice = bgfed_notice,
 	.fo_check = bgfed_check,
 	.fo_check_free = bgfed_check_free,
-	.fo_held = bgfed_held,
-	.fo_held_done = bgfed_held_done,
+	.fo_open_held = bgfed_open_held,
 	.fo_note = bgfed_note,
 };
 
@@ -377,20 +284,6 @@ bgfed_init(struct pd *pd, struct fed *fd)
 	fd->fd_db = pd->pd_db;
 	fd->fd_ops = &bgfed_ops;
 	fd->fd_arg = pd;
-}
-
-/* What to answer after a failed transaction; rolled back, logged. */
-static enum pd_status
-bgfed_failed(struct pd *pd, const char *what, const char *err, char *msg,
-    size_t msglen)
-{
-	db_rollback(pd->pd_db);
-	log_warn("courier %s status=error reason=\"%s\"", what, err);
-	if (db_down(pd->pd_db))
-		pd->pd_db_down = 1;
-	snprintf(msg, msglen, pd->pd_db_down ? "database unavailable, try "
-	    "again later" : "internal error");
-	return pd->pd_db_down ? PD_UNAVAILABLE : PD_INTERNAL;
 }
 
 int
@@ -414,24 +307,31 @@ out:
 	return rc;
 }
 
-/* The engine's verdict on a courier's message, as an HTTP status. */
+/*
+ * One message another courier (peer) or an agent of ours (client) sent,
+ * taken by the engine in a transaction of its own; the engine's verdict
+ * as the status to answer, with a text in msg.
+ */
 static enum pd_status
-bgfed_take(struct pd *pd, const struct intro *peer, int intro,
-    const char *text, size_t len, char *msg, size_t msglen)
+bgfed_take(struct pd *pd, const struct proto_msg *pm,
+    const struct intro *peer, const char *client, const char *text,
+    size_t len, char *msg, size_t msglen)
 {
 	struct fed fd;
 	char why[TN_ERRLEN], err[TN_ERRLEN];
-	enum fed_status st;
+	enum fed_status st = FED_ERROR;
 
 	bgfed_init(pd, &fd);
 	why[0] = err[0] = '\0';
-	if (db_begin(pd->pd_db, err) == -1)
-		return bgfed_failed(pd, intro ? "introduction" : "message",
-		    err, msg, msglen);
-	st = intro ? fed_take_intro(&fd, peer, text, len, why, err) :
-	    fed_take_ic(&fd, peer, text, len, why, err);
-	if (st == FED_TAKEN && db_commit(pd->pd_db, err) == -1)
-		st = FED_ERROR;
+	if (db_begin(pd->pd_db, err) == 0) {
+		st = pm->pm_kind == PROTO_INTER_COURIER ? fed_take_ic(&fd, peer,
+		    text, len, why, err) : pm->pm_kind == PROTO_INTRODUCTION ?
+		    fed_take_intro(&fd, peer, text, len, why, err) :
+		    fed_take_reject(&fd, pm, client, why, err);
+		if (st == FED_TAKEN && db_commit(pd->pd_db, err) == -1)
+			st = FED_ERROR;
+	}
+	db_rollback(pd->pd_db);
 	switch (st) {
 	case FED_TAKEN:
 		if (fd.fd_sent > 0)
@@ -439,18 +339,23 @@ bgfed_take(struct pd *pd, const struct intro *peer, int intro,
 		snprintf(msg, msglen, "stored");
 		return PD_CREATED;
 	case FED_DUPLICATE:
-		db_rollback(pd->pd_db);
 		snprintf(msg, msglen, "already stored");
 		return PD_OK;
 	case FED_UNVERIFIED:
 	case FED_REFUSED:
 	case FED_BAD:
-		db_rollback(pd->pd_db);
 		snprintf(msg, msglen, "%s", why);
 		return st == FED_BAD ? PD_BAD : PD_FORBIDDEN;
 	default:
-		return bgfed_failed(pd, intro ? "introduction" : "message",
-		    err, msg, msglen);
+		log_warn("courier %s status=error reason=\"%s\"",
+		    proto_kind_name(pm->pm_kind), err);
+		if (store_down(pd)) {
+			snprintf(msg, msglen, "database unavailable, try "
+			    "again later");
+			return PD_UNAVAILABLE;
+		}
+		snprintf(msg, msglen, "internal error");
+		return PD_INTERNAL;
 	}
 }
 
@@ -458,13 +363,13 @@ enum pd_status
 store_courier(struct pd *pd, X509 *client, STACK_OF(X509) *chain,
     const unsigned char *body, size_t len, char *msg, size_t msglen)
 {
-	struct intro *peer = NULL;
+	struct intro *peer = NULL, *sg = NULL;
 	struct proto_msg *pm = NULL;
+	struct fed fd;
 	unsigned char *text = NULL;
 	size_t tlen = 0;
 	X509 *signer = NULL;
-	STACK_OF(X509) *certs = NULL;
-	enum cms_fail fail;
+	enum fed_status fs;
 	enum pd_status st = PD_FORBIDDEN;
 	char err[TN_ERRLEN];
 
@@ -473,10 +378,11 @@ store_courier(struct pd *pd, X509 *client, STACK_OF(X509) *chain,
 		snprintf(msg, msglen, "client: %s", err);
 		goto out;
 	}
-	if (cms_unwrap(body, len, &pd->pd_id, pki_trust_store(pd->pd_trust),
-	    &text, &tlen, &signer, &certs, &fail, err) == -1) {
-		st = fail == CMS_FAIL_CHAIN ? PD_FORBIDDEN : fail ==
-		    CMS_FAIL_INTERNAL ? PD_INTERNAL : PD_BAD;
+	bgfed_init(pd, &fd);
+	if ((fs = fed_open(&fd, body, len, &text, &tlen, &sg, &signer,
+	    err)) != FED_TAKEN) {
+		st = fs == FED_UNVERIFIED ? PD_FORBIDDEN : fs == FED_ERROR ?
+		    PD_INTERNAL : PD_BAD;
 		snprintf(msg, msglen, "garbled wrap: %s", err);
 		goto out;
 	}
@@ -494,8 +400,8 @@ store_courier(struct pd *pd, X509 *client, STACK_OF(X509) *chain,
 		st = PD_UNAVAILABLE;
 	} else if (pm->pm_kind == PROTO_INTER_COURIER ||
 	    pm->pm_kind == PROTO_INTRODUCTION)
-		st = bgfed_take(pd, peer, pm->pm_kind == PROTO_INTRODUCTION,
-		    (char *)text, tlen, msg, msglen);
+		st = bgfed_take(pd, pm, peer, NULL, (char *)text, tlen, msg,
+		    msglen);
 	else
 		snprintf(msg, msglen, "a %s has no place here",
 		    proto_kind_name(pm->pm_kind));
@@ -507,56 +413,9 @@ out:
 		OPENSSL_clear_free(text, tlen);
 	proto_msg_free(pm);
 	X509_free(signer);
-	sk_X509_pop_free(certs, X509_free);
+	intro_free(sg);
 	intro_free(peer);
 	return st;
-}
-
-/* The introduction an invitation-reject asks for, queued to seal later. */
-static int
-bgfed_reject_queue(struct pd *pd, const struct proto_msg *pm, char *err)
-{
-	const char *addr = proto_get(pm, "Address");
-	const char *p[2] = { proto_get(pm, "Background-Url"), NULL };
-	int lens[2] = { 0, 0 };
-	struct intro_req rq;
-	char *text = NULL;
-	size_t len;
-	int rc = -1;
-
-	memset(&rq, 0, sizeof(rq));
-	rq.ir_cert = pd->pd_id.ci_cert;
-	rq.ir_chain = pd->pd_id.ci_chain;
-	rq.ir_addrs = &addr;
-	rq.ir_naddrs = 1;
-	rq.ir_token = proto_get(pm, "Token");
-	if (intro_make(&rq, &text, &len, err) == -1)
-		goto out;
-	p[1] = text;
-	lens[1] = (int)len;
-	rc = db_exec(pd->pd_db, "INSERT INTO bg_outbox (url, kind, body) "
-	    "VALUES ($1, '" PD_KIND_UNSEALED "', $2)", 2, p, lens, NULL, err);
-out:
-	free(text);
-	return rc;
-}
-
-/* Is this invitation-reject one this background acts on? NULL or why. */
-static const char *
-bgfed_reject_why(struct pd *pd, const struct proto_msg *pm,
-    const char *address)
-{
-	const char *url = proto_get(pm, "Background-Url"), *why;
-	struct fed fd;
-
-	bgfed_init(pd, &fd);
-	if ((why = fed_reject_why(&fd, pm, address)) != NULL)
-		return why;
-	if (url == NULL || strncasecmp(url, "https://", 8) != 0)
-		return "no https Background-Url";
-	if (strcmp(url, pd->pd_cf->cf_url) == 0)
-		return "Background-Url is this background";
-	return NULL;
 }
 
 enum pd_status
@@ -566,11 +425,8 @@ store_invitation_reject(struct pd *pd, X509 *client, const char *address,
 	struct proto_msg *pm = NULL;
 	unsigned char *text = NULL;
 	size_t tlen = 0;
-	struct fed fd;
-	const char *why;
 	char err[TN_ERRLEN];
 	enum pd_status st;
-	int fresh;
 
 	if ((st = store_agent_open(pd, client, address, body, len, &text,
 	    &tlen, msg, msglen)) != PD_NONE)
@@ -580,27 +436,13 @@ store_invitation_reject(struct pd *pd, X509 *client, const char *address,
 		snprintf(msg, msglen, "%s", err);
 		goto out;
 	}
-	if ((why = bgfed_reject_why(pd, pm, address)) != NULL) {
-		snprintf(msg, msglen, "%s", why);
-		st = pm->pm_kind == PROTO_INVITATION_REJECT ? PD_FORBIDDEN :
-		    PD_BAD;
-		goto out;
-	}
-	bgfed_init(pd, &fd);
-	if (db_begin(pd->pd_db, err) == -1 ||
-	    (fresh = fed_seen(&fd, proto_get(pm, "Id"), "invitation-reject",
-	    err)) == -1 || (fresh && bgfed_reject_queue(pd, pm, err) == -1) ||
-	    db_commit(pd->pd_db, err) == -1) {
-		st = bgfed_failed(pd, "invitation-reject", err, msg, msglen);
-		goto out;
-	}
-	log_info("invitation-reject client=%s inviting=%s url=%s status=%s",
-	    address, proto_get(pm, "Inviting-Courier"),
-	    proto_get(pm, "Background-Url"), fresh ? "queued" : "duplicate");
-	snprintf(msg, msglen, fresh ? "stored" : "already stored");
-	st = fresh ? PD_CREATED : PD_OK;
-	if (fresh)
-		send_kick(pd);
+	st = bgfed_take(pd, pm, NULL, address, (char *)text, tlen, msg,
+	    msglen);
+	if (st == PD_CREATED || st == PD_OK)
+		log_info("invitation-reject client=%s inviting=%s url=%s "
+		    "status=%s", address, proto_get(pm, "Inviting-Courier"),
+		    proto_get(pm, "Background-Url"), st == PD_CREATED ?
+		    "queued" : "duplicate");
 out:
 	if (st != PD_CREATED && st != PD_OK && st != PD_UNAVAILABLE)
 		log_info("invitation-reject client=%s status=%d reason=\"%s\"",

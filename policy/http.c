@@ -100,27 +100,11 @@ static int
 http_ssl_ctx(struct pd *pd, char *err)
 {
 	SSL_CTX *ctx;
-	int i;
 
-	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
-		tn_err_ssl(err, "TLS context");
+	if ((ctx = pki_tls_ctx(1, pd->pd_id.ci_cert, pd->pd_id.ci_key,
+	    pd->pd_id.ci_chain, pd->pd_cf->cf_cert, err)) == NULL)
 		return -1;
-	}
 	pd->pd_ssl = ctx;
-	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
-	    SSL_CTX_use_certificate(ctx, pd->pd_id.ci_cert) != 1 ||
-	    SSL_CTX_use_PrivateKey(ctx, pd->pd_id.ci_key) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1) {
-		tn_err_ssl(err, "%s", pd->pd_cf->cf_cert);
-		return -1;
-	}
-	for (i = 0; pd->pd_id.ci_chain != NULL &&
-	    i < sk_X509_num(pd->pd_id.ci_chain); i++)
-		if (SSL_CTX_add1_chain_cert(ctx,
-		    sk_X509_value(pd->pd_id.ci_chain, i)) != 1) {
-			tn_err_ssl(err, "%s", pd->pd_cf->cf_chain);
-			return -1;
-		}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
 	    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
 	SSL_CTX_set_cert_verify_callback(ctx, http_verify_cb, pd);

@@ -145,9 +145,6 @@ struct pd {
 	char			*pd_self_pem;	/* own introduction */
 };
 
-/* bg_outbox.kind of a row sealed to the server certificate at send. */
-#define PD_KIND_UNSEALED	"introduction/unsealed"
-
 struct pd_account {
 	char		*pa_address;
 	char		*pa_status;

@@ -21,7 +21,7 @@
  *	agent) map a host name to the address connected to, as they do
  *	for the agent; other names are resolved by the system.
  *
- *	A row of kind PD_KIND_UNSEALED holds the text of an introduction
+ *	A row of kind FED_UNSEALED holds the text of an introduction
  *	for a background this one has no certificate of (an invitation
  *	reject): a GET of the same URL first shows the server
  *	certificate (checked as above); the text is then wrapped to it
@@ -46,6 +46,7 @@
 #include <event2/keyvalq_struct.h>
 #include <openssl/err.h>
 
+#include "fed.h"
 #include "log.h"
 #include "policyd.h"
 #include "tandem.h"
@@ -57,7 +58,7 @@ struct send_job {
 	struct pd	*sj_pd;
 	long long	 sj_id;
 	char		*sj_url;
-	unsigned char	*sj_text;	/* PD_KIND_UNSEALED: to seal */
+	unsigned char	*sj_text;	/* FED_UNSEALED: to seal */
 	size_t		 sj_textlen;
 	X509		*sj_peer;	/* the server certificate sealed to */
 	char		 sj_why[TN_ERRLEN];	/* a failure before an answer */
@@ -136,27 +137,18 @@ send_verify_cb(X509_STORE_CTX *ctx, void *arg)
 	struct send_job *sj = ssl != NULL ? SSL_get_ex_data(ssl, send_idx) :
 	    NULL;
 	X509 *leaf = X509_STORE_CTX_get0_cert(ctx);
-	char err[TN_ERRLEN], *uri = NULL;
+	struct fed fd;
+	char err[TN_ERRLEN];
 	int ok = 0;
 
+	bgfed_init(pd, &fd);
 	if (sj == NULL || leaf == NULL) {
 		tn_err(err, "no server certificate");
 		goto out;
 	}
-	if (pki_verify(pd->pd_trust, leaf, X509_STORE_CTX_get0_untrusted(ctx),
-	    NULL, err) == -1)
+	if (fed_check_endpoint(&fd, leaf, X509_STORE_CTX_get0_untrusted(ctx),
+	    sj->sj_url, err) == -1)
 		goto out;
-	if (pki_cert_kind(leaf) != PKI_KIND_BG) {
-		tn_err(err, "server certificate is a %s certificate, not a "
-		    "background's", pki_kind_name(pki_cert_kind(leaf)));
-		goto out;
-	}
-	if ((uri = pki_cert_uri(leaf)) == NULL ||
-	    strcmp(uri, sj->sj_url) != 0) {
-		tn_err(err, "server certificate is for %s, not %s",
-		    uri != NULL ? uri : "no URL", sj->sj_url);
-		goto out;
-	}
 	if (sj->sj_peer != NULL && X509_cmp(sj->sj_peer, leaf) != 0) {
 		tn_err(err, "server certificate is not the one sealed to");
 		goto out;
@@ -175,7 +167,6 @@ out:
 			snprintf(sj->sj_why, sizeof(sj->sj_why), "%s", err);
 		X509_STORE_CTX_set_error(ctx, X509_V_ERR_CERT_REJECTED);
 	}
-	free(uri);
 	return ok;
 }
 
@@ -183,55 +174,19 @@ static int
 send_ssl_ctx(struct pd *pd, char *err)
 {
 	SSL_CTX *ctx;
-	int i;
 
 	if (send_idx == -1 &&
 	    (send_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL)) == -1) {
 		tn_err_ssl(err, "TLS client context");
 		return -1;
 	}
-	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
-		tn_err_ssl(err, "TLS client context");
+	if ((ctx = pki_tls_ctx(0, pd->pd_id.ci_cert, pd->pd_id.ci_key,
+	    pd->pd_id.ci_chain, pd->pd_cf->cf_cert, err)) == NULL)
 		return -1;
-	}
 	pd->pd_client_ssl = ctx;
-	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
-	    SSL_CTX_use_certificate(ctx, pd->pd_id.ci_cert) != 1 ||
-	    SSL_CTX_use_PrivateKey(ctx, pd->pd_id.ci_key) != 1) {
-		tn_err_ssl(err, "%s", pd->pd_cf->cf_cert);
-		return -1;
-	}
-	for (i = 0; pd->pd_id.ci_chain != NULL &&
-	    i < sk_X509_num(pd->pd_id.ci_chain); i++)
-		if (SSL_CTX_add1_chain_cert(ctx,
-		    sk_X509_value(pd->pd_id.ci_chain, i)) != 1) {
-			tn_err_ssl(err, "%s", pd->pd_cf->cf_chain);
-			return -1;
-		}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	SSL_CTX_set_cert_verify_callback(ctx, send_verify_cb, pd);
 	return 0;
-}
-
-/* The address to connect to for host:port (agent.resolve), or host. */
-static const char *
-send_resolve(const struct conf *cf, const char *host, int port, char *buf,
-    size_t size)
-{
-	size_t i, hl = strlen(host);
-	char pfx[16];
-
-	snprintf(pfx, sizeof(pfx), ":%d:", port);
-	for (i = 0; i < cf->cf_nresolve; i++) {
-		const char *r = cf->cf_resolve[i];
-
-		if (strncasecmp(r, host, hl) == 0 &&
-		    strncmp(r + hl, pfx, strlen(pfx)) == 0) {
-			snprintf(buf, size, "%s", r + hl + strlen(pfx));
-			return buf;
-		}
-	}
-	return host;
 }
 
 /* Why an attempt failed: the refused handshake, or the answer. */
@@ -298,7 +253,6 @@ static int	send_post(struct pd *, struct send_job *,
 static int
 send_seal(struct pd *pd, struct send_job *sj, char *err)
 {
-	STACK_OF(X509) *rcpts = NULL;
 	unsigned char *wrap = NULL;
 	size_t wlen;
 	int rc = -1;
@@ -307,20 +261,14 @@ send_seal(struct pd *pd, struct send_job *sj, char *err)
 		tn_err(err, "no server certificate to seal to");
 		goto out;
 	}
-	if ((rcpts = sk_X509_new_null()) == NULL ||
-	    !sk_X509_push(rcpts, sj->sj_peer)) {
-		tn_err(err, "out of memory");
-		goto out;
-	}
-	if (cms_wrap(sj->sj_text, sj->sj_textlen, &pd->pd_id, rcpts, 0, &wrap,
-	    &wlen, err) == -1 || send_post(pd, sj, wrap, wlen, err) == -1)
+	if (cms_wrap_to(sj->sj_text, sj->sj_textlen, &pd->pd_id, sj->sj_peer,
+	    &wrap, &wlen, err) == -1 || send_post(pd, sj, wrap, wlen, err) == -1)
 		goto out;
 	OPENSSL_clear_free(sj->sj_text, sj->sj_textlen);
 	sj->sj_text = NULL;
 	rc = 0;
 out:
 	free(wrap);
-	sk_X509_free(rcpts);
 	return rc;
 }
 
@@ -392,7 +340,7 @@ send_connect(struct pd *pd, struct send_job *sj, const char *host, int port,
 	char addr[256];
 	SSL *ssl = NULL;
 
-	to = send_resolve(pd->pd_cf, host, port, addr, sizeof(addr));
+	to = conf_resolve(pd->pd_cf, host, port, addr, sizeof(addr));
 	if ((ssl = SSL_new(pd->pd_client_ssl)) == NULL ||
 	    !SSL_set_tlsext_host_name(ssl, host) ||
 	    !SSL_set_ex_data(ssl, send_idx, sj)) {
@@ -506,7 +454,7 @@ send_row(struct pd *pd, PGresult *res, int i)
 	}
 	sj->sj_pd = pd;
 	sj->sj_id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-	if (strcmp(PQgetvalue(res, i, 3), PD_KIND_UNSEALED) == 0) {
+	if (strcmp(PQgetvalue(res, i, 3), FED_UNSEALED) == 0) {
 		if ((sj->sj_text = malloc(len)) == NULL) {
 			log_warn("courier-send status=error "
 			    "reason=\"out of memory\"");

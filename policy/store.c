@@ -54,7 +54,7 @@
 
 /*
  * 1 when a failure came from a lost database: then, or since
- * store_connect(). Sets pd_db_down, which fed.c reads.
+ * store_connect(). Sets pd_db_down, which bgfed.c reads.
  */
 int
 store_down(struct pd *pd)
