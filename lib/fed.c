@@ -390,6 +390,23 @@ out:
 }
 
 int
+fed_send_own(struct fed *fd, const char *courier, const char *msgid,
+    const char *sender, const char *rcpt, const unsigned char *payload,
+    size_t paylen, char *used, char *err)
+{
+	struct fed_item it;
+
+	memset(&it, 0, sizeof(it));
+	it.it_msgid = msgid;
+	it.it_sender = sender;
+	it.it_rcpt = rcpt;
+	it.it_hops = 1;
+	it.it_payload = payload;
+	it.it_paylen = paylen;
+	return fed_send(fd, courier, NULL, &it, used, err);
+}
+
+int
 fed_introduce(struct fed *fd, const struct intro *to,
     const char *const *addrs, size_t naddrs, const char *token, char *err)
 {

@@ -27,6 +27,10 @@ int	fed_route(struct fed *fd, const char *rcpt,
  *	int	fed_send(struct fed *fd, const char *courier,
  *		    const char *avoid, const struct fed_item *it, char *used,
  *		    char *err);
+ *	int	fed_send_own(struct fed *fd, const char *courier,
+ *		    const char *msgid, const char *sender, const char *rcpt,
+ *		    const unsigned char *payload, size_t paylen, char *used,
+ *		    char *err);
  *	int	fed_introduce(struct fed *fd, const struct intro *to,
  *		    const char *const *addrs, size_t naddrs,
  *		    const char *token, char *err);
@@ -131,6 +135,9 @@ int	fed_route(struct fed *fd, const char *rcpt,
  *	items; a gateway also of an item that leaves or enters its
  *	segment, and an item leaving the segment carries its
  *	subordinates' CA certificates in the origin-chain.
+ *
+ *	fed_send_own() is fed_send() of a local user's message for one
+ *	recipient: Hops 1, this element the origin.
  *
  *	fed_introduce() queues this element's introduction, with addrs
  *	and token, to the element introduced by to. A gateway speaks for
@@ -309,6 +316,8 @@ int	fed_seen(struct fed *, const char *, const char *, char *);
 int	fed_record(struct fed *, const struct intro *, char *);
 int	fed_send(struct fed *, const char *, const char *,
 	    const struct fed_item *, char *, char *);
+int	fed_send_own(struct fed *, const char *, const char *, const char *,
+	    const char *, const unsigned char *, size_t, char *, char *);
 int	fed_introduce(struct fed *, const struct intro *, const char *const *,
 	    size_t, const char *, char *);
 enum fed_status fed_take_ic(struct fed *, const struct intro *, const char *,

@@ -219,18 +219,11 @@ fed_send_local(struct msg *mc, PGconn *db, const struct tmail *tm,
     size_t sealedlen)
 {
 	struct fed fd;
-	struct fed_item it;
 	char used[ROUTE_IDLEN], err[TN_ERRLEN];
 
 	fgfed_init(&fd, mc, db);
-	memset(&it, 0, sizeof(it));
-	it.it_msgid = tm->tm_msgid;
-	it.it_sender = mc->mc_sender;
-	it.it_rcpt = rcpt;
-	it.it_hops = 1;
-	it.it_payload = sealed;
-	it.it_paylen = sealedlen;
-	if (fed_send(&fd, courier, NULL, &it, used, err) != 0) {
+	if (fed_send_own(&fd, courier, tm->tm_msgid, mc->mc_sender, rcpt,
+	    sealed, sealedlen, used, err) != 0) {
 		msg_fail(mc, MSG_TEMP, "4.3.0 recipient %s: %s", rcpt, err);
 		return -1;
 	}
@@ -262,23 +255,6 @@ fed_reject(struct msg *mc, PGconn *db, const struct proto_msg *pm)
 		    FED_UNVERIFIED ? "5.7.7" : "5.7.1", why);
 		return -1;
 	}
-}
-
-/* The service mailbox leaves the envelope; nobody else: discarded. */
-static void
-fgfed_consume(struct msg *mc)
-{
-	const char *box = mc->mc_fg->fg_conf->cf_service_mailbox;
-	size_t i, others = 0;
-
-	for (i = 0; i < mc->mc_nrcpts; i++) {
-		if (strcmp(mc->mc_rcpts[i], box) == 0)
-			mc->mc_drop[i] = 1;
-		else
-			others++;
-	}
-	if (others == 0)
-		mc->mc_discard = 1;
 }
 
 int
@@ -334,7 +310,7 @@ fed_process(struct msg *mc, PGconn *db, struct tmail *tm)
 	switch (st) {
 	case FED_TAKEN:
 	case FED_DUPLICATE:
-		fgfed_consume(mc);
+		msg_consume(mc);
 		rc = 0;
 		break;
 	case FED_UNVERIFIED:

@@ -16,7 +16,10 @@
  *	milter callbacks fill it, msg_process() decides (content.c,
  *	service.c), and the callbacks carry out the verdict. msg_note()
  *	adds " key=value" pairs to the one line logged at the end of
- *	the message (what is past MSG_NOTELEN is cut).
+ *	the message (what is past MSG_NOTELEN is cut). msg_consume()
+ *	takes the service mailbox out of the envelope once the mail to
+ *	it is handled (the whole mail is discarded when it was the only
+ *	recipient).
  *
  *	SQL goes through db_exec() and its kin (db.h); fgdb_*() (fgdb.c)
  *	are the milter's own queries over them; fgdb_mail() wraps a text
@@ -122,6 +125,7 @@ struct msg {
 void	msg_fail(struct msg *, enum msg_verdict, const char *, ...)
 	    TN_PRINTF(3, 4);
 void	msg_note(struct msg *, const char *, ...) TN_PRINTF(2, 3);
+void	msg_consume(struct msg *);
 int	msg_process(struct msg *);
 int	msg_db_write(struct msg *, PGconn *);
 int	content_process(struct msg *, PGconn *, struct tmail *);

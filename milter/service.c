@@ -368,9 +368,8 @@ out:
 int
 service_process(struct msg *mc, PGconn *db, struct tmail *tm)
 {
-	const char *box = mc->mc_fg->fg_conf->cf_service_mailbox;
 	unsigned char *in = NULL;
-	size_t inlen, i, others = 0;
+	size_t inlen;
 	enum cms_fail fail;
 	char err[TN_ERRLEN];
 	int rc;
@@ -388,13 +387,6 @@ service_process(struct msg *mc, PGconn *db, struct tmail *tm)
 	free(in);
 	if (rc == -1)
 		return -1;
-	for (i = 0; i < mc->mc_nrcpts; i++) {
-		if (strcmp(mc->mc_rcpts[i], box) == 0)
-			mc->mc_drop[i] = 1;
-		else
-			others++;
-	}
-	if (others == 0)
-		mc->mc_discard = 1;
+	msg_consume(mc);
 	return 0;
 }

@@ -74,6 +74,22 @@ msg_note(struct msg *mc, const char *fmt, ...)
 	va_end(ap);
 }
 
+void
+msg_consume(struct msg *mc)
+{
+	const char *box = mc->mc_fg->fg_conf->cf_service_mailbox;
+	size_t i, others = 0;
+
+	for (i = 0; i < mc->mc_nrcpts; i++) {
+		if (strcmp(mc->mc_rcpts[i], box) == 0)
+			mc->mc_drop[i] = 1;
+		else
+			others++;
+	}
+	if (others == 0)
+		mc->mc_discard = 1;
+}
+
 static void
 msg_free(struct msg *mc)
 {

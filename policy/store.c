@@ -268,20 +268,12 @@ st_forward(struct pd *pd, const struct arm_record *ar, const char *rcpt,
     const struct route_decision *rd, char *err)
 {
 	struct fed fd;
-	struct fed_item it;
 	char used[ROUTE_IDLEN];
 	int r;
 
 	bgfed_init(pd, &fd);
-	memset(&it, 0, sizeof(it));
-	it.it_msgid = ar->ar_msgid;
-	it.it_sender = ar->ar_sender;
-	it.it_rcpt = rcpt;
-	it.it_hops = 1;
-	it.it_payload = arm;
-	it.it_paylen = armlen;
-	if ((r = fed_send(&fd, rd->rd_courier, NULL, &it, used, err)) == -1 ||
-	    r == 1)
+	if ((r = fed_send_own(&fd, rd->rd_courier, ar->ar_msgid,
+	    ar->ar_sender, rcpt, arm, armlen, used, err)) == -1 || r == 1)
 		return r;
 	log_info("courier msgid=%s rcpt=%s action=forward courier=%s%s%s "
 	    "hops=1 origin=%s route=%s", ar->ar_msgid, rcpt, used,
