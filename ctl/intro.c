@@ -151,13 +151,14 @@ static int
 intro_add(PGconn *conn, const struct in_opts *o)
 {
 	static const char sql[] = "INSERT INTO introductions (courier, "
-	    "element, endpoint, certificate, domains, role) VALUES ($1, $2, "
-	    "$3, $4, $5::text[], $6) ON CONFLICT (courier, element) DO UPDATE "
-	    "SET endpoint = EXCLUDED.endpoint, certificate = "
-	    "EXCLUDED.certificate, domains = EXCLUDED.domains, role = "
-	    "EXCLUDED.role, learned_at = now()";
+	    "element, endpoint, certificate, domains, role, courier_key, "
+	    "pinned) VALUES ($1, $2, $3, $4, $5::text[], $6, $7, true) ON "
+	    "CONFLICT (courier, element) DO UPDATE SET endpoint = "
+	    "EXCLUDED.endpoint, certificate = EXCLUDED.certificate, domains = "
+	    "EXCLUDED.domains, role = EXCLUDED.role, courier_key = "
+	    "EXCLUDED.courier_key, pinned = true, learned_at = now()";
 	struct intro *in = NULL;
-	const char *vals[6];
+	const char *vals[7];
 	char *comma = NULL, *array = NULL;
 	PGresult *res;
 	int st;
@@ -178,7 +179,8 @@ intro_add(PGconn *conn, const struct in_opts *o)
 	vals[3] = in->in_pem;
 	vals[4] = array;
 	vals[5] = pki_role_name(in->in_role);
-	if ((res = ctl_sql(conn, sql, 6, vals)) == NULL)
+	vals[6] = in->in_key;
+	if ((res = ctl_sql(conn, sql, 7, vals)) == NULL)
 		goto out;
 	PQclear(res);
 	printf("introduction %s %s %s domains %s\n", vals[0], vals[1], vals[2],

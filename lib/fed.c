@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "proto.h"
 #include "route.h"
 #include "tandem.h"
+#include "util.h"
 
 /* One inter-courier message being taken. */
 struct fed_in {
@@ -29,6 +31,7 @@ struct fed_in {
 	void			*fi_extra;	/* fo_check's */
 	enum route_source	 fi_src;
 	const char		*fi_done[TN_MAX_RCPTS];	/* delivered, held */
+	const char		*fi_proofs[TN_MAX_RCPTS];	/* their tokens */
 	size_t			 fi_ndone;
 };
 
@@ -246,13 +249,113 @@ fed_seen(struct fed *fd, const char *id, const char *kind, char *err)
 	    NULL, 0, err);
 }
 
+/*
+ * Is name (a domain, or an address's) one of this courier's own
+ * domains? Exactly: a subdomain may be a subordinate's.
+ */
+static int
+fed_serves(const struct fed *fd, const char *name)
+{
+	const struct conf *cf = fd->fd_conf;
+	const char *at = strrchr(name, '@');
+	size_t i;
+
+	name = at != NULL ? at + 1 : name;
+	for (i = 0; i < cf->cf_ndomains; i++)
+		if (strcasecmp(name, cf->cf_domains[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* A claim of in refused: 1, with what fed_refusal() records. */
+static int
+fed_refuse(struct fed *fd, const struct intro *in, const char *claim,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	snprintf(fd->fd_claim_courier, sizeof(fd->fd_claim_courier), "%s",
+	    in->in_courier);
+	snprintf(fd->fd_claim_key, sizeof(fd->fd_claim_key), "%s",
+	    in->in_key);
+	snprintf(fd->fd_claim, sizeof(fd->fd_claim), "%s", claim);
+	va_start(ap, fmt);
+	vsnprintf(fd->fd_claim_why, sizeof(fd->fd_claim_why), fmt, ap);
+	va_end(ap);
+	return 1;
+}
+
+/*
+ * Is the courier of in the one this element knows by that name (the
+ * same CA key)? 0, 1 refused, -1. *pinned: the operator recorded it.
+ */
+static int
+fed_known(struct fed *fd, const struct intro *in, int *pinned, char *err)
+{
+	const char *p[2] = { in->in_courier, fed_element(fd) };
+	char own[PKI_KEYIDLEN + 1];
+	PGresult *r = NULL;
+	int rc = 0;
+
+	*pinned = 0;
+	if (strcasecmp(in->in_courier, fd->fd_conf->cf_name) == 0)
+		return sk_X509_num(fd->fd_id->ci_chain) > 0 &&
+		    pki_key_id(sk_X509_value(fd->fd_id->ci_chain, 0), own) == 0 &&
+		    strcmp(own, in->in_key) == 0 ? 0 : fed_refuse(fd, in,
+		    "courier", "courier %s presents another key than the one "
+		    "known", in->in_courier);
+	if (db_exec(fd->fd_db, "SELECT courier_key, pinned FROM introductions "
+	    "WHERE courier = $1 AND element = $2", 2, p, NULL, &r, err) == -1)
+		return -1;
+	if (PQntuples(r) == 1) {
+		*pinned = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+		if (!PQgetisnull(r, 0, 0) &&
+		    strcmp(PQgetvalue(r, 0, 0), in->in_key) != 0)
+			rc = fed_refuse(fd, in, "courier", "courier %s presents "
+			    "another key than the one known", in->in_courier);
+	}
+	PQclear(r);
+	return rc;
+}
+
+/* Is a domain of in served by this courier or another known one? */
+static int
+fed_domains_free(struct fed *fd, const struct intro *in, char *err)
+{
+	const char *p[3];
+	char other[ROUTE_IDLEN], claim[TN_MAX_ADDRESS + 16];
+	size_t i;
+	int found;
+
+	for (i = 0; i < in->in_ndomains; i++) {
+		snprintf(claim, sizeof(claim), "Domain %s", in->in_domains[i]);
+		if (fed_serves(fd, in->in_domains[i]))
+			return fed_refuse(fd, in, claim, "Domain %s is served "
+			    "by this courier", in->in_domains[i]);
+		p[0] = in->in_domains[i];
+		p[1] = fed_element(fd);
+		p[2] = in->in_courier;
+		if ((found = db_one(fd->fd_db, "SELECT courier FROM "
+		    "introductions WHERE element = $2 AND $1 = ANY (domains) "
+		    "AND courier <> $3 ORDER BY pinned DESC, learned_at LIMIT 1",
+		    3, p, other, sizeof(other), err)) != 0)
+			return found == 1 ? fed_refuse(fd, in, claim, "Domain "
+			    "%s is already served by %s", in->in_domains[i],
+			    other) : -1;
+	}
+	return 0;
+}
+
 int
 fed_record(struct fed *fd, const struct intro *in, char *err)
 {
-	const char *p[6];
+	const char *p[7];
 	char *domains = NULL;
-	int rc;
+	int pinned, rc;
 
+	if ((rc = fed_known(fd, in, &pinned, err)) != 0 ||
+	    (rc = fed_domains_free(fd, in, err)) != 0 || pinned)
+		return rc;
 	if (intro_domains_text(in, &domains, err) == -1)
 		return -1;
 	p[0] = in->in_courier;
@@ -261,14 +364,44 @@ fed_record(struct fed *fd, const struct intro *in, char *err)
 	p[3] = domains;
 	p[4] = pki_role_name(in->in_role);
 	p[5] = fed_element(fd);
+	p[6] = in->in_key;
 	rc = db_run(fd->fd_db, "INSERT INTO introductions (courier, element, "
-	    "endpoint, certificate, domains, role) VALUES ($1, $6, $2, $3, "
-	    "coalesce(string_to_array(nullif($4, ''), ' '), '{}'), $5) ON "
-	    "CONFLICT (courier, element) DO UPDATE SET endpoint = $2, "
-	    "certificate = $3, domains = coalesce(string_to_array(nullif($4, "
-	    "''), ' '), '{}'), role = $5, learned_at = now()", 6, p, err);
+	    "endpoint, certificate, domains, role, courier_key) VALUES ($1, "
+	    "$6, $2, $3, coalesce(string_to_array(nullif($4, ''), ' '), "
+	    "'{}'), $5, $7) ON CONFLICT (courier, element) DO UPDATE SET "
+	    "endpoint = $2, certificate = $3, domains = "
+	    "coalesce(string_to_array(nullif($4, ''), ' '), '{}'), role = $5, "
+	    "courier_key = $7, learned_at = now() WHERE NOT "
+	    "introductions.pinned", 7, p, err);
 	free(domains);
 	return rc;
+}
+
+int
+fed_refusal(struct fed *fd, char *err)
+{
+	const char *p[4] = { fd->fd_claim_courier, fd->fd_claim_key,
+	    fd->fd_claim, fd->fd_claim_why };
+	struct fed_note fn;
+	char first[8];
+
+	if (fd->fd_claim[0] == '\0')
+		return 0;
+	if (db_one(fd->fd_db, "INSERT INTO refused_claims (courier, "
+	    "courier_key, claim, reason) VALUES ($1, $2, $3, $4) ON CONFLICT "
+	    "(courier_key, claim) DO UPDATE SET times = refused_claims.times "
+	    "+ 1, last_at = now(), reason = $4 RETURNING xmax = 0", 4, p,
+	    first, sizeof(first), err) == -1)
+		return -1;
+	memset(&fn, 0, sizeof(fn));
+	fn.fn_event = FED_EV_REFUSED;
+	fn.fn_courier = fd->fd_claim_courier;
+	fn.fn_text = fd->fd_claim;
+	fn.fn_endpoint = fd->fd_claim_why;
+	if (strcmp(first, "t") == 0)
+		fd->fd_ops->fo_note(fd, &fn);
+	fd->fd_claim[0] = '\0';
+	return 0;
 }
 
 /* text wrapped by this element to cert, handed to the transport. */
@@ -343,12 +476,33 @@ fed_target(struct fed *fd, const char *courier, char *used,
 	return 1;
 }
 
+/* A fresh route token for address, kept (its hash) in route_tokens. */
+static int
+fed_route_token(struct fed *fd, const char *address, char *tok,
+    size_t size, char *err)
+{
+	unsigned char hash[32];
+	char secs[32];
+	const char *p[3] = { (const char *)hash, address, secs };
+	int lens[3] = { sizeof(hash), 0, 0 };
+
+	if (util_token(tok, size, hash) == -1) {
+		tn_err(err, "cannot make a route token");
+		return -1;
+	}
+	snprintf(secs, sizeof(secs), "%ld", fd->fd_conf->cf_hold_limit);
+	return db_exec(fd->fd_db, "INSERT INTO route_tokens (token_hash, "
+	    "address, expires_at) VALUES ($1, lower($2), now() + "
+	    "make_interval(secs => $3::bigint))", 3, p, lens, NULL, err);
+}
+
 int
 fed_send(struct fed *fd, const char *courier, const char *avoid,
     const struct fed_item *it, char *used, char *err)
 {
 	struct intro_ic ic;
 	X509 *cert = NULL;
+	char tok[48];
 	char *endpoint = NULL, *pem = NULL, *origin = NULL, *text = NULL;
 	char *rcpt = (char *)it->it_rcpt;
 	size_t len;
@@ -374,8 +528,17 @@ fed_send(struct fed *fd, const char *courier, const char *avoid,
 	ic.ic_kind = fd->fd_kind;
 	ic.ic_payload = (unsigned char *)it->it_payload;
 	ic.ic_paylen = it->it_paylen;
-	if ((self = fed_origin(fd, it, pem, &ic, &origin, err)) == -1 ||
-	    intro_ic_make(&ic, &text, &len, err) == -1 ||
+	if ((self = fed_origin(fd, it, pem, &ic, &origin, err)) == -1)
+		goto out;
+	/* Who becomes the origin asks for the introduction back. */
+	ic.ic_token = (char *)it->it_token;
+	if (self) {
+		if (fed_route_token(fd, it->it_rcpt, tok, sizeof(tok),
+		    err) == -1)
+			goto out;
+		ic.ic_token = tok;
+	}
+	if (intro_ic_make(&ic, &text, &len, err) == -1 ||
 	    fed_queue(fd, cert, endpoint, "inter-courier", it->it_msgid, text,
 	    len, err) == -1)
 		goto out;
@@ -408,7 +571,8 @@ fed_send_own(struct fed *fd, const char *courier, const char *msgid,
 
 int
 fed_introduce(struct fed *fd, const struct intro *to,
-    const char *const *addrs, size_t naddrs, const char *token, char *err)
+    const char *const *addrs, const char *const *proofs, size_t naddrs,
+    const char *token, char *err)
 {
 	struct intro_req rq;
 	struct fed_note fn;
@@ -421,6 +585,7 @@ fed_introduce(struct fed *fd, const struct intro *to,
 	rq.ir_cert = fd->fd_id->ci_cert;
 	rq.ir_chain = fd->fd_id->ci_chain;
 	rq.ir_addrs = addrs;
+	rq.ir_proofs = proofs;
 	rq.ir_naddrs = naddrs;
 	rq.ir_token = token;
 	/* Inside its segment a gateway is only itself. */
@@ -529,6 +694,14 @@ fed_ic_why(const struct fed *fd, const struct fed_in *fi)
 	return NULL;
 }
 
+/* A recipient taken here: the introduction back will name it. */
+static void
+fed_done(struct fed_in *fi, const struct fed_item *it)
+{
+	fi->fi_proofs[fi->fi_ndone] = fi->fi_ic->ic_token;
+	fi->fi_done[fi->fi_ndone++] = it->it_rcpt;
+}
+
 /* Hops + 1 on, origin unchanged but at a gateway's border. */
 static int
 fed_forward(struct fed *fd, struct fed_in *fi, const struct fed_item *in,
@@ -564,7 +737,7 @@ fed_forward(struct fed *fd, struct fed_in *fi, const struct fed_item *in,
 	fd->fd_ops->fo_note(fd, &fn);
 	/* Sent from outside into the segment: taken here. */
 	if (rc == 2 && !fed_below(fd, ic->ic_origin_pem, 0))
-		fi->fi_done[fi->fi_ndone++] = in->it_rcpt;
+		fed_done(fi, in);
 	return 0;
 }
 
@@ -588,6 +761,7 @@ fed_ic_rcpt(struct fed *fd, struct fed_in *fi, const char *rcpt, char *err)
 	it.it_payload = ic->ic_payload;
 	it.it_paylen = ic->ic_paylen;
 	it.it_extra = fi->fi_extra;
+	it.it_token = ic->ic_token;
 	if (fed_route(fd, rcpt, fi->fi_src, fi->fi_peer->in_courier, &rd,
 	    err) == -1)
 		return -1;
@@ -598,7 +772,7 @@ fed_ic_rcpt(struct fed *fd, struct fed_in *fi, const char *rcpt, char *err)
 			return -1;
 		if (r == 0) {
 			fed_note(fd, FED_EV_DELIVER, &it, NULL, NULL);
-			fi->fi_done[fi->fi_ndone++] = rcpt;
+			fed_done(fi, &it);
 			return 0;
 		}
 		/* Active without an agent certificate yet: hold. */
@@ -607,7 +781,7 @@ fed_ic_rcpt(struct fed *fd, struct fed_in *fi, const char *rcpt, char *err)
 		if (ops->fo_hold(fd, &it, err) == -1)
 			return -1;
 		fed_note(fd, FED_EV_HOLD, &it, NULL, NULL);
-		fi->fi_done[fi->fi_ndone++] = rcpt;
+		fed_done(fi, &it);
 		return 0;
 	case ROUTE_REJECT:
 		return ops->fo_notice(fd, &it, rd.rd_reason, err);
@@ -632,7 +806,8 @@ fed_back(struct fed *fd, const struct fed_in *fi, char *err)
 	    fd->fd_conf->cf_name) == 0 || (fed_same(org, fi->fi_peer) &&
 	    fi->fi_src != ROUTE_SRC_SUBORDINATE))
 		return 0;
-	return fed_introduce(fd, org, fi->fi_done, fi->fi_ndone, NULL, err);
+	return fed_introduce(fd, org, fi->fi_done, fi->fi_proofs, fi->fi_ndone,
+	    NULL, err);
 }
 
 static enum fed_status
@@ -642,7 +817,7 @@ fed_ic_take(struct fed *fd, struct fed_in *fi, char *why, char *err)
 	const char *w;
 	struct fed_note fn;
 	size_t i;
-	int fresh;
+	int fresh, pinned, r;
 
 	if (ic->ic_kind != fd->fd_kind) {
 		snprintf(why, TN_ERRLEN, "%s", fd->fd_kind == PKI_KIND_FG ?
@@ -653,6 +828,11 @@ fed_ic_take(struct fed *fd, struct fed_in *fi, char *why, char *err)
 	if ((w = fed_ic_why(fd, fi)) != NULL) {
 		snprintf(why, TN_ERRLEN, "%s", w);
 		return FED_REFUSED;
+	}
+	if ((r = fed_known(fd, fi->fi_peer, &pinned, err)) != 0 ||
+	    (r = fed_known(fd, fi->fi_origin, &pinned, err)) != 0) {
+		snprintf(why, TN_ERRLEN, "%s", fd->fd_claim_why);
+		return r == 1 ? FED_REFUSED : FED_ERROR;
 	}
 	if (fd->fd_ops->fo_check != NULL &&
 	    fd->fd_ops->fo_check(fd, ic, &fi->fi_extra, why) == -1)
@@ -667,8 +847,10 @@ fed_ic_take(struct fed *fd, struct fed_in *fi, char *why, char *err)
 		return FED_DUPLICATE;
 	}
 	if (strcasecmp(fi->fi_origin->in_courier, fd->fd_conf->cf_name) != 0 &&
-	    fed_record(fd, fi->fi_origin, err) == -1)
-		return FED_ERROR;
+	    (r = fed_record(fd, fi->fi_origin, err)) != 0) {
+		snprintf(why, TN_ERRLEN, "%s", fd->fd_claim_why);
+		return r == 1 ? FED_REFUSED : FED_ERROR;
+	}
 	for (i = 0; i < ic->ic_nrcpts; i++)
 		if (fed_ic_rcpt(fd, fi, ic->ic_rcpts[i], err) == -1)
 			return FED_ERROR;
@@ -758,6 +940,60 @@ fed_learn(struct fed *fd, const char *address, const char *courier,
 	return 1;
 }
 
+/* The route token of address among the Route-Proof fields, or NULL. */
+static const char *
+fed_proof_of(const struct proto_msg *pm, const char *address, char *tok,
+    size_t size)
+{
+	const char *v, *sp;
+	size_t i;
+
+	for (i = 0; (v = proto_get_nth(pm, "Route-Proof", i)) != NULL; i++)
+		if ((sp = strchr(v, ' ')) != NULL &&
+		    (size_t)(sp - v) == strlen(address) &&
+		    strncasecmp(v, address, strlen(address)) == 0 &&
+		    strlen(sp + 1) < size) {
+			snprintf(tok, size, "%s", sp + 1);
+			return tok;
+		}
+	return NULL;
+}
+
+/*
+ * May in teach a route for address? 0 when proved: by an invitation
+ * token (checked already, invited), by a route token this element
+ * gave a message for address (taken once), or by the introducer's
+ * certified domains. 1 when refused (fed_refuse()), -1.
+ */
+static int
+fed_proved(struct fed *fd, const struct intro *in, const struct proto_msg *pm,
+    const char *address, int invited, char *err)
+{
+	const char *p[2];
+	char claim[TN_MAX_ADDRESS + 16], tok[160];
+	int found;
+
+	snprintf(claim, sizeof(claim), "Address %s", address);
+	if (fed_serves(fd, address))
+		return fed_refuse(fd, in, claim, "Address %s is in a domain "
+		    "this courier serves", address);
+	if ((found = fed_rt_local(fd, address, err)) != 0)
+		return found == 1 ? fed_refuse(fd, in, claim, "Address %s has "
+		    "an account here", address) : -1;
+	if (invited || intro_covers(in, address))
+		return 0;
+	if ((p[0] = fed_proof_of(pm, address, tok, sizeof(tok))) != NULL) {
+		p[1] = address;
+		if ((found = db_one(fd->fd_db, "DELETE FROM route_tokens WHERE "
+		    "token_hash = sha256(convert_to($1, 'UTF8')) AND address = "
+		    "lower($2) AND expires_at > now() RETURNING 1", 2, p, NULL,
+		    0, err)) != 0)
+			return found == 1 ? 0 : -1;
+	}
+	return fed_refuse(fd, in, claim, "Address %s comes with no proof",
+	    address);
+}
+
 static enum fed_status
 fed_intro_take(struct fed *fd, const struct intro *in,
     const struct proto_msg *pm, char *why, char *err)
@@ -786,8 +1022,15 @@ fed_intro_take(struct fed *fd, const struct intro *in,
 		    err)) != 1)
 			return r == 0 ? FED_REFUSED : FED_ERROR;
 	}
-	if (fed_record(fd, in, err) == -1)
-		return FED_ERROR;
+	for (i = 0, r = 0; i < na && r == 0; i++)
+		r = fed_proved(fd, in, pm, proto_get_nth(pm, "Address", i),
+		    token != NULL, err);
+	if (r == 0)
+		r = fed_record(fd, in, err);
+	if (r != 0) {
+		snprintf(why, TN_ERRLEN, "%s", fd->fd_claim_why);
+		return r == 1 ? FED_REFUSED : FED_ERROR;
+	}
 	memset(&fn, 0, sizeof(fn));
 	fn.fn_event = FED_EV_RECORDED;
 	fn.fn_courier = in->in_courier;
@@ -1052,8 +1295,8 @@ fed_take_reject(struct fed *fd, const struct proto_msg *pm,
 		goto out;
 	st = FED_ERROR;
 	if (to != NULL) {
-		if (fed_introduce(fd, to, &addr, 1, proto_get(pm, "Token"),
-		    err) == -1)
+		if (fed_introduce(fd, to, &addr, NULL, 1, proto_get(pm,
+		    "Token"), err) == -1)
 			goto out;
 	} else {
 		/* No certificate of the inviting BG: sealed when sent. */

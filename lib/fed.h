@@ -32,8 +32,8 @@ int	fed_route(struct fed *fd, const char *rcpt,
  *		    const unsigned char *payload, size_t paylen, char *used,
  *		    char *err);
  *	int	fed_introduce(struct fed *fd, const struct intro *to,
- *		    const char *const *addrs, size_t naddrs,
- *		    const char *token, char *err);
+ *		    const char *const *addrs, const char *const *proofs,
+ *		    size_t naddrs, const char *token, char *err);
  *	enum fed_status fed_take_ic(struct fed *fd, const struct intro *peer,
  *		    const char *text, size_t len, char *why, char *err);
  *	enum fed_status fed_take_intro(struct fed *fd,
@@ -41,6 +41,7 @@ int	fed_route(struct fed *fd, const char *rcpt,
  *		    char *why, char *err);
  *	int	fed_release(struct fed *fd, const char *address, int *n,
  *		    char *err);
+ *	int	fed_refusal(struct fed *fd, char *err);
  *	enum fed_status fed_take_reject(struct fed *fd,
  *		    const struct proto_msg *pm, const char *client,
  *		    char *why, char *err);
@@ -122,9 +123,21 @@ int	fed_route(struct fed *fd, const char *rcpt,
  *	introduction checks, for exactly that endpoint; 0 or -1.
  *
  *	fed_seen() takes an Id of a kind once: 1 the first time, 0 after.
- *	fed_record() stores (or refreshes) an introduction.
+ *	fed_record() stores (or refreshes) an introduction: 1 when the
+ *	claim it makes is refused (FED_REFUSED to the caller; why in
+ *	fd_claim_why): its courier's name is known with another CA key,
+ *	or one of its domains is served by another known courier or by
+ *	this one. An introduction the operator recorded (pinned) is
+ *	never replaced.
+ *
+ *	fed_refusal() records the claim the last call refused (in
+ *	refused_claims, once per courier key and claim, counting
+ *	repeats) and notes it the first time (FED_EV_REFUSED). The
+ *	element calls it after rolling back the refused transaction.
  *
  *	fed_send() sends one item (struct fed_item) to courier's element,
+ *	with the route token it carries, or, for an item this element
+ *	originates, a fresh one kept in route_tokens for its recipient,
  *	or, when that one is not introduced, to the superior's (rule 5);
  *	the courier used is copied into used (ROUTE_IDLEN). It returns 0
  *	when queued, 1 without queueing when the courier used is avoid
@@ -140,7 +153,8 @@ int	fed_route(struct fed *fd, const char *rcpt,
  *	recipient: Hops 1, this element the origin.
  *
  *	fed_introduce() queues this element's introduction, with addrs
- *	and token, to the element introduced by to. A gateway speaks for
+ *	(each with the route token of proofs, when proofs is not NULL and
+ *	the entry is not NULL, as a Route-Proof) and token, to the element introduced by to. A gateway speaks for
  *	its segment (its subordinates' domains) to a courier outside it,
  *	and is only itself to one inside.
  *
@@ -157,10 +171,16 @@ int	fed_route(struct fed *fd, const char *rcpt,
  *	caller's transaction: it must introduce peer itself; its Id is
  *	taken once; a Token must come with exactly one Address and answer
  *	a pending invitation of that address (the route is then learned
- *	with reason "rejected"); the introduction is recorded, each
- *	Address learned (reason "introduced", never over a route of
- *	another reason), and the held items that now route to another
- *	courier are sent on (fed_release()).
+ *	with reason "rejected"). Every other Address needs a proof
+ *	(doc/security.md): a Route-Proof echoing the route token this
+ *	element put into a message it originated for that address, or
+ *	the address lying in the introducer's certified domains; an
+ *	address of a domain this courier serves, or with an account
+ *	here, is never learned. Then the introduction is recorded
+ *	(fed_record()), each Address learned (reason "introduced", never
+ *	over a route of another reason), and the held items that now
+ *	route to another courier are sent on (fed_release()). Any claim
+ *	refused refuses the whole introduction.
  *
  *	fed_release() routes every held item again (of address, or all
  *	when NULL): to the local account once it can take it, on to
@@ -219,6 +239,7 @@ struct fed_item {
 	const char		*it_expires;	/* ARM: or NULL */
 	const void		*it_extra;	/* the element's: ARM record */
 	const char		*it_held;	/* held row id, or NULL */
+	const char		*it_token;	/* Route-Token carried, or NULL */
 };
 
 struct fed;
@@ -241,7 +262,10 @@ enum fed_event {
 	FED_EV_RELEASED,	/* held item sent to courier (text: the
 				   route action), or delivered (NULL) */
 	FED_EV_INTRO,		/* introduction taken: count, flag token */
-	FED_EV_EXPIRED		/* a held ARM past its expiry: purged */
+	FED_EV_EXPIRED,		/* a held ARM past its expiry: purged */
+	FED_EV_REFUSED		/* a claim refused, the first time from
+				   this courier: courier, text the claim,
+				   endpoint the reason */
 };
 
 struct fed_note {
@@ -289,6 +313,11 @@ struct fed {
 	void			*fd_arg;	/* the element's */
 	int			 fd_sent;	/* wraps queued by this call */
 	int			 fd_released;	/* fed_release()'s count */
+	/* A claim refused by the last call (FED_REFUSED), for fed_refusal(). */
+	char			 fd_claim_courier[ROUTE_IDLEN];
+	char			 fd_claim_key[PKI_KEYIDLEN + 1];
+	char			 fd_claim[TN_MAX_ADDRESS + 16];
+	char			 fd_claim_why[TN_ERRLEN];
 };
 
 enum fed_status {
@@ -319,12 +348,13 @@ int	fed_send(struct fed *, const char *, const char *,
 int	fed_send_own(struct fed *, const char *, const char *, const char *,
 	    const char *, const unsigned char *, size_t, char *, char *);
 int	fed_introduce(struct fed *, const struct intro *, const char *const *,
-	    size_t, const char *, char *);
+	    const char *const *, size_t, const char *, char *);
 enum fed_status fed_take_ic(struct fed *, const struct intro *, const char *,
 	    size_t, char *, char *);
 enum fed_status fed_take_intro(struct fed *, const struct intro *,
 	    const char *, size_t, char *, char *);
 int	fed_release(struct fed *, const char *, int *, char *);
+int	fed_refusal(struct fed *, char *);
 enum fed_status fed_take_reject(struct fed *, const struct proto_msg *,
 	    const char *, char *, char *);
 

@@ -257,6 +257,10 @@ intro_read_certs(const struct pki_trust *tr, X509 *cert, X509 *ca,
 	}
 	if ((in->in_courier = courier_name(ca, err)) == NULL)
 		goto fail;
+	if (pki_key_id(ca, in->in_key) == -1) {
+		tn_err(err, "introduction: cannot read the courier CA's key");
+		goto fail;
+	}
 	in->in_endpoint = in->in_kind == PKI_KIND_FG ? pki_cert_email(cert) :
 	    pki_cert_uri(cert);
 	if (in->in_endpoint == NULL || (in->in_kind == PKI_KIND_BG &&
@@ -534,6 +538,16 @@ intro_fields(struct proto_msg *pm, const struct intro *in,
 	if (rq->ir_token != NULL &&
 	    proto_set(pm, "Token", rq->ir_token, err) == -1)
 		return -1;
+	for (i = 0; rq->ir_proofs != NULL && i < rq->ir_naddrs; i++) {
+		char proof[TN_MAX_ADDRESS + 160];
+
+		if (rq->ir_proofs[i] == NULL)
+			continue;
+		snprintf(proof, sizeof(proof), "%s %s", rq->ir_addrs[i],
+		    rq->ir_proofs[i]);
+		if (proto_add(pm, "Route-Proof", proof, err) == -1)
+			return -1;
+	}
 	return 0;
 }
 
@@ -713,7 +727,9 @@ ic_fields(struct proto_msg *pm, const struct intro_ic *ic, char *err)
 		if (proto_add(pm, "Recipient", ic->ic_rcpts[i], err) == -1)
 			return -1;
 	if (proto_set(pm, "Hops", hops, err) == -1 ||
-	    proto_set(pm, "Origin-Courier", ic->ic_origin, err) == -1)
+	    proto_set(pm, "Origin-Courier", ic->ic_origin, err) == -1 ||
+	    (ic->ic_token != NULL &&
+	    proto_set(pm, "Route-Token", ic->ic_token, err) == -1))
 		return -1;
 	return 0;
 }
@@ -785,6 +801,8 @@ ic_take(const struct proto_msg *pm, const struct proto_part *pay,
 	ic->ic_msgid = dup_field(pm, "Message-Id", 0, &bad);
 	ic->ic_sender = dup_field(pm, "Sender", 0, &bad);
 	ic->ic_origin = dup_field(pm, "Origin-Courier", 0, &bad);
+	if (proto_get(pm, "Route-Token") != NULL)
+		ic->ic_token = dup_field(pm, "Route-Token", 0, &bad);
 	for (; ic->ic_nrcpts < proto_count(pm, "Recipient"); ic->ic_nrcpts++)
 		ic->ic_rcpts[ic->ic_nrcpts] = dup_field(pm, "Recipient",
 		    ic->ic_nrcpts, &bad);
@@ -864,6 +882,7 @@ intro_ic_free(struct intro_ic *ic)
 		free(ic->ic_rcpts[i]);
 	free(ic->ic_rcpts);
 	free(ic->ic_origin);
+	free(ic->ic_token);
 	free(ic->ic_payload);
 	free(ic->ic_origin_pem);
 	free(ic);

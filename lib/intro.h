@@ -53,7 +53,9 @@
  *	that the gateway issued and that verify to the anchors. Other
  *	roles have none. Domains are lower case, without a leading dot,
  *	without repeats. *out should be passed to intro_free(), which
- *	accepts NULL. in_pem holds cert followed by every certificate of
+ *	accepts NULL. in_key identifies the courier, whatever its name:
+ *	pki_key_id() of its CA certificate. in_pem holds cert followed by
+ *	every certificate of
  *	chain, PEM: what the introductions table stores.
  *
  *	intro_check_pem() does the same from PEM text: cert is the first
@@ -93,7 +95,8 @@
  *	themselves (the chain must hold the issuing courier CA; for a
  *	gateway, its subordinates' CA certificates in rq_subs give its
  *	domains and travel in the ca-chain part); Address and Token are
- *	copied from the request. With rq_id NULL a fresh Id is made.
+ *	copied from the request, and each Address with a route token in
+ *	ir_proofs gets a "Route-Proof: <address> <token>" field. With rq_id NULL a fresh Id is made.
  *	*out is NUL-terminated and should be passed to free().
  *
  *	intro_read() parses an introduction message, checks its
@@ -104,7 +107,8 @@
  *	(intro_free()) and *msg (proto_msg_free(); msg may be NULL) are
  *	set only on success.
  *
- *	struct intro_ic is an inter-courier message taken apart: fields,
+ *	struct intro_ic is an inter-courier message taken apart: fields
+ *	(ic_token is the optional Route-Token),
  *	the payload (ic_kind PKI_KIND_FG: part sealed; PKI_KIND_BG: part
  *	arm) and the introduction of the origin element, PEM (its
  *	certificate first, then its chain). intro_ic_make() writes one
@@ -142,6 +146,7 @@ struct intro {
 	char		**in_domains;
 	size_t		 in_ndomains;
 	char		*in_pem;	/* certificate, then its chain */
+	char		 in_key[PKI_KEYIDLEN + 1];	/* its CA's key */
 };
 
 /* What intro_make() needs. Pointers are borrowed. */
@@ -153,6 +158,8 @@ struct intro_req {
 	const char *const *ir_addrs;	/* Address fields */
 	size_t		 ir_naddrs;
 	const char	*ir_token;	/* NULL: none */
+	const char *const *ir_proofs;	/* route token of each Address,
+					   or NULL; may be NULL */
 };
 
 struct intro_ic {
@@ -165,6 +172,7 @@ struct intro_ic {
 	size_t		 ic_nrcpts;
 	unsigned int	 ic_hops;
 	char		*ic_origin;	/* Origin-Courier */
+	char		*ic_token;	/* Route-Token, or NULL */
 	enum pki_kind	 ic_kind;	/* FG: sealed, BG: arm */
 	unsigned char	*ic_payload;
 	size_t		 ic_paylen;

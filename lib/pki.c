@@ -1074,3 +1074,21 @@ fail:
 	SSL_CTX_free(ctx);
 	return NULL;
 }
+
+int
+pki_key_id(X509 *cert, char *out)
+{
+	unsigned char *der = NULL, md[32];
+	unsigned int mdlen = 0;
+	int len, i, rc = -1;
+
+	if ((len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der)) > 0 &&
+	    EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL) == 1 &&
+	    mdlen == sizeof(md)) {
+		for (i = 0; i < (int)sizeof(md); i++)
+			snprintf(out + 2 * i, 3, "%02x", md[i]);
+		rc = 0;
+	}
+	OPENSSL_free(der);
+	return rc;
+}

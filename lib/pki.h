@@ -38,6 +38,7 @@
  *	char	*pki_cert_uri(X509 *cert);
  *	char	*pki_cert_dns(X509 *cert);
  *	int	pki_narrow(const X509 *cert, time_t *from, time_t *until);
+ *	int	pki_key_id(X509 *cert, char out[PKI_KEYIDLEN + 1]);
  *	const char *pki_role_name(enum pki_role role);
  *	enum pki_role pki_role_parse(const char *name);
  *	const char *pki_kind_name(enum pki_kind kind);
@@ -96,6 +97,10 @@
  *	or NULL when there is none. pki_role_name() and pki_kind_name()
  *	return static strings ("root", "courier-ca", ...);
  *	pki_role_parse() the reverse, PKI_ROLE_NONE if unknown.
+ *	pki_key_id() writes the SHA-256 of cert's SubjectPublicKeyInfo in
+ *	lower-case hex: what identifies a courier (its CA's key), whatever
+ *	name it carries; 0 or -1.
+ *
  *	pki_narrow() narrows [*from, *until) to the validity period of
  *	cert: 0, or -1 when its dates cannot be read.
  *
@@ -180,6 +185,8 @@ struct pki_req {
 	EVP_PKEY	*rq_issuer_key;
 };
 
+#define PKI_KEYIDLEN	64	/* hex SHA-256 of a SubjectPublicKeyInfo */
+
 struct pki_trust;
 
 struct pki_trust *pki_trust_load(const char *, char *);
@@ -210,6 +217,7 @@ char	*pki_cert_email(X509 *);
 char	*pki_cert_uri(X509 *);
 char	*pki_cert_dns(X509 *);
 int	pki_narrow(const X509 *, time_t *, time_t *);
+int	pki_key_id(X509 *, char *);
 const char *pki_role_name(enum pki_role);
 enum pki_role pki_role_parse(const char *);
 const char *pki_kind_name(enum pki_kind);

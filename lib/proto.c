@@ -180,6 +180,7 @@ static const struct fspec f_inter_courier[] = {
 	{ "Recipient", FT_ADDR, F_REQ | F_REP, NULL },
 	{ "Hops", FT_UINT, F_REQ, NULL },
 	{ "Origin-Courier", FT_NAME, F_REQ, NULL },
+	{ "Route-Token", FT_TOKEN, 0, NULL },
 	{ NULL, 0, 0, NULL }
 };
 
@@ -192,6 +193,7 @@ static const struct fspec f_introduction[] = {
 	{ "Domain", FT_NAME, F_REP, NULL },
 	{ "Address", FT_ADDR, F_REP, NULL },
 	{ "Token", FT_TOKEN, 0, NULL },
+	{ "Route-Proof", FT_TEXT, F_REP, NULL },
 	{ NULL, 0, 0, NULL }
 };
 

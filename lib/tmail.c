@@ -554,26 +554,6 @@ tmail_msgid(const char *mailbox, char *out, size_t size)
 	return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
-/* A fresh referral token, base64url without padding, and its hash. */
-static int
-invite_token(char *tok, size_t size, unsigned char *hash)
-{
-	unsigned char rnd[32], b64[48];
-	unsigned int n = 0;
-	size_t i, j;
-
-	if (size < 44 || util_random(rnd, sizeof(rnd)) == -1)
-		return -1;
-	EVP_EncodeBlock(b64, rnd, sizeof(rnd));
-	for (i = j = 0; b64[i] != '\0' && b64[i] != '='; i++)
-		tok[j++] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' :
-		    (char)b64[i];
-	tok[j] = '\0';
-	OPENSSL_cleanse(rnd, sizeof(rnd));
-	return EVP_Digest(tok, j, hash, &n, EVP_sha256(), NULL) == 1 &&
-	    n == TMAIL_HASHLEN ? 0 : -1;
-}
-
 /* leaf (may be NULL) then chain as one PEM block; NULL with err set. */
 static char *
 invite_pem(X509 *leaf, STACK_OF(X509) *chain, size_t *len, char *err)
@@ -724,7 +704,7 @@ tmail_invitation(const struct tmail_invite *ti, char **mail, size_t *len,
 
 	*mail = NULL;
 	if (tmail_msgid(ti->ti_register, msgid, idsize) == -1 ||
-	    invite_token(tok, sizeof(tok), hash) == -1) {
+	    util_token(tok, sizeof(tok), hash) == -1) {
 		tn_err(err, "cannot make a token or a message id");
 		goto out;
 	}

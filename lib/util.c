@@ -6,6 +6,8 @@
  */
 #include <sys/stat.h>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include <errno.h>
@@ -185,4 +187,23 @@ int
 util_random(unsigned char *buf, size_t len)
 {
 	return RAND_bytes(buf, (int)len) == 1 ? 0 : -1;
+}
+
+int
+util_token(char *tok, size_t size, unsigned char *hash)
+{
+	unsigned char rnd[32], b64[48];
+	unsigned int n = 0;
+	size_t i, j;
+
+	if (size < 44 || util_random(rnd, sizeof(rnd)) == -1)
+		return -1;
+	EVP_EncodeBlock(b64, rnd, sizeof(rnd));
+	for (i = j = 0; b64[i] != '\0' && b64[i] != '='; i++)
+		tok[j++] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' :
+		    (char)b64[i];
+	tok[j] = '\0';
+	OPENSSL_cleanse(rnd, sizeof(rnd));
+	return EVP_Digest(tok, j, hash, &n, EVP_sha256(), NULL) == 1 &&
+	    n == 32 ? 0 : -1;
 }

@@ -12,6 +12,7 @@
  *	int	util_unhex(const char *in, unsigned char *out,
  *		    size_t outlen);
  *	int	util_random(unsigned char *buf, size_t len);
+ *	int	util_token(char *tok, size_t size, unsigned char hash[32]);
  * DESCRIPTION
  *	util_read_file() reads a whole file of at most max bytes. The
  *	result is NUL-terminated (not counted in len) and should be
@@ -27,6 +28,9 @@
  *	bytes and returns 0, or -1 if the text is not that.
  *
  *	util_random() fills buf from the OpenSSL CSPRNG; 0 or -1.
+ *	util_token() writes a fresh token (32 random bytes, base64url
+ *	without padding: 43 characters; size at least 44) and its SHA-256
+ *	into hash, which is all a database keeps of it; 0 or -1.
  */
 #ifndef TANDEM_UTIL_H
 #define TANDEM_UTIL_H
@@ -40,5 +44,6 @@ int	util_write_file(const char *, const void *, size_t, int, int,
 char	*util_hex(const unsigned char *, size_t);
 int	util_unhex(const char *, unsigned char *, size_t);
 int	util_random(unsigned char *, size_t);
+int	util_token(char *, size_t, unsigned char *);
 
 #endif

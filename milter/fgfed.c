@@ -177,6 +177,11 @@ fgfed_note(struct fed *fd, const struct fed_note *fn)
 		    it->it_rcpt, fn->fn_courier != NULL ? fn->fn_courier :
 		    "agent");
 		break;
+	case FED_EV_REFUSED:
+		log_info("courier refused courier=%s claim=\"%s\" "
+		    "reason=\"%s\"", fn->fn_courier, fn->fn_text,
+		    fn->fn_endpoint);
+		break;
 	case FED_EV_INTRO:
 		msg_note(mc, " introduction=%s addresses=%zu released=%d%s",
 		    fn->fn_courier, fn->fn_count, fn->fn_released, fn->fn_flag ?
@@ -318,6 +323,10 @@ fed_process(struct msg *mc, PGconn *db, struct tmail *tm)
 		break;
 	case FED_REFUSED:
 		msg_fail(mc, MSG_PERM, "5.7.1 %s: %s", what, why);
+		db_rollback(db);	/* the refusal alone is kept */
+		if (fed_refusal(&fd, err) == -1)
+			log_warn("%s refusal status=error reason=\"%s\"",
+			    mc->mc_qid, err);
 		break;
 	case FED_BAD:
 		msg_fail(mc, MSG_PERM, "5.6.0 %s: %s", what, why);

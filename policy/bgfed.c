@@ -247,6 +247,11 @@ bgfed_note(struct fed *fd, const struct fed_note *fn)
 		log_info("courier introduction courier=%s url=%s "
 		    "status=recorded", fn->fn_courier, fn->fn_endpoint);
 		break;
+	case FED_EV_REFUSED:
+		log_info("courier refused courier=%s claim=\"%s\" "
+		    "reason=\"%s\"", fn->fn_courier, fn->fn_text,
+		    fn->fn_endpoint);
+		break;
 	case FED_EV_EXPIRED:
 		log_info("arm msgid=%s rcpt=%s status=expired-dropped",
 		    it->it_msgid, it->it_rcpt);
@@ -332,6 +337,8 @@ bgfed_take(struct pd *pd, const struct proto_msg *pm,
 			st = FED_ERROR;
 	}
 	db_rollback(pd->pd_db);
+	if (st == FED_REFUSED && fed_refusal(&fd, err) == -1)
+		log_warn("courier refusal status=error reason=\"%s\"", err);
 	switch (st) {
 	case FED_TAKEN:
 		if (fd.fd_sent > 0)

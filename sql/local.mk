@@ -4,12 +4,14 @@ sqlbgdir = $(pkgdatadir)/sql/bg
 dist_sqlfg_DATA = \
 	sql/fg/001-schema.sql \
 	sql/fg/002-helpdesk.sql \
-	sql/fg/003-federation.sql
+	sql/fg/003-federation.sql \
+	sql/fg/004-courier-claims.sql
 dist_sqlbg_DATA = \
 	sql/bg/001-schema.sql \
 	sql/bg/002-helpdesk.sql \
 	sql/bg/003-mailbox-expiry.sql \
-	sql/bg/004-federation.sql
+	sql/bg/004-federation.sql \
+	sql/bg/005-courier-claims.sql
 
 # Scenarios on real clusters.
 DB_SCENARIOS = \

@@ -15,33 +15,34 @@ test_expect_success 'migrate the foreground' '
 	applied fg/001-schema.sql
 	applied fg/002-helpdesk.sql
 	applied fg/003-federation.sql
-	fg schema at version 003, 3 applied
+	applied fg/004-courier-claims.sql
+	fg schema at version 004, 4 applied
 	EOF
 	test_cmp expect out &&
 	pg_psql fg fg -c "SELECT version, element, name FROM schema_migrations ORDER BY 1" >got &&
-	printf "1|fg|001-schema.sql\n2|fg|002-helpdesk.sql\n3|fg|003-federation.sql\n" >expect &&
+	printf "1|fg|001-schema.sql\n2|fg|002-helpdesk.sql\n3|fg|003-federation.sql\n4|fg|004-courier-claims.sql\n" >expect &&
 	test_cmp expect got
 '
 
 test_expect_success 'every foreground table is there' '
 	pg_psql fg fg -c "SELECT string_agg(tablename, \$\$,\$\$ ORDER BY tablename) FROM pg_tables WHERE schemaname = \$\$public\$\$" >got &&
-	echo "account_keys,accounts,address_routes,bg_relay,held_messages,introductions,invitation_tokens,invitations,outbox,schema_migrations,seen_messages,transfers" >expect &&
+	echo "account_keys,accounts,address_routes,bg_relay,held_messages,introductions,invitation_tokens,invitations,outbox,refused_claims,route_tokens,schema_migrations,seen_messages,transfers" >expect &&
 	test_cmp expect got
 '
 
 test_expect_success 'a second run applies nothing' '
 	tandemctl db migrate --fg --db "$FG" --sqldir "$SQLDIR" >out &&
-	echo "fg schema at version 003, 0 applied" >expect &&
+	echo "fg schema at version 004, 0 applied" >expect &&
 	test_cmp expect out &&
-	test "$(pg_psql fg fg -c "SELECT count(*) FROM schema_migrations")" = 3
+	test "$(pg_psql fg fg -c "SELECT count(*) FROM schema_migrations")" = 4
 '
 
 test_expect_success 'migrate the background, twice' '
 	tandemctl db migrate --bg --db "$BG" --sqldir "$SQLDIR" >out &&
 	test_grep "^applied bg/001-schema.sql\$" out &&
-	test_grep "^bg schema at version 004, 4 applied\$" out &&
+	test_grep "^bg schema at version 005, 5 applied\$" out &&
 	tandemctl db migrate --bg --db "$BG" --sqldir "$SQLDIR" >out &&
-	echo "bg schema at version 004, 0 applied" >expect &&
+	echo "bg schema at version 005, 0 applied" >expect &&
 	test_cmp expect out
 '
 
@@ -55,7 +56,7 @@ test_expect_success 'the other element'"'"'s migrations are refused' '
 	test_expect_code 65 tandemctl db migrate --bg --db "$FG" \
 		--sqldir "$SQLDIR" 2>err &&
 	test_grep "this database holds fg migrations; refusing the bg ones" err &&
-	test "$(pg_psql fg fg -c "SELECT count(*) FROM schema_migrations")" = 3
+	test "$(pg_psql fg fg -c "SELECT count(*) FROM schema_migrations")" = 4
 '
 
 test_expect_success 'a failing migration leaves nothing behind' '
