@@ -28,8 +28,9 @@
  *	agent_check_element() checks that signer chains to the trust
  *	anchors, is an element certificate of the given kind (PKI_KIND_FG
  *	for mail, PKI_KIND_BG for HTTPS), and was issued by the CA that
- *	issued own, the agent's certificate (same issuer name and, when
- *	both carry one, the same authority key identifier). own may be
+ *	issued own, the agent's certificate: the key of the signer's
+ *	issuing CA (among certs) verifies own's signature. Names and key
+ *	identifiers alone prove nothing: another courier may copy them. own may be
  *	NULL before registration ends: then the caller compares the
  *	signer with the certificate it expects. Returns 0,
  *	AGENT_EX_UNTRUSTED or AGENT_EX_COURIER.
@@ -47,6 +48,7 @@
 #include <sysexits.h>
 
 #include "tandem.h"
+#include "intro.h"
 #include "pki.h"
 #include "tmail.h"
 #include "util.h"
@@ -100,17 +102,13 @@ out:
 	return rc;
 }
 
+/* Did the key of the CA that issued signer (in certs) sign own too? */
 static int
-same_issuer(X509 *a, X509 *b)
+same_issuer(X509 *signer, STACK_OF(X509) *certs, X509 *own)
 {
-	const ASN1_OCTET_STRING *ka, *kb;
+	X509 *ca = intro_issuer(signer, certs);
 
-	if (X509_NAME_cmp(X509_get_issuer_name(a),
-	    X509_get_issuer_name(b)) != 0)
-		return 0;
-	ka = X509_get0_authority_key_id(a);
-	kb = X509_get0_authority_key_id(b);
-	return ka == NULL || kb == NULL || ASN1_OCTET_STRING_cmp(ka, kb) == 0;
+	return ca != NULL && X509_verify(own, X509_get0_pubkey(ca)) == 1;
 }
 
 int
@@ -130,7 +128,7 @@ agent_check_element(const struct pki_trust *trust, X509 *signer,
 		    kind == PKI_KIND_FG ? "foreground" : "background");
 		return AGENT_EX_COURIER;
 	}
-	if (own != NULL && !same_issuer(signer, own)) {
+	if (own != NULL && !same_issuer(signer, certs, own)) {
 		tn_err(err, "refused: signer is an element of another "
 		    "courier");
 		return AGENT_EX_COURIER;
