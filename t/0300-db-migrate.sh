@@ -62,11 +62,11 @@ test_expect_success 'the other element'"'"'s migrations are refused' '
 test_expect_success 'a failing migration leaves nothing behind' '
 	mkdir -p bad/fg &&
 	cp "$SQLDIR"/fg/*.sql bad/fg/ &&
-	printf "CREATE TABLE half_done (x int);\nSELECT no_such_column FROM accounts;\n" >bad/fg/004-broken.sql &&
+	printf "CREATE TABLE half_done (x int);\nSELECT no_such_column FROM accounts;\n" >bad/fg/005-broken.sql &&
 	test_expect_code 70 tandemctl db migrate --fg --db "$FG" --sqldir bad 2>err &&
-	test_grep "004-broken.sql: column \"no_such_column\" does not exist" err &&
+	test_grep "005-broken.sql: column \"no_such_column\" does not exist" err &&
 	test "$(pg_psql fg fg -c "SELECT to_regclass(\$\$half_done\$\$) IS NULL")" = t &&
-	test "$(pg_psql fg fg -c "SELECT max(version) FROM schema_migrations")" = 3
+	test "$(pg_psql fg fg -c "SELECT max(version) FROM schema_migrations")" = 4
 '
 
 test_expect_success 'invitation_tokens follows the pending invitations' '
@@ -124,12 +124,12 @@ test_expect_success 'publish and subscribe' '
 test_expect_success 'status on both ends' '
 	pg_wait_for fg fg "SELECT active FROM pg_replication_slots WHERE slot_name = \$\$tandem_bg\$\$" t &&
 	tandemctl db status --db "$FG" >out &&
-	test_grep "^element=fg schema_version=3 migrations=3\$" out &&
+	test_grep "^element=fg schema_version=4 migrations=4\$" out &&
 	test_grep "^publication=tandem_pub tables=4\$" out &&
 	test_grep "^slot=tandem_bg active=t lag_bytes=[0-9]*\$" out &&
 	pg_wait_for bg bg "SELECT pid IS NOT NULL FROM pg_stat_subscription WHERE relid IS NULL" t &&
 	tandemctl db status --db "$BG" >out &&
-	test_grep "^element=bg schema_version=4 migrations=4\$" out &&
+	test_grep "^element=bg schema_version=5 migrations=5\$" out &&
 	test_grep "^subscription=tandem_bg enabled=t running=t " out
 '
 
