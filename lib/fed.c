@@ -890,10 +890,12 @@ fed_take_ic(struct fed *fd, const struct intro *peer, const char *text,
 }
 
 /*
- * A Token answers a pending invitation of address: 1, 0 (with why) or
- * -1. Both elements hold the tokens of pending invitations
- * (invitation_tokens: the foreground's own, the background's
- * replicated).
+ * A Token answers an invitation of address: 1, 0 (with why) or -1.
+ * Both elements hold the tokens of invitations pending or answered,
+ * until they expire (invitation_tokens: the foreground's own, the
+ * background's replicated), and each element takes a token once
+ * (seen_messages, kind "invitation-token", by its hash): whichever of
+ * the two introductions arrives first, both are taken.
  */
 static int
 fed_token(struct fed *fd, const char *token, const char *address,
@@ -907,6 +909,11 @@ fed_token(struct fed *fd, const char *token, const char *address,
 	    "address = lower($2) AND expires_at > now()", 2, p, NULL, 0,
 	    err)) == 0)
 		tn_err(why, "the token answers no pending invitation");
+	if (found == 1 && (found = db_one(fd->fd_db, "INSERT INTO "
+	    "seen_messages (message_id, kind) VALUES (encode(sha256("
+	    "convert_to($1, 'UTF8')), 'hex'), 'invitation-token') ON CONFLICT "
+	    "DO NOTHING RETURNING 1", 1, p, NULL, 0, err)) == 0)
+		tn_err(why, "the token was taken already");
 	return found;
 }
 

@@ -69,13 +69,15 @@ test_expect_success 'a failing migration leaves nothing behind' '
 	test "$(pg_psql fg fg -c "SELECT max(version) FROM schema_migrations")" = 4
 '
 
-test_expect_success 'invitation_tokens follows the pending invitations' '
+test_expect_success 'invitation_tokens follows the pending and rejected invitations' '
 	hex=$(printf %064d 1) &&
 	pg_psql_as tandem_fg fg fg -c "INSERT INTO invitations (address, message_id, token_hash, expires_at) VALUES (\$\$dave@d.example\$\$, \$\$i1@a.example\$\$, decode(\$\$$hex\$\$, \$\$hex\$\$), \$\$2030-01-01Z\$\$)" &&
 	pg_psql fg fg -c "SELECT address, encode(token_hash, \$\$hex\$\$), expires_at = \$\$2030-01-01Z\$\$ FROM invitation_tokens" >got &&
 	echo "dave@d.example|$hex|t" >expect &&
 	test_cmp expect got &&
 	pg_psql_as tandem_fg fg fg -c "UPDATE invitations SET status = \$\$rejected\$\$" &&
+	test "$(pg_psql fg fg -c "SELECT count(*) FROM invitation_tokens")" = 1 &&
+	pg_psql_as tandem_fg fg fg -c "UPDATE invitations SET status = \$\$accepted\$\$" &&
 	test "$(pg_psql fg fg -c "SELECT count(*) FROM invitation_tokens")" = 0 &&
 	pg_psql fg fg -c "UPDATE invitations SET status = \$\$pending\$\$" &&
 	test "$(pg_psql fg fg -c "SELECT count(*) FROM invitation_tokens")" = 1 &&

@@ -14,6 +14,10 @@
 --	token in its introduction back (Route-Proof). It is this element's
 --	own and is never published.
 --
+--	The invitation_tokens trigger (fg/003) now keeps a token after the
+--	invitation is answered by a reject, until it expires: both
+--	elements take it once each, whichever hears the reject first.
+--
 --	refused_claims records each claim refused from a peer, once per
 --	courier key and claim, with how often and when it came again;
 --	helpdesk.refused_claims shows it.
@@ -49,3 +53,19 @@ SELECT courier, courier_key, claim, reason, first_at, last_at, times
 FROM refused_claims
 ORDER BY last_at DESC;
 GRANT SELECT ON helpdesk.refused_claims TO tandem_helpdesk;
+
+CREATE OR REPLACE FUNCTION tandem_invitation_token() RETURNS trigger
+	LANGUAGE plpgsql AS $$
+BEGIN
+	IF TG_OP <> 'INSERT' THEN
+		DELETE FROM public.invitation_tokens
+			WHERE token_hash = OLD.token_hash;
+	END IF;
+	IF TG_OP <> 'DELETE' AND NEW.status IN ('pending', 'rejected') THEN
+		INSERT INTO public.invitation_tokens
+			(token_hash, address, expires_at)
+			VALUES (NEW.token_hash, NEW.address, NEW.expires_at);
+	END IF;
+	RETURN NULL;
+END
+$$;
