@@ -873,8 +873,8 @@ fed_take_ic(struct fed *fd, const struct intro *peer, const char *text,
 	    ROUTE_SRC_REMOTE;
 	if (intro_ic_read(fd->fd_trust, text, len, &fi.fi_ic, &fi.fi_origin,
 	    why) == -1)
-		return strncmp(why, "untrusted", 9) == 0 ? FED_UNVERIFIED :
-		    FED_BAD;
+		return strstr(why, "untrusted") != NULL ||
+		    strncmp(why, "field ", 6) == 0 ? FED_UNVERIFIED : FED_BAD;
 	memset(&fn, 0, sizeof(fn));
 	fn.fn_event = FED_EV_IC;
 	fn.fn_ic = fi.fi_ic;

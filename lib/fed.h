@@ -8,9 +8,7 @@
  *	int	fed_self_pem(const struct cms_id *id, char **out, char *err);
  *	void	fed_courier(const struct fed *fd, struct route_courier *self);
  *	void	fed_tables(struct fed *fd, struct route_tables *rt);
- *	void	fed_courier(const struct fed *, struct route_courier *);
-void	fed_tables(struct fed *, struct route_tables *);
-int	fed_route(struct fed *fd, const char *rcpt,
+ *	int	fed_route(struct fed *fd, const char *rcpt,
  *		    enum route_source src, const char *from,
  *		    struct route_decision *rd, char *err);
  *	int	fed_below(const struct fed *fd, const char *pem, int direct);
