@@ -55,6 +55,24 @@ fed_note(struct fed *fd, enum fed_event ev, const struct fed_item *it,
 	fd->fd_ops->fo_note(fd, &fn);
 }
 
+void
+fed_init(struct fed *fd, enum pki_kind kind, const struct conf *cf,
+    const struct cms_id *id, const struct pki_trust *tr, const char *self_pem,
+    PGconn *db, const struct fed_ops *ops, void *arg)
+{
+	memset(fd, 0, sizeof(*fd));
+	fd->fd_kind = kind;
+	fd->fd_conf = cf;
+	fd->fd_endpoint = kind == PKI_KIND_FG ? cf->cf_service_mailbox :
+	    cf->cf_url;
+	fd->fd_id = id;
+	fd->fd_trust = tr;
+	fd->fd_self_pem = self_pem;
+	fd->fd_db = db;
+	fd->fd_ops = ops;
+	fd->fd_arg = arg;
+}
+
 int
 fed_self_pem(const struct cms_id *id, char **out, char *err)
 {

@@ -5,6 +5,10 @@
  * SYNOPSIS
  *	#include "fed.h"
  *
+ *	void	fed_init(struct fed *fd, enum pki_kind kind,
+ *		    const struct conf *cf, const struct cms_id *id,
+ *		    const struct pki_trust *tr, const char *self_pem,
+ *		    PGconn *db, const struct fed_ops *ops, void *arg);
  *	int	fed_self_pem(const struct cms_id *id, char **out, char *err);
  *	void	fed_courier(const struct fed *fd, struct route_courier *self);
  *	void	fed_tables(struct fed *fd, struct route_tables *rt);
@@ -88,6 +92,9 @@
  *			foreground withdraws the pending invitation then.
  *	  fo_note	what the engine did (struct fed_note), for the
  *			element's log in its own words.
+ *
+ *	fed_init() fills a struct fed: the endpoint is the service
+ *	mailbox of a foreground (PKI_KIND_FG), the URL of a background.
  *
  *	fed_self_pem() writes the introduction of an element, its
  *	certificate then its chain in PEM, into *out (free()); elements
@@ -327,6 +334,9 @@ enum fed_status {
 	FED_ERROR
 };
 
+void	fed_init(struct fed *, enum pki_kind, const struct conf *,
+	    const struct cms_id *, const struct pki_trust *, const char *,
+	    PGconn *, const struct fed_ops *, void *);
 int	fed_self_pem(const struct cms_id *, char **, char *);
 void	fed_courier(const struct fed *, struct route_courier *);
 void	fed_tables(struct fed *, struct route_tables *);

@@ -206,16 +206,8 @@ fgfed_init(struct fed *fd, struct msg *mc, PGconn *db)
 {
 	const struct fg *fg = mc->mc_fg;
 
-	memset(fd, 0, sizeof(*fd));
-	fd->fd_kind = PKI_KIND_FG;
-	fd->fd_conf = fg->fg_conf;
-	fd->fd_endpoint = fg->fg_conf->cf_service_mailbox;
-	fd->fd_id = &fg->fg_id;
-	fd->fd_trust = fg->fg_trust;
-	fd->fd_self_pem = fg->fg_self_pem;
-	fd->fd_db = db;
-	fd->fd_ops = &fgfed_ops;
-	fd->fd_arg = mc;
+	fed_init(fd, PKI_KIND_FG, fg->fg_conf, &fg->fg_id, fg->fg_trust,
+	    fg->fg_self_pem, db, &fgfed_ops, mc);
 }
 
 int

@@ -279,16 +279,8 @@ static const struct fed_ops bgfed_ops = {
 void
 bgfed_init(struct pd *pd, struct fed *fd)
 {
-	memset(fd, 0, sizeof(*fd));
-	fd->fd_kind = PKI_KIND_BG;
-	fd->fd_conf = pd->pd_cf;
-	fd->fd_endpoint = pd->pd_cf->cf_url;
-	fd->fd_id = &pd->pd_id;
-	fd->fd_trust = pd->pd_trust;
-	fd->fd_self_pem = pd->pd_self_pem;
-	fd->fd_db = pd->pd_db;
-	fd->fd_ops = &bgfed_ops;
-	fd->fd_arg = pd;
+	fed_init(fd, PKI_KIND_BG, pd->pd_cf, &pd->pd_id, pd->pd_trust,
+	    pd->pd_self_pem, pd->pd_db, &bgfed_ops, pd);
 }
 
 int
