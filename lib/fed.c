@@ -1026,7 +1026,7 @@ fed_intro_take(struct fed *fd, const struct intro *in,
 	const char *token = proto_get(pm, "Token");
 	size_t i, na = proto_count(pm, "Address");
 	struct fed_note fn;
-	int fresh, n, r;
+	int fresh, n, pinned, r;
 
 	if ((fresh = fed_seen(fd, proto_get(pm, "Id"), "introduction",
 	    err)) == -1)
@@ -1047,7 +1047,9 @@ fed_intro_take(struct fed *fd, const struct intro *in,
 		    err)) != 1)
 			return r == 0 ? FED_REFUSED : FED_ERROR;
 	}
-	for (i = 0, r = 0; i < na && r == 0; i++)
+	/* Who it is first, then what it claims. */
+	r = fed_known(fd, in, &pinned, err);
+	for (i = 0; i < na && r == 0; i++)
 		r = fed_proved(fd, in, pm, proto_get_nth(pm, "Address", i),
 		    token != NULL, err);
 	if (r == 0)
