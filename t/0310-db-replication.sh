@@ -241,7 +241,7 @@ test_expect_success 'a pending invitation token reaches the background, read-onl
 	pg_wait_for bg bg "SELECT address FROM invitation_tokens WHERE token_hash = decode(\$\$$hex\$\$, \$\$hex\$\$)" eve@e.example &&
 	test_must_fail pg_psql_as tandem_bg bg bg -c "DELETE FROM invitation_tokens" 2>err &&
 	test_grep "permission denied for table invitation_tokens" err &&
-	pg_psql fg fg -c "UPDATE invitations SET status = \$\$rejected\$\$ WHERE message_id = \$\$i7@a.example\$\$" &&
+	pg_psql fg fg -c "UPDATE invitations SET status = \$\$accepted\$\$ WHERE message_id = \$\$i7@a.example\$\$" &&
 	pg_wait_for bg bg "SELECT count(*) FROM invitation_tokens" 0
 '
 
