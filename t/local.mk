@@ -43,3 +43,5 @@ TESTS += t/0860-fed-relearn.sh
 EXTRA_DIST += t/0860-fed-relearn.sh
 TESTS += t/0895-demo.sh
 EXTRA_DIST += t/0895-demo.sh
+TESTS += t/0870-fed-hostile-claims.sh
+EXTRA_DIST += t/lib-hostile.sh t/0870-fed-hostile-claims.sh
