@@ -45,3 +45,5 @@ TESTS += t/0895-demo.sh
 EXTRA_DIST += t/0895-demo.sh
 TESTS += t/0870-fed-hostile-claims.sh
 EXTRA_DIST += t/lib-hostile.sh t/0870-fed-hostile-claims.sh
+TESTS += t/0875-fed-hostile-identity.sh
+EXTRA_DIST += t/0875-fed-hostile-identity.sh
