@@ -47,3 +47,10 @@ TESTS += t/0870-fed-hostile-claims.sh
 EXTRA_DIST += t/lib-hostile.sh t/0870-fed-hostile-claims.sh
 TESTS += t/0875-fed-hostile-identity.sh
 EXTRA_DIST += t/0875-fed-hostile-identity.sh
+
+# The federation engine (lib/fed.c) on real databases, both elements.
+# fed-test needs databases and certificates: it is no test by itself.
+check_PROGRAMS += t/unit/fed-test
+t_unit_fed_test_CFLAGS = $(UNIT_CFLAGS) $(PQ_CFLAGS)
+t_unit_fed_test_SOURCES = t/unit/fed-test.c t/unit/tap.h
+t_unit_fed_test_LDADD = $(UNIT_LIBS) $(PQ_LIBS)
