@@ -48,9 +48,11 @@ EXTRA_DIST += t/lib-hostile.sh t/0870-fed-hostile-claims.sh
 TESTS += t/0875-fed-hostile-identity.sh
 EXTRA_DIST += t/0875-fed-hostile-identity.sh
 
-# The federation engine (lib/fed.c) on real databases, both elements.
-# fed-test needs databases and certificates: it is no test by itself.
+# The federation engine (lib/fed.c) on real databases, both elements:
+# fed-test needs them, so t/0330-fed-engine.sh makes them and runs it.
 check_PROGRAMS += t/unit/fed-test
 t_unit_fed_test_CFLAGS = $(UNIT_CFLAGS) $(PQ_CFLAGS)
 t_unit_fed_test_SOURCES = t/unit/fed-test.c t/unit/tap.h
 t_unit_fed_test_LDADD = $(UNIT_LIBS) $(PQ_LIBS)
+TESTS += t/0330-fed-engine.sh
+EXTRA_DIST += t/0330-fed-engine.sh
