@@ -2,12 +2,13 @@
 test_description='fed: the federation engine decides on real FG and BG databases'
 . "$TANDEM_SRC/t/test-lib.sh"
 
-# t/unit/fed-test feeds lib/fed.c introductions and inter-courier
-# messages for an FG and a BG element, with hands that only record what
-# they are asked, and checks every decision. It needs what only a
-# scenario has: certificates made by tandem-ca and two databases
-# migrated as the elements' are. It is a check program, built by
-# "make check" before the tests run; its TAP goes to this log.
+# t/unit/fed-test feeds lib/fed.c introductions, inter-courier messages
+# and invitation-rejects for an FG and a BG element, with hands that
+# record what they are asked (a hold is a row of the element's own
+# table, as the elements keep it), and checks every decision. It needs
+# what only a scenario has: certificates made by tandem-ca and two
+# databases migrated as the elements' are. It is a check program, built
+# by "make check" before the tests run; its TAP goes to this log.
 
 FED_TEST=$TANDEM_BUILD/t/unit/fed-test
 
@@ -29,7 +30,9 @@ elements() {
 
 # What the cases need: a (public) with b (private) under it, c and e
 # (public), g (gateway) with s (private) under it, and z under a root
-# nobody here trusts.
+# nobody here trusts. c also certified two private couriers for b's
+# domain (doc/security.md, section 3): d, a second claimant of
+# b.example, and bx, an impostor that takes b's name, elements and all.
 test_expect_success 'a small hierarchy, and one nobody trusts' '
 	mkdir pki && (
 		cd pki &&
@@ -51,7 +54,15 @@ test_expect_success 'a small hierarchy, and one nobody trusts' '
 			--superior root2 &&
 		for x in a b c e g s z; do
 			elements $x || exit 1
-		done
+		done &&
+		tandem-ca courier -d d --name d.example --role private \
+			--domain b.example --superior c &&
+		tandem-ca element -d d --fg d@b.example &&
+		tandem-ca element -d d --bg https://d.b.example/ &&
+		tandem-ca courier -d bx --name b.example --role private \
+			--domain b.example --superior c &&
+		tandem-ca element -d bx --fg tandem@b.example &&
+		tandem-ca element -d bx --bg https://bg.b.example/
 	) >pki.log 2>&1 || { cat pki.log; false; }
 '
 
@@ -61,6 +72,15 @@ test_expect_success_here 'an FG and a BG database, migrated' '
 	FG=$(pg_conninfo fed fg) && BG=$(pg_conninfo fed bg) &&
 	tandemctl db migrate --fg --db "$FG" --sqldir "$TANDEM_SRC/sql" &&
 	tandemctl db migrate --bg --db "$BG" --sqldir "$TANDEM_SRC/sql"
+'
+
+# The engine needs fg/004 and bg/005: courier_key, pinned, route_tokens
+# and refused_claims.
+test_expect_success 'both at the schema the engine needs' '
+	tandemctl db status --db "$FG" >status &&
+	test_grep "^element=fg schema_version=4 " status &&
+	tandemctl db status --db "$BG" >status &&
+	test_grep "^element=bg schema_version=5 " status
 '
 
 # fed_run OUT CMD...: CMD's TAP in OUT, and in this log behind "| "; it
