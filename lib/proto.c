@@ -13,7 +13,9 @@
  *	no folding, no encoded words, ASCII only, so what is checked is
  *	exactly what was sent.
  * DIAGNOSTICS
- *	0 or -1 with the reason in err, as in proto.h.
+ *	0 or -1 with the reason in err, as in proto.h. A reason shows a
+ *	bad value (cut to 40 bytes), except that of a key or a token
+ *	(Content-Key, Token, Route-Token), which it calls malformed.
  */
 #include <ctype.h>
 #include <limits.h>
@@ -589,6 +591,16 @@ ftype_what(const struct fspec *fs)
 	return what[fs->fs_type];
 }
 
+/*
+ * A key or a token is a secret even when malformed (a near miss is most
+ * of the real one): a refusal names the field and never shows the value.
+ */
+static int
+ftype_secret(const struct fspec *fs)
+{
+	return fs->fs_type == FT_KEY || fs->fs_type == FT_TOKEN;
+}
+
 /* Messages and fields. */
 
 struct proto_msg *
@@ -887,6 +899,11 @@ check_fields(const struct proto_msg *pm, char *err)
 				continue;
 			tn_err(err, "%s: unknown field %s", ks->ks_name,
 			    pf->pf_name);
+			return -1;
+		}
+		if (!valid_value(fs, pf->pf_value) && ftype_secret(fs)) {
+			tn_err(err, "%s: field %s: malformed, not %s",
+			    ks->ks_name, fs->fs_name, ftype_what(fs));
 			return -1;
 		}
 		if (!valid_value(fs, pf->pf_value)) {

@@ -96,6 +96,8 @@
  * DIAGNOSTICS
  *	Functions returning int return 0 on success and -1 on failure,
  *	with a one-line reason in err naming the field, part or limit.
+ *	The reason never holds the value of a key or token field, even a
+ *	malformed one: callers log it and send it back.
  */
 #ifndef TANDEM_PROTO_H
 #define TANDEM_PROTO_H

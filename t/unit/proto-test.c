@@ -4,7 +4,8 @@
  * DESCRIPTION
  *	A round trip for every kind (the examples of doc/protocol.md),
  *	then tables of messages that must be refused, each with a reason
- *	naming the field, part or limit.
+ *	naming the field, part or limit, and never the value of a key or
+ *	token.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -421,6 +422,65 @@ test_refusals(void)
 	}
 }
 
+/*
+ * A malformed secret (a Content-Key, a token) is refused by name: the
+ * reason, which ends up in logs and answers, never carries its value.
+ * The others still show what was wrong.
+ */
+static void
+test_secret_values(void)
+{
+	static const struct {
+		const char *name;
+		size_t idx;	/* into kcases */
+		const char *from, *to, *secret, *why;
+	} cases[] = {
+		{ "short Content-Key", 0, "Content-Key: AAECAwQFBgcICQoLDA0O",
+		    "Content-Key: SECRETKEYSECRETKEY", "SECRETKEY",
+		    "arm: field Content-Key: malformed, not 32 bytes" },
+		{ "Content-Key with a bad character", 0, "Content-Key: AAECAw",
+		    "Content-Key: s3cr3t!k3y!!AAECAw", "s3cr3t!k3y",
+		    "arm: field Content-Key: malformed" },
+		{ "token with a bad character", 2,
+		    "Token: Qm9iJ3MgcmVmZXJyYWwgdG9rZW4",
+		    "Token: Qm9iJ3MgcmVm.ZXJyYWwgdG9rZW4", "Qm9iJ3MgcmVm",
+		    "registration: field Token: malformed" },
+		{ "short route token", 10, "Hops: 1\r\n",
+		    "Hops: 1\r\nRoute-Token: r0ute.t0ken\r\n", "r0ute",
+		    "field Route-Token: malformed" },
+	};
+	struct proto_msg *pm;
+	char err[TN_ERRLEN], *text;
+	size_t i, len;
+	int rc;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		text = variant(cases[i].idx, cases[i].from, cases[i].to, &len);
+		if (text == NULL || strstr(text, cases[i].to) == NULL) {
+			ok(0, "refused: %s (variant not built)", cases[i].name);
+			free(text);
+			continue;
+		}
+		pm = NULL;
+		err[0] = '\0';
+		rc = proto_parse(text, len, &pm, err);
+		ok(rc == -1 && strstr(err, cases[i].why) != NULL,
+		    "refused: %s (%s)", cases[i].name, err);
+		ok(strstr(err, cases[i].secret) == NULL,
+		    "%s: the value is not in the reason", cases[i].name);
+		proto_msg_free(pm);
+		free(text);
+	}
+	text = variant(6, "Address: dave@d.example", "Address: dave@d@x",
+	    &len);
+	pm = NULL;
+	ok(text != NULL && proto_parse(text, len, &pm, err) == -1 &&
+	    strstr(err, "\"dave@d@x\" is not an address") != NULL,
+	    "a bad address is still shown (%s)", err);
+	proto_msg_free(pm);
+	free(text);
+}
+
 static void
 test_truncated(void)
 {
@@ -532,6 +592,7 @@ main(void)
 	test_fields_api();
 	test_schema();
 	test_refusals();
+	test_secret_values();
 	test_truncated();
 	test_limits();
 	proto_shutdown();
