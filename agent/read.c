@@ -22,7 +22,12 @@
  *	or else the Maildir's new/ and cur/ (in name order, at most
  *	AGENT_MAX_FILES), and handles each Tandem mail (a Tandem-Kind
  *	header; other mail in the Maildir is skipped, a named file that
- *	is not Tandem mail is an error):
+ *	is not Tandem mail is an error). No file is waited on: what in
+ *	the Maildir is not a regular file (a FIFO, a folder, a symbolic
+ *	link, which is not followed) is reported and skipped, without
+ *	changing the exit status; a named file that is not regular (a
+ *	FIFO) is refused.
+ *	Each Tandem mail:
  *	content - unwrap with the agent key (signer: the FG element of
  *	the agent's courier), find the ARM by the Message-ID in the
  *	store, check that the mail's From is the ARM's sender, then
@@ -43,8 +48,12 @@
  *	Messages on standard error, naming the file; exit statuses in
  *	tandem(1).
  */
+#include <sys/stat.h>
+
 #include <ctype.h>
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +69,8 @@
 #include "tmail.h"
 #include "util.h"
 #include "agent.h"
+
+#define READ_SKIPPED	(-1)	/* not mail: reported, not an error */
 
 static int
 reader_certs(struct agent_reader *rd, char *err)
@@ -298,6 +309,40 @@ inbox_content(struct agent_reader *rd, const struct tmail *tm, char *err)
 	return 0;
 }
 
+/*
+ * The bytes of a file of the Maildir, or of one named. The open never
+ * waits (O_NONBLOCK: a FIFO would hang it) and in the Maildir never
+ * follows a link. 0, READ_SKIPPED for a Maildir entry that is not a
+ * regular file (a FIFO, a link, a folder: not mail, reported and
+ * skipped), or an exit status.
+ */
+static int
+read_file(const char *path, int named, unsigned char **buf, size_t *len,
+    char *err)
+{
+	struct stat st;
+	int fd, rc = EX_NOINPUT;
+
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | (named ? 0 :
+	    O_NOFOLLOW));
+	if (fd == -1 && errno == ELOOP && !named) {
+		tn_err(err, "a symbolic link: skipped");
+		rc = READ_SKIPPED;
+	} else if (fd == -1)
+		tn_err(err, "%s", strerror(errno));
+	else if (fstat(fd, &st) == -1)
+		tn_err(err, "%s", strerror(errno));
+	else if (!S_ISREG(st.st_mode)) {
+		tn_err(err, "not a regular file (%s)%s",
+		    util_file_type(st.st_mode), named ? "" : ": skipped");
+		rc = named ? EX_NOINPUT : READ_SKIPPED;
+	} else if (util_read_fd(fd, TN_MAX_MESSAGE, buf, len, err) == 0)
+		rc = 0;
+	if (fd != -1)
+		close(fd);
+	return rc;
+}
+
 static int
 read_one(struct agent_reader *rd, const char *path, int named, int mode,
     char *err)
@@ -306,11 +351,10 @@ read_one(struct agent_reader *rd, const char *path, int named, int mode,
 	struct tmail *tm = NULL;
 	unsigned char *buf = NULL;
 	size_t len;
-	int rc = EX_NOINPUT;
+	int rc;
 
-	if (util_read_file(path, TN_MAX_MESSAGE, &buf, &len, err) == -1)
+	if ((rc = read_file(path, named, &buf, &len, err)) != 0)
 		goto out;
-	rc = 0;
 	if (!has_kind((char *)buf, len)) {
 		if (named) {
 			tn_err(err, "not a Tandem mail (no Tandem-Kind)");
@@ -421,7 +465,7 @@ reader_scan(struct agent_reader *rd, int mode, char *err)
 			continue;
 		if (!rd->rd_quiet)
 			fprintf(stderr, "tandem: %s: %s\n", p, why);
-		if (rc == 0) {
+		if (rc == 0 && r != READ_SKIPPED) {
 			rc = r;
 			tn_err(err, "%s: %s", p, why);
 		}

@@ -25,30 +25,45 @@ int
 util_read_file(const char *path, size_t max, unsigned char **bufp,
     size_t *lenp, char *err)
 {
+	char why[TN_ERRLEN];
+	int fd, rc;
+
+	/* O_NONBLOCK: a FIFO opens at once, and is refused below. */
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1) {
+		tn_err(err, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if ((rc = util_read_fd(fd, max, bufp, lenp, why)) == -1)
+		tn_err(err, "%s: %s", path, why);
+	close(fd);
+	return rc;
+}
+
+int
+util_read_fd(int fd, size_t max, unsigned char **bufp, size_t *lenp,
+    char *err)
+{
 	unsigned char *buf = NULL;
 	size_t len = 0;
 	ssize_t n;
 	struct stat st;
-	int fd, rc = -1;
+	int rc = -1;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		tn_err(err, "%s: %s", path, strerror(errno));
-		return -1;
-	}
 	if (fstat(fd, &st) == -1) {
-		tn_err(err, "%s: %s", path, strerror(errno));
+		tn_err(err, "%s", strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		tn_err(err, "%s: not a regular file", path);
+		tn_err(err, "not a regular file (%s)",
+		    util_file_type(st.st_mode));
 		goto out;
 	}
 	if ((size_t)st.st_size > max) {
-		tn_err(err, "%s: larger than %zu bytes", path, max);
+		tn_err(err, "larger than %zu bytes", max);
 		goto out;
 	}
 	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		tn_err(err, "%s: out of memory", path);
+		tn_err(err, "out of memory");
 		goto out;
 	}
 	while (len < (size_t)st.st_size) {
@@ -56,7 +71,7 @@ util_read_file(const char *path, size_t max, unsigned char **bufp,
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
-			tn_err(err, "%s: %s", path, strerror(errno));
+			tn_err(err, "%s", strerror(errno));
 			goto out;
 		}
 		if (n == 0)
@@ -70,8 +85,25 @@ util_read_file(const char *path, size_t max, unsigned char **bufp,
 	rc = 0;
 out:
 	free(buf);
-	close(fd);
 	return rc;
+}
+
+const char *
+util_file_type(unsigned int mode)
+{
+	if (S_ISREG(mode))
+		return "a regular file";
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	if (S_ISLNK(mode))
+		return "a symbolic link";
+	if (S_ISCHR(mode) || S_ISBLK(mode))
+		return "a device";
+	return "of an unknown type";
 }
 
 static int

@@ -6,6 +6,9 @@
  *
  *	int	util_read_file(const char *path, size_t max,
  *		    unsigned char **buf, size_t *len, char *err);
+ *	int	util_read_fd(int fd, size_t max, unsigned char **buf,
+ *		    size_t *len, char *err);
+ *	const char *util_file_type(unsigned int mode);
  *	int	util_write_file(const char *path, const void *buf,
  *		    size_t len, int mode, int exclusive, char *err);
  *	char	*util_hex(const unsigned char *in, size_t len);
@@ -16,7 +19,12 @@
  * DESCRIPTION
  *	util_read_file() reads a whole file of at most max bytes. The
  *	result is NUL-terminated (not counted in len) and should be
- *	passed to free().
+ *	passed to free(). Only a regular file is read: anything else is
+ *	refused, and a FIFO is refused at once, not waited on (the open
+ *	does not block). util_read_fd() does the same on an open file
+ *	descriptor, which stays the caller's to close; its reasons do
+ *	not name the file. util_file_type() says what an st_mode is, as
+ *	"a FIFO" or "a directory".
  *
  *	util_write_file() writes a file with the given mode, set at
  *	creation (the umask does not widen it). With exclusive, an
@@ -39,6 +47,8 @@
 
 int	util_read_file(const char *, size_t, unsigned char **, size_t *,
 	    char *);
+int	util_read_fd(int, size_t, unsigned char **, size_t *, char *);
+const char *util_file_type(unsigned int);
 int	util_write_file(const char *, const void *, size_t, int, int,
 	    char *);
 char	*util_hex(const unsigned char *, size_t);

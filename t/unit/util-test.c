@@ -1,6 +1,10 @@
 /*
  * NAME
  *	util-test - unit tests for lib/util.c
+ * DESCRIPTION
+ *	Hex, and files: exclusive create, modes, the size limit, and a
+ *	FIFO refused without waiting (an alarm fails the test if it
+ *	hangs).
  */
 #include <sys/stat.h>
 
@@ -68,6 +72,16 @@ test_files(void)
 	    "replace by rename");
 	ok(stat(path, &st) == 0 && (st.st_mode & 0777) == 0644,
 	    "replaced with the mode asked for");
+	unlink(path);
+
+	/* A FIFO with no writer: refused at once (a hang dies of SIGALRM). */
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	ok(mkfifo(path, 0600) == 0, "mkfifo");
+	alarm(10);
+	is_int(util_read_file(path, 100, &buf, &len, err), -1,
+	    "a FIFO is refused, not waited on");
+	alarm(0);
+	ok(strstr(err, "fifo: not a regular file (a FIFO)") != NULL, "%s", err);
 	unlink(path);
 	rmdir(dir);
 }
