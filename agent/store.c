@@ -15,6 +15,13 @@
  *	key was deleted and text is NULL). store_arm_forget() deletes
  *	the record's key and keeps the id, so that a later fetch of the
  *	same ARM does not bring the key back.
+ *
+ *	Every connection sets PRAGMA secure_delete = ON (SQLite's own
+ *	default is off, though some distributions build it on): what is
+ *	deleted or overwritten, a forgotten content key or a replaced
+ *	private key, is zeroed in the database file, not left in free
+ *	space. The rollback journal, unlinked at each commit, is not
+ *	covered.
  * DIAGNOSTICS
  *	0 or -1 with a reason in err; store_open() NULL on failure.
  */
@@ -97,6 +104,8 @@ store_open(const char *dir, int create, char *err)
 	}
 	if (sqlite3_open_v2(path, &st->st_db, SQLITE_OPEN_READWRITE,
 	    NULL) != SQLITE_OK ||
+	    sqlite3_exec(st->st_db, "PRAGMA secure_delete = ON", NULL, NULL,
+	    &msg) != SQLITE_OK ||
 	    sqlite3_exec(st->st_db, store_schema, NULL, NULL, &msg) !=
 	    SQLITE_OK) {
 		tn_err(err, "%s: %s", path, msg ? msg :

@@ -85,8 +85,11 @@ test_expect_success 'maximum opens: the second read is refused (15)' '
 	test_cmp inbox.want inbox
 '
 
-test_expect_success 'expired: refused (14) and the key is deleted from the store' '
+test_expect_success 'expired: refused (14), the key deleted from the store and its bytes from the file' '
 	content m4@a.example --expires 1 && fetched m4@a.example &&
+	key=$(ag_field Content-Key m4@a.example.arm) &&
+	test -n "$key" &&
+	grep -a -q -F "$key" bob/store.db &&
 	sleep 2 &&
 	tandem inbox -d bob m4@a.example.mail >inbox &&
 	echo "m4@a.example alice@a.example expired" >inbox.want &&
@@ -94,6 +97,7 @@ test_expect_success 'expired: refused (14) and the key is deleted from the store
 	test_expect_code 14 tandem read -d bob m4@a.example.mail 2>err &&
 	test_grep "message m4@a.example expired" err &&
 	test -z "$(sqlite3 bob/store.db "SELECT arm FROM arms WHERE msgid = '\''m4@a.example'\''")" &&
+	! grep -a -q -F "$key" bob/store.db &&
 	test_expect_code 14 tandem read -d bob m4@a.example.mail 2>err &&
 	test_grep "its key is deleted" err
 '
