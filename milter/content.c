@@ -2,8 +2,9 @@
  * NAME
  *	content.c - a private message through the foreground element
  * DESCRIPTION
- *	content_process() handles a "Tandem-Kind: content" mail from a
- *	registered agent (doc/flows.md 4): it unwraps the body with the
+ *	content_process() handles a "Tandem-Kind: content" mail from the
+ *	agent of an active account (doc/flows.md 4; a pending one is
+ *	refused, 5.7.1): it unwraps the body with the
  *	sender's courier-end key, checks that the signer is the sender's
  *	agent and that envelope sender, From and certificate agree,
  *	routes every recipient, holds and invites the unregistered ones,
@@ -106,7 +107,7 @@ content_open(struct msg *mc, PGconn *db, struct tmail *tm,
 		    "sender", tm->tm_from);
 		return -1;
 	}
-	if ((found = fgdb_account_id(fg, db, mc->mc_sender, &id, &agent,
+	if ((found = fgdb_account_id(fg, db, mc->mc_sender, 0, &id, &agent,
 	    err)) == -1) {
 		msg_fail(mc, MSG_TEMP, "4.3.0 cannot load the sender's keys: "
 		    "%s", err);
@@ -115,6 +116,11 @@ content_open(struct msg *mc, PGconn *db, struct tmail *tm,
 	if (found == 1) {
 		msg_fail(mc, MSG_PERM, "5.7.1 sender %s is not registered "
 		    "here", mc->mc_sender);
+		return -1;
+	}
+	if (found == 2) {
+		msg_fail(mc, MSG_PERM, "5.7.1 sender %s is not active here "
+		    "(pending: no agent-alive yet)", mc->mc_sender);
 		return -1;
 	}
 	src.cs_get = objcache_der;

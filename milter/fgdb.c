@@ -7,7 +7,8 @@
  *	transaction.
  * DIAGNOSTICS
  *	0, or -1 with the reason in err ("database: ..." from db.h);
- *	fgdb_account_id() says 1 when there is no such account.
+ *	fgdb_account_id() says 1 when there is no such account, 2 when
+ *	it is pending and only an active one would do.
  */
 #include <openssl/x509.h>
 
@@ -29,13 +30,15 @@ fgdb_id_free(struct cms_id *id)
 }
 
 /*
- * The courier-end identity of an active or pending account (its
- * current key, opened with the keybox) and its agent certificate.
- * 0; 1 when there is no such account; -1 on an internal failure.
+ * The courier-end identity of an account (its current key, opened with
+ * the keybox) and its agent certificate: an active account, or with
+ * pending_ok a pending one too (the service path: its agent-alive is
+ * what makes it active). 0; 1 when there is no such account; 2 when it
+ * is pending and pending_ok is 0; -1 on an internal failure.
  */
 int
 fgdb_account_id(const struct fg *fg, PGconn *db, const char *address,
-    struct cms_id *id, X509 **agent, char *err)
+    int pending_ok, struct cms_id *id, X509 **agent, char *err)
 {
 	const char *p[1] = { address };
 	unsigned char *sealed = NULL;
@@ -45,15 +48,19 @@ fgdb_account_id(const struct fg *fg, PGconn *db, const char *address,
 
 	memset(id, 0, sizeof(*id));
 	*agent = NULL;
-	if (db_exec(db, "SELECT a.courier_cert, a.agent_cert, k.sealed_key "
-	    "FROM accounts a JOIN account_keys k USING (address) WHERE "
-	    "a.address = $1 AND a.status IN ('active', 'pending') AND "
+	if (db_exec(db, "SELECT a.courier_cert, a.agent_cert, k.sealed_key, "
+	    "a.status FROM accounts a JOIN account_keys k USING (address) "
+	    "WHERE a.address = $1 AND a.status IN ('active', 'pending') AND "
 	    "k.retired_at IS NULL AND a.courier_cert IS NOT NULL AND "
 	    "a.agent_cert IS NOT NULL ORDER BY k.generation DESC LIMIT 1",
 	    1, p, NULL, &r, err) == -1)
 		goto out;
 	if (PQntuples(r) == 0) {
 		rc = 1;
+		goto out;
+	}
+	if (!pending_ok && strcmp(PQgetvalue(r, 0, 3), "active") != 0) {
+		rc = 2;
 		goto out;
 	}
 	sealed = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 2),

@@ -131,7 +131,7 @@ int	msg_db_write(struct msg *, PGconn *);
 int	content_process(struct msg *, PGconn *, struct tmail *);
 int	service_process(struct msg *, PGconn *, struct tmail *);
 
-int	fgdb_account_id(const struct fg *, PGconn *, const char *,
+int	fgdb_account_id(const struct fg *, PGconn *, const char *, int,
 	    struct cms_id *, X509 **, char *);
 int	fgdb_outbox(PGconn *, const char *, const char *, const char *,
 	    const char *, size_t, char *);

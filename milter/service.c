@@ -328,7 +328,7 @@ service_agent(struct msg *mc, PGconn *db, struct tmail *tm)
 	char err[TN_ERRLEN];
 	int rc = -1, found;
 
-	if ((found = fgdb_account_id(fg, db, mc->mc_sender, &id, &agent,
+	if ((found = fgdb_account_id(fg, db, mc->mc_sender, 1, &id, &agent,
 	    err)) != 0) {
 		msg_fail(mc, found == 1 ? MSG_PERM : MSG_TEMP, found == 1 ?
 		    "5.7.1 service mail from %s, which is not registered" :

@@ -6,12 +6,12 @@ test_have_prog swaks || test_skip_all 'swaks is missing'
 fg_addr=$(pf_random_addr) re_addr=$(pf_random_addr) sink_addr=$(pf_random_addr)
 fg_port=$(pf_random_port) re_port=$(pf_random_port) sink_port=$(pf_random_port)
 
-test_expect_success 'a courier with an FG element and two accounts' '
+test_expect_success 'a courier with an FG element and its accounts' '
 	tandem-ca root -d root --name root.example >/dev/null &&
 	tandem-ca courier -d isp --name a.example --role public \
 	    --superior root >/dev/null &&
 	tandem-ca element -d isp --fg tandem@a.example >/dev/null &&
-	for u in alice bob mallory; do
+	for u in alice bob mallory peggy; do
 		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
 		    -nodes -keyout $u.key -subj /CN=$u -out $u.csr 2>/dev/null &&
 		tandem-ca account -d isp --address $u@a.example \
@@ -30,7 +30,12 @@ test_expect_success_here 'a foreground database' '
 		    --courier-key $a/courier.key --courier-cert $a/courier.crt \
 		    --agent-cert $a/agent.crt --keybox-key kb.key >/dev/null ||
 		return 1
-	done
+	done &&
+	a=isp/accounts/peggy@a.example &&
+	tandemctl account add --db "$(pg_conninfo fg fg)" \
+	    --address peggy@a.example --status pending \
+	    --courier-key $a/courier.key --courier-cert $a/courier.crt \
+	    --agent-cert $a/agent.crt --keybox-key kb.key >/dev/null
 '
 
 cat >tandem.conf <<CONF
@@ -170,6 +175,13 @@ test_expect_success 'sender not registered: 550 5.7.1' '
 	sed "s/alice@a.example/mallory@a.example/" m1 >m3 &&
 	test_must_fail send m3 mallory@a.example bob@a.example &&
 	test_grep "550 5.7.1 sender mallory@a.example is not registered here" swaks.out
+'
+
+test_expect_success 'sender registered but still pending (no agent-alive): 550 5.7.1' '
+	mkmail m5 peggy peggy@a.example bob@a.example &&
+	test_must_fail send m5 peggy@a.example bob@a.example &&
+	test_grep "550 5.7.1 sender peggy@a.example is not active here (pending: no agent-alive yet)" swaks.out &&
+	test_grep "from=peggy@a.example status=reject reason=.5.7.1 sender peggy@a.example is not active" milter.log
 '
 
 test_expect_success 'garbled body: 550 5.6.0, nothing stored' '
