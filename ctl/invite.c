@@ -15,10 +15,13 @@
  *	transaction, for the background) and queues the mail in
  *	outbox, from which tandem-milter's sender submits it. It refuses
  *	an address that has an account, or a pending invitation that has
- *	not expired. Prints "invitation MSGID for A queued".
+ *	not expired, and for a private courier an address outside its
+ *	domains (courier.domains, each covering its subdomains: its name
+ *	constraints). Prints "invitation MSGID for A queued".
  * DIAGNOSTICS
- *	See tandemctl.c: 64 usage, 65 bad address or already invited or
- *	registered, 69 database unreachable, 70 database refused, 78 bad
+ *	See tandemctl.c: 64 usage, 65 bad address, outside a private
+ *	courier's domains, or already invited or registered, 69
+ *	database unreachable, 70 database refused, 78 bad
  *	configuration or element files.
  */
 #include <getopt.h>
@@ -33,6 +36,7 @@
 #include "conf.h"
 #include "pki.h"
 #include "proto.h"
+#include "route.h"
 #include "tmail.h"
 
 struct inv_opts {
@@ -92,6 +96,31 @@ invite_id_free(struct cms_id *id)
 	X509_free(id->ci_cert);
 	EVP_PKEY_free(id->ci_key);
 	sk_X509_pop_free(id->ci_chain, X509_free);
+}
+
+/*
+ * A private courier invites only in its own domains, which the
+ * router would otherwise defer to its superior: 0 free to invite,
+ * EX_DATAERR refused (said why, naming the domains).
+ */
+static int
+invite_domain(const struct conf *cf, const char *address)
+{
+	const char *domain = strrchr(address, '@') + 1;
+	char list[TN_ERRLEN];
+	size_t i, n = 0;
+
+	if (cf->cf_role != PKI_ROLE_PRIVATE)
+		return 0;
+	for (i = 0; i < cf->cf_ndomains; i++)
+		if (route_domain_covers(cf->cf_domains[i], domain))
+			return 0;
+	list[0] = '\0';
+	for (i = 0; i < cf->cf_ndomains && n < sizeof(list); i++)
+		n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s",
+		    i > 0 ? ", " : "", cf->cf_domains[i]);
+	return ctl_fail(EX_DATAERR, "%s: not in the domains of private "
+	    "courier %s (%s)", address, cf->cf_name, list);
 }
 
 /* 0 free to invite, 1 refused (said why), -1 database error. */
@@ -230,7 +259,8 @@ ctl_invite(int argc, char **argv)
 		    "service_mailbox are needed", o.io_conf);
 		goto out;
 	}
-	rc = invite_run(&o, cf);
+	if ((rc = invite_domain(cf, o.io_address)) == 0)
+		rc = invite_run(&o, cf);
 out:
 	conf_free(cf);
 	return rc;

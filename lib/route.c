@@ -103,8 +103,8 @@ route_addr_parse(const char *address, struct route_addr *ra)
 	return NULL;
 }
 
-/* Does entry (any case, optional leading dot) cover domain? */
-static int
+/* See route.h. */
+int
 route_domain_covers(const char *entry, const char *domain)
 {
 	size_t el, dl;

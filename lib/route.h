@@ -10,6 +10,7 @@
  *		    struct route_decision *out, char *err);
  *	const char *route_action_name(enum route_action action);
  *	int	route_domain_valid(const char *domain);
+ *	int	route_domain_covers(const char *entry, const char *domain);
  * DESCRIPTION
  *	route_decide() says where one recipient address goes. The
  *	foreground and the background each call it with their own
@@ -95,6 +96,11 @@
  *	route_domain_valid() is 1 if domain is a host name the router
  *	accepts (letters, digits and hyphens in labels of 1-63
  *	characters, no empty label, no trailing dot), 0 if not.
+ *
+ *	route_domain_covers() is 1 if the domain entry covers domain as
+ *	described above (entry itself or a name under it; any case; a
+ *	leading dot in entry ignored), 0 if not. tandemctl invite uses it
+ *	to keep a private courier to its own domains.
  * DIAGNOSTICS
  *	route_decide() returns 0 with a decision (REJECT included), or
  *	-1 when a table failed or a target courier id is empty, or rule
@@ -157,5 +163,6 @@ int	route_decide(const struct route_courier *,
 	    const char *, struct route_decision *, char *);
 const char *route_action_name(enum route_action);
 int	route_domain_valid(const char *);
+int	route_domain_covers(const char *, const char *);
 
 #endif

@@ -42,6 +42,27 @@ test_expect_success 'tandemctl invite refuses bad input and a second invitation'
 	test "$(courier_fg_sql "SELECT count(*) FROM outbox")" = 1
 '
 
+test_expect_success 'a private courier invites only in its own domains (65 outside)' '
+	sed "s/role = public/role = private/; s/domains = {\"a.example\"}/domains = {\"a.example\", \"corp.a.example\"}/" \
+	    "$CR_FG_CONF" >private.conf &&
+	test_grep "role = private" private.conf &&
+	test_grep "corp.a.example" private.conf &&
+	test_expect_code 65 tandemctl invite --conf private.conf \
+	    --address bob@b.example 2>err &&
+	test_grep "bob@b.example: not in the domains of private courier a.example (a.example, corp.a.example)" err &&
+	test_expect_code 65 tandemctl invite --conf private.conf \
+	    --address bob@xa.example 2>err &&
+	test_grep "bob@xa.example: not in the domains" err &&
+	nodb="host=127.0.0.1 port=1 dbname=none connect_timeout=5" &&
+	test_expect_code 69 tandemctl invite --conf private.conf --db "$nodb" \
+	    --address bob@a.example 2>err &&
+	test_expect_code 69 tandemctl invite --conf private.conf --db "$nodb" \
+	    --address bob@mail.corp.a.example 2>err &&
+	test_expect_code 69 tandemctl invite --conf "$CR_FG_CONF" --db "$nodb" \
+	    --address bob@b.example 2>err &&
+	test "$(courier_fg_sql "SELECT count(*) FROM invitations")" = 1
+'
+
 test_expect_success 'the FG keeps only the token hash of a pending invitation' '
 	courier_fg_sql "SELECT address, status, octet_length(token_hash) FROM invitations" >out &&
 	echo "alice@a.example|pending|32" >expect &&

@@ -298,11 +298,36 @@ test_errors(void)
 	    "action names for logs");
 }
 
+/* route_domain_covers(): dNSName matching, as tandemctl invite uses. */
+static void
+test_covers(void)
+{
+	static const struct {
+		const char *entry, *domain;
+		int want;
+	} covers[] = {
+		{ "c.example", "c.example", 1 },
+		{ "c.example", "mail.corp.c.example", 1 },
+		{ ".c.example", "corp.c.example", 1 },
+		{ "C.Example", "c.EXAMPLE", 1 },
+		{ "c.example", "xc.example", 0 },
+		{ "c.example", "example", 0 },
+		{ "corp.c.example", "c.example", 0 },
+		{ "", "c.example", 0 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(covers) / sizeof(covers[0]); i++)
+		is_int(route_domain_covers(covers[i].entry, covers[i].domain),
+		    covers[i].want, covers[i].domain);
+}
+
 int
 main(void)
 {
 	test_cases();
 	test_domain_walk();
+	test_covers();
 	test_errors();
 	return tap_done();
 }
