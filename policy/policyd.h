@@ -86,9 +86,12 @@
  *	connections: one log line per server notice.
  *
  *	store_account() reads an account row (lower-cased address);
- *	*out is NULL when there is none, else it should be passed to
- *	store_account_free(). With want_key it also opens the current
- *	(highest, not retired) courier-end key with the keybox.
+ *	pa_address is the row's own address, in lower case whatever the
+ *	case asked for, so that what is filed under it (agent_mailbox)
+ *	is where its agent looks. *out is NULL when there is none, else
+ *	it should be passed to store_account_free(). With want_key it
+ *	also opens the current (highest, not retired) courier-end key
+ *	with the keybox.
  */
 #ifndef TANDEM_POLICYD_H
 #define TANDEM_POLICYD_H

@@ -164,8 +164,8 @@ store_account(struct pd *pd, const char *address, struct pd_account **out,
     int want_key, char *err)
 {
 	static const char sql[] =
-	    "SELECT a.status, a.agent_cert, a.courier_cert, k.sealed_key "
-	    "FROM accounts a LEFT JOIN LATERAL (SELECT sealed_key "
+	    "SELECT a.status, a.agent_cert, a.courier_cert, k.sealed_key, "
+	    "a.address FROM accounts a LEFT JOIN LATERAL (SELECT sealed_key "
 	    "FROM account_keys WHERE address = a.address "
 	    "AND retired_at IS NULL ORDER BY generation DESC LIMIT 1) k "
 	    "ON true WHERE a.address = lower($1)";
@@ -180,8 +180,12 @@ store_account(struct pd *pd, const char *address, struct pd_account **out,
 		rc = 0;
 		goto out;
 	}
+	/*
+	 * The address as the account has it (lower case), not as asked:
+	 * agent_mailbox is filed, and the keybox opens, under that one.
+	 */
 	if ((pa = calloc(1, sizeof(*pa))) == NULL ||
-	    (pa->pa_address = strdup(address)) == NULL ||
+	    (pa->pa_address = strdup(PQgetvalue(res, 0, 4))) == NULL ||
 	    (pa->pa_status = strdup(PQgetvalue(res, 0, 0))) == NULL) {
 		tn_err(err, "out of memory");
 		goto out;

@@ -96,6 +96,22 @@ test_expect_success 'bob acknowledges: 204, removed; again 404' '
 	pd_status 404 bob GET /v1/mailbox/$id
 '
 
+test_expect_success 'an ARM for Bob@A.example (mixed case) reaches bob, filed under his address' '
+	pd_arm m2.arm m2@a.example alice@a.example - Bob@A.example &&
+	test_grep "^Recipient: Bob@A.example" m2.arm &&
+	pd_wrap alice m2.arm m2.p7m &&
+	code=$(pd_curl alice POST /v1/arm m2.p7m) &&
+	test "$code" = 201 &&
+	test_grep "arm msgid=m2@a.example sender=alice@a.example status=stored delivered=1 held=0" policyd.log &&
+	test "$(pd_bg_count agent_mailbox "address = \$\$bob@a.example\$\$ AND message_id = \$\$m2@a.example\$\$")" = 1 &&
+	test "$(pd_bg_count agent_mailbox)" = 1 &&
+	pd_status 200 bob GET /v1/mailbox &&
+	id=$(pg_psql bg bg -c "SELECT id FROM agent_mailbox") &&
+	echo "$id m2@a.example" >expect && test_cmp expect out.body &&
+	pd_status 200 bob GET /v1/mailbox/$id &&
+	pd_status 204 bob DELETE /v1/mailbox/$id
+'
+
 test_expect_success_here 'without -f it detaches, serves, and stops on SIGTERM' '
 	port2=$(pf_random_port) &&
 	sed "s/:$PD_PORT\"/:$port2\"/" "$PD_CONF" >detached.conf &&
