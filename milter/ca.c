@@ -6,12 +6,20 @@
  *	reads the courier CA key (foreground.ca_dir/ca.key and ca.crt)
  *	and answers over a socketpair. A request is a 4-byte length
  *	then "ADDRESS\0CSR-PEM"; the answer is a 4-byte length then
- *	"0" and "COURIER-KEY\0COURIER-CERT\0AGENT-CERT", or "1" and a
- *	reason. Each certificate is checked with pki_verify() (to the
- *	trust anchors, with the courier's chain, for the address and of
- *	the expected kind) before it is handed out; one that fails is
- *	refused with the verifier's reason. The process ends when the
- *	milter closes its end.
+ *	"0" and "COURIER-KEY\0COURIER-CERT\0AGENT-CERT"; or "1" and a
+ *	reason: refused, the same request would be refused again; or
+ *	"2" and a reason: a failure of the moment (memory, randomness,
+ *	OpenSSL) worth a retry. Each certificate is checked with
+ *	pki_verify() (to the trust anchors, with the courier's chain,
+ *	for the address and of the expected kind) before it is handed
+ *	out; one that fails is refused with the verifier's reason (an
+ *	address outside a private courier's name constraints). The
+ *	process ends when the milter closes its end.
+ *
+ *	ca_issue() returns 0; 1 when the CA refused, with its reason in
+ *	err (the registration gets a permanent error); -1 when it could
+ *	not answer or failed for the moment, err "CA: ..." or about the
+ *	process (a tempfail).
  */
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -87,9 +95,11 @@ struct ca_check {
 	STACK_OF(X509)		*ck_chain;
 };
 
+/* A certificate for address, checked; NULL with *refused set if not. */
 static X509 *
 ca_one(enum pki_kind kind, const char *address, EVP_PKEY *pub,
-    X509 *cacert, EVP_PKEY *cakey, const struct ca_check *ck, char *err)
+    X509 *cacert, EVP_PKEY *cakey, const struct ca_check *ck, int *refused,
+    char *err)
 {
 	struct pki_req rq;
 	X509 *x = NULL;
@@ -110,6 +120,7 @@ ca_one(enum pki_kind kind, const char *address, EVP_PKEY *pub,
 		tn_err(err, "issued %s certificate does not verify: %s",
 		    pki_kind_name(kind), pki_cert_kind(x) != kind ?
 		    "wrong kind" : why);
+		*refused = 1;
 		X509_free(x);
 		return NULL;
 	}
@@ -128,6 +139,7 @@ ca_answer(const char *req, size_t reqlen, X509 *cacert, EVP_PKEY *cakey,
 	BIO *bio = NULL;
 	char *k = NULL, *c = NULL, *a = NULL, *out = NULL, err[TN_ERRLEN];
 	size_t kl, cl, al;
+	int refused = 0;
 
 	err[0] = '\0';
 	if ((size_t)(csr - req) >= reqlen || !proto_valid_address(addr) ||
@@ -135,13 +147,14 @@ ca_answer(const char *req, size_t reqlen, X509 *cacert, EVP_PKEY *cakey,
 	    (xr = PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL)) == NULL ||
 	    (apub = X509_REQ_get0_pubkey(xr)) == NULL) {
 		tn_err(err, "bad request");
+		refused = bio != NULL;	/* else out of memory */
 		goto out;
 	}
 	if ((ckey = pki_key_generate(PKI_KEY_EC, err)) == NULL ||
 	    (cc = ca_one(PKI_KIND_COURIER_END, addr, ckey, cacert, cakey,
-	    ck, err)) == NULL ||
+	    ck, &refused, err)) == NULL ||
 	    (ac = ca_one(PKI_KIND_AGENT, addr, apub, cacert, cakey,
-	    ck, err)) == NULL ||
+	    ck, &refused, err)) == NULL ||
 	    pki_key_pem(ckey, NULL, &k, &kl, err) == -1 ||
 	    pki_cert_pem(cc, &c, &cl, err) == -1 ||
 	    pki_cert_pem(ac, &a, &al, err) == -1)
@@ -154,8 +167,8 @@ ca_answer(const char *req, size_t reqlen, X509 *cacert, EVP_PKEY *cakey,
 		memcpy(out + 3 + kl + cl, a, al);
 	}
 out:
-	if (out == NULL && asprintf(&out, "1%s", err[0] ? err :
-	    "out of memory") >= 0)
+	if (out == NULL && asprintf(&out, "%c%s", refused ? '1' : '2',
+	    err[0] ? err : "out of memory") >= 0)
 		*outlen = strlen(out);
 	if (k != NULL)
 		OPENSSL_clear_free(k, kl);
@@ -246,6 +259,11 @@ ca_issue(const struct fg *fg, const char *address, const char *csr,
 		tn_err(err, "the CA process does not answer");
 		goto out;
 	}
+	if (ans[0] == '1') {
+		tn_err(err, "%s", ans + 1);
+		rc = 1;
+		goto out;
+	}
 	if (ans[0] != '0') {
 		tn_err(err, "CA: %s", ans + 1);
 		goto out;
@@ -259,7 +277,7 @@ ca_issue(const struct fg *fg, const char *address, const char *csr,
 	}
 	rc = 0;
 out:
-	if (rc == -1) {
+	if (rc != 0) {
 		free(*key);
 		free(*ccert);
 		free(*acert);

@@ -33,6 +33,8 @@
  *	trust anchors and chain it inherits. ca_issue() asks it for the
  *	courier-end key and certificate and the agent certificate of a
  *	new account; the three PEM strings should be passed to free().
+ *	It returns 1 (not -1) when the CA process refused the request,
+ *	which a retry would not change.
  *
  *	pool_*() (pool.c) share PostgreSQL connections between the
  *	message threads: pool_get() gives an idle one or opens one,
@@ -166,8 +168,7 @@ EVP_PKEY	*objcache_key(struct objcache *, const struct keybox *,
 int	ca_start(const char *, const struct pki_trust *, STACK_OF(X509) *,
 	    char *);
 int	ca_issue(const struct fg *, const char *, const char *, char **,
-	    char **,
-	    char **, char *);
+	    char **, char **, char *);
 
 void	*outbox_main(void *);
 int	hygiene_run(const struct fg *, char *);

@@ -201,9 +201,15 @@ service_account(struct msg *mc, PGconn *db, const char *address,
 	size_t slen = 0;
 	X509 *x = NULL;
 	char *serial = NULL;
-	int rc = -1;
+	int rc = -1, ca;
 
-	if (ca_issue(fg, address, csr, &key, &ccert, &acert, err) == -1 ||
+	if ((ca = ca_issue(fg, address, csr, &key, &ccert, &acert,
+	    err)) == 1) {
+		msg_fail(mc, MSG_PERM, "5.7.1 registration refused by the "
+		    "CA: %s", err);
+		goto out;
+	}
+	if (ca == -1 ||
 	    keybox_seal(fg->fg_keybox, address, (unsigned char *)key,
 	    strlen(key), &sealed, &slen, err) == -1 ||
 	    (x = pki_parse_cert(ccert, strlen(ccert), err)) == NULL) {

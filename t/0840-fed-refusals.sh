@@ -161,6 +161,30 @@ test_expect_success 'a genuine introduction is recorded once; replayed, it chang
 	learned home >twice && test_cmp once twice
 '
 
+# A registration home's CA process must refuse: an invitation (made by
+# hand, as an older tandemctl would have) for an address outside home's
+# name constraints. The CA issues, its check of what it issued fails.
+test_expect_success 'a registration the CA process refuses: 550 5.7.1, not a tempfail; nothing stored' '
+	tok=Zm9yLWFuLWFkZHJlc3Mtb3V0c2lkZS1ob21l &&
+	fed_fg_sql home "INSERT INTO invitations (address, message_id, token_hash, expires_at) VALUES (\$\$dave@elsewhere.example\$\$, \$\$ca-1@home.example\$\$, sha256(\$\$$tok\$\$::bytea), now() + interval \$\$1 day\$\$)" >/dev/null &&
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout dave.key -subj /CN=dave@elsewhere.example \
+	    -addext subjectAltName=email:dave@elsewhere.example \
+	    -out dave.csr 2>/dev/null &&
+	"$TANDEM_BUILD/t/milter-regmail" $P/home/elements/fg.crt \
+	    dave@elsewhere.example tandem@home.example dave@elsewhere.example \
+	    "$tok" dave.csr >reg.eml &&
+	test_must_fail swaks --server "$(fed_var home CR_FG_ADDR):$(fed_var home CR_SMTP_PORT)" \
+	    --from dave@elsewhere.example --to tandem@home.example \
+	    --data @reg.eml >swaks.out 2>&1 &&
+	test_grep "550 5.7.1 registration refused by the CA: issued courier-end certificate does not verify: dave@elsewhere.example: permitted subtree violation" swaks.out &&
+	test_grep_not "451 4" swaks.out &&
+	wait_log "$(fed_log home fg)" "from=dave@elsewhere.example status=reject reason=\"5.7.1 registration refused by the CA" &&
+	test "$(fed_fg_sql home "SELECT count(*) FROM accounts WHERE address = \$\$dave@elsewhere.example\$\$")" = 0 &&
+	test "$(fed_fg_sql home "SELECT count(*) FROM account_keys WHERE address = \$\$dave@elsewhere.example\$\$")" = 0 &&
+	test "$(fed_fg_sql home "SELECT status FROM invitations WHERE address = \$\$dave@elsewhere.example\$\$")" = pending
+'
+
 secret=secret-$(od -An -N12 -tx1 /dev/urandom | tr -d " \n")
 printf "From: bob@corp.example\r\nTo: zed@nowhere.example\r\nSubject: loop\r\nMessage-ID: <l1@corp.example>\r\n\r\n%s\r\n" "$secret" >l1.eml
 printf "From: bob@corp.example\r\nTo: yan@nowhere.example\r\nSubject: dead end\r\nMessage-ID: <u1@corp.example>\r\n\r\n%s\r\n" "$secret" >u1.eml
