@@ -15,6 +15,10 @@
  *	store_outbox_sent() marks a row sent. store_outbox_retry()
  *	counts a failed attempt, keeps its reason and sets the next
  *	attempt after 2^attempts seconds (at most 300).
+ *	store_outbox_failed() counts the attempt the other side refused
+ *	for good and keeps its reason: the row is failed, never due
+ *	again. No column of its own says so: a failed row is one not
+ *	sent whose next_attempt_at is 'infinity', with its last_error.
  * DIAGNOSTICS
  *	0, or -1 with a reason in err.
  */
@@ -57,4 +61,16 @@ store_outbox_retry(struct pd *pd, long long id, const char *why, char *err)
 	    "+ 1, last_error = $2, next_attempt_at = now() + "
 	    "make_interval(secs => least(power(2, attempts), 300)) "
 	    "WHERE id = $1", 2, vals, err);
+}
+
+int
+store_outbox_failed(struct pd *pd, long long id, const char *why, char *err)
+{
+	char idbuf[32];
+	const char *vals[2] = { idbuf, why };
+
+	snprintf(idbuf, sizeof(idbuf), "%lld", id);
+	return db_run(pd->pd_db, "UPDATE bg_outbox SET attempts = attempts "
+	    "+ 1, last_error = $2, next_attempt_at = 'infinity' WHERE id = $1",
+	    2, vals, err);
 }

@@ -50,6 +50,8 @@
  *	int	store_outbox_sent(struct pd *pd, long long id, char *err);
  *	int	store_outbox_retry(struct pd *pd, long long id,
  *		    const char *why, char *err);
+ *	int	store_outbox_failed(struct pd *pd, long long id,
+ *		    const char *why, char *err);
  *
  *	int	listen_start(struct pd *pd, char *err);
  *	void	listen_stop(struct pd *pd);
@@ -174,6 +176,7 @@ int	store_deliver(struct pd *, const struct pd_account *, const char *,
 int	store_outbox_due(struct pd *, PGresult **, char *);
 int	store_outbox_sent(struct pd *, long long, char *);
 int	store_outbox_retry(struct pd *, long long, const char *, char *);
+int	store_outbox_failed(struct pd *, long long, const char *, char *);
 int	store_connect(struct pd *, char *);
 void	store_notice(void *, const char *);
 void	store_close(struct pd *);

@@ -28,14 +28,18 @@
  *	and POSTed on a new connection, whose server must show the same
  *	certificate.
  *
- *	201 and 200 mark the row sent (store_outbox_sent()); anything
- *	else, a refused handshake or a connection failure puts it back
- *	with a doubled delay (store_outbox_retry()). send_stop() frees
+ *	201 and 200 mark the row sent (store_outbox_sent()). Any other
+ *	4xx but 408 and 429 is the other side refusing that body for
+ *	good: the row is marked failed and never sent again
+ *	(store_outbox_failed()). Anything else (5xx, 408, 429, a refused
+ *	handshake, a connection failure) puts it back with a doubled
+ *	delay (store_outbox_retry()). send_stop() frees
  *	the timer and the context; requests in flight are abandoned (their
  *	connections freed) and sent again by the next start.
  * DIAGNOSTICS
  *	One log line per attempt: courier-send id=N url=URL status=sent
- *	code=C, or status=retry reason="...".
+ *	code=C, status=failed code=C reason="...", or status=retry
+ *	reason="...".
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -216,10 +220,18 @@ send_reason(struct send_job *sj, struct evhttp_request *req, int code,
 	why[strcspn(why, "\r\n")] = '\0';
 }
 
+/* A refusal that sending the same body again cannot change. */
+static int
+send_final(int code)
+{
+	return code >= 400 && code < 500 && code != 408 && code != 429;
+}
+
 /*
  * The outcome of an attempt into bg_outbox, with its log line: on 200
- * or 201 the row is sent (store_outbox_sent()), otherwise put back for
- * send_reason() (store_outbox_retry()).
+ * or 201 the row is sent (store_outbox_sent()); on a final refusal
+ * (send_final()) it is failed (store_outbox_failed()); otherwise put
+ * back for send_reason() (store_outbox_retry()).
  */
 static void
 send_record(struct pd *pd, struct send_job *sj, struct evhttp_request *req,
@@ -233,6 +245,13 @@ send_record(struct pd *pd, struct send_job *sj, struct evhttp_request *req,
 			    "reason=\"%s\"", sj->sj_id, err);
 		log_info("courier-send id=%lld url=%s status=sent code=%d",
 		    sj->sj_id, sj->sj_url, code);
+	} else if (send_final(code)) {
+		send_reason(sj, req, code, why);
+		log_warn("courier-send id=%lld url=%s status=failed code=%d "
+		    "reason=\"%s\"", sj->sj_id, sj->sj_url, code, why);
+		if (store_outbox_failed(pd, sj->sj_id, why, err) == -1)
+			log_warn("courier-send id=%lld status=error "
+			    "reason=\"%s\"", sj->sj_id, err);
 	} else {
 		send_reason(sj, req, code, why);
 		log_info("courier-send id=%lld url=%s status=retry "

@@ -1,4 +1,4 @@
-test_description='policyd: an ARM for an introduced courier goes BG to BG (figure 7), retried while that BG is down'
+test_description='policyd: an ARM for an introduced courier goes BG to BG (figure 7), retried while that BG is down, given up when it refuses'
 . "$TANDEM_SRC/t/test-lib.sh"
 . "$TANDEM_SRC/t/lib-bgfed.sh"
 
@@ -67,13 +67,30 @@ test_expect_success_here 'b is down: a retries with backoff, delivers once b is 
 	test "$(bf_psql b "SELECT message_id FROM agent_mailbox")" = m2@a.example
 '
 
-test_expect_success_here 'an introduction whose URL leads to another BG: that BG cannot open it, a retries' '
+test_expect_success_here 'an introduction whose URL leads to another BG: it refuses (400), a gives up on the row' '
 	bf_psql a "UPDATE introductions SET endpoint = \$\$$(bf_url c)\$\$ WHERE courier = \$\$b.example\$\$" >/dev/null &&
 	bf_start c &&
 	bf_post 201 a alice m3 bob@b.example &&
 	pg_wait_for bg bga "SELECT attempts >= 1 FROM bg_outbox WHERE message_id = \$\$m3@a.example\$\$" t &&
-	test_grep "courier-send id=4 url=$(bf_url c) status=retry reason=\"400 garbled wrap" a.log &&
+	test_grep "courier-send id=4 url=$(bf_url c) status=failed code=400 reason=\"400 garbled wrap" a.log &&
+	test "$(bf_psql a "SELECT sent_at IS NULL, next_attempt_at = \$\$infinity\$\$, last_error LIKE \$\$400 garbled wrap%\$\$ FROM bg_outbox WHERE id = 4")" = "t|t|t" &&
+	sleep 4 &&
+	test "$(bf_psql a "SELECT attempts FROM bg_outbox WHERE id = 4")" = 1 &&
+	test_grep_not "courier-send id=4 .*status=retry" a.log &&
 	test "$(bf_psql c "SELECT count(*) FROM seen_messages")" = 0
+'
+
+test_expect_success_here 'b answers 503 (no database for it): a keeps retrying, delivers once it is back' '
+	bf_psql a "UPDATE introductions SET endpoint = \$\$$(bf_url b)\$\$ WHERE courier = \$\$b.example\$\$" >/dev/null &&
+	bf_psql b "ALTER DATABASE bgb CONNECTION LIMIT 0" >/dev/null &&
+	bf_psql b "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = \$\$bgb\$\$ AND usename = \$\$tandem_bg\$\$" >/dev/null &&
+	bf_post 201 a alice m4 bob@b.example &&
+	pg_wait_for bg bga "SELECT attempts >= 2 FROM bg_outbox WHERE message_id = \$\$m4@a.example\$\$" t &&
+	test_grep "courier-send id=5 url=$(bf_url b) status=retry reason=\"503 database unavailable" a.log &&
+	test "$(bf_psql a "SELECT next_attempt_at < \$\$infinity\$\$ FROM bg_outbox WHERE id = 5")" = t &&
+	bf_psql b "ALTER DATABASE bgb CONNECTION LIMIT -1" >/dev/null &&
+	pg_wait_for bg bga "SELECT sent_at IS NOT NULL FROM bg_outbox WHERE id = 5" t 30 &&
+	test "$(bf_psql b "SELECT count(*) FROM agent_mailbox WHERE message_id = \$\$m4@a.example\$\$")" = 1
 '
 
 test_expect_success 'SIGTERM stops them cleanly' '

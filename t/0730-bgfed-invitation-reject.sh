@@ -60,10 +60,11 @@ test_expect_success 'invitation-reject of another address, courier or URL: refus
 	test "$(bf_psql b "SELECT count(*) FROM bg_outbox")" = 0
 '
 
-test_expect_success 'a wrong token: b introduces itself, a refuses it (403), nothing learned' '
+test_expect_success 'a wrong token: b introduces itself, a refuses it (403) for good, nothing learned' '
 	reject r1 r1@b.example Qm9iJ3MgcmVmZXJyYWwgdG9rZW4y && post 201 r1 &&
 	pg_wait_for bg bgb "SELECT attempts >= 1 FROM bg_outbox" t &&
-	test_grep "courier-send id=1 url=$(bf_url a) status=retry reason=\"403 the token answers no pending invitation\"" b.log &&
+	test_grep "courier-send id=1 url=$(bf_url a) status=failed code=403 reason=\"403 the token answers no pending invitation\"" b.log &&
+	test "$(bf_psql b "SELECT next_attempt_at = \$\$infinity\$\$ FROM bg_outbox WHERE id = 1")" = t &&
 	test "$(bf_psql a "SELECT count(*) FROM address_routes")" = 0 &&
 	test "$(bf_psql a "SELECT count(*) FROM introductions")" = 0 &&
 	bf_psql b "DELETE FROM bg_outbox" >/dev/null
