@@ -27,6 +27,8 @@ TESTS += t/unit/cms-test
 
 TESTS += t/0200-agent-seal-open.sh
 EXTRA_DIST += t/0200-agent-seal-open.sh
+TESTS += t/0205-agent-hostile-nesting.sh
+EXTRA_DIST += t/0205-agent-hostile-nesting.sh
 
 TESTS += t/0250-agent-register.sh
 EXTRA_DIST += t/0250-agent-register.sh t/lib-agent.sh

@@ -12,7 +12,11 @@
  *	the invitation's signature (an FG element certificate to the
  *	anchors, the very certificate of its fg-cert part, from the CA of
  *	the courier its Courier field names) and that it invites this
- *	agent's address. An invitation from the agent's own courier is
+ *	agent's address, and that the inviting courier could have held
+ *	mail for it: a private courier invites only inside its certified
+ *	domains, so an invitation of one for any other address is refused
+ *	and answered with nothing (no introduction of this agent's
+ *	couriers to it). An invitation from the agent's own courier is
  *	left alone (the agent is registered). One from another courier is refused with no
  *	action from the user: an invitation-reject (Token, Address,
  *	Inviting-Courier, Registered-Courier = the CN of the CA that
@@ -45,6 +49,7 @@
 
 #include "tandem.h"
 #include "cms.h"
+#include "intro.h"
 #include "pki.h"
 #include "proto.h"
 #include "tmail.h"
@@ -85,6 +90,40 @@ issuer_cn(X509 *c)
 	return strdup(buf);
 }
 
+/*
+ * Could the inviting courier have held mail for this address? A private
+ * courier invites only inside its certified domains (routing rule 6);
+ * for any other address it defers to its superior (rule 5). An
+ * invitation it sends outside them is hostile: answering it would make
+ * this agent's couriers introduce themselves, and tell that the address
+ * is registered here, to whoever sent it.
+ */
+static int
+rej_inviter(const struct agent_reader *rd, X509 *signer,
+    STACK_OF(X509) *certs, char *err)
+{
+	struct intro *in = NULL;
+	char why[TN_ERRLEN];
+	int rc = AGENT_EX_COURIER;
+
+	if (intro_check(rd->rd_trust, signer, certs, PKI_KIND_FG, &in,
+	    why) == -1) {
+		tn_err(err, "refused: the inviting element: %s", why);
+		goto out;
+	}
+	if (in->in_role == PKI_ROLE_PRIVATE &&
+	    !intro_covers(in, rd->rd_address)) {
+		tn_err(err, "refused: private courier %s cannot invite %s, "
+		    "outside its domains; no reject sent", in->in_courier,
+		    rd->rd_address);
+		goto out;
+	}
+	rc = 0;
+out:
+	intro_free(in);
+	return rc;
+}
+
 /* The signer is an FG element, the fg-cert part, of the named courier. */
 static int
 rej_signer(const struct agent_reader *rd, X509 *signer, STACK_OF(X509) *certs,
@@ -104,6 +143,8 @@ rej_signer(const struct agent_reader *rd, X509 *signer, STACK_OF(X509) *certs,
 		    cn != NULL ? cn : "(no name)");
 		goto out;
 	}
+	if ((rc = rej_inviter(rd, signer, certs, err)) != 0)
+		goto out;
 	rc = 0;
 out:
 	free(cn);

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "cms.h"
+#include "mimeutil.h"
 #include "pki.h"
 #include "tandem.h"
 #include "util.h"
@@ -253,10 +254,10 @@ out:
 	return rc;
 }
 
-/* Parse an enveloped layer and bound its RecipientInfos. */
+/* Parse an authenticated enveloped layer and bound its RecipientInfos. */
 static CMS_ContentInfo *
 cms_parse_enveloped(const unsigned char *in, size_t inlen, int allow_smime,
-    int auth_only, char *err)
+    char *err)
 {
 	CMS_ContentInfo *cms;
 	STACK_OF(CMS_RecipientInfo) *ris;
@@ -265,8 +266,14 @@ cms_parse_enveloped(const unsigned char *in, size_t inlen, int allow_smime,
 	if ((cms = cms_parse(in, inlen, allow_smime, err)) == NULL)
 		return NULL;
 	nid = OBJ_obj2nid(CMS_get0_type(cms));
-	if (nid != NID_id_smime_ct_authEnvelopedData &&
-	    (auth_only || nid != NID_pkcs7_enveloped)) {
+	if (nid == NID_pkcs7_enveloped) {
+		/* CBC and its kin: a changed ciphertext would go unnoticed. */
+		tn_err(err, "content encrypted without authentication (CMS "
+		    "EnvelopedData) refused: Tandem content is "
+		    "AuthEnvelopedData (AES-GCM)");
+		goto bad;
+	}
+	if (nid != NID_id_smime_ct_authEnvelopedData) {
 		tn_err(err, "CMS type %s is not the enveloped data expected",
 		    OBJ_nid2sn(nid));
 		goto bad;
@@ -659,9 +666,15 @@ out:
 	return rc;
 }
 
-int
-cms_from_address(const unsigned char *msg, size_t msglen, char **addr,
-    char *err)
+/*
+ * The single From: address of the inner message; *shape is set when
+ * the message itself is refused (not MIME, nested too deep, too many
+ * parts: the limits of the outer mails, mimeutil.h), before GMime's
+ * parser, which recurses once per level, sees too many types.
+ */
+static int
+cms_inner_from(const unsigned char *msg, size_t msglen, char **addr,
+    int *shape, char *err)
 {
 	GMimeStream *stream = NULL;
 	GMimeParser *parser = NULL;
@@ -669,14 +682,27 @@ cms_from_address(const unsigned char *msg, size_t msglen, char **addr,
 	InternetAddressList *from;
 	InternetAddress *ia;
 	const char *a;
+	char why[TN_ERRLEN];
 	int rc = -1;
 
 	*addr = NULL;
+	*shape = 1;
+	if (mime_prescan((const char *)msg, msglen, why) == -1) {
+		tn_err(err, "inner message: %s", why);
+		return -1;
+	}
+	*shape = 0;
 	g_mime_init();
 	stream = g_mime_stream_mem_new_with_buffer((const char *)msg, msglen);
 	parser = g_mime_parser_new_with_stream(stream);
 	if ((m = g_mime_parser_construct_message(parser, NULL)) == NULL) {
 		tn_err(err, "inner message is not a MIME message");
+		goto out;
+	}
+	if (g_mime_message_get_mime_part(m) != NULL &&
+	    mime_check_shape(g_mime_message_get_mime_part(m), why) == -1) {
+		*shape = 1;
+		tn_err(err, "inner message: %s", why);
 		goto out;
 	}
 	from = g_mime_message_get_from(m);
@@ -703,16 +729,28 @@ out:
 	return rc;
 }
 
-static int
-cms_check_sender(const unsigned char *msg, size_t msglen, X509 *signer,
+int
+cms_from_address(const unsigned char *msg, size_t msglen, char **addr,
     char *err)
 {
-	char *from;
-	int rc = -1;
+	int shape;
 
-	if (cms_from_address(msg, msglen, &from, err) == -1)
+	return cms_inner_from(msg, msglen, addr, &shape, err);
+}
+
+static int
+cms_check_sender(const unsigned char *msg, size_t msglen, X509 *signer,
+    enum cms_fail *fail, char *err)
+{
+	char *from;
+	int rc = -1, shape;
+
+	if (cms_inner_from(msg, msglen, &from, &shape, err) == -1) {
+		*fail = shape ? CMS_FAIL_INPUT : CMS_FAIL_SENDER;
 		return -1;
+	}
 	if (X509_check_email(signer, from, strlen(from), 0) != 1) {
+		*fail = CMS_FAIL_SENDER;
 		tn_err(err, "signer certificate is not for the From: "
 		    "address %s", from);
 		goto out;
@@ -732,7 +770,7 @@ cms_open_kek(const unsigned char *der, size_t derlen, const char *msgid,
 	int rc = -1;
 
 	*fail = CMS_FAIL_INPUT;
-	if ((cms = cms_parse_enveloped(der, derlen, 0, 1, err)) == NULL)
+	if ((cms = cms_parse_enveloped(der, derlen, 0, err)) == NULL)
 		return -1;
 	*fail = CMS_FAIL_DECRYPT;
 	if (CMS_decrypt_set1_key(cms, (unsigned char *)key, CMS_KEYLEN,
@@ -789,8 +827,7 @@ cms_open(const unsigned char *der, size_t derlen, const char *msgid,
 	    &who,
 	    certs, fail, err) == -1)
 		goto out;
-	if (cms_check_sender(*msg, *msglen, who, err) == -1) {
-		*fail = CMS_FAIL_SENDER;
+	if (cms_check_sender(*msg, *msglen, who, fail, err) == -1) {
 		if (certs != NULL) {
 			sk_X509_pop_free(*certs, X509_free);
 			*certs = NULL;
@@ -979,7 +1016,7 @@ cms_unenvelope(const unsigned char *in, size_t inlen,
 
 	*out = NULL;
 	*fail = CMS_FAIL_INPUT;
-	if ((cms = cms_parse_enveloped(in, inlen, 0, 0, err)) == NULL)
+	if ((cms = cms_parse_enveloped(in, inlen, 0, err)) == NULL)
 		goto out;
 	*fail = CMS_FAIL_DECRYPT;
 	if (cms_decrypt_buf(cms, id->ci_key, id->ci_cert, out, outlen,
@@ -1017,7 +1054,7 @@ cms_unwrap_from(const unsigned char *in, size_t inlen,
 	if (certs != NULL)
 		*certs = NULL;
 	*fail = CMS_FAIL_INPUT;
-	if ((cms = cms_parse_enveloped(in, inlen, 1, 0, err)) == NULL)
+	if ((cms = cms_parse_enveloped(in, inlen, 1, err)) == NULL)
 		goto out;
 	*fail = CMS_FAIL_DECRYPT;
 	if (cms_decrypt_buf(cms, id->ci_key, id->ci_cert, &signed_der,

@@ -71,7 +71,10 @@
  *	signer's certificate to a trust anchor in store (purpose S/MIME
  *	signing, the verifier's default name-constraint checks); the
  *	signer's certificate carries the address of the single From:
- *	mailbox of the inner message. On success *msg (NUL-terminated,
+ *	mailbox of the inner message. The inner message is held to the
+ *	MIME limits of the outer mails (mimeutil.h: at most
+ *	TN_MAX_MIME_DEPTH levels, TN_MAX_MIME_PARTS parts) before its
+ *	From: is read: beyond them it is refused (CMS_FAIL_INPUT). On success *msg (NUL-terminated,
  *	not counted in msglen) should be passed to free(), *signer, if
  *	signer is not NULL, to X509_free(), and *certs (the certificates
  *	the SignedData carries, for pki_verify()), if certs is not NULL,
@@ -125,7 +128,10 @@
  *	in err. cms_open() and cms_unwrap() also set *fail to the kind
  *	of failure, so that a program can tell them apart:
  *	CMS_FAIL_INPUT (not the expected CMS, over TN_MAX_MESSAGE or
- *	TN_MAX_RECIPINFOS), CMS_FAIL_DIGEST, CMS_FAIL_DECRYPT (wrong
+ *	TN_MAX_RECIPINFOS; an EnvelopedData, encrypted without
+ *	authentication such as AES-CBC, is never the expected CMS:
+ *	cms_open(), cms_unwrap() and cms_unenvelope() take only
+ *	AuthEnvelopedData and say so), CMS_FAIL_DIGEST, CMS_FAIL_DECRYPT (wrong
  *	key, not a recipient, or altered ciphertext), CMS_FAIL_SIGNATURE
  *	(signature does not match the content), CMS_FAIL_CHAIN,
  *	CMS_FAIL_SENDER, CMS_FAIL_INTERNAL (out of memory and the like).

@@ -27,12 +27,28 @@ log_init(const char *ident, int to_stderr)
 		openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
 }
 
+/*
+ * The last guard: a value that reached a line unescaped (callers pass
+ * names through util_escape()) still cannot end the line or carry a
+ * terminal's control sequence.
+ */
+static void
+log_controls(char *line)
+{
+	unsigned char *p;
+
+	for (p = (unsigned char *)line; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+}
+
 static void
 log_vwrite(int prio, const char *tag, const char *fmt, va_list ap)
 {
 	char line[2048];
 
 	vsnprintf(line, sizeof(line), fmt, ap);
+	log_controls(line);
 	if (log_stderr)
 		fprintf(stderr, "%s: %s%s\n", log_ident, tag, line);
 	else

@@ -12,7 +12,11 @@
  * DESCRIPTION
  *	Lines go to syslog (facility mail) or, after log_init(ident, 1),
  *	to standard error prefixed with the ident. Lines about a message
- *	start with its MTA queue id and go on as key=value pairs.
+ *	start with its MTA queue id and go on as key=value pairs. A value
+ *	taken from a certificate or a peer (a name, an address, a claim,
+ *	a reason quoting them) goes through util_escape() first; as a last
+ *	guard, any control character left in a line is written "?", so
+ *	that no value ends a line.
  *
  *	log_fatal() is for start-up and configuration errors: it logs and
  *	exits with status (a sysexits.h code). log_panic() is for broken

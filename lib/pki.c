@@ -80,9 +80,14 @@ pki_kind_name(enum pki_kind kind)
 static void
 pki_cn(X509 *x, char *buf, size_t len)
 {
+	char raw[256];
+
+	/* Escaped: it goes into errors, logs and SMTP replies. */
 	if (X509_NAME_get_text_by_NID(X509_get_subject_name(x),
-	    NID_commonName, buf, (int)len) <= 0)
+	    NID_commonName, raw, (int)sizeof(raw)) <= 0)
 		snprintf(buf, len, "(no name)");
+	else
+		util_escape(raw, buf, len, UTIL_ESC_SPACE);
 }
 
 /* ---- reading PEM ---- */

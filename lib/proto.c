@@ -1292,6 +1292,56 @@ mime_depth(GMimeObject *obj, int depth)
 	return max;
 }
 
+/* Leaf parts under obj, counting stops past TN_MAX_MIME_PARTS. */
+static size_t
+mime_parts(GMimeObject *obj, size_t n)
+{
+	GMimeMultipart *mp;
+	GMimeMessage *m;
+	int i, count;
+
+	if (n > TN_MAX_MIME_PARTS)
+		return n;
+	if (GMIME_IS_MESSAGE_PART(obj)) {
+		m = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
+		if (m == NULL || g_mime_message_get_mime_part(m) == NULL)
+			return n + 1;
+		return mime_parts(g_mime_message_get_mime_part(m), n);
+	}
+	if (!GMIME_IS_MULTIPART(obj))
+		return n + 1;
+	mp = GMIME_MULTIPART(obj);
+	count = g_mime_multipart_get_count(mp);
+	for (i = 0; i < count && n <= TN_MAX_MIME_PARTS; i++)
+		n = mime_parts(g_mime_multipart_get_part(mp, i), n);
+	return n;
+}
+
+/* See mimeutil.h. */
+int
+mime_prescan(const char *buf, size_t len, char *err)
+{
+	return nesting_prescan(buf, len, err);
+}
+
+/* See mimeutil.h. */
+int
+mime_check_shape(GMimeObject *obj, char *err)
+{
+	size_t n;
+
+	if (mime_depth(obj, 1) > TN_MAX_MIME_DEPTH) {
+		tn_err(err, "MIME nesting deeper than %d levels",
+		    TN_MAX_MIME_DEPTH);
+		return -1;
+	}
+	if ((n = mime_parts(obj, 0)) > TN_MAX_MIME_PARTS) {
+		tn_err(err, "more than %d MIME parts", TN_MAX_MIME_PARTS);
+		return -1;
+	}
+	return 0;
+}
+
 static GMimeObject *
 mime_parse(const char *buf, size_t len, char *err)
 {

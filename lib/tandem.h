@@ -26,6 +26,7 @@
 #define TN_MAX_MESSAGE		(32 * 1024 * 1024)	/* one mail or ARM, bytes */
 #define TN_MAX_FIELDS_SIZE	(64 * 1024)	/* protocol fields block */
 #define TN_MAX_MIME_DEPTH	8	/* MIME nesting */
+#define TN_MAX_MIME_PARTS	256	/* leaf parts of an inner message */
 #define TN_MAX_RCPTS		100	/* recipients of one message */
 #define TN_MAX_RECIPINFOS	(TN_MAX_RCPTS + 4)	/* CMS RecipientInfos */
 #define TN_MAX_ADDRESS		254	/* RFC 5321 path */

@@ -1,6 +1,6 @@
 /*
  * NAME
- *	util.c - files, hex and random bytes
+ *	util.c - files, hex, random bytes and escaped names
  * DESCRIPTION
  *	See util.h.
  */
@@ -238,4 +238,47 @@ util_token(char *tok, size_t size, unsigned char *hash)
 	OPENSSL_cleanse(rnd, sizeof(rnd));
 	return EVP_Digest(tok, j, hash, &n, EVP_sha256(), NULL) == 1 &&
 	    n == 32 ? 0 : -1;
+}
+
+static int
+util_plain(unsigned char c, int flags)
+{
+	if (c == ' ')
+		return (flags & UTIL_ESC_SPACE) != 0;
+	return c > 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '%';
+}
+
+const char *
+util_escape(const char *in, char *out, size_t size, int flags)
+{
+	static const char digits[] = "0123456789abcdef";
+	const unsigned char *p, *s;
+	size_t n = 0, total = 0, room, need;
+
+	if (size == 0)
+		return out;
+	s = (const unsigned char *)(in != NULL ? in : "(none)");
+	for (p = s; *p != '\0'; p++)
+		total += util_plain(*p, flags) ? 1 : 4;
+	/* Cut short: whole escapes only, then "...", then the NUL. */
+	room = total < size ? total : size < 4 ? 0 : size - 4;
+	for (p = s; *p != '\0'; p++) {
+		need = util_plain(*p, flags) ? 1 : 4;
+		if (n + need > room)
+			break;
+		if (need == 1)
+			out[n++] = (char)*p;
+		else {
+			out[n++] = '\\';
+			out[n++] = 'x';
+			out[n++] = digits[*p >> 4];
+			out[n++] = digits[*p & 0x0f];
+		}
+	}
+	if (total >= size && size >= 4) {
+		memcpy(out + n, "...", 3);
+		n += 3;
+	}
+	out[n] = '\0';
+	return out;
 }

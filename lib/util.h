@@ -16,6 +16,8 @@
  *		    size_t outlen);
  *	int	util_random(unsigned char *buf, size_t len);
  *	int	util_token(char *tok, size_t size, unsigned char hash[32]);
+ *	const char *util_escape(const char *in, char *out, size_t size,
+ *		    int flags);
  * DESCRIPTION
  *	util_read_file() reads a whole file of at most max bytes. The
  *	result is NUL-terminated (not counted in len) and should be
@@ -39,6 +41,17 @@
  *	util_token() writes a fresh token (32 random bytes, base64url
  *	without padding: 43 characters; size at least 44) and its SHA-256
  *	into hash, which is all a database keeps of it; 0 or -1.
+ *
+ *	util_escape() copies in into out (size bytes, NUL included) for a
+ *	log line or an SMTP reply: a name taken from a certificate or a
+ *	peer (a common name, an address, a courier's name, a claim).
+ *	Printable ASCII stays; every other byte (control characters, CR,
+ *	LF, DEL, non-ASCII), the double quote, the backslash, the percent
+ *	sign (libmilter reads it as a format) and, unless flags has
+ *	UTIL_ESC_SPACE, the space become "\xNN". The result can neither
+ *	end a line nor a quoted value, nor, without UTIL_ESC_SPACE, start
+ *	another key=value field. Cut short, it ends after a whole escape
+ *	with "..."; NULL in gives "(none)". It returns out.
  */
 #ifndef TANDEM_UTIL_H
 #define TANDEM_UTIL_H
@@ -55,5 +68,10 @@ char	*util_hex(const unsigned char *, size_t);
 int	util_unhex(const char *, unsigned char *, size_t);
 int	util_random(unsigned char *, size_t);
 int	util_token(char *, size_t, unsigned char *);
+
+#define UTIL_ESC_SPACE	0x01	/* keep spaces: for quoted values, replies */
+#define UTIL_ESCLEN	512	/* enough for a name of TN_MAX_ADDRESS */
+
+const char *util_escape(const char *, char *, size_t, int);
 
 #endif

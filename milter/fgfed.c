@@ -28,6 +28,7 @@
 #include "milter.h"
 #include "proto.h"
 #include "tandem.h"
+#include "util.h"
 
 /* An engine's wrap, as mail from the service mailbox to box. */
 static int
@@ -128,6 +129,7 @@ fgfed_released(struct fed *fd, const struct fed_item *it,
 {
 	const char *p[1] = { it->it_rcpt };
 	PGresult *r = NULL;
+	char c[UTIL_ESCLEN];
 
 	if (courier == NULL)
 		return 0;
@@ -137,54 +139,57 @@ fgfed_released(struct fed *fd, const struct fed_item *it,
 		return -1;
 	if (strcmp(PQcmdTuples(r), "0") != 0)
 		log_info("withdrawn invitation rcpt=%s courier=%s", it->it_rcpt,
-		    courier);
+		    util_escape(courier, c, sizeof(c), 0));
 	PQclear(r);
 	return 0;
 }
 
-/* What the engine did, in the message's log line. */
+/* What the engine did, in the message's log line; names escaped. */
 static void
 fgfed_note(struct fed *fd, const struct fed_note *fn)
 {
 	struct msg *mc = fd->fd_arg;
 	const struct fed_item *it = fn->fn_item;
 	const struct intro_ic *ic = fn->fn_ic;
+	char c[UTIL_ESCLEN], o[UTIL_ESCLEN], t[UTIL_ESCLEN], w[UTIL_ESCLEN];
 
+	util_escape(fn->fn_courier, c, sizeof(c), 0);
+	util_escape(fn->fn_text, t, sizeof(t), 0);
 	switch (fn->fn_event) {
 	case FED_EV_IC:
 		msg_note(mc, " ic=%s msgid=%s origin=%s hops=%u", ic->ic_id,
-		    ic->ic_msgid, ic->ic_origin, ic->ic_hops);
+		    ic->ic_msgid, util_escape(ic->ic_origin, o, sizeof(o), 0),
+		    ic->ic_hops);
 		break;
 	case FED_EV_DUPLICATE:
 		if (ic != NULL)
 			msg_note(mc, " duplicate=yes");
 		else
-			msg_note(mc, " introduction=%s duplicate=yes",
-			    fn->fn_courier);
+			msg_note(mc, " introduction=%s duplicate=yes", c);
 		break;
 	case FED_EV_ROUTE:
-		msg_note(mc, " rcpt=%s route=%s", it->it_rcpt, fn->fn_text);
+		msg_note(mc, " rcpt=%s route=%s", it->it_rcpt, t);
 		break;
 	case FED_EV_FORWARD:
-		msg_note(mc, " forwarded=%s%s", fn->fn_courier, fn->fn_flag ?
+		msg_note(mc, " forwarded=%s%s", c, fn->fn_flag ?
 		    " origin-replaced=yes" : "");
 		break;
 	case FED_EV_INTRODUCE:
-		msg_note(mc, " introduced=%s", fn->fn_courier);
+		msg_note(mc, " introduced=%s", c);
 		break;
 	case FED_EV_RELEASED:
 		log_info("released msgid=%s rcpt=%s to=%s", it->it_msgid,
-		    it->it_rcpt, fn->fn_courier != NULL ? fn->fn_courier :
-		    "agent");
+		    it->it_rcpt, fn->fn_courier != NULL ? c : "agent");
 		break;
 	case FED_EV_REFUSED:
 		log_info("courier refused courier=%s claim=\"%s\" "
-		    "reason=\"%s\"", fn->fn_courier, fn->fn_text,
-		    fn->fn_endpoint);
+		    "reason=\"%s\"", c, util_escape(fn->fn_text, t, sizeof(t),
+		    UTIL_ESC_SPACE), util_escape(fn->fn_endpoint, w, sizeof(w),
+		    UTIL_ESC_SPACE));
 		break;
 	case FED_EV_INTRO:
-		msg_note(mc, " introduction=%s addresses=%zu released=%d%s",
-		    fn->fn_courier, fn->fn_count, fn->fn_released, fn->fn_flag ?
+		msg_note(mc, " introduction=%s addresses=%zu released=%d%s", c,
+		    fn->fn_count, fn->fn_released, fn->fn_flag ?
 		    " token=accepted" : "");
 		break;
 	default:

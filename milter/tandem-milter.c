@@ -34,6 +34,7 @@
 #include "milter.h"
 #include "proto.h"
 #include "tandem.h"
+#include "util.h"
 
 #define MSG_REPLBODY_CHUNK	1000	/* bytes per smfi_replacebody() */
 
@@ -457,20 +458,26 @@ msg_apply(SMFICTX *ctx, struct msg *mc)
 	return 0;
 }
 
-/* reply is "X.Y.Z text": the enhanced code goes to its own argument. */
+/*
+ * reply is "X.Y.Z text": the enhanced code goes to its own argument,
+ * the text escaped (util_escape()): no CR, LF, '%' or non-ASCII byte
+ * of a name it quotes reaches the SMTP reply.
+ */
 static void
 msg_reply(SMFICTX *ctx, const char *code, const char *reply)
 {
-	char xcode[16];
+	char xcode[16], text[UTIL_ESCLEN];
 	size_t n = strspn(reply, "0123456789.");
 
 	if (n >= 5 && n < sizeof(xcode) && reply[n] == ' ' &&
 	    reply[0] == code[0]) {
 		memcpy(xcode, reply, n);
 		xcode[n] = '\0';
-		smfi_setreply(ctx, (char *)code, xcode, (char *)reply + n + 1);
+		smfi_setreply(ctx, (char *)code, xcode, (char *)util_escape(
+		    reply + n + 1, text, sizeof(text), UTIL_ESC_SPACE));
 	} else
-		smfi_setreply(ctx, (char *)code, NULL, (char *)reply);
+		smfi_setreply(ctx, (char *)code, NULL, (char *)util_escape(
+		    reply, text, sizeof(text), UTIL_ESC_SPACE));
 }
 
 static sfsistat
@@ -478,6 +485,7 @@ cb_eom(SMFICTX *ctx)
 {
 	struct msg *mc = conn_msg(ctx);
 	const char *qid, *code;
+	char why[UTIL_ESCLEN];
 	sfsistat st;
 
 	if (mc == NULL)
@@ -492,7 +500,8 @@ cb_eom(SMFICTX *ctx)
 		msg_reply(ctx, code, mc->mc_reply);
 		log_info("%s from=%s status=%s reason=\"%s\"%s", mc->mc_qid,
 		    mc->mc_sender, mc->mc_verdict == MSG_TEMP ? "tempfail" :
-		    "reject", mc->mc_reply, mc->mc_note);
+		    "reject", util_escape(mc->mc_reply, why, sizeof(why),
+		    UTIL_ESC_SPACE), mc->mc_note);
 		st = mc->mc_verdict == MSG_TEMP ? SMFIS_TEMPFAIL :
 		    SMFIS_REJECT;
 	} else {

@@ -50,6 +50,7 @@
 #include "proto.h"
 #include "route.h"
 #include "tandem.h"
+#include "util.h"
 
 /* An inter-courier ARM record, read by bgfed_check(). */
 struct bgfed_arm {
@@ -210,7 +211,15 @@ static void
 bgfed_note(struct fed *fd, const struct fed_note *fn)
 {
 	const struct fed_item *it = fn->fn_item;
+	char c[UTIL_ESCLEN], o[UTIL_ESCLEN], t[UTIL_ESCLEN], w[UTIL_ESCLEN],
+	    f[UTIL_ESCLEN];
 
+	/* Names from certificates and peers, escaped (util.h). */
+	util_escape(fn->fn_courier, c, sizeof(c), 0);
+	util_escape(fn->fn_text, t, sizeof(t), 0);
+	util_escape(fn->fn_endpoint, w, sizeof(w), 0);
+	util_escape(it != NULL && it->it_origin != NULL ? it->it_origin :
+	    fd->fd_conf->cf_name, o, sizeof(o), 0);
 	switch (fn->fn_event) {
 	case FED_EV_DUPLICATE:
 		if (fn->fn_ic != NULL)
@@ -222,7 +231,7 @@ bgfed_note(struct fed *fd, const struct fed_note *fn)
 		log_info("courier msgid=%s rcpt=%s action=%s hops=%u "
 		    "origin=%s", it->it_msgid, it->it_rcpt, fn->fn_event ==
 		    FED_EV_DELIVER ? "deliver" : "hold", it->it_hops,
-		    it->it_origin);
+		    util_escape(it->it_origin, o, sizeof(o), 0));
 		break;
 	case FED_EV_RELEASED:
 		if (fn->fn_courier == NULL) {
@@ -234,23 +243,23 @@ bgfed_note(struct fed *fd, const struct fed_note *fn)
 	case FED_EV_FORWARD:
 		log_info("courier msgid=%s rcpt=%s action=forward courier=%s%s%s "
 		    "hops=%u origin=%s route=%s", it->it_msgid, it->it_rcpt,
-		    fn->fn_courier, fn->fn_for != NULL ? " for=" : "",
-		    fn->fn_for != NULL ? fn->fn_for : "", it->it_hops,
-		    it->it_origin != NULL ? it->it_origin :
-		    fd->fd_conf->cf_name, fn->fn_text);
+		    c, fn->fn_for != NULL ? " for=" : "",
+		    fn->fn_for != NULL ? util_escape(fn->fn_for, f, sizeof(f),
+		    0) : "", it->it_hops, o, t);
 		break;
 	case FED_EV_INTRODUCE:
 		log_info("courier introduce courier=%s url=%s addresses=%zu",
-		    fn->fn_courier, fn->fn_endpoint, fn->fn_count);
+		    c, w, fn->fn_count);
 		break;
 	case FED_EV_RECORDED:
 		log_info("courier introduction courier=%s url=%s "
-		    "status=recorded", fn->fn_courier, fn->fn_endpoint);
+		    "status=recorded", c, w);
 		break;
 	case FED_EV_REFUSED:
 		log_info("courier refused courier=%s claim=\"%s\" "
-		    "reason=\"%s\"", fn->fn_courier, fn->fn_text,
-		    fn->fn_endpoint);
+		    "reason=\"%s\"", c, util_escape(fn->fn_text, t, sizeof(t),
+		    UTIL_ESC_SPACE), util_escape(fn->fn_endpoint, w, sizeof(w),
+		    UTIL_ESC_SPACE));
 		break;
 	case FED_EV_EXPIRED:
 		log_info("arm msgid=%s rcpt=%s status=expired-dropped",
@@ -258,7 +267,7 @@ bgfed_note(struct fed *fd, const struct fed_note *fn)
 		break;
 	case FED_EV_LEARNED:
 		log_info("courier learned address=%s courier=%s reason=%s",
-		    it->it_rcpt, fn->fn_courier, fn->fn_text);
+		    it->it_rcpt, c, t);
 		break;
 	default:
 		break;
@@ -370,7 +379,7 @@ store_courier(struct pd *pd, X509 *client, STACK_OF(X509) *chain,
 	X509 *signer = NULL;
 	enum fed_status fs;
 	enum pd_status st = PD_FORBIDDEN;
-	char err[TN_ERRLEN];
+	char err[TN_ERRLEN], c[UTIL_ESCLEN], w[UTIL_ESCLEN];
 
 	if (intro_check(pd->pd_trust, client, chain, PKI_KIND_BG, &peer,
 	    err) == -1) {
@@ -407,7 +416,9 @@ store_courier(struct pd *pd, X509 *client, STACK_OF(X509) *chain,
 out:
 	if (st != PD_CREATED && st != PD_OK)
 		log_info("courier client=%s status=%d reason=\"%s\"",
-		    peer != NULL ? peer->in_courier : "?", (int)st, msg);
+		    peer != NULL ? util_escape(peer->in_courier, c, sizeof(c),
+		    0) : "?", (int)st, util_escape(msg, w, sizeof(w),
+		    UTIL_ESC_SPACE));
 	if (text != NULL)
 		OPENSSL_clear_free(text, tlen);
 	proto_msg_free(pm);
@@ -426,6 +437,7 @@ store_invitation_reject(struct pd *pd, X509 *client, const char *address,
 	size_t tlen = 0;
 	char err[TN_ERRLEN];
 	enum pd_status st;
+	char a[UTIL_ESCLEN], c[UTIL_ESCLEN], u[UTIL_ESCLEN];
 
 	if ((st = store_agent_open(pd, client, address, body, len, &text,
 	    &tlen, msg, msglen)) != PD_NONE)
@@ -439,13 +451,16 @@ store_invitation_reject(struct pd *pd, X509 *client, const char *address,
 	    msglen);
 	if (st == PD_CREATED || st == PD_OK)
 		log_info("invitation-reject client=%s inviting=%s url=%s "
-		    "status=%s", address, proto_get(pm, "Inviting-Courier"),
-		    proto_get(pm, "Background-Url"), st == PD_CREATED ?
-		    "queued" : "duplicate");
+		    "status=%s", util_escape(address, a, sizeof(a), 0),
+		    util_escape(proto_get(pm, "Inviting-Courier"), c,
+		    sizeof(c), 0), util_escape(proto_get(pm, "Background-Url"),
+		    u, sizeof(u), 0), st == PD_CREATED ? "queued" :
+		    "duplicate");
 out:
 	if (st != PD_CREATED && st != PD_OK && st != PD_UNAVAILABLE)
 		log_info("invitation-reject client=%s status=%d reason=\"%s\"",
-		    address, (int)st, msg);
+		    util_escape(address, a, sizeof(a), 0), (int)st,
+		    util_escape(msg, u, sizeof(u), UTIL_ESC_SPACE));
 	if (text != NULL)
 		OPENSSL_clear_free(text, tlen);
 	proto_msg_free(pm);

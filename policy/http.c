@@ -40,6 +40,7 @@
 #include "log.h"
 #include "policyd.h"
 #include "tandem.h"
+#include "util.h"
 
 #define HTTP_MSGLEN	512
 
@@ -88,6 +89,7 @@ http_verify_cb(X509_STORE_CTX *ctx, void *arg)
 	ok = 1;
 out:
 	if (!ok) {
+		/* err names certificates by pki_cn(), escaped. */
 		log_info("tls status=refused reason=\"%s\"", err);
 		X509_STORE_CTX_set_error(ctx, X509_V_ERR_CERT_REJECTED);
 	}
@@ -323,7 +325,7 @@ http_request(struct evhttp_request *req, void *arg)
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
 	const char *why = NULL;
-	char *address = NULL;
+	char *address = NULL, a[UTIL_ESCLEN], p[UTIL_ESCLEN];
 	http_store_fn post;
 	X509 *client;
 	int code;
@@ -360,7 +362,8 @@ http_request(struct evhttp_request *req, void *arg)
 	}
 	if ((code = http_authorize(pd, client, address, &why)) != 0) {
 		log_info("request client=%s path=%s status=%d reason=\"%s\"",
-		    address, path, code, why);
+		    util_escape(address, a, sizeof(a), 0), util_escape(path, p,
+		    sizeof(p), 0), code, why);
 		http_text(req, code, why);
 	} else if (post != NULL)
 		http_post_agent(pd, req, client, address, post);

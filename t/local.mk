@@ -26,6 +26,8 @@ EXTRA_DIST += t/lib-courier.sh t/0600-e2e-registration.sh \
 # federation
 TESTS += t/0280-agent-invitation-reject.sh
 EXTRA_DIST += t/0280-agent-invitation-reject.sh
+TESTS += t/0285-agent-hostile-invite.sh
+EXTRA_DIST += t/0285-agent-hostile-invite.sh
 TESTS += t/0890-federation-harness.sh
 EXTRA_DIST += t/lib-federation.sh t/0890-federation-harness.sh
 TESTS += t/0800-fed-introduced.sh

@@ -466,7 +466,7 @@ test_wrap_limits(void)
 	    &wlen, err), -1, "wrap to too many recipients refused");
 	/* The same built by hand must be refused before decryption. */
 	in = BIO_new_mem_buf("x", 1);
-	cms = CMS_encrypt(many, in, EVP_aes_256_cbc(), CMS_BINARY);
+	cms = CMS_encrypt(many, in, EVP_aes_256_gcm(), CMS_BINARY);
 	BIO_free(in);
 	out = BIO_new(BIO_s_mem());
 	i2d_CMS_bio(out, cms);
@@ -483,6 +483,131 @@ test_wrap_limits(void)
 	    "\r\n", 21, err), CMS_FAIL_INPUT, "S/MIME without CMS refused");
 }
 
+/*
+ * Content encrypted without authentication (EnvelopedData, AES-CBC)
+ * is refused before any decryption: as a transport wrap to an agent
+ * or an element, and as sealed content under the message key.
+ */
+static void
+test_cbc_refused(void)
+{
+	unsigned char key[CMS_KEYLEN], digest[CMS_DIGESTLEN], *der;
+	unsigned char *signed_der = NULL, *kek, *kid;
+	STACK_OF(X509) *to = sk_X509_new_null();
+	CMS_ContentInfo *sd, *env;
+	BIO *in, *out;
+	char err[TN_ERRLEN];
+	long n;
+	int len;
+
+	in = BIO_new_mem_buf(msg_alice, (int)strlen(msg_alice));
+	sd = CMS_sign(alice.p_cert, alice.p_key, NULL, in, CMS_BINARY);
+	BIO_free(in);
+	len = i2d_CMS_ContentInfo(sd, &signed_der);
+	CMS_ContentInfo_free(sd);
+
+	/* The transport wrap: signed, then enveloped to bob with CBC. */
+	sk_X509_push(to, bob_rsa.p_cert);
+	in = BIO_new_mem_buf(signed_der, len);
+	env = CMS_encrypt(to, in, EVP_aes_256_cbc(), CMS_BINARY);
+	BIO_free(in);
+	out = BIO_new(BIO_s_mem());
+	i2d_CMS_bio(out, env);
+	n = BIO_get_mem_data(out, (char **)&der);
+	is_int(try_unwrap(&bob_rsa, der, (size_t)n, err), CMS_FAIL_INPUT,
+	    "CBC transport wrap refused");
+	ok(strstr(err, "without authentication") != NULL, "says so: %s",
+	    err);
+	BIO_free(out);
+	CMS_ContentInfo_free(env);
+	sk_X509_free(to);
+
+	/* The sealed content: the message key, a KEK RecipientInfo, CBC. */
+	kek = OPENSSL_malloc(CMS_KEYLEN);
+	memset(kek, 7, CMS_KEYLEN);
+	memset(key, 7, CMS_KEYLEN);
+	kid = (unsigned char *)OPENSSL_strdup("m1@a.example");
+	env = CMS_encrypt(NULL, NULL, EVP_aes_256_cbc(),
+	    CMS_BINARY | CMS_PARTIAL);
+	CMS_add0_recipient_key(env, NID_id_aes256_wrap, kek, CMS_KEYLEN, kid,
+	    strlen((char *)kid), NULL, NULL, NULL);
+	in = BIO_new_mem_buf(signed_der, len);
+	CMS_final(env, in, NULL, CMS_BINARY);
+	BIO_free(in);
+	out = BIO_new(BIO_s_mem());
+	i2d_CMS_bio(out, env);
+	n = BIO_get_mem_data(out, (char **)&der);
+	cms_digest(der, (size_t)n, digest);
+	is_int(try_open(der, (size_t)n, "m1@a.example", key, digest, err),
+	    CMS_FAIL_INPUT, "CBC sealed content refused");
+	ok(strstr(err, "without authentication") != NULL, "says so: %s",
+	    err);
+	BIO_free(out);
+	CMS_ContentInfo_free(env);
+	OPENSSL_free(signed_der);
+}
+
+/* Nested multiparts: depth levels, each with one text part. */
+static char *
+nested_msg(int depth, int parts)
+{
+	size_t size = 4096 + (size_t)depth * 160 + (size_t)parts * 80;
+	char *m = malloc(size), *p = m;
+	int i;
+
+	p += sprintf(p, "From: alice@a.example\r\nTo: bob@b.example\r\n"
+	    "Subject: deep\r\nMessage-ID: <m1@a.example>\r\n"
+	    "MIME-Version: 1.0\r\n");
+	for (i = 0; i < depth; i++)
+		p += sprintf(p, "Content-Type: multipart/mixed; "
+		    "boundary=\"b%d\"\r\n\r\n--b%d\r\n", i, i);
+	p += sprintf(p, "Content-Type: text/plain\r\n\r\nhello\r\n");
+	for (i = 1; i < parts; i++)
+		p += sprintf(p, "--b%d\r\nContent-Type: text/plain\r\n\r\n"
+		    "part %d\r\n", depth - 1, i);
+	for (i = depth - 1; i >= 0; i--)
+		p += sprintf(p, "--b%d--\r\n", i);
+	return m;
+}
+
+/* The inner message is held to the outer mails' MIME limits. */
+static void
+test_inner_shape(void)
+{
+	static const struct {
+		int depth, parts;
+		enum cms_fail fail;
+		const char *what;
+	} cases[] = {
+		{ TN_MAX_MIME_DEPTH - 1, 1, CMS_FAIL_NONE, "nested to the limit" },
+		{ TN_MAX_MIME_DEPTH, 1, CMS_FAIL_INPUT, "nested too deep" },
+		{ 40, 1, CMS_FAIL_INPUT, "too many multipart types" },
+		{ 1, TN_MAX_MIME_PARTS, CMS_FAIL_NONE, "parts to the limit" },
+		{ 1, TN_MAX_MIME_PARTS + 1, CMS_FAIL_INPUT, "too many parts" },
+	};
+	unsigned char key[CMS_KEYLEN], digest[CMS_DIGESTLEN], *der;
+	char err[TN_ERRLEN], *m;
+	size_t i, derlen;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		m = nested_msg(cases[i].depth, cases[i].parts);
+		der = NULL;
+		if (seal(&alice, m, "m1@a.example", key, digest, &der,
+		    &derlen) == 0) {
+			err[0] = '\0';
+			is_int(try_open(der, derlen, "m1@a.example", key,
+			    digest, err), cases[i].fail, cases[i].what);
+			if (cases[i].fail != CMS_FAIL_NONE)
+				ok(strstr(err, "inner message: ") != NULL,
+				    "says so: %s", err);
+			else if (err[0] != '\0')
+				printf("# %s\n", err);
+		}
+		free(der);
+		free(m);
+	}
+}
+
 int
 main(void)
 {
@@ -493,6 +618,8 @@ main(void)
 	test_seal_forged_content();
 	test_wrap();
 	test_wrap_limits();
+	test_cbc_refused();
+	test_inner_shape();
 	party_free(&root);
 	party_free(&other_root);
 	party_free(&alice);

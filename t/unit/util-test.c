@@ -44,6 +44,50 @@ test_hex(void)
 }
 
 static void
+test_escape(void)
+{
+	static const struct {
+		const char *in;
+		size_t size;
+		int flags;
+		const char *out;
+	} cases[] = {
+		{ "corp.example", 64, 0, "corp.example" },
+		{ "evil\" reason=\"ok", 64, 0,
+		    "evil\\x22\\x20reason=\\x22ok" },
+		{ "evil\" reason=\"ok", 64, UTIL_ESC_SPACE,
+		    "evil\\x22 reason=\\x22ok" },
+		{ "a\r\nstatus=ok", 64, 0, "a\\x0d\\x0astatus=ok" },
+		{ "caf\xc3\xa9\x7f\x01", 64, 0,
+		    "caf\\xc3\\xa9\\x7f\\x01" },
+		{ "back\\slash 100%", 64, UTIL_ESC_SPACE,
+		    "back\\x5cslash 100\\x25" },
+		{ NULL, 64, 0, "(none)" },
+		{ "", 64, 0, "" },
+		{ "abcdefgh", 9, 0, "abcdefgh" },	/* just fits */
+		{ "abcdefghi", 9, 0, "abcde..." },	/* cut */
+		{ "abcd\nfgh", 9, 0, "abcd..." },	/* no half escape */
+		{ "\n\n\n", 8, 0, "\\x0a..." },
+		{ "abc", 3, 0, "" },			/* no room at all */
+	};
+	char out[64];
+	const char *got;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(out, 'Z', sizeof(out));
+		got = util_escape(cases[i].in, out, cases[i].size,
+		    cases[i].flags);
+		if (!ok(got == out && strcmp(out, cases[i].out) == 0,
+		    "escape case %zu", i))
+			printf("#   got \"%s\", want \"%s\"\n", out,
+			    cases[i].out);
+		ok(strlen(out) < cases[i].size, "escape case %zu within %zu "
+		    "bytes", i, cases[i].size);
+	}
+}
+
+static void
 test_files(void)
 {
 	char dir[] = "/tmp/tandem-util-XXXXXX", path[64], err[TN_ERRLEN];
@@ -90,6 +134,7 @@ int
 main(void)
 {
 	test_hex();
+	test_escape();
 	test_files();
 	return tap_done();
 }
