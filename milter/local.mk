@@ -63,6 +63,8 @@ EXTRA_DIST += contrib/postfix/README contrib/postfix/main.cf.snippet \
 	contrib/sendmail/README contrib/sendmail/tandem.mc
 TESTS += t/0540-milter-miltertest.sh
 EXTRA_DIST += t/0540-milter-miltertest.sh t/milter-content.lua
+TESTS += t/0560-milter-hostile-privileges.sh
+EXTRA_DIST += t/0560-milter-hostile-privileges.sh
 
 TESTS += t/0750-fgfed-direct.sh
 TESTS += t/0760-fgfed-release-domain.sh
