@@ -38,3 +38,5 @@ TESTS += t/0265-agent-hostile-maildir.sh
 EXTRA_DIST += t/0265-agent-hostile-maildir.sh
 TESTS += t/0270-agent-send-fetch.sh
 EXTRA_DIST += t/0270-agent-send-fetch.sh t/agent-bg-stub.py
+TESTS += t/0290-agent-hostile-tls.sh
+EXTRA_DIST += t/0290-agent-hostile-tls.sh

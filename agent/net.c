@@ -25,7 +25,12 @@
  *	the certificate and chain as PEM and the private key, decrypted
  *	in memory only and passed as a blob (never a clear file). The
  *	trust anchors (a PEM file) verify the background's certificate.
- *	The key bytes are wiped by net_free().
+ *	The key bytes are wiped by net_free(). The background must
+ *	moreover be this agent's own courier's: its certificate a BG
+ *	element certificate signed by the key of the courier CA that
+ *	issued the agent's certificate (pinned by key from the agent's
+ *	chain, directly or above an issuing CA). Another courier's
+ *	background, however well certified, is refused in the handshake.
  *
  *	net_set_bg() replaces the background URL (https:// only).
  *	net_maildir(), net_store_dir() and net_bg() return the settings
@@ -44,6 +49,7 @@
  */
 #include <curl/curl.h>
 #include <openssl/crypto.h>
+#include <openssl/x509v3.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +72,8 @@ struct agent_net {
 	char			*an_key;	/* PEM, clear: wiped */
 	size_t			 an_keylen;
 	char			*an_anchors;	/* path */
+	char			 an_courier[PKI_KEYIDLEN + 1];	/* CA key */
+	char			 an_tls_why[TN_ERRLEN];	/* a refused BG */
 };
 
 struct net_buf {
@@ -235,16 +243,107 @@ out:
 	return rc;
 }
 
+/*
+ * The key id (pki_key_id()) of the courier CA above cert in chain: the
+ * first certificate of kind courier CA on the way up, each step
+ * checked by its signature.
+ */
+static int
+net_courier_key(X509 *cert, STACK_OF(X509) *chain, char *out, char *err)
+{
+	X509 *cur = cert, *up;
+	int i, depth;
+
+	for (depth = 0; chain != NULL && depth < 8; depth++) {
+		for (i = 0, up = NULL; i < sk_X509_num(chain) && up == NULL;
+		    i++) {
+			up = sk_X509_value(chain, i);
+			if (up == cur || X509_check_issued(up, cur) !=
+			    X509_V_OK || X509_verify(cur,
+			    X509_get0_pubkey(up)) != 1)
+				up = NULL;
+		}
+		if (up == NULL)
+			break;
+		if (pki_cert_kind(up) == PKI_KIND_COURIER_CA)
+			return pki_key_id(up, out) == -1 ?
+			    (tn_err(err, "cannot read the courier CA's key"),
+			    -1) : 0;
+		cur = up;
+	}
+	tn_err(err, "the agent's chain does not hold the CA of its courier: "
+	    "the background cannot be checked");
+	return -1;
+}
+
 int
 net_identity(struct agent_net *an, const struct cms_id *id,
     const char *anchors, char *err)
 {
 	if (net_cert_chain(an, id, err) == -1 ||
+	    net_courier_key(id->ci_cert, id->ci_chain, an->an_courier,
+	    err) == -1 ||
 	    pki_key_pem(id->ci_key, NULL, &an->an_key, &an->an_keylen,
 	    err) == -1 ||
 	    net_dup(&an->an_anchors, anchors, err) == -1)
 		return -1;
 	return 0;
+}
+
+/* A name for a certificate in an error: its subject's common name. */
+static void
+net_cert_name(X509 *x, char *buf, size_t size)
+{
+	X509_NAME *n = x == NULL ? NULL : X509_get_subject_name(x);
+
+	if (n == NULL || X509_NAME_get_text_by_NID(n, NID_commonName, buf,
+	    (int)size) < 0)
+		snprintf(buf, size, "?");
+	buf[strcspn(buf, "\r\n")] = '\0';
+}
+
+/*
+ * The handshake's check: OpenSSL's to the anchors (curl then checks
+ * the host name), then the pin. The reason of a refusal goes to
+ * an_tls_why.
+ */
+static int
+net_verify_cb(X509_STORE_CTX *x, void *arg)
+{
+	struct agent_net *an = arg;
+	STACK_OF(X509) *chain;
+	X509 *leaf, *ca;
+	char kid[PKI_KEYIDLEN + 1], name[128];
+
+	if (X509_verify_cert(x) != 1)
+		return 0;
+	chain = X509_STORE_CTX_get0_chain(x);
+	leaf = chain != NULL ? sk_X509_value(chain, 0) : NULL;
+	ca = chain != NULL && sk_X509_num(chain) > 1 ?
+	    sk_X509_value(chain, 1) : NULL;
+	net_cert_name(ca, name, sizeof(name));
+	if (leaf == NULL || pki_cert_kind(leaf) != PKI_KIND_BG)
+		tn_err(an->an_tls_why, "the server's certificate is not a "
+		    "background's");
+	else if (ca == NULL || pki_cert_kind(ca) != PKI_KIND_COURIER_CA ||
+	    pki_key_id(ca, kid) == -1 || strcmp(kid, an->an_courier) != 0)
+		tn_err(an->an_tls_why, "the background's certificate is not "
+		    "of this agent's courier (issued by %s, key %.16s, not "
+		    "key %.16s): refused", name,
+		    ca == NULL || pki_key_id(ca, kid) == -1 ? "?" : kid,
+		    an->an_courier);
+	else
+		return 1;
+	X509_STORE_CTX_set_error(x, X509_V_ERR_CERT_REJECTED);
+	return 0;
+}
+
+static CURLcode
+net_ssl_ctx_cb(CURL *c, void *ssl_ctx, void *arg)
+{
+	(void)c;
+	SSL_CTX_set_cert_verify_callback(ssl_ctx, net_verify_cb, arg);
+	return CURLE_OK;
 }
 
 static size_t
@@ -296,6 +395,9 @@ net_tls(CURL *c, struct agent_net *an)
 	    curl_easy_setopt(c, CURLOPT_SSLKEY_BLOB, &key) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM") != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_CAINFO, an->an_anchors) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, net_ssl_ctx_cb) !=
+	    CURLE_OK || curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, an) !=
+	    CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_SSLVERSION,
 	    (long)CURL_SSLVERSION_TLSv1_2) != CURLE_OK ? -1 : 0;
 }
@@ -365,9 +467,11 @@ net_https(struct agent_net *an, const char *method, const char *path,
 		tn_err(err, "cannot set up the HTTPS request");
 		goto out;
 	}
+	an->an_tls_why[0] = '\0';
 	if ((cc = curl_easy_perform(c)) != CURLE_OK) {
 		tn_err(err, "%s %s: %s", method, url, out.nb_over ?
-		    "answer too large" : curl_easy_strerror(cc));
+		    "answer too large" : an->an_tls_why[0] != '\0' ?
+		    an->an_tls_why : curl_easy_strerror(cc));
 		goto out;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);

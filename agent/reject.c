@@ -21,7 +21,9 @@
  *	action from the user: an invitation-reject (Token, Address,
  *	Inviting-Courier, Registered-Courier = the CN of the CA that
  *	issued the agent certificate, the Message-Ids, Background-Url;
- *	parts fg-cert and ca-chain copied), wrapped agent -> courier-end
+ *	parts fg-cert and ca-chain copied, and the invitation as signed,
+ *	part invitation, from which the background takes the
+ *	Background-Url), wrapped agent -> courier-end
  *	certificate, is mailed to the agent's FG (Tandem-Kind: service,
  *	to the stored register-address) and POSTed to its BG at
  *	/v1/invitation-reject.
@@ -63,6 +65,8 @@ struct rej {
 	char			*rj_id;		/* Id of the reject */
 	unsigned char		*rj_wrap;
 	size_t			 rj_wraplen;
+	const unsigned char	*rj_signed;	/* the invitation, borrowed */
+	size_t			 rj_signedlen;
 };
 
 static void
@@ -173,6 +177,8 @@ rej_verify(struct agent_reader *rd, const struct tmail *tm, struct rej *rj,
 	rc = EX_DATAERR;
 	if (proto_parse((char *)out, outlen, &rj->rj_inv, err) == -1)
 		goto out;
+	rj->rj_signed = tm->tm_der;
+	rj->rj_signedlen = tm->tm_derlen;
 	if (rj->rj_inv->pm_kind != PROTO_INVITATION) {
 		tn_err(err, "signed part is a %s, not an invitation",
 		    proto_kind_name(rj->rj_inv->pm_kind));
@@ -228,7 +234,9 @@ rej_message(struct agent_reader *rd, struct rej *rj, char *err)
 	if (((pp = proto_part(inv, "fg-cert")) != NULL && proto_attach(pm,
 	    "fg-cert", pp->pp_data, pp->pp_len, err) == -1) ||
 	    ((pp = proto_part(inv, "ca-chain")) != NULL && proto_attach(pm,
-	    "ca-chain", pp->pp_data, pp->pp_len, err) == -1))
+	    "ca-chain", pp->pp_data, pp->pp_len, err) == -1) ||
+	    (rj->rj_signed != NULL && proto_attach(pm, "invitation",
+	    rj->rj_signed, rj->rj_signedlen, err) == -1))
 		goto out;
 	if (proto_format(pm, &text, &len, err) == -1 ||
 	    cms_wrap((unsigned char *)text, len, &rd->rd_id, rd->rd_courier,

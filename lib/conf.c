@@ -13,6 +13,11 @@
  * DIAGNOSTICS
  *	See conf.h.
  */
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
 #include <confuse.h>
 #include <ctype.h>
 #include <errno.h>
@@ -44,6 +49,8 @@ static cfg_opt_t conf_courier_opts[] = {
 
 static cfg_opt_t conf_foreground_opts[] = {
 	CFG_STR("milter_socket", "unix:/run/tandem/milter.sock", CFGF_NONE),
+	CFG_STR("socket_group", "postfix", CFGF_NONE),
+	CFG_STR("user", "nobody", CFGF_NONE),
 	CFG_STR("reinject", "127.0.0.1:10026", CFGF_NONE),
 	CFG_INT("max_messages", 64, CFGF_NONE),
 	CFG_STR("service_mailbox", "", CFGF_NONE),
@@ -309,6 +316,56 @@ conf_check_hostport(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/*
+ * The reinjection smtpd runs without the milter: it must listen on
+ * loopback only (127.0.0.0/8, ::1 or localhost), never where another
+ * host could hand it mail that skips the courier's checks.
+ */
+static int
+conf_check_reinject(cfg_t *cfg, cfg_opt_t *opt)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+	const char *v;
+	char *host = NULL;
+	int ok;
+
+	if (conf_check_hostport(cfg, opt) == -1)
+		return -1;
+	v = cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1);
+	if (conf_hostport(v, &host, NULL) == -1) {
+		cfg_error(cfg, "%s: out of memory", opt->name);
+		return -1;
+	}
+	ok = strcasecmp(host, "localhost") == 0 ||
+	    (inet_pton(AF_INET, host, &a4) == 1 &&
+	    (ntohl(a4.s_addr) >> 24) == 127) ||
+	    (inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6));
+	free(host);
+	if (!ok) {
+		cfg_error(cfg, "%s: \"%s\" is not a loopback address "
+		    "(127.0.0.0/8, ::1, localhost): the reinjection smtpd "
+		    "has no milter", opt->name, v);
+		return -1;
+	}
+	return 0;
+}
+
+/* A user or group name: not empty, no blanks. */
+static int
+conf_check_name(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *v;
+
+	v = cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1);
+	if (*v == '\0' || strpbrk(v, " \t\r\n:") != NULL) {
+		cfg_error(cfg, "%s: \"%s\" is not a user or group name",
+		    opt->name, v);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 conf_check_url(cfg_t *cfg, cfg_opt_t *opt)
 {
@@ -422,7 +479,9 @@ conf_validators(cfg_t *cfg)
 	cfg_set_validate_func(cfg, "courier", conf_check_courier);
 	cfg_set_validate_func(cfg, "foreground|milter_socket",
 	    conf_check_socket);
-	cfg_set_validate_func(cfg, "foreground|reinject", conf_check_hostport);
+	cfg_set_validate_func(cfg, "foreground|reinject", conf_check_reinject);
+	cfg_set_validate_func(cfg, "foreground|socket_group", conf_check_name);
+	cfg_set_validate_func(cfg, "foreground|user", conf_check_name);
 	cfg_set_validate_func(cfg, "foreground|service_mailbox",
 	    conf_check_mailbox);
 	cfg_set_validate_func(cfg, "background|listen", conf_check_hostport);
@@ -529,6 +588,8 @@ conf_copy(cfg_t *cfg, struct conf *cf, char *err)
 	ag = cfg_getsec(cfg, "agent");
 	if (conf_copy_courier(cfg_getsec(cfg, "courier"), cf, err) == -1 ||
 	    conf_str(fg, "milter_socket", 0, &cf->cf_milter_socket, err) ||
+	    conf_str(fg, "socket_group", 0, &cf->cf_socket_group, err) ||
+	    conf_str(fg, "user", 0, &cf->cf_milter_user, err) ||
 	    conf_copy_hostport(fg, "reinject", &cf->cf_reinject_host,
 	    &cf->cf_reinject_port, err) ||
 	    conf_str(fg, "service_mailbox", 0, &cf->cf_service_mailbox,
@@ -621,6 +682,8 @@ conf_free(struct conf *cf)
 	free(cf->cf_name);
 	free(cf->cf_superior);
 	free(cf->cf_milter_socket);
+	free(cf->cf_socket_group);
+	free(cf->cf_milter_user);
 	free(cf->cf_reinject_host);
 	free(cf->cf_service_mailbox);
 	free(cf->cf_ca_dir);

@@ -69,6 +69,8 @@ struct conf {
 
 	/* foreground */
 	char		*cf_milter_socket;
+	char		*cf_socket_group;	/* of a unix: socket */
+	char		*cf_milter_user;	/* the milter runs as */
 	char		*cf_reinject_host;
 	int		 cf_reinject_port;
 	long		 cf_max_messages;

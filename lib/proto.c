@@ -238,10 +238,14 @@ static const struct pspec p_invitation[] = {
 	{ NULL, NULL, 0 }
 };
 
-/* The inviting FG's certificate, passed on from the invitation. */
+/*
+ * The inviting FG's certificate, and the invitation itself as signed
+ * (what the background takes the Background-Url from), passed on.
+ */
 static const struct pspec p_invitation_reject[] = {
 	{ "fg-cert", T_CERTS, P_PEM },
 	{ "ca-chain", T_CERTS, P_PEM },
+	{ "invitation", T_SMIME, 0 },
 	{ NULL, NULL, 0 }
 };
 

@@ -65,6 +65,8 @@ TESTS += t/0540-milter-miltertest.sh
 EXTRA_DIST += t/0540-milter-miltertest.sh t/milter-content.lua
 TESTS += t/0560-milter-hostile-content.sh
 EXTRA_DIST += t/0560-milter-hostile-content.sh
+TESTS += t/0565-milter-hostile-privileges.sh
+EXTRA_DIST += t/0565-milter-hostile-privileges.sh
 
 TESTS += t/0750-fgfed-direct.sh
 TESTS += t/0760-fgfed-release-domain.sh

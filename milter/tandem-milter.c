@@ -9,6 +9,10 @@
  *	in one database transaction that commits before the reply (for
  *	content mail, begun only before its first write: msg_db_write()),
  *	and rolls back on a failure or a refusal (db.h).
+ *	Started as root, it loads its files, forks the CA process
+ *	(ca_start()), opens the milter socket (a unix: one mode 0660,
+ *	group foreground.socket_group), then becomes foreground.user
+ *	(default nobody; never root) before any thread starts.
  *	The MTA connection's private pointer is the connection context
  *	(struct conn, made at the first envfrom, freed at close), which
  *	holds the message context in progress (struct msg, made at
@@ -17,8 +21,10 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <grp.h>
 #include <libmilter/mfapi.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -617,21 +623,81 @@ setup(struct fg *fg)
 	pthread_mutex_init(&fg->fg_ca_lock, NULL);
 }
 
+/* Who the milter becomes, looked up before anything starts. */
+struct privs {
+	uid_t	pv_uid;
+	gid_t	pv_gid;		/* the user's group */
+	gid_t	pv_sockgid;	/* foreground.socket_group */
+};
+
 static void
-listen_on(const char *sock)
+privs_lookup(const struct conf *cf, struct privs *pv)
+{
+	struct passwd *pw;
+	struct group *gr;
+
+	if ((pw = getpwnam(cf->cf_milter_user)) == NULL)
+		log_fatal(EX_CONFIG, "%s: foreground: user: no such user %s",
+		    cf->cf_path, cf->cf_milter_user);
+	if (pw->pw_uid == 0)
+		log_fatal(EX_CONFIG, "%s: foreground: user: %s is root; "
+		    "tandem-milter does not run as root", cf->cf_path,
+		    cf->cf_milter_user);
+	if ((gr = getgrnam(cf->cf_socket_group)) == NULL)
+		log_fatal(EX_CONFIG, "%s: foreground: socket_group: no such "
+		    "group %s", cf->cf_path, cf->cf_socket_group);
+	pv->pv_uid = pw->pw_uid;
+	pv->pv_gid = pw->pw_gid;
+	pv->pv_sockgid = gr->gr_gid;
+}
+
+/*
+ * Bound: become foreground.user for good (its own group only). Not
+ * started as root: nothing to drop.
+ */
+static void
+privs_drop(const struct conf *cf, const struct privs *pv)
+{
+	if (geteuid() != 0)
+		return;
+	if (setgroups(1, &pv->pv_gid) == -1 || setgid(pv->pv_gid) == -1 ||
+	    setuid(pv->pv_uid) == -1)
+		log_fatal(EX_OSERR, "cannot become %s: %s", cf->cf_milter_user,
+		    strerror(errno));
+	if (setuid(0) != -1 || seteuid(0) != -1)
+		log_panic("still root after dropping to %s",
+		    cf->cf_milter_user);
+}
+
+/*
+ * A unix: socket is made mode 0600 (umask) and only then opened to
+ * foreground.socket_group, mode 0660: the MTA's user in that group
+ * connects, nobody else. It stays root's, so the milter's own user
+ * cannot connect to it either. An inet: socket has no permissions:
+ * tandem-milter(8) says to bind it to loopback.
+ */
+static void
+listen_on(const char *sock, gid_t group)
 {
 	const char *path = NULL;
+	mode_t old;
+	int rc;
 
 	if (strncmp(sock, "unix:", 5) == 0)
 		path = sock + 5;
 	else if (strncmp(sock, "local:", 6) == 0)
 		path = sock + 6;
-	if (smfi_register(desc) == MI_FAILURE ||
+	old = umask(0177);
+	rc = smfi_register(desc) == MI_FAILURE ||
 	    smfi_setconn((char *)sock) == MI_FAILURE ||
-	    smfi_opensocket(1) == MI_FAILURE)
+	    smfi_opensocket(1) == MI_FAILURE;
+	umask(old);
+	if (rc)
 		log_fatal(EX_UNAVAILABLE, "cannot listen on %s", sock);
-	/* The MTA's smtpd runs as another user (postfix). */
-	if (path != NULL && chmod(path, 0666) == -1)
+	if (path != NULL && chown(path, (uid_t)-1, group) == -1)
+		log_fatal(EX_OSERR, "chown %s to group %u: %s", path,
+		    (unsigned int)group, strerror(errno));
+	if (path != NULL && chmod(path, 0660) == -1)
 		log_fatal(EX_OSERR, "chmod %s: %s", path, strerror(errno));
 }
 
@@ -639,6 +705,7 @@ int
 main(int argc, char **argv)
 {
 	struct fg fg;
+	struct privs pv;
 	const char *path = CONF_PATH;
 	char err[TN_ERRLEN];
 	pthread_t sender;
@@ -670,6 +737,7 @@ main(int argc, char **argv)
 		}
 		log_fatal(EX_CONFIG, "%s", err);
 	}
+	privs_lookup(fg.fg_conf, &pv);
 	if (check) {
 		printf("configuration OK\n");
 		conf_free(fg.fg_conf);
@@ -683,10 +751,12 @@ main(int argc, char **argv)
 	if (!fore && daemon(0, 0) == -1)
 		log_fatal(EX_OSERR, "daemon: %s", strerror(errno));
 	snapshot = &fg;
-	listen_on(fg.fg_conf->cf_milter_socket);
+	listen_on(fg.fg_conf->cf_milter_socket, pv.pv_sockgid);
+	privs_drop(fg.fg_conf, &pv);
 	if (pthread_create(&sender, NULL, outbox_main, &fg) != 0)
 		log_fatal(EX_OSERR, "cannot start the sender thread");
-	log_info("started socket=%s", fg.fg_conf->cf_milter_socket);
+	log_info("started socket=%s user=%s", fg.fg_conf->cf_milter_socket,
+	    fg.fg_conf->cf_milter_user);
 	rc = smfi_main() == MI_SUCCESS ? EX_OK : EX_SOFTWARE;
 	fg.fg_stop = 1;
 	pthread_join(sender, NULL);

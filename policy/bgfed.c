@@ -27,7 +27,13 @@
  *
  *	store_invitation_reject() does POST /v1/invitation-reject: an
  *	agent of this courier refuses an invitation; the introduction it
- *	asks for is queued to the inviting BG, sealed when sent.
+ *	asks for is queued to the inviting BG, sealed when sent. The
+ *	Background-Url is never the client's word: the reject must carry
+ *	the invitation as its inviting foreground signed it (part
+ *	invitation), verified to the anchors, signed by an FG element of
+ *	the Inviting-Courier, for the client's address, with the same
+ *	Token and the same Background-Url (bgfed_reject_url()); otherwise
+ *	403, and nothing is contacted.
  * DIAGNOSTICS
  *	One log line per decision: "courier msgid=... rcpt=...
  *	action=...". Refusals are logged with their reason; ARM records
@@ -42,6 +48,7 @@
 #include <openssl/x509v3.h>
 
 #include "arm.h"
+#include "cms.h"
 #include "db.h"
 #include "fed.h"
 #include "intro.h"
@@ -428,6 +435,59 @@ out:
 	return st;
 }
 
+/*
+ * The reject's Background-Url comes from the invitation its inviting
+ * foreground signed, not from the client: PD_NONE, or PD_FORBIDDEN
+ * with the reason in msg.
+ */
+static enum pd_status
+bgfed_reject_url(struct pd *pd, const struct proto_msg *pm, char *msg,
+    size_t msglen)
+{
+	const struct proto_part *pp = proto_part(pm, "invitation");
+	const char *url = proto_get(pm, "Background-Url"), *iurl, *why = NULL;
+	struct proto_msg *inv = NULL;
+	STACK_OF(X509) *certs = NULL;
+	struct intro *fg = NULL;
+	unsigned char *text = NULL;
+	size_t tlen = 0;
+	X509 *signer = NULL;
+	enum cms_fail fail;
+	char err[TN_ERRLEN];
+
+	if (pp == NULL) {
+		snprintf(msg, msglen, "no invitation part: the Background-Url "
+		    "is taken only from the signed invitation");
+		return PD_FORBIDDEN;
+	}
+	if (cms_verify(pp->pp_data, pp->pp_len, pki_trust_store(pd->pd_trust),
+	    &text, &tlen, &signer, &certs, &fail, err) == -1 ||
+	    intro_check(pd->pd_trust, signer, certs, PKI_KIND_FG, &fg,
+	    err) == -1 || proto_parse((char *)text, tlen, &inv, err) == -1)
+		why = err;
+	else if (inv->pm_kind != PROTO_INVITATION)
+		why = "the invitation part is not an invitation";
+	else if (strcasecmp(fg->in_courier, proto_get(pm,
+	    "Inviting-Courier")) != 0)
+		why = "the invitation is not signed by the Inviting-Courier";
+	else if (strcasecmp(proto_get(inv, "Recipient"), proto_get(pm,
+	    "Address")) != 0 || strcmp(proto_get(inv, "Token"),
+	    proto_get(pm, "Token")) != 0)
+		why = "the invitation is not the one rejected";
+	else if ((iurl = proto_get(inv, "Background-Url")) == NULL ||
+	    url == NULL || strcmp(iurl, url) != 0)
+		why = "the Background-Url is not the signed invitation's";
+	if (why != NULL)
+		snprintf(msg, msglen, "invitation part: %s", why);
+	if (text != NULL)
+		OPENSSL_clear_free(text, tlen);
+	proto_msg_free(inv);
+	intro_free(fg);
+	X509_free(signer);
+	sk_X509_pop_free(certs, X509_free);
+	return why == NULL ? PD_NONE : PD_FORBIDDEN;
+}
+
 enum pd_status
 store_invitation_reject(struct pd *pd, X509 *client, const char *address,
     const unsigned char *body, size_t len, char *msg, size_t msglen)
@@ -447,6 +507,9 @@ store_invitation_reject(struct pd *pd, X509 *client, const char *address,
 		snprintf(msg, msglen, "%s", err);
 		goto out;
 	}
+	if (pm->pm_kind == PROTO_INVITATION_REJECT &&
+	    (st = bgfed_reject_url(pd, pm, msg, msglen)) != PD_NONE)
+		goto out;
 	st = bgfed_take(pd, pm, NULL, address, (char *)text, tlen, msg,
 	    msglen);
 	if (st == PD_CREATED || st == PD_OK)

@@ -6,12 +6,38 @@ test_have_prog curl || test_skip_all 'curl not found'
 
 TOKEN=Qm9iJ3MgcmVmZXJyYWwgdG9rZW4x
 
-# reject FILE ID TOKEN [ADDRESS [URL]]: dave's invitation-reject, wrapped
-# by his agent to his courier end at b.
-reject() {
+# invitation FILE TOKEN ADDRESS URL: a's FG invites ADDRESS, signed (DER)
+invitation() {
+	_a=$TRASH/pki/a
 	{
 		printf 'MIME-Version: 1.0\r\n'
-		printf 'Content-Type: application/vnd.tandem.invitation-reject\r\n'
+		printf 'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n'
+		printf -- '--b1\r\nContent-Type: application/vnd.tandem.invitation\r\n'
+		printf 'Content-Transfer-Encoding: 7bit\r\n\r\n'
+		printf 'Id: i-%s@a.example\r\nDate: 2026-01-01T00:00:00Z\r\n' "$1"
+		printf 'Token: %s\r\nInviter: alice@a.example\r\n' "$2"
+		printf 'Recipient: %s\r\nCourier: a.example\r\n' "$3"
+		printf 'Register-Address: tandem@a.example\r\n'
+		printf 'Background-Url: %s\r\nMessage-Id: inv1@a.example\r\n' "$4"
+		printf -- '--b1\r\nContent-Type: application/pem-certificate-chain\r\n'
+		printf 'Content-Transfer-Encoding: base64\r\nTandem-Part: fg-cert\r\n\r\n'
+		base64 -w 76 "$_a/elements/fg.crt" | sed "s/\$/\r/"
+		printf -- '--b1--\r\n'
+	} >"$1.txt" &&
+	openssl cms -sign -binary -nodetach -outform DER -in "$1.txt" \
+		-signer "$_a/elements/fg.crt" -inkey "$_a/elements/fg.key" \
+		-certfile "$_a/chain.pem" -out "$1"
+}
+
+# reject FILE ID TOKEN [ADDRESS [URL]]: dave's invitation-reject, wrapped
+# by his agent to his courier end at b, with the invitation a's FG
+# signed (b takes the Background-Url only from it).
+reject() {
+	invitation "$1.inv" "$3" "${4:-dave@b.example}" "${5:-$(bf_url a)}" &&
+	{
+		printf 'MIME-Version: 1.0\r\n'
+		printf 'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n'
+		printf -- '--b1\r\nContent-Type: application/vnd.tandem.invitation-reject\r\n'
 		printf 'Content-Transfer-Encoding: 7bit\r\n\r\n'
 		printf 'Id: %s\r\nDate: 2026-01-01T00:00:00Z\r\n' "$2"
 		printf 'Token: %s\r\nAddress: %s\r\n' "$3" "${4:-dave@b.example}"
@@ -19,6 +45,10 @@ reject() {
 		printf 'Registered-Courier: b.example\r\n'
 		printf 'Message-Id: inv1@a.example\r\n'
 		printf 'Background-Url: %s\r\n' "${5:-$(bf_url a)}"
+		printf -- '--b1\r\nContent-Type: application/pkcs7-mime\r\n'
+		printf 'Content-Transfer-Encoding: base64\r\nTandem-Part: invitation\r\n\r\n'
+		base64 -w 76 "$1.inv" | sed "s/\$/\r/"
+		printf -- '--b1--\r\n'
 	} >"$1" &&
 	openssl cms -sign -binary -nodetach -in "$1" -signer b-dave.pem \
 		-inkey b-dave.key -certfile "$TRASH/pki/b/chain.pem" \
@@ -40,6 +70,8 @@ post() {
 
 test_expect_success_here 'public a invites dave@b.example, who is registered at private b' '
 	bf_setup >setup.log 2>&1 &&
+	(cd "$TRASH/pki" && tandem-ca element -d a --fg tandem@a.example) \
+		>>setup.log 2>&1 &&
 	bf_account a alice active && bf_account b dave active &&
 	pg_wait_for bg bgb "SELECT count(*) FROM accounts" 1 &&
 	pg_psql fg fga -c "INSERT INTO invitations (address, message_id, token_hash, expires_at) VALUES (\$\$dave@b.example\$\$, \$\$inv1@a.example\$\$, sha256(\$\$$TOKEN\$\$::bytea), now() + interval \$\$1 day\$\$)" &&

@@ -173,11 +173,19 @@ cr_postfix() {
 	    "milter_default_action = tempfail" \
 	    "milter_protocol = 6" \
 	    "milter_connect_timeout = 5s" || return 1
-	# master.cf: the delivery agent and the reinjection smtpd.
+	# master.cf: the delivery agent and the reinjection smtpd, with
+	# the -o options of contrib/postfix/master.cf.snippet (no milter,
+	# mail only from 127.0.0.1).
 	_cr_pd=$(postfix_dir fg)
+	_cr_ro=$(sed -n '/^127.0.0.1:10026 /,/^$/s/^[[:space:]]*-o[[:space:]]*/-o /p' \
+	    "$TANDEM_SRC/contrib/postfix/master.cf.snippet" | tr '\n' ' ')
+	case $_cr_ro in *smtpd_milters=*) ;; *)
+		echo "cr_postfix: no reinjection options in master.cf.snippet"
+		return 1 ;;
+	esac
 	postconf -c "$_cr_pd" -M \
 	    "virtual/unix=virtual unix - n n - - virtual" \
-	    "$CR_FG_ADDR:$CR_REINJECT_PORT/inet=$CR_FG_ADDR:$CR_REINJECT_PORT inet n - n - - smtpd -o smtpd_milters= -o receive_override_options=no_milters" ||
+	    "$CR_FG_ADDR:$CR_REINJECT_PORT/inet=$CR_FG_ADDR:$CR_REINJECT_PORT inet n - n - - smtpd $_cr_ro" ||
 	    return 1
 	pf_pty "postfix -c '$_cr_pd' reload" || return 1
 	pf_wait_listen "$CR_FG_ADDR" "$CR_REINJECT_PORT" 10

@@ -54,6 +54,8 @@ test_defaults(void)
 	is_int(cf->cf_superior_gateway, 0, "courier.superior_gateway");
 	is_str(cf->cf_milter_socket, "unix:/run/tandem/milter.sock",
 	    "foreground.milter_socket");
+	is_str(cf->cf_socket_group, "postfix", "foreground.socket_group");
+	is_str(cf->cf_milter_user, "nobody", "foreground.user");
 	is_str(cf->cf_reinject_host, "127.0.0.1", "foreground.reinject host");
 	is_int(cf->cf_reinject_port, 10026, "foreground.reinject port");
 	is_int(cf->cf_max_messages, 64, "foreground.max_messages");
@@ -217,6 +219,19 @@ static const struct {
 	{ "foreground {\n  reinject = \"localhost\"\n}\n",
 	    ":2: foreground: reinject: \"localhost\" is not host:port "
 	    "(port 1..65535)" },
+	{ "foreground {\n  reinject = \"192.0.2.1:10026\"\n}\n",
+	    ":2: foreground: reinject: \"192.0.2.1:10026\" is not a loopback "
+	    "address (127.0.0.0/8, ::1, localhost): the reinjection smtpd "
+	    "has no milter" },
+	{ "foreground {\n  reinject = \"[2001:db8::1]:10026\"\n}\n",
+	    ":2: foreground: reinject: \"[2001:db8::1]:10026\" is not a "
+	    "loopback address (127.0.0.0/8, ::1, localhost): the reinjection "
+	    "smtpd has no milter" },
+	{ "foreground {\n  user = \"\"\n}\n",
+	    ":2: foreground: user: \"\" is not a user or group name" },
+	{ "foreground {\n  socket_group = \"post fix\"\n}\n",
+	    ":2: foreground: socket_group: \"post fix\" is not a user or "
+	    "group name" },
 	{ "agent {\n  submission = \"h:70000\"\n}\n",
 	    ":2: agent: submission: \"h:70000\" is not host:port "
 	    "(port 1..65535)" },
@@ -366,7 +381,7 @@ test_man(void)
 	for (i = 0; conf_option(i, &s, &k); i++, n++)
 		ok(man_documents((char *)page, s, k),
 		    "tandem.conf(5) documents %s.%s with its default", s, k);
-	is_int(n, 26, "the option table has 26 options");
+	is_int(n, 28, "the option table has 28 options");
 	for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
 		if ((sec = man_section((char *)page, sections[i], &len)) ==
 		    NULL)
