@@ -53,6 +53,7 @@ ctl_usage(void)
 	    "           --keybox-key FILE [--generation N]\n"
 	    "       tandemctl account check-key --db CONNINFO --address A "
 	    "--keybox-key FILE\n"
+	    "       tandemctl account repin --db BGCONNINFO --address A\n"
 	    "       tandemctl keybox new FILE\n"
 	    "       tandemctl invite --conf FILE --address A [--db CONNINFO]\n"
 	    "       tandemctl intro add --db CONNINFO --cert CRT --chain PEM "

@@ -18,7 +18,8 @@ dist_man_MANS += policy/tandem-policyd.8
 POLICY_SCENARIOS = \
 	t/0550-policyd-arm.sh \
 	t/0551-policyd-refusals.sh \
-	t/0552-policyd-hold-release.sh
+	t/0552-policyd-hold-release.sh \
+	t/0553-policyd-hostile-agent-cert.sh
 TESTS += $(POLICY_SCENARIOS)
 EXTRA_DIST += $(POLICY_SCENARIOS) t/lib-policyd.sh
 

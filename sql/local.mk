@@ -11,7 +11,8 @@ dist_sqlbg_DATA = \
 	sql/bg/002-helpdesk.sql \
 	sql/bg/003-mailbox-expiry.sql \
 	sql/bg/004-federation.sql \
-	sql/bg/005-courier-claims.sql
+	sql/bg/005-courier-claims.sql \
+	sql/bg/006-agent-pins.sql
 
 # Scenarios on real clusters.
 DB_SCENARIOS = \

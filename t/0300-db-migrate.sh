@@ -40,15 +40,15 @@ test_expect_success 'a second run applies nothing' '
 test_expect_success 'migrate the background, twice' '
 	tandemctl db migrate --bg --db "$BG" --sqldir "$SQLDIR" >out &&
 	test_grep "^applied bg/001-schema.sql\$" out &&
-	test_grep "^bg schema at version 005, 5 applied\$" out &&
+	test_grep "^bg schema at version 006, 6 applied\$" out &&
 	tandemctl db migrate --bg --db "$BG" --sqldir "$SQLDIR" >out &&
-	echo "bg schema at version 005, 0 applied" >expect &&
+	echo "bg schema at version 006, 0 applied" >expect &&
 	test_cmp expect out
 '
 
 test_expect_success 'the background triggers fire always' '
-	pg_psql bg bg -c "SELECT tgname, tgenabled FROM pg_trigger WHERE tgname LIKE \$\$%notify\$\$ ORDER BY 1" >got &&
-	printf "account_keys_notify|A\naccounts_notify|A\n" >expect &&
+	pg_psql bg bg -c "SELECT tgname, tgenabled FROM pg_trigger WHERE tgname LIKE \$\$%notify\$\$ OR tgname LIKE \$\$%pin\$\$ ORDER BY 1" >got &&
+	printf "account_keys_notify|A\naccounts_agent_pin|A\naccounts_notify|A\n" >expect &&
 	test_cmp expect got
 '
 
@@ -131,7 +131,7 @@ test_expect_success 'status on both ends' '
 	test_grep "^slot=tandem_bg active=t lag_bytes=[0-9]*\$" out &&
 	pg_wait_for bg bg "SELECT pid IS NOT NULL FROM pg_stat_subscription WHERE relid IS NULL" t &&
 	tandemctl db status --db "$BG" >out &&
-	test_grep "^element=bg schema_version=5 migrations=5\$" out &&
+	test_grep "^element=bg schema_version=6 migrations=6\$" out &&
 	test_grep "^subscription=tandem_bg enabled=t running=t " out
 '
 
