@@ -123,6 +123,41 @@ test_expect_success 'publish and subscribe' '
 	test_cmp expect out
 '
 
+test_expect_success 'the replication role: its password from a private file, never printed' '
+	(umask 022 && echo "s3cret-for-repl" >pw) &&
+	test_expect_code 65 tandemctl db publish --db "$FG" --repl-password-file pw 2>err &&
+	test_grep "pw: password file is accessible to others than its owner (mode 644); chmod 600" err &&
+	chmod 600 pw &&
+	tandemctl db publish --db "$FG" --repl-password-file pw >out 2>&1 &&
+	test_grep "^role tandem_repl created: LOGIN REPLICATION, SELECT on the published tables\$" out &&
+	tandemctl db publish --db "$FG" --repl-password-file pw >out 2>&1 &&
+	test_grep "^role tandem_repl updated" out &&
+	test_grep_not s3cret out &&
+	pg_psql fg fg -c "SELECT rolreplication, rolsuper, left(rolpassword, 14) FROM pg_authid WHERE rolname = \$\$tandem_repl\$\$" >got &&
+	echo "t|f|SCRAM-SHA-256\$" >expect && test_cmp expect got &&
+	pg_psql fg fg -c "SELECT string_agg(table_name, \$\$,\$\$ ORDER BY table_name) FROM information_schema.role_table_grants WHERE grantee = \$\$tandem_repl\$\$ AND privilege_type = \$\$SELECT\$\$" >got &&
+	echo "account_keys,accounts,bg_relay,invitation_tokens" >expect &&
+	test_cmp expect got &&
+	pg_psql fg fg -c "SELECT count(*) FROM information_schema.role_table_grants WHERE grantee = \$\$tandem_repl\$\$ AND privilege_type <> \$\$SELECT\$\$" >got &&
+	echo 0 >expect && test_cmp expect got
+'
+
+test_expect_success 'subscribe --publisher-file: a private file, its text never echoed' '
+	(umask 022 && echo "$(pg_conninfo fg fg tandem_repl) password=s3cret-for-repl" >pub) &&
+	test_expect_code 65 tandemctl db subscribe --db "$BG" --publisher-file pub 2>err &&
+	test_grep "chmod 600" err &&
+	chmod 600 pub &&
+	test_expect_code 64 tandemctl db subscribe --db "$BG" --publisher-file pub --publisher "$FG" 2>err &&
+	test_grep "give one of --publisher FGCONNINFO, --publisher-file FILE" err &&
+	(umask 077 && echo "s3cret-garbage" >notconn) &&
+	test_expect_code 64 tandemctl db subscribe --db "$BG" --publisher-file notconn 2>err &&
+	test_grep "notconn: not a connection string" err &&
+	test_grep_not s3cret err &&
+	tandemctl db subscribe --db "$BG" --publisher-file pub >out 2>&1 &&
+	echo "subscription tandem_bg updated" >expect &&
+	test_cmp expect out
+'
+
 test_expect_success 'status on both ends' '
 	pg_wait_for fg fg "SELECT active FROM pg_replication_slots WHERE slot_name = \$\$tandem_bg\$\$" t &&
 	tandemctl db status --db "$FG" >out &&
