@@ -1,6 +1,6 @@
 /*
  * NAME
- *	keybox.h - seal per-account private keys for the replication link
+ *	keybox.h - seal courier-end keys for the replication link, and held mail
  * SYNOPSIS
  *	#include "keybox.h"
  *
@@ -19,11 +19,11 @@
  *
  *	struct keybox *keybox_load_private(const char *path, int create,
  *		    char *err);
- *	int	keybox_seal_held(const struct keybox *kb, const char *msgid,
- *		    const char *rcpt, const unsigned char *in, size_t inlen,
+ *	int	keybox_seal_held(const struct keybox *kb,
+ *		    const char *msgid, const char *rcpt, const unsigned char *in, size_t inlen,
  *		    unsigned char **out, size_t *outlen, char *err);
- *	int	keybox_open_held(const struct keybox *kb, const char *msgid,
- *		    const char *rcpt, const unsigned char *in, size_t inlen,
+ *	int	keybox_open_held(const struct keybox *kb,
+ *		    const char *msgid, const char *rcpt, const unsigned char *in, size_t inlen,
  *		    unsigned char **out, size_t *outlen, char *err);
  *	int	keybox_is_held(const unsigned char *in, size_t inlen);
  * DESCRIPTION
@@ -69,8 +69,8 @@
  *	whether bytes look like such a box (1) or not (0: a body held
  *	before the held key existed, as received).
  * DIAGNOSTICS
- *	keybox_load(), keybox_load_private() and keybox_new() return NULL, the others -1, with
- *	a one-line reason in err. keybox_open() reports every
+ *	keybox_load(), keybox_load_private() and keybox_new() return
+ *	NULL, the others -1, with a one-line reason in err. keybox_open() reports every
  *	authentication failure (wrong secret, address or bytes) alike as
  *	"cannot open sealed key".
  */

@@ -208,8 +208,8 @@ test_held(void)
 	snprintf(path, sizeof(path), "%s/held.key", dir);
 	err[0] = '\0';
 	ok(keybox_load_private(path, 0, err) == NULL &&
-	    strstr(err, "No such") != NULL, "held key: missing, not created: %s",
-	    err);
+	    strstr(err, "No such") != NULL,
+	    "held key: missing, not created: %s", err);
 	kb = keybox_load_private(path, 1, err);
 	ok(kb != NULL && stat(path, &st) == 0 && (st.st_mode & 0777) == 0600,
 	    "held key: created at first load, mode 0600");
