@@ -152,7 +152,7 @@ test_expect_success 'the milter refuses a held key its group may read' '
 	cp "$CR_PKI/held.key" held2.key && chmod 640 held2.key &&
 	sed "s|^	keybox_key = .*|&\n	held_key = \"$TRASH/held2.key\"|" "$CR_FG_CONF" >group.conf &&
 	test_grep "held_key = " group.conf &&
-	test_expect_code 78 tandem-milter -c group.conf -f >out 2>&1 &&
+	test_expect_code 78 timeout 20 tandem-milter -c group.conf -f >out 2>&1 &&
 	test_grep "held2.key: key file is accessible to others than its owner (mode 640); chmod 600" out
 '
 
