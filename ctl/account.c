@@ -1,6 +1,6 @@
 /*
  * NAME
- *	account.c - tandemctl account add, tandemctl keybox new
+ *	account.c - tandemctl account add, check-key, repin; keybox new
  * SYNOPSIS
  *	int	ctl_account(int argc, char **argv);
  *	int	ctl_keybox(int argc, char **argv);
@@ -17,6 +17,11 @@
  *	account check-key opens the current sealed key of an account, on
  *	either database, with a keybox key file, and checks it against
  *	the courier-end certificate; it never prints the key.
+ *
+ *	account repin, on the background database, pins the agent
+ *	certificate the foreground now has for an active account
+ *	(agent_pins, sql/bg/006): the operator's word for a change the
+ *	background refused to believe on its own.
  *
  *	keybox new writes a fresh keybox key file (64 hex digits and a
  *	newline, mode 0600); it refuses to overwrite a file.
@@ -425,6 +430,70 @@ out:
 	return status;
 }
 
+/*
+ * The operator believes the agent certificate the foreground now has
+ * for an active account: the background pins it, and the changes shown
+ * to the help desk are resolved.
+ */
+static int
+acct_repin(int argc, char **argv)
+{
+	struct acct_opts o;
+	const char *params[1];
+	PGconn *conn = NULL;
+	PGresult *res = NULL;
+	int status = EX_SOFTWARE, ok = 0;
+
+	if (acct_parse(argc, argv, &o) == -1)
+		return EX_USAGE;
+	if (o.ao_db == NULL || o.ao_address == NULL)
+		return ctl_fail(EX_USAGE, "account repin needs --db BGCONNINFO "
+		    "and --address");
+	params[0] = o.ao_address;
+	if ((conn = ctl_connect(o.ao_db)) == NULL)
+		return EX_UNAVAILABLE;
+	if ((res = ctl_sql(conn, "SELECT to_regclass('agent_pins') IS NOT "
+	    "NULL", 0, NULL)) == NULL)
+		goto out;
+	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+		status = ctl_fail(EX_DATAERR, "no agent_pins here: repin runs "
+		    "on a background database migrated to bg/006");
+		goto out;
+	}
+	PQclear(res);
+	res = NULL;
+	if (ctl_begin(conn) == -1)
+		goto out;
+	if ((res = ctl_sql(conn, "INSERT INTO agent_pins (address, "
+	    "agent_cert) SELECT address, agent_cert FROM accounts WHERE "
+	    "address = lower($1) AND status = 'active' AND agent_cert IS NOT "
+	    "NULL ON CONFLICT (address) DO UPDATE SET agent_cert = "
+	    "EXCLUDED.agent_cert, pinned_at = now() RETURNING "
+	    "encode(sha256(convert_to(agent_cert, 'UTF8')), 'hex')", 1,
+	    params)) == NULL)
+		goto end;
+	if (PQntuples(res) != 1) {
+		status = ctl_fail(EX_DATAERR, "%s: no active account with an "
+		    "agent certificate", o.ao_address);
+		goto end;
+	}
+	printf("account %s agent certificate pinned sha256=%s\n",
+	    o.ao_address, PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if ((res = ctl_sql(conn, "UPDATE agent_cert_changes SET resolved_at "
+	    "= now() WHERE address = lower($1) AND resolved_at IS NULL", 1,
+	    params)) == NULL)
+		goto end;
+	ok = 1;
+end:
+	if (ctl_end(conn, ok) == 0 && ok)
+		status = 0;
+out:
+	PQclear(res);
+	PQfinish(conn);
+	return status;
+}
+
 int
 ctl_account(int argc, char **argv)
 {
@@ -432,7 +501,9 @@ ctl_account(int argc, char **argv)
 		return acct_add(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "check-key") == 0)
 		return acct_check_key(argc - 1, argv + 1);
-	return ctl_fail(EX_USAGE, "account: give add or check-key");
+	if (argc >= 2 && strcmp(argv[1], "repin") == 0)
+		return acct_repin(argc - 1, argv + 1);
+	return ctl_fail(EX_USAGE, "account: give add, check-key or repin");
 }
 
 int

@@ -14,17 +14,28 @@
  *
  *	publish creates (or resets) publication tandem_pub on the
  *	foreground for accounts, account_keys, bg_relay and
- *	invitation_tokens. subscribe creates the background's subscription
- *	to it (PostgreSQL 15: needs a superuser), or points an existing one
- *	at the publisher and refreshes it (tables published since).
+ *	invitation_tokens; with --repl-password-file it also creates (or
+ *	updates) the background's replication role tandem_repl: LOGIN
+ *	REPLICATION, the password as a SCRAM verifier made here, SELECT on
+ *	the published tables only. subscribe creates the background's
+ *	subscription to it (PostgreSQL 15: needs a superuser), or points
+ *	an existing one at the publisher and refreshes it (tables
+ *	published since); --publisher-file reads the publisher's conninfo,
+ *	password included, from a file only its owner may read, so that
+ *	it never shows on a command line. Neither the password nor that
+ *	conninfo is ever printed.
  *	status prints what the database is and how replication goes.
  * DIAGNOSTICS
  *	See tandemctl.c. Strings from the server are printed as they are.
  */
 #include <sys/types.h>
+#include <sys/stat.h>
+
+#include <openssl/crypto.h>
 
 #include <ctype.h>
 #include <dirent.h>
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -39,6 +50,8 @@
 #define DB_PUBLISHED	"accounts, account_keys, bg_relay, invitation_tokens"
 #define DB_MAX_SQLFILE	(1024 * 1024)
 #define DB_MAX_FILES	999
+#define DB_MAX_SECRET	4096
+#define DB_REPL_ROLE	"tandem_repl"
 
 struct db_opts {
 	const char	*do_db;
@@ -46,6 +59,8 @@ struct db_opts {
 	const char	*do_publisher;
 	const char	*do_name;
 	const char	*do_element;	/* "fg" or "bg" */
+	const char	*do_repl_password;	/* file */
+	const char	*do_publisher_file;
 };
 
 static int
@@ -58,6 +73,8 @@ db_parse(int argc, char **argv, struct db_opts *o)
 		{ "sqldir", required_argument, NULL, 's' },
 		{ "publisher", required_argument, NULL, 'p' },
 		{ "name", required_argument, NULL, 'n' },
+		{ "repl-password-file", required_argument, NULL, 'r' },
+		{ "publisher-file", required_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int c;
@@ -84,6 +101,12 @@ db_parse(int argc, char **argv, struct db_opts *o)
 			break;
 		case 'n':
 			o->do_name = optarg;
+			break;
+		case 'r':
+			o->do_repl_password = optarg;
+			break;
+		case 'P':
+			o->do_publisher_file = optarg;
 			break;
 		default:
 			return -1;
@@ -279,8 +302,110 @@ db_require(PGconn *conn, const char *want)
 	return 0;
 }
 
+/*
+ * A secret from a file only its owner may read: its first line, into
+ * *out (free() after OPENSSL_cleanse()). 0, or an exit status.
+ */
 static int
-db_publish(PGconn *conn)
+db_secret(const char *path, const char *what, char **out)
+{
+	unsigned char *buf = NULL;
+	char err[TN_ERRLEN];
+	struct stat st;
+	size_t len = 0;
+
+	*out = NULL;
+	if (stat(path, &st) == -1)
+		return ctl_fail(EX_NOINPUT, "%s: %s", path, strerror(errno));
+	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+		return ctl_fail(EX_DATAERR, "%s: %s file is accessible to "
+		    "others than its owner (mode %03o); chmod 600", path, what,
+		    (unsigned)(st.st_mode & 0777));
+	if (util_read_file(path, DB_MAX_SECRET, &buf, &len, err) == -1)
+		return ctl_fail(EX_NOINPUT, "%s", err);
+	len = strcspn((char *)buf, "\r\n");
+	buf[len] = '\0';
+	if (len == 0) {
+		free(buf);
+		return ctl_fail(EX_DATAERR, "%s: empty %s file", path, what);
+	}
+	*out = (char *)buf;
+	return 0;
+}
+
+static void
+db_secret_free(char *s)
+{
+	if (s == NULL)
+		return;
+	OPENSSL_cleanse(s, strlen(s));
+	free(s);
+}
+
+/*
+ * The background's replication role: LOGIN REPLICATION, a SCRAM
+ * verifier made here (the password never reaches the server or its
+ * log), SELECT on the published tables and nothing else.
+ */
+static int
+db_repl_role(PGconn *conn, const char *pwfile)
+{
+	char *pw = NULL, *verifier = NULL, *lit = NULL, *sql = NULL;
+	PGresult *res = NULL;
+	int st, exists, status = EX_SOFTWARE;
+
+	if ((st = db_secret(pwfile, "password", &pw)) != 0)
+		return st;
+	if ((verifier = PQencryptPasswordConn(conn, pw, DB_REPL_ROLE,
+	    "scram-sha-256")) == NULL) {
+		status = ctl_fail(EX_SOFTWARE, "cannot make a SCRAM verifier: "
+		    "%s", PQerrorMessage(conn));
+		goto out;
+	}
+	if ((res = ctl_sql(conn, "SELECT count(*) FROM pg_roles WHERE "
+	    "rolname = '" DB_REPL_ROLE "'", 0, NULL)) == NULL)
+		goto out;
+	exists = strcmp(PQgetvalue(res, 0, 0), "0") != 0;
+	PQclear(res);
+	res = NULL;
+	if ((lit = PQescapeLiteral(conn, verifier, strlen(verifier))) == NULL ||
+	    asprintf(&sql, "%s ROLE " DB_REPL_ROLE " LOGIN REPLICATION "
+	    "NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOBYPASSRLS "
+	    "PASSWORD %s", exists ? "ALTER" : "CREATE", lit) == -1) {
+		sql = NULL;
+		status = ctl_fail(EX_OSERR, "out of memory");
+		goto out;
+	}
+	if ((res = ctl_sql(conn, sql, 0, NULL)) == NULL)
+		goto out;
+	PQclear(res);
+	if ((res = ctl_sql(conn, "REVOKE ALL ON ALL TABLES IN SCHEMA public "
+	    "FROM " DB_REPL_ROLE, 0, NULL)) == NULL)
+		goto out;
+	PQclear(res);
+	if ((res = ctl_sql(conn, "GRANT USAGE ON SCHEMA public TO "
+	    DB_REPL_ROLE, 0, NULL)) == NULL)
+		goto out;
+	PQclear(res);
+	if ((res = ctl_sql(conn, "GRANT SELECT ON " DB_PUBLISHED " TO "
+	    DB_REPL_ROLE, 0, NULL)) == NULL)
+		goto out;
+	printf("role " DB_REPL_ROLE " %s: LOGIN REPLICATION, SELECT on the "
+	    "published tables\n", exists ? "updated" : "created");
+	status = 0;
+out:
+	PQclear(res);
+	PQfreemem(lit);
+	if (sql != NULL)
+		OPENSSL_cleanse(sql, strlen(sql));
+	free(sql);
+	PQfreemem(verifier);
+	db_secret_free(pw);
+	return status;
+}
+
+static int
+db_publish(const struct db_opts *o, PGconn *conn)
 {
 	PGresult *res;
 	int st, exists;
@@ -301,6 +426,8 @@ db_publish(PGconn *conn)
 	PQclear(res);
 	printf("publication " DB_PUBLICATION ": accounts account_keys "
 	    "bg_relay invitation_tokens\n");
+	if (o->do_repl_password != NULL)
+		return db_repl_role(conn, o->do_repl_password);
 	return 0;
 }
 
@@ -330,25 +457,40 @@ db_subname(PGconn *conn, const char *given, char *out, size_t outlen)
 static int
 db_subscribe(const struct db_opts *o, PGconn *conn)
 {
-	char name[128], *lit = NULL, *msg = NULL, *sql = NULL;
+	char name[128], *lit = NULL, *msg = NULL, *sql = NULL, *secret = NULL;
+	const char *publisher = o->do_publisher;
 	const char *params[1] = { name };
 	PQconninfoOption *opts;
 	PGresult *res = NULL;
 	int st, exists, status = EX_SOFTWARE;
 
-	if (o->do_publisher == NULL)
-		return ctl_fail(EX_USAGE, "--publisher FGCONNINFO is required");
-	if ((opts = PQconninfoParse(o->do_publisher, &msg)) == NULL) {
-		st = ctl_fail(EX_USAGE, "--publisher: %s",
-		    msg ? msg : "out of memory");
+	if ((o->do_publisher == NULL) == (o->do_publisher_file == NULL))
+		return ctl_fail(EX_USAGE, "give one of --publisher FGCONNINFO, "
+		    "--publisher-file FILE");
+	if (o->do_publisher_file != NULL) {
+		if ((st = db_secret(o->do_publisher_file, "connection",
+		    &secret)) != 0)
+			return st;
+		publisher = secret;
+	}
+	if ((opts = PQconninfoParse(publisher, &msg)) == NULL) {
+		/* A file's text is not echoed: it holds a password. */
+		st = ctl_fail(EX_USAGE, "%s: %s", secret != NULL ?
+		    o->do_publisher_file : "--publisher", secret != NULL ?
+		    "not a connection string" : msg ? msg : "out of memory");
 		PQfreemem(msg);
+		db_secret_free(secret);
 		return st;
 	}
 	PQconninfoFree(opts);
-	if (db_subname(conn, o->do_name, name, sizeof(name)) == -1)
-		return EX_USAGE;
-	if ((st = db_require(conn, "bg")) != 0)
-		return st;
+	if (db_subname(conn, o->do_name, name, sizeof(name)) == -1) {
+		status = EX_USAGE;
+		goto out;
+	}
+	if ((st = db_require(conn, "bg")) != 0) {
+		status = st;
+		goto out;
+	}
 	if ((res = ctl_sql(conn, "SELECT rolsuper FROM pg_roles WHERE "
 	    "rolname = current_user", 0, NULL)) == NULL)
 		goto out;
@@ -364,8 +506,8 @@ db_subscribe(const struct db_opts *o, PGconn *conn)
 	exists = strcmp(PQgetvalue(res, 0, 0), "0") != 0;
 	PQclear(res);
 	res = NULL;
-	if ((lit = PQescapeLiteral(conn, o->do_publisher,
-	    strlen(o->do_publisher))) == NULL ||
+	if ((lit = PQescapeLiteral(conn, publisher,
+	    strlen(publisher))) == NULL ||
 	    asprintf(&sql, exists ? "ALTER SUBSCRIPTION %s CONNECTION %s" :
 	    "CREATE SUBSCRIPTION %s CONNECTION %s PUBLICATION "
 	    DB_PUBLICATION, name, lit) == -1) {
@@ -393,8 +535,13 @@ db_subscribe(const struct db_opts *o, PGconn *conn)
 	status = 0;
 out:
 	PQclear(res);
+	if (lit != NULL)
+		OPENSSL_cleanse(lit, strlen(lit));
 	PQfreemem(lit);
+	if (sql != NULL)
+		OPENSSL_cleanse(sql, strlen(sql));
 	free(sql);
+	db_secret_free(secret);
 	return status;
 }
 
@@ -484,7 +631,7 @@ ctl_db(int argc, char **argv)
 	if (strcmp(cmd, "migrate") == 0)
 		status = db_migrate(&o, conn);
 	else if (strcmp(cmd, "publish") == 0)
-		status = db_publish(conn);
+		status = db_publish(&o, conn);
 	else if (strcmp(cmd, "subscribe") == 0)
 		status = db_subscribe(&o, conn);
 	else

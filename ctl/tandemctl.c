@@ -3,15 +3,16 @@
  *	tandemctl - operator's command for Tandem databases and accounts
  * SYNOPSIS
  *	tandemctl db migrate --fg|--bg --db CONNINFO [--sqldir DIR]
- *	tandemctl db publish --db FGCONNINFO
- *	tandemctl db subscribe --db BGCONNINFO --publisher FGCONNINFO
- *		[--name NAME]
+ *	tandemctl db publish --db FGCONNINFO [--repl-password-file FILE]
+ *	tandemctl db subscribe --db BGCONNINFO --publisher FGCONNINFO|
+ *		--publisher-file FILE [--name NAME]
  *	tandemctl db status --db CONNINFO
  *	tandemctl account add --db FGCONNINFO --address A --status S
  *		--courier-key KEY --courier-cert CRT [--agent-cert CRT]
  *		--keybox-key FILE [--generation N]
  *	tandemctl account check-key --db CONNINFO --address A
  *		--keybox-key FILE
+ *	tandemctl account repin --db BGCONNINFO --address A
  *	tandemctl keybox new FILE
  *	tandemctl intro add --db CONNINFO --cert CRT --chain PEM
  *		--anchors PEM
@@ -42,9 +43,10 @@ ctl_usage(void)
 	fprintf(stderr,
 	    "usage: tandemctl db migrate --fg|--bg --db CONNINFO "
 	    "[--sqldir DIR]\n"
-	    "       tandemctl db publish --db FGCONNINFO\n"
+	    "       tandemctl db publish --db FGCONNINFO "
+	    "[--repl-password-file FILE]\n"
 	    "       tandemctl db subscribe --db BGCONNINFO --publisher "
-	    "FGCONNINFO [--name NAME]\n"
+	    "FGCONNINFO|--publisher-file FILE [--name NAME]\n"
 	    "       tandemctl db status --db CONNINFO\n"
 	    "       tandemctl account add --db FGCONNINFO --address A "
 	    "--status S\n"
@@ -53,6 +55,7 @@ ctl_usage(void)
 	    "           --keybox-key FILE [--generation N]\n"
 	    "       tandemctl account check-key --db CONNINFO --address A "
 	    "--keybox-key FILE\n"
+	    "       tandemctl account repin --db BGCONNINFO --address A\n"
 	    "       tandemctl keybox new FILE\n"
 	    "       tandemctl invite --conf FILE --address A [--db CONNINFO]\n"
 	    "       tandemctl intro add --db CONNINFO --cert CRT --chain PEM "

@@ -76,6 +76,7 @@ static cfg_opt_t conf_tls_opts[] = {
 	CFG_STR("key", TANDEM_SYSCONFDIR "/element.key", CFGF_NONE),
 	CFG_STR("chain", TANDEM_SYSCONFDIR "/chain.pem", CFGF_NONE),
 	CFG_STR("keybox_key", TANDEM_SYSCONFDIR "/keybox.key", CFGF_NONE),
+	CFG_STR("held_key", "", CFGF_NONE),
 	CFG_END()
 };
 
@@ -516,6 +517,27 @@ conf_str(cfg_t *cfg, const char *name, int home, char **dst, char *err)
 	return 0;
 }
 
+/* tls.held_key, or held.key in the folder of tls.keybox_key. */
+static int
+conf_held_key(cfg_t *tls, struct conf *cf, char *err)
+{
+	const char *v = cfg_getstr(tls, "held_key"), *slash;
+	int n;
+
+	if (*v != '\0')
+		return conf_str(tls, "held_key", 0, &cf->cf_held_key, err);
+	slash = strrchr(cf->cf_keybox_key, '/');
+	n = slash == NULL ? asprintf(&cf->cf_held_key, "held.key") :
+	    asprintf(&cf->cf_held_key, "%.*s/held.key",
+	    (int)(slash - cf->cf_keybox_key), cf->cf_keybox_key);
+	if (n == -1) {
+		cf->cf_held_key = NULL;
+		tn_err(err, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 static int
 conf_copy_courier(cfg_t *sec, struct conf *cf, char *err)
 {
@@ -613,6 +635,8 @@ conf_copy(cfg_t *cfg, struct conf *cf, char *err)
 	    conf_copy_list(ag, "resolve", &cf->cf_resolve, &cf->cf_nresolve,
 	    err))
 		return -1;
+	if (conf_held_key(tls, cf, err) == -1)
+		return -1;
 	cf->cf_max_messages = cfg_getint(fg, "max_messages");
 	cf->cf_max_request = cfg_getint(bg, "max_request_size");
 	cf->cf_hold_limit = cfg_getint(hy, "hold_limit");
@@ -698,6 +722,7 @@ conf_free(struct conf *cf)
 	free(cf->cf_cert);
 	free(cf->cf_key);
 	free(cf->cf_keybox_key);
+	free(cf->cf_held_key);
 	free(cf->cf_submission_host);
 	free(cf->cf_bg_url);
 	free(cf->cf_agent_maildir);

@@ -23,6 +23,8 @@
  *	host:port options are split into cf_*_host (a string) and
  *	cf_*_port. In cf_agent_maildir and cf_agent_store a leading "~/"
  *	is replaced by $HOME at load time. Domains are lower-cased.
+ *	cf_held_key, when tls.held_key is not set, is held.key in the
+ *	folder of cf_keybox_key.
  *
  *	conf_option() walks the option table: for i = 0, 1, ... it sets
  *	*section and *key (static strings) and returns 1, then 0 past the
@@ -92,6 +94,7 @@ struct conf {
 	char		*cf_key;
 	char		*cf_chain;
 	char		*cf_keybox_key;
+	char		*cf_held_key;	/* foreground only */
 
 	/* hygiene */
 	long		 cf_hold_limit;

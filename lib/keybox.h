@@ -1,6 +1,6 @@
 /*
  * NAME
- *	keybox.h - seal per-account private keys for the replication link
+ *	keybox.h - seal courier-end keys for the replication link, and held mail
  * SYNOPSIS
  *	#include "keybox.h"
  *
@@ -16,6 +16,16 @@
  *		    const unsigned char *in, size_t inlen,
  *		    unsigned char **out, size_t *outlen, char *err);
  *	void	keybox_clear_free(unsigned char *buf, size_t len);
+ *
+ *	struct keybox *keybox_load_private(const char *path, int create,
+ *		    char *err);
+ *	int	keybox_seal_held(const struct keybox *kb,
+ *		    const char *msgid, const char *rcpt, const unsigned char *in, size_t inlen,
+ *		    unsigned char **out, size_t *outlen, char *err);
+ *	int	keybox_open_held(const struct keybox *kb,
+ *		    const char *msgid, const char *rcpt, const unsigned char *in, size_t inlen,
+ *		    unsigned char **out, size_t *outlen, char *err);
+ *	int	keybox_is_held(const unsigned char *in, size_t inlen);
  * DESCRIPTION
  *	Courier-end private keys are shared by the foreground and the
  *	background element and cross the replication link only sealed
@@ -43,9 +53,24 @@
  *	*outlen does not count. Each result is stored in *out (length in *outlen)
  *	and should be passed to keybox_clear_free(), which wipes it
  *	before free(); keybox_clear_free(NULL, 0) does nothing.
+ *
+ *	The foreground's held mail (held_messages.body) is sealed the same
+ *	way under a key only the foreground holds (the held key, never
+ *	replicated: the background's courier-end keys would open the
+ *	content, and its replication role can decode the whole
+ *	foreground database). keybox_load_private() loads such a key
+ *	file, refusing one that its group or others may access; with
+ *	create, a missing file is made first (a fresh secret, mode 0600,
+ *	put in place by link() so that two starters agree).
+ *	keybox_seal_held() and keybox_open_held() seal and open a held
+ *	message of up to TN_MAX_MESSAGE bytes, with version byte
+ *	KEYBOX_HELD_VERSION and "msgid\nrecipient" as additional data: a
+ *	body moved to another row no longer opens. keybox_is_held() says
+ *	whether bytes look like such a box (1) or not (0: a body held
+ *	before the held key existed, as received).
  * DIAGNOSTICS
- *	keybox_load() and keybox_new() return NULL, the others -1, with
- *	a one-line reason in err. keybox_open() reports every
+ *	keybox_load(), keybox_load_private() and keybox_new() return
+ *	NULL, the others -1, with a one-line reason in err. keybox_open() reports every
  *	authentication failure (wrong secret, address or bytes) alike as
  *	"cannot open sealed key".
  */
@@ -56,6 +81,7 @@
 
 #define KEYBOX_SECRET_LEN	32
 #define KEYBOX_VERSION		1
+#define KEYBOX_HELD_VERSION	2
 #define KEYBOX_NONCE_LEN	12
 #define KEYBOX_TAG_LEN		16
 #define KEYBOX_OVERHEAD		(1 + KEYBOX_NONCE_LEN + KEYBOX_TAG_LEN)
@@ -71,5 +97,11 @@ int	keybox_seal(const struct keybox *, const char *,
 int	keybox_open(const struct keybox *, const char *,
 	    const unsigned char *, size_t, unsigned char **, size_t *, char *);
 void	keybox_clear_free(unsigned char *, size_t);
+struct keybox *keybox_load_private(const char *, int, char *);
+int	keybox_seal_held(const struct keybox *, const char *, const char *,
+	    const unsigned char *, size_t, unsigned char **, size_t *, char *);
+int	keybox_open_held(const struct keybox *, const char *, const char *,
+	    const unsigned char *, size_t, unsigned char **, size_t *, char *);
+int	keybox_is_held(const unsigned char *, size_t);
 
 #endif

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keybox.h"
 #include "milter.h"
 #include "tandem.h"
 #include "util.h"
@@ -123,7 +124,10 @@ out:
 	return rc;
 }
 
-/* Hold sealed for rcpt and invite rcpt unless already invited. */
+/*
+ * Hold sealed for rcpt, sealed again under the held key (keybox.h), and
+ * invite rcpt unless already invited.
+ */
 int
 fgdb_hold(const struct fg *fg, PGconn *db, const char *qid,
     const char *msgid, const char *sender, const char *rcpt,
@@ -133,18 +137,27 @@ fgdb_hold(const struct fg *fg, PGconn *db, const char *qid,
 	struct tmail_invite ti;
 	unsigned char hash[TMAIL_HASHLEN];
 	char invid[TN_MAX_MSGID + 1], exp[32], *mail = NULL;
-	const char *p[5] = { msgid, qid, sender, rcpt, (const char *)sealed };
-	int lens[5] = { 0, 0, 0, 0, (int)sealedlen }, rc = -1, pending;
-	size_t mlen;
+	const char *p[5] = { msgid, qid, sender, rcpt, NULL };
+	int lens[5] = { 0, 0, 0, 0, 0 }, rc = -1, pending;
+	unsigned char *box = NULL;
+	size_t mlen, boxlen = 0;
 
+	/* Under the held key: neither the BG nor its replication role. */
+	if (keybox_seal_held(fg->fg_heldbox, msgid, rcpt, sealed, sealedlen,
+	    &box, &boxlen, err) == -1)
+		return -1;
+	p[4] = (const char *)box;
+	lens[4] = (int)boxlen;
 	if (db_exec(db, "INSERT INTO held_messages (message_id, queue_id, "
 	    "sender, recipient, body) VALUES ($1, $2, $3, $4, $5) ON CONFLICT "
 	    "DO NOTHING", 5, p, lens, NULL, err) == -1)
-		return -1;
+		goto out;
 	if ((pending = db_one(db, "SELECT 1 FROM invitations WHERE "
 	    "address = $1 AND status = 'pending' AND expires_at > now()", 1,
-	    &rcpt, NULL, 0, err)) != 0)
-		return pending == 1 ? 0 : -1;
+	    &rcpt, NULL, 0, err)) != 0) {
+		rc = pending == 1 ? 0 : -1;
+		goto out;
+	}
 	memset(&ti, 0, sizeof(ti));
 	ti.ti_address = rcpt;
 	ti.ti_inviter = sender;
@@ -174,5 +187,6 @@ fgdb_hold(const struct fg *fg, PGconn *db, const char *qid,
 	rc = 0;
 out:
 	free(mail);
+	free(box);
 	return rc;
 }

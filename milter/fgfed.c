@@ -24,6 +24,7 @@
 #include "fed.h"
 #include "fgfed.h"
 #include "intro.h"
+#include "keybox.h"
 #include "log.h"
 #include "milter.h"
 #include "proto.h"
@@ -93,6 +94,35 @@ fgfed_hold(struct fed *fd, const struct fed_item *it, char *err)
 
 	return fgdb_hold(mc->mc_fg, fd->fd_db, mc->mc_qid, it->it_msgid,
 	    it->it_sender, it->it_rcpt, it->it_payload, it->it_paylen, err);
+}
+
+/*
+ * A held body, opened with the held key; one held before that key
+ * existed is as received. 1 when it does not open (logged, kept).
+ */
+static int
+fgfed_open_held(struct fed *fd, const struct fed_item *it,
+    unsigned char **out, size_t *outlen, char *err)
+{
+	struct msg *mc = fd->fd_arg;
+	char why[TN_ERRLEN];
+
+	if (!keybox_is_held(it->it_payload, it->it_paylen)) {
+		if ((*out = malloc(it->it_paylen)) == NULL) {
+			tn_err(err, "out of memory");
+			return -1;
+		}
+		memcpy(*out, it->it_payload, it->it_paylen);
+		*outlen = it->it_paylen;
+		return 0;
+	}
+	if (keybox_open_held(mc->mc_fg->fg_heldbox, it->it_msgid, it->it_rcpt,
+	    it->it_payload, it->it_paylen, out, outlen, why) == -1) {
+		log_warn("held msgid=%s rcpt=%s status=unopened reason=\"%s\"",
+		    it->it_msgid, it->it_rcpt, why);
+		return 1;
+	}
+	return 0;
 }
 
 /* A signed non-delivery notice to the sender, null envelope sender. */
@@ -202,6 +232,7 @@ static const struct fed_ops fgfed_ops = {
 	.fo_deliver = fgfed_deliver,
 	.fo_hold = fgfed_hold,
 	.fo_notice = fgfed_notice,
+	.fo_open_held = fgfed_open_held,
 	.fo_released = fgfed_released,
 	.fo_note = fgfed_note,
 };

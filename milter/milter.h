@@ -80,6 +80,7 @@ struct fg {
 	time_t			 fg_anchors_until;
 	struct pki_trust	*fg_trust;
 	struct keybox		*fg_keybox;
+	struct keybox		*fg_heldbox;	/* tls.held_key */
 	struct cms_id		 fg_id;
 	char			*fg_chain_pem;
 	char			*fg_self_pem;	/* fed_self_pem() */

@@ -602,6 +602,8 @@ setup(struct fg *fg)
 		    "set", cf->cf_path);
 	if ((fg->fg_trust = pki_trust_load(cf->cf_anchors, err)) == NULL ||
 	    (fg->fg_keybox = keybox_load(cf->cf_keybox_key, err)) == NULL ||
+	    (fg->fg_heldbox = keybox_load_private(cf->cf_held_key, 1,
+	    err)) == NULL ||
 	    (fg->fg_id.ci_cert = pki_load_cert(cf->cf_cert, err)) == NULL ||
 	    (fg->fg_id.ci_key = pki_load_key(cf->cf_key, NULL, err)) == NULL ||
 	    (fg->fg_id.ci_chain = pki_load_certs(cf->cf_chain, err)) == NULL ||
@@ -766,6 +768,7 @@ main(int argc, char **argv)
 	objcache_free(fg.fg_cache);
 	pki_trust_free(fg.fg_trust);
 	keybox_free(fg.fg_keybox);
+	keybox_free(fg.fg_heldbox);
 	fgdb_id_free(&fg.fg_id);
 	sk_X509_pop_free(fg.fg_id.ci_chain, X509_free);
 	free(fg.fg_chain_pem);

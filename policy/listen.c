@@ -10,7 +10,9 @@
  *	the event loop, and then releases every held ARM whose account is
  *	already active: what arrived while nobody listened (start-up,
  *	downtime, a lost connection) is caught up. Each notification
- *	releases the held ARMs of its address (bgfed_release()).
+ *	releases the held ARMs of its address (bgfed_release()), and
+ *	logs an agent certificate change not believed
+ *	(store_agent_changes()).
  *
  *	LISTEN goes through db_run() (db.h) like every statement. When
  *	the connection is lost, it is retried every LISTEN_RETRY
@@ -123,6 +125,10 @@ listen_read(evutil_socket_t fd, short what, void *arg)
 	while ((n = PQnotifies(pd->pd_listen)) != NULL) {
 		log_info("account address=%s status=active-notified",
 		    n->extra);
+		if (store_connect(pd, err) == -1 ||
+		    store_agent_changes(pd, n->extra, err) == -1)
+			log_warn("account address=%s status=error "
+			    "reason=\"%s\"", n->extra, err);
 		if (bgfed_release(pd, n->extra, err) == -1)
 			log_warn("release address=%s status=error "
 			    "reason=\"%s\"", n->extra, err);

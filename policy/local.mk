@@ -19,6 +19,7 @@ POLICY_SCENARIOS = \
 	t/0550-policyd-arm.sh \
 	t/0551-policyd-refusals.sh \
 	t/0552-policyd-hold-release.sh \
+	t/0553-policyd-hostile-agent-cert.sh \
 	t/0555-policyd-hostile-names.sh \
 	t/0570-policyd-hostile-url.sh
 TESTS += $(POLICY_SCENARIOS)

@@ -12,6 +12,8 @@
  *	int	store_account(struct pd *pd, const char *address,
  *		    struct pd_account **out, int want_key, char *err);
  *	void	store_account_free(struct pd_account *pa);
+ *	int	store_agent_changes(struct pd *pd, const char *address,
+ *		    char *err);
  *	enum pd_status store_arm(struct pd *pd, X509 *client,
  *		    const char *address, const unsigned char *body,
  *		    size_t len, char *msg, size_t msglen);
@@ -93,7 +95,11 @@
  *	is where its agent looks. *out is NULL when there is none, else
  *	it should be passed to store_account_free(). With want_key it
  *	also opens the current (highest, not retired) courier-end key
- *	with the keybox.
+ *	with the keybox. Its agent certificate is the one the background
+ *	pinned when the account first became active (agent_pins),
+ *	whatever the foreground replicated since; a replicated change is
+ *	logged once by store_agent_changes(), which the LISTEN handler
+ *	also calls.
  */
 #ifndef TANDEM_POLICYD_H
 #define TANDEM_POLICYD_H
@@ -182,6 +188,7 @@ void	store_notice(void *, const char *);
 void	store_close(struct pd *);
 int	store_account(struct pd *, const char *, struct pd_account **, int,
 	    char *);
+int	store_agent_changes(struct pd *, const char *, char *);
 void	store_account_free(struct pd_account *);
 enum pd_status store_arm(struct pd *, X509 *, const char *,
 	    const unsigned char *, size_t, char *, size_t);

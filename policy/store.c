@@ -8,7 +8,8 @@
  *	PQexecParams() with $n placeholders and text results; bytea comes
  *	back hex-escaped and is decoded with PQunescapeBytea(). The
  *	tables are those of sql/bg: accounts and account_keys
- *	(replicated, read only), held_arms, agent_mailbox,
+ *	(replicated, read only), agent_pins (the agent certificate
+ *	believed, read only), held_arms, agent_mailbox,
  *	address_routes, introductions and seen_messages (written here).
  *
  *	A statement outside a transaction that finds the connection lost
@@ -159,13 +160,60 @@ st_cert(PGresult *res, int col, char *err)
 	return pki_parse_cert(pem, len, err);
 }
 
+/*
+ * The hook of key replacement (issue 7): a replicated agent certificate
+ * of address differs from the one pinned here. A legitimate change will
+ * come with a proof signed by the pinned certificate's key (or by the
+ * transfer procedure), verified here, and this function will then
+ * re-pin and return 1. Nothing brings such a proof yet: 0, the pinned
+ * certificate stays, and the change waits for the operator
+ * ("tandemctl account repin").
+ */
+static int
+st_agent_change_proved(struct pd *pd, const char *address, char *err)
+{
+	(void)pd;
+	(void)address;
+	(void)err;
+	return 0;
+}
+
+int
+store_agent_changes(struct pd *pd, const char *address, char *err)
+{
+	static const char sql[] = "UPDATE agent_cert_changes SET logged_at "
+	    "= now() WHERE address = lower($1) AND logged_at IS NULL AND "
+	    "resolved_at IS NULL RETURNING offered_sha256";
+	PGresult *res = NULL;
+	int i, r;
+
+	if ((r = st_agent_change_proved(pd, address, err)) != 0)
+		return r == 1 ? 0 : -1;
+	if (db_exec(pd->pd_db, sql, 1, &address, NULL, &res, err) == -1)
+		return -1;
+	for (i = 0; i < PQntuples(res); i++)
+		log_warn("account address=%s status=agent-cert-refused "
+		    "offered=%.16s reason=\"agent certificate changed without "
+		    "proof; kept the pinned one\"", address,
+		    PQgetvalue(res, i, 0));
+	PQclear(res);
+	return 0;
+}
+
+/*
+ * The agent certificate is the one pinned here (sql/bg/006), never a
+ * replicated change of it: whoever owns the foreground could write one.
+ */
 int
 store_account(struct pd *pd, const char *address, struct pd_account **out,
     int want_key, char *err)
 {
 	static const char sql[] =
-	    "SELECT a.status, a.agent_cert, a.courier_cert, k.sealed_key, "
-	    "a.address FROM accounts a LEFT JOIN LATERAL (SELECT sealed_key "
+	    "SELECT a.status, coalesce(p.agent_cert, a.agent_cert), "
+	    "a.courier_cert, k.sealed_key, p.agent_cert IS NOT NULL AND "
+	    "a.agent_cert IS DISTINCT FROM p.agent_cert, a.address "
+	    "FROM accounts a LEFT JOIN agent_pins p USING (address) "
+	    "LEFT JOIN LATERAL (SELECT sealed_key "
 	    "FROM account_keys WHERE address = a.address "
 	    "AND retired_at IS NULL ORDER BY generation DESC LIMIT 1) k "
 	    "ON true WHERE a.address = lower($1)";
@@ -185,13 +233,16 @@ store_account(struct pd *pd, const char *address, struct pd_account **out,
 	 * agent_mailbox is filed, and the keybox opens, under that one.
 	 */
 	if ((pa = calloc(1, sizeof(*pa))) == NULL ||
-	    (pa->pa_address = strdup(PQgetvalue(res, 0, 4))) == NULL ||
+	    (pa->pa_address = strdup(PQgetvalue(res, 0, 5))) == NULL ||
 	    (pa->pa_status = strdup(PQgetvalue(res, 0, 0))) == NULL) {
 		tn_err(err, "out of memory");
 		goto out;
 	}
 	pa->pa_agent = st_cert(res, 1, err);
 	pa->pa_courier = st_cert(res, 2, err);
+	if (strcmp(PQgetvalue(res, 0, 4), "t") == 0 &&
+	    store_agent_changes(pd, pa->pa_address, err) == -1)
+		goto out;
 	if (want_key && (pa->pa_courier == NULL || PQgetisnull(res, 0, 3))) {
 		tn_err(err, "%s: no courier-end key", address);
 		goto out;

@@ -11,12 +11,14 @@ dist_sqlbg_DATA = \
 	sql/bg/002-helpdesk.sql \
 	sql/bg/003-mailbox-expiry.sql \
 	sql/bg/004-federation.sql \
-	sql/bg/005-courier-claims.sql
+	sql/bg/005-courier-claims.sql \
+	sql/bg/006-agent-pins.sql
 
 # Scenarios on real clusters.
 DB_SCENARIOS = \
 	t/0300-db-migrate.sh \
 	t/0310-db-replication.sh \
-	t/0320-ctl-intro.sh
+	t/0320-ctl-intro.sh \
+	t/0340-db-hostile-decode.sh
 TESTS += $(DB_SCENARIOS)
 EXTRA_DIST += $(DB_SCENARIOS)

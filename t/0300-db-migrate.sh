@@ -40,15 +40,15 @@ test_expect_success 'a second run applies nothing' '
 test_expect_success 'migrate the background, twice' '
 	tandemctl db migrate --bg --db "$BG" --sqldir "$SQLDIR" >out &&
 	test_grep "^applied bg/001-schema.sql\$" out &&
-	test_grep "^bg schema at version 005, 5 applied\$" out &&
+	test_grep "^bg schema at version 006, 6 applied\$" out &&
 	tandemctl db migrate --bg --db "$BG" --sqldir "$SQLDIR" >out &&
-	echo "bg schema at version 005, 0 applied" >expect &&
+	echo "bg schema at version 006, 0 applied" >expect &&
 	test_cmp expect out
 '
 
 test_expect_success 'the background triggers fire always' '
-	pg_psql bg bg -c "SELECT tgname, tgenabled FROM pg_trigger WHERE tgname LIKE \$\$%notify\$\$ ORDER BY 1" >got &&
-	printf "account_keys_notify|A\naccounts_notify|A\n" >expect &&
+	pg_psql bg bg -c "SELECT tgname, tgenabled FROM pg_trigger WHERE tgname LIKE \$\$%notify\$\$ OR tgname LIKE \$\$%pin\$\$ ORDER BY 1" >got &&
+	printf "account_keys_notify|A\naccounts_agent_pin|A\naccounts_notify|A\n" >expect &&
 	test_cmp expect got
 '
 
@@ -123,6 +123,41 @@ test_expect_success 'publish and subscribe' '
 	test_cmp expect out
 '
 
+test_expect_success 'the replication role: its password from a private file, never printed' '
+	(umask 022 && echo "s3cret-for-repl" >pw) &&
+	test_expect_code 65 tandemctl db publish --db "$FG" --repl-password-file pw 2>err &&
+	test_grep "pw: password file is accessible to others than its owner (mode 644); chmod 600" err &&
+	chmod 600 pw &&
+	tandemctl db publish --db "$FG" --repl-password-file pw >out 2>&1 &&
+	test_grep "^role tandem_repl created: LOGIN REPLICATION, SELECT on the published tables\$" out &&
+	tandemctl db publish --db "$FG" --repl-password-file pw >out 2>&1 &&
+	test_grep "^role tandem_repl updated" out &&
+	test_grep_not s3cret out &&
+	pg_psql fg fg -c "SELECT rolreplication, rolsuper, left(rolpassword, 14) FROM pg_authid WHERE rolname = \$\$tandem_repl\$\$" >got &&
+	echo "t|f|SCRAM-SHA-256\$" >expect && test_cmp expect got &&
+	pg_psql fg fg -c "SELECT string_agg(table_name, \$\$,\$\$ ORDER BY table_name) FROM information_schema.role_table_grants WHERE grantee = \$\$tandem_repl\$\$ AND privilege_type = \$\$SELECT\$\$" >got &&
+	echo "account_keys,accounts,bg_relay,invitation_tokens" >expect &&
+	test_cmp expect got &&
+	pg_psql fg fg -c "SELECT count(*) FROM information_schema.role_table_grants WHERE grantee = \$\$tandem_repl\$\$ AND privilege_type <> \$\$SELECT\$\$" >got &&
+	echo 0 >expect && test_cmp expect got
+'
+
+test_expect_success 'subscribe --publisher-file: a private file, its text never echoed' '
+	(umask 022 && echo "$(pg_conninfo fg fg tandem_repl) password=s3cret-for-repl" >pub) &&
+	test_expect_code 65 tandemctl db subscribe --db "$BG" --publisher-file pub 2>err &&
+	test_grep "chmod 600" err &&
+	chmod 600 pub &&
+	test_expect_code 64 tandemctl db subscribe --db "$BG" --publisher-file pub --publisher "$FG" 2>err &&
+	test_grep "give one of --publisher FGCONNINFO, --publisher-file FILE" err &&
+	(umask 077 && echo "s3cret-garbage" >notconn) &&
+	test_expect_code 64 tandemctl db subscribe --db "$BG" --publisher-file notconn 2>err &&
+	test_grep "notconn: not a connection string" err &&
+	test_grep_not s3cret err &&
+	tandemctl db subscribe --db "$BG" --publisher-file pub >out 2>&1 &&
+	echo "subscription tandem_bg updated" >expect &&
+	test_cmp expect out
+'
+
 test_expect_success 'status on both ends' '
 	pg_wait_for fg fg "SELECT active FROM pg_replication_slots WHERE slot_name = \$\$tandem_bg\$\$" t &&
 	tandemctl db status --db "$FG" >out &&
@@ -131,7 +166,7 @@ test_expect_success 'status on both ends' '
 	test_grep "^slot=tandem_bg active=t lag_bytes=[0-9]*\$" out &&
 	pg_wait_for bg bg "SELECT pid IS NOT NULL FROM pg_stat_subscription WHERE relid IS NULL" t &&
 	tandemctl db status --db "$BG" >out &&
-	test_grep "^element=bg schema_version=5 migrations=5\$" out &&
+	test_grep "^element=bg schema_version=6 migrations=6\$" out &&
 	test_grep "^subscription=tandem_bg enabled=t running=t " out
 '
 

@@ -27,8 +27,22 @@ test_expect_success_here 'two clusters, migrated, published, subscribed' '
 	FG=$(pg_conninfo fg fg) && BG=$(pg_conninfo bg bg) &&
 	tandemctl db migrate --fg --db "$FG" --sqldir "$SQLDIR" >/dev/null &&
 	tandemctl db migrate --bg --db "$BG" --sqldir "$SQLDIR" >/dev/null &&
-	tandemctl db publish --db "$FG" >/dev/null &&
-	tandemctl db subscribe --db "$BG" --publisher "$FG" >/dev/null
+	pg_publish fg fg >/dev/null &&
+	pg_subscribe bg bg fg fg >/dev/null
+'
+
+test_expect_success 'the background replicates as tandem_repl, by password, with SELECT only' '
+	pg_wait_for fg fg "SELECT string_agg(usename, \$\$,\$\$) FROM pg_stat_replication" tandem_repl &&
+	test_must_fail psql -X -At -d "$(pg_conninfo fg fg tandem_repl) password=wrong" \
+		-c "SELECT 1" 2>err &&
+	test_grep "password authentication failed" err &&
+	pw=$(cat "$(pg_dir_of fg)/repl.pw") &&
+	test_must_fail psql -X -At -d "$(pg_conninfo fg fg tandem_repl) password=$pw" \
+		-c "SELECT count(*) FROM held_messages" 2>err &&
+	test_grep "permission denied" err &&
+	test_must_fail psql -X -At -d "$(pg_conninfo fg fg tandem_repl) password=$pw" \
+		-c "INSERT INTO accounts (address, status) VALUES (\$\$x@a.example\$\$, \$\$invited\$\$)" 2>err &&
+	test_grep "permission denied" err
 '
 
 test_expect_success 'tandemctl keybox new writes a private key file once' '

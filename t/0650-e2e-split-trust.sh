@@ -87,8 +87,11 @@ test_expect_success_here 'bob fetches and reads it: the needles exist' '
 	test "$(echo "$chunks" | wc -l)" = 3
 '
 
-test_expect_success 'the sealed content opens with the key, as plain CMS' '
-	printf "%s" "$sealed" | perl -ne "print pack(q(H*), \$_)" >sealed.der &&
+test_expect_success 'the held content opens with the held key, then with the content key, as plain CMS' '
+	printf "%s" "$sealed" | perl -ne "print pack(q(H*), \$_)" >held.box &&
+	test_must_fail openssl cms -cmsout -inform DER -in held.box -out /dev/null 2>/dev/null &&
+	python3 "$TANDEM_SRC/t/keybox-open.py" "$CR_PKI/held.key" held split@a.example \
+	    dave@a.example <held.box >sealed.der &&
 	kid=$(printf "%s" split@a.example | od -An -tx1 | tr -d " \n") &&
 	openssl cms -decrypt -inform DER -in sealed.der -binary \
 	    -secretkey "$key" -secretkeyid "$kid" >signed.der &&

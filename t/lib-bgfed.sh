@@ -103,8 +103,8 @@ bf_db() {
 	_bf_bg=$(pg_conninfo bg$_bf_c bg$1) &&
 	tandemctl db migrate --fg --db "$_bf_fg" --sqldir "$TANDEM_SRC/sql" &&
 	tandemctl db migrate --bg --db "$_bf_bg" --sqldir "$TANDEM_SRC/sql" &&
-	tandemctl db publish --db "$_bf_fg" &&
-	tandemctl db subscribe --db "$_bf_bg" --publisher "$_bf_fg" &&
+	pg_publish fg$_bf_c fg$1 &&
+	pg_subscribe bg$_bf_c bg$1 fg$_bf_c fg$1 &&
 	bf_conf $1 "$(pg_conninfo bg$_bf_c bg$1 tandem_bg)" >"$TRASH/$1.conf"
 }
 

@@ -198,7 +198,7 @@ courier_fg_setup() {
 	export CR_FG_DB
 	tandemctl db migrate --fg --db "$CR_FG_DB" \
 	    --sqldir "$TANDEM_SRC/sql" >"$TRASH/fg/migrate.log" &&
-	tandemctl db publish --db "$CR_FG_DB" >>"$TRASH/fg/migrate.log" ||
+	pg_publish fg fg >>"$TRASH/fg/migrate.log" ||
 	    return 1
 	CR_FG_CONF=$TRASH/fg/tandem.conf
 	export CR_FG_CONF
@@ -217,8 +217,7 @@ courier_bg_setup() {
 	export CR_BG_DB
 	tandemctl db migrate --bg --db "$CR_BG_DB" \
 	    --sqldir "$TANDEM_SRC/sql" >"$TRASH/bg/migrate.log" &&
-	tandemctl db subscribe --db "$CR_BG_DB" --publisher "$CR_FG_DB" \
-	    >>"$TRASH/bg/migrate.log" || return 1
+	pg_subscribe bg bg fg fg >>"$TRASH/bg/migrate.log" || return 1
 	CR_BG_CONF=$TRASH/bg/tandem.conf
 	export CR_BG_CONF
 	cr_conf "$CR_BG_CONF" bg "$(pg_conninfo bg bg tandem_bg)"

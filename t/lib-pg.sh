@@ -20,6 +20,17 @@
 #	pg_wait_for NAME DB QUERY WANT [SECONDS]
 #				runs QUERY every 0.1 s until it prints WANT,
 #				at most SECONDS (default 20); fails otherwise
+#	pg_publish NAME DB	tandemctl db publish on NAME/DB, with the
+#				background's replication role tandem_repl
+#				and its password (file PG_<NAME>_DIR/repl.pw)
+#	pg_subscribe NAME DB FGNAME FGDB [ARGS...]
+#				tandemctl db subscribe NAME/DB to FGNAME/FGDB
+#				as tandem_repl, the conninfo with the
+#				password in a file (ARGS: --name)
+#
+# Every cluster's pg_hba.conf refuses physical replication to
+# tandem_repl and asks it for its password (scram-sha-256); everybody
+# else is trusted.
 #
 # Call pg_start at the top level or inside test_expect_success_here: in a
 # subshell (test_expect_success) its variables and its test_atexit entry
@@ -74,6 +85,17 @@ pg_start() {
 		cat "$_pg_dir/initdb.log"
 		return 1
 	}
+	{
+		printf 'local replication tandem_repl reject\n'
+		printf 'host replication tandem_repl 0.0.0.0/0 reject\n'
+		printf 'host replication tandem_repl ::/0 reject\n'
+		printf 'local all tandem_repl scram-sha-256\n'
+		printf 'host all tandem_repl 0.0.0.0/0 scram-sha-256\n'
+		printf 'host all tandem_repl ::/0 scram-sha-256\n'
+		cat "$_pg_dir/data/pg_hba.conf"
+	} >"$_pg_dir/pg_hba.new" &&
+	pg_as_owner cp "$_pg_dir/pg_hba.new" "$_pg_dir/data/pg_hba.conf" ||
+		return 1
 	cat >>"$_pg_dir/data/postgresql.conf" <<-EOF
 	listen_addresses = '127.0.0.1'
 	unix_socket_directories = '$_pg_dir'
@@ -145,4 +167,22 @@ pg_wait_for() {
 	done
 	echo "pg_wait_for: '$3' on $1/$2 gave '$_pg_got', want '$4'"
 	return 1
+}
+
+pg_publish() {
+	_pg_pw=$(pg_dir_of "$1")/repl.pw
+	[ -f "$_pg_pw" ] || (umask 077 && od -An -N16 -tx1 /dev/urandom |
+		tr -d ' \n' >"$_pg_pw") || return 1
+	tandemctl db publish --db "$(pg_conninfo "$1" "$2")" \
+		--repl-password-file "$_pg_pw"
+}
+
+pg_subscribe() {
+	_pg_pub=$(pg_dir_of "$1")/$2-$4.publisher
+	(umask 077 && printf '%s password=%s\n' \
+		"$(pg_conninfo "$3" "$4" tandem_repl)" \
+		"$(cat "$(pg_dir_of "$3")/repl.pw")" >"$_pg_pub") || return 1
+	_pg_bg=$(pg_conninfo "$1" "$2")
+	shift 4
+	tandemctl db subscribe --db "$_pg_bg" --publisher-file "$_pg_pub" "$@"
 }

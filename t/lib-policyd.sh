@@ -46,8 +46,7 @@ pd_setup() {
 	PD_FG=$(pg_conninfo fg fg) && PD_BG=$(pg_conninfo bg bg) &&
 	tandemctl db migrate --fg --db "$PD_FG" --sqldir "$TANDEM_SRC/sql" &&
 	tandemctl db migrate --bg --db "$PD_BG" --sqldir "$TANDEM_SRC/sql" &&
-	tandemctl db publish --db "$PD_FG" &&
-	tandemctl db subscribe --db "$PD_BG" --publisher "$PD_FG" ||
+	pg_publish fg fg && pg_subscribe bg bg fg fg ||
 	    return 1
 	PD_CONF=$TRASH/tandem.conf
 	pd_conf "$(pg_conninfo bg bg tandem_bg)" >"$PD_CONF"

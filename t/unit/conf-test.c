@@ -74,6 +74,8 @@ test_defaults(void)
 	is_int(cf->cf_nresolve, 0, "agent.resolve is empty");
 	is_str(cf->cf_keybox_key, TANDEM_SYSCONFDIR "/keybox.key",
 	    "tls.keybox_key");
+	is_str(cf->cf_held_key, TANDEM_SYSCONFDIR "/held.key",
+	    "tls.held_key beside tls.keybox_key");
 	is_int(cf->cf_hold_limit, 30 * 86400, "hygiene.hold_limit");
 	is_int(cf->cf_purge_interval, 3600, "hygiene.purge_interval");
 	is_str(cf->cf_submission_host, "127.0.0.1", "agent.submission host");
@@ -154,6 +156,7 @@ test_full(void)
 	is_str(cf->cf_cert, "/c.pem", "cert");
 	is_str(cf->cf_key, "/k.pem", "key");
 	is_str(cf->cf_keybox_key, "/kb.key", "keybox_key");
+	is_str(cf->cf_held_key, "/held.key", "held_key beside keybox_key");
 	is_int(cf->cf_hold_limit, 14 * 86400, "hold_limit 2w");
 	is_int(cf->cf_purge_interval, 90, "purge_interval 90s");
 	is_str(cf->cf_submission_host, "mail.c.example", "submission host");
@@ -381,7 +384,7 @@ test_man(void)
 	for (i = 0; conf_option(i, &s, &k); i++, n++)
 		ok(man_documents((char *)page, s, k),
 		    "tandem.conf(5) documents %s.%s with its default", s, k);
-	is_int(n, 28, "the option table has 28 options");
+	is_int(n, 29, "the option table has 29 options");
 	for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
 		if ((sec = man_section((char *)page, sections[i], &len)) ==
 		    NULL)

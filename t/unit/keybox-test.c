@@ -4,7 +4,8 @@
  * DESCRIPTION
  *	Round trip, then a table of boxes that must not open: wrong
  *	secret, wrong address, truncated, every kind of flipped bit.
- *	Then the key file reader: good files and bad ones.
+ *	Then the key file reader: good files and bad ones. Then the held
+ *	key and held boxes.
  */
 #include <sys/stat.h>
 
@@ -189,10 +190,76 @@ test_file(void)
 	rmdir(dir);
 }
 
+/* Held messages: their own key file, their own boxes. */
+static void
+test_held(void)
+{
+	char dir[] = "/tmp/tandem-heldkey-XXXXXX", path[64], err[TN_ERRLEN];
+	static const unsigned char body[] = "0\x82 not really CMS";
+	unsigned char *box = NULL, *out = NULL, *big = NULL;
+	size_t boxlen = 0, outlen = 0, biglen = 100 * 1024;
+	struct keybox *kb = NULL, *again = NULL;
+	struct stat st;
+
+	if (mkdtemp(dir) == NULL) {
+		ok(0, "mkdtemp");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/held.key", dir);
+	err[0] = '\0';
+	ok(keybox_load_private(path, 0, err) == NULL &&
+	    strstr(err, "No such") != NULL,
+	    "held key: missing, not created: %s", err);
+	kb = keybox_load_private(path, 1, err);
+	ok(kb != NULL && stat(path, &st) == 0 && (st.st_mode & 0777) == 0600,
+	    "held key: created at first load, mode 0600");
+	again = keybox_load_private(path, 1, err);
+	ok(again != NULL, "held key: loaded again, not replaced");
+	ok(kb != NULL && keybox_seal_held(kb, "m1@a.example", "bob@b.example",
+	    body, sizeof(body), &box, &boxlen, err) == 0 &&
+	    keybox_is_held(box, boxlen) && !keybox_is_held(body, sizeof(body)),
+	    "held: sealed, and told from a body as received");
+	ok(box != NULL && keybox_open_held(again, "m1@a.example",
+	    "bob@b.example", box, boxlen, &out, &outlen, err) == 0 &&
+	    outlen == sizeof(body) && memcmp(out, body, outlen) == 0,
+	    "held: opens with the same key, message id and recipient");
+	keybox_clear_free(out, outlen);
+	out = NULL;
+	ok(box != NULL && keybox_open_held(kb, "m1@a.example",
+	    "eve@b.example", box, boxlen, &out, &outlen, err) == -1,
+	    "held: another recipient's row does not open it");
+	ok(box != NULL && keybox_open_held(kb, "m2@a.example",
+	    "bob@b.example", box, boxlen, &out, &outlen, err) == -1,
+	    "held: another message's row does not open it");
+	ok(box != NULL && keybox_open(kb, "m1@a.example\nbob@b.example", box,
+	    boxlen, &out, &outlen, err) == -1,
+	    "held: not a sealed key (version byte)");
+	keybox_clear_free(box, boxlen);
+	box = NULL;
+	big = calloc(1, biglen);
+	ok(big != NULL && kb != NULL && keybox_seal_held(kb, "m3@a.example",
+	    "bob@b.example", big, biglen, &box, &boxlen, err) == 0 &&
+	    keybox_open_held(kb, "m3@a.example", "bob@b.example", box, boxlen,
+	    &out, &outlen, err) == 0 && outlen == biglen,
+	    "held: larger than a sealed key may be");
+	keybox_clear_free(out, outlen);
+	keybox_clear_free(box, boxlen);
+	free(big);
+	chmod(path, 0640);
+	ok(keybox_load_private(path, 1, err) == NULL &&
+	    strstr(err, "chmod 600") != NULL,
+	    "held key: group-readable is refused: %s", err);
+	keybox_free(kb);
+	keybox_free(again);
+	unlink(path);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
 	test_box();
 	test_file();
+	test_held();
 	return tap_done();
 }
