@@ -25,6 +25,9 @@
  *		    STACK_OF(X509) *chain, const char *endpoint, char *err);
  *	int	fed_seen(struct fed *fd, const char *id, const char *kind,
  *		    char *err);
+ *	int	fed_fresh(const struct fed *fd, const char *date,
+ *		    const char *what, char *why);
+ *	int	fed_purge(struct fed *fd, long *n, char *err);
  *	int	fed_record(struct fed *fd, const struct intro *in, char *err);
  *	int	fed_send(struct fed *fd, const char *courier,
  *		    const char *avoid, const struct fed_item *it, char *used,
@@ -128,6 +131,12 @@
  *	introduction checks, for exactly that endpoint; 0 or -1.
  *
  *	fed_seen() takes an Id of a kind once: 1 the first time, 0 after.
+ *	fed_fresh() is 0 when date (a protocol time) lies within
+ *	hygiene.replay_window before now and hygiene.clock_skew after;
+ *	else -1 with why ("<what> ... is older than the replay window",
+ *	"... is in the future"). fed_purge() deletes the seen_messages
+ *	rows older than the replay window (and the clock skew), *n of
+ *	them: the periodic sweep of each element calls it.
  *	fed_record() stores (or refreshes) an introduction: 1 when the
  *	claim it makes is refused (FED_REFUSED to the caller; why in
  *	fd_claim_why): its courier's name is known with another CA key,
@@ -245,6 +254,8 @@ struct fed_item {
 	const void		*it_extra;	/* the element's: ARM record */
 	const char		*it_held;	/* held row id, or NULL */
 	const char		*it_token;	/* Route-Token carried, or NULL */
+	const char		*it_origin_date;	/* relayed: the */
+	const char		*it_origin_sig;		/* origin's, as read */
 };
 
 struct fed;
@@ -350,6 +361,8 @@ enum fed_status fed_open(struct fed *, const unsigned char *, size_t,
 int	fed_check_endpoint(const struct fed *, X509 *, STACK_OF(X509) *,
 	    const char *, char *);
 int	fed_seen(struct fed *, const char *, const char *, char *);
+int	fed_fresh(const struct fed *, const char *, const char *, char *);
+int	fed_purge(struct fed *, long *, char *);
 int	fed_record(struct fed *, const struct intro *, char *);
 int	fed_send(struct fed *, const char *, const char *,
 	    const struct fed_item *, char *, char *);
