@@ -32,5 +32,7 @@ TESTS += t/0250-agent-register.sh
 EXTRA_DIST += t/0250-agent-register.sh t/lib-agent.sh
 TESTS += t/0260-agent-read.sh
 EXTRA_DIST += t/0260-agent-read.sh
+TESTS += t/0265-agent-hostile-signer.sh
+EXTRA_DIST += t/0265-agent-hostile-signer.sh
 TESTS += t/0270-agent-send-fetch.sh
 EXTRA_DIST += t/0270-agent-send-fetch.sh t/agent-bg-stub.py
