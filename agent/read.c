@@ -25,8 +25,9 @@
  *	is not Tandem mail is an error):
  *	content - unwrap with the agent key (signer: the FG element of
  *	the agent's courier), find the ARM by the Message-ID in the
- *	store, check that the mail's From is the ARM's sender, then
- *	agent_open() (digest, restrictions, signature, sender) and write
+ *	store, check that the mail's From is the ARM's sender, that the
+ *	content's signer is the sender's agent (agent_check_author()),
+ *	then agent_open() (digest, restrictions, signature, sender) and write
  *	the message to standard output or to --out-dir DIR/MESSAGE-ID.eml
  *	(printing that path); --id limits this to one message;
  *	service - agent_service(); invitation - a hint to run register,

@@ -163,6 +163,10 @@
  *	segment, and an item leaving the segment carries its
  *	subordinates' CA certificates in the origin-chain.
  *
+ *	The element that is the origin signs its assertion
+ *	(intro_ic_sign(): Origin-Date now, Origin-Signature); a relay
+ *	copies the item's it_origin_date and it_origin_sig.
+ *
  *	fed_send_own() is fed_send() of a local user's message for one
  *	recipient: Hops 1, this element the origin.
  *
@@ -175,17 +179,24 @@
  *	fed_take_ic() takes an inter-courier message (text, unwrapped;
  *	peer: the checked introduction of the element that signed it),
  *	in the caller's transaction: it checks it (fed_ic_why() below),
- *	takes its Id once, records the origin's introduction, routes
+ *	checks the origin's assertion (intro_ic_verify(): missing or not
+ *	verifying is a claim of peer refused, "Origin C") and its dates
+ *	(fed_fresh() of Date and Origin-Date: the claim "Date"), takes
+ *	its Id once, takes the assertion once (intro_ic_digest(), kind
+ *	"origin" in seen_messages: another Id with the same assertion is
+ *	the claim "Replay" refused), records the origin's introduction, routes
  *	each recipient (deliver, hold, forward with Hops + 1, or notice),
  *	and introduces this element back to the origin when it delivered
  *	or held a message that did not come straight from the origin, or
  *	that a subordinate deferred to it.
  *
  *	fed_take_intro() takes an introduction signed by peer, in the
- *	caller's transaction: it must introduce peer itself; its Id is
+ *	caller's transaction: it must introduce peer itself; its Date
+ *	must be fresh (fed_fresh(), else the claim "Date"); its Id is
  *	taken once; a Token must come with exactly one Address and answer
  *	a pending invitation of that address (the route is then learned
- *	with reason "rejected"). Every other Address needs a proof
+ *	with reason "rejected"; else the claim "Token for ADDRESS" is
+ *	refused). Every other Address needs a proof
  *	(doc/security.md): a Route-Proof echoing the route token this
  *	element put into a message it originated for that address, or
  *	the address lying in the introducer's certified domains; an
