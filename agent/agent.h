@@ -180,6 +180,8 @@ int	agent_submit(struct agent_net *, enum tmail_kind, const char *,
 	    size_t, char *);
 int	agent_check_element(const struct pki_trust *, X509 *,
 	    STACK_OF(X509) *, enum pki_kind, X509 *, char *);
+int	agent_check_author(X509 *, STACK_OF(X509) *, const char *,
+	    const struct cms_id *, char *);
 struct pki_trust *agent_trust(const char *, char *);
 
 int	cmd_init(struct agent_opts *);

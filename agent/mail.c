@@ -13,6 +13,8 @@
  *	int	agent_check_element(const struct pki_trust *trust,
  *		    X509 *signer, STACK_OF(X509) *certs,
  *		    enum pki_kind kind, X509 *own, char *err);
+ *	int	agent_check_author(X509 *signer, STACK_OF(X509) *certs,
+ *		    const char *sender, const struct cms_id *own, char *err);
  *	struct pki_trust *agent_trust(const char *dir, char *err);
  * DESCRIPTION
  *	agent_new_id() returns a fresh message id, 32 random hex digits
@@ -35,6 +37,16 @@
  *	signer with the certificate it expects. Returns 0,
  *	AGENT_EX_UNTRUSTED or AGENT_EX_COURIER.
  *
+ *	agent_check_author() checks who signed a private message's
+ *	content (signer, verified to the root already, certs its chain):
+ *	an agent certificate (not an element, courier-end or CA one),
+ *	for the address sender (the ARM's). With own (the reading agent,
+ *	its certificate and chain) not NULL and sender in own's domain,
+ *	when own's courier is private the signer must be certified by
+ *	that same courier (its CA's key signed the signer): a private
+ *	courier's users are certified by it. Returns 0 or
+ *	AGENT_EX_SENDER.
+ *
  *	agent_trust() loads DIR/anchors.pem; pass the result to
  *	pki_trust_free().
  * DIAGNOSTICS
@@ -45,6 +57,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sysexits.h>
 
 #include "tandem.h"
@@ -133,6 +146,53 @@ agent_check_element(const struct pki_trust *trust, X509 *signer,
 		    "courier");
 		return AGENT_EX_COURIER;
 	}
+	return 0;
+}
+
+/* The domain of an address, or "". */
+static const char *
+mail_domain(const char *address)
+{
+	const char *at = strrchr(address, '@');
+
+	return at != NULL ? at + 1 : "";
+}
+
+int
+agent_check_author(X509 *signer, STACK_OF(X509) *certs, const char *sender,
+    const struct cms_id *own, char *err)
+{
+	enum pki_kind kind = pki_cert_kind(signer);
+	X509 *ca;
+	char *mine = NULL;
+	int rc = AGENT_EX_SENDER;
+
+	if (kind != PKI_KIND_AGENT) {
+		tn_err(err, "refused: the content is signed by a %s "
+		    "certificate, not by a user's agent", pki_kind_name(kind));
+		return rc;
+	}
+	if (sender == NULL || X509_check_email(signer, sender, strlen(sender),
+	    0) != 1) {
+		tn_err(err, "refused: the content's signer is not the sender "
+		    "%s", sender != NULL ? sender : "(none)");
+		return rc;
+	}
+	if (own == NULL || own->ci_cert == NULL ||
+	    (mine = pki_cert_email(own->ci_cert)) == NULL ||
+	    strcasecmp(mail_domain(mine), mail_domain(sender)) != 0 ||
+	    (ca = intro_issuer(own->ci_cert, own->ci_chain)) == NULL ||
+	    pki_cert_role(ca) != PKI_ROLE_PRIVATE) {
+		free(mine);
+		return 0;
+	}
+	free(mine);
+	if (X509_verify(signer, X509_get0_pubkey(ca)) != 1) {
+		tn_err(err, "refused: %s is certified by another courier than "
+		    "the private courier of %s", sender, mail_domain(sender));
+		return rc;
+	}
+	(void)certs;
 	return 0;
 }
 

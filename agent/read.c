@@ -30,8 +30,9 @@
  *	Each Tandem mail:
  *	content - unwrap with the agent key (signer: the FG element of
  *	the agent's courier), find the ARM by the Message-ID in the
- *	store, check that the mail's From is the ARM's sender, then
- *	agent_open() (digest, restrictions, signature, sender) and write
+ *	store, check that the mail's From is the ARM's sender, that the
+ *	content's signer is the sender's agent (agent_check_author()),
+ *	then agent_open() (digest, restrictions, signature, sender) and write
  *	the message to standard output or to --out-dir DIR/MESSAGE-ID.eml
  *	(printing that path); --id limits this to one message;
  *	service - agent_service(); invitation - a hint to run register,
@@ -225,6 +226,84 @@ out:
 	return rc;
 }
 
+/* The address of the inner message's From (at most size), or "". */
+static void
+read_inner_from(const unsigned char *msg, size_t len, char *addr,
+    size_t size)
+{
+	const char *p = (const char *)msg, *end = p + len, *eol, *v, *lt;
+	size_t n;
+
+	addr[0] = '\0';
+	for (; p < end; p = eol + 1) {
+		if ((eol = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			eol = end;
+		if (eol == p || (eol == p + 1 && *p == '\r'))
+			return;		/* the end of the header */
+		if ((size_t)(eol - p) < 5 || strncasecmp(p, "From:", 5) != 0)
+			continue;
+		v = p + 5;
+		if ((lt = memchr(v, '<', (size_t)(eol - v))) != NULL)
+			v = lt + 1;
+		while (v < eol && (*v == ' ' || *v == '\t'))
+			v++;
+		for (n = 0; v + n < eol && v[n] != '>' && v[n] != '\r' &&
+		    v[n] != ' ' && n + 1 < size; n++)
+			addr[n] = v[n];
+		addr[n] = '\0';
+		return;
+	}
+}
+
+/*
+ * Who wrote it (doc/security.md): the content's signer is a user's
+ * agent, for the ARM's sender, certified by the private courier of
+ * the sender's domain when that is this agent's own (mail.c:
+ * agent_check_author()), and the inner message is From the sender.
+ * 0, or an exit status with err (as agent_open() says them).
+ */
+static int
+read_author(struct agent_reader *rd, const struct arm_record *ar,
+    const unsigned char *der, size_t derlen, char *err)
+{
+	STACK_OF(X509) *certs = NULL;
+	X509 *signer = NULL;
+	unsigned char *msg = NULL;
+	size_t msglen = 0;
+	enum cms_fail fail;
+	char why[TN_ERRLEN], from[TN_MAX_ADDRESS + 1];
+	int rc = 0;
+
+	if (cms_open(der, derlen, ar->ar_msgid, ar->ar_key, ar->ar_digest,
+	    pki_trust_store(rd->rd_trust), &msg, &msglen, &signer, &certs,
+	    &fail, why) == -1) {
+		rc = fail == CMS_FAIL_DIGEST ? AGENT_EX_DIGEST :
+		    fail == CMS_FAIL_DECRYPT || fail == CMS_FAIL_SIGNATURE ?
+		    AGENT_EX_TAMPERED : fail == CMS_FAIL_CHAIN ?
+		    AGENT_EX_UNTRUSTED : fail == CMS_FAIL_SENDER ?
+		    AGENT_EX_SENDER : fail == CMS_FAIL_INPUT ? EX_DATAERR :
+		    EX_SOFTWARE;
+		tn_err(err, "%s%s", rc == EX_DATAERR ? "" : "refused: ", why);
+		goto out;
+	}
+	if ((rc = agent_check_author(signer, certs, ar->ar_sender, &rd->rd_id,
+	    err)) != 0)
+		goto out;
+	read_inner_from(msg, msglen, from, sizeof(from));
+	if (strcasecmp(from, ar->ar_sender) != 0) {
+		tn_err(err, "refused: the message inside is from %s, not the "
+		    "sender %s", from[0] != '\0' ? from : "nobody",
+		    ar->ar_sender);
+		rc = AGENT_EX_SENDER;
+	}
+out:
+	if (msg != NULL)
+		OPENSSL_clear_free(msg, msglen);
+	X509_free(signer);
+	sk_X509_pop_free(certs, X509_free);
+	return rc;
+}
+
 static int
 read_write(const struct agent_opts *o, const char *msgid,
     const unsigned char *msg, size_t len, char *err)
@@ -264,6 +343,7 @@ read_content(struct agent_reader *rd, const struct tmail *tm, char *err)
 	int rc;
 
 	if ((rc = read_unwrap(rd, tm, &der, &derlen, &ar, err)) != 0 ||
+	    (rc = read_author(rd, ar, der, derlen, err)) != 0 ||
 	    (rc = agent_open(rd->rd_st, rd->rd_trust, ar, der, derlen, &msg,
 	    &msglen, err)) != 0)
 		goto out;
@@ -296,6 +376,9 @@ inbox_content(struct agent_reader *rd, const struct tmail *tm, char *err)
 	else if (rc == 0 && (cms_digest(der, derlen, dg) == -1 ||
 	    memcmp(dg, ar->ar_digest, CMS_DIGESTLEN) != 0))
 		st = "refused: not the content its ARM is for";
+	else if (rc == 0 && (rc = read_author(rd, ar, der, derlen,
+	    err)) != 0)
+		st = NULL;	/* refused: err says why */
 	else if (rc == 0 && ar->ar_restr.rs_max_opens != 0 &&
 	    store_opens(rd->rd_st, tm->tm_msgid, &n, err) == 0 &&
 	    n >= ar->ar_restr.rs_max_opens)

@@ -323,7 +323,7 @@ open_check_signer(const struct pki_trust *trust, X509 *signer,
 		    ar->ar_sender ? ar->ar_sender : "(none)");
 		return AGENT_EX_SENDER;
 	}
-	return 0;
+	return agent_check_author(signer, certs, ar->ar_sender, NULL, err);
 }
 
 /*

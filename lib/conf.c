@@ -85,6 +85,8 @@ static int	conf_parse_duration(cfg_t *, cfg_opt_t *, const char *, void *);
 static cfg_opt_t conf_hygiene_opts[] = {
 	CFG_INT_CB("hold_limit", 30 * DAY, CFGF_NONE, conf_parse_duration),
 	CFG_INT_CB("purge_interval", 3600, CFGF_NONE, conf_parse_duration),
+	CFG_INT_CB("replay_window", 7 * DAY, CFGF_NONE, conf_parse_duration),
+	CFG_INT_CB("clock_skew", 600, CFGF_NONE, conf_parse_duration),
 	CFG_END()
 };
 
@@ -117,6 +119,8 @@ static const struct {
 	{ "background", "max_request_size", 1024, TN_MAX_MESSAGE },
 	{ "hygiene", "hold_limit", 1, 365 * DAY },
 	{ "hygiene", "purge_interval", 1, DAY },
+	{ "hygiene", "replay_window", 60, 365 * DAY },
+	{ "hygiene", "clock_skew", 0, DAY },
 };
 
 static const struct {
@@ -641,6 +645,8 @@ conf_copy(cfg_t *cfg, struct conf *cf, char *err)
 	cf->cf_max_request = cfg_getint(bg, "max_request_size");
 	cf->cf_hold_limit = cfg_getint(hy, "hold_limit");
 	cf->cf_purge_interval = cfg_getint(hy, "purge_interval");
+	cf->cf_replay_window = cfg_getint(hy, "replay_window");
+	cf->cf_clock_skew = cfg_getint(hy, "clock_skew");
 	return 0;
 }
 

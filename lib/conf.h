@@ -19,7 +19,8 @@
  *	share it. conf_free(NULL) does nothing. CONF_PATH is the usual
  *	place of the file.
  *
- *	Durations (cf_hold_limit, cf_purge_interval) are in seconds;
+ *	Durations (cf_hold_limit, cf_purge_interval, cf_replay_window,
+ *	cf_clock_skew) are in seconds;
  *	host:port options are split into cf_*_host (a string) and
  *	cf_*_port. In cf_agent_maildir and cf_agent_store a leading "~/"
  *	is replaced by $HOME at load time. Domains are lower-cased.
@@ -99,6 +100,8 @@ struct conf {
 	/* hygiene */
 	long		 cf_hold_limit;
 	long		 cf_purge_interval;
+	long		 cf_replay_window;	/* ids kept, oldest Date taken */
+	long		 cf_clock_skew;		/* latest Date taken: now + */
 
 	/* agent */
 	char		*cf_submission_host;

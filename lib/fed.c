@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "db.h"
 #include "fed.h"
@@ -205,8 +206,8 @@ fed_peer(struct fed *fd, const char *courier, char **endpoint, X509 **cert,
 	if (pem != NULL)
 		*pem = NULL;
 	if (db_exec(fd->fd_db, "SELECT endpoint, certificate FROM "
-	    "introductions WHERE courier = $1 AND element = $2", 2, p, NULL,
-	    &r, err) == -1)
+	    "introductions WHERE lower(courier) = lower($1) AND element = $2 "
+	    "ORDER BY courier = $1 DESC LIMIT 1", 2, p, NULL, &r, err) == -1)
 		return -1;
 	if (PQntuples(r) != 1) {
 		rc = 0;
@@ -265,6 +266,50 @@ fed_seen(struct fed *fd, const char *id, const char *kind, char *err)
 	return db_one(fd->fd_db, "INSERT INTO seen_messages (message_id, "
 	    "kind) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1", 2, p,
 	    NULL, 0, err);
+}
+
+int
+fed_fresh(const struct fed *fd, const char *date, const char *what,
+    char *why)
+{
+	const struct conf *cf = fd->fd_conf;
+	time_t t, now = time(NULL);
+
+	if (date == NULL || proto_parse_time(date, &t) == -1) {
+		tn_err(why, "%s: no date", what);
+		return -1;
+	}
+	if (t < now - cf->cf_replay_window) {
+		tn_err(why, "%s %s is older than the replay window", what, date);
+		return -1;
+	}
+	if (t > now + cf->cf_clock_skew) {
+		tn_err(why, "%s %s is in the future", what, date);
+		return -1;
+	}
+	return 0;
+}
+
+int
+fed_purge(struct fed *fd, long *n, char *err)
+{
+	char secs[32], hold[32];
+	const char *p[2] = { secs, hold };
+	PGresult *r = NULL;
+
+	*n = 0;
+	snprintf(secs, sizeof(secs), "%ld", fd->fd_conf->cf_replay_window +
+	    fd->fd_conf->cf_clock_skew);
+	snprintf(hold, sizeof(hold), "%ld", fd->fd_conf->cf_hold_limit);
+	/* A taken invitation token stays as long as its invitation. */
+	if (db_exec(fd->fd_db, "DELETE FROM seen_messages WHERE seen_at < "
+	    "now() - make_interval(secs => $1::bigint) AND (kind <> "
+	    "'invitation-token' OR seen_at < now() - make_interval(secs => "
+	    "$2::bigint))", 2, p, NULL, &r, err) == -1)
+		return -1;
+	*n = atol(PQcmdTuples(r));
+	PQclear(r);
+	return 0;
 }
 
 /*
@@ -520,9 +565,9 @@ fed_send(struct fed *fd, const char *courier, const char *avoid,
 {
 	struct intro_ic ic;
 	X509 *cert = NULL;
-	char tok[48];
+	char tok[48], now[32];
 	char *endpoint = NULL, *pem = NULL, *origin = NULL, *text = NULL;
-	char *rcpt = (char *)it->it_rcpt;
+	char *rcpt = (char *)it->it_rcpt, *sig = NULL;
 	size_t len;
 	int self, rc = -1;
 
@@ -550,11 +595,22 @@ fed_send(struct fed *fd, const char *courier, const char *avoid,
 		goto out;
 	/* Who becomes the origin asks for the introduction back. */
 	ic.ic_token = (char *)it->it_token;
+	ic.ic_origin_date = (char *)it->it_origin_date;
+	ic.ic_origin_sig = (char *)it->it_origin_sig;
 	if (self) {
 		if (fed_route_token(fd, it->it_rcpt, tok, sizeof(tok),
 		    err) == -1)
 			goto out;
 		ic.ic_token = tok;
+		/* ... and signs what it asserts (doc/security.md). */
+		if (proto_format_time(time(NULL), now, sizeof(now)) == -1) {
+			tn_err(err, "cannot format the time");
+			goto out;
+		}
+		ic.ic_origin_date = now;
+		if (intro_ic_sign(&ic, fd->fd_id->ci_key, &sig, err) == -1)
+			goto out;
+		ic.ic_origin_sig = sig;
 	}
 	if (intro_ic_make(&ic, &text, &len, err) == -1 ||
 	    fed_queue(fd, cert, endpoint, "inter-courier", it->it_msgid, text,
@@ -567,6 +623,7 @@ out:
 	free(pem);
 	free(origin);
 	free(text);
+	free(sig);
 	return rc;
 }
 
@@ -780,6 +837,8 @@ fed_ic_rcpt(struct fed *fd, struct fed_in *fi, const char *rcpt, char *err)
 	it.it_paylen = ic->ic_paylen;
 	it.it_extra = fi->fi_extra;
 	it.it_token = ic->ic_token;
+	it.it_origin_date = ic->ic_origin_date;
+	it.it_origin_sig = ic->ic_origin_sig;
 	if (fed_route(fd, rcpt, fi->fi_src, fi->fi_peer->in_courier, &rd,
 	    err) == -1)
 		return -1;
@@ -828,6 +887,27 @@ fed_back(struct fed *fd, const struct fed_in *fi, char *err)
 	    NULL, err);
 }
 
+/*
+ * The origin's assertion and the dates: 0, 1 refused (fed_refuse():
+ * recorded against the element that handed it over), -1.
+ */
+static int
+fed_asserted(struct fed *fd, const struct fed_in *fi, char *err)
+{
+	const struct intro_ic *ic = fi->fi_ic;
+	char claim[ROUTE_IDLEN + 32], why[TN_ERRLEN];
+
+	(void)err;
+	snprintf(claim, sizeof(claim), "Origin %s", ic->ic_origin);
+	if (intro_ic_verify(ic, why) == -1)
+		return fed_refuse(fd, fi->fi_peer, claim, "origin %s, sender "
+		    "%s: %s", ic->ic_origin, ic->ic_sender, why);
+	if (fed_fresh(fd, ic->ic_date, "Date", why) == -1 ||
+	    fed_fresh(fd, ic->ic_origin_date, "Origin-Date", why) == -1)
+		return fed_refuse(fd, fi->fi_peer, "Date", "%s", why);
+	return 0;
+}
+
 static enum fed_status
 fed_ic_take(struct fed *fd, struct fed_in *fi, char *why, char *err)
 {
@@ -835,6 +915,7 @@ fed_ic_take(struct fed *fd, struct fed_in *fi, char *why, char *err)
 	const char *w;
 	struct fed_note fn;
 	size_t i;
+	char digest[65];
 	int fresh, pinned, r;
 
 	if (ic->ic_kind != fd->fd_kind) {
@@ -848,7 +929,8 @@ fed_ic_take(struct fed *fd, struct fed_in *fi, char *why, char *err)
 		return FED_REFUSED;
 	}
 	if ((r = fed_known(fd, fi->fi_peer, &pinned, err)) != 0 ||
-	    (r = fed_known(fd, fi->fi_origin, &pinned, err)) != 0) {
+	    (r = fed_known(fd, fi->fi_origin, &pinned, err)) != 0 ||
+	    (r = fed_asserted(fd, fi, err)) != 0) {
 		snprintf(why, TN_ERRLEN, "%s", fd->fd_claim_why);
 		return r == 1 ? FED_REFUSED : FED_ERROR;
 	}
@@ -863,6 +945,17 @@ fed_ic_take(struct fed *fd, struct fed_in *fi, char *why, char *err)
 		fn.fn_ic = ic;
 		fd->fd_ops->fo_note(fd, &fn);
 		return FED_DUPLICATE;
+	}
+	/* The same assertion under another Id: a replay. */
+	if (intro_ic_digest(ic, digest, err) == -1 ||
+	    (fresh = fed_seen(fd, digest, "origin", err)) == -1)
+		return FED_ERROR;
+	if (!fresh) {
+		fed_refuse(fd, fi->fi_peer, "Replay", "message %s for %s from "
+		    "%s was taken already (replay)", ic->ic_msgid,
+		    ic->ic_rcpts[0], ic->ic_origin);
+		snprintf(why, TN_ERRLEN, "%s", fd->fd_claim_why);
+		return FED_REFUSED;
 	}
 	if (strcasecmp(fi->fi_origin->in_courier, fd->fd_conf->cf_name) != 0 &&
 	    (r = fed_record(fd, fi->fi_origin, err)) != 0) {
@@ -1026,8 +1119,14 @@ fed_intro_take(struct fed *fd, const struct intro *in,
 	const char *token = proto_get(pm, "Token");
 	size_t i, na = proto_count(pm, "Address");
 	struct fed_note fn;
+	char w[TN_ERRLEN], claim[TN_MAX_ADDRESS + 16];
 	int fresh, n, pinned, r;
 
+	if (fed_fresh(fd, proto_get(pm, "Date"), "Date", w) == -1) {
+		fed_refuse(fd, in, "Date", "%s", w);
+		snprintf(why, TN_ERRLEN, "%s", w);
+		return FED_REFUSED;
+	}
 	if ((fresh = fed_seen(fd, proto_get(pm, "Id"), "introduction",
 	    err)) == -1)
 		return FED_ERROR;
@@ -1043,9 +1142,16 @@ fed_intro_take(struct fed *fd, const struct intro *in,
 			tn_err(why, "a Token needs exactly one Address");
 			return FED_BAD;
 		}
-		if ((r = fed_token(fd, token, proto_get(pm, "Address"), why,
-		    err)) != 1)
-			return r == 0 ? FED_REFUSED : FED_ERROR;
+		if ((r = fed_token(fd, token, proto_get(pm, "Address"), w,
+		    err)) == -1)
+			return FED_ERROR;
+		if (r == 0) {
+			snprintf(claim, sizeof(claim), "Token for %s",
+			    proto_get(pm, "Address"));
+			fed_refuse(fd, in, claim, "%s", w);
+			snprintf(why, TN_ERRLEN, "%s", w);
+			return FED_REFUSED;
+		}
 	}
 	/* Who it is first, then what it claims. */
 	r = fed_known(fd, in, &pinned, err);
@@ -1310,6 +1416,8 @@ fed_take_reject(struct fed *fd, const struct proto_msg *pm,
 		snprintf(why, TN_ERRLEN, "%s", w);
 		return FED_REFUSED;
 	}
+	if (fed_fresh(fd, proto_get(pm, "Date"), "Date", why) == -1)
+		return FED_REFUSED;
 	if (fd->fd_kind == PKI_KIND_FG &&
 	    (st = fed_reject_fg(fd, pm, &to, why)) != FED_TAKEN)
 		goto out;

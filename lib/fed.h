@@ -25,6 +25,9 @@
  *		    STACK_OF(X509) *chain, const char *endpoint, char *err);
  *	int	fed_seen(struct fed *fd, const char *id, const char *kind,
  *		    char *err);
+ *	int	fed_fresh(const struct fed *fd, const char *date,
+ *		    const char *what, char *why);
+ *	int	fed_purge(struct fed *fd, long *n, char *err);
  *	int	fed_record(struct fed *fd, const struct intro *in, char *err);
  *	int	fed_send(struct fed *fd, const char *courier,
  *		    const char *avoid, const struct fed_item *it, char *used,
@@ -128,6 +131,12 @@
  *	introduction checks, for exactly that endpoint; 0 or -1.
  *
  *	fed_seen() takes an Id of a kind once: 1 the first time, 0 after.
+ *	fed_fresh() is 0 when date (a protocol time) lies within
+ *	hygiene.replay_window before now and hygiene.clock_skew after;
+ *	else -1 with why ("<what> ... is older than the replay window",
+ *	"... is in the future"). fed_purge() deletes the seen_messages
+ *	rows older than the replay window (and the clock skew), *n of
+ *	them: the periodic sweep of each element calls it.
  *	fed_record() stores (or refreshes) an introduction: 1 when the
  *	claim it makes is refused (FED_REFUSED to the caller; why in
  *	fd_claim_why): its courier's name is known with another CA key,
@@ -154,6 +163,10 @@
  *	segment, and an item leaving the segment carries its
  *	subordinates' CA certificates in the origin-chain.
  *
+ *	The element that is the origin signs its assertion
+ *	(intro_ic_sign(): Origin-Date now, Origin-Signature); a relay
+ *	copies the item's it_origin_date and it_origin_sig.
+ *
  *	fed_send_own() is fed_send() of a local user's message for one
  *	recipient: Hops 1, this element the origin.
  *
@@ -166,17 +179,24 @@
  *	fed_take_ic() takes an inter-courier message (text, unwrapped;
  *	peer: the checked introduction of the element that signed it),
  *	in the caller's transaction: it checks it (fed_ic_why() below),
- *	takes its Id once, records the origin's introduction, routes
+ *	checks the origin's assertion (intro_ic_verify(): missing or not
+ *	verifying is a claim of peer refused, "Origin C") and its dates
+ *	(fed_fresh() of Date and Origin-Date: the claim "Date"), takes
+ *	its Id once, takes the assertion once (intro_ic_digest(), kind
+ *	"origin" in seen_messages: another Id with the same assertion is
+ *	the claim "Replay" refused), records the origin's introduction, routes
  *	each recipient (deliver, hold, forward with Hops + 1, or notice),
  *	and introduces this element back to the origin when it delivered
  *	or held a message that did not come straight from the origin, or
  *	that a subordinate deferred to it.
  *
  *	fed_take_intro() takes an introduction signed by peer, in the
- *	caller's transaction: it must introduce peer itself; its Id is
+ *	caller's transaction: it must introduce peer itself; its Date
+ *	must be fresh (fed_fresh(), else the claim "Date"); its Id is
  *	taken once; a Token must come with exactly one Address and answer
  *	a pending invitation of that address (the route is then learned
- *	with reason "rejected"). Every other Address needs a proof
+ *	with reason "rejected"; else the claim "Token for ADDRESS" is
+ *	refused). Every other Address needs a proof
  *	(doc/security.md): a Route-Proof echoing the route token this
  *	element put into a message it originated for that address, or
  *	the address lying in the introducer's certified domains; an
@@ -245,6 +265,8 @@ struct fed_item {
 	const void		*it_extra;	/* the element's: ARM record */
 	const char		*it_held;	/* held row id, or NULL */
 	const char		*it_token;	/* Route-Token carried, or NULL */
+	const char		*it_origin_date;	/* relayed: the */
+	const char		*it_origin_sig;		/* origin's, as read */
 };
 
 struct fed;
@@ -350,6 +372,8 @@ enum fed_status fed_open(struct fed *, const unsigned char *, size_t,
 int	fed_check_endpoint(const struct fed *, X509 *, STACK_OF(X509) *,
 	    const char *, char *);
 int	fed_seen(struct fed *, const char *, const char *, char *);
+int	fed_fresh(const struct fed *, const char *, const char *, char *);
+int	fed_purge(struct fed *, long *, char *);
 int	fed_record(struct fed *, const struct intro *, char *);
 int	fed_send(struct fed *, const char *, const char *,
 	    const struct fed_item *, char *, char *);

@@ -18,6 +18,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -728,6 +729,10 @@ ic_fields(struct proto_msg *pm, const struct intro_ic *ic, char *err)
 			return -1;
 	if (proto_set(pm, "Hops", hops, err) == -1 ||
 	    proto_set(pm, "Origin-Courier", ic->ic_origin, err) == -1 ||
+	    (ic->ic_origin_date != NULL && proto_set(pm, "Origin-Date",
+	    ic->ic_origin_date, err) == -1) ||
+	    (ic->ic_origin_sig != NULL && proto_set(pm, "Origin-Signature",
+	    ic->ic_origin_sig, err) == -1) ||
 	    (ic->ic_token != NULL &&
 	    proto_set(pm, "Route-Token", ic->ic_token, err) == -1))
 		return -1;
@@ -803,6 +808,11 @@ ic_take(const struct proto_msg *pm, const struct proto_part *pay,
 	ic->ic_origin = dup_field(pm, "Origin-Courier", 0, &bad);
 	if (proto_get(pm, "Route-Token") != NULL)
 		ic->ic_token = dup_field(pm, "Route-Token", 0, &bad);
+	ic->ic_date = dup_field(pm, "Date", 0, &bad);
+	if (proto_get(pm, "Origin-Date") != NULL)
+		ic->ic_origin_date = dup_field(pm, "Origin-Date", 0, &bad);
+	if (proto_get(pm, "Origin-Signature") != NULL)
+		ic->ic_origin_sig = dup_field(pm, "Origin-Signature", 0, &bad);
 	for (; ic->ic_nrcpts < proto_count(pm, "Recipient"); ic->ic_nrcpts++)
 		ic->ic_rcpts[ic->ic_nrcpts] = dup_field(pm, "Recipient",
 		    ic->ic_nrcpts, &bad);
@@ -885,5 +895,172 @@ intro_ic_free(struct intro_ic *ic)
 	free(ic->ic_token);
 	free(ic->ic_payload);
 	free(ic->ic_origin_pem);
+	free(ic->ic_date);
+	free(ic->ic_origin_date);
+	free(ic->ic_origin_sig);
 	free(ic);
+}
+
+/* Append one "Name: value" line, value lowered when lower. */
+static int
+stmt_line(char **buf, size_t *len, const char *name, const char *value,
+    int lower)
+{
+	size_t n = strlen(name) + strlen(value) + 3, i, at;
+	char *tmp;
+
+	if ((tmp = realloc(*buf, *len + n + 1)) == NULL)
+		return -1;
+	*buf = tmp;
+	at = *len + strlen(name) + 2;
+	snprintf(*buf + *len, n + 1, "%s: %s\n", name, value);
+	if (lower)
+		for (i = at; i < at + strlen(value); i++)
+			(*buf)[i] = (char)tolower((unsigned char)(*buf)[i]);
+	*len += n;
+	return 0;
+}
+
+/* What the origin signs (see intro.h), in *out (free()). */
+static int
+ic_statement(const struct intro_ic *ic, char **out, size_t *outlen,
+    char *err)
+{
+	unsigned char md[32];
+	char pay[16 + 2 * sizeof(md)], *hex = NULL, *buf = NULL;
+	size_t len = 0, i;
+	int bad;
+
+	*out = NULL;
+	if (ic->ic_origin_date == NULL) {
+		tn_err(err, "no Origin-Date");
+		return -1;
+	}
+	if (EVP_Digest(ic->ic_payload, ic->ic_paylen, md, NULL, EVP_sha256(),
+	    NULL) != 1 || (hex = util_hex(md, sizeof(md))) == NULL) {
+		tn_err(err, "cannot digest the payload");
+		return -1;
+	}
+	snprintf(pay, sizeof(pay), "%s %s", ic->ic_kind == PKI_KIND_FG ?
+	    "sealed" : "arm", hex);
+	free(hex);
+	bad = stmt_line(&buf, &len, "Statement", "tandem-origin/1", 0) ||
+	    stmt_line(&buf, &len, "Origin-Courier", ic->ic_origin, 1) ||
+	    stmt_line(&buf, &len, "Origin-Date", ic->ic_origin_date, 0) ||
+	    stmt_line(&buf, &len, "Message-Id", ic->ic_msgid, 0) ||
+	    stmt_line(&buf, &len, "Sender", ic->ic_sender, 1);
+	for (i = 0; i < ic->ic_nrcpts && !bad; i++)
+		bad = stmt_line(&buf, &len, "Recipient", ic->ic_rcpts[i], 1);
+	if (bad || stmt_line(&buf, &len, "Payload", pay, 0)) {
+		free(buf);
+		tn_err(err, "out of memory");
+		return -1;
+	}
+	*out = buf;
+	*outlen = len;
+	return 0;
+}
+
+int
+intro_ic_sign(const struct intro_ic *ic, EVP_PKEY *key, char **sig,
+    char *err)
+{
+	EVP_MD_CTX *ctx = NULL;
+	unsigned char *raw = NULL;
+	char *st = NULL;
+	size_t stlen, rawlen = 0;
+	int rc = -1;
+
+	*sig = NULL;
+	if (ic_statement(ic, &st, &stlen, err) == -1)
+		return -1;
+	if ((ctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key) != 1 ||
+	    EVP_DigestSign(ctx, NULL, &rawlen, (unsigned char *)st,
+	    stlen) != 1 || (raw = malloc(rawlen)) == NULL ||
+	    EVP_DigestSign(ctx, raw, &rawlen, (unsigned char *)st,
+	    stlen) != 1 || (*sig = malloc(4 * ((rawlen + 2) / 3) + 1)) ==
+	    NULL) {
+		tn_err(err, "cannot sign the origin's statement");
+		goto out;
+	}
+	EVP_EncodeBlock((unsigned char *)*sig, raw, (int)rawlen);
+	rc = 0;
+out:
+	EVP_MD_CTX_free(ctx);
+	free(raw);
+	free(st);
+	return rc;
+}
+
+int
+intro_ic_verify(const struct intro_ic *ic, char *err)
+{
+	EVP_MD_CTX *ctx = NULL;
+	X509 *cert = NULL;
+	unsigned char *raw = NULL;
+	char *st = NULL, why[TN_ERRLEN];
+	size_t stlen, slen;
+	int rawlen, rc = -1;
+
+	if (ic->ic_origin_sig == NULL) {
+		tn_err(err, "no Origin-Signature");
+		return -1;
+	}
+	if (ic_statement(ic, &st, &stlen, err) == -1)
+		return -1;
+	slen = strlen(ic->ic_origin_sig);
+	if (ic->ic_origin_pem == NULL || (cert = pki_parse_cert(
+	    ic->ic_origin_pem, strlen(ic->ic_origin_pem), why)) == NULL) {
+		tn_err(err, "no origin certificate");
+		goto out;
+	}
+	if (slen % 4 != 0 || (raw = malloc(slen / 4 * 3 + 1)) == NULL ||
+	    (rawlen = EVP_DecodeBlock(raw, (unsigned char *)ic->ic_origin_sig,
+	    (int)slen)) < 0) {
+		tn_err(err, "Origin-Signature is not base64");
+		goto out;
+	}
+	/* EVP_DecodeBlock() counts the padding as bytes. */
+	while (slen > 0 && ic->ic_origin_sig[slen - 1] == '=' && rawlen > 0) {
+		slen--;
+		rawlen--;
+	}
+	if ((ctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL,
+	    X509_get0_pubkey(cert)) != 1 ||
+	    EVP_DigestVerify(ctx, raw, (size_t)rawlen, (unsigned char *)st,
+	    stlen) != 1) {
+		tn_err(err, "Origin-Signature does not verify: the origin did "
+		    "not sign this origin, sender, message and recipient");
+		goto out;
+	}
+	rc = 0;
+out:
+	EVP_MD_CTX_free(ctx);
+	X509_free(cert);
+	free(raw);
+	free(st);
+	return rc;
+}
+
+int
+intro_ic_digest(const struct intro_ic *ic, char *hex, char *err)
+{
+	unsigned char md[32];
+	char *st = NULL, *h;
+	size_t stlen;
+
+	if (ic_statement(ic, &st, &stlen, err) == -1)
+		return -1;
+	if (EVP_Digest(st, stlen, md, NULL, EVP_sha256(), NULL) != 1 ||
+	    (h = util_hex(md, sizeof(md))) == NULL) {
+		free(st);
+		tn_err(err, "cannot digest the origin's statement");
+		return -1;
+	}
+	snprintf(hex, 2 * sizeof(md) + 1, "%s", h);
+	free(h);
+	free(st);
+	return 0;
 }

@@ -34,6 +34,11 @@
  *		    size_t len, struct intro_ic **out, struct intro **origin,
  *		    char *err);
  *	void	intro_ic_free(struct intro_ic *ic);
+ *	int	intro_ic_sign(const struct intro_ic *ic, EVP_PKEY *key,
+ *		    char **sig, char *err);
+ *	int	intro_ic_verify(const struct intro_ic *ic, char *err);
+ *	int	intro_ic_digest(const struct intro_ic *ic, char *hex,
+ *		    char *err);
  * DESCRIPTION
  *	An introduction of an element is its element certificate plus the
  *	chain up to the root (doc/federation.md, section 1).
@@ -119,6 +124,22 @@
  *	*out (intro_ic_free(), which accepts NULL) and *origin
  *	(intro_free(); origin may be NULL) are set only on success. The
  *	strings of a struct intro_ic returned are owned by it.
+ *
+ *	The origin's assertion: intro_ic_sign() signs, with key (the
+ *	origin element's), what the origin asserts of an inter-courier
+ *	message (doc/protocol.md, "inter-courier"): Origin-Courier,
+ *	Origin-Date, Message-Id, Sender, every Recipient and the SHA-256
+ *	of the payload, one statement of lines in a fixed order, names
+ *	and addresses in lower case; *sig (free()) is the signature in
+ *	base64, the Origin-Signature field. ic_origin_date must be set.
+ *	Relays copy Origin-Date and Origin-Signature unchanged.
+ *	intro_ic_verify() checks ic_origin_sig over that statement with
+ *	the key of the origin certificate (the first of ic_origin_pem,
+ *	checked to the root by intro_ic_read()); 0, or -1 with the reason
+ *	("no Origin-Signature", "Origin-Signature does not verify").
+ *	intro_ic_digest() writes the SHA-256 of the statement in hex
+ *	(65 bytes with the NUL) into hex: what a receiver remembers to
+ *	refuse the same message again under another Id.
  * DIAGNOSTICS
  *	Functions returning int return 0, or -1 with a one-line reason in
  *	err: "untrusted introduction: <why>", "introduction of a <kind>,
@@ -131,6 +152,7 @@
 
 #include <stddef.h>
 
+#include <openssl/evp.h>
 #include <openssl/x509.h>
 
 #include "pki.h"
@@ -177,6 +199,9 @@ struct intro_ic {
 	unsigned char	*ic_payload;
 	size_t		 ic_paylen;
 	char		*ic_origin_pem;	/* origin cert, then its chain */
+	char		*ic_date;	/* Date of this hop (read only) */
+	char		*ic_origin_date;	/* Origin-Date, or NULL */
+	char		*ic_origin_sig;	/* Origin-Signature, or NULL */
 };
 
 int	intro_check(const struct pki_trust *, X509 *, STACK_OF(X509) *,
@@ -200,5 +225,8 @@ int	intro_ic_make(const struct intro_ic *, char **, size_t *, char *);
 int	intro_ic_read(const struct pki_trust *, const char *, size_t,
 	    struct intro_ic **, struct intro **, char *);
 void	intro_ic_free(struct intro_ic *);
+int	intro_ic_sign(const struct intro_ic *, EVP_PKEY *, char **, char *);
+int	intro_ic_verify(const struct intro_ic *, char *);
+int	intro_ic_digest(const struct intro_ic *, char *, char *);
 
 #endif

@@ -182,6 +182,8 @@ static const struct fspec f_inter_courier[] = {
 	{ "Recipient", FT_ADDR, F_REQ | F_REP, NULL },
 	{ "Hops", FT_UINT, F_REQ, NULL },
 	{ "Origin-Courier", FT_NAME, F_REQ, NULL },
+	{ "Origin-Date", FT_TIME, 0, NULL },
+	{ "Origin-Signature", FT_TEXT, 0, NULL },
 	{ "Route-Token", FT_TOKEN, 0, NULL },
 	{ NULL, 0, 0, NULL }
 };

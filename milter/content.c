@@ -9,7 +9,8 @@
  *	agent and that envelope sender, From and certificate agree,
  *	routes every recipient, holds and invites the unregistered ones,
  *	sends those of other couriers on (fed_send_local()), and rewraps
- *	the sealed content to the agents of the local ones.
+ *	the sealed content to the agents of the local ones. The same
+ *	sealed content is taken once: again, it is refused (5.7.1).
  *	It reads outside any transaction (db_exec()) and calls
  *	msg_db_write() before its first write, which begins one; the
  *	caller commits or rolls back whatever was begun and carries out
@@ -27,6 +28,7 @@
 #include "log.h"
 #include "milter.h"
 #include "tandem.h"
+#include "util.h"
 
 static const char *
 fail_code(enum cms_fail f)
@@ -310,6 +312,41 @@ out:
 	return rc;
 }
 
+/*
+ * The same sealed content taken once (seen_messages, kind "content",
+ * by its SHA-256, kept for hygiene.replay_window): 0, or -1 with the
+ * verdict set. Its write begins the transaction.
+ */
+static int
+content_once(struct msg *mc, PGconn *db, const unsigned char *sealed,
+    size_t sealedlen)
+{
+	unsigned char dg[CMS_DIGESTLEN];
+	const char *p[1];
+	char err[TN_ERRLEN], *hex = NULL;
+	int fresh = -1;
+
+	if (msg_db_write(mc, db) == -1)
+		return -1;
+	if (cms_digest(sealed, sealedlen, dg) == 0 &&
+	    (hex = util_hex(dg, sizeof(dg))) != NULL) {
+		p[0] = hex;
+		fresh = db_one(db, "INSERT INTO seen_messages (message_id, "
+		    "kind) VALUES ($1, 'content') ON CONFLICT DO NOTHING "
+		    "RETURNING 1", 1, p, NULL, 0, err);
+	} else
+		tn_err(err, "cannot digest the sealed content");
+	free(hex);
+	if (fresh == 1)
+		return 0;
+	if (fresh == 0)
+		msg_fail(mc, MSG_PERM, "5.7.1 this sealed content was taken "
+		    "already (replay)");
+	else
+		msg_fail(mc, MSG_TEMP, "4.3.0 %s", err);
+	return -1;
+}
+
 int
 content_process(struct msg *mc, PGconn *db, struct tmail *tm)
 {
@@ -320,7 +357,8 @@ content_process(struct msg *mc, PGconn *db, struct tmail *tm)
 	int rc = -1;
 
 	msg_note(mc, " msgid=%s", tm->tm_msgid);
-	if (content_open(mc, db, tm, &sealed, &sealedlen) == -1)
+	if (content_open(mc, db, tm, &sealed, &sealedlen) == -1 ||
+	    content_once(mc, db, sealed, sealedlen) == -1)
 		goto out;
 	if ((to = sk_X509_new_null()) == NULL) {
 		msg_fail(mc, MSG_TEMP, "4.3.0 out of memory");

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fed.h"
 #include "log.h"
 #include "milter.h"
 #include "proto.h"
@@ -126,6 +127,8 @@ hygiene_purge(const struct fg *fg, PGconn *db, char *err)
 	char limit[32];
 	const char *p[1] = { limit };
 	PGresult *r = NULL;
+	struct fed fd;
+	long n;
 	int i, rc = -1;
 
 	snprintf(limit, sizeof(limit), "%ld", fg->fg_conf->cf_hold_limit);
@@ -145,6 +148,13 @@ hygiene_purge(const struct fg *fg, PGconn *db, char *err)
 	if (strcmp(PQcmdTuples(r), "0") != 0)
 		log_info("hygiene invitations=%s status=expired",
 		    PQcmdTuples(r));
+	/* Ids taken longer ago than the replay window. */
+	fed_init(&fd, PKI_KIND_FG, fg->fg_conf, NULL, NULL, NULL, db, NULL,
+	    NULL);
+	if (fed_purge(&fd, &n, err) == -1)
+		goto out;
+	if (n > 0)
+		log_info("hygiene seen_messages purged=%ld", n);
 	rc = 0;
 out:
 	PQclear(r);

@@ -581,6 +581,15 @@ store_arm(struct pd *pd, X509 *client, const char *address,
 		snprintf(msg, msglen, "sender is not the client's address");
 		goto out;
 	}
+	/* Dated within the replay window: its Message-Id is still known. */
+	if (ar->ar_issued < time(NULL) - pd->pd_cf->cf_replay_window) {
+		snprintf(msg, msglen, "Issued is older than the replay window");
+		goto out;
+	}
+	if (ar->ar_issued > time(NULL) + pd->pd_cf->cf_clock_skew) {
+		snprintf(msg, msglen, "Issued is in the future");
+		goto out;
+	}
 	st = st_commit(pd, ar, arm, armlen, body, len, msg, msglen);
 out:
 	if (st != PD_CREATED && st != PD_OK && st != PD_UNAVAILABLE)
@@ -687,6 +696,8 @@ store_purge(struct pd *pd, char *err)
 	char secs[32];
 	const char *val = secs;
 	PGresult *res = NULL;
+	struct fed fd;
+	long n;
 	int rc = -1;
 
 	snprintf(secs, sizeof(secs), "%ld", pd->pd_cf->cf_hold_limit);
@@ -705,6 +716,13 @@ store_purge(struct pd *pd, char *err)
 		goto out;
 	if (strcmp(PQcmdTuples(res), "0") != 0)
 		log_info("hygiene agent_mailbox expired=%s", PQcmdTuples(res));
+	/* Ids taken longer ago than the replay window. */
+	fed_init(&fd, PKI_KIND_BG, pd->pd_cf, NULL, NULL, NULL, pd->pd_db,
+	    NULL, NULL);
+	if (fed_purge(&fd, &n, err) == -1)
+		goto out;
+	if (n > 0)
+		log_info("hygiene seen_messages purged=%ld", n);
 	rc = 0;
 out:
 	PQclear(res);

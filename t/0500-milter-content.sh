@@ -192,12 +192,28 @@ test_expect_success 'garbled body: 550 5.6.0, nothing stored' '
 	echo 1 >want && test_cmp want n
 '
 
+test_expect_success 'the same sealed content again, in a new wrap: 550 5.7.1, nothing held or sent' '
+	mkmail m1b alice alice@a.example bob@a.example dave@a.example &&
+	! cmp m1 m1b >/dev/null &&
+	test_must_fail send m1b alice@a.example bob@a.example dave@a.example &&
+	test_grep "550 5.7.1 this sealed content was taken already (replay)" swaks.out &&
+	pg_psql fg fg -c "SELECT count(*) FROM held_messages" >n &&
+	echo 1 >want && test_cmp want n &&
+	pg_psql fg fg -c "SELECT count(*) FROM seen_messages WHERE kind = \$\$content\$\$" >n &&
+	test_cmp want n
+'
+
 test_expect_success 'database restarted: the pooled connections are replaced' '
 	pg_stop fg &&
 	pg_as_owner "$PG_BINDIR/pg_ctl" -D "$(pg_dir_of fg)/data" \
 	    -l "$(pg_dir_of fg)/server.log" -w -t 30 \
 	    -o "-p $(pg_port_of fg)" start >/dev/null &&
-	send m1 alice@a.example bob@a.example &&
+	printf "another sealed content stand-in\n" >inner5 &&
+	openssl cms -sign -binary -nodetach -outform DER -in inner5 \
+	    -signer isp/accounts/alice@a.example/agent.crt -inkey alice.key \
+	    -out sealed.der &&
+	mkmail m5 alice alice@a.example bob@a.example &&
+	send m5 alice@a.example bob@a.example &&
 	test_grep "<-  250 2.0.0 Ok: queued" swaks.out &&
 	test_grep_not "<\*\* 451" swaks.out &&
 	cr_alive=$(cat milter.pid) && kill -0 "$cr_alive"

@@ -39,7 +39,7 @@ reject() {
 		printf 'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n'
 		printf -- '--b1\r\nContent-Type: application/vnd.tandem.invitation-reject\r\n'
 		printf 'Content-Transfer-Encoding: 7bit\r\n\r\n'
-		printf 'Id: %s\r\nDate: 2026-01-01T00:00:00Z\r\n' "$2"
+		printf 'Id: %s\r\nDate: %s\r\n' "$2" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 		printf 'Token: %s\r\nAddress: %s\r\n' "$3" "${4:-dave@b.example}"
 		printf 'Inviting-Courier: a.example\r\n'
 		printf 'Registered-Courier: b.example\r\n'

@@ -82,16 +82,23 @@ ic() {
 		printf "Content-Transfer-Encoding: base64\r\nTandem-Part: %s\r\n\r\n" "$2"
 		base64 -w 76 "$3" | sed "s/\$/\r/"
 	}
+	now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 	{
 		printf "MIME-Version: 1.0\r\n"
 		printf "Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
 		printf -- "--b1\r\nContent-Type: application/vnd.tandem.inter-courier\r\n"
 		printf "Content-Transfer-Encoding: 7bit\r\n\r\n"
-		printf "Id: %s\r\nDate: 2026-01-01T00:00:00Z\r\n" "$2"
+		printf "Id: %s\r\nDate: %s\r\n" "$2" "$now"
 		printf "From-Element: tandem@b.example\r\nTo-Element: tandem@a.example\r\n"
 		printf "Message-Id: %s@b.example\r\nSender: %s\r\n" "$1" "$5"
 		printf "Recipient: %s\r\nHops: %s\r\n" "$6" "$3"
-		printf "Origin-Courier: b.example\r\n"
+		printf "Origin-Courier: b.example\r\nOrigin-Date: %s\r\n" "$now"
+		printf "Origin-Signature: %s\r\n" "$({
+			printf "Statement: tandem-origin/1\nOrigin-Courier: b.example\n"
+			printf "Origin-Date: %s\nMessage-Id: %s@b.example\n" "$now" "$1"
+			printf "Sender: %s\nRecipient: %s\n" "$5" "$6"
+			printf "Payload: sealed %s\n" "$(openssl dgst -sha256 -r sealed.der | cut -d" " -f1)"
+		} | openssl dgst -sha256 -sign $4/elements/fg.key -binary | base64 -w0)"
 		part application/pkcs7-mime sealed sealed.der
 		part application/pem-certificate-chain origin-cert $4/elements/fg.crt
 		part application/pem-certificate-chain origin-chain $4/chain.pem

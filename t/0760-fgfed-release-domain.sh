@@ -52,7 +52,7 @@ intro() {
 		printf "Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
 		printf -- "--b1\r\nContent-Type: application/vnd.tandem.introduction\r\n"
 		printf "Content-Transfer-Encoding: 7bit\r\n\r\n"
-		printf "Id: %s\r\nDate: 2026-01-01T00:00:00Z\r\n" "$_id"
+		printf "Id: %s\r\nDate: %s\r\n" "$_id" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 		printf "Courier: b.example\r\nRole: private\r\n"
 		printf "Element: foreground\r\nElement-Address: tandem@b.example\r\n"
 		for _d; do printf "Domain: %s\r\n" "$_d"; done
@@ -166,6 +166,13 @@ test_expect_success 'the same introduction again is a duplicate and releases not
 '
 
 test_expect_success 'the next message to dave goes to b by the domain (rule 4), not held' '
+	printf "another sealed content stand-in\n" >inner2 &&
+	openssl cms -sign -binary -nodetach -outform DER -in inner2 \
+	    -signer a/accounts/alice@a.example/agent.crt \
+	    -inkey alice@a.example.key -out sealed2.der &&
+	openssl cms -sign -binary -nodetach -outform DER -in sealed2.der \
+	    -signer a/accounts/alice@a.example/agent.crt \
+	    -inkey alice@a.example.key -certfile a/chain.pem -out m.signed &&
 	content m2 dave@b.example &&
 	test_grep "250 " swaks.out &&
 	wait_log a.log "m2@a.example.*rcpt=dave@b.example route=to-introduced-courier.*to=b.example" &&

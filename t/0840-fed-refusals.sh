@@ -34,7 +34,7 @@ intro() {
 		printf "Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
 		printf -- "--b1\r\nContent-Type: application/vnd.tandem.introduction\r\n"
 		printf "Content-Transfer-Encoding: 7bit\r\n\r\n"
-		printf "Id: %s\r\nDate: 2026-01-01T00:00:00Z\r\n" "$_id"
+		printf "Id: %s\r\nDate: %s\r\n" "$_id" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 		printf "Courier: corp.example\r\nRole: private\r\n"
 		printf "Element: %s\r\nElement-Address: %s\r\n" $_e "$_a"
 		printf "Domain: corp.example\r\n"

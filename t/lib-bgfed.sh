@@ -225,7 +225,7 @@ bf_post() {
 		printf 'Content-Digest: %s\r\n' "$(openssl rand -hex 32)"
 		printf 'Sender: %s@%s.example\r\n' "$_bf_u" "$_bf_x"
 		for _bf_r; do printf 'Recipient: %s\r\n' "$_bf_r"; done
-		printf 'Issued: 2026-01-01T00:00:00Z\r\n'
+		printf 'Issued: %s\r\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 	} >"$_bf_id.arm"
 	openssl cms -sign -binary -nodetach -in "$_bf_id.arm" \
 	    -signer "$TRASH/$_bf_x-$_bf_u.pem" -inkey "$TRASH/$_bf_x-$_bf_u.key" \
@@ -288,22 +288,45 @@ bf_part() {
 	base64 -w 76 "$3" | sed 's/$/\r/'
 }
 
+# bf_origin_sig X DATE MSGID SENDER ARM RCPT...: X's BG signs the
+# origin's assertion (doc/protocol.md, inter-courier)
+bf_origin_sig() {
+	_bf_ox=$1 _bf_od=$2 _bf_om=$3 _bf_os=$4 _bf_oa=$5
+	shift 5
+	{
+		printf 'Statement: tandem-origin/1\n'
+		printf 'Origin-Courier: %s.example\n' "$_bf_ox"
+		printf 'Origin-Date: %s\nMessage-Id: %s\n' "$_bf_od" "$_bf_om"
+		printf 'Sender: %s\n' "$(echo "$_bf_os" | tr A-Z a-z)"
+		for _bf_r; do
+			printf 'Recipient: %s\n' "$(echo "$_bf_r" | tr A-Z a-z)"
+		done
+		printf 'Payload: arm %s\n' \
+		    "$(openssl dgst -sha256 -r "$_bf_oa" | cut -d" " -f1)"
+	} | openssl dgst -sha256 -sign "$TRASH/pki/$_bf_ox/elements/bg.key" \
+	    -binary | base64 -w0
+}
+
 bf_ic() {
 	_bf_out=$1 _bf_id=$2 _bf_hops=$3 _bf_or=$4 _bf_to=$5 _bf_mid=$6
 	_bf_snd=$7 _bf_arm=$8
 	shift 8
+	_bf_now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 	{
 		printf 'MIME-Version: 1.0\r\n'
 		printf 'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n'
 		printf -- '--b1\r\nContent-Type: application/vnd.tandem.inter-courier\r\n'
 		printf 'Content-Transfer-Encoding: 7bit\r\n\r\n'
-		printf 'Id: %s\r\nDate: 2026-01-01T00:00:00Z\r\n' "$_bf_id"
+		printf 'Id: %s\r\nDate: %s\r\n' "$_bf_id" "$_bf_now"
 		printf 'From-Element: %s\r\n' "$(bf_url $_bf_or)"
 		printf 'To-Element: %s\r\n' "$(bf_url $_bf_to)"
 		printf 'Message-Id: %s\r\nSender: %s\r\n' "$_bf_mid" "$_bf_snd"
 		for _bf_r; do printf 'Recipient: %s\r\n' "$_bf_r"; done
 		printf 'Hops: %s\r\nOrigin-Courier: %s.example\r\n' "$_bf_hops" \
 		    "$_bf_or"
+		printf 'Origin-Date: %s\r\nOrigin-Signature: %s\r\n' \
+		    "$_bf_now" "$(bf_origin_sig $_bf_or "$_bf_now" "$_bf_mid" \
+		    "$_bf_snd" "$_bf_arm" "$@")"
 		bf_part application/vnd.tandem.arm arm "$_bf_arm"
 		bf_part application/pem-certificate-chain origin-cert \
 		    "$TRASH/pki/$_bf_or/elements/bg.crt"
@@ -317,12 +340,13 @@ bf_intro_msg() {
 	_bf_out=$1 _bf_id=$2 _bf_x=$3
 	shift 3
 	_bf_role=$(bf_role $_bf_x)
+	_bf_now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 	{
 		printf 'MIME-Version: 1.0\r\n'
 		printf 'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n'
 		printf -- '--b1\r\nContent-Type: application/vnd.tandem.introduction\r\n'
 		printf 'Content-Transfer-Encoding: 7bit\r\n\r\n'
-		printf 'Id: %s\r\nDate: 2026-01-01T00:00:00Z\r\n' "$_bf_id"
+		printf 'Id: %s\r\nDate: %s\r\n' "$_bf_id" "$_bf_now"
 		printf 'Courier: %s.example\r\nRole: %s\r\n' "$_bf_x" "$_bf_role"
 		printf 'Element: background\r\nElement-Address: %s\r\n' \
 		    "$(bf_url $_bf_x)"

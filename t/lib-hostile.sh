@@ -25,7 +25,15 @@
 #			an inter-courier message of DIR's KIND element to
 #			courier TO's, at hop 1 with DIR's element as the
 #			origin, carrying the file PAYLOAD (FG: sealed; BG:
-#			the ARM record)
+#			the ARM record), dated now, Origin-Signature made
+#			with DIR's element key. To forge, set HS_HOPS,
+#			HS_ORIGIN (a CA folder: the origin named and its
+#			certificates), HS_ORIGIN_KEY (the key that signs;
+#			"none": no Origin-Signature), HS_DATE (Date and
+#			Origin-Date)
+#	hostile_origin_sig KEY ORIGIN DATE MSGID SENDER KIND PAYLOAD RCPT...
+#			the Origin-Signature of that assertion (doc/
+#			protocol.md), made with KEY, on standard output
 #	hostile_arm MSGID SENDER RCPT...
 #			an ARM record for them, on standard output
 #	hostile_fg_send IN DIR TO
@@ -96,7 +104,7 @@ hostile_intro() {
 		printf "Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
 		printf -- "--b1\r\nContent-Type: application/vnd.tandem.introduction\r\n"
 		printf "Content-Transfer-Encoding: 7bit\r\n\r\n"
-		printf "Id: %s\r\nDate: 2026-01-01T00:00:00Z\r\n" "$_hs_id"
+		printf "Id: %s\r\nDate: %s\r\n" "$_hs_id" "$(hostile_now)"
 		printf "Courier: %s\r\nRole: %s\r\n" \
 		    "$(hostile_courier $_hs_d)" "$_hs_r"
 		printf "Element: %s\r\nElement-Address: %s\r\n" \
@@ -111,31 +119,62 @@ hostile_intro() {
 	} >"$_hs_o"
 }
 
+hostile_now() {
+	date -u +%Y-%m-%dT%H:%M:%SZ
+}
+
+hostile_origin_sig() {
+	_hs_key=$1 _hs_on=$2 _hs_od=$3 _hs_om=$4 _hs_os=$5 _hs_ok=$6
+	_hs_op=$7
+	shift 7
+	{
+		printf "Statement: tandem-origin/1\n"
+		printf "Origin-Courier: %s\n" "$(echo "$_hs_on" | tr A-Z a-z)"
+		printf "Origin-Date: %s\nMessage-Id: %s\n" "$_hs_od" "$_hs_om"
+		printf "Sender: %s\n" "$(echo "$_hs_os" | tr A-Z a-z)"
+		for _hs_r; do
+			printf "Recipient: %s\n" "$(echo "$_hs_r" | tr A-Z a-z)"
+		done
+		printf "Payload: %s %s\n" \
+		    "$( [ $_hs_ok = fg ] && echo sealed || echo arm)" \
+		    "$(openssl dgst -sha256 -r "$_hs_op" | cut -d" " -f1)"
+	} | openssl dgst -sha256 -sign "$_hs_key" -binary | base64 -w0
+}
+
 hostile_ic() {
 	_hs_o=$1 _hs_id=$2 _hs_d=$3 _hs_k=$4 _hs_to=$5 _hs_mid=$6
 	_hs_snd=$7 _hs_pay=$8
 	shift 8
+	_hs_or=${HS_ORIGIN:-$_hs_d}
+	_hs_key=${HS_ORIGIN_KEY:-$HS_PKI/$_hs_d/elements/$_hs_k.key}
+	_hs_date=${HS_DATE:-$(hostile_now)}
+	_hs_orn=$(hostile_courier $_hs_or)
 	{
 		printf "MIME-Version: 1.0\r\n"
 		printf "Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
 		printf -- "--b1\r\nContent-Type: application/vnd.tandem.inter-courier\r\n"
 		printf "Content-Transfer-Encoding: 7bit\r\n\r\n"
-		printf "Id: %s\r\nDate: 2026-01-01T00:00:00Z\r\n" "$_hs_id"
+		printf "Id: %s\r\nDate: %s\r\n" "$_hs_id" "$_hs_date"
 		printf "From-Element: %s\r\n" "$(hostile_endpoint $_hs_d $_hs_k)"
 		printf "To-Element: %s\r\n" "$(hostile_to $_hs_to $_hs_k)"
 		printf "Message-Id: %s\r\nSender: %s\r\n" "$_hs_mid" "$_hs_snd"
 		for _hs_r; do printf "Recipient: %s\r\n" "$_hs_r"; done
-		printf "Hops: 1\r\nOrigin-Courier: %s\r\n" \
-		    "$(hostile_courier $_hs_d)"
+		printf "Hops: %s\r\nOrigin-Courier: %s\r\n" "${HS_HOPS:-1}" \
+		    "$_hs_orn"
+		printf "Origin-Date: %s\r\n" "$_hs_date"
+		[ "$_hs_key" = none ] ||
+		printf "Origin-Signature: %s\r\n" "$(hostile_origin_sig \
+		    "$_hs_key" "$_hs_orn" "$_hs_date" "$_hs_mid" "$_hs_snd" \
+		    $_hs_k "$_hs_pay" "$@")"
 		if [ $_hs_k = fg ]; then
 			hostile_part application/pkcs7-mime sealed "$_hs_pay"
 		else
 			hostile_part application/vnd.tandem.arm arm "$_hs_pay"
 		fi
 		hostile_part application/pem-certificate-chain origin-cert \
-		    "$HS_PKI/$_hs_d/elements/$_hs_k.crt"
+		    "$HS_PKI/$_hs_or/elements/$_hs_k.crt"
 		hostile_part application/pem-certificate-chain origin-chain \
-		    "$HS_PKI/$_hs_d/chain.pem"
+		    "$HS_PKI/$_hs_or/chain.pem"
 		printf -- "--b1--\r\n"
 	} >"$_hs_o"
 }
@@ -148,7 +187,7 @@ hostile_arm() {
 	printf "Sender: %s\r\n" "$2"
 	shift 2
 	for _hs_r; do printf "Recipient: %s\r\n" "$_hs_r"; done
-	printf "Issued: 2026-01-01T00:00:00Z\r\n"
+	printf "Issued: %s\r\n" "$(hostile_now)"
 }
 
 # hostile_wrap IN DIR KIND TO: IN signed by DIR's KIND element,

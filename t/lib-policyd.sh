@@ -143,7 +143,7 @@ pd_arm() {
 		printf 'Content-Digest: %s\r\n' "$(openssl rand -hex 32)"
 		printf 'Sender: %s\r\n' "$_pd_from"
 		for _pd_r; do printf 'Recipient: %s\r\n' "$_pd_r"; done
-		printf 'Issued: 2026-01-01T00:00:00Z\r\n'
+		printf 'Issued: %s\r\n' "$(date -u -d '-5 minutes' +%Y-%m-%dT%H:%M:%SZ)"
 		[ "$_pd_exp" = - ] || printf 'Expires: %s\r\n' "$_pd_exp"
 	} >"$_pd_f"
 }

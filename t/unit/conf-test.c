@@ -78,6 +78,8 @@ test_defaults(void)
 	    "tls.held_key beside tls.keybox_key");
 	is_int(cf->cf_hold_limit, 30 * 86400, "hygiene.hold_limit");
 	is_int(cf->cf_purge_interval, 3600, "hygiene.purge_interval");
+	is_int(cf->cf_replay_window, 7 * 86400, "hygiene.replay_window");
+	is_int(cf->cf_clock_skew, 600, "hygiene.clock_skew");
 	is_str(cf->cf_submission_host, "127.0.0.1", "agent.submission host");
 	is_int(cf->cf_submission_port, 587, "agent.submission port");
 	is_str(cf->cf_bg_url, "", "agent.bg_url");
@@ -195,6 +197,10 @@ static const struct {
 	{ "hygiene {\n  hold_limit = 30x\n}\n",
 	    ":2: hygiene: hold_limit: bad duration \"30x\" "
 	    "(use 90s, 15m, 12h, 30d, 2w)" },
+	{ "hygiene {\n  replay_window = 30s\n}\n",
+	    ":2: hygiene: replay_window: 30 is out of range 60..31536000" },
+	{ "hygiene {\n  clock_skew = 2d\n}\n",
+	    ":2: hygiene: clock_skew: 172800 is out of range 0..86400" },
 	{ "hygiene {\n  hold_limit = 400d\n}\n",
 	    ":2: hygiene: hold_limit: 34560000 is out of range 1..31536000" },
 	{ "hygiene {\n  purge_interval = 2d\n}\n",
@@ -384,7 +390,7 @@ test_man(void)
 	for (i = 0; conf_option(i, &s, &k); i++, n++)
 		ok(man_documents((char *)page, s, k),
 		    "tandem.conf(5) documents %s.%s with its default", s, k);
-	is_int(n, 29, "the option table has 29 options");
+	is_int(n, 31, "the option table has 31 options");
 	for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
 		if ((sec = man_section((char *)page, sections[i], &len)) ==
 		    NULL)

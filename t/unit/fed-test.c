@@ -67,6 +67,8 @@
 
 #define NSLOT		16	/* calls of one kind kept per step */
 #define HOLD_LIMIT	(30 * 24 * 3600)	/* hold_limit's default */
+#define REPLAY_WINDOW	(7 * 24 * 3600)		/* replay_window's */
+#define CLOCK_SKEW	600			/* clock_skew's */
 #define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
 #define KI(k)		((k) == PKI_KIND_FG ? 0 : 1)
 #define OTHER(k)	((k) == PKI_KIND_FG ? PKI_KIND_BG : PKI_KIND_FG)
@@ -557,6 +559,8 @@ tf_self(struct tf *t, int c)
 	cf->cf_superior = t->t_sup;
 	cf->cf_superior_gateway = couriers[c].cp_supgw;
 	cf->cf_hold_limit = HOLD_LIMIT;
+	cf->cf_replay_window = REPLAY_WINDOW;
+	cf->cf_clock_skew = CLOCK_SKEW;
 }
 
 /* A struct fed as an element fills it for one message. */
@@ -866,6 +870,17 @@ struct ic_spec {
 	char		 is_bad_hops;	/* Hops rewritten to this digit */
 	const char	*is_token;	/* Route-Token, or NULL */
 	time_t		 is_expires;	/* the ARM's expiry, or 0 */
+	int		 is_sig;	/* Origin-Signature: SIG_ORIGIN... */
+	long		 is_age;	/* Date and Origin-Date: now - this */
+	const char	*is_odate;	/* or else this Origin-Date */
+};
+
+/* Who makes the Origin-Signature of a case's message. */
+enum {
+	SIG_ORIGIN = 0,		/* the origin element: honest */
+	SIG_NONE,		/* nobody: no field */
+	SIG_RELAY,		/* the element that sends it (is_from) */
+	SIG_OTHER_SENDER	/* the origin, for another Sender */
 };
 
 static size_t
@@ -884,7 +899,8 @@ msg_ic(struct tf *t, const struct ic_spec *is, char **text, size_t *len,
 {
 	enum pki_kind k = is->is_other ? OTHER(t->t_kind) : t->t_kind;
 	struct intro_ic ic;
-	char msgid[TN_MAX_MSGID + 1], err[TN_ERRLEN], *h;
+	char msgid[TN_MAX_MSGID + 1], err[TN_ERRLEN], date[32], *h;
+	char *sig = NULL;
 	size_t n = count3(is->is_rcpts);
 
 	*text = NULL;
@@ -909,8 +925,30 @@ msg_ic(struct tf *t, const struct ic_spec *is, char **text, size_t *len,
 	ic.ic_paylen = *paylen;
 	ic.ic_origin_pem = el_of(is->is_origin, k)->el_pem;
 	ic.ic_token = (char *)is->is_token;
+	if (proto_format_time(time(NULL) - is->is_age, date,
+	    sizeof(date)) == -1)
+		abort();
+	ic.ic_origin_date = (char *)(is->is_odate != NULL ? is->is_odate :
+	    date);
+	if (is->is_sig == SIG_OTHER_SENDER)
+		ic.ic_sender = "boss@c.example";
+	if (is->is_sig != SIG_NONE && intro_ic_sign(&ic, el_of(is->is_sig ==
+	    SIG_RELAY ? is->is_from : is->is_origin, k)->el_id.ci_key, &sig,
+	    err) == -1)
+		goto fail;
+	ic.ic_sender = (char *)is->is_sender;
+	ic.ic_origin_sig = sig;
 	if (intro_ic_make(&ic, text, len, err) == -1)
 		goto fail;
+	free(sig);
+	sig = NULL;
+	if (is->is_age != 0) {	/* this hop's Date too */
+		if ((h = strstr(*text, "\nDate: ")) == NULL) {
+			tn_err(err, "no Date field");
+			goto fail;
+		}
+		memcpy(h + 7, date, strlen(date));
+	}
 	if (is->is_bad_hops != '\0') {
 		if ((h = strstr(*text, "\nHops: ")) == NULL) {
 			tn_err(err, "no Hops field");
@@ -921,6 +959,7 @@ msg_ic(struct tf *t, const struct ic_spec *is, char **text, size_t *len,
 	return 0;
 fail:
 	diag("%s: message %s: %s", t->t_kname, is->is_id, err);
+	free(sig);
 	free(*text);
 	*text = NULL;
 	return -1;
@@ -1704,6 +1743,57 @@ static const struct ic_case ic_refusals[] = {
 	  .c_st = FED_REFUSED, .c_why = WHY("Domain b.example is already "
 	  "served by b.example"), .c_claim = "Domain b.example",
 	  .c_claim_by = C_D },
+	/* doc/security.md: the origin signs what it asserts. */
+	{ .c_name = "a relay states an origin that signed nothing: refused",
+	  .c_self = C_A, .c_rows = { ACCOUNT("alice@a.example", "active", 1) },
+	  .c_in = { MSG("r16@c.example", C_C, C_E, 2, "x@e.example"),
+	    .is_rcpts = { "alice@a.example" }, .is_sig = SIG_NONE },
+	  .c_st = FED_REFUSED, .c_why = WHY("origin e.example, sender "
+	  "x@e.example: no Origin-Signature"), .c_claim = "Origin e.example",
+	  .c_claim_by = C_C },
+	{ .c_name = "a relay signs for the origin it names: refused",
+	  .c_self = C_A, .c_rows = { ACCOUNT("alice@a.example", "active", 1) },
+	  .c_in = { MSG("r17@c.example", C_C, C_E, 2, "x@e.example"),
+	    .is_rcpts = { "alice@a.example" }, .is_sig = SIG_RELAY },
+	  .c_st = FED_REFUSED, .c_why = WHY("origin e.example, sender "
+	  "x@e.example: Origin-Signature does not verify"),
+	  .c_claim = "Origin e.example", .c_claim_by = C_C },
+	{ .c_name = "a relay changes the Sender the origin signed: refused",
+	  .c_self = C_A, .c_rows = { ACCOUNT("alice@a.example", "active", 1) },
+	  .c_in = { MSG("r18@c.example", C_C, C_E, 2, "x@e.example"),
+	    .is_rcpts = { "alice@a.example" }, .is_sig = SIG_OTHER_SENDER },
+	  .c_st = FED_REFUSED, .c_why = WHY("origin e.example, sender "
+	  "x@e.example: Origin-Signature does not verify"),
+	  .c_claim = "Origin e.example", .c_claim_by = C_C },
+	{ .c_name = "at hop 1 without an Origin-Signature: refused",
+	  .c_self = C_A, .c_rows = { ACCOUNT("alice@a.example", "active", 1) },
+	  .c_in = { MSG("r19@c.example", C_C, C_C, 1, "x@c.example"),
+	    .is_rcpts = { "alice@a.example" }, .is_sig = SIG_NONE },
+	  .c_st = FED_REFUSED, .c_why = WHY("origin c.example, sender "
+	  "x@c.example: no Origin-Signature"), .c_claim = "Origin c.example",
+	  .c_claim_by = C_C },
+	/* Freshness: hygiene.replay_window and hygiene.clock_skew. */
+	{ .c_name = "dated before the replay window: refused", .c_self = C_A,
+	  .c_rows = { ACCOUNT("alice@a.example", "active", 1) },
+	  .c_in = { MSG("r20@c.example", C_C, C_C, 1, "x@c.example"),
+	    .is_rcpts = { "alice@a.example" },
+	    .is_age = REPLAY_WINDOW + 60 },
+	  .c_st = FED_REFUSED, .c_why = WHY("Date "), .c_claim = "Date",
+	  .c_claim_by = C_C },
+	{ .c_name = "dated beyond the clock skew: refused", .c_self = C_A,
+	  .c_rows = { ACCOUNT("alice@a.example", "active", 1) },
+	  .c_in = { MSG("r21@c.example", C_C, C_C, 1, "x@c.example"),
+	    .is_rcpts = { "alice@a.example" }, .is_age = -(CLOCK_SKEW + 60) },
+	  .c_st = FED_REFUSED, .c_why = WHY("Date "), .c_claim = "Date",
+	  .c_claim_by = C_C },
+	{ .c_name = "an Origin-Date before the replay window: refused",
+	  .c_self = C_A, .c_rows = { ACCOUNT("alice@a.example", "active", 1) },
+	  .c_in = { MSG("r22@c.example", C_C, C_E, 2, "x@e.example"),
+	    .is_rcpts = { "alice@a.example" },
+	    .is_odate = "2020-01-01T00:00:00Z" },
+	  .c_st = FED_REFUSED, .c_why = WHY("Origin-Date 2020-01-01T00:00:00Z "
+	  "is older than the replay window"), .c_claim = "Date",
+	  .c_claim_by = C_C },
 };
 
 static const struct ic_case ic_decisions[] = {
@@ -1913,6 +2003,93 @@ out:
 	free(pay);
 }
 
+/*
+ * A relay hands over again a message taken already, under a fresh Id
+ * (the origin's assertion unchanged): refused as a replay, nothing
+ * delivered twice. Then the purge: rows older than the replay window
+ * go, younger ones stay.
+ */
+static void
+run_replay(struct tf *t)
+{
+	static const struct row rows[] = {
+		ACCOUNT("alice@a.example", "active", 1)
+	};
+	struct ic_spec is = { MSG("rp1@c.example", C_C, C_E, 2,
+	    "x@e.example"), .is_rcpts = { "alice@a.example" } };
+	char why[TN_ERRLEN], got[256], odate[32], *text = NULL;
+	unsigned char *pay = NULL;
+	size_t len, paylen;
+	struct fed fd;
+	long n;
+
+	if (proto_format_time(time(NULL) - 60, odate, sizeof(odate)) == -1)
+		abort();
+	is.is_odate = odate;
+	if (!ok(tf_reset(t, C_A) == 0 && tf_rows(t, rows, 1) == 0 &&
+	    msg_ic(t, &is, &text, &len, &pay, &paylen) == 0,
+	    "%s: replay: set up", t->t_kname))
+		goto out;
+	is_status(tf_take(t, 0, C_C, text, len, why), FED_TAKEN,
+	    nm("%s: replay: the first time taken", t->t_kname));
+	free(text);
+	free(pay);
+	text = NULL;
+	pay = NULL;
+	if (msg_ic(t, &is, &text, &len, &pay, &paylen) != 0)
+		goto out;
+	/* A fresh Id, the rest as the origin signed it. */
+	{
+		char *idp = strstr(text, "Id: rp1@c.example");
+
+		if (idp == NULL)
+			abort();
+		idp[6] = '9';
+	}
+	is_status(tf_take(t, 0, C_C, text, len, why), FED_REFUSED,
+	    nm("%s: replay: under another Id refused", t->t_kname));
+	check_why(why, "message mrp1@c.example for alice@a.example from "
+	    "e.example was taken already (replay)", nm("%s: replay",
+	    t->t_kname));
+	is_int(t->t_n[K_DELIVER], 0, nm("%s: replay: not delivered again",
+	    t->t_kname));
+	check_claim(t, "Replay", C_C, why, nm("%s: replay", t->t_kname));
+
+	tf_sql(t, "UPDATE seen_messages SET seen_at = now() - interval "
+	    "'8 days' WHERE kind = 'origin'", 0, NULL);
+	tf_fed(t, &fd);
+	ok(fed_purge(&fd, &n, why) == 0 && n == 1, "%s: purge: the row "
+	    "older than the replay window purged", t->t_kname);
+	tf_get(t, got, sizeof(got), "SELECT string_agg(kind, ' ' ORDER BY "
+	    "kind) FROM seen_messages", 0, NULL);
+	is_same(got, "inter-courier", nm("%s: purge: the younger row stays",
+	    t->t_kname));
+out:
+	free(text);
+	free(pay);
+}
+
+/* fed_peer() finds a courier whatever the case of its name. */
+static void
+run_peer_case(struct tf *t)
+{
+	static const struct row rows[] = { KNOWS(C_C) };
+	struct fed fd;
+	char err[TN_ERRLEN], *ep = NULL;
+	X509 *cert = NULL;
+
+	if (!ok(tf_reset(t, C_A) == 0 && tf_rows(t, rows, 1) == 0,
+	    "%s: peer case: set up", t->t_kname))
+		return;
+	tf_fed(t, &fd);
+	is_int(fed_peer(&fd, "C.Example", &ep, &cert, NULL, err), 1,
+	    nm("%s: fed_peer() of C.Example finds c.example", t->t_kname));
+	is_same(ep, el_of(C_C, t->t_kind)->el_endpoint,
+	    nm("%s: peer case: its endpoint", t->t_kname));
+	free(ep);
+	X509_free(cert);
+}
+
 /* Introductions taken: status, what is recorded and learned. */
 struct intro_case {
 	const char	*n_name;
@@ -2074,9 +2251,9 @@ static const struct intro_case intro_cases[] = {
 	  .n_route = { "x@c.example", "(none)" } },
 
 	/*
-	 * An invitation's Token. fed_token() refuses without fed_refuse():
-	 * refused_claims keeps nothing of a Token refused (doc/security.md:
-	 * "every refused claim is recorded"; the day it is, so is this).
+	 * An invitation's Token. A Token refused is a refused claim like
+	 * the others (doc/security.md: "every refused claim is recorded"):
+	 * refused_claims keeps "Token for <address>".
 	 */
 	{ INTRO("a Token of a pending invitation: learned as rejected, "
 	  "the token taken", C_A, C_E),
@@ -2091,19 +2268,22 @@ static const struct intro_case intro_cases[] = {
 	  .n_addrs = { "dave@f.example" }, .n_token = TOK2,
 	  .n_st = FED_REFUSED,
 	  .n_why = WHY("the token answers no pending invitation"),
-	  .n_route = { "dave@f.example", "(none)" } },
+	  .n_route = { "dave@f.example", "(none)" },
+	  .n_claim = "Token for dave@f.example" },
 	{ INTRO("the Token of an expired invitation: refused", C_A, C_E),
 	  .n_rows = { TOKEN(TOK1, "dave@f.example", "-1 hour") },
 	  .n_addrs = { "dave@f.example" }, .n_token = TOK1,
 	  .n_st = FED_REFUSED,
 	  .n_why = WHY("the token answers no pending invitation"),
-	  .n_route = { "dave@f.example", "(none)" } },
+	  .n_route = { "dave@f.example", "(none)" },
+	  .n_claim = "Token for dave@f.example" },
 	{ INTRO("the Token of another address: refused", C_A, C_E),
 	  .n_rows = { TOKEN(TOK1, "dave@f.example", "1 day") },
 	  .n_addrs = { "eve@f.example" }, .n_token = TOK1,
 	  .n_st = FED_REFUSED,
 	  .n_why = WHY("the token answers no pending invitation"),
-	  .n_route = { "eve@f.example", "(none)" } },
+	  .n_route = { "eve@f.example", "(none)" },
+	  .n_claim = "Token for eve@f.example" },
 	{ INTRO("a Token with two Addresses: bad", C_A, C_E),
 	  .n_rows = { TOKEN(TOK1, "dave@f.example", "1 day") },
 	  .n_addrs = { "dave@f.example", "eve@f.example" }, .n_token = TOK1,
@@ -3172,7 +3352,7 @@ msg_reject(struct tf *t, const struct reject_case *rc, const char *id)
 {
 	const struct elem *el;
 	struct proto_msg *pm;
-	char *cert = NULL, err[TN_ERRLEN] = "";
+	char *cert = NULL, err[TN_ERRLEN] = "", date[32];
 	size_t clen;
 	int bad = 0;
 
@@ -3180,7 +3360,10 @@ msg_reject(struct tf *t, const struct reject_case *rc, const char *id)
 		abort();
 	if (rc->rj_kind != PROTO_INVITATION_REJECT)
 		return pm;
+	if (proto_format_time(time(NULL), date, sizeof(date)) == -1)
+		abort();
 	bad = proto_set(pm, "Id", id, err) == -1 ||
+	    proto_set(pm, "Date", date, err) == -1 ||
 	    proto_set(pm, "Token", TOK1, err) == -1 ||
 	    proto_set(pm, "Address", rc->rj_addr, err) == -1 ||
 	    proto_set(pm, "Inviting-Courier", rc->rj_inv, err) == -1 ||
@@ -3534,6 +3717,8 @@ run_all(struct tf *t)
 	for (i = 0; i < NITEMS(ic_decisions); i++)
 		run_ic(t, &ic_decisions[i]);
 	run_duplicate(t);
+	run_replay(t);
+	run_peer_case(t);
 	for (i = 0; i < NITEMS(intro_cases); i++)
 		run_intro(t, &intro_cases[i], i);
 	run_intro_duplicate(t);
