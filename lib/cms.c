@@ -668,8 +668,9 @@ cms_from_address(const unsigned char *msg, size_t msglen, char **addr,
 	GMimeMessage *m = NULL;
 	InternetAddressList *from;
 	InternetAddress *ia;
+	GMimeHeaderList *hl;
 	const char *a;
-	int rc = -1;
+	int i, froms, rc = -1;
 
 	*addr = NULL;
 	g_mime_init();
@@ -677,6 +678,16 @@ cms_from_address(const unsigned char *msg, size_t msglen, char **addr,
 	parser = g_mime_parser_new_with_stream(stream);
 	if ((m = g_mime_parser_construct_message(parser, NULL)) == NULL) {
 		tn_err(err, "inner message is not a MIME message");
+		goto out;
+	}
+	hl = g_mime_object_get_header_list(GMIME_OBJECT(m));
+	for (i = 0, froms = 0; i < g_mime_header_list_get_count(hl); i++)
+		if (g_ascii_strcasecmp(g_mime_header_get_name(
+		    g_mime_header_list_get_header_at(hl, i)), "From") == 0)
+			froms++;
+	if (froms != 1) {
+		tn_err(err, "inner message has %d From: headers (exactly 1 "
+		    "expected)", froms);
 		goto out;
 	}
 	from = g_mime_message_get_from(m);

@@ -84,6 +84,16 @@ test_expect_success 'send: the ARM is posted, then the content mail is submitted
 		"$(ag_field Content-Digest arm.txt)"
 '
 
+test_expect_success 'send refuses a From: not the sender before posting anything (65)' '
+	: >stub/log &&
+	printf "From: carol@a.example\r\nTo: bob@a.example\r\n\r\nhi\r\n" >carol.eml &&
+	test_expect_code 65 tandem send -d alice --to bob@a.example \
+		--in carol.eml $net >out 2>err &&
+	test_grep "From: carol@a.example is not your address alice@a.example" err &&
+	! test -s out && ! test -s stub/log &&
+	test $(smtp_sink_files mta | wc -l) = 1
+'
+
 test_expect_success 'the background busy (503, 429): retried until it takes it' '
 	printf "503\n429\n" >stub/status && : >stub/log &&
 	tandem send -d alice --to bob@a.example --in m.eml $net 2>err &&
