@@ -82,6 +82,7 @@ struct agent_opts {
 	long			 o_timeout;	/* register: seconds */
 	long			 o_retry_for;	/* send: seconds */
 	int			 o_no_wait;	/* register */
+	int			 o_all;		/* read: what was read too */
 	char			**o_files;	/* read: positional */
 	size_t			 o_nfiles;
 };
@@ -156,6 +157,11 @@ struct agent_reader {
 	STACK_OF(X509)		*rd_courier;	/* courier-end cert, or NULL */
 	struct agent_net	*rd_net;
 	int			 rd_quiet;	/* no message per file */
+	int			 rd_mbox;	/* several to stdout: mbox */
+	int			 rd_reported;	/* a failure was printed */
+	unsigned int		 rd_shown;	/* read: messages written */
+	unsigned int		 rd_old;	/* read: already read, skipped */
+	unsigned int		 rd_held;	/* read: restricted, not named */
 };
 
 #define AGENT_SCAN_READ		0

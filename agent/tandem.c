@@ -65,7 +65,7 @@ usage(void)
 	    "[restrictions] --in MESSAGE\n"
 	    "                   [--retry-for SECONDS]\n"
 	    "       tandem fetch [-d DIR]\n"
-	    "       tandem read [-d DIR] [--out-dir DIR] [--id MSGID] "
+	    "       tandem read [-d DIR] [--out-dir DIR] [--id MSGID] [--all] "
 	    "[FILE ...]\n"
 	    "       tandem inbox [-d DIR] [FILE ...]\n"
 	    "       (network: [-c tandem.conf] [--smtp HOST:PORT] "
@@ -136,11 +136,12 @@ parse_restriction(struct agent_opts *o, int c, const char *arg)
 enum {
 	OPT_SMTP = 256, OPT_BG, OPT_MAILDIR, OPT_RESOLVE, OPT_INVITATION,
 	OPT_OUT_DIR, OPT_ID, OPT_TIMEOUT, OPT_RETRY_FOR, OPT_NO_WAIT,
-	OPT_COURIER_CERT
+	OPT_COURIER_CERT, OPT_ALL
 };
 
 static const struct option longopts[] = {
 	{ "address", required_argument, NULL, 'a' },
+	{ "all", no_argument, NULL, OPT_ALL },
 	{ "anchor", required_argument, NULL, 'A' },
 	{ "arm", required_argument, NULL, 'M' },
 	{ "bg", required_argument, NULL, OPT_BG },
@@ -235,6 +236,9 @@ parse_net(struct agent_opts *o, int c, const char *arg)
 		return parse_seconds("timeout", arg, &o->o_timeout);
 	case OPT_RETRY_FOR:
 		return parse_seconds("retry-for", arg, &o->o_retry_for);
+	case OPT_ALL:
+		o->o_all = 1;
+		return 0;
 	case OPT_NO_WAIT:
 		o->o_no_wait = 1;
 		return 0;
