@@ -83,6 +83,7 @@ struct agent_opts {
 	long			 o_retry_for;	/* send: seconds */
 	int			 o_no_wait;	/* register */
 	int			 o_all;		/* read: what was read too */
+	int			 o_password_fd;	/* -1: none */
 	char			**o_files;	/* read: positional */
 	size_t			 o_nfiles;
 };
@@ -119,6 +120,7 @@ int	net_smtp(struct agent_net *, const char *, char *const *, size_t,
 	    const char *, size_t, long *, char *);
 
 int	agent_password(const struct agent_opts *, char **);
+int	agent_password_new(const struct agent_opts *, int, char **);
 int	agent_load_id(struct store *, const char *, struct cms_id *,
 	    char **, char *);
 void	agent_free_id(struct cms_id *);

@@ -28,6 +28,8 @@ TESTS += t/unit/cms-test
 TESTS += t/0200-agent-seal-open.sh
 EXTRA_DIST += t/0200-agent-seal-open.sh
 
+TESTS += t/0207-agent-ux-password.sh
+EXTRA_DIST += t/0207-agent-ux-password.sh t/pty-run.py
 TESTS += t/0250-agent-register.sh
 EXTRA_DIST += t/0250-agent-register.sh t/lib-agent.sh
 TESTS += t/0260-agent-read.sh
