@@ -82,6 +82,8 @@ struct agent_opts {
 	long			 o_timeout;	/* register: seconds */
 	long			 o_retry_for;	/* send: seconds */
 	int			 o_no_wait;	/* register */
+	int			 o_all;		/* read: what was read too */
+	int			 o_password_fd;	/* -1: none */
 	char			**o_files;	/* read: positional */
 	size_t			 o_nfiles;
 };
@@ -118,6 +120,7 @@ int	net_smtp(struct agent_net *, const char *, char *const *, size_t,
 	    const char *, size_t, long *, char *);
 
 int	agent_password(const struct agent_opts *, char **);
+int	agent_password_new(const struct agent_opts *, int, char **);
 int	agent_load_id(struct store *, const char *, struct cms_id *,
 	    char **, char *);
 void	agent_free_id(struct cms_id *);
@@ -156,6 +159,11 @@ struct agent_reader {
 	STACK_OF(X509)		*rd_courier;	/* courier-end cert, or NULL */
 	struct agent_net	*rd_net;
 	int			 rd_quiet;	/* no message per file */
+	int			 rd_mbox;	/* several to stdout: mbox */
+	int			 rd_reported;	/* a failure was printed */
+	unsigned int		 rd_shown;	/* read: messages written */
+	unsigned int		 rd_old;	/* read: already read, skipped */
+	unsigned int		 rd_held;	/* read: restricted, not named */
 };
 
 #define AGENT_SCAN_READ		0

@@ -197,7 +197,7 @@ cmd_init(struct agent_opts *o)
 		fprintf(stderr, "tandem init: --key: ec or rsa\n");
 		return EX_USAGE;
 	}
-	if ((rc = agent_password(o, &pass)) != 0)
+	if ((rc = agent_password_new(o, 1, &pass)) != 0)
 		return rc;
 	snprintf(err, sizeof(err), "cannot write the request");
 	rc = EX_CANTCREAT;

@@ -30,10 +30,14 @@ EXTRA_DIST += t/0200-agent-seal-open.sh
 TESTS += t/0205-agent-hostile-nesting.sh
 EXTRA_DIST += t/0205-agent-hostile-nesting.sh
 
+TESTS += t/0207-agent-ux-password.sh
+EXTRA_DIST += t/0207-agent-ux-password.sh t/pty-run.py
 TESTS += t/0250-agent-register.sh
 EXTRA_DIST += t/0250-agent-register.sh t/lib-agent.sh
 TESTS += t/0260-agent-read.sh
 EXTRA_DIST += t/0260-agent-read.sh
+TESTS += t/0262-agent-ux-read.sh
+EXTRA_DIST += t/0262-agent-ux-read.sh
 TESTS += t/0265-agent-hostile-maildir.sh
 EXTRA_DIST += t/0265-agent-hostile-maildir.sh
 TESTS += t/0266-agent-hostile-signer.sh

@@ -43,7 +43,9 @@
  *
  *	net_smtp() submits msg (CRLF lines) to the submission service
  *	with the envelope from and rcpts. *code gets the last SMTP reply
- *	code (0 if none came).
+ *	code (0 if none came); a failure's reason is the server's last
+ *	reply as it wrote it (control bytes dropped), or libcurl's when
+ *	no reply came.
  * DIAGNOSTICS
  *	0 or -1 with a one-line reason in err.
  */
@@ -520,6 +522,42 @@ net_smtp_setup(CURL *c, struct agent_net *an, const char *from,
 	return 0;
 }
 
+/*
+ * The server's replies, lines joined; the last 4xx or 5xx is kept (the
+ * QUIT's 221 that follows it is not what a failure shows).
+ */
+struct net_reply {
+	char		nr_text[512];
+	size_t		nr_len;
+	int		nr_done;	/* the last line came: next starts anew */
+	char		nr_fail[512];	/* the last 4xx or 5xx, or "" */
+};
+
+static int
+net_smtp_debug(CURL *c, curl_infotype type, char *data, size_t size,
+    void *arg)
+{
+	struct net_reply *nr = arg;
+	size_t i;
+
+	(void)c;
+	if (type != CURLINFO_HEADER_IN)
+		return 0;
+	if (nr->nr_done)
+		nr->nr_len = 0;
+	if (nr->nr_len > 0 && nr->nr_len + 1 < sizeof(nr->nr_text))
+		nr->nr_text[nr->nr_len++] = ' ';
+	for (i = 0; i < size && nr->nr_len + 1 < sizeof(nr->nr_text); i++)
+		if (data[i] >= 0x20 && data[i] < 0x7f)
+			nr->nr_text[nr->nr_len++] = data[i];
+	nr->nr_text[nr->nr_len] = '\0';
+	/* "250-..." goes on; "250 ..." (or a bare code) ends the reply. */
+	nr->nr_done = size < 4 || data[3] != '-';
+	if (nr->nr_done && (nr->nr_text[0] == '4' || nr->nr_text[0] == '5'))
+		memcpy(nr->nr_fail, nr->nr_text, nr->nr_len + 1);
+	return 0;
+}
+
 int
 net_smtp(struct agent_net *an, const char *from, char *const *rcpts,
     size_t nrcpts, const char *msg, size_t len, long *code, char *err)
@@ -528,12 +566,14 @@ net_smtp(struct agent_net *an, const char *from, char *const *rcpts,
 	CURLcode cc;
 	struct curl_slist *rl = NULL, *l;
 	struct net_buf in;
+	struct net_reply nr;
 	char r[TN_MAX_ADDRESS + 3];
 	size_t i;
 	int rc = -1;
 
 	*code = 0;
 	memset(&in, 0, sizeof(in));
+	memset(&nr, 0, sizeof(nr));
 	in.nb_data = (unsigned char *)(uintptr_t)msg;
 	in.nb_len = len;
 	for (i = 0; i < nrcpts; i++) {
@@ -550,11 +590,23 @@ net_smtp(struct agent_net *an, const char *from, char *const *rcpts,
 	}
 	if (net_smtp_setup(c, an, from, rl, &in, err) == -1)
 		goto out;
+	if (curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, net_smtp_debug) !=
+	    CURLE_OK || curl_easy_setopt(c, CURLOPT_DEBUGDATA, &nr) !=
+	    CURLE_OK || curl_easy_setopt(c, CURLOPT_VERBOSE, 1L) !=
+	    CURLE_OK) {
+		tn_err(err, "cannot set up the SMTP submission");
+		goto out;
+	}
 	cc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, code);
+	if (cc != CURLE_OK && nr.nr_fail[0] != '\0') {
+		tn_err(err, "smtp://%s answered: %s", an->an_smtp,
+		    nr.nr_fail);
+		goto out;
+	}
 	if (cc != CURLE_OK) {
-		tn_err(err, "SMTP smtp://%s: %s (last reply %ld)",
-		    an->an_smtp, curl_easy_strerror(cc), *code);
+		tn_err(err, "smtp://%s: %s", an->an_smtp,
+		    curl_easy_strerror(cc));
 		goto out;
 	}
 	rc = 0;

@@ -34,7 +34,14 @@
  *	content's signer is the sender's agent (agent_check_author()),
  *	then agent_open() (digest, restrictions, signature, sender) and write
  *	the message to standard output or to --out-dir DIR/MESSAGE-ID.eml
- *	(printing that path); --id limits this to one message;
+ *	(printing that path); --id limits this to one message. A message
+ *	not named (by --id or as a FILE) is opened only if never opened
+ *	before (--all: also then) and not Restricted (an open of it
+ *	counts): a Restricted one is only named on standard error. When
+ *	more than one message may go to standard output (no --id, not
+ *	exactly one FILE) each goes as mboxrd (From_ line, LF line ends,
+ *	">From " quoted); what was left out is summed up on standard
+ *	error. Without --maildir nor a configured one, $HOME/Maildir;
  *	service - agent_service(); invitation - a hint to run register,
  *	or once registered agent_reject() (reject.c).
  *	With service_only, content and invitations are left alone.
@@ -304,13 +311,52 @@ out:
 	return rc;
 }
 
+/* One message as mboxrd: a From_ line, LF line ends, ">From " quoted. */
 static int
-read_write(const struct agent_opts *o, const char *msgid,
+read_mbox(const char *sender, time_t when, const unsigned char *msg,
+    size_t len, char *err)
+{
+	const unsigned char *p = msg, *end = msg + len, *nl;
+	char date[64];
+	struct tm tm;
+	size_t n, q;
+
+	if (gmtime_r(&when, &tm) == NULL ||
+	    strftime(date, sizeof(date), "%a %b %e %H:%M:%S %Y", &tm) == 0)
+		strcpy(date, "Thu Jan  1 00:00:00 1970");
+	printf("From %s %s\n", sender, date);
+	while (p < end) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		n = (nl != NULL ? (size_t)(nl - p) : (size_t)(end - p));
+		if (n > 0 && p[n - 1] == '\r')
+			n--;
+		for (q = 0; q < n && p[q] == '>'; q++)
+			;
+		if (n - q >= 5 && memcmp(p + q, "From ", 5) == 0)
+			putchar('>');
+		fwrite(p, 1, n, stdout);
+		putchar('\n');
+		p = nl != NULL ? nl + 1 : end;
+	}
+	putchar('\n');
+	if (ferror(stdout)) {
+		tn_err(err, "standard output: write error");
+		return EX_IOERR;
+	}
+	return 0;
+}
+
+static int
+read_write(struct agent_reader *rd, const struct arm_record *ar,
     const unsigned char *msg, size_t len, char *err)
 {
+	const struct agent_opts *o = rd->rd_opts;
 	char path[2048], *p;
 	int n;
 
+	rd->rd_shown++;
+	if (o->o_out_dir == NULL && rd->rd_mbox)
+		return read_mbox(ar->ar_sender, ar->ar_issued, msg, len, err);
 	if (o->o_out_dir == NULL) {
 		if (fwrite(msg, 1, len, stdout) != len) {
 			tn_err(err, "standard output: write error");
@@ -319,12 +365,12 @@ read_write(const struct agent_opts *o, const char *msgid,
 		return 0;
 	}
 	n = snprintf(path, sizeof(path), "%s/", o->o_out_dir);
-	if (n < 0 || (size_t)n + strlen(msgid) + 5 > sizeof(path)) {
+	if (n < 0 || (size_t)n + strlen(ar->ar_msgid) + 5 > sizeof(path)) {
 		tn_err(err, "--out-dir: name too long");
 		return EX_CANTCREAT;
 	}
 	p = path + n;
-	snprintf(p, sizeof(path) - (size_t)n, "%s.eml", msgid);
+	snprintf(p, sizeof(path) - (size_t)n, "%s.eml", ar->ar_msgid);
 	for (; *p != '\0'; p++)
 		if (*p == '/' || !isprint((unsigned char)*p))
 			*p = '_';
@@ -334,20 +380,45 @@ read_write(const struct agent_opts *o, const char *msgid,
 	return 0;
 }
 
+/*
+ * A message not named (neither --id nor a FILE) is opened only if it
+ * was never opened (--all: also then) and it is not Restricted: its
+ * opens are counted and may be limited, so only naming it spends one.
+ */
 static int
-read_content(struct agent_reader *rd, const struct tmail *tm, char *err)
+read_content(struct agent_reader *rd, const struct tmail *tm, int named,
+    char *err)
 {
 	struct arm_record *ar = NULL;
 	unsigned char *der = NULL, *msg = NULL;
 	size_t derlen, msglen;
+	unsigned int opened = 0;
 	int rc;
 
-	if ((rc = read_unwrap(rd, tm, &der, &derlen, &ar, err)) != 0 ||
-	    (rc = read_author(rd, ar, der, derlen, err)) != 0 ||
+	if ((rc = read_unwrap(rd, tm, &der, &derlen, &ar, err)) != 0)
+		goto out;
+	if (!named) {
+		if (store_opens(rd->rd_st, ar->ar_msgid, &opened, err) == -1) {
+			rc = EX_SOFTWARE;
+			goto out;
+		}
+		if (opened > 0 && !rd->rd_opts->o_all) {
+			rd->rd_old++;
+			goto out;
+		}
+		if (arm_is_restricted(ar)) {
+			rd->rd_held++;
+			fprintf(stderr, "tandem: %s from %s is restricted; not "
+			    "opened: tandem read --id %s\n", ar->ar_msgid,
+			    ar->ar_sender, ar->ar_msgid);
+			goto out;
+		}
+	}
+	if ((rc = read_author(rd, ar, der, derlen, err)) != 0 ||
 	    (rc = agent_open(rd->rd_st, rd->rd_trust, ar, der, derlen, &msg,
 	    &msglen, err)) != 0)
 		goto out;
-	rc = read_write(rd->rd_opts, tm->tm_msgid, msg, msglen, err);
+	rc = read_write(rd, ar, msg, msglen, err);
 out:
 	arm_free(ar);
 	free(der);
@@ -458,16 +529,18 @@ read_one(struct agent_reader *rd, const char *path, int named, int mode,
 	else if (tm->tm_kind == TMAIL_INVITATION && mode == AGENT_SCAN_READ &&
 	    rd->rd_id.ci_cert != NULL && rd->rd_courier != NULL)
 		rc = agent_reject(rd, tm, path, err);
-	else if (tm->tm_kind == TMAIL_INVITATION && mode == AGENT_SCAN_READ)
+	else if (tm->tm_kind == TMAIL_INVITATION && mode == AGENT_SCAN_READ) {
 		fprintf(stderr, "tandem: %s: an invitation from %s: see "
 		    "\"tandem register --invitation\"\n", path, tm->tm_from);
+		rd->rd_reported = 1;
+	}
 	else if (tm->tm_kind != TMAIL_CONTENT || mode == AGENT_SCAN_SERVICE ||
 	    (o->o_id != NULL && strcmp(o->o_id, tm->tm_msgid) != 0))
 		rc = 0;
 	else if (mode == AGENT_SCAN_INBOX)
 		rc = inbox_content(rd, tm, err);
 	else
-		rc = read_content(rd, tm, err);
+		rc = read_content(rd, tm, named || o->o_id != NULL, err);
 out:
 	tmail_free(tm);
 	free(buf);
@@ -516,16 +589,37 @@ maildir_list(const char *dir, const char *sub, char ***list, size_t *n,
 	return 0;
 }
 
+/* What a read without names left out, on standard error. */
+static void
+reader_summary(const struct agent_reader *rd)
+{
+	const struct agent_opts *o = rd->rd_opts;
+
+	if (o->o_nfiles != 0 || o->o_id != NULL)
+		return;
+	if (rd->rd_old > 0)
+		fprintf(stderr, "tandem: %u message%s read before, not shown "
+		    "(--all shows them)\n", rd->rd_old,
+		    rd->rd_old == 1 ? "" : "s");
+	if (rd->rd_shown == 0 && rd->rd_held == 0 && !rd->rd_reported)
+		fprintf(stderr, "tandem: no new messages\n");
+}
+
 int
 reader_scan(struct agent_reader *rd, int mode, char *err)
 {
 	const struct agent_opts *o = rd->rd_opts;
 	const char *md = o->o_maildir != NULL ? o->o_maildir :
 	    net_maildir(rd->rd_net);
-	char **list = NULL, why[TN_ERRLEN], *p;
+	char **list = NULL, why[TN_ERRLEN], *p, *home = NULL;
 	size_t n = 0, i;
 	int rc = 0, r;
 
+	rd->rd_mbox = mode == AGENT_SCAN_READ && o->o_out_dir == NULL &&
+	    o->o_id == NULL && o->o_nfiles != 1;
+	if (o->o_nfiles == 0 && md == NULL && (p = getenv("HOME")) != NULL &&
+	    *p != '\0' && asprintf(&home, "%s/Maildir", p) != -1)
+		md = home;
 	if (o->o_nfiles == 0) {
 		if (md == NULL || asprintf(&p, "%s/new", md) == -1) {
 			tn_err(err, "no Maildir: use --maildir");
@@ -534,7 +628,9 @@ reader_scan(struct agent_reader *rd, int mode, char *err)
 		r = access(p, R_OK);
 		free(p);
 		if (r == -1) {
-			tn_err(err, "%s: not a Maildir (no new/)", md);
+			tn_err(err, "%s: not a Maildir (no new/; --maildir "
+			    "names another)", md);
+			free(home);
 			return EX_NOINPUT;
 		}
 		if (maildir_list(md, "new", &list, &n, err) == -1 ||
@@ -546,16 +642,21 @@ reader_scan(struct agent_reader *rd, int mode, char *err)
 		p = o->o_nfiles ? o->o_files[i] : list[i];
 		if ((r = read_one(rd, p, o->o_nfiles != 0, mode, why)) == 0)
 			continue;
-		if (!rd->rd_quiet)
+		if (!rd->rd_quiet) {
 			fprintf(stderr, "tandem: %s: %s\n", p, why);
+			rd->rd_reported = 1;
+		}
 		if (rc == 0 && r != READ_SKIPPED) {
 			rc = r;
 			tn_err(err, "%s: %s", p, why);
 		}
 	}
+	if (mode == AGENT_SCAN_READ && !rd->rd_quiet)
+		reader_summary(rd);
 	for (i = 0; i < n; i++)
 		free(list[i]);
 	free(list);
+	free(home);
 	return rc;
 }
 
@@ -570,7 +671,7 @@ read_cmd(struct agent_opts *o, int mode)
 		return rc;
 	if ((rc = reader_open(&rd, o, pass, err)) == 0)
 		rc = reader_scan(&rd, mode, err);
-	else
+	if (rc != 0 && !rd.rd_reported)
 		fprintf(stderr, "tandem: %s\n", err);
 	reader_close(&rd);
 	OPENSSL_cleanse(pass, strlen(pass));

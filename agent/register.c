@@ -361,7 +361,7 @@ cmd_register(struct agent_opts *o)
 		    "--anchor\n");
 		return EX_USAGE;
 	}
-	if ((rc = agent_password(o, &pass)) != 0)
+	if ((rc = agent_password_new(o, 1, &pass)) != 0)
 		return rc;
 	if ((rc = reg_run(o, pass, err)) != 0)
 		fprintf(stderr, "tandem register: %s\n", err);

@@ -395,8 +395,10 @@ rej_send(struct agent_reader *rd, struct rej *rj, int *sent, char *err)
 		    err);
 		if (r != 0 && rc == 0)
 			rc = r;
-		else if (r != 0)
+		else if (r != 0) {
 			fprintf(stderr, "tandem: %s\n", why);
+			rd->rd_reported = 1;
+		}
 	}
 out:
 	net_free(an);
@@ -452,10 +454,12 @@ agent_reject(struct agent_reader *rd, const struct tmail *tm,
 		goto out;
 	if ((rc = rej_send(rd, &rj, &sent, err)) != 0)
 		goto out;
-	if (sent)
+	if (sent) {
 		fprintf(stderr, "tandem: %s: invitation from %s refused: %s "
 		    "is registered at %s (both elements told)\n", path,
 		    inviting, rd->rd_address, rj.rj_mine);
+		rd->rd_reported = 1;
+	}
 	rc = 0;
 out:
 	rej_free(&rj);

@@ -146,6 +146,28 @@ out:
 }
 
 /*
+ * The recipients' agents refuse content whose single From: is not the
+ * signer's address: refuse it here, before anything is posted.
+ */
+static int
+seal_check_from(const unsigned char *msg, size_t msglen, X509 *cert,
+    const char *address, char *err)
+{
+	char *from;
+	int rc = -1;
+
+	if (cms_from_address(msg, msglen, &from, err) == -1)
+		return -1;
+	if (X509_check_email(cert, from, strlen(from), 0) != 1)
+		tn_err(err, "From: %s is not your address %s (the recipients "
+		    "would refuse the message)", from, address);
+	else
+		rc = 0;
+	free(from);
+	return rc;
+}
+
+/*
  * Seal o->o_in for o->o_to with id: *ar (arm_free()) and the sealed
  * DER *der (free()). Returns 0 or an exit status, with err.
  */
@@ -163,6 +185,9 @@ agent_seal(const struct agent_opts *o, const struct cms_id *id,
 	*der = NULL;
 	rc = EX_NOINPUT;
 	if (util_read_file(o->o_in, TN_MAX_MESSAGE, &msg, &msglen, err) == -1)
+		goto out;
+	rc = EX_DATAERR;
+	if (seal_check_from(msg, msglen, id->ci_cert, address, err) == -1)
 		goto out;
 	rc = EX_USAGE;
 	if ((*ar = arm_new()) == NULL ||

@@ -10,7 +10,10 @@
  *	other 4xx is final. Only after 201 or 200 does it submit the
  *	foreground mail (Tandem-Kind: content, body the wrap agent ->
  *	courier of the sealed content, Message-ID the sealed content's
- *	id) by SMTP. Prints the message id.
+ *	id) by SMTP; a temporary failure (4xx, no answer) submits the same
+ *	mail again with the same delays, for --retry-for seconds more, so
+ *	that the ARM already posted finds its content. Prints the message
+ *	id.
  *
  *	agent_session() and agent_session_free() (also used by fetch)
  *	open the store, decrypt the identity, load the courier-end
@@ -143,6 +146,23 @@ now_mono(void)
 	return ts.tv_sec;
 }
 
+/*
+ * Before another try: 1 after waiting the delay (then doubled, at most
+ * SEND_RETRY_MAX), 0 when it would end after retry_for seconds.
+ */
+static int
+send_wait(time_t start, unsigned int *delay, long retry_for,
+    const char *err)
+{
+	if (now_mono() - start + (time_t)*delay > retry_for)
+		return 0;
+	fprintf(stderr, "tandem send: %s; again in %u s\n", err, *delay);
+	sleep(*delay);
+	if ((*delay *= 2) > SEND_RETRY_MAX)
+		*delay = SEND_RETRY_MAX;
+	return 1;
+}
+
 /* One POST: 0 stored, 1 try again, or a final exit status. */
 static int
 send_post(struct agent_session *as, const unsigned char *w, size_t wlen,
@@ -185,20 +205,14 @@ send_arm(struct agent_session *as, const struct arm_record *ar,
 	    cms_wrap((unsigned char *)text, len, &as->as_id, as->as_rcpts, 0,
 	    &w, &wlen, err) == -1)
 		goto out;
-	while ((rc = send_post(as, w, wlen, err)) == 1) {
-		if (now_mono() - start + (time_t)delay > retry_for) {
+	while ((rc = send_post(as, w, wlen, err)) == 1)
+		if (!send_wait(start, &delay, retry_for, err)) {
 			fprintf(stderr, "tandem send: %s\n", err);
 			tn_err(err, "the background did not take the ARM "
 			    "within %ld s; nothing was mailed", retry_for);
 			rc = EX_TEMPFAIL;
 			break;
 		}
-		fprintf(stderr, "tandem send: %s; again in %u s\n", err,
-		    delay);
-		sleep(delay);
-		if ((delay *= 2) > SEND_RETRY_MAX)
-			delay = SEND_RETRY_MAX;
-	}
 out:
 	if (text != NULL)
 		OPENSSL_cleanse(text, len);
@@ -213,6 +227,8 @@ send_run(struct agent_session *as, const struct agent_opts *o, char *err)
 	struct arm_record *ar = NULL;
 	unsigned char *der = NULL, *w = NULL;
 	size_t derlen, wlen;
+	time_t start;
+	unsigned int delay = 1;
 	int rc;
 
 	if ((rc = agent_seal(o, &as->as_id, as->as_address, &ar, &der,
@@ -223,8 +239,19 @@ send_run(struct agent_session *as, const struct agent_opts *o, char *err)
 	if (cms_wrap(der, derlen, &as->as_id, as->as_rcpts, 0, &w, &wlen,
 	    err) == -1)
 		goto out;
-	if ((rc = agent_submit(as->as_net, TMAIL_CONTENT, as->as_address,
-	    ar->ar_rcpts, ar->ar_nrcpts, ar->ar_msgid, w, wlen, err)) != 0)
+	/* The ARM is at the background: the same mail, until it is taken. */
+	start = now_mono();
+	while ((rc = agent_submit(as->as_net, TMAIL_CONTENT, as->as_address,
+	    ar->ar_rcpts, ar->ar_nrcpts, ar->ar_msgid, w, wlen, err)) ==
+	    EX_TEMPFAIL && send_wait(start, &delay, o->o_retry_for, err))
+		;
+	if (rc == EX_TEMPFAIL) {
+		fprintf(stderr, "tandem send: %s\n", err);
+		tn_err(err, "message %s: the ARM is at the background but the "
+		    "mail server did not take the mail within %ld s",
+		    ar->ar_msgid, o->o_retry_for);
+	}
+	if (rc != 0)
 		goto out;
 	printf("%s\n", ar->ar_msgid);
 	rc = 0;

@@ -27,12 +27,18 @@
  *	Messages on standard error; exit statuses in tandem(1).
  */
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include "tandem.h"
 #include "util.h"
@@ -41,9 +47,9 @@
 #define AGENT_MAX_PASSWORD	1024
 
 static void
-usage(void)
+usage(FILE *fp)
 {
-	fprintf(stderr,
+	fprintf(fp,
 	    "usage: tandem init [-d DIR] --address ADDR [--key ec|rsa] "
 	    "[--csr FILE]\n"
 	    "       tandem import [-d DIR] --cert AGENT.crt --anchor ROOT.pem "
@@ -65,26 +71,156 @@ usage(void)
 	    "[restrictions] --in MESSAGE\n"
 	    "                   [--retry-for SECONDS]\n"
 	    "       tandem fetch [-d DIR]\n"
-	    "       tandem read [-d DIR] [--out-dir DIR] [--id MSGID] "
+	    "       tandem read [-d DIR] [--out-dir DIR] [--id MSGID] [--all] "
 	    "[FILE ...]\n"
 	    "       tandem inbox [-d DIR] [FILE ...]\n"
 	    "       (network: [-c tandem.conf] [--smtp HOST:PORT] "
 	    "[--bg URL] [--maildir DIR]\n"
 	    "                 [--resolve HOST:PORT:ADDR ...])\n"
-	    "       (all take --password-file FILE; else $TANDEM_PASSWORD)\n");
+	    "       (all take --password-file FILE or --password-fd N; else "
+	    "$TANDEM_PASSWORD)\n"
+	    "       tandem --help | --version\n");
 }
 
-/* The password: first line of --password-file, or $TANDEM_PASSWORD. */
+/* The first line of file descriptor fd (not closed), or NULL. */
+static char *
+password_from_fd(int fd)
+{
+	char *buf;
+	size_t len = 0;
+	ssize_t n;
+
+	if ((buf = calloc(1, AGENT_MAX_PASSWORD + 1)) == NULL)
+		return NULL;
+	while (len < AGENT_MAX_PASSWORD && (n = read(fd, buf + len, 1)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fprintf(stderr, "tandem: --password-fd %d: %s\n", fd,
+			    strerror(errno));
+			free(buf);
+			return NULL;
+		}
+		if (buf[len] == '\n')
+			break;
+		len++;
+	}
+	buf[len] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	return buf;
+}
+
+/* One line from the terminal tty, not echoed; NULL on end of file. */
+static char *
+password_ask(int tty, const char *prompt)
+{
+	struct termios old, quiet;
+	char *line;
+	int restore;
+
+	if (write(tty, prompt, strlen(prompt)) < 0)
+		return NULL;
+	restore = tcgetattr(tty, &old) == 0;
+	if (restore) {
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		quiet.c_lflag |= ECHONL;
+		tcsetattr(tty, TCSAFLUSH, &quiet);
+	}
+	line = password_from_fd(tty);
+	if (restore)
+		tcsetattr(tty, TCSAFLUSH, &old);
+	return line;
+}
+
+/* A new password: at least 10 characters of at least two kinds. */
+static const char *
+password_weak(const char *p)
+{
+	int lower = 0, upper = 0, digit = 0, other = 0;
+
+	if (strlen(p) < 10)
+		return "shorter than 10 characters";
+	for (; *p != '\0'; p++)
+		if (islower((unsigned char)*p))
+			lower = 1;
+		else if (isupper((unsigned char)*p))
+			upper = 1;
+		else if (isdigit((unsigned char)*p))
+			digit = 1;
+		else
+			other = 1;
+	if (lower + upper + digit + other < 2)
+		return "only one kind of character (mix letters, digits, "
+		    "spaces or signs)";
+	return NULL;
+}
+
+/*
+ * From the terminal: asked once, or for a new store twice with a
+ * strength check (three tries). 0, or an exit status.
+ */
+static int
+password_terminal(int tty, int fresh, char **pass)
+{
+	char *again = NULL;
+	const char *weak;
+	int i, rc = EX_USAGE;
+
+	for (i = 0; i < 3; i++) {
+		if ((*pass = password_ask(tty, fresh ? "New password for "
+		    "the agent's store: " : "Password: ")) == NULL ||
+		    **pass == '\0') {
+			dprintf(tty, "tandem: no password given\n");
+			break;
+		}
+		if (!fresh)
+			return 0;
+		if ((weak = password_weak(*pass)) != NULL)
+			dprintf(tty, "tandem: too weak: %s\n", weak);
+		else if ((again = password_ask(tty, "The same again: ")) ==
+		    NULL || strcmp(again, *pass) != 0)
+			dprintf(tty, "tandem: the two differ\n");
+		else {
+			rc = 0;
+			break;
+		}
+		free(again);
+		again = NULL;
+		OPENSSL_cleanse(*pass, strlen(*pass));
+		free(*pass);
+		*pass = NULL;
+	}
+	if (again != NULL)
+		OPENSSL_cleanse(again, strlen(again));
+	free(again);
+	if (rc != 0 && *pass != NULL) {
+		OPENSSL_cleanse(*pass, strlen(*pass));
+		free(*pass);
+		*pass = NULL;
+	}
+	return rc;
+}
+
+/*
+ * The password: --password-fd N, the first line of --password-file,
+ * $TANDEM_PASSWORD, or asked on the terminal (for a new store, fresh:
+ * twice, with a strength check).
+ */
 int
-agent_password(const struct agent_opts *o, char **pass)
+agent_password_new(const struct agent_opts *o, int fresh, char **pass)
 {
 	unsigned char *buf = NULL;
 	const char *env;
 	char err[TN_ERRLEN];
 	size_t len;
+	int tty, rc;
 
 	*pass = NULL;
-	if (o->o_password_file != NULL) {
+	if (o->o_password_fd >= 0) {
+		if ((*pass = password_from_fd(o->o_password_fd)) == NULL)
+			return EX_NOINPUT;
+	} else if (o->o_password_file != NULL) {
 		if (util_read_file(o->o_password_file, AGENT_MAX_PASSWORD,
 		    &buf, &len, err) == -1) {
 			fprintf(stderr, "tandem: password: %s\n", err);
@@ -94,9 +230,15 @@ agent_password(const struct agent_opts *o, char **pass)
 		*pass = (char *)buf;
 	} else if ((env = getenv("TANDEM_PASSWORD")) != NULL)
 		*pass = strdup(env);
-	else {
-		fprintf(stderr, "tandem: no password: use --password-file "
-		    "or TANDEM_PASSWORD\n");
+	else if ((tty = open("/dev/tty", O_RDWR | O_CLOEXEC)) != -1) {
+		rc = password_terminal(tty, fresh, pass);
+		close(tty);
+		if (rc != 0)
+			return rc;
+	} else {
+		fprintf(stderr, "tandem: no password: use --password-fd, "
+		    "--password-file or TANDEM_PASSWORD (no terminal to ask "
+		    "on)\n");
 		return EX_USAGE;
 	}
 	if (*pass == NULL || **pass == '\0') {
@@ -106,6 +248,12 @@ agent_password(const struct agent_opts *o, char **pass)
 		return EX_USAGE;
 	}
 	return 0;
+}
+
+int
+agent_password(const struct agent_opts *o, char **pass)
+{
+	return agent_password_new(o, 0, pass);
 }
 
 static int
@@ -136,11 +284,12 @@ parse_restriction(struct agent_opts *o, int c, const char *arg)
 enum {
 	OPT_SMTP = 256, OPT_BG, OPT_MAILDIR, OPT_RESOLVE, OPT_INVITATION,
 	OPT_OUT_DIR, OPT_ID, OPT_TIMEOUT, OPT_RETRY_FOR, OPT_NO_WAIT,
-	OPT_COURIER_CERT
+	OPT_COURIER_CERT, OPT_ALL, OPT_PASSWORD_FD
 };
 
 static const struct option longopts[] = {
 	{ "address", required_argument, NULL, 'a' },
+	{ "all", no_argument, NULL, OPT_ALL },
 	{ "anchor", required_argument, NULL, 'A' },
 	{ "arm", required_argument, NULL, 'M' },
 	{ "bg", required_argument, NULL, OPT_BG },
@@ -166,6 +315,7 @@ static const struct option longopts[] = {
 	{ "no-print", no_argument, NULL, 'P' },
 	{ "no-reply-all", no_argument, NULL, 'R' },
 	{ "out", required_argument, NULL, 'o' },
+	{ "password-fd", required_argument, NULL, OPT_PASSWORD_FD },
 	{ "password-file", required_argument, NULL, 'p' },
 	{ "read-receipt", no_argument, NULL, 'r' },
 	{ "sealed", required_argument, NULL, 's' },
@@ -220,6 +370,22 @@ parse_seconds(const char *name, const char *arg, long *out)
 }
 
 static int
+parse_fd(const char *arg, int *fd)
+{
+	char *end;
+	long n;
+
+	n = strtol(arg, &end, 10);
+	if (*arg < '0' || *arg > '9' || *end != '\0' || n > 1024) {
+		fprintf(stderr, "tandem: --password-fd: not a file descriptor: "
+		    "%s\n", arg);
+		return -1;
+	}
+	*fd = (int)n;
+	return 0;
+}
+
+static int
 parse_net(struct agent_opts *o, int c, const char *arg)
 {
 	switch (c) {
@@ -235,6 +401,11 @@ parse_net(struct agent_opts *o, int c, const char *arg)
 		return parse_seconds("timeout", arg, &o->o_timeout);
 	case OPT_RETRY_FOR:
 		return parse_seconds("retry-for", arg, &o->o_retry_for);
+	case OPT_ALL:
+		o->o_all = 1;
+		return 0;
+	case OPT_PASSWORD_FD:
+		return parse_fd(arg, &o->o_password_fd);
 	case OPT_NO_WAIT:
 		o->o_no_wait = 1;
 		return 0;
@@ -337,19 +508,30 @@ main(int argc, char **argv)
 	int rc = EX_USAGE;
 
 	memset(&o, 0, sizeof(o));
+	o.o_password_fd = -1;
 	o.o_timeout = 300;
 	o.o_retry_for = 180;
 	if (argc < 2) {
-		usage();
+		usage(stderr);
 		return EX_USAGE;
 	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+		printf("tandem %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	for (i = 1; i < (size_t)argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return 0;
+		}
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (strcmp(argv[1], cmds[i].name) == 0)
 			break;
 	if (i == sizeof(cmds) / sizeof(cmds[0]) ||
 	    parse_opts(&o, strcmp(argv[1], "read") == 0 ||
 	    strcmp(argv[1], "inbox") == 0, argc - 1, argv + 1) == -1) {
-		usage();
+		usage(stderr);
 		return EX_USAGE;
 	}
 	if (o.o_dir == NULL && o.o_conf != NULL &&

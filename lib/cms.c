@@ -681,9 +681,10 @@ cms_inner_from(const unsigned char *msg, size_t msglen, char **addr,
 	GMimeMessage *m = NULL;
 	InternetAddressList *from;
 	InternetAddress *ia;
+	GMimeHeaderList *hl;
 	const char *a;
 	char why[TN_ERRLEN];
-	int rc = -1;
+	int i, froms, rc = -1;
 
 	*addr = NULL;
 	*shape = 1;
@@ -703,6 +704,16 @@ cms_inner_from(const unsigned char *msg, size_t msglen, char **addr,
 	    mime_check_shape(g_mime_message_get_mime_part(m), why) == -1) {
 		*shape = 1;
 		tn_err(err, "inner message: %s", why);
+		goto out;
+	}
+	hl = g_mime_object_get_header_list(GMIME_OBJECT(m));
+	for (i = 0, froms = 0; i < g_mime_header_list_get_count(hl); i++)
+		if (g_ascii_strcasecmp(g_mime_header_get_name(
+		    g_mime_header_list_get_header_at(hl, i)), "From") == 0)
+			froms++;
+	if (froms != 1) {
+		tn_err(err, "inner message has %d From: headers (exactly 1 "
+		    "expected)", froms);
 		goto out;
 	}
 	from = g_mime_message_get_from(m);

@@ -121,8 +121,8 @@
  *
  *	cms_digest() computes the SHA-256 of der: 0 or -1.
  *	cms_from_address() returns the address of the single mailbox in
- *	the From: header of a MIME message; *addr should be passed to
- *	free().
+ *	the single From: header of a MIME message (two From: headers are
+ *	an error, whatever they say); *addr should be passed to free().
  * DIAGNOSTICS
  *	All return 0 on success, -1 on failure with a one-line reason
  *	in err. cms_open() and cms_unwrap() also set *fail to the kind

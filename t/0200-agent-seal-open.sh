@@ -121,10 +121,42 @@ test_expect_success 'signer under another root: untrusted (12)' '
 	test_grep "refused: signer certificate does not chain" err
 '
 
-test_expect_success 'signer is not the From: address (13)' '
+test_expect_success 'seal refuses a From: that is not the sender (65), writes nothing' '
 	msg carol@a.example m3@a.example >m3.eml &&
-	tandem seal -d alice --to bob@a.example --in m3.eml \
-		--sealed m3.der --arm m3.arm &&
+	test_expect_code 65 tandem seal -d alice --to bob@a.example \
+		--in m3.eml --sealed m3.der --arm m3.arm 2>err &&
+	test_grep "From: carol@a.example is not your address alice@a.example" err &&
+	! test -e m3.der && ! test -e m3.arm &&
+	printf "From: alice@a.example\r\nFrom: carol@a.example\r\nTo: bob@a.example\r\n\r\nhi\r\n" >mf5.eml &&
+	test_expect_code 65 tandem seal -d alice --to bob@a.example \
+		--in mf5.eml --sealed mf5.der --arm mf5.arm 2>err &&
+	test_grep "inner message has 2 From: headers" err &&
+	printf "To: bob@a.example\r\n\r\nhi\r\n" >mf6.eml &&
+	test_expect_code 65 tandem seal -d alice --to bob@a.example \
+		--in mf6.eml --sealed mf6.der --arm mf6.arm 2>err &&
+	test_grep "inner message has 0 From: headers" err
+'
+
+# What a modified agent would make: alice signs carol's From: with
+# openssl, wraps it under a fresh content key, and writes the ARM.
+forge_sealed() {
+	sqlite3 alice/store.db "SELECT value FROM config WHERE name = 'key'" >ak.enc &&
+	openssl pkey -in ak.enc -passin pass:alice-pw -out ak.pem &&
+	openssl cms -sign -binary -nodetach -outform DER \
+		-signer ca/accounts/alice@a.example/agent.crt -inkey ak.pem \
+		-certfile ca/chain.pem -in "$1" -out "$2.signed" &&
+	_k=$(openssl rand -hex 32) &&
+	_kid=$(printf %s "$3" | od -An -tx1 | tr -d " \n") &&
+	openssl cms -encrypt -binary -aes-256-gcm -secretkey "$_k" \
+		-secretkeyid "$_kid" -in "$2.signed" -outform DER -out "$2.der" &&
+	_d=$(sha256_hex "$2.der") &&
+	sed -e "s/^Message-Id: .*/Message-Id: $3/" \
+		-e "s/^Content-Key: .*/Content-Key: $_k/" \
+		-e "s/^Content-Digest: .*/Content-Digest: $_d/" m1.arm >"$2.arm"
+}
+
+test_expect_success 'signer is not the From: address (13)' '
+	forge_sealed m3.eml m3 m3@a.example &&
 	test_expect_code 13 tandem open -d bob --sealed m3.der --arm m3.arm 2>err &&
 	test_grep "refused: signer certificate is not for the From: address carol@a.example" err
 '

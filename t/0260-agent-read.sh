@@ -7,27 +7,6 @@ TANDEM_PASSWORD=pw
 export TANDEM_PASSWORD
 bob=ca/accounts/bob@a.example
 
-msg() {
-	printf 'From: Alice <alice@a.example>\r\nTo: bob@a.example\r\nSubject: %s\r\nMessage-ID: <%s>\r\n\r\nMeet at noon.\r\n' "$2" "$1"
-}
-
-# content ID [SEAL-OPTIONS]: alice seals ID for bob, the FG wraps it to
-# bob; the mail is ID.mail, the ARM record ID.arm
-content() {
-	_id=$1; shift
-	msg $_id "subject of $_id" >$_id.eml &&
-	tandem seal -d alice --to bob@a.example "$@" --in $_id.eml \
-		--sealed $_id.der --arm $_id.arm >/dev/null &&
-	ag_wrap ca/elements/fg.crt ca/elements/fg.key $bob/agent.crt \
-		$_id.der $_id.wrap &&
-	ag_mail content alice@a.example bob@a.example $_id $_id.wrap >$_id.mail
-}
-
-# fetched ID: the ARM as "tandem fetch" would have stored it
-fetched() {
-	sqlite3 bob/store.db "INSERT INTO arms (msgid, arm, fetched) VALUES ('$1', readfile('$1.arm'), 0)"
-}
-
 test_expect_success 'a courier, alice and bob registered, a Maildir' '
 	ag_courier &&
 	for u in alice bob; do
@@ -40,7 +19,7 @@ test_expect_success 'a courier, alice and bob registered, a Maildir' '
 '
 
 test_expect_success 'read: the content mail and its ARM give the message' '
-	content m1@a.example && fetched m1@a.example &&
+	ag_content m1@a.example && ag_fetched m1@a.example &&
 	cp m1@a.example.mail md/new/1 &&
 	tandem read -d bob --maildir md --out-dir out >paths &&
 	echo out/m1@a.example.eml >paths.want && test_cmp paths.want paths &&
@@ -57,7 +36,7 @@ test_expect_success 'other mail in the Maildir is skipped; named, it is refused'
 '
 
 test_expect_success 'no ARM yet: 16, and inbox says so' '
-	content m2@a.example &&
+	ag_content m2@a.example &&
 	cp m2@a.example.mail md/new/2 &&
 	test_expect_code 16 tandem read -d bob m2@a.example.mail 2>err &&
 	test_grep "no ARM yet for m2@a.example (run \"tandem fetch\")" err &&
@@ -69,13 +48,13 @@ test_expect_success 'no ARM yet: 16, and inbox says so' '
 
 test_expect_success 'the Maildir with one unreadable: the others still come, status 16' '
 	rm -f out/* &&
-	test_expect_code 16 tandem read -d bob --maildir md --out-dir out >paths &&
+	test_expect_code 16 tandem read -d bob --maildir md --out-dir out --all >paths &&
 	test_cmp paths.want paths &&
 	tandem read -d bob --maildir md --id m1@a.example --out-dir out
 '
 
 test_expect_success 'maximum opens: the second read is refused (15)' '
-	content m3@a.example --max-opens 1 && fetched m3@a.example &&
+	ag_content m3@a.example --max-opens 1 && ag_fetched m3@a.example &&
 	tandem read -d bob m3@a.example.mail >m3.out &&
 	test_cmp m3@a.example.eml m3.out &&
 	test_expect_code 15 tandem read -d bob m3@a.example.mail 2>err &&
@@ -86,7 +65,7 @@ test_expect_success 'maximum opens: the second read is refused (15)' '
 '
 
 test_expect_success 'expired: refused (14), the key deleted from the store and its bytes from the file' '
-	content m4@a.example --expires 1 && fetched m4@a.example &&
+	ag_content m4@a.example --expires 1 && ag_fetched m4@a.example &&
 	key=$(ag_field Content-Key m4@a.example.arm) &&
 	test -n "$key" &&
 	grep -a -q -F "$key" bob/store.db &&
@@ -103,7 +82,7 @@ test_expect_success 'expired: refused (14), the key deleted from the store and i
 '
 
 test_expect_success 'the mail is from someone else than the ARM sender (13)' '
-	content m5@a.example && fetched m5@a.example &&
+	ag_content m5@a.example && ag_fetched m5@a.example &&
 	ag_mail content mallory@a.example bob@a.example m5@a.example \
 		m5@a.example.wrap >m5.mail &&
 	test_expect_code 13 tandem read -d bob m5.mail 2>err &&
@@ -111,7 +90,7 @@ test_expect_success 'the mail is from someone else than the ARM sender (13)' '
 '
 
 test_expect_success 'another content under the ARM of a message: digest (11)' '
-	content m6@a.example && fetched m6@a.example &&
+	ag_content m6@a.example && ag_fetched m6@a.example &&
 	ag_mail content alice@a.example bob@a.example m6@a.example \
 		m1@a.example.wrap >m6.mail &&
 	test_expect_code 11 tandem read -d bob m6.mail

@@ -8,6 +8,7 @@ export TANDEM_PASSWORD
 test_have_prog python3 || test_skip_all 'python3 is needed for the background stub'
 
 mta=$(pf_random_addr) mport=$(pf_random_port)
+hport=$(pf_random_port) sport=$(pf_random_port)
 bg=$(pf_random_addr) bport=$(pf_random_port)
 net="--smtp $mta:$mport --bg https://bg.a.example:$bport --resolve bg.a.example:$bport:$bg"
 alice=ca/accounts/alice@a.example
@@ -84,6 +85,16 @@ test_expect_success 'send: the ARM is posted, then the content mail is submitted
 		"$(ag_field Content-Digest arm.txt)"
 '
 
+test_expect_success 'send refuses a From: not the sender before posting anything (65)' '
+	: >stub/log &&
+	printf "From: carol@a.example\r\nTo: bob@a.example\r\n\r\nhi\r\n" >carol.eml &&
+	test_expect_code 65 tandem send -d alice --to bob@a.example \
+		--in carol.eml $net >out 2>err &&
+	test_grep "From: carol@a.example is not your address alice@a.example" err &&
+	! test -s out && ! test -s stub/log &&
+	test $(smtp_sink_files mta | wc -l) = 1
+'
+
 test_expect_success 'the background busy (503, 429): retried until it takes it' '
 	printf "503\n429\n" >stub/status && : >stub/log &&
 	tandem send -d alice --to bob@a.example --in m.eml $net 2>err &&
@@ -99,6 +110,46 @@ test_expect_success 'the background refuses (403): final, 17, no mail' '
 	test_grep "the background refused the ARM: 403 stub says 403" err &&
 	echo "POST /v1/arm 403" >log.want && test_cmp log.want stub/log &&
 	test $(smtp_sink_files mta | wc -l) = 2
+'
+
+test_expect_success_here 'the mail server refuses for good: its answer as written, 17' '
+	smtp_sink_start hard $mta $hport "-f rcpt" && : >stub/log &&
+	test_expect_code 17 tandem send -d alice --to bob@a.example --in m.eml \
+		--smtp $mta:$hport --bg https://bg.a.example:$bport \
+		--resolve bg.a.example:$bport:$bg 2>err &&
+	test_grep "tandem send: smtp://$mta:$hport answered: 500 5.3.0 Error: command failed$" err &&
+	test_grep_not "Weird" err
+'
+
+test_expect_success_here 'a 4xx from the mail server: the same mail again, until it is taken' '
+	smtp_sink_start soft $mta $sport "-r rcpt" && : >stub/log &&
+	{ timeout 90 tandem send -d alice --to bob@a.example --in m.eml \
+		--smtp $mta:$sport --bg https://bg.a.example:$bport \
+		--resolve bg.a.example:$bport:$bg --retry-for 60 >id2 2>err2 \
+		</dev/null; echo $? >rc2; } >/dev/null 2>&1 &
+	n=0 && until grep -q "again in" err2 2>/dev/null || test $n = 100; do
+		n=$((n + 1)) && sleep 0.1
+	done &&
+	grep -q "again in" err2 &&
+	smtp_sink_stop soft && smtp_sink_start soft2 $mta $sport &&
+	n=0 && until test -s rc2 || test $n = 300; do
+		n=$((n + 1)) && sleep 0.1
+	done &&
+	test "$(cat rc2)" = 0 &&
+	test_grep "answered: 450 4.3.0 Error: command failed; again in 1 s" err2 &&
+	echo "POST /v1/arm 201" >log.want && test_cmp log.want stub/log &&
+	smtp_sink_files soft2 >files && test $(wc -l <files) = 1 &&
+	test_grep "^Message-ID: <$(cat id2)>" $(cat files)
+'
+
+test_expect_success_here 'the mail server keeps answering 4xx: 75, and the message id is named' '
+	smtp_sink_stop soft2 && smtp_sink_start soft3 $mta $sport "-r rcpt" &&
+	: >stub/log &&
+	test_expect_code 75 tandem send -d alice --to bob@a.example --in m.eml \
+		--smtp $mta:$sport --bg https://bg.a.example:$bport \
+		--resolve bg.a.example:$bport:$bg --retry-for 2 2>err &&
+	test_grep "the ARM is at the background but the mail server did not take the mail within 2 s" err &&
+	echo "POST /v1/arm 201" >log.want && test_cmp log.want stub/log
 '
 
 test_expect_success 'the server is not the courier: TLS fails against the anchors' '

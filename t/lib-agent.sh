@@ -75,3 +75,25 @@ ag_unwrap() {
 ag_field() {
 	tr -d '\r' <"$2" | sed -n "s/^$1: //p"
 }
+
+# ag_msg ID SUBJECT: alice's message to bob
+ag_msg() {
+	printf 'From: Alice <alice@a.example>\r\nTo: bob@a.example\r\nSubject: %s\r\nMessage-ID: <%s>\r\n\r\nMeet at noon.\r\n' "$2" "$1"
+}
+
+# ag_content ID [SEAL-OPTIONS]: alice seals ID for bob, the FG wraps it
+# to bob; the mail is ID.mail, the ARM record ID.arm
+ag_content() {
+	_id=$1; shift
+	ag_msg $_id "subject of $_id" >$_id.eml &&
+	tandem seal -d alice --to bob@a.example "$@" --in $_id.eml \
+		--sealed $_id.der --arm $_id.arm >/dev/null &&
+	ag_wrap ca/elements/fg.crt ca/elements/fg.key \
+		ca/accounts/bob@a.example/agent.crt $_id.der $_id.wrap &&
+	ag_mail content alice@a.example bob@a.example $_id $_id.wrap >$_id.mail
+}
+
+# ag_fetched ID: the ARM in bob's store as "tandem fetch" would put it
+ag_fetched() {
+	sqlite3 bob/store.db "INSERT INTO arms (msgid, arm, fetched) VALUES ('$1', readfile('$1.arm'), 0)"
+}

@@ -25,7 +25,7 @@
 #		wait until maildrop, incoming, active, deferred and hold
 #		are empty; fails (showing the queue and the log) after
 #		TIMEOUT seconds
-#	smtp_sink_start NAME ADDR PORT
+#	smtp_sink_start NAME ADDR PORT [OPTIONS]
 #		smtp-sink as nobody on ADDR:PORT, dumping each mail
 #		transaction into its own file under $TRASH/sink-NAME/;
 #		stopped by PID at exit
@@ -238,8 +238,9 @@ smtp_sink_start() {
 	_pf_sd=$TRASH/sink-$1
 	mkdir -p "$_pf_sd/mail" || return 1
 	chown nobody "$_pf_sd/mail" || return 1
-	# -u is required as root; -d writes one file per transaction.
-	smtp-sink -u nobody -c -d "$_pf_sd/mail/%Y%m%d%H%M%S." \
+	# -u is required as root; -d writes one file per transaction;
+	# $4, if any, more options (-r rcpt: a 4xx to RCPT TO).
+	smtp-sink -u nobody -c -d "$_pf_sd/mail/%Y%m%d%H%M%S." ${4:-} \
 	    "$2:$3" 100 >"$_pf_sd/out" 2>&1 &
 	echo $! >"$_pf_sd/pid"
 	test_atexit "smtp_sink_stop '$1'"
