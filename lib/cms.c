@@ -670,7 +670,8 @@ out:
  * The single From: address of the inner message; *shape is set when
  * the message itself is refused (not MIME, nested too deep, too many
  * parts: the limits of the outer mails, mimeutil.h), before GMime's
- * parser, which recurses once per level, sees too many types.
+ * parser, which recurses once per level, sees too many types; shape
+ * NULL: the From: alone (the sender's own message, before sealing).
  */
 static int
 cms_inner_from(const unsigned char *msg, size_t msglen, char **addr,
@@ -687,12 +688,14 @@ cms_inner_from(const unsigned char *msg, size_t msglen, char **addr,
 	int i, froms, rc = -1;
 
 	*addr = NULL;
-	*shape = 1;
-	if (mime_prescan((const char *)msg, msglen, why) == -1) {
-		tn_err(err, "inner message: %s", why);
-		return -1;
+	if (shape != NULL) {
+		*shape = 1;
+		if (mime_prescan((const char *)msg, msglen, why) == -1) {
+			tn_err(err, "inner message: %s", why);
+			return -1;
+		}
+		*shape = 0;
 	}
-	*shape = 0;
 	g_mime_init();
 	stream = g_mime_stream_mem_new_with_buffer((const char *)msg, msglen);
 	parser = g_mime_parser_new_with_stream(stream);
@@ -700,7 +703,7 @@ cms_inner_from(const unsigned char *msg, size_t msglen, char **addr,
 		tn_err(err, "inner message is not a MIME message");
 		goto out;
 	}
-	if (g_mime_message_get_mime_part(m) != NULL &&
+	if (shape != NULL && g_mime_message_get_mime_part(m) != NULL &&
 	    mime_check_shape(g_mime_message_get_mime_part(m), why) == -1) {
 		*shape = 1;
 		tn_err(err, "inner message: %s", why);
@@ -744,9 +747,7 @@ int
 cms_from_address(const unsigned char *msg, size_t msglen, char **addr,
     char *err)
 {
-	int shape;
-
-	return cms_inner_from(msg, msglen, addr, &shape, err);
+	return cms_inner_from(msg, msglen, addr, NULL, err);
 }
 
 static int

@@ -122,7 +122,9 @@
  *	cms_digest() computes the SHA-256 of der: 0 or -1.
  *	cms_from_address() returns the address of the single mailbox in
  *	the single From: header of a MIME message (two From: headers are
- *	an error, whatever they say); *addr should be passed to free().
+ *	an error, whatever they say), without the inner message's shape
+ *	limits (the sender's own message, before it is sealed); *addr
+ *	should be passed to free().
  * DIAGNOSTICS
  *	All return 0 on success, -1 on failure with a one-line reason
  *	in err. cms_open() and cms_unwrap() also set *fail to the kind

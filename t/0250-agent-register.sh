@@ -213,7 +213,7 @@ test_expect_success 'the MTA unreachable: 75 and the new store is removed' '
 	ag_sign ca/elements/fg.crt ca/elements/fg.key inv6.txt inv6.der &&
 	test_expect_code 75 tandem register -d x4 --invitation inv6.der \
 		--anchor root/root.crt --smtp 127.0.0.1:1 --no-wait 2>err &&
-	test_grep "SMTP smtp://127.0.0.1:1" err &&
+	test_grep "smtp://127.0.0.1:1: Couldn.t connect" err &&
 	test ! -f x4/store.db && test ! -f x4/anchors.pem
 '
 
