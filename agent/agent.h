@@ -179,7 +179,7 @@ int	agent_submit(struct agent_net *, enum tmail_kind, const char *,
 	    char *const *, size_t, const char *, const unsigned char *,
 	    size_t, char *);
 int	agent_check_element(const struct pki_trust *, X509 *,
-	    STACK_OF(X509) *, enum pki_kind, X509 *, char *);
+	    STACK_OF(X509) *, enum pki_kind, X509 *, STACK_OF(X509) *, char *);
 struct pki_trust *agent_trust(const char *, char *);
 
 int	cmd_init(struct agent_opts *);

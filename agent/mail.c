@@ -12,7 +12,8 @@
  *		    size_t derlen, char *err);
  *	int	agent_check_element(const struct pki_trust *trust,
  *		    X509 *signer, STACK_OF(X509) *certs,
- *		    enum pki_kind kind, X509 *own, char *err);
+ *		    enum pki_kind kind, X509 *own, STACK_OF(X509) *ownchain,
+ *		    char *err);
  *	struct pki_trust *agent_trust(const char *dir, char *err);
  * DESCRIPTION
  *	agent_new_id() returns a fresh message id, 32 random hex digits
@@ -28,11 +29,15 @@
  *	agent_check_element() checks that signer chains to the trust
  *	anchors, is an element certificate of the given kind (PKI_KIND_FG
  *	for mail, PKI_KIND_BG for HTTPS), and was issued by the CA that
- *	issued own, the agent's certificate: the key of the signer's
- *	issuing CA (among certs) verifies own's signature. Names and key
- *	identifiers alone prove nothing: another courier may copy them. own may be
- *	NULL before registration ends: then the caller compares the
- *	signer with the certificate it expects. Returns 0,
+ *	issued own, the agent's certificate: the key of the courier CA
+ *	that signed the signer (among certs) is the key of the courier CA
+ *	that signed own, directly or through the courier's issuing CA
+ *	(pki_courier_ca(), among ownchain: the agent's own chain, never
+ *	the signer's, since any courier may certify another's public
+ *	key). Names and key identifiers alone prove nothing: another
+ *	courier may copy them. own may be NULL before registration ends:
+ *	then the caller compares the signer with the certificate it
+ *	expects. Returns 0,
  *	AGENT_EX_UNTRUSTED or AGENT_EX_COURIER.
  *
  *	agent_trust() loads DIR/anchors.pem; pass the result to
@@ -48,7 +53,6 @@
 #include <sysexits.h>
 
 #include "tandem.h"
-#include "intro.h"
 #include "pki.h"
 #include "tmail.h"
 #include "util.h"
@@ -102,18 +106,22 @@ out:
 	return rc;
 }
 
-/* Did the key of the CA that issued signer (in certs) sign own too? */
+/* Is the courier CA key that issued signer the one that issued own? */
 static int
-same_issuer(X509 *signer, STACK_OF(X509) *certs, X509 *own)
+same_issuer(X509 *signer, STACK_OF(X509) *certs, X509 *own,
+    STACK_OF(X509) *ownchain)
 {
-	X509 *ca = intro_issuer(signer, certs);
+	X509 *ca = pki_courier_ca(signer, certs);
+	X509 *mine = pki_courier_ca(own, ownchain);
 
-	return ca != NULL && X509_verify(own, X509_get0_pubkey(ca)) == 1;
+	return ca != NULL && mine != NULL &&
+	    EVP_PKEY_eq(X509_get0_pubkey(ca), X509_get0_pubkey(mine)) == 1;
 }
 
 int
 agent_check_element(const struct pki_trust *trust, X509 *signer,
-    STACK_OF(X509) *certs, enum pki_kind kind, X509 *own, char *err)
+    STACK_OF(X509) *certs, enum pki_kind kind, X509 *own,
+    STACK_OF(X509) *ownchain, char *err)
 {
 	char why[TN_ERRLEN];
 
@@ -128,7 +136,7 @@ agent_check_element(const struct pki_trust *trust, X509 *signer,
 		    kind == PKI_KIND_FG ? "foreground" : "background");
 		return AGENT_EX_COURIER;
 	}
-	if (own != NULL && !same_issuer(signer, certs, own)) {
+	if (own != NULL && !same_issuer(signer, certs, own, ownchain)) {
 		tn_err(err, "refused: signer is an element of another "
 		    "courier");
 		return AGENT_EX_COURIER;
