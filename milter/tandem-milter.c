@@ -2,7 +2,7 @@
  * NAME
  *	tandem-milter - the foreground element of a Tandem courier
  * SYNOPSIS
- *	tandem-milter -c FILE [-f] [-n]
+ *	tandem-milter -c FILE [-f] [-n] [-u USER]
  * DESCRIPTION
  *	See tandem-milter(8). The callbacks only gather the message and
  *	carry out the verdict; msg_process() decides at end of message,
@@ -17,8 +17,10 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <grp.h>
 #include <libmilter/mfapi.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -533,7 +535,7 @@ static struct smfiDesc desc = {
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: tandem-milter -c FILE [-f] [-n]\n");
+	fprintf(stderr, "usage: tandem-milter -c FILE [-f] [-n] [-u USER]\n");
 	exit(EX_USAGE);
 }
 
@@ -608,6 +610,43 @@ setup(struct fg *fg)
 	pthread_mutex_init(&fg->fg_ca_lock, NULL);
 }
 
+/*
+ * Started as root: become user once the socket is bound, and check
+ * that user cannot read the issuing key the CA process holds.
+ */
+static void
+drop_to(const struct conf *cf, const char *user)
+{
+	struct passwd *pw;
+	char err[TN_ERRLEN];
+
+	if (geteuid() != 0)
+		return;
+	if ((pw = getpwnam(user)) == NULL)
+		log_fatal(EX_OSERR, "user %s: no such user", user);
+	if (setgroups(1, &pw->pw_gid) == -1 || setgid(pw->pw_gid) == -1 ||
+	    setuid(pw->pw_uid) == -1)
+		log_fatal(EX_OSERR, "cannot become %s", user);
+	if (setuid(0) != -1)
+		log_panic("still root after dropping to %s", user);
+	if (ca_unreadable(cf, user, err) == -1)
+		log_fatal(EX_CONFIG, "%s", err);
+}
+
+/* Started as root, -u USER and foreground.ca_user are two users. */
+static void
+check_users(const struct conf *cf, const char *user)
+{
+	if (geteuid() != 0)
+		return;
+	if (user == NULL)
+		log_fatal(EX_USAGE, "started as root: -u USER names the "
+		    "milter's own user");
+	if (strcmp(user, "root") == 0 || strcmp(user, cf->cf_ca_user) == 0)
+		log_fatal(EX_USAGE, "-u %s: the milter's user is neither root "
+		    "nor foreground.ca_user", user);
+}
+
 static void
 listen_on(const char *sock)
 {
@@ -630,12 +669,12 @@ int
 main(int argc, char **argv)
 {
 	struct fg fg;
-	const char *path = CONF_PATH;
+	const char *path = CONF_PATH, *user = NULL;
 	char err[TN_ERRLEN];
 	pthread_t sender;
 	int ch, fore = 0, check = 0, rc;
 
-	while ((ch = getopt(argc, argv, "c:fn")) != -1) {
+	while ((ch = getopt(argc, argv, "c:fnu:")) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
@@ -645,6 +684,9 @@ main(int argc, char **argv)
 			break;
 		case 'n':
 			check = 1;
+			break;
+		case 'u':
+			user = optarg;
 			break;
 		default:
 			usage();
@@ -666,15 +708,17 @@ main(int argc, char **argv)
 		conf_free(fg.fg_conf);
 		return EX_OK;
 	}
+	check_users(fg.fg_conf, user);
 	setup(&fg);
 	signal(SIGPIPE, SIG_IGN);
-	if ((fg.fg_ca_fd = ca_start(fg.fg_conf->cf_ca_dir, fg.fg_trust,
+	if ((fg.fg_ca_fd = ca_start(fg.fg_conf, fg.fg_trust,
 	    fg.fg_id.ci_chain, err)) == -1)
-		log_fatal(EX_OSERR, "%s", err);
+		log_fatal(EX_CONFIG, "%s", err);
 	if (!fore && daemon(0, 0) == -1)
 		log_fatal(EX_OSERR, "daemon: %s", strerror(errno));
 	snapshot = &fg;
 	listen_on(fg.fg_conf->cf_milter_socket);
+	drop_to(fg.fg_conf, user);
 	if (pthread_create(&sender, NULL, outbox_main, &fg) != 0)
 		log_fatal(EX_OSERR, "cannot start the sender thread");
 	log_info("started socket=%s", fg.fg_conf->cf_milter_socket);
