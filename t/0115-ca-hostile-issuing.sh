@@ -189,18 +189,30 @@ test_expect_success 'an agent certificate issued through the milter chains couri
 	test_cmp want got
 '
 
+# bad_conf SED >FILE: the FG configuration changed by SED, on a socket
+# of its own (a milter that wrongly starts must not take the real one's).
+bad_conf() {
+	sed -e "s|milter_socket = .*|milter_socket = \"unix:$TRASH/bad.sock\"|" \
+	    -e "$1" "$CR_FG_CONF"
+}
+
+# must_refuse CODE CONF: tandem-milter exits with CODE, within 30 s.
+must_refuse() {
+	test_expect_code "$1" timeout 30 tandem-milter -c "$2" -f ${3:+-u "$3"}
+}
+
 test_expect_success 'the milter refuses a courier CA key, a loose issuing key and a chain without the issuing CA' '
 	mkdir bad1 bad2 &&
 	cp "$CR_CA/issuing/"* bad1/ && cp "$CR_CA/ca.key" bad1/ &&
-	sed "s|ca_dir = .*|ca_dir = \"$TRASH/bad1\"|" "$CR_FG_CONF" >bad1.conf &&
-	test_expect_code 78 tandem-milter -c bad1.conf -f -u nobody 2>err &&
+	bad_conf "s|ca_dir = .*|ca_dir = \"$TRASH/bad1\"|" >bad1.conf &&
+	must_refuse 78 bad1.conf nobody 2>err &&
 	test_grep "bad1/ca.key: a courier CA key has no place on the foreground" err &&
 	cp "$CR_CA/issuing/"* bad2/ && chmod 640 bad2/issuing.key &&
-	sed "s|ca_dir = .*|ca_dir = \"$TRASH/bad2\"|" "$CR_FG_CONF" >bad2.conf &&
-	test_expect_code 78 tandem-milter -c bad2.conf -f -u nobody 2>err &&
+	bad_conf "s|ca_dir = .*|ca_dir = \"$TRASH/bad2\"|" >bad2.conf &&
+	must_refuse 78 bad2.conf nobody 2>err &&
 	test_grep "bad2/issuing.key: the issuing key is readable or writable by group or other (mode 0640)" err &&
-	sed "s|chain = .*|chain = \"$CR_CA/chain.pem\"|" "$CR_FG_CONF" >bad3.conf &&
-	test_expect_code 78 tandem-milter -c bad3.conf -f -u nobody 2>err &&
+	bad_conf "s|chain = .*|chain = \"$CR_CA/chain.pem\"|" >bad3.conf &&
+	must_refuse 78 bad3.conf nobody 2>err &&
 	test_grep "lacks the issuing CA certificate" err
 '
 
@@ -224,12 +236,13 @@ test_expect_success 'as root: the CA process runs as ca_user, the milter as its 
 '
 
 test_expect_success 'as root: the milter needs -u USER and ca_user, two users' '
-	test_expect_code 64 tandem-milter -c "$CR_FG_CONF" -f 2>err &&
+	bad_conf "" >same.conf &&
+	must_refuse 64 same.conf 2>err &&
 	test_grep "started as root: -u USER" err &&
-	test_expect_code 64 tandem-milter -c "$CR_FG_CONF" -f -u daemon 2>err &&
+	must_refuse 64 same.conf daemon 2>err &&
 	test_grep "neither root nor foreground.ca_user" err &&
-	sed "/ca_user = /d" "$CR_FG_CONF" >nouser.conf &&
-	test_expect_code 78 tandem-milter -c nouser.conf -f -u nobody 2>err &&
+	bad_conf "/ca_user = /d" >nouser.conf &&
+	must_refuse 78 nouser.conf nobody 2>err &&
 	test_grep "ca_user is not set" err
 '
 
