@@ -597,6 +597,12 @@ cmd_issuing(const struct ca_opts *o)
 		rc = ca_fail(EX_DATAERR, "%s/ca.crt: no common name", o->o_dir);
 		goto out;
 	}
+	if (X509_get_pathlen(cd.cd_cert) == 0) {
+		rc = ca_fail(EX_NOPERM, "%s/ca.crt: path length 0 leaves no "
+		    "room for an issuing CA; the superior must reissue it "
+		    "(private couriers now get path length 1)", o->o_dir);
+		goto out;
+	}
 	memset(&rq, 0, sizeof(rq));
 	rq.rq_kind = PKI_KIND_ISSUING;
 	rq.rq_cn = cn;

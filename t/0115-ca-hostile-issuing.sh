@@ -131,6 +131,27 @@ test_expect_success 'the issuing CA cannot sign outside its domains, nor name a 
 	verify isp ok.crt --email carol@isp.test
 '
 
+test_expect_success 'tandem-ca issuing refuses a courier CA of path length 0' '
+	mkdir old &&
+	printf "[v3]\n%s\n%s\n%s\n%s\n%s\n%s\n" \
+		"basicConstraints=critical,CA:TRUE,pathlen:0" \
+		"keyUsage=critical,digitalSignature,keyCertSign,cRLSign" \
+		"nameConstraints=critical,permitted;email:.old.example,permitted;DNS:old.example" \
+		"certificatePolicies=$OID.1.1,$OID.2.3" \
+		"subjectKeyIdentifier=hash" "authorityKeyIdentifier=keyid" >old.cnf &&
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout old/ca.key -subj "/CN=old.example" -out old.csr 2>/dev/null &&
+	openssl x509 -req -in old.csr -CA isp/ca.crt -CAkey isp/ca.key \
+		-set_serial 0x4321 -days 30 -extfile old.cnf -extensions v3 \
+		-out old/ca.crt 2>/dev/null &&
+	cat old/ca.crt isp/chain.pem >old/chain.pem &&
+	cp root/root.crt old/root.crt &&
+	tandem-ca verify -d old old/ca.crt &&
+	test_expect_code 77 tandem-ca issuing -d old --domain old.example 2>err &&
+	test_grep "path length 0 leaves no room for an issuing CA" err &&
+	test_must_fail ls old/issuing/issuing.key
+'
+
 test_expect_success 'an issuing CA without path length 0 is refused' '
 	printf "[v3]\n%s\n%s\n%s\n%s\n%s\n" \
 		"basicConstraints=critical,CA:TRUE" \
