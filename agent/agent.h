@@ -187,7 +187,7 @@ int	agent_submit(struct agent_net *, enum tmail_kind, const char *,
 	    char *const *, size_t, const char *, const unsigned char *,
 	    size_t, char *);
 int	agent_check_element(const struct pki_trust *, X509 *,
-	    STACK_OF(X509) *, enum pki_kind, X509 *, char *);
+	    STACK_OF(X509) *, enum pki_kind, X509 *, STACK_OF(X509) *, char *);
 int	agent_check_author(X509 *, STACK_OF(X509) *, const char *,
 	    const struct cms_id *, char *);
 struct pki_trust *agent_trust(const char *, char *);

@@ -72,7 +72,7 @@ fetch_check(struct agent_session *as, const unsigned char *der, size_t len,
 		goto out;
 	}
 	if ((rc = agent_check_element(as->as_trust, signer, certs,
-	    PKI_KIND_BG, as->as_id.ci_cert, err)) != 0)
+	    PKI_KIND_BG, as->as_id.ci_cert, as->as_id.ci_chain, err)) != 0)
 		goto out;
 	rc = EX_DATAERR;
 	if (arm_parse((char *)out, outlen, &ar, err) == -1)

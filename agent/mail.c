@@ -12,7 +12,8 @@
  *		    size_t derlen, char *err);
  *	int	agent_check_element(const struct pki_trust *trust,
  *		    X509 *signer, STACK_OF(X509) *certs,
- *		    enum pki_kind kind, X509 *own, char *err);
+ *		    enum pki_kind kind, X509 *own, STACK_OF(X509) *ownchain,
+ *		    char *err);
  *	int	agent_check_author(X509 *signer, STACK_OF(X509) *certs,
  *		    const char *sender, const struct cms_id *own, char *err);
  *	struct pki_trust *agent_trust(const char *dir, char *err);
@@ -30,11 +31,15 @@
  *	agent_check_element() checks that signer chains to the trust
  *	anchors, is an element certificate of the given kind (PKI_KIND_FG
  *	for mail, PKI_KIND_BG for HTTPS), and was issued by the CA that
- *	issued own, the agent's certificate: the key of the signer's
- *	issuing CA (among certs) verifies own's signature. Names and key
- *	identifiers alone prove nothing: another courier may copy them. own may be
- *	NULL before registration ends: then the caller compares the
- *	signer with the certificate it expects. Returns 0,
+ *	issued own, the agent's certificate: the key of the courier CA
+ *	that signed the signer (among certs) is the key of the courier CA
+ *	that signed own, directly or through the courier's issuing CA
+ *	(pki_courier_ca(), among ownchain: the agent's own chain, never
+ *	the signer's, since any courier may certify another's public
+ *	key). Names and key identifiers alone prove nothing: another
+ *	courier may copy them. own may be NULL before registration ends:
+ *	then the caller compares the signer with the certificate it
+ *	expects. Returns 0,
  *	AGENT_EX_UNTRUSTED or AGENT_EX_COURIER.
  *
  *	agent_check_author() checks who signed a private message's
@@ -43,7 +48,8 @@
  *	for the address sender (the ARM's). With own (the reading agent,
  *	its certificate and chain) not NULL and sender in own's domain,
  *	when own's courier is private the signer must be certified by
- *	that same courier (its CA's key signed the signer): a private
+ *	that same courier (its CA's key signed the signer, directly or
+ *	through its issuing CA: pki_courier_ca()): a private
  *	courier's users are certified by it. Returns 0 or
  *	AGENT_EX_SENDER.
  *
@@ -61,7 +67,6 @@
 #include <sysexits.h>
 
 #include "tandem.h"
-#include "intro.h"
 #include "pki.h"
 #include "tmail.h"
 #include "util.h"
@@ -115,18 +120,22 @@ out:
 	return rc;
 }
 
-/* Did the key of the CA that issued signer (in certs) sign own too? */
+/* Is the courier CA key that issued signer the one that issued own? */
 static int
-same_issuer(X509 *signer, STACK_OF(X509) *certs, X509 *own)
+same_issuer(X509 *signer, STACK_OF(X509) *certs, X509 *own,
+    STACK_OF(X509) *ownchain)
 {
-	X509 *ca = intro_issuer(signer, certs);
+	X509 *ca = pki_courier_ca(signer, certs);
+	X509 *mine = pki_courier_ca(own, ownchain);
 
-	return ca != NULL && X509_verify(own, X509_get0_pubkey(ca)) == 1;
+	return ca != NULL && mine != NULL &&
+	    EVP_PKEY_eq(X509_get0_pubkey(ca), X509_get0_pubkey(mine)) == 1;
 }
 
 int
 agent_check_element(const struct pki_trust *trust, X509 *signer,
-    STACK_OF(X509) *certs, enum pki_kind kind, X509 *own, char *err)
+    STACK_OF(X509) *certs, enum pki_kind kind, X509 *own,
+    STACK_OF(X509) *ownchain, char *err)
 {
 	char why[TN_ERRLEN];
 
@@ -141,7 +150,7 @@ agent_check_element(const struct pki_trust *trust, X509 *signer,
 		    kind == PKI_KIND_FG ? "foreground" : "background");
 		return AGENT_EX_COURIER;
 	}
-	if (own != NULL && !same_issuer(signer, certs, own)) {
+	if (own != NULL && !same_issuer(signer, certs, own, ownchain)) {
 		tn_err(err, "refused: signer is an element of another "
 		    "courier");
 		return AGENT_EX_COURIER;
@@ -181,18 +190,17 @@ agent_check_author(X509 *signer, STACK_OF(X509) *certs, const char *sender,
 	if (own == NULL || own->ci_cert == NULL ||
 	    (mine = pki_cert_email(own->ci_cert)) == NULL ||
 	    strcasecmp(mail_domain(mine), mail_domain(sender)) != 0 ||
-	    (ca = intro_issuer(own->ci_cert, own->ci_chain)) == NULL ||
+	    (ca = pki_courier_ca(own->ci_cert, own->ci_chain)) == NULL ||
 	    pki_cert_role(ca) != PKI_ROLE_PRIVATE) {
 		free(mine);
 		return 0;
 	}
 	free(mine);
-	if (X509_verify(signer, X509_get0_pubkey(ca)) != 1) {
+	if (!same_issuer(signer, certs, own->ci_cert, own->ci_chain)) {
 		tn_err(err, "refused: %s is certified by another courier than "
 		    "the private courier of %s", sender, mail_domain(sender));
 		return rc;
 	}
-	(void)certs;
 	return 0;
 }
 

@@ -198,7 +198,7 @@ read_unwrap(struct agent_reader *rd, const struct tmail *tm,
 		goto out;
 	}
 	if ((rc = agent_check_element(rd->rd_trust, signer, certs,
-	    PKI_KIND_FG, rd->rd_id.ci_cert, err)) != 0)
+	    PKI_KIND_FG, rd->rd_id.ci_cert, rd->rd_id.ci_chain, err)) != 0)
 		goto out;
 	rc = EX_SOFTWARE;
 	if (store_arm_get(rd->rd_st, tm->tm_msgid, &text, &state, err) == -1)

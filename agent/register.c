@@ -104,7 +104,7 @@ agent_invitation_signer(const struct pki_trust *trust, X509 *signer,
 	int rc;
 
 	if ((rc = agent_check_element(trust, signer, certs, PKI_KIND_FG, NULL,
-	    err)) != 0)
+	    NULL, err)) != 0)
 		return rc;
 	rc = EX_DATAERR;
 	if ((pp = proto_part(pm, "fg-cert")) == NULL ||
@@ -417,8 +417,8 @@ svc_check_keys(struct agent_reader *rd, const struct proto_msg *pm,
 		goto out;
 	rc = AGENT_EX_COURIER;
 	if (agent_check_element(rd->rd_trust, signer, *chain, PKI_KIND_FG,
-	    agent, err) != 0 || agent_check_element(rd->rd_trust, signer,
-	    *chain, PKI_KIND_FG, courier, err) != 0)
+	    agent, *chain, err) != 0 || agent_check_element(rd->rd_trust,
+	    signer, *chain, PKI_KIND_FG, courier, *chain, err) != 0)
 		goto out;
 	rc = 0;
 out:
@@ -556,9 +556,9 @@ svc_signer(struct agent_reader *rd, X509 *signer, STACK_OF(X509) *certs,
 
 	if (rd->rd_id.ci_cert != NULL)
 		return agent_check_element(rd->rd_trust, signer, certs,
-		    PKI_KIND_FG, rd->rd_id.ci_cert, err);
+		    PKI_KIND_FG, rd->rd_id.ci_cert, rd->rd_id.ci_chain, err);
 	if ((rc = agent_check_element(rd->rd_trust, signer, certs,
-	    PKI_KIND_FG, NULL, err)) != 0)
+	    PKI_KIND_FG, NULL, NULL, err)) != 0)
 		return rc;
 	rc = AGENT_EX_COURIER;
 	if (store_get(rd->rd_st, "fg-cert", &pem, err) == 0 && pem != NULL &&

@@ -9,6 +9,8 @@
  *	    [--key ec|rsa] [--days N]
  *	tandem-ca account -d DIR --address ADDR --csr AGENT.csr
  *	    [--key ec|rsa] [--days N]
+ *	tandem-ca issuing -d DIR --domain DOMAIN [--domain DOMAIN ...]
+ *	    [--key ec|rsa] [--days N]
  *	tandem-ca verify -d DIR | --anchor ROOT.pem [--chain CHAIN.pem]
  *	    [--email ADDR] CERT.pem
  * DESCRIPTION
@@ -18,6 +20,10 @@
  *	create; no file is ever overwritten. Every certificate issued is
  *	verified to the root with pki_verify() before it is written, so
  *	tandem-ca refuses what the hierarchy would refuse.
+ *
+ *	"issuing" makes the courier's issuing CA (DIR/issuing/): the only
+ *	key the milter holds, limited to agent and courier-end
+ *	certificates in the given domains; the courier CA key stays here.
  *
  *	The logic is in lib/pki.c; this file reads options and files.
  * DIAGNOSTICS
@@ -47,6 +53,7 @@
 
 #define CA_MAX_PEM	(1024 * 1024)
 #define CA_MAX_DIR	1024	/* -d, --superior, --anchor ... */
+#define CA_MAX_DOMAINS	8	/* --domain of "issuing" */
 
 struct ca_opts {
 	const char	*o_dir;
@@ -62,6 +69,8 @@ struct ca_opts {
 	const char	*o_chain;
 	const char	*o_email;
 	const char	*o_cert;
+	const char	*o_domains[CA_MAX_DOMAINS + 1]; /* NULL-ended */
+	int		 o_ndomains;
 	enum pki_keytype o_key;
 	int		 o_days;
 };
@@ -102,6 +111,8 @@ ca_usage(void)
 	    "https://URL [--key ec|rsa] [--days N]\n"
 	    "       tandem-ca account -d DIR --address ADDR --csr FILE "
 	    "[--key ec|rsa] [--days N]\n"
+	    "       tandem-ca issuing -d DIR --domain DOMAIN "
+	    "[--domain DOMAIN ...] [--key ec|rsa] [--days N]\n"
 	    "       tandem-ca verify -d DIR | --anchor ROOT.pem "
 	    "[--chain CHAIN.pem] [--email ADDR] CERT.pem\n");
 }
@@ -559,6 +570,59 @@ out:
 	return rc;
 }
 
+/*
+ * The courier's issuing CA in DIR/issuing/: issuing.key (0600),
+ * issuing.crt, and chain.pem (issuing.crt, then the courier's chain).
+ */
+static int
+cmd_issuing(const struct ca_opts *o)
+{
+	struct ca_dir cd;
+	struct pki_req rq;
+	EVP_PKEY *key = NULL;
+	X509 *x = NULL;
+	char idir[4096], path[4096], cn[256];
+	int rc;
+
+	if (o->o_ndomains == 0 || o->o_name != NULL || o->o_role != NULL) {
+		ca_usage();
+		return EX_USAGE;
+	}
+	ca_path(idir, sizeof(idir), o->o_dir, "issuing");
+	ca_path(path, sizeof(path), idir, "issuing.key");
+	if ((rc = ca_fresh(path)) != 0 || (rc = ca_dir_load(o->o_dir, &cd)))
+		return rc;
+	if (X509_NAME_get_text_by_NID(X509_get_subject_name(cd.cd_cert),
+	    NID_commonName, cn, sizeof(cn)) <= 0) {
+		rc = ca_fail(EX_DATAERR, "%s/ca.crt: no common name", o->o_dir);
+		goto out;
+	}
+	if (X509_get_pathlen(cd.cd_cert) == 0) {
+		rc = ca_fail(EX_NOPERM, "%s/ca.crt: path length 0 leaves no "
+		    "room for an issuing CA; the superior must reissue it "
+		    "(private couriers now get path length 1)", o->o_dir);
+		goto out;
+	}
+	memset(&rq, 0, sizeof(rq));
+	rq.rq_kind = PKI_KIND_ISSUING;
+	rq.rq_cn = cn;
+	rq.rq_domains = o->o_domains;
+	if ((rc = ca_newkey(o, &key)) != 0 ||
+	    (rc = ca_issue(o, &rq, &cd, key, &x)) != 0 ||
+	    (rc = ca_check(&cd, x, NULL)) != 0 ||
+	    (rc = ca_mkdir(idir, 0700)) != 0 ||
+	    (rc = ca_write_key(idir, "issuing.key", key)) != 0 ||
+	    (rc = ca_write_cert(idir, "issuing.crt", x, NULL)) != 0 ||
+	    (rc = ca_write_cert(idir, "chain.pem", x, cd.cd_chain_pem)) != 0)
+		goto out;
+	rc = 0;
+out:
+	X509_free(x);
+	EVP_PKEY_free(key);
+	ca_dir_free(&cd);
+	return rc;
+}
+
 static int
 cmd_verify(const struct ca_opts *o)
 {
@@ -652,7 +716,15 @@ ca_opts_parse(int argc, char **argv, struct ca_opts *o)
 		case 'n': slot = &o->o_name; break;
 		case 'r': slot = &o->o_role; break;
 		case 's': slot = &o->o_superior; break;
-		case 'm': slot = &o->o_domain; break;
+		case 'm':
+			if (o->o_ndomains >= CA_MAX_DOMAINS)
+				return ca_fail(EX_USAGE, "--domain: at most "
+				    "%d", CA_MAX_DOMAINS);
+			o->o_domains[o->o_ndomains++] = optarg;
+			if (o->o_domain != NULL)
+				continue;
+			slot = &o->o_domain;
+			break;
 		case 'f': slot = &o->o_fg; break;
 		case 'b': slot = &o->o_bg; break;
 		case 'a': slot = &o->o_address; break;
@@ -689,6 +761,7 @@ main(int argc, char **argv)
 		{ "courier", cmd_courier, 3650 },
 		{ "element", cmd_element, 730 },
 		{ "account", cmd_account, 365 },
+		{ "issuing", cmd_issuing, 730 },
 		{ "verify", cmd_verify, 0 },
 	};
 	struct ca_opts o;
@@ -705,6 +778,8 @@ main(int argc, char **argv)
 	}
 	if ((rc = ca_opts_parse(argc - 1, argv + 1, &o)) != 0)
 		return rc;
+	if (o.o_ndomains > 1 && cmds[i].fn != cmd_issuing)
+		return ca_fail(EX_USAGE, "option given twice");
 	if ((o.o_dir != NULL && strlen(o.o_dir) > CA_MAX_DIR) ||
 	    (o.o_superior != NULL && strlen(o.o_superior) > CA_MAX_DIR) ||
 	    (o.o_anchor != NULL && strlen(o.o_anchor) > CA_MAX_DIR))

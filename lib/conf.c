@@ -55,6 +55,7 @@ static cfg_opt_t conf_foreground_opts[] = {
 	CFG_INT("max_messages", 64, CFGF_NONE),
 	CFG_STR("service_mailbox", "", CFGF_NONE),
 	CFG_STR("ca_dir", TANDEM_SYSCONFDIR "/ca", CFGF_NONE),
+	CFG_STR("ca_user", "", CFGF_NONE),
 	CFG_END()
 };
 
@@ -621,6 +622,7 @@ conf_copy(cfg_t *cfg, struct conf *cf, char *err)
 	    conf_str(fg, "service_mailbox", 0, &cf->cf_service_mailbox,
 	    err) ||
 	    conf_str(fg, "ca_dir", 0, &cf->cf_ca_dir, err) ||
+	    conf_str(fg, "ca_user", 0, &cf->cf_ca_user, err) ||
 	    conf_copy_hostport(bg, "listen", &cf->cf_listen_host,
 	    &cf->cf_listen_port, err) ||
 	    conf_str(bg, "url", 0, &cf->cf_url, err) ||
@@ -717,6 +719,7 @@ conf_free(struct conf *cf)
 	free(cf->cf_reinject_host);
 	free(cf->cf_service_mailbox);
 	free(cf->cf_ca_dir);
+	free(cf->cf_ca_user);
 	free(cf->cf_chain);
 	for (i = 0; i < cf->cf_nresolve; i++)
 		free(cf->cf_resolve[i]);

@@ -79,6 +79,7 @@ struct conf {
 	long		 cf_max_messages;
 	char		*cf_service_mailbox;
 	char		*cf_ca_dir;
+	char		*cf_ca_user;	/* "": none */
 
 	/* background */
 	char		*cf_listen_host;

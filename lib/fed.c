@@ -358,12 +358,13 @@ fed_known(struct fed *fd, const struct intro *in, int *pinned, char *err)
 	const char *p[2] = { in->in_courier, fed_element(fd) };
 	char own[PKI_KEYIDLEN + 1];
 	PGresult *r = NULL;
+	X509 *ca;
 	int rc = 0;
 
 	*pinned = 0;
 	if (strcasecmp(in->in_courier, fd->fd_conf->cf_name) == 0)
-		return sk_X509_num(fd->fd_id->ci_chain) > 0 &&
-		    pki_key_id(sk_X509_value(fd->fd_id->ci_chain, 0), own) == 0 &&
+		return (ca = pki_courier_ca(fd->fd_id->ci_cert,
+		    fd->fd_id->ci_chain)) != NULL && pki_key_id(ca, own) == 0 &&
 		    strcmp(own, in->in_key) == 0 ? 0 : fed_refuse(fd, in,
 		    "courier", "courier %s presents another key than the one "
 		    "known", in->in_courier);

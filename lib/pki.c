@@ -34,6 +34,7 @@
 
 #define PKI_MAX_PEM	(1024 * 1024)	/* one PEM file */
 #define PKI_MAX_CN	64		/* ub-common-name */
+#define PKI_MAX_DOMAINS	8		/* of an issuing CA */
 
 struct pki_trust {
 	X509_STORE	*tr_store;
@@ -44,7 +45,7 @@ static const char *pki_role_names[] = {
 };
 
 static const char *pki_kind_names[] = {
-	"none", "courier-ca", "fg", "bg", "courier-end", "agent"
+	"none", "courier-ca", "fg", "bg", "courier-end", "agent", "issuing-ca"
 };
 
 /* ---- names ---- */
@@ -71,7 +72,7 @@ pki_role_parse(const char *name)
 const char *
 pki_kind_name(enum pki_kind kind)
 {
-	if ((unsigned int)kind > PKI_KIND_AGENT)
+	if ((unsigned int)kind > PKI_KIND_ISSUING)
 		return "none";
 	return pki_kind_names[kind];
 }
@@ -389,7 +390,7 @@ pki_cert_kind(X509 *x)
 {
 	int v;
 
-	if (pki_policy_scan(x, PKI_OID_KIND, &v) != 1 || v > PKI_KIND_AGENT)
+	if (pki_policy_scan(x, PKI_OID_KIND, &v) != 1 || v > PKI_KIND_ISSUING)
 		return PKI_KIND_NONE;
 	return (enum pki_kind)v;
 }
@@ -565,27 +566,47 @@ pki_add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value, char *err)
 	return 0;
 }
 
+/* Critical name constraints to the domains doms (doc/pki.md). */
+static int
+pki_add_nc(X509 *x, X509V3_CTX *ctx, const char *const *doms, char *err)
+{
+	char nc[PKI_MAX_DOMAINS * 1300 + 80];
+	size_t n = 0, i;
+
+	n = (size_t)snprintf(nc, sizeof(nc), "critical");
+	for (i = 0; doms[i] != NULL && i < PKI_MAX_DOMAINS; i++)
+		n += (size_t)snprintf(nc + n, sizeof(nc) - n,
+		    ",permitted;email:%s,permitted;email:.%s,"
+		    "permitted;DNS:%s,"
+		    "permitted;URI:%s,permitted;URI:.%s", doms[i], doms[i],
+		    doms[i], doms[i], doms[i]);
+	snprintf(nc + n, sizeof(nc) - n,
+	    ",excluded;IP:0.0.0.0/0.0.0.0,excluded;IP:::/::");
+	return pki_add_ext(x, ctx, NID_name_constraints, nc, err);
+}
+
 static int
 pki_add_ca_exts(X509 *x, X509V3_CTX *ctx, const struct pki_req *rq,
     char *err)
 {
-	char nc[1400];
-	const char *d = rq->rq_domain;
+	const char *one[2] = { rq->rq_domain, NULL }, *bc;
 
-	if (pki_add_ext(x, ctx, NID_basic_constraints,
-	    rq->rq_role == PKI_ROLE_PRIVATE ? "critical,CA:TRUE,pathlen:0" :
-	    "critical,CA:TRUE", err) == -1 ||
+	/* A private courier: room for its issuing CA, which signs leaves. */
+	if (rq->rq_kind == PKI_KIND_ISSUING)
+		bc = "critical,CA:TRUE,pathlen:0";
+	else if (rq->rq_role == PKI_ROLE_PRIVATE)
+		bc = "critical,CA:TRUE,pathlen:1";
+	else
+		bc = "critical,CA:TRUE";
+	if (pki_add_ext(x, ctx, NID_basic_constraints, bc, err) == -1 ||
 	    pki_add_ext(x, ctx, NID_key_usage,
 	    "critical,digitalSignature,keyCertSign,cRLSign", err) == -1)
 		return -1;
+	if (rq->rq_kind == PKI_KIND_ISSUING)
+		return pki_add_nc(x, ctx, rq->rq_domains, err);
 	if (rq->rq_role != PKI_ROLE_PRIVATE)
 		return 0;
-	snprintf(nc, sizeof(nc), "critical,"
-	    "permitted;email:%s,permitted;email:.%s,"
-	    "permitted;DNS:%s,"
-	    "permitted;URI:%s,permitted;URI:.%s,"
-	    "excluded;IP:0.0.0.0/0.0.0.0,excluded;IP:::/::", d, d, d, d, d);
-	return pki_add_ext(x, ctx, NID_name_constraints, nc, err);
+	return pki_add_nc(x, ctx, one, err);
 }
 
 static int
@@ -662,7 +683,8 @@ pki_add_exts(X509 *x, const struct pki_req *rq, char *err)
 	    NID_authority_key_identifier, "keyid", err) == -1) ||
 	    pki_add_policies(x, rq, err) == -1)
 		return -1;
-	if (rq->rq_kind == PKI_KIND_COURIER_CA)
+	if (rq->rq_kind == PKI_KIND_COURIER_CA ||
+	    rq->rq_kind == PKI_KIND_ISSUING)
 		return pki_add_ca_exts(x, &ctx, rq, err);
 	return pki_add_leaf_exts(x, &ctx, rq, err);
 }
@@ -696,10 +718,39 @@ out:
 	return rc;
 }
 
+/* An issuing CA: under a courier CA, for 1..PKI_MAX_DOMAINS domains. */
+static int
+pki_check_issuing_req(const struct pki_req *rq, char *err)
+{
+	size_t i;
+
+	if (rq->rq_issuer_cert == NULL ||
+	    pki_cert_kind(rq->rq_issuer_cert) != PKI_KIND_COURIER_CA) {
+		tn_err(err, "an issuing CA is signed by a courier CA");
+		return -1;
+	}
+	if (rq->rq_domains == NULL || rq->rq_domains[0] == NULL) {
+		tn_err(err, "an issuing CA needs at least one domain");
+		return -1;
+	}
+	for (i = 0; rq->rq_domains[i] != NULL; i++) {
+		if (i >= PKI_MAX_DOMAINS) {
+			tn_err(err, "an issuing CA has at most %d domains",
+			    PKI_MAX_DOMAINS);
+			return -1;
+		}
+		if (!pki_domain_ok(rq->rq_domains[i])) {
+			tn_err(err, "bad domain name: %s", rq->rq_domains[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int
 pki_check_req(const struct pki_req *rq, char *err)
 {
-	if (rq->rq_kind <= PKI_KIND_NONE || rq->rq_kind > PKI_KIND_AGENT ||
+	if (rq->rq_kind <= PKI_KIND_NONE || rq->rq_kind > PKI_KIND_ISSUING ||
 	    rq->rq_pubkey == NULL || rq->rq_issuer_key == NULL ||
 	    rq->rq_cn == NULL || rq->rq_days <= 0 || rq->rq_days > 36500) {
 		tn_err(err, "incomplete certificate request");
@@ -718,6 +769,12 @@ pki_check_req(const struct pki_req *rq, char *err)
 		tn_err(err, "bad domain name: %s", rq->rq_domain);
 		return -1;
 	}
+	if (rq->rq_kind == PKI_KIND_ISSUING)
+		return pki_check_issuing_req(rq, err);
+	if (rq->rq_domains != NULL) {
+		tn_err(err, "a domain list belongs to issuing CAs only");
+		return -1;
+	}
 	return 0;
 }
 
@@ -731,7 +788,11 @@ pki_set_names(X509 *x, const struct pki_req *rq, char *err)
 	/* A long address does not fit; the SAN carries it anyway. */
 	if (strlen(cn) > PKI_MAX_CN)
 		cn = pki_kind_name(rq->rq_kind);
+	/* An issuing CA: its courier's name, told apart by the unit. */
 	if ((name = X509_NAME_new()) == NULL ||
+	    (rq->rq_kind == PKI_KIND_ISSUING &&
+	    !X509_NAME_add_entry_by_NID(name, NID_organizationalUnitName,
+	    MBSTRING_UTF8, (const unsigned char *)"issuing CA", -1, -1, 0)) ||
 	    !X509_NAME_add_entry_by_NID(name, NID_commonName, MBSTRING_UTF8,
 	    (const unsigned char *)cn, -1, -1, 0) ||
 	    !X509_set_subject_name(x, name) ||
@@ -943,10 +1004,88 @@ pki_check_ca(STACK_OF(X509) *path, int i, enum pki_fail *why, char *err)
 		    upcn);
 		return -1;
 	}
+	if (pki_cert_kind(up) == PKI_KIND_ISSUING) {
+		tn_err(err, "%s: courier signed by the issuing CA %s; an "
+		    "issuing CA signs only agent and courier-end certificates",
+		    cn, upcn);
+		return -1;
+	}
 	if (uprole != PKI_ROLE_ROOT && uprole != PKI_ROLE_PUBLIC &&
 	    uprole != PKI_ROLE_GATEWAY) {
 		tn_err(err, "%s: courier signed by %s, whose role %s may not "
 		    "sign couriers", cn, upcn, pki_role_name(uprole));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The issuing CA at path[i] (1, or 0 when it is the leaf checked):
+ * no role, path length 0, critical email and DNS name constraints,
+ * signed by a courier CA.
+ */
+static int
+pki_check_issuing(STACK_OF(X509) *path, int i, enum pki_fail *why,
+    char *err)
+{
+	X509 *x = sk_X509_value(path, i), *up;
+	char cn[80], upcn[80];
+
+	pki_cn(x, cn, sizeof(cn));
+	*why = PKI_FAIL_ROLE;
+	if (i > 1) {
+		tn_err(err, "%s: an issuing CA signs only agent and "
+		    "courier-end certificates, not a CA", cn);
+		return -1;
+	}
+	if (pki_cert_role(x) != PKI_ROLE_NONE || X509_get_pathlen(x) != 0 ||
+	    !pki_private_nc_ok(x)) {
+		tn_err(err, "%s: issuing CA with a role, without path length 0 "
+		    "or without critical email and DNS name constraints", cn);
+		return -1;
+	}
+	if (i + 1 >= sk_X509_num(path)) {
+		tn_err(err, "%s: an issuing CA is no trust anchor", cn);
+		return -1;
+	}
+	up = sk_X509_value(path, i + 1);
+	if (pki_cert_kind(up) != PKI_KIND_COURIER_CA) {
+		pki_cn(up, upcn, sizeof(upcn));
+		tn_err(err, "%s: issuing CA signed by %s, which is not a "
+		    "courier CA", cn, upcn);
+		return -1;
+	}
+	return 0;
+}
+
+/* A leaf below an issuing CA: agent or courier-end, addresses only. */
+static int
+pki_check_issued(X509 *leaf, X509 *ica, enum pki_fail *why, char *err)
+{
+	enum pki_kind kind = pki_cert_kind(leaf);
+	GENERAL_NAMES *gens;
+	char cn[80], icn[80];
+	int i, ok = 1;
+
+	if (kind != PKI_KIND_AGENT && kind != PKI_KIND_COURIER_END) {
+		pki_cn(leaf, cn, sizeof(cn));
+		pki_cn(ica, icn, sizeof(icn));
+		*why = PKI_FAIL_ROLE;
+		tn_err(err, "%s: a %s certificate signed by the issuing CA %s, "
+		    "which signs only agent and courier-end certificates", cn,
+		    pki_kind_name(kind), icn);
+		return -1;
+	}
+	gens = X509_get_ext_d2i(leaf, NID_subject_alt_name, NULL, NULL);
+	for (i = 0; i < sk_GENERAL_NAME_num(gens); i++)
+		if (sk_GENERAL_NAME_value(gens, i)->type != GEN_EMAIL)
+			ok = 0;
+	GENERAL_NAMES_free(gens);
+	if (!ok) {
+		pki_cn(leaf, cn, sizeof(cn));
+		*why = PKI_FAIL_NAME;
+		tn_err(err, "%s: below an issuing CA, a certificate names "
+		    "only addresses (rfc822Name)", cn);
 		return -1;
 	}
 	return 0;
@@ -969,10 +1108,18 @@ pki_check_path(STACK_OF(X509) *path, enum pki_fail *why, char *err)
 		return -1;
 	}
 	for (i = n - 1; i > 0; i--)
-		if (pki_check_ca(path, i, why, err) == -1)
+		if ((pki_cert_kind(sk_X509_value(path, i)) == PKI_KIND_ISSUING ?
+		    pki_check_issuing(path, i, why, err) :
+		    pki_check_ca(path, i, why, err)) == -1)
 			return -1;
 	if (pki_cert_kind(leaf) == PKI_KIND_COURIER_CA)
 		return pki_check_ca(path, 0, why, err);
+	if (pki_cert_kind(leaf) == PKI_KIND_ISSUING)
+		return pki_check_issuing(path, 0, why, err);
+	if (n > 1 && pki_cert_kind(sk_X509_value(path, 1)) ==
+	    PKI_KIND_ISSUING && pki_check_issued(leaf, sk_X509_value(path, 1),
+	    why, err) == -1)
+		return -1;
 	pki_cn(leaf, cn, sizeof(cn));
 	if (pki_cert_kind(leaf) == PKI_KIND_NONE ||
 	    pki_cert_role(leaf) != PKI_ROLE_NONE) {
@@ -1078,6 +1225,38 @@ fail:
 	tn_err_ssl(err, "%s", name);
 	SSL_CTX_free(ctx);
 	return NULL;
+}
+
+/* The certificate of certs whose key signed cert, or NULL. */
+static X509 *
+pki_signer_in(X509 *cert, STACK_OF(X509) *certs)
+{
+	X509 *c;
+	int i;
+
+	for (i = 0; i < sk_X509_num(certs); i++) {
+		c = sk_X509_value(certs, i);
+		if (X509_cmp(c, cert) != 0 &&
+		    X509_check_issued(c, cert) == X509_V_OK &&
+		    X509_verify(cert, X509_get0_pubkey(c)) == 1)
+			return c;
+	}
+	ERR_clear_error();
+	return NULL;
+}
+
+X509 *
+pki_courier_ca(X509 *cert, STACK_OF(X509) *certs)
+{
+	enum pki_kind kind = pki_cert_kind(cert);
+	X509 *up;
+
+	if ((up = pki_signer_in(cert, certs)) != NULL &&
+	    pki_cert_kind(up) == PKI_KIND_ISSUING &&
+	    (kind == PKI_KIND_AGENT || kind == PKI_KIND_COURIER_END))
+		up = pki_signer_in(up, certs);
+	return up != NULL && pki_cert_kind(up) == PKI_KIND_COURIER_CA ? up :
+	    NULL;
 }
 
 int

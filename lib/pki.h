@@ -39,6 +39,7 @@
  *	char	*pki_cert_dns(X509 *cert);
  *	int	pki_narrow(const X509 *cert, time_t *from, time_t *until);
  *	int	pki_key_id(X509 *cert, char out[PKI_KEYIDLEN + 1]);
+ *	X509	*pki_courier_ca(X509 *cert, STACK_OF(X509) *certs);
  *	const char *pki_role_name(enum pki_role role);
  *	enum pki_role pki_role_parse(const char *name);
  *	const char *pki_kind_name(enum pki_kind kind);
@@ -66,7 +67,10 @@
  *	courier CA is signed only by root, public or gateway; a private
  *	courier CA carries critical name constraints covering both
  *	rfc822Name and dNSName; a leaf carries exactly one kind and only
- *	rfc822Name, dNSName and URI names. chain holds untrusted
+ *	rfc822Name, dNSName and URI names. An issuing CA (PKI_KIND_ISSUING)
+ *	sits only directly above a leaf, is signed by a courier CA, has
+ *	path length 0 and critical rfc822Name and dNSName constraints, and
+ *	signs only agent and courier-end certificates. chain holds untrusted
  *	intermediates (may be NULL); neither leaf nor chain is taken
  *	over. With email non-NULL the leaf must carry that address as an
  *	rfc822Name subjectAltName (domain compared without case). Returns
@@ -101,6 +105,14 @@
  *	lower-case hex: what identifies a courier (its CA's key), whatever
  *	name it carries; 0 or -1.
  *
+ *	pki_courier_ca() answers "which courier issued cert": the courier
+ *	CA certificate among certs whose key signed cert, or, when an
+ *	issuing CA of certs signed it, the courier CA whose key signed
+ *	that issuing CA. Signatures are checked, names only select
+ *	candidates. The result is borrowed from certs (not up-ref'd);
+ *	NULL when certs holds no such courier CA. It does not verify to
+ *	the root: call pki_verify() first.
+ *
  *	pki_narrow() narrows [*from, *until) to the validity period of
  *	cert: 0, or -1 when its dates cannot be read.
  *
@@ -132,7 +144,7 @@
 
 /* 2.25.<UUID 52bfc128-b2a3-422d-9b08-f4cd4cd85aa1 as a decimal> */
 #define PKI_OID_ARC	"2.25.109992342083808958172386236843414805153"
-#define PKI_OID_KIND	PKI_OID_ARC ".1"	/* .1 .. .5: enum pki_kind */
+#define PKI_OID_KIND	PKI_OID_ARC ".1"	/* .1 .. .6: enum pki_kind */
 #define PKI_OID_ROLE	PKI_OID_ARC ".2"	/* .1 .. .4: enum pki_role */
 
 enum pki_role {
@@ -149,7 +161,8 @@ enum pki_kind {
 	PKI_KIND_FG,		/* foreground element */
 	PKI_KIND_BG,		/* background element, also TLS */
 	PKI_KIND_COURIER_END,	/* per account, held by FG and BG */
-	PKI_KIND_AGENT
+	PKI_KIND_AGENT,
+	PKI_KIND_ISSUING	/* a courier's issuing CA (the milter's) */
 };
 
 enum pki_keytype {
@@ -179,6 +192,7 @@ struct pki_req {
 	const char	*rq_dns;	/* dNSName SAN, or NULL */
 	const char	*rq_uri;	/* URI SAN, or NULL */
 	const char	*rq_domain;	/* private courier CA: constraints */
+	const char *const *rq_domains;	/* issuing CA: constraints, NULL-ended */
 	int		 rq_days;	/* validity from now */
 	EVP_PKEY	*rq_pubkey;	/* the subject's key */
 	X509		*rq_issuer_cert;	/* NULL: self-signed */
@@ -218,6 +232,7 @@ char	*pki_cert_uri(X509 *);
 char	*pki_cert_dns(X509 *);
 int	pki_narrow(const X509 *, time_t *, time_t *);
 int	pki_key_id(X509 *, char *);
+X509	*pki_courier_ca(X509 *, STACK_OF(X509) *);
 const char *pki_role_name(enum pki_role);
 enum pki_role pki_role_parse(const char *);
 const char *pki_kind_name(enum pki_kind);

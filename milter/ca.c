@@ -3,18 +3,30 @@
  *	ca.c - the CA process of tandem-milter
  * DESCRIPTION
  *	ca_start() forks, before any thread exists, a process that alone
- *	reads the courier CA key (foreground.ca_dir/ca.key and ca.crt)
- *	and answers over a socketpair. A request is a 4-byte length
- *	then "ADDRESS\0CSR-PEM"; the answer is a 4-byte length then
- *	"0" and "COURIER-KEY\0COURIER-CERT\0AGENT-CERT"; or "1" and a
- *	reason: refused, the same request would be refused again; or
- *	"2" and a reason: a failure of the moment (memory, randomness,
+ *	reads the courier's issuing CA (foreground.ca_dir/issuing.key and
+ *	issuing.crt, made by "tandem-ca issuing"; never the courier CA
+ *	key, which stays with tandem-ca) and answers over a socketpair.
+ *	Before it forks it refuses a ca_dir holding ca.key and an
+ *	issuing.key that is not a regular file of mode 0600 or stricter.
+ *	Started as root, the process becomes foreground.ca_user once it
+ *	has read the key. Every message is a 4-byte length then the
+ *	bytes. First the process says "0" and its issuing certificate
+ *	(PEM), or "1" and why it cannot issue; ca_start() waits for it,
+ *	checks that the milter's chain carries that certificate, and
+ *	fails with the reason. Then a request is "ADDRESS\0CSR-PEM"; the
+ *	answer is "0" and "COURIER-KEY\0COURIER-CERT\0AGENT-CERT"; or "1"
+ *	and a reason: refused, the same request would be refused again;
+ *	or "2" and a reason: a failure of the moment (memory, randomness,
  *	OpenSSL) worth a retry. Each certificate is checked with
- *	pki_verify() (to the trust anchors, with the courier's chain,
- *	for the address and of the expected kind) before it is handed
- *	out; one that fails is refused with the verifier's reason (an
- *	address outside a private courier's name constraints). The
- *	process ends when the milter closes its end.
+ *	pki_verify() (to the trust anchors, with the issuing CA and the
+ *	courier's chain, for the address and of the expected kind) before
+ *	it is handed out; one that fails is refused with the verifier's
+ *	reason (an address outside the issuing CA's name constraints).
+ *	The process ends when the milter closes its end.
+ *
+ *	ca_unreadable() is for the milter once it has dropped to its own
+ *	user (foreground.user): -1 (err naming the file) if it can still
+ *	read the key.
  *
  *	ca_issue() returns 0; 1 when the CA refused, with its reason in
  *	err (the registration gets a permanent error); -1 when it could
@@ -22,12 +34,15 @@
  *	process (a tempfail).
  */
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -92,7 +107,9 @@ ca_recv(int fd, char **buf, size_t *len)
 /* What the CA process needs to check what it issues; borrowed. */
 struct ca_check {
 	const struct pki_trust	*ck_trust;
-	STACK_OF(X509)		*ck_chain;
+	STACK_OF(X509)		*ck_chain;	/* up from issuing */
+	const char		*ck_dir;
+	const struct passwd	*ck_pw;		/* NULL: stay */
 };
 
 /* A certificate for address, checked; NULL with *refused set if not. */
@@ -182,41 +199,192 @@ out:
 	return out;
 }
 
-static void __attribute__((noreturn))
-ca_main(int fd, const char *dir, const struct ca_check *ck)
+/* Read the issuing CA in dir; *why says what is wrong. */
+static int
+ca_load(const char *dir, EVP_PKEY **key, X509 **cert, char *why)
 {
-	char path[4096], err[TN_ERRLEN], *req, *ans;
-	EVP_PKEY *cakey;
-	X509 *cacert;
+	char path[4096], err[TN_ERRLEN];
+
+	snprintf(path, sizeof(path), "%s/issuing.key", dir);
+	if ((*key = pki_load_key(path, NULL, err)) == NULL) {
+		tn_err(why, "%s", err);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/issuing.crt", dir);
+	if ((*cert = pki_load_cert(path, err)) == NULL) {
+		tn_err(why, "%s", err);
+		return -1;
+	}
+	if (pki_cert_kind(*cert) != PKI_KIND_ISSUING) {
+		tn_err(why, "%s: not an issuing CA certificate (tandem-ca "
+		    "issuing)", path);
+		return -1;
+	}
+	if (X509_check_private_key(*cert, *key) != 1) {
+		tn_err(why, "%s/issuing.key does not match %s", dir, path);
+		return -1;
+	}
+	return 0;
+}
+
+/* Become pw (the CA process's own user); we were root. */
+static int
+ca_become(const struct passwd *pw, char *why)
+{
+	if (setgroups(1, &pw->pw_gid) == -1 || setgid(pw->pw_gid) == -1 ||
+	    setuid(pw->pw_uid) == -1) {
+		tn_err(why, "cannot become foreground.ca_user %s: %s",
+		    pw->pw_name, strerror(errno));
+		return -1;
+	}
+	if (setuid(0) != -1)
+		log_panic("CA process still root after becoming %s",
+		    pw->pw_name);
+	return 0;
+}
+
+/* "0" and the issuing certificate, or "1" and why; NULL if no memory. */
+static char *
+ca_hello(X509 *cert, const char *why, size_t *len)
+{
+	char *pem = NULL, *out = NULL, err[TN_ERRLEN];
+
+	if (why == NULL && pki_cert_pem(cert, &pem, NULL, err) == -1)
+		why = err;
+	if (asprintf(&out, "%s%s", why == NULL ? "0" : "1",
+	    why == NULL ? pem : why) == -1)
+		out = NULL;
+	else
+		*len = strlen(out);
+	free(pem);
+	return out;
+}
+
+static void __attribute__((noreturn))
+ca_main(int fd, const struct ca_check *ck)
+{
+	struct ca_check own = *ck;
+	char why[TN_ERRLEN], *req, *ans;
+	EVP_PKEY *cakey = NULL;
+	X509 *cacert = NULL;
 	size_t len, alen = 0;
+	int ok;
 
 	signal(SIGTERM, SIG_DFL);
-	snprintf(path, sizeof(path), "%s/ca.key", dir);
-	if ((cakey = pki_load_key(path, NULL, err)) == NULL)
-		log_fatal(78, "CA process: %s", err);
-	snprintf(path, sizeof(path), "%s/ca.crt", dir);
-	if ((cacert = pki_load_cert(path, err)) == NULL)
-		log_fatal(78, "CA process: %s", err);
-	while (ca_recv(fd, &req, &len) == 0) {
-		ans = ca_answer(req, len, cacert, cakey, ck, &alen);
+	why[0] = '\0';
+	ok = ca_load(ck->ck_dir, &cakey, &cacert, why) == 0 &&
+	    (ck->ck_pw == NULL || ca_become(ck->ck_pw, why) == 0) &&
+	    (own.ck_chain = sk_X509_dup(ck->ck_chain)) != NULL &&
+	    sk_X509_unshift(own.ck_chain, cacert) > 0;
+	if (ok)
+		log_info("CA process pid=%ld uid=%ld issuing=%s/issuing.crt",
+		    (long)getpid(), (long)getuid(), ck->ck_dir);
+	if ((ans = ca_hello(cacert, ok ? NULL : why[0] ? why :
+	    "out of memory", &alen)) == NULL || ca_send(fd, ans, alen) == -1)
+		ok = 0;
+	free(ans);
+	while (ok && ca_recv(fd, &req, &len) == 0) {
+		ans = ca_answer(req, len, cacert, cakey, &own, &alen);
 		free(req);
 		if (ans == NULL || ca_send(fd, ans, alen) == -1)
 			break;
 		free(ans);
 	}
+	sk_X509_free(own.ck_chain);
 	EVP_PKEY_free(cakey);
 	X509_free(cacert);
 	_exit(0);
 }
 
+/* What must hold before any process reads ca_dir. */
+static int
+ca_precheck(const struct conf *cf, struct passwd **pw, char *err)
+{
+	char path[4096];
+	struct stat sb;
+
+	*pw = NULL;
+	snprintf(path, sizeof(path), "%s/ca.key", cf->cf_ca_dir);
+	if (lstat(path, &sb) == 0) {
+		tn_err(err, "%s: a courier CA key has no place on the "
+		    "foreground; give foreground.ca_dir the issuing CA of "
+		    "\"tandem-ca issuing\" instead", path);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/issuing.key", cf->cf_ca_dir);
+	if (stat(path, &sb) == -1) {
+		tn_err(err, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(sb.st_mode) || (sb.st_mode & 077) != 0) {
+		tn_err(err, "%s: the issuing key is readable or writable by "
+		    "group or other (mode %04o); it must be 0600, readable "
+		    "only by the CA process", path,
+		    (unsigned int)(sb.st_mode & 07777));
+		return -1;
+	}
+	if (geteuid() != 0)
+		return 0;
+	if (cf->cf_ca_user[0] == '\0') {
+		tn_err(err, "%s: foreground: ca_user is not set; started as "
+		    "root, the CA process needs a user of its own",
+		    cf->cf_path);
+		return -1;
+	}
+	if ((*pw = getpwnam(cf->cf_ca_user)) == NULL ||
+	    (*pw)->pw_uid == 0) {
+		tn_err(err, "%s: foreground: ca_user %s: %s", cf->cf_path,
+		    cf->cf_ca_user, *pw == NULL ? "no such user" :
+		    "must not be root");
+		return -1;
+	}
+	return 0;
+}
+
+/* Wait for the CA process's hello; its certificate must be in chain. */
+static int
+ca_ready(int fd, const struct conf *cf, STACK_OF(X509) *chain, char *err)
+{
+	char *ans = NULL;
+	X509 *x = NULL;
+	size_t n = 0;
+	int i, rc = -1;
+
+	if (ca_recv(fd, &ans, &n) == -1) {
+		tn_err(err, "the CA process ended before it was ready");
+		goto out;
+	}
+	if (ans[0] != '0') {
+		tn_err(err, "CA process: %s", ans + 1);
+		goto out;
+	}
+	if ((x = pki_parse_cert(ans + 1, n - 1, err)) == NULL)
+		goto out;
+	for (i = 0; i < sk_X509_num(chain); i++)
+		if (X509_cmp(sk_X509_value(chain, i), x) == 0)
+			rc = 0;
+	if (rc == -1)
+		tn_err(err, "%s: tls.chain %s lacks the issuing CA "
+		    "certificate of %s (use the chain.pem that tandem-ca "
+		    "issuing wrote beside it)", cf->cf_path, cf->cf_chain,
+		    cf->cf_ca_dir);
+out:
+	X509_free(x);
+	free(ans);
+	return rc;
+}
+
 int
-ca_start(const char *dir, const struct pki_trust *trust,
+ca_start(const struct conf *cf, const struct pki_trust *trust,
     STACK_OF(X509) *chain, char *err)
 {
 	struct ca_check ck;
+	struct passwd *pw;
 	int sv[2];
 	pid_t pid;
 
+	if (ca_precheck(cf, &pw, err) == -1)
+		return -1;
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == -1) {
 		tn_err(err, "socketpair: %s", strerror(errno));
 		return -1;
@@ -229,10 +397,30 @@ ca_start(const char *dir, const struct pki_trust *trust,
 		close(sv[0]);
 		ck.ck_trust = trust;
 		ck.ck_chain = chain;
-		ca_main(sv[1], dir, &ck);
+		ck.ck_dir = cf->cf_ca_dir;
+		ck.ck_pw = pw;
+		ca_main(sv[1], &ck);
 	}
 	close(sv[1]);
+	if (ca_ready(sv[0], cf, chain, err) == -1) {
+		close(sv[0]);
+		return -1;
+	}
 	return sv[0];
+}
+
+int
+ca_unreadable(const struct conf *cf, const char *user, char *err)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/issuing.key", cf->cf_ca_dir);
+	if (access(path, R_OK) == 0) {
+		tn_err(err, "%s: readable by the milter's user %s; only the "
+		    "CA process (foreground.ca_user) may read it", path, user);
+		return -1;
+	}
+	return 0;
 }
 
 int

@@ -29,8 +29,11 @@
  *	fgfed.c.
  *
  *	ca_start() forks the CA process before any thread exists; it
- *	alone reads foreground.ca_dir; it checks what it issues with the
- *	trust anchors and chain it inherits. ca_issue() asks it for the
+ *	alone reads foreground.ca_dir (the issuing CA, never the courier
+ *	CA key) and, started as root, runs as foreground.ca_user; it
+ *	checks what it issues with the trust anchors and chain it
+ *	inherits. ca_unreadable() fails if the milter's own user can
+ *	still read the issuing key. ca_issue() asks it for the
  *	courier-end key and certificate and the agent certificate of a
  *	new account; the three PEM strings should be passed to free().
  *	It returns 1 (not -1) when the CA process refused the request,
@@ -166,8 +169,9 @@ int		 objcache_chain_recall(void *, const unsigned char *, size_t,
 EVP_PKEY	*objcache_key(struct objcache *, const struct keybox *,
 		    const char *, const unsigned char *, size_t, char *);
 
-int	ca_start(const char *, const struct pki_trust *, STACK_OF(X509) *,
-	    char *);
+int	ca_start(const struct conf *, const struct pki_trust *,
+	    STACK_OF(X509) *, char *);
+int	ca_unreadable(const struct conf *, const char *, char *);
 int	ca_issue(const struct fg *, const char *, const char *, char **,
 	    char **, char **, char *);
 

@@ -12,7 +12,9 @@
  *	Started as root, it loads its files, forks the CA process
  *	(ca_start()), opens the milter socket (a unix: one mode 0660,
  *	group foreground.socket_group), then becomes foreground.user
- *	(default nobody; never root) before any thread starts.
+ *	(default nobody; never root, never foreground.ca_user) before
+ *	any thread starts, and checks that it can no longer read the
+ *	issuing key (ca_unreadable()).
  *	The MTA connection's private pointer is the connection context
  *	(struct conn, made at the first envfrom, freed at close), which
  *	holds the message context in progress (struct msg, made at
@@ -651,15 +653,25 @@ privs_lookup(const struct conf *cf, struct privs *pv)
 	pv->pv_uid = pw->pw_uid;
 	pv->pv_gid = pw->pw_gid;
 	pv->pv_sockgid = gr->gr_gid;
+	if (cf->cf_ca_user[0] != '\0' &&
+	    ((pw = getpwnam(cf->cf_ca_user)) == NULL ||
+	    pw->pw_uid == pv->pv_uid))
+		log_fatal(EX_CONFIG, "%s: foreground: ca_user %s: %s",
+		    cf->cf_path, cf->cf_ca_user, pw == NULL ?
+		    "no such user" : "the same user as foreground.user; the "
+		    "CA process and the milter need two users");
 }
 
 /*
- * Bound: become foreground.user for good (its own group only). Not
- * started as root: nothing to drop.
+ * Bound: become foreground.user for good (its own group only), which
+ * must not read the issuing key the CA process holds. Not started as
+ * root: nothing to drop.
  */
 static void
 privs_drop(const struct conf *cf, const struct privs *pv)
 {
+	char err[TN_ERRLEN];
+
 	if (geteuid() != 0)
 		return;
 	if (setgroups(1, &pv->pv_gid) == -1 || setgid(pv->pv_gid) == -1 ||
@@ -669,6 +681,8 @@ privs_drop(const struct conf *cf, const struct privs *pv)
 	if (setuid(0) != -1 || seteuid(0) != -1)
 		log_panic("still root after dropping to %s",
 		    cf->cf_milter_user);
+	if (ca_unreadable(cf, cf->cf_milter_user, err) == -1)
+		log_fatal(EX_CONFIG, "%s", err);
 }
 
 /*
@@ -747,9 +761,9 @@ main(int argc, char **argv)
 	}
 	setup(&fg);
 	signal(SIGPIPE, SIG_IGN);
-	if ((fg.fg_ca_fd = ca_start(fg.fg_conf->cf_ca_dir, fg.fg_trust,
+	if ((fg.fg_ca_fd = ca_start(fg.fg_conf, fg.fg_trust,
 	    fg.fg_id.ci_chain, err)) == -1)
-		log_fatal(EX_OSERR, "%s", err);
+		log_fatal(EX_CONFIG, "%s", err);
 	if (!fore && daemon(0, 0) == -1)
 		log_fatal(EX_OSERR, "daemon: %s", strerror(errno));
 	snapshot = &fg;

@@ -32,10 +32,10 @@ test_expect_success 'public, private (RSA) and gateway couriers' '
 	cmp root/ca.crt corp/root.crt
 '
 
-test_expect_success 'the private courier carries its role, pathlen 0 and critical name constraints' '
+test_expect_success 'the private courier carries its role, pathlen 1 and critical name constraints' '
 	openssl x509 -in corp/ca.crt -noout -text >corp.txt &&
 	test_grep "Policy: 2.25.109992342083808958172386236843414805153.2.3" corp.txt &&
-	test_grep "CA:TRUE, pathlen:0" corp.txt &&
+	test_grep "CA:TRUE, pathlen:1" corp.txt &&
 	test_grep "Name Constraints: critical" corp.txt &&
 	test_grep "email:.example.org" corp.txt &&
 	test_grep "DNS:example.org" corp.txt &&

@@ -90,12 +90,25 @@ test_expect_success 'forged courier CA under a private courier: status 5' '
 	test_grep "subca: courier signed by example.org, whose role private may not sign couriers" err
 '
 
-test_expect_success 'a leaf under that forged courier: path length, status 7' '
+# A private courier's path length 1 leaves room for its issuing CA
+# only: a leaf under a forged courier is refused by the role rule, and
+# one more level by OpenSSL's path length.
+test_expect_success 'a leaf under that forged courier: status 5, one more level: 7' '
 	mkdir subca && cp subca.crt subca/ca.crt && cp subca.key subca/ca.key &&
 	forge deep subca 30 "$(leaf_ext email:x@example.org)" &&
 	cat subca.crt corp/chain.pem >deepchain.pem &&
-	test_expect_code 7 tandem-ca verify --anchor root/root.crt \
+	test_expect_code 5 tandem-ca verify --anchor root/root.crt \
 		--chain deepchain.pem deep.crt 2>err &&
+	test_grep "subca: courier signed by example.org, whose role private may not sign couriers" err &&
+	forge subsub subca 30 "basicConstraints=critical,CA:TRUE" \
+		"keyUsage=critical,digitalSignature,keyCertSign,cRLSign" \
+		"certificatePolicies=$OID.1.1,$OID.2.2" &&
+	mkdir subsub && cp subsub.crt subsub/ca.crt &&
+	cp subsub.key subsub/ca.key &&
+	forge deeper subsub 30 "$(leaf_ext email:y@example.org)" &&
+	cat subsub.crt deepchain.pem >deeperchain.pem &&
+	test_expect_code 7 tandem-ca verify --anchor root/root.crt \
+		--chain deeperchain.pem deeper.crt 2>err &&
 	test_grep "path length constraint exceeded" err
 '
 

@@ -11,6 +11,7 @@ test_expect_success 'a courier with an FG element and its accounts' '
 	tandem-ca courier -d isp --name a.example --role public \
 	    --superior root >/dev/null &&
 	tandem-ca element -d isp --fg tandem@a.example >/dev/null &&
+	tandem-ca issuing -d isp --domain a.example >/dev/null &&
 	for u in alice bob mallory peggy; do
 		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
 		    -nodes -keyout $u.key -subj /CN=$u -out $u.csr 2>/dev/null &&
@@ -48,14 +49,16 @@ foreground {
   milter_socket = "unix:$TRASH/milter.sock"
   reinject = "$re_addr:$re_port"
   service_mailbox = "tandem@a.example"
-  ca_dir = "$TRASH/isp"
+  ca_dir = "$TRASH/isp/issuing"
+  user = "nobody"
+  ca_user = "daemon"
 }
 database { conninfo = "$(pg_conninfo fg fg)" }
 tls {
   anchors = "$TRASH/root/root.crt"
   cert = "$TRASH/isp/elements/fg.crt"
   key = "$TRASH/isp/elements/fg.key"
-  chain = "$TRASH/isp/chain.pem"
+  chain = "$TRASH/isp/issuing/chain.pem"
   keybox_key = "$TRASH/kb.key"
 }
 CONF
@@ -72,7 +75,8 @@ test_expect_success_here 'the milter, the reinjection smtpd and the MTA start' '
 	smtp_sink_start out "$sink_addr" "$sink_port" &&
 	postfix_start re "$re_addr" "$re_port" \
 	    "relayhost = [$sink_addr]:$sink_port" &&
-	{ tandem-milter -c tandem.conf -f 2>milter.log & echo $! >milter.pid; } &&
+	{ tandem-milter -c tandem.conf -f 2>milter.log &
+	    echo $! >milter.pid; } &&
 	test_atexit "kill \$(cat $TRASH/milter.pid) 2>/dev/null" &&
 	n=0; while [ ! -S milter.sock ] && [ $n -lt 50 ]; do
 		sleep 0.1; n=$((n + 1)); done &&

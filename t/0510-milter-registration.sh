@@ -137,9 +137,9 @@ test_expect_success 'the certificates the CA process issued verify for dave' '
 	courier_fg_sql "SELECT agent_cert FROM accounts WHERE address = '"'dave@a.example'"'" >agent.crt &&
 	courier_fg_sql "SELECT courier_cert FROM accounts WHERE address = '"'dave@a.example'"'" >courier.crt &&
 	for c in agent courier; do
-		openssl verify -CAfile "$CR_ANCHOR" -untrusted "$CR_CA/chain.pem" \
+		openssl verify -CAfile "$CR_ANCHOR" -untrusted "$CR_CHAIN" \
 		    -purpose smimesign $c.crt >/dev/null 2>&1 ||
-		openssl verify -CAfile "$CR_ANCHOR" -untrusted "$CR_CA/chain.pem" \
+		openssl verify -CAfile "$CR_ANCHOR" -untrusted "$CR_CHAIN" \
 		    $c.crt || return 1
 		openssl x509 -in $c.crt -noout -ext subjectAltName >san &&
 		test_grep "email:dave@a.example" san || return 1

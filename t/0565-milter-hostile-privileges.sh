@@ -84,9 +84,10 @@ test_expect_success 'from 127.0.0.1, as the milter connects, it is taken' '
 	test_grep "^<-  250 2.1.5" swaks.out
 '
 
-# conf_with LINE: the FG's tandem.conf with LINE in its foreground section
+# conf_with LINE: the FG's tandem.conf with LINE in its foreground
+# section, instead of the line setting the same option if any
 conf_with() {
-	sed "/^foreground {/a\\
+	sed -e "/^[[:space:]]*${1%% =*} = /d" -e "/^foreground {/a\\
 	$1" "$CR_FG_CONF" >alt.conf
 }
 

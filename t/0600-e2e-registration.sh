@@ -134,7 +134,7 @@ test_expect_success 'the FG and the agent hold the same agent and courier-end ce
 	test_cmp fp.fg fp.agent &&
 	openssl x509 -in fg-agent.pem -noout -ext subjectAltName >san &&
 	test_grep "email:alice@a.example" san &&
-	tandem-ca verify --anchor "$CR_ANCHOR" --chain "$CR_CA/chain.pem" \
+	tandem-ca verify --anchor "$CR_ANCHOR" --chain "$CR_CHAIN" \
 	    --email alice@a.example fg-agent.pem >out &&
 	echo ok >expect && test_cmp expect out
 '

@@ -14,6 +14,10 @@
 #		CR_FG_ADDR, CR_SMTP_PORT (smtpd with the milter, the
 #		agents' submission), CR_REINJECT_PORT (smtpd without it),
 #		CR_BG_ADDR, CR_BG_PORT, CR_BG_URL; and a keybox key.
+#		The courier's issuing CA (tandem-ca issuing, in
+#		$CR_CA/issuing/) is the milter's foreground.ca_dir: the
+#		courier CA key never reaches it. Both elements' tls.chain
+#		is $CR_CHAIN (the issuing CA, then the courier's chain).
 #	courier_fg_start
 #		PostgreSQL cluster "fg" (database fg, migrated --fg,
 #		published), $CR_FG_CONF, Postfix instance "fg" (virtual
@@ -61,6 +65,9 @@
 #
 # CR_HOLD_LIMIT and CR_PURGE_INTERVAL, set before the *_start calls,
 # go to the hygiene section of both elements (default 30d and 1h).
+# Run as root, the milter's network side runs as CR_MILTER_USER
+# (foreground.user, default nobody) and its CA process as CR_CA_USER
+# (foreground.ca_user, default daemon).
 #
 # Call the *_start functions at the top level or inside
 # test_expect_success_here: in a subshell the variables and the
@@ -68,6 +75,7 @@
 
 CR_PASSWORD=courier-test-password
 : "${CR_USERS:=alice bob carol dave erin frank tandem}"
+: "${CR_MILTER_USER:=nobody}" "${CR_CA_USER:=daemon}"
 
 # cr_random_addr OTHER...: a random 127.x.y.z that is none of OTHER.
 cr_random_addr() {
@@ -95,9 +103,10 @@ courier_pki() {
 	CR_SERVICE=tandem@$CR_DOMAIN
 	CR_CA=$CR_PKI/$CR_DOMAIN
 	CR_ANCHOR=$CR_PKI/root/root.crt
+	CR_CHAIN=$CR_CA/issuing/chain.pem
 	export CR_DOMAIN CR_PKI CR_FG_ADDR CR_BG_ADDR CR_SMTP_PORT \
 	    CR_REINJECT_PORT CR_BG_PORT CR_BG_HOST CR_BG_URL CR_SERVICE \
-	    CR_CA CR_ANCHOR
+	    CR_CA CR_ANCHOR CR_CHAIN
 	mkdir -p "$CR_PKI" || return 1
 	(
 		cd "$CR_PKI" &&
@@ -106,6 +115,7 @@ courier_pki() {
 		    --role public --superior root &&
 		tandem-ca element -d "$CR_DOMAIN" --fg "$CR_SERVICE" &&
 		tandem-ca element -d "$CR_DOMAIN" --bg "$CR_BG_URL" &&
+		tandem-ca issuing -d "$CR_DOMAIN" --domain "$CR_DOMAIN" &&
 		tandemctl keybox new keybox.key
 	) >"$CR_PKI/pki.log" 2>&1 || {
 		cat "$CR_PKI/pki.log"
@@ -127,7 +137,9 @@ foreground {
 	milter_socket = "unix:$TRASH/fg/milter.sock"
 	reinject = "$CR_FG_ADDR:$CR_REINJECT_PORT"
 	service_mailbox = "$CR_SERVICE"
-	ca_dir = "$CR_CA"
+	ca_dir = "$CR_CA/issuing"
+	user = "$CR_MILTER_USER"
+	ca_user = "$CR_CA_USER"
 }
 background {
 	listen = "$CR_BG_ADDR:$CR_BG_PORT"
@@ -140,7 +152,7 @@ tls {
 	anchors = "$CR_ANCHOR"
 	cert = "$CR_CA/elements/$2.crt"
 	key = "$CR_CA/elements/$2.key"
-	chain = "$CR_CA/chain.pem"
+	chain = "$CR_CHAIN"
 	keybox_key = "$CR_PKI/keybox.key"
 }
 hygiene {
@@ -227,24 +239,27 @@ courier_bg_start() {
 	courier_bg_setup && courier_policyd_start
 }
 
-# cr_daemon_start NAME PROG CONF LOG: check CONF with -n, start PROG -f
-# in the background, record its PID in $TRASH/NAME.pid.
+# cr_daemon_start NAME PROG CONF LOG [ARG...]: check CONF with -n,
+# start PROG -f ARG... in the background, record its PID in
+# $TRASH/NAME.pid.
 cr_daemon_start() {
-	if ! command -v "$2" >/dev/null 2>&1; then
-		echo "$1: $2 is not built"
+	_cr_name=$1 _cr_prog=$2 _cr_conf=$3 _cr_log=$4
+	shift 4
+	if ! command -v "$_cr_prog" >/dev/null 2>&1; then
+		echo "$_cr_name: $_cr_prog is not built"
 		return 1
 	fi
-	"$2" -c "$3" -n >"$TRASH/$1.check" 2>&1 || {
-		cat "$TRASH/$1.check"
+	"$_cr_prog" -c "$_cr_conf" -n >"$TRASH/$_cr_name.check" 2>&1 || {
+		cat "$TRASH/$_cr_name.check"
 		return 1
 	}
 	# The milter's socket must let Postfix's smtpd (user postfix) in.
 	_cr_umask=$(umask)
 	umask 0
-	"$2" -c "$3" -f >>"$4" 2>&1 &
-	echo $! >"$TRASH/$1.pid"
+	"$_cr_prog" -c "$_cr_conf" -f "$@" >>"$_cr_log" 2>&1 &
+	echo $! >"$TRASH/$_cr_name.pid"
 	umask "$_cr_umask"
-	test_atexit "cr_daemon_stop $1"
+	test_atexit "cr_daemon_stop $_cr_name"
 }
 
 # cr_daemon_stop NAME [SIGNAL]: by its recorded PID; waits for the end.
@@ -274,6 +289,9 @@ cr_daemon_alive() {
 
 courier_milter_start() {
 	rm -f "$TRASH/fg/milter.sock"
+	# As root, the milter's network side runs as $CR_MILTER_USER
+	# (foreground.user) and its CA process as $CR_CA_USER
+	# (foreground.ca_user).
 	cr_daemon_start milter tandem-milter "$CR_FG_CONF" \
 	    "$TRASH/fg/milter.log" || return 1
 	wait_until 10 test -S "$TRASH/fg/milter.sock" || {

@@ -55,8 +55,8 @@ FED_ALL="root isp corp home gw sub"
 FED_TOP=$TRASH
 FED_VARS="TRASH CR_DOMAIN CR_PKI CR_FG_ADDR CR_BG_ADDR CR_SMTP_PORT \
 CR_REINJECT_PORT CR_BG_PORT CR_BG_HOST CR_BG_URL CR_SERVICE CR_CA \
-CR_ANCHOR CR_FG_DB CR_BG_DB CR_FG_CONF CR_BG_CONF PG_FG_PORT PG_FG_DIR \
-PG_BG_PORT PG_BG_DIR"
+CR_ANCHOR CR_CHAIN CR_FG_DB CR_BG_DB CR_FG_CONF CR_BG_CONF PG_FG_PORT \
+PG_FG_DIR PG_BG_PORT PG_BG_DIR"
 
 fed_role() {
 	case $1 in
@@ -90,7 +90,7 @@ fed_use() {
 	done
 	export CR_DOMAIN CR_PKI CR_FG_ADDR CR_BG_ADDR CR_SMTP_PORT \
 	    CR_REINJECT_PORT CR_BG_PORT CR_BG_HOST CR_BG_URL CR_SERVICE \
-	    CR_CA CR_ANCHOR CR_FG_DB CR_BG_DB CR_FG_CONF CR_BG_CONF
+	    CR_CA CR_ANCHOR CR_CHAIN CR_FG_DB CR_BG_DB CR_FG_CONF CR_BG_CONF
 }
 
 fed_save() {
@@ -140,6 +140,7 @@ fed_pki() {
 		FED_${_fd_x}_CR_BG_URL=https://bg.$_fd_x.example:$_fd_bp/
 		FED_${_fd_x}_CR_SERVICE=tandem@$_fd_x.example
 		FED_${_fd_x}_CR_CA=\$FED_TOP/pki/$_fd_x
+		FED_${_fd_x}_CR_CHAIN=\$FED_TOP/pki/$_fd_x/issuing/chain.pem
 		FED_${_fd_x}_CR_ANCHOR=\$FED_TOP/pki/root/root.crt"
 	done
 	(
@@ -155,7 +156,8 @@ fed_pki() {
 		done &&
 		for _fd_x in $FED_COURIERS; do
 			tandem-ca element -d $_fd_x --fg tandem@$_fd_x.example &&
-			tandem-ca element -d $_fd_x --bg "$(fed_var $_fd_x CR_BG_URL)" ||
+			tandem-ca element -d $_fd_x --bg "$(fed_var $_fd_x CR_BG_URL)" &&
+			tandem-ca issuing -d $_fd_x --domain $_fd_x.example ||
 			    exit 1
 		done &&
 		tandemctl keybox new keybox.key
@@ -185,7 +187,9 @@ foreground {
 	milter_socket = "unix:$TRASH/fg/milter.sock"
 	reinject = "$CR_FG_ADDR:$CR_REINJECT_PORT"
 	service_mailbox = "$CR_SERVICE"
-	ca_dir = "$CR_CA"
+	ca_dir = "$CR_CA/issuing"
+	user = "$CR_MILTER_USER"
+	ca_user = "$CR_CA_USER"
 }
 background {
 	listen = "$CR_BG_ADDR:$CR_BG_PORT"
@@ -198,7 +202,7 @@ tls {
 	anchors = "$CR_ANCHOR"
 	cert = "$CR_CA/elements/$2.crt"
 	key = "$CR_CA/elements/$2.key"
-	chain = "$CR_CA/chain.pem"
+	chain = "$CR_CHAIN"
 	keybox_key = "$CR_PKI/keybox.key"
 }
 hygiene {

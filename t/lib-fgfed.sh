@@ -42,7 +42,9 @@ fgfed_pki() {
 		    --name "$_fg_x.example" --role private --superior a \
 		    --domain "$_fg_x.example" >/dev/null || return 1
 		tandem-ca element -d "$_fg_x" --fg "tandem@$_fg_x.example" \
-		    >/dev/null && ln -s "$_fg_x" "$_fg_x.example" || return 1
+		    >/dev/null && tandem-ca issuing -d "$_fg_x" \
+		    --domain "$_fg_x.example" >/dev/null &&
+		ln -s "$_fg_x" "$_fg_x.example" || return 1
 	done
 	for _fg_u in alice@a.example bob@b.example dave@b.example; do
 		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
@@ -88,14 +90,16 @@ foreground {
   milter_socket = "unix:$TRASH/$x.sock"
   reinject = "$re_addr:$re_port"
   service_mailbox = "tandem@$x.example"
-  ca_dir = "$TRASH/$x"
+  ca_dir = "$TRASH/$x/issuing"
+  user = "nobody"
+  ca_user = "daemon"
 }
 database { conninfo = "$(pg_conninfo fg fg$x)" }
 tls {
   anchors = "$TRASH/root/root.crt"
   cert = "$TRASH/$x/elements/fg.crt"
   key = "$TRASH/$x/elements/fg.key"
-  chain = "$TRASH/$x/chain.pem"
+  chain = "$TRASH/$x/issuing/chain.pem"
   keybox_key = "$TRASH/kb.key"
 }
 CONF
@@ -106,7 +110,8 @@ fgfed_start() {
 	smtp_sink_start out "$sink_addr" "$sink_port" &&
 	postfix_start re "$re_addr" "$re_port" "transport_maps = $map" &&
 	for x in a b; do
-		{ tandem-milter -c $x.conf -f 2>$x.log & echo $! >$x.pid; } &&
+		{ tandem-milter -c $x.conf -f 2>$x.log &
+		    echo $! >$x.pid; } &&
 		test_atexit "kill \$(cat $TRASH/$x.pid) 2>/dev/null" &&
 		n=0 && while [ ! -S $x.sock ] && [ $n -lt 50 ]; do
 			sleep 0.1; n=$((n + 1)); done &&

@@ -61,6 +61,7 @@ test_defaults(void)
 	is_int(cf->cf_max_messages, 64, "foreground.max_messages");
 	is_str(cf->cf_service_mailbox, "", "foreground.service_mailbox");
 	is_str(cf->cf_ca_dir, TANDEM_SYSCONFDIR "/ca", "foreground.ca_dir");
+	is_str(cf->cf_ca_user, "", "foreground.ca_user");
 	is_str(cf->cf_listen_host, "127.0.0.1", "background.listen host");
 	is_int(cf->cf_listen_port, 8443, "background.listen port");
 	is_str(cf->cf_url, "", "background.url");
@@ -390,7 +391,7 @@ test_man(void)
 	for (i = 0; conf_option(i, &s, &k); i++, n++)
 		ok(man_documents((char *)page, s, k),
 		    "tandem.conf(5) documents %s.%s with its default", s, k);
-	is_int(n, 31, "the option table has 31 options");
+	is_int(n, 32, "the option table has 32 options");
 	for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
 		if ((sec = man_section((char *)page, sections[i], &len)) ==
 		    NULL)

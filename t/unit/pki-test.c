@@ -5,7 +5,9 @@
  *	Builds a hierarchy in memory (root -> public -> private
  *	example.org, root -> gateway) with pki_issue(), then checks
  *	pki_verify() on good leaves and on leaves the rules refuse, and
- *	the PEM key round trip with and without a passphrase.
+ *	the PEM key round trip with and without a passphrase; an issuing
+ *	CA under the private courier, what it may sign, and
+ *	pki_courier_ca() through it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +153,84 @@ test_leaves(const struct pki_trust *tr)
 	}
 }
 
+/* An issuing CA under priv; 0, or -1 with why in err. */
+static int
+issuing(struct node *n, struct node *up, const char *const *doms,
+    char *err)
+{
+	struct pki_req rq;
+
+	memset(&rq, 0, sizeof(rq));
+	if (n->n_key == NULL && (n->n_key = pki_key_generate(PKI_KEY_EC,
+	    err)) == NULL)
+		return -1;
+	rq.rq_kind = PKI_KIND_ISSUING;
+	rq.rq_cn = "corp";
+	rq.rq_domains = doms;
+	rq.rq_days = 30;
+	rq.rq_pubkey = n->n_key;
+	rq.rq_issuer_cert = up->n_cert;
+	rq.rq_issuer_key = up->n_key;
+	return pki_issue(&rq, &n->n_cert, err);
+}
+
+static void
+test_issuing(const struct pki_trust *tr)
+{
+	static const char *const doms[] = { "example.org", NULL };
+	static const char *const none[] = { NULL };
+	struct node ica, ica2, agent, fg, direct;
+	STACK_OF(X509) *chain = NULL;
+	enum pki_fail why;
+	char err[TN_ERRLEN];
+
+	memset(&ica, 0, sizeof(ica));
+	memset(&ica2, 0, sizeof(ica2));
+	memset(&agent, 0, sizeof(agent));
+	memset(&fg, 0, sizeof(fg));
+	memset(&direct, 0, sizeof(direct));
+	ok(issuing(&ica2, &priv, none, err) == -1, "issuing CA needs a domain");
+	if (!ok(issuing(&ica, &priv, doms, err) == 0, "issuing CA issued")) {
+		diag("%s", err);
+		return;
+	}
+	ok(pki_cert_kind(ica.n_cert) == PKI_KIND_ISSUING &&
+	    pki_cert_role(ica.n_cert) == PKI_ROLE_NONE &&
+	    X509_get_pathlen(ica.n_cert) == 0, "issuing CA: kind, no role, "
+	    "pathlen 0");
+	ok(issuing(&ica2, &ica, doms, err) == -1,
+	    "an issuing CA does not sign an issuing CA");
+	chain = chain_of(&ica, &priv);
+	sk_X509_push(chain, pub.n_cert);
+	ok(pki_verify(tr, ica.n_cert, chain, NULL, err) == 0,
+	    "issuing CA verifies");
+	if (make(&agent, &ica, PKI_KIND_AGENT, 0, "agent", "a@example.org",
+	    NULL, NULL, NULL) == 0) {
+		ok(pki_verify(tr, agent.n_cert, chain, "a@example.org",
+		    err) == 0, "agent under the issuing CA verifies");
+		ok(pki_courier_ca(agent.n_cert, chain) == priv.n_cert,
+		    "pki_courier_ca() skips the issuing CA");
+	}
+	if (make(&fg, &ica, PKI_KIND_FG, 0, "fg", "tandem@example.org",
+	    NULL, NULL, NULL) == 0) {
+		is_int(pki_verify_why(tr, fg.n_cert, chain, NULL, &why, err),
+		    -1, "FG under the issuing CA refused");
+		is_int(why, PKI_FAIL_ROLE, "FG under the issuing CA: role");
+		ok(pki_courier_ca(fg.n_cert, chain) == NULL,
+		    "pki_courier_ca(): no courier for an FG under it");
+	}
+	if (make(&direct, &priv, PKI_KIND_FG, 0, "fg2",
+	    "tandem@example.org", NULL, NULL, NULL) == 0)
+		ok(pki_courier_ca(direct.n_cert, chain) == priv.n_cert,
+		    "pki_courier_ca() of an element: its courier CA");
+	sk_X509_free(chain);
+	node_free(&ica);
+	node_free(&ica2);
+	node_free(&agent);
+	node_free(&fg);
+	node_free(&direct);
+}
+
 static void
 test_keys(void)
 {
@@ -232,6 +312,7 @@ main(void)
 		ok(pki_verify(tr, root.n_cert, NULL, NULL, err) == 0,
 		    "root verifies");
 		test_leaves(tr);
+		test_issuing(tr);
 	}
 	test_keys();
 	test_readers();
