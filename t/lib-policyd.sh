@@ -110,6 +110,12 @@ pd_start() {
 	echo $! >policyd.pid
 	test_atexit "pd_stop"
 	pf_wait_listen "$PD_ADDR" "$PD_PORT" 10 || { cat policyd.log; return 1; }
+	# The port answers a moment before the "started" line is written.
+	_pd_n=50
+	while [ $_pd_n -gt 0 ] && ! grep -q "tandem-policyd: started" policyd.log; do
+		sleep 0.1
+		_pd_n=$((_pd_n - 1))
+	done
 }
 
 pd_stop() {
