@@ -39,38 +39,38 @@ store_outbox_due(struct pd *pd, PGresult **res, char *err)
 	return db_exec(pd->pd_db, sql, 0, NULL, NULL, res, err);
 }
 
+/* One UPDATE of bg_outbox row id: $1 the id, $2 (if why) the reason. */
+static int
+outbox_update(struct pd *pd, const char *sql, long long id,
+    const char *why, char *err)
+{
+	char idbuf[32];
+	const char *vals[2] = { idbuf, why };
+
+	snprintf(idbuf, sizeof(idbuf), "%lld", id);
+	return db_run(pd->pd_db, sql, why != NULL ? 2 : 1, vals, err);
+}
+
 int
 store_outbox_sent(struct pd *pd, long long id, char *err)
 {
-	char idbuf[32];
-	const char *val = idbuf;
-
-	snprintf(idbuf, sizeof(idbuf), "%lld", id);
-	return db_run(pd->pd_db, "UPDATE bg_outbox SET sent_at = now(), "
-	    "attempts = attempts + 1 WHERE id = $1", 1, &val, err);
+	return outbox_update(pd, "UPDATE bg_outbox SET sent_at = now(), "
+	    "attempts = attempts + 1 WHERE id = $1", id, NULL, err);
 }
 
 int
 store_outbox_retry(struct pd *pd, long long id, const char *why, char *err)
 {
-	char idbuf[32];
-	const char *vals[2] = { idbuf, why };
-
-	snprintf(idbuf, sizeof(idbuf), "%lld", id);
-	return db_run(pd->pd_db, "UPDATE bg_outbox SET attempts = attempts "
+	return outbox_update(pd, "UPDATE bg_outbox SET attempts = attempts "
 	    "+ 1, last_error = $2, next_attempt_at = now() + "
 	    "make_interval(secs => least(power(2, attempts), 300)) "
-	    "WHERE id = $1", 2, vals, err);
+	    "WHERE id = $1", id, why, err);
 }
 
 int
 store_outbox_failed(struct pd *pd, long long id, const char *why, char *err)
 {
-	char idbuf[32];
-	const char *vals[2] = { idbuf, why };
-
-	snprintf(idbuf, sizeof(idbuf), "%lld", id);
-	return db_run(pd->pd_db, "UPDATE bg_outbox SET attempts = attempts "
+	return outbox_update(pd, "UPDATE bg_outbox SET attempts = attempts "
 	    "+ 1, last_error = $2, next_attempt_at = 'infinity' WHERE id = $1",
-	    2, vals, err);
+	    id, why, err);
 }
