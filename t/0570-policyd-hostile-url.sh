@@ -31,7 +31,7 @@ invitation() {
 		printf 'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n'
 		printf -- '--b1\r\nContent-Type: application/vnd.tandem.invitation\r\n'
 		printf 'Content-Transfer-Encoding: 7bit\r\n\r\n'
-		printf 'Id: inv1@b.example\r\nDate: 2026-01-01T00:00:00Z\r\n'
+		printf 'Id: inv1@b.example\r\nDate: %s\r\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 		printf 'Token: %s\r\nInviter: bob@b.example\r\n' "$TOKEN"
 		printf 'Recipient: alice@a.example\r\nCourier: b.example\r\n'
 		printf 'Register-Address: tandem@b.example\r\n'
@@ -53,7 +53,7 @@ reject() {
 		printf 'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n'
 		printf -- '--b1\r\nContent-Type: application/vnd.tandem.invitation-reject\r\n'
 		printf 'Content-Transfer-Encoding: 7bit\r\n\r\n'
-		printf 'Id: %s@a.example\r\nDate: 2026-01-01T00:00:00Z\r\n' "$1"
+		printf 'Id: %s@a.example\r\nDate: %s\r\n' "$1" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 		printf 'Token: %s\r\nAddress: alice@a.example\r\n' "$TOKEN"
 		printf 'Inviting-Courier: b.example\r\n'
 		printf 'Registered-Courier: a.example\r\n'
