@@ -80,6 +80,7 @@ test_expect_success_here 'dave is registered at b; a, b and c run' '
 	bf_agent b dave &&
 	sqlite3 b-dave.d/store.db "$REGADDR" &&
 	bf_start a && bf_start b && bf_start c &&
+	bf_wait b "SELECT count(*) FROM accounts WHERE status = \$\$active\$\$" 1 &&
 	smtp_sink_start fg $mta $mport
 '
 
