@@ -10,7 +10,13 @@
  *	store it (store_arm_put(), a known id is kept as it is), and
  *	only then DELETE BG/v1/mailbox/ID. Running it twice does no
  *	harm. A refused ARM is reported and left at the background.
- *	Prints one line per ARM stored: "MESSAGE-ID SENDER".
+ *	Prints one line per ARM stored: "MESSAGE-ID".
+ *	An item may instead be a receipt for a message this agent sent
+ *	(Sender the agent's address, Message-Id as listed), signed by
+ *	the same background: what happened at one recipient is said on
+ *	standard error ("M was not delivered to R: its courier refused
+ *	it: REASON" when a peer refused it for good), then the item is
+ *	deleted.
  * DIAGNOSTICS
  *	Messages on standard error; exit statuses in tandem(1): the
  *	first failure decides, after every ARM was tried. A listing that
@@ -53,16 +59,57 @@ fetch_is_rcpt(const struct arm_record *ar, const char *address)
 }
 
 /* Unwrap and check one ARM; *text (free()) is the ARM record. */
+/*
+ * A receipt for one of this agent's messages: the sender told what
+ * happened at a recipient (the background files one when a peer
+ * refuses the message for good). Said on standard error.
+ */
+static int
+fetch_receipt(struct agent_session *as, const struct proto_msg *pm,
+    const char *msgid, char *err)
+{
+	const char *event = proto_get(pm, "Event");
+	const char *reason = proto_get(pm, "Reason");
+
+	if (strcmp(proto_get(pm, "Message-Id"), msgid) != 0) {
+		tn_err(err, "listed as %s but the receipt is for %s", msgid,
+		    proto_get(pm, "Message-Id"));
+		return EX_DATAERR;
+	}
+	if (strcasecmp(proto_get(pm, "Sender"), as->as_address) != 0) {
+		tn_err(err, "a receipt for %s, who is not %s",
+		    proto_get(pm, "Sender"), as->as_address);
+		return EX_DATAERR;
+	}
+	if (strcmp(event, "refused") == 0)
+		fprintf(stderr, "tandem fetch: %s was not delivered to %s: "
+		    "its courier refused it%s%s\n", msgid,
+		    proto_get(pm, "Recipient"), reason != NULL ? ": " : "",
+		    reason != NULL ? reason : "");
+	else
+		fprintf(stderr, "tandem fetch: %s to %s: %s\n", msgid,
+		    proto_get(pm, "Recipient"), event);
+	return 0;
+}
+
+/*
+ * One mailbox item: unwrapped with the agent's key, signed by the
+ * background element of the agent's own courier. An ARM record for
+ * this agent goes into *text (to be stored); a receipt is said at
+ * once (*text stays NULL).
+ */
 static int
 fetch_check(struct agent_session *as, const unsigned char *der, size_t len,
     const char *msgid, char **text, char *err)
 {
 	STACK_OF(X509) *certs = NULL;
 	X509 *signer = NULL;
+	struct proto_msg *pm = NULL;
 	struct arm_record *ar = NULL;
 	unsigned char *out = NULL;
 	size_t outlen;
 	enum cms_fail fail;
+	char why[TN_ERRLEN];
 	int rc;
 
 	if (cms_unwrap(der, len, &as->as_id, pki_trust_store(as->as_trust),
@@ -75,8 +122,13 @@ fetch_check(struct agent_session *as, const unsigned char *der, size_t len,
 	    PKI_KIND_BG, as->as_id.ci_cert, as->as_id.ci_chain, err)) != 0)
 		goto out;
 	rc = EX_DATAERR;
-	if (arm_parse((char *)out, outlen, &ar, err) == -1)
+	if (arm_parse((char *)out, outlen, &ar, err) == -1) {
+		/* Not an ARM: a receipt, or what arm_parse() said. */
+		if (proto_parse((char *)out, outlen, &pm, why) == 0 &&
+		    pm->pm_kind == PROTO_RECEIPT)
+			rc = fetch_receipt(as, pm, msgid, err);
 		goto out;
+	}
 	if (strcmp(ar->ar_msgid, msgid) != 0) {
 		tn_err(err, "listed as %s but the ARM is for %s", msgid,
 		    ar->ar_msgid);
@@ -94,6 +146,7 @@ out:
 	if (out != NULL)
 		OPENSSL_cleanse(out, outlen);
 	free(out);
+	proto_msg_free(pm);
 	arm_free(ar);
 	X509_free(signer);
 	sk_X509_pop_free(certs, X509_free);
@@ -125,7 +178,7 @@ fetch_one(struct agent_session *as, const char *id, const char *msgid,
 	if ((rc = fetch_check(as, resp, len, msgid, &text, err)) != 0)
 		goto out;
 	rc = EX_SOFTWARE;
-	if (store_arm_put(as->as_st, msgid, text, err) == -1)
+	if (text != NULL && store_arm_put(as->as_st, msgid, text, err) == -1)
 		goto out;
 	free(resp);
 	resp = NULL;
@@ -137,7 +190,8 @@ fetch_one(struct agent_session *as, const char *id, const char *msgid,
 		rc = fetch_status(status, resp, path, err);
 		goto out;
 	}
-	printf("%s\n", msgid);
+	if (text != NULL)
+		printf("%s\n", msgid);
 	rc = 0;
 out:
 	if (text != NULL)

@@ -471,8 +471,8 @@ fed_refusal(struct fed *fd, char *err)
 /* text wrapped by this element to cert, handed to the transport. */
 static int
 fed_queue(struct fed *fd, X509 *cert, const char *endpoint,
-    const char *kind, const char *msgid, const char *text, size_t len,
-    char *err)
+    const char *kind, const struct fed_item *it, const char *text,
+    size_t len, char *err)
 {
 	unsigned char *wrap = NULL;
 	size_t wlen;
@@ -480,7 +480,7 @@ fed_queue(struct fed *fd, X509 *cert, const char *endpoint,
 
 	if (cms_wrap_to((const unsigned char *)text, len, fd->fd_id, cert,
 	    &wrap, &wlen, err) == 0 && fd->fd_ops->fo_queue(fd, endpoint, kind,
-	    msgid, wrap, wlen, err) == 0) {
+	    it, wrap, wlen, err) == 0) {
 		fd->fd_sent++;
 		rc = 0;
 	}
@@ -614,7 +614,7 @@ fed_send(struct fed *fd, const char *courier, const char *avoid,
 		ic.ic_origin_sig = sig;
 	}
 	if (intro_ic_make(&ic, &text, &len, err) == -1 ||
-	    fed_queue(fd, cert, endpoint, "inter-courier", it->it_msgid, text,
+	    fed_queue(fd, cert, endpoint, "inter-courier", it, text,
 	    len, err) == -1)
 		goto out;
 	rc = self && it->it_origin != NULL ? 2 : 0;

@@ -68,8 +68,8 @@
  *			inter-courier"), the background POSTs it over
  *			HTTPS (bg_outbox). kind is "inter-courier",
  *			"introduction", or FED_UNSEALED (a background's
- *			introduction in clear, sealed when sent); msgid
- *			the Message-Id carried, or NULL.
+ *			introduction in clear, sealed when sent); it the
+ *			item an inter-courier message carries, else NULL.
  *	  fo_deliver	hand an item to the local account it is for (the
  *			foreground re-wraps the content to the agent, the
  *			background files the ARM in the agent's mailbox);
@@ -311,7 +311,7 @@ struct fed_note {
 
 struct fed_ops {
 	int	(*fo_queue)(struct fed *, const char *endpoint,
-		    const char *kind, const char *msgid,
+		    const char *kind, const struct fed_item *it,
 		    const unsigned char *wrap, size_t wlen, char *err);
 	int	(*fo_deliver)(struct fed *, const struct fed_item *, char *);
 	int	(*fo_hold)(struct fed *, const struct fed_item *, char *);

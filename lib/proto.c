@@ -227,6 +227,7 @@ static const struct fspec f_receipt[] = {
 	{ "Sender", FT_ADDR, F_REQ, NULL },
 	{ "Recipient", FT_ADDR, F_REQ, NULL },
 	{ "Event", FT_ENUM, F_REQ, "delivered|opened|refused|expired|revoked" },
+	{ "Reason", FT_TEXT, 0, NULL },
 	{ NULL, 0, 0, NULL }
 };
 

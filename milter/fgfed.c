@@ -34,13 +34,14 @@
 /* An engine's wrap, as mail from the service mailbox to box. */
 static int
 fgfed_queue(struct fed *fd, const char *box, const char *kind,
-    const char *msgid, const unsigned char *wrap, size_t wlen, char *err)
+    const struct fed_item *it, const unsigned char *wrap, size_t wlen,
+    char *err)
 {
 	struct tmail_head th;
 	char id[TN_MAX_MSGID + 1];
 
 	(void)kind;
-	(void)msgid;
+	(void)it;
 	if (tmail_msgid(fd->fd_endpoint, id, sizeof(id)) == -1) {
 		tn_err(err, "out of memory");
 		return -1;

@@ -65,16 +65,20 @@ struct bgfed_arm {
 	char			 ba_expires[32];	/* "": none */
 };
 
+/* Into bg_outbox; an item's sender and recipient, to tell a refusal. */
 static int
 bgfed_queue(struct fed *fd, const char *url, const char *kind,
-    const char *msgid, const unsigned char *wrap, size_t wlen, char *err)
+    const struct fed_item *it, const unsigned char *wrap, size_t wlen,
+    char *err)
 {
-	const char *p[4] = { url, kind, msgid, (const char *)wrap };
-	int lens[4] = { 0, 0, 0, (int)wlen };
+	const char *p[6] = { url, kind, it != NULL ? it->it_msgid : NULL,
+	    (const char *)wrap, it != NULL ? it->it_sender : NULL,
+	    it != NULL ? it->it_rcpt : NULL };
+	int lens[6] = { 0, 0, 0, (int)wlen, 0, 0 };
 
 	return db_exec(fd->fd_db, "INSERT INTO bg_outbox (url, kind, "
-	    "message_id, body) VALUES ($1, $2, $3, $4)", 4, p, lens, NULL,
-	    err);
+	    "message_id, body, sender, recipient) VALUES ($1, $2, $3, $4, "
+	    "$5, $6)", 6, p, lens, NULL, err);
 }
 
 static const char *
@@ -99,7 +103,7 @@ bgfed_deliver(struct fed *fd, const struct fed_item *it, char *err)
 	rc = 1;
 	if (to == NULL || to->pa_agent == NULL)
 		goto out;
-	rc = store_deliver(pd, to, it->it_msgid, bgfed_expires(it),
+	rc = store_deliver(pd, to, "arm", it->it_msgid, bgfed_expires(it),
 	    it->it_payload, it->it_paylen, err);
 out:
 	store_account_free(to);

@@ -31,6 +31,7 @@ BGFED_SCENARIOS = \
 	t/0710-bgfed-deferral.sh \
 	t/0715-bgfed-hop-one.sh \
 	t/0720-bgfed-refusals.sh \
+	t/0725-bgfed-refusal-told.sh \
 	t/0730-bgfed-invitation-reject.sh \
 	t/0735-bgfed-domain-release.sh \
 	t/0740-bgfed-gateway.sh

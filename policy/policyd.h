@@ -46,14 +46,15 @@
  *
  *	int	store_down(struct pd *pd);
  *	int	store_deliver(struct pd *pd, const struct pd_account *to,
- *		    const char *msgid, const char *expires,
- *		    const unsigned char *arm, size_t armlen, char *err);
+ *		    const char *kind, const char *msgid,
+ *		    const char *expires, const unsigned char *arm,
+ *		    size_t armlen, char *err);
  *	int	store_outbox_due(struct pd *pd, PGresult **res, char *err);
  *	int	store_outbox_sent(struct pd *pd, long long id, char *err);
  *	int	store_outbox_retry(struct pd *pd, long long id,
  *		    const char *why, char *err);
  *	int	store_outbox_failed(struct pd *pd, long long id,
- *		    const char *why, char *err);
+ *		    const char *why, int *told, char *err);
  *
  *	int	listen_start(struct pd *pd, char *err);
  *	void	listen_stop(struct pd *pd);
@@ -178,11 +179,12 @@ void	send_stop(struct pd *);
 
 int	store_down(struct pd *);
 int	store_deliver(struct pd *, const struct pd_account *, const char *,
-	    const char *, const unsigned char *, size_t, char *);
+	    const char *, const char *, const unsigned char *, size_t, char *);
 int	store_outbox_due(struct pd *, PGresult **, char *);
 int	store_outbox_sent(struct pd *, long long, char *);
 int	store_outbox_retry(struct pd *, long long, const char *, char *);
-int	store_outbox_failed(struct pd *, long long, const char *, char *);
+int	store_outbox_failed(struct pd *, long long, const char *, int *,
+	    char *);
 int	store_connect(struct pd *, char *);
 void	store_notice(void *, const char *);
 void	store_close(struct pd *);

@@ -54,6 +54,7 @@
 #include "log.h"
 #include "policyd.h"
 #include "tandem.h"
+#include "util.h"
 
 #define SEND_TICK	1	/* seconds between looks at bg_outbox */
 #define SEND_TIMEOUT	30	/* seconds for one request */
@@ -237,7 +238,8 @@ static void
 send_record(struct pd *pd, struct send_job *sj, struct evhttp_request *req,
     int code)
 {
-	char why[TN_ERRLEN], err[TN_ERRLEN];
+	char why[TN_ERRLEN], err[TN_ERRLEN], esc[UTIL_ESCLEN];
+	int told;
 
 	if (code == 200 || code == 201) {
 		if (store_outbox_sent(pd, sj->sj_id, err) == -1)
@@ -247,15 +249,18 @@ send_record(struct pd *pd, struct send_job *sj, struct evhttp_request *req,
 		    sj->sj_id, sj->sj_url, code);
 	} else if (send_final(code)) {
 		send_reason(sj, req, code, why);
-		log_warn("courier-send id=%lld url=%s status=failed code=%d "
-		    "reason=\"%s\"", sj->sj_id, sj->sj_url, code, why);
-		if (store_outbox_failed(pd, sj->sj_id, why, err) == -1)
+		if (store_outbox_failed(pd, sj->sj_id, why, &told, err) == -1)
 			log_warn("courier-send id=%lld status=error "
 			    "reason=\"%s\"", sj->sj_id, err);
+		log_warn("courier-send id=%lld url=%s status=failed code=%d "
+		    "reason=\"%s\" told=%s", sj->sj_id, sj->sj_url, code,
+		    util_escape(why, esc, sizeof(esc), UTIL_ESC_SPACE),
+		    told ? "sender" : "nobody");
 	} else {
 		send_reason(sj, req, code, why);
 		log_info("courier-send id=%lld url=%s status=retry "
-		    "reason=\"%s\"", sj->sj_id, sj->sj_url, why);
+		    "reason=\"%s\"", sj->sj_id, sj->sj_url, util_escape(why,
+		    esc, sizeof(esc), UTIL_ESC_SPACE));
 		if (store_outbox_retry(pd, sj->sj_id, why, err) == -1)
 			log_warn("courier-send id=%lld status=error "
 			    "reason=\"%s\"", sj->sj_id, err);

@@ -258,20 +258,20 @@ out:
 	return rc;
 }
 
-/* Wrap BG -> agent of an ARM record, into agent_mailbox. */
+/* Wrap BG -> agent of an ARM record or a receipt, into agent_mailbox. */
 int
-store_deliver(struct pd *pd, const struct pd_account *to, const char *msgid,
-    const char *expires, const unsigned char *arm, size_t armlen,
-    char *err)
+store_deliver(struct pd *pd, const struct pd_account *to, const char *kind,
+    const char *msgid, const char *expires, const unsigned char *arm,
+    size_t armlen, char *err)
 {
 	static const char sql[] = "INSERT INTO agent_mailbox (address, kind, "
-	    "message_id, body, expires_at) VALUES ($1, 'arm', $2, $3, $4) "
+	    "message_id, body, expires_at) VALUES ($1, $5, $2, $3, $4) "
 	    "ON CONFLICT DO NOTHING";
 	STACK_OF(X509) *rcpts = NULL;
 	unsigned char *wrap = NULL;
 	size_t wraplen;
-	const char *vals[4];
-	int lens[4] = { 0, 0, 0, 0 }, rc = -1;
+	const char *vals[5];
+	int lens[5] = { 0, 0, 0, 0, 0 }, rc = -1;
 
 	if (to->pa_agent == NULL) {
 		tn_err(err, "%s: no agent certificate", to->pa_address);
@@ -290,7 +290,8 @@ store_deliver(struct pd *pd, const struct pd_account *to, const char *msgid,
 	vals[2] = (const char *)wrap;
 	lens[2] = (int)wraplen;
 	vals[3] = expires;
-	if (db_exec(pd->pd_db, sql, 4, vals, lens, NULL, err) == -1)
+	vals[4] = kind;
+	if (db_exec(pd->pd_db, sql, 5, vals, lens, NULL, err) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -374,8 +375,8 @@ st_recipient(struct pd *pd, const struct arm_record *ar, const char *rcpt,
 		}
 	}
 	if (to != NULL && to->pa_agent != NULL) {
-		if (store_deliver(pd, to, ar->ar_msgid, expires, arm, armlen,
-		    err) == -1)
+		if (store_deliver(pd, to, "arm", ar->ar_msgid, expires, arm,
+		    armlen, err) == -1)
 			goto out;
 		(*ndel)++;
 	} else if (rd.rd_action != ROUTE_REJECT) {

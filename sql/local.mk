@@ -12,7 +12,8 @@ dist_sqlbg_DATA = \
 	sql/bg/003-mailbox-expiry.sql \
 	sql/bg/004-federation.sql \
 	sql/bg/005-courier-claims.sql \
-	sql/bg/006-agent-pins.sql
+	sql/bg/006-agent-pins.sql \
+	sql/bg/007-outbox-sender.sql
 
 # Scenarios on real clusters.
 DB_SCENARIOS = \

@@ -40,9 +40,9 @@ test_expect_success 'a second run applies nothing' '
 test_expect_success 'migrate the background, twice' '
 	tandemctl db migrate --bg --db "$BG" --sqldir "$SQLDIR" >out &&
 	test_grep "^applied bg/001-schema.sql\$" out &&
-	test_grep "^bg schema at version 006, 6 applied\$" out &&
+	test_grep "^bg schema at version 007, 7 applied\$" out &&
 	tandemctl db migrate --bg --db "$BG" --sqldir "$SQLDIR" >out &&
-	echo "bg schema at version 006, 0 applied" >expect &&
+	echo "bg schema at version 007, 0 applied" >expect &&
 	test_cmp expect out
 '
 
@@ -166,7 +166,7 @@ test_expect_success 'status on both ends' '
 	test_grep "^slot=tandem_bg active=t lag_bytes=[0-9]*\$" out &&
 	pg_wait_for bg bg "SELECT pid IS NOT NULL FROM pg_stat_subscription WHERE relid IS NULL" t &&
 	tandemctl db status --db "$BG" >out &&
-	test_grep "^element=bg schema_version=6 migrations=6\$" out &&
+	test_grep "^element=bg schema_version=7 migrations=7\$" out &&
 	test_grep "^subscription=tandem_bg enabled=t running=t " out
 '
 

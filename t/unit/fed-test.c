@@ -330,7 +330,8 @@ tf_call(struct fed *fd, int k, const struct fed_item *it)
 
 static int
 tf_queue(struct fed *fd, const char *endpoint, const char *kind,
-    const char *msgid, const unsigned char *wrap, size_t wlen, char *err)
+    const struct fed_item *it, const unsigned char *wrap, size_t wlen,
+    char *err)
 {
 	struct call *ca;
 
@@ -340,7 +341,7 @@ tf_queue(struct fed *fd, const char *endpoint, const char *kind,
 	}
 	ca->ca_endpoint = xstrdup(endpoint);
 	ca->ca_kind = xstrdup(kind);
-	ca->ca_msgid = xstrdup(msgid);
+	ca->ca_msgid = xstrdup(it != NULL ? it->it_msgid : NULL);
 	ca->ca_data = xmemdup(wrap, wlen);
 	ca->ca_len = wlen;
 	return 0;
