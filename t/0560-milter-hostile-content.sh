@@ -21,6 +21,7 @@ test_expect_success 'a courier with an FG element and two accounts' '
 	tandem-ca courier -d isp --name a.example --role public \
 	    --superior root >/dev/null &&
 	tandem-ca element -d isp --fg tandem@a.example >/dev/null &&
+	tandem-ca issuing -d isp --domain a.example >/dev/null &&
 	for u in alice bob mallory; do
 		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
 		    -nodes -keyout $u.key -subj /CN=$u -out $u.csr 2>/dev/null &&
@@ -53,14 +54,16 @@ foreground {
   milter_socket = "unix:$TRASH/milter.sock"
   reinject = "$re_addr:$re_port"
   service_mailbox = "tandem@a.example"
-  ca_dir = "$TRASH/isp"
+  ca_dir = "$TRASH/isp/issuing"
+  user = "nobody"
+  ca_user = "daemon"
 }
 database { conninfo = "$(pg_conninfo fg fg)" }
 tls {
   anchors = "$TRASH/root/root.crt"
   cert = "$TRASH/isp/elements/fg.crt"
   key = "$TRASH/isp/elements/fg.key"
-  chain = "$TRASH/isp/chain.pem"
+  chain = "$TRASH/isp/issuing/chain.pem"
   keybox_key = "$TRASH/kb.key"
 }
 CONF
