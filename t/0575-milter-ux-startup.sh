@@ -87,12 +87,34 @@ s = socket.socket(socket.AF_UNIX)
 s.connect(sys.argv[1])" "$SOCK"
 }
 
+# (-f: a second milter that wrongly started would stay on this
+# terminal until the timeout, not run on unseen.)
 test_expect_success 'a second milter on the same socket refuses to start, and the first keeps it' '
 	ino=$(stat -c %i "$SOCK") &&
-	test_expect_code 78 timeout 30 tandem-milter -c "$CR_FG_CONF" >out 2>err &&
+	test_expect_code 78 timeout 10 tandem-milter -c "$CR_FG_CONF" -f >out 2>err &&
 	test_grep "milter.sock: a milter already answers on this socket" err &&
 	test "$(stat -c %i "$SOCK")" = "$ino" &&
 	answers && cr_daemon_alive milter
+'
+
+# Signals 1, 2 and 15 (SIGHUP, SIGINT, SIGTERM): bits 0, 1 and 14 of
+# a thread's SigBlk. A thread that does not block them may die by
+# them, and the milter with it, instead of libmilter's signal thread
+# stopping it cleanly. That thread waits for them in sigwait(), which
+# shows them unblocked while it waits.
+test_expect_success 'every thread of the milter but the signal thread blocks SIGHUP, SIGINT and SIGTERM' '
+	pid=$(cat "$TRASH/milter.pid") &&
+	ls /proc/$pid/task >tasks && test $(wc -l <tasks) -ge 3 &&
+	for t in $(cat tasks); do
+		m=$(awk "\$1 == \"SigBlk:\" { print \$2 }" /proc/$pid/task/$t/status) &&
+		w=$(cat /proc/$pid/task/$t/wchan) &&
+		if [ $((0x$m & 0x4003)) != $((0x4003)) ]; then
+			echo "thread $t: SigBlk $m wchan $w"
+		fi || return 1
+	done >unblocked &&
+	cat unblocked &&
+	test $(wc -l <unblocked) = 1 &&
+	test_grep "wchan do_sigtimedwait" unblocked
 '
 
 test_expect_success_here 'SIGTERM: exit 0 and a "stopped" line' '
