@@ -27,6 +27,8 @@ lib_libtandem_a_SOURCES = \
 	lib/proto.h \
 	lib/route.c \
 	lib/route.h \
+	lib/selfcheck.c \
+	lib/selfcheck.h \
 	lib/tandem.h \
 	lib/tmail.c \
 	lib/tmail.h \

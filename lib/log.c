@@ -17,6 +17,7 @@
 
 static const char *log_ident = "tandem";
 static int log_stderr = 1;
+static int log_attached = 1;	/* syslog: errors to stderr as well */
 
 void
 log_init(const char *ident, int to_stderr)
@@ -25,6 +26,12 @@ log_init(const char *ident, int to_stderr)
 	log_stderr = to_stderr;
 	if (!to_stderr)
 		openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
+}
+
+void
+log_detached(void)
+{
+	log_attached = 0;
 }
 
 /*
@@ -49,10 +56,13 @@ log_vwrite(int prio, const char *tag, const char *fmt, va_list ap)
 
 	vsnprintf(line, sizeof(line), fmt, ap);
 	log_controls(line);
-	if (log_stderr)
+	if (log_stderr) {
 		fprintf(stderr, "%s: %s%s\n", log_ident, tag, line);
-	else
-		syslog(prio, "%s%s", tag, line);
+		return;
+	}
+	syslog(prio, "%s%s", tag, line);
+	if (log_attached && prio <= LOG_WARNING)
+		fprintf(stderr, "%s: %s%s\n", log_ident, tag, line);
 }
 
 void

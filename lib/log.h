@@ -5,6 +5,7 @@
  *	#include "log.h"
  *
  *	void	log_init(const char *ident, int to_stderr);
+ *	void	log_detached(void);
  *	void	log_info(const char *fmt, ...);
  *	void	log_warn(const char *fmt, ...);
  *	void	log_fatal(int status, const char *fmt, ...);
@@ -18,6 +19,11 @@
  *	guard, any control character left in a line is written "?", so
  *	that no value ends a line.
  *
+ *	With syslog, warnings, fatal errors and panics also go to standard
+ *	error until log_detached() says that the daemon has left its
+ *	terminal: an administrator who starts a daemon sees why it did
+ *	not start, not only its exit status.
+ *
  *	log_fatal() is for start-up and configuration errors: it logs and
  *	exits with status (a sysexits.h code). log_panic() is for broken
  *	invariants: it logs and aborts.
@@ -28,6 +34,7 @@
 #include "tandem.h"
 
 void	log_init(const char *, int);
+void	log_detached(void);
 void	log_info(const char *, ...) TN_PRINTF(1, 2);
 void	log_warn(const char *, ...) TN_PRINTF(1, 2);
 void	log_fatal(int, const char *, ...) TN_PRINTF(2, 3)

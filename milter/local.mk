@@ -67,6 +67,8 @@ TESTS += t/0560-milter-hostile-content.sh
 EXTRA_DIST += t/0560-milter-hostile-content.sh
 TESTS += t/0565-milter-hostile-privileges.sh
 EXTRA_DIST += t/0565-milter-hostile-privileges.sh
+TESTS += t/0575-milter-ux-startup.sh
+EXTRA_DIST += t/0575-milter-ux-startup.sh
 
 TESTS += t/0750-fgfed-direct.sh
 TESTS += t/0760-fgfed-release-domain.sh

@@ -2,25 +2,35 @@
  * NAME
  *	tandem-milter - the foreground element of a Tandem courier
  * SYNOPSIS
- *	tandem-milter -c FILE [-f] [-n]
+ *	tandem-milter -c FILE [-f] [-n] [-u USER]
  * DESCRIPTION
  *	See tandem-milter(8). The callbacks only gather the message and
  *	carry out the verdict; msg_process() decides at end of message,
  *	in one database transaction that commits before the reply (for
  *	content mail, begun only before its first write: msg_db_write()),
  *	and rolls back on a failure or a refusal (db.h).
- *	Started as root, it loads its files, forks the CA process
+ *	Started as root, it loads its files and checks its identity
+ *	against the configuration (selfcheck_identity(); -n stops
+ *	there), refuses a unix: socket that another milter still
+ *	answers on (sock_refuse_running()), forks the CA process
  *	(ca_start()), opens the milter socket (a unix: one mode 0660,
  *	group foreground.socket_group), then becomes foreground.user
- *	(default nobody; never root, never foreground.ca_user) before
- *	any thread starts, and checks that it can no longer read the
- *	issuing key (ca_unreadable()).
+ *	(-u USER overrides it; default nobody; never root, never
+ *	foreground.ca_user) and checks that it can no longer read the
+ *	issuing key (ca_unreadable()). Only then does it leave the
+ *	terminal (without -f): every reason not to start reaches
+ *	standard error (log_detached()). SIGHUP, SIGINT and SIGTERM are
+ *	blocked before any thread starts (signals_block()), so that
+ *	libmilter's signal thread alone takes them: SIGTERM ends
+ *	smfi_main(), the milter logs "stopped" and exits 0.
  *	The MTA connection's private pointer is the connection context
  *	(struct conn, made at the first envfrom, freed at close), which
  *	holds the message context in progress (struct msg, made at
  *	envfrom, freed at eom, abort or close).
  */
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <errno.h>
 #include <grp.h>
@@ -41,6 +51,7 @@
 #include "log.h"
 #include "milter.h"
 #include "proto.h"
+#include "selfcheck.h"
 #include "tandem.h"
 #include "util.h"
 
@@ -550,7 +561,7 @@ static struct smfiDesc desc = {
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: tandem-milter -c FILE [-f] [-n]\n");
+	fprintf(stderr, "usage: tandem-milter -c FILE [-f] [-n] [-u USER]\n");
 	exit(EX_USAGE);
 }
 
@@ -616,6 +627,9 @@ setup(struct fg *fg)
 	    NULL, err) == -1 || pki_cert_kind(fg->fg_id.ci_cert) != PKI_KIND_FG)
 		log_fatal(EX_CONFIG, "%s: not a valid FG element certificate%s%s",
 		    cf->cf_cert, err[0] ? ": " : "", err);
+	if (selfcheck_identity(cf, fg->fg_trust, fg->fg_id.ci_cert,
+	    fg->fg_id.ci_key, fg->fg_id.ci_chain, err) == -1)
+		log_fatal(EX_CONFIG, "%s", err);
 	if (anchors_window(fg) == -1)
 		log_fatal(EX_CONFIG, "%s: cannot read the dates of the trust "
 		    "anchors", cf->cf_anchors);
@@ -629,24 +643,32 @@ setup(struct fg *fg)
 
 /* Who the milter becomes, looked up before anything starts. */
 struct privs {
+	const char *pv_user;	/* -u USER, or foreground.user */
 	uid_t	pv_uid;
 	gid_t	pv_gid;		/* the user's group */
 	gid_t	pv_sockgid;	/* foreground.socket_group */
 };
 
+/* user: -u USER, or NULL for foreground.user. */
 static void
-privs_lookup(const struct conf *cf, struct privs *pv)
+privs_lookup(const struct conf *cf, const char *user, struct privs *pv)
 {
 	struct passwd *pw;
 	struct group *gr;
+	char what[TN_ERRLEN];
 
-	if ((pw = getpwnam(cf->cf_milter_user)) == NULL)
-		log_fatal(EX_CONFIG, "%s: foreground: user: no such user %s",
-		    cf->cf_path, cf->cf_milter_user);
+	if (user != NULL)
+		snprintf(what, sizeof(what), "-u %s", user);
+	else
+		snprintf(what, sizeof(what), "%s: foreground: user",
+		    cf->cf_path);
+	pv->pv_user = user != NULL ? user : cf->cf_milter_user;
+	if ((pw = getpwnam(pv->pv_user)) == NULL)
+		log_fatal(EX_CONFIG, "%s: no such user %s", what,
+		    pv->pv_user);
 	if (pw->pw_uid == 0)
-		log_fatal(EX_CONFIG, "%s: foreground: user: %s is root; "
-		    "tandem-milter does not run as root", cf->cf_path,
-		    cf->cf_milter_user);
+		log_fatal(EX_CONFIG, "%s: %s is root; tandem-milter does not "
+		    "run as root", what, pv->pv_user);
 	if ((gr = getgrnam(cf->cf_socket_group)) == NULL)
 		log_fatal(EX_CONFIG, "%s: foreground: socket_group: no such "
 		    "group %s", cf->cf_path, cf->cf_socket_group);
@@ -656,10 +678,12 @@ privs_lookup(const struct conf *cf, struct privs *pv)
 	if (cf->cf_ca_user[0] != '\0' &&
 	    ((pw = getpwnam(cf->cf_ca_user)) == NULL ||
 	    pw->pw_uid == pv->pv_uid))
-		log_fatal(EX_CONFIG, "%s: foreground: ca_user %s: %s",
+		log_fatal(EX_CONFIG, "%s: foreground: ca_user %s: %s%s",
 		    cf->cf_path, cf->cf_ca_user, pw == NULL ?
-		    "no such user" : "the same user as foreground.user; the "
-		    "CA process and the milter need two users");
+		    "no such user" : "the same user as ", pw == NULL ? "" :
+		    user != NULL ? "-u; the CA process and the milter need "
+		    "two users" : "foreground.user; the CA process and the "
+		    "milter need two users");
 }
 
 /*
@@ -676,13 +700,69 @@ privs_drop(const struct conf *cf, const struct privs *pv)
 		return;
 	if (setgroups(1, &pv->pv_gid) == -1 || setgid(pv->pv_gid) == -1 ||
 	    setuid(pv->pv_uid) == -1)
-		log_fatal(EX_OSERR, "cannot become %s: %s", cf->cf_milter_user,
+		log_fatal(EX_OSERR, "cannot become %s: %s", pv->pv_user,
 		    strerror(errno));
 	if (setuid(0) != -1 || seteuid(0) != -1)
-		log_panic("still root after dropping to %s",
-		    cf->cf_milter_user);
-	if (ca_unreadable(cf, cf->cf_milter_user, err) == -1)
+		log_panic("still root after dropping to %s", pv->pv_user);
+	if (ca_unreadable(cf, pv->pv_user, err) == -1)
 		log_fatal(EX_CONFIG, "%s", err);
+}
+
+/* The path of a unix: (or local:) socket, NULL for an inet one. */
+static const char *
+sock_path(const char *sock)
+{
+	if (strncmp(sock, "unix:", 5) == 0)
+		return sock + 5;
+	if (strncmp(sock, "local:", 6) == 0)
+		return sock + 6;
+	return NULL;
+}
+
+/*
+ * smfi_opensocket() removes the socket file before it binds: a file
+ * that still answers belongs to a running milter, which would go on
+ * running without its socket. Refuse instead; a file that refuses
+ * the connection is stale, and is replaced.
+ */
+static void
+sock_refuse_running(const char *sock)
+{
+	struct sockaddr_un sa;
+	const char *path = sock_path(sock);
+	int fd, rc;
+
+	if (path == NULL || strlen(path) >= sizeof(sa.sun_path))
+		return;		/* libmilter says what is wrong */
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, strlen(path));
+	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1)
+		log_fatal(EX_OSERR, "socket: %s", strerror(errno));
+	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	if (rc == 0)
+		log_fatal(EX_CONFIG, "%s: a milter already answers on this "
+		    "socket; stop it first, or give this one another "
+		    "foreground.milter_socket", path);
+}
+
+/*
+ * Before any thread starts: every thread inherits the mask, so that
+ * a signal meant to stop the milter reaches only libmilter's signal
+ * thread (it waits for these three), never kills another thread.
+ */
+static void
+signals_block(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+		log_fatal(EX_OSERR, "cannot block signals");
 }
 
 /*
@@ -695,14 +775,10 @@ privs_drop(const struct conf *cf, const struct privs *pv)
 static void
 listen_on(const char *sock, gid_t group)
 {
-	const char *path = NULL;
+	const char *path = sock_path(sock);
 	mode_t old;
 	int rc;
 
-	if (strncmp(sock, "unix:", 5) == 0)
-		path = sock + 5;
-	else if (strncmp(sock, "local:", 6) == 0)
-		path = sock + 6;
 	old = umask(0177);
 	rc = smfi_register(desc) == MI_FAILURE ||
 	    smfi_setconn((char *)sock) == MI_FAILURE ||
@@ -722,12 +798,12 @@ main(int argc, char **argv)
 {
 	struct fg fg;
 	struct privs pv;
-	const char *path = CONF_PATH;
+	const char *path = CONF_PATH, *user = NULL;
 	char err[TN_ERRLEN];
 	pthread_t sender;
 	int ch, fore = 0, check = 0, rc;
 
-	while ((ch = getopt(argc, argv, "c:fn")) != -1) {
+	while ((ch = getopt(argc, argv, "c:fnu:")) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
@@ -737,6 +813,9 @@ main(int argc, char **argv)
 			break;
 		case 'n':
 			check = 1;
+			break;
+		case 'u':
+			user = optarg;
 			break;
 		default:
 			usage();
@@ -753,31 +832,35 @@ main(int argc, char **argv)
 		}
 		log_fatal(EX_CONFIG, "%s", err);
 	}
-	privs_lookup(fg.fg_conf, &pv);
+	privs_lookup(fg.fg_conf, user, &pv);
+	setup(&fg);
 	if (check) {
 		printf("configuration OK\n");
-		conf_free(fg.fg_conf);
-		return EX_OK;
+		rc = EX_OK;
+		goto out;
 	}
-	setup(&fg);
+	sock_refuse_running(fg.fg_conf->cf_milter_socket);
 	signal(SIGPIPE, SIG_IGN);
 	if ((fg.fg_ca_fd = ca_start(fg.fg_conf, fg.fg_trust,
 	    fg.fg_id.ci_chain, err)) == -1)
 		log_fatal(EX_CONFIG, "%s", err);
-	if (!fore && daemon(0, 0) == -1)
-		log_fatal(EX_OSERR, "daemon: %s", strerror(errno));
 	snapshot = &fg;
 	listen_on(fg.fg_conf->cf_milter_socket, pv.pv_sockgid);
 	privs_drop(fg.fg_conf, &pv);
+	if (!fore && daemon(0, 0) == -1)
+		log_fatal(EX_OSERR, "daemon: %s", strerror(errno));
+	log_detached();
+	signals_block();
 	if (pthread_create(&sender, NULL, outbox_main, &fg) != 0)
 		log_fatal(EX_OSERR, "cannot start the sender thread");
 	log_info("started socket=%s user=%s", fg.fg_conf->cf_milter_socket,
-	    fg.fg_conf->cf_milter_user);
+	    pv.pv_user);
 	rc = smfi_main() == MI_SUCCESS ? EX_OK : EX_SOFTWARE;
 	fg.fg_stop = 1;
 	pthread_join(sender, NULL);
 	close(fg.fg_ca_fd);
 	log_info("stopped");
+out:
 	pool_free(fg.fg_pool);
 	objcache_free(fg.fg_cache);
 	pki_trust_free(fg.fg_trust);

@@ -21,7 +21,8 @@ POLICY_SCENARIOS = \
 	t/0552-policyd-hold-release.sh \
 	t/0553-policyd-hostile-agent-cert.sh \
 	t/0555-policyd-hostile-names.sh \
-	t/0570-policyd-hostile-url.sh
+	t/0570-policyd-hostile-url.sh \
+	t/0576-policyd-ux-startup.sh
 TESTS += $(POLICY_SCENARIOS)
 EXTRA_DIST += $(POLICY_SCENARIOS) t/lib-policyd.sh
 

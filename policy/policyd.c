@@ -5,15 +5,19 @@
  *	tandem-policyd [-c FILE] [-f] [-n] [-u USER]
  * DESCRIPTION
  *	Loads tandem.conf and everything it names (trust anchors, the BG
- *	element certificate, key and chain, the keybox key), binds the
- *	HTTPS listener, drops root privileges (to USER, default nobody),
- *	connects to the background database, then runs one event loop:
+ *	element certificate, key and chain, the keybox key) and checks
+ *	its identity against the courier section (selfcheck_identity();
+ *	-n stops there), binds the HTTPS listener, drops root privileges
+ *	(to USER, default nobody), leaves the terminal unless -f (until
+ *	then, errors reach standard error too: log_detached()), connects
+ *	to the background database, then runs one event loop:
  *	HTTPS requests (http.c), notifications of activated accounts
  *	(listen.c), the sender of bg_outbox (send.c), and every
  *	hygiene.purge_interval the hygiene pass (store_purge(), then the
  *	release of whatever an account's activation left held, then the
  *	forwarding of held ARMs whose recipient now routes to another
- *	courier, bgfed_release()). SIGTERM and SIGINT stop the loop.
+ *	courier, bgfed_release()). SIGTERM and SIGINT stop the loop; it
+ *	logs "stopped" and exits 0.
  *
  *	See tandem-policyd(8).
  * DIAGNOSTICS
@@ -40,6 +44,7 @@
 #include "log.h"
 #include "policyd.h"
 #include "proto.h"
+#include "selfcheck.h"
 #include "tandem.h"
 
 static void
@@ -76,11 +81,8 @@ pd_load(struct pd *pd, char *err)
 		tn_err(err, "%s: %s", cf->cf_cert, why);
 		return -1;
 	}
-	if (X509_check_private_key(pd->pd_id.ci_cert, pd->pd_id.ci_key) != 1) {
-		tn_err(err, "%s: does not match %s", cf->cf_key, cf->cf_cert);
-		return -1;
-	}
-	return 0;
+	return selfcheck_identity(cf, pd->pd_trust, pd->pd_id.ci_cert,
+	    pd->pd_id.ci_key, pd->pd_id.ci_chain, err);
 }
 
 static void
@@ -210,7 +212,9 @@ main(int argc, char **argv)
 	pd_drop(user);
 	if (!fg && (daemon(0, 0) == -1 || event_reinit(pd.pd_base) == -1))
 		log_fatal(EX_OSERR, "cannot go to the background");
+	log_detached();
 	rc = pd_run(&pd);
+	log_info("stopped status=%d", rc);
 	pd_free(&pd);
 	event_base_free(pd.pd_base);
 	proto_shutdown();
