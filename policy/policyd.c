@@ -202,6 +202,8 @@ main(int argc, char **argv)
 		pd_free(&pd);
 		return 0;
 	}
+	if (db_schema_check_at(pd.pd_cf->cf_conninfo, "bg", err) == -1)
+		log_fatal(EX_CONFIG, "%s", err);
 	signal(SIGPIPE, SIG_IGN);
 	if ((pd.pd_base = event_base_new()) == NULL)
 		log_fatal(EX_OSERR, "cannot make the event loop");
