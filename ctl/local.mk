@@ -7,6 +7,7 @@ ctl_tandemctl_SOURCES = \
 	ctl/db.c \
 	ctl/intro.c \
 	ctl/invite.c \
+	ctl/status.c \
 	ctl/tandemctl.c
 ctl_tandemctl_LDADD = $(TANDEM_LIBS) $(PQ_LIBS)
 dist_man_MANS += ctl/tandemctl.8

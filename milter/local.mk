@@ -56,6 +56,8 @@ TESTS += t/0530-milter-hygiene.sh
 EXTRA_DIST += t/0530-milter-hygiene.sh
 TESTS += t/0520-milter-database-down.sh
 EXTRA_DIST += t/0520-milter-database-down.sh
+TESTS += t/0585-milter-ux-cert-expiry.sh
+EXTRA_DIST += t/0585-milter-ux-cert-expiry.sh
 
 dist_man_MANS += milter/tandem-milter.8
 EXTRA_DIST += contrib/postfix/README contrib/postfix/main.cf.snippet \
