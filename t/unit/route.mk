@@ -17,3 +17,5 @@ dist_man_MANS += doc/tandem.conf.5
 
 TESTS += t/0400-postfix-relay.sh
 EXTRA_DIST += t/0400-postfix-relay.sh
+TESTS += t/0410-postfix-ux-contrib.sh
+EXTRA_DIST += t/0410-postfix-ux-contrib.sh
