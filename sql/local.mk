@@ -35,6 +35,7 @@ DB_SCENARIOS = \
 	t/0310-db-replication.sh \
 	t/0320-ctl-intro.sh \
 	t/0340-db-hostile-decode.sh \
-	t/0350-db-ux-schema-check.sh
+	t/0350-db-ux-schema-check.sh \
+	t/0360-ctl-ux-man-paths.sh
 TESTS += $(DB_SCENARIOS)
 EXTRA_DIST += $(DB_SCENARIOS)
