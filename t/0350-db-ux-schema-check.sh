@@ -17,13 +17,17 @@ test_expect_success_here 'a courier whose databases lack the newest migration' '
 	mkdir -p old/fg old/bg &&
 	cp "$TANDEM_SRC"/sql/fg/*.sql old/fg/ && rm old/fg/"$FG_LAST" &&
 	cp "$TANDEM_SRC"/sql/bg/*.sql old/bg/ && rm old/bg/"$BG_LAST" &&
-	pg_createdb fg fgold && pg_createdb bg bgold &&
+	pg_createdb fg fgold && pg_createdb bg bgold && pg_createdb bg bgdown &&
 	tandemctl db migrate --fg --db "$(pg_conninfo fg fgold)" --sqldir old >out &&
 	test_grep "^fg schema at version $FG_HAVE" out &&
 	tandemctl db migrate --bg --db "$(pg_conninfo bg bgold)" --sqldir old >out &&
 	test_grep "^bg schema at version $BG_HAVE" out &&
+	tandemctl db migrate --bg --db "$(pg_conninfo bg bgdown)" --sqldir old >out &&
 	sed "s/dbname=fg /dbname=fgold /" "$CR_FG_CONF" >fg.conf &&
 	sed "s/dbname=bg /dbname=bgold /" "$CR_BG_CONF" >bg.conf &&
+	sed -e "s/dbname=bg /dbname=bgdown /" \
+	    -e "s/purge_interval = .*/purge_interval = 1s/" "$CR_BG_CONF" >bgdown.conf &&
+	test_grep "purge_interval = 1s" bgdown.conf &&
 	test_grep fgold fg.conf && test_grep bgold bg.conf
 '
 
@@ -59,6 +63,16 @@ test_expect_success_here 'now the policy daemon starts' '
 	cr_daemon_alive policyd &&
 	! grep schema policyd.log &&
 	cr_daemon_stop policyd
+'
+
+test_expect_success_here 'started with its database down, the policy daemon checks at its first connection' '
+	pg_stop bg &&
+	cr_daemon_start policyd tandem-policyd bgdown.conf bgdown.log &&
+	pf_wait_listen "$CR_BG_ADDR" "$CR_BG_PORT" 10 &&
+	sleep 2 && cr_daemon_alive policyd &&
+	courier_pg_restart bg &&
+	wait_until 20 eval "! cr_daemon_alive policyd" &&
+	test_grep "fatal: database bg schema at $BG_HAVE, this build needs $BG_NEED" bgdown.log
 '
 
 test_expect_success 'a database ahead of the build is refused too' '
