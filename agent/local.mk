@@ -16,7 +16,13 @@ agent_tandem_SOURCES = \
 	agent/store.c \
 	agent/tandem.c
 agent_tandem_LDADD = $(TANDEM_LIBS) $(SQLITE_LIBS) $(CURL_LIBS)
-dist_man_MANS += agent/tandem.1
+# The page as installed: this build's folders in place of the tokens
+# (MAN_SUBST, Makefile.am).
+EXTRA_DIST += agent/tandem.1
+man_MANS += man/tandem.1
+CLEANFILES += man/tandem.1
+man/tandem.1: $(srcdir)/agent/tandem.1 Makefile
+	$(AM_V_GEN)$(MKDIR_P) man && $(MAN_SUBST) $(srcdir)/agent/tandem.1 >$@-t && mv $@-t $@
 
 # Unit tests of lib/cms.c.
 check_PROGRAMS += t/unit/cms-test

@@ -237,6 +237,11 @@ db_migrate(const struct db_opts *o, PGconn *conn)
 	    NULL)) == NULL)
 		goto out;
 	PQclear(res);
+	/* The daemons check the version at start (db_schema_check()). */
+	if ((res = ctl_sql(conn, "GRANT SELECT ON schema_migrations TO "
+	    "PUBLIC", 0, NULL)) == NULL)
+		goto out;
+	PQclear(res);
 	if (db_element(conn, was, sizeof(was)) == -1)
 		goto out;
 	if (was[0] != '\0' && strcmp(was, o->do_element) != 0) {

@@ -7,9 +7,16 @@ ctl_tandemctl_SOURCES = \
 	ctl/db.c \
 	ctl/intro.c \
 	ctl/invite.c \
+	ctl/status.c \
 	ctl/tandemctl.c
 ctl_tandemctl_LDADD = $(TANDEM_LIBS) $(PQ_LIBS)
-dist_man_MANS += ctl/tandemctl.8
+# The page as installed: this build's folders in place of the tokens
+# (MAN_SUBST, Makefile.am).
+EXTRA_DIST += ctl/tandemctl.8
+man_MANS += man/tandemctl.8
+CLEANFILES += man/tandemctl.8
+man/tandemctl.8: $(srcdir)/ctl/tandemctl.8 Makefile
+	$(AM_V_GEN)$(MKDIR_P) man && $(MAN_SUBST) $(srcdir)/ctl/tandemctl.8 >$@-t && mv $@-t $@
 
 # Unit test of lib/keybox.c (owned with the storage code).
 check_PROGRAMS += t/unit/keybox-test

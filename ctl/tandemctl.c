@@ -20,6 +20,7 @@
  *	tandemctl intro remove --db CONNINFO --courier NAME [--element E]
  *	tandemctl route list --db CONNINFO [--address A]
  *	tandemctl route remove --db CONNINFO --address A
+ *	tandemctl status --conf FILE [--ca-dir]
  * DESCRIPTION
  *	The entry point: picks the command group, and holds the helpers
  *	every group uses (ctl.h), which print what db_exec() and its kin
@@ -64,7 +65,8 @@ ctl_usage(void)
 	    "       tandemctl intro remove --db CONNINFO --courier NAME "
 	    "[--element fg|bg]\n"
 	    "       tandemctl route list --db CONNINFO [--address A]\n"
-	    "       tandemctl route remove --db CONNINFO --address A\n");
+	    "       tandemctl route remove --db CONNINFO --address A\n"
+	    "       tandemctl status --conf FILE [--ca-dir]\n");
 }
 
 int
@@ -161,6 +163,8 @@ main(int argc, char **argv)
 		return ctl_intro(argc - 1, argv + 1);
 	if (strcmp(argv[1], "route") == 0)
 		return ctl_route(argc - 1, argv + 1);
+	if (strcmp(argv[1], "status") == 0)
+		return ctl_status(argc - 1, argv + 1);
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
 		ctl_usage();
 		return 0;

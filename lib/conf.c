@@ -71,6 +71,8 @@ static cfg_opt_t conf_database_opts[] = {
 	CFG_END()
 };
 
+static int	conf_parse_duration(cfg_t *, cfg_opt_t *, const char *, void *);
+
 static cfg_opt_t conf_tls_opts[] = {
 	CFG_STR("anchors", TANDEM_SYSCONFDIR "/anchors.pem", CFGF_NONE),
 	CFG_STR("cert", TANDEM_SYSCONFDIR "/element.pem", CFGF_NONE),
@@ -78,10 +80,10 @@ static cfg_opt_t conf_tls_opts[] = {
 	CFG_STR("chain", TANDEM_SYSCONFDIR "/chain.pem", CFGF_NONE),
 	CFG_STR("keybox_key", TANDEM_SYSCONFDIR "/keybox.key", CFGF_NONE),
 	CFG_STR("held_key", "", CFGF_NONE),
+	CFG_INT_CB("expiry_warning", 30 * DAY, CFGF_NONE, conf_parse_duration),
 	CFG_END()
 };
 
-static int	conf_parse_duration(cfg_t *, cfg_opt_t *, const char *, void *);
 
 static cfg_opt_t conf_hygiene_opts[] = {
 	CFG_INT_CB("hold_limit", 30 * DAY, CFGF_NONE, conf_parse_duration),
@@ -122,6 +124,7 @@ static const struct {
 	{ "hygiene", "purge_interval", 1, DAY },
 	{ "hygiene", "replay_window", 60, 365 * DAY },
 	{ "hygiene", "clock_skew", 0, DAY },
+	{ "tls", "expiry_warning", 0, 365 * DAY },
 };
 
 static const struct {
@@ -649,6 +652,7 @@ conf_copy(cfg_t *cfg, struct conf *cf, char *err)
 	cf->cf_purge_interval = cfg_getint(hy, "purge_interval");
 	cf->cf_replay_window = cfg_getint(hy, "replay_window");
 	cf->cf_clock_skew = cfg_getint(hy, "clock_skew");
+	cf->cf_expiry_warning = cfg_getint(tls, "expiry_warning");
 	return 0;
 }
 

@@ -20,7 +20,7 @@
  *	place of the file.
  *
  *	Durations (cf_hold_limit, cf_purge_interval, cf_replay_window,
- *	cf_clock_skew) are in seconds;
+ *	cf_clock_skew, cf_expiry_warning) are in seconds;
  *	host:port options are split into cf_*_host (a string) and
  *	cf_*_port. In cf_agent_maildir and cf_agent_store a leading "~/"
  *	is replaced by $HOME at load time. Domains are lower-cased.
@@ -97,6 +97,7 @@ struct conf {
 	char		*cf_chain;
 	char		*cf_keybox_key;
 	char		*cf_held_key;	/* foreground only */
+	long		 cf_expiry_warning;	/* warn this long before */
 
 	/* hygiene */
 	long		 cf_hold_limit;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "schema.h"
 #include "tandem.h"
 
 static int
@@ -147,4 +148,72 @@ int
 db_down(PGconn *db)
 {
 	return db == NULL || PQstatus(db) != CONNECTION_OK;
+}
+
+/* The newest migration this build ships for element, 0 if unknown. */
+int
+db_schema_needed(const char *element)
+{
+	if (strcmp(element, "fg") == 0)
+		return DB_SCHEMA_FG;
+	if (strcmp(element, "bg") == 0)
+		return DB_SCHEMA_BG;
+	return 0;
+}
+
+int
+db_schema_check(PGconn *db, const char *element, char *err)
+{
+	const char *params[1] = { element };
+	char buf[32], why[200];
+	int need = db_schema_needed(element), have;
+
+	if (db_down(db))
+		return 1;
+	if (db_one(db, "SELECT to_regclass('schema_migrations') IS NOT NULL",
+	    0, NULL, buf, sizeof(buf), err) == -1)
+		return db_down(db) ? 1 : -1;
+	if (strcmp(buf, "t") != 0) {
+		tn_err(err, "database %s schema not migrated, this build "
+		    "needs %03d: run tandemctl db migrate --%s", element, need,
+		    element);
+		return -1;
+	}
+	if (db_one(db, "SELECT coalesce(max(version), 0) FROM "
+	    "schema_migrations WHERE element = $1", 1, params, buf,
+	    sizeof(buf), err) == -1) {
+		if (db_down(db))
+			return 1;
+		snprintf(why, sizeof(why), "%s", err);
+		tn_err(err, "database %s schema: cannot read its version "
+		    "(%s): run tandemctl db migrate --%s", element, why,
+		    element);
+		return -1;
+	}
+	have = atoi(buf);
+	if (have < need) {
+		tn_err(err, "database %s schema at %03d, this build needs "
+		    "%03d: run tandemctl db migrate --%s", element, have, need,
+		    element);
+		return -1;
+	}
+	if (have > need) {
+		tn_err(err, "database %s schema at %03d, ahead of this build, "
+		    "which needs %03d: install the build that migrated it",
+		    element, have, need);
+		return -1;
+	}
+	return 0;
+}
+
+int
+db_schema_check_at(const char *conninfo, const char *element, char *err)
+{
+	PGconn *db;
+	int rc;
+
+	db = PQconnectdb(conninfo);
+	rc = db_schema_check(db, element, err);
+	PQfinish(db);
+	return rc;
 }

@@ -16,6 +16,10 @@
  *	int	db_commit(PGconn *db, char *err);
  *	void	db_rollback(PGconn *db);
  *	int	db_down(PGconn *db);
+ *	int	db_schema_needed(const char *element);
+ *	int	db_schema_check(PGconn *db, const char *element, char *err);
+ *	int	db_schema_check_at(const char *conninfo, const char *element,
+ *		    char *err);
  * DESCRIPTION
  *	The milter, the policy daemon and tandemctl speak SQL through
  *	these, always PQexecParams() with $n placeholders, one statement
@@ -49,13 +53,25 @@
  *	db_down() is 1 when db is NULL or not CONNECTION_OK: the failure
  *	came from a lost database, the caller should answer "try again
  *	later".
+ *
+ *	db_schema_needed() is the newest migration this build ships for
+ *	element ("fg" or "bg"): the last of sql/fg or sql/bg listed in
+ *	sql/local.mk, taken at build time (schema.h, generated).
+ *	db_schema_check() compares it with the newest one applied to db
+ *	(schema_migrations); a daemon calls it once it is connected and
+ *	refuses to run on a mismatch. db_schema_check_at() connects to
+ *	conninfo, checks and disconnects, for a daemon's start-up.
  * DIAGNOSTICS
  *	db_exec(), db_run(), db_begin() and db_commit() return 0, or -1
  *	with *res NULL and "database: " and the first line of the
  *	server's message (or of libpq's, when the server said nothing)
  *	in err, a buffer of TN_ERRLEN bytes. db_one() returns 1 when
  *	there is a row, 0 when there is none, -1 the same way. Nothing
- *	is logged or printed.
+ *	is logged or printed. db_schema_check() and db_schema_check_at()
+ *	return 0 when the versions match, 1 when the database cannot be
+ *	reached (check again at the next connection), -1 with err saying
+ *	which version the database has, which the build needs and what
+ *	to do.
  */
 #ifndef TANDEM_DB_H
 #define TANDEM_DB_H
@@ -73,5 +89,8 @@ int	db_begin(PGconn *, char *);
 int	db_commit(PGconn *, char *);
 void	db_rollback(PGconn *);
 int	db_down(PGconn *);
+int	db_schema_needed(const char *);
+int	db_schema_check(PGconn *, const char *, char *);
+int	db_schema_check_at(const char *, const char *, char *);
 
 #endif

@@ -34,3 +34,4 @@ lib_libtandem_a_SOURCES = \
 	lib/tmail.h \
 	lib/util.c \
 	lib/util.h
+nodist_lib_libtandem_a_SOURCES = lib/schema.h

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -28,6 +29,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
+#include "conf.h"
 #include "pki.h"
 #include "tandem.h"
 #include "util.h"
@@ -1275,4 +1277,70 @@ pki_key_id(X509 *cert, char *out)
 	}
 	OPENSSL_free(der);
 	return rc;
+}
+
+/* One certificate: 1 when it expires before now + within, else 0. */
+static int
+pki_expiry_one(X509 *x, const char *what, const char *path, time_t now,
+    long within, void (*say)(const char *, ...))
+{
+	const ASN1_TIME *na = X509_get0_notAfter(x);
+	time_t limit = now + within;
+	char subject[256], when[32];
+	struct tm tm;
+	int days = 0, secs = 0;
+
+	if (X509_cmp_time(na, &limit) > 0)
+		return 0;
+	X509_NAME_oneline(X509_get_subject_name(x), subject,
+	    sizeof(subject));
+	if (ASN1_TIME_to_tm(na, &tm) != 1 ||
+	    strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm) == 0)
+		snprintf(when, sizeof(when), "(unreadable date)");
+	if (ASN1_TIME_diff(&days, &secs, NULL, na) != 1)
+		days = secs = 0;
+	if (days < 0 || secs < 0)
+		say("certificate status=expired file=%s (%s) subject=\"%s\" "
+		    "not_after=\"%s\"", path, what, subject, when);
+	else
+		say("certificate status=expiring file=%s (%s) subject=\"%s\" "
+		    "not_after=\"%s\" days_left=%d", path, what, subject,
+		    when, days);
+	return 1;
+}
+
+int
+pki_expiry_check(const struct conf *cf, const char *ca_dir, time_t now,
+    void (*say)(const char *, ...))
+{
+	STACK_OF(X509) *sk = NULL;
+	X509 *x = NULL;
+	char err[TN_ERRLEN], path[PATH_MAX];
+	int i, n = 0;
+
+	if ((x = pki_load_cert(cf->cf_cert, err)) == NULL)
+		say("certificate status=unreadable reason=\"%s\"", err);
+	else
+		n += pki_expiry_one(x, "tls.cert", cf->cf_cert, now,
+		    cf->cf_expiry_warning, say);
+	X509_free(x);
+	x = NULL;
+	if ((sk = pki_load_certs(cf->cf_chain, err)) == NULL)
+		say("certificate status=unreadable reason=\"%s\"", err);
+	for (i = 0; sk != NULL && i < sk_X509_num(sk); i++)
+		n += pki_expiry_one(sk_X509_value(sk, i), "tls.chain",
+		    cf->cf_chain, now, cf->cf_expiry_warning, say);
+	sk_X509_pop_free(sk, X509_free);
+	if (ca_dir != NULL && ca_dir[0] != '\0' &&
+	    snprintf(path, sizeof(path), "%s/issuing.crt", ca_dir) <
+	    (int)sizeof(path) && access(path, F_OK) == 0) {
+		if ((x = pki_load_cert(path, err)) == NULL)
+			say("certificate status=unreadable reason=\"%s\"",
+			    err);
+		else
+			n += pki_expiry_one(x, "issuing CA", path, now,
+			    cf->cf_expiry_warning, say);
+		X509_free(x);
+	}
+	return n;
 }

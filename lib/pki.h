@@ -45,6 +45,9 @@
  *	const char *pki_kind_name(enum pki_kind kind);
  *
  *	int	pki_issue(const struct pki_req *req, X509 **out, char *err);
+ *
+ *	int	pki_expiry_check(const struct conf *cf, const char *ca_dir,
+ *		    time_t now, void (*say)(const char *, ...));
  * DESCRIPTION
  *	The certificate hierarchy of doc/pki.md: one root courier, courier
  *	CA certificates each signed by exactly one superior, and under each
@@ -128,6 +131,16 @@
  *	as a server's (server 1) or a client's (0); the caller sets how
  *	it verifies the other end. NULL on failure, err naming name.
  *
+ *
+ *	pki_expiry_check() reads cf's tls.cert, every certificate of its
+ *	tls.chain and, when ca_dir is not NULL, ca_dir/issuing.crt if
+ *	there is one (the milter's issuing CA), and calls say() once for
+ *	each that expires before now + tls.expiry_warning (or has
+ *	expired), and once for each file it cannot read, with a
+ *	key=value line (status=expiring|expired|unreadable, file,
+ *	subject, not_after, days_left). The daemons pass log_warn() at
+ *	start and once a day; tandemctl status a printer. Returns how
+ *	many certificates expire so.
  * DIAGNOSTICS
  *	All functions returning int give 0 or -1; pointer results are
  *	NULL on failure. err gets a one-line reason.
@@ -141,6 +154,8 @@
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+
+struct conf;
 
 /* 2.25.<UUID 52bfc128-b2a3-422d-9b08-f4cd4cd85aa1 as a decimal> */
 #define PKI_OID_ARC	"2.25.109992342083808958172386236843414805153"
@@ -238,5 +253,7 @@ enum pki_role pki_role_parse(const char *);
 const char *pki_kind_name(enum pki_kind);
 
 int	pki_issue(const struct pki_req *, X509 **, char *);
+int	pki_expiry_check(const struct conf *, const char *, time_t,
+	    void (*)(const char *, ...));
 
 #endif

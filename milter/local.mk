@@ -56,8 +56,16 @@ TESTS += t/0530-milter-hygiene.sh
 EXTRA_DIST += t/0530-milter-hygiene.sh
 TESTS += t/0520-milter-database-down.sh
 EXTRA_DIST += t/0520-milter-database-down.sh
+TESTS += t/0585-milter-ux-cert-expiry.sh
+EXTRA_DIST += t/0585-milter-ux-cert-expiry.sh
 
-dist_man_MANS += milter/tandem-milter.8
+# The page as installed: this build's folders in place of the tokens
+# (MAN_SUBST, Makefile.am).
+EXTRA_DIST += milter/tandem-milter.8
+man_MANS += man/tandem-milter.8
+CLEANFILES += man/tandem-milter.8
+man/tandem-milter.8: $(srcdir)/milter/tandem-milter.8 Makefile
+	$(AM_V_GEN)$(MKDIR_P) man && $(MAN_SUBST) $(srcdir)/milter/tandem-milter.8 >$@-t && mv $@-t $@
 EXTRA_DIST += contrib/postfix/README contrib/postfix/main.cf.snippet \
 	contrib/postfix/master.cf.snippet contrib/postfix/vmailbox \
 	contrib/sendmail/README contrib/sendmail/tandem.mc

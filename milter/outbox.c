@@ -207,6 +207,7 @@ outbox_main(void *arg)
 	const struct fg *fg = arg;
 	char err[TN_ERRLEN];
 	time_t next = time(NULL) + fg->fg_conf->cf_purge_interval;
+	time_t certs = time(NULL) + 86400;	/* main() checked at start */
 	int i;
 
 	while (!fg->fg_stop) {
@@ -215,6 +216,11 @@ outbox_main(void *arg)
 				log_warn("hygiene status=deferred error=\"%s\"",
 				    err);
 			next = time(NULL) + fg->fg_conf->cf_purge_interval;
+		}
+		if (time(NULL) >= certs) {
+			pki_expiry_check(fg->fg_conf, fg->fg_conf->cf_ca_dir,
+			    time(NULL), log_warn);
+			certs = time(NULL) + 86400;
 		}
 		outbox_run(fg);
 		for (i = 0; i < 10 && !fg->fg_stop; i++)

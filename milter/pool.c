@@ -36,7 +36,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 
+#include "log.h"
 #include "milter.h"
 
 struct pool {
@@ -45,6 +47,7 @@ struct pool {
 	PGconn		**po_idle;
 	size_t		 po_nidle;
 	size_t		 po_max;
+	int		 po_schema_ok;	/* db_schema_check() passed */
 };
 
 struct pool *
@@ -99,6 +102,30 @@ pool_dead(PGconn *db)
 	return pfd.fd < 0 || poll(&pfd, 1, 0) != 0;
 }
 
+/*
+ * The first connection that works after a start with the database down
+ * checks the schema version: a mismatch stops the milter (EX_CONFIG).
+ */
+static void
+pool_schema(struct pool *po, PGconn *db)
+{
+	char err[TN_ERRLEN];
+	int ok;
+
+	pthread_mutex_lock(&po->po_lock);
+	ok = po->po_schema_ok;
+	pthread_mutex_unlock(&po->po_lock);
+	if (ok)
+		return;
+	if (db_schema_check(db, "fg", err) == -1)
+		log_fatal(EX_CONFIG, "%s", err);
+	if (!db_down(db)) {
+		pthread_mutex_lock(&po->po_lock);
+		po->po_schema_ok = 1;
+		pthread_mutex_unlock(&po->po_lock);
+	}
+}
+
 PGconn *
 pool_get(struct pool *po, int *fresh)
 {
@@ -115,8 +142,10 @@ pool_get(struct pool *po, int *fresh)
 		PQfinish(db);
 	}
 	*fresh = db == NULL;
-	if (db == NULL)
+	if (db == NULL) {
 		db = PQconnectdb(po->po_conninfo);
+		pool_schema(po, db);
+	}
 	return db;
 }
 

@@ -840,6 +840,10 @@ main(int argc, char **argv)
 		goto out;
 	}
 	sock_refuse_running(fg.fg_conf->cf_milter_socket);
+	if (db_schema_check_at(fg.fg_conf->cf_conninfo, "fg", err) == -1)
+		log_fatal(EX_CONFIG, "%s", err);
+	pki_expiry_check(fg.fg_conf, fg.fg_conf->cf_ca_dir, time(NULL),
+	    log_warn);
 	signal(SIGPIPE, SIG_IGN);
 	if ((fg.fg_ca_fd = ca_start(fg.fg_conf, fg.fg_trust,
 	    fg.fg_id.ci_chain, err)) == -1)

@@ -12,7 +12,13 @@ policy_tandem_policyd_SOURCES = \
 	policy/send.c \
 	policy/store.c
 policy_tandem_policyd_LDADD = $(TANDEM_LIBS) $(PQ_LIBS) $(EVENT_LIBS)
-dist_man_MANS += policy/tandem-policyd.8
+# The page as installed: this build's folders in place of the tokens
+# (MAN_SUBST, Makefile.am).
+EXTRA_DIST += policy/tandem-policyd.8
+man_MANS += man/tandem-policyd.8
+CLEANFILES += man/tandem-policyd.8
+man/tandem-policyd.8: $(srcdir)/policy/tandem-policyd.8 Makefile
+	$(AM_V_GEN)$(MKDIR_P) man && $(MAN_SUBST) $(srcdir)/policy/tandem-policyd.8 >$@-t && mv $@-t $@
 
 # Scenarios on a real courier: PKI, replicated clusters, the daemon.
 POLICY_SCENARIOS = \

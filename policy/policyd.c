@@ -121,6 +121,12 @@ pd_hygiene(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (store_purge(pd, err) == -1 || bgfed_release(pd, NULL, err) == -1)
 		log_warn("hygiene status=error reason=\"%s\"", err);
+	if (pd->pd_certs_at == 0)
+		pd->pd_certs_at = time(NULL);	/* main() checked at start */
+	else if (time(NULL) - pd->pd_certs_at >= 86400) {
+		pki_expiry_check(pd->pd_cf, NULL, time(NULL), log_warn);
+		pd->pd_certs_at = time(NULL);
+	}
 }
 
 static void
@@ -204,6 +210,9 @@ main(int argc, char **argv)
 		pd_free(&pd);
 		return 0;
 	}
+	if (db_schema_check_at(pd.pd_cf->cf_conninfo, "bg", err) == -1)
+		log_fatal(EX_CONFIG, "%s", err);
+	pki_expiry_check(pd.pd_cf, NULL, time(NULL), log_warn);
 	signal(SIGPIPE, SIG_IGN);
 	if ((pd.pd_base = event_base_new()) == NULL)
 		log_fatal(EX_OSERR, "cannot make the event loop");

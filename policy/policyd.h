@@ -144,6 +144,8 @@ struct pd {
 	PGconn			*pd_db;
 	int			 pd_db_down;	/* store_down() */
 	int			 pd_db_pid;	/* its backend, at connect */
+	int			 pd_schema_ok;	/* db_schema_check() passed */
+	time_t			 pd_certs_at;	/* pki_expiry_check() last */
 	PGconn			*pd_listen;
 	struct event		*pd_listen_ev;
 	struct event		*pd_retry_ev;	/* reconnects pd_listen */

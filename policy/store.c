@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sysexits.h>
 #include <time.h>
 
 #include <openssl/crypto.h>
@@ -95,6 +96,12 @@ store_connect(struct pd *pd, char *err)
 		return -1;
 	}
 	pd->pd_db_pid = PQbackendPID(pd->pd_db);
+	/* Started with the database down: check its schema now. */
+	if (!pd->pd_schema_ok) {
+		if (db_schema_check(pd->pd_db, "bg", err) == -1)
+			log_fatal(EX_CONFIG, "%s", err);
+		pd->pd_schema_ok = 1;
+	}
 	return 0;
 }
 

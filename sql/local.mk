@@ -15,11 +15,27 @@ dist_sqlbg_DATA = \
 	sql/bg/006-agent-pins.sql \
 	sql/bg/007-outbox-sender.sql
 
+# The schema version each daemon needs: the newest migration listed
+# above, taken here so that adding one moves it (lib/db.c).
+BUILT_SOURCES += lib/schema.h
+CLEANFILES += lib/schema.h
+lib/schema.h: $(srcdir)/sql/local.mk
+	$(AM_V_GEN)$(MKDIR_P) lib && \
+	fg=`for f in $(dist_sqlfg_DATA); do echo $$f; done | \
+	    sed 's|.*/||' | sort | tail -n 1 | cut -c 1-3` && \
+	bg=`for f in $(dist_sqlbg_DATA); do echo $$f; done | \
+	    sed 's|.*/||' | sort | tail -n 1 | cut -c 1-3` && \
+	{ echo '/* Generated from sql/local.mk: the newest migrations. */'; \
+	  echo "#define DB_SCHEMA_FG `expr $$fg + 0`"; \
+	  echo "#define DB_SCHEMA_BG `expr $$bg + 0`"; } >$@-t && mv $@-t $@
+
 # Scenarios on real clusters.
 DB_SCENARIOS = \
 	t/0300-db-migrate.sh \
 	t/0310-db-replication.sh \
 	t/0320-ctl-intro.sh \
-	t/0340-db-hostile-decode.sh
+	t/0340-db-hostile-decode.sh \
+	t/0350-db-ux-schema-check.sh \
+	t/0360-ctl-ux-man-paths.sh
 TESTS += $(DB_SCENARIOS)
 EXTRA_DIST += $(DB_SCENARIOS)

@@ -78,6 +78,7 @@ test_defaults(void)
 	is_str(cf->cf_held_key, TANDEM_SYSCONFDIR "/held.key",
 	    "tls.held_key beside tls.keybox_key");
 	is_int(cf->cf_hold_limit, 30 * 86400, "hygiene.hold_limit");
+	is_int(cf->cf_expiry_warning, 30 * 86400, "tls.expiry_warning");
 	is_int(cf->cf_purge_interval, 3600, "hygiene.purge_interval");
 	is_int(cf->cf_replay_window, 7 * 86400, "hygiene.replay_window");
 	is_int(cf->cf_clock_skew, 600, "hygiene.clock_skew");
@@ -195,6 +196,8 @@ static const struct {
 	{ "background {\n\n  max_request_size = 100\n}\n",
 	    ":3: background: max_request_size: 100 is out of range "
 	    "1024..33554432" },
+	{ "tls {\n  expiry_warning = 366d\n}\n",
+	    ":2: tls: expiry_warning: 31622400 is out of range 0..31536000" },
 	{ "hygiene {\n  hold_limit = 30x\n}\n",
 	    ":2: hygiene: hold_limit: bad duration \"30x\" "
 	    "(use 90s, 15m, 12h, 30d, 2w)" },
@@ -391,7 +394,7 @@ test_man(void)
 	for (i = 0; conf_option(i, &s, &k); i++, n++)
 		ok(man_documents((char *)page, s, k),
 		    "tandem.conf(5) documents %s.%s with its default", s, k);
-	is_int(n, 32, "the option table has 32 options");
+	is_int(n, 33, "the option table has 33 options");
 	for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
 		if ((sec = man_section((char *)page, sections[i], &len)) ==
 		    NULL)

@@ -13,7 +13,15 @@ t_unit_conf_test_LDADD = $(UNIT_LIBS)
 
 TESTS += t/unit/conf-test
 
-dist_man_MANS += doc/tandem.conf.5
+# The page as installed: this build's folders in place of the tokens
+# (MAN_SUBST, Makefile.am).
+EXTRA_DIST += doc/tandem.conf.5
+man_MANS += man/tandem.conf.5
+CLEANFILES += man/tandem.conf.5
+man/tandem.conf.5: $(srcdir)/doc/tandem.conf.5 Makefile
+	$(AM_V_GEN)$(MKDIR_P) man && $(MAN_SUBST) $(srcdir)/doc/tandem.conf.5 >$@-t && mv $@-t $@
 
 TESTS += t/0400-postfix-relay.sh
 EXTRA_DIST += t/0400-postfix-relay.sh
+TESTS += t/0410-postfix-ux-contrib.sh
+EXTRA_DIST += t/0410-postfix-ux-contrib.sh
