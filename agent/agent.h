@@ -111,6 +111,8 @@ const char *net_maildir(const struct agent_net *);
 const char *net_store_dir(const struct agent_net *);
 const char *net_bg(const struct agent_net *);
 int	net_set_bg(struct agent_net *, const char *, char *);
+int	net_save(const struct agent_net *, const char *, const char *,
+	    char *);
 int	net_identity(struct agent_net *, const struct cms_id *, const char *,
 	    char *);
 int	net_https(struct agent_net *, const char *, const char *,

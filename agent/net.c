@@ -32,6 +32,11 @@
  *	chain, directly or above an issuing CA). Another courier's
  *	background, however well certified, is refused in the handshake.
  *
+ *	net_save() writes the merged settings as the agent section of a
+ *	new tandem.conf at path (mode 0600; an existing file is an
+ *	error): submission, bg_url (bg if not NULL, else the merged one),
+ *	maildir (made absolute) and resolve, those that are set.
+ *
  *	net_set_bg() replaces the background URL (https:// only).
  *	net_maildir(), net_store_dir() and net_bg() return the settings
  *	(owned by an, NULL when unset).
@@ -60,6 +65,7 @@
 #include "tandem.h"
 #include "conf.h"
 #include "pki.h"
+#include "util.h"
 #include "agent.h"
 
 #define NET_MAX_RESP	(TN_MAX_MESSAGE + 1024)
@@ -215,6 +221,77 @@ const char *
 net_bg(const struct agent_net *an)
 {
 	return an->an_bg;
+}
+
+/* One "name = value" line of the agent section, quoted for libconfuse. */
+static int
+net_save_str(FILE *fp, const char *name, const char *v, int list)
+{
+	if (!list)
+		fprintf(fp, "\t%s = ", name);
+	fputc('"', fp);
+	for (; *v != '\0'; v++) {
+		if (*v == '"' || *v == '\\')
+			fputc('\\', fp);
+		else if ((unsigned char)*v < 0x20)
+			return -1;
+		fputc(*v, fp);
+	}
+	fputc('"', fp);
+	return 0;
+}
+
+int
+net_save(const struct agent_net *an, const char *bg, const char *path,
+    char *err)
+{
+	const struct curl_slist *r;
+	char *buf = NULL, *md = NULL;
+	size_t len = 0;
+	FILE *fp;
+	int bad = 0, rc = -1;
+
+	if (bg == NULL)
+		bg = an->an_bg;
+	if (an->an_maildir != NULL && an->an_maildir[0] != '/')
+		md = realpath(an->an_maildir, NULL);
+	if ((fp = open_memstream(&buf, &len)) == NULL) {
+		tn_err(err, "out of memory");
+		goto out;
+	}
+	fprintf(fp, "# Written by \"tandem register\": what later commands "
+	    "need.\n# Options on the command line win; see tandem.conf(5)."
+	    "\nagent {\n");
+	bad |= net_save_str(fp, "submission", an->an_smtp, 0);
+	fputc('\n', fp);
+	if (bg != NULL) {
+		bad |= net_save_str(fp, "bg_url", bg, 0);
+		fputc('\n', fp);
+	}
+	if (an->an_maildir != NULL) {
+		bad |= net_save_str(fp, "maildir", md != NULL ? md :
+		    an->an_maildir, 0);
+		fputc('\n', fp);
+	}
+	if (an->an_resolve != NULL) {
+		fprintf(fp, "\tresolve = {");
+		for (r = an->an_resolve; r != NULL; r = r->next) {
+			bad |= net_save_str(fp, NULL, r->data, 1);
+			fputs(r->next != NULL ? ", " : "", fp);
+		}
+		fprintf(fp, "}\n");
+	}
+	fprintf(fp, "}\n");
+	if (fclose(fp) != 0 || bad) {
+		tn_err(err, "%s: cannot write the settings (a control "
+		    "character in one?)", path);
+		goto out;
+	}
+	rc = util_write_file(path, buf, len, 0600, 1, err);
+out:
+	free(buf);
+	free(md);
+	return rc;
 }
 
 static int

@@ -302,6 +302,38 @@ reg_wait(const struct agent_opts *o, const char *pass, char *err)
 	return rc;
 }
 
+/*
+ * The settings later commands need, in the store folder's tandem.conf
+ * unless there is one already (the user's own, or an earlier one).
+ */
+static int
+reg_save(const struct agent_opts *o, const struct proto_msg *inv,
+    char *err)
+{
+	struct agent_net *an;
+	char path[1024];
+	int rc;
+
+	if (store_path(o->o_dir, "tandem.conf", path, sizeof(path)) == -1) {
+		tn_err(err, "store folder name too long");
+		return EX_CANTCREAT;
+	}
+	if (access(path, F_OK) == 0) {
+		fprintf(stderr, "tandem register: %s kept as it is\n", path);
+		return 0;
+	}
+	if ((an = net_new(o, err)) == NULL)
+		return EX_CONFIG;
+	rc = net_save(an, net_bg(an) != NULL ? NULL :
+	    proto_get(inv, "Background-Url"), path, err) == -1 ?
+	    EX_CANTCREAT : 0;
+	net_free(an);
+	if (rc == 0)
+		fprintf(stderr, "tandem register: settings saved in %s\n",
+		    path);
+	return rc;
+}
+
 static int
 reg_run(const struct agent_opts *o, const char *pass, char *err)
 {
@@ -334,6 +366,8 @@ reg_run(const struct agent_opts *o, const char *pass, char *err)
 	st = NULL;
 	fprintf(stderr, "tandem register: registration for %s sent to %s\n",
 	    proto_get(inv, "Recipient"), proto_get(inv, "Register-Address"));
+	if ((rc = reg_save(o, inv, err)) != 0)
+		goto out;
 	if (!o->o_no_wait && (rc = reg_wait(o, pass, err)) != 0)
 		goto out;
 	rc = 0;

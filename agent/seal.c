@@ -24,6 +24,7 @@
 #include <gmime/gmime.h>
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,6 +168,36 @@ seal_check_from(const unsigned char *msg, size_t msglen, X509 *cert,
 	return rc;
 }
 
+/* --in -: standard input to its end (a pipe, a file, a terminal). */
+static int
+seal_read_stdin(unsigned char **msg, size_t *len, char *err)
+{
+	unsigned char *buf;
+	size_t n = 0, r;
+
+	/* One byte more than the largest message tells a larger one. */
+	if ((buf = malloc(TN_MAX_MESSAGE + 2)) == NULL) {
+		tn_err(err, "out of memory");
+		return -1;
+	}
+	while (n <= TN_MAX_MESSAGE && (r = fread(buf + n, 1,
+	    TN_MAX_MESSAGE + 1 - n, stdin)) > 0)
+		n += r;
+	if (ferror(stdin) || n > TN_MAX_MESSAGE) {
+		if (ferror(stdin))
+			tn_err(err, "standard input: %s", strerror(errno));
+		else
+			tn_err(err, "standard input: larger than %d bytes",
+			    TN_MAX_MESSAGE);
+		free(buf);
+		return -1;
+	}
+	buf[n] = '\0';
+	*msg = buf;
+	*len = n;
+	return 0;
+}
+
 /*
  * Seal o->o_in for o->o_to with id: *ar (arm_free()) and the sealed
  * DER *der (free()). Returns 0 or an exit status, with err.
@@ -184,7 +215,11 @@ agent_seal(const struct agent_opts *o, const struct cms_id *id,
 	*ar = NULL;
 	*der = NULL;
 	rc = EX_NOINPUT;
-	if (util_read_file(o->o_in, TN_MAX_MESSAGE, &msg, &msglen, err) == -1)
+	if (strcmp(o->o_in, "-") == 0) {	/* --in -: standard input */
+		if (seal_read_stdin(&msg, &msglen, err) == -1)
+			goto out;
+	} else if (util_read_file(o->o_in, TN_MAX_MESSAGE, &msg, &msglen,
+	    err) == -1)
 		goto out;
 	rc = EX_DATAERR;
 	if (seal_check_from(msg, msglen, id->ci_cert, address, err) == -1)

@@ -21,7 +21,9 @@
  *	Reads the command line and runs one command; the commands are in
  *	init.c (init, import), seal.c (seal, open), register.c, send.c,
  *	fetch.c and read.c (read, inbox). The store folder
- *	is -d DIR, else $TANDEM_HOME, else ~/.tandem. The local password
+ *	is -d DIR, else $TANDEM_HOME, else ~/.tandem; without -c, the
+ *	settings are its tandem.conf when there is one (register writes
+ *	it). The local password
  *	comes from --password-file FILE or $TANDEM_PASSWORD.
  * DIAGNOSTICS
  *	Messages on standard error; exit statuses in tandem(1).
@@ -503,7 +505,7 @@ main(int argc, char **argv)
 		{ "inbox", cmd_inbox },
 	};
 	struct agent_opts o;
-	char *dir = NULL;
+	char *dir = NULL, conf[1024];
 	size_t i;
 	int rc = EX_USAGE;
 
@@ -545,6 +547,12 @@ main(int argc, char **argv)
 	if (strlen(o.o_dir) > 900) {
 		fprintf(stderr, "tandem: store folder name too long\n");
 		goto out;
+	}
+	/* Without -c: the settings "tandem register" saved, if any. */
+	if (o.o_conf == NULL) {
+		snprintf(conf, sizeof(conf), "%s/tandem.conf", o.o_dir);
+		if (access(conf, F_OK) == 0)
+			o.o_conf = conf;
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	rc = cmds[i].fn(&o);

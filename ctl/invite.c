@@ -214,6 +214,11 @@ invite_run(const struct inv_opts *o, const struct conf *cf)
 	ti.ti_bg_url = cf->cf_url != NULL && cf->cf_url[0] != '\0' ?
 	    cf->cf_url : NULL;
 	ti.ti_expires = time(NULL) + cf->cf_hold_limit;
+	ti.ti_submission = cf->cf_user_submission[0] != '\0' ?
+	    cf->cf_user_submission : NULL;
+	ti.ti_anchor_url = cf->cf_anchor_url[0] != '\0' ?
+	    cf->cf_anchor_url : NULL;
+	ti.ti_anchors = cf->cf_anchors[0] != '\0' ? cf->cf_anchors : NULL;
 	ti.ti_id = &id;
 	if (tmail_invitation(&ti, &mail, &mlen, msgid, sizeof(msgid), hash,
 	    err) == -1) {

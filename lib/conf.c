@@ -56,6 +56,8 @@ static cfg_opt_t conf_foreground_opts[] = {
 	CFG_STR("service_mailbox", "", CFGF_NONE),
 	CFG_STR("ca_dir", TANDEM_SYSCONFDIR "/ca", CFGF_NONE),
 	CFG_STR("ca_user", "", CFGF_NONE),
+	CFG_STR("user_submission", "", CFGF_NONE),
+	CFG_STR("anchor_url", "", CFGF_NONE),
 	CFG_END()
 };
 
@@ -490,6 +492,9 @@ conf_validators(cfg_t *cfg)
 	    conf_check_socket);
 	cfg_set_validate_func(cfg, "foreground|reinject", conf_check_reinject);
 	cfg_set_validate_func(cfg, "foreground|socket_group", conf_check_name);
+	cfg_set_validate_func(cfg, "foreground|user_submission",
+	    conf_check_hostport);
+	cfg_set_validate_func(cfg, "foreground|anchor_url", conf_check_url);
 	cfg_set_validate_func(cfg, "foreground|user", conf_check_name);
 	cfg_set_validate_func(cfg, "foreground|service_mailbox",
 	    conf_check_mailbox);
@@ -626,6 +631,9 @@ conf_copy(cfg_t *cfg, struct conf *cf, char *err)
 	    err) ||
 	    conf_str(fg, "ca_dir", 0, &cf->cf_ca_dir, err) ||
 	    conf_str(fg, "ca_user", 0, &cf->cf_ca_user, err) ||
+	    conf_str(fg, "user_submission", 0, &cf->cf_user_submission,
+	    err) ||
+	    conf_str(fg, "anchor_url", 0, &cf->cf_anchor_url, err) ||
 	    conf_copy_hostport(bg, "listen", &cf->cf_listen_host,
 	    &cf->cf_listen_port, err) ||
 	    conf_str(bg, "url", 0, &cf->cf_url, err) ||
@@ -724,6 +732,8 @@ conf_free(struct conf *cf)
 	free(cf->cf_service_mailbox);
 	free(cf->cf_ca_dir);
 	free(cf->cf_ca_user);
+	free(cf->cf_user_submission);
+	free(cf->cf_anchor_url);
 	free(cf->cf_chain);
 	for (i = 0; i < cf->cf_nresolve; i++)
 		free(cf->cf_resolve[i]);

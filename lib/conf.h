@@ -80,6 +80,8 @@ struct conf {
 	char		*cf_service_mailbox;
 	char		*cf_ca_dir;
 	char		*cf_ca_user;	/* "": none */
+	char		*cf_user_submission;	/* in invitations; "": none */
+	char		*cf_anchor_url;	/* in invitations; "": none */
 
 	/* background */
 	char		*cf_listen_host;

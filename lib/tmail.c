@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <gmime/gmime.h>
 
@@ -631,15 +632,97 @@ invite_msg(const struct tmail_invite *ti, const char *tok, const char *id,
 	return pm;
 }
 
-static const char invite_text[] =
-    "%s sent you a private message through the Tandem courier %s.\n"
-    "\n"
-    "To read it, install the Tandem agent and register with the\n"
-    "attachment of this mail (invitation.p7m):\n"
-    "\n"
-    "    tandem register --invitation invitation.p7m\n"
-    "\n"
-    "The message is held for you until %s.\n";
+/*
+ * The SHA-256 fingerprint (openssl's "AB:CD:..." form) of the trust
+ * anchor in the file anchors that issued the top of the FG's chain.
+ */
+static int
+invite_root_fp(const struct tmail_invite *ti, char *out, size_t size,
+    char *err)
+{
+	STACK_OF(X509) *roots;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen, j;
+	X509 *top, *root = NULL;
+	int i, n;
+
+	top = ti->ti_id->ci_chain != NULL &&
+	    (n = sk_X509_num(ti->ti_id->ci_chain)) > 0 ?
+	    sk_X509_value(ti->ti_id->ci_chain, n - 1) : ti->ti_id->ci_cert;
+	if ((roots = pki_load_certs(ti->ti_anchors, err)) == NULL)
+		return -1;
+	for (i = 0; root == NULL && i < sk_X509_num(roots); i++)
+		if (X509_cmp(sk_X509_value(roots, i), top) == 0 ||
+		    X509_check_issued(sk_X509_value(roots, i), top) ==
+		    X509_V_OK)
+			root = sk_X509_value(roots, i);
+	if (root == NULL || X509_digest(root, EVP_sha256(), md, &mdlen) != 1 ||
+	    size < 3 * mdlen) {
+		tn_err(err, "%s: no root certificate above the foreground's "
+		    "chain", ti->ti_anchors);
+		sk_X509_pop_free(roots, X509_free);
+		return -1;
+	}
+	for (j = 0; j < mdlen; j++)
+		snprintf(out + 3 * j, size - 3 * j, "%02X%s", md[j],
+		    j + 1 < mdlen ? ":" : "");
+	sk_X509_pop_free(roots, X509_free);
+	return 0;
+}
+
+/* The readable part: why this mail came, then how to answer it. */
+static int
+invite_text(const struct tmail_invite *ti, char **text, char *err)
+{
+	char exp[32], fp[3 * EVP_MAX_MD_SIZE + 1] = "";
+	size_t len;
+	FILE *f;
+
+	/* Without it the text still stands: the root's place is said. */
+	if (ti->ti_anchors != NULL &&
+	    invite_root_fp(ti, fp, sizeof(fp), err) == -1)
+		fp[0] = '\0';
+	proto_format_time(ti->ti_expires, exp, sizeof(exp));
+	if ((f = open_memstream(text, &len)) == NULL) {
+		tn_err(err, "out of memory");
+		return -1;
+	}
+	if (ti->ti_nmsgids > 0)
+		fprintf(f, "%s sent you a private message through the "
+		    "Tandem courier %s.\nIt waits for you, held by the "
+		    "courier, until %s.\n", ti->ti_inviter, ti->ti_courier,
+		    exp);
+	else
+		fprintf(f, "You are invited to receive private mail as %s\n"
+		    "through the Tandem courier %s. This invitation is valid "
+		    "until %s.\n", ti->ti_address, ti->ti_courier, exp);
+	fprintf(f, "\nTo accept it:\n\n"
+	    "1. Install the Tandem agent (the \"tandem\" command).\n\n"
+	    "2. Save this whole mail as a file, here invitation.eml.\n\n"
+	    "3. Get the courier's root certificate, here root.crt,\n   %s%s."
+	    "\n", ti->ti_anchor_url != NULL ? "from " : "from the "
+	    "courier's operator", ti->ti_anchor_url != NULL ?
+	    ti->ti_anchor_url : "");
+	if (fp[0] != '\0')
+		fprintf(f, "   Check that its SHA-256 fingerprint is\n\n"
+		    "     %s\n\n   as \"openssl x509 -in root.crt -noout "
+		    "-fingerprint -sha256\" says.\n", fp);
+	fprintf(f, "\n4. Register (your Maildir is ~/Maildir, else add "
+	    "--maildir DIR):\n\n"
+	    "     tandem register --invitation invitation.eml "
+	    "--anchor root.crt%s%s\n\n"
+	    "   It asks for a new password for your keys twice, and saves "
+	    "the\n   settings; then \"tandem read\" shows your mail.\n",
+	    ti->ti_submission != NULL ? " --smtp " : "",
+	    ti->ti_submission != NULL ? ti->ti_submission : "");
+	if (fclose(f) != 0) {
+		free(*text);
+		*text = NULL;
+		tn_err(err, "out of memory");
+		return -1;
+	}
+	return 0;
+}
 
 int
 tmail_notice(const struct tmail_notice *tn, char **mail, size_t *len,
@@ -697,7 +780,7 @@ tmail_invitation(const struct tmail_invite *ti, char **mail, size_t *len,
 	struct proto_msg *pm = NULL;
 	struct tmail_head th;
 	unsigned char *der = NULL;
-	char tok[48], exp[32], subj[TN_MAX_ADDRESS + 40];
+	char tok[48], subj[TN_MAX_ADDRESS + 40];
 	char *body = NULL, *text = NULL;
 	size_t bodylen, derlen;
 	int rc = -1;
@@ -713,13 +796,8 @@ tmail_invitation(const struct tmail_invite *ti, char **mail, size_t *len,
 	    cms_sign((unsigned char *)body, bodylen, ti->ti_id, &der, &derlen,
 	    err) == -1)
 		goto out;
-	proto_format_time(ti->ti_expires, exp, sizeof(exp));
-	if (asprintf(&text, invite_text, ti->ti_inviter, ti->ti_courier,
-	    exp) < 0) {
-		text = NULL;
-		tn_err(err, "out of memory");
+	if (invite_text(ti, &text, err) == -1)
 		goto out;
-	}
 	memset(&th, 0, sizeof(th));
 	th.th_kind = TMAIL_INVITATION;
 	th.th_from = ti->ti_register;
@@ -727,8 +805,12 @@ tmail_invitation(const struct tmail_invite *ti, char **mail, size_t *len,
 	th.th_nto = 1;
 	th.th_msgid = msgid;
 	th.th_text = text;
-	snprintf(subj, sizeof(subj), "%s sent you a private message",
-	    ti->ti_inviter);
+	if (ti->ti_nmsgids > 0)
+		snprintf(subj, sizeof(subj), "%s sent you a private message",
+		    ti->ti_inviter);
+	else
+		snprintf(subj, sizeof(subj), "You are invited to Tandem "
+		    "private mail");
 	th.th_subject = subj;
 	if (tmail_compose(&th, der, derlen, mail, len, err) == -1)
 		goto out;

@@ -81,7 +81,13 @@
  *	to be passed to free()), the mail's message id (without
  *	brackets) in msgid, and the SHA-256 of the token in hash, which
  *	is all the database keeps of it. The token itself is never
- *	returned.
+ *	returned. The readable text says why the mail came (a held
+ *	message waits, or, with no ti_msgids, an operator's "you are
+ *	invited") and gives the command to run: tandem register with
+ *	--smtp ti_submission when set, where the root certificate is
+ *	(ti_anchor_url, else the operator) and, with ti_anchors, the
+ *	SHA-256 fingerprint of the anchor that issued the top of ti_id's
+ *	chain (left out if none did).
  * DIAGNOSTICS
  *	The int functions return 0, or -1 with a one-line reason in err
  *	that names the header, part or limit. tmail_kind_from_name()
@@ -137,6 +143,9 @@ struct tmail_invite {
 	const char		*ti_courier;	/* courier name */
 	const char		*ti_register;	/* FG service mailbox */
 	const char		*ti_bg_url;	/* may be NULL */
+	const char		*ti_submission;	/* users', may be NULL */
+	const char		*ti_anchor_url;	/* the root's, may be NULL */
+	const char		*ti_anchors;	/* file, may be NULL */
 	const char *const	*ti_msgids;	/* held messages */
 	size_t			 ti_nmsgids;	/* 0 for an operator's */
 	time_t			 ti_expires;

@@ -168,6 +168,11 @@ fgdb_hold(const struct fg *fg, PGconn *db, const char *qid,
 	ti.ti_msgids = &msgid;
 	ti.ti_nmsgids = 1;
 	ti.ti_expires = time(NULL) + cf->cf_hold_limit;
+	ti.ti_submission = cf->cf_user_submission[0] != '\0' ?
+	    cf->cf_user_submission : NULL;
+	ti.ti_anchor_url = cf->cf_anchor_url[0] != '\0' ?
+	    cf->cf_anchor_url : NULL;
+	ti.ti_anchors = cf->cf_anchors[0] != '\0' ? cf->cf_anchors : NULL;
 	ti.ti_id = &fg->fg_id;
 	if (tmail_invitation(&ti, &mail, &mlen, invid, sizeof(invid), hash,
 	    err) == -1)

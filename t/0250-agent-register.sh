@@ -8,57 +8,6 @@ export TANDEM_PASSWORD
 addr=$(pf_random_addr)
 port=$(pf_random_port)
 
-# invitation FILE [RECIPIENT [EXPIRES]]: the protocol message, CRLF
-invitation() {
-	{
-		printf 'MIME-Version: 1.0\n'
-		printf 'Content-Type: multipart/mixed; boundary="b1"\n\n'
-		printf -- '--b1\nContent-Type: application/vnd.tandem.invitation\n'
-		printf 'Content-Transfer-Encoding: 7bit\n\n'
-		printf 'Id: inv1@a.example\nDate: 2026-01-31T12:00:00Z\n'
-		printf 'Token: Qm9iJ3MgcmVmZXJyYWwgdG9rZW4\n'
-		printf 'Inviter: alice@a.example\nRecipient: %s\n' "${2:-dave@a.example}"
-		printf 'Courier: a.example\nRegister-Address: tandem@a.example\n'
-		printf 'Background-Url: https://bg.a.example:8443\n'
-		printf 'Message-Id: m1@a.example\n'
-		[ -z "$3" ] || printf 'Expires: %s\n' "$3"
-		ag_part fg-cert ca/elements/fg.crt
-		printf -- '--b1--\n'
-	} | crlf >"$1"
-}
-
-# exchange_keys ADDR OUT: the courier's answer, signed by the FG and
-# enveloped to ADDR's agent certificate, as a service mail
-exchange_keys() {
-	_a=ca/accounts/$1
-	{
-		printf 'MIME-Version: 1.0\n'
-		printf 'Content-Type: multipart/mixed; boundary="b1"\n\n'
-		printf -- '--b1\nContent-Type: application/vnd.tandem.exchange-keys\n'
-		printf 'Content-Transfer-Encoding: 7bit\n\n'
-		printf 'Id: ek1@a.example\nDate: 2026-01-31T12:00:00Z\n'
-		printf 'Address: %s\nGeneration: 1\n' "$1"
-		ag_part courier-cert $_a/courier.crt
-		ag_part agent-cert $_a/agent.crt
-		ag_part ca-chain ca/chain.pem
-		printf -- '--b1--\n'
-	} | crlf >ek.txt &&
-	ag_wrap "${3:-ca/elements/fg.crt}" "${4:-ca/elements/fg.key}" \
-		$_a/agent.crt ek.txt ek.der &&
-	ag_mail service tandem@a.example "$1" ek1@a.example ek.der >"$2"
-}
-
-# the CSR of a registration mail: decrypt with the FG key, take the part
-registration_csr() {
-	ag_sink_body "$1" | base64 -d >reg.der &&
-	openssl cms -decrypt -inform DER -in reg.der \
-		-recip ca/elements/fg.crt -inkey ca/elements/fg.key -out reg.txt &&
-	tr -d '\r' <reg.txt |
-	awk '/^Tandem-Part: agent-csr/ { p = 1; next }
-	     p && /^$/ { if (s) exit; s = 1; next }
-	     p && s && !/^--/ { print }' | base64 -d >"$2"
-}
-
 test_expect_success 'a courier with its elements; a signed invitation' '
 	ag_courier &&
 	invitation inv.txt &&

@@ -140,6 +140,8 @@ foreground {
 	ca_dir = "$CR_CA/issuing"
 	user = "$CR_MILTER_USER"
 	ca_user = "$CR_CA_USER"
+	user_submission = "$CR_FG_ADDR:$CR_SMTP_PORT"
+	anchor_url = "https://$CR_DOMAIN/tandem/root.crt"
 }
 background {
 	listen = "$CR_BG_ADDR:$CR_BG_PORT"

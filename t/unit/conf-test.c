@@ -248,6 +248,12 @@ static const struct {
 	{ "agent {\n  submission = \"h:70000\"\n}\n",
 	    ":2: agent: submission: \"h:70000\" is not host:port "
 	    "(port 1..65535)" },
+	{ "foreground {\n  user_submission = \"mail.example\"\n}\n",
+	    ":2: foreground: user_submission: \"mail.example\" is not "
+	    "host:port (port 1..65535)" },
+	{ "foreground {\n  anchor_url = \"https://a b/root.crt\"\n}\n",
+	    ":2: foreground: anchor_url: \"https://a b/root.crt\" is not an "
+	    "https:// URL" },
 	{ "background {\n  listen = \"a:b:25\"\n}\n",
 	    ":2: background: listen: \"a:b:25\" is not host:port "
 	    "(port 1..65535)" },
@@ -394,7 +400,7 @@ test_man(void)
 	for (i = 0; conf_option(i, &s, &k); i++, n++)
 		ok(man_documents((char *)page, s, k),
 		    "tandem.conf(5) documents %s.%s with its default", s, k);
-	is_int(n, 33, "the option table has 33 options");
+	is_int(n, 35, "the option table has 35 options");
 	for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
 		if ((sec = man_section((char *)page, sections[i], &len)) ==
 		    NULL)

@@ -329,6 +329,35 @@ test_compose_bad(void)
 	    tmail_kind_name(TMAIL_NONE) == NULL, "kind names");
 }
 
+/* An operator's invitation: "invited", no held message, no --smtp. */
+static void
+invite_operator(const struct tmail_invite *held)
+{
+	struct tmail_invite ti = *held;
+	unsigned char hash[TMAIL_HASHLEN];
+	char *mail = NULL, msgid[TN_MAX_MSGID + 1], err[TN_ERRLEN];
+	size_t len;
+
+	ti.ti_msgids = NULL;
+	ti.ti_nmsgids = 0;
+	ti.ti_submission = NULL;
+	ti.ti_anchor_url = "https://a.example/root.crt";
+	if (!ok(tmail_invitation(&ti, &mail, &len, msgid, sizeof(msgid), hash,
+	    err) == 0, "an operator's invitation")) {
+		diag("%s", err);
+		return;
+	}
+	ok(strstr(mail, "Subject: You are invited to Tandem private "
+	    "mail\r\n") != NULL && strstr(mail, "You are invited to receive "
+	    "private mail as dave@a.example") != NULL && strstr(mail,
+	    "waits") == NULL && strstr(mail, "sent you") == NULL,
+	    "an operator's says invited, not waits");
+	ok(strstr(mail, "--anchor root.crt\r\n") != NULL && strstr(mail,
+	    "from https://a.example/root.crt.") != NULL,
+	    "no --smtp when none is set; the root's URL");
+	free(mail);
+}
+
 static void
 test_invitation(X509_STORE *store)
 {
@@ -355,6 +384,7 @@ test_invitation(X509_STORE *store)
 	ti.ti_nmsgids = 1;
 	ti.ti_expires = time(NULL) + 3600;
 	ti.ti_id = &id;
+	ti.ti_submission = "mail.a.example:587";
 	if (!ok(tmail_invitation(&ti, &mail, &len, msgid, sizeof(msgid), hash,
 	    err) == 0, "tmail_invitation")) {
 		diag("%s", err);
@@ -363,6 +393,13 @@ test_invitation(X509_STORE *store)
 	ok(strstr(mail, "Subject: alice@a.example sent you a private "
 	    "message\r\n") != NULL && strstr(mail, "To: dave@a.example\r\n")
 	    != NULL, "subject and recipient");
+	ok(strstr(mail, "It waits for you, held by the courier") != NULL &&
+	    strstr(mail, "You are invited") == NULL, "a held message waits");
+	ok(strstr(mail, "  tandem register --invitation invitation.eml "
+	    "--anchor root.crt --smtp mail.a.example:587\r\n") != NULL &&
+	    strstr(mail, "from the courier's operator") != NULL,
+	    "the whole command; the root from the operator");
+	invite_operator(&ti);
 	if (!ok(tmail_parse(mail, len, &tm, err) == 0 &&
 	    tm->tm_kind == TMAIL_INVITATION &&
 	    strcmp(tm->tm_msgid, msgid) == 0, "parses as an invitation") ||
