@@ -17,13 +17,13 @@
  *	invitation_tokens and heartbeat; with --repl-password-file it
  *	also creates (or updates) the background's replication role
  *	tandem_repl: LOGIN REPLICATION, the password as a SCRAM verifier
- *	made here, SELECT on the published tables only. subscribe creates the background's
- *	subscription to it (PostgreSQL 15: needs a superuser), or points
- *	an existing one at the publisher and refreshes it (tables
- *	published since); --publisher-file reads the publisher's conninfo,
- *	password included, from a file only its owner may read, so that
- *	it never shows on a command line. Neither the password nor that
- *	conninfo is ever printed.
+ *	made here, SELECT on the published tables only. subscribe
+ *	creates the background's subscription to it (PostgreSQL 15:
+ *	needs a superuser), or points an existing one at the publisher
+ *	and refreshes it (tables published since); --publisher-file
+ *	reads the publisher's conninfo, password included, from a file
+ *	only its owner may read, so that it never shows on a command
+ *	line. Neither the password nor that conninfo is ever printed.
  *	status prints what the database is and how replication goes.
  * DIAGNOSTICS
  *	See tandemctl.c. Strings from the server are printed as they are.
