@@ -13,17 +13,17 @@
  *	other's files.
  *
  *	publish creates (or resets) publication tandem_pub on the
- *	foreground for accounts, account_keys, bg_relay and
- *	invitation_tokens; with --repl-password-file it also creates (or
- *	updates) the background's replication role tandem_repl: LOGIN
- *	REPLICATION, the password as a SCRAM verifier made here, SELECT on
- *	the published tables only. subscribe creates the background's
- *	subscription to it (PostgreSQL 15: needs a superuser), or points
- *	an existing one at the publisher and refreshes it (tables
- *	published since); --publisher-file reads the publisher's conninfo,
- *	password included, from a file only its owner may read, so that
- *	it never shows on a command line. Neither the password nor that
- *	conninfo is ever printed.
+ *	foreground for accounts, account_keys, bg_relay,
+ *	invitation_tokens and heartbeat; with --repl-password-file it
+ *	also creates (or updates) the background's replication role
+ *	tandem_repl: LOGIN REPLICATION, the password as a SCRAM verifier
+ *	made here, SELECT on the published tables only. subscribe
+ *	creates the background's subscription to it (PostgreSQL 15:
+ *	needs a superuser), or points an existing one at the publisher
+ *	and refreshes it (tables published since); --publisher-file
+ *	reads the publisher's conninfo, password included, from a file
+ *	only its owner may read, so that it never shows on a command
+ *	line. Neither the password nor that conninfo is ever printed.
  *	status prints what the database is and how replication goes.
  * DIAGNOSTICS
  *	See tandemctl.c. Strings from the server are printed as they are.
@@ -47,7 +47,8 @@
 #include "util.h"
 
 #define DB_PUBLICATION	"tandem_pub"
-#define DB_PUBLISHED	"accounts, account_keys, bg_relay, invitation_tokens"
+#define DB_PUBLISHED	"accounts, account_keys, bg_relay, " \
+			"invitation_tokens, heartbeat"
 #define DB_MAX_SQLFILE	(1024 * 1024)
 #define DB_MAX_FILES	999
 #define DB_MAX_SECRET	4096
@@ -430,7 +431,7 @@ db_publish(const struct db_opts *o, PGconn *conn)
 		return EX_SOFTWARE;
 	PQclear(res);
 	printf("publication " DB_PUBLICATION ": accounts account_keys "
-	    "bg_relay invitation_tokens\n");
+	    "bg_relay invitation_tokens heartbeat\n");
 	if (o->do_repl_password != NULL)
 		return db_repl_role(conn, o->do_repl_password);
 	return 0;

@@ -92,6 +92,8 @@ static cfg_opt_t conf_hygiene_opts[] = {
 	CFG_INT_CB("purge_interval", 3600, CFGF_NONE, conf_parse_duration),
 	CFG_INT_CB("replay_window", 7 * DAY, CFGF_NONE, conf_parse_duration),
 	CFG_INT_CB("clock_skew", 600, CFGF_NONE, conf_parse_duration),
+	CFG_INT_CB("history_limit", 30 * DAY, CFGF_NONE,
+	    conf_parse_duration),
 	CFG_END()
 };
 
@@ -127,6 +129,7 @@ static const struct {
 	{ "hygiene", "replay_window", 60, 365 * DAY },
 	{ "hygiene", "clock_skew", 0, DAY },
 	{ "tls", "expiry_warning", 0, 365 * DAY },
+	{ "hygiene", "history_limit", 1, 3650 * DAY },
 };
 
 static const struct {
@@ -661,6 +664,7 @@ conf_copy(cfg_t *cfg, struct conf *cf, char *err)
 	cf->cf_replay_window = cfg_getint(hy, "replay_window");
 	cf->cf_clock_skew = cfg_getint(hy, "clock_skew");
 	cf->cf_expiry_warning = cfg_getint(tls, "expiry_warning");
+	cf->cf_history_limit = cfg_getint(hy, "history_limit");
 	return 0;
 }
 

@@ -20,7 +20,7 @@
  *	place of the file.
  *
  *	Durations (cf_hold_limit, cf_purge_interval, cf_replay_window,
- *	cf_clock_skew, cf_expiry_warning) are in seconds;
+ *	cf_clock_skew, cf_expiry_warning, cf_history_limit) are in seconds;
  *	host:port options are split into cf_*_host (a string) and
  *	cf_*_port. In cf_agent_maildir and cf_agent_store a leading "~/"
  *	is replaced by $HOME at load time. Domains are lower-cased.
@@ -106,6 +106,7 @@ struct conf {
 	long		 cf_purge_interval;
 	long		 cf_replay_window;	/* ids kept, oldest Date taken */
 	long		 cf_clock_skew;		/* latest Date taken: now + */
+	long		 cf_history_limit;	/* help-desk history kept */
 
 	/* agent */
 	char		*cf_submission_host;

@@ -5,6 +5,7 @@
  *	#include "milter.h"
  *
  *	int	hygiene_run(const struct fg *fg, char *err);
+ *	int	hygiene_beat(const struct fg *fg, char *err);
  * DESCRIPTION
  *	hygiene_run() is called by the sender thread every
  *	hygiene.purge_interval. In one transaction on a connection of
@@ -16,7 +17,15 @@
  *	agent certificate, queued in outbox; doc/flows.md 3a), and marks
  *	every pending invitation past its expiry "expired", which makes
  *	its token useless. A sender that has no active account any more
- *	gets no receipt; the purge is logged all the same.
+ *	gets no receipt; the purge is logged all the same. Then it
+ *	deletes the help desk's history older than hygiene.history_limit:
+ *	released and purged held messages, answered or expired
+ *	invitations (a rejected one once past its expiry: its token
+ *	serves until then), refusals.
+ *
+ *	hygiene_beat(), called by the sender thread every
+ *	HYGIENE_BEAT seconds, updates the heartbeat row, which replicates
+ *	to the background: its age there is the replication lag.
  * DIAGNOSTICS
  *	0, or -1 with the reason in err (nothing is changed then; the
  *	next run tries again).
@@ -121,6 +130,34 @@ out:
 	return rc;
 }
 
+/* The help desk's history older than hygiene.history_limit. */
+static int
+hygiene_history(const struct fg *fg, PGconn *db, char *err)
+{
+	char limit[32];
+	const char *p[1] = { limit };
+	PGresult *r = NULL;
+	int rc = -1;
+
+	snprintf(limit, sizeof(limit), "%ld", fg->fg_conf->cf_history_limit);
+	if (db_run(db, "DELETE FROM held_messages WHERE coalesce(released_at, "
+	    "purged_at) < now() - make_interval(secs => $1::bigint)", 1, p,
+	    err) == -1 ||
+	    db_run(db, "DELETE FROM invitations WHERE status <> 'pending' AND "
+	    "coalesce(answered_at, expires_at) < now() - make_interval(secs "
+	    "=> $1::bigint) AND (status <> 'rejected' OR expires_at <= now())",
+	    1, p, err) == -1 ||
+	    db_exec(db, "DELETE FROM refusals WHERE at < now() - "
+	    "make_interval(secs => $1::bigint)", 1, p, NULL, &r, err) == -1)
+		goto out;
+	if (strcmp(PQcmdTuples(r), "0") != 0)
+		log_info("hygiene refusals purged=%s", PQcmdTuples(r));
+	rc = 0;
+out:
+	PQclear(r);
+	return rc;
+}
+
 static int
 hygiene_purge(const struct fg *fg, PGconn *db, char *err)
 {
@@ -155,7 +192,7 @@ hygiene_purge(const struct fg *fg, PGconn *db, char *err)
 		goto out;
 	if (n > 0)
 		log_info("hygiene seen_messages purged=%ld", n);
-	rc = 0;
+	rc = hygiene_history(fg, db, err);
 out:
 	PQclear(r);
 	return rc;
@@ -178,5 +215,25 @@ hygiene_run(const struct fg *fg, char *err)
 	rc = 0;
 out:
 	PQfinish(db);	/* an open transaction is rolled back */
+	return rc;
+}
+
+int
+hygiene_beat(const struct fg *fg, char *err)
+{
+	PGconn *db;
+	int rc = -1;
+
+	db = PQconnectdb(fg->fg_conf->cf_conninfo);
+	if (PQstatus(db) != CONNECTION_OK) {
+		tn_err(err, "database unavailable");
+		goto out;
+	}
+	if (db_run(db, "UPDATE heartbeat SET beat_at = now() WHERE id = 1", 0,
+	    NULL, err) == -1)
+		goto out;
+	rc = 0;
+out:
+	PQfinish(db);
 	return rc;
 }

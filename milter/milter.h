@@ -177,5 +177,8 @@ int	ca_issue(const struct fg *, const char *, const char *, char **,
 
 void	*outbox_main(void *);
 int	hygiene_run(const struct fg *, char *);
+int	hygiene_beat(const struct fg *, char *);
+
+#define HYGIENE_BEAT	10	/* seconds between heartbeats */
 
 #endif

@@ -8,7 +8,8 @@
  *	doubling delay (30 s to 1 h). Delivery is at least once: a row is
  *	marked sent only after the smtpd accepted it. Every
  *	hygiene.purge_interval it runs hygiene_run() first, so that the
- *	receipts it queues go out in the same round. It stops when
+ *	receipts it queues go out in the same round, and every
+ *	HYGIENE_BEAT seconds hygiene_beat(). It stops when
  *	fg_stop is set. Each round opens its own connection; its
  *	statements run outside any transaction (db.h).
  */
@@ -206,11 +207,17 @@ outbox_main(void *arg)
 {
 	const struct fg *fg = arg;
 	char err[TN_ERRLEN];
-	time_t next = time(NULL) + fg->fg_conf->cf_purge_interval;
+	time_t next = time(NULL) + fg->fg_conf->cf_purge_interval, beat = 0;
 	time_t certs = time(NULL) + 86400;	/* main() checked at start */
 	int i;
 
 	while (!fg->fg_stop) {
+		if (time(NULL) >= beat) {
+			if (hygiene_beat(fg, err) == -1)
+				log_warn("heartbeat status=deferred "
+				    "error=\"%s\"", err);
+			beat = time(NULL) + HYGIENE_BEAT;
+		}
 		if (time(NULL) >= next) {
 			if (hygiene_run(fg, err) == -1)
 				log_warn("hygiene status=deferred error=\"%s\"",

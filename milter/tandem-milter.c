@@ -499,6 +499,91 @@ msg_reply(SMFICTX *ctx, const char *code, const char *reply)
 		    reply, text, sizeof(text), UTIL_ESC_SPACE));
 }
 
+/* The Message-ID header's value without brackets, or "" if none. */
+static void
+msg_header_id(const struct msg *mc, char *out, size_t outlen)
+{
+	static const char name[] = "Message-ID:";
+	const char *p = mc->mc_head, *end = p + mc->mc_headlen, *nl, *v;
+	size_t n;
+
+	out[0] = '\0';
+	for (; p != NULL && p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;
+		if ((size_t)(nl - p) <= sizeof(name) - 1 ||
+		    strncasecmp(p, name, sizeof(name) - 1) != 0)
+			continue;
+		for (v = p + sizeof(name) - 1; v < nl && (*v == ' ' ||
+		    *v == '\t' || *v == '<'); v++)
+			;
+		for (n = 0; v + n < nl && v[n] != '>' && v[n] != ' ' &&
+		    v[n] != '\t' && v[n] != '\r'; n++)
+			;
+		if (n > TN_MAX_MSGID || n >= outlen)
+			n = 0;		/* too long to be one: none */
+		memcpy(out, v, n);
+		out[n] = '\0';
+		return;
+	}
+}
+
+/*
+ * A refusal or temporary failure, for the help desk (table refusals:
+ * no content, key or wrap). A failure to record is logged; the answer
+ * stays what it was. A database that is the refusal's cause is not
+ * asked again.
+ */
+static void
+msg_record(SMFICTX *ctx, struct msg *mc)
+{
+	char id[TN_MAX_MSGID + 1], err[TN_ERRLEN], *rcpts = NULL;
+	const char *p[7];
+	PGconn *db = NULL;
+	size_t i, len = 1;
+	int fresh;
+
+	if (strncmp(mc->mc_reply, "4.3.0 database", 14) == 0)
+		return;
+	msg_header_id(mc, id, sizeof(id));
+	for (i = 0; i < mc->mc_nrcpts; i++)
+		len += strlen(mc->mc_rcpts[i]) + 1;
+	if ((rcpts = calloc(1, len)) == NULL) {
+		tn_err(err, "out of memory");
+		goto fail;
+	}
+	for (i = 0; i < mc->mc_nrcpts; i++) {
+		if (i > 0)
+			strcat(rcpts, ",");
+		strcat(rcpts, mc->mc_rcpts[i]);
+	}
+	p[0] = mc->mc_verdict == MSG_TEMP ? "tempfail" : "reject";
+	p[1] = strcmp(mc->mc_qid, "NOQUEUE") != 0 ? mc->mc_qid : NULL;
+	p[2] = smfi_getsymval(ctx, "{client_addr}");
+	p[3] = mc->mc_sender;
+	p[4] = rcpts;
+	p[5] = id[0] != '\0' ? id : NULL;
+	p[6] = mc->mc_reply;
+	if ((db = pool_get(mc->mc_fg->fg_pool, &fresh)) == NULL) {
+		tn_err(err, "out of memory");
+		goto fail;
+	}
+	if (PQstatus(db) != CONNECTION_OK) {
+		tn_err(err, "database unavailable");
+		goto fail;
+	}
+	if (db_run(db, "INSERT INTO refusals (status, queue_id, client, "
+	    "sender, recipients, message_id, reply) VALUES ($1, $2, $3, $4, "
+	    "$5, $6, $7)", 7, p, err) == -1)
+		goto fail;
+	goto out;
+fail:
+	log_warn("%s status=unrecorded reason=\"%s\"", mc->mc_qid, err);
+out:
+	pool_put(mc->mc_fg->fg_pool, db);
+	free(rcpts);
+}
+
 static sfsistat
 cb_eom(SMFICTX *ctx)
 {
@@ -521,6 +606,7 @@ cb_eom(SMFICTX *ctx)
 		    mc->mc_sender, mc->mc_verdict == MSG_TEMP ? "tempfail" :
 		    "reject", util_escape(mc->mc_reply, why, sizeof(why),
 		    UTIL_ESC_SPACE), mc->mc_note);
+		msg_record(ctx, mc);
 		st = mc->mc_verdict == MSG_TEMP ? SMFIS_TEMPFAIL :
 		    SMFIS_REJECT;
 	} else {

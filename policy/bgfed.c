@@ -425,6 +425,9 @@ store_courier(struct pd *pd, X509 *client, STACK_OF(X509) *chain,
 		snprintf(msg, msglen, "a %s has no place here",
 		    proto_kind_name(pm->pm_kind));
 out:
+	if (peer != NULL)
+		snprintf(pd->pd_req_who, sizeof(pd->pd_req_who), "%s",
+		    peer->in_courier);
 	if (st != PD_CREATED && st != PD_OK)
 		log_info("courier client=%s status=%d reason=\"%s\"",
 		    peer != NULL ? util_escape(peer->in_courier, c, sizeof(c),

@@ -19,6 +19,10 @@
  *	certificate is the agent certificate of an active account of
  *	this courier.
  *
+ *	Every 4xx or 5xx answer goes through http_text(), which records
+ *	it for the help desk first (store_refusal(); not a 503 whose
+ *	cause is the database itself).
+ *
  *	Handlers translate requests to store_*() calls and answer with a
  *	one-line text/plain body, or a wrap (application/pkcs7-mime); a
  *	failure is 503 when store_down() says the database is lost, else
@@ -127,20 +131,6 @@ http_bevcb(struct event_base *base, void *arg)
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 }
 
-/* Answer with a one-line text body. */
-static void
-http_text(struct evhttp_request *req, int code, const char *text)
-{
-	struct evbuffer *buf = evbuffer_new();
-
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-	    "Content-Type", "text/plain; charset=utf-8");
-	if (buf != NULL)
-		evbuffer_add_printf(buf, "%s\n", text);
-	evhttp_send_reply(req, code, NULL, buf);
-	evbuffer_free(buf);
-}
-
 /* The client's certificate (owned by the connection) and address. */
 static X509 *
 http_client(struct evhttp_request *req, char **address)
@@ -160,6 +150,52 @@ http_client(struct evhttp_request *req, char **address)
 	return cert;
 }
 
+/*
+ * A 4xx or 5xx answer, for the help desk: who asked (the agent's
+ * address, the peer courier's name, or its certificate's name), from
+ * where, for what, and the text answered.
+ */
+static void
+http_refusal(struct pd *pd, struct evhttp_request *req, int code,
+    const char *text)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+	const char *who = pd->pd_req_who;
+	char *host = NULL, *name = NULL;
+	ev_uint16_t port;
+	X509 *cert;
+
+	if (evcon != NULL)
+		evhttp_connection_get_peer(evcon, &host, &port);
+	if (who[0] == '\0' && (cert = http_client(req, &name)) != NULL &&
+	    name == NULL)
+		name = pki_cert_dns(cert);	/* a background */
+	store_refusal(pd, code, host, who[0] != '\0' ? who : name, path,
+	    text);
+	free(name);
+}
+
+/* Answer with a one-line text body; a refusal is recorded first. */
+static void
+http_text(struct pd *pd, struct evhttp_request *req, int code,
+    const char *text)
+{
+	struct evbuffer *buf;
+
+	if (code >= 400)
+		http_refusal(pd, req, code, text);
+	buf = evbuffer_new();
+
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "text/plain; charset=utf-8");
+	if (buf != NULL)
+		evbuffer_add_printf(buf, "%s\n", text);
+	evhttp_send_reply(req, code, NULL, buf);
+	evbuffer_free(buf);
+}
+
 /* The store function of a POST from an agent. */
 typedef enum pd_status (*http_store_fn)(struct pd *, X509 *, const char *,
     const unsigned char *, size_t, char *, size_t);
@@ -175,19 +211,19 @@ http_post_agent(struct pd *pd, struct evhttp_request *req, X509 *client,
 	enum pd_status st;
 
 	if (len == 0) {
-		http_text(req, 400, "empty body");
+		http_text(pd, req, 400, "empty body");
 		return;
 	}
 	if (len > (size_t)pd->pd_cf->cf_max_request) {
-		http_text(req, 413, "request too large");
+		http_text(pd, req, 413, "request too large");
 		return;
 	}
 	if ((body = evbuffer_pullup(in, -1)) == NULL) {
-		http_text(req, 500, "internal error");
+		http_text(pd, req, 500, "internal error");
 		return;
 	}
 	st = fn(pd, client, address, body, len, msg, sizeof(msg));
-	http_text(req, (int)st, msg);
+	http_text(pd, req, (int)st, msg);
 }
 
 /* POST /v1/courier from another courier's background. */
@@ -204,24 +240,24 @@ http_post_courier(struct pd *pd, struct evhttp_request *req, X509 *client)
 	SSL *ssl;
 
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
-		http_text(req, 405, "method not allowed");
+		http_text(pd, req, 405, "method not allowed");
 		return;
 	}
 	if (len == 0 || len > (size_t)pd->pd_cf->cf_max_request) {
-		http_text(req, len == 0 ? 400 : 413, len == 0 ? "empty body" :
-		    "request too large");
+		http_text(pd, req, len == 0 ? 400 : 413, len == 0 ?
+		    "empty body" : "request too large");
 		return;
 	}
 	if ((body = evbuffer_pullup(in, -1)) == NULL) {
-		http_text(req, 500, "internal error");
+		http_text(pd, req, 500, "internal error");
 		return;
 	}
 	if (evcon != NULL &&
 	    (bev = evhttp_connection_get_bufferevent(evcon)) != NULL &&
 	    (ssl = bufferevent_openssl_get_ssl(bev)) != NULL)
 		chain = SSL_get_peer_cert_chain(ssl);
-	http_text(req, (int)store_courier(pd, client, chain, body, len, msg,
-	    sizeof(msg)), msg);
+	http_text(pd, req, (int)store_courier(pd, client, chain, body, len,
+	    msg, sizeof(msg)), msg);
 }
 
 /* "/v1/mailbox/ID": the ID, or -1 when the path is not that. */
@@ -280,16 +316,16 @@ http_mailbox(struct pd *pd, struct evhttp_request *req, const char *path,
 
 	if (strcmp(path, "/v1/mailbox") != 0 &&
 	    (id = http_mailbox_id(path)) == -1) {
-		http_text(req, 404, "no such resource");
+		http_text(pd, req, 404, "no such resource");
 		return;
 	}
 	if ((id == 0 && cmd != EVHTTP_REQ_GET) ||
 	    (id != 0 && cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_DELETE)) {
-		http_text(req, 405, "method not allowed");
+		http_text(pd, req, 405, "method not allowed");
 		return;
 	}
 	if ((buf = evbuffer_new()) == NULL) {
-		http_text(req, 500, "internal error");
+		http_text(pd, req, 500, "internal error");
 		return;
 	}
 	if (id == 0)
@@ -301,10 +337,10 @@ http_mailbox(struct pd *pd, struct evhttp_request *req, const char *path,
 	if (rc == -1) {
 		log_warn("mailbox client=%s status=error reason=\"%s\"",
 		    address, err);
-		http_text(req, store_down(pd) ? 503 : 500,
+		http_text(pd, req, store_down(pd) ? 503 : 500,
 		    "database unavailable, try again later");
 	} else if (rc == 1)
-		http_text(req, 404, "no such entry");
+		http_text(pd, req, 404, "no such entry");
 	else if (cmd == EVHTTP_REQ_DELETE) {
 		log_info("mailbox client=%s id=%lld status=acknowledged",
 		    address, id);
@@ -330,8 +366,10 @@ http_request(struct evhttp_request *req, void *arg)
 	X509 *client;
 	int code;
 
+	pd->pd_req_msgid[0] = '\0';
+	pd->pd_req_who[0] = '\0';
 	if (path == NULL) {
-		http_text(req, 400, "bad request");
+		http_text(pd, req, 400, "bad request");
 		goto out;
 	}
 	if ((client = http_client(req, &address)) != NULL &&
@@ -339,12 +377,12 @@ http_request(struct evhttp_request *req, void *arg)
 		if (strcmp(path, "/v1/courier") == 0)
 			http_post_courier(pd, req, client);
 		else
-			http_text(req, 403, "a background may only POST "
+			http_text(pd, req, 403, "a background may only POST "
 			    "/v1/courier");
 		goto out;
 	}
 	if (client == NULL || address == NULL) {
-		http_text(req, 403, "no client certificate");
+		http_text(pd, req, 403, "no client certificate");
 		goto out;
 	}
 	post = strcmp(path, "/v1/arm") == 0 ? store_arm :
@@ -352,19 +390,19 @@ http_request(struct evhttp_request *req, void *arg)
 	    store_invitation_reject : NULL;
 	if (post == NULL && strcmp(path, "/v1/mailbox") != 0 &&
 	    http_mailbox_id(path) == -1) {
-		http_text(req, 404, "no such resource");
+		http_text(pd, req, 404, "no such resource");
 		goto out;
 	}
 	if (post != NULL &&
 	    evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
-		http_text(req, 405, "method not allowed");
+		http_text(pd, req, 405, "method not allowed");
 		goto out;
 	}
 	if ((code = http_authorize(pd, client, address, &why)) != 0) {
 		log_info("request client=%s path=%s status=%d reason=\"%s\"",
 		    util_escape(address, a, sizeof(a), 0), util_escape(path, p,
 		    sizeof(p), 0), code, why);
-		http_text(req, code, why);
+		http_text(pd, req, code, why);
 	} else if (post != NULL)
 		http_post_agent(pd, req, client, address, post);
 	else

@@ -32,6 +32,9 @@
  *	int	store_mailbox_delete(struct pd *pd, const char *address,
  *		    long long id, char *err);
  *	int	store_purge(struct pd *pd, char *err);
+ *	void	store_refusal(struct pd *pd, int code, const char *client,
+ *		    const char *who, const char *path, const char *reply);
+ *	void	store_fetched(struct pd *pd, const char *address);
  *
  *	void	bgfed_init(struct pd *pd, struct fed *fd);
  *	int	bgfed_release(struct pd *pd, const char *address,
@@ -87,6 +90,13 @@
  *	text in msg. store_invitation_reject() does POST
  *	/v1/invitation-reject (bgfed.c).
  *
+ *	store_refusal() records a 4xx or 5xx answer for the help desk
+ *	(table refusals: when, code, client IP, who, path, the Message-ID
+ *	the request named, pd_req_msgid, and the text answered; never
+ *	content, keys or wraps); store_fetched() records an agent's
+ *	GET /v1/mailbox (agent_fetches). A failure of either is logged
+ *	and changes no answer.
+ *
  *	store_notice() is the libpq notice processor of both
  *	connections: one log line per server notice.
  *
@@ -119,6 +129,7 @@
 #include "keybox.h"
 #include "pki.h"
 #include "route.h"
+#include "tandem.h"
 
 enum pd_status {
 	PD_NONE = 0,		/* no answer yet */
@@ -157,6 +168,9 @@ struct pd {
 	struct send_dead	*pd_send_dead;	/* send.c: to free */
 	int			 pd_send_stopping;
 	char			*pd_self_pem;	/* own introduction */
+	/* the request in progress, for store_refusal(); "": unknown */
+	char			 pd_req_msgid[TN_MAX_MSGID + 1];
+	char			 pd_req_who[TN_MAX_ADDRESS + 1];
 };
 
 struct pd_account {
@@ -207,6 +221,9 @@ int	store_mailbox_get(struct pd *, const char *, long long,
 	    struct evbuffer *, char *);
 int	store_mailbox_delete(struct pd *, const char *, long long, char *);
 int	store_purge(struct pd *, char *);
+void	store_refusal(struct pd *, int, const char *, const char *,
+	    const char *, const char *);
+void	store_fetched(struct pd *, const char *);
 
 int	listen_start(struct pd *, char *);
 void	listen_stop(struct pd *);

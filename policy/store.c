@@ -584,6 +584,8 @@ store_arm(struct pd *pd, X509 *client, const char *address,
 		snprintf(msg, msglen, "not an ARM: %s", err);
 		goto out;
 	}
+	snprintf(pd->pd_req_msgid, sizeof(pd->pd_req_msgid), "%s",
+	    ar->ar_msgid);
 	st = PD_FORBIDDEN;
 	if (strcasecmp(ar->ar_sender, address) != 0) {
 		snprintf(msg, msglen, "sender is not the client's address");
@@ -632,6 +634,7 @@ store_mailbox_list(struct pd *pd, const char *address, struct evbuffer *out,
 	    "WHERE address = $1 ORDER BY id", 1, &address, NULL, &res,
 	    err) == -1)
 		goto out;
+	store_fetched(pd, address);
 	for (i = 0; i < PQntuples(res); i++)
 		if (evbuffer_add_printf(out, "%s %s\n", PQgetvalue(res, i, 0),
 		    PQgetvalue(res, i, 1)) < 0) {
@@ -724,6 +727,19 @@ store_purge(struct pd *pd, char *err)
 		goto out;
 	if (strcmp(PQcmdTuples(res), "0") != 0)
 		log_info("hygiene agent_mailbox expired=%s", PQcmdTuples(res));
+	PQclear(res);
+	res = NULL;
+	/* The help desk's history, older than hygiene.history_limit. */
+	snprintf(secs, sizeof(secs), "%ld", pd->pd_cf->cf_history_limit);
+	if (db_run(pd->pd_db, "DELETE FROM held_arms WHERE coalesce("
+	    "released_at, purged_at) < now() - make_interval(secs => "
+	    "$1::double precision)", 1, &val, err) == -1 ||
+	    db_exec(pd->pd_db, "DELETE FROM refusals WHERE at < now() - "
+	    "make_interval(secs => $1::double precision)", 1, &val, NULL,
+	    &res, err) == -1)
+		goto out;
+	if (strcmp(PQcmdTuples(res), "0") != 0)
+		log_info("hygiene refusals purged=%s", PQcmdTuples(res));
 	/* Ids taken longer ago than the replay window. */
 	fed_init(&fd, PKI_KIND_BG, pd->pd_cf, NULL, NULL, NULL, pd->pd_db,
 	    NULL, NULL);
@@ -735,4 +751,36 @@ store_purge(struct pd *pd, char *err)
 out:
 	PQclear(res);
 	return rc;
+}
+
+void
+store_refusal(struct pd *pd, int code, const char *client, const char *who,
+    const char *path, const char *reply)
+{
+	char c[16], err[TN_ERRLEN];
+	const char *vals[6] = { c, client, who, path, pd->pd_req_msgid,
+	    reply };
+
+	if (code == PD_UNAVAILABLE && pd->pd_db_down)
+		return;		/* the database is why */
+	if (vals[4][0] == '\0')
+		vals[4] = NULL;
+	snprintf(c, sizeof(c), "%d", code);
+	if (store_connect(pd, err) == -1 ||
+	    db_run(pd->pd_db, "INSERT INTO refusals (code, client, who, path, "
+	    "message_id, reply) VALUES ($1, $2, $3, $4, $5, $6)", 6, vals,
+	    err) == -1)
+		log_warn("refusal status=unrecorded reason=\"%s\"", err);
+}
+
+void
+store_fetched(struct pd *pd, const char *address)
+{
+	char err[TN_ERRLEN];
+
+	if (db_run(pd->pd_db, "INSERT INTO agent_fetches (address, "
+	    "last_fetch_at) VALUES (lower($1), now()) ON CONFLICT (address) "
+	    "DO UPDATE SET last_fetch_at = now()", 1, &address, err) == -1)
+		log_warn("mailbox client=%s status=fetch-unrecorded "
+		    "reason=\"%s\"", address, err);
 }

@@ -5,7 +5,8 @@ dist_sqlfg_DATA = \
 	sql/fg/001-schema.sql \
 	sql/fg/002-helpdesk.sql \
 	sql/fg/003-federation.sql \
-	sql/fg/004-courier-claims.sql
+	sql/fg/004-courier-claims.sql \
+	sql/fg/005-helpdesk-history.sql
 dist_sqlbg_DATA = \
 	sql/bg/001-schema.sql \
 	sql/bg/002-helpdesk.sql \
@@ -13,7 +14,8 @@ dist_sqlbg_DATA = \
 	sql/bg/004-federation.sql \
 	sql/bg/005-courier-claims.sql \
 	sql/bg/006-agent-pins.sql \
-	sql/bg/007-outbox-sender.sql
+	sql/bg/007-outbox-sender.sql \
+	sql/bg/008-helpdesk-history.sql
 
 # The schema version each daemon needs: the newest migration listed
 # above, taken here so that adding one moves it (lib/db.c).
@@ -36,6 +38,7 @@ DB_SCENARIOS = \
 	t/0320-ctl-intro.sh \
 	t/0340-db-hostile-decode.sh \
 	t/0350-db-ux-schema-check.sh \
+	t/0355-db-ux-helpdesk.sh \
 	t/0360-ctl-ux-man-paths.sh
 TESTS += $(DB_SCENARIOS)
 EXTRA_DIST += $(DB_SCENARIOS)

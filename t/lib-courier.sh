@@ -63,8 +63,9 @@
 #		(its arguments are expanded once: wrap a "$(...)" test
 #		in a function)
 #
-# CR_HOLD_LIMIT and CR_PURGE_INTERVAL, set before the *_start calls,
-# go to the hygiene section of both elements (default 30d and 1h).
+# CR_HOLD_LIMIT, CR_PURGE_INTERVAL and CR_HISTORY_LIMIT, set before the
+# *_start calls, go to the hygiene section of both elements (default
+# 30d, 1h and 30d).
 # Run as root, the milter's network side runs as CR_MILTER_USER
 # (foreground.user, default nobody) and its CA process as CR_CA_USER
 # (foreground.ca_user, default daemon).
@@ -160,6 +161,7 @@ tls {
 hygiene {
 	hold_limit = ${CR_HOLD_LIMIT:-30d}
 	purge_interval = ${CR_PURGE_INTERVAL:-1h}
+	history_limit = ${CR_HISTORY_LIMIT:-30d}
 }
 EOF
 }
