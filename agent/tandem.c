@@ -120,8 +120,11 @@ password_ask(int tty, const char *prompt)
 	char *line;
 	int restore;
 
-	if (write(tty, prompt, strlen(prompt)) < 0)
-		return NULL;
+	/*
+	 * Echo goes off (flushing what was typed before) ahead of the
+	 * prompt: what the user types once the prompt shows is neither
+	 * shown nor thrown away.
+	 */
 	restore = tcgetattr(tty, &old) == 0;
 	if (restore) {
 		quiet = old;
@@ -129,7 +132,10 @@ password_ask(int tty, const char *prompt)
 		quiet.c_lflag |= ECHONL;
 		tcsetattr(tty, TCSAFLUSH, &quiet);
 	}
-	line = password_from_fd(tty);
+	if (write(tty, prompt, strlen(prompt)) < 0)
+		line = NULL;
+	else
+		line = password_from_fd(tty);
 	if (restore)
 		tcsetattr(tty, TCSAFLUSH, &old);
 	return line;
