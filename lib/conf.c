@@ -50,6 +50,7 @@ static cfg_opt_t conf_courier_opts[] = {
 static cfg_opt_t conf_foreground_opts[] = {
 	CFG_STR("milter_socket", "unix:/run/tandem/milter.sock", CFGF_NONE),
 	CFG_STR("socket_group", "postfix", CFGF_NONE),
+	CFG_STR("socket_mode", "0660", CFGF_NONE),
 	CFG_STR("user", "nobody", CFGF_NONE),
 	CFG_STR("reinject", "127.0.0.1:10026", CFGF_NONE),
 	CFG_INT("max_messages", 64, CFGF_NONE),
@@ -380,6 +381,39 @@ conf_check_name(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/*
+ * A unix: socket's mode: octal, at most 0777, and never writable by
+ * others, who could then speak the milter protocol to the milter.
+ */
+static int
+conf_socket_mode(const char *v, long *mode)
+{
+	char *end;
+
+	if (*v < '0' || *v > '7')
+		return -1;
+	errno = 0;
+	*mode = strtol(v, &end, 8);
+	if (errno != 0 || *end != '\0' || *mode > 0777 || (*mode & 0002))
+		return -1;
+	return 0;
+}
+
+static int
+conf_check_mode(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *v;
+	long mode;
+
+	v = cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1);
+	if (conf_socket_mode(v, &mode) == -1) {
+		cfg_error(cfg, "%s: \"%s\" is not an octal mode up to 0777 "
+		    "that others cannot write", opt->name, v);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 conf_check_url(cfg_t *cfg, cfg_opt_t *opt)
 {
@@ -495,6 +529,7 @@ conf_validators(cfg_t *cfg)
 	    conf_check_socket);
 	cfg_set_validate_func(cfg, "foreground|reinject", conf_check_reinject);
 	cfg_set_validate_func(cfg, "foreground|socket_group", conf_check_name);
+	cfg_set_validate_func(cfg, "foreground|socket_mode", conf_check_mode);
 	cfg_set_validate_func(cfg, "foreground|user_submission",
 	    conf_check_hostport);
 	cfg_set_validate_func(cfg, "foreground|anchor_url", conf_check_url);
@@ -627,6 +662,8 @@ conf_copy(cfg_t *cfg, struct conf *cf, char *err)
 	if (conf_copy_courier(cfg_getsec(cfg, "courier"), cf, err) == -1 ||
 	    conf_str(fg, "milter_socket", 0, &cf->cf_milter_socket, err) ||
 	    conf_str(fg, "socket_group", 0, &cf->cf_socket_group, err) ||
+	    conf_socket_mode(cfg_getstr(fg, "socket_mode"),
+	    &cf->cf_socket_mode) == -1 ||
 	    conf_str(fg, "user", 0, &cf->cf_milter_user, err) ||
 	    conf_copy_hostport(fg, "reinject", &cf->cf_reinject_host,
 	    &cf->cf_reinject_port, err) ||

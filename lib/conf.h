@@ -73,6 +73,7 @@ struct conf {
 	/* foreground */
 	char		*cf_milter_socket;
 	char		*cf_socket_group;	/* of a unix: socket */
+	long		 cf_socket_mode;	/* of a unix: socket */
 	char		*cf_milter_user;	/* the milter runs as */
 	char		*cf_reinject_host;
 	int		 cf_reinject_port;

@@ -853,13 +853,14 @@ signals_block(void)
 
 /*
  * A unix: socket is made mode 0600 (umask) and only then opened to
- * foreground.socket_group, mode 0660: the MTA's user in that group
+ * foreground.socket_group with foreground.socket_mode (0660 unless
+ * set; never writable by others): the MTA's user in that group
  * connects, nobody else. It stays root's, so the milter's own user
  * cannot connect to it either. An inet: socket has no permissions:
  * tandem-milter(8) says to bind it to loopback.
  */
 static void
-listen_on(const char *sock, gid_t group)
+listen_on(const char *sock, gid_t group, mode_t mode)
 {
 	const char *path = sock_path(sock);
 	mode_t old;
@@ -875,7 +876,7 @@ listen_on(const char *sock, gid_t group)
 	if (path != NULL && chown(path, (uid_t)-1, group) == -1)
 		log_fatal(EX_OSERR, "chown %s to group %u: %s", path,
 		    (unsigned int)group, strerror(errno));
-	if (path != NULL && chmod(path, 0660) == -1)
+	if (path != NULL && chmod(path, mode) == -1)
 		log_fatal(EX_OSERR, "chmod %s: %s", path, strerror(errno));
 }
 
@@ -935,7 +936,8 @@ main(int argc, char **argv)
 	    fg.fg_id.ci_chain, err)) == -1)
 		log_fatal(EX_CONFIG, "%s", err);
 	snapshot = &fg;
-	listen_on(fg.fg_conf->cf_milter_socket, pv.pv_sockgid);
+	listen_on(fg.fg_conf->cf_milter_socket, pv.pv_sockgid,
+	    (mode_t)fg.fg_conf->cf_socket_mode);
 	privs_drop(fg.fg_conf, &pv);
 	if (!fore && daemon(0, 0) == -1)
 		log_fatal(EX_OSERR, "daemon: %s", strerror(errno));

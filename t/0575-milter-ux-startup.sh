@@ -77,7 +77,9 @@ test_expect_success_here 'with -u bin, it runs as bin' '
 	cr_daemon_start milter tandem-milter "$CR_FG_CONF" "$TRASH/fg/milter.log" -u bin &&
 	wait_until 10 test -S "$SOCK" &&
 	wait_until 10 grep -q "started socket=unix:$SOCK user=bin" "$TRASH/fg/milter.log" &&
-	test "$(awk "\$1 == \"Uid:\" { print \$2 }" /proc/$(cat "$TRASH/milter.pid")/status)" = "$(id -u bin)"
+	test "$(awk "\$1 == \"Uid:\" { print \$2 }" /proc/$(cat "$TRASH/milter.pid")/status)" = "$(id -u bin)" &&
+	echo "660 root postfix" >expect &&
+	stat -c "%a %U %G" "$SOCK" >got && test_cmp expect got
 '
 
 # answers: a connection to the socket succeeds
@@ -133,6 +135,23 @@ s.close()" "$SOCK" &&
 	test -S "$SOCK" && test_must_fail answers &&
 	cr_daemon_start milter tandem-milter "$CR_FG_CONF" "$TRASH/fg/milter.log" &&
 	wait_until 10 answers
+'
+
+test_expect_success 'a socket_mode that lets others write is refused (78), naming it' '
+	conf "/^foreground {/a\\
+  socket_mode = \"0666\"" >c7.conf &&
+	test_expect_code 78 tandem-milter -c c7.conf -n >out 2>&1 &&
+	test_grep "c7.conf:.*socket_mode: \"0666\" is not an octal mode up to 0777 that others cannot write" out
+'
+
+test_expect_success_here 'socket_mode = "0600": the socket is made with that mode' '
+	cr_daemon_stop milter &&
+	conf "/^foreground {/a\\
+  socket_mode = \"0600\"" >c8.conf &&
+	cr_daemon_start milter tandem-milter "$TRASH/c8.conf" "$TRASH/fg/milter.log" &&
+	wait_until 10 answers &&
+	echo "600 root postfix" >expect &&
+	stat -c "%a %U %G" "$SOCK" >got && test_cmp expect got
 '
 
 test_done

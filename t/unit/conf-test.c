@@ -55,6 +55,7 @@ test_defaults(void)
 	is_str(cf->cf_milter_socket, "unix:/run/tandem/milter.sock",
 	    "foreground.milter_socket");
 	is_str(cf->cf_socket_group, "postfix", "foreground.socket_group");
+	is_int(cf->cf_socket_mode, 0660, "foreground.socket_mode");
 	is_str(cf->cf_milter_user, "nobody", "foreground.user");
 	is_str(cf->cf_reinject_host, "127.0.0.1", "foreground.reinject host");
 	is_int(cf->cf_reinject_port, 10026, "foreground.reinject port");
@@ -248,6 +249,15 @@ static const struct {
 	{ "foreground {\n  socket_group = \"post fix\"\n}\n",
 	    ":2: foreground: socket_group: \"post fix\" is not a user or "
 	    "group name" },
+	{ "foreground {\n  socket_mode = \"0666\"\n}\n",
+	    ":2: foreground: socket_mode: \"0666\" is not an octal mode up "
+	    "to 0777 that others cannot write" },
+	{ "foreground {\n  socket_mode = \"rw\"\n}\n",
+	    ":2: foreground: socket_mode: \"rw\" is not an octal mode up "
+	    "to 0777 that others cannot write" },
+	{ "foreground {\n  socket_mode = \"01660\"\n}\n",
+	    ":2: foreground: socket_mode: \"01660\" is not an octal mode up "
+	    "to 0777 that others cannot write" },
 	{ "agent {\n  submission = \"h:70000\"\n}\n",
 	    ":2: agent: submission: \"h:70000\" is not host:port "
 	    "(port 1..65535)" },
@@ -403,7 +413,7 @@ test_man(void)
 	for (i = 0; conf_option(i, &s, &k); i++, n++)
 		ok(man_documents((char *)page, s, k),
 		    "tandem.conf(5) documents %s.%s with its default", s, k);
-	is_int(n, 36, "the option table has 36 options");
+	is_int(n, 37, "the option table has 37 options");
 	for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
 		if ((sec = man_section((char *)page, sections[i], &len)) ==
 		    NULL)
