@@ -15,7 +15,8 @@ dist_sqlbg_DATA = \
 	sql/bg/005-courier-claims.sql \
 	sql/bg/006-agent-pins.sql \
 	sql/bg/007-outbox-sender.sql \
-	sql/bg/008-helpdesk-history.sql
+	sql/bg/008-helpdesk-history.sql \
+	sql/bg/009-revocation.sql
 
 # The schema version each daemon needs: the newest migration listed
 # above, taken here so that adding one moves it (lib/db.c).

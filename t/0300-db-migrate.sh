@@ -41,9 +41,9 @@ test_expect_success 'a second run applies nothing' '
 test_expect_success 'migrate the background, twice' '
 	tandemctl db migrate --bg --db "$BG" --sqldir "$SQLDIR" >out &&
 	test_grep "^applied bg/001-schema.sql\$" out &&
-	test_grep "^bg schema at version 008, 8 applied\$" out &&
+	test_grep "^bg schema at version 009, 9 applied\$" out &&
 	tandemctl db migrate --bg --db "$BG" --sqldir "$SQLDIR" >out &&
-	echo "bg schema at version 008, 0 applied" >expect &&
+	echo "bg schema at version 009, 0 applied" >expect &&
 	test_cmp expect out
 '
 
@@ -170,7 +170,7 @@ test_expect_success 'status on both ends' '
 	test_grep "^publication=tandem_pub tables=5\$" out &&
 	test_grep "^slot=tandem_bg active=t lag_bytes=[0-9]*\$" out &&
 	tandemctl db status --db "$BG" >out &&
-	test_grep "^element=bg schema_version=8 migrations=8\$" out &&
+	test_grep "^element=bg schema_version=9 migrations=9\$" out &&
 	# The worker that the ALTER SUBSCRIPTION above ends may still
 	# show for a moment, then none until the next one starts.
 	wait_until 30 bg_running

@@ -1,0 +1,37 @@
+-- NAME
+--	bg/009-revocation.sql - what a revocation needs to know
+-- DESCRIPTION
+--	A sender may revoke a message (POST /v1/revoke, doc/flows.md 7).
+--	The background must then know, for each recipient it delivered
+--	to, who the ARM was from, also after the recipient's agent took
+--	it and the mailbox row is gone: carried_arms keeps one row per
+--	message and recipient delivered here (never the ARM, its key or
+--	its wrap), and revoked_at once revoked. Its rows go with
+--	hygiene.history_limit, like the help desk's history.
+--
+--	held_arms.revoked_at marks a held ARM destroyed by a revocation
+--	(purged_at is set too: it is gone).
+--
+--	agent_mailbox.about names the other party of a row: the sender
+--	of an ARM, the recipient a receipt is about; "" otherwise. A
+--	sender revoking a message to several recipients gets one receipt
+--	each, so a row is unique by (address, kind, message_id, about).
+
+CREATE TABLE carried_arms (
+	message_id	text NOT NULL,
+	recipient	text NOT NULL,
+	sender		text NOT NULL,
+	delivered_at	timestamptz NOT NULL DEFAULT now(),
+	revoked_at	timestamptz,
+	PRIMARY KEY (message_id, recipient)
+);
+
+ALTER TABLE held_arms ADD COLUMN revoked_at timestamptz;
+
+ALTER TABLE agent_mailbox ADD COLUMN about text NOT NULL DEFAULT '';
+ALTER TABLE agent_mailbox
+	DROP CONSTRAINT agent_mailbox_address_kind_message_id_key;
+ALTER TABLE agent_mailbox
+	ADD UNIQUE (address, kind, message_id, about);
+
+GRANT SELECT, INSERT, UPDATE, DELETE ON carried_arms TO tandem_bg;
