@@ -103,8 +103,8 @@ bgfed_deliver(struct fed *fd, const struct fed_item *it, char *err)
 	rc = 1;
 	if (to == NULL || to->pa_agent == NULL)
 		goto out;
-	rc = store_deliver(pd, to, "arm", it->it_msgid, bgfed_expires(it),
-	    it->it_payload, it->it_paylen, err);
+	rc = store_deliver(pd, to, "arm", it->it_msgid, it->it_sender,
+	    bgfed_expires(it), it->it_payload, it->it_paylen, err);
 out:
 	store_account_free(to);
 	return rc;

@@ -9,6 +9,7 @@ policy_tandem_policyd_SOURCES = \
 	policy/outbox.c \
 	policy/policyd.c \
 	policy/policyd.h \
+	policy/revoke.c \
 	policy/send.c \
 	policy/store.c
 policy_tandem_policyd_LDADD = $(TANDEM_LIBS) $(PQ_LIBS) $(EVENT_LIBS)

@@ -25,6 +25,8 @@
  *	in its agent_mailbox (kind "receipt"), and *told is 1. A relayed
  *	message's sender is elsewhere and is not told (*told 0): this
  *	background has no way back to the courier that relayed it.
+ *
+ *	store_receipt() files such a receipt, any Event, for revoke.c too.
  * DIAGNOSTICS
  *	0, or -1 with a reason in err.
  */
@@ -79,13 +81,14 @@ store_outbox_retry(struct pd *pd, long long id, const char *why, char *err)
 }
 
 /*
- * The receipt that tells pa (an active account here) that rcpt's
- * courier refused msgid for good: Event refused, the answer as Reason,
- * wrapped to pa's agent into its agent_mailbox.
+ * A receipt that tells pa (an active account here) what happened to
+ * msgid at rcpt: event, why (escaped) as Reason, wrapped to pa's agent
+ * into its agent_mailbox. Also for a revocation (revoke.c).
  */
-static int
-outbox_receipt(struct pd *pd, const struct pd_account *pa,
-    const char *msgid, const char *rcpt, const char *why, char *err)
+int
+store_receipt(struct pd *pd, const struct pd_account *pa,
+    const char *msgid, const char *rcpt, const char *event,
+    const char *why, char *err)
 {
 	struct proto_msg *pm = NULL;
 	unsigned char rnd[12];
@@ -109,10 +112,10 @@ outbox_receipt(struct pd *pd, const struct pd_account *pa,
 	    proto_set(pm, "Message-Id", msgid, err) == -1 ||
 	    proto_set(pm, "Sender", pa->pa_address, err) == -1 ||
 	    proto_set(pm, "Recipient", rcpt, err) == -1 ||
-	    proto_set(pm, "Event", "refused", err) == -1 ||
+	    proto_set(pm, "Event", event, err) == -1 ||
 	    proto_set(pm, "Reason", reason, err) == -1 ||
 	    proto_format(pm, &body, &blen, err) == -1 ||
-	    store_deliver(pd, pa, "receipt", msgid, NULL,
+	    store_deliver(pd, pa, "receipt", msgid, rcpt, NULL,
 	    (unsigned char *)body, blen, err) == -1)
 		goto out;
 	rc = 0;
@@ -152,8 +155,8 @@ store_outbox_failed(struct pd *pd, long long id, const char *why,
 		/* A relayed message's sender is not here: only logged. */
 		if (pa != NULL && strcmp(pa->pa_status, "active") == 0 &&
 		    pa->pa_agent != NULL) {
-			if (outbox_receipt(pd, pa, msgid, rcpt, why,
-			    err) == -1)
+			if (store_receipt(pd, pa, msgid, rcpt, "refused",
+			    why, err) == -1)
 				goto out;
 			*told = 1;
 		}

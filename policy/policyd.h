@@ -49,9 +49,15 @@
  *
  *	int	store_down(struct pd *pd);
  *	int	store_deliver(struct pd *pd, const struct pd_account *to,
- *		    const char *kind, const char *msgid,
+ *		    const char *kind, const char *msgid, const char *about,
  *		    const char *expires, const unsigned char *arm,
  *		    size_t armlen, char *err);
+ *	int	store_receipt(struct pd *pd, const struct pd_account *pa,
+ *		    const char *msgid, const char *rcpt, const char *event,
+ *		    const char *why, char *err);
+ *	enum pd_status store_revoke(struct pd *pd, X509 *client,
+ *		    const char *address, const unsigned char *body,
+ *		    size_t len, char *msg, size_t msglen);
  *	int	store_outbox_due(struct pd *pd, PGresult **res, char *err);
  *	int	store_outbox_sent(struct pd *pd, long long id, char *err);
  *	int	store_outbox_retry(struct pd *pd, long long id,
@@ -137,6 +143,7 @@ enum pd_status {
 	PD_OK = 200,
 	PD_BAD = 400,
 	PD_FORBIDDEN = 403,
+	PD_NOT_FOUND = 404,
 	PD_INTERNAL = 500,
 	PD_UNAVAILABLE = 503
 };
@@ -195,7 +202,12 @@ void	send_stop(struct pd *);
 
 int	store_down(struct pd *);
 int	store_deliver(struct pd *, const struct pd_account *, const char *,
-	    const char *, const char *, const unsigned char *, size_t, char *);
+	    const char *, const char *, const char *, const unsigned char *,
+	    size_t, char *);
+int	store_receipt(struct pd *, const struct pd_account *, const char *,
+	    const char *, const char *, const char *, char *);
+enum pd_status store_revoke(struct pd *, X509 *, const char *,
+	    const unsigned char *, size_t, char *, size_t);
 int	store_outbox_due(struct pd *, PGresult **, char *);
 int	store_outbox_sent(struct pd *, long long, char *);
 int	store_outbox_retry(struct pd *, long long, const char *, char *);

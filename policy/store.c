@@ -265,20 +265,27 @@ out:
 	return rc;
 }
 
-/* Wrap BG -> agent of an ARM record or a receipt, into agent_mailbox. */
+/*
+ * Wrap BG -> agent of an ARM record, a receipt or a revoke, into
+ * agent_mailbox; about is the ARM's sender (also kept in carried_arms,
+ * for a revocation) or the recipient a receipt is about, or NULL.
+ */
 int
 store_deliver(struct pd *pd, const struct pd_account *to, const char *kind,
-    const char *msgid, const char *expires, const unsigned char *arm,
-    size_t armlen, char *err)
+    const char *msgid, const char *about, const char *expires,
+    const unsigned char *arm, size_t armlen, char *err)
 {
 	static const char sql[] = "INSERT INTO agent_mailbox (address, kind, "
-	    "message_id, body, expires_at) VALUES ($1, $5, $2, $3, $4) "
-	    "ON CONFLICT DO NOTHING";
+	    "message_id, body, expires_at, about) VALUES ($1, $5, $2, $3, $4, "
+	    "coalesce($6, '')) ON CONFLICT DO NOTHING";
+	static const char carried[] = "INSERT INTO carried_arms (message_id, "
+	    "recipient, sender) VALUES ($2, $1, lower($3)) ON CONFLICT DO "
+	    "NOTHING";
 	STACK_OF(X509) *rcpts = NULL;
 	unsigned char *wrap = NULL;
 	size_t wraplen;
-	const char *vals[5];
-	int lens[5] = { 0, 0, 0, 0, 0 }, rc = -1;
+	const char *vals[6];
+	int lens[6] = { 0, 0, 0, 0, 0, 0 }, rc = -1;
 
 	if (to->pa_agent == NULL) {
 		tn_err(err, "%s: no agent certificate", to->pa_address);
@@ -298,7 +305,12 @@ store_deliver(struct pd *pd, const struct pd_account *to, const char *kind,
 	lens[2] = (int)wraplen;
 	vals[3] = expires;
 	vals[4] = kind;
-	if (db_exec(pd->pd_db, sql, 5, vals, lens, NULL, err) == -1)
+	vals[5] = about;
+	if (db_exec(pd->pd_db, sql, 6, vals, lens, NULL, err) == -1)
+		goto out;
+	vals[2] = about;
+	if (strcmp(kind, "arm") == 0 && about != NULL &&
+	    db_run(pd->pd_db, carried, 3, vals, err) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -382,8 +394,8 @@ st_recipient(struct pd *pd, const struct arm_record *ar, const char *rcpt,
 		}
 	}
 	if (to != NULL && to->pa_agent != NULL) {
-		if (store_deliver(pd, to, "arm", ar->ar_msgid, expires, arm,
-		    armlen, err) == -1)
+		if (store_deliver(pd, to, "arm", ar->ar_msgid, ar->ar_sender,
+		    expires, arm, armlen, err) == -1)
 			goto out;
 		(*ndel)++;
 	} else if (rd.rd_action != ROUTE_REJECT) {
@@ -734,6 +746,9 @@ store_purge(struct pd *pd, char *err)
 	if (db_run(pd->pd_db, "DELETE FROM held_arms WHERE coalesce("
 	    "released_at, purged_at) < now() - make_interval(secs => "
 	    "$1::double precision)", 1, &val, err) == -1 ||
+	    db_run(pd->pd_db, "DELETE FROM carried_arms WHERE delivered_at < "
+	    "now() - make_interval(secs => $1::double precision)", 1, &val,
+	    err) == -1 ||
 	    db_exec(pd->pd_db, "DELETE FROM refusals WHERE at < now() - "
 	    "make_interval(secs => $1::double precision)", 1, &val, NULL,
 	    &res, err) == -1)
