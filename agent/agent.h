@@ -20,8 +20,8 @@
  *	mail.c (ids, submission, the courier's signature), send.c
  *	(send; struct agent_session for send and fetch), fetch.c,
  *	register.c (register; service mail), read.c (read, inbox;
- *	struct agent_reader) and reject.c (an invitation from another
- *	courier, refused). Each file's header says who frees what.
+ *	struct agent_reader), reject.c (an invitation from another
+ *	courier, refused) and revoke.c (revoke; a revoke fetched). Each file's header says who frees what.
  */
 #ifndef TANDEM_AGENT_H
 #define TANDEM_AGENT_H
@@ -45,6 +45,7 @@
 #define AGENT_EX_NOARM		16	/* content mail whose ARM is not here */
 #define AGENT_EX_REFUSED	17	/* the background or the MTA said no */
 #define AGENT_EX_COURIER	18	/* answer not from our own courier */
+#define AGENT_EX_REVOKED	19	/* the sender revoked the message */
 
 #define AGENT_MAX_TO		TN_MAX_RCPTS
 #define AGENT_MAX_RESOLVE	16
@@ -101,6 +102,7 @@ int	store_path(const char *, const char *, char *, size_t);
 int	store_arm_put(struct store *, const char *, const char *, char *);
 int	store_arm_get(struct store *, const char *, char **, int *, char *);
 int	store_arm_forget(struct store *, const char *, char *);
+int	store_arm_revoke(struct store *, const char *, char *);
 
 /* net.c */
 struct agent_net;
@@ -203,5 +205,8 @@ int	cmd_send(struct agent_opts *);
 int	cmd_fetch(struct agent_opts *);
 int	cmd_read(struct agent_opts *);
 int	cmd_inbox(struct agent_opts *);
+int	cmd_revoke(struct agent_opts *);
+int	revoke_apply(struct store *, const struct proto_msg *, const char *,
+	    char *);
 
 #endif

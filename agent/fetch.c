@@ -15,8 +15,11 @@
  *	(Sender the agent's address, Message-Id as listed), signed by
  *	the same background: what happened at one recipient is said on
  *	standard error ("M was not delivered to R: its courier refused
- *	it: REASON" when a peer refused it for good), then the item is
- *	deleted.
+ *	it: REASON" when a peer refused it for good; "M to R: revoked:
+ *	REASON" after "tandem revoke"), then the item is deleted.
+ *	An item may also be a revoke of a message this agent received,
+ *	passed on by the same background: revoke_apply() (revoke.c)
+ *	deletes the ARM's key and marks the message revoked.
  * DIAGNOSTICS
  *	Messages on standard error; exit statuses in tandem(1): the
  *	first failure decides, after every ARM was tried. A listing that
@@ -87,8 +90,9 @@ fetch_receipt(struct agent_session *as, const struct proto_msg *pm,
 		    proto_get(pm, "Recipient"), reason != NULL ? ": " : "",
 		    reason != NULL ? reason : "");
 	else
-		fprintf(stderr, "tandem fetch: %s to %s: %s\n", msgid,
-		    proto_get(pm, "Recipient"), event);
+		fprintf(stderr, "tandem fetch: %s to %s: %s%s%s\n", msgid,
+		    proto_get(pm, "Recipient"), event, reason != NULL ? ": " :
+		    "", reason != NULL ? reason : "");
 	return 0;
 }
 
@@ -123,10 +127,12 @@ fetch_check(struct agent_session *as, const unsigned char *der, size_t len,
 		goto out;
 	rc = EX_DATAERR;
 	if (arm_parse((char *)out, outlen, &ar, err) == -1) {
-		/* Not an ARM: a receipt, or what arm_parse() said. */
+		/* Not an ARM: a receipt, a revoke, or what arm_parse() said. */
 		if (proto_parse((char *)out, outlen, &pm, why) == 0 &&
 		    pm->pm_kind == PROTO_RECEIPT)
 			rc = fetch_receipt(as, pm, msgid, err);
+		else if (pm != NULL && pm->pm_kind == PROTO_REVOKE)
+			rc = revoke_apply(as->as_st, pm, msgid, err);
 		goto out;
 	}
 	if (strcmp(ar->ar_msgid, msgid) != 0) {

@@ -11,6 +11,7 @@ agent_tandem_SOURCES = \
 	agent/read.c \
 	agent/register.c \
 	agent/reject.c \
+	agent/revoke.c \
 	agent/seal.c \
 	agent/send.c \
 	agent/store.c \

@@ -50,7 +50,7 @@
  *	rd_quiet is set (register's wait, after its first pass).
  *
  *	inbox lists each Tandem mail without opening it: "MESSAGE-ID
- *	FROM STATUS", STATUS one of readable, no-arm, expired,
+ *	FROM STATUS", STATUS one of readable, no-arm, expired, revoked,
  *	opens-used, service, invitation, or refused: REASON.
  * DIAGNOSTICS
  *	Messages on standard error, naming the file; exit statuses in
@@ -203,11 +203,13 @@ read_unwrap(struct agent_reader *rd, const struct tmail *tm,
 	rc = EX_SOFTWARE;
 	if (store_arm_get(rd->rd_st, tm->tm_msgid, &text, &state, err) == -1)
 		goto out;
-	rc = state == 0 ? AGENT_EX_NOARM : AGENT_EX_EXPIRED;
+	rc = state == 0 ? AGENT_EX_NOARM : state == 3 ? AGENT_EX_REVOKED :
+	    AGENT_EX_EXPIRED;
 	if (state != 1) {
 		tn_err(err, state == 0 ? "no ARM yet for %s (run \"tandem "
-		    "fetch\")" : "refused: message %s expired, its key is "
-		    "deleted", tm->tm_msgid);
+		    "fetch\")" : state == 3 ? "%s was revoked by its sender" :
+		    "refused: message %s expired, its key is deleted",
+		    tm->tm_msgid);
 		goto out;
 	}
 	rc = EX_DATAERR;
@@ -440,6 +442,8 @@ inbox_content(struct agent_reader *rd, const struct tmail *tm, char *err)
 	rc = read_unwrap(rd, tm, &der, &derlen, &ar, err);
 	if (rc == AGENT_EX_NOARM)
 		st = "no-arm";
+	else if (rc == AGENT_EX_REVOKED)
+		st = "revoked";
 	else if (rc == AGENT_EX_EXPIRED || (rc == 0 &&
 	    ar->ar_restr.rs_expires != 0 &&
 	    time(NULL) >= ar->ar_restr.rs_expires))
@@ -454,7 +458,8 @@ inbox_content(struct agent_reader *rd, const struct tmail *tm, char *err)
 	    store_opens(rd->rd_st, tm->tm_msgid, &n, err) == 0 &&
 	    n >= ar->ar_restr.rs_max_opens)
 		st = "opens-used";
-	if (rc != 0 && rc != AGENT_EX_NOARM && rc != AGENT_EX_EXPIRED)
+	if (rc != 0 && rc != AGENT_EX_NOARM && rc != AGENT_EX_EXPIRED &&
+	    rc != AGENT_EX_REVOKED)
 		printf("%s %s refused: %s\n", tm->tm_msgid, tm->tm_from, err);
 	else
 		printf("%s %s %s\n", tm->tm_msgid, tm->tm_from, st);

@@ -12,9 +12,11 @@
  *	stays 0600. store_arm_put() adds one unless the id is known
  *	(fetch is idempotent). store_arm_get() sets *text (free()) and
  *	*state: 0 unknown id, 1 present, 2 forgotten (expired: the
- *	key was deleted and text is NULL). store_arm_forget() deletes
- *	the record's key and keeps the id, so that a later fetch of the
- *	same ARM does not bring the key back.
+ *	key was deleted and text is NULL), 3 revoked by its sender (text
+ *	NULL). store_arm_forget() deletes the record's key and keeps the
+ *	id, so that a later fetch of the same ARM does not bring the key
+ *	back; store_arm_revoke() does the same and also records the id in
+ *	table revoked.
  *
  *	Every connection sets PRAGMA secure_delete = ON (SQLite's own
  *	default is off, though some distributions build it on): what is
@@ -51,7 +53,9 @@ static const char store_schema[] =
     " msgid TEXT PRIMARY KEY, count INTEGER NOT NULL,"
     " last INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS arms ("
-    " msgid TEXT PRIMARY KEY, arm TEXT, fetched INTEGER NOT NULL);";
+    " msgid TEXT PRIMARY KEY, arm TEXT, fetched INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS revoked ("
+    " msgid TEXT PRIMARY KEY, at INTEGER NOT NULL);";
 
 int
 store_path(const char *dir, const char *name, char *buf, size_t len)
@@ -246,11 +250,12 @@ store_arm_get(struct store *st, const char *msgid, char **text, int *state,
 
 	*text = NULL;
 	*state = 0;
-	if ((stmt = store_prepare(st, "SELECT arm FROM arms WHERE "
-	    "msgid = ?1", msgid, NULL, err)) == NULL)
+	if ((stmt = store_prepare(st, "SELECT arm, EXISTS (SELECT 1 FROM "
+	    "revoked WHERE msgid = ?1) FROM arms WHERE msgid = ?1", msgid,
+	    NULL, err)) == NULL)
 		return -1;
 	if ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
-		*state = 2;
+		*state = sqlite3_column_int(stmt, 1) ? 3 : 2;
 		if ((t = sqlite3_column_text(stmt, 0)) != NULL) {
 			*state = 1;
 			if ((*text = strdup((const char *)t)) == NULL) {
@@ -274,4 +279,19 @@ store_arm_forget(struct store *st, const char *msgid, char *err)
 	return store_run(st, "INSERT INTO arms (msgid, arm, fetched) "
 	    "VALUES (?1, NULL, strftime('%s','now')) ON CONFLICT (msgid) "
 	    "DO UPDATE SET arm = NULL", msgid, NULL, err);
+}
+
+int
+store_arm_revoke(struct store *st, const char *msgid, char *err)
+{
+	if (store_run(st, "BEGIN", NULL, NULL, err) == -1)
+		return -1;
+	if (store_arm_forget(st, msgid, err) == -1 ||
+	    store_run(st, "INSERT OR IGNORE INTO revoked (msgid, at) VALUES "
+	    "(?1, strftime('%s','now'))", msgid, NULL, err) == -1 ||
+	    store_run(st, "COMMIT", NULL, NULL, err) == -1) {
+		sqlite3_exec(st->st_db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return 0;
 }

@@ -13,6 +13,7 @@
  *	tandem send -d DIR --to ADDR ... [restrictions] --in MESSAGE
  *	    [--retry-for S]
  *	tandem fetch -d DIR
+ *	tandem revoke -d DIR MSGID [RECIPIENT ...]
  *	tandem read -d DIR [--out-dir DIR] [--id MSGID] [FILE ...]
  *	tandem inbox -d DIR [FILE ...]
  *	(network commands: [-c tandem.conf] [--smtp HOST:PORT] [--bg URL]
@@ -20,7 +21,7 @@
  * DESCRIPTION
  *	Reads the command line and runs one command; the commands are in
  *	init.c (init, import), seal.c (seal, open), register.c, send.c,
- *	fetch.c and read.c (read, inbox). The store folder
+ *	fetch.c, revoke.c and read.c (read, inbox). The store folder
  *	is -d DIR, else $TANDEM_HOME, else ~/.tandem; without -c, the
  *	settings are its tandem.conf when there is one (register writes
  *	it). The local password
@@ -73,6 +74,7 @@ usage(FILE *fp)
 	    "[restrictions] --in MESSAGE\n"
 	    "                   [--retry-for SECONDS]\n"
 	    "       tandem fetch [-d DIR]\n"
+	    "       tandem revoke [-d DIR] MESSAGE-ID [RECIPIENT ...]\n"
 	    "       tandem read [-d DIR] [--out-dir DIR] [--id MSGID] [--all] "
 	    "[FILE ...]\n"
 	    "       tandem inbox [-d DIR] [FILE ...]\n"
@@ -507,6 +509,7 @@ main(int argc, char **argv)
 		{ "register", cmd_register },
 		{ "send", cmd_send },
 		{ "fetch", cmd_fetch },
+		{ "revoke", cmd_revoke },
 		{ "read", cmd_read },
 		{ "inbox", cmd_inbox },
 	};
@@ -538,7 +541,8 @@ main(int argc, char **argv)
 			break;
 	if (i == sizeof(cmds) / sizeof(cmds[0]) ||
 	    parse_opts(&o, strcmp(argv[1], "read") == 0 ||
-	    strcmp(argv[1], "inbox") == 0, argc - 1, argv + 1) == -1) {
+	    strcmp(argv[1], "inbox") == 0 || strcmp(argv[1], "revoke") == 0,
+	    argc - 1, argv + 1) == -1) {
 		usage(stderr);
 		return EX_USAGE;
 	}
