@@ -28,6 +28,7 @@ POLICY_SCENARIOS = \
 	t/0552-policyd-hold-release.sh \
 	t/0553-policyd-hostile-agent-cert.sh \
 	t/0555-policyd-hostile-names.sh \
+	t/0556-policyd-revoke.sh \
 	t/0570-policyd-hostile-url.sh \
 	t/0576-policyd-ux-startup.sh
 TESTS += $(POLICY_SCENARIOS)
