@@ -115,6 +115,17 @@ test_expect_success 'bob'"'"'s agent refuses a revoke of rv2 by carol, who did n
 	nothing_revoked
 '
 
+test_expect_success 'bob'"'"'s agent refuses a revoke listed as another message (65)' '
+	forged f2 rv2@a.example alice@a.example &&
+	bg "INSERT INTO agent_mailbox (address, kind, message_id, body) VALUES (\$\$bob@a.example\$\$, \$\$revoke\$\$, \$\$rv3@a.example\$\$, decode(\$\$$(od -An -v -tx1 f2 | tr -d " \n")\$\$, \$\$hex\$\$))" >/dev/null &&
+	test_expect_code 65 agent bob fetch 2>err &&
+	test_grep "listed as rv3@a.example but the revoke is for rv2@a.example" err &&
+	test "$(bob_arms rv2@a.example "arm IS NOT NULL")" = 1 &&
+	test "$(sqlite3 "$TRASH/agent-bob/store.db" "SELECT count(*) FROM revoked")" = 0 &&
+	bg "DELETE FROM agent_mailbox WHERE kind = \$\$revoke\$\$" >/dev/null &&
+	nothing_revoked
+'
+
 test_expect_success 'alice revokes rv1: 200, three recipients' '
 	agent alice revoke rv1@a.example >out &&
 	echo "revoked 3" >expect && test_cmp expect out &&
