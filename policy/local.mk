@@ -43,6 +43,7 @@ BGFED_SCENARIOS = \
 	t/0725-bgfed-refusal-told.sh \
 	t/0730-bgfed-invitation-reject.sh \
 	t/0735-bgfed-domain-release.sh \
-	t/0740-bgfed-gateway.sh
+	t/0740-bgfed-gateway.sh \
+	t/0745-bgfed-revoke.sh
 TESTS += $(BGFED_SCENARIOS)
 EXTRA_DIST += $(BGFED_SCENARIOS) t/lib-bgfed.sh

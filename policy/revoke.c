@@ -21,12 +21,14 @@
  *	copy of the ARM at its next fetch.
  *
  *	and the sender gets a receipt (Event: revoked, a Reason saying
- *	which of the three) in her own agent_mailbox. A recipient served
- *	by another courier is not known here yet (carried_arms holds
- *	local deliveries only).
+ *	which of the three) in her own agent_mailbox. A recipient whose
+ *	ARM was forwarded to another courier (carried_arms.courier) is
+ *	not reached yet: it is counted and logged, never revoked.
  *
  *	The answer is 200 with "revoked N" (N recipients now), or
- *	"already revoked"; 400 for what is not a revoke, 403 when the
+ *	"already revoked", followed by "; M at other couriers not
+ *	reached: ..." when some were forwarded; 400 for what is not a
+ *	revoke, 403 when the
  *	client is not the Sender or not the message's sender, 404 for a
  *	message (or a Recipient) this background never carried.
  * DIAGNOSTICS
@@ -162,14 +164,15 @@ rv_commit(struct pd *pd, const struct pd_account *from,
 	PGresult *res = NULL;
 	enum pd_status st = PD_NONE;
 	char err[TN_ERRLEN];
-	int i, n = 0;
+	int i, n = 0, far = 0;
 
 	if (db_begin(pd->pd_db, err) == -1 ||
 	    db_exec(pd->pd_db, "SELECT recipient, sender, true, "
-	    "revoked_at IS NOT NULL FROM held_arms WHERE message_id = $1 AND "
-	    "released_at IS NULL AND (purged_at IS NULL OR revoked_at IS NOT "
-	    "NULL) UNION ALL SELECT recipient, sender, false, revoked_at IS "
-	    "NOT NULL FROM carried_arms WHERE message_id = $1 ORDER BY 1",
+	    "revoked_at IS NOT NULL, NULL FROM held_arms WHERE message_id = "
+	    "$1 AND released_at IS NULL AND (purged_at IS NULL OR revoked_at "
+	    "IS NOT NULL) UNION ALL SELECT recipient, sender, false, "
+	    "revoked_at IS NOT NULL, courier FROM carried_arms WHERE "
+	    "message_id = $1 ORDER BY 1",
 	    1, &msgid, NULL, &res, err) == -1)
 		goto fail;
 	if ((st = rv_check(pm, res, from->pa_address, msg, msglen)) !=
@@ -179,8 +182,15 @@ rv_commit(struct pd *pd, const struct pd_account *from,
 	}
 	for (i = 0; i < PQntuples(res); i++) {
 		rcpt = PQgetvalue(res, i, 0);
-		if (strcmp(PQgetvalue(res, i, 3), "t") == 0 ||
-		    !rv_named(pm, rcpt))
+		if (!rv_named(pm, rcpt))
+			continue;
+		if (!PQgetisnull(res, i, 4)) {
+			log_info("revoke msgid=%s rcpt=%s status=not-reached "
+			    "courier=%s", msgid, rcpt, PQgetvalue(res, i, 4));
+			far++;
+			continue;
+		}
+		if (strcmp(PQgetvalue(res, i, 3), "t") == 0)
 			continue;
 		if (rv_one(pd, msgid, rcpt, strcmp(PQgetvalue(res, i, 2),
 		    "t") == 0, text, len, &why, err) == -1 ||
@@ -193,12 +203,17 @@ rv_commit(struct pd *pd, const struct pd_account *from,
 	}
 	if (db_commit(pd->pd_db, err) == -1)
 		goto fail;
-	log_info("revoke msgid=%s sender=%s status=%s revoked=%d", msgid,
-	    from->pa_address, n > 0 ? "stored" : "duplicate", n);
-	if (n > 0)
+	log_info("revoke msgid=%s sender=%s status=%s revoked=%d "
+	    "not_reached=%d", msgid, from->pa_address, n > 0 ? "stored" :
+	    "duplicate", n, far);
+	if (n == 0 && far == 0)
+		snprintf(msg, msglen, "already revoked");
+	else if (far == 0)
 		snprintf(msg, msglen, "revoked %d", n);
 	else
-		snprintf(msg, msglen, "already revoked");
+		snprintf(msg, msglen, "revoked %d; %d at other couriers not "
+		    "reached: revocation across couriers is not built yet", n,
+		    far);
 	st = PD_OK;
 	goto out;
 fail:

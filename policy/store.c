@@ -333,6 +333,18 @@ st_hold(struct pd *pd, const struct arm_record *ar, const char *rcpt,
 	return db_exec(pd->pd_db, sql, 5, vals, lens, NULL, err);
 }
 
+/* For a revocation: rcpt's ARM went to courier (revoke.c). */
+static int
+st_forwarded(struct pd *pd, const struct arm_record *ar, const char *rcpt,
+    const char *courier, char *err)
+{
+	const char *vals[4] = { ar->ar_msgid, rcpt, ar->ar_sender, courier };
+
+	return db_run(pd->pd_db, "INSERT INTO carried_arms (message_id, "
+	    "recipient, sender, courier) VALUES ($1, lower($2), lower($3), "
+	    "$4) ON CONFLICT DO NOTHING", 4, vals, err);
+}
+
 /*
  * Rules 2-5: queue the ARM record for another courier (fed_send()); 1
  * when neither it nor the superior is introduced.
@@ -350,6 +362,8 @@ st_forward(struct pd *pd, const struct arm_record *ar, const char *rcpt,
 	if ((r = fed_send_own(&fd, rd->rd_courier, ar->ar_msgid,
 	    ar->ar_sender, rcpt, arm, armlen, used, err)) == -1 || r == 1)
 		return r;
+	if (st_forwarded(pd, ar, rcpt, used, err) == -1)
+		return -1;
 	log_info("courier msgid=%s rcpt=%s action=forward courier=%s%s%s "
 	    "hops=1 origin=%s route=%s", ar->ar_msgid, rcpt, used,
 	    strcasecmp(used, rd->rd_courier) != 0 ? " for=" : "",

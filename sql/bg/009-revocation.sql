@@ -6,8 +6,10 @@
 --	to, who the ARM was from, also after the recipient's agent took
 --	it and the mailbox row is gone: carried_arms keeps one row per
 --	message and recipient delivered here (never the ARM, its key or
---	its wrap), and revoked_at once revoked. Its rows go with
---	hygiene.history_limit, like the help desk's history.
+--	its wrap), and revoked_at once revoked; or forwarded to another
+--	courier (courier: its name), which a revocation does not reach
+--	yet. Its rows go with hygiene.history_limit, like the help
+--	desk's history.
 --
 --	held_arms.revoked_at marks a held ARM destroyed by a revocation
 --	(purged_at is set too: it is gone).
@@ -21,6 +23,7 @@ CREATE TABLE carried_arms (
 	message_id	text NOT NULL,
 	recipient	text NOT NULL,
 	sender		text NOT NULL,
+	courier		text,
 	delivered_at	timestamptz NOT NULL DEFAULT now(),
 	revoked_at	timestamptz,
 	PRIMARY KEY (message_id, recipient)
