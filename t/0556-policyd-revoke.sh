@@ -134,6 +134,7 @@ test_expect_success 'alice revokes rv1: 200, three recipients' '
 
 test_expect_success 'the background: dave'"'"'s held ARM destroyed, carol'"'"'s unfetched ARM gone, a revoke waits for bob' '
 	test "$(bg "SELECT recipient, length(arm), purged_at IS NOT NULL, revoked_at IS NOT NULL FROM held_arms")" = "dave@a.example|0|t|t" &&
+	test "$(bg "SELECT recipient, outcome FROM helpdesk.held_arms_history")" = "dave@a.example|revoked" &&
 	test "$(bg "SELECT count(*) FROM agent_mailbox WHERE address = \$\$carol@a.example\$\$")" = 0 &&
 	test "$(bg "SELECT kind, message_id FROM agent_mailbox WHERE address = \$\$bob@a.example\$\$")" = "revoke|rv1@a.example" &&
 	test "$(bg "SELECT count(*) FROM carried_arms WHERE revoked_at IS NOT NULL")" = 2 &&

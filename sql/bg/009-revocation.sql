@@ -12,7 +12,8 @@
 --	desk's history.
 --
 --	held_arms.revoked_at marks a held ARM destroyed by a revocation
---	(purged_at is set too: it is gone).
+--	(purged_at is set too: it is gone); helpdesk.held_arms_history
+--	shows it as "revoked".
 --
 --	agent_mailbox.about names the other party of a row: the sender
 --	of an ARM, the recipient a receipt is about; "" otherwise. A
@@ -38,3 +39,13 @@ ALTER TABLE agent_mailbox
 	ADD UNIQUE (address, kind, message_id, about);
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON carried_arms TO tandem_bg;
+
+CREATE OR REPLACE VIEW helpdesk.held_arms_history AS
+SELECT id, message_id, sender, recipient, received_at,
+    CASE WHEN released_at IS NOT NULL THEN 'released'
+	WHEN revoked_at IS NOT NULL THEN 'revoked' ELSE 'purged' END
+	AS outcome,
+    coalesce(released_at, purged_at) AS ended_at
+FROM held_arms
+WHERE released_at IS NOT NULL OR purged_at IS NOT NULL
+ORDER BY ended_at DESC, id DESC;
