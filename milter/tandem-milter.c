@@ -647,7 +647,7 @@ static struct smfiDesc desc = {
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: tandem-milter -c FILE [-f] [-n] [-u USER]\n");
+	fprintf(stderr, "usage: tandem-milter [-c FILE] [-f] [-n] [-u USER]\n");
 	exit(EX_USAGE);
 }
 
