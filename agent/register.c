@@ -38,6 +38,7 @@
  */
 #include <openssl/pem.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -342,8 +343,14 @@ reg_run(const struct agent_opts *o, const char *pass, char *err)
 	struct store *st = NULL;
 	X509 *fg = NULL;
 	char path[1024];
-	int rc = EX_CONFIG, made = 0;
+	int rc = EX_NOINPUT, made = 0;
 
+	/* A missing file is 66, as for import (tandem(1)). */
+	if (access(o->o_anchor, F_OK) == -1) {
+		tn_err(err, "%s: %s", o->o_anchor, strerror(errno));
+		goto out;
+	}
+	rc = EX_CONFIG;
 	if ((trust = pki_trust_load(o->o_anchor, err)) == NULL)
 		goto out;
 	if ((rc = reg_verify(o, trust, &inv, &fg, err)) != 0)

@@ -24,8 +24,8 @@
  *	fetch.c, revoke.c and read.c (read, inbox). The store folder
  *	is -d DIR, else $TANDEM_HOME, else ~/.tandem; without -c, the
  *	settings are its tandem.conf when there is one (register writes
- *	it). The local password
- *	comes from --password-file FILE or $TANDEM_PASSWORD.
+ *	it). The local password comes from --password-fd N,
+ *	--password-file FILE, $TANDEM_PASSWORD or the terminal.
  * DIAGNOSTICS
  *	Messages on standard error; exit statuses in tandem(1).
  */
@@ -81,8 +81,10 @@ usage(FILE *fp)
 	    "       (network: [-c tandem.conf] [--smtp HOST:PORT] "
 	    "[--bg URL] [--maildir DIR]\n"
 	    "                 [--resolve HOST:PORT:ADDR ...])\n"
-	    "       (all take --password-file FILE or --password-fd N; else "
-	    "$TANDEM_PASSWORD)\n"
+	    "       (password: --password-fd N, --password-file FILE, "
+	    "$TANDEM_PASSWORD,\n"
+	    "                  else asked on the terminal; import and open "
+	    "need none)\n"
 	    "       tandem --help | --version\n");
 }
 

@@ -712,7 +712,8 @@ invite_text(const struct tmail_invite *ti, char **text, char *err)
 	    "     tandem register --invitation invitation.eml "
 	    "--anchor root.crt%s%s\n\n"
 	    "   It asks for a new password for your keys twice, and saves "
-	    "the\n   settings; then \"tandem read\" shows your mail.\n",
+	    "the\n   settings; then \"tandem fetch\" gets the keys of your "
+	    "messages\n   and \"tandem read\" shows them.\n",
 	    ti->ti_submission != NULL ? " --smtp " : "",
 	    ti->ti_submission != NULL ? ti->ti_submission : "");
 	if (fclose(f) != 0) {

@@ -647,7 +647,7 @@ static struct smfiDesc desc = {
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: tandem-milter -c FILE [-f] [-n] [-u USER]\n");
+	fprintf(stderr, "usage: tandem-milter [-c FILE] [-f] [-n] [-u USER]\n");
 	exit(EX_USAGE);
 }
 
@@ -958,8 +958,8 @@ out:
 	pki_trust_free(fg.fg_trust);
 	keybox_free(fg.fg_keybox);
 	keybox_free(fg.fg_heldbox);
+	sk_X509_pop_free(fg.fg_id.ci_chain, X509_free);	/* before the memset */
 	fgdb_id_free(&fg.fg_id);
-	sk_X509_pop_free(fg.fg_id.ci_chain, X509_free);
 	free(fg.fg_chain_pem);
 	free(fg.fg_self_pem);
 	conf_free(fg.fg_conf);

@@ -92,6 +92,7 @@ test_expect_success '--help on standard output, exit 0, for every command; --ver
 	for c in "" init import seal open register send fetch read inbox; do
 		tandem $c --help >out 2>err &&
 		test_grep "^usage: tandem init" out &&
+		test_grep "else asked on the terminal; import and open need none" out &&
 		! test -s err || return 1
 	done &&
 	tandem --version >out &&

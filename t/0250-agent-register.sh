@@ -157,6 +157,13 @@ test_expect_success 'refused: an expired invitation (65), garbage (65), another 
 	test ! -f x3/store.db
 '
 
+test_expect_success 'refused: a missing --anchor file (66), no store made' '
+	test_expect_code 66 tandem register -d x5 --invitation inv.der \
+		--anchor no-such-root.crt --smtp $addr:$port --no-wait 2>err &&
+	test_grep "no-such-root.crt: No such file or directory" err &&
+	test ! -f x5/store.db
+'
+
 test_expect_success 'the MTA unreachable: 75 and the new store is removed' '
 	invitation inv6.txt ida@a.example &&
 	ag_sign ca/elements/fg.crt ca/elements/fg.key inv6.txt inv6.der &&

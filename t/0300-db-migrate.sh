@@ -163,17 +163,22 @@ bg_running() {
 	tandemctl db status --db "$BG" | grep -q "^subscription=tandem_bg enabled=t running=t "
 }
 
-test_expect_success 'status on both ends' '
-	pg_wait_for fg fg "SELECT active FROM pg_replication_slots WHERE slot_name = \$\$tandem_bg\$\$" t &&
+# The slot is active while a subscription worker streams from it.
+fg_slot_active() {
 	tandemctl db status --db "$FG" >out &&
+	grep -q "^slot=tandem_bg active=t lag_bytes=[0-9]*\$" out
+}
+
+test_expect_success 'status on both ends' '
+	# The worker that the ALTER SUBSCRIPTION above ends may still
+	# show for a moment, then none until the next one starts; the
+	# slot is inactive between the two.
+	wait_until 30 bg_running &&
+	wait_until 30 fg_slot_active &&
 	test_grep "^element=fg schema_version=5 migrations=5\$" out &&
 	test_grep "^publication=tandem_pub tables=5\$" out &&
-	test_grep "^slot=tandem_bg active=t lag_bytes=[0-9]*\$" out &&
 	tandemctl db status --db "$BG" >out &&
-	test_grep "^element=bg schema_version=9 migrations=9\$" out &&
-	# The worker that the ALTER SUBSCRIPTION above ends may still
-	# show for a moment, then none until the next one starts.
-	wait_until 30 bg_running
+	test_grep "^element=bg schema_version=9 migrations=9\$" out
 '
 
 test_done

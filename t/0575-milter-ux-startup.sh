@@ -36,6 +36,13 @@ refused() {
 	test_must_fail test -S "$SOCK"
 }
 
+test_expect_success 'a bad option: exit 64 and the usage of tandem-milter(8), -c optional' '
+	test_expect_code 64 tandem-milter -x >out 2>err &&
+	test_grep "^usage: tandem-milter \[-c FILE\] \[-f\] \[-n\] \[-u USER\]$" err &&
+	test_expect_code 64 tandem-milter -c "$CR_FG_CONF" extra >out 2>err &&
+	test_grep "^usage: tandem-milter \[-c FILE\]" err
+'
+
 test_expect_success 'a missing key file is named on stderr, not only in the log' '
 	conf "s|key = \".*/fg.key\"|key = \"$TRASH/nowhere.key\"|" >c1.conf &&
 	refused c1.conf "nowhere.key"

@@ -399,6 +399,10 @@ test_invitation(X509_STORE *store)
 	    "--anchor root.crt --smtp mail.a.example:587\r\n") != NULL &&
 	    strstr(mail, "from the courier's operator") != NULL,
 	    "the whole command; the root from the operator");
+	ok(strstr(mail, "then \"tandem fetch\" gets the keys of your "
+	    "messages\r\n   and \"tandem read\" shows them.") != NULL,
+	    "fetch before read: a held message's key waits at the "
+	    "background");
 	invite_operator(&ti);
 	if (!ok(tmail_parse(mail, len, &tm, err) == 0 &&
 	    tm->tm_kind == TMAIL_INVITATION &&
