@@ -137,24 +137,27 @@ agent_session_free(struct agent_session *as)
 	memset(as, 0, sizeof(*as));
 }
 
-static time_t
-now_mono(void)
+/* Milliseconds on the monotonic clock. */
+static long long
+now_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /*
  * Before another try: 1 after waiting the delay (then doubled, at most
- * SEND_RETRY_MAX), 0 when it would end after retry_for seconds.
+ * SEND_RETRY_MAX), 0 when the try would start more than retry_for
+ * seconds after the first (measured in milliseconds: whole seconds
+ * would round the first try down and the budget with it).
  */
 static int
-send_wait(time_t start, unsigned int *delay, long retry_for,
+send_wait(long long start, unsigned int *delay, long retry_for,
     const char *err)
 {
-	if (now_mono() - start + (time_t)*delay > retry_for)
+	if (now_ms() - start + *delay * 1000LL > retry_for * 1000LL)
 		return 0;
 	fprintf(stderr, "tandem send: %s; again in %u s\n", err, *delay);
 	sleep(*delay);
@@ -197,7 +200,7 @@ send_arm(struct agent_session *as, const struct arm_record *ar,
 	unsigned char *w = NULL;
 	char *text = NULL;
 	size_t len = 0, wlen;
-	time_t start = now_mono();
+	long long start = now_ms();
 	unsigned int delay = 1;
 	int rc = EX_SOFTWARE;
 
@@ -227,7 +230,7 @@ send_run(struct agent_session *as, const struct agent_opts *o, char *err)
 	struct arm_record *ar = NULL;
 	unsigned char *der = NULL, *w = NULL;
 	size_t derlen, wlen;
-	time_t start;
+	long long start;
 	unsigned int delay = 1;
 	int rc;
 
@@ -240,7 +243,7 @@ send_run(struct agent_session *as, const struct agent_opts *o, char *err)
 	    err) == -1)
 		goto out;
 	/* The ARM is at the background: the same mail, until it is taken. */
-	start = now_mono();
+	start = now_ms();
 	while ((rc = agent_submit(as->as_net, TMAIL_CONTENT, as->as_address,
 	    ar->ar_rcpts, ar->ar_nrcpts, ar->ar_msgid, w, wlen, err)) ==
 	    EX_TEMPFAIL && send_wait(start, &delay, o->o_retry_for, err))

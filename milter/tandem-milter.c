@@ -761,15 +761,16 @@ privs_lookup(const struct conf *cf, const char *user, struct privs *pv)
 	pv->pv_uid = pw->pw_uid;
 	pv->pv_gid = pw->pw_gid;
 	pv->pv_sockgid = gr->gr_gid;
-	if (cf->cf_ca_user[0] != '\0' &&
-	    ((pw = getpwnam(cf->cf_ca_user)) == NULL ||
-	    pw->pw_uid == pv->pv_uid))
-		log_fatal(EX_CONFIG, "%s: foreground: ca_user %s: %s%s",
-		    cf->cf_path, cf->cf_ca_user, pw == NULL ?
-		    "no such user" : "the same user as ", pw == NULL ? "" :
-		    user != NULL ? "-u; the CA process and the milter need "
-		    "two users" : "foreground.user; the CA process and the "
-		    "milter need two users");
+	if (cf->cf_ca_user[0] == '\0')
+		return;
+	if ((pw = getpwnam(cf->cf_ca_user)) == NULL)
+		log_fatal(EX_CONFIG, "%s: foreground: ca_user %s: no such "
+		    "user", cf->cf_path, cf->cf_ca_user);
+	if (pw->pw_uid == pv->pv_uid)
+		log_fatal(EX_CONFIG, "%s: foreground: ca_user %s: the same "
+		    "user as %s; the CA process and the milter need two "
+		    "users", cf->cf_path, cf->cf_ca_user,
+		    user != NULL ? "-u" : "foreground.user");
 }
 
 /*

@@ -121,9 +121,7 @@ pd_hygiene(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (store_purge(pd, err) == -1 || bgfed_release(pd, NULL, err) == -1)
 		log_warn("hygiene status=error reason=\"%s\"", err);
-	if (pd->pd_certs_at == 0)
-		pd->pd_certs_at = time(NULL);	/* main() checked at start */
-	else if (time(NULL) - pd->pd_certs_at >= 86400) {
+	if (time(NULL) - pd->pd_certs_at >= 86400) {
 		pki_expiry_check(pd->pd_cf, NULL, time(NULL), log_warn);
 		pd->pd_certs_at = time(NULL);
 	}
@@ -213,6 +211,7 @@ main(int argc, char **argv)
 	if (db_schema_check_at(pd.pd_cf->cf_conninfo, "bg", err) == -1)
 		log_fatal(EX_CONFIG, "%s", err);
 	pki_expiry_check(pd.pd_cf, NULL, time(NULL), log_warn);
+	pd.pd_certs_at = time(NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if ((pd.pd_base = event_base_new()) == NULL)
 		log_fatal(EX_OSERR, "cannot make the event loop");
