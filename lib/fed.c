@@ -598,11 +598,13 @@ fed_send(struct fed *fd, const char *courier, const char *avoid,
 	ic.ic_token = (char *)it->it_token;
 	ic.ic_origin_date = (char *)it->it_origin_date;
 	ic.ic_origin_sig = (char *)it->it_origin_sig;
+	ic.ic_pay = it->it_pay;
 	if (self) {
-		if (fed_route_token(fd, it->it_rcpt, tok, sizeof(tok),
-		    err) == -1)
+		/* A revoke or a receipt asks for no introduction back. */
+		if (it->it_pay == INTRO_PAY_ITEM && fed_route_token(fd,
+		    it->it_rcpt, tok, sizeof(tok), err) == -1)
 			goto out;
-		ic.ic_token = tok;
+		ic.ic_token = it->it_pay == INTRO_PAY_ITEM ? tok : NULL;
 		/* ... and signs what it asserts (doc/security.md). */
 		if (proto_format_time(time(NULL), now, sizeof(now)) == -1) {
 			tn_err(err, "cannot format the time");
@@ -817,7 +819,10 @@ fed_forward(struct fed *fd, struct fed_in *fi, const struct fed_item *in,
 	return 0;
 }
 
-/* One recipient of an inter-courier message. */
+/*
+ * One recipient of an inter-courier message: 0, 1 a revoke or a
+ * receipt the element refused (fed_refuse(), against the origin), -1.
+ */
 static int
 fed_ic_rcpt(struct fed *fd, struct fed_in *fi, const char *rcpt, char *err)
 {
@@ -825,6 +830,7 @@ fed_ic_rcpt(struct fed *fd, struct fed_in *fi, const char *rcpt, char *err)
 	const struct intro_ic *ic = fi->fi_ic;
 	struct route_decision rd;
 	struct fed_item it;
+	char why[TN_ERRLEN];
 	int r;
 
 	memset(&it, 0, sizeof(it));
@@ -840,10 +846,21 @@ fed_ic_rcpt(struct fed *fd, struct fed_in *fi, const char *rcpt, char *err)
 	it.it_token = ic->ic_token;
 	it.it_origin_date = ic->ic_origin_date;
 	it.it_origin_sig = ic->ic_origin_sig;
+	it.it_pay = ic->ic_pay;
 	if (fed_route(fd, rcpt, fi->fi_src, fi->fi_peer->in_courier, &rd,
 	    err) == -1)
 		return -1;
 	fed_note(fd, FED_EV_ROUTE, &it, NULL, route_action_name(rd.rd_action));
+	/* A revoke or a receipt at the courier that serves its recipient. */
+	if (it.it_pay != INTRO_PAY_ITEM && (rd.rd_action ==
+	    ROUTE_DELIVER_LOCAL || rd.rd_action == ROUTE_HOLD_AND_INVITE)) {
+		if ((r = ops->fo_control(fd, &it, why)) == 1)
+			return fed_refuse(fd, fi->fi_origin, it.it_pay ==
+			    INTRO_PAY_REVOKE ? "Revoke" : "Receipt", "%s", why);
+		if (r == -1)
+			snprintf(err, TN_ERRLEN, "%s", why);
+		return r;
+	}
 	switch (rd.rd_action) {
 	case ROUTE_DELIVER_LOCAL:
 		if ((r = ops->fo_deliver(fd, &it, err)) == -1)
@@ -925,6 +942,12 @@ fed_ic_take(struct fed *fd, struct fed_in *fi, char *why, char *err)
 		    "background carries ARMs");
 		return FED_BAD;
 	}
+	if (ic->ic_pay != INTRO_PAY_ITEM &&
+	    fd->fd_ops->fo_control == NULL) {
+		snprintf(why, TN_ERRLEN, "a revoke or a receipt: only "
+		    "backgrounds carry them");
+		return FED_BAD;
+	}
 	if ((w = fed_ic_why(fd, fi)) != NULL) {
 		snprintf(why, TN_ERRLEN, "%s", w);
 		return FED_REFUSED;
@@ -935,7 +958,7 @@ fed_ic_take(struct fed *fd, struct fed_in *fi, char *why, char *err)
 		snprintf(why, TN_ERRLEN, "%s", fd->fd_claim_why);
 		return r == 1 ? FED_REFUSED : FED_ERROR;
 	}
-	if (fd->fd_ops->fo_check != NULL &&
+	if (ic->ic_pay == INTRO_PAY_ITEM && fd->fd_ops->fo_check != NULL &&
 	    fd->fd_ops->fo_check(fd, ic, &fi->fi_extra, why) == -1)
 		return FED_BAD;
 	if ((fresh = fed_seen(fd, ic->ic_id, "inter-courier", err)) == -1)
@@ -964,9 +987,11 @@ fed_ic_take(struct fed *fd, struct fed_in *fi, char *why, char *err)
 		return r == 1 ? FED_REFUSED : FED_ERROR;
 	}
 	for (i = 0; i < ic->ic_nrcpts; i++)
-		if (fed_ic_rcpt(fd, fi, ic->ic_rcpts[i], err) == -1)
-			return FED_ERROR;
-	if (fed_back(fd, fi, err) == -1)
+		if ((r = fed_ic_rcpt(fd, fi, ic->ic_rcpts[i], err)) != 0) {
+			snprintf(why, TN_ERRLEN, "%s", fd->fd_claim_why);
+			return r == 1 ? FED_REFUSED : FED_ERROR;
+		}
+	if (ic->ic_pay == INTRO_PAY_ITEM && fed_back(fd, fi, err) == -1)
 		return FED_ERROR;
 	return FED_TAKEN;
 }
@@ -1215,18 +1240,19 @@ out:
  * (the sealed content as received), the background's held ARMs (the
  * ARM record wrapped to a courier end, or to this BG), which expire.
  * Columns: id, message id, sender, recipient, payload, expiry (text or
- * NULL), expired.
+ * NULL), expired, the origin courier of an ARM another courier brought
+ * (or NULL).
  */
 static const char fed_held_fg[] = "SELECT id, message_id, sender, "
-    "recipient, body, NULL, false FROM held_messages WHERE released_at IS "
-    "NULL AND purged_at IS NULL AND ($1::text IS NULL OR lower(recipient) "
-    "= lower($1)) ORDER BY id FOR UPDATE";
+    "recipient, body, NULL, false, NULL FROM held_messages WHERE "
+    "released_at IS NULL AND purged_at IS NULL AND ($1::text IS NULL OR "
+    "lower(recipient) = lower($1)) ORDER BY id FOR UPDATE";
 static const char fed_held_bg[] = "SELECT id, message_id, sender, "
     "recipient, arm, to_char(expires_at AT TIME ZONE 'UTC', "
     "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), coalesce(expires_at <= now(), "
-    "false) FROM held_arms WHERE released_at IS NULL AND purged_at IS NULL "
-    "AND ($1::text IS NULL OR lower(recipient) = lower($1)) ORDER BY id "
-    "FOR UPDATE";
+    "false), origin FROM held_arms WHERE released_at IS NULL AND "
+    "purged_at IS NULL AND ($1::text IS NULL OR lower(recipient) = "
+    "lower($1)) ORDER BY id FOR UPDATE";
 
 /* One held item routed again: 1 when it went, 0 when it stays. */
 static int
@@ -1299,6 +1325,7 @@ fed_release_row(struct fed *fd, PGresult *r, int i, char *err)
 	it.it_rcpt = PQgetvalue(r, i, 3);
 	it.it_hops = 1;
 	it.it_expires = PQgetisnull(r, i, 5) ? NULL : PQgetvalue(r, i, 5);
+	it.it_origin = PQgetisnull(r, i, 7) ? NULL : PQgetvalue(r, i, 7);
 	if (strcmp(PQgetvalue(r, i, 6), "t") == 0) {
 		if (db_run(fd->fd_db, "UPDATE held_arms SET purged_at = now(), "
 		    "arm = '\\x' WHERE id = $1", 1, &hid, err) == -1)

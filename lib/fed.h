@@ -95,6 +95,13 @@
  *			foreground withdraws the pending invitation then.
  *	  fo_note	what the engine did (struct fed_note), for the
  *			element's log in its own words.
+ *	  fo_control	(NULL at a foreground: refused as bad) a revoke
+ *			or a receipt (it_pay) reached the courier serving
+ *			its recipient (the route says deliver or hold):
+ *			the element acts on it (doc/flows.md 7); 1
+ *			when it does not believe it (the reason in
+ *			err): the whole message is refused (FED_REFUSED,
+ *			the claim "Revoke" or "Receipt" of the origin).
  *
  *	fed_init() fills a struct fed: the endpoint is the service
  *	mailbox of a foreground (PKI_KIND_FG), the URL of a background.
@@ -169,6 +176,13 @@
  *
  *	fed_send_own() is fed_send() of a local user's message for one
  *	recipient: Hops 1, this element the origin.
+ *
+ *	An item may be a revoke or a receipt instead of the message
+ *	(it_pay): it is signed, sent, taken and routed the same way (a
+ *	receipt's Sender is the recipient it reports on, its Recipient the
+ *	message's sender), but it carries no route token, the receiver
+ *	does not introduce itself back, and where a message would be
+ *	delivered or held the element's fo_control acts on it.
  *
  *	fed_introduce() queues this element's introduction, with addrs
  *	(each with the route token of proofs, when proofs is not NULL and
@@ -267,6 +281,8 @@ struct fed_item {
 	const char		*it_token;	/* Route-Token carried, or NULL */
 	const char		*it_origin_date;	/* relayed: the */
 	const char		*it_origin_sig;		/* origin's, as read */
+	enum intro_pay		 it_pay;	/* the message, or a revoke
+						   or receipt about it */
 };
 
 struct fed;
@@ -325,6 +341,7 @@ struct fed_ops {
 	int	(*fo_released)(struct fed *, const struct fed_item *,
 		    const char *courier, char *err);
 	void	(*fo_note)(struct fed *, const struct fed_note *);
+	int	(*fo_control)(struct fed *, const struct fed_item *, char *);
 };
 
 /* This element, for one call. Pointers are borrowed. */

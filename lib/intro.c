@@ -739,6 +739,20 @@ ic_fields(struct proto_msg *pm, const struct intro_ic *ic, char *err)
 	return 0;
 }
 
+/* The part an inter-courier message carries its payload in. */
+static const char *
+ic_part(const struct intro_ic *ic)
+{
+	switch (ic->ic_pay) {
+	case INTRO_PAY_REVOKE:
+		return "revoke";
+	case INTRO_PAY_RECEIPT:
+		return "receipt";
+	default:
+		return ic->ic_kind == PKI_KIND_FG ? "sealed" : "arm";
+	}
+}
+
 int
 intro_ic_make(const struct intro_ic *ic, char **out, size_t *outlen,
     char *err)
@@ -747,7 +761,8 @@ intro_ic_make(const struct intro_ic *ic, char **out, size_t *outlen,
 	char *cert = NULL, *chain = NULL;
 	int rc = -1;
 
-	if (ic->ic_kind != PKI_KIND_FG && ic->ic_kind != PKI_KIND_BG) {
+	if ((ic->ic_kind != PKI_KIND_FG && ic->ic_kind != PKI_KIND_BG) ||
+	    (ic->ic_kind == PKI_KIND_FG && ic->ic_pay != INTRO_PAY_ITEM)) {
 		tn_err(err, "inter-courier: payload of no element kind");
 		return -1;
 	}
@@ -759,8 +774,8 @@ intro_ic_make(const struct intro_ic *ic, char **out, size_t *outlen,
 	    ic_fields(pm, ic, err) == -1 ||
 	    origin_parts(ic->ic_origin_pem, &cert, &chain, err) == -1)
 		goto out;
-	if (proto_attach(pm, ic->ic_kind == PKI_KIND_FG ? "sealed" : "arm",
-	    ic->ic_payload, ic->ic_paylen, err) == -1 ||
+	if (proto_attach(pm, ic_part(ic), ic->ic_payload, ic->ic_paylen,
+	    err) == -1 ||
 	    proto_attach(pm, "origin-cert", cert, strlen(cert), err) == -1 ||
 	    proto_attach(pm, "origin-chain", chain, strlen(chain), err) == -1 ||
 	    proto_format(pm, out, outlen, err) == -1)
@@ -787,7 +802,7 @@ dup_field(const struct proto_msg *pm, const char *name, size_t n, int *bad)
 /* A struct intro_ic from a checked inter-courier message. */
 static struct intro_ic *
 ic_take(const struct proto_msg *pm, const struct proto_part *pay,
-    const struct intro *origin, char *err)
+    enum intro_pay what, const struct intro *origin, char *err)
 {
 	struct intro_ic *ic;
 	int bad = 0;
@@ -818,6 +833,7 @@ ic_take(const struct proto_msg *pm, const struct proto_part *pay,
 		    ic->ic_nrcpts, &bad);
 	ic->ic_hops = (unsigned int)strtoul(proto_get(pm, "Hops"), NULL, 10);
 	ic->ic_kind = origin->in_kind;
+	ic->ic_pay = what;
 	memcpy(ic->ic_payload, pay->pp_data, pay->pp_len + 1);
 	ic->ic_paylen = pay->pp_len;
 	if ((ic->ic_origin_pem = strdup(origin->in_pem)) == NULL)
@@ -838,6 +854,7 @@ intro_ic_read(const struct pki_trust *tr, const char *buf, size_t len,
 	const struct proto_part *c, *ch, *pay;
 	struct intro *in = NULL;
 	enum pki_kind want;
+	enum intro_pay what;
 	char why[TN_ERRLEN];
 	int rc = -1;
 
@@ -849,12 +866,16 @@ intro_ic_read(const struct pki_trust *tr, const char *buf, size_t len,
 		    proto_kind_name(pm->pm_kind));
 		goto out;
 	}
+	want = PKI_KIND_BG;
+	what = INTRO_PAY_ITEM;
 	if ((pay = proto_part(pm, "sealed")) != NULL)
 		want = PKI_KIND_FG;
-	else {
+	else if ((pay = proto_part(pm, "revoke")) != NULL)
+		what = INTRO_PAY_REVOKE;
+	else if ((pay = proto_part(pm, "receipt")) != NULL)
+		what = INTRO_PAY_RECEIPT;
+	else
 		pay = proto_part(pm, "arm");
-		want = PKI_KIND_BG;
-	}
 	c = proto_part(pm, "origin-cert");
 	ch = proto_part(pm, "origin-chain");
 	if (intro_check_pem(tr, (const char *)c->pp_data, c->pp_len,
@@ -863,7 +884,7 @@ intro_ic_read(const struct pki_trust *tr, const char *buf, size_t len,
 		goto out;
 	}
 	if (field_agrees(pm, "Origin-Courier", in->in_courier, 1, err) == -1 ||
-	    (*out = ic_take(pm, pay, in, err)) == NULL)
+	    (*out = ic_take(pm, pay, what, in, err)) == NULL)
 		goto out;
 	if (origin != NULL) {
 		*origin = in;
@@ -941,8 +962,7 @@ ic_statement(const struct intro_ic *ic, char **out, size_t *outlen,
 		tn_err(err, "cannot digest the payload");
 		return -1;
 	}
-	snprintf(pay, sizeof(pay), "%s %s", ic->ic_kind == PKI_KIND_FG ?
-	    "sealed" : "arm", hex);
+	snprintf(pay, sizeof(pay), "%s %s", ic_part(ic), hex);
 	free(hex);
 	bad = stmt_line(&buf, &len, "Statement", "tandem-origin/1", 0) ||
 	    stmt_line(&buf, &len, "Origin-Courier", ic->ic_origin, 1) ||

@@ -115,12 +115,15 @@
  *	struct intro_ic is an inter-courier message taken apart: fields
  *	(ic_token is the optional Route-Token),
  *	the payload (ic_kind PKI_KIND_FG: part sealed; PKI_KIND_BG: part
- *	arm) and the introduction of the origin element, PEM (its
- *	certificate first, then its chain). intro_ic_make() writes one
+ *	arm, or with ic_pay INTRO_PAY_REVOKE or INTRO_PAY_RECEIPT part
+ *	revoke or receipt, which only backgrounds carry) and the
+ *	introduction of the origin element, PEM (its certificate first,
+ *	then its chain). intro_ic_make() writes one
  *	(rq_id NULL: a fresh Id), *out to be passed to free().
  *	intro_ic_read() parses one, checks the origin introduction with
  *	intro_check() (the origin's kind must match the payload: sealed
- *	from an FG, arm from a BG) and that Origin-Courier names it;
+ *	from an FG; arm, revoke or receipt from a BG) and that
+ *	Origin-Courier names it;
  *	*out (intro_ic_free(), which accepts NULL) and *origin
  *	(intro_free(); origin may be NULL) are set only on success. The
  *	strings of a struct intro_ic returned are owned by it.
@@ -184,6 +187,13 @@ struct intro_req {
 					   or NULL; may be NULL */
 };
 
+/* What an inter-courier message carries besides the message itself. */
+enum intro_pay {
+	INTRO_PAY_ITEM = 0,	/* sealed (FG) or arm (BG): the message */
+	INTRO_PAY_REVOKE,	/* a sender's revoke (BG) */
+	INTRO_PAY_RECEIPT	/* a receipt back to the sender (BG) */
+};
+
 struct intro_ic {
 	char		*ic_id;		/* Id of the protocol message */
 	char		*ic_from;	/* From-Element */
@@ -196,6 +206,7 @@ struct intro_ic {
 	char		*ic_origin;	/* Origin-Courier */
 	char		*ic_token;	/* Route-Token, or NULL */
 	enum pki_kind	 ic_kind;	/* FG: sealed, BG: arm */
+	enum intro_pay	 ic_pay;	/* or revoke, receipt (BG) */
 	unsigned char	*ic_payload;
 	size_t		 ic_paylen;
 	char		*ic_origin_pem;	/* origin cert, then its chain */

@@ -83,6 +83,8 @@ struct kspec {
 #define T_PEM	"application/x-pem-file"
 #define T_SMIME	"application/pkcs7-mime"
 #define T_ARM	"application/vnd.tandem.arm"
+#define T_REVOKE	"application/vnd.tandem.revoke"
+#define T_RECEIPT	"application/vnd.tandem.receipt"
 
 static const struct fspec f_arm[] = {
 	{ "Message-Id", FT_MSGID, F_REQ, NULL },
@@ -283,6 +285,8 @@ static const struct pspec p_transfer_subscription[] = {
 static const struct pspec p_inter_courier[] = {
 	{ "sealed", T_SMIME, 0 },
 	{ "arm", T_ARM, 0 },
+	{ "revoke", T_REVOKE, 0 },
+	{ "receipt", T_RECEIPT, 0 },
 	{ "origin-cert", T_CERTS, F_REQ | P_PEM },
 	{ "origin-chain", T_CERTS, F_REQ | P_PEM },
 	{ NULL, NULL, 0 }
@@ -1009,17 +1013,22 @@ check_notice_to_rekey(const struct proto_msg *pm, char *err)
 	return -1;
 }
 
-/* Exactly one payload (FG: sealed, BG: arm); a bounded number of hops. */
+/*
+ * Exactly one payload (FG: sealed; BG: arm, revoke or receipt); a
+ * bounded number of hops.
+ */
 static int
 check_inter_courier(const struct proto_msg *pm, char *err)
 {
-	int sealed = proto_part(pm, "sealed") != NULL;
-	int arm = proto_part(pm, "arm") != NULL;
+	int n = (proto_part(pm, "sealed") != NULL) +
+	    (proto_part(pm, "arm") != NULL) +
+	    (proto_part(pm, "revoke") != NULL) +
+	    (proto_part(pm, "receipt") != NULL);
 	unsigned long hops;
 
-	if (sealed == arm) {
+	if (n != 1) {
 		tn_err(err, "inter-courier: needs exactly one of parts "
-		    "sealed and arm");
+		    "sealed, arm, revoke and receipt");
 		return -1;
 	}
 	hops = strtoul(proto_get(pm, "Hops"), NULL, 10);

@@ -71,9 +71,11 @@ bgfed_queue(struct fed *fd, const char *url, const char *kind,
     const struct fed_item *it, const unsigned char *wrap, size_t wlen,
     char *err)
 {
+	/* A revoke or a receipt refused for good tells nobody: logged. */
+	int item = it != NULL && it->it_pay == INTRO_PAY_ITEM;
 	const char *p[6] = { url, kind, it != NULL ? it->it_msgid : NULL,
-	    (const char *)wrap, it != NULL ? it->it_sender : NULL,
-	    it != NULL ? it->it_rcpt : NULL };
+	    (const char *)wrap, item ? it->it_sender : NULL,
+	    item ? it->it_rcpt : NULL };
 	int lens[6] = { 0, 0, 0, (int)wlen, 0, 0 };
 
 	return db_exec(fd->fd_db, "INSERT INTO bg_outbox (url, kind, "
@@ -96,6 +98,7 @@ bgfed_deliver(struct fed *fd, const struct fed_item *it, char *err)
 {
 	struct pd *pd = fd->fd_arg;
 	struct pd_account *to = NULL;
+	const char *p[3] = { it->it_msgid, it->it_rcpt, it->it_origin };
 	int rc = -1;
 
 	if (store_account(pd, it->it_rcpt, &to, 0, err) == -1)
@@ -105,6 +108,11 @@ bgfed_deliver(struct fed *fd, const struct fed_item *it, char *err)
 		goto out;
 	rc = store_deliver(pd, to, "arm", it->it_msgid, it->it_sender,
 	    bgfed_expires(it), it->it_payload, it->it_paylen, err);
+	/* Who may revoke it: the courier it came from (revoke.c). */
+	if (rc == 0 && it->it_origin != NULL)
+		rc = db_run(fd->fd_db, "UPDATE carried_arms SET origin = "
+		    "lower($3) WHERE message_id = $1 AND recipient = lower($2)",
+		    3, p, err);
 out:
 	store_account_free(to);
 	return rc;
@@ -116,18 +124,18 @@ bgfed_hold(struct fed *fd, const struct fed_item *it, char *err)
 {
 	unsigned char *wrap = NULL;
 	size_t wlen;
-	const char *p[5] = { it->it_msgid, it->it_sender, it->it_rcpt, NULL,
-	    bgfed_expires(it) };
-	int lens[5] = { 0, 0, 0, 0, 0 }, rc = -1;
+	const char *p[6] = { it->it_msgid, it->it_sender, it->it_rcpt, NULL,
+	    bgfed_expires(it), it->it_origin };
+	int lens[6] = { 0, 0, 0, 0, 0, 0 }, rc = -1;
 
 	if (cms_wrap_to(it->it_payload, it->it_paylen, fd->fd_id,
 	    fd->fd_id->ci_cert, &wrap, &wlen, err) == 0) {
 		p[3] = (const char *)wrap;
 		lens[3] = (int)wlen;
 		rc = db_exec(fd->fd_db, "INSERT INTO held_arms (message_id, "
-		    "sender, recipient, arm, expires_at) VALUES ($1, $2, "
-		    "lower($3), $4, $5) ON CONFLICT DO NOTHING", 5, p, lens,
-		    NULL, err);
+		    "sender, recipient, arm, expires_at, origin) VALUES ($1, "
+		    "$2, lower($3), $4, $5, lower($6)) ON CONFLICT DO NOTHING",
+		    6, p, lens, NULL, err);
 	}
 	free(wrap);
 	return rc;
@@ -285,6 +293,12 @@ bgfed_note(struct fed *fd, const struct fed_note *fn)
 	}
 }
 
+static int
+bgfed_control(struct fed *fd, const struct fed_item *it, char *err)
+{
+	return revoke_control(fd->fd_arg, fd, it, err);
+}
+
 static const struct fed_ops bgfed_ops = {
 	.fo_queue = bgfed_queue,
 	.fo_deliver = bgfed_deliver,
@@ -294,6 +308,7 @@ static const struct fed_ops bgfed_ops = {
 	.fo_check_free = bgfed_check_free,
 	.fo_open_held = bgfed_open_held,
 	.fo_note = bgfed_note,
+	.fo_control = bgfed_control,
 };
 
 void

@@ -26,7 +26,9 @@
  *	message's sender is elsewhere and is not told (*told 0): this
  *	background has no way back to the courier that relayed it.
  *
- *	store_receipt() files such a receipt, any Event, for revoke.c too.
+ *	store_receipt() files such a receipt, any Event, for revoke.c too;
+ *	store_receipt_text() only writes one (a receipt revoke.c sends
+ *	back to another courier).
  * DIAGNOSTICS
  *	0, or -1 with a reason in err.
  */
@@ -81,22 +83,21 @@ store_outbox_retry(struct pd *pd, long long id, const char *why, char *err)
 }
 
 /*
- * A receipt that tells pa (an active account here) what happened to
- * msgid at rcpt: event, why (escaped) as Reason, wrapped to pa's agent
- * into its agent_mailbox. Also for a revocation (revoke.c).
+ * A receipt telling sender what happened to msgid at rcpt: event, why
+ * (escaped) as Reason; *body (free()) is its text.
  */
 int
-store_receipt(struct pd *pd, const struct pd_account *pa,
-    const char *msgid, const char *rcpt, const char *event,
-    const char *why, char *err)
+store_receipt_text(struct pd *pd, const char *sender, const char *msgid,
+    const char *rcpt, const char *event, const char *why, char **body,
+    size_t *blen, char *err)
 {
 	struct proto_msg *pm = NULL;
 	unsigned char rnd[12];
 	char id[TN_MAX_MSGID + 1], now[32], reason[UTIL_ESCLEN];
-	char *hex = NULL, *body = NULL;
-	size_t blen = 0;
+	char *hex = NULL;
 	int rc = -1;
 
+	*body = NULL;
 	if (util_random(rnd, sizeof(rnd)) == -1 ||
 	    (hex = util_hex(rnd, sizeof(rnd))) == NULL ||
 	    (pm = proto_msg_new(PROTO_RECEIPT)) == NULL) {
@@ -110,19 +111,37 @@ store_receipt(struct pd *pd, const struct pd_account *pa,
 	if (proto_set(pm, "Id", id, err) == -1 ||
 	    proto_set(pm, "Date", now, err) == -1 ||
 	    proto_set(pm, "Message-Id", msgid, err) == -1 ||
-	    proto_set(pm, "Sender", pa->pa_address, err) == -1 ||
+	    proto_set(pm, "Sender", sender, err) == -1 ||
 	    proto_set(pm, "Recipient", rcpt, err) == -1 ||
 	    proto_set(pm, "Event", event, err) == -1 ||
 	    proto_set(pm, "Reason", reason, err) == -1 ||
-	    proto_format(pm, &body, &blen, err) == -1 ||
-	    store_deliver(pd, pa, "receipt", msgid, rcpt, NULL,
-	    (unsigned char *)body, blen, err) == -1)
+	    proto_format(pm, body, blen, err) == -1)
 		goto out;
 	rc = 0;
 out:
 	proto_msg_free(pm);
-	free(body);
 	free(hex);
+	return rc;
+}
+
+/*
+ * The receipt for pa (an active account here), wrapped to pa's agent
+ * into its agent_mailbox. Also for a revocation (revoke.c).
+ */
+int
+store_receipt(struct pd *pd, const struct pd_account *pa,
+    const char *msgid, const char *rcpt, const char *event,
+    const char *why, char *err)
+{
+	char *body = NULL;
+	size_t blen = 0;
+	int rc;
+
+	rc = store_receipt_text(pd, pa->pa_address, msgid, rcpt, event, why,
+	    &body, &blen, err) == -1 || store_deliver(pd, pa, "receipt",
+	    msgid, rcpt, NULL, (unsigned char *)body, blen, err) == -1 ? -1 :
+	    0;
+	free(body);
 	return rc;
 }
 

@@ -55,9 +55,14 @@
  *	int	store_receipt(struct pd *pd, const struct pd_account *pa,
  *		    const char *msgid, const char *rcpt, const char *event,
  *		    const char *why, char *err);
+ *	int	store_receipt_text(struct pd *pd, const char *sender,
+ *		    const char *msgid, const char *rcpt, const char *event,
+ *		    const char *why, char **body, size_t *blen, char *err);
  *	enum pd_status store_revoke(struct pd *pd, X509 *client,
  *		    const char *address, const unsigned char *body,
  *		    size_t len, char *msg, size_t msglen);
+ *	int	revoke_control(struct pd *pd, struct fed *fd,
+ *		    const struct fed_item *it, char *err);
  *	int	store_outbox_due(struct pd *pd, PGresult **res, char *err);
  *	int	store_outbox_sent(struct pd *pd, long long id, char *err);
  *	int	store_outbox_retry(struct pd *pd, long long id,
@@ -206,8 +211,14 @@ int	store_deliver(struct pd *, const struct pd_account *, const char *,
 	    size_t, char *);
 int	store_receipt(struct pd *, const struct pd_account *, const char *,
 	    const char *, const char *, const char *, char *);
+int	store_receipt_text(struct pd *, const char *, const char *,
+	    const char *, const char *, const char *, char **, size_t *,
+	    char *);
 enum pd_status store_revoke(struct pd *, X509 *, const char *,
 	    const unsigned char *, size_t, char *, size_t);
+struct fed_item;
+int	revoke_control(struct pd *, struct fed *, const struct fed_item *,
+	    char *);
 int	store_outbox_due(struct pd *, PGresult **, char *);
 int	store_outbox_sent(struct pd *, long long, char *);
 int	store_outbox_retry(struct pd *, long long, const char *, char *);

@@ -42,10 +42,15 @@
 
 #include <openssl/crypto.h>
 
+#include "db.h"
+#include "fed.h"
+#include "intro.h"
 #include "log.h"
 #include "policyd.h"
 #include "proto.h"
+#include "route.h"
 #include "tandem.h"
+#include "util.h"
 
 #define RV_HELD		"held until its recipient registers; destroyed"
 #define RV_WAITING	"waiting at the background, not yet fetched by " \
@@ -154,6 +159,44 @@ out:
 	return rc;
 }
 
+/*
+ * rcpt's ARM went to another courier: the revoke follows it, by the
+ * route rcpt has now (a route learned since), else to the courier the
+ * ARM went to; the courier used (in used, ROUTE_IDLEN) is kept for the
+ * receipt to answer. 0 sent, 1 no way there (err says why), -1.
+ */
+static int
+rv_relay(struct fed *fd, const char *msgid, const char *sender,
+    const char *rcpt, const char *courier, const char *text, size_t len,
+    char *used, char *err)
+{
+	struct route_decision rd;
+	struct fed_item it;
+	const char *vals[3] = { msgid, rcpt, used };
+	int r;
+
+	if (fed_route(fd, rcpt, ROUTE_SRC_LOCAL, sender, &rd, err) == -1)
+		return -1;
+	if (rd.rd_action == ROUTE_TO_NEW_COURIER ||
+	    rd.rd_action == ROUTE_TO_LEARNED_COURIER ||
+	    rd.rd_action == ROUTE_TO_INTRODUCED_COURIER ||
+	    rd.rd_action == ROUTE_DEFER_TO_SUPERIOR)
+		courier = rd.rd_courier;
+	memset(&it, 0, sizeof(it));
+	it.it_msgid = msgid;
+	it.it_sender = sender;
+	it.it_rcpt = rcpt;
+	it.it_hops = 1;
+	it.it_payload = (const unsigned char *)text;
+	it.it_paylen = len;
+	it.it_pay = INTRO_PAY_REVOKE;
+	if ((r = fed_send(fd, courier, NULL, &it, used, err)) != 0)
+		return r;
+	return db_run(fd->fd_db, "UPDATE carried_arms SET revoked_at = now(), "
+	    "revoke_via = $3 WHERE message_id = $1 AND recipient = $2", 3,
+	    vals, err);
+}
+
 /* The transaction: each recipient not yet revoked, and its receipt. */
 static enum pd_status
 rv_commit(struct pd *pd, const struct pd_account *from,
@@ -162,10 +205,12 @@ rv_commit(struct pd *pd, const struct pd_account *from,
 {
 	const char *msgid = proto_get(pm, "Message-Id"), *rcpt, *why;
 	PGresult *res = NULL;
+	struct fed fd;
 	enum pd_status st = PD_NONE;
-	char err[TN_ERRLEN];
-	int i, n = 0, far = 0;
+	char err[TN_ERRLEN], why2[TN_ERRLEN], used[ROUTE_IDLEN];
+	int i, r, n = 0, sent = 0, far = 0;
 
+	bgfed_init(pd, &fd);
 	if (db_begin(pd->pd_db, err) == -1 ||
 	    db_exec(pd->pd_db, "SELECT recipient, sender, true, "
 	    "revoked_at IS NOT NULL, NULL FROM held_arms WHERE message_id = "
@@ -184,14 +229,28 @@ rv_commit(struct pd *pd, const struct pd_account *from,
 		rcpt = PQgetvalue(res, i, 0);
 		if (!rv_named(pm, rcpt))
 			continue;
-		if (!PQgetisnull(res, i, 4)) {
-			log_info("revoke msgid=%s rcpt=%s status=not-reached "
-			    "courier=%s", msgid, rcpt, PQgetvalue(res, i, 4));
-			far++;
-			continue;
-		}
 		if (strcmp(PQgetvalue(res, i, 3), "t") == 0)
 			continue;
+		if (!PQgetisnull(res, i, 4)) {
+			if ((r = rv_relay(&fd, msgid, from->pa_address, rcpt,
+			    PQgetvalue(res, i, 4), text, len, used,
+			    why2)) == -1) {
+				snprintf(err, sizeof(err), "%s", why2);
+				goto fail;
+			}
+			if (r == 0) {
+				log_info("revoke msgid=%s rcpt=%s status=sent "
+				    "courier=%s", msgid, rcpt, used);
+				sent++;
+			} else {
+				log_info("revoke msgid=%s rcpt=%s "
+				    "status=not-reached courier=%s "
+				    "reason=\"%s\"", msgid, rcpt,
+				    PQgetvalue(res, i, 4), why2);
+				far++;
+			}
+			continue;
+		}
 		if (rv_one(pd, msgid, rcpt, strcmp(PQgetvalue(res, i, 2),
 		    "t") == 0, text, len, &why, err) == -1 ||
 		    store_receipt(pd, from, msgid, rcpt, "revoked", why,
@@ -203,17 +262,23 @@ rv_commit(struct pd *pd, const struct pd_account *from,
 	}
 	if (db_commit(pd->pd_db, err) == -1)
 		goto fail;
-	log_info("revoke msgid=%s sender=%s status=%s revoked=%d "
-	    "not_reached=%d", msgid, from->pa_address, n > 0 ? "stored" :
-	    "duplicate", n, far);
-	if (n == 0 && far == 0)
+	if (fd.fd_sent > 0)
+		send_kick(pd);
+	log_info("revoke msgid=%s sender=%s status=%s revoked=%d sent=%d "
+	    "not_reached=%d", msgid, from->pa_address, n + sent > 0 ?
+	    "stored" : "duplicate", n, sent, far);
+	if (n + sent + far == 0)
 		snprintf(msg, msglen, "already revoked");
-	else if (far == 0)
-		snprintf(msg, msglen, "revoked %d", n);
 	else
-		snprintf(msg, msglen, "revoked %d; %d at other couriers not "
-		    "reached: revocation across couriers is not built yet", n,
-		    far);
+		snprintf(msg, msglen, "revoked %d%s", n, sent + far == 0 ? "" :
+		    ";");
+	if (sent > 0)
+		snprintf(msg + strlen(msg), msglen - strlen(msg), " %d sent on "
+		    "to other couriers, their receipts follow%s", sent, far > 0 ?
+		    ";" : "");
+	if (far > 0)
+		snprintf(msg + strlen(msg), msglen - strlen(msg), " %d not "
+		    "reached: no way to their courier", far);
 	st = PD_OK;
 	goto out;
 fail:
@@ -275,4 +340,229 @@ out:
 	proto_msg_free(pm);
 	store_account_free(from);
 	return st;
+}
+
+/*
+ * A revoke or a receipt from another courier not acted on: logged, 1
+ * with why in err (the engine refuses the message: 403).
+ */
+static int
+rv_refused(const struct fed_item *it, const char *what, const char *why,
+    char *err)
+{
+	char o[UTIL_ESCLEN], w[UTIL_ESCLEN];
+
+	log_info("courier %s msgid=%s rcpt=%s origin=%s status=refused "
+	    "reason=\"%s\"", what, it->it_msgid, it->it_rcpt,
+	    util_escape(it->it_origin, o, sizeof(o), 0),
+	    util_escape(why, w, sizeof(w), UTIL_ESC_SPACE));
+	snprintf(err, TN_ERRLEN, "%s %s for %s: %s", what, it->it_msgid,
+	    it->it_rcpt, why);
+	return 1;
+}
+
+/* The receipt for a revoke done here, back to the courier it came from. */
+static int
+rv_answer(struct pd *pd, struct fed *fd, const struct fed_item *in,
+    const char *why, char *err)
+{
+	struct fed_item it;
+	char used[ROUTE_IDLEN], o[UTIL_ESCLEN], e[TN_ERRLEN];
+	char *body = NULL;
+	size_t blen;
+	int r;
+
+	if (store_receipt_text(pd, in->it_sender, in->it_msgid, in->it_rcpt,
+	    "revoked", why, &body, &blen, err) == -1)
+		return -1;
+	memset(&it, 0, sizeof(it));
+	it.it_msgid = in->it_msgid;
+	it.it_sender = in->it_rcpt;	/* the recipient it reports on */
+	it.it_rcpt = in->it_sender;	/* to the message's sender */
+	it.it_hops = 1;
+	it.it_payload = (const unsigned char *)body;
+	it.it_paylen = blen;
+	it.it_pay = INTRO_PAY_RECEIPT;
+	r = fed_send(fd, in->it_origin, NULL, &it, used, e);
+	free(body);
+	if (r == -1) {
+		snprintf(err, TN_ERRLEN, "%s", e);
+		return -1;
+	}
+	if (r == 1)
+		log_info("courier revoke msgid=%s rcpt=%s origin=%s "
+		    "receipt=not-sent reason=\"%s\"", in->it_msgid, in->it_rcpt,
+		    util_escape(in->it_origin, o, sizeof(o), 0), e);
+	return 0;
+}
+
+/*
+ * A revoke another courier sent for rcpt, served here: believed only
+ * for an ARM carried here for rcpt from the same sender and the same
+ * origin courier; then as for a local sender's (rv_one()), and the
+ * receipt goes back to the origin.
+ */
+static int
+rv_take(struct pd *pd, struct fed *fd, const struct fed_item *it,
+    char *err)
+{
+	const char *vals[2] = { it->it_msgid, it->it_rcpt }, *why = NULL;
+	const char *done;
+	struct proto_msg *pm = NULL;
+	PGresult *res = NULL;
+	char perr[TN_ERRLEN], o[UTIL_ESCLEN];
+	int rc = -1;
+
+	if (proto_parse((const char *)it->it_payload, it->it_paylen, &pm,
+	    perr) == -1)
+		why = perr;
+	else if (pm->pm_kind != PROTO_REVOKE)
+		why = "not a revoke";
+	else if (strcmp(proto_get(pm, "Message-Id"), it->it_msgid) != 0)
+		why = "the revoke is for another Message-Id";
+	else if (strcasecmp(proto_get(pm, "Sender"), it->it_sender) != 0)
+		why = "the revoke's Sender is not the message's";
+	else if (!rv_named(pm, it->it_rcpt))
+		why = "the revoke does not name this recipient";
+	if (why != NULL) {
+		rc = rv_refused(it, "revoke", why, err);
+		goto out;
+	}
+	if (db_exec(fd->fd_db, "SELECT true, sender, coalesce(origin, ''), "
+	    "revoked_at IS NOT NULL FROM held_arms WHERE message_id = $1 AND "
+	    "recipient = lower($2) AND released_at IS NULL AND (purged_at IS "
+	    "NULL OR revoked_at IS NOT NULL) UNION ALL SELECT false, sender, "
+	    "coalesce(origin, ''), revoked_at IS NOT NULL FROM carried_arms "
+	    "WHERE message_id = $1 AND recipient = lower($2) AND courier IS "
+	    "NULL", 2, vals, NULL, &res, err) == -1)
+		goto out;
+	if (PQntuples(res) == 0)
+		why = "no such message was carried here for this recipient";
+	else if (strcasecmp(PQgetvalue(res, 0, 1), it->it_sender) != 0)
+		why = "the message was not sent by the revoke's Sender";
+	else if (strcasecmp(PQgetvalue(res, 0, 2), it->it_origin) != 0)
+		why = "the ARM came from another courier than the revoke";
+	if (why != NULL) {
+		rc = rv_refused(it, "revoke", why, err);
+		goto out;
+	}
+	if (strcmp(PQgetvalue(res, 0, 3), "t") == 0) {
+		log_info("courier revoke msgid=%s rcpt=%s status=duplicate",
+		    it->it_msgid, it->it_rcpt);
+		rc = 0;
+		goto out;
+	}
+	if (rv_one(pd, it->it_msgid, it->it_rcpt, strcmp(PQgetvalue(res, 0,
+	    0), "t") == 0, (const char *)it->it_payload, it->it_paylen, &done,
+	    err) == -1 || rv_answer(pd, fd, it, done, err) == -1)
+		goto out;
+	log_info("courier revoke msgid=%s rcpt=%s origin=%s status=revoked "
+	    "reason=\"%s\"", it->it_msgid, it->it_rcpt,
+	    util_escape(it->it_origin, o, sizeof(o), 0), done);
+	rc = 0;
+out:
+	PQclear(res);
+	proto_msg_free(pm);
+	return rc;
+}
+
+/* Does the origin's certificate give it the recipient's domain? */
+static int
+rv_covers(struct pd *pd, const struct fed_item *it)
+{
+	struct intro *in = NULL;
+	char why[TN_ERRLEN];
+	int yes;
+
+	if (it->it_origin_pem == NULL || intro_check_pem(pd->pd_trust,
+	    it->it_origin_pem, strlen(it->it_origin_pem), NULL, 0,
+	    PKI_KIND_BG, &in, why) == -1)
+		return 0;
+	yes = intro_covers(in, it->it_sender);
+	intro_free(in);
+	return yes;
+}
+
+/*
+ * A receipt for a revoke this background sent on: believed only when
+ * one awaits it (carried_arms: revoked, not answered) and it comes from
+ * the courier the revoke went to, the one the recipient's route names
+ * now, or one whose certificate gives it the recipient's domain (a
+ * private courier's name constraints); then filed for the sender.
+ */
+static int
+rv_receipt(struct pd *pd, struct fed *fd, const struct fed_item *it,
+    char *err)
+{
+	const char *vals[2] = { it->it_msgid, it->it_sender }, *why = NULL;
+	struct proto_msg *pm = NULL;
+	struct pd_account *pa = NULL;
+	struct route_decision rd;
+	PGresult *res = NULL;
+	char perr[TN_ERRLEN], o[UTIL_ESCLEN];
+	int rc = -1;
+
+	if (proto_parse((const char *)it->it_payload, it->it_paylen, &pm,
+	    perr) == -1)
+		why = perr;
+	else if (pm->pm_kind != PROTO_RECEIPT)
+		why = "not a receipt";
+	else if (strcmp(proto_get(pm, "Message-Id"), it->it_msgid) != 0)
+		why = "the receipt is for another Message-Id";
+	else if (strcasecmp(proto_get(pm, "Sender"), it->it_rcpt) != 0 ||
+	    strcasecmp(proto_get(pm, "Recipient"), it->it_sender) != 0)
+		why = "the receipt's Sender and Recipient are not the message's";
+	else if (strcmp(proto_get(pm, "Event"), "revoked") != 0)
+		why = "only a revocation's receipt crosses couriers";
+	if (why != NULL) {
+		rc = rv_refused(it, "receipt", why, err);
+		goto out;
+	}
+	if (db_exec(fd->fd_db, "SELECT revoke_via, sender FROM carried_arms "
+	    "WHERE message_id = $1 AND recipient = lower($2) AND courier IS "
+	    "NOT NULL AND revoked_at IS NOT NULL AND answered_at IS NULL",
+	    2, vals, NULL, &res, err) == -1 ||
+	    fed_route(fd, it->it_sender, ROUTE_SRC_LOCAL, NULL, &rd, err) == -1)
+		goto out;
+	if (PQntuples(res) == 0 || strcasecmp(PQgetvalue(res, 0, 1),
+	    it->it_rcpt) != 0)
+		why = "no revoke sent for this recipient awaits a receipt";
+	else if (strcasecmp(PQgetvalue(res, 0, 0), it->it_origin) != 0 &&
+	    strcasecmp(rd.rd_courier, it->it_origin) != 0 &&
+	    !rv_covers(pd, it))
+		why = "the receipt comes from a courier the revoke did not go "
+		    "to";
+	if (why != NULL) {
+		rc = rv_refused(it, "receipt", why, err);
+		goto out;
+	}
+	if (store_account(pd, it->it_rcpt, &pa, 0, err) == -1)
+		goto out;
+	if (pa != NULL && strcmp(pa->pa_status, "active") == 0 &&
+	    pa->pa_agent != NULL && store_receipt(pd, pa, it->it_msgid,
+	    it->it_sender, "revoked", proto_get(pm, "Reason") != NULL ?
+	    proto_get(pm, "Reason") : "", err) == -1)
+		goto out;
+	if (db_run(fd->fd_db, "UPDATE carried_arms SET answered_at = now() "
+	    "WHERE message_id = $1 AND recipient = lower($2)", 2, vals,
+	    err) == -1)
+		goto out;
+	log_info("courier receipt msgid=%s rcpt=%s origin=%s status=filed "
+	    "event=revoked", it->it_msgid, it->it_sender,
+	    util_escape(it->it_origin, o, sizeof(o), 0));
+	rc = 0;
+out:
+	store_account_free(pa);
+	PQclear(res);
+	proto_msg_free(pm);
+	return rc;
+}
+
+int
+revoke_control(struct pd *pd, struct fed *fd, const struct fed_item *it,
+    char *err)
+{
+	if (it->it_pay == INTRO_PAY_REVOKE)
+		return rv_take(pd, fd, it, err);
+	return rv_receipt(pd, fd, it, err);
 }

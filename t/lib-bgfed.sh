@@ -275,6 +275,8 @@ bf_net() {
 #	bf_ic OUT ID HOPS ORIGIN TO MSGID SENDER ARM RCPT...
 #			an inter-courier message (origin: courier ORIGIN's
 #			BG, To-Element: TO's BG) carrying the ARM record ARM
+#			(with BF_PART=revoke or receipt, the file ARM is that
+#			part instead)
 #	bf_intro_msg OUT ID X [ADDRESS...]
 #			an introduction of X's BG with those Address fields
 #	bf_send WANT SIGNER CLIENT TO FILE
@@ -301,7 +303,7 @@ bf_origin_sig() {
 		for _bf_r; do
 			printf 'Recipient: %s\n' "$(echo "$_bf_r" | tr A-Z a-z)"
 		done
-		printf 'Payload: arm %s\n' \
+		printf 'Payload: %s %s\n' "${BF_PART:-arm}" \
 		    "$(openssl dgst -sha256 -r "$_bf_oa" | cut -d" " -f1)"
 	} | openssl dgst -sha256 -sign "$TRASH/pki/$_bf_ox/elements/bg.key" \
 	    -binary | base64 -w0
@@ -327,7 +329,8 @@ bf_ic() {
 		printf 'Origin-Date: %s\r\nOrigin-Signature: %s\r\n' \
 		    "$_bf_now" "$(bf_origin_sig $_bf_or "$_bf_now" "$_bf_mid" \
 		    "$_bf_snd" "$_bf_arm" "$@")"
-		bf_part application/vnd.tandem.arm arm "$_bf_arm"
+		bf_part application/vnd.tandem.${BF_PART:-arm} ${BF_PART:-arm} \
+		    "$_bf_arm"
 		bf_part application/pem-certificate-chain origin-cert \
 		    "$TRASH/pki/$_bf_or/elements/bg.crt"
 		bf_part application/pem-certificate-chain origin-chain \

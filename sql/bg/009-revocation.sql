@@ -7,13 +7,17 @@
 --	it and the mailbox row is gone: carried_arms keeps one row per
 --	message and recipient delivered here (never the ARM, its key or
 --	its wrap), and revoked_at once revoked; or forwarded to another
---	courier (courier: its name), which a revocation does not reach
---	yet. Its rows go with hygiene.history_limit, like the help
---	desk's history.
+--	courier (courier: its name), where revoked_at says when the
+--	revoke was sent on, revoke_via to which courier, and answered_at
+--	when that courier's receipt came back. origin is the
+--	Origin-Courier of an ARM another courier brought (NULL for a
+--	local sender's): only a revoke with the same origin is believed.
+--	Its rows go with hygiene.history_limit, like the help desk's
+--	history.
 --
 --	held_arms.revoked_at marks a held ARM destroyed by a revocation
 --	(purged_at is set too: it is gone); helpdesk.held_arms_history
---	shows it as "revoked".
+--	shows it as "revoked". held_arms.origin is as in carried_arms.
 --
 --	agent_mailbox.about names the other party of a row: the sender
 --	of an ARM, the recipient a receipt is about; "" otherwise. A
@@ -25,12 +29,16 @@ CREATE TABLE carried_arms (
 	recipient	text NOT NULL,
 	sender		text NOT NULL,
 	courier		text,
+	origin		text,
 	delivered_at	timestamptz NOT NULL DEFAULT now(),
 	revoked_at	timestamptz,
+	revoke_via	text,
+	answered_at	timestamptz,
 	PRIMARY KEY (message_id, recipient)
 );
 
 ALTER TABLE held_arms ADD COLUMN revoked_at timestamptz;
+ALTER TABLE held_arms ADD COLUMN origin text;
 
 ALTER TABLE agent_mailbox ADD COLUMN about text NOT NULL DEFAULT '';
 ALTER TABLE agent_mailbox

@@ -304,11 +304,11 @@ test_schema(void)
 		    "with Courier it needs" },
 		{ "inter-courier without payload", 10, { { "origin-cert",
 		    CERT }, { "origin-chain", CERT }, { NULL, NULL } },
-		    "needs exactly one of parts sealed and arm" },
+		    "needs exactly one of parts sealed, arm, revoke and receipt" },
 		{ "inter-courier with both payloads", 10, { { "sealed",
 		    SEALED }, { "arm", ARMREC }, { "origin-cert", CERT },
 		    { "origin-chain", CERT } },
-		    "needs exactly one of parts sealed and arm" },
+		    "needs exactly one of parts sealed, arm, revoke and receipt" },
 		{ "inter-courier without origin", 10, { { "arm", ARMREC },
 		    { NULL, NULL } }, "missing part origin-cert" },
 	};
