@@ -261,10 +261,12 @@ bgfed_note(struct fed *fd, const struct fed_note *fn)
 		/* FALLTHROUGH */
 	case FED_EV_FORWARD:
 		log_info("courier msgid=%s rcpt=%s action=forward courier=%s%s%s "
-		    "hops=%u origin=%s route=%s", it->it_msgid, it->it_rcpt,
+		    "hops=%u origin=%s route=%s%s", it->it_msgid, it->it_rcpt,
 		    c, fn->fn_for != NULL ? " for=" : "",
 		    fn->fn_for != NULL ? util_escape(fn->fn_for, f, sizeof(f),
-		    0) : "", it->it_hops, o, t);
+		    0) : "", it->it_hops, o, t, it->it_pay == INTRO_PAY_REVOKE ?
+		    " part=revoke" : it->it_pay == INTRO_PAY_RECEIPT ?
+		    " part=receipt" : "");
 		break;
 	case FED_EV_INTRODUCE:
 		log_info("courier introduce courier=%s url=%s addresses=%zu",

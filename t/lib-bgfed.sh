@@ -25,6 +25,9 @@
 #	bf_post WANT X USER MSGID RCPT...
 #			USER@X.example posts an ARM (MSGID@X.example) to X's
 #			BG; the status must be WANT. The ARM is MSGID.arm.
+#	bf_revoke WANT X USER MSGID
+#			USER@X.example revokes MSGID (POST /v1/revoke); the
+#			status must be WANT, the answer is in out.body
 #	bf_psql X SQL	a query on X's BG database
 #	bf_wait X SQL WANT [SECONDS]
 #			pg_wait_for on X's BG database
@@ -226,26 +229,45 @@ bf_post() {
 		printf 'Sender: %s@%s.example\r\n' "$_bf_u" "$_bf_x"
 		for _bf_r; do printf 'Recipient: %s\r\n' "$_bf_r"; done
 		printf 'Issued: %s\r\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-	} >"$_bf_id.arm"
-	openssl cms -sign -binary -nodetach -in "$_bf_id.arm" \
-	    -signer "$TRASH/$_bf_x-$_bf_u.pem" -inkey "$TRASH/$_bf_x-$_bf_u.key" \
-	    -certfile "$TRASH/pki/$_bf_x/chain.pem" -outform DER \
-	    -out "$_bf_id.signed" &&
-	openssl cms -encrypt -binary -aes-256-gcm -in "$_bf_id.signed" \
+	} >"$_bf_id.arm" &&
+	bf_wrap_post "$_bf_want" "$_bf_x" "$_bf_u" "$_bf_id.arm" v1/arm
+}
+
+# bf_wrap_post WANT X USER FILE PATH: FILE signed by USER@X.example's
+# agent key, enveloped to its courier end, POSTed to X's BG at PATH
+bf_wrap_post() {
+	openssl cms -sign -binary -nodetach -in "$4" \
+	    -signer "$TRASH/$2-$3.pem" -inkey "$TRASH/$2-$3.key" \
+	    -certfile "$TRASH/pki/$2/chain.pem" -outform DER \
+	    -out "$4.signed" &&
+	openssl cms -encrypt -binary -aes-256-gcm -in "$4.signed" \
 	    -inform DER -outform DER \
-	    -recip "$TRASH/pki/$_bf_x/accounts/$_bf_u@$_bf_x.example/courier.crt" \
-	    -keyopt ecdh_kdf_md:sha256 -out "$_bf_id.p7m" || return 1
+	    -recip "$TRASH/pki/$2/accounts/$3@$2.example/courier.crt" \
+	    -keyopt ecdh_kdf_md:sha256 -out "$4.p7m" || return 1
 	_bf_got=$(eval "curl -s -o out.body -w '%{http_code}' \
-	    --cert $TRASH/$_bf_x-$_bf_u.pem --key $TRASH/$_bf_x-$_bf_u.key \
+	    --cert $TRASH/$2-$3.pem --key $TRASH/$2-$3.key \
 	    --cacert $TRASH/pki/root/root.crt \
-	    --resolve bg.$_bf_x.example:\$BF_PORT_$_bf_x:\$BF_ADDR_$_bf_x \
-	    --data-binary @$_bf_id.p7m \
+	    --resolve bg.$2.example:\$BF_PORT_$2:\$BF_ADDR_$2 \
+	    --data-binary @$4.p7m \
 	    -H 'Content-Type: application/pkcs7-mime' \
-	    $(bf_url $_bf_x)v1/arm")
-	[ "$_bf_got" = "$_bf_want" ] && return 0
-	echo "bf_post: $_bf_id: got $_bf_got, want $_bf_want"
+	    $(bf_url $2)$5")
+	[ "$_bf_got" = "$1" ] && return 0
+	echo "bf_wrap_post: $4: got $_bf_got, want $1"
 	cat out.body
 	return 1
+}
+
+bf_revoke() {
+	{
+		printf 'MIME-Version: 1.0\r\n'
+		printf 'Content-Type: application/vnd.tandem.revoke\r\n'
+		printf 'Content-Transfer-Encoding: 7bit\r\n\r\n'
+		printf 'Id: %s@%s.example\r\n' "$(openssl rand -hex 8)" "$2"
+		printf 'Date: %s\r\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+		printf 'Message-Id: %s\r\nSender: %s@%s.example\r\n' "$4" \
+		    "$3" "$2"
+	} >"$4.revoke" &&
+	bf_wrap_post "$1" "$2" "$3" "$4.revoke" v1/revoke
 }
 
 bf_psql() {

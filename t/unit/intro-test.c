@@ -513,19 +513,26 @@ test_inter_courier(void)
 		const char *courier;	/* Origin-Courier */
 		unsigned int hops;
 		const char *why;
+		enum intro_pay pay;
 	} cases[] = {
-		{ "FG sealed", N_PRIVFG, PKI_KIND_FG, NULL, 2, NULL },
-		{ "BG arm", N_PRIVBG, PKI_KIND_BG, NULL, 2, NULL },
+		{ "FG sealed", N_PRIVFG, PKI_KIND_FG, NULL, 2, NULL, 0 },
+		{ "BG arm", N_PRIVBG, PKI_KIND_BG, NULL, 2, NULL, 0 },
 		{ "arm from an FG", N_PRIVFG, PKI_KIND_BG, NULL, 2,
 		  "inter-courier origin: introduction of a foreground, not a "
-		  "background" },
+		  "background", 0 },
 		{ "origin courier not the certificate's", N_PRIVFG,
 		  PKI_KIND_FG, "isp.example", 2, "field Origin-Courier says "
-		  "isp.example, the certificate corp.example" },
+		  "isp.example, the certificate corp.example", 0 },
 		{ "untrusted origin", N_STRAY, PKI_KIND_FG, NULL, 1,
-		  "inter-courier origin: untrusted introduction" },
+		  "inter-courier origin: untrusted introduction", 0 },
 		{ "nine hops", N_PRIVFG, PKI_KIND_FG, NULL, 9,
-		  "Hops 9, not 1 to 8" },
+		  "Hops 9, not 1 to 8", 0 },
+		{ "BG revoke", N_PRIVBG, PKI_KIND_BG, NULL, 2, NULL,
+		  INTRO_PAY_REVOKE },
+		{ "BG receipt", N_PRIVBG, PKI_KIND_BG, NULL, 2, NULL,
+		  INTRO_PAY_RECEIPT },
+		{ "revoke from an FG", N_PRIVFG, PKI_KIND_FG, NULL, 2,
+		  "payload of no element kind", INTRO_PAY_REVOKE },
 	};
 	char *rcpts[] = { "bob@isp.example", "erin@isp.example" };
 	struct intro_ic ic, *got;
@@ -537,6 +544,7 @@ test_inter_courier(void)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		ic_setup(&ic, cases[i].origin, rcpts, &pem);
 		ic.ic_kind = cases[i].kind;
+		ic.ic_pay = cases[i].pay;
 		ic.ic_hops = cases[i].hops;
 		if (cases[i].courier != NULL) {
 			snprintf(name, sizeof(name), "%s", cases[i].courier);
@@ -565,7 +573,8 @@ test_inter_courier(void)
 			    rcpts[1]) == 0 && got->ic_hops == 2 &&
 			    strcmp(got->ic_origin, "corp.example") == 0,
 			    "%s: fields round trip", cases[i].name);
-			ok(got->ic_kind == cases[i].kind && got->ic_paylen ==
+			ok(got->ic_kind == cases[i].kind && got->ic_pay ==
+			    cases[i].pay && got->ic_paylen ==
 			    sizeof(ic_payload) - 1 && memcmp(got->ic_payload,
 			    ic.ic_payload, sizeof(ic_payload) - 1) ==
 			    0, "%s: payload round trip", cases[i].name);
@@ -581,6 +590,33 @@ test_inter_courier(void)
 		free(pem);
 	}
 	intro_ic_free(NULL);
+}
+
+/* The origin signs which part it sends: a revoke's is not an ARM's. */
+static void
+test_pay_signed(void)
+{
+	char *rcpts[] = { "bob@isp.example", "erin@isp.example" };
+	struct intro_ic ic;
+	char err[TN_ERRLEN], *pem, *sig = NULL;
+
+	ic_setup(&ic, N_PRIVBG, rcpts, &pem);
+	ic.ic_pay = INTRO_PAY_REVOKE;
+	ic.ic_origin_date = "2026-01-31T12:00:00Z";
+	if (intro_ic_sign(&ic, nodes[N_PRIVBG].n_key, &sig, err) == -1) {
+		ok(0, "sign a revoke: %s", err);
+		free(pem);
+		return;
+	}
+	ic.ic_origin_sig = sig;
+	ok(intro_ic_verify(&ic, err) == 0, "a revoke's assertion verifies");
+	ic.ic_pay = INTRO_PAY_ITEM;
+	ok(intro_ic_verify(&ic, err) == -1 && strstr(err, "does not verify")
+	    != NULL, "the same assertion as an ARM's does not (%s)", err);
+	ic.ic_pay = INTRO_PAY_RECEIPT;
+	ok(intro_ic_verify(&ic, err) == -1, "nor as a receipt's");
+	free(sig);
+	free(pem);
 }
 
 static struct pki_trust *
@@ -619,6 +655,7 @@ main(void)
 	test_messages();
 	test_forged_fields();
 	test_inter_courier();
+	test_pay_signed();
 	test_origin_segment();
 	pki_trust_free(trust);
 	for (i = 0; i < N_COUNT; i++) {
