@@ -14,7 +14,8 @@
  *	anchors. store_open() returns a handle to pass to store_close();
  *	store_get() returns a NUL-terminated copy to pass to free(), or
  *	sets *val to NULL when the name is absent. The ARMs fetched are
- *	kept by message id (store_arm_*(), see store.c).
+ *	kept by message id (store_arm_*(), see store.c), and what
+ *	became of each recipient of each message sent (store_sent_*()).
  *
  *	The network side: net.c (settings, HTTPS and SMTP with libcurl),
  *	mail.c (ids, submission, the courier's signature), send.c
@@ -103,6 +104,23 @@ int	store_arm_put(struct store *, const char *, const char *, char *);
 int	store_arm_get(struct store *, const char *, char **, int *, char *);
 int	store_arm_forget(struct store *, const char *, char *);
 int	store_arm_revoke(struct store *, const char *, char *);
+
+/* One row of table sent (store.c), for store_sent_each(). */
+struct store_sent {
+	const char		*ss_msgid;
+	const char		*ss_rcpt;
+	const char		*ss_state;	/* "sent" or an Event */
+	const char		*ss_reason;	/* NULL: none */
+	time_t			 ss_at;		/* of the state */
+	time_t			 ss_first;	/* the message's first date */
+};
+
+int	store_sent_add(struct store *, const char *, char *const *, size_t,
+	    char *);
+int	store_sent_receipt(struct store *, const char *, const char *,
+	    const char *, time_t, const char *, int *, char *);
+int	store_sent_each(struct store *, const char *,
+	    void (*)(const struct store_sent *, void *), void *, char *);
 
 /* net.c */
 struct agent_net;
