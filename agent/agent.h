@@ -22,7 +22,9 @@
  *	(send; struct agent_session for send and fetch), fetch.c,
  *	register.c (register; service mail), read.c (read, inbox;
  *	struct agent_reader), reject.c (an invitation from another
- *	courier, refused) and revoke.c (revoke; a revoke fetched). Each file's header says who frees what.
+ *	courier, refused), revoke.c (revoke; a revoke fetched) and
+ *	status.c (status; a receipt, fetched or mailed, recorded). Each
+ *	file's header says who frees what.
  */
 #ifndef TANDEM_AGENT_H
 #define TANDEM_AGENT_H
@@ -224,7 +226,10 @@ int	cmd_fetch(struct agent_opts *);
 int	cmd_read(struct agent_opts *);
 int	cmd_inbox(struct agent_opts *);
 int	cmd_revoke(struct agent_opts *);
+int	cmd_status(struct agent_opts *);
 int	revoke_apply(struct store *, const struct proto_msg *, const char *,
 	    char *);
+int	agent_receipt(struct store *, const char *, const struct proto_msg *,
+	    const char *, char *);
 
 #endif

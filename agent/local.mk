@@ -14,6 +14,7 @@ agent_tandem_SOURCES = \
 	agent/revoke.c \
 	agent/seal.c \
 	agent/send.c \
+	agent/status.c \
 	agent/store.c \
 	agent/tandem.c
 agent_tandem_LDADD = $(TANDEM_LIBS) $(SQLITE_LIBS) $(CURL_LIBS)
