@@ -14,14 +14,17 @@
  *	anchors. store_open() returns a handle to pass to store_close();
  *	store_get() returns a NUL-terminated copy to pass to free(), or
  *	sets *val to NULL when the name is absent. The ARMs fetched are
- *	kept by message id (store_arm_*(), see store.c).
+ *	kept by message id (store_arm_*(), see store.c), and what
+ *	became of each recipient of each message sent (store_sent_*()).
  *
  *	The network side: net.c (settings, HTTPS and SMTP with libcurl),
  *	mail.c (ids, submission, the courier's signature), send.c
  *	(send; struct agent_session for send and fetch), fetch.c,
  *	register.c (register; service mail), read.c (read, inbox;
  *	struct agent_reader), reject.c (an invitation from another
- *	courier, refused) and revoke.c (revoke; a revoke fetched). Each file's header says who frees what.
+ *	courier, refused), revoke.c (revoke; a revoke fetched) and
+ *	status.c (status; a receipt, fetched or mailed, recorded). Each
+ *	file's header says who frees what.
  */
 #ifndef TANDEM_AGENT_H
 #define TANDEM_AGENT_H
@@ -103,6 +106,23 @@ int	store_arm_put(struct store *, const char *, const char *, char *);
 int	store_arm_get(struct store *, const char *, char **, int *, char *);
 int	store_arm_forget(struct store *, const char *, char *);
 int	store_arm_revoke(struct store *, const char *, char *);
+
+/* One row of table sent (store.c), for store_sent_each(). */
+struct store_sent {
+	const char		*ss_msgid;
+	const char		*ss_rcpt;
+	const char		*ss_state;	/* "sent" or an Event */
+	const char		*ss_reason;	/* NULL: none */
+	time_t			 ss_at;		/* of the state */
+	time_t			 ss_first;	/* the message's first date */
+};
+
+int	store_sent_add(struct store *, const char *, char *const *, size_t,
+	    char *);
+int	store_sent_receipt(struct store *, const char *, const char *,
+	    const char *, time_t, const char *, int *, char *);
+int	store_sent_each(struct store *, const char *,
+	    void (*)(const struct store_sent *, void *), void *, char *);
 
 /* net.c */
 struct agent_net;
@@ -206,7 +226,10 @@ int	cmd_fetch(struct agent_opts *);
 int	cmd_read(struct agent_opts *);
 int	cmd_inbox(struct agent_opts *);
 int	cmd_revoke(struct agent_opts *);
+int	cmd_status(struct agent_opts *);
 int	revoke_apply(struct store *, const struct proto_msg *, const char *,
 	    char *);
+int	agent_receipt(struct store *, const char *, const struct proto_msg *,
+	    const char *, char *);
 
 #endif

@@ -12,11 +12,13 @@
  *	harm. A refused ARM is reported and left at the background.
  *	Prints one line per ARM stored: "MESSAGE-ID".
  *	An item may instead be a receipt for a message this agent sent
- *	(Sender the agent's address, Message-Id as listed), signed by
- *	the same background: what happened at one recipient is said on
- *	standard error ("M was not delivered to R: its courier refused
- *	it: REASON" when a peer refused it for good; "M to R: revoked:
- *	REASON" after "tandem revoke"), then the item is deleted.
+ *	(Message-Id as listed), signed by the same background:
+ *	agent_receipt() (status.c) checks that its Sender is the agent,
+ *	records what happened at one recipient in the store and, unless
+ *	it was recorded already, says it on standard error ("M was not
+ *	delivered to R: its courier refused it: REASON" when a peer
+ *	refused it for good; "M to R: revoked: REASON" after "tandem
+ *	revoke"), then the item is deleted.
  *	An item may also be a revoke of a message this agent received,
  *	passed on by the same background: revoke_apply() (revoke.c)
  *	deletes the ARM's key and marks the message revoked.
@@ -61,39 +63,23 @@ fetch_is_rcpt(const struct arm_record *ar, const char *address)
 	return 0;
 }
 
-/* Unwrap and check one ARM; *text (free()) is the ARM record. */
 /*
- * A receipt for one of this agent's messages: the sender told what
- * happened at a recipient (the background files one when a peer
- * refuses the message for good). Said on standard error.
+ * A receipt for one of this agent's messages: what happened at a
+ * recipient (the background files one when a peer refuses the message
+ * for good, and one per recipient after a revocation). It must be for
+ * the message listed; agent_receipt() records it and says it.
  */
 static int
 fetch_receipt(struct agent_session *as, const struct proto_msg *pm,
     const char *msgid, char *err)
 {
-	const char *event = proto_get(pm, "Event");
-	const char *reason = proto_get(pm, "Reason");
-
 	if (strcmp(proto_get(pm, "Message-Id"), msgid) != 0) {
 		tn_err(err, "listed as %s but the receipt is for %s", msgid,
 		    proto_get(pm, "Message-Id"));
 		return EX_DATAERR;
 	}
-	if (strcasecmp(proto_get(pm, "Sender"), as->as_address) != 0) {
-		tn_err(err, "a receipt for %s, who is not %s",
-		    proto_get(pm, "Sender"), as->as_address);
-		return EX_DATAERR;
-	}
-	if (strcmp(event, "refused") == 0)
-		fprintf(stderr, "tandem fetch: %s was not delivered to %s: "
-		    "its courier refused it%s%s\n", msgid,
-		    proto_get(pm, "Recipient"), reason != NULL ? ": " : "",
-		    reason != NULL ? reason : "");
-	else
-		fprintf(stderr, "tandem fetch: %s to %s: %s%s%s\n", msgid,
-		    proto_get(pm, "Recipient"), event, reason != NULL ? ": " :
-		    "", reason != NULL ? reason : "");
-	return 0;
+	return agent_receipt(as->as_st, as->as_address, pm, "tandem fetch",
+	    err);
 }
 
 /*

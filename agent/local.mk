@@ -14,6 +14,7 @@ agent_tandem_SOURCES = \
 	agent/revoke.c \
 	agent/seal.c \
 	agent/send.c \
+	agent/status.c \
 	agent/store.c \
 	agent/tandem.c
 agent_tandem_LDADD = $(TANDEM_LIBS) $(SQLITE_LIBS) $(CURL_LIBS)
@@ -53,5 +54,7 @@ TESTS += t/0270-agent-send-fetch.sh
 EXTRA_DIST += t/0270-agent-send-fetch.sh t/agent-bg-stub.py
 TESTS += t/0272-agent-ux-settings.sh
 EXTRA_DIST += t/0272-agent-ux-settings.sh
+TESTS += t/0275-agent-status.sh
+EXTRA_DIST += t/0275-agent-status.sh
 TESTS += t/0290-agent-hostile-tls.sh
 EXTRA_DIST += t/0290-agent-hostile-tls.sh

@@ -31,8 +31,11 @@
  *	from the same CA, both to the anchors), stored, and answered
  *	with agent-alive (wrap agent -> courier-end certificate) to the
  *	Register-Address. A generation already installed is not stored
- *	again; agent-alive is sent once per generation. Other kinds are
- *	reported and left alone.
+ *	again; agent-alive is sent once per generation. A receipt (the
+ *	foreground's purge of a message held for a recipient who never
+ *	registered: Event expired) is recorded by agent_receipt()
+ *	(status.c), which says it the first time it is seen. Other kinds
+ *	are reported and left alone.
  * DIAGNOSTICS
  *	Messages on standard error; exit statuses in tandem(1).
  */
@@ -639,6 +642,9 @@ agent_service(struct agent_reader *rd, const struct tmail *tm, char *err)
 		goto out;
 	if (pm->pm_kind == PROTO_EXCHANGE_KEYS)
 		rc = svc_exchange(rd, pm, signer, err);
+	else if (pm->pm_kind == PROTO_RECEIPT)
+		rc = agent_receipt(rd->rd_st, rd->rd_address, pm,
+		    "tandem: receipt from the courier", err);
 	else {
 		fprintf(stderr, "tandem: %s: %s from the courier, not "
 		    "handled by this agent\n", tm->tm_msgid,

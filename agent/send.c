@@ -12,8 +12,10 @@
  *	courier of the sealed content, Message-ID the sealed content's
  *	id) by SMTP; a temporary failure (4xx, no answer) submits the same
  *	mail again with the same delays, for --retry-for seconds more, so
- *	that the ARM already posted finds its content. Prints the message
- *	id.
+ *	that the ARM already posted finds its content. Once the mail is
+ *	taken, records each recipient as sent in the store
+ *	(store_sent_add(); a failure there is said, but the message was
+ *	sent: the exit status stays 0) and prints the message id.
  *
  *	agent_session() and agent_session_free() (also used by fetch)
  *	open the store, decrypt the identity, load the courier-end
@@ -229,6 +231,7 @@ send_run(struct agent_session *as, const struct agent_opts *o, char *err)
 {
 	struct arm_record *ar = NULL;
 	unsigned char *der = NULL, *w = NULL;
+	char why[TN_ERRLEN];
 	size_t derlen, wlen;
 	long long start;
 	unsigned int delay = 1;
@@ -256,6 +259,11 @@ send_run(struct agent_session *as, const struct agent_opts *o, char *err)
 	}
 	if (rc != 0)
 		goto out;
+	/* Sent: a store that fails now does not make it unsent. */
+	if (store_sent_add(as->as_st, ar->ar_msgid, ar->ar_rcpts,
+	    ar->ar_nrcpts, why) == -1)
+		fprintf(stderr, "tandem send: %s was sent but is not recorded "
+		    "for \"tandem status\": %s\n", ar->ar_msgid, why);
 	printf("%s\n", ar->ar_msgid);
 	rc = 0;
 out:

@@ -18,6 +18,23 @@
  *	back; store_arm_revoke() does the same and also records the id in
  *	table revoked.
  *
+ *	Table sent keeps what became of each recipient of each message
+ *	sent: store_sent_add() records the recipients of a message
+ *	just sent (state "sent", sent_at and at the time), keeping a row
+ *	already there. store_sent_receipt() records a receipt's Event,
+ *	Date and Reason for one recipient, adding the row when the
+ *	message is not known (sent from another store, or before the
+ *	table); *changed is 1 when the row was added or changed, 0 when
+ *	it already said as much or more: a receipt replaces the state
+ *	"sent", else only one with a later Date (on the same Date, a
+ *	later event of delivered, opened, refused, expired, revoked),
+ *	and never replaces revoked by expired (the foreground's purge of
+ *	content whose key was destroyed). Seeing a receipt again thus
+ *	changes nothing. store_sent_each() calls fn for each row of
+ *	msgid (NULL: of every message), the messages in the order of
+ *	their first date, the rows of one in the order they were
+ *	recorded; the strings are the store's until fn returns.
+ *
  *	Every connection sets PRAGMA secure_delete = ON (SQLite's own
  *	default is off, though some distributions build it on): what is
  *	deleted or overwritten, a forgotten content key or a replaced
@@ -55,7 +72,11 @@ static const char store_schema[] =
     "CREATE TABLE IF NOT EXISTS arms ("
     " msgid TEXT PRIMARY KEY, arm TEXT, fetched INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS revoked ("
-    " msgid TEXT PRIMARY KEY, at INTEGER NOT NULL);";
+    " msgid TEXT PRIMARY KEY, at INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS sent ("
+    " msgid TEXT NOT NULL, recipient TEXT NOT NULL COLLATE NOCASE,"
+    " sent_at INTEGER, state TEXT NOT NULL, at INTEGER NOT NULL,"
+    " reason TEXT, PRIMARY KEY (msgid, recipient));";
 
 int
 store_path(const char *dir, const char *name, char *buf, size_t len)
@@ -294,4 +315,139 @@ store_arm_revoke(struct store *st, const char *msgid, char *err)
 		return -1;
 	}
 	return 0;
+}
+
+/* Bind the text arguments from column 1 on; NULL binds SQL NULL. */
+static int
+store_bind(struct store *st, sqlite3_stmt *stmt, const char *const *v,
+    int n, char *err)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if ((v[i] == NULL ? sqlite3_bind_null(stmt, i + 1) :
+		    sqlite3_bind_text(stmt, i + 1, v[i], -1, SQLITE_STATIC)) !=
+		    SQLITE_OK) {
+			tn_err(err, "store: %s", sqlite3_errmsg(st->st_db));
+			return -1;
+		}
+	return 0;
+}
+
+int
+store_sent_add(struct store *st, const char *msgid, char *const *rcpts,
+    size_t n, char *err)
+{
+	sqlite3_stmt *stmt = NULL;
+	const char *v[2];
+	size_t i;
+	int rc = -1;
+
+	if (store_run(st, "BEGIN", NULL, NULL, err) == -1)
+		return -1;
+	if ((stmt = store_prepare(st, "INSERT OR IGNORE INTO sent (msgid, "
+	    "recipient, sent_at, state, at) VALUES (?1, ?2, "
+	    "strftime('%s','now'), 'sent', strftime('%s','now'))", NULL, NULL,
+	    err)) == NULL)
+		goto out;
+	for (i = 0; i < n; i++) {
+		v[0] = msgid;
+		v[1] = rcpts[i];
+		if (store_bind(st, stmt, v, 2, err) == -1)
+			goto out;
+		if (sqlite3_step(stmt) != SQLITE_DONE) {
+			tn_err(err, "store: %s", sqlite3_errmsg(st->st_db));
+			goto out;
+		}
+		sqlite3_reset(stmt);
+	}
+	if (store_run(st, "COMMIT", NULL, NULL, err) == -1)
+		goto out;
+	rc = 0;
+out:
+	sqlite3_finalize(stmt);
+	if (rc == -1)
+		sqlite3_exec(st->st_db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+/* The order of events on the same Date; "sent" and others are 0. */
+#define STORE_RANK(x)	"CASE " x " WHEN 'delivered' THEN 1 "		\
+			"WHEN 'opened' THEN 2 WHEN 'refused' THEN 3 "	\
+			"WHEN 'expired' THEN 4 WHEN 'revoked' THEN 5 "	\
+			"ELSE 0 END"
+
+int
+store_sent_receipt(struct store *st, const char *msgid, const char *rcpt,
+    const char *event, time_t at, const char *reason, int *changed,
+    char *err)
+{
+	sqlite3_stmt *stmt;
+	const char *v[3] = { msgid, rcpt, event };
+	int rc = -1;
+
+	*changed = 0;
+	if ((stmt = store_prepare(st, "INSERT INTO sent (msgid, recipient, "
+	    "state, at, reason) VALUES (?1, ?2, ?3, ?4, ?5) "
+	    "ON CONFLICT (msgid, recipient) DO UPDATE SET "
+	    "state = excluded.state, at = excluded.at, "
+	    "reason = excluded.reason "
+	    "WHERE sent.state = 'sent' OR "
+	    "(NOT (sent.state = 'revoked' AND excluded.state = 'expired') AND "
+	    "(excluded.at > sent.at OR (excluded.at = sent.at AND "
+	    STORE_RANK("excluded.state") " > " STORE_RANK("sent.state") ")))",
+	    NULL, NULL, err)) == NULL)
+		return -1;
+	if (store_bind(st, stmt, v, 3, err) == -1)
+		goto out;
+	if (sqlite3_bind_int64(stmt, 4, (sqlite3_int64)at) != SQLITE_OK ||
+	    (reason == NULL ? sqlite3_bind_null(stmt, 5) :
+	    sqlite3_bind_text(stmt, 5, reason, -1, SQLITE_STATIC)) !=
+	    SQLITE_OK || sqlite3_step(stmt) != SQLITE_DONE) {
+		tn_err(err, "store: %s", sqlite3_errmsg(st->st_db));
+		goto out;
+	}
+	*changed = sqlite3_changes(st->st_db) > 0;
+	rc = 0;
+out:
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int
+store_sent_each(struct store *st, const char *msgid,
+    void (*fn)(const struct store_sent *, void *), void *arg, char *err)
+{
+	struct store_sent ss;
+	sqlite3_stmt *stmt;
+	int rc = -1, step;
+
+	if ((stmt = store_prepare(st, "SELECT msgid, recipient, state, at, "
+	    "reason, (SELECT min(coalesce(f.sent_at, f.at)) FROM sent f "
+	    "WHERE f.msgid = sent.msgid) AS first FROM sent "
+	    "WHERE ?1 IS NULL OR msgid = ?1 ORDER BY first, msgid, rowid",
+	    msgid, NULL, err)) == NULL)
+		return -1;
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+		ss.ss_msgid = (const char *)sqlite3_column_text(stmt, 0);
+		ss.ss_rcpt = (const char *)sqlite3_column_text(stmt, 1);
+		ss.ss_state = (const char *)sqlite3_column_text(stmt, 2);
+		ss.ss_at = (time_t)sqlite3_column_int64(stmt, 3);
+		ss.ss_reason = (const char *)sqlite3_column_text(stmt, 4);
+		ss.ss_first = (time_t)sqlite3_column_int64(stmt, 5);
+		if (ss.ss_msgid == NULL || ss.ss_rcpt == NULL ||
+		    ss.ss_state == NULL) {
+			tn_err(err, "store: out of memory");
+			goto out;
+		}
+		fn(&ss, arg);
+	}
+	if (step != SQLITE_DONE) {
+		tn_err(err, "store: %s", sqlite3_errmsg(st->st_db));
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(stmt);
+	return rc;
 }

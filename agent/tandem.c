@@ -14,6 +14,7 @@
  *	    [--retry-for S]
  *	tandem fetch -d DIR
  *	tandem revoke -d DIR MSGID [RECIPIENT ...]
+ *	tandem status -d DIR [MSGID]
  *	tandem read -d DIR [--out-dir DIR] [--id MSGID] [FILE ...]
  *	tandem inbox -d DIR [FILE ...]
  *	(network commands: [-c tandem.conf] [--smtp HOST:PORT] [--bg URL]
@@ -21,8 +22,8 @@
  * DESCRIPTION
  *	Reads the command line and runs one command; the commands are in
  *	init.c (init, import), seal.c (seal, open), register.c, send.c,
- *	fetch.c, revoke.c and read.c (read, inbox). The store folder
- *	is -d DIR, else $TANDEM_HOME, else ~/.tandem; without -c, the
+ *	fetch.c, revoke.c, status.c and read.c (read, inbox). The store
+ *	folder is -d DIR, else $TANDEM_HOME, else ~/.tandem; without -c, the
  *	settings are its tandem.conf when there is one (register writes
  *	it). The local password comes from --password-fd N,
  *	--password-file FILE, $TANDEM_PASSWORD or the terminal.
@@ -75,6 +76,7 @@ usage(FILE *fp)
 	    "                   [--retry-for SECONDS]\n"
 	    "       tandem fetch [-d DIR]\n"
 	    "       tandem revoke [-d DIR] MESSAGE-ID [RECIPIENT ...]\n"
+	    "       tandem status [-d DIR] [MESSAGE-ID]\n"
 	    "       tandem read [-d DIR] [--out-dir DIR] [--id MSGID] [--all] "
 	    "[FILE ...]\n"
 	    "       tandem inbox [-d DIR] [FILE ...]\n"
@@ -512,6 +514,7 @@ main(int argc, char **argv)
 		{ "send", cmd_send },
 		{ "fetch", cmd_fetch },
 		{ "revoke", cmd_revoke },
+		{ "status", cmd_status },
 		{ "read", cmd_read },
 		{ "inbox", cmd_inbox },
 	};
@@ -543,7 +546,8 @@ main(int argc, char **argv)
 			break;
 	if (i == sizeof(cmds) / sizeof(cmds[0]) ||
 	    parse_opts(&o, strcmp(argv[1], "read") == 0 ||
-	    strcmp(argv[1], "inbox") == 0 || strcmp(argv[1], "revoke") == 0,
+	    strcmp(argv[1], "inbox") == 0 || strcmp(argv[1], "revoke") == 0 ||
+	    strcmp(argv[1], "status") == 0,
 	    argc - 1, argv + 1) == -1) {
 		usage(stderr);
 		return EX_USAGE;

@@ -192,4 +192,19 @@ test_expect_success 'split trust: the BG keeps neither the plaintext nor the sea
 	done
 '
 
+test_expect_success 'alice'"'"'s tandem status: rv1 revoked at each recipient, saying how; rv2 sent' '
+	today=$(date -u +%Y-%m-%d) &&
+	agent alice status rv1@a.example >out &&
+	sed "s/ ${today}T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]Z / TODAY /" out >status.got &&
+	printf "%s\n" "bob@a.example revoked TODAY already fetched by its recipient'"'"'s agent (it may have been opened); its key is destroyed there at its next fetch" \
+		"carol@a.example revoked TODAY waiting at the background, not yet fetched by its recipient'"'"'s agent; destroyed" \
+		"dave@a.example revoked TODAY held until its recipient registers; destroyed" >expect &&
+	test_cmp expect status.got &&
+	agent alice status >out &&
+	sed "s/ ${today}T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]Z / TODAY /" out >status.got &&
+	printf "%s\n" "rv1@a.example TODAY 3 revoked=3" \
+		"rv2@a.example TODAY 1 sent=1" >expect &&
+	test_cmp expect status.got
+'
+
 test_done
