@@ -59,9 +59,12 @@ none() {
 }
 
 test_expect_success 'while it is queued: the FG queue holds the message, sealed' '
-	fg_places &&
-	grep -a -l "split@a.example" $(grep /spool/ fg.files) >queued &&
+	n=0 && until grep -a -l -s -r "split@a.example" \
+		"$TRASH/postfix-fg/spool/deferred" >queued || test $n = 300; do
+		n=$((n + 1)) && sleep 0.1
+	done &&
 	test -s queued &&
+	fg_places &&
 	none "$secret" fg.files
 '
 

@@ -140,7 +140,12 @@ test_expect_success 'alice fetches: a receipt for carol and one for bob, each sa
 	id=$(cat id) &&
 	tandem fetch -d a-alice.d $(bf_net a) >out 2>err &&
 	test_grep "tandem fetch: $id to bob@b.example: revoked: waiting at the background, not yet fetched by its recipient.s agent; destroyed" err &&
-	test_grep "tandem fetch: $id to carol@a.example: revoked: waiting at the background, not yet fetched by its recipient.s agent; destroyed" err
+	test_grep "tandem fetch: $id to carol@a.example: revoked: waiting at the background, not yet fetched by its recipient.s agent; destroyed" err &&
+	tandem status -d a-alice.d $id >st &&
+	sed "s/ [0-9-]*T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]Z / DATE /" st >st.got &&
+	printf "%s\n" "bob@b.example revoked DATE waiting at the background, not yet fetched by its recipient'"'"'s agent; destroyed" \
+		"carol@a.example revoked DATE waiting at the background, not yet fetched by its recipient'"'"'s agent; destroyed" >expect &&
+	test_cmp expect st.got
 '
 
 test_expect_success 'again: already revoked, nothing sent' '
@@ -184,6 +189,10 @@ test_expect_success 'dave fetches the receipt; bob fetches the revoke: the key o
 	id2=$(cat id2) &&
 	tandem fetch -d c-dave.d $(bf_net c) >out 2>err &&
 	test_grep "tandem fetch: $id2 to bob@b.example: revoked: already fetched by its recipient.s agent (it may have been opened); its key is destroyed there at its next fetch" err &&
+	tandem status -d c-dave.d $id2 >st &&
+	sed "s/ [0-9-]*T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]Z / DATE /" st >st.got &&
+	echo "bob@b.example revoked DATE already fetched by its recipient'"'"'s agent (it may have been opened); its key is destroyed there at its next fetch" >expect &&
+	test_cmp expect st.got &&
 	tandem fetch -d b-bob.d $(bf_net b) >out 2>err &&
 	test_grep "tandem fetch: $id2 was revoked by its sender dave@c.example; its key is deleted" err &&
 	test -z "$(sqlite3 b-bob.d/store.db "SELECT arm FROM arms WHERE msgid = '\''$id2'\''")" &&
