@@ -227,8 +227,8 @@ int	cmd_read(struct agent_opts *);
 int	cmd_inbox(struct agent_opts *);
 int	cmd_revoke(struct agent_opts *);
 int	cmd_status(struct agent_opts *);
-int	revoke_apply(struct store *, const struct proto_msg *, const char *,
-	    char *);
+int	revoke_apply(struct agent_session *, const struct proto_msg *,
+	    const char *, char *);
 int	agent_receipt(struct store *, const char *, const struct proto_msg *,
 	    const char *, char *);
 

@@ -118,7 +118,7 @@ fetch_check(struct agent_session *as, const unsigned char *der, size_t len,
 		    pm->pm_kind == PROTO_RECEIPT)
 			rc = fetch_receipt(as, pm, msgid, err);
 		else if (pm != NULL && pm->pm_kind == PROTO_REVOKE)
-			rc = revoke_apply(as->as_st, pm, msgid, err);
+			rc = revoke_apply(as, pm, msgid, err);
 		goto out;
 	}
 	if (strcmp(ar->ar_msgid, msgid) != 0) {

@@ -19,7 +19,15 @@
  *	that "tandem read" refuses the message and a later fetch of the
  *	ARM does not bring the key back. The revoke must be for the
  *	message listed and come from the ARM's sender; when the ARM is
- *	not in the store the id is marked all the same.
+ *	not in the store the id is marked all the same. Then the agent
+ *	tells its background what became of the message here, a receipt
+ *	wrapped agent -> courier POSTed to BG/v1/receipt: Event opened
+ *	when it had been opened (the store counts opens), else revoked;
+ *	the background sends it on to the sender. An answer 4xx but 408
+ *	and 429 is said and the fetch goes on (the background will not
+ *	take it later either); no answer or another one is EX_TEMPFAIL:
+ *	the revoke stays in the mailbox, the next fetch applies it again
+ *	(nothing changes) and tells again.
  * DIAGNOSTICS
  *	Messages on standard error; exit statuses in tandem(1).
  */
@@ -131,10 +139,75 @@ out:
 	return rc;
 }
 
+#define RV_OPENED	"it had been opened before the revocation; its key " \
+			"is deleted now"
+#define RV_UNOPENED	"its recipient's agent deleted its key before it " \
+			"was opened"
+
+/* What became of msgid here, to the background: 0 or an exit status. */
+static int
+revoke_tell(struct agent_session *as, const char *msgid, const char *sender,
+    char *err)
+{
+	struct proto_msg *pm = NULL;
+	unsigned char *w = NULL, *resp = NULL;
+	char now[32], *id = NULL, *text = NULL;
+	size_t len = 0, wlen, rlen;
+	unsigned int opens = 0;
+	long status;
+	int rc = EX_SOFTWARE;
+
+	if (store_opens(as->as_st, msgid, &opens, err) == -1)
+		goto out;
+	if ((pm = proto_msg_new(PROTO_RECEIPT)) == NULL ||
+	    (id = agent_new_id(as->as_address)) == NULL) {
+		tn_err(err, "out of memory");
+		goto out;
+	}
+	proto_format_time(time(NULL), now, sizeof(now));
+	if (proto_set(pm, "Id", id, err) == -1 ||
+	    proto_set(pm, "Date", now, err) == -1 ||
+	    proto_set(pm, "Message-Id", msgid, err) == -1 ||
+	    proto_set(pm, "Sender", sender, err) == -1 ||
+	    proto_set(pm, "Recipient", as->as_address, err) == -1 ||
+	    proto_set(pm, "Event", opens > 0 ? "opened" : "revoked",
+	    err) == -1 ||
+	    proto_set(pm, "Reason", opens > 0 ? RV_OPENED : RV_UNOPENED,
+	    err) == -1 ||
+	    proto_format(pm, &text, &len, err) == -1 ||
+	    cms_wrap((unsigned char *)text, len, &as->as_id, as->as_rcpts, 0,
+	    &w, &wlen, err) == -1)
+		goto out;
+	rc = EX_TEMPFAIL;
+	if (net_https(as->as_net, "POST", "/v1/receipt", w, wlen, &status,
+	    &resp, &rlen, err) == -1)
+		goto out;
+	resp[strcspn((char *)resp, "\r\n")] = '\0';
+	if (status == 200 || status == 201)
+		rc = 0;
+	else if (status >= 400 && status < 500 && status != 408 &&
+	    status != 429) {
+		fprintf(stderr, "tandem fetch: %s: the background refused to "
+		    "tell its sender: %ld %.200s\n", msgid, status,
+		    (char *)resp);
+		rc = 0;
+	} else
+		tn_err(err, "POST /v1/receipt: %ld %.200s", status,
+		    (char *)resp);
+out:
+	proto_msg_free(pm);
+	free(id);
+	free(text);
+	free(w);
+	free(resp);
+	return rc;
+}
+
 int
-revoke_apply(struct store *st, const struct proto_msg *pm,
+revoke_apply(struct agent_session *as, const struct proto_msg *pm,
     const char *msgid, char *err)
 {
+	struct store *st = as->as_st;
 	struct arm_record *ar = NULL;
 	const char *sender = proto_get(pm, "Sender");
 	char *text = NULL;
@@ -159,9 +232,10 @@ revoke_apply(struct store *st, const struct proto_msg *pm,
 	rc = EX_SOFTWARE;
 	if (store_arm_revoke(st, msgid, err) == -1)
 		goto out;
-	fprintf(stderr, "tandem fetch: %s was revoked by its sender %s; its "
-	    "key is deleted\n", msgid, sender);
-	rc = 0;
+	if (state != 3)
+		fprintf(stderr, "tandem fetch: %s was revoked by its sender "
+		    "%s; its key is deleted\n", msgid, sender);
+	rc = revoke_tell(as, msgid, sender, err);
 out:
 	if (text != NULL)
 		OPENSSL_cleanse(text, strlen(text));

@@ -31,7 +31,9 @@
  *	a line per message, "MSGID DATE N STATE=COUNT ...", DATE when it
  *	was first sent, N its recipients, the states counted in the
  *	order sent, delivered, opened, refused, expired, revoked (those
- *	with a count only).
+ *	with a count only). On the same Date, a receipt replaces another
+ *	in the order of STORE_RANK (store.c), or for the same Event with
+ *	another Reason (the recipient's agent's word after a revoke).
  * DIAGNOSTICS
  *	agent_receipt() returns 0 or an exit status with err: EX_DATAERR
  *	for another's receipt, EX_SOFTWARE when the store fails.

@@ -371,10 +371,14 @@ out:
 	return rc;
 }
 
-/* The order of events on the same Date; "sent" and others are 0. */
+/*
+ * The order of events on the same Date; "sent" and others are 0.
+ * "opened" is last: after a revocation the recipient's agent says
+ * whether the message had been opened, which nothing undoes.
+ */
 #define STORE_RANK(x)	"CASE " x " WHEN 'delivered' THEN 1 "		\
-			"WHEN 'opened' THEN 2 WHEN 'refused' THEN 3 "	\
-			"WHEN 'expired' THEN 4 WHEN 'revoked' THEN 5 "	\
+			"WHEN 'refused' THEN 2 WHEN 'expired' THEN 3 "	\
+			"WHEN 'revoked' THEN 4 WHEN 'opened' THEN 5 "	\
 			"ELSE 0 END"
 
 int
@@ -394,8 +398,10 @@ store_sent_receipt(struct store *st, const char *msgid, const char *rcpt,
 	    "reason = excluded.reason "
 	    "WHERE sent.state = 'sent' OR "
 	    "(NOT (sent.state = 'revoked' AND excluded.state = 'expired') AND "
-	    "(excluded.at > sent.at OR (excluded.at = sent.at AND "
-	    STORE_RANK("excluded.state") " > " STORE_RANK("sent.state") ")))",
+	    "(excluded.at > sent.at OR (excluded.at = sent.at AND ("
+	    STORE_RANK("excluded.state") " > " STORE_RANK("sent.state") " OR "
+	    "(excluded.state = sent.state AND "
+	    "excluded.reason IS NOT sent.reason)))))",
 	    NULL, NULL, err)) == NULL)
 		return -1;
 	if (store_bind(st, stmt, v, 3, err) == -1)

@@ -388,7 +388,8 @@ http_request(struct evhttp_request *req, void *arg)
 	post = strcmp(path, "/v1/arm") == 0 ? store_arm :
 	    strcmp(path, "/v1/invitation-reject") == 0 ?
 	    store_invitation_reject : strcmp(path, "/v1/revoke") == 0 ?
-	    store_revoke : NULL;
+	    store_revoke : strcmp(path, "/v1/receipt") == 0 ? store_report :
+	    NULL;
 	if (post == NULL && strcmp(path, "/v1/mailbox") != 0 &&
 	    http_mailbox_id(path) == -1) {
 		http_text(pd, req, 404, "no such resource");

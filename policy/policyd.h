@@ -61,6 +61,9 @@
  *	enum pd_status store_revoke(struct pd *pd, X509 *client,
  *		    const char *address, const unsigned char *body,
  *		    size_t len, char *msg, size_t msglen);
+ *	enum pd_status store_report(struct pd *pd, X509 *client,
+ *		    const char *address, const unsigned char *body,
+ *		    size_t len, char *msg, size_t msglen);
  *	int	revoke_control(struct pd *pd, struct fed *fd,
  *		    const struct fed_item *it, char *err);
  *	int	store_outbox_due(struct pd *pd, PGresult **res, char *err);
@@ -215,6 +218,8 @@ int	store_receipt_text(struct pd *, const char *, const char *,
 	    const char *, const char *, const char *, char **, size_t *,
 	    char *);
 enum pd_status store_revoke(struct pd *, X509 *, const char *,
+	    const unsigned char *, size_t, char *, size_t);
+enum pd_status store_report(struct pd *, X509 *, const char *,
 	    const unsigned char *, size_t, char *, size_t);
 struct fed_item;
 int	revoke_control(struct pd *, struct fed *, const struct fed_item *,

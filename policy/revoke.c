@@ -149,7 +149,10 @@ rv_one(struct pd *pd, const char *msgid, const char *rcpt, int held,
 	*why = RV_WAITING;
 	if (strcmp(PQcmdTuples(res), "0") == 0) {
 		*why = RV_DELIVERED;
-		if (rv_tell_agent(pd, msgid, rcpt, text, len, err) == -1)
+		if (rv_tell_agent(pd, msgid, rcpt, text, len, err) == -1 ||
+		    db_run(pd->pd_db, "UPDATE carried_arms SET told_agent_at = "
+		    "now() WHERE message_id = $1 AND recipient = $2", 2, vals,
+		    err) == -1)
 			goto out;
 	}
 	rc = db_run(pd->pd_db, "UPDATE carried_arms SET revoked_at = now() "
@@ -361,10 +364,14 @@ rv_refused(const struct fed_item *it, const char *what, const char *why,
 	return 1;
 }
 
-/* The receipt for a revoke done here, back to the courier it came from. */
+/*
+ * A receipt about msgid at rcpt, for sender, to the courier the ARM or
+ * the revoke came from (origin).
+ */
 static int
-rv_answer(struct pd *pd, struct fed *fd, const struct fed_item *in,
-    const char *why, char *err)
+rv_answer(struct pd *pd, struct fed *fd, const char *msgid,
+    const char *sender, const char *rcpt, const char *origin,
+    const char *event, const char *why, char *err)
 {
 	struct fed_item it;
 	char used[ROUTE_IDLEN], o[UTIL_ESCLEN], e[TN_ERRLEN];
@@ -372,27 +379,27 @@ rv_answer(struct pd *pd, struct fed *fd, const struct fed_item *in,
 	size_t blen;
 	int r;
 
-	if (store_receipt_text(pd, in->it_sender, in->it_msgid, in->it_rcpt,
-	    "revoked", why, &body, &blen, err) == -1)
+	if (store_receipt_text(pd, sender, msgid, rcpt, event, why, &body,
+	    &blen, err) == -1)
 		return -1;
 	memset(&it, 0, sizeof(it));
-	it.it_msgid = in->it_msgid;
-	it.it_sender = in->it_rcpt;	/* the recipient it reports on */
-	it.it_rcpt = in->it_sender;	/* to the message's sender */
+	it.it_msgid = msgid;
+	it.it_sender = rcpt;	/* the recipient it reports on */
+	it.it_rcpt = sender;	/* to the message's sender */
 	it.it_hops = 1;
 	it.it_payload = (const unsigned char *)body;
 	it.it_paylen = blen;
 	it.it_pay = INTRO_PAY_RECEIPT;
-	r = fed_send(fd, in->it_origin, NULL, &it, used, e);
+	r = fed_send(fd, origin, NULL, &it, used, e);
 	free(body);
 	if (r == -1) {
 		snprintf(err, TN_ERRLEN, "%s", e);
 		return -1;
 	}
 	if (r == 1)
-		log_info("courier revoke msgid=%s rcpt=%s origin=%s "
-		    "receipt=not-sent reason=\"%s\"", in->it_msgid, in->it_rcpt,
-		    util_escape(in->it_origin, o, sizeof(o), 0), e);
+		log_info("courier receipt msgid=%s rcpt=%s origin=%s "
+		    "status=not-sent reason=\"%s\"", msgid, rcpt,
+		    util_escape(origin, o, sizeof(o), 0), e);
 	return 0;
 }
 
@@ -454,7 +461,8 @@ rv_take(struct pd *pd, struct fed *fd, const struct fed_item *it,
 	}
 	if (rv_one(pd, it->it_msgid, it->it_rcpt, strcmp(PQgetvalue(res, 0,
 	    0), "t") == 0, (const char *)it->it_payload, it->it_paylen, &done,
-	    err) == -1 || rv_answer(pd, fd, it, done, err) == -1)
+	    err) == -1 || rv_answer(pd, fd, it->it_msgid, it->it_sender,
+	    it->it_rcpt, it->it_origin, "revoked", done, err) == -1)
 		goto out;
 	log_info("courier revoke msgid=%s rcpt=%s origin=%s status=revoked "
 	    "reason=\"%s\"", it->it_msgid, it->it_rcpt,
@@ -464,6 +472,31 @@ out:
 	PQclear(res);
 	proto_msg_free(pm);
 	return rc;
+}
+
+/*
+ * A receipt about msgid at rcpt filed for pa (NULL, not active or
+ * without an agent: nobody to tell), replacing one not fetched yet.
+ */
+static int
+rv_file(struct pd *pd, const struct pd_account *pa, const char *msgid,
+    const char *rcpt, const char *event, const char *why, char *err)
+{
+	const char *vals[3];
+
+	if (pa == NULL || strcmp(pa->pa_status, "active") != 0 ||
+	    pa->pa_agent == NULL)
+		return 0;
+	vals[0] = pa->pa_address;
+	vals[1] = msgid;
+	vals[2] = rcpt;
+	if (db_run(pd->pd_db, "DELETE FROM agent_mailbox WHERE address = $1 "
+	    "AND kind = 'receipt' AND message_id = $2 AND lower(about) = "
+	    "lower($3)",
+	    3, vals, err) == -1)
+		return -1;
+	return store_receipt(pd, pa, msgid, rcpt, event, why != NULL ? why :
+	    "", err);
 }
 
 /* Does the origin's certificate give it the recipient's domain? */
@@ -485,7 +518,8 @@ rv_covers(struct pd *pd, const struct fed_item *it)
 
 /*
  * A receipt for a revoke this background sent on: believed only when
- * one awaits it (carried_arms: revoked, not answered) and it comes from
+ * one awaits it (carried_arms: revoked, not settled: the first answer,
+ * then the recipient's agent's word) and it comes from
  * the courier the revoke went to, the one the recipient's route names
  * now, or one whose certificate gives it the recipient's domain (a
  * private courier's name constraints); then filed for the sender.
@@ -512,7 +546,8 @@ rv_receipt(struct pd *pd, struct fed *fd, const struct fed_item *it,
 	else if (strcasecmp(proto_get(pm, "Sender"), it->it_rcpt) != 0 ||
 	    strcasecmp(proto_get(pm, "Recipient"), it->it_sender) != 0)
 		why = "the receipt's Sender and Recipient are not the message's";
-	else if (strcmp(proto_get(pm, "Event"), "revoked") != 0)
+	else if (strcmp(proto_get(pm, "Event"), "revoked") != 0 &&
+	    strcmp(proto_get(pm, "Event"), "opened") != 0)
 		why = "only a revocation's receipt crosses couriers";
 	if (why != NULL) {
 		rc = rv_refused(it, "receipt", why, err);
@@ -520,7 +555,7 @@ rv_receipt(struct pd *pd, struct fed *fd, const struct fed_item *it,
 	}
 	if (db_exec(fd->fd_db, "SELECT revoke_via, sender FROM carried_arms "
 	    "WHERE message_id = $1 AND recipient = lower($2) AND courier IS "
-	    "NOT NULL AND revoked_at IS NOT NULL AND answered_at IS NULL",
+	    "NOT NULL AND revoked_at IS NOT NULL AND settled_at IS NULL",
 	    2, vals, NULL, &res, err) == -1 ||
 	    fed_route(fd, it->it_sender, ROUTE_SRC_LOCAL, NULL, &rd, err) == -1)
 		goto out;
@@ -538,18 +573,19 @@ rv_receipt(struct pd *pd, struct fed *fd, const struct fed_item *it,
 	}
 	if (store_account(pd, it->it_rcpt, &pa, 0, err) == -1)
 		goto out;
-	if (pa != NULL && strcmp(pa->pa_status, "active") == 0 &&
-	    pa->pa_agent != NULL && store_receipt(pd, pa, it->it_msgid,
-	    it->it_sender, "revoked", proto_get(pm, "Reason") != NULL ?
-	    proto_get(pm, "Reason") : "", err) == -1)
+	if (rv_file(pd, pa, it->it_msgid, it->it_sender,
+	    proto_get(pm, "Event"), proto_get(pm, "Reason"), err) == -1)
 		goto out;
-	if (db_run(fd->fd_db, "UPDATE carried_arms SET answered_at = now() "
-	    "WHERE message_id = $1 AND recipient = lower($2)", 2, vals,
-	    err) == -1)
+	/* The first answer, then the recipient's agent's word. */
+	if (db_run(fd->fd_db, "UPDATE carried_arms SET settled_at = CASE "
+	    "WHEN answered_at IS NOT NULL THEN now() END, answered_at = "
+	    "coalesce(answered_at, now()) WHERE message_id = $1 AND recipient "
+	    "= lower($2)", 2, vals, err) == -1)
 		goto out;
 	log_info("courier receipt msgid=%s rcpt=%s origin=%s status=filed "
-	    "event=revoked", it->it_msgid, it->it_sender,
-	    util_escape(it->it_origin, o, sizeof(o), 0));
+	    "event=%s", it->it_msgid, it->it_sender,
+	    util_escape(it->it_origin, o, sizeof(o), 0),
+	    proto_get(pm, "Event"));
 	rc = 0;
 out:
 	store_account_free(pa);
@@ -565,4 +601,130 @@ revoke_control(struct pd *pd, struct fed *fd, const struct fed_item *it,
 	if (it->it_pay == INTRO_PAY_REVOKE)
 		return rv_take(pd, fd, it, err);
 	return rv_receipt(pd, fd, it, err);
+}
+
+/*
+ * The recipient's agent's word on a revoked message (POST /v1/receipt):
+ * the sender learns whether it had been opened. Taken once, only from
+ * an agent the revoke was filed for.
+ */
+static enum pd_status
+rp_commit(struct pd *pd, const struct proto_msg *pm, const char *address,
+    char *msg, size_t msglen)
+{
+	const char *msgid = proto_get(pm, "Message-Id");
+	const char *event = proto_get(pm, "Event");
+	const char *why = proto_get(pm, "Reason"), *sender, *origin;
+	const char *vals[2] = { msgid, address };
+	struct pd_account *pa = NULL;
+	PGresult *res = NULL;
+	struct fed fd;
+	enum pd_status st = PD_NONE;
+	char err[TN_ERRLEN], o[UTIL_ESCLEN];
+
+	bgfed_init(pd, &fd);
+	if (why == NULL)
+		why = "";
+	if (db_begin(pd->pd_db, err) == -1 ||
+	    db_exec(pd->pd_db, "SELECT sender, coalesce(origin, ''), "
+	    "settled_at IS NOT NULL FROM carried_arms WHERE message_id = $1 "
+	    "AND recipient = lower($2) AND courier IS NULL AND told_agent_at "
+	    "IS NOT NULL FOR UPDATE", 2, vals, NULL, &res, err) == -1)
+		goto fail;
+	if (PQntuples(res) == 0) {
+		snprintf(msg, msglen, "%s: no revocation of it was passed on "
+		    "to %s", msgid, address);
+		st = PD_NOT_FOUND;
+	} else if (strcasecmp(PQgetvalue(res, 0, 0),
+	    proto_get(pm, "Sender")) != 0) {
+		snprintf(msg, msglen, "%s was not sent by %s", msgid,
+		    proto_get(pm, "Sender"));
+		st = PD_FORBIDDEN;
+	} else if (strcmp(PQgetvalue(res, 0, 2), "t") == 0) {
+		snprintf(msg, msglen, "already told");
+		st = PD_OK;
+	}
+	if (st != PD_NONE) {
+		db_rollback(pd->pd_db);
+		goto out;
+	}
+	sender = PQgetvalue(res, 0, 0);
+	origin = PQgetvalue(res, 0, 1);
+	if (origin[0] == '\0') {
+		if (store_account(pd, sender, &pa, 0, err) == -1 ||
+		    rv_file(pd, pa, msgid, address, event, why, err) == -1)
+			goto fail;
+	} else if (rv_answer(pd, &fd, msgid, sender, address, origin, event,
+	    why, err) == -1)
+		goto fail;
+	if (db_run(pd->pd_db, "UPDATE carried_arms SET settled_at = now() "
+	    "WHERE message_id = $1 AND recipient = lower($2)", 2, vals,
+	    err) == -1 || db_commit(pd->pd_db, err) == -1)
+		goto fail;
+	if (fd.fd_sent > 0)
+		send_kick(pd);
+	log_info("receipt msgid=%s rcpt=%s sender=%s event=%s status=%s%s",
+	    msgid, address, sender, event, origin[0] == '\0' ? "filed" :
+	    "sent courier=", util_escape(origin, o, sizeof(o), 0));
+	snprintf(msg, msglen, "told");
+	st = PD_OK;
+	goto out;
+fail:
+	db_rollback(pd->pd_db);
+	log_warn("receipt msgid=%s status=error reason=\"%s\"", msgid, err);
+	st = store_down(pd) ? PD_UNAVAILABLE : PD_INTERNAL;
+	snprintf(msg, msglen, st == PD_UNAVAILABLE ? "database unavailable, "
+	    "try again later" : "internal error");
+out:
+	store_account_free(pa);
+	PQclear(res);
+	return st;
+}
+
+enum pd_status
+store_report(struct pd *pd, X509 *client, const char *address,
+    const unsigned char *body, size_t len, char *msg, size_t msglen)
+{
+	struct proto_msg *pm = NULL;
+	unsigned char *text = NULL;
+	size_t tlen = 0;
+	enum pd_status st;
+	char err[TN_ERRLEN];
+
+	if ((st = store_agent_open(pd, client, address, body, len, &text,
+	    &tlen, msg, msglen)) != PD_NONE)
+		goto out;
+	st = PD_BAD;
+	if (proto_parse((char *)text, tlen, &pm, err) == -1) {
+		snprintf(msg, msglen, "not a receipt: %s", err);
+		goto out;
+	}
+	if (pm->pm_kind != PROTO_RECEIPT) {
+		snprintf(msg, msglen, "not a receipt: a %s",
+		    proto_kind_name(pm->pm_kind));
+		goto out;
+	}
+	snprintf(pd->pd_req_msgid, sizeof(pd->pd_req_msgid), "%s",
+	    proto_get(pm, "Message-Id"));
+	if (strcmp(proto_get(pm, "Event"), "opened") != 0 &&
+	    strcmp(proto_get(pm, "Event"), "revoked") != 0) {
+		snprintf(msg, msglen, "Event %s: an agent tells only whether "
+		    "a revoked message was opened (opened or revoked)",
+		    proto_get(pm, "Event"));
+		goto out;
+	}
+	st = PD_FORBIDDEN;
+	if (strcasecmp(proto_get(pm, "Recipient"), address) != 0) {
+		snprintf(msg, msglen, "Recipient is not the client's address");
+		goto out;
+	}
+	st = rp_commit(pd, pm, address, msg, msglen);
+out:
+	if (st != PD_OK && st != PD_UNAVAILABLE)
+		log_info("receipt client=%s status=%d reason=\"%s\"", address,
+		    (int)st, msg);
+	if (text != NULL)
+		OPENSSL_clear_free(text, tlen);
+	proto_msg_free(pm);
+	return st;
 }

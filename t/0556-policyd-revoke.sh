@@ -18,7 +18,12 @@ bob_arms() {
 	    "SELECT count(*) FROM arms WHERE msgid = '$1' AND $2"
 }
 bob_cert() {
-	sqlite3 "$TRASH/agent-bob/store.db" \
+	agent_cert bob
+}
+
+# agent_cert NAME: the agent certificate in NAME's store
+agent_cert() {
+	sqlite3 "$TRASH/agent-$1/store.db" \
 	    "SELECT value FROM config WHERE name = 'cert'"
 }
 
@@ -86,8 +91,8 @@ test_expect_success 'not a message id: a usage error before anything is sent' '
 	nothing_revoked
 '
 
-# forged OUT MSGID SENDER: a revoke signed by the BG, wrapped to bob's
-# agent, as the background would pass one on
+# forged OUT MSGID SENDER [NAME]: a revoke signed by the BG, wrapped to
+# bob's agent (or NAME's), as the background would pass one on
 forged() {
 	{
 		printf "MIME-Version: 1.0\r\nContent-Type: application/vnd.tandem.revoke\r\n"
@@ -99,7 +104,7 @@ forged() {
 		-signer "$CR_CA/elements/bg.crt" -inkey "$CR_CA/elements/bg.key" \
 		-certfile "$CR_CHAIN" -out "$1.signed" &&
 	openssl cms -encrypt -binary -aes-256-gcm -outform DER \
-		-in "$1.signed" -out "$1" "$TRASH/agent-bob/agent.crt"
+		-in "$1.signed" -out "$1" "$TRASH/agent-${4:-bob}/agent.crt"
 }
 
 test_expect_success 'bob'"'"'s agent refuses a revoke of rv2 by carol, who did not send it (65), and keeps the key' '
@@ -178,6 +183,32 @@ test_expect_success 'carol fetches nothing; she cannot read rv1 (16)' '
 	test_grep "no ARM yet for rv1@a.example" err
 '
 
+test_expect_success 'bob'"'"'s agent told the background it had opened rv1: alice fetches that' '
+	test "$(bg "SELECT settled_at IS NOT NULL FROM carried_arms WHERE message_id = \$\$rv1@a.example\$\$ AND recipient = \$\$bob@a.example\$\$")" = t &&
+	test_grep "receipt msgid=rv1@a.example rcpt=bob@a.example sender=alice@a.example event=opened status=filed" "$TRASH/bg/policyd.log" &&
+	agent alice fetch >out 2>err &&
+	test_grep "tandem fetch: rv1@a.example to bob@a.example: opened: it had been opened before the revocation; its key is deleted now" err &&
+	test "$(bg "SELECT count(*) FROM agent_mailbox WHERE address = \$\$alice@a.example\$\$")" = 0
+'
+
+# file_revoke NAME FILE: FILE waits in NAME's mailbox as a revoke of rv1
+file_revoke() {
+	bg "INSERT INTO agent_mailbox (address, kind, message_id, body) VALUES (\$\$$1@a.example\$\$, \$\$revoke\$\$, \$\$rv1@a.example\$\$, decode(\$\$$(od -An -v -tx1 $2 | tr -d " \n")\$\$, \$\$hex\$\$))" >/dev/null
+}
+
+test_expect_success 'the word is taken once; carol, whose ARM was never fetched, is not believed (404)' '
+	forged f3 rv1@a.example alice@a.example && file_revoke bob f3 &&
+	agent bob fetch >out 2>err &&
+	test_grep_not "refused" err &&
+	test "$(bg "SELECT count(*) FROM agent_mailbox")" = 0 &&
+	agent_cert carol >"$TRASH/agent-carol/agent.crt" &&
+	forged f4 rv1@a.example alice@a.example carol && file_revoke carol f4 &&
+	agent carol fetch >out 2>err &&
+	test_grep "tandem fetch: rv1@a.example: the background refused to tell its sender: 404 rv1@a.example: no revocation of it was passed on to carol@a.example" err &&
+	test "$(bg "SELECT count(*) FROM agent_mailbox")" = 0 &&
+	test_grep "receipt client=carol@a.example status=" "$TRASH/bg/policyd.log"
+'
+
 test_expect_success 'split trust: the BG keeps neither the plaintext nor the sealed content nor a revoked key' '
 	pg_dump -d "$CR_BG_DB" >bg.dump &&
 	test_grep "rv1@a.example" bg.dump &&
@@ -196,13 +227,13 @@ test_expect_success 'alice'"'"'s tandem status: rv1 revoked at each recipient, s
 	today=$(date -u +%Y-%m-%d) &&
 	agent alice status rv1@a.example >out &&
 	sed "s/ ${today}T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]Z / TODAY /" out >status.got &&
-	printf "%s\n" "bob@a.example revoked TODAY already fetched by its recipient'"'"'s agent (it may have been opened); its key is destroyed there at its next fetch" \
+	printf "%s\n" "bob@a.example opened TODAY it had been opened before the revocation; its key is deleted now" \
 		"carol@a.example revoked TODAY waiting at the background, not yet fetched by its recipient'"'"'s agent; destroyed" \
 		"dave@a.example revoked TODAY held until its recipient registers; destroyed" >expect &&
 	test_cmp expect status.got &&
 	agent alice status >out &&
 	sed "s/ ${today}T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]Z / TODAY /" out >status.got &&
-	printf "%s\n" "rv1@a.example TODAY 3 revoked=3" \
+	printf "%s\n" "rv1@a.example TODAY 3 opened=1 revoked=2" \
 		"rv2@a.example TODAY 1 sent=1" >expect &&
 	test_cmp expect status.got
 '

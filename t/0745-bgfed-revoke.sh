@@ -199,6 +199,24 @@ test_expect_success 'dave fetches the receipt; bob fetches the revoke: the key o
 	test "$(sqlite3 b-bob.d/store.db "SELECT msgid FROM revoked")" = "$id2"
 '
 
+test_expect_success 'bob'"'"'s agent says it had not opened it: b sends that to c, dave learns it; a third receipt (h'"'"'s) is refused' '
+	id2=$(cat id2) &&
+	test_grep "receipt msgid=$id2 rcpt=bob@b.example sender=dave@c.example event=revoked status=sent courier=c.example" b.log &&
+	bf_wait c "SELECT count(*) FROM agent_mailbox WHERE kind = \$\$receipt\$\$" 1 60 &&
+	test "$(bf_psql c "SELECT answered_at IS NOT NULL, settled_at IS NOT NULL FROM carried_arms")" = "t|t" &&
+	tandem fetch -d c-dave.d $(bf_net c) >out 2>err &&
+	test_grep "tandem fetch: $id2 to bob@b.example: revoked: its recipient.s agent deleted its key before it was opened" err &&
+	tandem status -d c-dave.d $id2 >st &&
+	sed "s/ [0-9-]*T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]Z / DATE /" st >st.got &&
+	echo "bob@b.example revoked DATE its recipient'"'"'s agent deleted its key before it was opened" >expect &&
+	test_cmp expect st.got &&
+	rv_text hc3.txt receipt "Message-Id: $id2" "Sender: dave@c.example" \
+		"Recipient: bob@b.example" "Event: opened" &&
+	h_send 403 receipt hc3 c $id2 bob@b.example hc3.txt dave@c.example &&
+	echo "receipt $id2 for dave@c.example: no revoke sent for this recipient awaits a receipt" >expect &&
+	test_cmp expect out.body
+'
+
 test_expect_success 'split trust: no background keeps the content key or the sealed content, in its database or its log' '
 	key=$(cat key2) &&
 	smtp_sink_files fg >mails && test $(wc -l <mails) = 2 &&

@@ -9,7 +9,12 @@
 --	its wrap), and revoked_at once revoked; or forwarded to another
 --	courier (courier: its name), where revoked_at says when the
 --	revoke was sent on, revoke_via to which courier, and answered_at
---	when that courier's receipt came back. origin is the
+--	when that courier's receipt came back, settled_at when the
+--	second one did (the recipient's agent's word, below). For a
+--	recipient delivered here, told_agent_at says when the revoke was
+--	filed for its agent (it had fetched the ARM), settled_at when the
+--	agent said whether it had opened the message (POST /v1/receipt,
+--	taken once). origin is the
 --	Origin-Courier of an ARM another courier brought (NULL for a
 --	local sender's): only a revoke with the same origin is believed.
 --	Its rows go with hygiene.history_limit, like the help desk's
@@ -34,6 +39,8 @@ CREATE TABLE carried_arms (
 	revoked_at	timestamptz,
 	revoke_via	text,
 	answered_at	timestamptz,
+	told_agent_at	timestamptz,
+	settled_at	timestamptz,
 	PRIMARY KEY (message_id, recipient)
 );
 
