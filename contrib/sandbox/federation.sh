@@ -212,6 +212,36 @@ crossed gw fg gwr@isp.example
 crossed sub bg gwr@isp.example
 fed_fg_sql sub "SELECT 'sub knows ' || string_agg(DISTINCT courier, ', ' ORDER BY courier) FROM introductions" | show
 
+say "Revocation: alice@isp sends a message by mistake to bob@corp and carol@isp, then revokes it."
+letter alice@isp.example "bob@corp.example, carol@isp.example" rv@isp.example \
+    "Sent by mistake"
+fed_agent isp alice send --to bob@corp.example --to carol@isp.example \
+    --in rv@isp.example.eml >/dev/null
+opens corp bob rv@isp.example
+note "bob has read it; carol has not fetched it yet."
+printf '   alice@isp$ tandem revoke rv@isp.example\n'
+fed_agent isp alice revoke rv@isp.example | show
+fed_wait_bg corp "SELECT count(*) FROM carried_arms WHERE message_id = 'rv@isp.example' AND told_agent_at IS NOT NULL" 1 60 >/dev/null ||
+    fail "the revoke did not reach corp"
+note "isp destroyed carol's ARM and sent the revoke to corp, which filed it for bob's agent:"
+crossed isp bg "revoke msgid=rv@isp.example"
+crossed corp bg "revoke msgid=rv@isp.example"
+printf '   bob@corp$ tandem fetch\n'
+fed_agent corp bob fetch 2>&1 | show
+printf '   bob@corp$ tandem read --id rv@isp.example\n'
+fed_agent corp bob read --id rv@isp.example 2>&1 >/dev/null |
+    sed 's/^tandem: [^:]*: /tandem: /' | show
+fed_wait_bg isp "SELECT count(*) FROM carried_arms WHERE message_id = 'rv@isp.example' AND settled_at IS NOT NULL" 1 60 >/dev/null ||
+    fail "bob's word did not come back to isp"
+note "bob's agent told corp it had opened it; corp sent that back to isp."
+printf '   alice@isp$ tandem fetch\n'
+fed_agent isp alice fetch 2>&1 | show
+printf '   alice@isp$ tandem status rv@isp.example\n'
+fed_agent isp alice status rv@isp.example | show
+[ "$(fed_agent isp alice status rv@isp.example | cut -d' ' -f1,2 | tr '\n' ' ')" = \
+    "bob@corp.example opened carol@isp.example revoked " ] ||
+    fail "alice's status does not say what became of rv@isp.example"
+
 say "Split trust held on every element: no content key in any FG, no text in any BG."
 key=$(fed_content_key corp bob f7@isp.example)
 for x in $FED_ALL; do
