@@ -209,7 +209,7 @@ test_expect_success 'the word is taken once; carol, whose ARM was never fetched,
 	test_grep "receipt client=carol@a.example status=" "$TRASH/bg/policyd.log"
 '
 
-test_expect_success 'alice'"'"'s tandem status: rv1 revoked at each recipient, saying how; rv2 sent' '
+test_expect_success 'alice'"'"'s tandem status: rv1 opened by bob, revoked at carol and dave, saying how; rv2 sent' '
 	today=$(date -u +%Y-%m-%d) &&
 	agent alice status rv1@a.example >out &&
 	sed "s/ ${today}T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]Z / TODAY /" out >status.got &&
