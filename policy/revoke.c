@@ -71,6 +71,54 @@ rv_named(const struct proto_msg *pm, const char *rcpt)
 	return n == 0;
 }
 
+/* A transaction that failed: rolled back, logged, the status to answer. */
+static enum pd_status
+rv_failed(struct pd *pd, const char *what, const char *msgid,
+    const char *err, char *msg, size_t msglen)
+{
+	enum pd_status st;
+
+	db_rollback(pd->pd_db);
+	log_warn("%s msgid=%s status=error reason=\"%s\"", what, msgid, err);
+	st = store_down(pd) ? PD_UNAVAILABLE : PD_INTERNAL;
+	snprintf(msg, msglen, st == PD_UNAVAILABLE ? "database unavailable, "
+	    "try again later" : "internal error");
+	return st;
+}
+
+/*
+ * What the client's agent POSTed: unwrapped (store_agent_open()) and
+ * parsed into *pm, which must be of kind; PD_NONE, or the status with
+ * msg. *text (OPENSSL_clear_free(), *tlen) is set either way.
+ */
+static enum pd_status
+rv_open(struct pd *pd, X509 *client, const char *address,
+    const unsigned char *body, size_t len, enum proto_kind kind,
+    unsigned char **text, size_t *tlen, struct proto_msg **pm, char *msg,
+    size_t msglen)
+{
+	enum pd_status st;
+	char err[TN_ERRLEN];
+
+	*pm = NULL;
+	if ((st = store_agent_open(pd, client, address, body, len, text,
+	    tlen, msg, msglen)) != PD_NONE)
+		return st;
+	if (proto_parse((char *)*text, *tlen, pm, err) == -1) {
+		snprintf(msg, msglen, "not a %s: %s", proto_kind_name(kind),
+		    err);
+		return PD_BAD;
+	}
+	if ((*pm)->pm_kind != kind) {
+		snprintf(msg, msglen, "not a %s: a %s", proto_kind_name(kind),
+		    proto_kind_name((*pm)->pm_kind));
+		return PD_BAD;
+	}
+	snprintf(pd->pd_req_msgid, sizeof(pd->pd_req_msgid), "%s",
+	    proto_get(*pm, "Message-Id"));
+	return PD_NONE;
+}
+
 /* 0 when every row is the client's and every Recipient is carried. */
 static enum pd_status
 rv_check(const struct proto_msg *pm, PGresult *res, const char *address,
@@ -285,11 +333,7 @@ rv_commit(struct pd *pd, const struct pd_account *from,
 	st = PD_OK;
 	goto out;
 fail:
-	db_rollback(pd->pd_db);
-	log_warn("revoke msgid=%s status=error reason=\"%s\"", msgid, err);
-	st = store_down(pd) ? PD_UNAVAILABLE : PD_INTERNAL;
-	snprintf(msg, msglen, st == PD_UNAVAILABLE ? "database unavailable, "
-	    "try again later" : "internal error");
+	st = rv_failed(pd, "revoke", msgid, err, msg, msglen);
 out:
 	PQclear(res);
 	return st;
@@ -306,21 +350,9 @@ store_revoke(struct pd *pd, X509 *client, const char *address,
 	enum pd_status st;
 	char err[TN_ERRLEN];
 
-	if ((st = store_agent_open(pd, client, address, body, len, &text,
-	    &tlen, msg, msglen)) != PD_NONE)
+	if ((st = rv_open(pd, client, address, body, len, PROTO_REVOKE, &text,
+	    &tlen, &pm, msg, msglen)) != PD_NONE)
 		goto out;
-	st = PD_BAD;
-	if (proto_parse((char *)text, tlen, &pm, err) == -1) {
-		snprintf(msg, msglen, "not a revoke: %s", err);
-		goto out;
-	}
-	if (pm->pm_kind != PROTO_REVOKE) {
-		snprintf(msg, msglen, "not a revoke: a %s",
-		    proto_kind_name(pm->pm_kind));
-		goto out;
-	}
-	snprintf(pd->pd_req_msgid, sizeof(pd->pd_req_msgid), "%s",
-	    proto_get(pm, "Message-Id"));
 	st = PD_FORBIDDEN;
 	if (strcasecmp(proto_get(pm, "Sender"), address) != 0) {
 		snprintf(msg, msglen, "Sender is not the client's address");
@@ -670,11 +702,7 @@ rp_commit(struct pd *pd, const struct proto_msg *pm, const char *address,
 	st = PD_OK;
 	goto out;
 fail:
-	db_rollback(pd->pd_db);
-	log_warn("receipt msgid=%s status=error reason=\"%s\"", msgid, err);
-	st = store_down(pd) ? PD_UNAVAILABLE : PD_INTERNAL;
-	snprintf(msg, msglen, st == PD_UNAVAILABLE ? "database unavailable, "
-	    "try again later" : "internal error");
+	st = rv_failed(pd, "receipt", msgid, err, msg, msglen);
 out:
 	store_account_free(pa);
 	PQclear(res);
@@ -689,23 +717,11 @@ store_report(struct pd *pd, X509 *client, const char *address,
 	unsigned char *text = NULL;
 	size_t tlen = 0;
 	enum pd_status st;
-	char err[TN_ERRLEN];
 
-	if ((st = store_agent_open(pd, client, address, body, len, &text,
-	    &tlen, msg, msglen)) != PD_NONE)
+	if ((st = rv_open(pd, client, address, body, len, PROTO_RECEIPT,
+	    &text, &tlen, &pm, msg, msglen)) != PD_NONE)
 		goto out;
 	st = PD_BAD;
-	if (proto_parse((char *)text, tlen, &pm, err) == -1) {
-		snprintf(msg, msglen, "not a receipt: %s", err);
-		goto out;
-	}
-	if (pm->pm_kind != PROTO_RECEIPT) {
-		snprintf(msg, msglen, "not a receipt: a %s",
-		    proto_kind_name(pm->pm_kind));
-		goto out;
-	}
-	snprintf(pd->pd_req_msgid, sizeof(pd->pd_req_msgid), "%s",
-	    proto_get(pm, "Message-Id"));
 	if (strcmp(proto_get(pm, "Event"), "opened") != 0 &&
 	    strcmp(proto_get(pm, "Event"), "revoked") != 0) {
 		snprintf(msg, msglen, "Event %s: an agent tells only whether "
