@@ -143,11 +143,15 @@ out:
 			"is deleted now"
 #define RV_UNOPENED	"its recipient's agent deleted its key before it " \
 			"was opened"
+#define RV_NEVER	"its recipient's agent never held its key"
 
-/* What became of msgid here, to the background: 0 or an exit status. */
+/*
+ * What became of msgid here, to the background (held: the store had
+ * its ARM): 0 or an exit status.
+ */
 static int
 revoke_tell(struct agent_session *as, const char *msgid, const char *sender,
-    char *err)
+    int held, char *err)
 {
 	struct proto_msg *pm = NULL;
 	unsigned char *w = NULL, *resp = NULL;
@@ -172,8 +176,8 @@ revoke_tell(struct agent_session *as, const char *msgid, const char *sender,
 	    proto_set(pm, "Recipient", as->as_address, err) == -1 ||
 	    proto_set(pm, "Event", opens > 0 ? "opened" : "revoked",
 	    err) == -1 ||
-	    proto_set(pm, "Reason", opens > 0 ? RV_OPENED : RV_UNOPENED,
-	    err) == -1 ||
+	    proto_set(pm, "Reason", opens > 0 ? RV_OPENED : held ?
+	    RV_UNOPENED : RV_NEVER, err) == -1 ||
 	    proto_format(pm, &text, &len, err) == -1 ||
 	    cms_wrap((unsigned char *)text, len, &as->as_id, as->as_rcpts, 0,
 	    &w, &wlen, err) == -1)
@@ -235,7 +239,7 @@ revoke_apply(struct agent_session *as, const struct proto_msg *pm,
 	if (state != 3)
 		fprintf(stderr, "tandem fetch: %s was revoked by its sender "
 		    "%s; its key is deleted\n", msgid, sender);
-	rc = revoke_tell(as, msgid, sender, err);
+	rc = revoke_tell(as, msgid, sender, state != 0, err);
 out:
 	if (text != NULL)
 		OPENSSL_cleanse(text, strlen(text));

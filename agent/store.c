@@ -373,8 +373,9 @@ out:
 
 /*
  * The order of events on the same Date; "sent" and others are 0.
- * "opened" is last: after a revocation the recipient's agent says
- * whether the message had been opened, which nothing undoes.
+ * "opened" is last, and nothing replaces it (store_sent_receipt()):
+ * after a revocation the recipient's agent says whether the message
+ * had been opened, which nothing undoes.
  */
 #define STORE_RANK(x)	"CASE " x " WHEN 'delivered' THEN 1 "		\
 			"WHEN 'refused' THEN 2 WHEN 'expired' THEN 3 "	\
@@ -397,7 +398,8 @@ store_sent_receipt(struct store *st, const char *msgid, const char *rcpt,
 	    "state = excluded.state, at = excluded.at, "
 	    "reason = excluded.reason "
 	    "WHERE sent.state = 'sent' OR "
-	    "(NOT (sent.state = 'revoked' AND excluded.state = 'expired') AND "
+	    "(sent.state <> 'opened' AND "
+	    "NOT (sent.state = 'revoked' AND excluded.state = 'expired') AND "
 	    "(excluded.at > sent.at OR (excluded.at = sent.at AND ("
 	    STORE_RANK("excluded.state") " > " STORE_RANK("sent.state") " OR "
 	    "(excluded.state = sent.state AND "

@@ -594,6 +594,16 @@ fed_send(struct fed *fd, const char *courier, const char *avoid,
 	ic.ic_paylen = it->it_paylen;
 	if ((self = fed_origin(fd, it, pem, &ic, &origin, err)) == -1)
 		goto out;
+	/*
+	 * A gateway would sign a relayed revoke or receipt as its own at
+	 * its segment's border, vouching for what it cannot check.
+	 */
+	if (self && it->it_origin != NULL && it->it_pay != INTRO_PAY_ITEM) {
+		tn_err(err, "a revoke or a receipt does not cross a gateway's "
+		    "border");
+		rc = 1;
+		goto out;
+	}
 	/* Who becomes the origin asks for the introduction back. */
 	ic.ic_token = (char *)it->it_token;
 	ic.ic_origin_date = (char *)it->it_origin_date;

@@ -182,7 +182,9 @@
  *	receipt's Sender is the recipient it reports on, its Recipient the
  *	message's sender), but it carries no route token, the receiver
  *	does not introduce itself back, and where a message would be
- *	delivered or held the element's fo_control acts on it.
+ *	delivered or held the element's fo_control acts on it. A gateway
+ *	does not carry one across its segment's border (fed_send() returns
+ *	1: it would have to sign it as its own).
  *
  *	fed_introduce() queues this element's introduction, with addrs
  *	(each with the route token of proofs, when proofs is not NULL and

@@ -98,7 +98,9 @@ bgfed_deliver(struct fed *fd, const struct fed_item *it, char *err)
 {
 	struct pd *pd = fd->fd_arg;
 	struct pd_account *to = NULL;
-	const char *p[3] = { it->it_msgid, it->it_rcpt, it->it_origin };
+	const char *p[4] = { it->it_msgid, it->it_rcpt, it->it_sender,
+	    it->it_origin };
+	PGresult *res = NULL;
 	int rc = -1;
 
 	if (store_account(pd, it->it_rcpt, &to, 0, err) == -1)
@@ -106,14 +108,30 @@ bgfed_deliver(struct fed *fd, const struct fed_item *it, char *err)
 	rc = 1;
 	if (to == NULL || to->pa_agent == NULL)
 		goto out;
+	/*
+	 * Who may revoke it: its sender, from the courier it came from
+	 * (revoke.c), recorded once. Another ARM of the same id for the
+	 * same recipient, from another sender or courier, is dropped.
+	 */
+	rc = -1;
+	if (db_exec(fd->fd_db, "INSERT INTO carried_arms (message_id, "
+	    "recipient, sender, origin) VALUES ($1, lower($2), lower($3), "
+	    "lower($4)) ON CONFLICT (message_id, recipient) DO UPDATE SET "
+	    "delivered_at = carried_arms.delivered_at RETURNING sender = "
+	    "lower($3) AND origin IS NOT DISTINCT FROM lower($4)", 4, p, NULL,
+	    &res, err) == -1)
+		goto out;
+	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+		log_info("courier msgid=%s rcpt=%s action=drop reason=\"another "
+		    "ARM of this id came here from another sender or courier\"",
+		    it->it_msgid, it->it_rcpt);
+		rc = 0;
+		goto out;
+	}
 	rc = store_deliver(pd, to, "arm", it->it_msgid, it->it_sender,
 	    bgfed_expires(it), it->it_payload, it->it_paylen, err);
-	/* Who may revoke it: the courier it came from (revoke.c). */
-	if (rc == 0 && it->it_origin != NULL)
-		rc = db_run(fd->fd_db, "UPDATE carried_arms SET origin = "
-		    "lower($3) WHERE message_id = $1 AND recipient = lower($2)",
-		    3, p, err);
 out:
+	PQclear(res);
 	store_account_free(to);
 	return rc;
 }

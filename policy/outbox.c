@@ -114,7 +114,8 @@ store_receipt_text(struct pd *pd, const char *sender, const char *msgid,
 	    proto_set(pm, "Sender", sender, err) == -1 ||
 	    proto_set(pm, "Recipient", rcpt, err) == -1 ||
 	    proto_set(pm, "Event", event, err) == -1 ||
-	    proto_set(pm, "Reason", reason, err) == -1 ||
+	    (reason[0] != '\0' &&
+	    proto_set(pm, "Reason", reason, err) == -1) ||
 	    proto_format(pm, body, blen, err) == -1)
 		goto out;
 	rc = 0;

@@ -119,7 +119,11 @@ rv_open(struct pd *pd, X509 *client, const char *address,
 	return PD_NONE;
 }
 
-/* 0 when every row is the client's and every Recipient is carried. */
+/*
+ * PD_NONE when a row is the client's and every Recipient was carried for
+ * it; rows of another sender (an ARM of the same id from elsewhere) are
+ * left alone.
+ */
 static enum pd_status
 rv_check(const struct proto_msg *pm, PGresult *res, const char *address,
     char *msg, size_t msglen)
@@ -133,16 +137,18 @@ rv_check(const struct proto_msg *pm, PGresult *res, const char *address,
 		    msgid);
 		return PD_NOT_FOUND;
 	}
-	for (j = 0; j < PQntuples(res); j++)
-		if (strcasecmp(PQgetvalue(res, j, 1), address) != 0) {
-			snprintf(msg, msglen, "%s was not sent by %s: only "
-			    "its sender may revoke it", msgid, address);
-			return PD_FORBIDDEN;
-		}
+	for (found = 0, j = 0; j < PQntuples(res) && !found; j++)
+		found = strcasecmp(PQgetvalue(res, j, 1), address) == 0;
+	if (!found) {
+		snprintf(msg, msglen, "%s was not sent by %s: only its sender "
+		    "may revoke it", msgid, address);
+		return PD_FORBIDDEN;
+	}
 	for (i = 0; i < n; i++) {
 		r = proto_get_nth(pm, "Recipient", i);
 		for (found = 0, j = 0; j < PQntuples(res) && !found; j++)
-			found = strcasecmp(PQgetvalue(res, j, 0), r) == 0;
+			found = strcasecmp(PQgetvalue(res, j, 0), r) == 0 &&
+			    strcasecmp(PQgetvalue(res, j, 1), address) == 0;
 		if (!found) {
 			snprintf(msg, msglen, "%s was not carried here for "
 			    "%s", msgid, r);
@@ -152,12 +158,48 @@ rv_check(const struct proto_msg *pm, PGresult *res, const char *address,
 	return PD_NONE;
 }
 
+/*
+ * The revoke as it goes on for one recipient: the sender's fields, the
+ * one Recipient, so that no recipient learns of the others. *text
+ * (free()).
+ */
+static int
+rv_for(const struct proto_msg *pm, const char *rcpt, char **text,
+    size_t *len, char *err)
+{
+	static const char *const keep[] = { "Id", "Date", "Message-Id",
+	    "Sender" };
+	struct proto_msg *one;
+	const char *reason = proto_get(pm, "Reason");
+	size_t i;
+	int rc = -1;
+
+	*text = NULL;
+	if ((one = proto_msg_new(PROTO_REVOKE)) == NULL) {
+		tn_err(err, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+		if (proto_set(one, keep[i], proto_get(pm, keep[i]), err) == -1)
+			goto out;
+	if (proto_set(one, "Recipient", rcpt, err) == -1 ||
+	    (reason != NULL && proto_set(one, "Reason", reason, err) == -1) ||
+	    proto_format(one, text, len, err) == -1)
+		goto out;
+	rc = 0;
+out:
+	proto_msg_free(one);
+	return rc;
+}
+
 /* A fetched ARM: the revoke waits for the recipient's agent. */
 static int
 rv_tell_agent(struct pd *pd, const char *msgid, const char *rcpt,
-    const char *text, size_t len, char *err)
+    const struct proto_msg *pm, char *err)
 {
 	struct pd_account *to = NULL;
+	char *text = NULL;
+	size_t len;
 	int rc = -1;
 
 	if (store_account(pd, rcpt, &to, 0, err) == -1)
@@ -166,19 +208,22 @@ rv_tell_agent(struct pd *pd, const char *msgid, const char *rcpt,
 	if (to == NULL || strcmp(to->pa_status, "active") != 0 ||
 	    to->pa_agent == NULL)
 		goto out;	/* gone: nothing holds its key here */
-	rc = store_deliver(pd, to, "revoke", msgid, NULL, NULL,
-	    (const unsigned char *)text, len, err);
+	rc = rv_for(pm, rcpt, &text, &len, err) == -1 ||
+	    store_deliver(pd, to, "revoke", msgid, NULL, NULL,
+	    (const unsigned char *)text, len, err) == -1 ? -1 : 0;
 out:
+	free(text);
 	store_account_free(to);
 	return rc;
 }
 
 /* One recipient: destroy what is here or pass the revoke on; *why. */
 static int
-rv_one(struct pd *pd, const char *msgid, const char *rcpt, int held,
-    const char *text, size_t len, const char **why, char *err)
+rv_one(struct pd *pd, const char *msgid, const char *sender,
+    const char *rcpt, int held, const struct proto_msg *pm,
+    const char **why, char *err)
 {
-	const char *vals[2] = { msgid, rcpt };
+	const char *vals[3] = { msgid, rcpt, sender };
 	PGresult *res = NULL;
 	int rc = -1;
 
@@ -186,25 +231,27 @@ rv_one(struct pd *pd, const char *msgid, const char *rcpt, int held,
 		*why = RV_HELD;
 		rc = db_run(pd->pd_db, "UPDATE held_arms SET arm = '\\x', "
 		    "purged_at = now(), revoked_at = now() WHERE message_id = "
-		    "$1 AND recipient = $2 AND released_at IS NULL AND "
-		    "revoked_at IS NULL", 2, vals, err);
+		    "$1 AND recipient = lower($2) AND lower(sender) = lower($3) "
+		    "AND released_at IS NULL AND revoked_at IS NULL", 3, vals,
+		    err);
 		goto out;
 	}
 	if (db_exec(pd->pd_db, "DELETE FROM agent_mailbox WHERE message_id = "
-	    "$1 AND address = $2 AND kind = 'arm' AND fetched_at IS NULL",
-	    2, vals, NULL, &res, err) == -1)
+	    "$1 AND address = lower($2) AND kind = 'arm' AND fetched_at IS "
+	    "NULL AND lower(about) = lower($3)", 3, vals, NULL, &res,
+	    err) == -1)
 		goto out;
 	*why = RV_WAITING;
 	if (strcmp(PQcmdTuples(res), "0") == 0) {
 		*why = RV_DELIVERED;
-		if (rv_tell_agent(pd, msgid, rcpt, text, len, err) == -1 ||
+		if (rv_tell_agent(pd, msgid, rcpt, pm, err) == -1 ||
 		    db_run(pd->pd_db, "UPDATE carried_arms SET told_agent_at = "
-		    "now() WHERE message_id = $1 AND recipient = $2", 2, vals,
-		    err) == -1)
+		    "now() WHERE message_id = $1 AND recipient = lower($2)", 2,
+		    vals, err) == -1)
 			goto out;
 	}
 	rc = db_run(pd->pd_db, "UPDATE carried_arms SET revoked_at = now() "
-	    "WHERE message_id = $1 AND recipient = $2", 2, vals, err);
+	    "WHERE message_id = $1 AND recipient = lower($2)", 2, vals, err);
 out:
 	PQclear(res);
 	return rc;
@@ -218,21 +265,25 @@ out:
  */
 static int
 rv_relay(struct fed *fd, const char *msgid, const char *sender,
-    const char *rcpt, const char *courier, const char *text, size_t len,
+    const char *rcpt, const char *courier, const struct proto_msg *pm,
     char *used, char *err)
 {
 	struct route_decision rd;
 	struct fed_item it;
-	const char *vals[3] = { msgid, rcpt, used };
-	int r;
+	const char *vals[3] = { msgid, rcpt, NULL };
+	char *text = NULL;
+	size_t len;
+	int r, direct;
 
-	if (fed_route(fd, rcpt, ROUTE_SRC_LOCAL, sender, &rd, err) == -1)
+	if (fed_route(fd, rcpt, ROUTE_SRC_LOCAL, NULL, &rd, err) == -1)
 		return -1;
-	if (rd.rd_action == ROUTE_TO_NEW_COURIER ||
+	direct = rd.rd_action == ROUTE_TO_NEW_COURIER ||
 	    rd.rd_action == ROUTE_TO_LEARNED_COURIER ||
-	    rd.rd_action == ROUTE_TO_INTRODUCED_COURIER ||
-	    rd.rd_action == ROUTE_DEFER_TO_SUPERIOR)
+	    rd.rd_action == ROUTE_TO_INTRODUCED_COURIER;
+	if (direct || rd.rd_action == ROUTE_DEFER_TO_SUPERIOR)
 		courier = rd.rd_courier;
+	if (rv_for(pm, rcpt, &text, &len, err) == -1)
+		return -1;
 	memset(&it, 0, sizeof(it));
 	it.it_msgid = msgid;
 	it.it_sender = sender;
@@ -241,24 +292,33 @@ rv_relay(struct fed *fd, const char *msgid, const char *sender,
 	it.it_payload = (const unsigned char *)text;
 	it.it_paylen = len;
 	it.it_pay = INTRO_PAY_REVOKE;
-	if ((r = fed_send(fd, courier, NULL, &it, used, err)) != 0)
+	r = fed_send(fd, courier, NULL, &it, used, err);
+	free(text);
+	if (r != 0)
 		return r;
+	/*
+	 * The courier that may answer: the one the route names, reached
+	 * directly; a superior relaying it (a deferral, or the target's
+	 * introduction missing) only relays and may not.
+	 */
+	vals[2] = direct && strcasecmp(used, rd.rd_courier) == 0 ? used :
+	    NULL;
 	return db_run(fd->fd_db, "UPDATE carried_arms SET revoked_at = now(), "
-	    "revoke_via = $3 WHERE message_id = $1 AND recipient = $2", 3,
-	    vals, err);
+	    "revoke_via = $3 WHERE message_id = $1 AND recipient = lower($2)",
+	    3, vals, err);
 }
 
 /* The transaction: each recipient not yet revoked, and its receipt. */
 static enum pd_status
 rv_commit(struct pd *pd, const struct pd_account *from,
-    const struct proto_msg *pm, const char *text, size_t len, char *msg,
-    size_t msglen)
+    const struct proto_msg *pm, char *msg, size_t msglen)
 {
 	const char *msgid = proto_get(pm, "Message-Id"), *rcpt, *why;
 	PGresult *res = NULL;
 	struct fed fd;
 	enum pd_status st = PD_NONE;
 	char err[TN_ERRLEN], why2[TN_ERRLEN], used[ROUTE_IDLEN];
+	char c[UTIL_ESCLEN], w[UTIL_ESCLEN];
 	int i, r, n = 0, sent = 0, far = 0;
 
 	bgfed_init(pd, &fd);
@@ -278,32 +338,32 @@ rv_commit(struct pd *pd, const struct pd_account *from,
 	}
 	for (i = 0; i < PQntuples(res); i++) {
 		rcpt = PQgetvalue(res, i, 0);
-		if (!rv_named(pm, rcpt))
+		if (!rv_named(pm, rcpt) || strcasecmp(PQgetvalue(res, i, 1),
+		    from->pa_address) != 0)
 			continue;
 		if (strcmp(PQgetvalue(res, i, 3), "t") == 0)
 			continue;
 		if (!PQgetisnull(res, i, 4)) {
 			if ((r = rv_relay(&fd, msgid, from->pa_address, rcpt,
-			    PQgetvalue(res, i, 4), text, len, used,
-			    why2)) == -1) {
+			    PQgetvalue(res, i, 4), pm, used, why2)) == -1) {
 				snprintf(err, sizeof(err), "%s", why2);
 				goto fail;
 			}
-			if (r == 0) {
-				log_info("revoke msgid=%s rcpt=%s status=sent "
-				    "courier=%s", msgid, rcpt, used);
+			if (r == 0)
 				sent++;
-			} else {
-				log_info("revoke msgid=%s rcpt=%s "
-				    "status=not-reached courier=%s "
-				    "reason=\"%s\"", msgid, rcpt,
-				    PQgetvalue(res, i, 4), why2);
+			else
 				far++;
-			}
+			log_info("revoke msgid=%s rcpt=%s status=%s courier=%s "
+			    "reason=\"%s\"", msgid, rcpt, r == 0 ? "sent" :
+			    "not-reached", util_escape(r == 0 ? used :
+			    PQgetvalue(res, i, 4), c, sizeof(c), 0),
+			    r == 0 ? "" : util_escape(why2, w, sizeof(w),
+			    UTIL_ESC_SPACE));
 			continue;
 		}
-		if (rv_one(pd, msgid, rcpt, strcmp(PQgetvalue(res, i, 2),
-		    "t") == 0, text, len, &why, err) == -1 ||
+		if (rv_one(pd, msgid, from->pa_address, rcpt,
+		    strcmp(PQgetvalue(res, i, 2), "t") == 0, pm, &why,
+		    err) == -1 ||
 		    store_receipt(pd, from, msgid, rcpt, "revoked", why,
 		    err) == -1)
 			goto fail;
@@ -365,7 +425,7 @@ store_revoke(struct pd *pd, X509 *client, const char *address,
 		snprintf(msg, msglen, "internal error");
 		goto out;
 	}
-	st = rv_commit(pd, from, pm, (char *)text, tlen, msg, msglen);
+	st = rv_commit(pd, from, pm, msg, msglen);
 out:
 	if (st != PD_OK && st != PD_UNAVAILABLE)
 		log_info("revoke client=%s status=%d reason=\"%s\"", address,
@@ -398,7 +458,7 @@ rv_refused(const struct fed_item *it, const char *what, const char *why,
 
 /*
  * A receipt about msgid at rcpt, for sender, to the courier the ARM or
- * the revoke came from (origin).
+ * the revoke came from (origin): 0 queued, 1 no way there (logged), -1.
  */
 static int
 rv_answer(struct pd *pd, struct fed *fd, const char *msgid,
@@ -406,7 +466,7 @@ rv_answer(struct pd *pd, struct fed *fd, const char *msgid,
     const char *event, const char *why, char *err)
 {
 	struct fed_item it;
-	char used[ROUTE_IDLEN], o[UTIL_ESCLEN], e[TN_ERRLEN];
+	char used[ROUTE_IDLEN], o[UTIL_ESCLEN], w[UTIL_ESCLEN], e[TN_ERRLEN];
 	char *body = NULL;
 	size_t blen;
 	int r;
@@ -431,8 +491,9 @@ rv_answer(struct pd *pd, struct fed *fd, const char *msgid,
 	if (r == 1)
 		log_info("courier receipt msgid=%s rcpt=%s origin=%s "
 		    "status=not-sent reason=\"%s\"", msgid, rcpt,
-		    util_escape(origin, o, sizeof(o), 0), e);
-	return 0;
+		    util_escape(origin, o, sizeof(o), 0),
+		    util_escape(e, w, sizeof(w), UTIL_ESC_SPACE));
+	return r;
 }
 
 /*
@@ -491,11 +552,10 @@ rv_take(struct pd *pd, struct fed *fd, const struct fed_item *it,
 		rc = 0;
 		goto out;
 	}
-	if (rv_one(pd, it->it_msgid, it->it_rcpt, strcmp(PQgetvalue(res, 0,
-	    0), "t") == 0, (const char *)it->it_payload, it->it_paylen, &done,
-	    err) == -1 || rv_answer(pd, fd, it->it_msgid, it->it_sender,
+	if (rv_one(pd, it->it_msgid, it->it_sender, it->it_rcpt,
+	    strcmp(PQgetvalue(res, 0, 0), "t") == 0, pm, &done, err) == -1 || rv_answer(pd, fd, it->it_msgid, it->it_sender,
 	    it->it_rcpt, it->it_origin, "revoked", done, err) == -1)
-		goto out;
+		goto out;	/* 1: done here all the same, logged */
 	log_info("courier revoke msgid=%s rcpt=%s origin=%s status=revoked "
 	    "reason=\"%s\"", it->it_msgid, it->it_rcpt,
 	    util_escape(it->it_origin, o, sizeof(o), 0), done);
@@ -531,30 +591,14 @@ rv_file(struct pd *pd, const struct pd_account *pa, const char *msgid,
 	    "", err);
 }
 
-/* Does the origin's certificate give it the recipient's domain? */
-static int
-rv_covers(struct pd *pd, const struct fed_item *it)
-{
-	struct intro *in = NULL;
-	char why[TN_ERRLEN];
-	int yes;
-
-	if (it->it_origin_pem == NULL || intro_check_pem(pd->pd_trust,
-	    it->it_origin_pem, strlen(it->it_origin_pem), NULL, 0,
-	    PKI_KIND_BG, &in, why) == -1)
-		return 0;
-	yes = intro_covers(in, it->it_sender);
-	intro_free(in);
-	return yes;
-}
-
 /*
  * A receipt for a revoke this background sent on: believed only when
  * one awaits it (carried_arms: revoked, not settled: the first answer,
- * then the recipient's agent's word) and it comes from
- * the courier the revoke went to, the one the recipient's route names
- * now, or one whose certificate gives it the recipient's domain (a
- * private courier's name constraints); then filed for the sender.
+ * then the recipient's agent's word) and it comes from the courier the
+ * revoke went to directly (revoke_via: never a superior that relayed
+ * it) or the one the recipient's route names now (an introduction
+ * whose claim was checked, or a route learned with proof); then filed
+ * for the sender.
  */
 static int
 rv_receipt(struct pd *pd, struct fed *fd, const struct fed_item *it,
@@ -595,8 +639,7 @@ rv_receipt(struct pd *pd, struct fed *fd, const struct fed_item *it,
 	    it->it_rcpt) != 0)
 		why = "no revoke sent for this recipient awaits a receipt";
 	else if (strcasecmp(PQgetvalue(res, 0, 0), it->it_origin) != 0 &&
-	    strcasecmp(rd.rd_courier, it->it_origin) != 0 &&
-	    !rv_covers(pd, it))
+	    strcasecmp(rd.rd_courier, it->it_origin) != 0)
 		why = "the receipt comes from a courier the revoke did not go "
 		    "to";
 	if (why != NULL) {
@@ -653,6 +696,7 @@ rp_commit(struct pd *pd, const struct proto_msg *pm, const char *address,
 	struct fed fd;
 	enum pd_status st = PD_NONE;
 	char err[TN_ERRLEN], o[UTIL_ESCLEN];
+	int r;
 
 	bgfed_init(pd, &fd);
 	if (why == NULL)
@@ -686,9 +730,17 @@ rp_commit(struct pd *pd, const struct proto_msg *pm, const char *address,
 		if (store_account(pd, sender, &pa, 0, err) == -1 ||
 		    rv_file(pd, pa, msgid, address, event, why, err) == -1)
 			goto fail;
-	} else if (rv_answer(pd, &fd, msgid, sender, address, origin, event,
-	    why, err) == -1)
-		goto fail;
+	} else if ((r = rv_answer(pd, &fd, msgid, sender, address, origin,
+	    event, why, err)) != 0) {
+		if (r == -1)
+			goto fail;
+		/* No way to that courier now: the agent tells again later. */
+		db_rollback(pd->pd_db);
+		snprintf(msg, msglen, "cannot reach the courier of %s now, "
+		    "try again later", sender);
+		st = PD_UNAVAILABLE;
+		goto out;
+	}
 	if (db_run(pd->pd_db, "UPDATE carried_arms SET settled_at = now() "
 	    "WHERE message_id = $1 AND recipient = lower($2)", 2, vals,
 	    err) == -1 || db_commit(pd->pd_db, err) == -1)

@@ -95,6 +95,22 @@ test_expect_success 'h'"'"'s revoke naming another sender than its own field: re
 	test "$(bf_psql b "SELECT count(*) FROM agent_mailbox WHERE kind = \$\$arm\$\$")" = 1
 '
 
+test_expect_success 'h brings b an ARM of the same id for bob, as alice'"'"'s: dropped, the first stays' '
+	id=$(cat id) &&
+	{
+		printf "MIME-Version: 1.0\r\nContent-Type: application/vnd.tandem.arm\r\n"
+		printf "Content-Transfer-Encoding: 7bit\r\n\r\n"
+		printf "Message-Id: %s\r\nContent-Key: %s\r\n" "$id" "$(openssl rand -hex 32)"
+		printf "Content-Digest: %s\r\n" "$(openssl rand -hex 32)"
+		printf "Sender: alice@a.example\r\nRecipient: bob@b.example\r\n"
+		printf "Issued: %s\r\n" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	} >h.arm &&
+	h_send 201 arm ha1 b $id alice@a.example h.arm bob@b.example &&
+	test_grep "courier msgid=$id rcpt=bob@b.example action=drop reason=\"another ARM of this id came here from another sender or courier\"" b.log &&
+	test "$(bf_psql b "SELECT count(*) FROM agent_mailbox WHERE message_id = \$\$$id\$\$")" = 1 &&
+	test "$(bf_psql b "SELECT origin FROM carried_arms")" = a.example
+'
+
 test_expect_success_here 'b is down; alice revokes: carol'"'"'s ARM is destroyed, the revoke for bob waits in a'"'"'s outbox' '
 	id=$(cat id) &&
 	bf_stop b &&
