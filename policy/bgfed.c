@@ -122,9 +122,9 @@ bgfed_deliver(struct fed *fd, const struct fed_item *it, char *err)
 	    &res, err) == -1)
 		goto out;
 	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
-		log_info("courier msgid=%s rcpt=%s action=drop reason=\"another "
-		    "ARM of this id came here from another sender or courier\"",
-		    it->it_msgid, it->it_rcpt);
+		log_info("courier msgid=%s rcpt=%s action=drop "
+		    "reason=\"another ARM of this id came here from another "
+		    "sender or courier\"", it->it_msgid, it->it_rcpt);
 		rc = 0;
 		goto out;
 	}

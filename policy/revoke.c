@@ -231,9 +231,9 @@ rv_one(struct pd *pd, const char *msgid, const char *sender,
 		*why = RV_HELD;
 		rc = db_run(pd->pd_db, "UPDATE held_arms SET arm = '\\x', "
 		    "purged_at = now(), revoked_at = now() WHERE message_id = "
-		    "$1 AND recipient = lower($2) AND lower(sender) = lower($3) "
-		    "AND released_at IS NULL AND revoked_at IS NULL", 3, vals,
-		    err);
+		    "$1 AND recipient = lower($2) AND lower(sender) = "
+		    "lower($3) AND released_at IS NULL AND revoked_at IS NULL",
+		    3, vals, err);
 		goto out;
 	}
 	if (db_exec(pd->pd_db, "DELETE FROM agent_mailbox WHERE message_id = "
@@ -385,8 +385,8 @@ rv_commit(struct pd *pd, const struct pd_account *from,
 		    ";");
 	if (sent > 0)
 		snprintf(msg + strlen(msg), msglen - strlen(msg), " %d sent on "
-		    "to other couriers, their receipts follow%s", sent, far > 0 ?
-		    ";" : "");
+		    "to other couriers, their receipts follow%s", sent,
+		    far > 0 ? ";" : "");
 	if (far > 0)
 		snprintf(msg + strlen(msg), msglen - strlen(msg), " %d not "
 		    "reached: no way to their courier", far);
@@ -552,10 +552,12 @@ rv_take(struct pd *pd, struct fed *fd, const struct fed_item *it,
 		rc = 0;
 		goto out;
 	}
+	/* rv_answer() 1: done here all the same, the receipt logged. */
 	if (rv_one(pd, it->it_msgid, it->it_sender, it->it_rcpt,
-	    strcmp(PQgetvalue(res, 0, 0), "t") == 0, pm, &done, err) == -1 || rv_answer(pd, fd, it->it_msgid, it->it_sender,
-	    it->it_rcpt, it->it_origin, "revoked", done, err) == -1)
-		goto out;	/* 1: done here all the same, logged */
+	    strcmp(PQgetvalue(res, 0, 0), "t") == 0, pm, &done, err) == -1 ||
+	    rv_answer(pd, fd, it->it_msgid, it->it_sender, it->it_rcpt,
+	    it->it_origin, "revoked", done, err) == -1)
+		goto out;
 	log_info("courier revoke msgid=%s rcpt=%s origin=%s status=revoked "
 	    "reason=\"%s\"", it->it_msgid, it->it_rcpt,
 	    util_escape(it->it_origin, o, sizeof(o), 0), done);
@@ -621,7 +623,8 @@ rv_receipt(struct pd *pd, struct fed *fd, const struct fed_item *it,
 		why = "the receipt is for another Message-Id";
 	else if (strcasecmp(proto_get(pm, "Sender"), it->it_rcpt) != 0 ||
 	    strcasecmp(proto_get(pm, "Recipient"), it->it_sender) != 0)
-		why = "the receipt's Sender and Recipient are not the message's";
+		why = "the receipt's Sender and Recipient are not the "
+		    "message's";
 	else if (strcmp(proto_get(pm, "Event"), "revoked") != 0 &&
 	    strcmp(proto_get(pm, "Event"), "opened") != 0)
 		why = "only a revocation's receipt crosses couriers";
