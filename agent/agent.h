@@ -171,6 +171,8 @@ struct agent_session {
 int	agent_session(struct agent_session *, const struct agent_opts *,
 	    char *);
 void	agent_session_free(struct agent_session *);
+int	agent_post(struct agent_session *, const char *, const unsigned char *,
+	    size_t, long *, char *, size_t, char *);
 
 /* read.c: the Maildir side; register.c: service mail */
 struct agent_reader {

@@ -84,26 +84,19 @@ static int
 revoke_post(struct agent_session *as, const unsigned char *w, size_t wlen,
     char *err)
 {
-	unsigned char *resp = NULL;
-	size_t rlen;
+	char line[TN_ERRLEN];
 	long status;
-	int rc = EX_TEMPFAIL;
+	int rc;
 
-	if (net_https(as->as_net, "POST", "/v1/revoke", w, wlen, &status,
-	    &resp, &rlen, err) == -1)
-		return EX_TEMPFAIL;
-	resp[strcspn((char *)resp, "\r\n")] = '\0';
-	if (status == 200) {
-		printf("%s\n", (char *)resp);
-		rc = 0;
-	} else if (status >= 400 && status < 500 && status != 408 &&
-	    status != 429) {
+	rc = agent_post(as, "/v1/revoke", w, wlen, &status, line,
+	    sizeof(line), err);
+	if (rc == 0)
+		printf("%s\n", line);
+	else if (rc == AGENT_EX_REFUSED)
 		tn_err(err, "the background refused the revocation: %ld "
-		    "%.200s", status, resp);
-		rc = AGENT_EX_REFUSED;
-	} else
-		tn_err(err, "POST /v1/revoke: %ld %.200s", status, resp);
-	free(resp);
+		    "%.200s", status, line);
+	else if (status != 0)
+		tn_err(err, "POST /v1/revoke: %ld %.200s", status, line);
 	return rc;
 }
 
@@ -154,9 +147,9 @@ revoke_tell(struct agent_session *as, const char *msgid, const char *sender,
     int held, char *err)
 {
 	struct proto_msg *pm = NULL;
-	unsigned char *w = NULL, *resp = NULL;
-	char now[32], *id = NULL, *text = NULL;
-	size_t len = 0, wlen, rlen;
+	unsigned char *w = NULL;
+	char now[32], line[TN_ERRLEN], *id = NULL, *text = NULL;
+	size_t len = 0, wlen;
 	unsigned int opens = 0;
 	long status;
 	int rc = EX_SOFTWARE;
@@ -182,28 +175,19 @@ revoke_tell(struct agent_session *as, const char *msgid, const char *sender,
 	    cms_wrap((unsigned char *)text, len, &as->as_id, as->as_rcpts, 0,
 	    &w, &wlen, err) == -1)
 		goto out;
-	rc = EX_TEMPFAIL;
-	if (net_https(as->as_net, "POST", "/v1/receipt", w, wlen, &status,
-	    &resp, &rlen, err) == -1)
-		goto out;
-	resp[strcspn((char *)resp, "\r\n")] = '\0';
-	if (status == 200 || status == 201)
-		rc = 0;
-	else if (status >= 400 && status < 500 && status != 408 &&
-	    status != 429) {
+	rc = agent_post(as, "/v1/receipt", w, wlen, &status, line,
+	    sizeof(line), err);
+	if (rc == AGENT_EX_REFUSED) {
 		fprintf(stderr, "tandem fetch: %s: the background refused to "
-		    "tell its sender: %ld %.200s\n", msgid, status,
-		    (char *)resp);
+		    "tell its sender: %ld %.200s\n", msgid, status, line);
 		rc = 0;
-	} else
-		tn_err(err, "POST /v1/receipt: %ld %.200s", status,
-		    (char *)resp);
+	} else if (rc != 0 && status != 0)
+		tn_err(err, "POST /v1/receipt: %ld %.200s", status, line);
 out:
 	proto_msg_free(pm);
 	free(id);
 	free(text);
 	free(w);
-	free(resp);
 	return rc;
 }
 

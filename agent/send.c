@@ -21,6 +21,13 @@
  *	open the store, decrypt the identity, load the courier-end
  *	certificate and the anchors, and set up the network with the TLS
  *	identity. agent_session_free() accepts a zeroed struct.
+ *
+ *	agent_post() POSTs a wrap to the background at path (send, revoke,
+ *	and fetch's word after a revoke) and sorts the answer: 0 for 200
+ *	or 201; AGENT_EX_REFUSED for any other 4xx but 408 and 429, which
+ *	is final; EX_TEMPFAIL for anything else, *status 0 when there was
+ *	no answer at all (err says why). The answer's first line goes
+ *	into line.
  * DIAGNOSTICS
  *	Messages on standard error; exit statuses in tandem(1).
  */
@@ -168,31 +175,55 @@ send_wait(long long start, unsigned int *delay, long retry_for,
 	return 1;
 }
 
+int
+agent_post(struct agent_session *as, const char *path,
+    const unsigned char *w, size_t wlen, long *status, char *line,
+    size_t linelen, char *err)
+{
+	unsigned char *resp = NULL;
+	size_t rlen;
+	int rc;
+
+	line[0] = '\0';
+	if (net_https(as->as_net, "POST", path, w, wlen, status, &resp, &rlen,
+	    err) == -1) {
+		*status = 0;
+		return EX_TEMPFAIL;
+	}
+	resp[strcspn((char *)resp, "\r\n")] = '\0';
+	snprintf(line, linelen, "%s", (char *)resp);
+	free(resp);
+	if (*status == 200 || *status == 201)
+		rc = 0;
+	else if (*status >= 400 && *status < 500 && *status != 408 &&
+	    *status != 429)
+		rc = AGENT_EX_REFUSED;
+	else
+		rc = EX_TEMPFAIL;
+	return rc;
+}
+
 /* One POST: 0 stored, 1 try again, or a final exit status. */
 static int
 send_post(struct agent_session *as, const unsigned char *w, size_t wlen,
     char *err)
 {
-	unsigned char *resp = NULL;
-	size_t rlen;
+	char line[TN_ERRLEN];
 	long status;
-	int rc = 1;
 
-	if (net_https(as->as_net, "POST", "/v1/arm", w, wlen, &status, &resp,
-	    &rlen, err) == -1)
-		return 1;
-	resp[strcspn((char *)resp, "\r\n")] = '\0';
-	if (status == 200 || status == 201)
-		rc = 0;
-	else if (status >= 400 && status < 500 && status != 408 &&
-	    status != 429) {
+	switch (agent_post(as, "/v1/arm", w, wlen, &status, line,
+	    sizeof(line), err)) {
+	case 0:
+		return 0;
+	case AGENT_EX_REFUSED:
 		tn_err(err, "the background refused the ARM: %ld %.120s",
-		    status, resp);
-		rc = AGENT_EX_REFUSED;
-	} else
-		tn_err(err, "POST /v1/arm: %ld %.120s", status, resp);
-	free(resp);
-	return rc;
+		    status, line);
+		return AGENT_EX_REFUSED;
+	default:
+		if (status != 0)
+			tn_err(err, "POST /v1/arm: %ld %.120s", status, line);
+		return 1;
+	}
 }
 
 static int
