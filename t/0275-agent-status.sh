@@ -278,6 +278,16 @@ test_expect_success 'receipts of the same Date: the later state wins, whichever 
 	test_cmp expect out
 '
 
+test_expect_success 'opened is final: a later revoked receipt changes nothing, nothing said' '
+	receipt r13 st3@a.example erin@a.example revoked 2020-07-01T00:00:00Z \
+		"waiting at the background, not yet fetched by its recipient'"'"'s agent; destroyed" &&
+	boxed 13 r13 &&
+	tandem fetch -d alice $net >out 2>err &&
+	! test -s err &&
+	status st3@a.example >out &&
+	test_cmp expect out
+'
+
 test_expect_success 'status without a message id: a line per message, first sent first' '
 	status >out &&
 	printf "%s\n" "yore@a.example 2020-01-05T09:00:00Z 1 revoked=1" \
