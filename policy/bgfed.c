@@ -313,6 +313,24 @@ bgfed_note(struct fed *fd, const struct fed_note *fn)
 	}
 }
 
+/*
+ * A held ARM went on to courier (NULL: delivered here, which
+ * bgfed_deliver() records): for a revocation, where it went.
+ */
+static int
+bgfed_released(struct fed *fd, const struct fed_item *it,
+    const char *courier, char *err)
+{
+	const char *p[4] = { it->it_msgid, it->it_rcpt, it->it_sender,
+	    courier };
+
+	if (courier == NULL)
+		return 0;
+	return db_run(fd->fd_db, "INSERT INTO carried_arms (message_id, "
+	    "recipient, sender, courier) VALUES ($1, lower($2), lower($3), "
+	    "$4) ON CONFLICT DO NOTHING", 4, p, err);
+}
+
 static int
 bgfed_control(struct fed *fd, const struct fed_item *it, char *err)
 {
@@ -327,6 +345,7 @@ static const struct fed_ops bgfed_ops = {
 	.fo_check = bgfed_check,
 	.fo_check_free = bgfed_check_free,
 	.fo_open_held = bgfed_open_held,
+	.fo_released = bgfed_released,
 	.fo_note = bgfed_note,
 	.fo_control = bgfed_control,
 };

@@ -118,6 +118,15 @@ test_expect_success 'a learns dave -> b (rejected) and sends the held ARM to b' 
 	pg_wait_for bg bgb "SELECT address || \$\$ \$\$ || message_id FROM agent_mailbox" "dave@b.example m1@a.example"
 '
 
+test_expect_success 'alice revokes m1: the revoke follows the released ARM to b, whose receipt comes back' '
+	bf_revoke 200 a alice m1@a.example &&
+	echo "revoked 0; 1 sent on to other couriers, their receipts follow" >expect &&
+	test_cmp expect out.body &&
+	pg_wait_for bg bga "SELECT count(*) FROM agent_mailbox WHERE kind = \$\$receipt\$\$" 1 &&
+	test_grep "courier revoke msgid=m1@a.example rcpt=dave@b.example origin=a.example status=revoked" b.log &&
+	test "$(bf_psql b "SELECT count(*) FROM agent_mailbox")" = 0
+'
+
 test_expect_success 'SIGTERM stops them cleanly' '
 	bf_stop a && bf_stop b
 '
