@@ -9,6 +9,7 @@ agent_tandem_SOURCES = \
 	agent/mail.c \
 	agent/net.c \
 	agent/read.c \
+	agent/rekey.c \
 	agent/register.c \
 	agent/reject.c \
 	agent/revoke.c \
