@@ -7,6 +7,10 @@
  *	int	cmd_register(struct agent_opts *o);
  *	int	agent_service(struct agent_reader *rd, const struct tmail *tm,
  *		    char *err);
+ *	int	agent_check_keys(const struct pki_trust *trust,
+ *		    const char *address, EVP_PKEY *key,
+ *		    const struct proto_msg *pm, X509 *signer,
+ *		    STACK_OF(X509) **chain, char *err);
  * DESCRIPTION
  *	register reads an invitation (the mail as received, or the DER
  *	of its signed part), checks its signature: an FG element
@@ -22,7 +26,11 @@
  *	certificates are installed; mail it cannot use (another's, or
  *	refused) is reported once and does not end the wait.
  *
- *	agent_service() handles one service mail from the courier: the
+ *	agent_check_keys() is the check of the certificates of an
+ *	exchange-keys answer, for registration and for a rekey (rekey.c).
+ *
+ *	agent_service() handles one service mail from the courier (opened
+ *	with the current key or an old generation's: agent_unwrap()): the
  *	wrap must be signed by the FG element of the agent's courier (or,
  *	before the first certificate, by the FG certificate of the
  *	invitation). An exchange-keys answer is checked (address, the
@@ -415,7 +423,7 @@ cmd_register(struct agent_opts *o)
 	return rc;
 }
 
-/* PEM of the first certificate of a part: *pem to free(). */
+/* The first certificate of a part, to X509_free(). */
 static X509 *
 svc_part_cert(const struct proto_msg *pm, const char *role, char *err)
 {
@@ -428,10 +436,16 @@ svc_part_cert(const struct proto_msg *pm, const char *role, char *err)
 	return pki_parse_cert((char *)pp->pp_data, pp->pp_len, err);
 }
 
-/* The certificates of an exchange-keys answer, checked. */
-static int
-svc_check_keys(struct agent_reader *rd, const struct proto_msg *pm,
-    X509 *signer, STACK_OF(X509) **chain, char *err)
+/*
+ * The certificates of an exchange-keys answer pm, checked: the agent
+ * certificate is for key and address, the courier-end certificate of
+ * that kind for address, both to the anchors, from the CA of signer,
+ * an FG element. *chain (the ca-chain part, or NULL) to free on 0.
+ */
+int
+agent_check_keys(const struct pki_trust *trust, const char *address,
+    EVP_PKEY *key, const struct proto_msg *pm, X509 *signer,
+    STACK_OF(X509) **chain, char *err)
 {
 	const struct proto_part *pp;
 	X509 *agent = NULL, *courier = NULL;
@@ -444,7 +458,7 @@ svc_check_keys(struct agent_reader *rd, const struct proto_msg *pm,
 	    (*chain = pki_parse_certs((char *)pp->pp_data, pp->pp_len,
 	    err)) == NULL))
 		goto out;
-	if (EVP_PKEY_eq(X509_get0_pubkey(agent), rd->rd_id.ci_key) != 1) {
+	if (EVP_PKEY_eq(X509_get0_pubkey(agent), key) != 1) {
 		tn_err(err, "exchange-keys: agent-cert is not for this "
 		    "agent's key");
 		goto out;
@@ -455,14 +469,13 @@ svc_check_keys(struct agent_reader *rd, const struct proto_msg *pm,
 		goto out;
 	}
 	rc = AGENT_EX_UNTRUSTED;
-	if (pki_verify(rd->rd_trust, agent, *chain, rd->rd_address,
-	    err) == -1 || pki_verify(rd->rd_trust, courier, *chain,
-	    rd->rd_address, err) == -1)
+	if (pki_verify(trust, agent, *chain, address, err) == -1 ||
+	    pki_verify(trust, courier, *chain, address, err) == -1)
 		goto out;
 	rc = AGENT_EX_COURIER;
-	if (agent_check_element(rd->rd_trust, signer, *chain, PKI_KIND_FG,
-	    agent, *chain, err) != 0 || agent_check_element(rd->rd_trust,
-	    signer, *chain, PKI_KIND_FG, courier, *chain, err) != 0)
+	if (agent_check_element(trust, signer, *chain, PKI_KIND_FG, agent,
+	    *chain, err) != 0 || agent_check_element(trust, signer, *chain,
+	    PKI_KIND_FG, courier, *chain, err) != 0)
 		goto out;
 	rc = 0;
 out:
@@ -480,35 +493,19 @@ svc_alive(struct agent_reader *rd, const char *gen, char *err)
 {
 	struct cms_id id;
 	struct proto_msg *pm = NULL;
-	unsigned char *w = NULL;
-	char date[32], *to = NULL, *msgid = NULL, *text = NULL, *a = NULL;
-	size_t len, wlen;
+	char *a = NULL;
 	int rc;
 
 	memset(&id, 0, sizeof(id));
 	if ((rc = agent_load_id(rd->rd_st, rd->rd_pass, &id, &a, err)) != 0)
 		goto out;
-	rc = EX_CONFIG;
-	if (store_get(rd->rd_st, "register-address", &to, err) == -1 ||
-	    to == NULL) {
-		tn_err(err, "no service address of the courier in the store");
+	rc = EX_SOFTWARE;
+	if ((pm = proto_msg_new(PROTO_AGENT_ALIVE)) == NULL) {
+		tn_err(err, "out of memory");
 		goto out;
 	}
-	rc = EX_SOFTWARE;
-	proto_format_time(time(NULL), date, sizeof(date));
-	if ((msgid = agent_new_id(a)) == NULL ||
-	    (pm = proto_msg_new(PROTO_AGENT_ALIVE)) == NULL ||
-	    proto_set(pm, "Id", msgid, err) == -1 ||
-	    proto_set(pm, "Date", date, err) == -1 ||
-	    proto_set(pm, "Address", a, err) == -1 ||
-	    proto_set(pm, "Generation", gen, err) == -1 ||
-	    proto_set(pm, "Agent-Version", AGENT_VERSION, err) == -1 ||
-	    proto_format(pm, &text, &len, err) == -1 ||
-	    cms_wrap((unsigned char *)text, len, &id, rd->rd_courier, 0, &w,
-	    &wlen, err) == -1)
-		goto out;
-	if ((rc = agent_submit(rd->rd_net, TMAIL_SERVICE, a, &to, 1, msgid,
-	    w, wlen, err)) != 0)
+	if ((rc = agent_mail_courier(rd->rd_net, rd->rd_st, &id, a,
+	    rd->rd_courier, pm, gen, err)) != 0)
 		goto out;
 	rc = store_put(rd->rd_st, "alive-sent", gen, err) == -1 ?
 	    EX_SOFTWARE : 0;
@@ -516,10 +513,6 @@ out:
 	agent_free_id(&id);
 	proto_msg_free(pm);
 	free(a);
-	free(to);
-	free(msgid);
-	free(text);
-	free(w);
 	return rc;
 }
 
@@ -531,7 +524,8 @@ svc_install(struct agent_reader *rd, const struct proto_msg *pm,
 	const struct proto_part *ch;
 	int rc;
 
-	if ((rc = svc_check_keys(rd, pm, signer, &chain, err)) != 0)
+	if ((rc = agent_check_keys(rd->rd_trust, rd->rd_address,
+	    rd->rd_id.ci_key, pm, signer, &chain, err)) != 0)
 		return rc;
 	ch = proto_part(pm, "ca-chain");
 	rc = EX_SOFTWARE;
@@ -628,9 +622,9 @@ agent_service(struct agent_reader *rd, const struct tmail *tm, char *err)
 	enum cms_fail fail;
 	int rc;
 
-	if (cms_unwrap(tm->tm_der, tm->tm_derlen, &rd->rd_id,
-	    pki_trust_store(rd->rd_trust), &out, &outlen, &signer, &certs,
-	    &fail, err) == -1) {
+	if (agent_unwrap(rd->rd_st, rd->rd_pass, &rd->rd_id,
+	    pki_trust_store(rd->rd_trust), tm->tm_der, tm->tm_derlen, &out,
+	    &outlen, &signer, &certs, &fail, err) == -1) {
 		rc = fail == CMS_FAIL_CHAIN ? AGENT_EX_UNTRUSTED :
 		    fail == CMS_FAIL_INTERNAL ? EX_SOFTWARE : EX_DATAERR;
 		goto out;
