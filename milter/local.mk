@@ -57,8 +57,8 @@ t_milter_svcmail_LDADD = $(TANDEM_LIBS)
 
 TESTS += t/0510-milter-registration.sh
 EXTRA_DIST += t/0510-milter-registration.sh
-TESTS += t/0515-milter-rekey.sh
-EXTRA_DIST += t/0515-milter-rekey.sh
+TESTS += t/0515-milter-rekey.sh t/0680-e2e-rekey.sh
+EXTRA_DIST += t/0515-milter-rekey.sh t/0680-e2e-rekey.sh
 TESTS += t/0530-milter-hygiene.sh
 EXTRA_DIST += t/0530-milter-hygiene.sh
 TESTS += t/0520-milter-database-down.sh
