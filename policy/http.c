@@ -305,7 +305,9 @@ http_authorize(struct pd *pd, X509 *client, const char *address,
 		code = store_down(pd) ? 503 : 500;
 	} else if (pa == NULL || strcmp(pa->pa_status, "active") != 0 ||
 	    r != 1) {
-		*why = "client is not an active account here";
+		*why = offered ? "client is not an active account here" :
+		    "only the pinned agent certificate of an active account "
+		    "may offer another";
 		code = 403;
 	}
 	store_account_free(pa);
