@@ -227,12 +227,9 @@ bgfed_open_held(struct fed *fd, const struct fed_item *it,
 		goto out;
 	}
 	rc = 1;
-	if (from != NULL) {
-		id.ci_cert = from->pa_courier;
-		id.ci_key = from->pa_key;
-		id.ci_chain = NULL;
-	}
-	if (cms_unwrap(it->it_payload, it->it_paylen, &id,
+	if (from != NULL ? store_unwrap(pd, from, it->it_payload,
+	    it->it_paylen, arm, armlen, NULL, NULL, &fail, why) == 0 :
+	    cms_unwrap(it->it_payload, it->it_paylen, &id,
 	    pki_trust_store(pd->pd_trust), arm, armlen, NULL, NULL, &fail,
 	    why) == 0)
 		rc = 0;

@@ -41,15 +41,15 @@ test_expect_success 'a second run applies nothing' '
 test_expect_success 'migrate the background, twice' '
 	tandemctl db migrate --bg --db "$BG" --sqldir "$SQLDIR" >out &&
 	test_grep "^applied bg/001-schema.sql\$" out &&
-	test_grep "^bg schema at version 009, 9 applied\$" out &&
+	test_grep "^bg schema at version 010, 10 applied\$" out &&
 	tandemctl db migrate --bg --db "$BG" --sqldir "$SQLDIR" >out &&
-	echo "bg schema at version 009, 0 applied" >expect &&
+	echo "bg schema at version 010, 0 applied" >expect &&
 	test_cmp expect out
 '
 
 test_expect_success 'the background triggers fire always' '
-	pg_psql bg bg -c "SELECT tgname, tgenabled FROM pg_trigger WHERE tgname LIKE \$\$%notify\$\$ OR tgname LIKE \$\$%pin\$\$ ORDER BY 1" >got &&
-	printf "account_keys_notify|A\naccounts_agent_pin|A\naccounts_notify|A\n" >expect &&
+	pg_psql bg bg -c "SELECT tgname, tgenabled FROM pg_trigger WHERE tgname LIKE \$\$%notify\$\$ OR tgname LIKE \$\$%pin\$\$ OR tgname = \$\$bg_relay_file\$\$ ORDER BY 1" >got &&
+	printf "account_keys_notify|A\naccounts_agent_pin|A\naccounts_notify|A\nbg_relay_file|A\n" >expect &&
 	test_cmp expect got
 '
 
@@ -178,7 +178,7 @@ test_expect_success 'status on both ends' '
 	test_grep "^element=fg schema_version=5 migrations=5\$" out &&
 	test_grep "^publication=tandem_pub tables=5\$" out &&
 	tandemctl db status --db "$BG" >out &&
-	test_grep "^element=bg schema_version=9 migrations=9\$" out
+	test_grep "^element=bg schema_version=10 migrations=10\$" out
 '
 
 test_done
