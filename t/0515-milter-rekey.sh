@@ -64,6 +64,13 @@ test_cmp_fp() {
 	cmp -s "$1.fp" "$2.fp"
 }
 
+# test_notice_renewed OLD: bob's rekey was noticed again, under a new Id.
+test_notice_renewed() {
+	_n=$(courier_fg_sql "SELECT state || ' ' || notice_id FROM rekeys
+	    WHERE address = 'bob@a.example'")
+	test "${_n%% *}" = noticed && test "${_n#* }" != "$1"
+}
+
 state_is() {
 	test "$(state)" = "$1"
 }
@@ -317,6 +324,20 @@ test_expect_success 'by policy: an account older than hygiene.rekey_after gets a
 	courier_fg_sql "SELECT count(*) FROM rekeys WHERE address = '"'"'alice@a.example'"'"' AND state NOT IN ('"'"'complete'"'"', '"'"'cancelled'"'"')" >out &&
 	echo 1 >expect && test_cmp expect out &&
 	test_grep "rekey address=bob@a.example generation=2 status=requested by=policy" "$TRASH/fg/milter.log"
+'
+
+test_expect_success 'a notice nobody fetched before its deadline goes out again, with a new Id' '
+	old=$(courier_fg_sql "SELECT notice_id FROM rekeys WHERE address = '"'"'bob@a.example'"'"'") &&
+	test -n "$old" &&
+	courier_fg_sql "UPDATE rekeys SET updated_at = now() - interval '"'"'31 days'"'"'
+	    WHERE address = '"'"'bob@a.example'"'"';
+	    UPDATE bg_relay SET expires_at = now() - interval '"'"'1 second'"'"'
+	    WHERE address = '"'"'bob@a.example'"'"'" &&
+	wait_until 30 test_notice_renewed "$old" &&
+	courier_fg_sql "SELECT count(*) FROM bg_relay WHERE address = '"'"'bob@a.example'"'"'" >out &&
+	echo 1 >expect && test_cmp expect out &&
+	courier_fg_sql "SELECT r.notice_id = b.message_id FROM rekeys r JOIN bg_relay b USING (address) WHERE r.address = '"'"'bob@a.example'"'"'" >out &&
+	echo t >expect && test_cmp expect out
 '
 
 test_done
