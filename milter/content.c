@@ -100,13 +100,10 @@ content_open(struct msg *mc, PGconn *db, struct tmail *tm,
 	struct cms_id id;
 	X509 *agent = NULL, *signer = NULL;
 	STACK_OF(X509) *certs = NULL;
-	struct rekey_alts rs;
 	enum cms_fail fail;
-	char err[TN_ERRLEN], why[TN_ERRLEN];
-	size_t i;
-	int rc = -1, found, ok;
+	char err[TN_ERRLEN];
+	int rc = -1, found;
 
-	memset(&rs, 0, sizeof(rs));
 	if (strcmp(tm->tm_from, mc->mc_sender) != 0) {
 		msg_fail(mc, MSG_PERM, "5.7.1 From: %s is not the envelope "
 		    "sender", tm->tm_from);
@@ -132,31 +129,14 @@ content_open(struct msg *mc, PGconn *db, struct tmail *tm,
 	src.cs_recall = objcache_chain_recall;
 	src.cs_remember = objcache_chain_remember;
 	src.cs_ctx = fg->fg_cache;
-	ok = cms_unwrap_from(tm->tm_der, tm->tm_derlen, &id,
-	    pki_trust_store(fg->fg_trust), &src, sealed, sealedlen, &signer,
-	    &certs, &fail, err) == 0;
-	/* Wrapped to, or signed by, another generation still taken. */
-	if ((!ok && fail == CMS_FAIL_DECRYPT) ||
-	    (ok && X509_cmp(signer, agent) != 0)) {
-		if (rekey_alts_get(fg, db, mc->mc_sender, &rs, why) == -1) {
-			msg_fail(mc, MSG_TEMP, "4.3.0 cannot load the sender's "
-			    "keys: %s", why);
-			goto out;
-		}
-		for (i = 0; !ok && i < rs.rs_n; i++)
-			ok = cms_unwrap_from(tm->tm_der, tm->tm_derlen,
-			    &rs.rs_alt[i].ra_id, pki_trust_store(fg->fg_trust),
-			    &src, sealed, sealedlen, &signer, &certs, &fail,
-			    why) == 0;
-	}
-	if (!ok) {
+	if ((found = rekey_unwrap(fg, db, mc->mc_sender, tm, &id, agent, &src,
+	    sealed, sealedlen, &signer, &certs, &fail, err)) == -1) {
 		msg_fail(mc, fail == CMS_FAIL_INTERNAL ? MSG_TEMP : MSG_PERM,
 		    "%s bad Tandem content: %s", fail == CMS_FAIL_INTERNAL ?
 		    "4.3.0" : fail_code(fail), err);
 		goto out;
 	}
-	if ((X509_cmp(signer, agent) != 0 &&
-	    !rekey_alts_signer(&rs, signer)) ||
+	if (found == 1 ||
 	    content_verify(fg, signer, certs, mc->mc_sender, err) == -1) {
 		msg_fail(mc, MSG_PERM, "5.7.7 the signer is not the agent of "
 		    "%s", mc->mc_sender);
@@ -166,7 +146,6 @@ content_open(struct msg *mc, PGconn *db, struct tmail *tm,
 	}
 	rc = 0;
 out:
-	rekey_alts_free(&rs);
 	fgdb_id_free(&id);
 	X509_free(agent);
 	X509_free(signer);

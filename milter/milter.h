@@ -156,26 +156,14 @@ int	service_exchange_text(const struct fg *, const char *, const char *,
 	    const char *, const char *, char *, char **, size_t *, char *);
 int	service_csr(const struct proto_part *, const char *, char *);
 
-/* Other generations of an account still taken (rekey.c). */
-struct rekey_alt {
-	struct cms_id	 ra_id;		/* courier-end key and certificate */
-	X509		*ra_agent;	/* that generation's agent */
-	int		 ra_generation;
-};
-
-struct rekey_alts {
-	struct rekey_alt *rs_alt;
-	size_t		 rs_n;
-	int		 rs_loaded;
-};
-
-int	rekey_alts_get(const struct fg *, PGconn *, const char *,
-	    struct rekey_alts *, char *);
-int	rekey_alts_signer(const struct rekey_alts *, X509 *);
-void	rekey_alts_free(struct rekey_alts *);
-int	rekey_exchange(struct msg *, PGconn *, const struct proto_msg *);
+int	rekey_unwrap(const struct fg *, PGconn *, const char *,
+	    const struct tmail *, const struct cms_id *, X509 *,
+	    const struct cms_certsrc *, unsigned char **, size_t *, X509 **,
+	    STACK_OF(X509) **, enum cms_fail *, char *);
+int	rekey_exchange(struct msg *, PGconn *, const struct proto_msg *,
+	    X509 *, X509 *);
 int	rekey_complete(struct msg *, PGconn *, const struct proto_msg *,
-	    X509 *);
+	    X509 *, X509 *);
 int	rekey_notices(const struct fg *, PGconn *, char *);
 int	rekey_policy(const struct fg *, PGconn *, char *);
 

@@ -384,16 +384,14 @@ service_agent(struct msg *mc, PGconn *db, struct tmail *tm)
 {
 	const struct fg *fg = mc->mc_fg;
 	struct proto_msg *pm = NULL;
-	struct rekey_alts rs;
 	struct cms_id id;
 	X509 *agent = NULL, *signer = NULL;
 	unsigned char *in = NULL;
-	size_t inlen, i;
+	size_t inlen;
 	enum cms_fail fail;
-	char err[TN_ERRLEN], why[TN_ERRLEN];
-	int rc = -1, found, ok;
+	char err[TN_ERRLEN];
+	int rc = -1, found;
 
-	memset(&rs, 0, sizeof(rs));
 	if ((found = fgdb_account_id(fg, db, mc->mc_sender, 1, &id, &agent,
 	    err)) != 0) {
 		msg_fail(mc, found == 1 ? MSG_PERM : MSG_TEMP, found == 1 ?
@@ -401,24 +399,13 @@ service_agent(struct msg *mc, PGconn *db, struct tmail *tm)
 		    "4.3.0 %s", found == 1 ? mc->mc_sender : err);
 		return -1;
 	}
-	ok = cms_unwrap(tm->tm_der, tm->tm_derlen, &id,
-	    pki_trust_store(fg->fg_trust), &in, &inlen, &signer, NULL, &fail,
-	    err) == 0;
-	if ((!ok && fail == CMS_FAIL_DECRYPT) ||
-	    (ok && X509_cmp(signer, agent) != 0)) {
-		if (rekey_alts_get(fg, db, mc->mc_sender, &rs, why) == -1) {
-			msg_fail(mc, MSG_TEMP, "4.3.0 %s", why);
-			goto out;
-		}
-		for (i = 0; !ok && i < rs.rs_n; i++)
-			ok = cms_unwrap(tm->tm_der, tm->tm_derlen,
-			    &rs.rs_alt[i].ra_id, pki_trust_store(fg->fg_trust),
-			    &in, &inlen, &signer, NULL, &fail, why) == 0;
-	}
-	if (!ok || (X509_cmp(signer, agent) != 0 &&
-	    !rekey_alts_signer(&rs, signer))) {
-		msg_fail(mc, MSG_PERM, "5.7.7 bad service mail: %s", !ok ?
-		    err : "the signer is not the sender's agent");
+	if ((found = rekey_unwrap(fg, db, mc->mc_sender, tm, &id, agent, NULL,
+	    &in, &inlen, &signer, NULL, &fail, err)) != 0) {
+		msg_fail(mc, found == -1 && fail == CMS_FAIL_INTERNAL ?
+		    MSG_TEMP : MSG_PERM, "%s bad service mail: %s",
+		    found == -1 && fail == CMS_FAIL_INTERNAL ? "4.3.0" :
+		    "5.7.7", found == 1 ? "the signer is not the sender's "
+		    "agent" : err);
 		goto out;
 	}
 	if (proto_parse((const char *)in, inlen, &pm, err) == -1) {
@@ -433,10 +420,10 @@ service_agent(struct msg *mc, PGconn *db, struct tmail *tm)
 		rc = service_alive(mc, db, pm, agent);
 		break;
 	case PROTO_EXCHANGE_KEYS:
-		rc = rekey_exchange(mc, db, pm);
+		rc = rekey_exchange(mc, db, pm, signer, agent);
 		break;
 	case PROTO_REKEYING_COMPLETE:
-		rc = rekey_complete(mc, db, pm, signer);
+		rc = rekey_complete(mc, db, pm, signer, agent);
 		break;
 	default:
 		msg_fail(mc, MSG_PERM, "5.6.0 service mail: kind %s not "
@@ -444,7 +431,6 @@ service_agent(struct msg *mc, PGconn *db, struct tmail *tm)
 		break;
 	}
 out:
-	rekey_alts_free(&rs);
 	proto_msg_free(pm);
 	fgdb_id_free(&id);
 	X509_free(agent);

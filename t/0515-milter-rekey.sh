@@ -141,7 +141,9 @@ test_expect_success 'new keys for the test to ask with' '
 	    -addext subjectAltName=email:erin@a.example -out erin.csr 2>/dev/null &&
 	openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 	    -keyout self.key -subj /CN=alice@a.example -days 2 \
-	    -addext subjectAltName=email:alice@a.example -out self.crt 2>/dev/null
+	    -addext subjectAltName=email:alice@a.example -out self.crt 2>/dev/null &&
+	openssl req -new -key self.key -subj /CN=alice@a.example \
+	    -addext subjectAltName=email:alice@a.example -out self.csr 2>/dev/null
 '
 
 ask() {
@@ -159,7 +161,7 @@ test_expect_success 'exchange-keys for a generation never noticed: 550, nothing 
 test_expect_success 'exchange-keys dated outside the replay window: 550, nothing changed' '
 	ask Generation=2 Date=2020-01-01T00:00:00Z @agent-csr=new.csr >x.eml &&
 	test_must_fail send alice@a.example x.eml &&
-	test_grep "550 5.7.1 exchange-keys: Date 2020-01-01T00:00:00Z outside the accepted window" swaks.out &&
+	test_grep "550 5.7.1 exchange-keys: Date 2020-01-01T00:00:00Z is older than the replay window" swaks.out &&
 	unchanged "2 noticed"
 '
 
@@ -178,11 +180,22 @@ test_expect_success 'exchange-keys whose Address is not the sender: 550, nothing
 	unchanged "2 noticed"
 '
 
-test_expect_success 'exchange-keys signed by a key that is not alice'"'"'s agent: 550, nothing changed' '
+test_expect_success 'exchange-keys signed by a key of no agent: 550, nothing changed' '
 	mail self.key "" self.crt oldc.crt exchange-keys Address=alice@a.example \
 	    Generation=2 @agent-csr=new.csr >x.eml &&
 	test_must_fail send alice@a.example x.eml &&
-	test_grep "550 5.7.7 bad service mail" swaks.out &&
+	test_grep "550 5.7.7 bad service mail: signer certificate does not chain" swaks.out &&
+	unchanged "2 noticed"
+'
+
+test_expect_success 'exchange-keys signed by bob'"'"'s agent, well certified: 550, nothing changed' '
+	sqlite3 "$TRASH/agent-bob/store.db" "SELECT value FROM config WHERE name = '"'"'key'"'"'" >bob.key &&
+	sqlite3 "$TRASH/agent-bob/store.db" "SELECT value FROM config WHERE name = '"'"'cert'"'"'" >bob.pem &&
+	cat chain.pem >>bob.pem &&
+	mail bob.key "$CR_PASSWORD" bob.pem oldc.crt exchange-keys Address=alice@a.example \
+	    Generation=2 @agent-csr=new.csr >x.eml &&
+	test_must_fail send alice@a.example x.eml &&
+	test_grep "550 5.7.7 bad service mail: the signer is not the sender'"'"'s agent" swaks.out &&
 	unchanged "2 noticed"
 '
 
@@ -248,6 +261,29 @@ test_expect_success 'the same exchange-keys again is a replay: 550, nothing chan
 	test_cmp_fp new.crt fg-new.crt
 '
 
+test_expect_success 'asked again with a new Id for the same key: the same certificates again' '
+	ask Generation=2 @agent-csr=new.csr >ask2.eml &&
+	send alice@a.example ask2.eml &&
+	test_grep "250 " swaks.out &&
+	test "$(state)" = "2 keys-sent" &&
+	courier_fg_sql "SELECT count(*) FROM bg_relay WHERE kind = '"'"'exchange-keys'"'"'" >out &&
+	echo 2 >expect && test_cmp expect out &&
+	relay exchange-keys answer2.txt old.crt old.key "$CR_PASSWORD" &&
+	part answer2.txt agent-cert new2.crt &&
+	part answer2.txt courier-cert newc2.crt &&
+	test_cmp_fp new.crt new2.crt && test_cmp_fp newc.crt newc2.crt &&
+	courier_fg_sql "SELECT new_agent_cert FROM rekeys" >fg-new.crt &&
+	test_cmp_fp new.crt fg-new.crt
+'
+
+test_expect_success 'asked again for another key: 550, the issued generation stays' '
+	ask Generation=2 @agent-csr=self.csr >x.eml &&
+	test_must_fail send alice@a.example x.eml &&
+	test_grep "550 5.7.1 exchange-keys: generation 2 of alice@a.example was issued already, for another key" swaks.out &&
+	courier_fg_sql "SELECT new_agent_cert FROM rekeys" >fg-new.crt &&
+	test_cmp_fp new.crt fg-new.crt
+'
+
 test_expect_success 'mail alice sends meanwhile with her old keys still goes' '
 	printf "From: alice@a.example\r\nTo: bob@a.example\r\nSubject: during\r\nMessage-ID: <during@a.example>\r\n\r\nStill here.\r\n" >during.eml &&
 	agent alice send --to bob@a.example --in during.eml >out &&
@@ -288,9 +324,27 @@ test_expect_success 'rekeying-complete with the new keys: the account switches, 
 	test_grep "rekey address=alice@a.example generation=2 status=complete" "$TRASH/fg/milter.log"
 '
 
+test_expect_success 'rekeying-complete said again (the reply was lost): taken, nothing changes' '
+	mail new.key "" new.pem newc.crt rekeying-complete \
+	    Address=alice@a.example Generation=2 >done2.eml &&
+	send alice@a.example done2.eml &&
+	test_grep "250 " swaks.out &&
+	test "$(state)" = "2 complete" &&
+	test_grep "rekey address=alice@a.example generation=2 status=complete again=1" "$TRASH/fg/milter.log"
+'
+
 test_expect_success 'the new generation replicates to the background' '
 	pg_wait_for bg bg "SELECT count(*) FROM account_keys WHERE address = \$\$alice@a.example\$\$ AND retired_at IS NULL" 1 30 &&
 	pg_wait_for bg bg "SELECT max(generation) FROM account_keys WHERE address = \$\$alice@a.example\$\$" 2 30
+'
+
+test_expect_success 'in the grace, alice'"'"'s agent, still at generation 1, sends content: taken' '
+	printf "From: alice@a.example\r\nTo: bob@a.example\r\nSubject: grace\r\nMessage-ID: <grace@a.example>\r\n\r\nOld keys, in the grace.\r\n" >grace.eml &&
+	agent alice send --to bob@a.example --in grace.eml >out &&
+	maildir_wait bob "^Message-ID: <grace@a.example>" 30 >/dev/null &&
+	agent bob fetch >/dev/null &&
+	mkdir gotg && agent bob read --id grace@a.example --out-dir gotg >/dev/null &&
+	cmp grace.eml "gotg/$(ls gotg)"
 '
 
 test_expect_success 'in the grace, service mail signed and wrapped with the old generation is taken' '
@@ -300,6 +354,20 @@ test_expect_success 'in the grace, service mail signed and wrapped with the old 
 	test_grep "250 " swaks.out
 '
 
+test_expect_success 'a rekey after it makes generation 3' '
+	tandemctl account rekey --db "$CR_FG_DB" alice@a.example >out &&
+	echo "account alice@a.example rekey to generation 3 requested" >expect &&
+	test_cmp expect out
+'
+
+test_expect_success 'exchange-keys for generation 3 signed with the generation in its grace: 550' '
+	wait_until 30 state_is "3 noticed" &&
+	ask Generation=3 @agent-csr=self.csr >x.eml &&
+	test_must_fail send alice@a.example x.eml &&
+	test_grep "550 5.7.7 exchange-keys: not signed with the account'"'"'s current agent certificate" swaks.out &&
+	test "$(state)" = "3 noticed"
+'
+
 test_expect_success 'after the grace, it is refused' '
 	courier_fg_sql "UPDATE account_keys SET retired_at = now() - interval '"'"'1 second'"'"'
 	    WHERE address = '"'"'alice@a.example'"'"' AND generation = 1" &&
@@ -307,12 +375,6 @@ test_expect_success 'after the grace, it is refused' '
 	    Address=alice@a.example Generation=1 >alive.eml &&
 	test_must_fail send alice@a.example alive.eml &&
 	test_grep "550 5.7.7 bad service mail" swaks.out
-'
-
-test_expect_success 'a rekey after it makes generation 3' '
-	tandemctl account rekey --db "$CR_FG_DB" alice@a.example >out &&
-	echo "account alice@a.example rekey to generation 3 requested" >expect &&
-	test_cmp expect out
 '
 
 test_expect_success 'by policy: an account older than hygiene.rekey_after gets a rekey, a few a pass' '
@@ -338,6 +400,17 @@ test_expect_success 'a notice nobody fetched before its deadline goes out again,
 	echo 1 >expect && test_cmp expect out &&
 	courier_fg_sql "SELECT r.notice_id = b.message_id FROM rekeys r JOIN bg_relay b USING (address) WHERE r.address = '"'"'bob@a.example'"'"'" >out &&
 	echo t >expect && test_cmp expect out
+'
+
+test_expect_success 'an account no longer active: its rekey is cancelled, the relay withdrawn; active again, a new rekey makes the same generation' '
+	courier_fg_sql "UPDATE accounts SET status = '"'"'closed'"'"' WHERE address = '"'"'bob@a.example'"'"'" &&
+	pg_wait_for fg fg "SELECT state FROM rekeys WHERE address = \$\$bob@a.example\$\$ ORDER BY id DESC LIMIT 1" cancelled 30 &&
+	courier_fg_sql "SELECT count(*) FROM bg_relay WHERE address = '"'"'bob@a.example'"'"'" >out &&
+	echo 0 >expect && test_cmp expect out &&
+	courier_fg_sql "UPDATE accounts SET status = '"'"'active'"'"' WHERE address = '"'"'bob@a.example'"'"'" &&
+	pg_wait_for fg fg "SELECT generation || state FROM rekeys WHERE address = \$\$bob@a.example\$\$ ORDER BY id DESC LIMIT 1" 2noticed 30 &&
+	courier_fg_sql "SELECT tandem_generation(\$\$bob@a.example\$\$)" >out &&
+	echo 1 >expect && test_cmp expect out
 '
 
 test_done

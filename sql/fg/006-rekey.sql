@@ -12,16 +12,17 @@
 --	is open per address. Not published: the background learns only
 --	the keys, by account_keys and accounts.
 --
---	exchange_id is the Id of the agent's exchange-keys, taken once;
---	new_agent_cert and new_courier_cert are the generation's
+--	The Id of each exchange-keys is taken once (seen_messages, kind
+--	exchange-keys). new_agent_cert and new_courier_cert are the generation's
 --	certificates until the account switches to them; old_agent_cert
 --	and old_courier_cert are the certificates the account had, taken
 --	(as signer, and to open a wrap made to it) until
 --	the old generation's account_keys.retired_at (the grace).
 --
 --	The account's current generation (tandem_generation()) is the
---	newest one neither retired nor the generation of a rekey that is
---	not complete; a rekey makes the one after it.
+--	newest one neither retired nor the generation of a rekey still
+--	open; a rekey makes the one after it. A cancelled rekey retires
+--	the generation it issued (milter/rekey.c).
 
 CREATE TABLE rekeys (
 	id		bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -34,7 +35,6 @@ CREATE TABLE rekeys (
 			('requested', 'noticed', 'keys-sent', 'complete',
 			'cancelled')),
 	notice_id	text,
-	exchange_id	text UNIQUE,
 	new_agent_cert	text,
 	new_courier_cert text,
 	old_agent_cert	text,
@@ -53,7 +53,8 @@ LANGUAGE sql STABLE AS $$
 	SELECT max(k.generation) FROM account_keys k
 	WHERE k.address = addr AND k.retired_at IS NULL
 	AND NOT EXISTS (SELECT 1 FROM rekeys r WHERE r.address = k.address
-	    AND r.generation = k.generation AND r.state <> 'complete')
+	    AND r.generation = k.generation
+	    AND r.state IN ('requested', 'noticed', 'keys-sent'))
 $$;
 GRANT EXECUTE ON FUNCTION tandem_generation(text) TO tandem_fg;
 
