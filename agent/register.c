@@ -11,6 +11,8 @@
  *		    const char *address, EVP_PKEY *key,
  *		    const struct proto_msg *pm, X509 *signer,
  *		    STACK_OF(X509) **chain, char *err);
+ *	X509	*agent_part_cert(const struct proto_msg *pm,
+ *		    const char *role, char *err);
  * DESCRIPTION
  *	register reads an invitation (the mail as received, or the DER
  *	of its signed part), checks its signature: an FG element
@@ -27,7 +29,9 @@
  *	refused) is reported once and does not end the wait.
  *
  *	agent_check_keys() is the check of the certificates of an
- *	exchange-keys answer, for registration and for a rekey (rekey.c).
+ *	exchange-keys answer, for registration and for a rekey (rekey.c);
+ *	agent_part_cert() returns the first certificate of the part of
+ *	pm in that role (to X509_free()), NULL with err.
  *
  *	agent_service() handles one service mail from the courier (opened
  *	with the current key or an old generation's: agent_unwrap()): the
@@ -424,8 +428,8 @@ cmd_register(struct agent_opts *o)
 }
 
 /* The first certificate of a part, to X509_free(). */
-static X509 *
-svc_part_cert(const struct proto_msg *pm, const char *role, char *err)
+X509 *
+agent_part_cert(const struct proto_msg *pm, const char *role, char *err)
 {
 	const struct proto_part *pp;
 
@@ -452,8 +456,8 @@ agent_check_keys(const struct pki_trust *trust, const char *address,
 	int rc = EX_DATAERR;
 
 	*chain = NULL;
-	if ((agent = svc_part_cert(pm, "agent-cert", err)) == NULL ||
-	    (courier = svc_part_cert(pm, "courier-cert", err)) == NULL ||
+	if ((agent = agent_part_cert(pm, "agent-cert", err)) == NULL ||
+	    (courier = agent_part_cert(pm, "courier-cert", err)) == NULL ||
 	    ((pp = proto_part(pm, "ca-chain")) != NULL &&
 	    (*chain = pki_parse_certs((char *)pp->pp_data, pp->pp_len,
 	    err)) == NULL))
@@ -529,14 +533,10 @@ svc_install(struct agent_reader *rd, const struct proto_msg *pm,
 		return rc;
 	ch = proto_part(pm, "ca-chain");
 	rc = EX_SOFTWARE;
-	if (store_put(rd->rd_st, "cert", (char *)proto_part(pm,
-	    "agent-cert")->pp_data, err) == -1 ||
-	    store_put(rd->rd_st, "chain", ch != NULL ? (char *)ch->pp_data :
-	    "", err) == -1 ||
-	    store_put(rd->rd_st, "courier-cert", (char *)proto_part(pm,
-	    "courier-cert")->pp_data, err) == -1 ||
-	    store_put(rd->rd_st, "generation", proto_get(pm, "Generation"),
-	    err) == -1)
+	if (store_install(rd->rd_st, proto_get(pm, "Generation"),
+	    (char *)proto_part(pm, "agent-cert")->pp_data, ch != NULL ?
+	    (char *)ch->pp_data : NULL, (char *)proto_part(pm,
+	    "courier-cert")->pp_data, err) == -1)
 		goto out;
 	rc = reader_reload(rd, err);
 	if (rc == 0)

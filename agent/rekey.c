@@ -282,24 +282,6 @@ out:
 	return rc;
 }
 
-/* The PEM of a part's first certificate, re-encoded: to free(). */
-static char *
-rekey_part_pem(const struct proto_msg *pm, const char *role, char *err)
-{
-	const struct proto_part *pp = proto_part(pm, role);
-	X509 *x;
-	char *pem = NULL;
-	size_t len;
-
-	if (pp == NULL || (x = pki_parse_cert((char *)pp->pp_data, pp->pp_len,
-	    err)) == NULL)
-		return NULL;
-	if (pki_cert_pem(x, &pem, &len, err) == -1)
-		pem = NULL;
-	X509_free(x);
-	return pem;
-}
-
 /* Mail rekeying-complete for gen, with the session's (new) identity. */
 static int
 rekey_complete(struct agent_session *as, const char *gen, char *err)
@@ -349,7 +331,7 @@ rekey_install(struct agent_session *as, const struct proto_msg *pm,
 	int rc;
 
 	if (store_rekey_install(as->as_st, gen, cert, ch != NULL ?
-	    (const char *)ch->pp_data : "", (const char *)cc->pp_data,
+	    (const char *)ch->pp_data : NULL, (const char *)cc->pp_data,
 	    err) == -1)
 		return EX_SOFTWARE;
 	if ((rc = agent_session_reload(as, err)) != 0)
@@ -370,8 +352,10 @@ rekey_answer(struct agent_session *as, const struct proto_msg *pm,
 {
 	STACK_OF(X509) *chain = NULL;
 	EVP_PKEY *next = NULL;
+	X509 *x = NULL;
 	unsigned long have, want;
 	char gen[24], *cert = NULL;
+	size_t len;
 	int rc, done;
 
 	if ((rc = rekey_common(as, pm, &have, &want, &done, err)) != 0 ||
@@ -390,7 +374,8 @@ rekey_answer(struct agent_session *as, const struct proto_msg *pm,
 	    signer, &chain, err)) != 0)
 		goto out;
 	rc = EX_SOFTWARE;
-	if ((cert = rekey_part_pem(pm, "agent-cert", err)) == NULL)
+	if ((x = agent_part_cert(pm, "agent-cert", err)) == NULL ||
+	    pki_cert_pem(x, &cert, &len, err) == -1)
 		goto out;
 	if ((rc = rekey_offer(as, cert, err)) != 0)
 		goto out;
@@ -398,6 +383,7 @@ rekey_answer(struct agent_session *as, const struct proto_msg *pm,
 out:
 	sk_X509_pop_free(chain, X509_free);
 	EVP_PKEY_free(next);
+	X509_free(x);
 	free(cert);
 	return rc;
 }
