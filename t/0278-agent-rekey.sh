@@ -99,6 +99,16 @@ snap() {
 
 mails() { smtp_sink_files mta | wc -l; }
 
+# mailed FILE GEN DIR WRAPTO: the courier's exchange-keys answer with
+# DIR's certificates, wrapped FG -> WRAPTO and mailed (Tandem-Kind:
+# service) as registration's answer comes
+mailed() {
+	answer "$1.txt" "$2" "$3" &&
+	ag_wrap ca/elements/fg.crt ca/elements/fg.key "$4" "$1.txt" "$1.wrap" &&
+	ag_mail service tandem@a.example bob@a.example "$1@a.example" \
+		"$1.wrap" >"$1"
+}
+
 test_expect_success 'a courier, alice and bob (generation 1), another courier' '
 	ag_courier &&
 	for u in alice bob; do
@@ -122,6 +132,17 @@ test_expect_success_here 'an smtp-sink and the background stub' '
 		ca/elements/bg.key stub 2>stub.err & } &&
 	test_atexit bg_stop &&
 	pf_wait_listen $bg $bport 10
+'
+
+test_expect_success 'registered: an exchange-keys by mail for generation 2 is refused (65), nothing changes' '
+	sqlite3 bob/store.db "INSERT INTO config VALUES (\"alive-sent\", \"1\")" &&
+	issue bob.csr mail2 && mailed m2.mail 2 mail2 gen1/agent.crt &&
+	snap before &&
+	test_expect_code 65 tandem read -d bob --smtp $mta:$mport m2.mail 2>err &&
+	test_grep "refused: exchange-keys for generation 2 by mail, but this agent registered with generation 1: a new generation is taken only from the background, by \"tandem fetch\"; nothing changed" err &&
+	snap after && test_cmp before after && test "$(mails)" = 0 &&
+	! test -d stub/rekey &&
+	sqlite3 bob/store.db "DELETE FROM config WHERE name = \"alive-sent\""
 '
 
 test_expect_success 'a notice signed by the BG element: refused (18), nothing changes' '
@@ -335,6 +356,17 @@ test_expect_success 'rekeying-complete that cannot be mailed: installed, said, 7
 test_expect_success 'after two rekeys the first generation still opens' '
 	tandem read -d bob --all old1.mail >old1.out &&
 	test_cmp old1.eml old1.out
+'
+
+test_expect_success 'by mail after rekeys: registration.s answer is ignored, a new generation for the current key refused (65)' '
+	snap before && n=$(mails) && p=$(ls stub/rekey | wc -l) &&
+	mailed m1.mail 1 gen1 gen3/agent.crt &&
+	tandem read -d bob --smtp $mta:$mport m1.mail 2>err &&
+	issue csr3.pem mail4 && mailed m4.mail 4 mail4 gen3/agent.crt &&
+	test_expect_code 65 tandem read -d bob --smtp $mta:$mport m4.mail 2>err &&
+	test_grep "refused: exchange-keys for generation 4 by mail, but this agent registered with generation 1" err &&
+	snap after && test_cmp before after && test "$(mails)" = $n &&
+	test "$(ls stub/rekey | wc -l)" = $p
 '
 
 test_done
