@@ -8,6 +8,7 @@ export TANDEM_PASSWORD
 test_have_prog python3 || test_skip_all 'python3 is needed for the background stub'
 
 mta=$(pf_random_addr) mport=$(pf_random_port) dead=$(pf_random_port)
+hport=$(pf_random_port)
 bg=$(pf_random_addr) bport=$(pf_random_port)
 bgnet="--bg https://bg.a.example:$bport --resolve bg.a.example:$bport:$bg"
 net="--smtp $mta:$mport $bgnet"
@@ -107,6 +108,19 @@ mailed() {
 	ag_wrap ca/elements/fg.crt ca/elements/fg.key "$4" "$1.txt" "$1.wrap" &&
 	ag_mail service tandem@a.example bob@a.example "$1@a.example" \
 		"$1.wrap" >"$1"
+}
+
+# hard_sink NAME PORT: an smtp-sink on $mta:PORT refusing each mail at
+# its end with a 550, as the foreground's milter does (smtp_sink_start
+# cannot pass a reply with spaces in it)
+hard_sink() {
+	mkdir -p "$TRASH/sink-$1/mail" && chown nobody "$TRASH/sink-$1/mail" &&
+	{ smtp-sink -u nobody -c -d "$TRASH/sink-$1/mail/%Y%m%d%H%M%S." \
+		-f . -B "550 5.7.1 no rekey of bob@a.example is waiting" \
+		"$mta:$2" 100 >"$TRASH/sink-$1/out" 2>&1 &
+	  echo $! >"$TRASH/sink-$1/pid"; } &&
+	test_atexit "smtp_sink_stop '$1'" &&
+	pf_wait_listen $mta "$2" 10
 }
 
 test_expect_success 'a courier, alice and bob (generation 1), another courier' '
@@ -340,7 +354,8 @@ test_expect_success 'rekeying-complete that cannot be mailed: installed, said, 7
 	! test -f stub/mailbox/ek3 && test "$(mails)" = 4 &&
 	test "$(sqlite3 bob/store.db "SELECT value FROM config WHERE name = \"rekey-complete-pending\"")" = 3 &&
 	test_expect_code 75 tandem fetch -d bob --smtp $mta:$dead $bgnet >out 2>err &&
-	test_grep "rekeying-complete not sent" err && test "$(mails)" = 4 &&
+	test_grep "rekeying-complete for generation 3 not sent: .*; it is sent again at the next fetch" err &&
+	test "$(mails)" = 4 &&
 	tandem fetch -d bob $net >out 2>err &&
 	! test -s out &&
 	test_grep "rekeying-complete for generation 3 sent" err &&
@@ -367,6 +382,32 @@ test_expect_success 'by mail after rekeys: registration.s answer is ignored, a n
 	test_grep "refused: exchange-keys for generation 4 by mail, but this agent registered with generation 1" err &&
 	snap after && test_cmp before after && test "$(mails)" = $n &&
 	test "$(ls stub/rekey | wc -l)" = $p
+'
+
+test_expect_success 'generation 4 asked for' '
+	notice n4.txt 4 && relay n4 n4.txt gen3/agent.crt &&
+	tandem fetch -d bob $net >out &&
+	echo "rekey: asked for generation 4" >out.want && test_cmp out.want out &&
+	opened $(smtp_sink_files mta | tail -1) gen3/courier.crt \
+		gen3/courier.key ek4.txt &&
+	csr_of ek4.txt csr4.pem && issue csr4.pem gen4 && answer ek4a.txt 4 gen4
+'
+
+test_expect_success_here 'a mail server that refuses for good (550)' '
+	hard_sink hard $hport
+'
+
+test_expect_success 'rekeying-complete refused for good: said with the reply, 17 once, not sent again' '
+	relay ek4 ek4a.txt gen3/agent.crt &&
+	test_expect_code 17 tandem fetch -d bob --smtp $mta:$hport $bgnet >out 2>err &&
+	echo "rekey: now at generation 4" >out.want && test_cmp out.want out &&
+	test_grep "tandem fetch: the courier refused rekeying-complete for generation 4 for good: smtp://$mta:$hport answered: 550 5.7.1 no rekey of bob@a.example is waiting; it is not sent again: its operator must look into it" err &&
+	test_grep_not "sent again at the next fetch" err &&
+	q() { sqlite3 bob/store.db "SELECT value FROM config WHERE name = \"$1\""; } &&
+	test "$(q generation)" = 4 && test -z "$(q rekey-complete-pending)" &&
+	! test -f stub/mailbox/ek4 &&
+	tandem fetch -d bob --smtp $mta:$dead $bgnet >out 2>err &&
+	! test -s out && ! test -s err
 '
 
 test_done
