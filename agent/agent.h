@@ -120,6 +120,8 @@ struct store_old {
 	const char		*so_courier;	/* NULL: none */
 };
 
+int	store_install(struct store *, const char *, const char *,
+	    const char *, const char *, char *);
 int	store_rekey_install(struct store *, const char *, const char *,
 	    const char *, const char *, char *);
 int	store_old_each(struct store *, int (*)(const struct store_old *,
@@ -230,6 +232,7 @@ void	reader_close(struct agent_reader *);
 int	agent_service(struct agent_reader *, const struct tmail *, char *);
 int	agent_reject(struct agent_reader *, const struct tmail *, const char *,
 	    char *);
+X509	*agent_part_cert(const struct proto_msg *, const char *, char *);
 int	agent_check_keys(const struct pki_trust *, const char *, EVP_PKEY *,
 	    const struct proto_msg *, X509 *, STACK_OF(X509) **, char *);
 int	agent_invitation_signer(const struct pki_trust *, X509 *,

@@ -32,7 +32,10 @@
  *	current key, or an old generation's (agent_unwrap()). Before
  *	anything else, a rekeying-complete still owed is mailed
  *	(rekey_pending()); if it fails again that is said, the items are
- *	fetched all the same, and the exit status is its failure's.
+ *	fetched all the same, and the exit status is its failure's. The
+ *	mail server's permanent refusal of it (a 5xx) is said once, with
+ *	the server's reply, and it is not sent again (AGENT_EX_REFUSED
+ *	for that fetch only).
  * DIAGNOSTICS
  *	Messages on standard error; exit statuses in tandem(1): the
  *	first failure decides, after every ARM was tried. A listing that
@@ -303,11 +306,8 @@ cmd_fetch(struct agent_opts *o)
 
 	if ((rc = agent_session(&as, o, err)) != 0)
 		goto out;
-	if ((rc = rekey_pending(&as, err)) != 0) {
-		fprintf(stderr, "tandem fetch: rekeying-complete not sent: %s; "
-		    "it is sent again at the next fetch\n", err);
-		as.as_later = rc;
-	}
+	if ((rc = rekey_pending(&as, err)) != 0)
+		goto out;
 	rc = EX_TEMPFAIL;
 	if (net_https(as.as_net, "GET", "/v1/mailbox", NULL, 0, &status,
 	    &resp, &len, err) == -1)

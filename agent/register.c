@@ -11,6 +11,8 @@
  *		    const char *address, EVP_PKEY *key,
  *		    const struct proto_msg *pm, X509 *signer,
  *		    STACK_OF(X509) **chain, char *err);
+ *	X509	*agent_part_cert(const struct proto_msg *pm,
+ *		    const char *role, char *err);
  * DESCRIPTION
  *	register reads an invitation (the mail as received, or the DER
  *	of its signed part), checks its signature: an FG element
@@ -27,7 +29,9 @@
  *	refused) is reported once and does not end the wait.
  *
  *	agent_check_keys() is the check of the certificates of an
- *	exchange-keys answer, for registration and for a rekey (rekey.c).
+ *	exchange-keys answer, for registration and for a rekey (rekey.c);
+ *	agent_part_cert() returns the first certificate of the part of
+ *	pm in that role (to X509_free()), NULL with err.
  *
  *	agent_service() handles one service mail from the courier (opened
  *	with the current key or an old generation's: agent_unwrap()): the
@@ -39,7 +43,12 @@
  *	from the same CA, both to the anchors), stored, and answered
  *	with agent-alive (wrap agent -> courier-end certificate) to the
  *	Register-Address. A generation already installed is not stored
- *	again; agent-alive is sent once per generation. A receipt (the
+ *	again; agent-alive is sent once per generation. Once registered
+ *	(agent-alive sent, or a certificate installed or imported), only
+ *	the generation registered with is taken by mail (a resend of the
+ *	answer); another is refused (EX_DATAERR) and nothing changes: a
+ *	rekey's answer is taken only by fetch from the background (after
+ *	the offer of its certificate, rekey.c). A receipt (the
  *	foreground's purge of a message held for a recipient who never
  *	registered: Event expired) is recorded by agent_receipt()
  *	(status.c), which says it the first time it is seen. Other kinds
@@ -424,8 +433,8 @@ cmd_register(struct agent_opts *o)
 }
 
 /* The first certificate of a part, to X509_free(). */
-static X509 *
-svc_part_cert(const struct proto_msg *pm, const char *role, char *err)
+X509 *
+agent_part_cert(const struct proto_msg *pm, const char *role, char *err)
 {
 	const struct proto_part *pp;
 
@@ -452,8 +461,8 @@ agent_check_keys(const struct pki_trust *trust, const char *address,
 	int rc = EX_DATAERR;
 
 	*chain = NULL;
-	if ((agent = svc_part_cert(pm, "agent-cert", err)) == NULL ||
-	    (courier = svc_part_cert(pm, "courier-cert", err)) == NULL ||
+	if ((agent = agent_part_cert(pm, "agent-cert", err)) == NULL ||
+	    (courier = agent_part_cert(pm, "courier-cert", err)) == NULL ||
 	    ((pp = proto_part(pm, "ca-chain")) != NULL &&
 	    (*chain = pki_parse_certs((char *)pp->pp_data, pp->pp_len,
 	    err)) == NULL))
@@ -529,14 +538,10 @@ svc_install(struct agent_reader *rd, const struct proto_msg *pm,
 		return rc;
 	ch = proto_part(pm, "ca-chain");
 	rc = EX_SOFTWARE;
-	if (store_put(rd->rd_st, "cert", (char *)proto_part(pm,
-	    "agent-cert")->pp_data, err) == -1 ||
-	    store_put(rd->rd_st, "chain", ch != NULL ? (char *)ch->pp_data :
-	    "", err) == -1 ||
-	    store_put(rd->rd_st, "courier-cert", (char *)proto_part(pm,
-	    "courier-cert")->pp_data, err) == -1 ||
-	    store_put(rd->rd_st, "generation", proto_get(pm, "Generation"),
-	    err) == -1)
+	if (store_install(rd->rd_st, proto_get(pm, "Generation"),
+	    (char *)proto_part(pm, "agent-cert")->pp_data, ch != NULL ?
+	    (char *)ch->pp_data : NULL, (char *)proto_part(pm,
+	    "courier-cert")->pp_data, err) == -1)
 		goto out;
 	rc = reader_reload(rd, err);
 	if (rc == 0)
@@ -548,12 +553,56 @@ out:
 	return rc;
 }
 
+/* store_old_each(): keeps the generation, the oldest comes last. */
+static int
+svc_oldest(const struct store_old *so, void *arg)
+{
+	*(unsigned long *)arg = so->so_generation;
+	return 0;
+}
+
+/*
+ * The generation the agent registered with, 0 while it has no
+ * certificate: the one agent-alive was sent for, else the oldest the
+ * store holds (an old generation, "generation", 1 after import).
+ */
+static int
+svc_registered(struct agent_reader *rd, const char *sent,
+    const char *have, unsigned long *reg, char *err)
+{
+	char *cert = NULL;
+
+	*reg = 0;
+	if (sent != NULL) {
+		*reg = strtoul(sent, NULL, 10);
+		return 0;
+	}
+	if (store_get(rd->rd_st, "cert", &cert, err) == -1)
+		return -1;
+	if (cert != NULL) {
+		*reg = have != NULL ? strtoul(have, NULL, 10) : 1;
+		if (store_old_each(rd->rd_st, svc_oldest, reg, err) == -1) {
+			free(cert);
+			return -1;
+		}
+	}
+	free(cert);
+	return 0;
+}
+
+/*
+ * An exchange-keys by mail is registration's answer: once registered,
+ * only a resend of it (the generation registered with) is taken. A
+ * rekey's answer comes through the background (tandem fetch, rekey.c),
+ * after the new certificate was offered to it.
+ */
 static int
 svc_exchange(struct agent_reader *rd, const struct proto_msg *pm,
     X509 *signer, char *err)
 {
 	char *have = NULL, *sent = NULL;
 	const char *gen = proto_get(pm, "Generation");
+	unsigned long reg;
 	int rc = EX_DATAERR;
 
 	if (strcasecmp(proto_get(pm, "Address"), rd->rd_address) != 0) {
@@ -567,11 +616,20 @@ svc_exchange(struct agent_reader *rd, const struct proto_msg *pm,
 	}
 	rc = EX_SOFTWARE;
 	if (store_get(rd->rd_st, "generation", &have, err) == -1 ||
-	    store_get(rd->rd_st, "alive-sent", &sent, err) == -1)
+	    store_get(rd->rd_st, "alive-sent", &sent, err) == -1 ||
+	    svc_registered(rd, sent, have, &reg, err) == -1)
 		goto out;
+	rc = EX_DATAERR;
+	if (reg != 0 && strtoul(gen, NULL, 10) != reg) {
+		tn_err(err, "refused: exchange-keys for generation %s by mail, "
+		    "but this agent registered with generation %lu: a new "
+		    "generation is taken only from the background, by "
+		    "\"tandem fetch\"; nothing changed", gen, reg);
+		goto out;
+	}
 	rc = 0;
 	if (have != NULL && strtoul(have, NULL, 10) > strtoul(gen, NULL, 10))
-		goto out;		/* an old answer */
+		goto out;		/* registration's, after a rekey */
 	if ((have == NULL || strcmp(have, gen) != 0) &&
 	    (rc = svc_install(rd, pm, signer, err)) != 0)
 		goto out;

@@ -52,13 +52,21 @@
  *	reading), makes the session use it (agent_session_reload(), TLS
  *	included) and prints "rekey: now at generation N". It then mails
  *	rekeying-complete (Address, Generation) with the new key to the
- *	new courier-end certificate; should that fail, it is said, the
- *	status is owed to the end of the fetch (as_later), and
- *	rekey_pending() sends it at the next fetch. An answer for a
- *	generation the agent has is said and done with.
+ *	new courier-end certificate. Should that fail, it is said, the
+ *	status is the fetch's at its end (as_later), and rekey_pending()
+ *	sends it again at the next fetch; but a permanent refusal by the
+ *	mail server (a 5xx: AGENT_EX_REFUSED) is said with the server's
+ *	reply ("the courier refused rekeying-complete for generation N
+ *	for good: REPLY; it is not sent again: its operator must look
+ *	into it") and it is owed no longer: that fetch alone ends with
+ *	that status. An answer for a generation the agent has is said
+ *	and done with.
  *
  *	rekey_pending() sends the rekeying-complete still owed (config
- *	"rekey-complete-pending"), if any: fetch calls it first.
+ *	"rekey-complete-pending"), if any, as above, saying it when it
+ *	went ("rekeying-complete for generation N sent"): fetch calls it
+ *	first. It returns EX_SOFTWARE with err when the store cannot be
+ *	read, else 0 (a failure to send is in as_later).
  * DIAGNOSTICS
  *	As above; messages about items go to standard error by fetch.
  */
@@ -282,60 +290,56 @@ out:
 	return rc;
 }
 
-/* The PEM of a part's first certificate, re-encoded: to free(). */
-static char *
-rekey_part_pem(const struct proto_msg *pm, const char *role, char *err)
-{
-	const struct proto_part *pp = proto_part(pm, role);
-	X509 *x;
-	char *pem = NULL;
-	size_t len;
-
-	if (pp == NULL || (x = pki_parse_cert((char *)pp->pp_data, pp->pp_len,
-	    err)) == NULL)
-		return NULL;
-	if (pki_cert_pem(x, &pem, &len, err) == -1)
-		pem = NULL;
-	X509_free(x);
-	return pem;
-}
-
-/* Mail rekeying-complete for gen, with the session's (new) identity. */
-static int
-rekey_complete(struct agent_session *as, const char *gen, char *err)
+/*
+ * Mail rekeying-complete for gen with the session's (new) identity;
+ * again: it was owed by an earlier fetch. Taken, or refused for good
+ * (a 5xx), it is owed no longer; a refusal, or any other failure, is
+ * said and its status kept for the end of the fetch (as_later).
+ */
+static void
+rekey_complete(struct agent_session *as, const char *gen, int again)
 {
 	struct proto_msg *pm;
-	int rc;
+	char why[TN_ERRLEN];
+	int rc = EX_SOFTWARE;
 
-	if ((pm = proto_msg_new(PROTO_REKEYING_COMPLETE)) == NULL) {
-		tn_err(err, "out of memory");
-		return EX_SOFTWARE;
-	}
-	if ((rc = agent_mail_courier(as->as_net, as->as_st, &as->as_id,
-	    as->as_address, as->as_rcpts, pm, gen, err)) == 0 &&
-	    store_del(as->as_st, "rekey-complete-pending", err) == -1)
-		rc = EX_SOFTWARE;
+	if ((pm = proto_msg_new(PROTO_REKEYING_COMPLETE)) == NULL)
+		tn_err(why, "out of memory");
+	else
+		rc = agent_mail_courier(as->as_net, as->as_st, &as->as_id,
+		    as->as_address, as->as_rcpts, pm, gen, why);
 	proto_msg_free(pm);
-	return rc;
+	if ((rc == 0 || rc == AGENT_EX_REFUSED) &&
+	    store_del(as->as_st, "rekey-complete-pending", why) == -1) {
+		fprintf(stderr, "tandem fetch: %s\n", why);
+		rc = EX_SOFTWARE;
+	} else if (rc == 0 && again)
+		fprintf(stderr, "tandem fetch: rekeying-complete for "
+		    "generation %s sent\n", gen);
+	else if (rc == AGENT_EX_REFUSED)
+		fprintf(stderr, "tandem fetch: the courier refused "
+		    "rekeying-complete for generation %s for good: %s; it is "
+		    "not sent again: its operator must look into it (this "
+		    "agent now uses generation %s)\n", gen, why, gen);
+	else if (rc != 0)
+		fprintf(stderr, "tandem fetch: rekeying-complete for "
+		    "generation %s not sent: %s; it is sent again at the "
+		    "next fetch\n", gen, why);
+	if (as->as_later == 0)
+		as->as_later = rc;
 }
 
 int
 rekey_pending(struct agent_session *as, char *err)
 {
 	char *gen = NULL;
-	int rc = EX_SOFTWARE;
 
 	if (store_get(as->as_st, "rekey-complete-pending", &gen, err) == -1)
-		goto out;
-	rc = 0;
-	if (gen == NULL)
-		goto out;
-	if ((rc = rekey_complete(as, gen, err)) == 0)
-		fprintf(stderr, "tandem fetch: rekeying-complete for generation "
-		    "%s sent\n", gen);
-out:
+		return EX_SOFTWARE;
+	if (gen != NULL)
+		rekey_complete(as, gen, 1);
 	free(gen);
-	return rc;
+	return 0;
 }
 
 /* Keep the old generation, make the new one current, tell the FG. */
@@ -345,22 +349,16 @@ rekey_install(struct agent_session *as, const struct proto_msg *pm,
 {
 	const struct proto_part *ch = proto_part(pm, "ca-chain");
 	const struct proto_part *cc = proto_part(pm, "courier-cert");
-	char why[TN_ERRLEN];
 	int rc;
 
 	if (store_rekey_install(as->as_st, gen, cert, ch != NULL ?
-	    (const char *)ch->pp_data : "", (const char *)cc->pp_data,
+	    (const char *)ch->pp_data : NULL, (const char *)cc->pp_data,
 	    err) == -1)
 		return EX_SOFTWARE;
 	if ((rc = agent_session_reload(as, err)) != 0)
 		return rc;
 	printf("rekey: now at generation %s\n", gen);
-	if ((rc = rekey_complete(as, gen, why)) != 0) {
-		fprintf(stderr, "tandem fetch: rekeying-complete for generation "
-		    "%s not sent: %s; it is sent again at the next fetch\n",
-		    gen, why);
-		as->as_later = rc;
-	}
+	rekey_complete(as, gen, 0);
 	return 0;
 }
 
@@ -370,8 +368,10 @@ rekey_answer(struct agent_session *as, const struct proto_msg *pm,
 {
 	STACK_OF(X509) *chain = NULL;
 	EVP_PKEY *next = NULL;
+	X509 *x = NULL;
 	unsigned long have, want;
 	char gen[24], *cert = NULL;
+	size_t len;
 	int rc, done;
 
 	if ((rc = rekey_common(as, pm, &have, &want, &done, err)) != 0 ||
@@ -390,7 +390,8 @@ rekey_answer(struct agent_session *as, const struct proto_msg *pm,
 	    signer, &chain, err)) != 0)
 		goto out;
 	rc = EX_SOFTWARE;
-	if ((cert = rekey_part_pem(pm, "agent-cert", err)) == NULL)
+	if ((x = agent_part_cert(pm, "agent-cert", err)) == NULL ||
+	    pki_cert_pem(x, &cert, &len, err) == -1)
 		goto out;
 	if ((rc = rekey_offer(as, cert, err)) != 0)
 		goto out;
@@ -398,6 +399,7 @@ rekey_answer(struct agent_session *as, const struct proto_msg *pm,
 out:
 	sk_X509_pop_free(chain, X509_free);
 	EVP_PKEY_free(next);
+	X509_free(x);
 	free(cert);
 	return rc;
 }

@@ -35,6 +35,10 @@
  *	their first date, the rows of one in the order they were
  *	recorded; the strings are the store's until fn returns.
  *
+ *	store_install() makes the certificates given (chain NULL: none)
+ *	the current ones of generation gen, "generation" included, in
+ *	one transaction: registration's answer (register.c).
+ *
  *	Table old_keys keeps the generations replaced by a rekey, for
  *	reading only: the encrypted key, the certificate, its chain and
  *	the courier-end certificate of each, and when it was retired.
@@ -43,9 +47,10 @@
  *	the certificates given, in one transaction: the current key,
  *	cert, chain and courier-cert go into old_keys under the current
  *	generation (config "generation", 1 when absent: an agent set up
- *	by import), the next ones become current, "generation" is set,
- *	the next-* names are deleted and "rekey-complete-pending" is set
- *	to the new generation. store_old_each() calls fn for each old
+ *	by import), the next ones become current with the certificates
+ *	as store_install() sets them, the next-* names are deleted and
+ *	"rekey-complete-pending" is set to the new generation.
+ *	store_old_each() calls fn for each old
  *	generation, the newest first, until fn returns 1, and returns
  *	what fn last returned (0 or 1), -1 on a store error (the strings
  *	are the store's until fn returns).
@@ -503,8 +508,35 @@ static const char *const store_install_sql[] = {
 	"DELETE FROM config WHERE name IN ('next-key', 'next-pubkey', "
 	"'next-generation')",
 	"INSERT OR REPLACE INTO config (name, value) VALUES "
-	"('generation', ?1), ('rekey-complete-pending', ?1)",
+	"('rekey-complete-pending', ?1)",
 };
+
+/* The certificates of generation gen become current; no transaction. */
+static int
+store_certs_put(struct store *st, const char *gen, const char *cert,
+    const char *chain, const char *courier, char *err)
+{
+	if (store_put(st, "cert", cert, err) == -1 ||
+	    store_put(st, "chain", chain != NULL ? chain : "", err) == -1 ||
+	    store_put(st, "courier-cert", courier, err) == -1 ||
+	    store_put(st, "generation", gen, err) == -1)
+		return -1;
+	return 0;
+}
+
+int
+store_install(struct store *st, const char *gen, const char *cert,
+    const char *chain, const char *courier, char *err)
+{
+	if (store_run(st, "BEGIN", NULL, NULL, err) == -1)
+		return -1;
+	if (store_certs_put(st, gen, cert, chain, courier, err) == -1 ||
+	    store_run(st, "COMMIT", NULL, NULL, err) == -1) {
+		sqlite3_exec(st->st_db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
 
 int
 store_rekey_install(struct store *st, const char *gen, const char *cert,
@@ -527,9 +559,7 @@ store_rekey_install(struct store *st, const char *gen, const char *cert,
 		if (store_run(st, store_install_sql[i], i == 4 ? gen : NULL,
 		    NULL, err) == -1)
 			goto out;
-	if (store_put(st, "cert", cert, err) == -1 ||
-	    store_put(st, "chain", chain, err) == -1 ||
-	    store_put(st, "courier-cert", courier, err) == -1 ||
+	if (store_certs_put(st, gen, cert, chain, courier, err) == -1 ||
 	    store_run(st, "COMMIT", NULL, NULL, err) == -1)
 		goto out;
 	rc = 0;

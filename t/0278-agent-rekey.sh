@@ -8,6 +8,7 @@ export TANDEM_PASSWORD
 test_have_prog python3 || test_skip_all 'python3 is needed for the background stub'
 
 mta=$(pf_random_addr) mport=$(pf_random_port) dead=$(pf_random_port)
+hport=$(pf_random_port)
 bg=$(pf_random_addr) bport=$(pf_random_port)
 bgnet="--bg https://bg.a.example:$bport --resolve bg.a.example:$bport:$bg"
 net="--smtp $mta:$mport $bgnet"
@@ -99,6 +100,29 @@ snap() {
 
 mails() { smtp_sink_files mta | wc -l; }
 
+# mailed FILE GEN DIR WRAPTO: the courier's exchange-keys answer with
+# DIR's certificates, wrapped FG -> WRAPTO and mailed (Tandem-Kind:
+# service) as registration's answer comes
+mailed() {
+	answer "$1.txt" "$2" "$3" &&
+	ag_wrap ca/elements/fg.crt ca/elements/fg.key "$4" "$1.txt" "$1.wrap" &&
+	ag_mail service tandem@a.example bob@a.example "$1@a.example" \
+		"$1.wrap" >"$1"
+}
+
+# hard_sink NAME PORT: an smtp-sink on $mta:PORT refusing each mail at
+# its end with a 550, as the foreground's milter does (smtp_sink_start
+# cannot pass a reply with spaces in it)
+hard_sink() {
+	mkdir -p "$TRASH/sink-$1/mail" && chown nobody "$TRASH/sink-$1/mail" &&
+	{ smtp-sink -u nobody -c -d "$TRASH/sink-$1/mail/%Y%m%d%H%M%S." \
+		-f . -B "550 5.7.1 no rekey of bob@a.example is waiting" \
+		"$mta:$2" 100 >"$TRASH/sink-$1/out" 2>&1 &
+	  echo $! >"$TRASH/sink-$1/pid"; } &&
+	test_atexit "smtp_sink_stop '$1'" &&
+	pf_wait_listen $mta "$2" 10
+}
+
 test_expect_success 'a courier, alice and bob (generation 1), another courier' '
 	ag_courier &&
 	for u in alice bob; do
@@ -122,6 +146,17 @@ test_expect_success_here 'an smtp-sink and the background stub' '
 		ca/elements/bg.key stub 2>stub.err & } &&
 	test_atexit bg_stop &&
 	pf_wait_listen $bg $bport 10
+'
+
+test_expect_success 'registered: an exchange-keys by mail for generation 2 is refused (65), nothing changes' '
+	sqlite3 bob/store.db "INSERT INTO config VALUES (\"alive-sent\", \"1\")" &&
+	issue bob.csr mail2 && mailed m2.mail 2 mail2 gen1/agent.crt &&
+	snap before &&
+	test_expect_code 65 tandem read -d bob --smtp $mta:$mport m2.mail 2>err &&
+	test_grep "refused: exchange-keys for generation 2 by mail, but this agent registered with generation 1: a new generation is taken only from the background, by \"tandem fetch\"; nothing changed" err &&
+	snap after && test_cmp before after && test "$(mails)" = 0 &&
+	! test -d stub/rekey &&
+	sqlite3 bob/store.db "DELETE FROM config WHERE name = \"alive-sent\""
 '
 
 test_expect_success 'a notice signed by the BG element: refused (18), nothing changes' '
@@ -319,7 +354,8 @@ test_expect_success 'rekeying-complete that cannot be mailed: installed, said, 7
 	! test -f stub/mailbox/ek3 && test "$(mails)" = 4 &&
 	test "$(sqlite3 bob/store.db "SELECT value FROM config WHERE name = \"rekey-complete-pending\"")" = 3 &&
 	test_expect_code 75 tandem fetch -d bob --smtp $mta:$dead $bgnet >out 2>err &&
-	test_grep "rekeying-complete not sent" err && test "$(mails)" = 4 &&
+	test_grep "rekeying-complete for generation 3 not sent: .*; it is sent again at the next fetch" err &&
+	test "$(mails)" = 4 &&
 	tandem fetch -d bob $net >out 2>err &&
 	! test -s out &&
 	test_grep "rekeying-complete for generation 3 sent" err &&
@@ -335,6 +371,43 @@ test_expect_success 'rekeying-complete that cannot be mailed: installed, said, 7
 test_expect_success 'after two rekeys the first generation still opens' '
 	tandem read -d bob --all old1.mail >old1.out &&
 	test_cmp old1.eml old1.out
+'
+
+test_expect_success 'by mail after rekeys: registration.s answer is ignored, a new generation for the current key refused (65)' '
+	snap before && n=$(mails) && p=$(ls stub/rekey | wc -l) &&
+	mailed m1.mail 1 gen1 gen3/agent.crt &&
+	tandem read -d bob --smtp $mta:$mport m1.mail 2>err &&
+	issue csr3.pem mail4 && mailed m4.mail 4 mail4 gen3/agent.crt &&
+	test_expect_code 65 tandem read -d bob --smtp $mta:$mport m4.mail 2>err &&
+	test_grep "refused: exchange-keys for generation 4 by mail, but this agent registered with generation 1" err &&
+	snap after && test_cmp before after && test "$(mails)" = $n &&
+	test "$(ls stub/rekey | wc -l)" = $p
+'
+
+test_expect_success 'generation 4 asked for' '
+	notice n4.txt 4 && relay n4 n4.txt gen3/agent.crt &&
+	tandem fetch -d bob $net >out &&
+	echo "rekey: asked for generation 4" >out.want && test_cmp out.want out &&
+	opened $(smtp_sink_files mta | tail -1) gen3/courier.crt \
+		gen3/courier.key ek4.txt &&
+	csr_of ek4.txt csr4.pem && issue csr4.pem gen4 && answer ek4a.txt 4 gen4
+'
+
+test_expect_success_here 'a mail server that refuses for good (550)' '
+	hard_sink hard $hport
+'
+
+test_expect_success 'rekeying-complete refused for good: said with the reply, 17 once, not sent again' '
+	relay ek4 ek4a.txt gen3/agent.crt &&
+	test_expect_code 17 tandem fetch -d bob --smtp $mta:$hport $bgnet >out 2>err &&
+	echo "rekey: now at generation 4" >out.want && test_cmp out.want out &&
+	test_grep "tandem fetch: the courier refused rekeying-complete for generation 4 for good: smtp://$mta:$hport answered: 550 5.7.1 no rekey of bob@a.example is waiting; it is not sent again: its operator must look into it" err &&
+	test_grep_not "sent again at the next fetch" err &&
+	q() { sqlite3 bob/store.db "SELECT value FROM config WHERE name = \"$1\""; } &&
+	test "$(q generation)" = 4 && test -z "$(q rekey-complete-pending)" &&
+	! test -f stub/mailbox/ek4 &&
+	tandem fetch -d bob --smtp $mta:$dead $bgnet >out 2>err &&
+	! test -s out && ! test -s err
 '
 
 test_done
