@@ -113,15 +113,24 @@ test_expect_success 'alice reads letters 1, 2 and 3 exactly as bob wrote them' '
 	done
 '
 
-test_expect_success 'letter 3 was wrapped to the new certificate only' '
-	mail=$(cr_maildir_match alice "^Message-ID: <letter-3@a.example>") &&
-	sed "1,/^\r\{0,1\}\$/d" "$mail" | base64 -d >l3.der &&
-	openssl cms -cmsout -print -inform DER -in l3.der >l3.txt &&
-	serial2=$(openssl x509 -in cert2.pem -noout -serial | sed "s/serial=//") &&
-	serial1=$(openssl x509 -in cert1.pem -noout -serial | sed "s/serial=//") &&
-	tr -d ":\n " <l3.txt | tr a-f A-F >l3.flat &&
-	grep -q "$serial2" l3.flat &&
-	! grep -q "$serial1" l3.flat
+test_expect_success 'letter 3 opens with the new key only; letter 2 with the old one only' '
+	store alice key >key2.pem &&
+	sqlite3 "$TRASH/agent-alice/store.db" \
+	    "SELECT key FROM old_keys WHERE generation = 1" >key1.pem &&
+	for n in 2 3; do
+		mail=$(cr_maildir_match alice "^Message-ID: <letter-$n@a.example>") &&
+		sed "1,/^\r\{0,1\}\$/d" "$mail" | base64 -d >l$n.der || return 1
+	done &&
+	openssl cms -decrypt -inform DER -in l3.der -recip cert2.pem \
+	    -inkey key2.pem -passin "pass:$CR_PASSWORD" -out l3.signed &&
+	test_must_fail openssl cms -decrypt -inform DER -in l3.der \
+	    -recip cert1.pem -inkey key1.pem -passin "pass:$CR_PASSWORD" \
+	    -out l3.bad &&
+	openssl cms -decrypt -inform DER -in l2.der -recip cert1.pem \
+	    -inkey key1.pem -passin "pass:$CR_PASSWORD" -out l2.signed &&
+	test_must_fail openssl cms -decrypt -inform DER -in l2.der \
+	    -recip cert2.pem -inkey key2.pem -passin "pass:$CR_PASSWORD" \
+	    -out l2.bad
 '
 
 test_expect_success 'alice writes to bob with her new keys; bob reads it' '
