@@ -22,7 +22,12 @@
  *	account repin, on the background database, pins the agent
  *	certificate the foreground now has for an active account
  *	(agent_pins, sql/bg/006): the operator's word for a change the
- *	background refused to believe on its own.
+ *	background refused to believe on its own. In the same
+ *	transaction it deletes the address's offers (agent_pin_offers,
+ *	sql/bg/010): an offer made by the certificate pinned before
+ *	(maybe a stolen key) must not outlive it. The sha256 it prints
+ *	is that of the certificate's DER from bg/010 on (what the help
+ *	desk sees), of its PEM text before.
  *
  *	account rekey, on the foreground database, records a rekey of an
  *	active account asked by the operator (rekeys, sql/fg/006; state
@@ -446,10 +451,16 @@ static int
 acct_repin(int argc, char **argv)
 {
 	struct acct_opts o;
+	static const char pin[] = "INSERT INTO agent_pins (address, "
+	    "agent_cert) SELECT address, agent_cert FROM accounts WHERE "
+	    "address = lower($1) AND status = 'active' AND agent_cert IS NOT "
+	    "NULL ON CONFLICT (address) DO UPDATE SET agent_cert = "
+	    "EXCLUDED.agent_cert, pinned_at = now() RETURNING ";
+	char sql[sizeof(pin) + 64];
 	const char *params[1];
 	PGconn *conn = NULL;
 	PGresult *res = NULL;
-	int status = EX_SOFTWARE, ok = 0;
+	int status = EX_SOFTWARE, ok = 0, offers;
 
 	if (acct_parse(argc, argv, &o) == -1)
 		return EX_USAGE;
@@ -460,24 +471,23 @@ acct_repin(int argc, char **argv)
 	if ((conn = ctl_connect(o.ao_db)) == NULL)
 		return EX_UNAVAILABLE;
 	if ((res = ctl_sql(conn, "SELECT to_regclass('agent_pins') IS NOT "
-	    "NULL", 0, NULL)) == NULL)
+	    "NULL, to_regclass('agent_pin_offers') IS NOT NULL", 0,
+	    NULL)) == NULL)
 		goto out;
 	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
 		status = ctl_fail(EX_DATAERR, "no agent_pins here: repin runs "
 		    "on a background database migrated to bg/006");
 		goto out;
 	}
+	offers = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+	snprintf(sql, sizeof(sql), "%s%s", pin, offers ?
+	    "tandem_cert_sha256(agent_cert)" :
+	    "encode(sha256(convert_to(agent_cert, 'UTF8')), 'hex')");
 	PQclear(res);
 	res = NULL;
 	if (ctl_begin(conn) == -1)
 		goto out;
-	if ((res = ctl_sql(conn, "INSERT INTO agent_pins (address, "
-	    "agent_cert) SELECT address, agent_cert FROM accounts WHERE "
-	    "address = lower($1) AND status = 'active' AND agent_cert IS NOT "
-	    "NULL ON CONFLICT (address) DO UPDATE SET agent_cert = "
-	    "EXCLUDED.agent_cert, pinned_at = now() RETURNING "
-	    "encode(sha256(convert_to(agent_cert, 'UTF8')), 'hex')", 1,
-	    params)) == NULL)
+	if ((res = ctl_sql(conn, sql, 1, params)) == NULL)
 		goto end;
 	if (PQntuples(res) != 1) {
 		status = ctl_fail(EX_DATAERR, "%s: no active account with an "
@@ -490,6 +500,11 @@ acct_repin(int argc, char **argv)
 	if ((res = ctl_sql(conn, "UPDATE agent_cert_changes SET resolved_at "
 	    "= now() WHERE address = lower($1) AND resolved_at IS NULL", 1,
 	    params)) == NULL)
+		goto end;
+	PQclear(res);
+	res = NULL;
+	if (offers && (res = ctl_sql(conn, "DELETE FROM agent_pin_offers "
+	    "WHERE address = lower($1)", 1, params)) == NULL)
 		goto end;
 	ok = 1;
 end:

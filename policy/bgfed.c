@@ -233,7 +233,11 @@ bgfed_open_held(struct fed *fd, const struct fed_item *it,
 	    pki_trust_store(pd->pd_trust), arm, armlen, NULL, NULL, &fail,
 	    why) == 0)
 		rc = 0;
-	else
+	else if (from != NULL && fail == CMS_FAIL_INTERNAL &&
+	    store_down(pd)) {
+		snprintf(err, TN_ERRLEN, "%s", why);
+		rc = -1;
+	} else
 		log_warn("arm msgid=%s rcpt=%s status=kept reason=\"%s\"",
 		    it->it_msgid, it->it_rcpt, why);
 out:

@@ -19,20 +19,23 @@
  *	address, and be issued under the same courier CA key as the
  *	pinned one (pki_courier_ca() among tls.chain and the body's
  *	other certificates, compared by pki_key_id()). Then
- *	tandem_agent_offer() (sql/bg/010-rekey.sql) records the offer,
- *	or moves the pin when the foreground's change already arrived.
- *	Answers: 200 "offered" or "pinned"; 400 when the body holds no
- *	certificate; 403 naming what is wrong, nothing recorded.
+ *	tandem_agent_offer() (sql/bg/010-rekey.sql) records the offer
+ *	as made by the client, for hygiene.replay_window, or moves the
+ *	pin when the foreground's change already arrived; it refuses
+ *	when the pin is no longer the client. Answers: 200 "offered" or
+ *	"pinned"; 400 when the body holds no certificate; 403 naming
+ *	what is wrong, nothing recorded.
  *
  *	store_cert_sha256() writes the hex SHA-256 of a certificate's
- *	PEM as PEM_write_X509() writes it (pki_cert_pem()): the
- *	identity of a certificate in agent_cert_changes and
- *	agent_pin_offers.
+ *	DER: the identity of a certificate in agent_cert_changes and
+ *	agent_pin_offers, the same as tandem_cert_sha256() of its PEM
+ *	text in the database, whatever the layout of that text.
  *
  *	store_agent_is() says whether client is the agent of pa: its
  *	pinned certificate, or, with offered non-zero, a certificate the
- *	pinned one offered (agent_pin_offers): the agent switches to its
- *	new certificate before the foreground's change arrives.
+ *	pinned one offered (agent_pin_offers, tandem_offer_valid(): made
+ *	by the pin of now, not expired): the agent switches to its new
+ *	certificate before the foreground's change arrives.
  * DIAGNOSTICS
  *	One log line per offer, taken or refused (key=value).
  */
@@ -40,7 +43,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "log.h"
 #include "policyd.h"
@@ -50,15 +55,16 @@
 int
 store_cert_sha256(X509 *cert, char out[STORE_SHALEN + 1], char *err)
 {
-	unsigned char md[32];
+	unsigned char md[32], *der = NULL;
 	unsigned int mdlen = 0;
-	char *pem = NULL;
-	size_t len, i;
-	int rc = -1;
+	size_t i;
+	int len, rc = -1;
 
-	if (pki_cert_pem(cert, &pem, &len, err) == -1)
+	if ((len = i2d_X509(cert, &der)) <= 0) {
+		tn_err(err, "cannot encode the certificate");
 		goto out;
-	if (EVP_Digest(pem, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
+	}
+	if (EVP_Digest(der, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
 	    mdlen != sizeof(md)) {
 		tn_err(err, "SHA-256 failed");
 		goto out;
@@ -67,7 +73,7 @@ store_cert_sha256(X509 *cert, char out[STORE_SHALEN + 1], char *err)
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 	rc = 0;
 out:
-	free(pem);
+	OPENSSL_free(der);
 	return rc;
 }
 
@@ -86,8 +92,8 @@ store_agent_is(struct pd *pd, const struct pd_account *pa, X509 *client,
 		return 0;
 	if (store_cert_sha256(client, sha, err) == -1)
 		return -1;
-	return db_one(pd->pd_db, "SELECT 1 FROM agent_pin_offers WHERE "
-	    "address = $1 AND offered_sha256 = $2", 2, vals, NULL, 0, err);
+	return db_one(pd->pd_db, "SELECT 1 WHERE tandem_offer_valid($1, $2)",
+	    2, vals, NULL, 0, err);
 }
 
 /* The key id of the courier CA above cert among certs, or "". */
@@ -160,9 +166,10 @@ store_rekey(struct pd *pd, X509 *client, const char *address,
 {
 	struct pd_account *pa = NULL;
 	STACK_OF(X509) *certs = NULL;
-	char err[TN_ERRLEN], sha[STORE_SHALEN + 1], said[16], *pem = NULL;
+	char err[TN_ERRLEN], sha[STORE_SHALEN + 1], by[STORE_SHALEN + 1];
+	char said[16], secs[32], *pem = NULL;
 	char a[UTIL_ESCLEN], m[UTIL_ESCLEN];
-	const char *vals[3];
+	const char *vals[5];
 	size_t pemlen;
 	enum pd_status st = PD_BAD;
 
@@ -188,14 +195,24 @@ store_rekey(struct pd *pd, X509 *client, const char *address,
 	st = PD_INTERNAL;
 	snprintf(msg, msglen, "internal error");
 	if (store_cert_sha256(sk_X509_value(certs, 0), sha, err) == -1 ||
+	    store_cert_sha256(client, by, err) == -1 ||
 	    pki_cert_pem(sk_X509_value(certs, 0), &pem, &pemlen, err) == -1)
 		goto out;
+	snprintf(secs, sizeof(secs), "%ld", pd->pd_cf->cf_replay_window);
 	vals[0] = pa->pa_address;
-	vals[1] = sha;
-	vals[2] = pem;
-	if (db_one(pd->pd_db, "SELECT tandem_agent_offer($1, $2, $3)", 3,
-	    vals, said, sizeof(said), err) != 1)
+	vals[1] = by;
+	vals[2] = sha;
+	vals[3] = pem;
+	vals[4] = secs;
+	if (db_one(pd->pd_db, "SELECT tandem_agent_offer($1, $2, $3, $4, "
+	    "$5::double precision)", 5, vals, said, sizeof(said), err) != 1)
 		goto fail;
+	if (strcmp(said, "not pinned") == 0) {
+		st = PD_FORBIDDEN;
+		snprintf(msg, msglen, "only the pinned agent certificate of an "
+		    "active account may offer another");
+		goto out;
+	}
 	if (strcmp(said, "offered") != 0 && strcmp(said, "pinned") != 0) {
 		st = PD_FORBIDDEN;
 		snprintf(msg, msglen, "no agent certificate is pinned for %s",

@@ -213,7 +213,9 @@ out:
  * cms_unwrap() of what pa's agent wrapped to its courier end: with
  * pa_key, then, when that cannot decrypt it, with each other live
  * generation (st_keys()), which a rekey leaves in its grace. Only a
- * failure to decrypt moves on to the next key.
+ * failure to decrypt moves on to the next key. A database failure
+ * while looking for them is CMS_FAIL_INTERNAL, err saying it: the
+ * caller asks store_down() whether to answer "try again later".
  */
 int
 store_unwrap(struct pd *pd, const struct pd_account *pa,
@@ -237,6 +239,8 @@ store_unwrap(struct pd *pd, const struct pd_account *pa,
 	if (st_keys(pd, pa, &res, why) == -1) {
 		log_warn("account address=%s status=error reason=\"%s\"",
 		    pa->pa_address, why);
+		snprintf(err, TN_ERRLEN, "%s", why);
+		*fail = CMS_FAIL_INTERNAL;
 		goto out;
 	}
 	for (i = 0; i < PQntuples(res) && f == CMS_FAIL_DECRYPT; i++) {
@@ -588,14 +592,19 @@ out:
 }
 
 static enum pd_status
-st_unwrap_fail(enum cms_fail fail, const char *err, char *msg,
-    size_t msglen)
+st_unwrap_fail(struct pd *pd, enum cms_fail fail, const char *err,
+    char *msg, size_t msglen)
 {
 	switch (fail) {
 	case CMS_FAIL_CHAIN:
 		snprintf(msg, msglen, "signer is not trusted");
 		return PD_FORBIDDEN;
 	case CMS_FAIL_INTERNAL:
+		if (store_down(pd)) {
+			snprintf(msg, msglen, "database unavailable, try "
+			    "again later");
+			return PD_UNAVAILABLE;
+		}
 		snprintf(msg, msglen, "internal error");
 		return PD_INTERNAL;
 	default:
@@ -656,7 +665,7 @@ store_agent_open(struct pd *pd, X509 *client, const char *address,
 		goto out;
 	if (store_unwrap(pd, from, body, len, out, outlen, &signer, &certs,
 	    &fail, err) == -1) {
-		st = st_unwrap_fail(fail, err, msg, msglen);
+		st = st_unwrap_fail(pd, fail, err, msg, msglen);
 		goto out;
 	}
 	if (X509_cmp(signer, client) != 0) {
@@ -692,7 +701,7 @@ store_arm(struct pd *pd, X509 *client, const char *address,
 	st = PD_FORBIDDEN;
 	if (store_unwrap(pd, from, body, len, &arm, &armlen, &signer, &certs,
 	    &fail, err) == -1) {
-		st = st_unwrap_fail(fail, err, msg, msglen);
+		st = st_unwrap_fail(pd, fail, err, msg, msglen);
 		goto out;
 	}
 	if (X509_cmp(signer, client) != 0) {
@@ -847,6 +856,17 @@ store_purge(struct pd *pd, char *err)
 		goto out;
 	if (strcmp(PQcmdTuples(res), "0") != 0)
 		log_info("hygiene agent_mailbox expired=%s", PQcmdTuples(res));
+	PQclear(res);
+	res = NULL;
+	/* Offers past their time, or made by a pin since moved (010). */
+	if (db_exec(pd->pd_db, "DELETE FROM agent_pin_offers o WHERE "
+	    "expires_at <= now() OR NOT EXISTS (SELECT 1 FROM agent_pins p "
+	    "WHERE p.address = o.address AND tandem_cert_sha256(p.agent_cert) "
+	    "= o.offered_by_sha256)", 0, NULL, NULL, &res, err) == -1)
+		goto out;
+	if (strcmp(PQcmdTuples(res), "0") != 0)
+		log_info("hygiene agent_pin_offers expired=%s",
+		    PQcmdTuples(res));
 	PQclear(res);
 	res = NULL;
 	/* The help desk's history, older than hygiene.history_limit. */

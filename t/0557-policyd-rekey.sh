@@ -7,7 +7,10 @@ test_description='policyd: key replacement; the relay to the agent, the offer of
 # apply worker fires only ENABLE ALWAYS triggers). alice offers her new
 # certificate before the foreground's change arrives, bob after it;
 # carol's changes nobody offered. Once the pin moved, the old pinned
-# certificate is no longer accepted (tandem-policyd(8)).
+# certificate is no longer accepted (tandem-policyd(8)). An offer counts
+# only while the pin that made it is still the pin, and until it
+# expires. A certificate is its DER (sql/bg/010: tandem_cert_sha256()),
+# whatever the layout of its PEM text.
 
 test_have_prog curl || test_skip_all 'curl not found'
 
@@ -38,6 +41,21 @@ fg_agent_cert() {
 		printf '$x$ WHERE address = $$%s@a.example$$;\n' "$1"
 	} >upd.sql &&
 	pg_psql fg fg -f upd.sql
+}
+
+# relayout FILE OUT: the certificate of FILE as PEM in lines of 76
+# characters, without the final newline
+relayout() {
+	{
+		echo "-----BEGIN CERTIFICATE-----" &&
+		openssl x509 -in "$1" -outform DER | base64 -w 76 &&
+		printf "%s" "-----END CERTIFICATE-----"
+	} >"$2"
+}
+
+# der_sha FILE: the hex SHA-256 of the DER of the certificate in FILE
+der_sha() {
+	openssl x509 -in "$1" -outform DER | sha256sum | cut -d" " -f1
 }
 
 # pinned USER: the background's pinned certificate of USER
@@ -86,6 +104,15 @@ test_expect_success 'the foreground deleting its bg_relay rows changes nothing h
 	pg_wait_for bg bg "SELECT count(*) FROM bg_relay" 0 &&
 	test "$(bg "SELECT kind, message_id FROM agent_mailbox")" = "exchange-keys|x1@a.example" &&
 	bg "DELETE FROM agent_mailbox" >/dev/null
+'
+
+test_expect_success 'a bg_relay row of a kind not for the agent is not filed' '
+	fg "INSERT INTO bg_relay (address, kind, message_id, body) VALUES (\$\$alice@a.example\$\$, \$\$arm\$\$, \$\$r1@a.example\$\$, \$\$\\x01\$\$)" &&
+	fg "INSERT INTO bg_relay (address, kind, message_id, body) VALUES (\$\$alice@a.example\$\$, \$\$notice-to-rekey\$\$, \$\$r2@a.example\$\$, \$\$\\x01\$\$)" &&
+	pg_wait_for bg bg "SELECT count(*) FROM agent_mailbox" 1 &&
+	pg_wait_for bg bg "SELECT count(*) FROM bg_relay" 2 &&
+	test "$(bg "SELECT kind, message_id FROM agent_mailbox")" = "notice-to-rekey|r2@a.example" &&
+	fg "DELETE FROM bg_relay" && bg "DELETE FROM agent_mailbox" >/dev/null
 '
 
 test_expect_success 'new certificates: alice2, bob2, carol2 by the courier' '
@@ -137,9 +164,9 @@ test_expect_success 'an offer from another CA is refused' '
 test_expect_success 'alice offers alice2 first: 200 offered, shown to the help desk' '
 	offer alice alice2.crt 200 &&
 	echo offered >expect && test_cmp expect out.body &&
-	sha=$(openssl x509 -in alice2.crt | sha256sum | cut -d" " -f1) &&
-	pg_psql_as tandem_helpdesk bg bg -c "SELECT address, offered_sha256, offered_at IS NOT NULL FROM helpdesk.agent_pin_offers" >got &&
-	echo "alice@a.example|$sha|t" >expect && test_cmp expect got &&
+	sha=$(der_sha alice2.crt) && by=$(der_sha "$PD_CA/accounts/alice@a.example/agent.crt") &&
+	pg_psql_as tandem_helpdesk bg bg -c "SELECT address, offered_sha256, offered_by_sha256, expires_at > now() + interval \$\$6 days\$\$ FROM helpdesk.agent_pin_offers" >got &&
+	echo "alice@a.example|$sha|$by|t" >expect && test_cmp expect got &&
 	offer alice alice2.crt 200 &&
 	test "$(bg "SELECT count(*) FROM agent_pin_offers")" = 1 &&
 	pinned_is alice "$PD_CA/accounts/alice@a.example/agent.crt"
@@ -153,14 +180,23 @@ test_expect_success 'alice2 is a client before the change arrives, but may not o
 	pd_status 403 bob2 GET /v1/mailbox
 '
 
-test_expect_success 'the replicated change to alice2 moves the pin, no unproved change' '
-	fg_agent_cert alice alice2.crt &&
+test_expect_success 'the replicated change to alice2, laid out otherwise, moves the pin' '
+	relayout alice2.crt alice2-76.crt &&
+	test_must_fail cmp -s alice2.crt alice2-76.crt &&
+	fg_agent_cert alice alice2-76.crt &&
 	pg_wait_for bg bg "SELECT count(*) FROM agent_pin_offers" 0 &&
-	pinned_is alice alice2.crt &&
+	pinned_is alice alice2-76.crt &&
 	test "$(bg "SELECT count(*) FROM agent_cert_changes")" = 0 &&
 	pd_status 200 alice2 GET /v1/mailbox &&
 	pd_status 403 alice GET /v1/mailbox &&
 	test_grep_not "address=alice@a.example status=agent-cert-refused" policyd.log
+'
+
+test_expect_success 'the old pinned certificate may not offer once the pin moved' '
+	offer alice alice2.crt 403 &&
+	test_grep "only the pinned agent certificate" out.body &&
+	offer alice2 alice2.crt 200 && echo pinned >expect &&
+	test_cmp expect out.body
 '
 
 test_expect_success 'bob: the replicated change first is unproved, bob2 refused' '
@@ -189,6 +225,44 @@ test_expect_success 'carol: a change nobody offered stays unproved (sql/bg/006)'
 	pd_status 200 carol GET /v1/mailbox
 '
 
+test_expect_success 'an offer does not outlive a repin away from the certificate that made it' '
+	reissue carol carol3 &&
+	offer carol carol3.crt 200 &&
+	pd_status 200 carol3 GET /v1/mailbox &&
+	old=$(der_sha "$PD_CA/accounts/carol@a.example/agent.crt") &&
+	tandemctl account repin --db "$PD_BG" --address carol@a.example >out &&
+	echo "account carol@a.example agent certificate pinned sha256=$(der_sha carol2.crt)" >expect &&
+	test_cmp expect out &&
+	test "$(bg "SELECT count(*) FROM agent_pin_offers")" = 0 &&
+	pd_status 403 carol3 GET /v1/mailbox &&
+	pd_status 200 carol2 GET /v1/mailbox &&
+	{
+		printf "INSERT INTO agent_pin_offers (address, offered_sha256, offered_cert, offered_by_sha256, expires_at) VALUES (\$\$carol@a.example\$\$, \$\$%s\$\$, \$x\$" "$(der_sha carol3.crt)" &&
+		cat carol3.crt &&
+		printf "\$x\$, \$\$%s\$\$, now() + interval \$\$1 day\$\$);\n" "$old"
+	} >stale.sql &&
+	pg_psql bg bg -f stale.sql &&
+	pd_status 403 carol3 GET /v1/mailbox &&
+	offer carol carol3.crt 403 &&
+	fg_agent_cert carol carol3.crt &&
+	pg_wait_for bg bg "SELECT count(*) FROM agent_cert_changes WHERE offered_sha256 = \$\$$(der_sha carol3.crt)\$\$ AND resolved_at IS NULL" 1 &&
+	pinned_is carol carol2.crt &&
+	pd_status 403 carol3 GET /v1/mailbox
+'
+
+test_expect_success 'an expired offer neither authenticates nor moves the pin' '
+	reissue bob bob3 &&
+	offer bob2 bob3.crt 200 && echo offered >expect &&
+	test_cmp expect out.body &&
+	pd_status 200 bob3 GET /v1/mailbox &&
+	bg "UPDATE agent_pin_offers SET expires_at = now() - interval \$\$1 second\$\$" &&
+	pd_status 403 bob3 GET /v1/mailbox &&
+	fg_agent_cert bob bob3.crt &&
+	pg_wait_for bg bg "SELECT count(*) FROM agent_cert_changes WHERE offered_sha256 = \$\$$(der_sha bob3.crt)\$\$ AND resolved_at IS NULL" 1 &&
+	pinned_is bob bob2.crt &&
+	pd_status 200 bob2 GET /v1/mailbox
+'
+
 # arm_to NAME COURIER-END-OF WANT: an ARM alice -> bob signed by
 # alice2, wrapped to the courier-end certificate kept as COURIER-END-OF
 arm_to() {
@@ -215,7 +289,9 @@ test_expect_success 'the foreground adds generation 2 of alice'"'"'s courier-end
 
 test_expect_success 'before the switch, ARMs to either courier-end certificate open' '
 	arm_to a1 alice 201 &&
-	arm_to a2 alice2 201
+	arm_to a2 alice2 201 &&
+	pg_psql_as tandem_helpdesk bg bg -c "SELECT key_generation, keys_in_grace FROM helpdesk.account_status WHERE address = \$\$alice@a.example\$\$" >got &&
+	echo "1|0" >expect && test_cmp expect got
 '
 
 test_expect_success 'after the switch, the old generation in its grace still opens' '
@@ -231,6 +307,28 @@ test_expect_success 'after the switch, the old generation in its grace still ope
 	arm_to a4 alice2 201 &&
 	pg_psql_as tandem_helpdesk bg bg -c "SELECT key_generation, keys_in_grace FROM helpdesk.account_status WHERE address = \$\$alice@a.example\$\$" >got &&
 	echo "2|1" >expect && test_cmp expect got
+'
+
+# A lost database while looking for the older keys: the session that
+# reads alice's keys a second time, and every new session within 2
+# seconds, is terminated (row-level security on account_keys).
+test_expect_success 'a database lost while looking for an older key: 503, not 400' '
+	bg "CREATE SEQUENCE t_fired; CREATE FUNCTION t_gate() RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_catalog AS \$g\$
+	DECLARE s text := current_setting(\$\$t.seen\$\$, true);
+	BEGIN
+		IF (s IS NOT NULL AND s <> \$\$\$\$ AND s <> statement_timestamp()::text) OR nextval(\$\$t_fired\$\$) > extract(epoch FROM clock_timestamp())::bigint - 2 THEN
+			PERFORM setval(\$\$t_fired\$\$, extract(epoch FROM clock_timestamp())::bigint);
+			PERFORM pg_terminate_backend(pg_backend_pid());
+			PERFORM pg_sleep(5);
+		END IF;
+		PERFORM set_config(\$\$t.seen\$\$, statement_timestamp()::text, false);
+		RETURN true;
+	END \$g\$; GRANT EXECUTE ON FUNCTION t_gate() TO tandem_bg; GRANT USAGE ON SEQUENCE t_fired TO tandem_bg" &&
+	bg "ALTER TABLE account_keys ENABLE ROW LEVEL SECURITY; CREATE POLICY t_gate ON account_keys TO tandem_bg USING (address <> \$\$alice@a.example\$\$ OR t_gate())" &&
+	{ arm_to a7 alice 503; r=$?; } &&
+	bg "DROP POLICY t_gate ON account_keys; ALTER TABLE account_keys DISABLE ROW LEVEL SECURITY" &&
+	test "$r" = 0 &&
+	test_grep "^database unavailable" out.body
 '
 
 test_expect_success 'once retired_at is past, an ARM to the old one is refused' '
