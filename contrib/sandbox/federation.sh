@@ -263,7 +263,11 @@ fed_agent isp carol fetch 2>&1 | show
 fed_wait_fg isp "SELECT state FROM rekeys WHERE address = 'carol@isp.example'" complete 60 >/dev/null ||
     fail "the rekey of carol did not complete"
 fed_fg_sql isp "SELECT address || ' at generation ' || key_generation FROM helpdesk.account_status WHERE address = 'carol@isp.example'" | show
-opens isp carol k4@isp.example
+fed_in isp maildir_wait carol "^Message-ID: <k4@isp.example>" 60 >/dev/null ||
+    fail "the content of k4@isp.example did not reach carol@isp"
+note "k4 was sealed to carol's old certificate; her agent kept the old key for reading:"
+printf '   carol@isp$ tandem read --id k4@isp.example\n'
+fed_agent isp carol read --id k4@isp.example 2>/dev/null | tr -d '\r' | show
 
 say "Split trust held on every element: no content key in any FG, no text in any BG."
 key=$(fed_content_key corp bob f7@isp.example)
