@@ -14,16 +14,19 @@
  *	anchors. store_open() returns a handle to pass to store_close();
  *	store_get() returns a NUL-terminated copy to pass to free(), or
  *	sets *val to NULL when the name is absent. The ARMs fetched are
- *	kept by message id (store_arm_*(), see store.c), and what
- *	became of each recipient of each message sent (store_sent_*()).
+ *	kept by message id (store_arm_*(), see store.c), what became of
+ *	each recipient of each message sent (store_sent_*()), and the
+ *	generations a rekey replaced (store_old_each()).
  *
  *	The network side: net.c (settings, HTTPS and SMTP with libcurl),
  *	mail.c (ids, submission, the courier's signature), send.c
  *	(send; struct agent_session for send and fetch), fetch.c,
  *	register.c (register; service mail), read.c (read, inbox;
  *	struct agent_reader), reject.c (an invitation from another
- *	courier, refused), revoke.c (revoke; a revoke fetched) and
- *	status.c (status; a receipt, fetched or mailed, recorded). Each
+ *	courier, refused), revoke.c (revoke; a revoke fetched),
+ *	status.c (status; a receipt, fetched or mailed, recorded) and
+ *	rekey.c (a notice to rekey and the courier's answer, fetched;
+ *	the keys of old generations, for reading). Each
  *	file's header says who frees what.
  */
 #ifndef TANDEM_AGENT_H
@@ -106,6 +109,23 @@ int	store_arm_put(struct store *, const char *, const char *, char *);
 int	store_arm_get(struct store *, const char *, char **, int *, char *);
 int	store_arm_forget(struct store *, const char *, char *);
 int	store_arm_revoke(struct store *, const char *, char *);
+int	store_del(struct store *, const char *, char *);
+
+/* One row of table old_keys (store.c), for store_old_each(). */
+struct store_old {
+	unsigned long		 so_generation;
+	const char		*so_key;	/* encrypted PKCS#8 */
+	const char		*so_cert;
+	const char		*so_chain;	/* NULL: none */
+	const char		*so_courier;	/* NULL: none */
+};
+
+int	store_install(struct store *, const char *, const char *,
+	    const char *, const char *, char *);
+int	store_rekey_install(struct store *, const char *, const char *,
+	    const char *, const char *, char *);
+int	store_old_each(struct store *, int (*)(const struct store_old *,
+	    void *), void *, char *);
 
 /* One row of table sent (store.c), for store_sent_each(). */
 struct store_sent {
@@ -140,6 +160,8 @@ int	net_identity(struct agent_net *, const struct cms_id *, const char *,
 int	net_https(struct agent_net *, const char *, const char *,
 	    const unsigned char *, size_t, long *, unsigned char **, size_t *,
 	    char *);
+int	net_https_pem(struct agent_net *, const char *, const char *, long *,
+	    unsigned char **, size_t *, char *);
 int	net_smtp(struct agent_net *, const char *, char *const *, size_t,
 	    const char *, size_t, long *, char *);
 
@@ -150,6 +172,8 @@ int	agent_load_id(struct store *, const char *, struct cms_id *,
 void	agent_free_id(struct cms_id *);
 EVP_PKEY *agent_load_key(struct store *, const char *, char *);
 int	agent_init_keys(struct store *, const char *, const char *,
+	    const char *, char **, char *);
+int	agent_next_key(struct store *, const char *, const char *,
 	    const char *, char **, char *);
 int	agent_seal(const struct agent_opts *, const struct cms_id *,
 	    const char *, struct arm_record **, unsigned char **, size_t *,
@@ -166,11 +190,15 @@ struct agent_session {
 	STACK_OF(X509)		*as_rcpts;	/* the courier-end cert */
 	struct pki_trust	*as_trust;
 	struct agent_net	*as_net;
+	char			*as_pass;	/* wiped by _free() */
+	char			*as_dir;	/* the store's folder */
+	int			 as_later;	/* a status owed at the end */
 };
 
 int	agent_session(struct agent_session *, const struct agent_opts *,
 	    char *);
 void	agent_session_free(struct agent_session *);
+int	agent_session_reload(struct agent_session *, char *);
 int	agent_post(struct agent_session *, const char *, const unsigned char *,
 	    size_t, long *, char *, size_t, char *);
 
@@ -204,6 +232,9 @@ void	reader_close(struct agent_reader *);
 int	agent_service(struct agent_reader *, const struct tmail *, char *);
 int	agent_reject(struct agent_reader *, const struct tmail *, const char *,
 	    char *);
+X509	*agent_part_cert(const struct proto_msg *, const char *, char *);
+int	agent_check_keys(const struct pki_trust *, const char *, EVP_PKEY *,
+	    const struct proto_msg *, X509 *, STACK_OF(X509) **, char *);
 int	agent_invitation_signer(const struct pki_trust *, X509 *,
 	    STACK_OF(X509) *, const struct proto_msg *, char *);
 
@@ -212,6 +243,9 @@ char	*agent_new_id(const char *);
 int	agent_submit(struct agent_net *, enum tmail_kind, const char *,
 	    char *const *, size_t, const char *, const unsigned char *,
 	    size_t, char *);
+int	agent_mail_courier(struct agent_net *, struct store *,
+	    const struct cms_id *, const char *, STACK_OF(X509) *,
+	    struct proto_msg *, const char *, char *);
 int	agent_check_element(const struct pki_trust *, X509 *,
 	    STACK_OF(X509) *, enum pki_kind, X509 *, STACK_OF(X509) *, char *);
 int	agent_check_author(X509 *, STACK_OF(X509) *, const char *,
@@ -233,5 +267,15 @@ int	revoke_apply(struct agent_session *, const struct proto_msg *,
 	    const char *, char *);
 int	agent_receipt(struct store *, const char *, const struct proto_msg *,
 	    const char *, char *);
+
+/* rekey.c */
+int	agent_unwrap(struct store *, const char *, const struct cms_id *,
+	    X509_STORE *, const unsigned char *, size_t, unsigned char **,
+	    size_t *, X509 **, STACK_OF(X509) **, enum cms_fail *, char *);
+int	rekey_notice(struct agent_session *, const struct proto_msg *,
+	    char *);
+int	rekey_answer(struct agent_session *, const struct proto_msg *,
+	    X509 *, char *);
+int	rekey_pending(struct agent_session *, char *);
 
 #endif

@@ -22,6 +22,20 @@
  *	An item may also be a revoke of a message this agent received,
  *	passed on by the same background: revoke_apply() (revoke.c)
  *	deletes the ARM's key and marks the message revoked.
+ *	The background also relays what the foreground element of the
+ *	agent's own courier sends it for a rekey (doc/flows.md 8): an
+ *	item signed by that FG element (the same checks, kind FG) is a
+ *	notice-to-rekey (rekey_notice()) or the courier's exchange-keys
+ *	answer (rekey_answer(), rekey.c); anything else signed by the FG,
+ *	or a notice or answer signed by the BG, is refused
+ *	(AGENT_EX_COURIER) and left. Each wrap is opened with the
+ *	current key, or an old generation's (agent_unwrap()). Before
+ *	anything else, a rekeying-complete still owed is mailed
+ *	(rekey_pending()); if it fails again that is said, the items are
+ *	fetched all the same, and the exit status is its failure's. The
+ *	mail server's permanent refusal of it (a 5xx) is said once, with
+ *	the server's reply, and it is not sent again (AGENT_EX_REFUSED
+ *	for that fetch only).
  * DIAGNOSTICS
  *	Messages on standard error; exit statuses in tandem(1): the
  *	first failure decides, after every ARM was tried. A listing that
@@ -83,10 +97,40 @@ fetch_receipt(struct agent_session *as, const struct proto_msg *pm,
 }
 
 /*
- * One mailbox item: unwrapped with the agent's key, signed by the
- * background element of the agent's own courier. An ARM record for
- * this agent goes into *text (to be stored); a receipt is said at
- * once (*text stays NULL).
+ * An item signed by the FG element of the agent's own courier, which
+ * the background relays: a notice-to-rekey, or the courier's
+ * exchange-keys answer (rekey.c). Anything else from the FG is refused.
+ */
+static int
+fetch_from_fg(struct agent_session *as, const unsigned char *text,
+    size_t len, X509 *signer, char *err)
+{
+	struct proto_msg *pm = NULL;
+	char why[TN_ERRLEN];
+	int rc = AGENT_EX_COURIER;
+
+	if (proto_parse((const char *)text, len, &pm, why) == -1 ||
+	    (pm->pm_kind != PROTO_NOTICE_TO_REKEY &&
+	    pm->pm_kind != PROTO_EXCHANGE_KEYS)) {
+		tn_err(err, "refused: %s signed by the foreground element, not "
+		    "the courier's background element (from the foreground, "
+		    "only a notice-to-rekey or an exchange-keys answer)",
+		    pm != NULL ? proto_kind_name(pm->pm_kind) : "an item");
+		goto out;
+	}
+	rc = pm->pm_kind == PROTO_NOTICE_TO_REKEY ?
+	    rekey_notice(as, pm, err) : rekey_answer(as, pm, signer, err);
+out:
+	proto_msg_free(pm);
+	return rc;
+}
+
+/*
+ * One mailbox item: unwrapped with the agent's key (or an old
+ * generation's), signed by the background element of the agent's own
+ * courier, or by its foreground element (fetch_from_fg()). An ARM
+ * record for this agent goes into *text (to be stored); a receipt is
+ * said at once (*text stays NULL).
  */
 static int
 fetch_check(struct agent_session *as, const unsigned char *der, size_t len,
@@ -99,18 +143,26 @@ fetch_check(struct agent_session *as, const unsigned char *der, size_t len,
 	unsigned char *out = NULL;
 	size_t outlen;
 	enum cms_fail fail;
+	enum pki_kind kind;
 	char why[TN_ERRLEN];
 	int rc;
 
-	if (cms_unwrap(der, len, &as->as_id, pki_trust_store(as->as_trust),
-	    &out, &outlen, &signer, &certs, &fail, err) == -1) {
+	if (agent_unwrap(as->as_st, as->as_pass, &as->as_id,
+	    pki_trust_store(as->as_trust), der, len, &out, &outlen, &signer,
+	    &certs, &fail, err) == -1) {
 		rc = fail == CMS_FAIL_CHAIN ? AGENT_EX_UNTRUSTED :
 		    fail == CMS_FAIL_INTERNAL ? EX_SOFTWARE : EX_DATAERR;
 		goto out;
 	}
-	if ((rc = agent_check_element(as->as_trust, signer, certs,
-	    PKI_KIND_BG, as->as_id.ci_cert, as->as_id.ci_chain, err)) != 0)
+	kind = pki_cert_kind(signer) == PKI_KIND_FG ? PKI_KIND_FG :
+	    PKI_KIND_BG;
+	if ((rc = agent_check_element(as->as_trust, signer, certs, kind,
+	    as->as_id.ci_cert, as->as_id.ci_chain, err)) != 0)
 		goto out;
+	if (kind == PKI_KIND_FG) {
+		rc = fetch_from_fg(as, out, outlen, signer, err);
+		goto out;
+	}
 	rc = EX_DATAERR;
 	if (arm_parse((char *)out, outlen, &ar, err) == -1) {
 		/* Not an ARM: a receipt, a revoke, or what arm_parse() said. */
@@ -119,6 +171,13 @@ fetch_check(struct agent_session *as, const unsigned char *der, size_t len,
 			rc = fetch_receipt(as, pm, msgid, err);
 		else if (pm != NULL && pm->pm_kind == PROTO_REVOKE)
 			rc = revoke_apply(as, pm, msgid, err);
+		else if (pm != NULL && (pm->pm_kind == PROTO_NOTICE_TO_REKEY ||
+		    pm->pm_kind == PROTO_EXCHANGE_KEYS)) {
+			tn_err(err, "refused: %s signed by the background "
+			    "element, not the courier's foreground element; "
+			    "nothing changed", proto_kind_name(pm->pm_kind));
+			rc = AGENT_EX_COURIER;
+		}
 		goto out;
 	}
 	if (strcmp(ar->ar_msgid, msgid) != 0) {
@@ -247,6 +306,8 @@ cmd_fetch(struct agent_opts *o)
 
 	if ((rc = agent_session(&as, o, err)) != 0)
 		goto out;
+	if ((rc = rekey_pending(&as, err)) != 0)
+		goto out;
 	rc = EX_TEMPFAIL;
 	if (net_https(as.as_net, "GET", "/v1/mailbox", NULL, 0, &status,
 	    &resp, &len, err) == -1)
@@ -256,6 +317,8 @@ cmd_fetch(struct agent_opts *o)
 		goto out;
 	}
 	rc = fetch_list(&as, (char *)resp, err);
+	if (rc == 0)
+		rc = as.as_later;	/* said already */
 	if (rc != 0 && rc != EX_PROTOCOL) {
 		agent_session_free(&as);
 		free(resp);

@@ -15,6 +15,9 @@
  *	store (also used by "tandem register") and returns the request
  *	as PEM in *csr, to be passed to free().
  *
+ *	agent_next_key() makes or finds the key of the next generation,
+ *	for a rekey (rekey.c): see there.
+ *
  *	agent_load_id() reads the identity back for signing: fills id
  *	(free with agent_free_id()) and *address (free()).
  *	agent_load_key() reads only the decrypted key (to pass to
@@ -149,6 +152,30 @@ address_ok(const char *a)
 	    strpbrk(a, " \t\r\n<>()[],;:\"\\") == NULL;
 }
 
+/* A new key pair: *enc (encrypted PKCS#8) and *pub, PEM, to free(). */
+static EVP_PKEY *
+key_new(const char *type, const char *pass, char **enc, char **pub,
+    char *err)
+{
+	EVP_PKEY *key;
+
+	*enc = *pub = NULL;
+	if ((key = pki_key_generate(type != NULL &&
+	    strcmp(type, "rsa") == 0 ? PKI_KEY_RSA : PKI_KEY_EC,
+	    err)) == NULL)
+		return NULL;
+	if ((*enc = key_encrypt(key, pass, err)) == NULL ||
+	    (*pub = pem_of(write_pubkey, key)) == NULL) {
+		if (*enc != NULL)
+			tn_err_ssl(err, "cannot write the public key");
+		free(*enc);
+		*enc = NULL;
+		EVP_PKEY_free(key);
+		return NULL;
+	}
+	return key;
+}
+
 /* New key for address (type "ec", "rsa" or NULL); *csr to free(). */
 int
 agent_init_keys(struct store *st, const char *address, const char *type,
@@ -158,15 +185,8 @@ agent_init_keys(struct store *st, const char *address, const char *type,
 	char *enc = NULL, *pub = NULL;
 	int rc = -1;
 
-	if ((key = pki_key_generate(type != NULL &&
-	    strcmp(type, "rsa") == 0 ? PKI_KEY_RSA : PKI_KEY_EC,
-	    err)) == NULL ||
-	    (enc = key_encrypt(key, pass, err)) == NULL)
+	if ((key = key_new(type, pass, &enc, &pub, err)) == NULL)
 		goto out;
-	if ((pub = pem_of(write_pubkey, key)) == NULL) {
-		tn_err_ssl(err, "cannot write the public key");
-		goto out;
-	}
 	if (store_put(st, "address", address, err) == -1 ||
 	    store_put(st, "key", enc, err) == -1 ||
 	    store_put(st, "pubkey", pub, err) == -1 ||
@@ -174,6 +194,72 @@ agent_init_keys(struct store *st, const char *address, const char *type,
 		goto out;
 	rc = 0;
 out:
+	free(enc);
+	free(pub);
+	EVP_PKEY_free(key);
+	return rc;
+}
+
+/* The type of the current key ("rsa" or "ec"), from its public half. */
+static const char *
+key_type(struct store *st, char *err)
+{
+	EVP_PKEY *pk = NULL;
+	BIO *bio = NULL;
+	char *pub = NULL;
+	const char *type = "ec";
+
+	if (store_get(st, "pubkey", &pub, err) == 0 && pub != NULL &&
+	    (bio = BIO_new_mem_buf(pub, -1)) != NULL &&
+	    (pk = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL)) != NULL &&
+	    EVP_PKEY_get_base_id(pk) == EVP_PKEY_RSA)
+		type = "rsa";
+	EVP_PKEY_free(pk);
+	BIO_free(bio);
+	free(pub);
+	return type;
+}
+
+/*
+ * The next key, for generation gen: the one kept for gen if there is
+ * one (a notice seen again), else a new one of the current key's type,
+ * kept as next-key (encrypted under pass), next-pubkey and
+ * next-generation (written last). *csr to free().
+ */
+int
+agent_next_key(struct store *st, const char *address, const char *gen,
+    const char *pass, char **csr, char *err)
+{
+	EVP_PKEY *key = NULL;
+	char *have = NULL, *enc = NULL, *pub = NULL;
+	int rc = -1;
+
+	if (store_get(st, "next-generation", &have, err) == -1)
+		goto out;
+	if (have != NULL && strcmp(have, gen) == 0) {
+		if (store_get(st, "next-key", &enc, err) == -1)
+			goto out;
+		if (enc != NULL && (key = pki_parse_key(enc, strlen(enc),
+		    pass, err)) == NULL) {
+			tn_err(err, "cannot decrypt the next key (wrong "
+			    "password?)");
+			goto out;
+		}
+	}
+	if (key == NULL) {
+		free(enc);
+		if ((key = key_new(key_type(st, err), pass, &enc, &pub,
+		    err)) == NULL ||
+		    store_put(st, "next-key", enc, err) == -1 ||
+		    store_put(st, "next-pubkey", pub, err) == -1 ||
+		    store_put(st, "next-generation", gen, err) == -1)
+			goto out;
+	}
+	if ((*csr = make_csr(key, address, err)) == NULL)
+		goto out;
+	rc = 0;
+out:
+	free(have);
 	free(enc);
 	free(pub);
 	EVP_PKEY_free(key);

@@ -9,6 +9,7 @@ agent_tandem_SOURCES = \
 	agent/mail.c \
 	agent/net.c \
 	agent/read.c \
+	agent/rekey.c \
 	agent/register.c \
 	agent/reject.c \
 	agent/revoke.c \
@@ -52,6 +53,8 @@ TESTS += t/0266-agent-hostile-signer.sh
 EXTRA_DIST += t/0266-agent-hostile-signer.sh
 TESTS += t/0270-agent-send-fetch.sh
 EXTRA_DIST += t/0270-agent-send-fetch.sh t/agent-bg-stub.py
+TESTS += t/0278-agent-rekey.sh
+EXTRA_DIST += t/0278-agent-rekey.sh
 TESTS += t/0272-agent-ux-settings.sh
 EXTRA_DIST += t/0272-agent-ux-settings.sh
 TESTS += t/0275-agent-status.sh

@@ -10,6 +10,10 @@
  *		    const char *from, char *const *to, size_t nto,
  *		    const char *msgid, const unsigned char *der,
  *		    size_t derlen, char *err);
+ *	int	agent_mail_courier(struct agent_net *an, struct store *st,
+ *		    const struct cms_id *id, const char *address,
+ *		    STACK_OF(X509) *courier, struct proto_msg *pm,
+ *		    const char *gen, char *err);
  *	int	agent_check_element(const struct pki_trust *trust,
  *		    X509 *signer, STACK_OF(X509) *certs,
  *		    enum pki_kind kind, X509 *own, STACK_OF(X509) *ownchain,
@@ -27,6 +31,15 @@
  *	from "from", to the addresses of to. Returns 0 or an exit
  *	status: AGENT_EX_REFUSED for a permanent SMTP refusal (5xx),
  *	EX_TEMPFAIL for anything that may pass later.
+ *
+ *	agent_mail_courier() mails a service message to the courier (the
+ *	store's register-address), From: address, Tandem-Kind: service:
+ *	it sets pm's Id (a new one), Date, Address and Generation (gen),
+ *	for agent-alive also Agent-Version, then wraps it signed by id to
+ *	the courier-end certificate courier. pm, made by the caller with
+ *	its parts, stays the caller's. agent-alive, exchange-keys and
+ *	rekeying-complete go this way. Returns 0 or an exit status, as
+ *	agent_submit(); EX_CONFIG when the store has no register-address.
  *
  *	agent_check_element() checks that signer chains to the trust
  *	anchors, is an element certificate of the given kind (PKI_KIND_FG
@@ -65,9 +78,11 @@
 #include <string.h>
 #include <strings.h>
 #include <sysexits.h>
+#include <time.h>
 
 #include "tandem.h"
 #include "pki.h"
+#include "proto.h"
 #include "tmail.h"
 #include "util.h"
 #include "agent.h"
@@ -117,6 +132,46 @@ agent_submit(struct agent_net *an, enum tmail_kind kind, const char *from,
 	rc = 0;
 out:
 	free(mail);
+	return rc;
+}
+
+int
+agent_mail_courier(struct agent_net *an, struct store *st,
+    const struct cms_id *id, const char *address, STACK_OF(X509) *courier,
+    struct proto_msg *pm, const char *gen, char *err)
+{
+	unsigned char *w = NULL;
+	char date[32], *to = NULL, *msgid = NULL, *text = NULL;
+	size_t len, wlen;
+	int rc = EX_CONFIG;
+
+	if (store_get(st, "register-address", &to, err) == -1 || to == NULL) {
+		tn_err(err, "no service address of the courier in the store");
+		goto out;
+	}
+	rc = EX_SOFTWARE;
+	proto_format_time(time(NULL), date, sizeof(date));
+	if ((msgid = agent_new_id(address)) == NULL) {
+		tn_err(err, "out of memory");
+		goto out;
+	}
+	if (proto_set(pm, "Id", msgid, err) == -1 ||
+	    proto_set(pm, "Date", date, err) == -1 ||
+	    proto_set(pm, "Address", address, err) == -1 ||
+	    proto_set(pm, "Generation", gen, err) == -1 ||
+	    (pm->pm_kind == PROTO_AGENT_ALIVE && proto_set(pm,
+	    "Agent-Version", AGENT_VERSION, err) == -1) ||
+	    proto_format(pm, &text, &len, err) == -1 ||
+	    cms_wrap((unsigned char *)text, len, id, courier, 0, &w, &wlen,
+	    err) == -1)
+		goto out;
+	rc = agent_submit(an, TMAIL_SERVICE, address, &to, 1, msgid, w, wlen,
+	    err);
+out:
+	free(to);
+	free(msgid);
+	free(text);
+	free(w);
 	return rc;
 }
 

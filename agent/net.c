@@ -12,6 +12,9 @@
  *		    const char *path, const unsigned char *body,
  *		    size_t len, long *status, unsigned char **resp,
  *		    size_t *resplen, char *err);
+ *	int	net_https_pem(struct agent_net *an, const char *path,
+ *		    const char *pem, long *status, unsigned char **resp,
+ *		    size_t *resplen, char *err);
  *	int	net_smtp(struct agent_net *an, const char *from,
  *		    char *const *rcpts, size_t nrcpts, const char *msg,
  *		    size_t len, long *code, char *err);
@@ -25,7 +28,9 @@
  *	the certificate and chain as PEM and the private key, decrypted
  *	in memory only and passed as a blob (never a clear file). The
  *	trust anchors (a PEM file) verify the background's certificate.
- *	The key bytes are wiped by net_free(). The background must
+ *	The key bytes are wiped by net_free(), or by the next
+ *	net_identity(), which replaces the identity (after a rekey).
+ *	The background must
  *	moreover be this agent's own courier's: its certificate a BG
  *	element certificate signed by the key of the courier CA that
  *	issued the agent's certificate (pinned by key from the agent's
@@ -44,7 +49,11 @@
  *	net_https() sends one request to the background URL followed by
  *	path. *status gets the HTTP status; *resp (NUL-terminated, not
  *	counted in *resplen, to free()) the body. It returns -1 only if
- *	no answer came (connection, TLS); any status is an answer.
+ *	no answer came (connection, TLS); any status is an answer. The
+ *	body is a wrap (Content-Type: application/pkcs7-mime).
+ *	net_https_pem() is a POST of PEM text instead (Content-Type:
+ *	application/pem-certificate-chain): the certificate a rekey
+ *	offers (POST /v1/rekey).
  *
  *	net_smtp() submits msg (CRLF lines) to the submission service
  *	with the envelope from and rcpts. *code gets the last SMTP reply
@@ -359,6 +368,12 @@ int
 net_identity(struct agent_net *an, const struct cms_id *id,
     const char *anchors, char *err)
 {
+	if (an->an_key != NULL)
+		OPENSSL_cleanse(an->an_key, an->an_keylen);
+	free(an->an_key);
+	an->an_key = NULL;
+	free(an->an_cert);
+	an->an_cert = NULL;
 	if (net_cert_chain(an, id, err) == -1 ||
 	    net_courier_key(id->ci_cert, id->ci_chain, an->an_courier,
 	    err) == -1 ||
@@ -507,16 +522,17 @@ net_https_setup(CURL *c, struct agent_net *an, const char *method,
 	return 0;
 }
 
-int
-net_https(struct agent_net *an, const char *method, const char *path,
-    const unsigned char *body, size_t len, long *status,
+/* One request, the body of the content type given. */
+static int
+net_request(struct agent_net *an, const char *ctype, const char *method,
+    const char *path, const unsigned char *body, size_t len, long *status,
     unsigned char **resp, size_t *resplen, char *err)
 {
 	CURL *c = NULL;
 	CURLcode cc;
 	struct curl_slist *hdrs = NULL;
 	struct net_buf in, out;
-	char url[2048];
+	char url[2048], hdr[128];
 	int rc = -1;
 
 	memset(&out, 0, sizeof(out));
@@ -539,9 +555,9 @@ net_https(struct agent_net *an, const char *method, const char *path,
 		tn_err(err, "background URL too long");
 		return -1;
 	}
+	snprintf(hdr, sizeof(hdr), "Content-Type: %s", ctype);
 	if ((c = curl_easy_init()) == NULL ||
-	    (hdrs = curl_slist_append(NULL,
-	    "Content-Type: application/pkcs7-mime")) == NULL ||
+	    (hdrs = curl_slist_append(NULL, hdr)) == NULL ||
 	    net_https_setup(c, an, method, url, hdrs, &in, &out) == -1) {
 		tn_err(err, "cannot set up the HTTPS request");
 		goto out;
@@ -567,6 +583,24 @@ out:
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(c);
 	return rc;
+}
+
+int
+net_https(struct agent_net *an, const char *method, const char *path,
+    const unsigned char *body, size_t len, long *status,
+    unsigned char **resp, size_t *resplen, char *err)
+{
+	return net_request(an, "application/pkcs7-mime", method, path, body,
+	    len, status, resp, resplen, err);
+}
+
+int
+net_https_pem(struct agent_net *an, const char *path, const char *pem,
+    long *status, unsigned char **resp, size_t *resplen, char *err)
+{
+	return net_request(an, "application/pem-certificate-chain", "POST",
+	    path, (const unsigned char *)pem, strlen(pem), status, resp,
+	    resplen, err);
 }
 
 static int

@@ -28,7 +28,8 @@
  *	changing the exit status; a named file that is not regular (a
  *	FIFO) is refused.
  *	Each Tandem mail:
- *	content - unwrap with the agent key (signer: the FG element of
+ *	content - unwrap with the agent key, or the key of an old
+ *	generation (agent_unwrap(), rekey.c; signer: the FG element of
  *	the agent's courier), find the ARM by the Message-ID in the
  *	store, check that the mail's From is the ARM's sender, that the
  *	content's signer is the sender's agent (agent_check_author()),
@@ -190,9 +191,9 @@ read_unwrap(struct agent_reader *rd, const struct tmail *tm,
 		tn_err(err, "not registered yet");
 		goto out;
 	}
-	if (cms_unwrap(tm->tm_der, tm->tm_derlen, &rd->rd_id,
-	    pki_trust_store(rd->rd_trust), der, derlen, &signer, &certs, &fail,
-	    err) == -1) {
+	if (agent_unwrap(rd->rd_st, rd->rd_pass, &rd->rd_id,
+	    pki_trust_store(rd->rd_trust), tm->tm_der, tm->tm_derlen, der,
+	    derlen, &signer, &certs, &fail, err) == -1) {
 		rc = fail == CMS_FAIL_CHAIN ? AGENT_EX_UNTRUSTED :
 		    fail == CMS_FAIL_INTERNAL ? EX_SOFTWARE : AGENT_EX_TAMPERED;
 		goto out;

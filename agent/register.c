@@ -7,6 +7,12 @@
  *	int	cmd_register(struct agent_opts *o);
  *	int	agent_service(struct agent_reader *rd, const struct tmail *tm,
  *		    char *err);
+ *	int	agent_check_keys(const struct pki_trust *trust,
+ *		    const char *address, EVP_PKEY *key,
+ *		    const struct proto_msg *pm, X509 *signer,
+ *		    STACK_OF(X509) **chain, char *err);
+ *	X509	*agent_part_cert(const struct proto_msg *pm,
+ *		    const char *role, char *err);
  * DESCRIPTION
  *	register reads an invitation (the mail as received, or the DER
  *	of its signed part), checks its signature: an FG element
@@ -22,7 +28,13 @@
  *	certificates are installed; mail it cannot use (another's, or
  *	refused) is reported once and does not end the wait.
  *
- *	agent_service() handles one service mail from the courier: the
+ *	agent_check_keys() is the check of the certificates of an
+ *	exchange-keys answer, for registration and for a rekey (rekey.c);
+ *	agent_part_cert() returns the first certificate of the part of
+ *	pm in that role (to X509_free()), NULL with err.
+ *
+ *	agent_service() handles one service mail from the courier (opened
+ *	with the current key or an old generation's: agent_unwrap()): the
  *	wrap must be signed by the FG element of the agent's courier (or,
  *	before the first certificate, by the FG certificate of the
  *	invitation). An exchange-keys answer is checked (address, the
@@ -31,7 +43,12 @@
  *	from the same CA, both to the anchors), stored, and answered
  *	with agent-alive (wrap agent -> courier-end certificate) to the
  *	Register-Address. A generation already installed is not stored
- *	again; agent-alive is sent once per generation. A receipt (the
+ *	again; agent-alive is sent once per generation. Once registered
+ *	(agent-alive sent, or a certificate installed or imported), only
+ *	the generation registered with is taken by mail (a resend of the
+ *	answer); another is refused (EX_DATAERR) and nothing changes: a
+ *	rekey's answer is taken only by fetch from the background (after
+ *	the offer of its certificate, rekey.c). A receipt (the
  *	foreground's purge of a message held for a recipient who never
  *	registered: Event expired) is recorded by agent_receipt()
  *	(status.c), which says it the first time it is seen. Other kinds
@@ -415,9 +432,9 @@ cmd_register(struct agent_opts *o)
 	return rc;
 }
 
-/* PEM of the first certificate of a part: *pem to free(). */
-static X509 *
-svc_part_cert(const struct proto_msg *pm, const char *role, char *err)
+/* The first certificate of a part, to X509_free(). */
+X509 *
+agent_part_cert(const struct proto_msg *pm, const char *role, char *err)
 {
 	const struct proto_part *pp;
 
@@ -428,23 +445,29 @@ svc_part_cert(const struct proto_msg *pm, const char *role, char *err)
 	return pki_parse_cert((char *)pp->pp_data, pp->pp_len, err);
 }
 
-/* The certificates of an exchange-keys answer, checked. */
-static int
-svc_check_keys(struct agent_reader *rd, const struct proto_msg *pm,
-    X509 *signer, STACK_OF(X509) **chain, char *err)
+/*
+ * The certificates of an exchange-keys answer pm, checked: the agent
+ * certificate is for key and address, the courier-end certificate of
+ * that kind for address, both to the anchors, from the CA of signer,
+ * an FG element. *chain (the ca-chain part, or NULL) to free on 0.
+ */
+int
+agent_check_keys(const struct pki_trust *trust, const char *address,
+    EVP_PKEY *key, const struct proto_msg *pm, X509 *signer,
+    STACK_OF(X509) **chain, char *err)
 {
 	const struct proto_part *pp;
 	X509 *agent = NULL, *courier = NULL;
 	int rc = EX_DATAERR;
 
 	*chain = NULL;
-	if ((agent = svc_part_cert(pm, "agent-cert", err)) == NULL ||
-	    (courier = svc_part_cert(pm, "courier-cert", err)) == NULL ||
+	if ((agent = agent_part_cert(pm, "agent-cert", err)) == NULL ||
+	    (courier = agent_part_cert(pm, "courier-cert", err)) == NULL ||
 	    ((pp = proto_part(pm, "ca-chain")) != NULL &&
 	    (*chain = pki_parse_certs((char *)pp->pp_data, pp->pp_len,
 	    err)) == NULL))
 		goto out;
-	if (EVP_PKEY_eq(X509_get0_pubkey(agent), rd->rd_id.ci_key) != 1) {
+	if (EVP_PKEY_eq(X509_get0_pubkey(agent), key) != 1) {
 		tn_err(err, "exchange-keys: agent-cert is not for this "
 		    "agent's key");
 		goto out;
@@ -455,14 +478,13 @@ svc_check_keys(struct agent_reader *rd, const struct proto_msg *pm,
 		goto out;
 	}
 	rc = AGENT_EX_UNTRUSTED;
-	if (pki_verify(rd->rd_trust, agent, *chain, rd->rd_address,
-	    err) == -1 || pki_verify(rd->rd_trust, courier, *chain,
-	    rd->rd_address, err) == -1)
+	if (pki_verify(trust, agent, *chain, address, err) == -1 ||
+	    pki_verify(trust, courier, *chain, address, err) == -1)
 		goto out;
 	rc = AGENT_EX_COURIER;
-	if (agent_check_element(rd->rd_trust, signer, *chain, PKI_KIND_FG,
-	    agent, *chain, err) != 0 || agent_check_element(rd->rd_trust,
-	    signer, *chain, PKI_KIND_FG, courier, *chain, err) != 0)
+	if (agent_check_element(trust, signer, *chain, PKI_KIND_FG, agent,
+	    *chain, err) != 0 || agent_check_element(trust, signer, *chain,
+	    PKI_KIND_FG, courier, *chain, err) != 0)
 		goto out;
 	rc = 0;
 out:
@@ -480,35 +502,19 @@ svc_alive(struct agent_reader *rd, const char *gen, char *err)
 {
 	struct cms_id id;
 	struct proto_msg *pm = NULL;
-	unsigned char *w = NULL;
-	char date[32], *to = NULL, *msgid = NULL, *text = NULL, *a = NULL;
-	size_t len, wlen;
+	char *a = NULL;
 	int rc;
 
 	memset(&id, 0, sizeof(id));
 	if ((rc = agent_load_id(rd->rd_st, rd->rd_pass, &id, &a, err)) != 0)
 		goto out;
-	rc = EX_CONFIG;
-	if (store_get(rd->rd_st, "register-address", &to, err) == -1 ||
-	    to == NULL) {
-		tn_err(err, "no service address of the courier in the store");
+	rc = EX_SOFTWARE;
+	if ((pm = proto_msg_new(PROTO_AGENT_ALIVE)) == NULL) {
+		tn_err(err, "out of memory");
 		goto out;
 	}
-	rc = EX_SOFTWARE;
-	proto_format_time(time(NULL), date, sizeof(date));
-	if ((msgid = agent_new_id(a)) == NULL ||
-	    (pm = proto_msg_new(PROTO_AGENT_ALIVE)) == NULL ||
-	    proto_set(pm, "Id", msgid, err) == -1 ||
-	    proto_set(pm, "Date", date, err) == -1 ||
-	    proto_set(pm, "Address", a, err) == -1 ||
-	    proto_set(pm, "Generation", gen, err) == -1 ||
-	    proto_set(pm, "Agent-Version", AGENT_VERSION, err) == -1 ||
-	    proto_format(pm, &text, &len, err) == -1 ||
-	    cms_wrap((unsigned char *)text, len, &id, rd->rd_courier, 0, &w,
-	    &wlen, err) == -1)
-		goto out;
-	if ((rc = agent_submit(rd->rd_net, TMAIL_SERVICE, a, &to, 1, msgid,
-	    w, wlen, err)) != 0)
+	if ((rc = agent_mail_courier(rd->rd_net, rd->rd_st, &id, a,
+	    rd->rd_courier, pm, gen, err)) != 0)
 		goto out;
 	rc = store_put(rd->rd_st, "alive-sent", gen, err) == -1 ?
 	    EX_SOFTWARE : 0;
@@ -516,10 +522,6 @@ out:
 	agent_free_id(&id);
 	proto_msg_free(pm);
 	free(a);
-	free(to);
-	free(msgid);
-	free(text);
-	free(w);
 	return rc;
 }
 
@@ -531,18 +533,15 @@ svc_install(struct agent_reader *rd, const struct proto_msg *pm,
 	const struct proto_part *ch;
 	int rc;
 
-	if ((rc = svc_check_keys(rd, pm, signer, &chain, err)) != 0)
+	if ((rc = agent_check_keys(rd->rd_trust, rd->rd_address,
+	    rd->rd_id.ci_key, pm, signer, &chain, err)) != 0)
 		return rc;
 	ch = proto_part(pm, "ca-chain");
 	rc = EX_SOFTWARE;
-	if (store_put(rd->rd_st, "cert", (char *)proto_part(pm,
-	    "agent-cert")->pp_data, err) == -1 ||
-	    store_put(rd->rd_st, "chain", ch != NULL ? (char *)ch->pp_data :
-	    "", err) == -1 ||
-	    store_put(rd->rd_st, "courier-cert", (char *)proto_part(pm,
-	    "courier-cert")->pp_data, err) == -1 ||
-	    store_put(rd->rd_st, "generation", proto_get(pm, "Generation"),
-	    err) == -1)
+	if (store_install(rd->rd_st, proto_get(pm, "Generation"),
+	    (char *)proto_part(pm, "agent-cert")->pp_data, ch != NULL ?
+	    (char *)ch->pp_data : NULL, (char *)proto_part(pm,
+	    "courier-cert")->pp_data, err) == -1)
 		goto out;
 	rc = reader_reload(rd, err);
 	if (rc == 0)
@@ -554,12 +553,56 @@ out:
 	return rc;
 }
 
+/* store_old_each(): keeps the generation, the oldest comes last. */
+static int
+svc_oldest(const struct store_old *so, void *arg)
+{
+	*(unsigned long *)arg = so->so_generation;
+	return 0;
+}
+
+/*
+ * The generation the agent registered with, 0 while it has no
+ * certificate: the one agent-alive was sent for, else the oldest the
+ * store holds (an old generation, "generation", 1 after import).
+ */
+static int
+svc_registered(struct agent_reader *rd, const char *sent,
+    const char *have, unsigned long *reg, char *err)
+{
+	char *cert = NULL;
+
+	*reg = 0;
+	if (sent != NULL) {
+		*reg = strtoul(sent, NULL, 10);
+		return 0;
+	}
+	if (store_get(rd->rd_st, "cert", &cert, err) == -1)
+		return -1;
+	if (cert != NULL) {
+		*reg = have != NULL ? strtoul(have, NULL, 10) : 1;
+		if (store_old_each(rd->rd_st, svc_oldest, reg, err) == -1) {
+			free(cert);
+			return -1;
+		}
+	}
+	free(cert);
+	return 0;
+}
+
+/*
+ * An exchange-keys by mail is registration's answer: once registered,
+ * only a resend of it (the generation registered with) is taken. A
+ * rekey's answer comes through the background (tandem fetch, rekey.c),
+ * after the new certificate was offered to it.
+ */
 static int
 svc_exchange(struct agent_reader *rd, const struct proto_msg *pm,
     X509 *signer, char *err)
 {
 	char *have = NULL, *sent = NULL;
 	const char *gen = proto_get(pm, "Generation");
+	unsigned long reg;
 	int rc = EX_DATAERR;
 
 	if (strcasecmp(proto_get(pm, "Address"), rd->rd_address) != 0) {
@@ -573,11 +616,20 @@ svc_exchange(struct agent_reader *rd, const struct proto_msg *pm,
 	}
 	rc = EX_SOFTWARE;
 	if (store_get(rd->rd_st, "generation", &have, err) == -1 ||
-	    store_get(rd->rd_st, "alive-sent", &sent, err) == -1)
+	    store_get(rd->rd_st, "alive-sent", &sent, err) == -1 ||
+	    svc_registered(rd, sent, have, &reg, err) == -1)
 		goto out;
+	rc = EX_DATAERR;
+	if (reg != 0 && strtoul(gen, NULL, 10) != reg) {
+		tn_err(err, "refused: exchange-keys for generation %s by mail, "
+		    "but this agent registered with generation %lu: a new "
+		    "generation is taken only from the background, by "
+		    "\"tandem fetch\"; nothing changed", gen, reg);
+		goto out;
+	}
 	rc = 0;
 	if (have != NULL && strtoul(have, NULL, 10) > strtoul(gen, NULL, 10))
-		goto out;		/* an old answer */
+		goto out;		/* registration's, after a rekey */
 	if ((have == NULL || strcmp(have, gen) != 0) &&
 	    (rc = svc_install(rd, pm, signer, err)) != 0)
 		goto out;
@@ -628,9 +680,9 @@ agent_service(struct agent_reader *rd, const struct tmail *tm, char *err)
 	enum cms_fail fail;
 	int rc;
 
-	if (cms_unwrap(tm->tm_der, tm->tm_derlen, &rd->rd_id,
-	    pki_trust_store(rd->rd_trust), &out, &outlen, &signer, &certs,
-	    &fail, err) == -1) {
+	if (agent_unwrap(rd->rd_st, rd->rd_pass, &rd->rd_id,
+	    pki_trust_store(rd->rd_trust), tm->tm_der, tm->tm_derlen, &out,
+	    &outlen, &signer, &certs, &fail, err) == -1) {
 		rc = fail == CMS_FAIL_CHAIN ? AGENT_EX_UNTRUSTED :
 		    fail == CMS_FAIL_INTERNAL ? EX_SOFTWARE : EX_DATAERR;
 		goto out;

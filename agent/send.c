@@ -20,7 +20,13 @@
  *	agent_session() and agent_session_free() (also used by fetch)
  *	open the store, decrypt the identity, load the courier-end
  *	certificate and the anchors, and set up the network with the TLS
- *	identity. agent_session_free() accepts a zeroed struct.
+ *	identity; the session keeps the local password (as_pass, wiped
+ *	by agent_session_free()) for what a fetch may decrypt or make
+ *	(old generations' keys, the next key of a rekey).
+ *	agent_session_reload() reads the identity and the courier-end
+ *	certificate again, and gives the network the new TLS identity
+ *	(after a rekey). agent_session_free() accepts a zeroed struct
+ *	and one that failed to open.
  *
  *	agent_post() POSTs a wrap to the background at path (send, revoke,
  *	and fetch's word after a revoke) and sorts the answer: 0 for 200
@@ -109,29 +115,54 @@ int
 agent_session(struct agent_session *as, const struct agent_opts *o,
     char *err)
 {
-	char *pass = NULL;
 	int rc;
 
 	memset(as, 0, sizeof(*as));
-	if ((rc = agent_password(o, &pass)) != 0) {
+	if ((rc = agent_password(o, &as->as_pass)) != 0) {
 		tn_err(err, "no password");
+		return rc;
+	}
+	rc = EX_OSERR;
+	if ((as->as_dir = strdup(o->o_dir)) == NULL) {
+		tn_err(err, "out of memory");
 		return rc;
 	}
 	rc = EX_NOINPUT;
 	if ((as->as_st = store_open(o->o_dir, 0, err)) == NULL)
-		goto out;
-	if ((rc = agent_load_id(as->as_st, pass, &as->as_id, &as->as_address,
-	    err)) != 0 || (rc = session_courier(as, err)) != 0)
-		goto out;
+		return rc;
+	if ((rc = agent_load_id(as->as_st, as->as_pass, &as->as_id,
+	    &as->as_address, err)) != 0 ||
+	    (rc = session_courier(as, err)) != 0)
+		return rc;
 	rc = EX_CONFIG;
 	if ((as->as_trust = agent_trust(o->o_dir, err)) == NULL)
-		goto out;
-	rc = session_net(as, o, err);
-out:
-	if (pass != NULL)
-		OPENSSL_cleanse(pass, strlen(pass));
-	free(pass);
-	return rc;
+		return rc;
+	return session_net(as, o, err);
+}
+
+/*
+ * After a rekey: the identity, the courier-end certificate and the
+ * TLS client identity again from the store.
+ */
+int
+agent_session_reload(struct agent_session *as, char *err)
+{
+	char path[1024];
+	int rc;
+
+	agent_free_id(&as->as_id);
+	free(as->as_address);
+	as->as_address = NULL;
+	sk_X509_pop_free(as->as_rcpts, X509_free);
+	as->as_rcpts = NULL;
+	if ((rc = agent_load_id(as->as_st, as->as_pass, &as->as_id,
+	    &as->as_address, err)) != 0 ||
+	    (rc = session_courier(as, err)) != 0)
+		return rc;
+	if (store_path(as->as_dir, "anchors.pem", path, sizeof(path)) == -1 ||
+	    net_identity(as->as_net, &as->as_id, path, err) == -1)
+		return EX_CONFIG;
+	return 0;
 }
 
 void
@@ -143,6 +174,10 @@ agent_session_free(struct agent_session *as)
 	agent_free_id(&as->as_id);
 	free(as->as_address);
 	store_close(as->as_st);
+	if (as->as_pass != NULL)
+		OPENSSL_cleanse(as->as_pass, strlen(as->as_pass));
+	free(as->as_pass);
+	free(as->as_dir);
 	memset(as, 0, sizeof(*as));
 }
 

@@ -35,6 +35,27 @@
  *	their first date, the rows of one in the order they were
  *	recorded; the strings are the store's until fn returns.
  *
+ *	store_install() makes the certificates given (chain NULL: none)
+ *	the current ones of generation gen, "generation" included, in
+ *	one transaction: registration's answer (register.c).
+ *
+ *	Table old_keys keeps the generations replaced by a rekey, for
+ *	reading only: the encrypted key, the certificate, its chain and
+ *	the courier-end certificate of each, and when it was retired.
+ *	store_rekey_install() makes the next key of config (next-key,
+ *	next-pubkey, next-generation, see rekey.c) the current one with
+ *	the certificates given, in one transaction: the current key,
+ *	cert, chain and courier-cert go into old_keys under the current
+ *	generation (config "generation", 1 when absent: an agent set up
+ *	by import), the next ones become current with the certificates
+ *	as store_install() sets them, the next-* names are deleted and
+ *	"rekey-complete-pending" is set to the new generation.
+ *	store_old_each() calls fn for each old
+ *	generation, the newest first, until fn returns 1, and returns
+ *	what fn last returned (0 or 1), -1 on a store error (the strings
+ *	are the store's until fn returns).
+ *	store_del() deletes a named value; an absent one is no error.
+ *
  *	Every connection sets PRAGMA secure_delete = ON (SQLite's own
  *	default is off, though some distributions build it on): what is
  *	deleted or overwritten, a forgotten content key or a replaced
@@ -76,7 +97,11 @@ static const char store_schema[] =
     "CREATE TABLE IF NOT EXISTS sent ("
     " msgid TEXT NOT NULL, recipient TEXT NOT NULL COLLATE NOCASE,"
     " sent_at INTEGER, state TEXT NOT NULL, at INTEGER NOT NULL,"
-    " reason TEXT, PRIMARY KEY (msgid, recipient));";
+    " reason TEXT, PRIMARY KEY (msgid, recipient));"
+    "CREATE TABLE IF NOT EXISTS old_keys ("
+    " generation INTEGER PRIMARY KEY, key TEXT NOT NULL,"
+    " cert TEXT NOT NULL, chain TEXT, courier_cert TEXT,"
+    " retired INTEGER NOT NULL);";
 
 int
 store_path(const char *dir, const char *name, char *buf, size_t len)
@@ -192,6 +217,13 @@ store_put(struct store *st, const char *name, const char *value, char *err)
 {
 	return store_run(st, "INSERT OR REPLACE INTO config (name, value) "
 	    "VALUES (?1, ?2)", name, value, err);
+}
+
+int
+store_del(struct store *st, const char *name, char *err)
+{
+	return store_run(st, "DELETE FROM config WHERE name = ?1", name, NULL,
+	    err);
 }
 
 int
@@ -455,6 +487,119 @@ store_sent_each(struct store *st, const char *msgid,
 		goto out;
 	}
 	rc = 0;
+out:
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+/* The SQL of store_rekey_install(), after BEGIN; ?1 the new generation. */
+static const char *const store_install_sql[] = {
+	"INSERT OR REPLACE INTO old_keys (generation, key, cert, chain, "
+	"courier_cert, retired) SELECT coalesce((SELECT CAST(value AS "
+	"INTEGER) FROM config WHERE name = 'generation'), 1), k.value, "
+	"c.value, (SELECT value FROM config WHERE name = 'chain'), "
+	"(SELECT value FROM config WHERE name = 'courier-cert'), "
+	"strftime('%s','now') FROM config k, config c "
+	"WHERE k.name = 'key' AND c.name = 'cert'",
+	"UPDATE config SET value = (SELECT value FROM config WHERE name = "
+	"'next-key') WHERE name = 'key'",
+	"UPDATE config SET value = (SELECT value FROM config WHERE name = "
+	"'next-pubkey') WHERE name = 'pubkey'",
+	"DELETE FROM config WHERE name IN ('next-key', 'next-pubkey', "
+	"'next-generation')",
+	"INSERT OR REPLACE INTO config (name, value) VALUES "
+	"('rekey-complete-pending', ?1)",
+};
+
+/* The certificates of generation gen become current; no transaction. */
+static int
+store_certs_put(struct store *st, const char *gen, const char *cert,
+    const char *chain, const char *courier, char *err)
+{
+	if (store_put(st, "cert", cert, err) == -1 ||
+	    store_put(st, "chain", chain != NULL ? chain : "", err) == -1 ||
+	    store_put(st, "courier-cert", courier, err) == -1 ||
+	    store_put(st, "generation", gen, err) == -1)
+		return -1;
+	return 0;
+}
+
+int
+store_install(struct store *st, const char *gen, const char *cert,
+    const char *chain, const char *courier, char *err)
+{
+	if (store_run(st, "BEGIN", NULL, NULL, err) == -1)
+		return -1;
+	if (store_certs_put(st, gen, cert, chain, courier, err) == -1 ||
+	    store_run(st, "COMMIT", NULL, NULL, err) == -1) {
+		sqlite3_exec(st->st_db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_rekey_install(struct store *st, const char *gen, const char *cert,
+    const char *chain, const char *courier, char *err)
+{
+	char *next = NULL;
+	size_t i;
+	int rc = -1;
+
+	if (store_run(st, "BEGIN", NULL, NULL, err) == -1)
+		return -1;
+	if (store_get(st, "next-key", &next, err) == -1)
+		goto out;
+	if (next == NULL) {
+		tn_err(err, "store: no next key to install");
+		goto out;
+	}
+	for (i = 0; i < sizeof(store_install_sql) /
+	    sizeof(store_install_sql[0]); i++)
+		if (store_run(st, store_install_sql[i], i == 4 ? gen : NULL,
+		    NULL, err) == -1)
+			goto out;
+	if (store_certs_put(st, gen, cert, chain, courier, err) == -1 ||
+	    store_run(st, "COMMIT", NULL, NULL, err) == -1)
+		goto out;
+	rc = 0;
+out:
+	free(next);
+	if (rc == -1)
+		sqlite3_exec(st->st_db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+int
+store_old_each(struct store *st, int (*fn)(const struct store_old *, void *),
+    void *arg, char *err)
+{
+	struct store_old so;
+	sqlite3_stmt *stmt;
+	int rc = -1, r = 0, step = SQLITE_DONE;
+
+	if ((stmt = store_prepare(st, "SELECT generation, key, cert, chain, "
+	    "courier_cert FROM old_keys ORDER BY generation DESC", NULL, NULL,
+	    err)) == NULL)
+		return -1;
+	while (r == 0 && (step = sqlite3_step(stmt)) == SQLITE_ROW) {
+		so.so_generation = (unsigned long)sqlite3_column_int64(stmt,
+		    0);
+		so.so_key = (const char *)sqlite3_column_text(stmt, 1);
+		so.so_cert = (const char *)sqlite3_column_text(stmt, 2);
+		so.so_chain = (const char *)sqlite3_column_text(stmt, 3);
+		so.so_courier = (const char *)sqlite3_column_text(stmt, 4);
+		if (so.so_key == NULL || so.so_cert == NULL) {
+			tn_err(err, "store: out of memory");
+			goto out;
+		}
+		r = fn(&so, arg);
+	}
+	if (r == 0 && step != SQLITE_DONE) {
+		tn_err(err, "store: %s", sqlite3_errmsg(st->st_db));
+		goto out;
+	}
+	rc = r;
 out:
 	sqlite3_finalize(stmt);
 	return rc;

@@ -1,6 +1,7 @@
 /*
  * NAME
- *	account.c - tandemctl account add, check-key, repin; keybox new
+ *	account.c - tandemctl account add, check-key, repin, rekey;
+ *	keybox new
  * SYNOPSIS
  *	int	ctl_account(int argc, char **argv);
  *	int	ctl_keybox(int argc, char **argv);
@@ -21,7 +22,18 @@
  *	account repin, on the background database, pins the agent
  *	certificate the foreground now has for an active account
  *	(agent_pins, sql/bg/006): the operator's word for a change the
- *	background refused to believe on its own.
+ *	background refused to believe on its own. In the same
+ *	transaction it deletes the address's offers (agent_pin_offers,
+ *	sql/bg/010): an offer made by the certificate pinned before
+ *	(maybe a stolen key) must not outlive it. The sha256 it prints
+ *	is that of the certificate's DER from bg/010 on (what the help
+ *	desk sees), of its PEM text before.
+ *
+ *	account rekey, on the foreground database, records a rekey of an
+ *	active account asked by the operator (rekeys, sql/fg/006; state
+ *	requested, the generation after the newest); the milter sends
+ *	the notice within seconds (doc/flows.md 8). One already open is
+ *	refused, naming its state.
  *
  *	keybox new writes a fresh keybox key file (64 hex digits and a
  *	newline, mode 0600); it refuses to overwrite a file.
@@ -439,10 +451,16 @@ static int
 acct_repin(int argc, char **argv)
 {
 	struct acct_opts o;
+	static const char pin[] = "INSERT INTO agent_pins (address, "
+	    "agent_cert) SELECT address, agent_cert FROM accounts WHERE "
+	    "address = lower($1) AND status = 'active' AND agent_cert IS NOT "
+	    "NULL ON CONFLICT (address) DO UPDATE SET agent_cert = "
+	    "EXCLUDED.agent_cert, pinned_at = now() RETURNING ";
+	char sql[sizeof(pin) + 64];
 	const char *params[1];
 	PGconn *conn = NULL;
 	PGresult *res = NULL;
-	int status = EX_SOFTWARE, ok = 0;
+	int status = EX_SOFTWARE, ok = 0, offers;
 
 	if (acct_parse(argc, argv, &o) == -1)
 		return EX_USAGE;
@@ -453,24 +471,23 @@ acct_repin(int argc, char **argv)
 	if ((conn = ctl_connect(o.ao_db)) == NULL)
 		return EX_UNAVAILABLE;
 	if ((res = ctl_sql(conn, "SELECT to_regclass('agent_pins') IS NOT "
-	    "NULL", 0, NULL)) == NULL)
+	    "NULL, to_regclass('agent_pin_offers') IS NOT NULL", 0,
+	    NULL)) == NULL)
 		goto out;
 	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
 		status = ctl_fail(EX_DATAERR, "no agent_pins here: repin runs "
 		    "on a background database migrated to bg/006");
 		goto out;
 	}
+	offers = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+	snprintf(sql, sizeof(sql), "%s%s", pin, offers ?
+	    "tandem_cert_sha256(agent_cert)" :
+	    "encode(sha256(convert_to(agent_cert, 'UTF8')), 'hex')");
 	PQclear(res);
 	res = NULL;
 	if (ctl_begin(conn) == -1)
 		goto out;
-	if ((res = ctl_sql(conn, "INSERT INTO agent_pins (address, "
-	    "agent_cert) SELECT address, agent_cert FROM accounts WHERE "
-	    "address = lower($1) AND status = 'active' AND agent_cert IS NOT "
-	    "NULL ON CONFLICT (address) DO UPDATE SET agent_cert = "
-	    "EXCLUDED.agent_cert, pinned_at = now() RETURNING "
-	    "encode(sha256(convert_to(agent_cert, 'UTF8')), 'hex')", 1,
-	    params)) == NULL)
+	if ((res = ctl_sql(conn, sql, 1, params)) == NULL)
 		goto end;
 	if (PQntuples(res) != 1) {
 		status = ctl_fail(EX_DATAERR, "%s: no active account with an "
@@ -484,6 +501,91 @@ acct_repin(int argc, char **argv)
 	    "= now() WHERE address = lower($1) AND resolved_at IS NULL", 1,
 	    params)) == NULL)
 		goto end;
+	PQclear(res);
+	res = NULL;
+	if (offers && (res = ctl_sql(conn, "DELETE FROM agent_pin_offers "
+	    "WHERE address = lower($1)", 1, params)) == NULL)
+		goto end;
+	ok = 1;
+end:
+	if (ctl_end(conn, ok) == 0 && ok)
+		status = 0;
+out:
+	PQclear(res);
+	PQfinish(conn);
+	return status;
+}
+
+/*
+ * "account rekey --db FGCONNINFO [--address] A [--reason TEXT]": a rekey
+ * asked by the operator, for the milter to notice (doc/flows.md 8).
+ */
+static int
+acct_rekey(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ "address", required_argument, NULL, 'a' },
+		{ "reason", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *db = NULL, *address = NULL, *reason = "";
+	const char *params[3];
+	PGconn *conn = NULL;
+	PGresult *res = NULL;
+	int c, status = EX_SOFTWARE, ok = 0;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd': db = optarg; break;
+		case 'a': address = optarg; break;
+		case 'r': reason = optarg; break;
+		default: return EX_USAGE;
+		}
+	}
+	if (address == NULL && optind < argc)
+		address = argv[optind++];
+	if (optind != argc)
+		return ctl_fail(EX_USAGE, "unexpected argument \"%s\"",
+		    argv[optind]);
+	if (db == NULL || address == NULL)
+		return ctl_fail(EX_USAGE, "account rekey needs --db FGCONNINFO "
+		    "and an address");
+	if (strlen(reason) > 200 || strpbrk(reason, "\r\n") != NULL)
+		return ctl_fail(EX_USAGE, "--reason: one line of at most 200 "
+		    "characters");
+	params[0] = address;
+	params[1] = reason;
+	if ((conn = ctl_connect(db)) == NULL)
+		return EX_UNAVAILABLE;
+	if (ctl_begin(conn) == -1)
+		goto out;
+	if ((res = ctl_sql(conn, "SELECT r.state, r.generation FROM rekeys r "
+	    "WHERE r.address = lower($1) AND r.state NOT IN ('complete', "
+	    "'cancelled')", 1, params)) == NULL)
+		goto end;
+	if (PQntuples(res) > 0) {
+		status = ctl_fail(EX_DATAERR, "%s: a rekey to generation %s is "
+		    "already open (%s)", address, PQgetvalue(res, 0, 1),
+		    PQgetvalue(res, 0, 0));
+		goto end;
+	}
+	PQclear(res);
+	if ((res = ctl_sql(conn, "INSERT INTO rekeys (address, generation, "
+	    "requested_by, reason) SELECT address, "
+	    "tandem_generation(address) + 1, 'operator', $2 FROM accounts "
+	    "WHERE address = lower($1) AND status = 'active' AND agent_cert "
+	    "IS NOT NULL AND tandem_generation(address) IS NOT NULL "
+	    "RETURNING generation", 2, params)) == NULL)
+		goto end;
+	if (PQntuples(res) != 1) {
+		status = ctl_fail(EX_DATAERR, "%s: no active account with an "
+		    "agent certificate", address);
+		goto end;
+	}
+	printf("account %s rekey to generation %s requested\n", address,
+	    PQgetvalue(res, 0, 0));
 	ok = 1;
 end:
 	if (ctl_end(conn, ok) == 0 && ok)
@@ -503,7 +605,10 @@ ctl_account(int argc, char **argv)
 		return acct_check_key(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "repin") == 0)
 		return acct_repin(argc - 1, argv + 1);
-	return ctl_fail(EX_USAGE, "account: give add, check-key or repin");
+	if (argc >= 2 && strcmp(argv[1], "rekey") == 0)
+		return acct_rekey(argc - 1, argv + 1);
+	return ctl_fail(EX_USAGE, "account: give add, check-key, repin or "
+	    "rekey");
 }
 
 int

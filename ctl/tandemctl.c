@@ -13,6 +13,7 @@
  *	tandemctl account check-key --db CONNINFO --address A
  *		--keybox-key FILE
  *	tandemctl account repin --db BGCONNINFO --address A
+ *	tandemctl account rekey --db FGCONNINFO [--address] A [--reason TEXT]
  *	tandemctl keybox new FILE
  *	tandemctl intro add --db CONNINFO --cert CRT --chain PEM
  *		--anchors PEM
@@ -57,6 +58,8 @@ ctl_usage(void)
 	    "       tandemctl account check-key --db CONNINFO --address A "
 	    "--keybox-key FILE\n"
 	    "       tandemctl account repin --db BGCONNINFO --address A\n"
+	    "       tandemctl account rekey --db FGCONNINFO [--address] A "
+	    "[--reason TEXT]\n"
 	    "       tandemctl keybox new FILE\n"
 	    "       tandemctl invite --conf FILE --address A [--db CONNINFO]\n"
 	    "       tandemctl intro add --db CONNINFO --cert CRT --chain PEM "

@@ -95,6 +95,9 @@ static cfg_opt_t conf_hygiene_opts[] = {
 	CFG_INT_CB("clock_skew", 600, CFGF_NONE, conf_parse_duration),
 	CFG_INT_CB("history_limit", 30 * DAY, CFGF_NONE,
 	    conf_parse_duration),
+	CFG_INT_CB("rekey_after", 0, CFGF_NONE, conf_parse_duration),
+	CFG_INT("rekey_batch", 10, CFGF_NONE),
+	CFG_INT_CB("rekey_grace", 7 * DAY, CFGF_NONE, conf_parse_duration),
 	CFG_END()
 };
 
@@ -131,6 +134,9 @@ static const struct {
 	{ "hygiene", "clock_skew", 0, DAY },
 	{ "tls", "expiry_warning", 0, 365 * DAY },
 	{ "hygiene", "history_limit", 1, 3650 * DAY },
+	{ "hygiene", "rekey_after", 0, 3650 * DAY },
+	{ "hygiene", "rekey_batch", 1, 1000 },
+	{ "hygiene", "rekey_grace", 0, 365 * DAY },
 };
 
 static const struct {
@@ -702,6 +708,9 @@ conf_copy(cfg_t *cfg, struct conf *cf, char *err)
 	cf->cf_clock_skew = cfg_getint(hy, "clock_skew");
 	cf->cf_expiry_warning = cfg_getint(tls, "expiry_warning");
 	cf->cf_history_limit = cfg_getint(hy, "history_limit");
+	cf->cf_rekey_after = cfg_getint(hy, "rekey_after");
+	cf->cf_rekey_batch = (int)cfg_getint(hy, "rekey_batch");
+	cf->cf_rekey_grace = cfg_getint(hy, "rekey_grace");
 	return 0;
 }
 

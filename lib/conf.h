@@ -20,7 +20,8 @@
  *	place of the file.
  *
  *	Durations (cf_hold_limit, cf_purge_interval, cf_replay_window,
- *	cf_clock_skew, cf_expiry_warning, cf_history_limit) are in seconds;
+ *	cf_clock_skew, cf_expiry_warning, cf_history_limit, cf_rekey_after,
+ *	cf_rekey_grace) are in seconds;
  *	host:port options are split into cf_*_host (a string) and
  *	cf_*_port. In cf_agent_maildir and cf_agent_store a leading "~/"
  *	is replaced by $HOME at load time. Domains are lower-cased.
@@ -108,6 +109,9 @@ struct conf {
 	long		 cf_replay_window;	/* ids kept, oldest Date taken */
 	long		 cf_clock_skew;		/* latest Date taken: now + */
 	long		 cf_history_limit;	/* help-desk history kept */
+	long		 cf_rekey_after;	/* agent cert age; 0: never */
+	int		 cf_rekey_batch;	/* rekeys started a sweep */
+	long		 cf_rekey_grace;	/* old generation accepted */
 
 	/* agent */
 	char		*cf_submission_host;

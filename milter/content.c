@@ -129,15 +129,14 @@ content_open(struct msg *mc, PGconn *db, struct tmail *tm,
 	src.cs_recall = objcache_chain_recall;
 	src.cs_remember = objcache_chain_remember;
 	src.cs_ctx = fg->fg_cache;
-	if (cms_unwrap_from(tm->tm_der, tm->tm_derlen, &id,
-	    pki_trust_store(fg->fg_trust), &src, sealed, sealedlen, &signer,
-	    &certs, &fail, err) == -1) {
+	if ((found = rekey_unwrap(fg, db, mc->mc_sender, tm, &id, agent, &src,
+	    sealed, sealedlen, &signer, &certs, &fail, err)) == -1) {
 		msg_fail(mc, fail == CMS_FAIL_INTERNAL ? MSG_TEMP : MSG_PERM,
 		    "%s bad Tandem content: %s", fail == CMS_FAIL_INTERNAL ?
 		    "4.3.0" : fail_code(fail), err);
 		goto out;
 	}
-	if (X509_cmp(signer, agent) != 0 ||
+	if (found == 1 ||
 	    content_verify(fg, signer, certs, mc->mc_sender, err) == -1) {
 		msg_fail(mc, MSG_PERM, "5.7.7 the signer is not the agent of "
 		    "%s", mc->mc_sender);

@@ -32,7 +32,7 @@ fgdb_id_free(struct cms_id *id)
 
 /*
  * The courier-end identity of an account (its current key, opened with
- * the keybox) and its agent certificate: an active account, or with
+ * the keybox; not the new generation of a rekey still in progress) and its agent certificate: an active account, or with
  * pending_ok a pending one too (the service path: its agent-alive is
  * what makes it active). 0; 1 when there is no such account; 2 when it
  * is pending and pending_ok is 0; -1 on an internal failure.
@@ -53,7 +53,8 @@ fgdb_account_id(const struct fg *fg, PGconn *db, const char *address,
 	    "a.status FROM accounts a JOIN account_keys k USING (address) "
 	    "WHERE a.address = $1 AND a.status IN ('active', 'pending') AND "
 	    "k.retired_at IS NULL AND a.courier_cert IS NOT NULL AND "
-	    "a.agent_cert IS NOT NULL ORDER BY k.generation DESC LIMIT 1",
+	    "a.agent_cert IS NOT NULL AND k.generation = "
+	    "tandem_generation(a.address)",
 	    1, p, NULL, &r, err) == -1)
 		goto out;
 	if (PQntuples(r) == 0) {

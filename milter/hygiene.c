@@ -23,9 +23,14 @@
  *	invitations (a rejected one once past its expiry: its token
  *	serves until then), refusals.
  *
+ *	Then it records the rekeys due by policy (rekey_policy()).
+ *
  *	hygiene_beat(), called by the sender thread every
  *	HYGIENE_BEAT seconds, updates the heartbeat row, which replicates
- *	to the background: its age there is the replication lag.
+ *	to the background: its age there is the replication lag; then,
+ *	in a transaction, it sends the notices of requested rekeys
+ *	(rekey_notices()), so that an operator's rekey goes out within
+ *	seconds.
  * DIAGNOSTICS
  *	0, or -1 with the reason in err (nothing is changed then; the
  *	next run tries again).
@@ -192,6 +197,8 @@ hygiene_purge(const struct fg *fg, PGconn *db, char *err)
 		goto out;
 	if (n > 0)
 		log_info("hygiene seen_messages purged=%ld", n);
+	if (rekey_policy(fg, db, err) == -1)
+		goto out;
 	rc = hygiene_history(fg, db, err);
 out:
 	PQclear(r);
@@ -230,7 +237,8 @@ hygiene_beat(const struct fg *fg, char *err)
 		goto out;
 	}
 	if (db_run(db, "UPDATE heartbeat SET beat_at = now() WHERE id = 1", 0,
-	    NULL, err) == -1)
+	    NULL, err) == -1 || db_begin(db, err) == -1 ||
+	    rekey_notices(fg, db, err) == -1 || db_commit(db, err) == -1)
 		goto out;
 	rc = 0;
 out:

@@ -32,6 +32,7 @@ milter_tandem_milter_SOURCES = \
 	milter/fgfed.h \
 	milter/fgdb.c \
 	milter/hygiene.c \
+	milter/rekey.c \
 	milter/milter.h \
 	milter/objcache.c \
 	milter/outbox.c \
@@ -49,9 +50,15 @@ check_PROGRAMS += t/milter-regmail
 t_milter_regmail_CFLAGS = $(AM_CFLAGS) $(TANDEM_CFLAGS)
 t_milter_regmail_SOURCES = t/milter-regmail.c
 t_milter_regmail_LDADD = $(TANDEM_LIBS)
+check_PROGRAMS += t/milter-svcmail
+t_milter_svcmail_CFLAGS = $(AM_CFLAGS) $(TANDEM_CFLAGS)
+t_milter_svcmail_SOURCES = t/milter-svcmail.c
+t_milter_svcmail_LDADD = $(TANDEM_LIBS)
 
 TESTS += t/0510-milter-registration.sh
 EXTRA_DIST += t/0510-milter-registration.sh
+TESTS += t/0515-milter-rekey.sh t/0680-e2e-rekey.sh
+EXTRA_DIST += t/0515-milter-rekey.sh t/0680-e2e-rekey.sh
 TESTS += t/0530-milter-hygiene.sh
 EXTRA_DIST += t/0530-milter-hygiene.sh
 TESTS += t/0520-milter-database-down.sh

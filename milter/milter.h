@@ -74,6 +74,8 @@
 
 struct objcache;
 struct pool;
+struct proto_msg;
+struct proto_part;
 
 struct fg {
 	struct conf		*fg_conf;
@@ -136,6 +138,34 @@ int	msg_process(struct msg *);
 int	msg_db_write(struct msg *, PGconn *);
 int	content_process(struct msg *, PGconn *, struct tmail *);
 int	service_process(struct msg *, PGconn *, struct tmail *);
+
+/* A generation's keys, as service_issue() made them. */
+struct issued {
+	char		*is_key;	/* PEM, wiped by service_issued_free() */
+	char		*is_ccert;	/* PEM, courier-end */
+	char		*is_acert;	/* PEM, agent */
+	unsigned char	*is_sealed;	/* the key, sealed (keybox.h) */
+	size_t		 is_sealedlen;
+	char		*is_serial;	/* of is_ccert, hex */
+};
+
+int	service_issue(const struct fg *, const char *, const char *,
+	    struct issued *, char *);
+void	service_issued_free(struct issued *);
+int	service_exchange_text(const struct fg *, const char *, const char *,
+	    const char *, const char *, char *, char **, size_t *, char *);
+int	service_csr(const struct proto_part *, const char *, char *);
+
+int	rekey_unwrap(const struct fg *, PGconn *, const char *,
+	    const struct tmail *, const struct cms_id *, X509 *,
+	    const struct cms_certsrc *, unsigned char **, size_t *, X509 **,
+	    STACK_OF(X509) **, enum cms_fail *, char *);
+int	rekey_exchange(struct msg *, PGconn *, const struct proto_msg *,
+	    X509 *, X509 *);
+int	rekey_complete(struct msg *, PGconn *, const struct proto_msg *,
+	    X509 *, X509 *);
+int	rekey_notices(const struct fg *, PGconn *, char *);
+int	rekey_policy(const struct fg *, PGconn *, char *);
 
 int	fgdb_account_id(const struct fg *, PGconn *, const char *, int,
 	    struct cms_id *, X509 **, char *);

@@ -7,8 +7,9 @@
  *	a pending account and queues the exchange-keys answer; any other
  *	kind is a wrap agent -> courier from a registered agent, of which
  *	agent-alive activates the account and releases its held mail,
- *	and invitation-reject introduces this FG to the inviting one
- *	(fed_reject()).
+ *	invitation-reject introduces this FG to the inviting one
+ *	(fed_reject()), and exchange-keys and rekeying-complete replace
+ *	the account's keys (rekey.c).
  *	The service mailbox is then removed from the recipients, or the
  *	mail discarded when nobody else is left. The statements (db.h)
  *	run in the transaction msg_process() began and commits.
@@ -88,7 +89,7 @@ out:
 }
 
 /* The CSR: parsed, self-signature checked, for address only. */
-static int
+int
 service_csr(const struct proto_part *pp, const char *address, char *err)
 {
 	X509_REQ *req = NULL;
@@ -142,40 +143,60 @@ service_token(struct msg *mc, PGconn *db, const char *token,
 	return 0;
 }
 
-/* exchange-keys (generation 1) wrapped to the agent, into outbox. */
-static int
-service_answer(struct msg *mc, PGconn *db, const char *address,
-    const char *ccert, const char *acert, char *err)
+/*
+ * The text of an exchange-keys answer: generation gen of address, both
+ * certificates and the chain; its new Id in id (TN_MAX_MSGID + 1).
+ */
+int
+service_exchange_text(const struct fg *fg, const char *address,
+    const char *gen, const char *ccert, const char *acert, char *id,
+    char **body, size_t *blen, char *err)
 {
-	const struct fg *fg = mc->mc_fg;
-	const char *box = fg->fg_conf->cf_service_mailbox;
 	struct proto_msg *pm = NULL;
-	struct tmail_head th;
-	char id[TN_MAX_MSGID + 1], now[32], *body = NULL;
-	size_t blen;
-	X509 *x = NULL;
+	char now[32];
 	int rc = -1;
 
 	proto_format_time(time(NULL), now, sizeof(now));
-	if (tmail_msgid(box, id, sizeof(id)) == -1 ||
+	if (tmail_msgid(fg->fg_conf->cf_service_mailbox, id,
+	    TN_MAX_MSGID + 1) == -1 ||
 	    (pm = proto_msg_new(PROTO_EXCHANGE_KEYS)) == NULL) {
 		tn_err(err, "out of memory");
 		goto out;
 	}
 	if (proto_set(pm, "Id", id, err) || proto_set(pm, "Date", now, err) ||
 	    proto_set(pm, "Address", address, err) ||
-	    proto_set(pm, "Generation", "1", err) ||
+	    proto_set(pm, "Generation", gen, err) ||
 	    proto_attach(pm, "courier-cert", ccert, strlen(ccert), err) ||
 	    proto_attach(pm, "agent-cert", acert, strlen(acert), err) ||
 	    proto_attach(pm, "ca-chain", fg->fg_chain_pem,
 	    strlen(fg->fg_chain_pem), err) ||
-	    proto_format(pm, &body, &blen, err) == -1)
+	    proto_format(pm, body, blen, err) == -1)
 		goto out;
-	if ((x = pki_parse_cert(acert, strlen(acert), err)) == NULL)
+	rc = 0;
+out:
+	proto_msg_free(pm);
+	return rc;
+}
+
+/* exchange-keys (generation 1) wrapped to the agent, into outbox. */
+static int
+service_answer(struct msg *mc, PGconn *db, const char *address,
+    const char *ccert, const char *acert, char *err)
+{
+	const struct fg *fg = mc->mc_fg;
+	struct tmail_head th;
+	char id[TN_MAX_MSGID + 1], *body = NULL;
+	size_t blen;
+	X509 *x = NULL;
+	int rc = -1;
+
+	if (service_exchange_text(fg, address, "1", ccert, acert, id, &body,
+	    &blen, err) == -1 ||
+	    (x = pki_parse_cert(acert, strlen(acert), err)) == NULL)
 		goto out;
 	memset(&th, 0, sizeof(th));
 	th.th_kind = TMAIL_SERVICE;
-	th.th_from = box;
+	th.th_from = fg->fg_conf->cf_service_mailbox;
 	th.th_to = &address;
 	th.th_nto = 1;
 	th.th_msgid = id;
@@ -185,8 +206,60 @@ service_answer(struct msg *mc, PGconn *db, const char *address,
 	rc = 0;
 out:
 	X509_free(x);
-	proto_msg_free(pm);
 	free(body);
+	return rc;
+}
+
+void
+service_issued_free(struct issued *is)
+{
+	if (is->is_key != NULL)
+		keybox_clear_free((unsigned char *)is->is_key,
+		    strlen(is->is_key));
+	keybox_clear_free(is->is_sealed, is->is_sealedlen);
+	OPENSSL_free(is->is_serial);
+	free(is->is_ccert);
+	free(is->is_acert);
+	memset(is, 0, sizeof(*is));
+}
+
+/*
+ * A new generation for address: the CA process makes the courier-end
+ * key and issues both certificates for the request csr; the key is
+ * sealed with the keybox. 0; 1 when the CA refused (err says why);
+ * -1 on an internal failure.
+ */
+int
+service_issue(const struct fg *fg, const char *address, const char *csr,
+    struct issued *is, char *err)
+{
+	BIGNUM *bn = NULL;
+	X509 *x = NULL;
+	int rc = -1, ca;
+
+	memset(is, 0, sizeof(*is));
+	if ((ca = ca_issue(fg, address, csr, &is->is_key, &is->is_ccert,
+	    &is->is_acert, err)) != 0) {
+		rc = ca;
+		goto out;
+	}
+	if (keybox_seal(fg->fg_keybox, address, (unsigned char *)is->is_key,
+	    strlen(is->is_key), &is->is_sealed, &is->is_sealedlen,
+	    err) == -1 ||
+	    (x = pki_parse_cert(is->is_ccert, strlen(is->is_ccert),
+	    err)) == NULL)
+		goto out;
+	if ((bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL)) ==
+	    NULL || (is->is_serial = BN_bn2hex(bn)) == NULL) {
+		tn_err(err, "serial: out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	BN_free(bn);
+	X509_free(x);
+	if (rc != 0)
+		service_issued_free(is);
 	return rc;
 }
 
@@ -196,40 +269,26 @@ service_account(struct msg *mc, PGconn *db, const char *address,
     const char *invid, const char *csr)
 {
 	const struct fg *fg = mc->mc_fg;
-	char *key = NULL, *ccert = NULL, *acert = NULL, err[TN_ERRLEN];
-	unsigned char *sealed = NULL;
-	size_t slen = 0;
-	X509 *x = NULL;
-	char *serial = NULL;
+	struct issued is;
+	char err[TN_ERRLEN];
 	int rc = -1, ca;
 
-	if ((ca = ca_issue(fg, address, csr, &key, &ccert, &acert,
-	    err)) == 1) {
+	if ((ca = service_issue(fg, address, csr, &is, err)) == 1) {
 		msg_fail(mc, MSG_PERM, "5.7.1 registration refused by the "
 		    "CA: %s", err);
-		goto out;
+		return -1;
 	}
-	if (ca == -1 ||
-	    keybox_seal(fg->fg_keybox, address, (unsigned char *)key,
-	    strlen(key), &sealed, &slen, err) == -1 ||
-	    (x = pki_parse_cert(ccert, strlen(ccert), err)) == NULL) {
+	if (ca == -1) {
 		msg_fail(mc, MSG_TEMP, "4.3.0 registration: %s", err);
-		goto out;
+		return -1;
 	}
 	{
-		BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x),
-		    NULL);
+		const char *p[4] = { address, is.is_ccert, is.is_acert, invid };
+		const char *k[3] = { address, is.is_serial,
+		    (const char *)is.is_sealed };
+		int kl[3] = { 0, 0, (int)is.is_sealedlen };
 
-		serial = bn == NULL ? NULL : BN_bn2hex(bn);
-		BN_free(bn);
-	}
-	{
-		const char *p[4] = { address, ccert, acert, invid };
-		const char *k[3] = { address, serial, (const char *)sealed };
-		int kl[3] = { 0, 0, (int)slen };
-
-		if (serial == NULL ||
-		    db_run(db, "INSERT INTO accounts (address, status, "
+		if (db_run(db, "INSERT INTO accounts (address, status, "
 		    "courier_cert, agent_cert) VALUES ($1, 'pending', $2, $3)",
 		    3, p, err) == -1 ||
 		    db_exec(db, "INSERT INTO account_keys (address, "
@@ -237,7 +296,8 @@ service_account(struct msg *mc, PGconn *db, const char *address,
 		    "$3)", 3, k, kl, NULL, err) == -1 ||
 		    db_run(db, "UPDATE invitations SET status = 'accepted' "
 		    "WHERE id = $1", 1, p + 3, err) == -1 ||
-		    service_answer(mc, db, address, ccert, acert, err) == -1) {
+		    service_answer(mc, db, address, is.is_ccert, is.is_acert,
+		    err) == -1) {
 			msg_fail(mc, MSG_TEMP, "4.3.0 registration: %s", err);
 			goto out;
 		}
@@ -246,13 +306,7 @@ service_account(struct msg *mc, PGconn *db, const char *address,
 	    address);
 	rc = 0;
 out:
-	if (key != NULL)
-		keybox_clear_free((unsigned char *)key, strlen(key));
-	keybox_clear_free(sealed, slen);
-	OPENSSL_free(serial);
-	X509_free(x);
-	free(ccert);
-	free(acert);
+	service_issued_free(&is);
 	return rc;
 }
 
@@ -320,7 +374,11 @@ service_alive(struct msg *mc, PGconn *db, struct proto_msg *pm, X509 *agent)
 	return 0;
 }
 
-/* A wrap agent -> courier from a registered agent. */
+/*
+ * A wrap agent -> courier from a registered agent: opened with the
+ * account's current key, or another generation still taken (a rekey
+ * in progress or in its grace), and signed by one of their agents.
+ */
 static int
 service_agent(struct msg *mc, PGconn *db, struct tmail *tm)
 {
@@ -341,27 +399,37 @@ service_agent(struct msg *mc, PGconn *db, struct tmail *tm)
 		    "4.3.0 %s", found == 1 ? mc->mc_sender : err);
 		return -1;
 	}
-	if (cms_unwrap(tm->tm_der, tm->tm_derlen, &id,
-	    pki_trust_store(fg->fg_trust), &in, &inlen, &signer, NULL, &fail,
-	    err) == -1 || X509_cmp(signer, agent) != 0) {
-		msg_fail(mc, MSG_PERM, "5.7.7 bad service mail: %s", in == NULL ?
-		    err : "the signer is not the sender's agent");
+	if ((found = rekey_unwrap(fg, db, mc->mc_sender, tm, &id, agent, NULL,
+	    &in, &inlen, &signer, NULL, &fail, err)) != 0) {
+		msg_fail(mc, found == -1 && fail == CMS_FAIL_INTERNAL ?
+		    MSG_TEMP : MSG_PERM, "%s bad service mail: %s",
+		    found == -1 && fail == CMS_FAIL_INTERNAL ? "4.3.0" :
+		    "5.7.7", found == 1 ? "the signer is not the sender's "
+		    "agent" : err);
 		goto out;
 	}
 	if (proto_parse((const char *)in, inlen, &pm, err) == -1) {
 		msg_fail(mc, MSG_PERM, "5.6.0 service mail: %s", err);
 		goto out;
 	}
-	if (pm->pm_kind == PROTO_INVITATION_REJECT) {
+	switch (pm->pm_kind) {
+	case PROTO_INVITATION_REJECT:
 		rc = fed_reject(mc, db, pm);
-		goto out;
-	}
-	if (pm->pm_kind != PROTO_AGENT_ALIVE) {
+		break;
+	case PROTO_AGENT_ALIVE:
+		rc = service_alive(mc, db, pm, agent);
+		break;
+	case PROTO_EXCHANGE_KEYS:
+		rc = rekey_exchange(mc, db, pm, signer, agent);
+		break;
+	case PROTO_REKEYING_COMPLETE:
+		rc = rekey_complete(mc, db, pm, signer, agent);
+		break;
+	default:
 		msg_fail(mc, MSG_PERM, "5.6.0 service mail: kind %s not "
 		    "handled here", proto_kind_name(pm->pm_kind));
-		goto out;
+		break;
 	}
-	rc = service_alive(mc, db, pm, agent);
 out:
 	proto_msg_free(pm);
 	fgdb_id_free(&id);

@@ -227,16 +227,17 @@ bgfed_open_held(struct fed *fd, const struct fed_item *it,
 		goto out;
 	}
 	rc = 1;
-	if (from != NULL) {
-		id.ci_cert = from->pa_courier;
-		id.ci_key = from->pa_key;
-		id.ci_chain = NULL;
-	}
-	if (cms_unwrap(it->it_payload, it->it_paylen, &id,
+	if (from != NULL ? store_unwrap(pd, from, it->it_payload,
+	    it->it_paylen, arm, armlen, NULL, NULL, &fail, why) == 0 :
+	    cms_unwrap(it->it_payload, it->it_paylen, &id,
 	    pki_trust_store(pd->pd_trust), arm, armlen, NULL, NULL, &fail,
 	    why) == 0)
 		rc = 0;
-	else
+	else if (from != NULL && fail == CMS_FAIL_INTERNAL &&
+	    store_down(pd)) {
+		snprintf(err, TN_ERRLEN, "%s", why);
+		rc = -1;
+	} else
 		log_warn("arm msgid=%s rcpt=%s status=kept reason=\"%s\"",
 		    it->it_msgid, it->it_rcpt, why);
 out:

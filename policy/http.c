@@ -17,7 +17,9 @@
  *	only POST /v1/courier (store_courier() checks its introduction).
  *	Every other request checks, against the database, that the
  *	certificate is the agent certificate of an active account of
- *	this courier.
+ *	this courier: the one pinned (agent_pins), or one that the pinned
+ *	one offered (agent_pin_offers), except for POST /v1/rekey, the
+ *	offer itself, which only the pinned one may make (rekey.c).
  *
  *	Every 4xx or 5xx answer goes through http_text(), which records
  *	it for the help desk first (store_refusal(); not a 503 whose
@@ -280,24 +282,32 @@ http_mailbox_id(const char *path)
 	return id;
 }
 
-/* Is client the agent of an active account here? 0, or a status. */
+/*
+ * Is client the agent of an active account here: its pinned
+ * certificate, or with offered one the pinned one offered? 0, or a
+ * status.
+ */
 static int
 http_authorize(struct pd *pd, X509 *client, const char *address,
-    const char **why)
+    int offered, const char **why)
 {
 	struct pd_account *pa = NULL;
 	char err[TN_ERRLEN];
-	int code = 0;
+	int code = 0, r = 0;
 
 	if (store_connect(pd, err) == -1 ||
-	    store_account(pd, address, &pa, 0, err) == -1) {
+	    store_account(pd, address, &pa, 0, err) == -1 ||
+	    (pa != NULL && (r = store_agent_is(pd, pa, client, offered,
+	    err)) == -1)) {
 		log_warn("request client=%s status=error reason=\"%s\"",
 		    address, err);
 		*why = "database unavailable, try again later";
 		code = store_down(pd) ? 503 : 500;
 	} else if (pa == NULL || strcmp(pa->pa_status, "active") != 0 ||
-	    pa->pa_agent == NULL || X509_cmp(pa->pa_agent, client) != 0) {
-		*why = "client is not an active account here";
+	    r != 1) {
+		*why = offered ? "client is not an active account here" :
+		    "only the pinned agent certificate of an active account "
+		    "may offer another";
 		code = 403;
 	}
 	store_account_free(pa);
@@ -389,7 +399,7 @@ http_request(struct evhttp_request *req, void *arg)
 	    strcmp(path, "/v1/invitation-reject") == 0 ?
 	    store_invitation_reject : strcmp(path, "/v1/revoke") == 0 ?
 	    store_revoke : strcmp(path, "/v1/receipt") == 0 ? store_report :
-	    NULL;
+	    strcmp(path, "/v1/rekey") == 0 ? store_rekey : NULL;
 	if (post == NULL && strcmp(path, "/v1/mailbox") != 0 &&
 	    http_mailbox_id(path) == -1) {
 		http_text(pd, req, 404, "no such resource");
@@ -400,7 +410,9 @@ http_request(struct evhttp_request *req, void *arg)
 		http_text(pd, req, 405, "method not allowed");
 		goto out;
 	}
-	if ((code = http_authorize(pd, client, address, &why)) != 0) {
+	/* Only the pinned certificate may offer another. */
+	if ((code = http_authorize(pd, client, address, post != store_rekey,
+	    &why)) != 0) {
 		log_info("request client=%s path=%s status=%d reason=\"%s\"",
 		    util_escape(address, a, sizeof(a), 0), util_escape(path, p,
 		    sizeof(p), 0), code, why);

@@ -9,6 +9,7 @@ policy_tandem_policyd_SOURCES = \
 	policy/outbox.c \
 	policy/policyd.c \
 	policy/policyd.h \
+	policy/rekey.c \
 	policy/revoke.c \
 	policy/send.c \
 	policy/store.c
@@ -29,6 +30,7 @@ POLICY_SCENARIOS = \
 	t/0553-policyd-hostile-agent-cert.sh \
 	t/0555-policyd-hostile-names.sh \
 	t/0556-policyd-revoke.sh \
+	t/0557-policyd-rekey.sh \
 	t/0570-policyd-hostile-url.sh \
 	t/0576-policyd-ux-startup.sh
 TESTS += $(POLICY_SCENARIOS)

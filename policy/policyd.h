@@ -12,6 +12,18 @@
  *	int	store_account(struct pd *pd, const char *address,
  *		    struct pd_account **out, int want_key, char *err);
  *	void	store_account_free(struct pd_account *pa);
+ *	int	store_unwrap(struct pd *pd, const struct pd_account *pa,
+ *		    const unsigned char *in, size_t inlen,
+ *		    unsigned char **out, size_t *outlen, X509 **signer,
+ *		    STACK_OF(X509) **certs, enum cms_fail *fail,
+ *		    char *err);
+ *	int	store_agent_is(struct pd *pd, const struct pd_account *pa,
+ *		    X509 *client, int offered, char *err);
+ *	int	store_cert_sha256(X509 *cert,
+ *		    char out[STORE_SHALEN + 1], char *err);
+ *	enum pd_status store_rekey(struct pd *pd, X509 *client,
+ *		    const char *address, const unsigned char *body,
+ *		    size_t len, char *msg, size_t msglen);
  *	int	store_agent_changes(struct pd *pd, const char *address,
  *		    char *err);
  *	enum pd_status store_arm(struct pd *pd, X509 *client,
@@ -119,12 +131,24 @@
  *	case asked for, so that what is filed under it (agent_mailbox)
  *	is where its agent looks. *out is NULL when there is none, else
  *	it should be passed to store_account_free(). With want_key it
- *	also opens the current (highest, not retired) courier-end key
- *	with the keybox. Its agent certificate is the one the background
- *	pinned when the account first became active (agent_pins),
- *	whatever the foreground replicated since; a replicated change is
- *	logged once by store_agent_changes(), which the LISTEN handler
- *	also calls.
+ *	also opens, with the keybox, the courier-end key of the
+ *	generation whose key_serial is that of accounts.courier_cert (or
+ *	else the newest live one: retired_at NULL or in the future) into
+ *	pa_key, its generation in pa_generation. Its agent certificate
+ *	is the one the background pinned (agent_pins), whatever the
+ *	foreground replicated since; a replicated change is logged once
+ *	by store_agent_changes(), which the LISTEN handler also calls.
+ *	The pin moves only to a certificate its holder offered
+ *	(store_rekey(), rekey.c, and sql/bg/010-rekey.sql), or by the
+ *	operator's repin.
+ *
+ *	store_unwrap() is cms_unwrap() of a wrap made by pa's agent to
+ *	its courier end: with pa_key first, then, on a failure to
+ *	decrypt, with the other live generations, newest first (the old
+ *	one, during a rekey's grace). It returns as cms_unwrap() does.
+ *
+ *	store_agent_is(), store_cert_sha256() and store_rekey(): see
+ *	rekey.c.
  */
 #ifndef TANDEM_POLICYD_H
 #define TANDEM_POLICYD_H
@@ -194,7 +218,10 @@ struct pd_account {
 	X509		*pa_agent;	/* NULL if none yet */
 	X509		*pa_courier;	/* NULL if none */
 	EVP_PKEY	*pa_key;	/* courier-end key, opened; or NULL */
+	int		 pa_generation;	/* of pa_key; -1 if none */
 };
+
+#define STORE_SHALEN	64	/* hex SHA-256 */
 
 int	http_setup(struct pd *, char *);
 
@@ -236,6 +263,14 @@ int	store_account(struct pd *, const char *, struct pd_account **, int,
 	    char *);
 int	store_agent_changes(struct pd *, const char *, char *);
 void	store_account_free(struct pd_account *);
+int	store_unwrap(struct pd *, const struct pd_account *,
+	    const unsigned char *, size_t, unsigned char **, size_t *,
+	    X509 **, STACK_OF(X509) **, enum cms_fail *, char *);
+int	store_agent_is(struct pd *, const struct pd_account *, X509 *, int,
+	    char *);
+int	store_cert_sha256(X509 *, char [STORE_SHALEN + 1], char *);
+enum pd_status store_rekey(struct pd *, X509 *, const char *,
+	    const unsigned char *, size_t, char *, size_t);
 enum pd_status store_arm(struct pd *, X509 *, const char *,
 	    const unsigned char *, size_t, char *, size_t);
 enum pd_status store_agent_open(struct pd *, X509 *, const char *,

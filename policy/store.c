@@ -9,7 +9,8 @@
  *	back hex-escaped and is decoded with PQunescapeBytea(). The
  *	tables are those of sql/bg: accounts and account_keys
  *	(replicated, read only), agent_pins (the agent certificate
- *	believed, read only), held_arms, agent_mailbox,
+ *	believed, read only; moved by tandem_agent_offer(), rekey.c),
+ *	held_arms, agent_mailbox,
  *	address_routes, introductions and seen_messages (written here).
  *
  *	A statement outside a transaction that finds the connection lost
@@ -126,30 +127,149 @@ store_account_free(struct pd_account *pa)
 	free(pa);
 }
 
-/* Open the sealed courier-end key of one account row. */
-static int
-st_open_key(struct pd *pd, struct pd_account *pa, const char *hex,
-    char *err)
+/* Open the sealed courier-end key of address, hex-escaped bytea. */
+static EVP_PKEY *
+st_open_key(struct pd *pd, const char *address, const char *hex, char *err)
 {
 	unsigned char *sealed = NULL, *plain = NULL;
 	size_t slen, plen = 0;
-	int rc = -1;
+	EVP_PKEY *key = NULL;
 
 	if ((sealed = PQunescapeBytea((const unsigned char *)hex,
 	    &slen)) == NULL) {
-		tn_err(err, "%s: bad sealed key", pa->pa_address);
+		tn_err(err, "%s: bad sealed key", address);
 		goto out;
 	}
-	if (keybox_open(pd->pd_keybox, pa->pa_address, sealed, slen, &plain,
+	if (keybox_open(pd->pd_keybox, address, sealed, slen, &plain,
 	    &plen, err) == -1)
 		goto out;
-	if ((pa->pa_key = pki_parse_key((char *)plain, plen, NULL,
-	    err)) == NULL)
-		goto out;
-	rc = 0;
+	key = pki_parse_key((char *)plain, plen, NULL, err);
 out:
 	PQfreemem(sealed);
 	keybox_clear_free(plain, plen);
+	return key;
+}
+
+/*
+ * The live courier-end keys of pa, in the order to try them: the
+ * generation of its courier-end certificate (account_keys.key_serial,
+ * hex, either case), then every other generation not retired, or
+ * retired in the future (in its grace), newest first.
+ */
+static int
+st_keys(struct pd *pd, const struct pd_account *pa, PGresult **res,
+    char *err)
+{
+	static const char sql[] = "SELECT generation, sealed_key FROM "
+	    "account_keys WHERE address = $1 AND (lower(key_serial) = "
+	    "lower($2) OR retired_at IS NULL OR retired_at > now()) "
+	    "ORDER BY lower(key_serial) = lower($2) DESC, generation DESC";
+	const char *vals[2] = { pa->pa_address, "" };
+	ASN1_INTEGER *sn;
+	BIGNUM *bn = NULL;
+	char *hex = NULL;
+	int rc = -1;
+
+	if (pa->pa_courier != NULL &&
+	    (sn = X509_get_serialNumber(pa->pa_courier)) != NULL &&
+	    ((bn = ASN1_INTEGER_to_BN(sn, NULL)) == NULL ||
+	    (hex = BN_bn2hex(bn)) == NULL)) {
+		tn_err(err, "out of memory");
+		goto out;
+	}
+	if (hex != NULL)
+		vals[1] = hex;
+	rc = db_exec(pd->pd_db, sql, 2, vals, NULL, res, err);
+out:
+	OPENSSL_free(hex);
+	BN_free(bn);
+	return rc;
+}
+
+/* The first of st_keys() into pa_key and pa_generation. */
+static int
+st_current_key(struct pd *pd, struct pd_account *pa, char *err)
+{
+	PGresult *res = NULL;
+	int rc = -1;
+
+	if (st_keys(pd, pa, &res, err) == -1)
+		goto out;
+	if (pa->pa_courier == NULL || PQntuples(res) == 0) {
+		tn_err(err, "%s: no courier-end key", pa->pa_address);
+		goto out;
+	}
+	pa->pa_generation = atoi(PQgetvalue(res, 0, 0));
+	if ((pa->pa_key = st_open_key(pd, pa->pa_address, PQgetvalue(res, 0,
+	    1), err)) == NULL)
+		goto out;
+	rc = 0;
+out:
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * cms_unwrap() of what pa's agent wrapped to its courier end: with
+ * pa_key, then, when that cannot decrypt it, with each other live
+ * generation (st_keys()), which a rekey leaves in its grace. Only a
+ * failure to decrypt moves on to the next key. A database failure
+ * while looking for them is CMS_FAIL_INTERNAL, err saying it: the
+ * caller asks store_down() whether to answer "try again later".
+ */
+int
+store_unwrap(struct pd *pd, const struct pd_account *pa,
+    const unsigned char *in, size_t inlen, unsigned char **out,
+    size_t *outlen, X509 **signer, STACK_OF(X509) **certs,
+    enum cms_fail *fail, char *err)
+{
+	struct cms_id id = { pa->pa_courier, pa->pa_key, NULL };
+	X509_STORE *store = pki_trust_store(pd->pd_trust);
+	PGresult *res = NULL;
+	EVP_PKEY *key = NULL;
+	enum cms_fail f = CMS_FAIL_DECRYPT;
+	char why[TN_ERRLEN];
+	int i, rc = -1;
+
+	if (cms_unwrap(in, inlen, &id, store, out, outlen, signer, certs,
+	    fail, err) == 0)
+		return 0;
+	if (*fail != CMS_FAIL_DECRYPT)
+		return -1;
+	if (st_keys(pd, pa, &res, why) == -1) {
+		log_warn("account address=%s status=error reason=\"%s\"",
+		    pa->pa_address, why);
+		snprintf(err, TN_ERRLEN, "%s", why);
+		*fail = CMS_FAIL_INTERNAL;
+		goto out;
+	}
+	for (i = 0; i < PQntuples(res) && f == CMS_FAIL_DECRYPT; i++) {
+		if (atoi(PQgetvalue(res, i, 0)) == pa->pa_generation)
+			continue;
+		if ((key = st_open_key(pd, pa->pa_address, PQgetvalue(res, i,
+		    1), why)) == NULL) {
+			log_warn("account address=%s generation=%s "
+			    "status=error reason=\"%s\"", pa->pa_address,
+			    PQgetvalue(res, i, 0), why);
+			continue;
+		}
+		/* Any recipient info of the wrap that this key opens. */
+		id.ci_cert = NULL;
+		id.ci_key = key;
+		if (cms_unwrap(in, inlen, &id, store, out, outlen, signer,
+		    certs, &f, why) == 0) {
+			log_info("account address=%s generation=%s "
+			    "status=opened-with-older-key", pa->pa_address,
+			    PQgetvalue(res, i, 0));
+			rc = 0;
+		} else if (f != CMS_FAIL_DECRYPT)
+			snprintf(err, TN_ERRLEN, "%s", why);	/* the answer */
+		*fail = f;
+		EVP_PKEY_free(key);
+		key = NULL;
+	}
+out:
+	PQclear(res);
 	return rc;
 }
 
@@ -168,23 +288,10 @@ st_cert(PGresult *res, int col, char *err)
 }
 
 /*
- * The hook of key replacement (issue 7): a replicated agent certificate
- * of address differs from the one pinned here. A legitimate change will
- * come with a proof signed by the pinned certificate's key (or by the
- * transfer procedure), verified here, and this function will then
- * re-pin and return 1. Nothing brings such a proof yet: 0, the pinned
- * certificate stays, and the change waits for the operator
- * ("tandemctl account repin").
+ * A replicated agent certificate that differs from the pinned one and
+ * that the pinned one's holder did not offer (sql/bg/010-rekey.sql):
+ * logged once.
  */
-static int
-st_agent_change_proved(struct pd *pd, const char *address, char *err)
-{
-	(void)pd;
-	(void)address;
-	(void)err;
-	return 0;
-}
-
 int
 store_agent_changes(struct pd *pd, const char *address, char *err)
 {
@@ -192,10 +299,8 @@ store_agent_changes(struct pd *pd, const char *address, char *err)
 	    "= now() WHERE address = lower($1) AND logged_at IS NULL AND "
 	    "resolved_at IS NULL RETURNING offered_sha256";
 	PGresult *res = NULL;
-	int i, r;
+	int i;
 
-	if ((r = st_agent_change_proved(pd, address, err)) != 0)
-		return r == 1 ? 0 : -1;
 	if (db_exec(pd->pd_db, sql, 1, &address, NULL, &res, err) == -1)
 		return -1;
 	for (i = 0; i < PQntuples(res); i++)
@@ -217,13 +322,10 @@ store_account(struct pd *pd, const char *address, struct pd_account **out,
 {
 	static const char sql[] =
 	    "SELECT a.status, coalesce(p.agent_cert, a.agent_cert), "
-	    "a.courier_cert, k.sealed_key, p.agent_cert IS NOT NULL AND "
+	    "a.courier_cert, p.agent_cert IS NOT NULL AND "
 	    "a.agent_cert IS DISTINCT FROM p.agent_cert, a.address "
 	    "FROM accounts a LEFT JOIN agent_pins p USING (address) "
-	    "LEFT JOIN LATERAL (SELECT sealed_key "
-	    "FROM account_keys WHERE address = a.address "
-	    "AND retired_at IS NULL ORDER BY generation DESC LIMIT 1) k "
-	    "ON true WHERE a.address = lower($1)";
+	    "WHERE a.address = lower($1)";
 	struct pd_account *pa = NULL;
 	PGresult *res = NULL;
 	int rc = -1;
@@ -240,21 +342,18 @@ store_account(struct pd *pd, const char *address, struct pd_account **out,
 	 * agent_mailbox is filed, and the keybox opens, under that one.
 	 */
 	if ((pa = calloc(1, sizeof(*pa))) == NULL ||
-	    (pa->pa_address = strdup(PQgetvalue(res, 0, 5))) == NULL ||
+	    (pa->pa_address = strdup(PQgetvalue(res, 0, 4))) == NULL ||
 	    (pa->pa_status = strdup(PQgetvalue(res, 0, 0))) == NULL) {
 		tn_err(err, "out of memory");
 		goto out;
 	}
+	pa->pa_generation = -1;
 	pa->pa_agent = st_cert(res, 1, err);
 	pa->pa_courier = st_cert(res, 2, err);
-	if (strcmp(PQgetvalue(res, 0, 4), "t") == 0 &&
+	if (strcmp(PQgetvalue(res, 0, 3), "t") == 0 &&
 	    store_agent_changes(pd, pa->pa_address, err) == -1)
 		goto out;
-	if (want_key && (pa->pa_courier == NULL || PQgetisnull(res, 0, 3))) {
-		tn_err(err, "%s: no courier-end key", address);
-		goto out;
-	}
-	if (want_key && st_open_key(pd, pa, PQgetvalue(res, 0, 3), err) == -1)
+	if (want_key && st_current_key(pd, pa, err) == -1)
 		goto out;
 	*out = pa;
 	pa = NULL;
@@ -493,14 +592,19 @@ out:
 }
 
 static enum pd_status
-st_unwrap_fail(enum cms_fail fail, const char *err, char *msg,
-    size_t msglen)
+st_unwrap_fail(struct pd *pd, enum cms_fail fail, const char *err,
+    char *msg, size_t msglen)
 {
 	switch (fail) {
 	case CMS_FAIL_CHAIN:
 		snprintf(msg, msglen, "signer is not trusted");
 		return PD_FORBIDDEN;
 	case CMS_FAIL_INTERNAL:
+		if (store_down(pd)) {
+			snprintf(msg, msglen, "database unavailable, try "
+			    "again later");
+			return PD_UNAVAILABLE;
+		}
 		snprintf(msg, msglen, "internal error");
 		return PD_INTERNAL;
 	default:
@@ -515,6 +619,7 @@ st_sender(struct pd *pd, X509 *client, const char *address,
     struct pd_account **from, char *msg, size_t msglen)
 {
 	char err[TN_ERRLEN];
+	int r = 0;
 
 	if (store_connect(pd, err) == -1 ||
 	    store_account(pd, address, from, 1, err) == -1) {
@@ -528,10 +633,16 @@ st_sender(struct pd *pd, X509 *client, const char *address,
 		return PD_UNAVAILABLE;
 	}
 	if (*from == NULL || strcmp((*from)->pa_status, "active") != 0 ||
-	    (*from)->pa_agent == NULL ||
-	    X509_cmp((*from)->pa_agent, client) != 0) {
+	    (r = store_agent_is(pd, *from, client, 1, err)) == 0) {
 		snprintf(msg, msglen, "client is not an active account here");
 		return PD_FORBIDDEN;
+	}
+	if (r == -1) {
+		log_warn("arm client=%s status=error reason=\"%s\"", address,
+		    err);
+		snprintf(msg, msglen, store_down(pd) ? "database unavailable, "
+		    "try again later" : "internal error");
+		return store_down(pd) ? PD_UNAVAILABLE : PD_INTERNAL;
 	}
 	return PD_NONE;
 }
@@ -542,7 +653,6 @@ store_agent_open(struct pd *pd, X509 *client, const char *address,
     size_t *outlen, char *msg, size_t msglen)
 {
 	struct pd_account *from = NULL;
-	struct cms_id id;
 	X509 *signer = NULL;
 	STACK_OF(X509) *certs = NULL;
 	enum cms_fail fail;
@@ -553,12 +663,9 @@ store_agent_open(struct pd *pd, X509 *client, const char *address,
 	if ((st = st_sender(pd, client, address, &from, msg,
 	    msglen)) != PD_NONE)
 		goto out;
-	id.ci_cert = from->pa_courier;
-	id.ci_key = from->pa_key;
-	id.ci_chain = NULL;
-	if (cms_unwrap(body, len, &id, pki_trust_store(pd->pd_trust), out,
-	    outlen, &signer, &certs, &fail, err) == -1) {
-		st = st_unwrap_fail(fail, err, msg, msglen);
+	if (store_unwrap(pd, from, body, len, out, outlen, &signer, &certs,
+	    &fail, err) == -1) {
+		st = st_unwrap_fail(pd, fail, err, msg, msglen);
 		goto out;
 	}
 	if (X509_cmp(signer, client) != 0) {
@@ -580,7 +687,6 @@ store_arm(struct pd *pd, X509 *client, const char *address,
 {
 	struct pd_account *from = NULL;
 	struct arm_record *ar = NULL;
-	struct cms_id id;
 	unsigned char *arm = NULL;
 	size_t armlen = 0;
 	X509 *signer = NULL;
@@ -593,12 +699,9 @@ store_arm(struct pd *pd, X509 *client, const char *address,
 	    msglen)) != PD_NONE)
 		goto out;
 	st = PD_FORBIDDEN;
-	id.ci_cert = from->pa_courier;
-	id.ci_key = from->pa_key;
-	id.ci_chain = NULL;
-	if (cms_unwrap(body, len, &id, pki_trust_store(pd->pd_trust), &arm,
-	    &armlen, &signer, &certs, &fail, err) == -1) {
-		st = st_unwrap_fail(fail, err, msg, msglen);
+	if (store_unwrap(pd, from, body, len, &arm, &armlen, &signer, &certs,
+	    &fail, err) == -1) {
+		st = st_unwrap_fail(pd, fail, err, msg, msglen);
 		goto out;
 	}
 	if (X509_cmp(signer, client) != 0) {
@@ -753,6 +856,17 @@ store_purge(struct pd *pd, char *err)
 		goto out;
 	if (strcmp(PQcmdTuples(res), "0") != 0)
 		log_info("hygiene agent_mailbox expired=%s", PQcmdTuples(res));
+	PQclear(res);
+	res = NULL;
+	/* Offers past their time, or made by a pin since moved (010). */
+	if (db_exec(pd->pd_db, "DELETE FROM agent_pin_offers o WHERE "
+	    "expires_at <= now() OR NOT EXISTS (SELECT 1 FROM agent_pins p "
+	    "WHERE p.address = o.address AND tandem_cert_sha256(p.agent_cert) "
+	    "= o.offered_by_sha256)", 0, NULL, NULL, &res, err) == -1)
+		goto out;
+	if (strcmp(PQcmdTuples(res), "0") != 0)
+		log_info("hygiene agent_pin_offers expired=%s",
+		    PQcmdTuples(res));
 	PQclear(res);
 	res = NULL;
 	/* The help desk's history, older than hygiene.history_limit. */

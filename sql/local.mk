@@ -6,7 +6,8 @@ dist_sqlfg_DATA = \
 	sql/fg/002-helpdesk.sql \
 	sql/fg/003-federation.sql \
 	sql/fg/004-courier-claims.sql \
-	sql/fg/005-helpdesk-history.sql
+	sql/fg/005-helpdesk-history.sql \
+	sql/fg/006-rekey.sql
 dist_sqlbg_DATA = \
 	sql/bg/001-schema.sql \
 	sql/bg/002-helpdesk.sql \
@@ -16,7 +17,8 @@ dist_sqlbg_DATA = \
 	sql/bg/006-agent-pins.sql \
 	sql/bg/007-outbox-sender.sql \
 	sql/bg/008-helpdesk-history.sql \
-	sql/bg/009-revocation.sql
+	sql/bg/009-revocation.sql \
+	sql/bg/010-rekey.sql
 
 # The schema version each daemon needs: the newest migration listed
 # above, taken here so that adding one moves it (lib/db.c).

@@ -17,39 +17,40 @@ test_expect_success 'migrate the foreground' '
 	applied fg/003-federation.sql
 	applied fg/004-courier-claims.sql
 	applied fg/005-helpdesk-history.sql
-	fg schema at version 005, 5 applied
+	applied fg/006-rekey.sql
+	fg schema at version 006, 6 applied
 	EOF
 	test_cmp expect out &&
 	pg_psql fg fg -c "SELECT version, element, name FROM schema_migrations ORDER BY 1" >got &&
-	printf "1|fg|001-schema.sql\n2|fg|002-helpdesk.sql\n3|fg|003-federation.sql\n4|fg|004-courier-claims.sql\n5|fg|005-helpdesk-history.sql\n" >expect &&
+	printf "1|fg|001-schema.sql\n2|fg|002-helpdesk.sql\n3|fg|003-federation.sql\n4|fg|004-courier-claims.sql\n5|fg|005-helpdesk-history.sql\n6|fg|006-rekey.sql\n" >expect &&
 	test_cmp expect got
 '
 
 test_expect_success 'every foreground table is there' '
 	pg_psql fg fg -c "SELECT string_agg(tablename, \$\$,\$\$ ORDER BY tablename) FROM pg_tables WHERE schemaname = \$\$public\$\$" >got &&
-	echo "account_keys,accounts,address_routes,bg_relay,heartbeat,heartbeat_log,held_messages,introductions,invitation_tokens,invitations,outbox,refusals,refused_claims,route_tokens,schema_migrations,seen_messages,transfers" >expect &&
+	echo "account_keys,accounts,address_routes,bg_relay,heartbeat,heartbeat_log,held_messages,introductions,invitation_tokens,invitations,outbox,refusals,refused_claims,rekeys,route_tokens,schema_migrations,seen_messages,transfers" >expect &&
 	test_cmp expect got
 '
 
 test_expect_success 'a second run applies nothing' '
 	tandemctl db migrate --fg --db "$FG" --sqldir "$SQLDIR" >out &&
-	echo "fg schema at version 005, 0 applied" >expect &&
+	echo "fg schema at version 006, 0 applied" >expect &&
 	test_cmp expect out &&
-	test "$(pg_psql fg fg -c "SELECT count(*) FROM schema_migrations")" = 5
+	test "$(pg_psql fg fg -c "SELECT count(*) FROM schema_migrations")" = 6
 '
 
 test_expect_success 'migrate the background, twice' '
 	tandemctl db migrate --bg --db "$BG" --sqldir "$SQLDIR" >out &&
 	test_grep "^applied bg/001-schema.sql\$" out &&
-	test_grep "^bg schema at version 009, 9 applied\$" out &&
+	test_grep "^bg schema at version 010, 10 applied\$" out &&
 	tandemctl db migrate --bg --db "$BG" --sqldir "$SQLDIR" >out &&
-	echo "bg schema at version 009, 0 applied" >expect &&
+	echo "bg schema at version 010, 0 applied" >expect &&
 	test_cmp expect out
 '
 
 test_expect_success 'the background triggers fire always' '
-	pg_psql bg bg -c "SELECT tgname, tgenabled FROM pg_trigger WHERE tgname LIKE \$\$%notify\$\$ OR tgname LIKE \$\$%pin\$\$ ORDER BY 1" >got &&
-	printf "account_keys_notify|A\naccounts_agent_pin|A\naccounts_notify|A\n" >expect &&
+	pg_psql bg bg -c "SELECT tgname, tgenabled FROM pg_trigger WHERE tgname LIKE \$\$%notify\$\$ OR tgname LIKE \$\$%pin\$\$ OR tgname = \$\$bg_relay_file\$\$ ORDER BY 1" >got &&
+	printf "account_keys_notify|A\naccounts_agent_pin|A\naccounts_notify|A\nbg_relay_file|A\n" >expect &&
 	test_cmp expect got
 '
 
@@ -57,17 +58,17 @@ test_expect_success 'the other element'"'"'s migrations are refused' '
 	test_expect_code 65 tandemctl db migrate --bg --db "$FG" \
 		--sqldir "$SQLDIR" 2>err &&
 	test_grep "this database holds fg migrations; refusing the bg ones" err &&
-	test "$(pg_psql fg fg -c "SELECT count(*) FROM schema_migrations")" = 5
+	test "$(pg_psql fg fg -c "SELECT count(*) FROM schema_migrations")" = 6
 '
 
 test_expect_success 'a failing migration leaves nothing behind' '
 	mkdir -p bad/fg &&
 	cp "$SQLDIR"/fg/*.sql bad/fg/ &&
-	printf "CREATE TABLE half_done (x int);\nSELECT no_such_column FROM accounts;\n" >bad/fg/006-broken.sql &&
+	printf "CREATE TABLE half_done (x int);\nSELECT no_such_column FROM accounts;\n" >bad/fg/007-broken.sql &&
 	test_expect_code 70 tandemctl db migrate --fg --db "$FG" --sqldir bad 2>err &&
-	test_grep "006-broken.sql: column \"no_such_column\" does not exist" err &&
+	test_grep "007-broken.sql: column \"no_such_column\" does not exist" err &&
 	test "$(pg_psql fg fg -c "SELECT to_regclass(\$\$half_done\$\$) IS NULL")" = t &&
-	test "$(pg_psql fg fg -c "SELECT max(version) FROM schema_migrations")" = 5
+	test "$(pg_psql fg fg -c "SELECT max(version) FROM schema_migrations")" = 6
 '
 
 test_expect_success 'invitation_tokens follows the pending and rejected invitations' '
@@ -175,10 +176,10 @@ test_expect_success 'status on both ends' '
 	# slot is inactive between the two.
 	wait_until 30 bg_running &&
 	wait_until 30 fg_slot_active &&
-	test_grep "^element=fg schema_version=5 migrations=5\$" out &&
+	test_grep "^element=fg schema_version=6 migrations=6\$" out &&
 	test_grep "^publication=tandem_pub tables=5\$" out &&
 	tandemctl db status --db "$BG" >out &&
-	test_grep "^element=bg schema_version=9 migrations=9\$" out
+	test_grep "^element=bg schema_version=10 migrations=10\$" out
 '
 
 test_done

@@ -5,12 +5,13 @@ test_description='the main job: the federation demo and the one-courier demo run
 # build, each in a folder of its own; the demos check every step
 # themselves and exit non-zero on the first that fails.
 
-test_expect_success 'the federation demo walks figures 7, 8, 9, the gateway and a revocation' '
+test_expect_success 'the federation demo walks figures 7, 8, 9, the gateway, a revocation and a rekey' '
 	sh "$TANDEM_SRC/contrib/sandbox/federation.sh" --dir "$TRASH/fed" >fed.out 2>&1 ||
 	{ tail -n 40 fed.out; false; } &&
 	for s in "Figure 7, introduced couriers" "Figure 8, deferral" \
 	    "Figure 9, invitation reject" "The gateway: erin@sub" \
-	    "Revocation: alice@isp" "Split trust held on every element"; do
+	    "Revocation: alice@isp" "Figure 4, key replacement" \
+	    "Split trust held on every element"; do
 		test_grep "^== [0-9]*\. $s" fed.out || return 1
 	done &&
 	test_grep "^   | isp knows corp.example, gw.example, home.example, root.example$" fed.out &&
@@ -18,6 +19,10 @@ test_expect_success 'the federation demo walks figures 7, 8, 9, the gateway and 
 	test_grep "^   | tandem: rv@isp.example was revoked by its sender" fed.out &&
 	test_grep "^   | bob@corp.example opened " fed.out &&
 	test_grep "^   | sub knows gw.example$" fed.out &&
+	test_grep "^   | rekey: asked for generation 2$" fed.out &&
+	test_grep "^   | rekey: now at generation 2$" fed.out &&
+	test_grep "^   | carol@isp.example at generation 2$" fed.out &&
+	test_grep "^   | Sealed to the old keys$" fed.out &&
 	test_grep "^   sub: checked$" fed.out
 '
 

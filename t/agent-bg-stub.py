@@ -12,6 +12,11 @@
 #				POST /v1/arm (none left: 201)
 #	DIR/posted/N		the body of the N-th POST /v1/arm answered
 #				200 or 201
+#	DIR/rekey-status	one HTTP status per line, used up one per
+#				POST /v1/rekey (none left: 200)
+#	DIR/rekey/N		the body of the N-th POST /v1/rekey, whatever
+#				it was answered; DIR/rekey-types its
+#				Content-Type, a line each
 #	DIR/mailbox/ID		served by GET /v1/mailbox/ID, removed by
 #				DELETE; ID.msgid holds its message id, for
 #				the GET /v1/mailbox listing
@@ -49,20 +54,32 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with open(path_in("log"), "a") as f:
             f.write("%s %s %d\n" % (self.command, self.path, code))
 
-    def next_status(self):
+    def next_status(self, name="status", default=201):
         try:
-            with open(path_in("status")) as f:
+            with open(path_in(name)) as f:
                 lines = f.read().split()
         except FileNotFoundError:
             lines = []
         if not lines:
-            return 201
-        with open(path_in("status"), "w") as f:
+            return default
+        with open(path_in(name), "w") as f:
             f.write("\n".join(lines[1:]))
         return int(lines[0])
 
+    def rekey(self, body):
+        code = self.next_status("rekey-status", 200)
+        os.makedirs(path_in("rekey"), exist_ok=True)
+        n = len(os.listdir(path_in("rekey"))) + 1
+        with open(path_in("rekey", str(n)), "wb") as f:
+            f.write(body)
+        with open(path_in("rekey-types"), "a") as f:
+            f.write("%s\n" % self.headers.get("Content-Type", ""))
+        self.reply(code, b"stub says %d\n" % code)
+
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.path == "/v1/rekey":
+            return self.rekey(body)
         if self.path != "/v1/arm":
             return self.reply(404, b"no such resource\n")
         code = self.next_status()

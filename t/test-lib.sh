@@ -39,6 +39,7 @@ test_tap() {
 	printf '%s\n' "$*" >&3
 }
 
+test_started=$(date +%s)
 TRASH=$(mktemp -d "${TMPDIR:-/tmp}/tandem-t.XXXXXX") || exit 1
 chmod 755 "$TRASH"
 cd "$TRASH" || exit 1
@@ -104,6 +105,8 @@ test_skip_all() {
 
 test_done() {
 	test_tap "1..$test_count"
+	# How long it took, for the slowest list of .ci/run.
+	test_tap "# took $(($(date +%s) - test_started)) s"
 	[ "$test_failed" -eq 0 ]
 	exit $?
 }

@@ -242,6 +242,33 @@ fed_agent isp alice status rv@isp.example | show
     "bob@corp.example opened carol@isp.example revoked " ] ||
     fail "alice's status does not say what became of rv@isp.example"
 
+say "Figure 4, key replacement: isp's operator replaces carol's keys; what was sealed to the old ones still opens."
+letter alice@isp.example carol@isp.example k4@isp.example "Sealed to the old keys"
+fed_agent isp alice send --to carol@isp.example --in k4@isp.example.eml >/dev/null
+fed_wait_bg isp "SELECT count(*) FROM agent_mailbox WHERE message_id = 'k4@isp.example'" 1 60 >/dev/null ||
+    fail "the ARM of k4@isp.example did not reach isp"
+printf '   isp$ tandemctl account rekey carol@isp.example\n'
+fed_in isp tandemctl account rekey --db "$(fed_var isp CR_FG_DB)" \
+    --reason "yearly replacement" carol@isp.example | show
+fed_wait_bg isp "SELECT count(*) FROM agent_mailbox WHERE address = 'carol@isp.example' AND kind = 'notice-to-rekey'" 1 60 >/dev/null ||
+    fail "the notice did not reach isp's background"
+note "the notice went to carol's mailbox at the background, which cannot read it."
+printf '   carol@isp$ tandem fetch\n'
+fed_agent isp carol fetch 2>&1 | show
+fed_wait_bg isp "SELECT count(*) FROM agent_mailbox WHERE address = 'carol@isp.example' AND kind = 'exchange-keys'" 1 60 >/dev/null ||
+    fail "the courier's answer did not reach isp's background"
+note "carol's agent asked by mail; the foreground's answer waits at the background."
+printf '   carol@isp$ tandem fetch\n'
+fed_agent isp carol fetch 2>&1 | show
+fed_wait_fg isp "SELECT state FROM rekeys WHERE address = 'carol@isp.example'" complete 60 >/dev/null ||
+    fail "the rekey of carol did not complete"
+fed_fg_sql isp "SELECT address || ' at generation ' || key_generation FROM helpdesk.account_status WHERE address = 'carol@isp.example'" | show
+fed_in isp maildir_wait carol "^Message-ID: <k4@isp.example>" 60 >/dev/null ||
+    fail "the content of k4@isp.example did not reach carol@isp"
+note "k4 was sealed to carol's old certificate; her agent kept the old key for reading:"
+printf '   carol@isp$ tandem read --id k4@isp.example\n'
+fed_agent isp carol read --id k4@isp.example 2>/dev/null | tr -d '\r' | show
+
 say "Split trust held on every element: no content key in any FG, no text in any BG."
 key=$(fed_content_key corp bob f7@isp.example)
 for x in $FED_ALL; do

@@ -81,6 +81,9 @@ test_defaults(void)
 	is_int(cf->cf_hold_limit, 30 * 86400, "hygiene.hold_limit");
 	is_int(cf->cf_expiry_warning, 30 * 86400, "tls.expiry_warning");
 	is_int(cf->cf_history_limit, 30 * 86400, "hygiene.history_limit");
+	is_int(cf->cf_rekey_after, 0, "hygiene.rekey_after: never");
+	is_int(cf->cf_rekey_batch, 10, "hygiene.rekey_batch");
+	is_int(cf->cf_rekey_grace, 7 * 86400, "hygiene.rekey_grace");
 	is_int(cf->cf_purge_interval, 3600, "hygiene.purge_interval");
 	is_int(cf->cf_replay_window, 7 * 86400, "hygiene.replay_window");
 	is_int(cf->cf_clock_skew, 600, "hygiene.clock_skew");
@@ -120,7 +123,8 @@ static const char full[] =
     "  key = \"/k.pem\"\n  keybox_key = \"/kb.key\"\n"
     "}\n"
     "hygiene {\n  hold_limit = 2w\n  purge_interval = 90s\n"
-    "  history_limit = 7d\n}\n"
+    "  history_limit = 7d\n  rekey_after = 300d\n  rekey_batch = 3\n"
+    "  rekey_grace = 2d\n}\n"
     "agent {\n"
     "  submission = \"mail.c.example:2525\"\n"
     "  bg_url = \"https://bg.c.example\"\n"
@@ -167,6 +171,9 @@ test_full(void)
 	is_int(cf->cf_hold_limit, 14 * 86400, "hold_limit 2w");
 	is_int(cf->cf_purge_interval, 90, "purge_interval 90s");
 	is_int(cf->cf_history_limit, 7 * 86400, "history_limit 7d");
+	is_int(cf->cf_rekey_after, 300 * 86400, "rekey_after 300d");
+	is_int(cf->cf_rekey_batch, 3, "rekey_batch 3");
+	is_int(cf->cf_rekey_grace, 2 * 86400, "rekey_grace 2d");
 	is_str(cf->cf_submission_host, "mail.c.example", "submission host");
 	is_int(cf->cf_submission_port, 2525, "submission port");
 	is_str(cf->cf_bg_url, "https://bg.c.example", "bg_url");
@@ -413,7 +420,7 @@ test_man(void)
 	for (i = 0; conf_option(i, &s, &k); i++, n++)
 		ok(man_documents((char *)page, s, k),
 		    "tandem.conf(5) documents %s.%s with its default", s, k);
-	is_int(n, 37, "the option table has 37 options");
+	is_int(n, 40, "the option table has 40 options");
 	for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
 		if ((sec = man_section((char *)page, sections[i], &len)) ==
 		    NULL)

@@ -650,7 +650,7 @@ tf_reset(struct tf *t, int c)
 	return tf_sql(t, t->t_kind == PKI_KIND_FG ? "TRUNCATE accounts, "
 	    "account_keys, address_routes, introductions, seen_messages, "
 	    "invitations, invitation_tokens, held_messages, route_tokens, "
-	    "refused_claims" : "TRUNCATE accounts, address_routes, "
+	    "refused_claims, rekeys" : "TRUNCATE accounts, address_routes, "
 	    "introductions, seen_messages, invitation_tokens, held_arms, "
 	    "route_tokens, refused_claims", 0, NULL);
 }

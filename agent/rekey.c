@@ -1,0 +1,405 @@
+/*
+ * NAME
+ *	rekey.c - key replacement, the agent's side (doc/flows.md 8)
+ * SYNOPSIS
+ *	#include "agent.h"
+ *
+ *	int	agent_unwrap(struct store *st, const char *pass,
+ *		    const struct cms_id *id, X509_STORE *store,
+ *		    const unsigned char *in, size_t inlen,
+ *		    unsigned char **out, size_t *outlen, X509 **signer,
+ *		    STACK_OF(X509) **certs, enum cms_fail *fail, char *err);
+ *	int	rekey_notice(struct agent_session *as,
+ *		    const struct proto_msg *pm, char *err);
+ *	int	rekey_answer(struct agent_session *as,
+ *		    const struct proto_msg *pm, X509 *signer, char *err);
+ *	int	rekey_pending(struct agent_session *as, char *err);
+ * DESCRIPTION
+ *	agent_unwrap() is cms_unwrap() with the agent's identity id and,
+ *	when that cannot decrypt (CMS_FAIL_DECRYPT), with each old
+ *	generation's key and certificate of the store (newest first, each
+ *	key decrypted with pass): what was wrapped to a certificate a
+ *	rekey replaced still opens. Old keys only ever decrypt: nothing
+ *	is signed or sent with them. Results and ownership as
+ *	cms_unwrap(); a failure is the one of the current identity.
+ *
+ *	fetch (fetch.c) gives the next two what its background relays
+ *	from the foreground, once the wrap is known to be signed by the
+ *	FG element of the agent's own courier. Both return 0 when the
+ *	item is done with (to be deleted from the mailbox), else an exit
+ *	status with err, and the item is left.
+ *
+ *	rekey_notice() takes a notice-to-rekey: for the agent's address
+ *	and for the generation after its own (config "generation", 1
+ *	when absent). It makes the next key (agent_next_key(): a notice
+ *	seen again reuses it) and mails exchange-keys (Address,
+ *	Generation, part agent-csr), wrapped with the current key to the
+ *	current courier-end certificate, to the courier's service mailbox
+ *	(agent_mail_courier()), and prints "rekey: asked for generation
+ *	N". A notice for a generation the agent has already is said on
+ *	standard error and done with; another generation, another
+ *	address or a transfer (a Courier field) is refused (EX_DATAERR).
+ *
+ *	rekey_answer() takes the courier's exchange-keys answer for the
+ *	generation asked for (config "next-generation"), checks it
+ *	(agent_check_keys(): an agent certificate of the next key's
+ *	public key, a courier-end certificate, for the address, under
+ *	the same CA key), offers the new agent certificate to the
+ *	background (POST /v1/rekey, the certificate's PEM, over TLS with
+ *	the current identity: only 200 goes on; a 4xx but 408 and 429 is
+ *	AGENT_EX_REFUSED, anything else EX_TEMPFAIL), then installs it
+ *	(store_rekey_install(): the current generation is kept for
+ *	reading), makes the session use it (agent_session_reload(), TLS
+ *	included) and prints "rekey: now at generation N". It then mails
+ *	rekeying-complete (Address, Generation) with the new key to the
+ *	new courier-end certificate. Should that fail, it is said, the
+ *	status is the fetch's at its end (as_later), and rekey_pending()
+ *	sends it again at the next fetch; but a permanent refusal by the
+ *	mail server (a 5xx: AGENT_EX_REFUSED) is said with the server's
+ *	reply ("the courier refused rekeying-complete for generation N
+ *	for good: REPLY; it is not sent again: its operator must look
+ *	into it") and it is owed no longer: that fetch alone ends with
+ *	that status. An answer for a generation the agent has is said
+ *	and done with.
+ *
+ *	rekey_pending() sends the rekeying-complete still owed (config
+ *	"rekey-complete-pending"), if any, as above, saying it when it
+ *	went ("rekeying-complete for generation N sent"): fetch calls it
+ *	first. It returns EX_SOFTWARE with err when the store cannot be
+ *	read, else 0 (a failure to send is in as_later).
+ * DIAGNOSTICS
+ *	As above; messages about items go to standard error by fetch.
+ */
+#include <openssl/pem.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sysexits.h>
+
+#include "tandem.h"
+#include "cms.h"
+#include "pki.h"
+#include "proto.h"
+#include "agent.h"
+
+/* What agent_unwrap() hands each old generation. */
+struct rekey_try {
+	const char		*rt_pass;
+	X509_STORE		*rt_store;
+	const unsigned char	*rt_in;
+	size_t			 rt_inlen;
+	unsigned char		**rt_out;
+	size_t			*rt_outlen;
+	X509			**rt_signer;
+	STACK_OF(X509)		**rt_certs;
+	enum cms_fail		 rt_fail;
+	char			 rt_why[TN_ERRLEN];
+};
+
+/* store_old_each(): 1 when this old generation opened it. */
+static int
+rekey_try_old(const struct store_old *so, void *arg)
+{
+	struct rekey_try *rt = arg;
+	struct cms_id id;
+	int ok = 0;
+
+	memset(&id, 0, sizeof(id));
+	if ((id.ci_cert = pki_parse_cert(so->so_cert, strlen(so->so_cert),
+	    rt->rt_why)) == NULL ||
+	    (so->so_chain != NULL && *so->so_chain != '\0' &&
+	    (id.ci_chain = pki_parse_certs(so->so_chain,
+	    strlen(so->so_chain), rt->rt_why)) == NULL) ||
+	    (id.ci_key = pki_parse_key(so->so_key, strlen(so->so_key),
+	    rt->rt_pass, rt->rt_why)) == NULL)
+		goto out;
+	ok = cms_unwrap(rt->rt_in, rt->rt_inlen, &id, rt->rt_store,
+	    rt->rt_out, rt->rt_outlen, rt->rt_signer, rt->rt_certs,
+	    &rt->rt_fail, rt->rt_why) == 0;
+out:
+	agent_free_id(&id);
+	return ok;
+}
+
+int
+agent_unwrap(struct store *st, const char *pass, const struct cms_id *id,
+    X509_STORE *store, const unsigned char *in, size_t inlen,
+    unsigned char **out, size_t *outlen, X509 **signer,
+    STACK_OF(X509) **certs, enum cms_fail *fail, char *err)
+{
+	struct rekey_try rt;
+
+	if (cms_unwrap(in, inlen, id, store, out, outlen, signer, certs,
+	    fail, err) == 0)
+		return 0;
+	if (*fail != CMS_FAIL_DECRYPT || pass == NULL)
+		return -1;
+	memset(&rt, 0, sizeof(rt));
+	rt.rt_pass = pass;
+	rt.rt_store = store;
+	rt.rt_in = in;
+	rt.rt_inlen = inlen;
+	rt.rt_out = out;
+	rt.rt_outlen = outlen;
+	rt.rt_signer = signer;
+	rt.rt_certs = certs;
+	if (store_old_each(st, rekey_try_old, &rt, rt.rt_why) != 1)
+		return -1;	/* the current identity's failure */
+	*fail = CMS_FAIL_NONE;
+	return 0;
+}
+
+/* The generation in use: config "generation", 1 when absent (import). */
+static int
+rekey_have(struct agent_session *as, unsigned long *have, char *err)
+{
+	char *g = NULL;
+
+	if (store_get(as->as_st, "generation", &g, err) == -1)
+		return EX_SOFTWARE;
+	*have = g != NULL ? strtoul(g, NULL, 10) : 1;
+	free(g);
+	return 0;
+}
+
+/*
+ * The checks both kinds share: for this address, and the generation
+ * wanted (*want) is after the one in use (*have). 0 with *done set
+ * when the agent has it already (said), else an exit status.
+ */
+static int
+rekey_common(struct agent_session *as, const struct proto_msg *pm,
+    unsigned long *have, unsigned long *want, int *done, char *err)
+{
+	const char *kind = proto_kind_name(pm->pm_kind);
+	int rc;
+
+	*done = 0;
+	if (strcasecmp(proto_get(pm, "Address"), as->as_address) != 0) {
+		tn_err(err, "refused: %s for %s, not %s", kind,
+		    proto_get(pm, "Address"), as->as_address);
+		return EX_DATAERR;
+	}
+	if ((rc = rekey_have(as, have, err)) != 0)
+		return rc;
+	*want = strtoul(proto_get(pm, "Generation"), NULL, 10);
+	if (*want <= *have) {
+		fprintf(stderr, "tandem fetch: %s for generation %lu: already "
+		    "at generation %lu\n", kind, *want, *have);
+		*done = 1;
+	}
+	return 0;
+}
+
+int
+rekey_notice(struct agent_session *as, const struct proto_msg *pm,
+    char *err)
+{
+	struct proto_msg *ek = NULL;
+	unsigned long have, want;
+	char gen[24], *csr = NULL;
+	int rc, done;
+
+	if ((rc = rekey_common(as, pm, &have, &want, &done, err)) != 0 ||
+	    done)
+		return rc;
+	if (proto_get(pm, "Courier") != NULL) {
+		tn_err(err, "refused: notice-to-rekey for a transfer to %s: "
+		    "not handled by this agent", proto_get(pm, "Courier"));
+		return EX_DATAERR;
+	}
+	if (want != have + 1) {
+		tn_err(err, "refused: notice-to-rekey for generation %lu, but "
+		    "this agent is at generation %lu", want, have);
+		return EX_DATAERR;
+	}
+	snprintf(gen, sizeof(gen), "%lu", want);
+	rc = EX_SOFTWARE;
+	if (agent_next_key(as->as_st, as->as_address, gen, as->as_pass, &csr,
+	    err) == -1)
+		goto out;
+	if ((ek = proto_msg_new(PROTO_EXCHANGE_KEYS)) == NULL) {
+		tn_err(err, "out of memory");
+		goto out;
+	}
+	if (proto_attach(ek, "agent-csr", csr, strlen(csr), err) == -1)
+		goto out;
+	if ((rc = agent_mail_courier(as->as_net, as->as_st, &as->as_id,
+	    as->as_address, as->as_rcpts, ek, gen, err)) != 0)
+		goto out;
+	printf("rekey: asked for generation %s\n", gen);
+	rc = 0;
+out:
+	proto_msg_free(ek);
+	free(csr);
+	return rc;
+}
+
+/* The next key's public half (config next-pubkey), or NULL. */
+static EVP_PKEY *
+rekey_next_pub(struct agent_session *as, const char *gen, char *err)
+{
+	EVP_PKEY *pk = NULL;
+	BIO *bio = NULL;
+	char *have = NULL, *pub = NULL;
+
+	if (store_get(as->as_st, "next-generation", &have, err) == -1 ||
+	    store_get(as->as_st, "next-pubkey", &pub, err) == -1)
+		goto out;
+	if (have == NULL || strcmp(have, gen) != 0 || pub == NULL) {
+		tn_err(err, "refused: exchange-keys for generation %s, which "
+		    "this agent did not ask for", gen);
+		goto out;
+	}
+	if ((bio = BIO_new_mem_buf(pub, -1)) == NULL ||
+	    (pk = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL)) == NULL)
+		tn_err_ssl(err, "the next public key is unreadable");
+out:
+	BIO_free(bio);
+	free(have);
+	free(pub);
+	return pk;
+}
+
+/* POST /v1/rekey: the background has the offer only on 200. */
+static int
+rekey_offer(struct agent_session *as, const char *pem, char *err)
+{
+	unsigned char *resp = NULL;
+	size_t len;
+	long status;
+	int rc = EX_TEMPFAIL;
+
+	if (net_https_pem(as->as_net, "/v1/rekey", pem, &status, &resp, &len,
+	    err) == -1)
+		goto out;
+	if (status == 200) {
+		rc = 0;
+		goto out;
+	}
+	resp[strcspn((char *)resp, "\r\n")] = '\0';
+	tn_err(err, "the background did not take the new certificate "
+	    "(POST /v1/rekey: %ld %.120s); it stays at the old generation",
+	    status, (char *)resp);
+	if (status >= 400 && status < 500 && status != 408 && status != 429)
+		rc = AGENT_EX_REFUSED;
+out:
+	free(resp);
+	return rc;
+}
+
+/*
+ * Mail rekeying-complete for gen with the session's (new) identity;
+ * again: it was owed by an earlier fetch. Taken, or refused for good
+ * (a 5xx), it is owed no longer; a refusal, or any other failure, is
+ * said and its status kept for the end of the fetch (as_later).
+ */
+static void
+rekey_complete(struct agent_session *as, const char *gen, int again)
+{
+	struct proto_msg *pm;
+	char why[TN_ERRLEN];
+	int rc = EX_SOFTWARE;
+
+	if ((pm = proto_msg_new(PROTO_REKEYING_COMPLETE)) == NULL)
+		tn_err(why, "out of memory");
+	else
+		rc = agent_mail_courier(as->as_net, as->as_st, &as->as_id,
+		    as->as_address, as->as_rcpts, pm, gen, why);
+	proto_msg_free(pm);
+	if ((rc == 0 || rc == AGENT_EX_REFUSED) &&
+	    store_del(as->as_st, "rekey-complete-pending", why) == -1) {
+		fprintf(stderr, "tandem fetch: %s\n", why);
+		rc = EX_SOFTWARE;
+	} else if (rc == 0 && again)
+		fprintf(stderr, "tandem fetch: rekeying-complete for "
+		    "generation %s sent\n", gen);
+	else if (rc == AGENT_EX_REFUSED)
+		fprintf(stderr, "tandem fetch: the courier refused "
+		    "rekeying-complete for generation %s for good: %s; it is "
+		    "not sent again: its operator must look into it (this "
+		    "agent now uses generation %s)\n", gen, why, gen);
+	else if (rc != 0)
+		fprintf(stderr, "tandem fetch: rekeying-complete for "
+		    "generation %s not sent: %s; it is sent again at the "
+		    "next fetch\n", gen, why);
+	if (as->as_later == 0)
+		as->as_later = rc;
+}
+
+int
+rekey_pending(struct agent_session *as, char *err)
+{
+	char *gen = NULL;
+
+	if (store_get(as->as_st, "rekey-complete-pending", &gen, err) == -1)
+		return EX_SOFTWARE;
+	if (gen != NULL)
+		rekey_complete(as, gen, 1);
+	free(gen);
+	return 0;
+}
+
+/* Keep the old generation, make the new one current, tell the FG. */
+static int
+rekey_install(struct agent_session *as, const struct proto_msg *pm,
+    const char *cert, const char *gen, char *err)
+{
+	const struct proto_part *ch = proto_part(pm, "ca-chain");
+	const struct proto_part *cc = proto_part(pm, "courier-cert");
+	int rc;
+
+	if (store_rekey_install(as->as_st, gen, cert, ch != NULL ?
+	    (const char *)ch->pp_data : NULL, (const char *)cc->pp_data,
+	    err) == -1)
+		return EX_SOFTWARE;
+	if ((rc = agent_session_reload(as, err)) != 0)
+		return rc;
+	printf("rekey: now at generation %s\n", gen);
+	rekey_complete(as, gen, 0);
+	return 0;
+}
+
+int
+rekey_answer(struct agent_session *as, const struct proto_msg *pm,
+    X509 *signer, char *err)
+{
+	STACK_OF(X509) *chain = NULL;
+	EVP_PKEY *next = NULL;
+	X509 *x = NULL;
+	unsigned long have, want;
+	char gen[24], *cert = NULL;
+	size_t len;
+	int rc, done;
+
+	if ((rc = rekey_common(as, pm, &have, &want, &done, err)) != 0 ||
+	    done)
+		return rc;
+	rc = EX_DATAERR;
+	if (proto_part(pm, "agent-cert") == NULL ||
+	    proto_part(pm, "courier-cert") == NULL) {
+		tn_err(err, "refused: exchange-keys: not the courier's answer");
+		goto out;
+	}
+	snprintf(gen, sizeof(gen), "%lu", want);
+	if ((next = rekey_next_pub(as, gen, err)) == NULL)
+		goto out;
+	if ((rc = agent_check_keys(as->as_trust, as->as_address, next, pm,
+	    signer, &chain, err)) != 0)
+		goto out;
+	rc = EX_SOFTWARE;
+	if ((x = agent_part_cert(pm, "agent-cert", err)) == NULL ||
+	    pki_cert_pem(x, &cert, &len, err) == -1)
+		goto out;
+	if ((rc = rekey_offer(as, cert, err)) != 0)
+		goto out;
+	rc = rekey_install(as, pm, cert, gen, err);
+out:
+	sk_X509_pop_free(chain, X509_free);
+	EVP_PKEY_free(next);
+	X509_free(x);
+	free(cert);
+	return rc;
+}
