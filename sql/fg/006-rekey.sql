@@ -48,15 +48,20 @@ CREATE UNIQUE INDEX rekeys_one_open ON rekeys (address)
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON rekeys TO tandem_fg;
 
+-- Run with its owner's rights and search path: the help desk's view
+-- below calls it, and the help desk reads no table of public.
 CREATE FUNCTION tandem_generation(addr text) RETURNS integer
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = public, pg_catalog AS $$
 	SELECT max(k.generation) FROM account_keys k
 	WHERE k.address = addr AND k.retired_at IS NULL
 	AND NOT EXISTS (SELECT 1 FROM rekeys r WHERE r.address = k.address
 	    AND r.generation = k.generation
 	    AND r.state IN ('requested', 'noticed', 'keys-sent'))
 $$;
-GRANT EXECUTE ON FUNCTION tandem_generation(text) TO tandem_fg;
+REVOKE ALL ON FUNCTION tandem_generation(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tandem_generation(text)
+	TO tandem_fg, tandem_helpdesk;
 
 CREATE OR REPLACE VIEW helpdesk.account_status AS
 SELECT a.address, a.status, a.redirect_to, a.created_at, a.updated_at,
