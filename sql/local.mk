@@ -7,7 +7,8 @@ dist_sqlfg_DATA = \
 	sql/fg/003-federation.sql \
 	sql/fg/004-courier-claims.sql \
 	sql/fg/005-helpdesk-history.sql \
-	sql/fg/006-rekey.sql
+	sql/fg/006-rekey.sql \
+	sql/fg/007-transfer.sql
 dist_sqlbg_DATA = \
 	sql/bg/001-schema.sql \
 	sql/bg/002-helpdesk.sql \

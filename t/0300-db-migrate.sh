@@ -18,11 +18,12 @@ test_expect_success 'migrate the foreground' '
 	applied fg/004-courier-claims.sql
 	applied fg/005-helpdesk-history.sql
 	applied fg/006-rekey.sql
-	fg schema at version 006, 6 applied
+	applied fg/007-transfer.sql
+	fg schema at version 007, 7 applied
 	EOF
 	test_cmp expect out &&
 	pg_psql fg fg -c "SELECT version, element, name FROM schema_migrations ORDER BY 1" >got &&
-	printf "1|fg|001-schema.sql\n2|fg|002-helpdesk.sql\n3|fg|003-federation.sql\n4|fg|004-courier-claims.sql\n5|fg|005-helpdesk-history.sql\n6|fg|006-rekey.sql\n" >expect &&
+	printf "1|fg|001-schema.sql\n2|fg|002-helpdesk.sql\n3|fg|003-federation.sql\n4|fg|004-courier-claims.sql\n5|fg|005-helpdesk-history.sql\n6|fg|006-rekey.sql\n7|fg|007-transfer.sql\n" >expect &&
 	test_cmp expect got
 '
 
@@ -34,9 +35,9 @@ test_expect_success 'every foreground table is there' '
 
 test_expect_success 'a second run applies nothing' '
 	tandemctl db migrate --fg --db "$FG" --sqldir "$SQLDIR" >out &&
-	echo "fg schema at version 006, 0 applied" >expect &&
+	echo "fg schema at version 007, 0 applied" >expect &&
 	test_cmp expect out &&
-	test "$(pg_psql fg fg -c "SELECT count(*) FROM schema_migrations")" = 6
+	test "$(pg_psql fg fg -c "SELECT count(*) FROM schema_migrations")" = 7
 '
 
 test_expect_success 'migrate the background, twice' '
@@ -58,17 +59,17 @@ test_expect_success 'the other element'"'"'s migrations are refused' '
 	test_expect_code 65 tandemctl db migrate --bg --db "$FG" \
 		--sqldir "$SQLDIR" 2>err &&
 	test_grep "this database holds fg migrations; refusing the bg ones" err &&
-	test "$(pg_psql fg fg -c "SELECT count(*) FROM schema_migrations")" = 6
+	test "$(pg_psql fg fg -c "SELECT count(*) FROM schema_migrations")" = 7
 '
 
 test_expect_success 'a failing migration leaves nothing behind' '
 	mkdir -p bad/fg &&
 	cp "$SQLDIR"/fg/*.sql bad/fg/ &&
-	printf "CREATE TABLE half_done (x int);\nSELECT no_such_column FROM accounts;\n" >bad/fg/007-broken.sql &&
+	printf "CREATE TABLE half_done (x int);\nSELECT no_such_column FROM accounts;\n" >bad/fg/008-broken.sql &&
 	test_expect_code 70 tandemctl db migrate --fg --db "$FG" --sqldir bad 2>err &&
-	test_grep "007-broken.sql: column \"no_such_column\" does not exist" err &&
+	test_grep "008-broken.sql: column \"no_such_column\" does not exist" err &&
 	test "$(pg_psql fg fg -c "SELECT to_regclass(\$\$half_done\$\$) IS NULL")" = t &&
-	test "$(pg_psql fg fg -c "SELECT max(version) FROM schema_migrations")" = 6
+	test "$(pg_psql fg fg -c "SELECT max(version) FROM schema_migrations")" = 7
 '
 
 test_expect_success 'invitation_tokens follows the pending and rejected invitations' '
@@ -176,7 +177,7 @@ test_expect_success 'status on both ends' '
 	# slot is inactive between the two.
 	wait_until 30 bg_running &&
 	wait_until 30 fg_slot_active &&
-	test_grep "^element=fg schema_version=6 migrations=6\$" out &&
+	test_grep "^element=fg schema_version=7 migrations=7\$" out &&
 	test_grep "^publication=tandem_pub tables=5\$" out &&
 	tandemctl db status --db "$BG" >out &&
 	test_grep "^element=bg schema_version=10 migrations=10\$" out
