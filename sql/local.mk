@@ -19,7 +19,8 @@ dist_sqlbg_DATA = \
 	sql/bg/007-outbox-sender.sql \
 	sql/bg/008-helpdesk-history.sql \
 	sql/bg/009-revocation.sql \
-	sql/bg/010-rekey.sql
+	sql/bg/010-rekey.sql \
+	sql/bg/011-transfer.sql
 
 # The schema version each daemon needs: the newest migration listed
 # above, taken here so that adding one moves it (lib/db.c).

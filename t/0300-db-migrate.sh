@@ -43,9 +43,9 @@ test_expect_success 'a second run applies nothing' '
 test_expect_success 'migrate the background, twice' '
 	tandemctl db migrate --bg --db "$BG" --sqldir "$SQLDIR" >out &&
 	test_grep "^applied bg/001-schema.sql\$" out &&
-	test_grep "^bg schema at version 010, 10 applied\$" out &&
+	test_grep "^bg schema at version 011, 11 applied\$" out &&
 	tandemctl db migrate --bg --db "$BG" --sqldir "$SQLDIR" >out &&
-	echo "bg schema at version 010, 0 applied" >expect &&
+	echo "bg schema at version 011, 0 applied" >expect &&
 	test_cmp expect out
 '
 
@@ -180,7 +180,7 @@ test_expect_success 'status on both ends' '
 	test_grep "^element=fg schema_version=7 migrations=7\$" out &&
 	test_grep "^publication=tandem_pub tables=5\$" out &&
 	tandemctl db status --db "$BG" >out &&
-	test_grep "^element=bg schema_version=10 migrations=10\$" out
+	test_grep "^element=bg schema_version=11 migrations=11\$" out
 '
 
 test_done

@@ -13,6 +13,14 @@
 --	refusal the other courier gave, for the help desk.
 --
 --	A rekey a transfer carries is requested_by 'transfer'.
+--
+--	accounts.transferred_from names the old courier of an account a
+--	transfer brought here (set when the pending account is made, kept
+--	after). It is published: the background pins the agent
+--	certificate of such a pending account (sql/bg/011-transfer.sql),
+--	so that the agent, still holding the old courier's certificate,
+--	can fetch its rekey here. The background's accounts carries the
+--	same column; migrate the background first.
 
 ALTER TABLE transfers
 	ADD COLUMN other_ca text,
@@ -20,6 +28,8 @@ ALTER TABLE transfers
 	ADD COLUMN sent_at timestamptz,
 	ADD COLUMN made_account boolean NOT NULL DEFAULT false,
 	ADD COLUMN last_error text;
+
+ALTER TABLE accounts ADD COLUMN transferred_from text;
 
 ALTER TABLE rekeys DROP CONSTRAINT rekeys_requested_by_check;
 ALTER TABLE rekeys ADD CONSTRAINT rekeys_requested_by_check
