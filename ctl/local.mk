@@ -8,6 +8,7 @@ ctl_tandemctl_SOURCES = \
 	ctl/intro.c \
 	ctl/invite.c \
 	ctl/status.c \
+	ctl/transfer.c \
 	ctl/tandemctl.c
 ctl_tandemctl_LDADD = $(TANDEM_LIBS) $(PQ_LIBS)
 # The page as installed: this build's folders in place of the tokens

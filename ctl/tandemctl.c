@@ -22,6 +22,7 @@
  *	tandemctl route list --db CONNINFO [--address A]
  *	tandemctl route remove --db CONNINFO --address A
  *	tandemctl status --conf FILE [--ca-dir]
+ *	tandemctl transfer expect|start|cancel|list --db FGCONNINFO ...
  * DESCRIPTION
  *	The entry point: picks the command group, and holds the helpers
  *	every group uses (ctl.h), which print what db_exec() and its kin
@@ -69,7 +70,13 @@ ctl_usage(void)
 	    "[--element fg|bg]\n"
 	    "       tandemctl route list --db CONNINFO [--address A]\n"
 	    "       tandemctl route remove --db CONNINFO --address A\n"
-	    "       tandemctl status --conf FILE [--ca-dir]\n");
+	    "       tandemctl status --conf FILE [--ca-dir]\n"
+	    "       tandemctl transfer expect --db FGCONNINFO [--address] A "
+	    "--from COURIER\n"
+	    "       tandemctl transfer start --db FGCONNINFO [--address] A "
+	    "--to COURIER\n"
+	    "       tandemctl transfer cancel --db FGCONNINFO [--address] A\n"
+	    "       tandemctl transfer list --db FGCONNINFO\n");
 }
 
 int
@@ -168,6 +175,8 @@ main(int argc, char **argv)
 		return ctl_route(argc - 1, argv + 1);
 	if (strcmp(argv[1], "status") == 0)
 		return ctl_status(argc - 1, argv + 1);
+	if (strcmp(argv[1], "transfer") == 0)
+		return ctl_transfer(argc - 1, argv + 1);
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
 		ctl_usage();
 		return 0;
