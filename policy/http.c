@@ -17,7 +17,8 @@
  *	only POST /v1/courier (store_courier() checks its introduction).
  *	Every other request checks, against the database, that the
  *	certificate is the agent certificate of an active account of
- *	this courier: the one pinned (agent_pins), or one that the pinned
+ *	this courier (or of a pending one a transfer brought, pa_served):
+ *	the one pinned (agent_pins), or one that the pinned
  *	one offered (agent_pin_offers), except for POST /v1/rekey, the
  *	offer itself, which only the pinned one may make (rekey.c).
  *
@@ -283,7 +284,7 @@ http_mailbox_id(const char *path)
 }
 
 /*
- * Is client the agent of an active account here: its pinned
+ * Is client the agent of an account served here: its pinned
  * certificate, or with offered one the pinned one offered? 0, or a
  * status.
  */
@@ -303,8 +304,7 @@ http_authorize(struct pd *pd, X509 *client, const char *address,
 		    address, err);
 		*why = "database unavailable, try again later";
 		code = store_down(pd) ? 503 : 500;
-	} else if (pa == NULL || strcmp(pa->pa_status, "active") != 0 ||
-	    r != 1) {
+	} else if (pa == NULL || !pa->pa_served || r != 1) {
 		*why = offered ? "client is not an active account here" :
 		    "only the pinned agent certificate of an active account "
 		    "may offer another";

@@ -31,6 +31,7 @@ POLICY_SCENARIOS = \
 	t/0555-policyd-hostile-names.sh \
 	t/0556-policyd-revoke.sh \
 	t/0557-policyd-rekey.sh \
+	t/0558-policyd-transfer.sh \
 	t/0570-policyd-hostile-url.sh \
 	t/0576-policyd-ux-startup.sh
 TESTS += $(POLICY_SCENARIOS)

@@ -11,14 +11,17 @@
  *	that certificate first, or offers it later.
  *
  *	store_rekey() takes the offer. The client is the pinned agent
- *	certificate of an active account (http.c checked it; an offered
- *	one may not offer). The body is the new agent certificate in PEM,
- *	which may be followed by certificates between it and the root,
- *	used only to verify it. It must verify to tls.anchors (with
+ *	certificate of an active account, or of a pending one a transfer
+ *	brought here (http.c checked it; an offered one may not offer).
+ *	The body is the new agent certificate in PEM, which may be
+ *	followed by certificates between it and the root, used only to
+ *	verify it. It must verify to tls.anchors (with
  *	tls.chain), be an agent certificate carrying the client's
- *	address, and be issued under the same courier CA key as the
- *	pinned one (pki_courier_ca() among tls.chain and the body's
- *	other certificates, compared by pki_key_id()). Then
+ *	address, and be issued under this courier's CA key, the one
+ *	above this background's own certificate (pki_courier_ca() among
+ *	tls.chain and the body's other certificates, compared by
+ *	pki_key_id()): for an account of this courier the pinned
+ *	certificate's, for one a transfer brought the new courier's. Then
  *	tandem_agent_offer() (sql/bg/010-rekey.sql) records the offer
  *	as made by the client, for hygiene.replay_window, or moves the
  *	pin when the foreground's change already arrived; it refuses
@@ -107,7 +110,7 @@ rk_courier(X509 *cert, STACK_OF(X509) *certs, char kid[PKI_KEYIDLEN + 1])
 		kid[0] = '\0';
 }
 
-/* The offered certificate, checked against the pinned one; or a status. */
+/* The offered certificate, checked against this courier; or a status. */
 static enum pd_status
 rk_check(struct pd *pd, const struct pd_account *pa, STACK_OF(X509) *body,
     char *msg, size_t msglen)
@@ -143,7 +146,7 @@ rk_check(struct pd *pd, const struct pd_account *pa, STACK_OF(X509) *body,
 			    "verify: %s", err);
 		goto out;
 	}
-	rk_courier(pa->pa_agent, certs, mine);
+	rk_courier(pd->pd_id.ci_cert, certs, mine);
 	rk_courier(offer, certs, theirs);
 	if (mine[0] == '\0' || strcmp(mine, theirs) != 0) {
 		snprintf(msg, msglen, "the certificate is not issued under "
@@ -184,7 +187,7 @@ store_rekey(struct pd *pd, X509 *client, const char *address,
 	if (store_account(pd, address, &pa, 0, err) == -1)
 		goto fail;
 	st = PD_FORBIDDEN;
-	if (pa == NULL || strcmp(pa->pa_status, "active") != 0 ||
+	if (pa == NULL || !pa->pa_served ||
 	    store_agent_is(pd, pa, client, 0, err) != 1) {
 		snprintf(msg, msglen, "only the pinned agent certificate of an "
 		    "active account may offer another");

@@ -323,7 +323,9 @@ store_account(struct pd *pd, const char *address, struct pd_account **out,
 	static const char sql[] =
 	    "SELECT a.status, coalesce(p.agent_cert, a.agent_cert), "
 	    "a.courier_cert, p.agent_cert IS NOT NULL AND "
-	    "a.agent_cert IS DISTINCT FROM p.agent_cert, a.address "
+	    "a.agent_cert IS DISTINCT FROM p.agent_cert, a.address, "
+	    "a.status = 'active' OR (a.status = 'pending' AND "
+	    "a.transferred_from IS NOT NULL) "
 	    "FROM accounts a LEFT JOIN agent_pins p USING (address) "
 	    "WHERE a.address = lower($1)";
 	struct pd_account *pa = NULL;
@@ -348,6 +350,7 @@ store_account(struct pd *pd, const char *address, struct pd_account **out,
 		goto out;
 	}
 	pa->pa_generation = -1;
+	pa->pa_served = strcmp(PQgetvalue(res, 0, 5), "t") == 0;
 	pa->pa_agent = st_cert(res, 1, err);
 	pa->pa_courier = st_cert(res, 2, err);
 	if (strcmp(PQgetvalue(res, 0, 3), "t") == 0 &&

@@ -51,7 +51,7 @@ test_expect_success 'migrate the background, twice' '
 
 test_expect_success 'the background triggers fire always' '
 	pg_psql bg bg -c "SELECT tgname, tgenabled FROM pg_trigger WHERE tgname LIKE \$\$%notify\$\$ OR tgname LIKE \$\$%pin\$\$ OR tgname = \$\$bg_relay_file\$\$ ORDER BY 1" >got &&
-	printf "account_keys_notify|A\naccounts_agent_pin|A\naccounts_notify|A\nbg_relay_file|A\n" >expect &&
+	printf "account_keys_notify|A\naccounts_agent_pin|A\naccounts_notify|A\naccounts_transfer_pin|A\nbg_relay_file|A\n" >expect &&
 	test_cmp expect got
 '
 
