@@ -17,10 +17,11 @@
  *	only POST /v1/courier (store_courier() checks its introduction).
  *	Every other request checks, against the database, that the
  *	certificate is the agent certificate of an active account of
- *	this courier (or of a pending one a transfer brought, pa_served):
- *	the one pinned (agent_pins), or one that the pinned
- *	one offered (agent_pin_offers), except for POST /v1/rekey, the
- *	offer itself, which only the pinned one may make (rekey.c).
+ *	this courier (for the mailbox and the offer, also of a pending
+ *	one a transfer brought, pa_served): the one pinned (agent_pins),
+ *	or one that the pinned one offered (agent_pin_offers), except for
+ *	POST /v1/rekey, the offer itself, which only the pinned one may
+ *	make (rekey.c).
  *
  *	Every 4xx or 5xx answer goes through http_text(), which records
  *	it for the help desk first (store_refusal(); not a 503 whose

@@ -219,7 +219,7 @@ struct pd_account {
 	X509		*pa_courier;	/* NULL if none */
 	EVP_PKEY	*pa_key;	/* courier-end key, opened; or NULL */
 	int		 pa_generation;	/* of pa_key; -1 if none */
-	int		 pa_served;	/* active, or pending by a transfer */
+	int		 pa_served;	/* active, or a transfer's pending */
 };
 
 #define STORE_SHALEN	64	/* hex SHA-256 */
