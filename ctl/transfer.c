@@ -288,21 +288,21 @@ tr_list(int argc, char **argv)
 		return status;
 	if ((conn = ctl_connect(o.to_db)) == NULL)
 		return EX_UNAVAILABLE;
+	status = EX_SOFTWARE;
 	if ((res = ctl_sql(conn, "SELECT address, direction, other_courier, "
 	    "state, to_char(started_at AT TIME ZONE 'UTC', "
 	    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM transfers WHERE state "
 	    "NOT IN ('complete', 'cancelled') ORDER BY started_at, id", 0,
-	    NULL)) == NULL) {
-		PQfinish(conn);
-		return EX_SOFTWARE;
+	    NULL)) != NULL) {
+		for (i = 0; i < PQntuples(res); i++)
+			printf("%s %s %s %s %s\n", PQgetvalue(res, i, 0),
+			    PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
+			    PQgetvalue(res, i, 3), PQgetvalue(res, i, 4));
+		status = 0;
 	}
-	for (i = 0; i < PQntuples(res); i++)
-		printf("%s %s %s %s %s\n", PQgetvalue(res, i, 0),
-		    PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
-		    PQgetvalue(res, i, 3), PQgetvalue(res, i, 4));
 	PQclear(res);
 	PQfinish(conn);
-	return 0;
+	return status;
 }
 
 int

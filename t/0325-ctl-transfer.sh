@@ -10,6 +10,12 @@ q() {
 	pg_psql fg fg -c "$1"
 }
 
+# ca_key DIR: the SHA-256 of the SubjectPublicKeyInfo of DIR's CA, hex
+ca_key() {
+	openssl x509 -in "$1/ca.crt" -noout -pubkey |
+		openssl pkey -pubin -outform DER | sha256sum | sed "s/ .*//"
+}
+
 test_expect_success_here 'a migrated foreground' '
 	pg_start fg && pg_createdb fg fg &&
 	FG=$(pg_conninfo fg fg) &&
@@ -35,9 +41,7 @@ test_expect_success 'expect records an incoming transfer bound to the CA key' '
 		--from isp.example >out &&
 	echo "transfer Alice@Example.net incoming from isp.example recorded" >expect &&
 	test_cmp expect out &&
-	openssl x509 -in isp/ca.crt -noout -pubkey |
-		openssl pkey -pubin -outform DER | sha256sum |
-		sed "s/ .*//" >key &&
+	ca_key isp >key &&
 	q "SELECT address, direction, other_courier, state, other_ca FROM transfers" >got &&
 	echo "alice@example.net|incoming|isp.example|recorded|$(cat key)" >expect &&
 	test_cmp expect got
@@ -80,9 +84,7 @@ test_expect_success 'start records an outgoing transfer of an active account' '
 		--to example.org >out &&
 	echo "transfer bob@example.net outgoing to example.org started" >expect &&
 	test_cmp expect out &&
-	openssl x509 -in corp/ca.crt -noout -pubkey |
-		openssl pkey -pubin -outform DER | sha256sum |
-		sed "s/ .*//" >key &&
+	ca_key corp >key &&
 	q "SELECT state, other_ca FROM transfers WHERE address = \$\$bob@example.net\$\$" >got &&
 	echo "started|$(cat key)" >expect &&
 	test_cmp expect got
