@@ -316,7 +316,7 @@ fed_purge(struct fed *fd, long *n, char *err)
  * Is name (a domain, or an address's) one of this courier's own
  * domains? Exactly: a subdomain may be a subordinate's.
  */
-static int
+int
 fed_serves(const struct fed *fd, const char *name)
 {
 	const struct conf *cf = fd->fd_conf;
@@ -757,9 +757,12 @@ fed_same(const struct intro *x, const struct intro *y)
 	    strcasecmp(x->in_endpoint, y->in_endpoint) == 0;
 }
 
-/* Why a read inter-courier message is refused, or NULL. */
+/*
+ * Why a read inter-courier message is refused, or NULL; relay_ok: a
+ * private peer may relay it (fed_relay_ok()).
+ */
 static const char *
-fed_ic_why(const struct fed *fd, const struct fed_in *fi)
+fed_ic_why(const struct fed *fd, const struct fed_in *fi, int relay_ok)
 {
 	const struct intro_ic *ic = fi->fi_ic;
 	const struct intro *peer = fi->fi_peer, *org = fi->fi_origin;
@@ -772,14 +775,41 @@ fed_ic_why(const struct fed *fd, const struct fed_in *fi)
 	    !intro_covers(org, ic->ic_sender))
 		return "private origin courier claims a sender outside its "
 		    "name constraints";
-	if (peer->in_role == PKI_ROLE_PRIVATE &&
-	    strcasecmp(peer->in_courier, org->in_courier) != 0)
+	if (!relay_ok)
 		return "a private courier relays another courier's message";
 	if (strcasecmp(ic->ic_to, fd->fd_endpoint) != 0)
 		return "To-Element is not this element";
 	if (strcasecmp(ic->ic_from, peer->in_endpoint) != 0)
 		return "From-Element is not the signer";
 	return NULL;
+}
+
+/*
+ * A private courier relays only its own messages, but for an address
+ * that moved from it to this courier (accounts.transferred_from): it
+ * sends on what still reaches it for the address (rule 2). 1 when
+ * the relay is one to take, 0 when not, -1.
+ */
+static int
+fed_relay_ok(struct fed *fd, const struct fed_in *fi, char *err)
+{
+	const struct intro_ic *ic = fi->fi_ic;
+	const struct intro *peer = fi->fi_peer;
+	size_t i;
+	int r;
+
+	if (peer->in_role != PKI_ROLE_PRIVATE ||
+	    strcasecmp(peer->in_courier, fi->fi_origin->in_courier) == 0)
+		return 1;
+	for (i = 0; i < ic->ic_nrcpts; i++) {
+		const char *p[2] = { ic->ic_rcpts[i], peer->in_courier };
+
+		if ((r = db_one(fd->fd_db, "SELECT 1 FROM accounts WHERE "
+		    "address = lower($1) AND lower(transferred_from) = "
+		    "lower($2)", 2, p, NULL, 0, err)) != 1)
+			return r;
+	}
+	return 1;
 }
 
 /* A recipient taken here: the introduction back will name it. */
@@ -958,7 +988,9 @@ fed_ic_take(struct fed *fd, struct fed_in *fi, char *why, char *err)
 		    "backgrounds carry them");
 		return FED_BAD;
 	}
-	if ((w = fed_ic_why(fd, fi)) != NULL) {
+	if ((r = fed_relay_ok(fd, fi, err)) == -1)
+		return FED_ERROR;
+	if ((w = fed_ic_why(fd, fi, r)) != NULL) {
 		snprintf(why, TN_ERRLEN, "%s", w);
 		return FED_REFUSED;
 	}

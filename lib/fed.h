@@ -27,6 +27,7 @@
  *		    char *err);
  *	int	fed_fresh(const struct fed *fd, const char *date,
  *		    const char *what, char *why);
+ *	int	fed_serves(const struct fed *fd, const char *name);
  *	int	fed_purge(struct fed *fd, long *n, char *err);
  *	int	fed_record(struct fed *fd, const struct intro *in, char *err);
  *	int	fed_send(struct fed *fd, const char *courier,
@@ -144,6 +145,8 @@
  *	"... is in the future"). fed_purge() deletes the seen_messages
  *	rows older than the replay window (and the clock skew), *n of
  *	them: the periodic sweep of each element calls it.
+ *	fed_serves() is 1 when name (a domain, or an address's) is one
+ *	of the courier's own domains, exactly.
  *	fed_record() stores (or refreshes) an introduction: 1 when the
  *	claim it makes is refused (FED_REFUSED to the caller; why in
  *	fd_claim_why): its courier's name is known with another CA key,
@@ -392,6 +395,7 @@ int	fed_check_endpoint(const struct fed *, X509 *, STACK_OF(X509) *,
 	    const char *, char *);
 int	fed_seen(struct fed *, const char *, const char *, char *);
 int	fed_fresh(const struct fed *, const char *, const char *, char *);
+int	fed_serves(const struct fed *, const char *);
 int	fed_purge(struct fed *, long *, char *);
 int	fed_record(struct fed *, const struct intro *, char *);
 int	fed_send(struct fed *, const char *, const char *,

@@ -337,8 +337,9 @@ fed_process(struct msg *mc, PGconn *db, struct tmail *tm)
 		st = fed_take_intro(&fd, peer, (const char *)in, inlen, why,
 		    err);
 	} else {
-		msg_fail(mc, MSG_PERM, "5.6.0 inter-courier: kind %s not "
-		    "handled here", proto_kind_name(pm->pm_kind));
+		/* A transfer's: its verdict set, its log line written. */
+		if ((rc = transfer_take(mc, &fd, peer, signer, pm)) == 0)
+			msg_consume(mc);
 		goto out;
 	}
 	switch (st) {

@@ -60,4 +60,8 @@ int	fed_send_local(struct msg *, PGconn *, const struct tmail *,
 int	fed_process(struct msg *, PGconn *, struct tmail *);
 int	fed_reject(struct msg *, PGconn *, const struct proto_msg *);
 
+/* transfer.c */
+int	transfer_take(struct msg *, struct fed *, const struct intro *,
+	    X509 *, const struct proto_msg *);
+
 #endif

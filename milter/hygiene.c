@@ -238,7 +238,8 @@ hygiene_beat(const struct fg *fg, char *err)
 	}
 	if (db_run(db, "UPDATE heartbeat SET beat_at = now() WHERE id = 1", 0,
 	    NULL, err) == -1 || db_begin(db, err) == -1 ||
-	    rekey_notices(fg, db, err) == -1 || db_commit(db, err) == -1)
+	    rekey_notices(fg, db, err) == -1 ||
+	    transfer_send(fg, db, err) == -1 || db_commit(db, err) == -1)
 		goto out;
 	rc = 0;
 out:

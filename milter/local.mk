@@ -38,6 +38,7 @@ milter_tandem_milter_SOURCES = \
 	milter/outbox.c \
 	milter/pool.c \
 	milter/service.c \
+	milter/transfer.c \
 	milter/tandem-milter.c
 milter_tandem_milter_LDADD = $(TANDEM_LIBS) $(PQ_LIBS) $(MILTER_LIBS) \
 	-lpthread
@@ -86,6 +87,7 @@ TESTS += t/0575-milter-ux-startup.sh
 EXTRA_DIST += t/0575-milter-ux-startup.sh
 
 TESTS += t/0750-fgfed-direct.sh
+TESTS += t/0755-fgfed-transfer.sh
 TESTS += t/0760-fgfed-release-domain.sh
-EXTRA_DIST += t/0750-fgfed-direct.sh
+EXTRA_DIST += t/0750-fgfed-direct.sh t/0755-fgfed-transfer.sh
 EXTRA_DIST += t/0760-fgfed-release-domain.sh t/lib-fgfed.sh

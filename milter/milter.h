@@ -165,6 +165,12 @@ int	rekey_exchange(struct msg *, PGconn *, const struct proto_msg *,
 int	rekey_complete(struct msg *, PGconn *, const struct proto_msg *,
 	    X509 *, X509 *);
 int	rekey_notices(const struct fg *, PGconn *, char *);
+int	rekey_relay(const struct fg *, PGconn *, const char *, const char *,
+	    const char *, const char *, const char *, size_t, char *);
+int	transfer_send(const struct fg *, PGconn *, char *);
+int	transfer_agent(struct msg *, PGconn *, const unsigned char *,
+	    size_t);
+int	transfer_activate(struct msg *, PGconn *, const char *);
 int	rekey_policy(const struct fg *, PGconn *, char *);
 
 int	fgdb_account_id(const struct fg *, PGconn *, const char *, int,

@@ -236,7 +236,7 @@ out:
  * A service text wrapped FG element -> the agent certificate acert,
  * filed in bg_relay for the background to pass on (doc/flows.md 8).
  */
-static int
+int
 rekey_relay(const struct fg *fg, PGconn *db, const char *address,
     const char *kind, const char *id, const char *acert, const char *text,
     size_t len, char *err)
@@ -330,14 +330,16 @@ rekey_notices(const struct fg *fg, PGconn *db, char *err)
 	 * it issued stop being taken, what it relayed is withdrawn.
 	 */
 	if (db_run(db, "UPDATE rekeys SET state = 'requested', updated_at = "
-	    "now() WHERE state = 'noticed' AND updated_at < now() - "
-	    "make_interval(secs => $1::bigint)", 1, p, err) == -1 ||
+	    "now() WHERE state = 'noticed' AND requested_by <> 'transfer' "
+	    "AND updated_at < now() - make_interval(secs => $1::bigint)", 1,
+	    p, err) == -1 ||
 	    db_run(db, "DELETE FROM bg_relay WHERE expires_at <= now()", 0,
 	    NULL, err) == -1 ||
 	    db_exec(db, "WITH c AS (UPDATE rekeys r SET state = 'cancelled', "
 	    "updated_at = now() WHERE state NOT IN ('complete', 'cancelled') "
 	    "AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.address = "
-	    "r.address AND a.status = 'active') RETURNING address, "
+	    "r.address AND (a.status = 'active' OR (a.status = 'pending' AND "
+	    "r.requested_by = 'transfer'))) RETURNING address, "
 	    "generation, notice_id), k AS (UPDATE account_keys k SET "
 	    "retired_at = now() FROM c WHERE k.address = c.address AND "
 	    "k.generation = c.generation AND k.retired_at IS NULL), d AS "
@@ -690,6 +692,8 @@ rekey_complete(struct msg *mc, PGconn *db, const struct proto_msg *pm,
 			goto out;
 		}
 	}
+	if (transfer_activate(mc, db, address) == -1)
+		goto out;
 	log_info("%s rekey address=%s generation=%s status=complete",
 	    mc->mc_qid, address, gen);
 	rc = 0;

@@ -453,9 +453,15 @@ service_process(struct msg *mc, PGconn *db, struct tmail *tm)
 		    "sender", tm->tm_from);
 		return -1;
 	}
+	/*
+	 * Enveloped to the FG element: a registration (a protocol text),
+	 * or what the agent of an address being transferred here signs
+	 * before it holds keys of this courier (a SignedData, DER).
+	 */
 	if (cms_unenvelope(tm->tm_der, tm->tm_derlen, &mc->mc_fg->fg_id, &in,
 	    &inlen, &fail, err) == 0)
-		rc = service_register(mc, db, in, inlen);
+		rc = inlen > 0 && in[0] == 0x30 ? transfer_agent(mc, db, in,
+		    inlen) : service_register(mc, db, in, inlen);
 	else
 		rc = service_agent(mc, db, tm);
 	free(in);

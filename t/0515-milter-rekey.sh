@@ -228,20 +228,9 @@ test_expect_success 'exchange-keys as asked: generation 2 issued, not yet curren
 	test_cmp f s
 '
 
-# part FILE ROLE OUT: part ROLE (Tandem-Part) of the protocol text FILE.
-part() {
-	python3 -c '
-import email, sys
-m = email.message_from_bytes(open(sys.argv[1], "rb").read())
-for p in m.walk():
-	if p.get("Tandem-Part") == sys.argv[2]:
-		sys.stdout.buffer.write(p.get_payload(decode=True))
-' "$1" "$2" >"$3" && test -s "$3"
-}
-
 test_expect_success 'the answer carries certificates of the key alice asked with' '
-	part answer.txt agent-cert new.crt &&
-	part answer.txt courier-cert newc.crt &&
+	test_proto_part answer.txt agent-cert new.crt &&
+	test_proto_part answer.txt courier-cert newc.crt &&
 	openssl x509 -in new.crt -noout -pubkey >pub.cert &&
 	openssl pkey -in new.key -pubout >pub.key &&
 	test_cmp pub.key pub.cert &&
@@ -269,8 +258,8 @@ test_expect_success 'asked again with a new Id for the same key: the same certif
 	courier_fg_sql "SELECT count(*) FROM bg_relay WHERE kind = '"'"'exchange-keys'"'"'" >out &&
 	echo 2 >expect && test_cmp expect out &&
 	relay exchange-keys answer2.txt old.crt old.key "$CR_PASSWORD" &&
-	part answer2.txt agent-cert new2.crt &&
-	part answer2.txt courier-cert newc2.crt &&
+	test_proto_part answer2.txt agent-cert new2.crt &&
+	test_proto_part answer2.txt courier-cert newc2.crt &&
 	test_cmp_fp new.crt new2.crt && test_cmp_fp newc.crt newc2.crt &&
 	courier_fg_sql "SELECT new_agent_cert FROM rekeys" >fg-new.crt &&
 	test_cmp_fp new.crt fg-new.crt

@@ -74,51 +74,6 @@ test_expect_success 'b recorded the origin introduction of a' '
 	test_cmp want got
 '
 
-# ic OUT ID HOPS ORIGIN SENDER RCPT: an inter-courier message to a
-# from ORIGIN's FG (a CA folder) carrying sealed.der
-ic() {
-	part() {
-		printf -- "--b1\r\nContent-Type: %s\r\n" "$1"
-		printf "Content-Transfer-Encoding: base64\r\nTandem-Part: %s\r\n\r\n" "$2"
-		base64 -w 76 "$3" | sed "s/\$/\r/"
-	}
-	now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-	{
-		printf "MIME-Version: 1.0\r\n"
-		printf "Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
-		printf -- "--b1\r\nContent-Type: application/vnd.tandem.inter-courier\r\n"
-		printf "Content-Transfer-Encoding: 7bit\r\n\r\n"
-		printf "Id: %s\r\nDate: %s\r\n" "$2" "$now"
-		printf "From-Element: tandem@b.example\r\nTo-Element: tandem@a.example\r\n"
-		printf "Message-Id: %s@b.example\r\nSender: %s\r\n" "$1" "$5"
-		printf "Recipient: %s\r\nHops: %s\r\n" "$6" "$3"
-		printf "Origin-Courier: b.example\r\nOrigin-Date: %s\r\n" "$now"
-		printf "Origin-Signature: %s\r\n" "$({
-			printf "Statement: tandem-origin/1\nOrigin-Courier: b.example\n"
-			printf "Origin-Date: %s\nMessage-Id: %s@b.example\n" "$now" "$1"
-			printf "Sender: %s\nRecipient: %s\n" "$5" "$6"
-			printf "Payload: sealed %s\n" "$(openssl dgst -sha256 -r sealed.der | cut -d" " -f1)"
-		} | openssl dgst -sha256 -sign $4/elements/fg.key -binary | base64 -w0)"
-		part application/pkcs7-mime sealed sealed.der
-		part application/pem-certificate-chain origin-cert $4/elements/fg.crt
-		part application/pem-certificate-chain origin-chain $4/chain.pem
-		printf -- "--b1--\r\n"
-	} >"$1.txt"
-}
-
-# ic_send NAME SIGNER: NAME.txt signed by SIGNER's FG key, enveloped
-# to a's FG, mailed from tandem@b.example to a's service mailbox
-ic_send() {
-	openssl cms -sign -binary -nodetach -in "$1.txt" -outform DER \
-	    -signer $2/elements/fg.crt -inkey $2/elements/fg.key \
-	    -certfile $2/chain.pem -out "$1.signed" &&
-	openssl cms -encrypt -binary -aes-256-gcm -in "$1.signed" \
-	    -inform DER -outform DER -recip a/elements/fg.crt \
-	    -keyopt ecdh_kdf_md:sha256 -out "$1.der" &&
-	mail "$1" inter-courier tandem@b.example tandem@a.example "$1.der" &&
-	send "$a_addr:$a_port" "$1" tandem@b.example tandem@a.example
-}
-
 test_expect_success 'dave at private b writes to alice at a: deferred to the superior' '
 	openssl cms -sign -binary -nodetach -outform DER -in sealed.der \
 	    -signer b/accounts/dave@b.example/agent.crt \

@@ -22,6 +22,9 @@
 #	mail FILE KIND FROM TO DER	a Tandem mail around a DER wrap
 #	wait_log FILE PATTERN	until FILE has a line matching PATTERN
 #	sink_wait PATTERN	the one sink dump with a matching line
+#	ic OUT ID HOPS ORIGIN SENDER RCPT [COURIER [SEALED]]
+#			an inter-courier message from b to a in OUT.txt
+#	ic_send NAME SIGNER	OUT.txt signed by SIGNER's FG, mailed to a
 
 a_addr=$(pf_random_addr) b_addr=$(pf_random_addr) re_addr=$(pf_random_addr)
 sink_addr=$(pf_random_addr)
@@ -166,3 +169,49 @@ sink_wait() {
 	return 1
 }
 
+# ic OUT ID HOPS ORIGIN SENDER RCPT [COURIER [SEALED]]: an inter-courier
+# message to a from b's FG, its origin COURIER (b.example) asserted by
+# ORIGIN's FG (a CA folder), carrying SEALED (sealed.der)
+ic() {
+	_ic_c=${7:-b.example} _ic_s=${8:-sealed.der}
+	part() {
+		printf -- "--b1\r\nContent-Type: %s\r\n" "$1"
+		printf "Content-Transfer-Encoding: base64\r\nTandem-Part: %s\r\n\r\n" "$2"
+		base64 -w 76 "$3" | sed "s/\$/\r/"
+	}
+	now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+	{
+		printf "MIME-Version: 1.0\r\n"
+		printf "Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
+		printf -- "--b1\r\nContent-Type: application/vnd.tandem.inter-courier\r\n"
+		printf "Content-Transfer-Encoding: 7bit\r\n\r\n"
+		printf "Id: %s\r\nDate: %s\r\n" "$2" "$now"
+		printf "From-Element: tandem@b.example\r\nTo-Element: tandem@a.example\r\n"
+		printf "Message-Id: %s@b.example\r\nSender: %s\r\n" "$1" "$5"
+		printf "Recipient: %s\r\nHops: %s\r\n" "$6" "$3"
+		printf "Origin-Courier: %s\r\nOrigin-Date: %s\r\n" "$_ic_c" "$now"
+		printf "Origin-Signature: %s\r\n" "$({
+			printf "Statement: tandem-origin/1\nOrigin-Courier: %s\n" "$_ic_c"
+			printf "Origin-Date: %s\nMessage-Id: %s@b.example\n" "$now" "$1"
+			printf "Sender: %s\nRecipient: %s\n" "$5" "$6"
+			printf "Payload: sealed %s\n" "$(openssl dgst -sha256 -r "$_ic_s" | cut -d" " -f1)"
+		} | openssl dgst -sha256 -sign $4/elements/fg.key -binary | base64 -w0)"
+		part application/pkcs7-mime sealed "$_ic_s"
+		part application/pem-certificate-chain origin-cert $4/elements/fg.crt
+		part application/pem-certificate-chain origin-chain $4/chain.pem
+		printf -- "--b1--\r\n"
+	} >"$1.txt"
+}
+
+# ic_send NAME SIGNER: NAME.txt signed by SIGNER's FG key, enveloped
+# to a's FG, mailed from tandem@b.example to a's service mailbox
+ic_send() {
+	openssl cms -sign -binary -nodetach -in "$1.txt" -outform DER \
+	    -signer $2/elements/fg.crt -inkey $2/elements/fg.key \
+	    -certfile $2/chain.pem -out "$1.signed" &&
+	openssl cms -encrypt -binary -aes-256-gcm -in "$1.signed" \
+	    -inform DER -outform DER -recip a/elements/fg.crt \
+	    -keyopt ecdh_kdf_md:sha256 -out "$1.der" &&
+	mail "$1" inter-courier tandem@b.example tandem@a.example "$1.der" &&
+	send "$a_addr:$a_port" "$1" tandem@b.example tandem@a.example
+}

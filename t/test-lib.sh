@@ -145,6 +145,18 @@ test_expect_code() {
 }
 
 # test_grep PATTERN FILE: like grep, but shows the file when it fails.
+# test_proto_part FILE ROLE OUT: part ROLE (Tandem-Part) of the protocol
+# text FILE, decoded, into OUT; fails when there is none.
+test_proto_part() {
+	python3 -c '
+import email, sys
+m = email.message_from_bytes(open(sys.argv[1], "rb").read())
+for p in m.walk():
+	if p.get("Tandem-Part") == sys.argv[2]:
+		sys.stdout.buffer.write(p.get_payload(decode=True))
+' "$1" "$2" >"$3" && test -s "$3"
+}
+
 test_grep() {
 	if grep -q -e "$1" "$2"; then
 		return 0
