@@ -75,7 +75,8 @@ ctl_usage(void)
 	    "--from COURIER\n"
 	    "       tandemctl transfer start --db FGCONNINFO [--address] A "
 	    "--to COURIER\n"
-	    "       tandemctl transfer cancel --db FGCONNINFO [--address] A\n"
+	    "       tandemctl transfer cancel --db FGCONNINFO [--address] A "
+	    "[--force]\n"
 	    "       tandemctl transfer list --db FGCONNINFO\n");
 }
 

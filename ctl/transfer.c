@@ -26,6 +26,9 @@
  *	transfer made is closed, its open rekey cancelled, its keys
  *	retired and its relay rows withdrawn, so that nothing more of it
  *	reaches the agent. At the old courier the account stays as it is.
+ *	At the old courier, a transfer whose notice went to the agent
+ *	(rekeying) is cancelled only with --force, once the new courier
+ *	cancelled it too; its notice, if not fetched yet, is withdrawn.
  *	Prints "transfer A cancelled".
  *
  *	tandemctl transfer list --db FGCONNINFO prints each open transfer,
@@ -46,6 +49,7 @@ struct tr_opts {
 	const char	*to_db;
 	const char	*to_address;
 	const char	*to_courier;
+	int		 to_force;
 };
 
 /*
@@ -61,6 +65,7 @@ tr_opts(int argc, char **argv, const char *flag, int want_address,
 		{ "address", required_argument, NULL, 'a' },
 		{ "from", required_argument, NULL, 'f' },
 		{ "to", required_argument, NULL, 't' },
+		{ "force", no_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int c;
@@ -71,6 +76,7 @@ tr_opts(int argc, char **argv, const char *flag, int want_address,
 		switch (c) {
 		case 'd': o->to_db = optarg; break;
 		case 'a': o->to_address = optarg; break;
+		case 'F': o->to_force = 1; break;
 		case 'f':
 		case 't':
 			if (flag == NULL || strcmp(flag, c == 'f' ? "from" :
@@ -203,10 +209,10 @@ tr_open(int argc, char **argv, int incoming)
 	    "other_courier, state, other_ca) SELECT lower($1::text), $4::text, "
 	    "$2::text, CASE $4::text WHEN 'incoming' THEN 'recorded' ELSE "
 	    "'started' END, $3::text "
-	    "RETURNING state", 4, p)) == NULL)
+	    "RETURNING address, state", 4, p)) == NULL)
 		goto end;
-	printf("transfer %s %s %s %s %s\n", o.to_address, p[3],
-	    incoming ? "from" : "to", o.to_courier, PQgetvalue(res, 0, 0));
+	printf("transfer %s %s %s %s %s\n", PQgetvalue(res, 0, 0), p[3],
+	    incoming ? "from" : "to", o.to_courier, PQgetvalue(res, 0, 1));
 	ok = 1;
 end:
 	if (ctl_end(conn, ok) == 0 && ok)
@@ -235,15 +241,42 @@ tr_cancel(int argc, char **argv)
 		return EX_UNAVAILABLE;
 	if (ctl_begin(conn) == -1)
 		goto out;
-	if ((res = ctl_sql(conn, "UPDATE transfers SET state = 'cancelled', "
-	    "completed_at = now() WHERE address = lower($1) AND state NOT IN "
-	    "('complete', 'cancelled') RETURNING direction, made_account", 1,
-	    p)) == NULL)
+	if ((res = ctl_sql(conn, "SELECT direction, state, other_courier "
+	    "FROM transfers WHERE address = lower($1) AND state NOT IN "
+	    "('complete', 'cancelled') FOR UPDATE", 1, p)) == NULL)
 		goto end;
 	if (PQntuples(res) != 1) {
 		status = ctl_fail(EX_DATAERR, "%s: no open transfer",
 		    o.to_address);
 		goto end;
+	}
+	/*
+	 * The notice naming the new courier is in the agent's mailbox: the
+	 * agent may move all the same, and only both operators cancelling
+	 * leaves it one courier (doc/flows.md 9, Cancel).
+	 */
+	if (strcmp(PQgetvalue(res, 0, 0), "outgoing") == 0 &&
+	    strcmp(PQgetvalue(res, 0, 1), "rekeying") == 0 && !o.to_force) {
+		status = ctl_fail(EX_DATAERR, "%s: the notice naming %s went "
+		    "to the agent already; cancel the transfer at %s too, "
+		    "then here with --force", o.to_address,
+		    PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 2));
+		goto end;
+	}
+	PQclear(res);
+	if ((res = ctl_sql(conn, "UPDATE transfers SET state = 'cancelled', "
+	    "completed_at = now() WHERE address = lower($1) AND state NOT IN "
+	    "('complete', 'cancelled') RETURNING direction, made_account", 1,
+	    p)) == NULL)
+		goto end;
+	if (strcmp(PQgetvalue(res, 0, 0), "outgoing") == 0) {
+		PGresult *r2;
+
+		/* A notice not fetched yet is withdrawn. */
+		if ((r2 = ctl_sql(conn, "DELETE FROM bg_relay WHERE address = "
+		    "lower($1) AND kind = 'notice-to-rekey'", 1, p)) == NULL)
+			goto end;
+		PQclear(r2);
 	}
 	if (strcmp(PQgetvalue(res, 0, 0), "incoming") == 0 &&
 	    strcmp(PQgetvalue(res, 0, 1), "t") == 0) {

@@ -39,7 +39,7 @@ test_expect_success 'two couriers introduced, a third not' '
 test_expect_success 'expect records an incoming transfer bound to the CA key' '
 	tandemctl transfer expect --db "$FG" Alice@Example.net \
 		--from isp.example >out &&
-	echo "transfer Alice@Example.net incoming from isp.example recorded" >expect &&
+	echo "transfer alice@example.net incoming from isp.example recorded" >expect &&
 	test_cmp expect out &&
 	ca_key isp >key &&
 	q "SELECT address, direction, other_courier, state, other_ca FROM transfers" >got &&
@@ -133,6 +133,21 @@ test_expect_success 'refused: cancelling what is not open; a new transfer after 
 	tandemctl transfer start --db "$FG" bob@example.net \
 		--to isp.example >out &&
 	test_grep "^transfer bob@example.net outgoing to isp.example started\$" out
+'
+
+test_expect_success 'cancel at the old courier once the notice went: only with --force, the notice withdrawn' '
+	q "UPDATE transfers SET state = \$\$rekeying\$\$ WHERE address = \$\$bob@example.net\$\$ AND state = \$\$started\$\$" &&
+	q "INSERT INTO bg_relay (address, kind, message_id, body) VALUES (\$\$bob@example.net\$\$, \$\$notice-to-rekey\$\$, \$\$n1\$\$, \$\$\\\\x00\$\$)" &&
+	test_expect_code 65 tandemctl transfer cancel --db "$FG" \
+		bob@example.net 2>err &&
+	test_grep "^tandemctl: bob@example.net: the notice naming isp.example went to the agent already; cancel the transfer at isp.example too, then here with --force" err &&
+	test "$(q "SELECT state || count(*) OVER () FROM transfers WHERE address = \$\$bob@example.net\$\$ AND state = \$\$rekeying\$\$")" = rekeying1 &&
+	test "$(q "SELECT count(*) FROM bg_relay")" = 1 &&
+	tandemctl transfer cancel --db "$FG" bob@example.net --force >out &&
+	echo "transfer bob@example.net cancelled" >expect &&
+	test_cmp expect out &&
+	test "$(q "SELECT count(*) FROM bg_relay")" = 0 &&
+	test "$(q "SELECT status FROM accounts WHERE address = \$\$bob@example.net\$\$")" = active
 '
 
 test_expect_success 'usage: what each command needs' '
