@@ -14,6 +14,10 @@
  *		    const struct cms_id *id, const char *address,
  *		    STACK_OF(X509) *courier, struct proto_msg *pm,
  *		    const char *gen, char *err);
+ *	int	agent_mail_to(struct agent_net *an, const struct cms_id *id,
+ *		    const char *address, const char *to,
+ *		    STACK_OF(X509) *rcpts, struct proto_msg *pm,
+ *		    const char *gen, char *err);
  *	int	agent_check_element(const struct pki_trust *trust,
  *		    X509 *signer, STACK_OF(X509) *certs,
  *		    enum pki_kind kind, X509 *own, STACK_OF(X509) *ownchain,
@@ -40,6 +44,9 @@
  *	its parts, stays the caller's. agent-alive, exchange-keys and
  *	rekeying-complete go this way. Returns 0 or an exit status, as
  *	agent_submit(); EX_CONFIG when the store has no register-address.
+ *	agent_mail_to() is the same to the mailbox to, wrapped to rcpts:
+ *	what the agent of a transfer sends the new courier's foreground
+ *	element before it holds keys of that courier (doc/flows.md 9).
  *
  *	agent_check_element() checks that signer chains to the trust
  *	anchors, is an element certificate of the given kind (PKI_KIND_FG
@@ -140,16 +147,29 @@ agent_mail_courier(struct agent_net *an, struct store *st,
     const struct cms_id *id, const char *address, STACK_OF(X509) *courier,
     struct proto_msg *pm, const char *gen, char *err)
 {
-	unsigned char *w = NULL;
-	char date[32], *to = NULL, *msgid = NULL, *text = NULL;
-	size_t len, wlen;
-	int rc = EX_CONFIG;
+	char *to = NULL;
+	int rc;
 
 	if (store_get(st, "register-address", &to, err) == -1 || to == NULL) {
 		tn_err(err, "no service address of the courier in the store");
-		goto out;
+		free(to);
+		return EX_CONFIG;
 	}
-	rc = EX_SOFTWARE;
+	rc = agent_mail_to(an, id, address, to, courier, pm, gen, err);
+	free(to);
+	return rc;
+}
+
+int
+agent_mail_to(struct agent_net *an, const struct cms_id *id,
+    const char *address, const char *to, STACK_OF(X509) *rcpts,
+    struct proto_msg *pm, const char *gen, char *err)
+{
+	unsigned char *w = NULL;
+	char date[32], *msgid = NULL, *text = NULL;
+	size_t len, wlen;
+	int rc = EX_SOFTWARE;
+
 	proto_format_time(time(NULL), date, sizeof(date));
 	if ((msgid = agent_new_id(address)) == NULL) {
 		tn_err(err, "out of memory");
@@ -162,13 +182,12 @@ agent_mail_courier(struct agent_net *an, struct store *st,
 	    (pm->pm_kind == PROTO_AGENT_ALIVE && proto_set(pm,
 	    "Agent-Version", AGENT_VERSION, err) == -1) ||
 	    proto_format(pm, &text, &len, err) == -1 ||
-	    cms_wrap((unsigned char *)text, len, id, courier, 0, &w, &wlen,
+	    cms_wrap((unsigned char *)text, len, id, rcpts, 0, &w, &wlen,
 	    err) == -1)
 		goto out;
-	rc = agent_submit(an, TMAIL_SERVICE, address, &to, 1, msgid, w, wlen,
-	    err);
+	rc = agent_submit(an, TMAIL_SERVICE, address, (char *const *)&to, 1,
+	    msgid, w, wlen, err);
 out:
-	free(to);
 	free(msgid);
 	free(text);
 	free(w);

@@ -37,8 +37,24 @@
  *	current courier-end certificate, to the courier's service mailbox
  *	(agent_mail_courier()), and prints "rekey: asked for generation
  *	N". A notice for a generation the agent has already is said on
- *	standard error and done with; another generation, another
- *	address or a transfer (a Courier field) is refused (EX_DATAERR).
+ *	standard error and done with; another generation or another
+ *	address is refused (EX_DATAERR).
+ *
+ *	A notice naming another courier (Courier, Foreground-Address,
+ *	Background-Url, part ca-chain: a registration transfer,
+ *	doc/flows.md 9 step 7) is taken when its ca-chain verifies to the
+ *	anchors as an FG element certificate of that Courier for that
+ *	Foreground-Address (else EX_DATAERR, or AGENT_EX_UNTRUSTED when
+ *	it does not verify). The agent makes its next key for the
+ *	Generation the notice gives (the one after its own, as for a
+ *	rekey: generations go on across a transfer), remembers
+ *	the transfer in its store (transfer-courier, transfer-fg,
+ *	transfer-bg, transfer-chain), mails exchange-keys signed with the
+ *	current key and wrapped to the new FG element certificate, to
+ *	Foreground-Address (agent_mail_to()), and prints "transfer: asked
+ *	COURIER for generation N". Fetching the answer from the new
+ *	background and installing the new courier is not built yet
+ *	(doc/status.md).
  *
  *	rekey_answer() takes the courier's exchange-keys answer for the
  *	generation asked for (config "next-generation"), checks it
@@ -81,6 +97,7 @@
 #include "tandem.h"
 #include "cms.h"
 #include "pki.h"
+#include "intro.h"
 #include "proto.h"
 #include "agent.h"
 
@@ -193,6 +210,117 @@ rekey_common(struct agent_session *as, const struct proto_msg *pm,
 	return 0;
 }
 
+/*
+ * The new courier's foreground, as the notice of a transfer gives it
+ * (part ca-chain): an FG element certificate to the anchors, of the
+ * Courier named, for the Foreground-Address named. The certificate
+ * alone in *fg (to free with sk_X509_pop_free()).
+ */
+static int
+rekey_new_fg(struct agent_session *as, const struct proto_msg *pm,
+    STACK_OF(X509) **fg, char *err)
+{
+	const struct proto_part *pp = proto_part(pm, "ca-chain");
+	const char *courier = proto_get(pm, "Courier");
+	const char *mailbox = proto_get(pm, "Foreground-Address");
+	STACK_OF(X509) *certs;
+	struct intro *in = NULL;
+	X509 *leaf = NULL;
+	char why[TN_ERRLEN];
+	int rc = EX_DATAERR;
+
+	*fg = NULL;
+	if ((certs = pki_parse_certs((const char *)pp->pp_data, pp->pp_len,
+	    why)) == NULL || (leaf = sk_X509_shift(certs)) == NULL) {
+		tn_err(err, "refused: notice-to-rekey for a transfer to %s: "
+		    "ca-chain: %s", courier, certs == NULL ? why :
+		    "no certificate");
+		goto out;
+	}
+	if (intro_check(as->as_trust, leaf, certs, PKI_KIND_FG, &in,
+	    why) == -1) {
+		tn_err(err, "refused: notice-to-rekey for a transfer to %s: "
+		    "its foreground does not verify: %s", courier, why);
+		rc = AGENT_EX_UNTRUSTED;
+		goto out;
+	}
+	if (strcasecmp(in->in_courier, courier) != 0 ||
+	    strcasecmp(in->in_endpoint, mailbox) != 0) {
+		tn_err(err, "refused: notice-to-rekey for a transfer to %s at "
+		    "%s, but its ca-chain is the foreground of %s at %s",
+		    courier, mailbox, in->in_courier, in->in_endpoint);
+		goto out;
+	}
+	if ((*fg = sk_X509_new_null()) == NULL || sk_X509_push(*fg, leaf) ==
+	    0) {
+		tn_err(err, "out of memory");
+		rc = EX_SOFTWARE;
+		goto out;
+	}
+	leaf = NULL;
+	rc = 0;
+out:
+	if (rc != 0) {
+		sk_X509_pop_free(*fg, X509_free);
+		*fg = NULL;
+	}
+	intro_free(in);
+	X509_free(leaf);
+	sk_X509_pop_free(certs, X509_free);
+	return rc;
+}
+
+/*
+ * A notice naming another courier (doc/flows.md 9 step 7): signed by
+ * this agent's courier (fetch checked it), for its address and the
+ * generation after its own (rekey_notice() checked them), with the new
+ * courier's foreground. The next key is asked of that foreground,
+ * wrapped to its element certificate; the transfer is remembered
+ * (transfer-courier, transfer-fg, transfer-bg, transfer-chain).
+ */
+static int
+rekey_transfer(struct agent_session *as, const struct proto_msg *pm,
+    char *err)
+{
+	const char *courier = proto_get(pm, "Courier");
+	const char *mailbox = proto_get(pm, "Foreground-Address");
+	const char *gen = proto_get(pm, "Generation");
+	const struct proto_part *chain = proto_part(pm, "ca-chain");
+	STACK_OF(X509) *fg = NULL;
+	struct proto_msg *ek = NULL;
+	char *csr = NULL;
+	int rc;
+
+	if ((rc = rekey_new_fg(as, pm, &fg, err)) != 0)
+		return rc;
+	rc = EX_SOFTWARE;
+	if (agent_next_key(as->as_st, as->as_address, gen, as->as_pass, &csr,
+	    err) == -1 ||
+	    store_put(as->as_st, "transfer-courier", courier, err) == -1 ||
+	    store_put(as->as_st, "transfer-fg", mailbox, err) == -1 ||
+	    store_put(as->as_st, "transfer-bg", proto_get(pm,
+	    "Background-Url"), err) == -1 ||
+	    store_put(as->as_st, "transfer-chain", (const char *)
+	    chain->pp_data, err) == -1)
+		goto out;
+	if ((ek = proto_msg_new(PROTO_EXCHANGE_KEYS)) == NULL) {
+		tn_err(err, "out of memory");
+		goto out;
+	}
+	if (proto_attach(ek, "agent-csr", csr, strlen(csr), err) == -1)
+		goto out;
+	if ((rc = agent_mail_to(as->as_net, &as->as_id, as->as_address,
+	    mailbox, fg, ek, gen, err)) != 0)
+		goto out;
+	printf("transfer: asked %s for generation %s\n", courier, gen);
+	rc = 0;
+out:
+	proto_msg_free(ek);
+	free(csr);
+	sk_X509_pop_free(fg, X509_free);
+	return rc;
+}
+
 int
 rekey_notice(struct agent_session *as, const struct proto_msg *pm,
     char *err)
@@ -205,16 +333,13 @@ rekey_notice(struct agent_session *as, const struct proto_msg *pm,
 	if ((rc = rekey_common(as, pm, &have, &want, &done, err)) != 0 ||
 	    done)
 		return rc;
-	if (proto_get(pm, "Courier") != NULL) {
-		tn_err(err, "refused: notice-to-rekey for a transfer to %s: "
-		    "not handled by this agent", proto_get(pm, "Courier"));
-		return EX_DATAERR;
-	}
 	if (want != have + 1) {
 		tn_err(err, "refused: notice-to-rekey for generation %lu, but "
 		    "this agent is at generation %lu", want, have);
 		return EX_DATAERR;
 	}
+	if (proto_get(pm, "Courier") != NULL)
+		return rekey_transfer(as, pm, err);
 	snprintf(gen, sizeof(gen), "%lu", want);
 	rc = EX_SOFTWARE;
 	if (agent_next_key(as->as_st, as->as_address, gen, as->as_pass, &csr,

@@ -410,4 +410,64 @@ test_expect_success 'rekeying-complete refused for good: said with the reply, 17
 	! test -s out && ! test -s err
 '
 
+# tnotice FILE ID COURIER MAILBOX CHAIN: a notice for generation 5
+# naming the new courier COURIER, its foreground at MAILBOX, part
+# ca-chain CHAIN, CRLF
+tnotice() {
+	{
+		printf 'MIME-Version: 1.0\n'
+		printf 'Content-Type: multipart/mixed; boundary="b1"\n\n'
+		printf -- '--b1\nContent-Type: application/vnd.tandem.notice-to-rekey\n'
+		printf 'Content-Transfer-Encoding: 7bit\n\n'
+		printf 'Id: %s@a.example\nDate: 2026-12-01T00:00:00Z\n' "$2"
+		printf 'Address: bob@a.example\nGeneration: 5\n'
+		printf 'Reason: your address moves to %s\n' "$3"
+		printf 'Deadline: 2027-01-01T00:00:00Z\n'
+		printf 'Courier: %s\nForeground-Address: %s\n' "$3" "$4"
+		printf 'Background-Url: https://bg.b.example:8443\n'
+		ag_part ca-chain "$5"
+		printf -- '--b1--\n'
+	} | crlf >"$1"
+}
+
+test_expect_success 'a transfer notice whose ca-chain is not the foreground it names: refused (65), nothing asked' '
+	cat ca/elements/fg.crt ca/chain.pem >own-fg.pem &&
+	tnotice tx1.txt tx1 b.example tandem@b.example own-fg.pem &&
+	relay tx1 tx1.txt gen4/agent.crt && snap before && n=$(mails) &&
+	test_expect_code 65 tandem fetch -d bob $net >out 2>err &&
+	test_grep "refused: notice-to-rekey for a transfer to b.example at tandem@b.example, but its ca-chain is the foreground of a.example at tandem@a.example" err &&
+	! test -s out && test "$(mails)" = $n &&
+	snap after && test_cmp before after &&
+	test -f stub/mailbox/tx1 && rm stub/mailbox/tx1*
+'
+
+test_expect_success 'the notice of a transfer to b: the next key asked of b.s foreground, wrapped to its element' '
+	cat ca2/elements/fg.crt ca2/chain.pem >b-fg.pem &&
+	tnotice tx2.txt tx2 b.example tandem@b.example b-fg.pem &&
+	relay tx2 tx2.txt gen4/agent.crt && n=$(mails) &&
+	tandem fetch -d bob $net >out &&
+	echo "transfer: asked b.example for generation 5" >out.want &&
+	test_cmp out.want out &&
+	test "$(mails)" = $((n + 1)) && f=$(smtp_sink_files mta | tail -1) &&
+	test_grep "^X-Mail-Args: <bob@a.example>" $f &&
+	test_grep "^X-Rcpt-Args: <tandem@b.example>" $f &&
+	test_grep "^Tandem-Kind: service" $f &&
+	opened $f ca2/elements/fg.crt ca2/elements/fg.key tek.txt &&
+	same_cert tek.txt.signer gen4/agent.crt &&
+	test_grep "application/vnd.tandem.exchange-keys" tek.txt &&
+	test "$(ag_field Address tek.txt)" = bob@a.example &&
+	test "$(ag_field Generation tek.txt)" = 5 &&
+	csr_of tek.txt tcsr.pem &&
+	openssl req -in tcsr.pem -verify -noout 2>/dev/null &&
+	openssl req -in tcsr.pem -noout -pubkey >tnew.pub &&
+	openssl x509 -in gen4/agent.crt -noout -pubkey >g4.pub &&
+	! cmp -s tnew.pub g4.pub &&
+	q() { sqlite3 bob/store.db "SELECT value FROM config WHERE name = \"$1\""; } &&
+	test "$(q transfer-courier)" = b.example &&
+	test "$(q transfer-fg)" = tandem@b.example &&
+	test "$(q transfer-bg)" = https://bg.b.example:8443 &&
+	test "$(q generation)" = 4 && test "$(q next-generation)" = 5 &&
+	! test -f stub/mailbox/tx2
+'
+
 test_done
