@@ -153,6 +153,7 @@ const char *net_maildir(const struct agent_net *);
 const char *net_store_dir(const struct agent_net *);
 const char *net_bg(const struct agent_net *);
 int	net_set_bg(struct agent_net *, const char *, char *);
+int	net_pin(struct agent_net *, X509 *, STACK_OF(X509) *, char *);
 int	net_save(const struct agent_net *, const char *, const char *,
 	    char *);
 int	net_identity(struct agent_net *, const struct cms_id *, const char *,
@@ -193,6 +194,9 @@ struct agent_session {
 	char			*as_pass;	/* wiped by _free() */
 	char			*as_dir;	/* the store's folder */
 	int			 as_later;	/* a status owed at the end */
+	X509			*as_tr_fg;	/* fetching from a transfer's
+						   new courier: its FG */
+	STACK_OF(X509)		*as_tr_chain;	/* and that FG's chain */
 };
 
 int	agent_session(struct agent_session *, const struct agent_opts *,

@@ -118,6 +118,12 @@ fetch_from_fg(struct agent_session *as, const unsigned char *text,
 		    pm != NULL ? proto_kind_name(pm->pm_kind) : "an item");
 		goto out;
 	}
+	if (as->as_tr_fg != NULL && pm->pm_kind != PROTO_EXCHANGE_KEYS) {
+		tn_err(err, "refused: a %s from the new courier; before the "
+		    "transfer completes only its exchange-keys answer is "
+		    "taken", proto_kind_name(pm->pm_kind));
+		goto out;
+	}
 	rc = pm->pm_kind == PROTO_NOTICE_TO_REKEY ?
 	    rekey_notice(as, pm, err) : rekey_answer(as, pm, signer, err);
 out:
@@ -156,9 +162,19 @@ fetch_check(struct agent_session *as, const unsigned char *der, size_t len,
 	}
 	kind = pki_cert_kind(signer) == PKI_KIND_FG ? PKI_KIND_FG :
 	    PKI_KIND_BG;
+	/* At a transfer's new courier, its elements are the ones to be. */
 	if ((rc = agent_check_element(as->as_trust, signer, certs, kind,
-	    as->as_id.ci_cert, as->as_id.ci_chain, err)) != 0)
+	    as->as_tr_fg != NULL ? as->as_tr_fg : as->as_id.ci_cert,
+	    as->as_tr_fg != NULL ? as->as_tr_chain : as->as_id.ci_chain,
+	    err)) != 0)
 		goto out;
+	if (as->as_tr_fg != NULL && kind != PKI_KIND_FG) {
+		tn_err(err, "refused: an item signed by the new courier's "
+		    "background; before the transfer completes only its "
+		    "foreground's exchange-keys answer is taken");
+		rc = AGENT_EX_COURIER;
+		goto out;
+	}
 	if (kind == PKI_KIND_FG) {
 		rc = fetch_from_fg(as, out, outlen, signer, err);
 		goto out;
@@ -294,15 +310,95 @@ fetch_list(struct agent_session *as, char *list, char *err)
 	return rc;
 }
 
+/*
+ * While a transfer is under way (transfer-bg in the store), the new
+ * courier's background holds the answer to the exchange-keys sent it:
+ * its mailbox is fetched as this courier's is, over TLS pinned to the
+ * new courier, taking only that courier's FG element's answer
+ * (rekey_answer() installs it and moves the agent). Until then the
+ * agent goes back to its own courier's background. 0 or an exit
+ * status, each failure said on standard error.
+ */
+static int
+fetch_transfer(struct agent_session *as, char *err)
+{
+	STACK_OF(X509) *certs = NULL;
+	X509 *leaf = NULL;
+	unsigned char *resp = NULL;
+	char *bg = NULL, *pem = NULL, *old = NULL, *still = NULL;
+	char why[TN_ERRLEN];
+	size_t len;
+	long status;
+	int rc = EX_SOFTWARE, said = 0;
+
+	if (store_get(as->as_st, "transfer-bg", &bg, err) == -1 ||
+	    store_get(as->as_st, "transfer-chain", &pem, err) == -1)
+		goto out;
+	rc = 0;
+	if (bg == NULL || pem == NULL)
+		goto out;
+	rc = EX_SOFTWARE;
+	if ((certs = pki_parse_certs(pem, strlen(pem), err)) == NULL ||
+	    (leaf = sk_X509_shift(certs)) == NULL) {
+		tn_err(err, "the transfer's foreground in the store is "
+		    "unreadable");
+		goto out;
+	}
+	if ((old = strdup(net_bg(as->as_net))) == NULL) {
+		tn_err(err, "out of memory");
+		goto out;
+	}
+	rc = EX_CONFIG;
+	if (net_set_bg(as->as_net, bg, err) == -1 ||
+	    net_pin(as->as_net, leaf, certs, err) == -1)
+		goto back;
+	as->as_tr_fg = leaf;
+	as->as_tr_chain = certs;
+	rc = EX_TEMPFAIL;
+	if (net_https(as->as_net, "GET", "/v1/mailbox", NULL, 0, &status,
+	    &resp, &len, err) == -1)
+		goto back;
+	if (status != 200) {
+		rc = fetch_status(status, resp, "the new courier's /v1/mailbox",
+		    err);
+		goto back;
+	}
+	rc = fetch_list(as, (char *)resp, err);
+	said = 1;
+back:
+	as->as_tr_fg = NULL;
+	as->as_tr_chain = NULL;
+	/* Not moved (no answer yet, or refused): back to its own courier. */
+	if (store_get(as->as_st, "transfer-bg", &still, why) == 0 &&
+	    still != NULL && (net_set_bg(as->as_net, old, why) == -1 ||
+	    net_pin(as->as_net, as->as_id.ci_cert, as->as_id.ci_chain,
+	    why) == -1) && rc == 0) {
+		memcpy(err, why, TN_ERRLEN);
+		rc = EX_SOFTWARE;
+		said = 0;
+	}
+out:
+	if (rc != 0 && !said)
+		fprintf(stderr, "tandem fetch: %s\n", err);
+	X509_free(leaf);
+	sk_X509_pop_free(certs, X509_free);
+	free(resp);
+	free(bg);
+	free(pem);
+	free(old);
+	free(still);
+	return rc;
+}
+
 int
 cmd_fetch(struct agent_opts *o)
 {
 	struct agent_session as;
 	unsigned char *resp = NULL;
-	char err[TN_ERRLEN];
+	char err[TN_ERRLEN], why[TN_ERRLEN];
 	size_t len;
 	long status;
-	int rc;
+	int rc, r;
 
 	if ((rc = agent_session(&as, o, err)) != 0)
 		goto out;
@@ -317,6 +413,9 @@ cmd_fetch(struct agent_opts *o)
 		goto out;
 	}
 	rc = fetch_list(&as, (char *)resp, err);
+	if (rc != EX_PROTOCOL && (r = fetch_transfer(&as, why)) != 0 &&
+	    rc == 0)
+		rc = r;
 	if (rc == 0)
 		rc = as.as_later;	/* said already */
 	if (rc != 0 && rc != EX_PROTOCOL) {

@@ -43,6 +43,9 @@
  *	maildir (made absolute) and resolve, those that are set.
  *
  *	net_set_bg() replaces the background URL (https:// only).
+ *	net_pin() pins the background to another courier: the courier CA
+ *	above cert (in chain), for the new courier's background during a
+ *	transfer; net_identity() pins it back to the agent's own.
  *	net_maildir(), net_store_dir() and net_bg() return the settings
  *	(owned by an, NULL when unset).
  *
@@ -362,6 +365,12 @@ net_courier_key(X509 *cert, STACK_OF(X509) *chain, char *out, char *err)
 	tn_err(err, "the agent's chain does not hold the CA of its courier: "
 	    "the background cannot be checked");
 	return -1;
+}
+
+int
+net_pin(struct agent_net *an, X509 *cert, STACK_OF(X509) *chain, char *err)
+{
+	return net_courier_key(cert, chain, an->an_courier, err);
 }
 
 int

@@ -52,9 +52,11 @@
  *	transfer-bg, transfer-chain), mails exchange-keys signed with the
  *	current key and wrapped to the new FG element certificate, to
  *	Foreground-Address (agent_mail_to()), and prints "transfer: asked
- *	COURIER for generation N". Fetching the answer from the new
- *	background and installing the new courier is not built yet
- *	(doc/status.md).
+ *	COURIER for generation N". fetch then also fetches from the new
+ *	courier's background (fetch.c), whose answer rekey_answer() takes
+ *	as any other, offered there; once installed (rekey_moved()) the
+ *	new background and service mailbox are the agent's, and
+ *	rekeying-complete goes wrapped to the new FG element.
  *
  *	rekey_answer() takes the courier's exchange-keys answer for the
  *	generation asked for (config "next-generation"), checks it
@@ -424,18 +426,28 @@ out:
 static void
 rekey_complete(struct agent_session *as, const char *gen, int again)
 {
-	struct proto_msg *pm;
-	char why[TN_ERRLEN];
+	struct proto_msg *pm = NULL;
+	STACK_OF(X509) *fg = NULL;
+	char why[TN_ERRLEN], *pem = NULL;
 	int rc = EX_SOFTWARE;
 
-	if ((pm = proto_msg_new(PROTO_REKEYING_COMPLETE)) == NULL)
+	/* After a transfer: to the new FG element, as the exchange-keys. */
+	if (store_get(as->as_st, "rekey-complete-fg", &pem, why) == -1 ||
+	    (pem != NULL && (fg = pki_parse_certs(pem, strlen(pem),
+	    why)) == NULL))
+		;
+	else if ((pm = proto_msg_new(PROTO_REKEYING_COMPLETE)) == NULL)
 		tn_err(why, "out of memory");
 	else
 		rc = agent_mail_courier(as->as_net, as->as_st, &as->as_id,
-		    as->as_address, as->as_rcpts, pm, gen, why);
+		    as->as_address, fg != NULL ? fg : as->as_rcpts, pm, gen,
+		    why);
 	proto_msg_free(pm);
+	sk_X509_pop_free(fg, X509_free);
+	free(pem);
 	if ((rc == 0 || rc == AGENT_EX_REFUSED) &&
-	    store_del(as->as_st, "rekey-complete-pending", why) == -1) {
+	    (store_del(as->as_st, "rekey-complete-pending", why) == -1 ||
+	    store_del(as->as_st, "rekey-complete-fg", why) == -1)) {
 		fprintf(stderr, "tandem fetch: %s\n", why);
 		rc = EX_SOFTWARE;
 	} else if (rc == 0 && again)
@@ -467,6 +479,52 @@ rekey_pending(struct agent_session *as, char *err)
 	return 0;
 }
 
+/*
+ * The keys of a transfer's new courier are installed: its background
+ * and service mailbox become the agent's, the transfer is over, and
+ * rekeying-complete goes wrapped to the new FG element (the account
+ * has no courier-end certificate there before it is taken). *moved
+ * says "COURIER (background URL)", to free().
+ */
+static int
+rekey_moved(struct agent_session *as, char **moved, char *err)
+{
+	char *courier = NULL, *fg = NULL, *bg = NULL, *pem = NULL;
+	size_t len;
+	int rc = EX_SOFTWARE;
+
+	*moved = NULL;
+	if (store_get(as->as_st, "transfer-courier", &courier, err) == -1 ||
+	    store_get(as->as_st, "transfer-fg", &fg, err) == -1 ||
+	    store_get(as->as_st, "transfer-bg", &bg, err) == -1)
+		goto out;
+	if (courier == NULL || fg == NULL || bg == NULL) {
+		tn_err(err, "the transfer in the store is incomplete");
+		goto out;
+	}
+	if (pki_cert_pem(as->as_tr_fg, &pem, &len, err) == -1 ||
+	    store_put(as->as_st, "rekey-complete-fg", pem, err) == -1 ||
+	    store_put(as->as_st, "bg-url", bg, err) == -1 ||
+	    store_put(as->as_st, "register-address", fg, err) == -1 ||
+	    store_del(as->as_st, "transfer-bg", err) == -1 ||
+	    store_del(as->as_st, "transfer-chain", err) == -1 ||
+	    store_del(as->as_st, "transfer-fg", err) == -1 ||
+	    store_del(as->as_st, "transfer-courier", err) == -1)
+		goto out;
+	if (asprintf(moved, "%s (background %s)", courier, bg) == -1) {
+		*moved = NULL;
+		tn_err(err, "out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	free(courier);
+	free(fg);
+	free(bg);
+	free(pem);
+	return rc;
+}
+
 /* Keep the old generation, make the new one current, tell the FG. */
 static int
 rekey_install(struct agent_session *as, const struct proto_msg *pm,
@@ -476,13 +534,22 @@ rekey_install(struct agent_session *as, const struct proto_msg *pm,
 	const struct proto_part *cc = proto_part(pm, "courier-cert");
 	int rc;
 
+	char *moved = NULL;
+
 	if (store_rekey_install(as->as_st, gen, cert, ch != NULL ?
 	    (const char *)ch->pp_data : NULL, (const char *)cc->pp_data,
 	    err) == -1)
 		return EX_SOFTWARE;
-	if ((rc = agent_session_reload(as, err)) != 0)
+	if (as->as_tr_fg != NULL && (rc = rekey_moved(as, &moved, err)) != 0)
 		return rc;
+	if ((rc = agent_session_reload(as, err)) != 0) {
+		free(moved);
+		return rc;
+	}
 	printf("rekey: now at generation %s\n", gen);
+	if (moved != NULL)
+		printf("transfer: now with %s\n", moved);
+	free(moved);
 	rekey_complete(as, gen, 0);
 	return 0;
 }

@@ -9,7 +9,7 @@ test_have_prog python3 || test_skip_all 'python3 is needed for the background st
 
 mta=$(pf_random_addr) mport=$(pf_random_port) dead=$(pf_random_port)
 hport=$(pf_random_port)
-bg=$(pf_random_addr) bport=$(pf_random_port)
+bg=$(pf_random_addr) bport=$(pf_random_port) b2port=$(pf_random_port)
 bgnet="--bg https://bg.a.example:$bport --resolve bg.a.example:$bport:$bg"
 net="--smtp $mta:$mport $bgnet"
 
@@ -33,8 +33,8 @@ notice() {
 	} | crlf >"$1"
 }
 
-# answer FILE GEN DIR: the courier's exchange-keys answer with DIR's
-# agent.crt and courier.crt, CRLF
+# answer FILE GEN DIR [CHAIN]: the courier's exchange-keys answer with
+# DIR's agent.crt and courier.crt, part ca-chain CHAIN (ca/chain.pem), CRLF
 answer() {
 	{
 		printf 'MIME-Version: 1.0\n'
@@ -45,7 +45,7 @@ answer() {
 		printf 'Address: bob@a.example\nGeneration: %s\n' "$2"
 		ag_part courier-cert "$3/courier.crt"
 		ag_part agent-cert "$3/agent.crt"
-		ag_part ca-chain ca/chain.pem
+		ag_part ca-chain "${4:-ca/chain.pem}"
 		printf -- '--b1--\n'
 	} | crlf >"$1"
 }
@@ -410,6 +410,22 @@ test_expect_success 'rekeying-complete refused for good: said with the reply, 17
 	! test -s out && ! test -s err
 '
 
+# relay2 ID FILE RCPT [SIGNER KEY CHAIN]: as relay, in b's background
+relay2() {
+	relay "$@" && mv "stub/mailbox/$1" "stub/mailbox/$1.msgid" stub2/mailbox/
+}
+
+both="--resolve bg.b.example:$b2port:$bg"
+
+test_expect_success_here 'b.s background (a second stub)' '
+	tandem-ca element -d ca2 --bg https://bg.b.example:$b2port >/dev/null &&
+	mkdir -p stub2/mailbox && cat ca2/elements/bg.crt ca2/chain.pem >bg2-chain.pem &&
+	{ python3 "$TANDEM_SRC/t/agent-bg-stub.py" $bg $b2port bg2-chain.pem \
+		ca2/elements/bg.key stub2 2>stub2.err & } &&
+	test_atexit "kill \$(cat $TRASH/stub2/pid) 2>/dev/null" &&
+	pf_wait_listen $bg $b2port 10
+'
+
 # tnotice FILE ID COURIER MAILBOX CHAIN: a notice for generation 5
 # naming the new courier COURIER, its foreground at MAILBOX, part
 # ca-chain CHAIN, CRLF
@@ -424,7 +440,7 @@ tnotice() {
 		printf 'Reason: your address moves to %s\n' "$3"
 		printf 'Deadline: 2027-01-01T00:00:00Z\n'
 		printf 'Courier: %s\nForeground-Address: %s\n' "$3" "$4"
-		printf 'Background-Url: https://bg.b.example:8443\n'
+		printf 'Background-Url: https://bg.b.example:%s\n' "$b2port"
 		ag_part ca-chain "$5"
 		printf -- '--b1--\n'
 	} | crlf >"$1"
@@ -445,10 +461,10 @@ test_expect_success 'the notice of a transfer to b: the next key asked of b.s fo
 	cat ca2/elements/fg.crt ca2/chain.pem >b-fg.pem &&
 	tnotice tx2.txt tx2 b.example tandem@b.example b-fg.pem &&
 	relay tx2 tx2.txt gen4/agent.crt && n=$(mails) &&
-	tandem fetch -d bob $net >out &&
+	tandem fetch -d bob $net $both >out &&
 	echo "transfer: asked b.example for generation 5" >out.want &&
 	test_cmp out.want out &&
-	test "$(mails)" = $((n + 1)) && f=$(smtp_sink_files mta | tail -1) &&
+	test "$(mails)" = $((n + 1)) && f=$(ls -t $(smtp_sink_files mta) | head -1) &&
 	test_grep "^X-Mail-Args: <bob@a.example>" $f &&
 	test_grep "^X-Rcpt-Args: <tandem@b.example>" $f &&
 	test_grep "^Tandem-Kind: service" $f &&
@@ -465,9 +481,59 @@ test_expect_success 'the notice of a transfer to b: the next key asked of b.s fo
 	q() { sqlite3 bob/store.db "SELECT value FROM config WHERE name = \"$1\""; } &&
 	test "$(q transfer-courier)" = b.example &&
 	test "$(q transfer-fg)" = tandem@b.example &&
-	test "$(q transfer-bg)" = https://bg.b.example:8443 &&
+	test "$(q transfer-bg)" = https://bg.b.example:$b2port &&
 	test "$(q generation)" = 4 && test "$(q next-generation)" = 5 &&
-	! test -f stub/mailbox/tx2
+	! test -f stub/mailbox/tx2 &&
+	test "$(cat stub2/log)" = "GET /v1/mailbox 200"
+'
+
+test_expect_success 'b issues generation 5; an answer there signed by a.s foreground: refused (18), left' '
+	tandem-ca account -d ca2 --address bob@a.example --csr tcsr.pem >/dev/null &&
+	mv ca2/accounts/bob@a.example gen5 &&
+	answer ta.txt 5 gen5 ca2/chain.pem &&
+	relay2 tx3 ta.txt gen4/agent.crt && snap before &&
+	test_expect_code 18 tandem fetch -d bob $net $both >out 2>err &&
+	test_grep "signer is an element of another courier" err &&
+	! test -s out && snap after && test_cmp before after &&
+	test -f stub2/mailbox/tx3 && rm stub2/mailbox/tx3* &&
+	test "$(sed -n 1p stub/log)" = "GET /v1/mailbox 200"
+'
+
+test_expect_success 'the answer from b.s background: offered there, installed, the agent moves to b' '
+	relay2 tx4 ta.txt gen4/agent.crt ca2/elements/fg.crt \
+		ca2/elements/fg.key ca2/chain.pem &&
+	: >stub2/log && n=$(mails) &&
+	tandem fetch -d bob $net $both >out &&
+	test "$(mails)" = $((n + 1)) &&
+	printf "%s\n" "rekey: now at generation 5" \
+		"transfer: now with b.example (background https://bg.b.example:$b2port)" >out.want &&
+	test_cmp out.want out &&
+	printf "%s\n" "GET /v1/mailbox 200" "GET /v1/mailbox/tx4 200" \
+		"POST /v1/rekey 200" "DELETE /v1/mailbox/tx4 204" >log.want &&
+	test_cmp log.want stub2/log &&
+	same_cert stub2/rekey/1 gen5/agent.crt &&
+	q() { sqlite3 bob/store.db "SELECT value FROM config WHERE name = \"$1\""; } &&
+	test "$(q generation)" = 5 && test "$(q bg-url)" = https://bg.b.example:$b2port &&
+	test "$(q register-address)" = tandem@b.example &&
+	test -z "$(q transfer-bg)$(q transfer-fg)$(q transfer-chain)$(q transfer-courier)" &&
+	test -z "$(q rekey-complete-fg)$(q rekey-complete-pending)"
+'
+
+test_expect_success 'rekeying-complete went to b.s foreground, wrapped to its element, signed with the new key' '
+	f=$(ls -t $(smtp_sink_files mta) | head -1) &&
+	test_grep "^X-Rcpt-Args: <tandem@b.example>" $f &&
+	opened $f ca2/elements/fg.crt ca2/elements/fg.key trc.txt &&
+	same_cert trc.txt.signer gen5/agent.crt &&
+	test_grep "application/vnd.tandem.rekeying-complete" trc.txt &&
+	test "$(ag_field Generation trc.txt)" = 5
+'
+
+test_expect_success 'from now on the agent fetches from b; a.s background is refused by its pin' '
+	: >stub2/log &&
+	tandem fetch -d bob --smtp $mta:$mport $both >out &&
+	! test -s out && test "$(cat stub2/log)" = "GET /v1/mailbox 200" &&
+	test_expect_code 75 tandem fetch -d bob $net >out 2>err &&
+	test_grep "the background.s certificate is not of this agent.s courier" err
 '
 
 test_done
