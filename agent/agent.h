@@ -253,6 +253,8 @@ int	agent_mail_courier(struct agent_net *, struct store *,
 int	agent_mail_to(struct agent_net *, const struct cms_id *, const char *,
 	    const char *, STACK_OF(X509) *, struct proto_msg *, const char *,
 	    char *);
+int	agent_check_content(struct store *, const struct pki_trust *, X509 *,
+	    STACK_OF(X509) *, X509 *, STACK_OF(X509) *, char *);
 int	agent_check_element(const struct pki_trust *, X509 *,
 	    STACK_OF(X509) *, enum pki_kind, X509 *, STACK_OF(X509) *, char *);
 int	agent_check_author(X509 *, STACK_OF(X509) *, const char *,

@@ -22,6 +22,10 @@
  *		    X509 *signer, STACK_OF(X509) *certs,
  *		    enum pki_kind kind, X509 *own, STACK_OF(X509) *ownchain,
  *		    char *err);
+ *	int	agent_check_content(struct store *st,
+ *		    const struct pki_trust *trust, X509 *signer,
+ *		    STACK_OF(X509) *certs, X509 *own,
+ *		    STACK_OF(X509) *ownchain, char *err);
  *	int	agent_check_author(X509 *signer, STACK_OF(X509) *certs,
  *		    const char *sender, const struct cms_id *own, char *err);
  *	struct pki_trust *agent_trust(const char *dir, char *err);
@@ -61,6 +65,11 @@
  *	then the caller compares the signer with the certificate it
  *	expects. Returns 0,
  *	AGENT_EX_UNTRUSTED or AGENT_EX_COURIER.
+ *
+ *	agent_check_content() is that check for a content mail's
+ *	foreground, which may also be the one of a courier the agent left
+ *	(the courier of an old generation's certificate in st: a
+ *	transfer), so that mail delivered before the move still reads.
  *
  *	agent_check_author() checks who signed a private message's
  *	content (signer, verified to the root already, certs its chain):
@@ -204,6 +213,50 @@ same_issuer(X509 *signer, STACK_OF(X509) *certs, X509 *own,
 
 	return ca != NULL && mine != NULL &&
 	    EVP_PKEY_eq(X509_get0_pubkey(ca), X509_get0_pubkey(mine)) == 1;
+}
+
+/* What agent_check_content() hands each old generation. */
+struct mail_old {
+	X509		*mo_signer;
+	STACK_OF(X509)	*mo_certs;
+};
+
+/* store_old_each(): 1 when signer is of the old generation's courier. */
+static int
+mail_old_courier(const struct store_old *so, void *arg)
+{
+	struct mail_old *mo = arg;
+	STACK_OF(X509) *chain = NULL;
+	X509 *x;
+	char why[TN_ERRLEN];
+	int same = 0;
+
+	if ((x = pki_parse_cert(so->so_cert, strlen(so->so_cert), why)) !=
+	    NULL && (so->so_chain == NULL || *so->so_chain == '\0' ||
+	    (chain = pki_parse_certs(so->so_chain, strlen(so->so_chain),
+	    why)) != NULL))
+		same = same_issuer(mo->mo_signer, mo->mo_certs, x, chain);
+	X509_free(x);
+	sk_X509_pop_free(chain, X509_free);
+	return same;
+}
+
+int
+agent_check_content(struct store *st, const struct pki_trust *trust,
+    X509 *signer, STACK_OF(X509) *certs, X509 *own, STACK_OF(X509) *ownchain,
+    char *err)
+{
+	struct mail_old mo;
+	char why[TN_ERRLEN];
+	int rc;
+
+	if ((rc = agent_check_element(trust, signer, certs, PKI_KIND_FG, own,
+	    ownchain, err)) != AGENT_EX_COURIER ||
+	    pki_cert_kind(signer) != PKI_KIND_FG)
+		return rc;
+	mo.mo_signer = signer;
+	mo.mo_certs = certs;
+	return store_old_each(st, mail_old_courier, &mo, why) == 1 ? 0 : rc;
 }
 
 int

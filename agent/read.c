@@ -198,8 +198,8 @@ read_unwrap(struct agent_reader *rd, const struct tmail *tm,
 		    fail == CMS_FAIL_INTERNAL ? EX_SOFTWARE : AGENT_EX_TAMPERED;
 		goto out;
 	}
-	if ((rc = agent_check_element(rd->rd_trust, signer, certs,
-	    PKI_KIND_FG, rd->rd_id.ci_cert, rd->rd_id.ci_chain, err)) != 0)
+	if ((rc = agent_check_content(rd->rd_st, rd->rd_trust, signer, certs,
+	    rd->rd_id.ci_cert, rd->rd_id.ci_chain, err)) != 0)
 		goto out;
 	rc = EX_SOFTWARE;
 	if (store_arm_get(rd->rd_st, tm->tm_msgid, &text, &state, err) == -1)

@@ -650,9 +650,13 @@ svc_signer(struct agent_reader *rd, X509 *signer, STACK_OF(X509) *certs,
 	X509 *fg = NULL;
 	int rc;
 
+	/*
+	 * Registered: the own courier's, or one this agent left (its
+	 * registration answer, a receipt; no generation is taken by mail).
+	 */
 	if (rd->rd_id.ci_cert != NULL)
-		return agent_check_element(rd->rd_trust, signer, certs,
-		    PKI_KIND_FG, rd->rd_id.ci_cert, rd->rd_id.ci_chain, err);
+		return agent_check_content(rd->rd_st, rd->rd_trust, signer,
+		    certs, rd->rd_id.ci_cert, rd->rd_id.ci_chain, err);
 	if ((rc = agent_check_element(rd->rd_trust, signer, certs,
 	    PKI_KIND_FG, NULL, NULL, err)) != 0)
 		return rc;

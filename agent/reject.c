@@ -16,8 +16,9 @@
  *	mail for it: a private courier invites only inside its certified
  *	domains, so an invitation of one for any other address is refused
  *	and answered with nothing (no introduction of this agent's
- *	couriers to it). An invitation from the agent's own courier is
- *	left alone (the agent is registered). One from another courier is refused with no
+ *	couriers to it). An invitation from the agent's own courier, or
+ *	from a courier it left (the issuer of an old generation: a
+ *	transfer), is left alone (the agent is registered). One from another courier is refused with no
  *	action from the user: an invitation-reject (Token, Address,
  *	Inviting-Courier, Registered-Courier = the CN of the CA that
  *	issued the agent certificate, the Message-Ids, Background-Url;
@@ -92,6 +93,25 @@ issuer_cn(X509 *c)
 	if (n <= 0 || (size_t)n >= sizeof(buf))
 		return NULL;
 	return strdup(buf);
+}
+
+/* store_old_each(): 1 when an old generation was of courier (arg). */
+static int
+rej_was_mine(const struct store_old *so, void *arg)
+{
+	const char *courier = arg;
+	char why[TN_ERRLEN], *cn;
+	X509 *x;
+	int same;
+
+	if ((x = pki_parse_cert(so->so_cert, strlen(so->so_cert), why)) ==
+	    NULL)
+		return 0;
+	cn = issuer_cn(x);
+	same = cn != NULL && strcasecmp(cn, courier) == 0;
+	free(cn);
+	X509_free(x);
+	return same;
 }
 
 /*
@@ -449,6 +469,10 @@ agent_reject(struct agent_reader *rd, const struct tmail *tm,
 	rc = 0;
 	if (strcasecmp(inviting, rj.rj_mine) == 0)
 		goto out;	/* our own courier's: we are registered */
+	/* A courier this agent left (a transfer): its old invitation. */
+	if (store_old_each(rd->rd_st, rej_was_mine, (void *)inviting,
+	    err) == 1)
+		goto out;
 	rc = EX_SOFTWARE;
 	if (rej_ident(rd, &rj, err) == -1)
 		goto out;

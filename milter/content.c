@@ -90,7 +90,39 @@ content_verify(const struct fg *fg, X509 *signer, STACK_OF(X509) *certs,
 	return 0;
 }
 
-/* The sealed content, unwrapped and checked; -1 with the verdict set. */
+/*
+ * Is every recipient an address that moved away from here (a
+ * transfer)? Then a content mail this courier cannot open is the new
+ * courier's delivery passing through the old one's mail server, on
+ * its way to the recipient's mailbox: it goes on as it is (the agent
+ * checks whose it is). 1, 0, or -1 with the verdict set.
+ */
+static int
+content_moved_away(struct msg *mc, PGconn *db)
+{
+	char err[TN_ERRLEN];
+	size_t i;
+	int r;
+
+	for (i = 0; i < mc->mc_nrcpts; i++) {
+		const char *p[1] = { mc->mc_rcpts[i] };
+
+		if ((r = db_one(db, "SELECT 1 FROM accounts WHERE address = $1 "
+		    "AND status = 'transferred'", 1, p, NULL, 0, err)) == -1) {
+			msg_fail(mc, MSG_TEMP, "4.3.0 %s", err);
+			return -1;
+		}
+		if (r == 0)
+			return 0;
+	}
+	return mc->mc_nrcpts > 0;
+}
+
+/*
+ * The sealed content, unwrapped and checked: 0; 1 when it is another
+ * courier's delivery to an address that moved away (content_moved_
+ * away()); -1 with the verdict set.
+ */
 static int
 content_open(struct msg *mc, PGconn *db, struct tmail *tm,
     unsigned char **sealed, size_t *sealedlen)
@@ -116,6 +148,8 @@ content_open(struct msg *mc, PGconn *db, struct tmail *tm,
 		return -1;
 	}
 	if (found == 1) {
+		if ((found = content_moved_away(mc, db)) != 0)
+			return found;
 		msg_fail(mc, MSG_PERM, "5.7.1 sender %s is not registered "
 		    "here", mc->mc_sender);
 		return -1;
@@ -130,7 +164,14 @@ content_open(struct msg *mc, PGconn *db, struct tmail *tm,
 	src.cs_remember = objcache_chain_remember;
 	src.cs_ctx = fg->fg_cache;
 	if ((found = rekey_unwrap(fg, db, mc->mc_sender, tm, &id, agent, &src,
-	    sealed, sealedlen, &signer, &certs, &fail, err)) == -1) {
+	    sealed, sealedlen, &signer, &certs, &fail, err)) == -1 &&
+	    fail == CMS_FAIL_DECRYPT && (rc = content_moved_away(mc,
+	    db)) != 0) {
+		rc = rc == 1 ? 1 : -1;
+		goto out;
+	}
+	rc = -1;
+	if (found == -1) {
 		msg_fail(mc, fail == CMS_FAIL_INTERNAL ? MSG_TEMP : MSG_PERM,
 		    "%s bad Tandem content: %s", fail == CMS_FAIL_INTERNAL ?
 		    "4.3.0" : fail_code(fail), err);
@@ -356,9 +397,16 @@ content_process(struct msg *mc, PGconn *db, struct tmail *tm)
 	int rc = -1;
 
 	msg_note(mc, " msgid=%s", tm->tm_msgid);
-	if (content_open(mc, db, tm, &sealed, &sealedlen) == -1 ||
-	    content_once(mc, db, sealed, sealedlen) == -1)
+	if ((rc = content_open(mc, db, tm, &sealed, &sealedlen)) == 1) {
+		msg_note(mc, " passed=moved-away");
+		rc = 0;
 		goto out;
+	}
+	if (rc == -1 || content_once(mc, db, sealed, sealedlen) == -1) {
+		rc = -1;
+		goto out;
+	}
+	rc = -1;
 	if ((to = sk_X509_new_null()) == NULL) {
 		msg_fail(mc, MSG_TEMP, "4.3.0 out of memory");
 		goto out;

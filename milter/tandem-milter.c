@@ -94,6 +94,19 @@ msg_note(struct msg *mc, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Is one of the recipients this courier's service mailbox? */
+static int
+msg_for_service(const struct msg *mc)
+{
+	const char *box = mc->mc_fg->fg_conf->cf_service_mailbox;
+	size_t i;
+
+	for (i = 0; i < mc->mc_nrcpts; i++)
+		if (strcmp(mc->mc_rcpts[i], box) == 0)
+			return 1;
+	return 0;
+}
+
 void
 msg_consume(struct msg *mc)
 {
@@ -248,6 +261,16 @@ msg_process(struct msg *mc)
 	}
 	if (tm->tm_kind == TMAIL_INVITATION) {
 		rc = 0;		/* an invitation for a user: deliver as is */
+		goto out;
+	}
+	/*
+	 * Service mail for another courier (an agent moving to it, doc/
+	 * flows.md 9) passes through as it is: only that courier opens it.
+	 */
+	if (tm->tm_kind != TMAIL_CONTENT && !msg_for_service(mc)) {
+		msg_note(mc, " kind=%s passed=another-courier",
+		    tm->tm_kind == TMAIL_SERVICE ? "service" : "inter-courier");
+		rc = 0;
 		goto out;
 	}
 	if ((db = msg_db_get(mc, tm->tm_kind != TMAIL_CONTENT, err)) == NULL) {
