@@ -786,8 +786,9 @@ fed_ic_why(const struct fed *fd, const struct fed_in *fi, int relay_ok)
 
 /*
  * A private courier relays only its own messages, but for an address
- * that moved from it to this courier (accounts.transferred_from): it
- * sends on what still reaches it for the address (rule 2). 1 when
+ * that moved from it to this courier (accounts.transferred_from, the
+ * account active: the transfer complete): it sends on what still
+ * reaches it for the address (rule 2). 1 when
  * the relay is one to take, 0 when not, -1.
  */
 static int
@@ -806,7 +807,8 @@ fed_relay_ok(struct fed *fd, const struct fed_in *fi, char *err)
 
 		if ((r = db_one(fd->fd_db, "SELECT 1 FROM accounts WHERE "
 		    "address = lower($1) AND lower(transferred_from) = "
-		    "lower($2)", 2, p, NULL, 0, err)) != 1)
+		    "lower($2) AND status = 'active'", 2, p, NULL, 0,
+		    err)) != 1)
 			return r;
 	}
 	return 1;
@@ -1148,18 +1150,24 @@ fed_proof_of(const struct proto_msg *pm, const char *address, char *tok,
 /*
  * May in teach a route for address? 0 when proved: by an invitation
  * token (checked already, invited), by a route token this element
- * gave a message for address (taken once), or by the introducer's
- * certified domains. 1 when refused (fed_refuse()), -1.
+ * gave a message for address (taken once), by the introducer's
+ * certified domains, or by a transfer of address from here to in.
+ * 1 when refused (fed_refuse()), -1.
  */
 static int
 fed_proved(struct fed *fd, const struct intro *in, const struct proto_msg *pm,
     const char *address, int invited, char *err)
 {
 	const char *p[2];
-	char claim[TN_MAX_ADDRESS + 16], tok[160];
+	char claim[TN_MAX_ADDRESS + 16], tok[160], moved[ROUTE_IDLEN];
 	int found;
 
 	snprintf(claim, sizeof(claim), "Address %s", address);
+	/* An address that moved from here to in: its new courier says so. */
+	if ((found = fed_rt_transferred(fd, address, moved, err)) == -1)
+		return -1;
+	if (found == 1 && strcasecmp(moved, in->in_courier) == 0)
+		return 0;
 	if (fed_serves(fd, address))
 		return fed_refuse(fd, in, claim, "Address %s is in a domain "
 		    "this courier serves", address);
@@ -1286,13 +1294,15 @@ out:
  * (or NULL).
  */
 static const char fed_held_fg[] = "SELECT id, message_id, sender, "
-    "recipient, body, NULL, false, NULL FROM held_messages WHERE "
+    "recipient, body, NULL, false, origin, hops, origin_pem, origin_date, "
+    "origin_sig FROM held_messages WHERE "
     "released_at IS NULL AND purged_at IS NULL AND ($1::text IS NULL OR "
     "lower(recipient) = lower($1)) ORDER BY id FOR UPDATE";
 static const char fed_held_bg[] = "SELECT id, message_id, sender, "
     "recipient, arm, to_char(expires_at AT TIME ZONE 'UTC', "
     "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), coalesce(expires_at <= now(), "
-    "false), origin FROM held_arms WHERE released_at IS NULL AND "
+    "false), origin, hops, origin_pem, origin_date, origin_sig FROM "
+    "held_arms WHERE released_at IS NULL AND "
     "purged_at IS NULL AND ($1::text IS NULL OR lower(recipient) = "
     "lower($1)) ORDER BY id FOR UPDATE";
 
@@ -1304,7 +1314,7 @@ fed_release_one(struct fed *fd, const struct fed_item *it, char *err)
 	struct route_decision rd;
 	struct fed_item out = *it;
 	struct fed_note fn;
-	char used[ROUTE_IDLEN];
+	char used[ROUTE_IDLEN], why[TN_ERRLEN];
 	int r;
 
 	if (fed_route(fd, it->it_rcpt, ROUTE_SRC_LOCAL, NULL, &rd, err) == -1)
@@ -1318,9 +1328,22 @@ fed_release_one(struct fed *fd, const struct fed_item *it, char *err)
 	case ROUTE_TO_NEW_COURIER:
 	case ROUTE_TO_LEARNED_COURIER:
 	case ROUTE_TO_INTRODUCED_COURIER:
-		out.it_hops = 1;
-		out.it_origin = NULL;
-		out.it_origin_pem = NULL;
+		/*
+		 * Held here from another courier: on under its origin, one
+		 * hop more (a private courier may not assert another
+		 * domain's sender), while the receivers still take the
+		 * origin's date; else this courier is the origin.
+		 */
+		if (it->it_origin_sig != NULL && it->it_hops < PROTO_MAX_HOPS &&
+		    fed_fresh(fd, it->it_origin_date, "Origin-Date", why) == 0)
+			out.it_hops = it->it_hops + 1;
+		else {
+			out.it_hops = 1;
+			out.it_origin = NULL;
+			out.it_origin_pem = NULL;
+			out.it_origin_date = NULL;
+			out.it_origin_sig = NULL;
+		}
 		if ((r = fed_send(fd, rd.rd_courier, NULL, &out, used,
 		    err)) == 1)
 			return 0;	/* no way yet: stays held */
@@ -1368,6 +1391,16 @@ fed_release_row(struct fed *fd, PGresult *r, int i, char *err)
 	it.it_hops = 1;
 	it.it_expires = PQgetisnull(r, i, 5) ? NULL : PQgetvalue(r, i, 5);
 	it.it_origin = PQgetisnull(r, i, 7) ? NULL : PQgetvalue(r, i, 7);
+	/* The origin's assertion, kept when it came from another courier. */
+	if (it.it_origin != NULL && !PQgetisnull(r, i, 8) &&
+	    !PQgetisnull(r, i, 9) && !PQgetisnull(r, i, 10) &&
+	    !PQgetisnull(r, i, 11)) {
+		it.it_hops = (unsigned int)strtoul(PQgetvalue(r, i, 8), NULL,
+		    10);
+		it.it_origin_pem = PQgetvalue(r, i, 9);
+		it.it_origin_date = PQgetvalue(r, i, 10);
+		it.it_origin_sig = PQgetvalue(r, i, 11);
+	}
 	if (strcmp(PQgetvalue(r, i, 6), "t") == 0) {
 		if (db_run(fd->fd_db, "UPDATE held_arms SET purged_at = now(), "
 		    "arm = '\\x' WHERE id = $1", 1, &hid, err) == -1)

@@ -95,27 +95,41 @@ content_verify(const struct fg *fg, X509 *signer, STACK_OF(X509) *certs,
  * transfer)? Then a content mail this courier cannot open is the new
  * courier's delivery passing through the old one's mail server, on
  * its way to the recipient's mailbox: it goes on as it is (the agent
- * checks whose it is). 1, 0, or -1 with the verdict set.
+ * checks whose it is). 1; 0; -1 with the verdict set, a temporary one
+ * while a recipient is still moving (its transfer-complete may not
+ * have come yet).
  */
 static int
 content_moved_away(struct msg *mc, PGconn *db)
 {
-	char err[TN_ERRLEN];
+	char err[TN_ERRLEN], how[8];
 	size_t i;
-	int r;
+	int r, moving = 0;
 
 	for (i = 0; i < mc->mc_nrcpts; i++) {
 		const char *p[1] = { mc->mc_rcpts[i] };
 
-		if ((r = db_one(db, "SELECT 1 FROM accounts WHERE address = $1 "
-		    "AND status = 'transferred'", 1, p, NULL, 0, err)) == -1) {
+		if ((r = db_one(db, "SELECT CASE WHEN status = 'transferred' "
+		    "THEN 'moved' WHEN EXISTS (SELECT 1 FROM transfers t WHERE "
+		    "t.address = a.address AND t.direction = 'outgoing' AND "
+		    "t.state = 'rekeying') THEN 'moving' ELSE 'here' END FROM "
+		    "accounts a WHERE address = $1", 1, p, how, sizeof(how),
+		    err)) == -1) {
 			msg_fail(mc, MSG_TEMP, "4.3.0 %s", err);
 			return -1;
 		}
-		if (r == 0)
+		if (r == 0 || strcmp(how, "here") == 0)
 			return 0;
+		moving |= strcmp(how, "moving") == 0;
 	}
-	return mc->mc_nrcpts > 0;
+	if (mc->mc_nrcpts == 0)
+		return 0;
+	if (moving) {
+		msg_fail(mc, MSG_TEMP, "4.2.0 a recipient is moving to another "
+		    "courier: try again later");
+		return -1;
+	}
+	return 1;
 }
 
 /*
@@ -325,7 +339,8 @@ content_route(struct msg *mc, PGconn *db, struct tmail *tm,
 			if (msg_db_write(mc, db) == -1)
 				goto out;
 			if (fgdb_hold(mc->mc_fg, db, mc->mc_qid, tm->tm_msgid,
-			    mc->mc_sender, a, sealed, sealedlen, err) == -1) {
+			    mc->mc_sender, a, sealed, sealedlen, NULL,
+			    err) == -1) {
 				msg_fail(mc, MSG_TEMP, "4.3.0 holding for %s: "
 				    "%s", a, err);
 				goto out;

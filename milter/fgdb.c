@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fed.h"
 #include "keybox.h"
 #include "milter.h"
 #include "tandem.h"
@@ -127,22 +128,34 @@ out:
 
 /*
  * Hold sealed for rcpt, sealed again under the held key (keybox.h), and
- * invite rcpt unless already invited.
+ * invite rcpt unless already invited. from: the item as another courier
+ * sent it, whose origin's assertion is kept with it (lib/fed.c releases
+ * it under that origin), or NULL for a local sender's. Mail held and
+ * sent on before, come back (its recipient moved here), is held again.
  */
 int
 fgdb_hold(const struct fg *fg, PGconn *db, const char *qid,
     const char *msgid, const char *sender, const char *rcpt,
-    const unsigned char *sealed, size_t sealedlen, char *err)
+    const unsigned char *sealed, size_t sealedlen,
+    const struct fed_item *from, char *err)
 {
 	const struct conf *cf = fg->fg_conf;
 	struct tmail_invite ti;
 	unsigned char hash[TMAIL_HASHLEN];
-	char invid[TN_MAX_MSGID + 1], exp[32], *mail = NULL;
-	const char *p[5] = { msgid, qid, sender, rcpt, NULL };
-	int lens[5] = { 0, 0, 0, 0, 0 }, rc = -1, pending;
+	char invid[TN_MAX_MSGID + 1], exp[32], hops[16], *mail = NULL;
+	int asserted = from != NULL && from->it_origin != NULL &&
+	    from->it_origin_sig != NULL && from->it_origin_date != NULL &&
+	    from->it_origin_pem != NULL;
+	const char *p[10] = { msgid, qid, sender, rcpt, NULL,
+	    asserted ? from->it_origin : NULL, asserted ? hops : NULL,
+	    asserted ? from->it_origin_pem : NULL, asserted ?
+	    from->it_origin_date : NULL, asserted ? from->it_origin_sig : NULL };
+	int lens[10] = { 0 }, rc = -1, pending;
 	unsigned char *box = NULL;
 	size_t mlen, boxlen = 0;
 
+	if (asserted)
+		snprintf(hops, sizeof(hops), "%u", from->it_hops);
 	/* Under the held key: neither the BG nor its replication role. */
 	if (keybox_seal_held(fg->fg_heldbox, msgid, rcpt, sealed, sealedlen,
 	    &box, &boxlen, err) == -1)
@@ -150,8 +163,16 @@ fgdb_hold(const struct fg *fg, PGconn *db, const char *qid,
 	p[4] = (const char *)box;
 	lens[4] = (int)boxlen;
 	if (db_exec(db, "INSERT INTO held_messages (message_id, queue_id, "
-	    "sender, recipient, body) VALUES ($1, $2, $3, $4, $5) ON CONFLICT "
-	    "DO NOTHING", 5, p, lens, NULL, err) == -1)
+	    "sender, recipient, body, origin, hops, origin_pem, origin_date, "
+	    "origin_sig) VALUES ($1, $2, $3, $4, $5, lower($6), $7::int, $8, "
+	    "$9, $10) ON CONFLICT (message_id, recipient) DO UPDATE SET "
+	    "queue_id = EXCLUDED.queue_id, sender = EXCLUDED.sender, body = "
+	    "EXCLUDED.body, origin = EXCLUDED.origin, hops = EXCLUDED.hops, "
+	    "origin_pem = EXCLUDED.origin_pem, origin_date = "
+	    "EXCLUDED.origin_date, origin_sig = EXCLUDED.origin_sig, "
+	    "held_at = now(), released_at = NULL WHERE "
+	    "held_messages.released_at IS NOT NULL AND "
+	    "held_messages.purged_at IS NULL", 10, p, lens, NULL, err) == -1)
 		goto out;
 	if ((pending = db_one(db, "SELECT 1 FROM invitations WHERE "
 	    "address = $1 AND status = 'pending' AND expires_at > now()", 1,

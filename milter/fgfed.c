@@ -94,7 +94,8 @@ fgfed_hold(struct fed *fd, const struct fed_item *it, char *err)
 	struct msg *mc = fd->fd_arg;
 
 	return fgdb_hold(mc->mc_fg, fd->fd_db, mc->mc_qid, it->it_msgid,
-	    it->it_sender, it->it_rcpt, it->it_payload, it->it_paylen, err);
+	    it->it_sender, it->it_rcpt, it->it_payload, it->it_paylen, it,
+	    err);
 }
 
 /*

@@ -179,8 +179,10 @@ int	fgdb_outbox(PGconn *, const char *, const char *, const char *,
 	    const char *, size_t, char *);
 int	fgdb_mail(PGconn *, const struct tmail_head *, const struct cms_id *,
 	    X509 *, const unsigned char *, size_t, char *);
+struct fed_item;
 int	fgdb_hold(const struct fg *, PGconn *, const char *, const char *,
-	    const char *, const char *, const unsigned char *, size_t, char *);
+	    const char *, const char *, const unsigned char *, size_t,
+	    const struct fed_item *, char *);
 void	fgdb_id_free(struct cms_id *);
 
 struct pool	*pool_new(const char *, size_t);

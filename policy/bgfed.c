@@ -136,24 +136,43 @@ out:
 	return rc;
 }
 
-/* An ARM record from another courier, held wrapped to this BG. */
+/*
+ * An ARM record from another courier, held wrapped to this BG, with
+ * its origin's assertion (lib/fed.c releases it under that origin).
+ * One this BG held and sent on before, come back (its recipient moved
+ * here), is held again; one still held is a duplicate.
+ */
 static int
 bgfed_hold(struct fed *fd, const struct fed_item *it, char *err)
 {
 	unsigned char *wrap = NULL;
 	size_t wlen;
-	const char *p[6] = { it->it_msgid, it->it_sender, it->it_rcpt, NULL,
-	    bgfed_expires(it), it->it_origin };
-	int lens[6] = { 0, 0, 0, 0, 0, 0 }, rc = -1;
+	char hops[16];
+	int asserted = it->it_origin != NULL && it->it_origin_sig != NULL &&
+	    it->it_origin_date != NULL && it->it_origin_pem != NULL;
+	const char *p[10] = { it->it_msgid, it->it_sender, it->it_rcpt, NULL,
+	    bgfed_expires(it), it->it_origin, asserted ? hops : NULL,
+	    asserted ? it->it_origin_pem : NULL, asserted ?
+	    it->it_origin_date : NULL, asserted ? it->it_origin_sig : NULL };
+	int lens[10] = { 0 }, rc = -1;
 
+	snprintf(hops, sizeof(hops), "%u", it->it_hops);
 	if (cms_wrap_to(it->it_payload, it->it_paylen, fd->fd_id,
 	    fd->fd_id->ci_cert, &wrap, &wlen, err) == 0) {
 		p[3] = (const char *)wrap;
 		lens[3] = (int)wlen;
 		rc = db_exec(fd->fd_db, "INSERT INTO held_arms (message_id, "
-		    "sender, recipient, arm, expires_at, origin) VALUES ($1, "
-		    "$2, lower($3), $4, $5, lower($6)) ON CONFLICT DO NOTHING",
-		    6, p, lens, NULL, err);
+		    "sender, recipient, arm, expires_at, origin, hops, "
+		    "origin_pem, origin_date, origin_sig) VALUES ($1, $2, "
+		    "lower($3), $4, $5, lower($6), $7::int, $8, $9, $10) ON "
+		    "CONFLICT (message_id, recipient) DO UPDATE SET sender = "
+		    "EXCLUDED.sender, arm = EXCLUDED.arm, expires_at = "
+		    "EXCLUDED.expires_at, origin = EXCLUDED.origin, hops = "
+		    "EXCLUDED.hops, origin_pem = EXCLUDED.origin_pem, "
+		    "origin_date = EXCLUDED.origin_date, origin_sig = "
+		    "EXCLUDED.origin_sig, received_at = now(), released_at = "
+		    "NULL WHERE held_arms.released_at IS NOT NULL AND "
+		    "held_arms.purged_at IS NULL", 10, p, lens, NULL, err);
 	}
 	free(wrap);
 	return rc;

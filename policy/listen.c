@@ -6,7 +6,8 @@
  * DESCRIPTION
  *	listen_start() opens a second database connection, dedicated to
  *	LISTEN tandem_account (sent by the trigger of sql/bg when an
- *	account becomes active or its keys change), watches its socket in
+ *	account becomes active or its keys change, or when it is
+ *	transferred to another courier), watches its socket in
  *	the event loop, and then releases every held ARM whose account is
  *	already active: what arrived while nobody listened (start-up,
  *	downtime, a lost connection) is caught up. Each notification
@@ -123,8 +124,7 @@ listen_read(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	while ((n = PQnotifies(pd->pd_listen)) != NULL) {
-		log_info("account address=%s status=active-notified",
-		    n->extra);
+		log_info("account address=%s status=notified", n->extra);
 		if (store_connect(pd, err) == -1 ||
 		    store_agent_changes(pd, n->extra, err) == -1)
 			log_warn("account address=%s status=error "

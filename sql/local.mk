@@ -8,7 +8,8 @@ dist_sqlfg_DATA = \
 	sql/fg/004-courier-claims.sql \
 	sql/fg/005-helpdesk-history.sql \
 	sql/fg/006-rekey.sql \
-	sql/fg/007-transfer.sql
+	sql/fg/007-transfer.sql \
+	sql/fg/008-held-origin.sql
 dist_sqlbg_DATA = \
 	sql/bg/001-schema.sql \
 	sql/bg/002-helpdesk.sql \
@@ -20,7 +21,8 @@ dist_sqlbg_DATA = \
 	sql/bg/008-helpdesk-history.sql \
 	sql/bg/009-revocation.sql \
 	sql/bg/010-rekey.sql \
-	sql/bg/011-transfer.sql
+	sql/bg/011-transfer.sql \
+	sql/bg/012-transfer-release.sql
 
 # The schema version each daemon needs: the newest migration listed
 # above, taken here so that adding one moves it (lib/db.c).

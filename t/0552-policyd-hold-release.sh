@@ -59,7 +59,7 @@ test_expect_success 'dave registers on the foreground: replicated, notified, rel
 	pd_account dave active &&
 	pg_wait_for bg bg "SELECT count(*) FROM agent_mailbox WHERE address = \$\$dave@a.example\$\$" 1 &&
 	test "$(held dave m1 "released_at IS NOT NULL")" = 1 &&
-	test_grep "account address=dave@a.example status=active-notified" policyd.log &&
+	test_grep "account address=dave@a.example status=notified" policyd.log &&
 	test_grep "arm msgid=m1@a.example rcpt=dave@a.example status=released" policyd.log &&
 	fetch dave m1
 '

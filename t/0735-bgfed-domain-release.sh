@@ -66,6 +66,23 @@ test_expect_success 'each held ARM went once: the next passes send nothing more'
 	test "$(grep -c "courier msgid=m1@a.example rcpt=.* action=forward" a.log)" = 2
 '
 
+# fgq X SQL: on X's foreground database (its accounts replicate).
+fgq() {
+	pg_psql fg$(bf_cl $1) fg$1 -At -c "$2"
+}
+
+test_expect_success 'erin moves from b to a: b hands her held ARM over under its origin a, one hop more' '
+	fgq a "INSERT INTO accounts (address, status, transferred_from) VALUES (\$\$erin@sales.b.example\$\$, \$\$active\$\$, \$\$b.example\$\$)" &&
+	bf_wait a "SELECT status FROM accounts WHERE address = \$\$erin@sales.b.example\$\$" active &&
+	fgq b "INSERT INTO accounts (address, status, redirect_to) VALUES (\$\$erin@sales.b.example\$\$, \$\$transferred\$\$, \$\$a.example\$\$)" &&
+	bf_wait b "SELECT count(*) FROM held_arms WHERE recipient = \$\$erin@sales.b.example\$\$ AND released_at IS NOT NULL" 1 &&
+	test_grep "account address=erin@sales.b.example status=notified" b.log &&
+	test_grep "courier msgid=m1@a.example rcpt=erin@sales.b.example action=forward courier=a.example hops=2 origin=a.example route=to-new-courier" b.log &&
+	bf_wait a "SELECT count(*) FROM held_arms WHERE recipient = \$\$erin@sales.b.example\$\$ AND hops = 2" 1 &&
+	test_grep "courier msgid=m1@a.example rcpt=erin@sales.b.example action=hold hops=2 origin=a.example" a.log &&
+	test_grep_not "claims a sender outside its name constraints" a.log
+'
+
 test_expect_success 'SIGTERM stops them cleanly' '
 	bf_stop a && bf_stop b
 '
