@@ -123,7 +123,7 @@ struct store_old {
 int	store_install(struct store *, const char *, const char *,
 	    const char *, const char *, char *);
 int	store_rekey_install(struct store *, const char *, const char *,
-	    const char *, const char *, char *);
+	    const char *, const char *, const char *const *, char *);
 int	store_old_each(struct store *, int (*)(const struct store_old *,
 	    void *), void *, char *);
 

@@ -47,6 +47,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sysexits.h>
+#include <time.h>
 
 #include "tandem.h"
 #include "arm.h"
@@ -311,6 +312,40 @@ fetch_list(struct agent_session *as, char *list, char *err)
 }
 
 /*
+ * The new courier's background refuses this agent past the deadline of
+ * the notice (the transfer was cancelled there): the transfer is given
+ * up, said, and the agent stays with its courier. 1 when given up.
+ */
+static int
+fetch_transfer_late(struct agent_session *as, char *err)
+{
+	static const char *const names[] = { "transfer-bg", "transfer-chain",
+	    "transfer-fg", "transfer-courier", "transfer-deadline" };
+	char *deadline = NULL, *courier = NULL;
+	time_t t;
+	size_t i;
+	int rc = 0;
+
+	if (store_get(as->as_st, "transfer-deadline", &deadline, err) == -1 ||
+	    deadline == NULL || proto_parse_time(deadline, &t) == -1 ||
+	    t > time(NULL) ||
+	    store_get(as->as_st, "transfer-courier", &courier, err) == -1)
+		goto out;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (store_del(as->as_st, names[i], err) == -1)
+			goto out;
+	fprintf(stderr, "tandem fetch: the transfer to %s was not taken up "
+	    "by its new courier before %s: given up; this agent stays with "
+	    "its courier\n", courier != NULL ? courier : "another courier",
+	    deadline);
+	rc = 1;
+out:
+	free(deadline);
+	free(courier);
+	return rc;
+}
+
+/*
  * While a transfer is under way (transfer-bg in the store), the new
  * courier's background holds the answer to the exchange-keys sent it:
  * its mailbox is fetched as this courier's is, over TLS pinned to the
@@ -358,6 +393,10 @@ fetch_transfer(struct agent_session *as, char *err)
 	if (net_https(as->as_net, "GET", "/v1/mailbox", NULL, 0, &status,
 	    &resp, &len, err) == -1)
 		goto back;
+	if (status == 403 && fetch_transfer_late(as, err) == 1) {
+		rc = 0;
+		goto back;
+	}
 	if (status != 200) {
 		rc = fetch_status(status, resp, "the new courier's /v1/mailbox",
 		    err);

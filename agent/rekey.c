@@ -303,7 +303,9 @@ rekey_transfer(struct agent_session *as, const struct proto_msg *pm,
 	    store_put(as->as_st, "transfer-bg", proto_get(pm,
 	    "Background-Url"), err) == -1 ||
 	    store_put(as->as_st, "transfer-chain", (const char *)
-	    chain->pp_data, err) == -1)
+	    chain->pp_data, err) == -1 ||
+	    (proto_get(pm, "Deadline") != NULL && store_put(as->as_st,
+	    "transfer-deadline", proto_get(pm, "Deadline"), err) == -1))
 		goto out;
 	if ((ek = proto_msg_new(PROTO_EXCHANGE_KEYS)) == NULL) {
 		tn_err(err, "out of memory");
@@ -480,49 +482,59 @@ rekey_pending(struct agent_session *as, char *err)
 }
 
 /*
- * The keys of a transfer's new courier are installed: its background
- * and service mailbox become the agent's, the transfer is over, and
- * rekeying-complete goes wrapped to the new FG element (the account
- * has no courier-end certificate there before it is taken). *moved
- * says "COURIER (background URL)", to free().
+ * What a transfer moves with the keys of its new courier
+ * (store_rekey_install() sets it in the same transaction): that
+ * courier's background and service mailbox become the agent's, the
+ * transfer is over, and rekeying-complete goes wrapped to the new FG
+ * element (the account has no courier-end certificate there before it
+ * is taken). rm gets the NAME, VALUE list (rm_also) and what it
+ * points to; free it with rekey_moved_free().
  */
-static int
-rekey_moved(struct agent_session *as, char **moved, char *err)
-{
-	char *courier = NULL, *fg = NULL, *bg = NULL, *pem = NULL;
-	size_t len;
-	int rc = EX_SOFTWARE;
+struct rekey_move {
+	char		*rm_courier;
+	char		*rm_fg;
+	char		*rm_bg;
+	char		*rm_pem;
+	const char	*rm_also[17];
+};
 
-	*moved = NULL;
-	if (store_get(as->as_st, "transfer-courier", &courier, err) == -1 ||
-	    store_get(as->as_st, "transfer-fg", &fg, err) == -1 ||
-	    store_get(as->as_st, "transfer-bg", &bg, err) == -1)
-		goto out;
-	if (courier == NULL || fg == NULL || bg == NULL) {
+static void
+rekey_moved_free(struct rekey_move *rm)
+{
+	free(rm->rm_courier);
+	free(rm->rm_fg);
+	free(rm->rm_bg);
+	free(rm->rm_pem);
+	memset(rm, 0, sizeof(*rm));
+}
+
+static int
+rekey_moved(struct agent_session *as, struct rekey_move *rm, char *err)
+{
+	const char **a = rm->rm_also;
+	size_t len;
+
+	memset(rm, 0, sizeof(*rm));
+	if (store_get(as->as_st, "transfer-courier", &rm->rm_courier,
+	    err) == -1 || store_get(as->as_st, "transfer-fg", &rm->rm_fg,
+	    err) == -1 || store_get(as->as_st, "transfer-bg", &rm->rm_bg,
+	    err) == -1 || pki_cert_pem(as->as_tr_fg, &rm->rm_pem, &len,
+	    err) == -1)
+		return EX_SOFTWARE;
+	if (rm->rm_courier == NULL || rm->rm_fg == NULL || rm->rm_bg == NULL) {
 		tn_err(err, "the transfer in the store is incomplete");
-		goto out;
+		return EX_SOFTWARE;
 	}
-	if (pki_cert_pem(as->as_tr_fg, &pem, &len, err) == -1 ||
-	    store_put(as->as_st, "rekey-complete-fg", pem, err) == -1 ||
-	    store_put(as->as_st, "bg-url", bg, err) == -1 ||
-	    store_put(as->as_st, "register-address", fg, err) == -1 ||
-	    store_del(as->as_st, "transfer-bg", err) == -1 ||
-	    store_del(as->as_st, "transfer-chain", err) == -1 ||
-	    store_del(as->as_st, "transfer-fg", err) == -1 ||
-	    store_del(as->as_st, "transfer-courier", err) == -1)
-		goto out;
-	if (asprintf(moved, "%s (background %s)", courier, bg) == -1) {
-		*moved = NULL;
-		tn_err(err, "out of memory");
-		goto out;
-	}
-	rc = 0;
-out:
-	free(courier);
-	free(fg);
-	free(bg);
-	free(pem);
-	return rc;
+	*a++ = "rekey-complete-fg";	*a++ = rm->rm_pem;
+	*a++ = "bg-url";		*a++ = rm->rm_bg;
+	*a++ = "register-address";	*a++ = rm->rm_fg;
+	*a++ = "transfer-bg";		*a++ = NULL;
+	*a++ = "transfer-chain";	*a++ = NULL;
+	*a++ = "transfer-fg";		*a++ = NULL;
+	*a++ = "transfer-courier";	*a++ = NULL;
+	*a++ = "transfer-deadline";	*a++ = NULL;
+	*a = NULL;
+	return 0;
 }
 
 /* Keep the old generation, make the new one current, tell the FG. */
@@ -532,26 +544,28 @@ rekey_install(struct agent_session *as, const struct proto_msg *pm,
 {
 	const struct proto_part *ch = proto_part(pm, "ca-chain");
 	const struct proto_part *cc = proto_part(pm, "courier-cert");
+	struct rekey_move rm;
 	int rc;
 
-	char *moved = NULL;
-
+	memset(&rm, 0, sizeof(rm));
+	if (as->as_tr_fg != NULL && (rc = rekey_moved(as, &rm, err)) != 0)
+		goto out;
+	rc = EX_SOFTWARE;
 	if (store_rekey_install(as->as_st, gen, cert, ch != NULL ?
 	    (const char *)ch->pp_data : NULL, (const char *)cc->pp_data,
-	    err) == -1)
-		return EX_SOFTWARE;
-	if (as->as_tr_fg != NULL && (rc = rekey_moved(as, &moved, err)) != 0)
-		return rc;
-	if ((rc = agent_session_reload(as, err)) != 0) {
-		free(moved);
-		return rc;
-	}
+	    as->as_tr_fg != NULL ? rm.rm_also : NULL, err) == -1)
+		goto out;
+	if ((rc = agent_session_reload(as, err)) != 0)
+		goto out;
 	printf("rekey: now at generation %s\n", gen);
-	if (moved != NULL)
-		printf("transfer: now with %s\n", moved);
-	free(moved);
+	if (as->as_tr_fg != NULL)
+		printf("transfer: now with %s (background %s)\n",
+		    rm.rm_courier, rm.rm_bg);
 	rekey_complete(as, gen, 0);
-	return 0;
+	rc = 0;
+out:
+	rekey_moved_free(&rm);
+	return rc;
 }
 
 int

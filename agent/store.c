@@ -49,7 +49,10 @@
  *	generation (config "generation", 1 when absent: an agent set up
  *	by import), the next ones become current with the certificates
  *	as store_install() sets them, the next-* names are deleted and
- *	"rekey-complete-pending" is set to the new generation.
+ *	"rekey-complete-pending" is set to the new generation; also, when
+ *	not NULL, is a NULL-terminated list of NAME, VALUE pairs set in
+ *	the same transaction (VALUE NULL: NAME deleted), what a transfer
+ *	moves with the keys.
  *	store_old_each() calls fn for each old
  *	generation, the newest first, until fn returns 1, and returns
  *	what fn last returned (0 or 1), -1 on a store error (the strings
@@ -540,7 +543,8 @@ store_install(struct store *st, const char *gen, const char *cert,
 
 int
 store_rekey_install(struct store *st, const char *gen, const char *cert,
-    const char *chain, const char *courier, char *err)
+    const char *chain, const char *courier, const char *const *also,
+    char *err)
 {
 	char *next = NULL;
 	size_t i;
@@ -559,8 +563,13 @@ store_rekey_install(struct store *st, const char *gen, const char *cert,
 		if (store_run(st, store_install_sql[i], i == 4 ? gen : NULL,
 		    NULL, err) == -1)
 			goto out;
-	if (store_certs_put(st, gen, cert, chain, courier, err) == -1 ||
-	    store_run(st, "COMMIT", NULL, NULL, err) == -1)
+	if (store_certs_put(st, gen, cert, chain, courier, err) == -1)
+		goto out;
+	for (i = 0; also != NULL && also[i] != NULL; i += 2)
+		if ((also[i + 1] != NULL ? store_put(st, also[i], also[i + 1],
+		    err) : store_del(st, also[i], err)) == -1)
+			goto out;
+	if (store_run(st, "COMMIT", NULL, NULL, err) == -1)
 		goto out;
 	rc = 0;
 out:

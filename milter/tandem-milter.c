@@ -102,7 +102,7 @@ msg_for_service(const struct msg *mc)
 	size_t i;
 
 	for (i = 0; i < mc->mc_nrcpts; i++)
-		if (strcmp(mc->mc_rcpts[i], box) == 0)
+		if (strcasecmp(mc->mc_rcpts[i], box) == 0)
 			return 1;
 	return 0;
 }

@@ -281,19 +281,20 @@ transfer_temp(struct msg *mc, const struct proto_msg *pm, const char *err)
 }
 
 /*
- * The open transfer of pm's Address in direction and state with
- * courier, locked: 1 with its id and CA key in *r; 0 when none.
+ * The open transfer of address in direction, in one of states (a
+ * comma-separated list), with courier, locked: 1 with its id, CA key
+ * and state in *r; 0 when none.
  */
 static int
 transfer_find(PGconn *db, const char *address, const char *direction,
-    const char *state, const char *courier, PGresult **r, char *err)
+    const char *states, const char *courier, PGresult **r, char *err)
 {
-	const char *p[4] = { address, direction, state, courier };
+	const char *p[4] = { address, direction, states, courier };
 
-	if (db_exec(db, "SELECT id, other_ca FROM transfers WHERE address = "
-	    "lower($1) AND direction = $2 AND state = $3 AND "
-	    "lower(other_courier) = lower($4) FOR UPDATE", 4, p, NULL, r,
-	    err) == -1)
+	if (db_exec(db, "SELECT id, other_ca, state FROM transfers WHERE "
+	    "address = lower($1) AND direction = $2 AND state = ANY "
+	    "(string_to_array($3, ',')) AND lower(other_courier) = lower($4) "
+	    "FOR UPDATE", 4, p, NULL, r, err) == -1)
 		return -1;
 	return PQntuples(*r) > 0;
 }
@@ -305,7 +306,7 @@ transfer_find(PGconn *db, const char *address, const char *direction,
  */
 static int
 transfer_check(struct msg *mc, struct fed *fd, const struct intro *peer,
-    const struct proto_msg *pm, const char *direction, const char *state,
+    const struct proto_msg *pm, const char *direction, const char *states,
     PGresult **r)
 {
 	const char *address = proto_get(pm, "Address");
@@ -316,7 +317,7 @@ transfer_check(struct msg *mc, struct fed *fd, const struct intro *peer,
 	*r = NULL;
 	if (fed_fresh(fd, proto_get(pm, "Date"), "Date", err) == -1)
 		return transfer_refuse(mc, pm, peer, "%s", err);
-	if ((found = transfer_find(fd->fd_db, address, direction, state,
+	if ((found = transfer_find(fd->fd_db, address, direction, states,
 	    peer->in_courier, r, err)) == -1)
 		return transfer_temp(mc, pm, err);
 	if (found == 0)
@@ -335,24 +336,33 @@ transfer_check(struct msg *mc, struct fed *fd, const struct intro *peer,
 	return 0;
 }
 
-/* The agent certificate of part agent-cert, for address, to the anchors. */
+/*
+ * The agent certificate of part agent-cert: for address, to the
+ * anchors, an agent's, issued by the courier CA of the signer (peer).
+ */
 static int
 transfer_agent_cert(const struct fg *fg, const struct proto_part *pp,
-    const char *address, char *err)
+    const char *address, const struct intro *peer, char *err)
 {
 	STACK_OF(X509) *certs;
-	X509 *leaf;
+	X509 *leaf, *ca;
+	char kid[PKI_KEYIDLEN + 1];
 	int rc = -1;
 
 	if ((certs = pki_parse_certs((const char *)pp->pp_data, pp->pp_len,
 	    err)) == NULL)
 		return -1;
-	leaf = sk_X509_shift(certs);
-	if (leaf != NULL && pki_verify(fg->fg_trust, leaf, certs, address,
-	    err) == 0)
+	if ((leaf = sk_X509_shift(certs)) == NULL)
+		tn_err(err, "no certificate");
+	else if (pki_verify(fg->fg_trust, leaf, certs, address, err) == -1)
+		;
+	else if (pki_cert_kind(leaf) != PKI_KIND_AGENT)
+		tn_err(err, "not an agent certificate");
+	else if ((ca = pki_courier_ca(leaf, certs)) == NULL ||
+	    pki_key_id(ca, kid) == -1 || strcmp(kid, peer->in_key) != 0)
+		tn_err(err, "not issued by the courier that sends it");
+	else
 		rc = 0;
-	else if (leaf == NULL)
-		tn_err(err, "agent-cert: no certificate");
 	X509_free(leaf);
 	sk_X509_pop_free(certs, X509_free);
 	return rc;
@@ -362,6 +372,8 @@ transfer_agent_cert(const struct fg *fg, const struct proto_part *pp,
  * The account of a transfer: pending, the transferred agent certificate
  * (the first of pem), no keys of this courier yet, the rekey that will
  * make them; an address that once left comes back without its history.
+ * 0; 1 when an account of the address was made meanwhile (err says so);
+ * -1.
  */
 static int
 transfer_account(PGconn *db, const char *address, const char *pem,
@@ -369,16 +381,24 @@ transfer_account(PGconn *db, const char *address, const char *pem,
 {
 	const char *p[3] = { address, pem, from };
 	const char *q[2] = { address, from };
+	int r;
 
+	/* Not an account made meanwhile: only one that left or closed. */
+	if ((r = db_one(db, "INSERT INTO accounts (address, status, "
+	    "agent_cert, transferred_from) VALUES (lower($1), 'pending', $2, "
+	    "$3) ON CONFLICT (address) DO UPDATE SET status = 'pending', "
+	    "agent_cert = $2, courier_cert = NULL, redirect_to = NULL, "
+	    "transferred_from = $3, created_at = now() WHERE "
+	    "accounts.status IN ('transferred', 'closed') RETURNING 1", 3, p,
+	    NULL, 0, err)) != 1) {
+		if (r == 0)
+			tn_err(err, "%s is served here already", address);
+		return r == 0 ? 1 : -1;
+	}
 	return db_run(db, "DELETE FROM rekeys WHERE address = lower($1)", 1,
 	    p, err) == -1 ||
 	    db_run(db, "DELETE FROM account_keys WHERE address = lower($1)",
 	    1, p, err) == -1 ||
-	    db_run(db, "INSERT INTO accounts (address, status, agent_cert, "
-	    "transferred_from) VALUES (lower($1), 'pending', $2, $3) ON "
-	    "CONFLICT (address) DO UPDATE SET status = 'pending', agent_cert "
-	    "= $2, courier_cert = NULL, redirect_to = NULL, transferred_from "
-	    "= $3, created_at = now()", 3, p, err) == -1 ||
 	    db_run(db, "INSERT INTO rekeys (address, generation, requested_by, "
 	    "reason, state) VALUES (lower($1), " TRANSFER_GENERATION ", "
 	    "'transfer', 'transfer from ' || $2, 'noticed')", 2, q,
@@ -395,8 +415,8 @@ transfer_subscription(struct msg *mc, struct fed *fd,
 	const struct proto_part *acert = proto_part(pm, "agent-cert");
 	struct proto_msg *up = NULL;
 	char err[TN_ERRLEN], id[TN_MAX_MSGID + 1], *first = NULL, *end;
-	PGresult *r = NULL, *a = NULL;
-	int rc = -1;
+	PGresult *r = NULL;
+	int again, made, rc = -1;
 
 	if (strcasecmp(proto_get(pm, "To-Courier"), fg->fg_conf->cf_name) !=
 	    0)
@@ -414,26 +434,13 @@ transfer_subscription(struct msg *mc, struct fed *fd,
 	if (fg->fg_conf->cf_url == NULL || fg->fg_conf->cf_url[0] == '\0')
 		return transfer_temp(mc, pm, "background.url is not set here: "
 		    "the agent could not reach this courier's background");
-	if (transfer_check(mc, fd, peer, pm, "incoming", "recorded", &r) == -1)
+	/* Sent again (the answer was lost): answered again. */
+	if (transfer_check(mc, fd, peer, pm, "incoming", "recorded,subscribed",
+	    &r) == -1)
 		goto out;
-	if (transfer_agent_cert(fg, acert, address, err) == -1) {
+	again = strcmp(PQgetvalue(r, 0, 2), "subscribed") == 0;
+	if (transfer_agent_cert(fg, acert, address, peer, err) == -1) {
 		transfer_refuse(mc, pm, peer, "agent-cert: %s", err);
-		goto out;
-	}
-	{
-		const char *p[1] = { address };
-
-		if (db_exec(fd->fd_db, "SELECT status FROM accounts WHERE "
-		    "address = lower($1) FOR UPDATE", 1, p, NULL, &a,
-		    err) == -1) {
-			transfer_temp(mc, pm, err);
-			goto out;
-		}
-	}
-	if (PQntuples(a) == 1 && strcmp(PQgetvalue(a, 0, 0), "transferred") !=
-	    0 && strcmp(PQgetvalue(a, 0, 0), "closed") != 0) {
-		transfer_refuse(mc, pm, peer, "%s is served here already (%s)",
-		    address, PQgetvalue(a, 0, 0));
 		goto out;
 	}
 	/* The account keeps the agent certificate alone, not its chain. */
@@ -448,12 +455,18 @@ transfer_subscription(struct msg *mc, struct fed *fd,
 		transfer_temp(mc, pm, "out of memory");
 		goto out;
 	}
+	if (!again && (made = transfer_account(fd->fd_db, address, first,
+	    peer->in_courier, err)) != 0) {
+		if (made == 1)
+			transfer_refuse(mc, pm, peer, "%s", err);
+		else
+			transfer_temp(mc, pm, err);
+		goto out;
+	}
 	{
 		const char *q[2] = { PQgetvalue(r, 0, 0), proto_get(pm, "Id") };
 
-		if (transfer_account(fd->fd_db, address, first,
-		    peer->in_courier, err) == -1 ||
-		    db_run(fd->fd_db, "UPDATE transfers SET state = "
+		if (db_run(fd->fd_db, "UPDATE transfers SET state = "
 		    "'subscribed', message_id = $2, made_account = true, "
 		    "last_error = NULL WHERE id = $1", 2, q, err) == -1 ||
 		    proto_set(up, "Address", address, err) ||
@@ -469,13 +482,12 @@ transfer_subscription(struct msg *mc, struct fed *fd,
 			goto out;
 		}
 	}
-	msg_note(mc, " transfer=%s from=%s status=subscribed answer=%s",
-	    address, peer->in_courier, id);
+	msg_note(mc, " transfer=%s from=%s status=subscribed answer=%s%s",
+	    address, peer->in_courier, id, again ? " again=1" : "");
 	rc = 0;
 out:
 	proto_msg_free(up);
 	free(first);
-	PQclear(a);
 	PQclear(r);
 	return rc;
 }
@@ -512,9 +524,16 @@ transfer_config(struct msg *mc, struct fed *fd, const struct intro *peer,
 		    "with the signer's certificate");
 	}
 	sk_X509_pop_free(certs, X509_free);
-	if (transfer_check(mc, fd, peer, pm, "outgoing", "subscribed", &r) ==
-	    -1)
+	if (transfer_check(mc, fd, peer, pm, "outgoing", "subscribed,rekeying",
+	    &r) == -1)
 		goto out;
+	/* The answer to a subscription sent again: the notice went. */
+	if (strcmp(PQgetvalue(r, 0, 2), "rekeying") == 0) {
+		msg_note(mc, " transfer=%s to=%s status=rekeying again=1",
+		    address, peer->in_courier);
+		rc = 0;
+		goto out;
+	}
 	{
 		const char *p[1] = { address };
 
@@ -603,8 +622,8 @@ transfer_done(struct msg *mc, struct fed *fd, const struct intro *peer,
 		const char *p[2] = { address, peer->in_courier };
 
 		if (db_run(fd->fd_db, "UPDATE accounts SET status = "
-		    "'transferred', redirect_to = $2 WHERE address = lower($1)",
-		    2, p, err) == -1 ||
+		    "'transferred', redirect_to = $2 WHERE address = lower($1) "
+		    "AND status = 'active'", 2, p, err) == -1 ||
 		    db_run(fd->fd_db, "UPDATE transfers SET state = 'complete', "
 		    "completed_at = now(), last_error = NULL WHERE id = $1", 1,
 		    t, err) == -1 ||
@@ -664,11 +683,16 @@ transfer_agent(struct msg *mc, PGconn *db, const unsigned char *in,
 		    "4.3.0" : "5.7.7", err);
 		return -1;
 	}
-	if (db_exec(db, "SELECT a.agent_cert FROM accounts a JOIN transfers t "
-	    "USING (address) WHERE a.address = lower($1) AND a.status = "
-	    "'pending' AND a.agent_cert IS NOT NULL AND t.direction = "
-	    "'incoming' AND t.state = 'subscribed'", 1, p, NULL, &r,
-	    err) == -1) {
+	/*
+	 * Pending by a transfer under way; or active by one complete, for
+	 * a rekeying-complete said again (its answer was lost).
+	 */
+	if (db_exec(db, "SELECT a.agent_cert, a.status FROM accounts a JOIN "
+	    "transfers t USING (address) WHERE a.address = lower($1) AND "
+	    "a.agent_cert IS NOT NULL AND t.direction = 'incoming' AND "
+	    "((a.status = 'pending' AND t.state = 'subscribed') OR (a.status "
+	    "= 'active' AND t.state = 'complete')) ORDER BY t.id DESC LIMIT 1",
+	    1, p, NULL, &r, err) == -1) {
 		msg_fail(mc, MSG_TEMP, "4.3.0 %s", err);
 		goto out;
 	}
@@ -684,6 +708,12 @@ transfer_agent(struct msg *mc, PGconn *db, const unsigned char *in,
 	}
 	if (proto_parse((const char *)text, tlen, &pm, err) == -1) {
 		msg_fail(mc, MSG_PERM, "5.6.0 service mail: %s", err);
+		goto out;
+	}
+	if (strcmp(PQgetvalue(r, 0, 1), "active") == 0 &&
+	    pm->pm_kind != PROTO_REKEYING_COMPLETE) {
+		msg_fail(mc, MSG_PERM, "5.7.1 service mail from %s: no transfer "
+		    "of it is in progress here", mc->mc_sender);
 		goto out;
 	}
 	switch (pm->pm_kind) {

@@ -87,6 +87,36 @@ test_expect_success 'expect at a alone moves nothing: b serves bob, a has no acc
 	test "$(sql a "SELECT state FROM transfers")" = recorded
 '
 
+# fgmsg NAME SIGNER TO KIND FIELD...: NAME.txt, a protocol message of
+# KIND with the FIELDs ("Name: value") and a fresh Id and Date, from
+# SIGNER's FG element to TO's (CA folders)
+fgmsg() {
+	_n=$1 _s=$2 _k=$4
+	shift 4
+	{
+		printf "MIME-Version: 1.0\r\n"
+		printf "Content-Type: application/vnd.tandem.%s\r\n" "$_k"
+		printf "Content-Transfer-Encoding: 7bit\r\n\r\n"
+		printf "Id: %s@%s.example\r\nDate: %s\r\n" "$_n" "$_s" \
+		    "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+		for _f; do printf "%s\r\n" "$_f"; done
+	} >"$_n.txt"
+}
+
+# fgsend NAME SIGNER TO: NAME.txt signed by SIGNER's FG element,
+# enveloped to TO's, mailed to TO's Postfix from SIGNER's service mailbox
+fgsend() {
+	openssl cms -sign -binary -nodetach -in "$1.txt" -outform DER \
+	    -signer $2/elements/fg.crt -inkey $2/elements/fg.key \
+	    -certfile $2/chain.pem -out "$1.signed" &&
+	openssl cms -encrypt -binary -aes-256-gcm -in "$1.signed" \
+	    -inform DER -outform DER -recip $3/elements/fg.crt \
+	    -keyopt ecdh_kdf_md:sha256 -out "$1.der" &&
+	mail "$1" inter-courier tandem@$2.example tandem@$3.example "$1.der" &&
+	eval "_to=\$${3}_addr:\$${3}_port" &&
+	send "$_to" "$1" tandem@$2.example tandem@$3.example
+}
+
 # sub NAME SIGNER FROM-COURIER TO-COURIER ADDRESS: a transfer-subscription
 # signed by SIGNER's FG element, enveloped to a's, mailed to a as from
 # SIGNER's service mailbox.
@@ -106,14 +136,7 @@ sub() {
 		    base64 -w 76 | sed "s/\$/\r/"
 		printf -- "--b1--\r\n"
 	} >"$1.txt" &&
-	openssl cms -sign -binary -nodetach -in "$1.txt" -outform DER \
-	    -signer $2/elements/fg.crt -inkey $2/elements/fg.key \
-	    -certfile $2/chain.pem -out "$1.signed" &&
-	openssl cms -encrypt -binary -aes-256-gcm -in "$1.signed" \
-	    -inform DER -outform DER -recip a/elements/fg.crt \
-	    -keyopt ecdh_kdf_md:sha256 -out "$1.der" &&
-	mail "$1" inter-courier tandem@$2.example tandem@a.example "$1.der" &&
-	send "$a_addr:$a_port" "$1" tandem@$2.example tandem@a.example
+	fgsend "$1" $2 a
 }
 
 test_expect_success 'a subscription for bob signed by c, a third courier, is refused' '
@@ -182,9 +205,9 @@ test_expect_success 'b relays the notice naming a to bob (509-511); the transfer
 	test "$(sql b "SELECT status FROM accounts WHERE address = '"'bob@b.example'"'")" = active
 '
 
-# seal NAME SENDER X: SENDER's content mail NAME for bob: a sealed
-# content of its own (NAME.sealed), signed and wrapped to SENDER's
-# courier at X.
+# seal NAME SENDER X [RCPT]: SENDER's content mail NAME for RCPT (bob):
+# a sealed content of its own (NAME.sealed), signed and wrapped to
+# SENDER's courier at X.
 seal() {
 	printf "sealed content %s stand-in\n" $1 >$1.inner &&
 	openssl cms -sign -binary -nodetach -outform DER -in $1.inner \
@@ -194,7 +217,7 @@ seal() {
 	    -certfile $3/chain.pem -out $1.signed &&
 	openssl cms -encrypt -binary -aes-256-gcm -outform DER -in $1.signed \
 	    -out $1.der $3/accounts/$2/courier.crt &&
-	mail $1 content $2 bob@b.example $1.der
+	mail $1 content $2 ${4:-bob@b.example} $1.der
 }
 
 # opened NAME CERT KEY: the sink's dump of NAME for bob opens with
@@ -209,6 +232,15 @@ opened() {
 	    -CAfile root/root.crt -purpose any -out $1.got 2>/dev/null &&
 	cmp $1.sealed $1.got
 }
+
+test_expect_success 'b'"'"'s subscription said again: a answers again, b takes it as said already' '
+	sub s3 b b.example a.example bob@b.example &&
+	test_grep "250 " swaks.out &&
+	wait_log a.log "transfer=bob@b.example from=b.example status=subscribed answer=.* again=1" &&
+	wait_log b.log "transfer=bob@b.example to=a.example status=rekeying again=1" &&
+	test "$(sql a "SELECT count(*) FROM rekeys WHERE address = '"'bob@b.example'"'")" = 1 &&
+	test "$(sql b "SELECT count(*) FROM bg_relay WHERE address = '"'bob@b.example'"'")" = 1
+'
 
 test_expect_success 'while bob moves, b still serves him: mail from a reaches his old certificate' '
 	seal m1 alice@a.example a &&
@@ -305,10 +337,52 @@ test_expect_success 'but b relaying what c sent alice, who never was at b, is re
 	test_grep "5.7.1 inter-courier: a private courier relays another courier.s message" swaks.out
 '
 
-test_expect_success 'a rekeying-complete once bob is active by the transfer path is refused' '
-	test_must_fail agent x3 bob2.key bob2.pem rekeying-complete \
+test_expect_success 'once bob is active: his rekeying-complete said again changes nothing; an exchange-keys is refused' '
+	agent x3 bob2.key bob2.pem rekeying-complete \
 	    Address=bob@b.example Generation=2 &&
+	test_grep "250 " swaks.out &&
+	wait_log a.log "rekey address=bob@b.example generation=2 status=complete again=1" &&
+	test_must_fail agent x5 bob@b.example.key bob.pem exchange-keys \
+	    Address=bob@b.example Generation=3 @agent-csr=bob2.csr &&
 	test_grep "5.7.1 service mail from bob@b.example: no transfer of it is in progress here" swaks.out
+'
+
+test_expect_success 'dave: a transfer cancelled at both couriers after the notice went; b serves him as before' '
+	transfer a expect dave@b.example --from b.example >/dev/null &&
+	transfer b start dave@b.example --to a.example >/dev/null &&
+	wait_log b.log "transfer=dave@b.example to=a.example status=rekeying" &&
+	test "$(sql b "SELECT count(*) FROM bg_relay WHERE address = '"'dave@b.example'"'")" = 1 &&
+	transfer a cancel dave@b.example >/dev/null &&
+	test "$(sql a "SELECT status FROM accounts WHERE address = '"'dave@b.example'"'")" = closed &&
+	test_expect_code 65 transfer b cancel dave@b.example 2>err &&
+	test_grep "the notice naming a.example went to the agent already" err &&
+	transfer b cancel dave@b.example --force >/dev/null &&
+	test "$(sql b "SELECT count(*) FROM bg_relay WHERE address = '"'dave@b.example'"'")" = 0 &&
+	test "$(sql b "SELECT status FROM accounts WHERE address = '"'dave@b.example'"'")" = active
+'
+
+test_expect_success 'after the cancel: his late exchange-keys at a, and a transfer-complete for him at b, are refused' '
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout dave2.key -subj /CN=dave@b.example -out dave2.csr 2>/dev/null &&
+	"$svcmail" dave@b.example.key "" dave.pem a/elements/fg.crt \
+	    dave@b.example tandem@a.example exchange-keys \
+	    Address=dave@b.example Generation=2 @agent-csr=dave2.csr >x4 &&
+	test_must_fail send "$a_addr:$a_port" x4 dave@b.example tandem@a.example &&
+	test_grep "5.7.1 service mail from dave@b.example: no transfer of it is in progress here" swaks.out &&
+	test "$(sql a "SELECT count(*) FROM account_keys WHERE address = '"'dave@b.example'"' AND retired_at IS NULL")" = 0 &&
+	fgmsg tc1 a b transfer-complete "Address: dave@b.example" \
+	    "From-Courier: b.example" "To-Courier: a.example" &&
+	test_must_fail fgsend tc1 a b &&
+	test_grep "5.7.1 transfer-complete: no transfer of dave@b.example to a.example awaits a transfer-complete" swaks.out &&
+	test_grep "transfer=refused kind=transfer-complete address=dave@b.example courier=a.example" b.log &&
+	test "$(sql b "SELECT status FROM accounts WHERE address = '"'dave@b.example'"'")" = active
+'
+
+test_expect_success 'dave writes to alice through b, his courier still' '
+	seal m5 dave@b.example b alice@a.example &&
+	send "$b_addr:$b_port" m5 dave@b.example alice@a.example &&
+	wait_log b.log "m5@b.example.*rcpt=alice@a.example route=defer-to-superior to=a.example" &&
+	wait_log a.log "msgid=m5@b.example origin=b.example hops=1 rcpt=alice@a.example route=deliver-local"
 '
 
 test_done
