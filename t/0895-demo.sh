@@ -5,12 +5,13 @@ test_description='the main job: the federation demo and the one-courier demo run
 # build, each in a folder of its own; the demos check every step
 # themselves and exit non-zero on the first that fails.
 
-test_expect_success 'the federation demo walks figures 7, 8, 9, the gateway, a revocation and a rekey' '
+test_expect_success 'the federation demo walks figures 7, 8, 9, the gateway, a revocation, a rekey and a transfer' '
 	sh "$TANDEM_SRC/contrib/sandbox/federation.sh" --dir "$TRASH/fed" >fed.out 2>&1 ||
 	{ tail -n 40 fed.out; false; } &&
 	for s in "Figure 7, introduced couriers" "Figure 8, deferral" \
 	    "Figure 9, invitation reject" "The gateway: erin@sub" \
 	    "Revocation: alice@isp" "Figure 4, key replacement" \
+	    "Figure 5, registration transfer" \
 	    "Split trust held on every element"; do
 		test_grep "^== [0-9]*\. $s" fed.out || return 1
 	done &&
@@ -23,6 +24,14 @@ test_expect_success 'the federation demo walks figures 7, 8, 9, the gateway, a r
 	test_grep "^   | rekey: now at generation 2$" fed.out &&
 	test_grep "^   | carol@isp.example at generation 2$" fed.out &&
 	test_grep "^   | Sealed to the old keys$" fed.out &&
+	test_grep "^   | isp: bob@corp.example incoming from corp.example, subscribed$" fed.out &&
+	test_grep "^   | corp: bob@corp.example outgoing to isp.example, rekeying$" fed.out &&
+	test_grep "^   | transfer: asked isp.example for generation 2$" fed.out &&
+	test_grep "^   | transfer: now with isp.example " fed.out &&
+	test_grep "^   | corp: bob@corp.example transferred, redirected to isp.example$" fed.out &&
+	test_grep "^   | While bob moves$" fed.out &&
+	test_grep "^   | After bob moved$" fed.out &&
+	test_grep "t5b@isp.example.*route=deliver-local" fed.out &&
 	test_grep "^   sub: checked$" fed.out
 '
 

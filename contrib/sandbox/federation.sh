@@ -125,6 +125,10 @@ say "A certificate tree: root.example over public isp.example, private home.exam
 fed_pki
 note "each courier's CA certifies an FG element (tandem@X.example) and a BG element (https://bg.X.example:PORT/)"
 note "the private couriers' CAs (corp, home, sub) are name-constrained to their own domain"
+(cd "$FED_TOP/pki" && rm -r isp/issuing &&
+    tandem-ca issuing -d isp --domain isp.example --domain corp.example) \
+    >/dev/null || fail "cannot make isp's issuing CA"
+note "isp's issuing CA also covers corp.example: users of corp may move to isp (figure 5)"
 
 say "Six couriers start: 12 PostgreSQL clusters, 6 Postfix instances, 6 milters, 6 policy daemons."
 fed_start $FED_ALL || fail "a courier did not start (see $dir/*.start)"
@@ -268,6 +272,57 @@ fed_in isp maildir_wait carol "^Message-ID: <k4@isp.example>" 60 >/dev/null ||
 note "k4 was sealed to carol's old certificate; her agent kept the old key for reading:"
 printf '   carol@isp$ tandem read --id k4@isp.example\n'
 fed_agent isp carol read --id k4@isp.example 2>/dev/null | tr -d '\r' | show
+
+say "Figure 5, registration transfer: bob@corp moves to isp; both operators agree, his agent moves itself."
+printf '   isp$ tandemctl transfer expect bob@corp.example --from corp.example\n'
+fed_in isp tandemctl transfer expect --db "$(fed_var isp CR_FG_DB)" \
+    bob@corp.example --from corp.example | show
+printf '   corp$ tandemctl transfer start bob@corp.example --to isp.example\n'
+fed_in corp tandemctl transfer start --db "$(fed_var corp CR_FG_DB)" \
+    bob@corp.example --to isp.example | show
+fed_wait_bg corp "SELECT count(*) FROM agent_mailbox WHERE address = 'bob@corp.example' AND kind = 'notice-to-rekey'" 1 60 >/dev/null ||
+    fail "the notice naming isp did not reach bob's mailbox at corp"
+note "corp's milter sent the subscription; isp's made a pending account and answered with its configuration;"
+note "corp's relayed a notice naming isp to bob's agent. The help desks see:"
+fed_fg_sql isp "SELECT 'isp: ' || address || ' ' || direction || ' from ' || other_courier || ', ' || state FROM helpdesk.transfers_in_flight" | show
+fed_fg_sql corp "SELECT 'corp: ' || address || ' ' || direction || ' to ' || other_courier || ', ' || state FROM helpdesk.transfers_in_flight" | show
+letter alice@isp.example bob@corp.example t5a@isp.example "While bob moves"
+fed_agent isp alice send --to bob@corp.example --in t5a@isp.example.eml >/dev/null
+note "meanwhile alice writes to bob: corp still serves him."
+sed -i "s|^\(\tresolve = {\)\(.*\)}|\1\2, \"$(fed_var isp CR_BG_HOST):$(fed_var isp CR_BG_PORT):$(fed_var isp CR_BG_ADDR)\"}|" \
+    "$FED_TOP/corp/agent-bob/tandem.conf"
+fed_wait_bg corp "SELECT count(*) FROM agent_mailbox WHERE message_id = 't5a@isp.example'" 1 60 >/dev/null ||
+    fail "the ARM of t5a@isp.example did not reach corp"
+n=0
+printf '   bob@corp$ tandem fetch\n'
+while [ "$(sqlite3 "$FED_TOP/corp/agent-bob/store.db" "SELECT value FROM config WHERE name = 'bg-url'")" != "$(fed_var isp CR_BG_URL)" ]; do
+	[ $n -lt 30 ] || fail "bob's agent did not move to isp"
+	fed_agent corp bob fetch 2>&1 | show
+	n=$((n + 1))
+	sleep 1
+done
+fed_wait_fg corp "SELECT status FROM accounts WHERE address = 'bob@corp.example'" transferred 60 >/dev/null ||
+    fail "corp did not mark bob transferred"
+fed_fg_sql isp "SELECT 'isp: ' || address || ' ' || status FROM accounts WHERE address = 'bob@corp.example'" | show
+fed_fg_sql corp "SELECT 'corp: ' || address || ' ' || status || ', redirected to ' || redirect_to FROM accounts WHERE address = 'bob@corp.example'" | show
+note "bob's agent now uses isp's background; bob points its submission at isp too."
+sed -i -e "s|^\(\tsubmission = \).*|\1\"$(fed_var isp CR_FG_ADDR):$(fed_var isp CR_SMTP_PORT)\"|" \
+    -e "s|^\(\tbg_url = \).*|\1\"$(fed_var isp CR_BG_URL)\"|" "$FED_TOP/corp/agent-bob/tandem.conf"
+fed_in corp maildir_wait bob "^Message-ID: <t5a@isp.example>" 60 >/dev/null ||
+    fail "the content of t5a@isp.example did not reach bob"
+printf '   bob$ tandem read --id t5a@isp.example\n'
+fed_agent corp bob read --id t5a@isp.example 2>/dev/null | tr -d '\r' | show
+letter alice@isp.example bob@corp.example t5b@isp.example "After bob moved"
+fed_agent isp alice send --to bob@corp.example --in t5b@isp.example.eml >/dev/null
+fed_wait_bg isp "SELECT count(*) FROM agent_mailbox WHERE message_id = 't5b@isp.example'" 1 60 >/dev/null ||
+    fail "the ARM of t5b@isp.example did not reach isp"
+fed_in corp maildir_wait bob "^Message-ID: <t5b@isp.example>" 60 >/dev/null ||
+    fail "the content of t5b@isp.example did not reach bob"
+note "now isp delivers to bob itself, both halves:"
+crossed isp fg "t5b@isp.example"
+fed_agent corp bob fetch >/dev/null 2>&1
+printf '   bob$ tandem read --id t5b@isp.example\n'
+fed_agent corp bob read --id t5b@isp.example 2>/dev/null | tr -d '\r' | show
 
 say "Split trust held on every element: no content key in any FG, no text in any BG."
 key=$(fed_content_key corp bob f7@isp.example)
