@@ -1329,12 +1329,14 @@ fed_release_one(struct fed *fd, const struct fed_item *it, char *err)
 	case ROUTE_TO_LEARNED_COURIER:
 	case ROUTE_TO_INTRODUCED_COURIER:
 		/*
-		 * Held here from another courier: on under its origin, one
-		 * hop more (a private courier may not assert another
-		 * domain's sender), while the receivers still take the
-		 * origin's date; else this courier is the origin.
+		 * Held at a private courier from another: on under its
+		 * origin, one hop more (a private courier may not assert
+		 * another domain's sender), while the receivers still take
+		 * the origin's date; else this courier is the origin (a
+		 * gateway's own rule at its border, fed_origin()).
 		 */
-		if (it->it_origin_sig != NULL && it->it_hops < PROTO_MAX_HOPS &&
+		if (fd->fd_conf->cf_role == PKI_ROLE_PRIVATE &&
+		    it->it_origin_sig != NULL && it->it_hops < PROTO_MAX_HOPS &&
 		    fed_fresh(fd, it->it_origin_date, "Origin-Date", why) == 0)
 			out.it_hops = it->it_hops + 1;
 		else {
