@@ -197,6 +197,9 @@ struct agent_session {
 	X509			*as_tr_fg;	/* fetching from a transfer's
 						   new courier: its FG */
 	STACK_OF(X509)		*as_tr_chain;	/* and that FG's chain */
+	const char		*as_tr_back;	/* and the background left */
+	int			 as_left;	/* fetching from the courier
+						   it left (fetch.c) */
 };
 
 int	agent_session(struct agent_session *, const struct agent_opts *,
@@ -281,6 +284,8 @@ int	agent_receipt(struct store *, const char *, const struct proto_msg *,
 int	agent_unwrap(struct store *, const char *, const struct cms_id *,
 	    X509_STORE *, const unsigned char *, size_t, unsigned char **,
 	    size_t *, X509 **, STACK_OF(X509) **, enum cms_fail *, char *);
+int	agent_old_id(struct store *, const char *, unsigned long,
+	    struct cms_id *, char *);
 int	rekey_notice(struct agent_session *, const struct proto_msg *,
 	    char *);
 int	rekey_answer(struct agent_session *, const struct proto_msg *,

@@ -169,6 +169,13 @@ fetch_check(struct agent_session *as, const unsigned char *der, size_t len,
 	    as->as_tr_fg != NULL ? as->as_tr_chain : as->as_id.ci_chain,
 	    err)) != 0)
 		goto out;
+	if (as->as_left && kind != PKI_KIND_BG) {
+		tn_err(err, "refused: an item signed by the foreground of the "
+		    "courier this agent left; only what its background "
+		    "signed is taken there");
+		rc = AGENT_EX_COURIER;
+		goto out;
+	}
 	if (as->as_tr_fg != NULL && kind != PKI_KIND_FG) {
 		tn_err(err, "refused: an item signed by the new courier's "
 		    "background; before the transfer completes only its "
@@ -389,6 +396,7 @@ fetch_transfer(struct agent_session *as, char *err)
 		goto back;
 	as->as_tr_fg = leaf;
 	as->as_tr_chain = certs;
+	as->as_tr_back = old;
 	rc = EX_TEMPFAIL;
 	if (net_https(as->as_net, "GET", "/v1/mailbox", NULL, 0, &status,
 	    &resp, &len, err) == -1)
@@ -407,6 +415,7 @@ fetch_transfer(struct agent_session *as, char *err)
 back:
 	as->as_tr_fg = NULL;
 	as->as_tr_chain = NULL;
+	as->as_tr_back = NULL;
 	/* Not moved (no answer yet, or refused): back to its own courier. */
 	if (store_get(as->as_st, "transfer-bg", &still, why) == 0 &&
 	    still != NULL && (net_set_bg(as->as_net, old, why) == -1 ||
@@ -426,6 +435,107 @@ out:
 	free(pem);
 	free(old);
 	free(still);
+	return rc;
+}
+
+/*
+ * The background of the courier this agent left (left-bg, from the
+ * move: rekey.c) may still hold what was filed there before it learnt
+ * of the move: ARMs, receipts, revokes, wrapped to the generation the
+ * agent left with. It is fetched as the agent's own was, with that
+ * generation's identity and pinned to that courier, until it answers
+ * 410 (it knows of the move and holds nothing more) or FETCH_LEFT_DAYS
+ * passed; then it is forgotten, and said. 0 or an exit status, each
+ * failure said on standard error.
+ */
+#define FETCH_LEFT_DAYS	14
+
+static int
+fetch_left_forget(struct agent_session *as, char *err)
+{
+	return store_del(as->as_st, "left-bg", err) == -1 ||
+	    store_del(as->as_st, "left-generation", err) == -1 ||
+	    store_del(as->as_st, "left-since", err) == -1 ? EX_SOFTWARE : 0;
+}
+
+static int
+fetch_left(struct agent_session *as, char *err)
+{
+	struct cms_id cur, old;
+	unsigned char *resp = NULL;
+	char *bg = NULL, *gen = NULL, *since = NULL, *back = NULL;
+	char path[1024], why[TN_ERRLEN];
+	size_t len;
+	long status;
+	int rc = EX_SOFTWARE, said = 0;
+
+	memset(&old, 0, sizeof(old));
+	cur = as->as_id;
+	if (store_get(as->as_st, "left-bg", &bg, err) == -1 ||
+	    store_get(as->as_st, "left-generation", &gen, err) == -1 ||
+	    store_get(as->as_st, "left-since", &since, err) == -1)
+		goto out;
+	rc = 0;
+	if (bg == NULL || gen == NULL || since == NULL)
+		goto out;
+	if (time(NULL) - strtoll(since, NULL, 10) > FETCH_LEFT_DAYS * 86400) {
+		if ((rc = fetch_left_forget(as, err)) == 0)
+			fprintf(stderr, "tandem fetch: %s, the background of "
+			    "the courier this agent left, is no longer asked: "
+			    "%d days passed\n", bg, FETCH_LEFT_DAYS);
+		goto out;
+	}
+	rc = EX_SOFTWARE;
+	if (agent_old_id(as->as_st, as->as_pass, strtoul(gen, NULL, 10), &old,
+	    err) == -1)
+		goto out;
+	if ((back = strdup(net_bg(as->as_net))) == NULL ||
+	    store_path(as->as_dir, "anchors.pem", path, sizeof(path)) == -1) {
+		tn_err(err, "out of memory, or the store's path is too long");
+		goto out;
+	}
+	as->as_id = old;
+	as->as_left = 1;
+	rc = EX_CONFIG;
+	if (net_set_bg(as->as_net, bg, err) == -1 ||
+	    net_identity(as->as_net, &old, path, err) == -1)
+		goto back;
+	rc = EX_TEMPFAIL;
+	if (net_https(as->as_net, "GET", "/v1/mailbox", NULL, 0, &status,
+	    &resp, &len, err) == -1)
+		goto back;
+	if (status == 410) {
+		if ((rc = fetch_left_forget(as, err)) == 0)
+			fprintf(stderr, "tandem fetch: the courier this agent "
+			    "left holds nothing more for it\n");
+		goto back;
+	}
+	if (status != 200) {
+		rc = fetch_status(status, resp, "the left courier's "
+		    "/v1/mailbox", err);
+		goto back;
+	}
+	rc = fetch_list(as, (char *)resp, err);
+	said = 1;
+back:
+	as->as_id = cur;
+	as->as_left = 0;
+	if ((net_set_bg(as->as_net, back, why) == -1 ||
+	    net_identity(as->as_net, &as->as_id, path, why) == -1) &&
+	    rc == 0) {
+		memcpy(err, why, TN_ERRLEN);
+		rc = EX_SOFTWARE;
+		said = 0;
+	}
+out:
+	if (rc != 0 && !said)
+		fprintf(stderr, "tandem fetch: %s\n", err);
+	agent_free_id(&old);
+	free(resp);
+	free(bg);
+	free(gen);
+	free(since);
+	free(back);
 	return rc;
 }
 
@@ -454,6 +564,8 @@ cmd_fetch(struct agent_opts *o)
 	rc = fetch_list(&as, (char *)resp, err);
 	if (rc != EX_PROTOCOL && (r = fetch_transfer(&as, why)) != 0 &&
 	    rc == 0)
+		rc = r;
+	if (rc != EX_PROTOCOL && (r = fetch_left(&as, why)) != 0 && rc == 0)
 		rc = r;
 	if (rc == 0)
 		rc = as.as_later;	/* said already */

@@ -9,6 +9,8 @@
  *		    const unsigned char *in, size_t inlen,
  *		    unsigned char **out, size_t *outlen, X509 **signer,
  *		    STACK_OF(X509) **certs, enum cms_fail *fail, char *err);
+ *	int	agent_old_id(struct store *st, const char *pass,
+ *		    unsigned long gen, struct cms_id *id, char *err);
  *	int	rekey_notice(struct agent_session *as,
  *		    const struct proto_msg *pm, char *err);
  *	int	rekey_answer(struct agent_session *as,
@@ -22,6 +24,9 @@
  *	rekey replaced still opens. Old keys only ever decrypt: nothing
  *	is signed or sent with them. Results and ownership as
  *	cms_unwrap(); a failure is the one of the current identity.
+ *	agent_old_id() fills id (to free with agent_free_id()) with old
+ *	generation gen of the store, its key decrypted with pass: the
+ *	identity a fetch from a courier the agent left presents there.
  *
  *	fetch (fetch.c) gives the next two what its background relays
  *	from the foreground, once the wrap is known to be signed by the
@@ -95,6 +100,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sysexits.h>
+#include <time.h>
 
 #include "tandem.h"
 #include "cms.h"
@@ -117,29 +123,85 @@ struct rekey_try {
 	char			 rt_why[TN_ERRLEN];
 };
 
+/* An old generation's identity, its key decrypted with pass. */
+static int
+rekey_old_id(const struct store_old *so, const char *pass,
+    struct cms_id *id, char *err)
+{
+	memset(id, 0, sizeof(*id));
+	if ((id->ci_cert = pki_parse_cert(so->so_cert, strlen(so->so_cert),
+	    err)) == NULL ||
+	    (so->so_chain != NULL && *so->so_chain != '\0' &&
+	    (id->ci_chain = pki_parse_certs(so->so_chain,
+	    strlen(so->so_chain), err)) == NULL) ||
+	    (id->ci_key = pki_parse_key(so->so_key, strlen(so->so_key),
+	    pass, err)) == NULL) {
+		agent_free_id(id);
+		return -1;
+	}
+	return 0;
+}
+
 /* store_old_each(): 1 when this old generation opened it. */
 static int
 rekey_try_old(const struct store_old *so, void *arg)
 {
 	struct rekey_try *rt = arg;
 	struct cms_id id;
-	int ok = 0;
+	int ok;
 
-	memset(&id, 0, sizeof(id));
-	if ((id.ci_cert = pki_parse_cert(so->so_cert, strlen(so->so_cert),
-	    rt->rt_why)) == NULL ||
-	    (so->so_chain != NULL && *so->so_chain != '\0' &&
-	    (id.ci_chain = pki_parse_certs(so->so_chain,
-	    strlen(so->so_chain), rt->rt_why)) == NULL) ||
-	    (id.ci_key = pki_parse_key(so->so_key, strlen(so->so_key),
-	    rt->rt_pass, rt->rt_why)) == NULL)
-		goto out;
+	if (rekey_old_id(so, rt->rt_pass, &id, rt->rt_why) == -1)
+		return 0;
 	ok = cms_unwrap(rt->rt_in, rt->rt_inlen, &id, rt->rt_store,
 	    rt->rt_out, rt->rt_outlen, rt->rt_signer, rt->rt_certs,
 	    &rt->rt_fail, rt->rt_why) == 0;
-out:
 	agent_free_id(&id);
 	return ok;
+}
+
+/* What agent_old_id() hands store_old_each(). */
+struct rekey_find {
+	unsigned long	 rf_generation;
+	const char	*rf_pass;
+	struct cms_id	*rf_id;
+	int		 rf_bad;
+	char		 rf_why[TN_ERRLEN];
+};
+
+static int
+rekey_find_old(const struct store_old *so, void *arg)
+{
+	struct rekey_find *rf = arg;
+
+	if (so->so_generation != rf->rf_generation)
+		return 0;
+	rf->rf_bad = rekey_old_id(so, rf->rf_pass, rf->rf_id,
+	    rf->rf_why) == -1;
+	return 1;
+}
+
+int
+agent_old_id(struct store *st, const char *pass, unsigned long gen,
+    struct cms_id *id, char *err)
+{
+	struct rekey_find rf;
+
+	memset(&rf, 0, sizeof(rf));
+	rf.rf_generation = gen;
+	rf.rf_pass = pass;
+	rf.rf_id = id;
+	switch (store_old_each(st, rekey_find_old, &rf, err)) {
+	case -1:
+		return -1;
+	case 1:
+		if (!rf.rf_bad)
+			return 0;
+		tn_err(err, "generation %lu: %s", gen, rf.rf_why);
+		return -1;
+	default:
+		tn_err(err, "generation %lu is not in the store", gen);
+		return -1;
+	}
 }
 
 int
@@ -495,7 +557,9 @@ struct rekey_move {
 	char		*rm_fg;
 	char		*rm_bg;
 	char		*rm_pem;
-	const char	*rm_also[17];
+	char		 rm_gen[24];	/* the generation it leaves */
+	char		 rm_now[24];
+	const char	*rm_also[23];
 };
 
 static void
@@ -512,9 +576,16 @@ static int
 rekey_moved(struct agent_session *as, struct rekey_move *rm, char *err)
 {
 	const char **a = rm->rm_also;
+	unsigned long have;
 	size_t len;
+	int rc;
 
 	memset(rm, 0, sizeof(*rm));
+	if ((rc = rekey_have(as, &have, err)) != 0)
+		return rc;
+	snprintf(rm->rm_gen, sizeof(rm->rm_gen), "%lu", have);
+	snprintf(rm->rm_now, sizeof(rm->rm_now), "%lld",
+	    (long long)time(NULL));
 	if (store_get(as->as_st, "transfer-courier", &rm->rm_courier,
 	    err) == -1 || store_get(as->as_st, "transfer-fg", &rm->rm_fg,
 	    err) == -1 || store_get(as->as_st, "transfer-bg", &rm->rm_bg,
@@ -533,6 +604,10 @@ rekey_moved(struct agent_session *as, struct rekey_move *rm, char *err)
 	*a++ = "transfer-fg";		*a++ = NULL;
 	*a++ = "transfer-courier";	*a++ = NULL;
 	*a++ = "transfer-deadline";	*a++ = NULL;
+	/* What the courier it leaves still holds: fetch.c, fetch_left(). */
+	*a++ = "left-bg";		*a++ = as->as_tr_back;
+	*a++ = "left-generation";	*a++ = rm->rm_gen;
+	*a++ = "left-since";		*a++ = rm->rm_now;
 	*a = NULL;
 	return 0;
 }

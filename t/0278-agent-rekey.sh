@@ -416,6 +416,8 @@ relay2() {
 }
 
 both="--resolve bg.b.example:$b2port:$bg"
+# a.s background, which the agent asks after it moved (no --bg)
+left="--resolve bg.a.example:$bport:$bg"
 
 test_expect_success_here 'b.s background (a second stub)' '
 	tandem-ca element -d ca2 --bg https://bg.b.example:$b2port >/dev/null &&
@@ -526,6 +528,48 @@ test_expect_success 'rekeying-complete went to b.s foreground, wrapped to its el
 	same_cert trc.txt.signer gen5/agent.crt &&
 	test_grep "application/vnd.tandem.rekeying-complete" trc.txt &&
 	test "$(ag_field Generation trc.txt)" = 5
+'
+
+test_expect_success 'what a.s background filed before it knew of the move: fetched with generation 4, its foreground refused there (18)' '
+	ag_msg late@a.example "filed at a after the move" >late.eml &&
+	tandem seal -d alice --to bob@a.example --in late.eml \
+		--sealed late.der --arm late.arm >/dev/null &&
+	relay late late.arm gen4/agent.crt ca/elements/bg.crt ca/elements/bg.key &&
+	ag_field Message-Id late.arm >stub/mailbox/late.msgid &&
+	relay lfg n2.txt gen4/agent.crt &&
+	: >stub/log && : >stub2/log &&
+	test_expect_code 18 tandem fetch -d bob --smtp $mta:$mport $both $left >out 2>err &&
+	echo late@a.example >out.want && test_cmp out.want out &&
+	test_grep "refused: an item signed by the foreground of the courier this agent left" err &&
+	test "$(cat stub2/log)" = "GET /v1/mailbox 200" &&
+	printf "%s\n" "GET /v1/mailbox 200" "GET /v1/mailbox/late 200" \
+		"DELETE /v1/mailbox/late 204" "GET /v1/mailbox/lfg 200" >log.want &&
+	test_cmp log.want stub/log &&
+	test -f stub/mailbox/lfg && rm stub/mailbox/lfg* &&
+	ag_wrap ca/elements/fg.crt ca/elements/fg.key gen4/agent.crt late.der late.wrap &&
+	ag_mail content alice@a.example bob@a.example late@a.example late.wrap >late.mail &&
+	tandem read -d bob late.mail >late.out && test_cmp late.eml late.out
+'
+
+test_expect_success 'a.s background answers 410 once it knows and holds nothing: a.s background forgotten' '
+	echo 410 >stub/list-status && : >stub/log &&
+	tandem fetch -d bob --smtp $mta:$mport $both $left >out 2>err &&
+	! test -s out &&
+	test_grep "the courier this agent left holds nothing more for it" err &&
+	test "$(cat stub/log)" = "GET /v1/mailbox 410" &&
+	q() { sqlite3 bob/store.db "SELECT value FROM config WHERE name = \"$1\""; } &&
+	test -z "$(q left-bg)$(q left-generation)$(q left-since)" &&
+	: >stub/log && tandem fetch -d bob --smtp $mta:$mport $both $left >out 2>err &&
+	! test -s stub/log && ! test -s err
+'
+
+test_expect_success 'a background left 14 days ago is no longer asked, and that is said' '
+	sqlite3 bob/store.db "INSERT INTO config VALUES (\"left-bg\", \"https://bg.a.example:$bport\"), (\"left-generation\", \"4\"), (\"left-since\", \"$(($(date +%s) - 15 * 86400))\")" &&
+	: >stub/log &&
+	tandem fetch -d bob --smtp $mta:$mport $both $left >out 2>err &&
+	! test -s stub/log &&
+	test_grep "https://bg.a.example:$bport, the background of the courier this agent left, is no longer asked: 14 days passed" err &&
+	test -z "$(sqlite3 bob/store.db "SELECT value FROM config WHERE name LIKE \"left-%\"")"
 '
 
 test_expect_success 'from now on the agent fetches from b; a.s background is refused by its pin' '

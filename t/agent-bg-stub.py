@@ -20,6 +20,9 @@
 #	DIR/mailbox/ID		served by GET /v1/mailbox/ID, removed by
 #				DELETE; ID.msgid holds its message id, for
 #				the GET /v1/mailbox listing
+#	DIR/list-status		one HTTP status per line, used up one per
+#				GET /v1/mailbox (none left: 200, the
+#				listing; another: no listing)
 #	DIR/log			"METHOD PATH STATUS" per request
 #	DIR/pid			written once listening
 #
@@ -98,6 +101,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         if self.path == "/v1/mailbox":
+            code = self.next_status("list-status", 200)
+            if code != 200:
+                return self.reply(code, b"stub says %d\n" % code)
             out = ""
             for name in sorted(os.listdir(path_in("mailbox"))):
                 if name.endswith(".msgid"):
