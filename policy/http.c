@@ -18,7 +18,10 @@
  *	Every other request checks, against the database, that the
  *	certificate is the agent certificate of an active account of
  *	this courier (for the mailbox and the offer, also of a pending
- *	one a transfer brought, pa_served): the one pinned (agent_pins),
+ *	one a transfer brought, pa_served; for the mailbox, also of one
+ *	transferred away, whose mailbox drains: GET and DELETE of what
+ *	this background signed, and 410 once none is left, so that the
+ *	agent stops asking): the one pinned (agent_pins),
  *	or one that the pinned one offered (agent_pin_offers), except for
  *	POST /v1/rekey, the offer itself, which only the pinned one may
  *	make (rekey.c).
@@ -287,11 +290,12 @@ http_mailbox_id(const char *path)
 /*
  * Is client the agent of an account served here: its pinned
  * certificate, or with offered one the pinned one offered? 0, or a
- * status.
+ * status. For the mailbox (left not NULL), also of an account that was
+ * transferred away, whose mailbox drains (*left set).
  */
 static int
 http_authorize(struct pd *pd, X509 *client, const char *address,
-    int offered, const char **why)
+    int offered, int *left, const char **why)
 {
 	struct pd_account *pa = NULL;
 	char err[TN_ERRLEN];
@@ -305,7 +309,9 @@ http_authorize(struct pd *pd, X509 *client, const char *address,
 		    address, err);
 		*why = "database unavailable, try again later";
 		code = store_down(pd) ? 503 : 500;
-	} else if (pa == NULL || !pa->pa_served || r != 1) {
+	} else if (pa != NULL && pa->pa_left && left != NULL && r == 1)
+		*left = 1;
+	else if (pa == NULL || !pa->pa_served || r != 1) {
 		*why = offered ? "client is not an active account here" :
 		    "only the pinned agent certificate of an active account "
 		    "may offer another";
@@ -317,7 +323,7 @@ http_authorize(struct pd *pd, X509 *client, const char *address,
 
 static void
 http_mailbox(struct pd *pd, struct evhttp_request *req, const char *path,
-    const char *address)
+    const char *address, int left)
 {
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	struct evbuffer *buf = NULL;
@@ -340,9 +346,9 @@ http_mailbox(struct pd *pd, struct evhttp_request *req, const char *path,
 		return;
 	}
 	if (id == 0)
-		rc = store_mailbox_list(pd, address, buf, err);
+		rc = store_mailbox_list(pd, address, left, buf, err);
 	else if (cmd == EVHTTP_REQ_GET)
-		rc = store_mailbox_get(pd, address, id, buf, err);
+		rc = store_mailbox_get(pd, address, left, id, buf, err);
 	else
 		rc = store_mailbox_delete(pd, address, id, err);
 	if (rc == -1) {
@@ -350,7 +356,10 @@ http_mailbox(struct pd *pd, struct evhttp_request *req, const char *path,
 		    address, err);
 		http_text(pd, req, store_down(pd) ? 503 : 500,
 		    "database unavailable, try again later");
-	} else if (rc == 1)
+	} else if (rc == 1 && id == 0)
+		http_text(pd, req, 410, "account transferred to another "
+		    "courier; nothing is left for it here");
+	else if (rc == 1)
 		http_text(pd, req, 404, "no such entry");
 	else if (cmd == EVHTTP_REQ_DELETE) {
 		log_info("mailbox client=%s id=%lld status=acknowledged",
@@ -375,7 +384,7 @@ http_request(struct evhttp_request *req, void *arg)
 	char *address = NULL, a[UTIL_ESCLEN], p[UTIL_ESCLEN];
 	http_store_fn post;
 	X509 *client;
-	int code;
+	int code, left = 0;
 
 	pd->pd_req_msgid[0] = '\0';
 	pd->pd_req_who[0] = '\0';
@@ -413,7 +422,7 @@ http_request(struct evhttp_request *req, void *arg)
 	}
 	/* Only the pinned certificate may offer another. */
 	if ((code = http_authorize(pd, client, address, post != store_rekey,
-	    &why)) != 0) {
+	    post == NULL ? &left : NULL, &why)) != 0) {
 		log_info("request client=%s path=%s status=%d reason=\"%s\"",
 		    util_escape(address, a, sizeof(a), 0), util_escape(path, p,
 		    sizeof(p), 0), code, why);
@@ -421,7 +430,7 @@ http_request(struct evhttp_request *req, void *arg)
 	} else if (post != NULL)
 		http_post_agent(pd, req, client, address, post);
 	else
-		http_mailbox(pd, req, path, address);
+		http_mailbox(pd, req, path, address, left);
 out:
 	free(address);
 }

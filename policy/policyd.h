@@ -38,9 +38,10 @@
  *		    const unsigned char *body, size_t len, char *msg,
  *		    size_t msglen);
  *	int	store_mailbox_list(struct pd *pd, const char *address,
- *		    struct evbuffer *out, char *err);
+ *		    int left, struct evbuffer *out, char *err);
  *	int	store_mailbox_get(struct pd *pd, const char *address,
- *		    long long id, struct evbuffer *out, char *err);
+ *		    int left, long long id, struct evbuffer *out,
+ *		    char *err);
  *	int	store_mailbox_delete(struct pd *pd, const char *address,
  *		    long long id, char *err);
  *	int	store_purge(struct pd *pd, char *err);
@@ -99,7 +100,12 @@
  *	db_exec() and its kin (db.h) on pd_db. Those returning int give
  *	0, or -1 with a reason in err; store_mailbox_get() and
  *	store_mailbox_delete() return 1 when the entry is not the
- *	client's or does not exist. store_down() says whether a -1 came
+ *	client's or does not exist. With left (an account transferred
+ *	away, pa_left), the mailbox drains: only what this background
+ *	signed (ARMs, receipts, revokes) is listed and served, not what
+ *	the foreground relayed (a notice or an answer is moot once the
+ *	agent left), and store_mailbox_list() returns 1 when none is
+ *	left. store_down() says whether a -1 came
  *	from a lost database, so that the caller answers 503; it sets
  *	pd_db_down, which store_connect() clears.
  *
@@ -220,6 +226,7 @@ struct pd_account {
 	EVP_PKEY	*pa_key;	/* courier-end key, opened; or NULL */
 	int		 pa_generation;	/* of pa_key; -1 if none */
 	int		 pa_served;	/* active, or a transfer's pending */
+	int		 pa_left;	/* transferred: its mailbox drains */
 };
 
 #define STORE_SHALEN	64	/* hex SHA-256 */
@@ -279,9 +286,9 @@ enum pd_status store_agent_open(struct pd *, X509 *, const char *,
 	    size_t);
 enum pd_status store_invitation_reject(struct pd *, X509 *, const char *,
 	    const unsigned char *, size_t, char *, size_t);
-int	store_mailbox_list(struct pd *, const char *, struct evbuffer *,
+int	store_mailbox_list(struct pd *, const char *, int, struct evbuffer *,
 	    char *);
-int	store_mailbox_get(struct pd *, const char *, long long,
+int	store_mailbox_get(struct pd *, const char *, int, long long,
 	    struct evbuffer *, char *);
 int	store_mailbox_delete(struct pd *, const char *, long long, char *);
 int	store_purge(struct pd *, char *);

@@ -325,7 +325,7 @@ store_account(struct pd *pd, const char *address, struct pd_account **out,
 	    "a.courier_cert, p.agent_cert IS NOT NULL AND "
 	    "a.agent_cert IS DISTINCT FROM p.agent_cert, a.address, "
 	    "a.status = 'active' OR (a.status = 'pending' AND "
-	    "a.transferred_from IS NOT NULL) "
+	    "a.transferred_from IS NOT NULL), a.status = 'transferred' "
 	    "FROM accounts a LEFT JOIN agent_pins p USING (address) "
 	    "WHERE a.address = lower($1)";
 	struct pd_account *pa = NULL;
@@ -351,6 +351,7 @@ store_account(struct pd *pd, const char *address, struct pd_account **out,
 	}
 	pa->pa_generation = -1;
 	pa->pa_served = strcmp(PQgetvalue(res, 0, 5), "t") == 0;
+	pa->pa_left = strcmp(PQgetvalue(res, 0, 6), "t") == 0;
 	pa->pa_agent = st_cert(res, 1, err);
 	pa->pa_courier = st_cert(res, 2, err);
 	if (strcmp(PQgetvalue(res, 0, 3), "t") == 0 &&
@@ -753,20 +754,28 @@ st_drop_expired(struct pd *pd, const char *address, char *err)
 	    "$1 AND expires_at <= now()", 1, &address, err);
 }
 
+/* What the foreground relayed, which an agent that left does not take. */
+#define ST_BG_KINDS	"kind NOT IN ('notice-to-rekey', 'exchange-keys')"
+
 int
-store_mailbox_list(struct pd *pd, const char *address, struct evbuffer *out,
-    char *err)
+store_mailbox_list(struct pd *pd, const char *address, int left,
+    struct evbuffer *out, char *err)
 {
 	PGresult *res = NULL;
 	int i, rc = -1;
 
 	if (store_connect(pd, err) == -1 ||
 	    st_drop_expired(pd, address, err) == -1 ||
-	    db_exec(pd->pd_db, "SELECT id, message_id FROM agent_mailbox "
-	    "WHERE address = $1 ORDER BY id", 1, &address, NULL, &res,
-	    err) == -1)
+	    db_exec(pd->pd_db, left ? "SELECT id, message_id FROM "
+	    "agent_mailbox WHERE address = $1 AND " ST_BG_KINDS " ORDER BY id" :
+	    "SELECT id, message_id FROM agent_mailbox WHERE address = $1 "
+	    "ORDER BY id", 1, &address, NULL, &res, err) == -1)
 		goto out;
 	store_fetched(pd, address);
+	if (left && PQntuples(res) == 0) {
+		rc = 1;
+		goto out;
+	}
 	for (i = 0; i < PQntuples(res); i++)
 		if (evbuffer_add_printf(out, "%s %s\n", PQgetvalue(res, i, 0),
 		    PQgetvalue(res, i, 1)) < 0) {
@@ -780,8 +789,8 @@ out:
 }
 
 int
-store_mailbox_get(struct pd *pd, const char *address, long long id,
-    struct evbuffer *out, char *err)
+store_mailbox_get(struct pd *pd, const char *address, int left,
+    long long id, struct evbuffer *out, char *err)
 {
 	char idbuf[32];
 	const char *vals[2] = { idbuf, address };
@@ -793,7 +802,9 @@ store_mailbox_get(struct pd *pd, const char *address, long long id,
 	snprintf(idbuf, sizeof(idbuf), "%lld", id);
 	if (store_connect(pd, err) == -1 ||
 	    st_drop_expired(pd, address, err) == -1 ||
-	    db_exec(pd->pd_db, "UPDATE agent_mailbox SET fetched_at = now() "
+	    db_exec(pd->pd_db, left ? "UPDATE agent_mailbox SET fetched_at = "
+	    "now() WHERE id = $1 AND address = $2 AND " ST_BG_KINDS
+	    " RETURNING body" : "UPDATE agent_mailbox SET fetched_at = now() "
 	    "WHERE id = $1 AND address = $2 RETURNING body", 2, vals, NULL,
 	    &res, err) == -1)
 		goto out;

@@ -100,4 +100,28 @@ test_expect_success 'the foreground activates it with that certificate: the pin 
 	pd_status 403 dan GET /v1/mailbox
 '
 
+test_expect_success 'dan moves on: what the background signed drains to his pinned certificate, nothing else' '
+	bg "INSERT INTO agent_mailbox (address, kind, message_id, body) VALUES (\$\$dan@mail.example\$\$, \$\$arm\$\$, \$\$late@mail.example\$\$, \$\$\\x0102\$\$), (\$\$dan@mail.example\$\$, \$\$notice-to-rekey\$\$, \$\$n@mail.example\$\$, \$\$\\x0304\$\$)" &&
+	arm=$(bg "SELECT id FROM agent_mailbox WHERE kind = \$\$arm\$\$") &&
+	notice=$(bg "SELECT id FROM agent_mailbox WHERE kind = \$\$notice-to-rekey\$\$") &&
+	fg "UPDATE accounts SET status = \$\$transferred\$\$, redirect_to = \$\$b.example\$\$ WHERE address = \$\$dan@mail.example\$\$" &&
+	pg_wait_for bg bg "SELECT status FROM accounts WHERE address = \$\$dan@mail.example\$\$" transferred &&
+	pd_status 200 dan2 GET /v1/mailbox &&
+	echo "$arm late@mail.example" >expect && test_cmp expect out.body &&
+	pd_status 200 dan2 GET /v1/mailbox/$arm &&
+	printf "\001\002" >expect && test_cmp expect out.body &&
+	pd_status 404 dan2 GET /v1/mailbox/$notice &&
+	pd_status 403 dan2 POST /v1/arm dan2.pem &&
+	pd_status 403 dan2 POST /v1/rekey dan3.pem &&
+	pd_status 403 dan GET /v1/mailbox
+'
+
+test_expect_success 'once it is fetched, the background answers 410: nothing is left for dan here' '
+	pd_status 204 dan2 DELETE /v1/mailbox/$(bg "SELECT id FROM agent_mailbox WHERE kind = \$\$arm\$\$") &&
+	pd_status 410 dan2 GET /v1/mailbox &&
+	echo "account transferred to another courier; nothing is left for it here" >expect &&
+	test_cmp expect out.body &&
+	pd_status 403 erin GET /v1/mailbox
+'
+
 test_done
