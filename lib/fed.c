@@ -194,10 +194,10 @@ fed_below(const struct fed *fd, const char *pem, int direct)
 }
 
 int
-fed_peer(struct fed *fd, const char *courier, char **endpoint, X509 **cert,
-    char **pem, char *err)
+fed_peer(struct fed *fd, const char *courier, const char *ca,
+    char **endpoint, X509 **cert, char **pem, char *err)
 {
-	const char *p[2] = { courier, fed_element(fd) };
+	const char *p[3] = { courier, fed_element(fd), ca };
 	PGresult *r = NULL;
 	int rc = -1;
 
@@ -207,7 +207,8 @@ fed_peer(struct fed *fd, const char *courier, char **endpoint, X509 **cert,
 		*pem = NULL;
 	if (db_exec(fd->fd_db, "SELECT endpoint, certificate FROM "
 	    "introductions WHERE lower(courier) = lower($1) AND element = $2 "
-	    "ORDER BY courier = $1 DESC LIMIT 1", 2, p, NULL, &r, err) == -1)
+	    "AND ($3::text IS NULL OR courier_key = $3) ORDER BY courier = $1 "
+	    "DESC LIMIT 1", 3, p, NULL, &r, err) == -1)
 		return -1;
 	if (PQntuples(r) != 1) {
 		rc = 0;
@@ -529,11 +530,13 @@ fed_target(struct fed *fd, const char *courier, char *used,
 	int found;
 
 	snprintf(used, ROUTE_IDLEN, "%s", courier);
-	if ((found = fed_peer(fd, courier, endpoint, cert, pem, err)) != 0)
+	if ((found = fed_peer(fd, courier, NULL, endpoint, cert, pem,
+	    err)) != 0)
 		return found == 1 ? 0 : -1;
 	if (sup != NULL && sup[0] != '\0' && strcasecmp(sup, courier) != 0) {
 		snprintf(used, ROUTE_IDLEN, "%s", sup);
-		if ((found = fed_peer(fd, sup, endpoint, cert, pem, err)) != 0)
+		if ((found = fed_peer(fd, sup, NULL, endpoint, cert, pem,
+		    err)) != 0)
 			return found == 1 ? 0 : -1;
 	}
 	tn_err(err, "no introduction of %s nor of the superior", courier);

@@ -16,8 +16,8 @@
  *		    enum route_source src, const char *from,
  *		    struct route_decision *rd, char *err);
  *	int	fed_below(const struct fed *fd, const char *pem, int direct);
- *	int	fed_peer(struct fed *fd, const char *courier, char **endpoint,
- *		    X509 **cert, char **pem, char *err);
+ *	int	fed_peer(struct fed *fd, const char *courier, const char *ca,
+ *		    char **endpoint, X509 **cert, char **pem, char *err);
  *	enum fed_status fed_open(struct fed *fd, const unsigned char *der,
  *		    size_t len, unsigned char **text, size_t *tlen,
  *		    struct intro **peer, X509 **signer, char *why);
@@ -124,8 +124,9 @@
  *	ours (direct), or with direct 0 ours anywhere in its chain.
  *
  *	fed_peer() finds the introduction of courier's element of this
- *	kind: 1 with *endpoint, *cert and, when pem is not NULL, *pem,
- *	each to be freed; 0 when unknown; -1.
+ *	kind, under the CA key ca (hex, as introductions.courier_key has
+ *	it) when ca is not NULL: 1 with *endpoint, *cert and, when pem is
+ *	not NULL, *pem, each to be freed; 0 when unknown; -1.
  *
  *	fed_open() opens a wrap another courier's element sent to this
  *	one: unwrapped with this element's key, its signer must be an
@@ -387,8 +388,8 @@ void	fed_tables(struct fed *, struct route_tables *);
 int	fed_route(struct fed *, const char *, enum route_source, const char *,
 	    struct route_decision *, char *);
 int	fed_below(const struct fed *, const char *, int);
-int	fed_peer(struct fed *, const char *, char **, X509 **, char **,
-	    char *);
+int	fed_peer(struct fed *, const char *, const char *, char **, X509 **,
+	    char **, char *);
 enum fed_status fed_open(struct fed *, const unsigned char *, size_t,
 	    unsigned char **, size_t *, struct intro **, X509 **, char *);
 int	fed_check_endpoint(const struct fed *, X509 *, STACK_OF(X509) *,

@@ -76,43 +76,6 @@
  */
 #define TRANSFER_GENERATION	"2"
 
-/*
- * The foreground introduction of courier under the CA key ca: 1 with
- * its mailbox and certificate (to free), 0 when there is none.
- */
-static int
-transfer_peer(PGconn *db, const char *courier, const char *ca,
-    char **endpoint, X509 **cert, char *err)
-{
-	const char *p[2] = { courier, ca };
-	PGresult *r = NULL;
-	int rc = -1;
-
-	*endpoint = NULL;
-	*cert = NULL;
-	if (db_exec(db, "SELECT endpoint, certificate FROM introductions "
-	    "WHERE lower(courier) = lower($1) AND element = 'fg' AND "
-	    "courier_key = $2", 2, p, NULL, &r, err) == -1)
-		return -1;
-	if (PQntuples(r) != 1) {
-		rc = 0;
-		goto out;
-	}
-	if ((*cert = pki_parse_cert(PQgetvalue(r, 0, 1),
-	    (size_t)PQgetlength(r, 0, 1), err)) == NULL)
-		goto out;
-	if ((*endpoint = strdup(PQgetvalue(r, 0, 0))) == NULL) {
-		tn_err(err, "out of memory");
-		X509_free(*cert);
-		*cert = NULL;
-		goto out;
-	}
-	rc = 1;
-out:
-	PQclear(r);
-	return rc;
-}
-
 /* pm with a new Id and Date, wrapped to cert, mailed to endpoint. */
 static int
 transfer_mail(const struct fg *fg, PGconn *db, struct proto_msg *pm,
@@ -147,9 +110,10 @@ out:
 
 /* The transfer-subscription of row i of r: sent, and subscribed. */
 static int
-transfer_subscribe(const struct fg *fg, PGconn *db, PGresult *r, int i,
+transfer_subscribe(const struct fg *fg, struct fed *fd, PGresult *r, int i,
     char *err)
 {
+	PGconn *db = fd->fd_db;
 	const char *tid = PQgetvalue(r, i, 0), *address = PQgetvalue(r, i, 1);
 	const char *courier = PQgetvalue(r, i, 2), *ca = PQgetvalue(r, i, 3);
 	const char *acert = PQgetvalue(r, i, 4);
@@ -162,8 +126,8 @@ transfer_subscribe(const struct fg *fg, PGconn *db, PGresult *r, int i,
 		tn_err(err, "%s is not an active account here", address);
 		return -1;
 	}
-	if (PQgetisnull(r, i, 3) || (found = transfer_peer(db, courier, ca,
-	    &endpoint, &cert, err)) == 0) {
+	if (PQgetisnull(r, i, 3) || (found = fed_peer(fd, courier, ca,
+	    &endpoint, &cert, NULL, err)) == 0) {
 		tn_err(err, "no foreground of %s under the CA key the transfer "
 		    "names is introduced", courier);
 		return -1;
@@ -210,9 +174,12 @@ transfer_send(const struct fg *fg, PGconn *db, char *err)
 {
 	char limit[32], why[TN_ERRLEN];
 	const char *p[1] = { limit };
+	struct fed fd;
 	PGresult *r = NULL;
 	int i, n;
 
+	fed_init(&fd, PKI_KIND_FG, fg->fg_conf, &fg->fg_id, fg->fg_trust,
+	    fg->fg_self_pem, db, NULL, NULL);
 	snprintf(limit, sizeof(limit), "%ld", fg->fg_conf->cf_hold_limit);
 	if (db_exec(db, "SELECT t.id, t.address, t.other_courier, t.other_ca, "
 	    "a.agent_cert FROM transfers t LEFT JOIN accounts a ON a.address "
@@ -229,7 +196,7 @@ transfer_send(const struct fg *fg, PGconn *db, char *err)
 
 		if (db_run(db, "SAVEPOINT transfer", 0, NULL, err) == -1)
 			break;
-		if (transfer_subscribe(fg, db, r, i, why) == 0) {
+		if (transfer_subscribe(fg, &fd, r, i, why) == 0) {
 			if (db_run(db, "RELEASE SAVEPOINT transfer", 0, NULL,
 			    err) == -1)
 				break;
@@ -784,8 +751,9 @@ transfer_activate(struct msg *mc, PGconn *db, const char *address)
 		PQclear(r);
 		return 0;
 	}
-	if ((found = transfer_peer(db, PQgetvalue(r, 0, 1), PQgetvalue(r, 0,
-	    2), &endpoint, &cert, err)) == 0)
+	fgfed_init(&fd, mc, db);
+	if ((found = fed_peer(&fd, PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2),
+	    &endpoint, &cert, NULL, err)) == 0)
 		tn_err(err, "no foreground of %s under the CA key the transfer "
 		    "names is introduced", PQgetvalue(r, 0, 1));
 	if (found != 1)
@@ -794,7 +762,6 @@ transfer_activate(struct msg *mc, PGconn *db, const char *address)
 		tn_err(err, "out of memory");
 		goto fail;
 	}
-	fgfed_init(&fd, mc, db);
 	{
 		const char *q[1] = { PQgetvalue(r, 0, 0) };
 

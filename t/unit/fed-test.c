@@ -2083,7 +2083,7 @@ run_peer_case(struct tf *t)
 	    "%s: peer case: set up", t->t_kname))
 		return;
 	tf_fed(t, &fd);
-	is_int(fed_peer(&fd, "C.Example", &ep, &cert, NULL, err), 1,
+	is_int(fed_peer(&fd, "C.Example", NULL, &ep, &cert, NULL, err), 1,
 	    nm("%s: fed_peer() of C.Example finds c.example", t->t_kname));
 	is_same(ep, el_of(C_C, t->t_kind)->el_endpoint,
 	    nm("%s: peer case: its endpoint", t->t_kname));
@@ -3136,16 +3136,29 @@ run_basics(struct tf *t)
 	    nm("%s: fed_seen: the second time", k));
 	is_int(fed_seen(&fd, "s1@x.example", "introduction", err), 1,
 	    nm("%s: fed_seen: the same Id of another kind", k));
-	is_int(fed_peer(&fd, "b.example", &ep, &x, &pem, err), 0,
+	is_int(fed_peer(&fd, "b.example", NULL, &ep, &x, &pem, err), 0,
 	    nm("%s: fed_peer: b unknown", k));
 	is_int(fed_record(&fd, b->el_in, err), 0, nm("%s: fed_record", k));
 	is_int(fed_record(&fd, b->el_in, err), 0,
 	    nm("%s: fed_record again", k));
-	is_int(fed_peer(&fd, "b.example", &ep, &x, &pem, err), 1,
+	is_int(fed_peer(&fd, "b.example", NULL, &ep, &x, &pem, err), 1,
 	    nm("%s: fed_peer: b known", k));
 	ok(same(ep, b->el_endpoint) && same(pem, b->el_in->in_pem) &&
 	    x != NULL && X509_cmp(x, b->el_id.ci_cert) == 0,
 	    "%s: fed_peer: b's endpoint, introduction and certificate", k);
+	free(ep);
+	free(pem);
+	X509_free(x);
+	is_int(fed_peer(&fd, "b.example", b->el_in->in_key, &ep, &x, &pem,
+	    err), 1, nm("%s: fed_peer: b under its CA key", k));
+	ok(same(ep, b->el_endpoint), "%s: fed_peer: b's endpoint under its "
+	    "CA key", k);
+	free(ep);
+	free(pem);
+	X509_free(x);
+	is_int(fed_peer(&fd, "b.example", el_of(C_BX, t->t_kind)->el_in->in_key,
+	    &ep, &x, &pem, err), 0, nm("%s: fed_peer: not b under the CA key "
+	    "of an impostor of b", k));
 	is_int(fed_record(&fd, el_of(C_BX, t->t_kind)->el_in, err), 1,
 	    nm("%s: fed_record: an impostor of b refused", k));
 	is_same(fd.fd_claim_why, IMPOSTOR, nm("%s: fed_record: why", k));
