@@ -405,6 +405,18 @@ fetch_transfer(struct agent_session *as, char *err)
 		rc = 0;
 		goto back;
 	}
+	/*
+	 * Before the deadline, a refusal there is the new courier's
+	 * replication not yet bringing the account its foreground made:
+	 * asked again at the next fetch.
+	 */
+	if (status == 403) {
+		resp[strcspn((char *)resp, "\r\n")] = '\0';
+		tn_err(err, "the new courier's background does not serve this "
+		    "agent yet (403 %.120s); it is asked again at the next "
+		    "fetch", (char *)resp);
+		goto back;
+	}
 	if (status != 200) {
 		rc = fetch_status(status, resp, "the new courier's /v1/mailbox",
 		    err);

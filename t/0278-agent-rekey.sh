@@ -489,6 +489,26 @@ test_expect_success 'the notice of a transfer to b: the next key asked of b.s fo
 	test "$(cat stub2/log)" = "GET /v1/mailbox 200"
 '
 
+test_expect_success 'b.s background does not serve bob yet (403, its replication lags): a temporary failure (75), the transfer kept' '
+	echo 403 >stub2/list-status && : >stub2/log && snap before &&
+	test_expect_code 75 tandem fetch -d bob $net $both >out 2>err &&
+	test_grep "the new courier.s background does not serve this agent yet (403 stub says 403); it is asked again at the next fetch" err &&
+	! test -s out && test "$(cat stub2/log)" = "GET /v1/mailbox 403" &&
+	snap after && test_cmp before after &&
+	test "$(sqlite3 bob/store.db "SELECT value FROM config WHERE name = \"transfer-courier\"")" = b.example
+'
+
+test_expect_success 'past the notice.s deadline, a 403 there gives the transfer up: bob stays with a' '
+	cp bob/store.db store.keep &&
+	sqlite3 bob/store.db "INSERT OR REPLACE INTO config VALUES (\"transfer-deadline\", \"2026-11-30T10:00:00Z\")" &&
+	echo 403 >stub2/list-status && : >stub2/log &&
+	tandem fetch -d bob $net $both >out 2>err &&
+	test_grep "the transfer to b.example was not taken up by its new courier before 2026-11-30T10:00:00Z: given up; this agent stays with its courier" err &&
+	test -z "$(sqlite3 bob/store.db "SELECT name FROM config WHERE name LIKE \"transfer-%\"")" &&
+	test "$(sqlite3 bob/store.db "SELECT value FROM config WHERE name = \"generation\"")" = 4 &&
+	cp store.keep bob/store.db
+'
+
 test_expect_success 'b issues generation 5; an answer there signed by a.s foreground: refused (18), left' '
 	tandem-ca account -d ca2 --address bob@a.example --csr tcsr.pem >/dev/null &&
 	mv ca2/accounts/bob@a.example gen5 &&
