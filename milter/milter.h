@@ -155,6 +155,9 @@ void	service_issued_free(struct issued *);
 int	service_exchange_text(const struct fg *, const char *, const char *,
 	    const char *, const char *, char *, char **, size_t *, char *);
 int	service_csr(const struct proto_part *, const char *, char *);
+int	service_take(struct msg *, PGconn *, const unsigned char *, size_t,
+	    X509 *, X509 *, int (*)(struct msg *, PGconn *,
+	    const struct proto_msg *, void *), void *);
 
 int	rekey_unwrap(const struct fg *, PGconn *, const char *,
 	    const struct tmail *, const struct cms_id *, X509 *,

@@ -9,7 +9,10 @@
  *	agent-alive activates the account and releases its held mail,
  *	invitation-reject introduces this FG to the inviting one
  *	(fed_reject()), and exchange-keys and rekeying-complete replace
- *	the account's keys (rekey.c).
+ *	the account's keys (rekey.c). service_take() parses what an agent
+ *	asks and hands exchange-keys and rekeying-complete to rekey.c,
+ *	for registered agents and for one being transferred here
+ *	(transfer_agent()) alike.
  *	The service mailbox is then removed from the recipients, or the
  *	mail discarded when nobody else is left. The statements (db.h)
  *	run in the transaction msg_process() began and commits.
@@ -349,14 +352,13 @@ out:
 }
 
 static int
-service_alive(struct msg *mc, PGconn *db, struct proto_msg *pm, X509 *agent)
+service_alive(struct msg *mc, PGconn *db, const struct proto_msg *pm)
 {
 	const char *p[1] = { mc->mc_sender };
 	struct fed fd;
 	char err[TN_ERRLEN];
 	int n = 0;
 
-	(void)agent;
 	if (strcmp(proto_get(pm, "Address"), mc->mc_sender) != 0) {
 		msg_fail(mc, MSG_PERM, "5.7.1 agent-alive: Address is not the "
 		    "sender");
@@ -375,6 +377,66 @@ service_alive(struct msg *mc, PGconn *db, struct proto_msg *pm, X509 *agent)
 }
 
 /*
+ * The protocol text in (inlen) of a service mail from the agent of
+ * mc's sender, signed by signer; agent is the account's agent
+ * certificate. It is parsed, then kind sees it first (arg is its
+ * own): kind takes or refuses it (0, or -1 with the verdict set), or
+ * answers 1 for exchange-keys and rekeying-complete, which rekey.c
+ * takes. 0, or -1 with the verdict set.
+ */
+int
+service_take(struct msg *mc, PGconn *db, const unsigned char *in,
+    size_t inlen, X509 *signer, X509 *agent,
+    int (*kind)(struct msg *, PGconn *, const struct proto_msg *, void *),
+    void *arg)
+{
+	struct proto_msg *pm = NULL;
+	char err[TN_ERRLEN];
+	int rc;
+
+	if (proto_parse((const char *)in, inlen, &pm, err) == -1) {
+		msg_fail(mc, MSG_PERM, "5.6.0 service mail: %s", err);
+		return -1;
+	}
+	if ((rc = kind(mc, db, pm, arg)) == 1) {
+		switch (pm->pm_kind) {
+		case PROTO_EXCHANGE_KEYS:
+			rc = rekey_exchange(mc, db, pm, signer, agent);
+			break;
+		case PROTO_REKEYING_COMPLETE:
+			rc = rekey_complete(mc, db, pm, signer, agent);
+			break;
+		default:
+			log_panic("service_take: kind %s is not rekey.c's",
+			    proto_kind_name(pm->pm_kind));
+		}
+	}
+	proto_msg_free(pm);
+	return rc;
+}
+
+/* The kinds a registered agent sends: see service_take(). */
+static int
+service_kind(struct msg *mc, PGconn *db, const struct proto_msg *pm,
+    void *arg)
+{
+	(void)arg;
+	switch (pm->pm_kind) {
+	case PROTO_INVITATION_REJECT:
+		return fed_reject(mc, db, pm);
+	case PROTO_AGENT_ALIVE:
+		return service_alive(mc, db, pm);
+	case PROTO_EXCHANGE_KEYS:
+	case PROTO_REKEYING_COMPLETE:
+		return 1;
+	default:
+		msg_fail(mc, MSG_PERM, "5.6.0 service mail: kind %s not "
+		    "handled here", proto_kind_name(pm->pm_kind));
+		return -1;
+	}
+}
+
+/*
  * A wrap agent -> courier from a registered agent: opened with the
  * account's current key, or another generation still taken (a rekey
  * in progress or in its grace), and signed by one of their agents.
@@ -383,7 +445,6 @@ static int
 service_agent(struct msg *mc, PGconn *db, struct tmail *tm)
 {
 	const struct fg *fg = mc->mc_fg;
-	struct proto_msg *pm = NULL;
 	struct cms_id id;
 	X509 *agent = NULL, *signer = NULL;
 	unsigned char *in = NULL;
@@ -408,30 +469,9 @@ service_agent(struct msg *mc, PGconn *db, struct tmail *tm)
 		    "agent" : err);
 		goto out;
 	}
-	if (proto_parse((const char *)in, inlen, &pm, err) == -1) {
-		msg_fail(mc, MSG_PERM, "5.6.0 service mail: %s", err);
-		goto out;
-	}
-	switch (pm->pm_kind) {
-	case PROTO_INVITATION_REJECT:
-		rc = fed_reject(mc, db, pm);
-		break;
-	case PROTO_AGENT_ALIVE:
-		rc = service_alive(mc, db, pm, agent);
-		break;
-	case PROTO_EXCHANGE_KEYS:
-		rc = rekey_exchange(mc, db, pm, signer, agent);
-		break;
-	case PROTO_REKEYING_COMPLETE:
-		rc = rekey_complete(mc, db, pm, signer, agent);
-		break;
-	default:
-		msg_fail(mc, MSG_PERM, "5.6.0 service mail: kind %s not "
-		    "handled here", proto_kind_name(pm->pm_kind));
-		break;
-	}
+	rc = service_take(mc, db, in, inlen, signer, agent, service_kind,
+	    NULL);
 out:
-	proto_msg_free(pm);
 	fgdb_id_free(&id);
 	X509_free(agent);
 	X509_free(signer);

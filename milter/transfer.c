@@ -36,7 +36,8 @@
  *	in (inlen), the content of a service mail enveloped to the FG
  *	element, is a SignedData whose signer must be the account's
  *	agent certificate (exchange-keys, the transferred one) or the new
- *	one of its rekey (rekeying-complete); rekey.c does the rest.
+ *	one of its rekey (rekeying-complete); service_take() and rekey.c
+ *	do the rest.
  *
  *	transfer_activate() is called by rekey_complete(): when address
  *	is pending by an incoming transfer, the account becomes active,
@@ -628,13 +629,64 @@ transfer_take(struct msg *mc, struct fed *fd, const struct intro *peer,
 	}
 }
 
+/*
+ * What the agent of a transfer asks, for service_take(): arg is the
+ * account's status.
+ */
+static int
+transfer_kind(struct msg *mc, PGconn *db, const struct proto_msg *pm,
+    void *arg)
+{
+	const char *status = arg;
+	char err[TN_ERRLEN];
+
+	if (strcmp(status, "active") == 0 &&
+	    pm->pm_kind != PROTO_REKEYING_COMPLETE) {
+		msg_fail(mc, MSG_PERM, "5.7.1 service mail from %s: no transfer "
+		    "of it is in progress here", mc->mc_sender);
+		return -1;
+	}
+	switch (pm->pm_kind) {
+	case PROTO_EXCHANGE_KEYS:
+		/*
+		 * The agent's generations go on from the old courier's: the
+		 * transfer's rekey, not answered yet, takes the one it asks.
+		 */
+		if (strtoul(proto_get(pm, "Generation"), NULL, 10) < 2) {
+			msg_fail(mc, MSG_PERM, "5.7.1 exchange-keys: "
+			    "Generation %s: a transfer makes generation 2 or "
+			    "later", proto_get(pm, "Generation"));
+			return -1;
+		}
+		{
+			const char *q[2] = { mc->mc_sender,
+			    proto_get(pm, "Generation") };
+
+			if (db_run(db, "UPDATE rekeys SET generation = $2::int "
+			    "WHERE address = lower($1) AND requested_by = "
+			    "'transfer' AND state = 'noticed'", 2, q,
+			    err) == -1) {
+				msg_fail(mc, MSG_TEMP, "4.3.0 %s", err);
+				return -1;
+			}
+		}
+		return 1;
+	case PROTO_REKEYING_COMPLETE:
+		return 1;
+	default:
+		msg_fail(mc, MSG_PERM, "5.6.0 service mail: kind %s is not "
+		    "taken from an agent being transferred",
+		    proto_kind_name(pm->pm_kind));
+		return -1;
+	}
+}
+
 int
 transfer_agent(struct msg *mc, PGconn *db, const unsigned char *in,
     size_t inlen)
 {
 	const struct fg *fg = mc->mc_fg;
 	const char *p[1] = { mc->mc_sender };
-	struct proto_msg *pm = NULL;
 	unsigned char *text = NULL;
 	size_t tlen = 0;
 	X509 *signer = NULL, *agent = NULL;
@@ -673,53 +725,9 @@ transfer_agent(struct msg *mc, PGconn *db, const unsigned char *in,
 		msg_fail(mc, MSG_TEMP, "4.3.0 %s", err);
 		goto out;
 	}
-	if (proto_parse((const char *)text, tlen, &pm, err) == -1) {
-		msg_fail(mc, MSG_PERM, "5.6.0 service mail: %s", err);
-		goto out;
-	}
-	if (strcmp(PQgetvalue(r, 0, 1), "active") == 0 &&
-	    pm->pm_kind != PROTO_REKEYING_COMPLETE) {
-		msg_fail(mc, MSG_PERM, "5.7.1 service mail from %s: no transfer "
-		    "of it is in progress here", mc->mc_sender);
-		goto out;
-	}
-	switch (pm->pm_kind) {
-	case PROTO_EXCHANGE_KEYS:
-		/*
-		 * The agent's generations go on from the old courier's: the
-		 * transfer's rekey, not answered yet, takes the one it asks.
-		 */
-		if (strtoul(proto_get(pm, "Generation"), NULL, 10) < 2) {
-			msg_fail(mc, MSG_PERM, "5.7.1 exchange-keys: "
-			    "Generation %s: a transfer makes generation 2 or "
-			    "later", proto_get(pm, "Generation"));
-			break;
-		}
-		{
-			const char *q[2] = { mc->mc_sender,
-			    proto_get(pm, "Generation") };
-
-			if (db_run(db, "UPDATE rekeys SET generation = $2::int "
-			    "WHERE address = lower($1) AND requested_by = "
-			    "'transfer' AND state = 'noticed'", 2, q,
-			    err) == -1) {
-				msg_fail(mc, MSG_TEMP, "4.3.0 %s", err);
-				break;
-			}
-		}
-		rc = rekey_exchange(mc, db, pm, signer, agent);
-		break;
-	case PROTO_REKEYING_COMPLETE:
-		rc = rekey_complete(mc, db, pm, signer, agent);
-		break;
-	default:
-		msg_fail(mc, MSG_PERM, "5.6.0 service mail: kind %s is not "
-		    "taken from an agent being transferred",
-		    proto_kind_name(pm->pm_kind));
-		break;
-	}
+	rc = service_take(mc, db, text, tlen, signer, agent, transfer_kind,
+	    PQgetvalue(r, 0, 1));
 out:
-	proto_msg_free(pm);
 	PQclear(r);
 	X509_free(agent);
 	X509_free(signer);
