@@ -205,12 +205,26 @@ tr_open(int argc, char **argv, int incoming)
 			goto end;
 		}
 	}
+	/*
+	 * Another tandemctl may have opened one since tr_refused(): the
+	 * insert waits for it and does nothing if it commits, and the
+	 * transfer it opened is then the reason (read committed).
+	 */
 	if ((res = ctl_sql(conn, "INSERT INTO transfers (address, direction, "
 	    "other_courier, state, other_ca) SELECT lower($1::text), $4::text, "
 	    "$2::text, CASE $4::text WHEN 'incoming' THEN 'recorded' ELSE "
-	    "'started' END, $3::text "
-	    "RETURNING address, state", 4, p)) == NULL)
+	    "'started' END, $3::text ON CONFLICT (address) WHERE state NOT IN "
+	    "('complete', 'cancelled') DO NOTHING RETURNING address, state", 4,
+	    p)) == NULL)
 		goto end;
+	if (PQntuples(res) == 0) {
+		if ((r = tr_refused(conn, &o, 0)) == 0)
+			ctl_fail(0, "%s: a transfer was opened and closed "
+			    "meanwhile; try again", o.to_address);
+		if (r != -1)
+			status = EX_DATAERR;
+		goto end;
+	}
 	printf("transfer %s %s %s %s %s\n", PQgetvalue(res, 0, 0), p[3],
 	    incoming ? "from" : "to", o.to_courier, PQgetvalue(res, 0, 1));
 	ok = 1;

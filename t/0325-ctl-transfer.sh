@@ -150,6 +150,44 @@ test_expect_success 'cancel at the old courier once the notice went: only with -
 	test "$(q "SELECT status FROM accounts WHERE address = \$\$bob@example.net\$\$")" = active
 '
 
+# hold_intro: introductions locked until two sessions wait for it (at
+# most 20 s, then it fails).
+hold_intro() {
+	pg_psql fg fg -c "BEGIN" \
+	    -c "LOCK TABLE introductions IN ACCESS EXCLUSIVE MODE" \
+	    -c "DO \$w\$ BEGIN
+		FOR i IN 1..400 LOOP
+			IF (SELECT count(*) FROM pg_locks WHERE NOT granted AND
+			    relation = 'introductions'::regclass) >= 2 THEN
+				RETURN;
+			END IF;
+			PERFORM pg_sleep(0.05);
+		END LOOP;
+		RAISE EXCEPTION 'nobody waits for introductions';
+	    END \$w\$" -c "COMMIT"
+}
+
+# Both commands find no open transfer, then wait for introductions, read
+# after that check; released, both insert: a race, made sure of.
+test_expect_success 'two expects at once: one records, the other is refused as the second' '
+	{ hold_intro; echo $? >rc0; } &
+	pg_wait_for fg fg "SELECT count(*) FROM pg_locks WHERE granted AND mode = \$\$AccessExclusiveLock\$\$ AND relation = \$\$introductions\$\$::regclass" 1 &&
+	for i in 1 2; do
+		{ tandemctl transfer expect --db "$FG" erin@example.net \
+			--from isp.example >out$i 2>err$i; echo $? >rc$i; } &
+	done &&
+	wait &&
+	test "$(cat rc0)" = 0 &&
+	test "$(sort -n rc1 rc2 | xargs)" = "0 65" &&
+	cat out1 out2 >out &&
+	echo "transfer erin@example.net incoming from isp.example recorded" >expect &&
+	test_cmp expect out &&
+	cat err1 err2 >err &&
+	echo "tandemctl: erin@example.net: a transfer is already open (incoming, from isp.example)" >expect &&
+	test_cmp expect err &&
+	test "$(q "SELECT count(*) FROM transfers WHERE address = \$\$erin@example.net\$\$")" = 1
+'
+
 test_expect_success 'usage: what each command needs' '
 	test_expect_code 64 tandemctl transfer expect --db "$FG" \
 		dave@example.net 2>err &&
