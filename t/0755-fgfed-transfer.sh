@@ -103,20 +103,6 @@ fgmsg() {
 	} >"$_n.txt"
 }
 
-# fgsend NAME SIGNER TO: NAME.txt signed by SIGNER's FG element,
-# enveloped to TO's, mailed to TO's Postfix from SIGNER's service mailbox
-fgsend() {
-	openssl cms -sign -binary -nodetach -in "$1.txt" -outform DER \
-	    -signer $2/elements/fg.crt -inkey $2/elements/fg.key \
-	    -certfile $2/chain.pem -out "$1.signed" &&
-	openssl cms -encrypt -binary -aes-256-gcm -in "$1.signed" \
-	    -inform DER -outform DER -recip $3/elements/fg.crt \
-	    -keyopt ecdh_kdf_md:sha256 -out "$1.der" &&
-	mail "$1" inter-courier tandem@$2.example tandem@$3.example "$1.der" &&
-	eval "_to=\$${3}_addr:\$${3}_port" &&
-	send "$_to" "$1" tandem@$2.example tandem@$3.example
-}
-
 # sub NAME SIGNER FROM-COURIER TO-COURIER ADDRESS: a transfer-subscription
 # signed by SIGNER's FG element, enveloped to a's, mailed to a as from
 # SIGNER's service mailbox.
@@ -136,7 +122,7 @@ sub() {
 		    base64 -w 76 | sed "s/\$/\r/"
 		printf -- "--b1--\r\n"
 	} >"$1.txt" &&
-	fgsend "$1" $2 a
+	ic_send "$1" $2 a $2
 }
 
 test_expect_success 'a subscription for bob signed by c, a third courier, is refused' '
@@ -372,7 +358,7 @@ test_expect_success 'after the cancel: his late exchange-keys at a, and a transf
 	test "$(sql a "SELECT count(*) FROM account_keys WHERE address = '"'dave@b.example'"' AND retired_at IS NULL")" = 0 &&
 	fgmsg tc1 a b transfer-complete "Address: dave@b.example" \
 	    "From-Courier: b.example" "To-Courier: a.example" &&
-	test_must_fail fgsend tc1 a b &&
+	test_must_fail ic_send tc1 a b a &&
 	test_grep "5.7.1 transfer-complete: no transfer of dave@b.example to a.example awaits a transfer-complete" swaks.out &&
 	test_grep "transfer=refused kind=transfer-complete address=dave@b.example courier=a.example" b.log &&
 	test "$(sql b "SELECT status FROM accounts WHERE address = '"'dave@b.example'"'")" = active

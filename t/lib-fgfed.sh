@@ -24,7 +24,9 @@
 #	sink_wait PATTERN	the one sink dump with a matching line
 #	ic OUT ID HOPS ORIGIN SENDER RCPT [COURIER [SEALED]]
 #			an inter-courier message from b to a in OUT.txt
-#	ic_send NAME SIGNER	OUT.txt signed by SIGNER's FG, mailed to a
+#	ic_send NAME SIGNER [TO [FROM]]
+#			NAME.txt signed by SIGNER's FG, mailed to TO's (a)
+#			from FROM's service mailbox (b)
 
 a_addr=$(pf_random_addr) b_addr=$(pf_random_addr) re_addr=$(pf_random_addr)
 sink_addr=$(pf_random_addr)
@@ -203,15 +205,19 @@ ic() {
 	} >"$1.txt"
 }
 
-# ic_send NAME SIGNER: NAME.txt signed by SIGNER's FG key, enveloped
-# to a's FG, mailed from tandem@b.example to a's service mailbox
+# ic_send NAME SIGNER [TO [FROM]]: NAME.txt signed by SIGNER's FG key,
+# enveloped to TO's FG (a), mailed from FROM's service mailbox (b) to
+# TO's; TO and FROM are couriers a, b, c... (CA folders)
 ic_send() {
+	_ic_to=${3:-a} _ic_from=${4:-b}
 	openssl cms -sign -binary -nodetach -in "$1.txt" -outform DER \
 	    -signer $2/elements/fg.crt -inkey $2/elements/fg.key \
 	    -certfile $2/chain.pem -out "$1.signed" &&
 	openssl cms -encrypt -binary -aes-256-gcm -in "$1.signed" \
-	    -inform DER -outform DER -recip a/elements/fg.crt \
+	    -inform DER -outform DER -recip $_ic_to/elements/fg.crt \
 	    -keyopt ecdh_kdf_md:sha256 -out "$1.der" &&
-	mail "$1" inter-courier tandem@b.example tandem@a.example "$1.der" &&
-	send "$a_addr:$a_port" "$1" tandem@b.example tandem@a.example
+	mail "$1" inter-courier tandem@$_ic_from.example \
+	    tandem@$_ic_to.example "$1.der" &&
+	eval "_ic_at=\$${_ic_to}_addr:\$${_ic_to}_port" &&
+	send "$_ic_at" "$1" tandem@$_ic_from.example tandem@$_ic_to.example
 }
