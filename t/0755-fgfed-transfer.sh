@@ -236,6 +236,18 @@ test_expect_success 'while bob moves, b still serves him: mail from a reaches hi
 	opened m1 b/accounts/bob@b.example/agent.crt bob@b.example.key
 '
 
+# Once bob is active at a, what a delivers to him crosses b's mail
+# server on its way to his mailbox, and b cannot open it; until a's
+# transfer-complete comes, b cannot tell it from a forgery. Alice's
+# content, sealed for a, stands in for it.
+test_expect_success 'while bob moves, content for him that b cannot open waits: 4.2.0 at b' '
+	seal m4 alice@a.example a &&
+	test_must_fail send "$b_addr:$b_port" m4 alice@a.example bob@b.example &&
+	test_grep "4.2.0 a recipient is moving to another courier: try again later" swaks.out &&
+	wait_log b.log "from=alice@a.example status=tempfail reason=\"4.2.0 a recipient is moving" &&
+	test "$(sql b "SELECT state FROM transfers WHERE address = '"'bob@b.example'"' AND state <> '"'cancelled'"'")" = rekeying
+'
+
 test_expect_success 'a refuses exchange-keys signed with another key than the transferred one' '
 	cat b/accounts/dave@b.example/agent.crt b/chain.pem >dave.pem &&
 	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
@@ -369,6 +381,73 @@ test_expect_success 'dave writes to alice through b, his courier still' '
 	send "$b_addr:$b_port" m5 dave@b.example alice@a.example &&
 	wait_log b.log "m5@b.example.*rcpt=alice@a.example route=defer-to-superior to=a.example" &&
 	wait_log a.log "msgid=m5@b.example origin=b.example hops=1 rcpt=alice@a.example route=deliver-local"
+'
+
+# subscribed N: until b2.log tells of N transfer-subscriptions for dave
+# (at most 60 s); their Ids in sent.
+subscribed() {
+	n=0
+	while [ $n -lt 300 ]; do
+		sed -n "s/.*transfer address=dave@b.example to=a.example status=subscribed id=//p" \
+		    b2.log >sent
+		[ "$(wc -l <sent)" -ge "$1" ] && return 0
+		sleep 0.2; n=$((n + 1))
+	done
+	echo "subscribed: b2.log tells of $(wc -l <sent), not $1"; cat b2.log
+	return 1
+}
+
+# lost ID: the mail of Message-ID ID, once deferred in the queue of the
+# Postfix between the couriers, deleted there (at most 30 s).
+lost() {
+	_l_log=$TRASH/postfix-re/maillog
+	n=0
+	while [ $n -lt 150 ]; do
+		_l_q=$(sed -n "s/.* \([0-9A-Za-z]*\): message-id=<$1>\$/\1/p" \
+		    "$_l_log" | head -n 1)
+		if [ -n "$_l_q" ] &&
+		    grep -q " $_l_q: to=<tandem@a.example>.* status=deferred" \
+		    "$_l_log"; then
+			postsuper -c "$(postfix_dir re)" -d "$_l_q"
+			return
+		fi
+		sleep 0.2; n=$((n + 1))
+	done
+	echo "lost: no mail $1 deferred in re"; tail -n 20 "$_l_log"
+	return 1
+}
+
+test_expect_success_here 'b'"'"'s milter again, with hygiene.hold_limit 15s' '
+	kill $(cat b.pid) &&
+	n=0 && while kill -0 $(cat b.pid) 2>/dev/null && [ $n -lt 100 ]; do
+		sleep 0.1; n=$((n + 1)); done &&
+	printf "hygiene { hold_limit = 15s }\n" >>b.conf &&
+	{ tandem-milter -c b.conf -f 2>b2.log & echo $! >b.pid; } &&
+	wait_log b2.log "started socket="
+'
+
+test_expect_success 'dave again: his subscription lost while a is down goes again after hold_limit, and the transfer goes on' '
+	wc -l <a.log >a.lines &&
+	postfix_stop a &&
+	transfer a expect dave@b.example --from b.example >/dev/null &&
+	transfer b start dave@b.example --to a.example >/dev/null &&
+	subscribed 1 &&
+	lost "$(cat sent)" &&
+	test "$(sql b "SELECT state FROM transfers WHERE address = '"'dave@b.example'"' AND state <> '"'cancelled'"'")" = subscribed &&
+	pf_pty "postfix -c \"$(postfix_dir a)\" start" &&
+	pf_wait_listen "$a_addr" "$a_port" 10 &&
+	subscribed 2 &&
+	test "$(sort -u sent | wc -l)" = 2 &&
+	wait_log b2.log "transfer=dave@b.example to=a.example status=rekeying notice=" &&
+	tail -n +$(($(cat a.lines) + 1)) a.log >a.new &&
+	test "$(grep -c "transfer=dave@b.example from=b.example status=subscribed answer=" a.new)" = 1 &&
+	test_grep_not "transfer=dave@b.example .*again=1" a.new &&
+	sed -n 2p sent >want &&
+	sql a "SELECT message_id FROM transfers WHERE address = '"'dave@b.example'"' AND state <> '"'cancelled'"'" >got &&
+	test_cmp want got &&
+	echo "pending|subscribed" >want &&
+	sql a "SELECT a.status, t.state FROM accounts a JOIN transfers t USING (address) WHERE address = '"'dave@b.example'"' AND t.state <> '"'cancelled'"'" >got &&
+	test_cmp want got
 '
 
 test_done
