@@ -20,11 +20,12 @@ test_expect_success 'migrate the foreground' '
 	applied fg/006-rekey.sql
 	applied fg/007-transfer.sql
 	applied fg/008-held-origin.sql
-	fg schema at version 008, 8 applied
+	applied fg/009-transfer-ca.sql
+	fg schema at version 009, 9 applied
 	EOF
 	test_cmp expect out &&
 	pg_psql fg fg -c "SELECT version, element, name FROM schema_migrations ORDER BY 1" >got &&
-	printf "1|fg|001-schema.sql\n2|fg|002-helpdesk.sql\n3|fg|003-federation.sql\n4|fg|004-courier-claims.sql\n5|fg|005-helpdesk-history.sql\n6|fg|006-rekey.sql\n7|fg|007-transfer.sql\n8|fg|008-held-origin.sql\n" >expect &&
+	printf "1|fg|001-schema.sql\n2|fg|002-helpdesk.sql\n3|fg|003-federation.sql\n4|fg|004-courier-claims.sql\n5|fg|005-helpdesk-history.sql\n6|fg|006-rekey.sql\n7|fg|007-transfer.sql\n8|fg|008-held-origin.sql\n9|fg|009-transfer-ca.sql\n" >expect &&
 	test_cmp expect got
 '
 
@@ -36,9 +37,9 @@ test_expect_success 'every foreground table is there' '
 
 test_expect_success 'a second run applies nothing' '
 	tandemctl db migrate --fg --db "$FG" --sqldir "$SQLDIR" >out &&
-	echo "fg schema at version 008, 0 applied" >expect &&
+	echo "fg schema at version 009, 0 applied" >expect &&
 	test_cmp expect out &&
-	test "$(pg_psql fg fg -c "SELECT count(*) FROM schema_migrations")" = 8
+	test "$(pg_psql fg fg -c "SELECT count(*) FROM schema_migrations")" = 9
 '
 
 test_expect_success 'migrate the background, twice' '
@@ -60,17 +61,17 @@ test_expect_success 'the other element'"'"'s migrations are refused' '
 	test_expect_code 65 tandemctl db migrate --bg --db "$FG" \
 		--sqldir "$SQLDIR" 2>err &&
 	test_grep "this database holds fg migrations; refusing the bg ones" err &&
-	test "$(pg_psql fg fg -c "SELECT count(*) FROM schema_migrations")" = 8
+	test "$(pg_psql fg fg -c "SELECT count(*) FROM schema_migrations")" = 9
 '
 
 test_expect_success 'a failing migration leaves nothing behind' '
 	mkdir -p bad/fg &&
 	cp "$SQLDIR"/fg/*.sql bad/fg/ &&
-	printf "CREATE TABLE half_done (x int);\nSELECT no_such_column FROM accounts;\n" >bad/fg/009-broken.sql &&
+	printf "CREATE TABLE half_done (x int);\nSELECT no_such_column FROM accounts;\n" >bad/fg/010-broken.sql &&
 	test_expect_code 70 tandemctl db migrate --fg --db "$FG" --sqldir bad 2>err &&
-	test_grep "009-broken.sql: column \"no_such_column\" does not exist" err &&
+	test_grep "010-broken.sql: column \"no_such_column\" does not exist" err &&
 	test "$(pg_psql fg fg -c "SELECT to_regclass(\$\$half_done\$\$) IS NULL")" = t &&
-	test "$(pg_psql fg fg -c "SELECT max(version) FROM schema_migrations")" = 8
+	test "$(pg_psql fg fg -c "SELECT max(version) FROM schema_migrations")" = 9
 '
 
 test_expect_success 'invitation_tokens follows the pending and rejected invitations' '
@@ -87,6 +88,15 @@ test_expect_success 'invitation_tokens follows the pending and rejected invitati
 	test "$(pg_psql fg fg -c "SELECT count(*) FROM invitation_tokens")" = 1 &&
 	pg_psql fg fg -c "DELETE FROM invitations" &&
 	test "$(pg_psql fg fg -c "SELECT count(*) FROM invitation_tokens")" = 0
+'
+
+test_expect_success 'an open transfer names the other courier'"'"'s CA key; a closed one need not' '
+	test_must_fail pg_psql fg fg -c "INSERT INTO transfers (address, direction, other_courier, state) VALUES (\$\$erin@e.example\$\$, \$\$incoming\$\$, \$\$isp.example\$\$, \$\$recorded\$\$)" 2>err &&
+	test_grep "violates check constraint \"transfers_open_other_ca\"" err &&
+	pg_psql fg fg -c "INSERT INTO transfers (address, direction, other_courier, state) VALUES (\$\$erin@e.example\$\$, \$\$incoming\$\$, \$\$isp.example\$\$, \$\$cancelled\$\$)" &&
+	test_must_fail pg_psql fg fg -c "UPDATE transfers SET state = \$\$subscribed\$\$" 2>err &&
+	test_grep "transfers_open_other_ca" err &&
+	pg_psql fg fg -c "DELETE FROM transfers"
 '
 
 test_expect_success 'bad command lines fail with a reason' '
@@ -178,7 +188,7 @@ test_expect_success 'status on both ends' '
 	# slot is inactive between the two.
 	wait_until 30 bg_running &&
 	wait_until 30 fg_slot_active &&
-	test_grep "^element=fg schema_version=8 migrations=8\$" out &&
+	test_grep "^element=fg schema_version=9 migrations=9\$" out &&
 	test_grep "^publication=tandem_pub tables=5\$" out &&
 	tandemctl db status --db "$BG" >out &&
 	test_grep "^element=bg schema_version=12 migrations=12\$" out
