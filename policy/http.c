@@ -356,9 +356,12 @@ http_mailbox(struct pd *pd, struct evhttp_request *req, const char *path,
 		    address, err);
 		http_text(pd, req, store_down(pd) ? 503 : 500,
 		    "database unavailable, try again later");
-	} else if (rc == 1 && id == 0)
+	} else if (rc == 1 && id == 0) {
+		log_info("mailbox client=%s status=drained reason=\"account "
+		    "transferred away; nothing is left for it\"", address);
 		http_text(pd, req, 410, "account transferred to another "
 		    "courier; nothing is left for it here");
+	}
 	else if (rc == 1)
 		http_text(pd, req, 404, "no such entry");
 	else if (cmd == EVHTTP_REQ_DELETE) {

@@ -75,6 +75,9 @@ test_expect_success 'during: alice writes again; isp still routes bob to corp' '
 '
 
 test_expect_success 'bob fetches: m2, and the notice asks isp for his next key' '
+	: corp.s background learns of the move late: what it files meanwhile \
+	    waits there for bob, and his move may complete in this fetch &&
+	fed_bg_sql corp "ALTER SUBSCRIPTION tandem_bg DISABLE" &&
 	sed -i "s|^\(\tresolve = {\)\(.*\)}|\1\2, \"$(fed_var isp CR_BG_HOST):$(fed_var isp CR_BG_PORT):$(fed_var isp CR_BG_ADDR)\"}|" "$bob_conf" &&
 	{ fed_agent corp bob fetch >fetched 2>err; rc=$?; } &&
 	cat err &&
@@ -116,7 +119,7 @@ test_expect_success 'isp: active, transfer complete; corp: transferred to isp' '
 	fed_wait_fg corp "SELECT status || redirect_to FROM accounts WHERE address = \$\$bob@corp.example\$\$" transferredisp.example &&
 	fed_wait_fg corp "SELECT state FROM transfers WHERE address = \$\$bob@corp.example\$\$" complete &&
 	fed_wait_bg isp "SELECT status FROM accounts WHERE address = \$\$bob@corp.example\$\$" active &&
-	fed_wait_bg corp "SELECT status FROM accounts WHERE address = \$\$bob@corp.example\$\$" transferred &&
+	test "$(fed_bg_sql corp "SELECT status FROM accounts WHERE address = \$\$bob@corp.example\$\$")" = active &&
 	test -z "$(fed_fg_sql isp "SELECT * FROM helpdesk.transfers_in_flight")" &&
 	test -z "$(fed_fg_sql corp "SELECT * FROM helpdesk.transfers_in_flight")"
 '
@@ -126,6 +129,28 @@ test_expect_success 'bob points his agent at isp (submission and background)' '
 	    -e "s|^\(\tbg_url = \).*|\1\"$(fed_var isp CR_BG_URL)\"|" "$bob_conf" &&
 	fed_agent corp bob fetch >out &&
 	! test -s out
+'
+
+test_expect_success 'dave writes before corp.s background knows: the ARM waits there, bob fetches it with the key he left with' '
+	eml m5 dave@corp.example &&
+	fed_agent corp dave send --to bob@corp.example --in m5.eml >/dev/null &&
+	fed_in corp maildir_wait bob "^Message-ID: <m5@x.example>" 60 >/dev/null &&
+	test_grep "m5@x.example.*rcpt=bob@corp.example route=to-new-courier" "$(fed_log corp fg)" &&
+	arm_at corp m5 &&
+	fed_agent corp bob fetch >out && test_grep "^m5@x.example\$" out &&
+	test "$(store left-generation)" = 1 &&
+	readable m5 &&
+	test "$(fed_bg_sql corp "SELECT count(*) FROM agent_mailbox WHERE address = \$\$bob@corp.example\$\$ AND kind = \$\$arm\$\$")" = 0
+'
+
+test_expect_success 'corp.s background learns of the move: it answers 410 and bob forgets it' '
+	fed_bg_sql corp "ALTER SUBSCRIPTION tandem_bg ENABLE" &&
+	fed_wait_bg corp "SELECT status FROM accounts WHERE address = \$\$bob@corp.example\$\$" transferred &&
+	fed_agent corp bob fetch >out 2>err &&
+	! test -s out &&
+	test_grep "the courier this agent left holds nothing more for it" err &&
+	test -z "$(store left-bg)" &&
+	test_grep "mailbox client=bob@corp.example status=drained" "$(fed_log corp bg)"
 '
 
 test_expect_success 'after: alice writes to bob; isp delivers it itself, he reads it' '
@@ -153,7 +178,7 @@ test_expect_success 'what bob read before the move still opens with his old key'
 '
 
 test_expect_success 'split trust holds on the four elements' '
-	for m in m1 m3 m4; do
+	for m in m1 m3 m4 m5; do
 		key=$(fed_content_key corp bob $m@x.example) &&
 		test ${#key} = 64 &&
 		fed_split_trust isp "$(cat $m.secret)" "$key" &&
