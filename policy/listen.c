@@ -11,9 +11,11 @@
  *	the event loop, and then releases every held ARM whose account is
  *	already active: what arrived while nobody listened (start-up,
  *	downtime, a lost connection) is caught up. Each notification
- *	releases the held ARMs of its address (bgfed_release()), and
+ *	releases the held ARMs of its address (bgfed_release()),
  *	logs an agent certificate change not believed
- *	(store_agent_changes()).
+ *	(store_agent_changes()), and replaces the pin of an address a
+ *	transfer brought back when its certificate passes the checks
+ *	(store_transfer_repin(); the catch-up does it for every one).
  *
  *	LISTEN goes through db_run() (db.h) like every statement. When
  *	the connection is lost, it is retried every LISTEN_RETRY
@@ -97,7 +99,8 @@ listen_start(struct pd *pd, char *err)
 		tn_err(err, "cannot watch the LISTEN connection");
 		goto out;
 	}
-	if (bgfed_release(pd, NULL, err) == -1)
+	if (bgfed_release(pd, NULL, err) == -1 ||
+	    store_transfer_repin(pd, NULL, err) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -126,7 +129,8 @@ listen_read(evutil_socket_t fd, short what, void *arg)
 	while ((n = PQnotifies(pd->pd_listen)) != NULL) {
 		log_info("account address=%s status=notified", n->extra);
 		if (store_connect(pd, err) == -1 ||
-		    store_agent_changes(pd, n->extra, err) == -1)
+		    store_agent_changes(pd, n->extra, err) == -1 ||
+		    store_transfer_repin(pd, n->extra, err) == -1)
 			log_warn("account address=%s status=error "
 			    "reason=\"%s\"", n->extra, err);
 		if (bgfed_release(pd, n->extra, err) == -1)

@@ -153,8 +153,8 @@
  *	decrypt, with the other live generations, newest first (the old
  *	one, during a rekey's grace). It returns as cms_unwrap() does.
  *
- *	store_agent_is(), store_cert_sha256() and store_rekey(): see
- *	rekey.c.
+ *	store_agent_is(), store_cert_sha256(), store_rekey() and
+ *	store_transfer_repin(): see rekey.c.
  */
 #ifndef TANDEM_POLICYD_H
 #define TANDEM_POLICYD_H
@@ -277,6 +277,7 @@ int	store_unwrap(struct pd *, const struct pd_account *,
 int	store_agent_is(struct pd *, const struct pd_account *, X509 *, int,
 	    char *);
 int	store_cert_sha256(X509 *, char [STORE_SHALEN + 1], char *);
+int	store_transfer_repin(struct pd *, const char *, char *);
 enum pd_status store_rekey(struct pd *, X509 *, const char *,
 	    const unsigned char *, size_t, char *, size_t);
 enum pd_status store_arm(struct pd *, X509 *, const char *,

@@ -34,6 +34,16 @@
  *	agent_pin_offers, the same as tandem_cert_sha256() of its PEM
  *	text in the database, whatever the layout of that text.
  *
+ *	store_transfer_repin() replaces the pin of an address a transfer
+ *	brought back (sql/bg/013-transfer-pins.sql), for address or, when
+ *	NULL, for every one waiting: the certificate the transfer carried
+ *	must be an agent certificate for the address, verify to the
+ *	anchors, and be issued under another courier's CA key than this
+ *	one's (the foreground's own CA could issue any); then
+ *	tandem_transfer_repin() checks the rows again and moves the pin.
+ *	Each is logged (status=repinned, or status=repin-refused with the
+ *	reason); it returns -1 only when the candidates cannot be read.
+ *
  *	store_agent_is() says whether client is the agent of pa: its
  *	pinned certificate, or, with offered non-zero, a certificate the
  *	pinned one offered (agent_pin_offers, tandem_offer_valid(): made
@@ -240,4 +250,83 @@ out:
 	sk_X509_pop_free(certs, X509_free);
 	store_account_free(pa);
 	return st;
+}
+
+/*
+ * A transfer brought back an address whose pin is of the time it was
+ * served here (sql/bg/013): the certificate the transfer carried, if it
+ * is an agent's for the address, verified to the anchors and issued
+ * under another courier's CA key than this one's, replaces that pin.
+ */
+static void
+rk_repin_one(struct pd *pd, const char *address, const char *pem,
+    const char *sha)
+{
+	STACK_OF(X509) *certs = NULL;
+	X509 *leaf = NULL, *dup;
+	enum pki_fail fail;
+	char err[TN_ERRLEN], mine[PKI_KEYIDLEN + 1], theirs[PKI_KEYIDLEN + 1];
+	char said[48];
+	const char *vals[2] = { address, sha };
+	const char *why = NULL;
+	int i;
+
+	if ((certs = pki_parse_certs(pem, strlen(pem), err)) == NULL ||
+	    (leaf = sk_X509_shift(certs)) == NULL) {
+		why = "the certificate is unreadable";
+		goto out;
+	}
+	for (i = 0; i < sk_X509_num(pd->pd_id.ci_chain); i++)
+		if ((dup = X509_dup(sk_X509_value(pd->pd_id.ci_chain,
+		    i))) == NULL || !sk_X509_push(certs, dup)) {
+			X509_free(dup);
+			why = "out of memory";
+			goto out;
+		}
+	rk_courier(pd->pd_id.ci_cert, certs, mine);
+	rk_courier(leaf, certs, theirs);
+	if (pki_cert_kind(leaf) != PKI_KIND_AGENT)
+		why = "not an agent certificate";
+	else if (pki_verify_why(pd->pd_trust, leaf, certs, address, &fail,
+	    err) == -1)
+		why = err;
+	else if (theirs[0] == '\0' || strcmp(mine, theirs) == 0)
+		why = "issued under this courier's CA key, not the one it "
+		    "came from";
+	else if (db_one(pd->pd_db, "SELECT tandem_transfer_repin($1, $2)",
+	    2, vals, said, sizeof(said), err) != 1)
+		why = err;
+	else if (strcmp(said, "repinned") != 0 && strcmp(said, "pinned") != 0)
+		why = said;
+out:
+	if (why != NULL)
+		log_warn("account address=%s status=repin-refused sha256=%.16s "
+		    "reason=\"%s\"", address, sha, why);
+	else
+		log_info("account address=%s status=repinned by=transfer "
+		    "sha256=%.16s", address, sha);
+	X509_free(leaf);
+	sk_X509_pop_free(certs, X509_free);
+}
+
+int
+store_transfer_repin(struct pd *pd, const char *address, char *err)
+{
+	static const char sql[] = "SELECT a.address, a.agent_cert, "
+	    "tandem_cert_sha256(a.agent_cert) FROM agent_pins p JOIN accounts "
+	    "a USING (address) WHERE p.left_at IS NOT NULL AND a.status = "
+	    "'pending' AND a.transferred_from IS NOT NULL AND a.agent_cert "
+	    "IS NOT NULL AND ($1::text IS NULL OR a.address = lower($1)) AND "
+	    "tandem_cert_sha256(p.agent_cert) <> "
+	    "tandem_cert_sha256(a.agent_cert)";
+	PGresult *res = NULL;
+	int i;
+
+	if (db_exec(pd->pd_db, sql, 1, &address, NULL, &res, err) == -1)
+		return -1;
+	for (i = 0; i < PQntuples(res); i++)
+		rk_repin_one(pd, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+		    PQgetvalue(res, i, 2));
+	PQclear(res);
+	return 0;
 }

@@ -124,4 +124,68 @@ test_expect_success 'once it is fetched, the background answers 410: nothing is 
 	pd_status 403 erin GET /v1/mailbox
 '
 
+# pd_wait_log TEXT: the daemon logged TEXT, within 20 s
+pd_wait_log() {
+	_n=0
+	while ! grep -q "$1" "$TRASH/policyd.log" && [ $_n -lt 100 ]; do
+		sleep 0.2
+		_n=$((_n + 1))
+	done
+	grep -q "$1" "$TRASH/policyd.log"
+}
+
+# back FILE ADDRESS: the foreground brings ADDRESS back by a transfer
+# from b.example with the certificate (and chain) in FILE
+back() {
+	{
+		printf "UPDATE accounts SET status = \$x\$pending\$x\$, transferred_from = \$x\$b.example\$x\$, agent_cert = \$x\$" &&
+		cat "$1" &&
+		printf "\$x\$ WHERE address = \$\$%s\$\$;\n" "$2"
+	} >back.sql &&
+	pg_psql fg fg -f back.sql >/dev/null
+}
+
+test_expect_success 'dan comes back with a certificate of this courier.s CA: his old pin stays, logged' '
+	mv "$PD_CA/accounts/dan@mail.example" "$PD_CA/dan2.keep" &&
+	issue "$PD_CA" dan5 dan@mail.example &&
+	back dan5.pem dan@mail.example &&
+	pd_wait_log "account address=dan@mail.example status=repin-refused" &&
+	test_grep "status=repin-refused .*reason=\"issued under this courier.s CA key, not the one it came from\"" "$TRASH/policyd.log" &&
+	pinned_is dan@mail.example dan2.crt &&
+	pd_status 403 dan5 GET /v1/mailbox
+'
+
+test_expect_success 'dan comes back from b with b.s certificate: the pin the transfer brings replaces the old one' '
+	mv "$TRASH/pki/b/accounts/dan@mail.example" "$TRASH/pki/b/dan3.keep" &&
+	issue "$TRASH/pki/b" dan6 dan@mail.example &&
+	back dan6.pem dan@mail.example &&
+	pd_wait_log "account address=dan@mail.example status=repinned by=transfer" &&
+	pinned_is dan@mail.example dan6.pem &&
+	test "$(bg "SELECT by_transfer, left_at IS NULL FROM agent_pins WHERE address = \$\$dan@mail.example\$\$")" = "t|t" &&
+	pd_status 200 dan6 GET /v1/mailbox &&
+	pd_status 403 dan2 GET /v1/mailbox
+'
+
+test_expect_success 'an address that never left: a transfer row written for it moves no pin' '
+	issue "$PD_CA" fay fay@mail.example &&
+	d=$PD_CA/accounts/fay@mail.example &&
+	tandemctl account add --db "$PD_FG" --address fay@mail.example \
+	    --status active --courier-key "$d/courier.key" \
+	    --courier-cert "$d/courier.crt" --agent-cert fay.crt \
+	    --keybox-key "$TRASH/pki/keybox.key" >/dev/null &&
+	pg_wait_for bg bg "SELECT count(*) FROM agent_pins WHERE address = \$\$fay@mail.example\$\$" 1 &&
+	issue "$TRASH/pki/b" fayb fay@mail.example &&
+	back fayb.pem fay@mail.example &&
+	pg_wait_for bg bg "SELECT status FROM accounts WHERE address = \$\$fay@mail.example\$\$" pending &&
+	pinned_is fay@mail.example fay.crt &&
+	pd_status 403 fayb GET /v1/mailbox &&
+	test_grep_not "address=fay@mail.example status=repin" "$TRASH/policyd.log"
+'
+
+test_expect_success 'a transfer cancelled here closes the account: the pin it made goes, no other' '
+	fg "UPDATE accounts SET status = \$\$closed\$\$ WHERE address IN (\$\$dan@mail.example\$\$, \$\$fay@mail.example\$\$)" &&
+	pg_wait_for bg bg "SELECT string_agg(status, \$\$,\$\$) FROM accounts WHERE address IN (\$\$dan@mail.example\$\$, \$\$fay@mail.example\$\$)" "closed,closed" &&
+	test "$(bg "SELECT address FROM agent_pins WHERE address IN (\$\$dan@mail.example\$\$, \$\$fay@mail.example\$\$)")" = fay@mail.example
+'
+
 test_done
