@@ -335,6 +335,38 @@ out:
 }
 
 /*
+ * The next key for gen (agent_next_key(): made once, reused), asked of
+ * the courier by exchange-keys with its CSR: to mailbox, wrapped to fg,
+ * for a transfer's new courier; else to the agent's own courier.
+ */
+static int
+rekey_ask(struct agent_session *as, const char *gen, const char *mailbox,
+    STACK_OF(X509) *fg, char *err)
+{
+	struct proto_msg *ek = NULL;
+	char *csr = NULL;
+	int rc = EX_SOFTWARE;
+
+	if (agent_next_key(as->as_st, as->as_address, gen, as->as_pass, &csr,
+	    err) == -1)
+		goto out;
+	if ((ek = proto_msg_new(PROTO_EXCHANGE_KEYS)) == NULL) {
+		tn_err(err, "out of memory");
+		goto out;
+	}
+	if (proto_attach(ek, "agent-csr", csr, strlen(csr), err) == -1)
+		goto out;
+	rc = mailbox != NULL ? agent_mail_to(as->as_net, &as->as_id,
+	    as->as_address, mailbox, fg, ek, gen, err) :
+	    agent_mail_courier(as->as_net, as->as_st, &as->as_id,
+	    as->as_address, as->as_rcpts, ek, gen, err);
+out:
+	proto_msg_free(ek);
+	free(csr);
+	return rc;
+}
+
+/*
  * A notice naming another courier (doc/flows.md 9 step 7): signed by
  * this agent's courier (fetch checked it), for its address and the
  * generation after its own (rekey_notice() checked them), with the new
@@ -351,16 +383,12 @@ rekey_transfer(struct agent_session *as, const struct proto_msg *pm,
 	const char *gen = proto_get(pm, "Generation");
 	const struct proto_part *chain = proto_part(pm, "ca-chain");
 	STACK_OF(X509) *fg = NULL;
-	struct proto_msg *ek = NULL;
-	char *csr = NULL;
 	int rc;
 
 	if ((rc = rekey_new_fg(as, pm, &fg, err)) != 0)
 		return rc;
 	rc = EX_SOFTWARE;
-	if (agent_next_key(as->as_st, as->as_address, gen, as->as_pass, &csr,
-	    err) == -1 ||
-	    store_put(as->as_st, "transfer-courier", courier, err) == -1 ||
+	if (store_put(as->as_st, "transfer-courier", courier, err) == -1 ||
 	    store_put(as->as_st, "transfer-fg", mailbox, err) == -1 ||
 	    store_put(as->as_st, "transfer-bg", proto_get(pm,
 	    "Background-Url"), err) == -1 ||
@@ -369,20 +397,9 @@ rekey_transfer(struct agent_session *as, const struct proto_msg *pm,
 	    (proto_get(pm, "Deadline") != NULL && store_put(as->as_st,
 	    "transfer-deadline", proto_get(pm, "Deadline"), err) == -1))
 		goto out;
-	if ((ek = proto_msg_new(PROTO_EXCHANGE_KEYS)) == NULL) {
-		tn_err(err, "out of memory");
-		goto out;
-	}
-	if (proto_attach(ek, "agent-csr", csr, strlen(csr), err) == -1)
-		goto out;
-	if ((rc = agent_mail_to(as->as_net, &as->as_id, as->as_address,
-	    mailbox, fg, ek, gen, err)) != 0)
-		goto out;
-	printf("transfer: asked %s for generation %s\n", courier, gen);
-	rc = 0;
+	if ((rc = rekey_ask(as, gen, mailbox, fg, err)) == 0)
+		printf("transfer: asked %s for generation %s\n", courier, gen);
 out:
-	proto_msg_free(ek);
-	free(csr);
 	sk_X509_pop_free(fg, X509_free);
 	return rc;
 }
@@ -391,9 +408,8 @@ int
 rekey_notice(struct agent_session *as, const struct proto_msg *pm,
     char *err)
 {
-	struct proto_msg *ek = NULL;
 	unsigned long have, want;
-	char gen[24], *csr = NULL;
+	char gen[24];
 	int rc, done;
 
 	if ((rc = rekey_common(as, pm, &have, &want, &done, err)) != 0 ||
@@ -407,24 +423,8 @@ rekey_notice(struct agent_session *as, const struct proto_msg *pm,
 	if (proto_get(pm, "Courier") != NULL)
 		return rekey_transfer(as, pm, err);
 	snprintf(gen, sizeof(gen), "%lu", want);
-	rc = EX_SOFTWARE;
-	if (agent_next_key(as->as_st, as->as_address, gen, as->as_pass, &csr,
-	    err) == -1)
-		goto out;
-	if ((ek = proto_msg_new(PROTO_EXCHANGE_KEYS)) == NULL) {
-		tn_err(err, "out of memory");
-		goto out;
-	}
-	if (proto_attach(ek, "agent-csr", csr, strlen(csr), err) == -1)
-		goto out;
-	if ((rc = agent_mail_courier(as->as_net, as->as_st, &as->as_id,
-	    as->as_address, as->as_rcpts, ek, gen, err)) != 0)
-		goto out;
-	printf("rekey: asked for generation %s\n", gen);
-	rc = 0;
-out:
-	proto_msg_free(ek);
-	free(csr);
+	if ((rc = rekey_ask(as, gen, NULL, NULL, err)) == 0)
+		printf("rekey: asked for generation %s\n", gen);
 	return rc;
 }
 
