@@ -368,9 +368,15 @@ test_expect_success 'after the grace, it is refused' '
 
 test_expect_success 'by policy: an account older than hygiene.rekey_after gets a rekey, a few a pass' '
 	courier_milter_stop &&
-	sed -i "s/^hygiene {/hygiene {\n\trekey_after = 1s\n\trekey_batch = 1\n\tpurge_interval = 1s/" "$CR_FG_CONF" &&
+	sed -i "s/^hygiene {/hygiene {\n\trekey_after = 1s\n\trekey_batch = 1\n\tpurge_interval = 4s/" "$CR_FG_CONF" &&
 	sed -i "0,/purge_interval = 1h/{/purge_interval = 1h/d}" "$CR_FG_CONF" &&
+	: alice.s open rekey cancelled: two are due, alice and bob, one a \
+	    pass, the older keys first &&
+	courier_fg_sql "UPDATE rekeys SET state = '"'"'cancelled'"'"' WHERE address = '"'"'alice@a.example'"'"' AND state NOT IN ('"'"'complete'"'"', '"'"'cancelled'"'"')" &&
 	courier_milter_start &&
+	pg_wait_for fg fg "SELECT count(*) > 0 FROM rekeys WHERE requested_by = \$\$policy\$\$" t 30 &&
+	test "$(courier_fg_sql "SELECT string_agg(address, '"'"','"'"') FROM rekeys WHERE requested_by = '"'"'policy'"'"'")" = bob@a.example &&
+	pg_wait_for fg fg "SELECT string_agg(address, \$\$,\$\$ ORDER BY id) FROM rekeys WHERE requested_by = \$\$policy\$\$" bob@a.example,alice@a.example 30 &&
 	pg_wait_for fg fg "SELECT requested_by || state FROM rekeys WHERE address = \$\$bob@a.example\$\$" policynoticed 30 &&
 	courier_fg_sql "SELECT count(*) FROM rekeys WHERE address = '"'"'alice@a.example'"'"' AND state NOT IN ('"'"'complete'"'"', '"'"'cancelled'"'"')" >out &&
 	echo 1 >expect && test_cmp expect out &&

@@ -263,6 +263,15 @@ test_expect_success 'an expired offer neither authenticates nor moves the pin' '
 	pd_status 200 bob2 GET /v1/mailbox
 '
 
+test_expect_success_here 'the hygiene pass (here at start) deletes the expired offer' '
+	n=$(bg "SELECT count(*) FROM agent_pin_offers WHERE expires_at <= now()") &&
+	test "$n" -ge 1 &&
+	test "$(bg "SELECT count(*) FROM agent_pin_offers")" = "$n" &&
+	pd_stop && pd_start &&
+	pg_wait_for bg bg "SELECT count(*) FROM agent_pin_offers" 0 &&
+	test_grep "hygiene agent_pin_offers expired=$n\$" policyd.log
+'
+
 # arm_to NAME COURIER-END-OF WANT: an ARM alice -> bob signed by
 # alice2, wrapped to the courier-end certificate kept as COURIER-END-OF
 arm_to() {
