@@ -280,15 +280,17 @@ tr_cancel(int argc, char **argv)
 	PQclear(res);
 	if ((res = ctl_sql(conn, "UPDATE transfers SET state = 'cancelled', "
 	    "completed_at = now() WHERE address = lower($1) AND state NOT IN "
-	    "('complete', 'cancelled') RETURNING direction, made_account", 1,
-	    p)) == NULL)
+	    "('complete', 'cancelled') RETURNING direction, made_account, id",
+	    1, p)) == NULL)
 		goto end;
 	if (strcmp(PQgetvalue(res, 0, 0), "outgoing") == 0) {
+		const char *q[1] = { PQgetvalue(res, 0, 2) };
 		PGresult *r2;
 
-		/* A notice not fetched yet is withdrawn. */
-		if ((r2 = ctl_sql(conn, "DELETE FROM bg_relay WHERE address = "
-		    "lower($1) AND kind = 'notice-to-rekey'", 1, p)) == NULL)
+		/* The transfer's notice, if not fetched yet, is withdrawn. */
+		if ((r2 = ctl_sql(conn, "DELETE FROM bg_relay b USING "
+		    "transfers t WHERE t.id = $1 AND b.address = t.address AND "
+		    "b.message_id = t.notice_id", 1, q)) == NULL)
 			goto end;
 		PQclear(r2);
 	}

@@ -546,11 +546,11 @@ transfer_config(struct msg *mc, struct fed *fd, const struct intro *peer,
 		goto out;
 	}
 	{
-		const char *q[1] = { PQgetvalue(r, 0, 0) };
+		const char *q[2] = { PQgetvalue(r, 0, 0), id };
 
 		if (db_run(fd->fd_db, "UPDATE transfers SET state = "
-		    "'rekeying', last_error = NULL WHERE id = $1", 1, q,
-		    err) == -1) {
+		    "'rekeying', last_error = NULL, notice_id = $2 WHERE id = "
+		    "$1", 2, q, err) == -1) {
 			transfer_temp(mc, pm, err);
 			goto out;
 		}
@@ -595,9 +595,9 @@ transfer_done(struct msg *mc, struct fed *fd, const struct intro *peer,
 		    db_run(fd->fd_db, "UPDATE transfers SET state = 'complete', "
 		    "completed_at = now(), last_error = NULL WHERE id = $1", 1,
 		    t, err) == -1 ||
-		    db_run(fd->fd_db, "DELETE FROM bg_relay WHERE address = "
-		    "lower($1) AND kind = 'notice-to-rekey'", 1, p,
-		    err) == -1 ||
+		    db_run(fd->fd_db, "DELETE FROM bg_relay b USING transfers "
+		    "t WHERE t.id = $1 AND b.address = t.address AND "
+		    "b.message_id = t.notice_id", 1, t, err) == -1 ||
 		    fed_release(fd, address, &n, err) == -1) {
 			transfer_temp(mc, pm, err);
 			goto out;

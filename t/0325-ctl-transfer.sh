@@ -135,18 +135,19 @@ test_expect_success 'refused: cancelling what is not open; a new transfer after 
 	test_grep "^transfer bob@example.net outgoing to isp.example started\$" out
 '
 
-test_expect_success 'cancel at the old courier once the notice went: only with --force, the notice withdrawn' '
-	q "UPDATE transfers SET state = \$\$rekeying\$\$ WHERE address = \$\$bob@example.net\$\$ AND state = \$\$started\$\$" &&
+test_expect_success 'cancel at the old courier once the notice went: only with --force, its notice withdrawn, not a rekey.s' '
+	q "UPDATE transfers SET state = \$\$rekeying\$\$, notice_id = \$\$n1\$\$ WHERE address = \$\$bob@example.net\$\$ AND state = \$\$started\$\$" &&
 	q "INSERT INTO bg_relay (address, kind, message_id, body) VALUES (\$\$bob@example.net\$\$, \$\$notice-to-rekey\$\$, \$\$n1\$\$, \$\$\\\\x00\$\$)" &&
+	q "INSERT INTO bg_relay (address, kind, message_id, body) VALUES (\$\$bob@example.net\$\$, \$\$notice-to-rekey\$\$, \$\$n0\$\$, \$\$\\\\x00\$\$)" &&
 	test_expect_code 65 tandemctl transfer cancel --db "$FG" \
 		bob@example.net 2>err &&
 	test_grep "^tandemctl: bob@example.net: the notice naming isp.example went to the agent already; cancel the transfer at isp.example too, then here with --force" err &&
 	test "$(q "SELECT state || count(*) OVER () FROM transfers WHERE address = \$\$bob@example.net\$\$ AND state = \$\$rekeying\$\$")" = rekeying1 &&
-	test "$(q "SELECT count(*) FROM bg_relay")" = 1 &&
+	test "$(q "SELECT count(*) FROM bg_relay")" = 2 &&
 	tandemctl transfer cancel --db "$FG" bob@example.net --force >out &&
 	echo "transfer bob@example.net cancelled" >expect &&
 	test_cmp expect out &&
-	test "$(q "SELECT count(*) FROM bg_relay")" = 0 &&
+	test "$(q "SELECT string_agg(message_id, \$\$,\$\$) FROM bg_relay")" = n0 &&
 	test "$(q "SELECT status FROM accounts WHERE address = \$\$bob@example.net\$\$")" = active
 '
 

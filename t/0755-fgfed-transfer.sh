@@ -248,6 +248,10 @@ test_expect_success 'while bob moves, content for him that b cannot open waits: 
 	test "$(sql b "SELECT state FROM transfers WHERE address = '"'bob@b.example'"' AND state <> '"'cancelled'"'")" = rekeying
 '
 
+test_expect_success 'meanwhile b relays another notice to bob (a rekey.s, not the transfer.s)' '
+	sql b "INSERT INTO bg_relay (address, kind, message_id, body) VALUES ('"'bob@b.example'"', '"'notice-to-rekey'"', '"'other-notice@b.example'"', '"'\\x00'"')"
+'
+
 test_expect_success 'a refuses exchange-keys signed with another key than the transferred one' '
 	cat b/accounts/dave@b.example/agent.crt b/chain.pem >dave.pem &&
 	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
@@ -294,12 +298,13 @@ test_expect_success 'after, a delivers mail from alice to bob itself, to his new
 	opened m3 bob2.crt bob2.key
 '
 
-test_expect_success 'b marks bob transferred to a (524-526); its notice is withdrawn' '
+test_expect_success 'b marks bob transferred to a (524-526); its notice is withdrawn, not another' '
 	wait_log b.log "transfer=bob@b.example to=a.example status=transferred released=0" &&
 	echo "transferred|a.example" >want &&
 	sql b "SELECT status, redirect_to FROM accounts WHERE address = '"'bob@b.example'"'" >got &&
 	test_cmp want got &&
-	test "$(sql b "SELECT count(*) FROM bg_relay WHERE address = '"'bob@b.example'"'")" = 0 &&
+	test "$(sql b "SELECT string_agg(message_id, '"','"') FROM bg_relay WHERE address = '"'bob@b.example'"'")" = other-notice@b.example &&
+	sql b "DELETE FROM bg_relay WHERE message_id = '"'other-notice@b.example'"'" &&
 	test "$(sql b "SELECT state FROM transfers WHERE address = '"'bob@b.example'"' ORDER BY id DESC LIMIT 1")" = complete
 '
 
