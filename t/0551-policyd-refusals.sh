@@ -127,6 +127,14 @@ test_expect_success 'nothing was stored by any of that' '
 	snapshot >after && test_cmp before after
 '
 
+test_expect_success 'tandemctl status counts the refusals and says the last one' '
+	n=$(pd_bg_count refusals "at > now() - interval \$\$1 day\$\$") &&
+	test "$n" -gt 5 &&
+	last=$(pg_psql bg bg -c "SELECT reply FROM refusals ORDER BY at DESC, id DESC LIMIT 1") &&
+	tandemctl status --conf "$PD_CONF" >out &&
+	test_grep "^refusals last_24h=$n last_at=[-0-9T:]*Z last=\"$last\"\$" out
+'
+
 test_expect_success 'the daemon still serves, then a replay of the good ARM is 200' '
 	pd_status 201 alice POST /v1/arm good.p7m &&
 	pd_status 200 alice POST /v1/arm good.p7m &&

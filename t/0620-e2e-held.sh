@@ -54,6 +54,22 @@ test_expect_success 'a second message to dave does not invite him twice' '
 	test "$(cr_maildir_match dave "^Tandem-Kind: invitation" | wc -l)" = 1
 '
 
+test_expect_success 'tandemctl status on each element says what it holds and owes' '
+	tandemctl status --conf "$CR_FG_CONF" >fg.out &&
+	test_grep "^accounts active=2\$" fg.out &&
+	test_grep "^invitations pending=1\$" fg.out &&
+	test_grep "^held messages=2\$" fg.out &&
+	test_grep "^outbox waiting=[0-9]* oldest_seconds=[0-9]*\$" fg.out &&
+	test_grep "^replication slot=[a-z_0-9]* active=yes lag_bytes=[0-9]*\$" fg.out &&
+	test_grep "^refusals last_24h=0\$" fg.out &&
+	tandemctl status --conf "$CR_BG_CONF" >bg.out &&
+	test_grep "^accounts active=2\$" bg.out &&
+	test_grep "^held arms=2\$" bg.out &&
+	test_grep "^outbox waiting=0 oldest_seconds=0\$" bg.out &&
+	test_grep "^replication subscription=tandem_bg heartbeat_age_seconds=[0-9]*\$" bg.out &&
+	test_grep_not "^held messages" bg.out && test_grep_not "^held arms" fg.out
+'
+
 test_expect_success_here 'dave registers from the invitation' '
 	agent_conf dave &&
 	agent_register dave
@@ -81,6 +97,10 @@ test_expect_success 'dave reads both, exactly as alice wrote them' '
 '
 
 test_expect_success 'nothing is held any more, nothing is left in the queue' '
+	tandemctl status --conf "$CR_FG_CONF" >fg.out &&
+	test_grep "^held messages=0\$" fg.out &&
+	tandemctl status --conf "$CR_BG_CONF" >bg.out &&
+	test_grep "^held arms=0\$" bg.out &&
 	test "$(courier_fg_sql "SELECT count(*) FROM held_messages WHERE released_at IS NULL")" = 0 &&
 	test "$(courier_bg_sql "SELECT count(*) FROM held_arms WHERE released_at IS NULL")" = 0 &&
 	test "$(courier_fg_sql "SELECT count(*) FROM outbox WHERE sent_at IS NULL")" = 0 &&
