@@ -10,6 +10,7 @@ t_unit_util_test_SOURCES = t/unit/util-test.c t/unit/tap.h
 t_unit_util_test_LDADD = $(UNIT_LIBS)
 
 TESTS += t/unit/util-test
+TESTS += t/0365-install-units.sh
 
 SH_LOG_COMPILER = $(SHELL)
 EXTRA_DIST += t/lsan.supp t/test-lib.sh t/lib-pg.sh t/lib-postfix.sh
