@@ -217,7 +217,7 @@ test_expect_success_here 'tandem-milter -n takes the milter sample, with its pat
 '
 
 test_expect_success 'tandem-milter -n does not reach the database: the sample'"'"'s conninfo names none here, and the check passes' '
-	test_grep "^	conninfo = \"dbname=tandem_fg\"" milter.conf &&
+	test_grep "^	conninfo = \"host=localhost dbname=tandem user=tandem_fg password=CHANGE-ME\"" milter.conf &&
 	tandem-milter -c milter.conf -n >out 2>&1 && test_grep "configuration OK" out
 '
 
