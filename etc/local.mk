@@ -40,3 +40,4 @@ etc/systemd/tandem-policyd.service: $(srcdir)/etc/tandem-policyd.service.in Make
 	$(ETC_GEN) $(srcdir)/etc/tandem-policyd.service.in >$@-t && mv $@-t $@
 etc/tmpfiles.d/tandem-milter.conf: $(srcdir)/etc/tandem-milter.tmpfiles.in Makefile
 	$(ETC_GEN) $(srcdir)/etc/tandem-milter.tmpfiles.in >$@-t && mv $@-t $@
+EXTRA_DIST += doc/install.md
