@@ -50,6 +50,7 @@ DB_SCENARIOS = \
 	t/0340-db-hostile-decode.sh \
 	t/0350-db-ux-schema-check.sh \
 	t/0355-db-ux-helpdesk.sh \
+	t/0357-helpdesk-recipes.sh \
 	t/0360-ctl-ux-man-paths.sh
 TESTS += $(DB_SCENARIOS)
 EXTRA_DIST += $(DB_SCENARIOS)
