@@ -267,15 +267,17 @@ BG_SECRET="account_keys bg_relay held_arms agent_mailbox bg_outbox invitation_to
 hd_denied() {
 	_hd_el=$1
 	shift
-	pg_psql $_hd_el $_hd_el -c "SELECT t FROM unnest(string_to_array('$*', ' ')) t
-	    WHERE to_regclass('public.' || t) IS NULL" >missing &&
-	{ test ! -s missing || { echo "$_hd_el: no table $(cat missing)"; return 1; }; } &&
+	pg_psql "$_hd_el" "$_hd_el" -c "SELECT t FROM unnest(string_to_array('$*', ' ')) t
+	    WHERE to_regclass('public.' || t) IS NULL" >missing || return 1
+	[ ! -s missing ] || { echo "$_hd_el: no table $(cat missing)"; return 1; }
 	for _hd_t; do
 		echo "SELECT * FROM public.$_hd_t LIMIT 1;"
-	done >denied.sql &&
+	done >denied.sql || return 1
+	# Its status says nothing here: each statement is to fail.
 	psql -X -q -At -v ON_ERROR_STOP=0 -f denied.sql \
-	    -d "$(pg_conninfo $_hd_el $_hd_el tandem_helpdesk)" >denied.out 2>denied.err
-	test ! -s denied.out &&
+	    -d "$(pg_conninfo "$_hd_el" "$_hd_el" tandem_helpdesk)" \
+	    >denied.out 2>denied.err
+	[ ! -s denied.out ] &&
 	is $# "$(grep -c "ERROR: *permission denied for" denied.err)" ||
 	    { cat denied.out denied.err; return 1; }
 }
