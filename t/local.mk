@@ -53,8 +53,8 @@ TESTS += t/0875-fed-hostile-identity.sh
 EXTRA_DIST += t/0875-fed-hostile-identity.sh
 TESTS += t/0880-fed-hostile-origin.sh
 EXTRA_DIST += t/0880-fed-hostile-origin.sh
-TESTS += t/0885-fed-transfer.sh
-EXTRA_DIST += t/0885-fed-transfer.sh
+TESTS += t/0885-fed-transfer-rekey.sh
+EXTRA_DIST += t/0885-fed-transfer-rekey.sh
 
 # The federation engine (lib/fed.c) on real databases, both elements:
 # fed-test needs them, so t/0330-fed-engine.sh makes them and runs it.

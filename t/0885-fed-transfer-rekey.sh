@@ -1,4 +1,4 @@
-test_description='federation: a registration transfer (figure 5) from private corp to public isp, with mail before, during and after'
+test_description='federation: a registration transfer (figure 5) from private corp to public isp, then a rekey (figure 4) at isp, with mail before, during and after each'
 . "$TANDEM_SRC/t/test-lib.sh"
 
 # bob@corp.example moves from corp (private, under isp) to isp, whose
@@ -195,12 +195,41 @@ test_expect_success 'after: dave writes from corp; corp sends both halves on to 
 	readable m4
 '
 
-test_expect_success 'what bob read before the move still opens with his old key' '
-	readable m1 && readable m2
+test_expect_success 'then a rekey (figure 4) at isp: the notice reaches bob through isp.s background' '
+	tandemctl account rekey --db "$(fed_var isp CR_FG_DB)" --reason yearly \
+	    bob@corp.example >out &&
+	echo "account bob@corp.example rekey to generation 3 requested" >want &&
+	test_cmp want out &&
+	fed_wait_bg isp "SELECT count(*) FROM agent_mailbox WHERE address = \$\$bob@corp.example\$\$ AND kind = \$\$notice-to-rekey\$\$ AND fetched_at IS NULL" 1 &&
+	fed_agent corp bob fetch >out 2>err &&
+	test_grep "^rekey: asked for generation 3\$" out &&
+	test "$(store generation)" = 2
+'
+
+test_expect_success 'during it, alice writes to his generation 2; he installs generation 3, both read' '
+	eml m6 alice@isp.example &&
+	fed_agent isp alice send --to bob@corp.example --in m6.eml >/dev/null &&
+	fed_in corp maildir_wait bob "^Message-ID: <m6@x.example>" 60 >/dev/null &&
+	arm_at isp m6 &&
+	fed_wait_bg isp "SELECT count(*) FROM agent_mailbox WHERE address = \$\$bob@corp.example\$\$ AND kind = \$\$exchange-keys\$\$ AND fetched_at IS NULL" 1 &&
+	fed_agent corp bob fetch >out 2>err &&
+	test_grep "^rekey: now at generation 3\$" out &&
+	test_grep "^m6@x.example\$" out &&
+	fed_wait_fg isp "SELECT generation || state FROM rekeys WHERE address = \$\$bob@corp.example\$\$ ORDER BY id DESC LIMIT 1" 3complete &&
+	eml m7 dave@corp.example &&
+	fed_agent corp dave send --to bob@corp.example --in m7.eml >/dev/null &&
+	fed_in corp maildir_wait bob "^Message-ID: <m7@x.example>" 60 >/dev/null &&
+	arm_at isp m7 &&
+	fed_agent corp bob fetch >out && test_grep "^m7@x.example\$" out &&
+	readable m6 && readable m7
+'
+
+test_expect_success 'what bob read before the move and the rekey still opens with his old keys' '
+	readable m1 && readable m2 && readable m3
 '
 
 test_expect_success 'split trust holds on the four elements' '
-	for m in m1 m3 m4 m5; do
+	for m in m1 m3 m4 m5 m6 m7; do
 		key=$(fed_content_key corp bob $m@x.example) &&
 		test ${#key} = 64 &&
 		fed_split_trust isp "$(cat $m.secret)" "$key" &&
