@@ -107,6 +107,15 @@ test_expect_success 'nothing is held any more, nothing is left in the queue' '
 	postfix_wait_queue_empty fg 30
 '
 
+test_expect_success 'one log line per message per element, found by its Message-ID' '
+	grep "status=accepted msgid=plans@a.example " "$TRASH/fg/milter.log" >fg.line &&
+	test "$(wc -l <fg.line)" = 1 &&
+	test_grep "^tandem-milter: [0-9A-F][0-9A-F]* from=alice@a.example status=accepted msgid=plans@a.example rcpt=bob@a.example route=deliver-local rcpt=dave@a.example route=hold-and-invite rewrapped=1\$" fg.line &&
+	grep "arm msgid=plans@a.example sender=" "$TRASH/bg/policyd.log" >bg.line &&
+	test "$(wc -l <bg.line)" = 1 &&
+	test_grep "^tandem-policyd: arm msgid=plans@a.example sender=alice@a.example status=stored delivered=1 held=1\$" bg.line
+'
+
 test_expect_success 'each message reached dave exactly once' '
 	test "$(cr_maildir_match dave "^Message-ID: <plans@a.example>" | wc -l)" = 1 &&
 	test "$(cr_maildir_match dave "^Message-ID: <again@a.example>" | wc -l)" = 1 &&
