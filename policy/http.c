@@ -109,21 +109,21 @@ out:
 	return ok;
 }
 
-static int
-http_ssl_ctx(struct pd *pd, char *err)
+SSL_CTX *
+http_tls_ctx(struct pd *pd, const struct cms_id *id, const struct conf *cf,
+    char *err)
 {
 	SSL_CTX *ctx;
 
-	if ((ctx = pki_tls_ctx(1, pd->pd_id.ci_cert, pd->pd_id.ci_key,
-	    pd->pd_id.ci_chain, pd->pd_cf->cf_cert, err)) == NULL)
-		return -1;
-	pd->pd_ssl = ctx;
+	if ((ctx = pki_tls_ctx(1, id->ci_cert, id->ci_key, id->ci_chain,
+	    cf->cf_cert, err)) == NULL)
+		return NULL;
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
 	    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
 	SSL_CTX_set_cert_verify_callback(ctx, http_verify_cb, pd);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
-	return 0;
+	return ctx;
 }
 
 static struct bufferevent *
@@ -443,7 +443,7 @@ http_setup(struct pd *pd, char *err)
 {
 	const struct conf *cf = pd->pd_cf;
 
-	if (http_ssl_ctx(pd, err) == -1)
+	if ((pd->pd_ssl = http_tls_ctx(pd, &pd->pd_id, cf, err)) == NULL)
 		return -1;
 	if ((pd->pd_http = evhttp_new(pd->pd_base)) == NULL) {
 		tn_err(err, "out of memory");

@@ -16,7 +16,8 @@
  *	hygiene.purge_interval the hygiene pass (store_purge(), then the
  *	release of whatever an account's activation left held, then the
  *	forwarding of held ARMs whose recipient now routes to another
- *	courier, bgfed_release()). SIGTERM and SIGINT stop the loop; it
+ *	courier, bgfed_release()). SIGHUP reloads the configuration and
+ *	what it names (pd_reload()). SIGTERM and SIGINT stop the loop; it
  *	logs "stopped" and exits 0.
  *
  *	See tandem-policyd(8).
@@ -111,6 +112,105 @@ pd_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(pd->pd_base);
 }
 
+/* What pd_load() (and conf_load()) gave pd. */
+static void
+pd_free_loaded(struct pd *pd)
+{
+	free(pd->pd_self_pem);
+	keybox_free(pd->pd_keybox);
+	sk_X509_pop_free(pd->pd_id.ci_chain, X509_free);
+	EVP_PKEY_free(pd->pd_id.ci_key);
+	X509_free(pd->pd_id.ci_cert);
+	pki_trust_free(pd->pd_trust);
+	conf_free(pd->pd_cf);
+	pd->pd_self_pem = NULL;
+	pd->pd_keybox = NULL;
+	memset(&pd->pd_id, 0, sizeof(pd->pd_id));
+	pd->pd_trust = NULL;
+	pd->pd_cf = NULL;
+}
+
+/* Exchange what pd_load() gave a and b. */
+static void
+pd_swap(struct pd *a, struct pd *b)
+{
+	struct pd t;
+
+	t.pd_cf = a->pd_cf;
+	t.pd_trust = a->pd_trust;
+	t.pd_id = a->pd_id;
+	t.pd_keybox = a->pd_keybox;
+	t.pd_self_pem = a->pd_self_pem;
+	a->pd_cf = b->pd_cf;
+	a->pd_trust = b->pd_trust;
+	a->pd_id = b->pd_id;
+	a->pd_keybox = b->pd_keybox;
+	a->pd_self_pem = b->pd_self_pem;
+	b->pd_cf = t.pd_cf;
+	b->pd_trust = t.pd_trust;
+	b->pd_id = t.pd_id;
+	b->pd_keybox = t.pd_keybox;
+	b->pd_self_pem = t.pd_self_pem;
+}
+
+/*
+ * SIGHUP: the configuration and everything it names are read again
+ * (pd_load()) and the TLS contexts made from them, all into the side;
+ * only when all of it loaded is it swapped in, else it is logged and
+ * the daemon goes on as it was. A connection under way keeps the
+ * context it started with (its SSL holds a reference), so no request
+ * in progress is touched. The listening address and the user are
+ * those of the start (a change is said: restart to take it); a new
+ * conninfo reconnects both database connections.
+ */
+static void
+pd_reload(evutil_socket_t sig, short what, void *arg)
+{
+	struct pd *pd = arg, nw;
+	struct conf *old;
+	SSL_CTX *ssl = NULL, *client = NULL;
+	char err[TN_ERRLEN];
+	int reconnect;
+
+	(void)sig;
+	(void)what;
+	memset(&nw, 0, sizeof(nw));
+	if (conf_load(pd->pd_conf_path, &nw.pd_cf, err) == -1 ||
+	    pd_load(&nw, err) == -1 ||
+	    (ssl = http_tls_ctx(pd, &nw.pd_id, nw.pd_cf, err)) == NULL ||
+	    (client = send_tls_ctx(pd, &nw.pd_id, nw.pd_cf, err)) == NULL) {
+		log_warn("reload status=refused reason=\"%s\"; going on as "
+		    "before", err);
+		SSL_CTX_free(ssl);
+		pd_free_loaded(&nw);
+		return;
+	}
+	old = pd->pd_cf;
+	if (strcmp(old->cf_listen_host, nw.pd_cf->cf_listen_host) != 0 ||
+	    old->cf_listen_port != nw.pd_cf->cf_listen_port)
+		log_warn("reload listen=%s:%d reason=\"the listening address "
+		    "changes only at a restart\"", nw.pd_cf->cf_listen_host,
+		    nw.pd_cf->cf_listen_port);
+	reconnect = strcmp(old->cf_conninfo, nw.pd_cf->cf_conninfo) != 0;
+	if (reconnect) {
+		listen_stop(pd);
+		store_close(pd);
+	}
+	pd_swap(pd, &nw);
+	SSL_CTX_free(pd->pd_ssl);
+	pd->pd_ssl = ssl;
+	SSL_CTX_free(pd->pd_client_ssl);
+	pd->pd_client_ssl = client;
+	pd_free_loaded(&nw);		/* what was in use until now */
+	evhttp_set_max_body_size(pd->pd_http, pd->pd_cf->cf_max_request);
+	if (reconnect && listen_start(pd, err) == -1)
+		log_warn("listen status=error reason=\"%s\"", err);
+	pki_expiry_check(pd->pd_cf, NULL, time(NULL), log_warn);
+	pd->pd_certs_at = time(NULL);
+	log_info("reloaded conf=%s%s", pd->pd_conf_path, reconnect ?
+	    " database=reconnected" : "");
+}
+
 static void
 pd_hygiene(evutil_socket_t fd, short what, void *arg)
 {
@@ -136,30 +236,26 @@ pd_free(struct pd *pd)
 	if (pd->pd_http != NULL)
 		evhttp_free(pd->pd_http);
 	SSL_CTX_free(pd->pd_ssl);
-	free(pd->pd_self_pem);
-	keybox_free(pd->pd_keybox);
-	sk_X509_pop_free(pd->pd_id.ci_chain, X509_free);
-	EVP_PKEY_free(pd->pd_id.ci_key);
-	X509_free(pd->pd_id.ci_cert);
-	pki_trust_free(pd->pd_trust);
-	conf_free(pd->pd_cf);
+	pd_free_loaded(pd);
 }
 
 /* The event loop, until a signal; the exit status. */
 static int
 pd_run(struct pd *pd)
 {
-	struct event *sigterm, *sigint, *hyg;
+	struct event *sigterm, *sigint, *sighup, *hyg;
 	struct timeval tv = { pd->pd_cf->cf_purge_interval, 0 };
 	char err[TN_ERRLEN];
 	int rc;
 
 	sigterm = evsignal_new(pd->pd_base, SIGTERM, pd_signal, pd);
 	sigint = evsignal_new(pd->pd_base, SIGINT, pd_signal, pd);
+	sighup = evsignal_new(pd->pd_base, SIGHUP, pd_reload, pd);
 	hyg = event_new(pd->pd_base, -1, EV_PERSIST, pd_hygiene, pd);
-	if (sigterm == NULL || sigint == NULL || hyg == NULL ||
-	    evsignal_add(sigterm, NULL) != 0 || evsignal_add(sigint, NULL) != 0 ||
-	    event_add(hyg, &tv) != 0)
+	if (sigterm == NULL || sigint == NULL || sighup == NULL ||
+	    hyg == NULL || evsignal_add(sigterm, NULL) != 0 ||
+	    evsignal_add(sigint, NULL) != 0 ||
+	    evsignal_add(sighup, NULL) != 0 || event_add(hyg, &tv) != 0)
 		log_fatal(EX_OSERR, "cannot set up the event loop");
 	if (store_connect(pd, err) == -1)
 		log_warn("database status=unavailable reason=\"%s\"", err);
@@ -173,6 +269,7 @@ pd_run(struct pd *pd)
 	    pd->pd_cf->cf_listen_port);
 	rc = event_base_dispatch(pd->pd_base) == -1 ? EX_SOFTWARE : 0;
 	event_free(hyg);
+	event_free(sighup);
 	event_free(sigint);
 	event_free(sigterm);
 	return rc;
@@ -199,6 +296,7 @@ main(int argc, char **argv)
 		pd_usage();
 	log_init("tandem-policyd", fg || check);
 	memset(&pd, 0, sizeof(pd));
+	pd.pd_conf_path = path;
 	if (conf_load(path, &pd.pd_cf, err) == -1)
 		log_fatal(EX_CONFIG, "%s", err);
 	if (pd_load(&pd, err) == -1)

@@ -5,6 +5,8 @@
  *	#include "policyd.h"
  *
  *	int	http_setup(struct pd *pd, char *err);
+ *	SSL_CTX	*http_tls_ctx(struct pd *pd, const struct cms_id *id,
+ *		    const struct conf *cf, char *err);
  *
  *	int	store_connect(struct pd *pd, char *err);
  *	void	store_notice(void *arg, const char *message);
@@ -57,6 +59,8 @@
  *		    size_t len, char *msg, size_t msglen);
  *
  *	int	send_start(struct pd *pd, char *err);
+ *	SSL_CTX	*send_tls_ctx(struct pd *pd, const struct cms_id *id,
+ *		    const struct conf *cf, char *err);
  *	void	send_kick(struct pd *pd);
  *	void	send_stop(struct pd *pd);
  *
@@ -90,8 +94,10 @@
  *	void	listen_stop(struct pd *pd);
  * DESCRIPTION
  *	One process, one thread, one libevent loop. struct pd holds what
- *	the daemon loaded at start-up (configuration, trust anchors, the
- *	BG element identity, the keybox) and its two database
+ *	the daemon loaded at start-up, or at the last SIGHUP
+ *	(configuration, trust anchors, the BG element identity, the
+ *	keybox, the TLS contexts http_tls_ctx() and send_tls_ctx() make
+ *	from them) and its two database
  *	connections: pd_db for requests, releases and hygiene, pd_listen
  *	for LISTEN tandem_account only. Database calls are synchronous:
  *	a slow database slows every request, never loses one.
@@ -202,6 +208,7 @@ struct pd {
 	int			 pd_db_pid;	/* its backend, at connect */
 	int			 pd_schema_ok;	/* db_schema_check() passed */
 	time_t			 pd_certs_at;	/* pki_expiry_check() last */
+	const char		*pd_conf_path;	/* -c, read again on SIGHUP */
 	PGconn			*pd_listen;
 	struct event		*pd_listen_ev;
 	struct event		*pd_retry_ev;	/* reconnects pd_listen */
@@ -232,6 +239,8 @@ struct pd_account {
 #define STORE_SHALEN	64	/* hex SHA-256 */
 
 int	http_setup(struct pd *, char *);
+SSL_CTX	*http_tls_ctx(struct pd *, const struct cms_id *, const struct conf *,
+	    char *);
 
 struct fed;
 void	bgfed_init(struct pd *, struct fed *);
@@ -240,6 +249,8 @@ enum pd_status store_courier(struct pd *, X509 *, STACK_OF(X509) *,
 	    const unsigned char *, size_t, char *, size_t);
 
 int	send_start(struct pd *, char *);
+SSL_CTX	*send_tls_ctx(struct pd *, const struct cms_id *, const struct conf *,
+	    char *);
 void	send_kick(struct pd *);
 void	send_stop(struct pd *);
 

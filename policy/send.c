@@ -175,23 +175,23 @@ out:
 	return ok;
 }
 
-static int
-send_ssl_ctx(struct pd *pd, char *err)
+SSL_CTX *
+send_tls_ctx(struct pd *pd, const struct cms_id *id, const struct conf *cf,
+    char *err)
 {
 	SSL_CTX *ctx;
 
 	if (send_idx == -1 &&
 	    (send_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL)) == -1) {
 		tn_err_ssl(err, "TLS client context");
-		return -1;
+		return NULL;
 	}
-	if ((ctx = pki_tls_ctx(0, pd->pd_id.ci_cert, pd->pd_id.ci_key,
-	    pd->pd_id.ci_chain, pd->pd_cf->cf_cert, err)) == NULL)
-		return -1;
-	pd->pd_client_ssl = ctx;
+	if ((ctx = pki_tls_ctx(0, id->ci_cert, id->ci_key, id->ci_chain,
+	    cf->cf_cert, err)) == NULL)
+		return NULL;
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	SSL_CTX_set_cert_verify_callback(ctx, send_verify_cb, pd);
-	return 0;
+	return ctx;
 }
 
 /* Why an attempt failed: the refused handshake, or the answer. */
@@ -541,7 +541,8 @@ send_start(struct pd *pd, char *err)
 {
 	struct timeval tv = { SEND_TICK, 0 };
 
-	if (send_ssl_ctx(pd, err) == -1)
+	if ((pd->pd_client_ssl = send_tls_ctx(pd, &pd->pd_id, pd->pd_cf,
+	    err)) == NULL)
 		return -1;
 	if ((pd->pd_send_ev = event_new(pd->pd_base, -1, EV_PERSIST,
 	    send_tick, pd)) == NULL ||

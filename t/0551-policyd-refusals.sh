@@ -158,6 +158,63 @@ test_expect_success 'database down: 503; back: served again' '
 	test "$(pd_bg_count agent_mailbox)" = 2
 '
 
+# served_serial: the serial of the certificate the daemon presents now.
+served_serial() {
+	openssl s_client -connect "$PD_ADDR:$PD_PORT" -servername bg.a.example \
+	    </dev/null 2>/dev/null | openssl x509 -noout -serial
+}
+
+# hup_wait TEXT: SIGHUP, then TEXT in the log once more than before.
+hup_wait() {
+	_n=$(grep -c "$1" policyd.log)
+	kill -HUP "$(cat policyd.pid)" &&
+	wait_log_more "$1" "$_n"
+}
+
+wait_log_more() {
+	_i=0
+	while [ "$(grep -c "$1" policyd.log)" -le "$2" ] && [ $_i -lt 100 ]; do
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	[ "$(grep -c "$1" policyd.log)" -gt "$2" ] || { tail -3 policyd.log; false; }
+}
+
+test_expect_success 'SIGHUP: a new element certificate is served, ARMs posted across reloads all stored' '
+	old=$(served_serial) && test -n "$old" &&
+	(cd "$TRASH/pki" && mv a/elements elements.old &&
+	    tandem-ca element -d a --bg "https://bg.a.example:$PD_PORT/") >>pki.log 2>&1 &&
+	new=$(openssl x509 -in "$PD_CA/elements/bg.crt" -noout -serial) &&
+	test "$old" != "$new" &&
+	: a reload reads them as the user the daemon became: nobody &&
+	chgrp nogroup "$PD_CA/elements/bg.key" "$TRASH/pki/keybox.key" &&
+	chmod 640 "$PD_CA/elements/bg.key" "$TRASH/pki/keybox.key" &&
+	for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
+		pd_arm r$i.arm r$i@a.example alice@a.example - bob@a.example &&
+		pd_wrap alice r$i.arm r$i.p7m || return 1
+	done &&
+	n=$(pd_bg_count agent_mailbox) &&
+	{ for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
+		pd_curl alice POST /v1/arm r$i.p7m; echo
+	done >codes & } &&
+	hup_wait "reloaded conf=" && hup_wait "reloaded conf=" &&
+	hup_wait "reloaded conf=" && wait &&
+	printf "201\n%.0s" 1 2 3 4 5 6 7 8 9 10 11 12 >want &&
+	test_cmp want codes &&
+	test "$(pd_bg_count agent_mailbox)" = $((n + 12)) &&
+	test "$(served_serial)" = "$new"
+'
+
+test_expect_success 'SIGHUP with a configuration that does not load: refused, served as before' '
+	cp "$PD_CONF" conf.keep &&
+	sed -i "s|elements/bg.key|elements/missing.key|" "$PD_CONF" &&
+	hup_wait "reload status=refused" &&
+	test_grep "reload status=refused reason=\".*missing.key.*\"; going on as before" policyd.log &&
+	cp conf.keep "$PD_CONF" &&
+	pd_status 200 bob GET /v1/mailbox &&
+	test "$(served_serial)" = "$(openssl x509 -in "$PD_CA/elements/bg.crt" -noout -serial)"
+'
+
 test_expect_success 'SIGTERM stops it cleanly' '
 	pid=$(cat policyd.pid) &&
 	pd_stop TERM &&
