@@ -108,6 +108,8 @@ if test_have_prog systemd-analyze && test -d /lib/systemd/system; then
 		mkdir -p "$D/lib/systemd/system" &&
 		cp -a /lib/systemd/system/*.target /lib/systemd/system/*.slice \
 		    "$D/lib/systemd/system/" &&
+		: ExecReload names the system.s kill &&
+		mkdir -p "$D/bin" && cp /bin/kill "$D/bin/" &&
 		systemd-analyze verify --man=no --root="$D" \
 		    "$UNITS/tandem-milter.service" \
 		    "$UNITS/tandem-policyd.service" >verify.out 2>&1 &&
