@@ -32,10 +32,11 @@ POLICY_SCENARIOS = \
 	t/0556-policyd-revoke.sh \
 	t/0557-policyd-rekey.sh \
 	t/0558-policyd-transfer.sh \
+	t/0559-policyd-many-clients.sh \
 	t/0570-policyd-hostile-url.sh \
 	t/0576-policyd-ux-startup.sh
 TESTS += $(POLICY_SCENARIOS)
-EXTRA_DIST += $(POLICY_SCENARIOS) t/lib-policyd.sh
+EXTRA_DIST += $(POLICY_SCENARIOS) t/lib-policyd.sh t/policyd-slow-clients.py
 
 # Several couriers' backgrounds, BG to BG (doc/federation.md).
 BGFED_SCENARIOS = \

@@ -1,0 +1,54 @@
+#!/bin/sh
+test_description='policyd: 50 idle and 50 slowly-sending clients stall no other; an ARM is taken in well under a second'
+. "$TANDEM_SRC/t/test-lib.sh"
+. "$TANDEM_SRC/t/lib-policyd.sh"
+
+test_have_prog curl || test_skip_all 'curl not found'
+test_have_prog python3 || test_skip_all 'python3 is needed for the slow clients'
+
+test_expect_success_here 'a courier, alice and bob, the daemon' '
+	pd_setup >setup.log 2>&1 &&
+	pd_account alice active && pd_account bob active &&
+	pg_wait_for bg bg "SELECT count(*) FROM accounts" 2 &&
+	pd_start &&
+	pd_arm a1.arm a1@a.example alice@a.example - bob@a.example &&
+	pd_wrap alice a1.arm a1.p7m
+'
+
+test_expect_success_here '50 idle connections and 50 slowly sending over TLS are held open' '
+	{ python3 "$TANDEM_SRC/t/policyd-slow-clients.py" "$PD_ADDR" "$PD_PORT" \
+	    alice.pem alice.key "$TRASH/pki/root/root.crt" 50 50 20 \
+	    >slow.out 2>slow.err & } &&
+	slow_pid=$! &&
+	test_atexit "kill $slow_pid 2>/dev/null" &&
+	n=0 && while ! grep -q "^open" slow.out && [ $n -lt 200 ]; do
+		sleep 0.1; n=$((n + 1))
+	done &&
+	test "$(cat slow.out)" = "open 50 50"
+'
+
+test_expect_success 'meanwhile an ARM is taken in well under a second' '
+	t=$(curl -s -o out.body -w "%{http_code} %{time_total}" \
+	    --cert alice.pem --key alice.key \
+	    --cacert "$TRASH/pki/root/root.crt" \
+	    --resolve "bg.a.example:$PD_PORT:$PD_ADDR" \
+	    -H "Content-Type: application/pkcs7-mime" --data-binary @a1.p7m \
+	    "https://bg.a.example:$PD_PORT/v1/arm") &&
+	echo "$t" &&
+	test "${t% *}" = 201 &&
+	awk -v s="${t#* }" "BEGIN { exit !(s < 1.0) }" &&
+	grep -q "^open" slow.out && ! grep -q "^closed" slow.out
+'
+
+test_expect_success 'so is a mailbox listing' '
+	t=$(curl -s -o out.body -w "%{http_code} %{time_total}" \
+	    --cert bob.pem --key bob.key --cacert "$TRASH/pki/root/root.crt" \
+	    --resolve "bg.a.example:$PD_PORT:$PD_ADDR" \
+	    "https://bg.a.example:$PD_PORT/v1/mailbox") &&
+	echo "$t" &&
+	test "${t% *}" = 200 &&
+	awk -v s="${t#* }" "BEGIN { exit !(s < 1.0) }" &&
+	test_grep "a1@a.example" out.body
+'
+
+test_done
