@@ -21,8 +21,9 @@
  *	The network side: net.c (settings, HTTPS and SMTP with libcurl),
  *	mail.c (ids, submission, the courier's signature), send.c
  *	(send; struct agent_session for send and fetch), fetch.c,
- *	register.c (register; service mail), read.c (read, inbox;
- *	struct agent_reader), reject.c (an invitation from another
+ *	sendmail.c (sendmail, for mail clients), register.c (register;
+ *	service mail), read.c (read, inbox; struct agent_reader),
+ *	deliver.c (fetch --maildir: into a Maildir), reject.c (an invitation from another
  *	courier, refused), revoke.c (revoke; a revoke fetched),
  *	status.c (status; a receipt, fetched or mailed, recorded) and
  *	rekey.c (a notice to rekey and the courier's answer, fetched;
@@ -93,6 +94,8 @@ struct agent_opts {
 	int			 o_password_fd;	/* -1: none */
 	char			**o_files;	/* read: positional */
 	size_t			 o_nfiles;
+	int			 o_sm_extract;	/* sendmail -t */
+	const char		*o_sm_from;	/* sendmail -f ADDR */
 };
 
 struct store;
@@ -110,6 +113,8 @@ int	store_arm_get(struct store *, const char *, char **, int *, char *);
 int	store_arm_forget(struct store *, const char *, char *);
 int	store_arm_revoke(struct store *, const char *, char *);
 int	store_del(struct store *, const char *, char *);
+int	store_delivered(struct store *, const char *, int *, char *);
+int	store_deliver_mark(struct store *, const char *, char *);
 
 /* One row of table old_keys (store.c), for store_old_each(). */
 struct store_old {
@@ -179,8 +184,12 @@ int	agent_next_key(struct store *, const char *, const char *,
 int	agent_seal(const struct agent_opts *, const struct cms_id *,
 	    const char *, struct arm_record **, unsigned char **, size_t *,
 	    char *);
+int	agent_seal_msg(const struct agent_opts *, const struct cms_id *,
+	    const char *, const unsigned char *, size_t, int,
+	    struct arm_record **, unsigned char **, size_t *, char *);
+int	agent_read_input(const char *, unsigned char **, size_t *, char *);
 int	agent_open(struct store *, const struct pki_trust *,
-	    const struct arm_record *, const unsigned char *, size_t,
+	    const struct arm_record *, const unsigned char *, size_t, int,
 	    unsigned char **, size_t *, char *);
 
 /* send.c: what a network command holds; see send.c */
@@ -208,6 +217,8 @@ void	agent_session_free(struct agent_session *);
 int	agent_session_reload(struct agent_session *, char *);
 int	agent_post(struct agent_session *, const char *, const unsigned char *,
 	    size_t, long *, char *, size_t, char *);
+int	agent_send(struct agent_session *, const struct agent_opts *,
+	    const unsigned char *, size_t, int, char **, char *);
 
 /* read.c: the Maildir side; register.c: service mail */
 struct agent_reader {
@@ -225,11 +236,13 @@ struct agent_reader {
 	unsigned int		 rd_shown;	/* read: messages written */
 	unsigned int		 rd_old;	/* read: already read, skipped */
 	unsigned int		 rd_held;	/* read: restricted, not named */
+	const char		*rd_deliver;	/* deliver: the target Maildir */
 };
 
 #define AGENT_SCAN_READ		0
 #define AGENT_SCAN_SERVICE	1
 #define AGENT_SCAN_INBOX	2
+#define AGENT_SCAN_DELIVER	3
 
 int	reader_open(struct agent_reader *, const struct agent_opts *,
 	    const char *, char *);
@@ -239,6 +252,12 @@ void	reader_close(struct agent_reader *);
 int	agent_service(struct agent_reader *, const struct tmail *, char *);
 int	agent_reject(struct agent_reader *, const struct tmail *, const char *,
 	    char *);
+/* deliver.c */
+int	agent_deliver(const struct agent_opts *, const char *, const char *,
+	    char *);
+int	deliver_write(const char *, const void *, size_t, char *);
+int	deliver_notice(const char *, const char *, size_t,
+	    const struct arm_record *, char *);
 X509	*agent_part_cert(const struct proto_msg *, const char *, char *);
 int	agent_check_keys(const struct pki_trust *, const char *, EVP_PKEY *,
 	    const struct proto_msg *, X509 *, STACK_OF(X509) **, char *);
@@ -270,6 +289,7 @@ int	cmd_seal(struct agent_opts *);
 int	cmd_open(struct agent_opts *);
 int	cmd_register(struct agent_opts *);
 int	cmd_send(struct agent_opts *);
+int	cmd_sendmail(struct agent_opts *);
 int	cmd_fetch(struct agent_opts *);
 int	cmd_read(struct agent_opts *);
 int	cmd_inbox(struct agent_opts *);

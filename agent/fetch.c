@@ -36,6 +36,9 @@
  *	mail server's permanent refusal of it (a 5xx) is said once, with
  *	the server's reply, and it is not sent again (AGENT_EX_REFUSED
  *	for that fetch only).
+ *	With --maildir DIR, then, each private message that can now be
+ *	opened goes into the Maildir DIR once (agent_deliver(),
+ *	deliver.c), even when the background could not be reached.
  * DIAGNOSTICS
  *	Messages on standard error; exit statuses in tandem(1): the
  *	first failure decides, after every ARM was tried. A listing that
@@ -551,45 +554,68 @@ out:
 	return rc;
 }
 
-int
-cmd_fetch(struct agent_opts *o)
+/* What the mailbox holds, fetched: 0 or an exit status, *said if so. */
+static int
+fetch_all(struct agent_session *as, int *said, char *err)
 {
-	struct agent_session as;
 	unsigned char *resp = NULL;
-	char err[TN_ERRLEN], why[TN_ERRLEN];
+	char why[TN_ERRLEN];
 	size_t len;
 	long status;
 	int rc, r;
 
-	if ((rc = agent_session(&as, o, err)) != 0)
-		goto out;
-	if ((rc = rekey_pending(&as, err)) != 0)
+	*said = 0;
+	if ((rc = rekey_pending(as, err)) != 0)
 		goto out;
 	rc = EX_TEMPFAIL;
-	if (net_https(as.as_net, "GET", "/v1/mailbox", NULL, 0, &status,
+	if (net_https(as->as_net, "GET", "/v1/mailbox", NULL, 0, &status,
 	    &resp, &len, err) == -1)
 		goto out;
 	if (status != 200) {
 		rc = fetch_status(status, resp, "/v1/mailbox", err);
 		goto out;
 	}
-	rc = fetch_list(&as, (char *)resp, err);
-	if (rc != EX_PROTOCOL && (r = fetch_transfer(&as, why)) != 0 &&
+	rc = fetch_list(as, (char *)resp, err);
+	if (rc != EX_PROTOCOL && (r = fetch_transfer(as, why)) != 0 &&
 	    rc == 0)
 		rc = r;
-	if (rc != EX_PROTOCOL && (r = fetch_left(&as, why)) != 0 && rc == 0)
+	if (rc != EX_PROTOCOL && (r = fetch_left(as, why)) != 0 && rc == 0)
 		rc = r;
 	if (rc == 0)
-		rc = as.as_later;	/* said already */
-	if (rc != 0 && rc != EX_PROTOCOL) {
-		agent_session_free(&as);
-		free(resp);
-		return rc;	/* each failure already said */
-	}
+		rc = as->as_later;	/* said already */
+	*said = rc != EX_PROTOCOL;	/* each failure already said */
 out:
-	if (rc != 0)
+	free(resp);
+	return rc;
+}
+
+/*
+ * --maildir DIR names where to deliver (deliver.c), not the agent's
+ * Maildir: the session takes the configured one. What can be opened
+ * is delivered even when the background could not be reached.
+ */
+int
+cmd_fetch(struct agent_opts *o)
+{
+	struct agent_session as;
+	const char *deliver = o->o_maildir;
+	char err[TN_ERRLEN], why[TN_ERRLEN];
+	int rc, r, said = 0;
+
+	o->o_maildir = NULL;
+	if ((rc = agent_session(&as, o, err)) != 0)
+		goto out;
+	rc = fetch_all(&as, &said, err);
+	if (rc != 0 && !said)
+		fprintf(stderr, "tandem fetch: %s\n", err);
+	said = 1;
+	if (deliver != NULL && (r = agent_deliver(o, as.as_pass, deliver,
+	    why)) != 0 && rc == 0)
+		rc = r;		/* said by agent_deliver() */
+out:
+	if (rc != 0 && !said)
 		fprintf(stderr, "tandem fetch: %s\n", err);
 	agent_session_free(&as);
-	free(resp);
+	o->o_maildir = deliver;
 	return rc;
 }

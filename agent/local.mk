@@ -4,6 +4,7 @@ agent_tandem_CFLAGS = $(AM_CFLAGS) $(TANDEM_CFLAGS) $(SQLITE_CFLAGS) \
 	$(CURL_CFLAGS)
 agent_tandem_SOURCES = \
 	agent/agent.h \
+	agent/deliver.c \
 	agent/fetch.c \
 	agent/init.c \
 	agent/mail.c \
@@ -15,6 +16,7 @@ agent_tandem_SOURCES = \
 	agent/revoke.c \
 	agent/seal.c \
 	agent/send.c \
+	agent/sendmail.c \
 	agent/status.c \
 	agent/store.c \
 	agent/tandem.c

@@ -50,6 +50,10 @@
  *	Each failure is also reported on standard error, unless
  *	rd_quiet is set (register's wait, after its first pass).
  *
+ *	With AGENT_SCAN_DELIVER (fetch --maildir, deliver.c) each content
+ *	mail not delivered before and that can be opened now goes into
+ *	rd_deliver (read_deliver()); the rest is left alone.
+ *
  *	inbox lists each Tandem mail without opening it: "MESSAGE-ID
  *	FROM STATUS", STATUS one of readable, no-arm, expired, revoked,
  *	opens-used, service, invitation, or refused: REASON.
@@ -418,14 +422,59 @@ read_content(struct agent_reader *rd, const struct tmail *tm, int named,
 		}
 	}
 	if ((rc = read_author(rd, ar, der, derlen, err)) != 0 ||
-	    (rc = agent_open(rd->rd_st, rd->rd_trust, ar, der, derlen, &msg,
-	    &msglen, err)) != 0)
+	    (rc = agent_open(rd->rd_st, rd->rd_trust, ar, der, derlen, 1,
+	    &msg, &msglen, err)) != 0)
 		goto out;
 	rc = read_write(rd, ar, msg, msglen, err);
 out:
 	arm_free(ar);
 	free(der);
 	free(msg);
+	return rc;
+}
+
+/*
+ * fetch --maildir (deliver.c): a message not delivered before and that
+ * can be opened now goes into rd_deliver, as it was sealed, its open
+ * not counted; a Restricted one as a notice only, not decrypted. One
+ * without its ARM yet, expired or revoked is left (0).
+ */
+static int
+read_deliver(struct agent_reader *rd, const struct tmail *tm,
+    const char *mail, size_t maillen, char *err)
+{
+	struct arm_record *ar = NULL;
+	unsigned char *der = NULL, *msg = NULL;
+	size_t derlen, msglen = 0;
+	int rc, done;
+
+	if (store_delivered(rd->rd_st, tm->tm_msgid, &done, err) == -1)
+		return EX_SOFTWARE;
+	if (done)
+		return 0;
+	rc = read_unwrap(rd, tm, &der, &derlen, &ar, err);
+	if (rc == AGENT_EX_NOARM || rc == AGENT_EX_EXPIRED ||
+	    rc == AGENT_EX_REVOKED) {
+		rc = 0;
+		goto out;
+	}
+	if (rc != 0)
+		goto out;
+	if (arm_is_restricted(ar))
+		rc = deliver_notice(rd->rd_deliver, mail, maillen, ar, err);
+	else if ((rc = read_author(rd, ar, der, derlen, err)) == 0 &&
+	    (rc = agent_open(rd->rd_st, rd->rd_trust, ar, der, derlen, 0,
+	    &msg, &msglen, err)) == 0)
+		rc = deliver_write(rd->rd_deliver, msg, msglen, err);
+	if (rc == 0 && store_deliver_mark(rd->rd_st, ar->ar_msgid, err) == -1)
+		rc = EX_SOFTWARE;
+	if (rc == 0)
+		rd->rd_shown++;
+out:
+	arm_free(ar);
+	free(der);
+	if (msg != NULL)
+		OPENSSL_clear_free(msg, msglen);
 	return rc;
 }
 
@@ -526,7 +575,10 @@ read_one(struct agent_reader *rd, const char *path, int named, int mode,
 	if (tmail_parse((char *)buf, len, &tm, err) == -1)
 		goto out;
 	rc = 0;
-	if (tm->tm_kind == TMAIL_SERVICE && mode != AGENT_SCAN_INBOX)
+	if (mode == AGENT_SCAN_DELIVER) {
+		if (tm->tm_kind == TMAIL_CONTENT)
+			rc = read_deliver(rd, tm, (char *)buf, len, err);
+	} else if (tm->tm_kind == TMAIL_SERVICE && mode != AGENT_SCAN_INBOX)
 		rc = agent_service(rd, tm, err);
 	else if (tm->tm_kind == TMAIL_SERVICE || (tm->tm_kind ==
 	    TMAIL_INVITATION && mode == AGENT_SCAN_INBOX))

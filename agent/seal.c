@@ -68,13 +68,14 @@ parse_expires(const char *s, time_t now, time_t *t)
 	return *t > now ? 0 : -1;
 }
 
-/* The Message-ID of msg without brackets, else a new one. */
+/* The Message-ID of msg without brackets (unless fresh), else a new one. */
 static char *
-message_id(const unsigned char *msg, size_t len, const char *address)
+message_id(const unsigned char *msg, size_t len, const char *address,
+    int fresh)
 {
 	GMimeStream *stream;
 	GMimeParser *parser;
-	GMimeMessage *m;
+	GMimeMessage *m = NULL;
 	const char *id = NULL;
 	unsigned char rnd[16];
 	char *hex, *out = NULL;
@@ -82,7 +83,8 @@ message_id(const unsigned char *msg, size_t len, const char *address)
 	g_mime_init();
 	stream = g_mime_stream_mem_new_with_buffer((const char *)msg, len);
 	parser = g_mime_parser_new_with_stream(stream);
-	if ((m = g_mime_parser_construct_message(parser, NULL)) != NULL)
+	if (!fresh && (m = g_mime_parser_construct_message(parser, NULL)) !=
+	    NULL)
 		id = g_mime_message_get_message_id(m);
 	if (id != NULL && *id != '\0' && strlen(id) <= TN_MAX_MSGID &&
 	    strpbrk(id, " \t\r\n<>") == NULL)
@@ -199,28 +201,33 @@ seal_read_stdin(unsigned char **msg, size_t *len, char *err)
 }
 
 /*
- * Seal o->o_in for o->o_to with id: *ar (arm_free()) and the sealed
- * DER *der (free()). Returns 0 or an exit status, with err.
+ * o->o_in ("-": standard input) into *msg (free()), at most
+ * TN_MAX_MESSAGE bytes. 0, or -1 with err.
  */
 int
-agent_seal(const struct agent_opts *o, const struct cms_id *id,
-    const char *address, struct arm_record **ar, unsigned char **der,
-    size_t *derlen, char *err)
+agent_read_input(const char *in, unsigned char **msg, size_t *len,
+    char *err)
 {
-	unsigned char *msg = NULL;
-	size_t msglen;
+	if (strcmp(in, "-") == 0)
+		return seal_read_stdin(msg, len, err);
+	return util_read_file(in, TN_MAX_MESSAGE, msg, len, err);
+}
+
+/*
+ * Seal msg for o->o_to with id: *ar (arm_free()) and the sealed DER
+ * *der (free()); the message id is msg's Message-ID unless fresh.
+ * Returns 0 or an exit status, with err.
+ */
+int
+agent_seal_msg(const struct agent_opts *o, const struct cms_id *id,
+    const char *address, const unsigned char *msg, size_t msglen, int fresh,
+    struct arm_record **ar, unsigned char **der, size_t *derlen, char *err)
+{
 	time_t now = time(NULL);
 	int rc;
 
 	*ar = NULL;
 	*der = NULL;
-	rc = EX_NOINPUT;
-	if (strcmp(o->o_in, "-") == 0) {	/* --in -: standard input */
-		if (seal_read_stdin(&msg, &msglen, err) == -1)
-			goto out;
-	} else if (util_read_file(o->o_in, TN_MAX_MESSAGE, &msg, &msglen,
-	    err) == -1)
-		goto out;
 	rc = EX_DATAERR;
 	if (seal_check_from(msg, msglen, id->ci_cert, address, err) == -1)
 		goto out;
@@ -229,7 +236,8 @@ agent_seal(const struct agent_opts *o, const struct cms_id *id,
 	    seal_record(*ar, o, address, now, err) == -1)
 		goto out;
 	rc = EX_DATAERR;
-	if (((*ar)->ar_msgid = message_id(msg, msglen, address)) == NULL) {
+	if (((*ar)->ar_msgid = message_id(msg, msglen, address, fresh)) ==
+	    NULL) {
 		tn_err(err, "cannot make a message id");
 		goto out;
 	}
@@ -242,6 +250,25 @@ out:
 		arm_free(*ar);
 		*ar = NULL;
 	}
+	return rc;
+}
+
+/* agent_seal_msg() of o->o_in. */
+int
+agent_seal(const struct agent_opts *o, const struct cms_id *id,
+    const char *address, struct arm_record **ar, unsigned char **der,
+    size_t *derlen, char *err)
+{
+	unsigned char *msg = NULL;
+	size_t msglen;
+	int rc;
+
+	*ar = NULL;
+	*der = NULL;
+	if (agent_read_input(o->o_in, &msg, &msglen, err) == -1)
+		return EX_NOINPUT;
+	rc = agent_seal_msg(o, id, address, msg, msglen, 0, ar, der, derlen,
+	    err);
 	free(msg);
 	return rc;
 }
@@ -387,13 +414,14 @@ open_check_signer(const struct pki_trust *trust, X509 *signer,
 }
 
 /*
- * Every check of an open, then count it: *msg (free()) is the inner
+ * Every check of an open, then count it (unless !count: a delivery of
+ * an unrestricted message, deliver.c): *msg (free()) is the inner
  * message. Returns 0 or an exit status, with err.
  */
 int
 agent_open(struct store *st, const struct pki_trust *trust,
     const struct arm_record *ar, const unsigned char *der, size_t derlen,
-    unsigned char **msg, size_t *msglen, char *err)
+    int count, unsigned char **msg, size_t *msglen, char *err)
 {
 	STACK_OF(X509) *certs = NULL;
 	X509 *signer = NULL;
@@ -414,7 +442,7 @@ agent_open(struct store *st, const struct pki_trust *trust,
 	if ((rc = open_check_signer(trust, signer, certs, ar, err)) != 0)
 		goto out;
 	rc = EX_SOFTWARE;
-	if (store_count_open(st, ar->ar_msgid, err) == -1)
+	if (count && store_count_open(st, ar->ar_msgid, err) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -437,7 +465,7 @@ open_run(const struct agent_opts *o, struct store *st,
 	int rc;
 
 	if ((rc = open_read(o, &ar, &der, &derlen, err)) != 0 ||
-	    (rc = agent_open(st, trust, ar, der, derlen, &msg, &msglen,
+	    (rc = agent_open(st, trust, ar, der, derlen, 1, &msg, &msglen,
 	    err)) != 0)
 		goto out;
 	rc = EX_CANTCREAT;

@@ -16,6 +16,10 @@
  *	taken, records each recipient as sent in the store
  *	(store_sent_add(); a failure there is said, but the message was
  *	sent: the exit status stays 0) and prints the message id.
+ *	agent_send() does all of that but reading and printing, for send
+ *	and sendmail (sendmail.c): the message comes in memory, the
+ *	recipients and restrictions from the options given, and a blind
+ *	copy may ask for a fresh message id.
  *
  *	agent_session() and agent_session_free() (also used by fetch)
  *	open the store, decrypt the identity, load the courier-end
@@ -292,8 +296,16 @@ out:
 	return rc;
 }
 
-static int
-send_run(struct agent_session *as, const struct agent_opts *o, char *err)
+/*
+ * Seal msg for o->o_to (o's restrictions, a fresh message id when
+ * fresh), post its ARM, then submit the content mail, each retried for
+ * o->o_retry_for seconds; once taken, record the recipients. *msgid
+ * (free()) is the message id. 0 or an exit status, with err.
+ */
+int
+agent_send(struct agent_session *as, const struct agent_opts *o,
+    const unsigned char *msg, size_t msglen, int fresh, char **msgid,
+    char *err)
 {
 	struct arm_record *ar = NULL;
 	unsigned char *der = NULL, *w = NULL;
@@ -303,8 +315,9 @@ send_run(struct agent_session *as, const struct agent_opts *o, char *err)
 	unsigned int delay = 1;
 	int rc;
 
-	if ((rc = agent_seal(o, &as->as_id, as->as_address, &ar, &der,
-	    &derlen, err)) != 0 ||
+	*msgid = NULL;
+	if ((rc = agent_seal_msg(o, &as->as_id, as->as_address, msg, msglen,
+	    fresh, &ar, &der, &derlen, err)) != 0 ||
 	    (rc = send_arm(as, ar, o->o_retry_for, err)) != 0)
 		goto out;
 	rc = EX_SOFTWARE;
@@ -330,12 +343,32 @@ send_run(struct agent_session *as, const struct agent_opts *o, char *err)
 	    ar->ar_nrcpts, why) == -1)
 		fprintf(stderr, "tandem send: %s was sent but is not recorded "
 		    "for \"tandem status\": %s\n", ar->ar_msgid, why);
-	printf("%s\n", ar->ar_msgid);
+	if ((*msgid = strdup(ar->ar_msgid)) == NULL)
+		fprintf(stderr, "tandem send: %s was sent; out of memory\n",
+		    ar->ar_msgid);
 	rc = 0;
 out:
 	arm_free(ar);
 	free(der);
 	free(w);
+	return rc;
+}
+
+static int
+send_run(struct agent_session *as, const struct agent_opts *o, char *err)
+{
+	unsigned char *msg = NULL;
+	char *msgid = NULL;
+	size_t msglen;
+	int rc;
+
+	if (agent_read_input(o->o_in, &msg, &msglen, err) == -1)
+		return EX_NOINPUT;
+	if ((rc = agent_send(as, o, msg, msglen, 0, &msgid, err)) == 0 &&
+	    msgid != NULL)
+		printf("%s\n", msgid);
+	free(msgid);
+	free(msg);
 	return rc;
 }
 

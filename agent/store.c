@@ -59,6 +59,11 @@
  *	are the store's until fn returns).
  *	store_del() deletes a named value; an absent one is no error.
  *
+ *	Table delivered keeps the message ids "tandem fetch --maildir"
+ *	delivered (deliver.c), so that each goes there once:
+ *	store_deliver_mark() records one (again: no change),
+ *	store_delivered() sets *yes to 1 when it is recorded.
+ *
  *	Every connection sets PRAGMA secure_delete = ON (SQLite's own
  *	default is off, though some distributions build it on): what is
  *	deleted or overwritten, a forgotten content key or a replaced
@@ -104,7 +109,9 @@ static const char store_schema[] =
     "CREATE TABLE IF NOT EXISTS old_keys ("
     " generation INTEGER PRIMARY KEY, key TEXT NOT NULL,"
     " cert TEXT NOT NULL, chain TEXT, courier_cert TEXT,"
-    " retired INTEGER NOT NULL);";
+    " retired INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS delivered ("
+    " msgid TEXT PRIMARY KEY, at INTEGER NOT NULL);";
 
 int
 store_path(const char *dir, const char *name, char *buf, size_t len)
@@ -285,6 +292,35 @@ store_count_open(struct store *st, const char *msgid, char *err)
 	    "VALUES (?1, 1, strftime('%s','now')) ON CONFLICT (msgid) DO "
 	    "UPDATE SET count = count + 1, last = strftime('%s','now')",
 	    msgid, NULL, err);
+}
+
+int
+store_delivered(struct store *st, const char *msgid, int *yes, char *err)
+{
+	sqlite3_stmt *stmt;
+	int rc = -1, step;
+
+	*yes = 0;
+	if ((stmt = store_prepare(st, "SELECT 1 FROM delivered WHERE "
+	    "msgid = ?1", msgid, NULL, err)) == NULL)
+		return -1;
+	if ((step = sqlite3_step(stmt)) == SQLITE_ROW)
+		*yes = 1;
+	else if (step != SQLITE_DONE) {
+		tn_err(err, "store: %s", sqlite3_errmsg(st->st_db));
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int
+store_deliver_mark(struct store *st, const char *msgid, char *err)
+{
+	return store_run(st, "INSERT OR IGNORE INTO delivered (msgid, at) "
+	    "VALUES (?1, strftime('%s','now'))", msgid, NULL, err);
 }
 
 int

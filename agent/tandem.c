@@ -12,7 +12,9 @@
  *	    [--address ADDR] [--key ec|rsa] [--timeout S] [--no-wait]
  *	tandem send -d DIR --to ADDR ... [restrictions] --in MESSAGE
  *	    [--retry-for S]
- *	tandem fetch -d DIR
+ *	tandem sendmail [-d DIR] [-t] [-i] [-oi] [-oem] [-f ADDR]
+ *	    [restrictions] [--] [ADDR ...] <MESSAGE
+ *	tandem fetch -d DIR [--maildir DELIVER-TO]
  *	tandem revoke -d DIR MSGID [RECIPIENT ...]
  *	tandem status -d DIR [MSGID]
  *	tandem read -d DIR [--out-dir DIR] [--id MSGID] [FILE ...]
@@ -22,6 +24,8 @@
  * DESCRIPTION
  *	Reads the command line and runs one command; the commands are in
  *	init.c (init, import), seal.c (seal, open), register.c, send.c,
+ *	sendmail.c (whose sendmail-style command line sendmail_args()
+ *	sorts first),
  *	fetch.c, revoke.c, status.c and read.c (read, inbox). The store
  *	folder is -d DIR, else $TANDEM_HOME, else ~/.tandem; without -c, the
  *	settings are its tandem.conf when there is one (register writes
@@ -74,8 +78,12 @@ usage(FILE *fp)
 	    "       tandem send [-d DIR] --to ADDR [--to ADDR ...] "
 	    "[restrictions] --in MESSAGE\n"
 	    "                   [--retry-for SECONDS]\n"
-	    "       tandem fetch [-d DIR]   (ARMs, receipts, revocations; "
-	    "key replacement)\n"
+	    "       tandem sendmail [-d DIR] [-t] [-i] [-oi] [-oem] "
+	    "[-f ADDR] [restrictions]\n"
+	    "                   [--] [ADDR ...] <MESSAGE\n"
+	    "       tandem fetch [-d DIR] [--maildir DELIVER-TO]   (ARMs, "
+	    "receipts, revocations;\n"
+	    "                   key replacement)\n"
 	    "       tandem revoke [-d DIR] MESSAGE-ID [RECIPIENT ...]\n"
 	    "       tandem status [-d DIR] [MESSAGE-ID]\n"
 	    "       tandem read [-d DIR] [--out-dir DIR] [--id MSGID] [--all] "
@@ -465,6 +473,65 @@ parse_opts(struct agent_opts *o, int files, int argc, char **argv)
 	return 0;
 }
 
+/*
+ * sendmail's command line (sendmail.c): its options into o, the
+ * recipients into o->o_to, tandem's own options (-c, -d and the long
+ * ones, with their arguments) into targv, NULL-terminated, for
+ * parse_opts().
+ */
+static int
+sendmail_args(struct agent_opts *o, int argc, char **argv, char **targv,
+    int *targc)
+{
+	const struct option *lo;
+	const char *a;
+	size_t n;
+	int i, rcpts = 0;
+
+	targv[0] = argv[0];
+	*targc = 1;
+	for (i = 1; i < argc; i++) {
+		a = argv[i];
+		if (rcpts || a[0] != '-' || a[1] == '\0') {
+			if (o->o_nto == AGENT_MAX_TO) {
+				fprintf(stderr, "tandem sendmail: more than "
+				    "%d recipients\n", AGENT_MAX_TO);
+				return -1;
+			}
+			o->o_to[o->o_nto++] = a;
+		} else if (strcmp(a, "--") == 0)
+			rcpts = 1;
+		else if (strncmp(a, "--", 2) == 0 || strcmp(a, "-c") == 0 ||
+		    strcmp(a, "-d") == 0) {
+			targv[(*targc)++] = argv[i];
+			n = strcspn(a + 2, "=");
+			for (lo = longopts; lo->name != NULL; lo++)
+				if (strlen(lo->name) == n &&
+				    strncmp(lo->name, a + 2, n) == 0)
+					break;
+			if ((a[1] != '-' || (lo->name != NULL &&
+			    lo->has_arg == required_argument &&
+			    a[2 + n] == '\0')) && i + 1 < argc)
+				targv[(*targc)++] = argv[++i];
+		} else if (strcmp(a, "-t") == 0)
+			o->o_sm_extract = 1;
+		else if (strcmp(a, "-i") == 0 || strcmp(a, "-oi") == 0 ||
+		    (strncmp(a, "-oe", 3) == 0 && strlen(a) == 4))
+			continue;	/* read to the end; errors: exit */
+		else if (strcmp(a, "-f") == 0 && i + 1 < argc)
+			o->o_sm_from = argv[++i];
+		else if (strncmp(a, "-f", 2) == 0 && a[2] != '\0')
+			o->o_sm_from = a + 2;
+		else {
+			fprintf(stderr, "tandem sendmail: option not "
+			    "supported: %s\n", a);
+			return -1;
+		}
+	}
+	targv[*targc] = NULL;
+	return 0;
+}
+
 static char *
 default_dir(void)
 {
@@ -513,6 +580,7 @@ main(int argc, char **argv)
 		{ "open", cmd_open },
 		{ "register", cmd_register },
 		{ "send", cmd_send },
+		{ "sendmail", cmd_sendmail },
 		{ "fetch", cmd_fetch },
 		{ "revoke", cmd_revoke },
 		{ "status", cmd_status },
@@ -520,9 +588,9 @@ main(int argc, char **argv)
 		{ "inbox", cmd_inbox },
 	};
 	struct agent_opts o;
-	char *dir = NULL, conf[1024];
+	char *dir = NULL, conf[1024], **targv = NULL;
 	size_t i;
-	int rc = EX_USAGE;
+	int targc, rc = EX_USAGE;
 
 	memset(&o, 0, sizeof(o));
 	o.o_password_fd = -1;
@@ -545,7 +613,15 @@ main(int argc, char **argv)
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (strcmp(argv[1], cmds[i].name) == 0)
 			break;
-	if (i == sizeof(cmds) / sizeof(cmds[0]) ||
+	if (i < sizeof(cmds) / sizeof(cmds[0]) && cmds[i].fn == cmd_sendmail) {
+		if ((targv = calloc((size_t)argc + 1, sizeof(*targv))) ==
+		    NULL || sendmail_args(&o, argc - 1, argv + 1, targv,
+		    &targc) == -1 || parse_opts(&o, 0, targc, targv) == -1) {
+			free(targv);
+			usage(stderr);
+			return EX_USAGE;
+		}
+	} else if (i == sizeof(cmds) / sizeof(cmds[0]) ||
 	    parse_opts(&o, strcmp(argv[1], "read") == 0 ||
 	    strcmp(argv[1], "inbox") == 0 || strcmp(argv[1], "revoke") == 0 ||
 	    strcmp(argv[1], "status") == 0,
@@ -575,6 +651,7 @@ main(int argc, char **argv)
 	rc = cmds[i].fn(&o);
 	curl_global_cleanup();
 out:
+	free(targv);
 	free(dir);
 	return rc;
 }
