@@ -123,6 +123,7 @@ deliver_write(const char *dir, const void *buf, size_t len, char *err)
 		return EX_CANTCREAT;
 	}
 	rc = EX_IOERR;
+	errno = 0;
 	if (write(fd, buf, len) != (ssize_t)len || fsync(fd) == -1) {
 		tn_err(err, "%s: %s", tmp, errno != 0 ? strerror(errno) :
 		    "short write");
