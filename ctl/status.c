@@ -13,7 +13,8 @@
  *	(pki_expiry_check(), the lines the daemons log), how many there
  *	are, and the schema version of its database against the one this
  *	build needs (db_schema_check()), as the daemon would see them;
- *	then what the element holds and owes (status_counters()).
+ *	then what the element holds and owes (counters_each(), the lines
+ *	form).
  * DIAGNOSTICS
  *	0 when nothing is to be done; 1 when a certificate expires within
  *	tls.expiry_warning; 78 when the schema does not match the build
@@ -29,6 +30,7 @@
 #include <time.h>
 
 #include "conf.h"
+#include "counters.h"
 #include "ctl.h"
 #include "db.h"
 #include "pki.h"
@@ -44,75 +46,11 @@ status_say(const char *fmt, ...)
 	putchar('\n');
 }
 
-/*
- * What the element holds and owes, one key=value line each: "accounts"
- * by status, the invitations pending (foreground), what is held ("held": mail on the foreground, ARMs on the
- * background), what waits to go out ("outbox": how many, and the
- * oldest's age in seconds), replication (the foreground's logical
- * slots with their lag in bytes; the background's subscription and the
- * age of the last heartbeat it received, in seconds) and refusals (how
- * many in the last 24 hours, and the last one's time and reply). Each
- * query runs as the element's own role, on its own tables.
- */
-static const struct status_query {
-	const char	*sq_element;	/* NULL: both */
-	const char	*sq_sql;
-} status_queries[] = {
-	{ NULL, "SELECT 'accounts' || coalesce(string_agg(' ' || status || "
-	    "'=' || n, '' ORDER BY status), '') FROM (SELECT status, count(*) "
-	    "AS n FROM accounts GROUP BY status) a" },
-	{ "fg", "SELECT 'invitations pending=' || count(*) FROM invitations "
-	    "WHERE status = 'pending'" },
-	{ "fg", "SELECT 'held messages=' || count(*) FROM held_messages "
-	    "WHERE released_at IS NULL AND purged_at IS NULL" },
-	{ "bg", "SELECT 'held arms=' || count(*) FROM held_arms WHERE "
-	    "released_at IS NULL AND purged_at IS NULL" },
-	{ "fg", "SELECT 'outbox waiting=' || count(*) || ' oldest_seconds=' "
-	    "|| coalesce(floor(extract(epoch FROM now() - min(created_at))), "
-	    "0)::bigint FROM outbox WHERE sent_at IS NULL" },
-	{ "bg", "SELECT 'outbox waiting=' || count(*) || ' oldest_seconds=' "
-	    "|| coalesce(floor(extract(epoch FROM now() - min(created_at))), "
-	    "0)::bigint FROM bg_outbox WHERE sent_at IS NULL" },
-	{ "fg", "SELECT 'replication slot=' || slot_name || ' active=' || "
-	    "CASE WHEN active THEN 'yes' ELSE 'no' END || ' lag_bytes=' || "
-	    "coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), "
-	    "confirmed_flush_lsn)::bigint, 0) FROM pg_replication_slots WHERE "
-	    "slot_type = 'logical' ORDER BY slot_name" },
-	{ "bg", "SELECT 'replication subscription=' || coalesce((SELECT "
-	    "string_agg(subname || CASE WHEN subenabled THEN '' ELSE "
-	    "'(disabled)' END, ',') FROM pg_subscription WHERE subdbid = "
-	    "(SELECT oid FROM pg_database WHERE datname = current_database())), "
-	    "'none') || ' heartbeat_age_seconds=' || coalesce((SELECT "
-	    "floor(extract(epoch FROM now() - beat_at))::bigint::text FROM "
-	    "heartbeat WHERE id = 1), 'none')" },
-	{ NULL, "SELECT 'refusals last_24h=' || count(*) || coalesce(' "
-	    "last_at=' || to_char(max(at) AT TIME ZONE 'UTC', "
-	    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') || ' last=\"' || (SELECT "
-	    "translate(reply, '\"', '''') FROM refusals ORDER BY at DESC, id "
-	    "DESC LIMIT 1) || '\"', '') FROM refusals WHERE at > now() - "
-	    "interval '24 hours'" },
-};
-
 static int
-status_counters(PGconn *db, const char *element, char *err)
+status_print(const char *text, void *arg)
 {
-	const struct status_query *sq;
-	PGresult *r = NULL;
-	size_t i;
-	int j;
-
-	for (i = 0; i < sizeof(status_queries) / sizeof(status_queries[0]);
-	    i++) {
-		sq = &status_queries[i];
-		if (sq->sq_element != NULL &&
-		    strcmp(sq->sq_element, element) != 0)
-			continue;
-		if (db_exec(db, sq->sq_sql, 0, NULL, NULL, &r, err) == -1)
-			return -1;
-		for (j = 0; j < PQntuples(r); j++)
-			printf("%s\n", PQgetvalue(r, j, 0));
-		PQclear(r);
-	}
+	(void)arg;
+	printf("%s\n", text);
 	return 0;
 }
 
@@ -174,7 +112,8 @@ ctl_status(int argc, char **argv)
 	}
 	printf("database %s schema at %03d, as this build needs\n", element,
 	    db_schema_needed(element));
-	if (status_counters(db, element, err) == -1) {
+	if (counters_each(db, element, COUNTERS_LINES, status_print, NULL,
+	    err) == -1) {
 		status = ctl_fail(EX_UNAVAILABLE, "database: %s", err);
 		goto out;
 	}

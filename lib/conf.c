@@ -66,6 +66,7 @@ static cfg_opt_t conf_background_opts[] = {
 	CFG_STR("listen", "127.0.0.1:8443", CFGF_NONE),
 	CFG_STR("url", "", CFGF_NONE),
 	CFG_INT("max_request_size", 1048576, CFGF_NONE),
+	CFG_STR("metrics_listen", "", CFGF_NONE),
 	CFG_END()
 };
 
@@ -338,12 +339,11 @@ conf_check_hostport(cfg_t *cfg, cfg_opt_t *opt)
 }
 
 /*
- * The reinjection smtpd runs without the milter: it must listen on
- * loopback only (127.0.0.0/8, ::1 or localhost), never where another
- * host could hand it mail that skips the courier's checks.
+ * host:port on loopback only (127.0.0.0/8, ::1 or localhost); why says
+ * why, in the error. 1 when it is, 0 when not (said), -1.
  */
 static int
-conf_check_reinject(cfg_t *cfg, cfg_opt_t *opt)
+conf_loopback(cfg_t *cfg, cfg_opt_t *opt, const char *why)
 {
 	struct in6_addr a6;
 	struct in_addr a4;
@@ -365,11 +365,31 @@ conf_check_reinject(cfg_t *cfg, cfg_opt_t *opt)
 	free(host);
 	if (!ok) {
 		cfg_error(cfg, "%s: \"%s\" is not a loopback address "
-		    "(127.0.0.0/8, ::1, localhost): the reinjection smtpd "
-		    "has no milter", opt->name, v);
+		    "(127.0.0.0/8, ::1, localhost): %s", opt->name, v, why);
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * The reinjection smtpd runs without the milter: it must listen on
+ * loopback only, never where another host could hand it mail that
+ * skips the courier's checks.
+ */
+static int
+conf_check_reinject(cfg_t *cfg, cfg_opt_t *opt)
+{
+	return conf_loopback(cfg, opt, "the reinjection smtpd has no milter");
+}
+
+/* The counters are for the operator's own host: loopback, or unset. */
+static int
+conf_check_metrics(cfg_t *cfg, cfg_opt_t *opt)
+{
+	if (*cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1) == '\0')
+		return 0;
+	return conf_loopback(cfg, opt, "the counters are served without "
+	    "TLS or client certificates, to this host only");
 }
 
 /* A user or group name: not empty, no blanks. */
@@ -544,6 +564,8 @@ conf_validators(cfg_t *cfg)
 	    conf_check_mailbox);
 	cfg_set_validate_func(cfg, "background|listen", conf_check_hostport);
 	cfg_set_validate_func(cfg, "background|url", conf_check_url);
+	cfg_set_validate_func(cfg, "background|metrics_listen",
+	    conf_check_metrics);
 	cfg_set_validate_func(cfg, "agent|submission", conf_check_hostport);
 	cfg_set_validate_func(cfg, "agent|bg_url", conf_check_url);
 }
@@ -683,6 +705,9 @@ conf_copy(cfg_t *cfg, struct conf *cf, char *err)
 	    conf_copy_hostport(bg, "listen", &cf->cf_listen_host,
 	    &cf->cf_listen_port, err) ||
 	    conf_str(bg, "url", 0, &cf->cf_url, err) ||
+	    (*cfg_getstr(bg, "metrics_listen") != '\0' &&
+	    conf_copy_hostport(bg, "metrics_listen", &cf->cf_metrics_host,
+	    &cf->cf_metrics_port, err)) ||
 	    conf_str(cfg_getsec(cfg, "database"), "conninfo", 0,
 	    &cf->cf_conninfo, err) ||
 	    conf_str(tls, "anchors", 0, &cf->cf_anchors, err) ||
@@ -789,6 +814,7 @@ conf_free(struct conf *cf)
 		free(cf->cf_resolve[i]);
 	free(cf->cf_resolve);
 	free(cf->cf_listen_host);
+	free(cf->cf_metrics_host);
 	free(cf->cf_url);
 	free(cf->cf_conninfo);
 	free(cf->cf_anchors);

@@ -90,6 +90,8 @@ struct conf {
 	int		 cf_listen_port;
 	char		*cf_url;
 	long		 cf_max_request;
+	char		*cf_metrics_host;	/* NULL: no counters served */
+	int		 cf_metrics_port;
 
 	/* database */
 	char		*cf_conninfo;

@@ -10,6 +10,8 @@ lib_libtandem_a_SOURCES = \
 	lib/cms.h \
 	lib/conf.c \
 	lib/conf.h \
+	lib/counters.c \
+	lib/counters.h \
 	lib/db.c \
 	lib/db.h \
 	lib/fed.c \

@@ -6,6 +6,7 @@ policy_tandem_policyd_SOURCES = \
 	policy/bgfed.c \
 	policy/http.c \
 	policy/listen.c \
+	policy/metrics.c \
 	policy/outbox.c \
 	policy/policyd.c \
 	policy/policyd.h \

@@ -11,7 +11,9 @@
  *	(to USER, default nobody), leaves the terminal unless -f (until
  *	then, errors reach standard error too: log_detached()), connects
  *	to the background database, then runs one event loop:
- *	HTTPS requests (http.c), notifications of activated accounts
+ *	HTTPS requests (http.c), the counters on
+ *	background.metrics_listen (metrics.c), notifications of
+ *	activated accounts
  *	(listen.c), the sender of bg_outbox (send.c), and every
  *	hygiene.purge_interval the hygiene pass (store_purge(), then the
  *	release of whatever an account's activation left held, then the
@@ -235,6 +237,7 @@ pd_free(struct pd *pd)
 	store_close(pd);
 	if (pd->pd_http != NULL)
 		evhttp_free(pd->pd_http);
+	metrics_free(pd);
 	SSL_CTX_free(pd->pd_ssl);
 	pd_free_loaded(pd);
 }
@@ -313,7 +316,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if ((pd.pd_base = event_base_new()) == NULL)
 		log_fatal(EX_OSERR, "cannot make the event loop");
-	if (http_setup(&pd, err) == -1)
+	if (http_setup(&pd, err) == -1 || metrics_setup(&pd, err) == -1)
 		log_fatal(EX_OSERR, "%s", err);
 	pd_drop(user);
 	if (!fg && (daemon(0, 0) == -1 || event_reinit(pd.pd_base) == -1))

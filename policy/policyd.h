@@ -5,6 +5,8 @@
  *	#include "policyd.h"
  *
  *	int	http_setup(struct pd *pd, char *err);
+ *	int	metrics_setup(struct pd *pd, char *err);
+ *	void	metrics_free(struct pd *pd);
  *	SSL_CTX	*http_tls_ctx(struct pd *pd, const struct cms_id *id,
  *		    const struct conf *cf, char *err);
  *
@@ -213,6 +215,7 @@ struct pd {
 	struct event		*pd_listen_ev;
 	struct event		*pd_retry_ev;	/* reconnects pd_listen */
 	SSL_CTX			*pd_client_ssl;	/* POST /v1/courier */
+	struct evhttp		*pd_metrics;	/* metrics.c, or NULL */
 	struct event		*pd_send_ev;	/* looks at bg_outbox */
 	struct event		*pd_send_kick_ev;
 	int			 pd_send_inflight;
@@ -239,6 +242,8 @@ struct pd_account {
 #define STORE_SHALEN	64	/* hex SHA-256 */
 
 int	http_setup(struct pd *, char *);
+int	metrics_setup(struct pd *, char *);
+void	metrics_free(struct pd *);
 SSL_CTX	*http_tls_ctx(struct pd *, const struct cms_id *, const struct conf *,
 	    char *);
 
