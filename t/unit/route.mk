@@ -25,3 +25,5 @@ TESTS += t/0400-postfix-relay.sh
 EXTRA_DIST += t/0400-postfix-relay.sh
 TESTS += t/0410-postfix-ux-contrib.sh
 EXTRA_DIST += t/0410-postfix-ux-contrib.sh
+TESTS += t/0420-sendmail-milter.sh
+EXTRA_DIST += t/0420-sendmail-milter.sh t/lib-sendmail.sh
