@@ -67,6 +67,7 @@ test_defaults(void)
 	is_int(cf->cf_listen_port, 8443, "background.listen port");
 	is_str(cf->cf_url, "", "background.url");
 	is_int(cf->cf_max_request, 1048576, "background.max_request_size");
+	ok(cf->cf_metrics_host == NULL, "background.metrics_listen: unset");
 	is_str(cf->cf_conninfo, "dbname=tandem", "database.conninfo");
 	is_str(cf->cf_anchors, TANDEM_SYSCONFDIR "/anchors.pem",
 	    "tls.anchors");
@@ -204,6 +205,11 @@ static const struct {
 	{ "foreground {\n  max_messages = many\n}\n",
 	    ":2: foreground: invalid integer value for option "
 	    "'max_messages'" },
+	{ "background {\n  metrics_listen = \"192.0.2.1:9464\"\n}\n",
+	    ":2: background: metrics_listen: \"192.0.2.1:9464\" is not a "
+	    "loopback address (127.0.0.0/8, ::1, localhost): the counters "
+	    "are served without TLS or client certificates, to this host "
+	    "only" },
 	{ "background {\n\n  max_request_size = 100\n}\n",
 	    ":3: background: max_request_size: 100 is out of range "
 	    "1024..33554432" },
@@ -420,7 +426,7 @@ test_man(void)
 	for (i = 0; conf_option(i, &s, &k); i++, n++)
 		ok(man_documents((char *)page, s, k),
 		    "tandem.conf(5) documents %s.%s with its default", s, k);
-	is_int(n, 40, "the option table has 40 options");
+	is_int(n, 41, "the option table has 41 options");
 	for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
 		if ((sec = man_section((char *)page, sections[i], &len)) ==
 		    NULL)
