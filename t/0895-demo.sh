@@ -5,6 +5,13 @@ test_description='the main job: the federation demo and the one-courier demo run
 # build, each in a folder of its own; the demos check every step
 # themselves and exit non-zero on the first that fails.
 
+# The longest scenario (four minutes): .ci/run keeps it to the plain
+# build, whose daemons and agent are the same code; under ASan and
+# UBSan each of its steps runs in a scenario of its own.
+if ldd "$TANDEM_BUILD/agent/tandem" | grep -q "libasan\|libubsan"; then
+	test_skip_all 'a sanitizer build: the demo runs in the plain build; ASan and UBSan watch each of its steps in its own scenario (t/06xx to t/08xx)'
+fi
+
 test_expect_success 'the federation demo walks figures 7, 8, 9, the gateway, a revocation, a rekey and a transfer' '
 	sh "$TANDEM_SRC/contrib/sandbox/federation.sh" --dir "$TRASH/fed" >fed.out 2>&1 ||
 	{ tail -n 40 fed.out; false; } &&
