@@ -156,19 +156,24 @@ sendmail_start() {
 	}
 }
 
+# sendmail_stop NAME: the daemon, by the pid it wrote itself (the one
+# of "&" is the shell that runs sm_run, not Sendmail), then that shell.
 sendmail_stop() {
 	_sm_d=$TRASH/sendmail-$1
 	[ -f "$_sm_d/daemon.pid" ] || return 0
 	_sm_pid=$(cat "$_sm_d/daemon.pid")
 	rm -f "$_sm_d/daemon.pid"
-	kill -0 "$_sm_pid" 2>/dev/null || return 0
-	kill "$_sm_pid"
-	_sm_n=100
-	while [ "$_sm_n" -gt 0 ] && kill -0 "$_sm_pid" 2>/dev/null; do
-		sleep 0.1
-		_sm_n=$((_sm_n - 1))
+	_sm_own=$(sed -n 1p "$_sm_d/sendmail.pid" 2>/dev/null)
+	for _sm_p in $_sm_own $_sm_pid; do
+		kill -0 "$_sm_p" 2>/dev/null || continue
+		kill "$_sm_p"
+		_sm_n=100
+		while [ "$_sm_n" -gt 0 ] && kill -0 "$_sm_p" 2>/dev/null; do
+			sleep 0.1
+			_sm_n=$((_sm_n - 1))
+		done
+		kill -0 "$_sm_p" 2>/dev/null && kill -9 "$_sm_p"
 	done
-	kill -0 "$_sm_pid" 2>/dev/null && kill -9 "$_sm_pid"
 	wait "$_sm_pid" 2>/dev/null
 	return 0
 }
