@@ -322,6 +322,43 @@ fetch_list(struct agent_session *as, char *list, char *err)
 }
 
 /*
+ * GET /v1/mailbox of the background the session points at now, then
+ * each item it lists (fetch_list(), which says each failure). *status
+ * is the answer (0 when none came). One of keep (0-terminated) is left
+ * to the caller, with the first line of its text in err, and 0. Else 0
+ * or an exit status with err; *said when every failure is said.
+ */
+static int
+fetch_mailbox(struct agent_session *as, const char *what, const long *keep,
+    long *status, int *said, char *err)
+{
+	unsigned char *resp = NULL;
+	size_t len;
+	int rc;
+
+	*said = 0;
+	*status = 0;
+	if (net_https(as->as_net, "GET", "/v1/mailbox", NULL, 0, status,
+	    &resp, &len, err) == -1)
+		return EX_TEMPFAIL;
+	for (; *keep != 0; keep++)
+		if (*status == *keep) {
+			resp[strcspn((char *)resp, "\r\n")] = '\0';
+			tn_err(err, "%.120s", (char *)resp);
+			free(resp);
+			return 0;
+		}
+	if (*status != 200)
+		rc = fetch_status(*status, resp, what, err);
+	else {
+		rc = fetch_list(as, (char *)resp, err);
+		*said = rc != EX_PROTOCOL;
+	}
+	free(resp);
+	return rc;
+}
+
+/*
  * The new courier's background refuses this agent past the deadline of
  * the notice (the transfer was cancelled there): the transfer is given
  * up, said, and the agent stays with its courier. 1 when given up.
@@ -367,12 +404,11 @@ out:
 static int
 fetch_transfer(struct agent_session *as, char *err)
 {
+	static const long keep[] = { 403, 0 };
 	STACK_OF(X509) *certs = NULL;
 	X509 *leaf = NULL;
-	unsigned char *resp = NULL;
 	char *bg = NULL, *pem = NULL, *old = NULL, *still = NULL;
-	char why[TN_ERRLEN];
-	size_t len;
+	char why[TN_ERRLEN], body[TN_ERRLEN];
 	long status;
 	int rc = EX_SOFTWARE, said = 0;
 
@@ -400,33 +436,20 @@ fetch_transfer(struct agent_session *as, char *err)
 	as->as_tr_fg = leaf;
 	as->as_tr_chain = certs;
 	as->as_tr_back = old;
-	rc = EX_TEMPFAIL;
-	if (net_https(as->as_net, "GET", "/v1/mailbox", NULL, 0, &status,
-	    &resp, &len, err) == -1)
+	if ((rc = fetch_mailbox(as, "the new courier's /v1/mailbox", keep,
+	    &status, &said, err)) != 0 || status != 403)
 		goto back;
-	if (status == 403 && fetch_transfer_late(as, err) == 1) {
-		rc = 0;
+	snprintf(body, sizeof(body), "%s", err);
+	if (fetch_transfer_late(as, err) == 1)
 		goto back;
-	}
 	/*
 	 * Before the deadline, a refusal there is the new courier's
 	 * replication not yet bringing the account its foreground made:
 	 * asked again at the next fetch.
 	 */
-	if (status == 403) {
-		resp[strcspn((char *)resp, "\r\n")] = '\0';
-		tn_err(err, "the new courier's background does not serve this "
-		    "agent yet (403 %.120s); it is asked again at the next "
-		    "fetch", (char *)resp);
-		goto back;
-	}
-	if (status != 200) {
-		rc = fetch_status(status, resp, "the new courier's /v1/mailbox",
-		    err);
-		goto back;
-	}
-	rc = fetch_list(as, (char *)resp, err);
-	said = 1;
+	tn_err(err, "the new courier's background does not serve this agent "
+	    "yet (403 %.120s); it is asked again at the next fetch", body);
+	rc = EX_TEMPFAIL;
 back:
 	as->as_tr_fg = NULL;
 	as->as_tr_chain = NULL;
@@ -445,7 +468,6 @@ out:
 		fprintf(stderr, "tandem fetch: %s\n", err);
 	X509_free(leaf);
 	sk_X509_pop_free(certs, X509_free);
-	free(resp);
 	free(bg);
 	free(pem);
 	free(old);
@@ -476,11 +498,10 @@ fetch_left_forget(struct agent_session *as, char *err)
 static int
 fetch_left(struct agent_session *as, char *err)
 {
+	static const long keep[] = { 410, 403, 0 };
 	struct cms_id cur, old;
-	unsigned char *resp = NULL;
 	char *bg = NULL, *gen = NULL, *since = NULL, *back = NULL;
-	char path[1024], why[TN_ERRLEN];
-	size_t len;
+	char path[1024], why[TN_ERRLEN], body[TN_ERRLEN];
 	long status;
 	int rc = EX_SOFTWARE, said = 0;
 
@@ -515,23 +536,20 @@ fetch_left(struct agent_session *as, char *err)
 	if (net_set_bg(as->as_net, bg, err) == -1 ||
 	    net_identity(as->as_net, &old, path, err) == -1)
 		goto back;
-	rc = EX_TEMPFAIL;
-	if (net_https(as->as_net, "GET", "/v1/mailbox", NULL, 0, &status,
-	    &resp, &len, err) == -1)
+	if ((rc = fetch_mailbox(as, "the left courier's /v1/mailbox", keep,
+	    &status, &said, err)) != 0 || (status != 410 && status != 403))
 		goto back;
-	if (status == 410) {
-		if ((rc = fetch_left_forget(as, err)) == 0)
-			fprintf(stderr, "tandem fetch: the courier this agent "
-			    "left holds nothing more for it\n");
+	/* It knows of the move and holds nothing more, or refuses for good. */
+	snprintf(body, sizeof(body), "%s", err);
+	if ((rc = fetch_left_forget(as, err)) != 0)
 		goto back;
-	}
-	if (status != 200) {
-		rc = fetch_status(status, resp, "the left courier's "
-		    "/v1/mailbox", err);
-		goto back;
-	}
-	rc = fetch_list(as, (char *)resp, err);
-	said = 1;
+	if (status == 410)
+		fprintf(stderr, "tandem fetch: the courier this agent left "
+		    "holds nothing more for it\n");
+	else
+		fprintf(stderr, "tandem fetch: %s, the background of the "
+		    "courier this agent left, refuses it (403 %s): no longer "
+		    "asked\n", bg, body);
 back:
 	as->as_id = cur;
 	as->as_left = 0;
@@ -546,7 +564,6 @@ out:
 	if (rc != 0 && !said)
 		fprintf(stderr, "tandem fetch: %s\n", err);
 	agent_free_id(&old);
-	free(resp);
 	free(bg);
 	free(gen);
 	free(since);
@@ -558,34 +575,25 @@ out:
 static int
 fetch_all(struct agent_session *as, int *said, char *err)
 {
-	unsigned char *resp = NULL;
+	static const long none[] = { 0 };
 	char why[TN_ERRLEN];
-	size_t len;
 	long status;
 	int rc, r;
 
 	*said = 0;
 	if ((rc = rekey_pending(as, err)) != 0)
-		goto out;
-	rc = EX_TEMPFAIL;
-	if (net_https(as->as_net, "GET", "/v1/mailbox", NULL, 0, &status,
-	    &resp, &len, err) == -1)
-		goto out;
-	if (status != 200) {
-		rc = fetch_status(status, resp, "/v1/mailbox", err);
-		goto out;
-	}
-	rc = fetch_list(as, (char *)resp, err);
-	if (rc != EX_PROTOCOL && (r = fetch_transfer(as, why)) != 0 &&
-	    rc == 0)
+		return rc;
+	rc = fetch_mailbox(as, "/v1/mailbox", none, &status, said, err);
+	if (status != 200 || rc == EX_PROTOCOL)
+		return rc;
+	/* Each failure of these two is said by itself. */
+	if ((r = fetch_transfer(as, why)) != 0 && rc == 0)
 		rc = r;
-	if (rc != EX_PROTOCOL && (r = fetch_left(as, why)) != 0 && rc == 0)
+	if ((r = fetch_left(as, why)) != 0 && rc == 0)
 		rc = r;
 	if (rc == 0)
 		rc = as->as_later;	/* said already */
-	*said = rc != EX_PROTOCOL;	/* each failure already said */
-out:
-	free(resp);
+	*said = 1;
 	return rc;
 }
 

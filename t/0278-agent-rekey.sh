@@ -592,6 +592,15 @@ test_expect_success 'a background left 14 days ago is no longer asked, and that 
 	test -z "$(sqlite3 bob/store.db "SELECT value FROM config WHERE name LIKE \"left-%\"")"
 '
 
+test_expect_success 'a.s background refuses the agent for good (403): no longer asked, and that is said' '
+	sqlite3 bob/store.db "INSERT INTO config VALUES (\"left-bg\", \"https://bg.a.example:$bport\"), (\"left-generation\", \"4\"), (\"left-since\", \"$(date +%s)\")" &&
+	echo 403 >stub/list-status && : >stub/log &&
+	tandem fetch -d bob --smtp $mta:$mport $both $left >out 2>err &&
+	test "$(cat stub/log)" = "GET /v1/mailbox 403" &&
+	test_grep "https://bg.a.example:$bport, the background of the courier this agent left, refuses it (403 stub says 403): no longer asked" err &&
+	test -z "$(sqlite3 bob/store.db "SELECT value FROM config WHERE name LIKE \"left-%\"")"
+'
+
 test_expect_success 'from now on the agent fetches from b; a.s background is refused by its pin' '
 	: >stub2/log &&
 	tandem fetch -d bob --smtp $mta:$mport $both >out &&
