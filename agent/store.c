@@ -263,15 +263,16 @@ out:
 	return rc;
 }
 
-int
-store_opens(struct store *st, const char *msgid, unsigned int *n, char *err)
+/* A count by msgid (sql: one row, one integer), into *n. */
+static int
+store_count(struct store *st, const char *sql, const char *msgid,
+    unsigned int *n, char *err)
 {
 	sqlite3_stmt *stmt;
 	int rc = -1, step;
 
 	*n = 0;
-	if ((stmt = store_prepare(st, "SELECT count FROM opens WHERE "
-	    "msgid = ?1", msgid, NULL, err)) == NULL)
+	if ((stmt = store_prepare(st, sql, msgid, NULL, err)) == NULL)
 		return -1;
 	if ((step = sqlite3_step(stmt)) == SQLITE_ROW)
 		*n = (unsigned int)sqlite3_column_int64(stmt, 0);
@@ -286,6 +287,13 @@ out:
 }
 
 int
+store_opens(struct store *st, const char *msgid, unsigned int *n, char *err)
+{
+	return store_count(st, "SELECT count FROM opens WHERE msgid = ?1",
+	    msgid, n, err);
+}
+
+int
 store_count_open(struct store *st, const char *msgid, char *err)
 {
 	return store_run(st, "INSERT INTO opens (msgid, count, last) "
@@ -297,23 +305,14 @@ store_count_open(struct store *st, const char *msgid, char *err)
 int
 store_delivered(struct store *st, const char *msgid, int *yes, char *err)
 {
-	sqlite3_stmt *stmt;
-	int rc = -1, step;
+	unsigned int n;
 
 	*yes = 0;
-	if ((stmt = store_prepare(st, "SELECT 1 FROM delivered WHERE "
-	    "msgid = ?1", msgid, NULL, err)) == NULL)
+	if (store_count(st, "SELECT count(*) FROM delivered WHERE msgid = ?1",
+	    msgid, &n, err) == -1)
 		return -1;
-	if ((step = sqlite3_step(stmt)) == SQLITE_ROW)
-		*yes = 1;
-	else if (step != SQLITE_DONE) {
-		tn_err(err, "store: %s", sqlite3_errmsg(st->st_db));
-		goto out;
-	}
-	rc = 0;
-out:
-	sqlite3_finalize(stmt);
-	return rc;
+	*yes = n > 0;
+	return 0;
 }
 
 int
