@@ -28,7 +28,8 @@
  *
  *	Every 4xx or 5xx answer goes through http_text(), which records
  *	it for the help desk first (store_refusal(); not a 503 whose
- *	cause is the database itself).
+ *	cause is the database itself), then answers with http_plain(): a
+ *	one-line text/plain body, also what metrics.c answers.
  *
  *	Handlers translate requests to store_*() calls and answer with a
  *	one-line text/plain body, or a wrap (application/pkcs7-mime); a
@@ -184,23 +185,28 @@ http_refusal(struct pd *pd, struct evhttp_request *req, int code,
 	free(name);
 }
 
+void
+http_plain(struct evhttp_request *req, int code, const char *text)
+{
+	struct evbuffer *buf;
+
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "text/plain; charset=utf-8");
+	if ((buf = evbuffer_new()) != NULL)
+		evbuffer_add_printf(buf, "%s\n", text);
+	evhttp_send_reply(req, code, NULL, buf);
+	if (buf != NULL)
+		evbuffer_free(buf);
+}
+
 /* Answer with a one-line text body; a refusal is recorded first. */
 static void
 http_text(struct pd *pd, struct evhttp_request *req, int code,
     const char *text)
 {
-	struct evbuffer *buf;
-
 	if (code >= 400)
 		http_refusal(pd, req, code, text);
-	buf = evbuffer_new();
-
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-	    "Content-Type", "text/plain; charset=utf-8");
-	if (buf != NULL)
-		evbuffer_add_printf(buf, "%s\n", text);
-	evhttp_send_reply(req, code, NULL, buf);
-	evbuffer_free(buf);
+	http_plain(req, code, text);
 }
 
 /* The store function of a POST from an agent. */

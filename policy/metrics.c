@@ -27,20 +27,6 @@
 #include "policyd.h"
 #include "tandem.h"
 
-static void
-metrics_text(struct evhttp_request *req, int code, const char *text)
-{
-	struct evbuffer *buf;
-
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-	    "Content-Type", "text/plain; charset=utf-8");
-	if ((buf = evbuffer_new()) != NULL)
-		evbuffer_add_printf(buf, "%s\n", text);
-	evhttp_send_reply(req, code, NULL, buf);
-	if (buf != NULL)
-		evbuffer_free(buf);
-}
-
 static int
 metrics_add(const char *text, void *arg)
 {
@@ -58,24 +44,25 @@ metrics_request(struct evhttp_request *req, void *arg)
 	int r;
 
 	if (path == NULL || strcmp(path, "/metrics") != 0) {
-		metrics_text(req, 404, "no such resource: GET /metrics");
+		http_plain(req, 404, "no such resource: GET /metrics");
 		return;
 	}
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
-		metrics_text(req, 405, "method not allowed: GET /metrics");
+		http_plain(req, 405, "method not allowed: GET /metrics");
 		return;
 	}
 	if ((buf = evbuffer_new()) == NULL) {
-		metrics_text(req, 500, "out of memory");
+		http_plain(req, 500, "out of memory");
 		return;
 	}
 	if (store_connect(pd, err) == -1 ||
 	    (r = counters_each(pd->pd_db, "bg", COUNTERS_PROMETHEUS,
 	    metrics_add, buf, err)) == -1) {
 		log_warn("metrics status=error reason=\"%s\"", err);
-		metrics_text(req, 503, "database unavailable, try again later");
+		http_plain(req, 503,
+		    "database unavailable, try again later");
 	} else if (r != 0)
-		metrics_text(req, 500, "out of memory");
+		http_plain(req, 500, "out of memory");
 	else {
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 		    "Content-Type", "text/plain; version=0.0.4; charset=utf-8");

@@ -5,6 +5,8 @@
  *	#include "policyd.h"
  *
  *	int	http_setup(struct pd *pd, char *err);
+ *	void	http_plain(struct evhttp_request *req, int code,
+ *		    const char *text);
  *	int	metrics_setup(struct pd *pd, char *err);
  *	void	metrics_free(struct pd *pd);
  *	SSL_CTX	*http_tls_ctx(struct pd *pd, const struct cms_id *id,
@@ -242,6 +244,7 @@ struct pd_account {
 #define STORE_SHALEN	64	/* hex SHA-256 */
 
 int	http_setup(struct pd *, char *);
+void	http_plain(struct evhttp_request *, int, const char *);
 int	metrics_setup(struct pd *, char *);
 void	metrics_free(struct pd *);
 SSL_CTX	*http_tls_ctx(struct pd *, const struct cms_id *, const struct conf *,

@@ -215,6 +215,17 @@ test_expect_success 'SIGHUP with a configuration that does not load: refused, se
 	test "$(served_serial)" = "$(openssl x509 -in "$PD_CA/elements/bg.crt" -noout -serial)"
 '
 
+test_expect_success 'SIGHUP with another listening address and conninfo: the address kept and said, the database reconnected' '
+	cp "$PD_CONF" conf.keep &&
+	sed -i -e "s|^listen = .*|listen = \"$PD_ADDR:1\"|" \
+	    -e "s|^\(conninfo = \"[^\"]*\)\"|\1 application_name=policyd\"|" "$PD_CONF" &&
+	hup_wait "reloaded conf=.* database=reconnected" &&
+	test_grep "reload listen=$PD_ADDR:1 reason=\"the listening address changes only at a restart\"" policyd.log &&
+	pd_status 200 bob GET /v1/mailbox &&
+	test "$(pg_psql bg bg -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = \$\$policyd\$\$")" = 2 &&
+	cp conf.keep "$PD_CONF"
+'
+
 test_expect_success 'SIGTERM stops it cleanly' '
 	pid=$(cat policyd.pid) &&
 	pd_stop TERM &&

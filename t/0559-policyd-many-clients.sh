@@ -77,6 +77,16 @@ test_expect_success 'another path or method: a line of text, not a page' '
 	test "$(curl -s -o out.body -w "%{http_code}" -X POST "http://$PD_ADDR:$mport/metrics")" = 405
 '
 
+test_expect_success 'its database down: 503 and a line, logged; back: the counters again' '
+	pg_stop bg &&
+	test "$(curl -s -o out.body -w "%{http_code}" "http://$PD_ADDR:$mport/metrics")" = 503 &&
+	echo "database unavailable, try again later" >want && test_cmp want out.body &&
+	test_grep "metrics status=error" policyd.log &&
+	pd_pg_restart bg &&
+	test "$(curl -s -o metrics -w "%{http_code}" "http://$PD_ADDR:$mport/metrics")" = 200 &&
+	test_grep "^tandem_accounts{status=\"active\"} 2\$" metrics
+'
+
 test_expect_success 'metrics_listen elsewhere than loopback: refused by the check (78)' '
 	sed "s|^metrics_listen = .*|metrics_listen = \"192.0.2.1:9464\"|" "$PD_CONF" >far.conf &&
 	test_expect_code 78 tandem-policyd -c far.conf -n >out 2>err &&
