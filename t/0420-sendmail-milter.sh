@@ -1,6 +1,7 @@
 test_description='tandem-milter in Sendmail (contrib/sendmail/tandem.mc): rewrap, ordinary mail, refusals'
 . "$TANDEM_SRC/t/test-lib.sh"
 . "$TANDEM_SRC/t/lib-sendmail.sh"
+. "$TANDEM_SRC/t/lib-milter.sh"
 
 # Sendmail from the Debian packages, downloaded and unpacked in $TRASH
 # (t/lib-sendmail.sh), with contrib/sendmail/tandem.mc as written but
@@ -21,56 +22,14 @@ mta_port=$(pf_random_port) re_port=$(pf_random_port) sink_port=$(pf_random_port)
 while [ "$re_port" = "$mta_port" ]; do re_port=$(pf_random_port); done
 
 test_expect_success 'a courier with an FG element and its accounts' '
-	tandem-ca root -d root --name root.example >/dev/null &&
-	tandem-ca courier -d isp --name a.example --role public \
-	    --superior root >/dev/null &&
-	tandem-ca element -d isp --fg tandem@a.example >/dev/null &&
-	tandem-ca issuing -d isp --domain a.example >/dev/null &&
-	for u in alice bob; do
-		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
-		    -nodes -keyout $u.key -subj /CN=$u -out $u.csr 2>/dev/null &&
-		tandem-ca account -d isp --address $u@a.example \
-		    --csr $u.csr >/dev/null || return 1
-	done
+	milter_pki alice bob
 '
 
 test_expect_success_here 'a foreground database' '
-	pg_start fg && pg_createdb fg fg &&
-	tandemctl db migrate --fg --db "$(pg_conninfo fg fg)" --sqldir "$TANDEM_SRC/sql" >/dev/null &&
-	tandemctl keybox new kb.key &&
-	for u in alice bob; do
-		a=isp/accounts/$u@a.example
-		tandemctl account add --db "$(pg_conninfo fg fg)" \
-		    --address $u@a.example --status active \
-		    --courier-key $a/courier.key --courier-cert $a/courier.crt \
-		    --agent-cert $a/agent.crt --keybox-key kb.key >/dev/null ||
-		return 1
-	done
+	milter_db active alice bob
 '
 
-cat >tandem.conf <<CONF
-courier {
-  name = "a.example"
-  role = public
-  superior = "root.example"
-}
-foreground {
-  milter_socket = "unix:$TRASH/milter.sock"
-  reinject = "$mta_addr:$re_port"
-  service_mailbox = "tandem@a.example"
-  ca_dir = "$TRASH/isp/issuing"
-  user = "nobody"
-  ca_user = "daemon"
-}
-database { conninfo = "$(pg_conninfo fg fg)" }
-tls {
-  anchors = "$TRASH/root/root.crt"
-  cert = "$TRASH/isp/elements/fg.crt"
-  key = "$TRASH/isp/elements/fg.key"
-  chain = "$TRASH/isp/issuing/chain.pem"
-  keybox_key = "$TRASH/kb.key"
-}
-CONF
+milter_conf "$mta_addr:$re_port"
 
 # The test's sendmail.mc: the private head, relaying everything to the
 # sink, then contrib/sendmail/tandem.mc with this test's addresses and
@@ -106,10 +65,7 @@ test_expect_success 'tandem.mc builds a sendmail.cf with the milter on one daemo
 
 test_expect_success_here 'the sink, the milter and Sendmail start' '
 	smtp_sink_start out "$sink_addr" "$sink_port" &&
-	{ tandem-milter -c tandem.conf -f 2>milter.log &
-	    echo $! >milter.pid; } &&
-	test_atexit "kill \$(cat $TRASH/milter.pid) 2>/dev/null" &&
-	wait_until 10 test -S milter.sock &&
+	milter_start &&
 	sendmail_start mta "$mta_addr" "$mta_port" &&
 	pf_wait_listen "$mta_addr" "$re_port" 10
 '
@@ -171,31 +127,12 @@ test_expect_success 'ordinary mail passes the milter byte for byte' '
 	test_grep "^X-Rcpt-Args: <dave@b.example>\$" "$(cat found)"
 '
 
-# mkmail NAME SIGNER FROM TO...: a content mail wrapped SIGNER -> courier
-mkmail() {
-	name=$1 signer=$2 from=$3; shift 3
-	openssl cms -sign -binary -nodetach -outform DER -in sealed.der \
-	    -signer isp/accounts/$signer@a.example/agent.crt -inkey $signer.key \
-	    -certfile isp/chain.pem -out $name.signed &&
-	openssl cms -encrypt -binary -aes-256-gcm -outform DER \
-	    -in $name.signed -out $name.der \
-	    isp/accounts/$from/courier.crt &&
-	{
-		printf "From: %s\r\nTo: %s\r\n" "$from" "$(echo "$@" | sed "s/ /, /g")"
-		printf "Subject: Tandem private message\r\nMessage-ID: <%s@a.example>\r\n" "$name"
-		printf "MIME-Version: 1.0\r\nTandem-Kind: content\r\n"
-		printf "Content-Type: application/pkcs7-mime; smime-type=authEnveloped-data; name=tandem.p7m\r\n"
-		printf "Content-Transfer-Encoding: base64\r\n\r\n"
-		base64 -w 76 $name.der | sed "s/\$/\r/"
-	} >$name
-}
-
 test_expect_success 'a content message for bob and dave is accepted' '
 	printf "sealed content stand-in\n" >inner &&
 	openssl cms -sign -binary -nodetach -outform DER -in inner \
 	    -signer isp/accounts/alice@a.example/agent.crt -inkey alice.key \
 	    -out sealed.der &&
-	mkmail m1 alice alice@a.example bob@a.example dave@a.example &&
+	milter_mkmail m1 alice alice@a.example bob@a.example dave@a.example &&
 	send m1 alice@a.example bob@a.example dave@a.example &&
 	qid=$(sed -n "s/^<-  250 2.0.0 \([A-Za-z0-9]*\) Message accepted for delivery.*/\1/p" swaks.out) &&
 	test -n "$qid" &&

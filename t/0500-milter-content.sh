@@ -1,5 +1,6 @@
 test_description='tandem-milter in Postfix: ordinary mail, rewrap, hold and invite, refusals'
 . "$TANDEM_SRC/t/test-lib.sh"
+. "$TANDEM_SRC/t/lib-milter.sh"
 
 test_have_prog swaks || test_skip_all 'swaks is missing'
 
@@ -7,61 +8,14 @@ fg_addr=$(pf_random_addr) re_addr=$(pf_random_addr) sink_addr=$(pf_random_addr)
 fg_port=$(pf_random_port) re_port=$(pf_random_port) sink_port=$(pf_random_port)
 
 test_expect_success 'a courier with an FG element and its accounts' '
-	tandem-ca root -d root --name root.example >/dev/null &&
-	tandem-ca courier -d isp --name a.example --role public \
-	    --superior root >/dev/null &&
-	tandem-ca element -d isp --fg tandem@a.example >/dev/null &&
-	tandem-ca issuing -d isp --domain a.example >/dev/null &&
-	for u in alice bob mallory peggy; do
-		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
-		    -nodes -keyout $u.key -subj /CN=$u -out $u.csr 2>/dev/null &&
-		tandem-ca account -d isp --address $u@a.example \
-		    --csr $u.csr >/dev/null || return 1
-	done
+	milter_pki alice bob mallory peggy
 '
 
 test_expect_success_here 'a foreground database' '
-	pg_start fg && pg_createdb fg fg &&
-	tandemctl db migrate --fg --db "$(pg_conninfo fg fg)" --sqldir "$TANDEM_SRC/sql" >/dev/null &&
-	tandemctl keybox new kb.key &&
-	for u in alice bob; do
-		a=isp/accounts/$u@a.example
-		tandemctl account add --db "$(pg_conninfo fg fg)" \
-		    --address $u@a.example --status active \
-		    --courier-key $a/courier.key --courier-cert $a/courier.crt \
-		    --agent-cert $a/agent.crt --keybox-key kb.key >/dev/null ||
-		return 1
-	done &&
-	a=isp/accounts/peggy@a.example &&
-	tandemctl account add --db "$(pg_conninfo fg fg)" \
-	    --address peggy@a.example --status pending \
-	    --courier-key $a/courier.key --courier-cert $a/courier.crt \
-	    --agent-cert $a/agent.crt --keybox-key kb.key >/dev/null
+	milter_db active alice bob && milter_db pending peggy
 '
 
-cat >tandem.conf <<CONF
-courier {
-  name = "a.example"
-  role = public
-  superior = "root.example"
-}
-foreground {
-  milter_socket = "unix:$TRASH/milter.sock"
-  reinject = "$re_addr:$re_port"
-  service_mailbox = "tandem@a.example"
-  ca_dir = "$TRASH/isp/issuing"
-  user = "nobody"
-  ca_user = "daemon"
-}
-database { conninfo = "$(pg_conninfo fg fg)" }
-tls {
-  anchors = "$TRASH/root/root.crt"
-  cert = "$TRASH/isp/elements/fg.crt"
-  key = "$TRASH/isp/elements/fg.key"
-  chain = "$TRASH/isp/issuing/chain.pem"
-  keybox_key = "$TRASH/kb.key"
-}
-CONF
+milter_conf "$re_addr:$re_port"
 
 test_expect_success 'tandem-milter -n checks the configuration' '
 	tandem-milter -c tandem.conf -n >out &&
@@ -75,12 +29,7 @@ test_expect_success_here 'the milter, the reinjection smtpd and the MTA start' '
 	smtp_sink_start out "$sink_addr" "$sink_port" &&
 	postfix_start re "$re_addr" "$re_port" \
 	    "relayhost = [$sink_addr]:$sink_port" &&
-	{ tandem-milter -c tandem.conf -f 2>milter.log &
-	    echo $! >milter.pid; } &&
-	test_atexit "kill \$(cat $TRASH/milter.pid) 2>/dev/null" &&
-	n=0; while [ ! -S milter.sock ] && [ $n -lt 50 ]; do
-		sleep 0.1; n=$((n + 1)); done &&
-	test -S milter.sock &&
+	milter_start &&
 	postfix_start fg "$fg_addr" "$fg_port" \
 	    "relayhost = [$sink_addr]:$sink_port" \
 	    "smtpd_milters = unix:$TRASH/milter.sock" \
@@ -104,31 +53,12 @@ test_expect_success 'ordinary mail passes byte for byte' '
 	printf "plain body\n.dot line\n" >want && test_cmp want got
 '
 
-# mkmail NAME SIGNER FROM TO...: a content mail wrapped SIGNER -> courier
-mkmail() {
-	name=$1 signer=$2 from=$3; shift 3
-	openssl cms -sign -binary -nodetach -outform DER -in sealed.der \
-	    -signer isp/accounts/$signer@a.example/agent.crt -inkey $signer.key \
-	    -certfile isp/chain.pem -out $name.signed &&
-	openssl cms -encrypt -binary -aes-256-gcm -outform DER \
-	    -in $name.signed -out $name.der \
-	    isp/accounts/$from/courier.crt &&
-	{
-		printf "From: %s\r\nTo: %s\r\n" "$from" "$(echo "$@" | sed "s/ /, /g")"
-		printf "Subject: Tandem private message\r\nMessage-ID: <%s@a.example>\r\n" "$name"
-		printf "MIME-Version: 1.0\r\nTandem-Kind: content\r\n"
-		printf "Content-Type: application/pkcs7-mime; smime-type=authEnveloped-data; name=tandem.p7m\r\n"
-		printf "Content-Transfer-Encoding: base64\r\n\r\n"
-		base64 -w 76 $name.der | sed "s/\$/\r/"
-	} >$name
-}
-
 test_expect_success 'a content message for bob and dave' '
 	printf "sealed content stand-in\n" >inner &&
 	openssl cms -sign -binary -nodetach -outform DER -in inner \
 	    -signer isp/accounts/alice@a.example/agent.crt -inkey alice.key \
 	    -out sealed.der &&
-	mkmail m1 alice alice@a.example bob@a.example dave@a.example &&
+	milter_mkmail m1 alice alice@a.example bob@a.example dave@a.example &&
 	send m1 alice@a.example bob@a.example dave@a.example &&
 	test_grep "250 " swaks.out
 '
@@ -170,7 +100,7 @@ test_expect_success 'From not the envelope sender: 550 5.7.1' '
 '
 
 test_expect_success 'signed by another agent: 550 5.7.7' '
-	mkmail m2 bob alice@a.example bob@a.example &&
+	milter_mkmail m2 bob alice@a.example bob@a.example &&
 	test_must_fail send m2 alice@a.example bob@a.example &&
 	test_grep "550 5.7.7 the signer is not the agent of alice@a.example" swaks.out
 '
@@ -182,7 +112,7 @@ test_expect_success 'sender not registered: 550 5.7.1' '
 '
 
 test_expect_success 'sender registered but still pending (no agent-alive): 550 5.7.1' '
-	mkmail m5 peggy peggy@a.example bob@a.example &&
+	milter_mkmail m5 peggy peggy@a.example bob@a.example &&
 	test_must_fail send m5 peggy@a.example bob@a.example &&
 	test_grep "550 5.7.1 sender peggy@a.example is not active here (pending: no agent-alive yet)" swaks.out &&
 	test_grep "from=peggy@a.example status=reject reason=.5.7.1 sender peggy@a.example is not active" milter.log
@@ -197,7 +127,7 @@ test_expect_success 'garbled body: 550 5.6.0, nothing stored' '
 '
 
 test_expect_success 'the same sealed content again, in a new wrap: 550 5.7.1, nothing held or sent' '
-	mkmail m1b alice alice@a.example bob@a.example dave@a.example &&
+	milter_mkmail m1b alice alice@a.example bob@a.example dave@a.example &&
 	! cmp m1 m1b >/dev/null &&
 	test_must_fail send m1b alice@a.example bob@a.example dave@a.example &&
 	test_grep "550 5.7.1 this sealed content was taken already (replay)" swaks.out &&
@@ -216,7 +146,7 @@ test_expect_success 'database restarted: the pooled connections are replaced' '
 	openssl cms -sign -binary -nodetach -outform DER -in inner5 \
 	    -signer isp/accounts/alice@a.example/agent.crt -inkey alice.key \
 	    -out sealed.der &&
-	mkmail m5 alice alice@a.example bob@a.example &&
+	milter_mkmail m5 alice alice@a.example bob@a.example &&
 	send m5 alice@a.example bob@a.example &&
 	test_grep "<-  250 2.0.0 Ok: queued" swaks.out &&
 	test_grep_not "<\*\* 451" swaks.out &&

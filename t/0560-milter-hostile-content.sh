@@ -1,5 +1,6 @@
 test_description='tandem-milter: Tandem content encrypted with CBC is refused, foreign S/MIME passes, a hostile courier name comes out escaped'
 . "$TANDEM_SRC/t/test-lib.sh"
+. "$TANDEM_SRC/t/lib-milter.sh"
 
 # The foreground of 0500 (a public courier a.example, alice and bob
 # registered), then three kinds of hostile mail:
@@ -17,56 +18,14 @@ fg_addr=$(pf_random_addr) re_addr=$(pf_random_addr) sink_addr=$(pf_random_addr)
 fg_port=$(pf_random_port) re_port=$(pf_random_port) sink_port=$(pf_random_port)
 
 test_expect_success 'a courier with an FG element and two accounts' '
-	tandem-ca root -d root --name root.example >/dev/null &&
-	tandem-ca courier -d isp --name a.example --role public \
-	    --superior root >/dev/null &&
-	tandem-ca element -d isp --fg tandem@a.example >/dev/null &&
-	tandem-ca issuing -d isp --domain a.example >/dev/null &&
-	for u in alice bob mallory; do
-		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
-		    -nodes -keyout $u.key -subj /CN=$u -out $u.csr 2>/dev/null &&
-		tandem-ca account -d isp --address $u@a.example \
-		    --csr $u.csr >/dev/null || return 1
-	done
+	milter_pki alice bob mallory
 '
 
 test_expect_success_here 'a foreground database' '
-	pg_start fg && pg_createdb fg fg &&
-	tandemctl db migrate --fg --db "$(pg_conninfo fg fg)" --sqldir "$TANDEM_SRC/sql" >/dev/null &&
-	tandemctl keybox new kb.key &&
-	for u in alice bob; do
-		a=isp/accounts/$u@a.example
-		tandemctl account add --db "$(pg_conninfo fg fg)" \
-		    --address $u@a.example --status active \
-		    --courier-key $a/courier.key --courier-cert $a/courier.crt \
-		    --agent-cert $a/agent.crt --keybox-key kb.key >/dev/null ||
-		return 1
-	done
+	milter_db active alice bob
 '
 
-cat >tandem.conf <<CONF
-courier {
-  name = "a.example"
-  role = public
-  superior = "root.example"
-}
-foreground {
-  milter_socket = "unix:$TRASH/milter.sock"
-  reinject = "$re_addr:$re_port"
-  service_mailbox = "tandem@a.example"
-  ca_dir = "$TRASH/isp/issuing"
-  user = "nobody"
-  ca_user = "daemon"
-}
-database { conninfo = "$(pg_conninfo fg fg)" }
-tls {
-  anchors = "$TRASH/root/root.crt"
-  cert = "$TRASH/isp/elements/fg.crt"
-  key = "$TRASH/isp/elements/fg.key"
-  chain = "$TRASH/isp/issuing/chain.pem"
-  keybox_key = "$TRASH/kb.key"
-}
-CONF
+milter_conf "$re_addr:$re_port"
 
 test_expect_success 'tandem-milter -n checks the configuration' '
 	tandem-milter -c tandem.conf -n >out &&
@@ -80,11 +39,7 @@ test_expect_success_here 'the milter, the reinjection smtpd and the MTA start' '
 	smtp_sink_start out "$sink_addr" "$sink_port" &&
 	postfix_start re "$re_addr" "$re_port" \
 	    "relayhost = [$sink_addr]:$sink_port" &&
-	{ tandem-milter -c tandem.conf -f 2>milter.log & echo $! >milter.pid; } &&
-	test_atexit "kill \$(cat $TRASH/milter.pid) 2>/dev/null" &&
-	n=0; while [ ! -S milter.sock ] && [ $n -lt 50 ]; do
-		sleep 0.1; n=$((n + 1)); done &&
-	test -S milter.sock &&
+	milter_start &&
 	postfix_start fg "$fg_addr" "$fg_port" \
 	    "relayhost = [$sink_addr]:$sink_port" \
 	    "smtpd_milters = unix:$TRASH/milter.sock" \

@@ -26,4 +26,4 @@ EXTRA_DIST += t/0400-postfix-relay.sh
 TESTS += t/0410-postfix-ux-contrib.sh
 EXTRA_DIST += t/0410-postfix-ux-contrib.sh
 TESTS += t/0420-sendmail-milter.sh
-EXTRA_DIST += t/0420-sendmail-milter.sh t/lib-sendmail.sh
+EXTRA_DIST += t/0420-sendmail-milter.sh t/lib-sendmail.sh t/lib-milter.sh
