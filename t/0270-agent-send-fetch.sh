@@ -14,11 +14,6 @@ net="--smtp $mta:$mport --bg https://bg.a.example:$bport --resolve bg.a.example:
 alice=ca/accounts/alice@a.example
 bob=ca/accounts/bob@a.example
 
-bg_stop() {
-	[ -f stub/pid ] && kill "$(cat stub/pid)" 2>/dev/null
-	rm -f stub/pid
-}
-
 test_expect_success 'a courier, alice and bob with their courier-end certificates' '
 	ag_courier &&
 	for u in alice bob; do
@@ -46,11 +41,7 @@ test_expect_success 'import refuses a courier-end certificate of another address
 
 test_expect_success_here 'an smtp-sink and the background stub' '
 	smtp_sink_start mta $mta $mport &&
-	mkdir stub && cat ca/elements/bg.crt ca/chain.pem >bg-chain.pem &&
-	{ python3 "$TANDEM_SRC/t/agent-bg-stub.py" $bg $bport bg-chain.pem \
-		ca/elements/bg.key stub 2>stub.err & } &&
-	test_atexit bg_stop &&
-	pf_wait_listen $bg $bport 10
+	ag_stub stub $bg $bport ca
 '
 
 test_expect_success 'the background unreachable: retries, then 75, and no mail' '

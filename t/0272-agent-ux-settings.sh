@@ -11,11 +11,6 @@ mta=$(pf_random_addr) mport=$(pf_random_port)
 bg=$(pf_random_addr) bport=$(pf_random_port)
 AG_BG_URL=https://bg.a.example:$bport
 
-bg_stop() {
-	[ -f stub/pid ] && kill "$(cat stub/pid)" 2>/dev/null
-	rm -f stub/pid
-}
-
 test_expect_success 'a courier with its elements; an invitation for dave' '
 	ag_courier &&
 	invitation inv.txt &&
@@ -25,11 +20,7 @@ test_expect_success 'a courier with its elements; an invitation for dave' '
 
 test_expect_success_here 'an smtp-sink and the background stub' '
 	smtp_sink_start mta $mta $mport &&
-	mkdir -p stub/mailbox && cat ca/elements/bg.crt ca/chain.pem >bg-chain.pem &&
-	{ python3 "$TANDEM_SRC/t/agent-bg-stub.py" $bg $bport bg-chain.pem \
-		ca/elements/bg.key stub 2>stub.err & } &&
-	test_atexit bg_stop &&
-	pf_wait_listen $bg $bport 10
+	ag_stub stub $bg $bport ca
 '
 
 test_expect_success 'register saves the SMTP server, the Maildir, the background URL and --resolve' '

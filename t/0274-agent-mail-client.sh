@@ -13,11 +13,6 @@ net="--smtp $mta:$mport --bg https://bg.a.example:$bport --resolve bg.a.example:
 alice=ca/accounts/alice@a.example
 bob=ca/accounts/bob@a.example
 
-bg_stop() {
-	[ -f stub/pid ] && kill "$(cat stub/pid)" 2>/dev/null
-	rm -f stub/pid
-}
-
 # sink_for RCPT: the one sink dump whose envelope has RCPT
 sink_for() {
 	grep -l "^X-Rcpt-Args: <$1>" $(smtp_sink_files mta) </dev/null
@@ -52,11 +47,7 @@ test_expect_success 'a courier, alice and bob' '
 
 test_expect_success_here 'the smtp-sink and the stub run' '
 	smtp_sink_start mta $mta $mport &&
-	mkdir stub && cat ca/elements/bg.crt ca/chain.pem >bg-chain.pem &&
-	{ python3 "$TANDEM_SRC/t/agent-bg-stub.py" $bg $bport bg-chain.pem \
-		ca/elements/bg.key stub 2>stub.err & } &&
-	test_atexit bg_stop &&
-	pf_wait_listen $bg $bport 10
+	ag_stub stub $bg $bport ca
 '
 
 test_expect_success 'sendmail -t as mutt runs it: To and Cc in one message' '

@@ -19,11 +19,6 @@ bg=$(pf_random_addr) bport=$(pf_random_port)
 net="--smtp $mta:$mport --bg https://bg.a.example:$bport --resolve bg.a.example:$bport:$bg"
 alice=ca/accounts/alice@a.example
 
-bg_stop() {
-	[ -f stub/pid ] && kill "$(cat stub/pid)" 2>/dev/null
-	rm -f stub/pid
-}
-
 # msg ID: a message of alice with Message-ID ID, in ID.eml
 msg() {
 	printf "From: alice@a.example\r\nTo: bob@a.example\r\nSubject: %s\r\nMessage-ID: <%s>\r\n\r\nHello.\r\n" "$1" "$1" >$1.eml
@@ -103,11 +98,7 @@ test_expect_success 'status refuses a malformed message id or two (64), an unkno
 
 test_expect_success_here 'an smtp-sink and the background stub' '
 	smtp_sink_start mta $mta $mport &&
-	mkdir stub && cat ca/elements/bg.crt ca/chain.pem >bg-chain.pem &&
-	{ python3 "$TANDEM_SRC/t/agent-bg-stub.py" $bg $bport bg-chain.pem \
-		ca/elements/bg.key stub 2>stub.err & } &&
-	test_atexit bg_stop &&
-	pf_wait_listen $bg $bport 10
+	ag_stub stub $bg $bport ca
 '
 
 test_expect_success 'send records each recipient as sent, when it was sent' '

@@ -13,11 +13,6 @@ bg=$(pf_random_addr) bport=$(pf_random_port) b2port=$(pf_random_port)
 bgnet="--bg https://bg.a.example:$bport --resolve bg.a.example:$bport:$bg"
 net="--smtp $mta:$mport $bgnet"
 
-bg_stop() {
-	[ -f stub/pid ] && kill "$(cat stub/pid)" 2>/dev/null
-	rm -f stub/pid
-}
-
 # The test plays the foreground: what it sends, wrapped FG -> agent,
 # waits in bob's mailbox at the background stub.
 
@@ -141,11 +136,7 @@ test_expect_success 'a courier, alice and bob (generation 1), another courier' '
 
 test_expect_success_here 'an smtp-sink and the background stub' '
 	smtp_sink_start mta $mta $mport &&
-	mkdir stub && cat ca/elements/bg.crt ca/chain.pem >bg-chain.pem &&
-	{ python3 "$TANDEM_SRC/t/agent-bg-stub.py" $bg $bport bg-chain.pem \
-		ca/elements/bg.key stub 2>stub.err & } &&
-	test_atexit bg_stop &&
-	pf_wait_listen $bg $bport 10
+	ag_stub stub $bg $bport ca
 '
 
 test_expect_success 'registered: an exchange-keys by mail for generation 2 is refused (65), nothing changes' '
@@ -421,11 +412,7 @@ left="--resolve bg.a.example:$bport:$bg"
 
 test_expect_success_here 'b.s background (a second stub)' '
 	tandem-ca element -d ca2 --bg https://bg.b.example:$b2port >/dev/null &&
-	mkdir -p stub2/mailbox && cat ca2/elements/bg.crt ca2/chain.pem >bg2-chain.pem &&
-	{ python3 "$TANDEM_SRC/t/agent-bg-stub.py" $bg $b2port bg2-chain.pem \
-		ca2/elements/bg.key stub2 2>stub2.err & } &&
-	test_atexit "kill \$(cat $TRASH/stub2/pid) 2>/dev/null" &&
-	pf_wait_listen $bg $b2port 10
+	ag_stub stub2 $bg $b2port ca2
 '
 
 # tnotice FILE ID COURIER MAILBOX CHAIN: a notice for generation 5

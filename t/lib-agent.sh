@@ -22,8 +22,20 @@
 #	invitation FILE [RCPT [EXP]]	an invitation of tandem@a.example
 #	exchange_keys ADDR OUT		the courier's answer to ADDR, mailed
 #	registration_csr MAIL OUT	the CSR of a registration mail
+#	ag_stub DIR ADDR PORT CADIR	the background stub (agent-bg-stub.py)
+#					serving DIR on ADDR:PORT with the BG
+#					element of CADIR, stopped at the end
 
 crlf() { sed 's/$/\r/'; }
+
+ag_stub() {
+	mkdir -p "$1/mailbox" &&
+	cat "$4/elements/bg.crt" "$4/chain.pem" >"$1-chain.pem" &&
+	{ python3 "$TANDEM_SRC/t/agent-bg-stub.py" "$2" "$3" "$1-chain.pem" \
+	    "$4/elements/bg.key" "$1" 2>"$1.err" & } &&
+	test_atexit "kill \$(cat $TRASH/$1/pid) 2>/dev/null" &&
+	pf_wait_listen "$2" "$3" 10
+}
 
 ag_courier() {
 	tandem-ca root -d root --name root.example >/dev/null &&
