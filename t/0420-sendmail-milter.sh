@@ -101,19 +101,7 @@ delivered_is() {
 	test_must_fail test -s extra.got || { cat extra.got; return 1; }
 }
 
-long=$(printf 'z%.0s' $(seq 1 950))
-{
-	printf 'From: Carol <carol@a.example>\nTo: dave@b.example\n'
-	printf 'Subject: =?utf-8?q?caf=C3=A9?= and a folded\n  subject line\n'
-	printf 'Date: Sat, 28 Nov 2026 23:50:00 +0000\n'
-	printf 'Message-ID: <plain-1@a.example>\nX-Tandem-Kind: content\n'
-	printf 'Tandem-Kindly: not the header\n'
-	printf 'MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n'
-	printf 'Content-Transfer-Encoding: 8bit\n\n'
-	printf 'first line\n.leading dot\n.\nFrom the start of a line\n'
-	printf 'trailing blanks   \n\ttab first\n\n%s\n' "$long"
-	printf 'caf\303\251 \342\202\254\nlast line\n'
-} >plain.eml
+milter_plain_eml dave@b.example
 # swaks sends a file ending in CRLF.CRLF as it is (else it adds an
 # empty line before its own dot).
 { sed 's/$/\r/' plain.eml; printf '.\r\n'; } >plain.crlf

@@ -1,5 +1,6 @@
 test_description='end to end: ordinary mail passes the milter byte for byte; forged Tandem mail does not'
 . "$TANDEM_SRC/t/test-lib.sh"
+. "$TANDEM_SRC/t/lib-milter.sh"
 
 # Mail without a Tandem-Kind header is not Tandem traffic: the milter
 # accepts it at end of headers and Postfix delivers it as it came, only
@@ -33,19 +34,7 @@ delivered_is() {
 	test_must_fail test -s extra.got || { cat extra.got; return 1; }
 }
 
-long=$(printf 'z%.0s' $(seq 1 950))
-{
-	printf 'From: Carol <carol@a.example>\nTo: dave@a.example\n'
-	printf 'Subject: =?utf-8?q?caf=C3=A9?= and a folded\n  subject line\n'
-	printf 'Date: Sat, 28 Nov 2026 23:50:00 +0000\n'
-	printf 'Message-ID: <plain-1@a.example>\nX-Tandem-Kind: content\n'
-	printf 'Tandem-Kindly: not the header\n'
-	printf 'MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n'
-	printf 'Content-Transfer-Encoding: 8bit\n\n'
-	printf 'first line\n.leading dot\n.\nFrom the start of a line\n'
-	printf 'trailing blanks   \n\ttab first\n\n%s\n' "$long"
-	printf 'caf\303\251 \342\202\254\nlast line\n'
-} >plain.eml
+milter_plain_eml dave@a.example
 
 test_expect_success 'plain text mail arrives byte for byte' '
 	smtp plain.eml carol@a.example dave@a.example &&

@@ -19,6 +19,12 @@
 #				a content mail NAME: sealed.der signed by
 #				SIGNER's agent key, wrapped to FROM's
 #				courier end, CRLF lines
+#	milter_plain_eml TO	plain.eml, LF lines: an ordinary mail from
+#				carol@a.example to TO with what a milter
+#				could spoil (an encoded, folded subject, a
+#				header like Tandem-Kind, leading dots,
+#				"From " at a line start, trailing blanks, a
+#				950-byte line, UTF-8), t/0420 and t/0640
 
 milter_pki() {
 	tandem-ca root -d root --name root.example >/dev/null &&
@@ -113,4 +119,20 @@ milter_mkmail() {
 		printf "Content-Transfer-Encoding: base64\r\n\r\n"
 		base64 -w 76 $_mi_name.der | sed "s/\$/\r/"
 	} >$_mi_name
+}
+
+milter_plain_eml() {
+	_mi_long=$(printf 'z%.0s' $(seq 1 950))
+	{
+		printf 'From: Carol <carol@a.example>\nTo: %s\n' "$1"
+		printf 'Subject: =?utf-8?q?caf=C3=A9?= and a folded\n  subject line\n'
+		printf 'Date: Sat, 28 Nov 2026 23:50:00 +0000\n'
+		printf 'Message-ID: <plain-1@a.example>\nX-Tandem-Kind: content\n'
+		printf 'Tandem-Kindly: not the header\n'
+		printf 'MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n'
+		printf 'Content-Transfer-Encoding: 8bit\n\n'
+		printf 'first line\n.leading dot\n.\nFrom the start of a line\n'
+		printf 'trailing blanks   \n\ttab first\n\n%s\n' "$_mi_long"
+		printf 'caf\303\251 \342\202\254\nlast line\n'
+	} >plain.eml
 }
