@@ -67,6 +67,8 @@ static cfg_opt_t conf_background_opts[] = {
 	CFG_STR("url", "", CFGF_NONE),
 	CFG_INT("max_request_size", 1048576, CFGF_NONE),
 	CFG_STR("metrics_listen", "", CFGF_NONE),
+	CFG_INT("workers", 0, CFGF_NONE),
+	CFG_INT("max_peer_connections", 64, CFGF_NONE),
 	CFG_END()
 };
 
@@ -104,6 +106,10 @@ static cfg_opt_t conf_hygiene_opts[] = {
 
 static cfg_opt_t conf_agent_opts[] = {
 	CFG_STR("submission", "127.0.0.1:587", CFGF_NONE),
+	CFG_STR("submission_tls", "none", CFGF_NONE),
+	CFG_STR("submission_ca", "", CFGF_NONE),
+	CFG_STR("submission_user", "", CFGF_NONE),
+	CFG_STR("submission_password_file", "", CFGF_NONE),
 	CFG_STR("bg_url", "", CFGF_NONE),
 	CFG_STR("maildir", "~/Maildir", CFGF_NONE),
 	CFG_STR("store", "~/.tandem/agent.db", CFGF_NONE),
@@ -129,6 +135,8 @@ static const struct {
 } conf_bounds[] = {
 	{ "foreground", "max_messages", 1, 10000 },
 	{ "background", "max_request_size", 1024, TN_MAX_MESSAGE },
+	{ "background", "workers", 0, 64 },
+	{ "background", "max_peer_connections", 1, 10000 },
 	{ "hygiene", "hold_limit", 1, 365 * DAY },
 	{ "hygiene", "purge_interval", 1, DAY },
 	{ "hygiene", "replay_window", 60, 365 * DAY },
@@ -441,6 +449,20 @@ conf_check_mode(cfg_t *cfg, cfg_opt_t *opt)
 }
 
 static int
+conf_check_starttls(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *v;
+
+	v = cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1);
+	if (strcmp(v, "none") != 0 && strcmp(v, "starttls") != 0) {
+		cfg_error(cfg, "%s: \"%s\" is not one of none, starttls",
+		    opt->name, v);
+		return -1;
+	}
+	return 0;
+}
+
+static int
 conf_check_url(cfg_t *cfg, cfg_opt_t *opt)
 {
 	const char *v;
@@ -567,6 +589,8 @@ conf_validators(cfg_t *cfg)
 	cfg_set_validate_func(cfg, "background|metrics_listen",
 	    conf_check_metrics);
 	cfg_set_validate_func(cfg, "agent|submission", conf_check_hostport);
+	cfg_set_validate_func(cfg, "agent|submission_tls",
+	    conf_check_starttls);
 	cfg_set_validate_func(cfg, "agent|bg_url", conf_check_url);
 }
 
@@ -717,6 +741,11 @@ conf_copy(cfg_t *cfg, struct conf *cf, char *err)
 	    conf_str(tls, "keybox_key", 0, &cf->cf_keybox_key, err) ||
 	    conf_copy_hostport(ag, "submission", &cf->cf_submission_host,
 	    &cf->cf_submission_port, err) ||
+	    conf_str(ag, "submission_ca", 1, &cf->cf_submission_ca, err) ||
+	    conf_str(ag, "submission_user", 0, &cf->cf_submission_user,
+	    err) ||
+	    conf_str(ag, "submission_password_file", 1,
+	    &cf->cf_submission_password_file, err) ||
 	    conf_str(ag, "bg_url", 0, &cf->cf_bg_url, err) ||
 	    conf_str(ag, "maildir", 1, &cf->cf_agent_maildir, err) ||
 	    conf_str(ag, "store", 1, &cf->cf_agent_store, err) ||
@@ -727,6 +756,11 @@ conf_copy(cfg_t *cfg, struct conf *cf, char *err)
 		return -1;
 	cf->cf_max_messages = cfg_getint(fg, "max_messages");
 	cf->cf_max_request = cfg_getint(bg, "max_request_size");
+	cf->cf_workers = (int)cfg_getint(bg, "workers");
+	cf->cf_max_peer_connections = (int)cfg_getint(bg,
+	    "max_peer_connections");
+	cf->cf_submission_starttls = strcmp(cfg_getstr(ag, "submission_tls"),
+	    "starttls") == 0;
 	cf->cf_hold_limit = cfg_getint(hy, "hold_limit");
 	cf->cf_purge_interval = cfg_getint(hy, "purge_interval");
 	cf->cf_replay_window = cfg_getint(hy, "replay_window");
@@ -823,6 +857,9 @@ conf_free(struct conf *cf)
 	free(cf->cf_keybox_key);
 	free(cf->cf_held_key);
 	free(cf->cf_submission_host);
+	free(cf->cf_submission_ca);
+	free(cf->cf_submission_user);
+	free(cf->cf_submission_password_file);
 	free(cf->cf_bg_url);
 	free(cf->cf_agent_maildir);
 	free(cf->cf_agent_store);

@@ -92,6 +92,8 @@ struct conf {
 	long		 cf_max_request;
 	char		*cf_metrics_host;	/* NULL: no counters served */
 	int		 cf_metrics_port;
+	int		 cf_workers;		/* 0: one per CPU */
+	int		 cf_max_peer_connections;
 
 	/* database */
 	char		*cf_conninfo;
@@ -118,6 +120,10 @@ struct conf {
 	/* agent */
 	char		*cf_submission_host;
 	int		 cf_submission_port;
+	int		 cf_submission_starttls;
+	char		*cf_submission_ca;	/* "": the system's */
+	char		*cf_submission_user;	/* "": no SMTP AUTH */
+	char		*cf_submission_password_file;
 	char		*cf_bg_url;
 	char		*cf_agent_maildir;
 	char		*cf_agent_store;

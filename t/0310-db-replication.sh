@@ -3,17 +3,6 @@ test_description='db: accounts replicate one way, keys only sealed, roles hold'
 
 SQLDIR=$TANDEM_SRC/sql
 
-# wait_grep PATTERN FILE [SECONDS]: until PATTERN shows up in FILE.
-wait_grep() {
-	_n=$(( ${3:-20} * 10 ))
-	while [ "$_n" -gt 0 ]; do
-		grep -q -e "$1" "$2" 2>/dev/null && return 0
-		sleep 0.1
-		_n=$((_n - 1))
-	done
-	test_grep "$1" "$2"
-}
-
 # cert NAME ADDRESS: NAME.key and a self-signed NAME.crt for ADDRESS.
 cert() {
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
@@ -68,7 +57,7 @@ test_expect_success_here 'a background session listens' '
 		echo "SELECT 1;"; sleep 0.1; n=$((n + 1))
 	  done ) | pg_psql_as tandem_bg bg bg >listen.out 2>&1 &
 	test_atexit "touch \"$TRASH/stop-listen\"" &&
-	wait_grep "^1\$" listen.out
+	test_wait_log listen.out "^1\$" 20
 '
 
 test_expect_success 'account add stores an account and its sealed key' '
@@ -96,7 +85,7 @@ test_expect_success 'the account and its key arrive on the background' '
 '
 
 test_expect_success 'the trigger notifies the background' '
-	wait_grep "notification \"tandem_account\" with payload \"ann@a.example\" received" listen.out
+	test_wait_log listen.out "notification \"tandem_account\" with payload \"ann@a.example\" received" 20
 '
 
 test_expect_success 'a pending account arrives silently, then notifies once active' '
@@ -108,7 +97,7 @@ test_expect_success 'a pending account arrives silently, then notifies once acti
 	test_grep_not "payload \"bob@a.example\"" listen.out &&
 	pg_psql fg fg -c "UPDATE accounts SET status = \$\$active\$\$ WHERE address = \$\$bob@a.example\$\$" &&
 	pg_wait_for bg bg "SELECT status FROM accounts WHERE address = \$\$bob@a.example\$\$" active &&
-	wait_grep "payload \"bob@a.example\"" listen.out
+	test_wait_log listen.out "payload \"bob@a.example\"" 20
 '
 
 test_expect_success 'the background role cannot write the replicated tables' '

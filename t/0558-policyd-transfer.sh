@@ -124,16 +124,6 @@ test_expect_success 'once it is fetched, the background answers 410: nothing is 
 	pd_status 403 erin GET /v1/mailbox
 '
 
-# pd_wait_log TEXT: the daemon logged TEXT, within 20 s
-pd_wait_log() {
-	_n=0
-	while ! grep -q "$1" "$TRASH/policyd.log" && [ $_n -lt 100 ]; do
-		sleep 0.2
-		_n=$((_n + 1))
-	done
-	grep -q "$1" "$TRASH/policyd.log"
-}
-
 # back FILE ADDRESS: the foreground brings ADDRESS back by a transfer
 # from b.example with the certificate (and chain) in FILE
 back() {
@@ -149,7 +139,7 @@ test_expect_success 'dan comes back with a certificate of this courier.s CA: his
 	mv "$PD_CA/accounts/dan@mail.example" "$PD_CA/dan2.keep" &&
 	issue "$PD_CA" dan5 dan@mail.example &&
 	back dan5.pem dan@mail.example &&
-	pd_wait_log "account address=dan@mail.example status=repin-refused" &&
+	test_wait_log "$TRASH/policyd.log" "account address=dan@mail.example status=repin-refused" &&
 	test_grep "status=repin-refused .*reason=\"issued under this courier.s CA key, not the one it came from\"" "$TRASH/policyd.log" &&
 	pinned_is dan@mail.example dan2.crt &&
 	pd_status 403 dan5 GET /v1/mailbox
@@ -159,7 +149,7 @@ test_expect_success 'dan comes back from b with b.s certificate: the pin the tra
 	mv "$TRASH/pki/b/accounts/dan@mail.example" "$TRASH/pki/b/dan3.keep" &&
 	issue "$TRASH/pki/b" dan6 dan@mail.example &&
 	back dan6.pem dan@mail.example &&
-	pd_wait_log "account address=dan@mail.example status=repinned by=transfer" &&
+	test_wait_log "$TRASH/policyd.log" "account address=dan@mail.example status=repinned by=transfer" &&
 	pinned_is dan@mail.example dan6.pem &&
 	test "$(bg "SELECT by_transfer, left_at IS NULL FROM agent_pins WHERE address = \$\$dan@mail.example\$\$")" = "t|t" &&
 	pd_status 200 dan6 GET /v1/mailbox &&

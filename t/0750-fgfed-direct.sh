@@ -51,7 +51,7 @@ test_expect_success 'alice at a writes to bob at b: a sends it to b' '
 	mail m1 content alice@a.example bob@b.example m1.der &&
 	send "$a_addr:$a_port" m1 alice@a.example bob@b.example &&
 	test_grep "250 " swaks.out &&
-	wait_log a.log "m1@a.example.*rcpt=bob@b.example route=to-introduced-courier.*to=b.example"
+	test_wait_log a.log "m1@a.example.*rcpt=bob@b.example route=to-introduced-courier.*to=b.example"
 '
 
 test_expect_success 'b delivers it to bob: his agent key opens the same sealed content' '
@@ -82,14 +82,14 @@ test_expect_success 'dave at private b writes to alice at a: deferred to the sup
 	    -out m2.der b/accounts/dave@b.example/courier.crt &&
 	mail m2 content dave@b.example alice@a.example m2.der &&
 	send "$b_addr:$b_port" m2 dave@b.example alice@a.example &&
-	wait_log b.log "m2@b.example.*rcpt=alice@a.example route=defer-to-superior.*to=a.example" &&
+	test_wait_log b.log "m2@b.example.*rcpt=alice@a.example route=defer-to-superior.*to=a.example" &&
 	f=$(sink_wait "X-Rcpt-Args: <alice@a.example>") &&
 	test_grep "^From: dave@b.example" "$f"
 '
 
 test_expect_success 'a delivered it and introduced itself back; b learned the route' '
-	wait_log a.log "msgid=m2@b.example origin=b.example hops=1 rcpt=alice@a.example route=deliver-local introduced=b.example" &&
-	wait_log b.log "introduction=a.example addresses=1 released=0" &&
+	test_wait_log a.log "msgid=m2@b.example origin=b.example hops=1 rcpt=alice@a.example route=deliver-local introduced=b.example" &&
+	test_wait_log b.log "introduction=a.example addresses=1 released=0" &&
 	echo "alice@a.example|a.example|introduced" >want &&
 	pg_psql fg fgb -At -c "SELECT address, courier, reason FROM address_routes" >got &&
 	test_cmp want got
@@ -99,28 +99,28 @@ test_expect_success 'signed under another root: refused 5.7.7, logged' '
 	ic f1 f1@b.example 1 evilb dave@b.example alice@a.example &&
 	test_must_fail ic_send f1 evilb &&
 	test_grep "550 5.7.7" swaks.out &&
-	wait_log a.log "status=reject reason=\"5.7.7 inter-courier: signer certificate does not chain to a trust anchor"
+	test_wait_log a.log "status=reject reason=\"5.7.7 inter-courier: signer certificate does not chain to a trust anchor"
 '
 
 test_expect_success 'a private courier claiming a sender outside its domain: 5.7.1' '
 	ic f2 f2@b.example 1 b mallory@a.example alice@a.example &&
 	test_must_fail ic_send f2 b &&
 	test_grep "550 5.7.1" swaks.out &&
-	wait_log a.log "private origin courier claims a sender outside"
+	test_wait_log a.log "private origin courier claims a sender outside"
 '
 
 test_expect_success 'over 8 hops: refused by the parser, 5.6.0' '
 	ic f3 f3@b.example 9 b dave@b.example alice@a.example &&
 	test_must_fail ic_send f3 b &&
 	test_grep "550 5.6.0" swaks.out &&
-	wait_log a.log "Hops 9, not 1 to 8"
+	test_wait_log a.log "Hops 9, not 1 to 8"
 '
 
 test_expect_success 'at hop 8 a courier that must forward mails a notice instead' '
 	ic f4 f4@b.example 8 b dave@b.example carol@c.example &&
 	ic_send f4 b &&
 	test_grep "250 " swaks.out &&
-	wait_log a.log "rcpt=carol@c.example route=to-introduced-courier" &&
+	test_wait_log a.log "rcpt=carol@c.example route=to-introduced-courier" &&
 	f=$(sink_wait "X-Rcpt-Args: <dave@b.example>") &&
 	test_grep "^Subject: Tandem: undeliverable private message" "$f" &&
 	test_grep "Your private message f4@b.example could not be delivered to carol@c.example" "$f" &&
@@ -136,7 +136,7 @@ test_expect_success 'at hop 8 a courier that must forward mails a notice instead
 test_expect_success 'the same inter-courier message again is dropped' '
 	ic_send f4 b &&
 	test_grep "250 " swaks.out &&
-	wait_log a.log "ic=f4@b.example .*duplicate=yes"
+	test_wait_log a.log "ic=f4@b.example .*duplicate=yes"
 '
 
 test_done

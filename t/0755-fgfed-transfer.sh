@@ -142,8 +142,8 @@ test_expect_success 'start at b with no expect at a (dave): a refuses it, logs i
 	transfer b start dave@b.example --to a.example >out &&
 	echo "transfer dave@b.example outgoing to a.example started" >want &&
 	test_cmp want out &&
-	wait_log b.log "transfer address=dave@b.example to=a.example status=subscribed" &&
-	wait_log a.log "transfer=refused kind=transfer-subscription address=dave@b.example courier=b.example reason=\"no.transfer.of.dave@b.example.from.b.example" &&
+	test_wait_log b.log "transfer address=dave@b.example to=a.example status=subscribed" &&
+	test_wait_log a.log "transfer=refused kind=transfer-subscription address=dave@b.example courier=b.example reason=\"no.transfer.of.dave@b.example.from.b.example" &&
 	test "$(sql a "SELECT count(*) FROM accounts WHERE address = '"'dave@b.example'"'")" = 0 &&
 	test "$(sql b "SELECT status FROM accounts WHERE address = '"'dave@b.example'"'")" = active &&
 	transfer b cancel dave@b.example >/dev/null
@@ -152,7 +152,7 @@ test_expect_success 'start at b with no expect at a (dave): a refuses it, logs i
 test_expect_success 'into private b, alice of a.example is refused: outside its domains' '
 	transfer b expect alice@a.example --from a.example >/dev/null &&
 	transfer a start alice@a.example --to b.example >/dev/null &&
-	wait_log b.log "transfer=refused kind=transfer-subscription address=alice@a.example courier=a.example reason=\"alice@a.example.is.outside.the.domains.of.this.private.courier\"" &&
+	test_wait_log b.log "transfer=refused kind=transfer-subscription address=alice@a.example courier=a.example reason=\"alice@a.example.is.outside.the.domains.of.this.private.courier\"" &&
 	test "$(sql b "SELECT count(*) FROM accounts WHERE address = '"'alice@a.example'"'")" = 0 &&
 	test "$(sql a "SELECT status FROM accounts WHERE address = '"'alice@a.example'"'")" = active &&
 	transfer a cancel alice@a.example >/dev/null &&
@@ -161,8 +161,8 @@ test_expect_success 'into private b, alice of a.example is refused: outside its 
 
 test_expect_success 'start at b: subscription (504), pending account at a (505), config-update (508)' '
 	transfer b start bob@b.example --to a.example >/dev/null &&
-	wait_log b.log "transfer address=bob@b.example to=a.example status=subscribed" &&
-	wait_log a.log "transfer=bob@b.example from=b.example status=subscribed" &&
+	test_wait_log b.log "transfer address=bob@b.example to=a.example status=subscribed" &&
+	test_wait_log a.log "transfer=bob@b.example from=b.example status=subscribed" &&
 	echo "pending|b.example|t" >want &&
 	sql a "SELECT a.status, a.transferred_from, t.made_account FROM accounts a JOIN transfers t USING (address) WHERE address = '"'bob@b.example'"'" >got &&
 	test_cmp want got &&
@@ -176,7 +176,7 @@ test_expect_success 'start at b: subscription (504), pending account at a (505),
 '
 
 test_expect_success 'b relays the notice naming a to bob (509-511); the transfer is rekeying' '
-	wait_log b.log "transfer=bob@b.example to=a.example status=rekeying" &&
+	test_wait_log b.log "transfer=bob@b.example to=a.example status=rekeying" &&
 	relay b bob@b.example notice-to-rekey bob@b.example.key \
 	    b/accounts/bob@b.example/agent.crt notice &&
 	openssl x509 -in notice.signer -noout -fingerprint -sha256 >fp1 &&
@@ -222,8 +222,8 @@ opened() {
 test_expect_success 'b'"'"'s subscription said again: a answers again, b takes it as said already' '
 	sub s3 b b.example a.example bob@b.example &&
 	test_grep "250 " swaks.out &&
-	wait_log a.log "transfer=bob@b.example from=b.example status=subscribed answer=.* again=1" &&
-	wait_log b.log "transfer=bob@b.example to=a.example status=rekeying again=1" &&
+	test_wait_log a.log "transfer=bob@b.example from=b.example status=subscribed answer=.* again=1" &&
+	test_wait_log b.log "transfer=bob@b.example to=a.example status=rekeying again=1" &&
 	test "$(sql a "SELECT count(*) FROM rekeys WHERE address = '"'bob@b.example'"'")" = 1 &&
 	test "$(sql b "SELECT count(*) FROM bg_relay WHERE address = '"'bob@b.example'"'")" = 1
 '
@@ -231,8 +231,8 @@ test_expect_success 'b'"'"'s subscription said again: a answers again, b takes i
 test_expect_success 'while bob moves, b still serves him: mail from a reaches his old certificate' '
 	seal m1 alice@a.example a &&
 	send "$a_addr:$a_port" m1 alice@a.example bob@b.example &&
-	wait_log a.log "m1@a.example.*rcpt=bob@b.example route=to-introduced-courier.*to=b.example" &&
-	wait_log b.log "msgid=m1@a.example origin=a.example hops=1 rcpt=bob@b.example route=deliver-local" &&
+	test_wait_log a.log "m1@a.example.*rcpt=bob@b.example route=to-introduced-courier.*to=b.example" &&
+	test_wait_log b.log "msgid=m1@a.example origin=a.example hops=1 rcpt=bob@b.example route=deliver-local" &&
 	opened m1 b/accounts/bob@b.example/agent.crt bob@b.example.key
 '
 
@@ -244,7 +244,7 @@ test_expect_success 'while bob moves, content for him that b cannot open waits: 
 	seal m4 alice@a.example a &&
 	test_must_fail send "$b_addr:$b_port" m4 alice@a.example bob@b.example &&
 	test_grep "4.2.0 a recipient is moving to another courier: try again later" swaks.out &&
-	wait_log b.log "from=alice@a.example status=tempfail reason=\"4.2.0 a recipient is moving" &&
+	test_wait_log b.log "from=alice@a.example status=tempfail reason=\"4.2.0 a recipient is moving" &&
 	test "$(sql b "SELECT state FROM transfers WHERE address = '"'bob@b.example'"' AND state <> '"'cancelled'"'")" = rekeying
 '
 
@@ -266,7 +266,7 @@ test_expect_success 'bob exchanges keys with a (512-516): generation 2 in a rela
 	agent x1 bob@b.example.key bob.pem exchange-keys \
 	    Address=bob@b.example Generation=2 @agent-csr=bob2.csr &&
 	test_grep "250 " swaks.out &&
-	wait_log a.log "rekey address=bob@b.example generation=2 status=keys-sent" &&
+	test_wait_log a.log "rekey address=bob@b.example generation=2 status=keys-sent" &&
 	relay a bob@b.example exchange-keys bob@b.example.key \
 	    b/accounts/bob@b.example/agent.crt answer &&
 	test_proto_part answer agent-cert bob2.crt &&
@@ -281,7 +281,7 @@ test_expect_success 'rekeying-complete with the new key (517-523): active at a, 
 	agent x2 bob2.key bob2.pem rekeying-complete \
 	    Address=bob@b.example Generation=2 &&
 	test_grep "250 " swaks.out &&
-	wait_log a.log "transfer=bob@b.example from=b.example status=active released=0" &&
+	test_wait_log a.log "transfer=bob@b.example from=b.example status=active released=0" &&
 	echo "active|complete" >want &&
 	sql a "SELECT a.status, t.state FROM accounts a JOIN transfers t USING (address) WHERE address = '"'bob@b.example'"'" >got &&
 	test_cmp want got &&
@@ -294,12 +294,12 @@ test_expect_success 'rekeying-complete with the new key (517-523): active at a, 
 test_expect_success 'after, a delivers mail from alice to bob itself, to his new certificate' '
 	seal m3 alice@a.example a &&
 	send "$a_addr:$a_port" m3 alice@a.example bob@b.example &&
-	wait_log a.log "m3@a.example.*rcpt=bob@b.example route=deliver-local" &&
+	test_wait_log a.log "m3@a.example.*rcpt=bob@b.example route=deliver-local" &&
 	opened m3 bob2.crt bob2.key
 '
 
 test_expect_success 'b marks bob transferred to a (524-526); its notice is withdrawn, not another' '
-	wait_log b.log "transfer=bob@b.example to=a.example status=transferred released=0" &&
+	test_wait_log b.log "transfer=bob@b.example to=a.example status=transferred released=0" &&
 	echo "transferred|a.example" >want &&
 	sql b "SELECT status, redirect_to FROM accounts WHERE address = '"'bob@b.example'"'" >got &&
 	test_cmp want got &&
@@ -311,8 +311,8 @@ test_expect_success 'b marks bob transferred to a (524-526); its notice is withd
 test_expect_success 'mail for bob that reaches b after goes on to a, and to his new certificate' '
 	seal m2 dave@b.example b &&
 	send "$b_addr:$b_port" m2 dave@b.example bob@b.example &&
-	wait_log b.log "m2@b.example.*rcpt=bob@b.example route=to-new-courier.*to=a.example" &&
-	wait_log a.log "msgid=m2@b.example origin=b.example hops=1 rcpt=bob@b.example route=deliver-local" &&
+	test_wait_log b.log "m2@b.example.*rcpt=bob@b.example route=to-new-courier.*to=a.example" &&
+	test_wait_log a.log "msgid=m2@b.example origin=b.example hops=1 rcpt=bob@b.example route=deliver-local" &&
 	opened m2 bob2.crt bob2.key
 '
 
@@ -329,7 +329,7 @@ test_expect_success 'private b relays to a what c sent bob, who moved from b to 
 	ic c1 c1@b.example 2 c carol@c.example bob@b.example c.example \
 	    c1.sealed &&
 	ic_send c1 b &&
-	wait_log a.log "msgid=c1@b.example origin=c.example hops=2 rcpt=bob@b.example route=deliver-local"
+	test_wait_log a.log "msgid=c1@b.example origin=c.example hops=2 rcpt=bob@b.example route=deliver-local"
 '
 
 test_expect_success 'but b relaying what c sent alice, who never was at b, is refused' '
@@ -344,7 +344,7 @@ test_expect_success 'once bob is active: his rekeying-complete said again change
 	agent x3 bob2.key bob2.pem rekeying-complete \
 	    Address=bob@b.example Generation=2 &&
 	test_grep "250 " swaks.out &&
-	wait_log a.log "rekey address=bob@b.example generation=2 status=complete again=1" &&
+	test_wait_log a.log "rekey address=bob@b.example generation=2 status=complete again=1" &&
 	test_must_fail agent x5 bob@b.example.key bob.pem exchange-keys \
 	    Address=bob@b.example Generation=3 @agent-csr=bob2.csr &&
 	test_grep "5.7.1 service mail from bob@b.example: no transfer of it is in progress here" swaks.out
@@ -353,7 +353,7 @@ test_expect_success 'once bob is active: his rekeying-complete said again change
 test_expect_success 'dave: a transfer cancelled at both couriers after the notice went; b serves him as before' '
 	transfer a expect dave@b.example --from b.example >/dev/null &&
 	transfer b start dave@b.example --to a.example >/dev/null &&
-	wait_log b.log "transfer=dave@b.example to=a.example status=rekeying" &&
+	test_wait_log b.log "transfer=dave@b.example to=a.example status=rekeying" &&
 	test "$(sql b "SELECT count(*) FROM bg_relay WHERE address = '"'dave@b.example'"'")" = 1 &&
 	transfer a cancel dave@b.example >/dev/null &&
 	test "$(sql a "SELECT status FROM accounts WHERE address = '"'dave@b.example'"'")" = closed &&
@@ -384,8 +384,8 @@ test_expect_success 'after the cancel: his late exchange-keys at a, and a transf
 test_expect_success 'dave writes to alice through b, his courier still' '
 	seal m5 dave@b.example b alice@a.example &&
 	send "$b_addr:$b_port" m5 dave@b.example alice@a.example &&
-	wait_log b.log "m5@b.example.*rcpt=alice@a.example route=defer-to-superior to=a.example" &&
-	wait_log a.log "msgid=m5@b.example origin=b.example hops=1 rcpt=alice@a.example route=deliver-local"
+	test_wait_log b.log "m5@b.example.*rcpt=alice@a.example route=defer-to-superior to=a.example" &&
+	test_wait_log a.log "msgid=m5@b.example origin=b.example hops=1 rcpt=alice@a.example route=deliver-local"
 '
 
 # subscribed N: until b2.log tells of N transfer-subscriptions for dave
@@ -428,7 +428,7 @@ test_expect_success_here 'b'"'"'s milter again, with hygiene.hold_limit 15s' '
 		sleep 0.1; n=$((n + 1)); done &&
 	printf "hygiene { hold_limit = 15s }\n" >>b.conf &&
 	{ tandem-milter -c b.conf -f 2>b2.log & echo $! >b.pid; } &&
-	wait_log b2.log "started socket="
+	test_wait_log b2.log "started socket="
 '
 
 test_expect_success 'dave again: his subscription lost while a is down goes again after hold_limit, and the transfer goes on' '
@@ -443,7 +443,7 @@ test_expect_success 'dave again: his subscription lost while a is down goes agai
 	pf_wait_listen "$a_addr" "$a_port" 10 &&
 	subscribed 2 &&
 	test "$(sort -u sent | wc -l)" = 2 &&
-	wait_log b2.log "transfer=dave@b.example to=a.example status=rekeying notice=" &&
+	test_wait_log b2.log "transfer=dave@b.example to=a.example status=rekeying notice=" &&
 	tail -n +$(($(cat a.lines) + 1)) a.log >a.new &&
 	test "$(grep -c "transfer=dave@b.example from=b.example status=subscribed answer=" a.new)" = 1 &&
 	test_grep_not "transfer=dave@b.example .*again=1" a.new &&

@@ -109,7 +109,7 @@ test_expect_success 'alice writes to bob, dave and zed: a knows no route, holds 
 	    -inkey alice@a.example.key -certfile a/chain.pem -out m.signed &&
 	content m1 bob@b.example dave@b.example zed@z.example &&
 	test_grep "250 " swaks.out &&
-	wait_log a.log "m1@a.example.*rcpt=zed@z.example route=hold-and-invite" &&
+	test_wait_log a.log "m1@a.example.*rcpt=zed@z.example route=hold-and-invite" &&
 	printf "%s|f\n" bob@b.example dave@b.example zed@z.example >want &&
 	held >got && test_cmp want got &&
 	printf "%s|pending\n" bob@b.example dave@b.example zed@z.example >want &&
@@ -121,7 +121,7 @@ test_expect_success 'b claims a domain outside its name constraints: refused, no
 	intro i0 i0@b.example b.example z.example &&
 	test_must_fail intro_send i0 &&
 	test_grep "550 5.7.7" swaks.out &&
-	wait_log a.log "reason=\"5.7.7 introduction: .*z.example" &&
+	test_wait_log a.log "reason=\"5.7.7 introduction: .*z.example" &&
 	printf "%s|f\n" bob@b.example dave@b.example zed@z.example >want &&
 	held >got && test_cmp want got &&
 	test "$(pg_psql fg fga -At -c "SELECT count(*) FROM introductions")" = 0
@@ -131,7 +131,7 @@ test_expect_success 'b introduces itself with Domain: b.example only: a sends bo
 	intro i1 i1@b.example b.example &&
 	intro_send i1 &&
 	test_grep "250 " swaks.out &&
-	wait_log a.log "introduction=b.example addresses=0 released=2" &&
+	test_wait_log a.log "introduction=b.example addresses=0 released=2" &&
 	test_grep "released msgid=m1@a.example rcpt=bob@b.example to=b.example" a.log &&
 	test_grep "released msgid=m1@a.example rcpt=dave@b.example to=b.example" a.log &&
 	test_grep "withdrawn invitation rcpt=bob@b.example courier=b.example" a.log &&
@@ -145,8 +145,8 @@ test_expect_success 'b introduces itself with Domain: b.example only: a sends bo
 '
 
 test_expect_success 'b delivers both to its users; the sealed content is the one alice sent' '
-	wait_log b.log "msgid=m1@a.example origin=a.example hops=1 rcpt=bob@b.example route=deliver-local" &&
-	wait_log b.log "msgid=m1@a.example origin=a.example hops=1 rcpt=dave@b.example route=deliver-local" &&
+	test_wait_log b.log "msgid=m1@a.example origin=a.example hops=1 rcpt=bob@b.example route=deliver-local" &&
+	test_wait_log b.log "msgid=m1@a.example origin=a.example hops=1 rcpt=dave@b.example route=deliver-local" &&
 	f=$(sink_wait_content dave@b.example) &&
 	test_grep "^From: alice@a.example" "$f" &&
 	smtp_sink_body "$f" | base64 -d >new.der &&
@@ -161,7 +161,7 @@ test_expect_success 'b delivers both to its users; the sealed content is the one
 test_expect_success 'the same introduction again is a duplicate and releases nothing' '
 	intro_send i1 &&
 	test_grep "250 " swaks.out &&
-	wait_log a.log "introduction=b.example duplicate=yes" &&
+	test_wait_log a.log "introduction=b.example duplicate=yes" &&
 	test "$(grep -c "released msgid=m1@a.example rcpt=dave@b.example" a.log)" = 1
 '
 
@@ -175,8 +175,8 @@ test_expect_success 'the next message to dave goes to b by the domain (rule 4), 
 	    -inkey alice@a.example.key -certfile a/chain.pem -out m.signed &&
 	content m2 dave@b.example &&
 	test_grep "250 " swaks.out &&
-	wait_log a.log "m2@a.example.*rcpt=dave@b.example route=to-introduced-courier.*to=b.example" &&
-	wait_log b.log "msgid=m2@a.example origin=a.example hops=1 rcpt=dave@b.example route=deliver-local" &&
+	test_wait_log a.log "m2@a.example.*rcpt=dave@b.example route=to-introduced-courier.*to=b.example" &&
+	test_wait_log b.log "msgid=m2@a.example origin=a.example hops=1 rcpt=dave@b.example route=deliver-local" &&
 	test "$(pg_psql fg fga -At -c "SELECT count(*) FROM held_messages WHERE message_id = \$\$m2@a.example\$\$")" = 0
 '
 

@@ -96,17 +96,6 @@ learned() {
 	done
 }
 
-# wait_log FILE PATTERN
-wait_log() {
-	n=0
-	while [ $n -lt 300 ]; do
-		grep -q -e "$2" "$1" && return 0
-		sleep 0.2; n=$((n + 1))
-	done
-	echo "wait_log: $1 has no $2"; tail -n 20 "$1"
-	return 1
-}
-
 test_expect_success 'home knows only root' '
 	learned home >before &&
 	printf "fg|root.example\nbg|root.example\n" >want &&
@@ -125,10 +114,10 @@ test_expect_success 'an introduction under a second root: refused on both elemen
 	intro e1.fg e1@corp.example evil/corp fg bob@corp.example &&
 	test_must_fail fg_send e1.fg evil/corp &&
 	test_grep "550 5.7.7 inter-courier: signer certificate does not chain to a trust anchor" swaks.out &&
-	wait_log "$(fed_log home fg)" "status=reject reason=\"5.7.7 inter-courier: signer certificate does not chain to a trust anchor" &&
+	test_wait_log "$(fed_log home fg)" "status=reject reason=\"5.7.7 inter-courier: signer certificate does not chain to a trust anchor" &&
 	intro e1.bg e1@corp.example evil/corp bg bob@corp.example &&
 	bg_send 000 e1.bg evil/corp &&
-	wait_log "$(fed_log home bg)" "tls status=refused" &&
+	test_wait_log "$(fed_log home bg)" "tls status=refused" &&
 	learned home >got && test_cmp before got
 '
 
@@ -136,7 +125,7 @@ test_expect_success 'a private courier introducing an address outside its domain
 	intro o1.fg o1@corp.example corp fg frank@home.example &&
 	test_must_fail fg_send o1.fg corp &&
 	test_grep "550 5.7.7 introduction: private courier corp.example claims address frank@home.example outside its name constraints" swaks.out &&
-	wait_log "$(fed_log home fg)" "status=reject reason=\"5.7.7 introduction: private courier corp.example claims address frank@home.example outside its name constraints\" peer=corp.example" &&
+	test_wait_log "$(fed_log home fg)" "status=reject reason=\"5.7.7 introduction: private courier corp.example claims address frank@home.example outside its name constraints\" peer=corp.example" &&
 	intro o1.bg o1@corp.example corp bg frank@home.example &&
 	bg_send 403 o1.bg corp &&
 	test_grep "outside its name constraints" out.body &&
@@ -146,7 +135,7 @@ test_expect_success 'a private courier introducing an address outside its domain
 test_expect_success 'a genuine introduction is recorded once; replayed, it changes nothing' '
 	intro r1.fg r1@corp.example corp fg bob@corp.example &&
 	fg_send r1.fg corp && test_grep "250 " swaks.out &&
-	wait_log "$(fed_log home fg)" "peer=corp.example introduction=corp.example addresses=1 released=0" &&
+	test_wait_log "$(fed_log home fg)" "peer=corp.example introduction=corp.example addresses=1 released=0" &&
 	intro r1.bg r1@corp.example corp bg bob@corp.example &&
 	bg_send 201 r1.bg corp &&
 	fed_wait_fg home "SELECT count(*) FROM address_routes" 1 &&
@@ -156,7 +145,7 @@ test_expect_success 'a genuine introduction is recorded once; replayed, it chang
 	grep "^fg|bob@corp.example|corp.example|introduced|" once &&
 	grep "^bg|bob@corp.example|corp.example|introduced|" once &&
 	fg_send r1.fg corp && test_grep "250 " swaks.out &&
-	wait_log "$(fed_log home fg)" "peer=corp.example introduction=corp.example duplicate=yes" &&
+	test_wait_log "$(fed_log home fg)" "peer=corp.example introduction=corp.example duplicate=yes" &&
 	bg_send 200 r1.bg corp &&
 	learned home >twice && test_cmp once twice
 '
@@ -179,7 +168,7 @@ test_expect_success 'a registration the CA process refuses: 550 5.7.1, not a tem
 	    --data @reg.eml >swaks.out 2>&1 &&
 	test_grep "550 5.7.1 registration refused by the CA: issued courier-end certificate does not verify: dave@elsewhere.example: permitted subtree violation" swaks.out &&
 	test_grep_not "451 4" swaks.out &&
-	wait_log "$(fed_log home fg)" "from=dave@elsewhere.example status=reject reason=\"5.7.1 registration refused by the CA" &&
+	test_wait_log "$(fed_log home fg)" "from=dave@elsewhere.example status=reject reason=\"5.7.1 registration refused by the CA" &&
 	test "$(fed_fg_sql home "SELECT count(*) FROM accounts WHERE address = \$\$dave@elsewhere.example\$\$")" = 0 &&
 	test "$(fed_fg_sql home "SELECT count(*) FROM account_keys WHERE address = \$\$dave@elsewhere.example\$\$")" = 0 &&
 	test "$(fed_fg_sql home "SELECT status FROM invitations WHERE address = \$\$dave@elsewhere.example\$\$")" = pending
@@ -209,7 +198,7 @@ test_expect_success 'a deferral loop: isp and root route zed to each other; it s
 	test_grep "peer=corp.example .* msgid=l1@corp.example origin=corp.example hops=1 rcpt=zed@nowhere.example route=to-learned-courier forwarded=root.example" "$(fed_log isp fg)" &&
 	test_grep "peer=isp.example .* msgid=l1@corp.example origin=corp.example hops=2 rcpt=zed@nowhere.example route=reject notice=\"routing loop: the route leads back to the sender\"" "$(fed_log root fg)" &&
 	test_grep "courier msgid=l1@corp.example rcpt=zed@nowhere.example action=forward courier=root.example hops=2 origin=corp.example" "$(fed_log isp bg)" &&
-	wait_log "$(fed_log root bg)" "courier msgid=l1@corp.example rcpt=zed@nowhere.example action=drop reason=\"routing loop: the route leads back to the sender\"" &&
+	test_wait_log "$(fed_log root bg)" "courier msgid=l1@corp.example rcpt=zed@nowhere.example action=drop reason=\"routing loop: the route leads back to the sender\"" &&
 	cat "$f" >l1.notice
 '
 
@@ -221,7 +210,7 @@ test_expect_success 'an unroutable address: isp sends yan to private home, which
 	test_grep "Your private message u1@corp.example could not be delivered to yan@nowhere.example" "$f" &&
 	test_grep "^Reason: no route from here: this courier is no relay" "$f" &&
 	test_grep "peer=isp.example .* msgid=u1@corp.example origin=corp.example hops=2 rcpt=yan@nowhere.example route=reject notice=\"no route from here: this courier is no relay\"" "$(fed_log home fg)" &&
-	wait_log "$(fed_log home bg)" "courier msgid=u1@corp.example rcpt=yan@nowhere.example action=drop reason=\"no route from here: this courier is no relay\"" &&
+	test_wait_log "$(fed_log home bg)" "courier msgid=u1@corp.example rcpt=yan@nowhere.example action=drop reason=\"no route from here: this courier is no relay\"" &&
 	cat "$f" >u1.notice
 '
 

@@ -103,7 +103,7 @@ refused_fg() {
 	{ hostile_fg_send $1.fg ${3:-evil} isp; true; } &&
 	hostile_state isp >got && test_cmp before got &&
 	test_grep "^<\*\* *550 5.7.1 introduction: $2" swaks.out &&
-	hostile_wait_log "$(fed_log isp fg)" "reason=\"5.7.1 introduction: $2\""
+	test_wait_log "$(fed_log isp fg)" "reason=\"5.7.1 introduction: $2\""
 }
 
 # refused_bg N TEXT [DIR]: evil (or DIR) posts nN.bg to isp's BG: isp

@@ -76,7 +76,7 @@ refused_fg() {
 	{ hostile_fg_send $1 $2 root; true; } &&
 	hostile_state root >got && test_cmp before got &&
 	test_grep "^<\*\* *550 5.7.1 $3" swaks.out &&
-	hostile_wait_log "$(fed_log root fg)" "reason=\"5.7.1 $3\""
+	test_wait_log "$(fed_log root fg)" "reason=\"5.7.1 $3\""
 }
 
 # refused_bg FILE DIR TEXT: DIR's BG posts FILE to root's BG: root

@@ -53,7 +53,7 @@ refused_fg() {
 	rm -f swaks.out &&
 	{ hostile_fg_send $1 evil root; true; } &&
 	test_grep "^<\*\* *550 5.7.1 inter-courier: $2" swaks.out &&
-	hostile_wait_log "$(fed_log root fg)" "reason=\"5.7.1 inter-courier: $2"
+	test_wait_log "$(fed_log root fg)" "reason=\"5.7.1 inter-courier: $2"
 }
 
 # refused_bg FILE TEXT: evil's BG posts FILE to root's BG: 403 TEXT
@@ -113,7 +113,7 @@ test_expect_success 'a message evil sends as its own origin is taken, on both pa
 	rm -f swaks.out &&
 	hostile_fg_send o1.fg evil root &&
 	test_grep "^<- *250 " swaks.out &&
-	hostile_wait_log "$(fed_log root fg)" "msgid=o1@evil.example origin=evil.example hops=1 rcpt=carol@root.example route=deliver-local" &&
+	test_wait_log "$(fed_log root fg)" "msgid=o1@evil.example origin=evil.example hops=1 rcpt=carol@root.example route=deliver-local" &&
 	hostile_arm o1@evil.example eve@evil.example carol@root.example >o1.arm &&
 	hostile_ic o1.bg o1a@evil.example evil bg root o1@evil.example eve@evil.example o1.arm carol@root.example &&
 	hostile_bg_send 201 o1.bg evil root &&
@@ -175,8 +175,8 @@ test_expect_success 'seen_messages rows older than the replay window are purged,
 		fed_${k}_sql root "SELECT count(*) FROM seen_messages WHERE kind = \$\$origin\$\$" >got &&
 		test_cmp n.$k got || return 1
 	done &&
-	hostile_wait_log "$(fed_log root fg)" "hygiene seen_messages purged=" &&
-	hostile_wait_log "$(fed_log root bg)" "hygiene seen_messages purged="
+	test_wait_log "$(fed_log root fg)" "hygiene seen_messages purged=" &&
+	test_wait_log "$(fed_log root bg)" "hygiene seen_messages purged="
 '
 
 test_expect_success 'carol writes to dave@home.example: relayed or not, honest mail still goes' '

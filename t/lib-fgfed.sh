@@ -20,7 +20,6 @@
 #			(in test_expect_success_here)
 #	send ADDR:PORT FILE FROM TO	swaks, the reply in swaks.out
 #	mail FILE KIND FROM TO DER	a Tandem mail around a DER wrap
-#	wait_log FILE PATTERN	until FILE has a line matching PATTERN
 #	sink_wait PATTERN	the one sink dump with a matching line
 #	ic OUT ID HOPS ORIGIN SENDER RCPT [COURIER [SEALED]]
 #			an inter-courier message from b to a in OUT.txt
@@ -145,17 +144,6 @@ mail() {
 		printf "Content-Transfer-Encoding: base64\r\n\r\n"
 		base64 -w 76 "$5" | sed "s/\$/\r/"
 	} >"$1"
-}
-
-# wait_log FILE PATTERN
-wait_log() {
-	n=0
-	while [ $n -lt 150 ]; do
-		grep -q -e "$2" "$1" && return 0
-		sleep 0.2; n=$((n + 1))
-	done
-	echo "wait_log: $1 has no $2"; cat "$1"
-	return 1
 }
 
 # sink_wait PATTERN: the one sink dump with a line matching PATTERN

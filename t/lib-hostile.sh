@@ -47,8 +47,6 @@
 #	hostile_state X	what X's elements know, one line a row: each
 #			introduction (a digest of its certificate) and
 #			each address route
-#	hostile_wait_log FILE PATTERN
-#			until FILE has a line matching PATTERN (60 s)
 #	hostile_count FILE PATTERN
 #			how many lines of FILE match PATTERN (0 is a success)
 
@@ -239,18 +237,6 @@ hostile_state() {
 		fed_${_hs_k}_sql $1 "SELECT '$_hs_k', address, courier, reason, learned_at FROM address_routes ORDER BY 2" ||
 		return 1
 	done
-}
-
-hostile_wait_log() {
-	_hs_n=0
-	while [ $_hs_n -lt 300 ]; do
-		grep -q -e "$2" "$1" && return 0
-		sleep 0.2
-		_hs_n=$((_hs_n + 1))
-	done
-	echo "hostile_wait_log: $1 has no $2"
-	tail -n 20 "$1"
-	return 1
 }
 
 hostile_count() {

@@ -106,16 +106,23 @@ pd_start() {
 		cat check.out
 		return 1
 	}
+	# The log is kept across restarts: wait for this start's line, the
+	# one written once the hygiene pass has run and the port listens.
+	_pd_was=$(grep -c "tandem-policyd: started" policyd.log 2>/dev/null)
 	tandem-policyd -c "$PD_CONF" -f >>policyd.log 2>&1 &
 	echo $! >policyd.pid
 	test_atexit "pd_stop"
-	pf_wait_listen "$PD_ADDR" "$PD_PORT" 10 || { cat policyd.log; return 1; }
-	# The port answers a moment before the "started" line is written.
-	_pd_n=50
-	while [ $_pd_n -gt 0 ] && ! grep -q "tandem-policyd: started" policyd.log; do
-		sleep 0.1
+	_pd_n=200
+	while [ "$(grep -c "tandem-policyd: started" policyd.log)" -le "${_pd_was:-0}" ]; do
 		_pd_n=$((_pd_n - 1))
+		if [ $_pd_n -eq 0 ] || ! kill -0 "$(cat policyd.pid)" 2>/dev/null; then
+			echo "pd_start: tandem-policyd did not start"
+			tail -n 20 policyd.log
+			return 1
+		fi
+		sleep 0.1
 	done
+	pf_wait_listen "$PD_ADDR" "$PD_PORT" 10 || { tail -n 20 policyd.log; return 1; }
 }
 
 pd_stop() {

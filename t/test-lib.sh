@@ -144,7 +144,6 @@ test_expect_code() {
 	return 0
 }
 
-# test_grep PATTERN FILE: like grep, but shows the file when it fails.
 # test_proto_part FILE ROLE OUT: part ROLE (Tandem-Part) of the protocol
 # text FILE, decoded, into OUT; fails when there is none.
 test_proto_part() {
@@ -157,12 +156,27 @@ for p in m.walk():
 ' "$1" "$2" >"$3" && test -s "$3"
 }
 
+# test_grep PATTERN FILE: like grep, but shows the file when it fails.
 test_grep() {
 	if grep -q -e "$1" "$2"; then
 		return 0
 	fi
 	echo "test_grep: no '$1' in $2:"
 	sed 's/^/| /' "$2" | head -n 40
+	return 1
+}
+
+# test_wait_log FILE PATTERN [SECONDS]: until a daemon's log FILE has a
+# line matching PATTERN (60 s at most); shows the log's end when not.
+test_wait_log() {
+	_tw_n=$(( ${3:-60} * 5 ))
+	while [ "$_tw_n" -gt 0 ]; do
+		grep -q -e "$2" "$1" 2>/dev/null && return 0
+		sleep 0.2
+		_tw_n=$((_tw_n - 1))
+	done
+	echo "test_wait_log: $1 has no $2"
+	tail -n 20 "$1"
 	return 1
 }
 
