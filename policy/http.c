@@ -6,7 +6,9 @@
  * DESCRIPTION
  *	http_setup() builds the TLS context (TLS 1.2 or later, the BG
  *	element certificate, key and chain of tls.*, client certificates
- *	required), binds background.listen and installs the handlers.
+ *	required, peers_hello() counting connections per address), takes
+ *	connections on pd_http_fd (background.listen, bound by
+ *	workers_listen()) and installs the handlers.
  *
  *	A client certificate is checked during the handshake by
  *	pki_verify() to tls.anchors (roles, name constraints), with the
@@ -123,6 +125,7 @@ http_tls_ctx(struct pd *pd, const struct cms_id *id, const struct conf *cf,
 	    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
 	SSL_CTX_set_cert_verify_callback(ctx, http_verify_cb, pd);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_client_hello_cb(ctx, peers_hello, NULL);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
 	return ctx;
 }
@@ -462,9 +465,8 @@ http_setup(struct pd *pd, char *err)
 	evhttp_set_max_body_size(pd->pd_http, cf->cf_max_request);
 	evhttp_set_max_headers_size(pd->pd_http, 16 * 1024);
 	evhttp_set_timeout(pd->pd_http, 60);
-	if (evhttp_bind_socket(pd->pd_http, cf->cf_listen_host,
-	    (unsigned short)cf->cf_listen_port) != 0) {
-		tn_err(err, "cannot listen on %s:%d: %s", cf->cf_listen_host,
+	if (evhttp_accept_socket(pd->pd_http, pd->pd_http_fd) != 0) {
+		tn_err(err, "cannot accept on %s:%d: %s", cf->cf_listen_host,
 		    cf->cf_listen_port, strerror(errno));
 		return -1;
 	}

@@ -16,6 +16,9 @@
  *	(store_agent_changes()), and replaces the pin of an address a
  *	transfer brought back when its certificate passes the checks
  *	(store_transfer_repin(); the catch-up does it for every one).
+ *	The same connection LISTENs tandem_outbox, which send_kick()
+ *	NOTIFYs from a worker without the sender: the sender of worker 0
+ *	then looks at bg_outbox at once.
  *
  *	LISTEN goes through db_run() (db.h) like every statement. When
  *	the connection is lost, it is retried every LISTEN_RETRY
@@ -88,7 +91,8 @@ listen_start(struct pd *pd, char *err)
 	}
 	PQsetNoticeProcessor(pd->pd_listen, store_notice, NULL);
 	if (db_run(pd->pd_listen, "LISTEN tandem_account", 0, NULL,
-	    why) == -1) {
+	    why) == -1 || db_run(pd->pd_listen, "LISTEN tandem_outbox", 0,
+	    NULL, why) == -1) {
 		tn_err(err, "LISTEN: %s", why);
 		goto out;
 	}
@@ -127,6 +131,11 @@ listen_read(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	while ((n = PQnotifies(pd->pd_listen)) != NULL) {
+		if (strcmp(n->relname, "tandem_outbox") == 0) {
+			send_kick(pd);	/* another worker queued */
+			PQfreemem(n);
+			continue;
+		}
 		log_info("account address=%s status=notified", n->extra);
 		if (store_connect(pd, err) == -1 ||
 		    store_agent_changes(pd, n->extra, err) == -1 ||

@@ -13,7 +13,8 @@ policy_tandem_policyd_SOURCES = \
 	policy/rekey.c \
 	policy/revoke.c \
 	policy/send.c \
-	policy/store.c
+	policy/store.c \
+	policy/workers.c
 policy_tandem_policyd_LDADD = $(TANDEM_LIBS) $(PQ_LIBS) $(EVENT_LIBS)
 # The page as installed: this build's folders in place of the tokens
 # (MAN_SUBST, Makefile.am).
@@ -29,6 +30,7 @@ POLICY_SCENARIOS = \
 	t/0551-policyd-refusals.sh \
 	t/0552-policyd-hold-release.sh \
 	t/0553-policyd-hostile-agent-cert.sh \
+	t/0554-policyd-workers.sh \
 	t/0555-policyd-hostile-names.sh \
 	t/0556-policyd-revoke.sh \
 	t/0557-policyd-rekey.sh \

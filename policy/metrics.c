@@ -76,7 +76,7 @@ metrics_setup(struct pd *pd, char *err)
 {
 	const struct conf *cf = pd->pd_cf;
 
-	if (cf->cf_metrics_host == NULL)
+	if (pd->pd_metrics_fd == -1)
 		return 0;
 	if ((pd->pd_metrics = evhttp_new(pd->pd_base)) == NULL) {
 		tn_err(err, "out of memory");
@@ -87,9 +87,8 @@ metrics_setup(struct pd *pd, char *err)
 	    EVHTTP_REQ_HEAD | EVHTTP_REQ_POST);
 	evhttp_set_max_body_size(pd->pd_metrics, 0);
 	evhttp_set_timeout(pd->pd_metrics, 10);
-	if (evhttp_bind_socket(pd->pd_metrics, cf->cf_metrics_host,
-	    (unsigned short)cf->cf_metrics_port) != 0) {
-		tn_err(err, "cannot listen on %s:%d for the counters: %s",
+	if (evhttp_accept_socket(pd->pd_metrics, pd->pd_metrics_fd) != 0) {
+		tn_err(err, "cannot accept on %s:%d for the counters: %s",
 		    cf->cf_metrics_host, cf->cf_metrics_port, strerror(errno));
 		return -1;
 	}

@@ -7,11 +7,14 @@
  *	Loads tandem.conf and everything it names (trust anchors, the BG
  *	element certificate, key and chain, the keybox key) and checks
  *	its identity against the courier section (selfcheck_identity();
- *	-n stops there), binds the HTTPS listener, drops root privileges
- *	(to USER, default nobody), leaves the terminal unless -f (until
- *	then, errors reach standard error too: log_detached()), connects
- *	to the background database, then runs one event loop:
- *	HTTPS requests (http.c), the counters on
+ *	-n stops there), binds the HTTPS listener (and the counters'),
+ *	maps the table of connections per address (peers_init()), drops
+ *	root privileges (to USER, default nobody), leaves the terminal
+ *	unless -f (until then, errors reach standard error too:
+ *	log_detached()), and forks background.workers workers, which it
+ *	then watches (workers_run(), workers.c). Each worker (pd_work())
+ *	connects to the background database and runs one event loop:
+ *	HTTPS requests (http.c); worker 0 also the counters on
  *	background.metrics_listen (metrics.c), notifications of
  *	activated accounts
  *	(listen.c), the sender of bg_outbox (send.c), and every
@@ -19,8 +22,9 @@
  *	release of whatever an account's activation left held, then the
  *	forwarding of held ARMs whose recipient now routes to another
  *	courier, bgfed_release()). SIGHUP reloads the configuration and
- *	what it names (pd_reload()). SIGTERM and SIGINT stop the loop; it
- *	logs "stopped" and exits 0.
+ *	what it names in the parent, then in each worker
+ *	(pd_reload_now()). SIGTERM and SIGINT stop the workers; the
+ *	parent logs "stopped" and exits 0.
  *
  *	See tandem-policyd(8).
  * DIAGNOSTICS
@@ -110,7 +114,7 @@ pd_signal(evutil_socket_t sig, short what, void *arg)
 	struct pd *pd = arg;
 
 	(void)what;
-	log_info("stopping signal=%d", (int)sig);
+	(void)sig;		/* the parent logged it */
 	event_base_loopbreak(pd->pd_base);
 }
 
@@ -166,16 +170,14 @@ pd_swap(struct pd *a, struct pd *b)
  * conninfo reconnects both database connections.
  */
 static void
-pd_reload(evutil_socket_t sig, short what, void *arg)
+pd_reload_now(struct pd *pd)
 {
-	struct pd *pd = arg, nw;
+	struct pd nw;
 	struct conf *old;
 	SSL_CTX *ssl = NULL, *client = NULL;
 	char err[TN_ERRLEN];
 	int reconnect;
 
-	(void)sig;
-	(void)what;
 	memset(&nw, 0, sizeof(nw));
 	if (conf_load(pd->pd_conf_path, &nw.pd_cf, err) == -1 ||
 	    pd_load(&nw, err) == -1 ||
@@ -188,11 +190,15 @@ pd_reload(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	old = pd->pd_cf;
-	if (strcmp(old->cf_listen_host, nw.pd_cf->cf_listen_host) != 0 ||
-	    old->cf_listen_port != nw.pd_cf->cf_listen_port)
+	if (pd->pd_worker == -1 &&
+	    (strcmp(old->cf_listen_host, nw.pd_cf->cf_listen_host) != 0 ||
+	    old->cf_listen_port != nw.pd_cf->cf_listen_port))
 		log_warn("reload listen=%s:%d reason=\"the listening address "
 		    "changes only at a restart\"", nw.pd_cf->cf_listen_host,
 		    nw.pd_cf->cf_listen_port);
+	if (pd->pd_worker == -1 && old->cf_workers != nw.pd_cf->cf_workers)
+		log_warn("reload workers=%d reason=\"the number of workers "
+		    "changes only at a restart\"", nw.pd_cf->cf_workers);
 	reconnect = strcmp(old->cf_conninfo, nw.pd_cf->cf_conninfo) != 0;
 	if (reconnect) {
 		listen_stop(pd);
@@ -204,13 +210,28 @@ pd_reload(evutil_socket_t sig, short what, void *arg)
 	SSL_CTX_free(pd->pd_client_ssl);
 	pd->pd_client_ssl = client;
 	pd_free_loaded(&nw);		/* what was in use until now */
-	evhttp_set_max_body_size(pd->pd_http, pd->pd_cf->cf_max_request);
-	if (reconnect && listen_start(pd, err) == -1)
+	if (pd->pd_http != NULL)
+		evhttp_set_max_body_size(pd->pd_http,
+		    pd->pd_cf->cf_max_request);
+	if (reconnect && pd->pd_worker == 0 && listen_start(pd, err) == -1)
 		log_warn("listen status=error reason=\"%s\"", err);
-	pki_expiry_check(pd->pd_cf, NULL, time(NULL), log_warn);
+	if (pd->pd_worker == -1) {
+		pki_expiry_check(pd->pd_cf, NULL, time(NULL), log_warn);
+		return;
+	}
+	if (reconnect && store_connect(pd, err) == -1)
+		log_warn("database status=unavailable reason=\"%s\"", err);
 	pd->pd_certs_at = time(NULL);
-	log_info("reloaded conf=%s%s", pd->pd_conf_path, reconnect ?
-	    " database=reconnected" : "");
+	log_info("reloaded conf=%s worker=%d%s", pd->pd_conf_path,
+	    pd->pd_worker, reconnect ? " database=reconnected" : "");
+}
+
+static void
+pd_reload(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	pd_reload_now(arg);
 }
 
 static void
@@ -237,44 +258,72 @@ pd_free(struct pd *pd)
 	store_close(pd);
 	if (pd->pd_http != NULL)
 		evhttp_free(pd->pd_http);
-	metrics_free(pd);
+	else if (pd->pd_http_fd != -1)
+		close(pd->pd_http_fd);	/* the parent's */
+	if (pd->pd_metrics != NULL)
+		metrics_free(pd);
+	else if (pd->pd_metrics_fd != -1)
+		close(pd->pd_metrics_fd);
+	pd->pd_http_fd = pd->pd_metrics_fd = -1;
 	SSL_CTX_free(pd->pd_ssl);
 	pd_free_loaded(pd);
 }
 
-/* The event loop, until a signal; the exit status. */
+/*
+ * Worker i: its event loop, until a signal; the exit status. Worker 0
+ * also runs the hygiene (a first pass before it says it serves), the
+ * LISTEN connection, the sender and the counters.
+ */
 static int
-pd_run(struct pd *pd)
+pd_work(struct pd *pd, int i)
 {
-	struct event *sigterm, *sigint, *sighup, *hyg;
+	struct event *sigterm, *sigint, *sighup, *hyg = NULL;
 	struct timeval tv = { pd->pd_cf->cf_purge_interval, 0 };
 	char err[TN_ERRLEN];
 	int rc;
 
+	if ((pd->pd_base = event_base_new()) == NULL)
+		log_fatal(EX_OSERR, "worker=%d: cannot make the event loop", i);
+	if (http_setup(pd, err) == -1 || (i == 0 && metrics_setup(pd,
+	    err) == -1))
+		log_fatal(EX_OSERR, "worker=%d: %s", i, err);
+	if (i != 0 && pd->pd_metrics_fd != -1) {
+		close(pd->pd_metrics_fd);
+		pd->pd_metrics_fd = -1;
+	}
 	sigterm = evsignal_new(pd->pd_base, SIGTERM, pd_signal, pd);
 	sigint = evsignal_new(pd->pd_base, SIGINT, pd_signal, pd);
 	sighup = evsignal_new(pd->pd_base, SIGHUP, pd_reload, pd);
-	hyg = event_new(pd->pd_base, -1, EV_PERSIST, pd_hygiene, pd);
+	if (i == 0)
+		hyg = event_new(pd->pd_base, -1, EV_PERSIST, pd_hygiene, pd);
 	if (sigterm == NULL || sigint == NULL || sighup == NULL ||
-	    hyg == NULL || evsignal_add(sigterm, NULL) != 0 ||
+	    (i == 0 && hyg == NULL) || evsignal_add(sigterm, NULL) != 0 ||
 	    evsignal_add(sigint, NULL) != 0 ||
-	    evsignal_add(sighup, NULL) != 0 || event_add(hyg, &tv) != 0)
-		log_fatal(EX_OSERR, "cannot set up the event loop");
+	    evsignal_add(sighup, NULL) != 0 ||
+	    (hyg != NULL && event_add(hyg, &tv) != 0))
+		log_fatal(EX_OSERR, "worker=%d: cannot set up the event loop",
+		    i);
 	if (store_connect(pd, err) == -1)
 		log_warn("database status=unavailable reason=\"%s\"", err);
-	else if (store_purge(pd, err) == -1)
+	else if (i == 0 && store_purge(pd, err) == -1)
 		log_warn("hygiene status=error reason=\"%s\"", err);
-	if (listen_start(pd, err) == -1)
+	if (i == 0 && listen_start(pd, err) == -1)
 		log_warn("listen status=error reason=\"%s\"", err);
-	if (send_start(pd, err) == -1)
+	if (i == 0 && send_start(pd, err) == -1)
 		log_fatal(EX_SOFTWARE, "%s", err);
-	log_info("started listen=%s:%d", pd->pd_cf->cf_listen_host,
-	    pd->pd_cf->cf_listen_port);
+	if (write(pd->pd_ready_fd, "", 1) != 1)
+		log_warn("worker=%d status=error reason=\"cannot tell the "
+		    "parent it serves\"", i);
+	close(pd->pd_ready_fd);
 	rc = event_base_dispatch(pd->pd_base) == -1 ? EX_SOFTWARE : 0;
-	event_free(hyg);
+	if (hyg != NULL)
+		event_free(hyg);
 	event_free(sighup);
 	event_free(sigint);
 	event_free(sigterm);
+	pd_free(pd);
+	event_base_free(pd->pd_base);
+	proto_shutdown();
 	return rc;
 }
 
@@ -284,7 +333,7 @@ main(int argc, char **argv)
 	struct pd pd;
 	const char *path = CONF_PATH, *user = "nobody";
 	char err[TN_ERRLEN];
-	int ch, fg = 0, check = 0, rc;
+	int ch, fg = 0, check = 0, rc, n;
 
 	while ((ch = getopt(argc, argv, "c:fnu:")) != -1) {
 		switch (ch) {
@@ -300,6 +349,8 @@ main(int argc, char **argv)
 	log_init("tandem-policyd", fg || check);
 	memset(&pd, 0, sizeof(pd));
 	pd.pd_conf_path = path;
+	pd.pd_http_fd = pd.pd_metrics_fd = pd.pd_ready_fd = -1;
+	pd.pd_worker = -1;
 	if (conf_load(path, &pd.pd_cf, err) == -1)
 		log_fatal(EX_CONFIG, "%s", err);
 	if (pd_load(&pd, err) == -1)
@@ -314,18 +365,25 @@ main(int argc, char **argv)
 	pki_expiry_check(pd.pd_cf, NULL, time(NULL), log_warn);
 	pd.pd_certs_at = time(NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if ((pd.pd_base = event_base_new()) == NULL)
-		log_fatal(EX_OSERR, "cannot make the event loop");
-	if (http_setup(&pd, err) == -1 || metrics_setup(&pd, err) == -1)
+	if ((n = pd.pd_cf->cf_workers) == 0 &&
+	    (n = (int)sysconf(_SC_NPROCESSORS_ONLN)) < 2)
+		n = 2;
+	if (n > WORKERS_MAX)
+		n = WORKERS_MAX;
+	if ((pd.pd_http_fd = workers_listen(pd.pd_cf->cf_listen_host,
+	    pd.pd_cf->cf_listen_port, err)) == -1 ||
+	    (pd.pd_cf->cf_metrics_host != NULL && (pd.pd_metrics_fd =
+	    workers_listen(pd.pd_cf->cf_metrics_host,
+	    pd.pd_cf->cf_metrics_port, err)) == -1) ||
+	    peers_init(pd.pd_cf->cf_max_peer_connections, err) == -1)
 		log_fatal(EX_OSERR, "%s", err);
 	pd_drop(user);
-	if (!fg && (daemon(0, 0) == -1 || event_reinit(pd.pd_base) == -1))
+	if (!fg && daemon(0, 0) == -1)
 		log_fatal(EX_OSERR, "cannot go to the background");
 	log_detached();
-	rc = pd_run(&pd);
+	rc = workers_run(&pd, n, pd_work, pd_reload_now);
 	log_info("stopped status=%d", rc);
 	pd_free(&pd);
-	event_base_free(pd.pd_base);
 	proto_shutdown();
 	return rc;
 }

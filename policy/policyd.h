@@ -96,8 +96,21 @@
  *
  *	int	listen_start(struct pd *pd, char *err);
  *	void	listen_stop(struct pd *pd);
+ *
+ *	int	workers_listen(const char *host, int port, char *err);
+ *	int	workers_run(struct pd *pd, int n,
+ *		    int (*work)(struct pd *, int),
+ *		    void (*reload)(struct pd *));
+ *	int	peers_init(int max, char *err);
+ *	int	peers_hello(SSL *ssl, int *alert, void *arg);
+ *	void	peers_forget(int worker);
  * DESCRIPTION
- *	One process, one thread, one libevent loop. struct pd holds what
+ *	A parent process forks background.workers workers and watches
+ *	them (workers.c). Each worker is one process, one thread, one
+ *	libevent loop serving HTTPS on the listening socket they share,
+ *	with its own database connections; worker 0 also runs the
+ *	hygiene, the LISTEN connection, the sender and the counters for
+ *	Prometheus. In a worker, struct pd holds what
  *	the daemon loaded at start-up, or at the last SIGHUP
  *	(configuration, trust anchors, the BG element identity, the
  *	keybox, the TLS contexts http_tls_ctx() and send_tls_ctx() make
@@ -225,6 +238,10 @@ struct pd {
 	struct send_dead	*pd_send_dead;	/* send.c: to free */
 	int			 pd_send_stopping;
 	char			*pd_self_pem;	/* own introduction */
+	int			 pd_http_fd;	/* background.listen */
+	int			 pd_metrics_fd;	/* metrics_listen, or -1 */
+	int			 pd_ready_fd;	/* a byte once serving */
+	int			 pd_worker;	/* -1: the parent */
 	/* the request in progress, for store_refusal(); "": unknown */
 	char			 pd_req_msgid[TN_MAX_MSGID + 1];
 	char			 pd_req_who[TN_MAX_ADDRESS + 1];
@@ -318,5 +335,13 @@ void	store_fetched(struct pd *, const char *);
 
 int	listen_start(struct pd *, char *);
 void	listen_stop(struct pd *);
+
+#define WORKERS_MAX	64
+int	workers_listen(const char *, int, char *);
+int	workers_run(struct pd *, int, int (*)(struct pd *, int),
+	    void (*)(struct pd *));
+int	peers_init(int, char *);
+int	peers_hello(SSL *, int *, void *);
+void	peers_forget(int);
 
 #endif

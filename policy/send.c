@@ -532,8 +532,13 @@ send_kick(struct pd *pd)
 {
 	struct timeval now = { 0, 0 };
 
+	char err[TN_ERRLEN];
+
 	if (pd->pd_send_kick_ev != NULL)
 		evtimer_add(pd->pd_send_kick_ev, &now);
+	else if (pd->pd_db != NULL &&
+	    db_run(pd->pd_db, "NOTIFY tandem_outbox", 0, NULL, err) == -1)
+		log_warn("courier-send status=error reason=\"%s\"", err);
 }
 
 int

@@ -164,20 +164,17 @@ served_serial() {
 	    </dev/null 2>/dev/null | openssl x509 -noout -serial
 }
 
-# hup_wait TEXT: SIGHUP, then TEXT in the log once more than before.
+# hup_wait TEXT [N]: SIGHUP, then TEXT in the log N more times than
+# before (default 1; a reload that takes is logged by each worker).
 hup_wait() {
-	_n=$(grep -c "$1" policyd.log)
+	_n=$(( $(grep -c "$1" policyd.log) + ${2:-1} ))
 	kill -HUP "$(cat policyd.pid)" &&
-	wait_log_more "$1" "$_n"
-}
-
-wait_log_more() {
-	_i=0
-	while [ "$(grep -c "$1" policyd.log)" -le "$2" ] && [ $_i -lt 100 ]; do
+	_i=0 &&
+	while [ "$(grep -c "$1" policyd.log)" -lt "$_n" ] && [ $_i -lt 100 ]; do
 		sleep 0.1
 		_i=$((_i + 1))
-	done
-	[ "$(grep -c "$1" policyd.log)" -gt "$2" ] || { tail -3 policyd.log; false; }
+	done &&
+	[ "$(grep -c "$1" policyd.log)" -ge "$_n" ] || { tail -5 policyd.log; false; }
 }
 
 test_expect_success 'SIGHUP: a new element certificate is served, ARMs posted across reloads all stored' '
@@ -197,8 +194,9 @@ test_expect_success 'SIGHUP: a new element certificate is served, ARMs posted ac
 	{ for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
 		pd_curl alice POST /v1/arm r$i.p7m; echo
 	done >codes & } &&
-	hup_wait "reloaded conf=" && hup_wait "reloaded conf=" &&
-	hup_wait "reloaded conf=" && wait &&
+	hup_wait "reloaded conf=" $PD_WORKERS &&
+	hup_wait "reloaded conf=" $PD_WORKERS &&
+	hup_wait "reloaded conf=" $PD_WORKERS && wait &&
 	printf "201\n%.0s" 1 2 3 4 5 6 7 8 9 10 11 12 >want &&
 	test_cmp want codes &&
 	test "$(pd_bg_count agent_mailbox)" = $((n + 12)) &&
@@ -219,10 +217,10 @@ test_expect_success 'SIGHUP with another listening address and conninfo: the add
 	cp "$PD_CONF" conf.keep &&
 	sed -i -e "s|^listen = .*|listen = \"$PD_ADDR:1\"|" \
 	    -e "s|^\(conninfo = \"[^\"]*\)\"|\1 application_name=policyd\"|" "$PD_CONF" &&
-	hup_wait "reloaded conf=.* database=reconnected" &&
+	hup_wait "reloaded conf=.* database=reconnected" $PD_WORKERS &&
 	test_grep "reload listen=$PD_ADDR:1 reason=\"the listening address changes only at a restart\"" policyd.log &&
 	pd_status 200 bob GET /v1/mailbox &&
-	test "$(pg_psql bg bg -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = \$\$policyd\$\$")" = 2 &&
+	test "$(pg_psql bg bg -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = \$\$policyd\$\$")" = $((PD_WORKERS + 1)) &&
 	cp conf.keep "$PD_CONF"
 '
 

@@ -27,8 +27,12 @@
 #			pd_curl, and the status code must be WANT
 #	pd_bg_count TABLE [WHERE]	rows of a BG table
 #	pd_pg_restart NAME	start a stopped cluster again, same port
+#
+# PD_WORKERS (default 2) is background.workers: two workers, so that
+# every scenario shows the daemon's requests served by more than one.
 
 PD_CA=$TRASH/pki/a
+PD_WORKERS=${PD_WORKERS:-2}
 
 pd_setup() {
 	PD_ADDR=$(pf_random_addr)
@@ -64,6 +68,7 @@ pd_conf() {
 		listen = "$PD_ADDR:$PD_PORT"
 		url = "https://bg.a.example:$PD_PORT/"
 		max_request_size = ${PD_MAX_REQUEST:-65536}
+		workers = $PD_WORKERS
 	}
 	database {
 		conninfo = "$1"
