@@ -13,7 +13,10 @@
  *	bytes. First the process says "0" and its issuing certificate
  *	(PEM), or "1" and why it cannot issue; ca_start() waits for it,
  *	checks that the milter's chain carries that certificate, and
- *	fails with the reason. Then a request is "ADDRESS\0CSR-PEM"; the
+ *	fails with the reason, or gives that certificate to the caller
+ *	(ca_in_chain() finds it in the chain of a reload). The process
+ *	keeps the trust anchors and chain of the start: a reload of the
+ *	milter does not reach it. Then a request is "ADDRESS\0CSR-PEM"; the
  *	answer is "0" and "COURIER-KEY\0COURIER-CERT\0AGENT-CERT"; or "1"
  *	and a reason: refused, the same request would be refused again;
  *	or "2" and a reason: a failure of the moment (memory, randomness,
@@ -341,14 +344,29 @@ ca_precheck(const struct conf *cf, struct passwd **pw, char *err)
 	return 0;
 }
 
-/* Wait for the CA process's hello; its certificate must be in chain. */
+int
+ca_in_chain(X509 *x, STACK_OF(X509) *chain)
+{
+	int i;
+
+	for (i = 0; i < sk_X509_num(chain); i++)
+		if (X509_cmp(sk_X509_value(chain, i), x) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Wait for the CA process's hello; its certificate must be in chain,
+ * and goes to *issuing.
+ */
 static int
-ca_ready(int fd, const struct conf *cf, STACK_OF(X509) *chain, char *err)
+ca_ready(int fd, const struct conf *cf, STACK_OF(X509) *chain,
+    X509 **issuing, char *err)
 {
 	char *ans = NULL;
 	X509 *x = NULL;
 	size_t n = 0;
-	int i, rc = -1;
+	int rc = -1;
 
 	if (ca_recv(fd, &ans, &n) == -1) {
 		tn_err(err, "the CA process ended before it was ready");
@@ -360,14 +378,16 @@ ca_ready(int fd, const struct conf *cf, STACK_OF(X509) *chain, char *err)
 	}
 	if ((x = pki_parse_cert(ans + 1, n - 1, err)) == NULL)
 		goto out;
-	for (i = 0; i < sk_X509_num(chain); i++)
-		if (X509_cmp(sk_X509_value(chain, i), x) == 0)
-			rc = 0;
-	if (rc == -1)
+	if (!ca_in_chain(x, chain)) {
 		tn_err(err, "%s: tls.chain %s lacks the issuing CA "
 		    "certificate of %s (use the chain.pem that tandem-ca "
 		    "issuing wrote beside it)", cf->cf_path, cf->cf_chain,
 		    cf->cf_ca_dir);
+		goto out;
+	}
+	*issuing = x;
+	x = NULL;
+	rc = 0;
 out:
 	X509_free(x);
 	free(ans);
@@ -376,13 +396,14 @@ out:
 
 int
 ca_start(const struct conf *cf, const struct pki_trust *trust,
-    STACK_OF(X509) *chain, char *err)
+    STACK_OF(X509) *chain, X509 **issuing, char *err)
 {
 	struct ca_check ck;
 	struct passwd *pw;
 	int sv[2];
 	pid_t pid;
 
+	*issuing = NULL;
 	if (ca_precheck(cf, &pw, err) == -1)
 		return -1;
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == -1) {
@@ -402,7 +423,7 @@ ca_start(const struct conf *cf, const struct pki_trust *trust,
 		ca_main(sv[1], &ck);
 	}
 	close(sv[1]);
-	if (ca_ready(sv[0], cf, chain, err) == -1) {
+	if (ca_ready(sv[0], cf, chain, issuing, err) == -1) {
 		close(sv[0]);
 		return -1;
 	}
@@ -427,7 +448,7 @@ int
 ca_issue(const struct fg *fg, const char *address, const char *csr,
     char **key, char **ccert, char **acert, char *err)
 {
-	pthread_mutex_t *lock = (pthread_mutex_t *)&fg->fg_ca_lock;
+	struct fgproc *fp = fg->fg_proc;
 	char *req = NULL, *ans = NULL, *p;
 	size_t al = strlen(address), cl = strlen(csr), n = 0;
 	int rc = -1, io;
@@ -439,10 +460,10 @@ ca_issue(const struct fg *fg, const char *address, const char *csr,
 	}
 	memcpy(req, address, al + 1);
 	memcpy(req + al + 1, csr, cl);
-	pthread_mutex_lock(lock);
-	io = ca_send(fg->fg_ca_fd, req, al + 1 + cl) == -1 ||
-	    ca_recv(fg->fg_ca_fd, &ans, &n) == -1;
-	pthread_mutex_unlock(lock);
+	pthread_mutex_lock(&fp->fp_ca_lock);
+	io = ca_send(fp->fp_ca_fd, req, al + 1 + cl) == -1 ||
+	    ca_recv(fp->fp_ca_fd, &ans, &n) == -1;
+	pthread_mutex_unlock(&fp->fp_ca_lock);
 	if (io) {
 		tn_err(err, "the CA process does not answer");
 		goto out;

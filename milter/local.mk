@@ -37,6 +37,7 @@ milter_tandem_milter_SOURCES = \
 	milter/objcache.c \
 	milter/outbox.c \
 	milter/pool.c \
+	milter/reload.c \
 	milter/service.c \
 	milter/transfer.c \
 	milter/tandem-milter.c
@@ -45,6 +46,8 @@ milter_tandem_milter_LDADD = $(TANDEM_LIBS) $(PQ_LIBS) $(MILTER_LIBS) \
 
 TESTS += t/0500-milter-content.sh
 EXTRA_DIST += t/0500-milter-content.sh
+TESTS += t/0505-milter-reload.sh
+EXTRA_DIST += t/0505-milter-reload.sh
 
 # A registration mail as an agent sends it, without the agent's checks.
 check_PROGRAMS += t/milter-regmail

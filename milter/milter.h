@@ -4,13 +4,27 @@
  * SYNOPSIS
  *	#include "milter.h"
  * DESCRIPTION
- *	struct fg is the immutable snapshot every thread shares: the
- *	configuration, the trust anchors, the keybox, the FG element's
- *	identity, and the descriptor of the CA process (used under
- *	fg_ca_lock). The only mutable fields are the counter of messages
- *	in progress (under fg_lock), fg_stop, and the connection pool
- *	fg_pool and the cache of parsed certificates and keys fg_cache,
- *	each with its own lock.
+ *	struct fg is an immutable snapshot of what the configuration
+ *	names: the configuration, the trust anchors, the keybox, the FG
+ *	element's identity, with the connection pool fg_pool and the
+ *	cache of parsed certificates and keys fg_cache made for it (each
+ *	with its own lock). A message, and each round of the sender
+ *	thread, takes the current one with fg_hold() and gives it back
+ *	with fg_release(): it works with one consistent set from start
+ *	to end, whatever a reload swaps in meanwhile. The last
+ *	fg_release() frees it.
+ *
+ *	struct fgproc is what lasts as long as the process (reload.c):
+ *	the current snapshot and the reference counts (under fp_lock,
+ *	with the counter of messages in progress), the descriptor of the
+ *	CA process (used under fp_ca_lock) and the issuing certificate it
+ *	holds, the held key (tls.held_key), fp_stop. fg_new() makes a
+ *	snapshot from a configuration (it takes cf, also on failure):
+ *	-1 with err for a file or a setting that is not right, -2 out of
+ *	memory. fg_signals_start() starts the thread that alone takes
+ *	SIGHUP, SIGINT and SIGTERM: the last two stop the milter, each
+ *	SIGHUP reads the configuration again into a new snapshot, swapped
+ *	in only when all of it loaded; fg_signals_stop() ends it.
  *
  *	struct msg is one message from envfrom to eom or abort; the
  *	milter callbacks fill it, msg_process() decides (content.c,
@@ -32,7 +46,9 @@
  *	alone reads foreground.ca_dir (the issuing CA, never the courier
  *	CA key) and, started as root, runs as foreground.ca_user; it
  *	checks what it issues with the trust anchors and chain it
- *	inherits. ca_unreadable() fails if the milter's own user can
+ *	inherits (those of the start: a reload does not reach it). It
+ *	gives its issuing certificate in *issuing (for X509_free()), which
+ *	ca_in_chain() looks for in a chain (1 if there). ca_unreadable() fails if the milter's own user can
  *	still read the issuing key. ca_issue() asks it for the
  *	courier-end key and certificate and the agent certificate of a
  *	new account; the three PEM strings should be passed to free().
@@ -47,7 +63,8 @@
  *	certificate or sealed key read from the database parse to; each
  *	returns a new reference.
  *
- *	outbox_main() is the sender thread: due outbox rows to the
+ *	outbox_main() (its argument the struct fgproc) is the sender
+ *	thread: due outbox rows to the
  *	reinjection port, and every hygiene.purge_interval the purge,
  *	hygiene_run() (hygiene.c).
  * DIAGNOSTICS
@@ -77,7 +94,11 @@ struct pool;
 struct proto_msg;
 struct proto_part;
 
+struct fgproc;
+
 struct fg {
+	struct fgproc		*fg_proc;	/* what lasts */
+	long			 fg_refs;	/* under fp_lock */
 	struct conf		*fg_conf;
 	struct pool		*fg_pool;	/* message connections */
 	struct objcache		*fg_cache;	/* parsed certs and keys */
@@ -85,16 +106,31 @@ struct fg {
 	time_t			 fg_anchors_until;
 	struct pki_trust	*fg_trust;
 	struct keybox		*fg_keybox;
-	struct keybox		*fg_heldbox;	/* tls.held_key */
+	struct keybox		*fg_heldbox;	/* fp_heldbox, not owned */
 	struct cms_id		 fg_id;
 	char			*fg_chain_pem;
 	char			*fg_self_pem;	/* fed_self_pem() */
-	int			 fg_ca_fd;
-	pthread_mutex_t		 fg_ca_lock;
-	pthread_mutex_t		 fg_lock;
-	long			 fg_busy;
-	volatile int		 fg_stop;
 };
+
+struct fgproc {
+	pthread_mutex_t		 fp_lock;
+	struct fg		*fp_cur;	/* holds one reference */
+	long			 fp_busy;	/* messages in progress */
+	const char		*fp_path;	/* -c FILE */
+	const char		*fp_user;	/* -u USER, or NULL */
+	int			 fp_ca_fd;
+	pthread_mutex_t		 fp_ca_lock;
+	X509			*fp_issuing;	/* the CA process's */
+	struct keybox		*fp_heldbox;	/* tls.held_key */
+	pthread_t		 fp_signals;
+	volatile int		 fp_stop;
+};
+
+int		 fg_new(struct fgproc *, struct conf *, struct fg **, char *);
+struct fg	*fg_hold(struct fgproc *);
+void		 fg_release(struct fg *);
+int		 fg_signals_start(struct fgproc *);
+void		 fg_signals_stop(struct fgproc *);
 
 #define MSG_NOTELEN	1024
 
@@ -105,7 +141,7 @@ enum msg_verdict {
 };
 
 struct msg {
-	const struct fg		*mc_fg;
+	struct fg		*mc_fg;	/* fg_hold(), at envfrom */
 	char			 mc_qid[64];
 	char			*mc_sender;
 	char			**mc_rcpts;
@@ -211,7 +247,8 @@ EVP_PKEY	*objcache_key(struct objcache *, const struct keybox *,
 		    const char *, const unsigned char *, size_t, char *);
 
 int	ca_start(const struct conf *, const struct pki_trust *,
-	    STACK_OF(X509) *, char *);
+	    STACK_OF(X509) *, X509 **, char *);
+int	ca_in_chain(X509 *, STACK_OF(X509) *);
 int	ca_unreadable(const struct conf *, const char *, char *);
 int	ca_issue(const struct fg *, const char *, const char *, char **,
 	    char **, char **, char *);

@@ -9,9 +9,11 @@
  *	marked sent only after the smtpd accepted it. Every
  *	hygiene.purge_interval it runs hygiene_run() first, so that the
  *	receipts it queues go out in the same round, and every
- *	HYGIENE_BEAT seconds hygiene_beat(). It stops when
- *	fg_stop is set. Each round opens its own connection; its
- *	statements run outside any transaction (db.h).
+ *	HYGIENE_BEAT seconds hygiene_beat(). Each round takes the
+ *	current snapshot (fg_hold()) and gives it back at its end, so that
+ *	a reload reaches the next round. It stops when fp_stop is set.
+ *	Each round opens its own connection; its statements run outside
+ *	any transaction (db.h).
  */
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -195,7 +197,7 @@ outbox_run(const struct fg *fg)
 	    "' '), body, message_id FROM outbox WHERE sent_at IS NULL AND "
 	    "next_attempt_at <= now() ORDER BY id LIMIT 20", 0, NULL, NULL, &r,
 	    err) == 0) {
-		for (i = 0; i < PQntuples(r) && !fg->fg_stop; i++)
+		for (i = 0; i < PQntuples(r) && !fg->fg_proc->fp_stop; i++)
 			outbox_row(fg, db, r, i);
 		PQclear(r);
 	}
@@ -205,13 +207,18 @@ outbox_run(const struct fg *fg)
 void *
 outbox_main(void *arg)
 {
-	const struct fg *fg = arg;
+	struct fgproc *fp = arg;
+	struct fg *fg;
 	char err[TN_ERRLEN];
-	time_t next = time(NULL) + fg->fg_conf->cf_purge_interval, beat = 0;
+	time_t next, beat = 0;
 	time_t certs = time(NULL) + 86400;	/* main() checked at start */
 	int i;
 
-	while (!fg->fg_stop) {
+	fg = fg_hold(fp);
+	next = time(NULL) + fg->fg_conf->cf_purge_interval;
+	fg_release(fg);
+	while (!fp->fp_stop) {
+		fg = fg_hold(fp);
 		if (time(NULL) >= beat) {
 			if (hygiene_beat(fg, err) == -1)
 				log_warn("heartbeat status=deferred "
@@ -230,7 +237,8 @@ outbox_main(void *arg)
 			certs = time(NULL) + 86400;
 		}
 		outbox_run(fg);
-		for (i = 0; i < 10 && !fg->fg_stop; i++)
+		fg_release(fg);
+		for (i = 0; i < 10 && !fp->fp_stop; i++)
 			usleep(100000);
 	}
 	return NULL;

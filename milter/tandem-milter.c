@@ -20,13 +20,16 @@
  *	issuing key (ca_unreadable()). Only then does it leave the
  *	terminal (without -f): every reason not to start reaches
  *	standard error (log_detached()). SIGHUP, SIGINT and SIGTERM are
- *	blocked before any thread starts (signals_block()), so that
- *	libmilter's signal thread alone takes them: SIGTERM ends
- *	smfi_main(), the milter logs "stopped" and exits 0.
+ *	blocked before any thread starts (signals_block()), so that the
+ *	signal thread alone takes them (reload.c; not libmilter's, which
+ *	would stop on SIGHUP): SIGINT and SIGTERM end smfi_main() (the
+ *	milter logs "stopped" and exits 0), SIGHUP reloads.
  *	The MTA connection's private pointer is the connection context
  *	(struct conn, made at the first envfrom, freed at close), which
  *	holds the message context in progress (struct msg, made at
- *	envfrom, freed at eom, abort or close).
+ *	envfrom, freed at eom, abort or close). The message takes the
+ *	current configuration snapshot at envfrom (fg_hold()) and gives
+ *	it back when it is freed: it ends with what it started with.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -57,7 +60,7 @@
 
 #define MSG_REPLBODY_CHUNK	1000	/* bytes per smfi_replacebody() */
 
-static struct fg *snapshot;	/* the immutable configuration snapshot */
+static struct fgproc *proc;	/* what lasts: the current snapshot */
 
 /*
  * The connection context, the MTA connection's private pointer: the
@@ -131,10 +134,11 @@ msg_free(struct msg *mc)
 	if (mc == NULL)
 		return;
 	if (mc->mc_slot) {
-		pthread_mutex_lock(&snapshot->fg_lock);
-		snapshot->fg_busy--;
-		pthread_mutex_unlock(&snapshot->fg_lock);
+		pthread_mutex_lock(&proc->fp_lock);
+		proc->fp_busy--;
+		pthread_mutex_unlock(&proc->fp_lock);
 	}
+	fg_release(mc->mc_fg);
 	free(mc->mc_sender);
 	for (i = 0; i < mc->mc_nrcpts; i++)
 		free(mc->mc_rcpts[i]);
@@ -349,7 +353,7 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 		msg_free(mc);
 		return SMFIS_TEMPFAIL;
 	}
-	mc->mc_fg = snapshot;
+	mc->mc_fg = fg_hold(proc);
 	snprintf(mc->mc_qid, sizeof(mc->mc_qid), "NOQUEUE");
 	cn->cn_msg = mc;
 	return SMFIS_CONTINUE;
@@ -424,7 +428,6 @@ static sfsistat
 cb_eoh(SMFICTX *ctx)
 {
 	struct msg *mc = conn_msg(ctx);
-	struct fg *fg = snapshot;
 	int full;
 
 	if (mc == NULL)
@@ -437,11 +440,11 @@ cb_eoh(SMFICTX *ctx)
 	}
 	if (!mc->mc_tandem)
 		return SMFIS_ACCEPT;	/* not ours: untouched */
-	pthread_mutex_lock(&fg->fg_lock);
-	full = fg->fg_busy >= fg->fg_conf->cf_max_messages;
+	pthread_mutex_lock(&proc->fp_lock);
+	full = proc->fp_busy >= mc->mc_fg->fg_conf->cf_max_messages;
 	if (!full)
-		fg->fg_busy++;
-	pthread_mutex_unlock(&fg->fg_lock);
+		proc->fp_busy++;
+	pthread_mutex_unlock(&proc->fp_lock);
 	if (full) {
 		smfi_setreply(ctx, "451", "4.3.2", "too many messages in "
 		    "progress, try again later");
@@ -674,82 +677,6 @@ usage(void)
 	exit(EX_USAGE);
 }
 
-static char *
-chain_pem(STACK_OF(X509) *chain, char *err)
-{
-	char *all = NULL, *pem;
-	size_t len = 0, n;
-	int i;
-
-	for (i = 0; i < sk_X509_num(chain); i++) {
-		if (pki_cert_pem(sk_X509_value(chain, i), &pem, &n, err) == -1)
-			return NULL;
-		if (msg_append(&all, &len, pem, n) == -1) {
-			free(pem);
-			return NULL;
-		}
-		free(pem);
-	}
-	return all;
-}
-
-/* When every trust anchor is within its validity: [from, until). */
-static int
-anchors_window(struct fg *fg)
-{
-	STACK_OF(X509_OBJECT) *objs;
-	X509 *x;
-	int i;
-
-	fg->fg_anchors_from = 0;
-	fg->fg_anchors_until = (time_t)INT64_MAX;
-	objs = X509_STORE_get0_objects(pki_trust_store(fg->fg_trust));
-	for (i = 0; i < sk_X509_OBJECT_num(objs); i++)
-		if ((x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs,
-		    i))) != NULL && pki_narrow(x, &fg->fg_anchors_from,
-		    &fg->fg_anchors_until) == -1)
-			return -1;
-	return 0;
-}
-
-/* Load every file the milter needs; exits on failure. */
-static void
-setup(struct fg *fg)
-{
-	const struct conf *cf = fg->fg_conf;
-	char err[TN_ERRLEN];
-
-	if (cf->cf_service_mailbox[0] == '\0')
-		log_fatal(EX_CONFIG, "%s: foreground: service_mailbox is not "
-		    "set", cf->cf_path);
-	if ((fg->fg_trust = pki_trust_load(cf->cf_anchors, err)) == NULL ||
-	    (fg->fg_keybox = keybox_load(cf->cf_keybox_key, err)) == NULL ||
-	    (fg->fg_heldbox = keybox_load_private(cf->cf_held_key, 1,
-	    err)) == NULL ||
-	    (fg->fg_id.ci_cert = pki_load_cert(cf->cf_cert, err)) == NULL ||
-	    (fg->fg_id.ci_key = pki_load_key(cf->cf_key, NULL, err)) == NULL ||
-	    (fg->fg_id.ci_chain = pki_load_certs(cf->cf_chain, err)) == NULL ||
-	    (fg->fg_chain_pem = chain_pem(fg->fg_id.ci_chain, err)) == NULL ||
-	    fed_self_pem(&fg->fg_id, &fg->fg_self_pem, err) == -1)
-		log_fatal(EX_CONFIG, "%s", err);
-	if (pki_verify(fg->fg_trust, fg->fg_id.ci_cert, fg->fg_id.ci_chain,
-	    NULL, err) == -1 || pki_cert_kind(fg->fg_id.ci_cert) != PKI_KIND_FG)
-		log_fatal(EX_CONFIG, "%s: not a valid FG element certificate%s%s",
-		    cf->cf_cert, err[0] ? ": " : "", err);
-	if (selfcheck_identity(cf, fg->fg_trust, fg->fg_id.ci_cert,
-	    fg->fg_id.ci_key, fg->fg_id.ci_chain, err) == -1)
-		log_fatal(EX_CONFIG, "%s", err);
-	if (anchors_window(fg) == -1)
-		log_fatal(EX_CONFIG, "%s: cannot read the dates of the trust "
-		    "anchors", cf->cf_anchors);
-	if ((fg->fg_pool = pool_new(cf->cf_conninfo,
-	    (size_t)cf->cf_max_messages)) == NULL ||
-	    (fg->fg_cache = objcache_new()) == NULL)
-		log_fatal(EX_OSERR, "out of memory");
-	pthread_mutex_init(&fg->fg_lock, NULL);
-	pthread_mutex_init(&fg->fg_ca_lock, NULL);
-}
-
 /* Who the milter becomes, looked up before anything starts. */
 struct privs {
 	const char *pv_user;	/* -u USER, or foreground.user */
@@ -859,8 +786,9 @@ sock_refuse_running(const char *sock)
 
 /*
  * Before any thread starts: every thread inherits the mask, so that
- * a signal meant to stop the milter reaches only libmilter's signal
- * thread (it waits for these three), never kills another thread.
+ * a signal meant to stop or reload the milter reaches only the signal
+ * thread (fg_signals_start(), which waits for these three), never
+ * kills another thread.
  */
 static void
 signals_block(void)
@@ -904,20 +832,51 @@ listen_on(const char *sock, gid_t group, mode_t mode)
 		log_fatal(EX_OSERR, "chmod %s: %s", path, strerror(errno));
 }
 
+/* Loads the configuration and what it names into fp; exits if not. */
+static void
+setup(struct fgproc *fp, struct privs *pv, int check)
+{
+	struct conf *cf;
+	struct fg *fg;
+	char err[TN_ERRLEN];
+	int rc;
+
+	if (conf_load(fp->fp_path, &cf, err) == -1) {
+		if (check) {
+			printf("%s\n", err);
+			exit(EX_CONFIG);
+		}
+		log_fatal(EX_CONFIG, "%s", err);
+	}
+	privs_lookup(cf, fp->fp_user, pv);
+	if (cf->cf_service_mailbox[0] != '\0' &&
+	    (fp->fp_heldbox = keybox_load_private(cf->cf_held_key, 1,
+	    err)) == NULL) {
+		conf_free(cf);
+		log_fatal(EX_CONFIG, "%s", err);
+	}
+	if ((rc = fg_new(fp, cf, &fg, err)) != 0)
+		log_fatal(rc == -2 ? EX_OSERR : EX_CONFIG, "%s", err);
+	fp->fp_cur = fg;
+}
+
 int
 main(int argc, char **argv)
 {
-	struct fg fg;
+	struct fgproc fp;
 	struct privs pv;
-	const char *path = CONF_PATH, *user = NULL;
+	const struct conf *cf;
 	char err[TN_ERRLEN];
 	pthread_t sender;
 	int ch, fore = 0, check = 0, rc;
 
+	memset(&fp, 0, sizeof(fp));
+	fp.fp_path = CONF_PATH;
+	fp.fp_ca_fd = -1;
 	while ((ch = getopt(argc, argv, "c:fnu:")) != -1) {
 		switch (ch) {
 		case 'c':
-			path = optarg;
+			fp.fp_path = optarg;
 			break;
 		case 'f':
 			fore = 1;
@@ -926,7 +885,7 @@ main(int argc, char **argv)
 			check = 1;
 			break;
 		case 'u':
-			user = optarg;
+			fp.fp_user = optarg;
 			break;
 		default:
 			usage();
@@ -935,58 +894,45 @@ main(int argc, char **argv)
 	if (optind != argc)
 		usage();
 	log_init("tandem-milter", fore || check);
-	memset(&fg, 0, sizeof(fg));
-	if (conf_load(path, &fg.fg_conf, err) == -1) {
-		if (check) {
-			printf("%s\n", err);
-			return EX_CONFIG;
-		}
-		log_fatal(EX_CONFIG, "%s", err);
-	}
-	privs_lookup(fg.fg_conf, user, &pv);
-	setup(&fg);
+	pthread_mutex_init(&fp.fp_lock, NULL);
+	pthread_mutex_init(&fp.fp_ca_lock, NULL);
+	setup(&fp, &pv, check);
+	cf = fp.fp_cur->fg_conf;
 	if (check) {
 		printf("configuration OK\n");
 		rc = EX_OK;
 		goto out;
 	}
-	sock_refuse_running(fg.fg_conf->cf_milter_socket);
-	if (db_schema_check_at(fg.fg_conf->cf_conninfo, "fg", err) == -1)
+	sock_refuse_running(cf->cf_milter_socket);
+	if (db_schema_check_at(cf->cf_conninfo, "fg", err) == -1)
 		log_fatal(EX_CONFIG, "%s", err);
-	pki_expiry_check(fg.fg_conf, fg.fg_conf->cf_ca_dir, time(NULL),
-	    log_warn);
+	pki_expiry_check(cf, cf->cf_ca_dir, time(NULL), log_warn);
 	signal(SIGPIPE, SIG_IGN);
-	if ((fg.fg_ca_fd = ca_start(fg.fg_conf, fg.fg_trust,
-	    fg.fg_id.ci_chain, err)) == -1)
+	if ((fp.fp_ca_fd = ca_start(cf, fp.fp_cur->fg_trust,
+	    fp.fp_cur->fg_id.ci_chain, &fp.fp_issuing, err)) == -1)
 		log_fatal(EX_CONFIG, "%s", err);
-	snapshot = &fg;
-	listen_on(fg.fg_conf->cf_milter_socket, pv.pv_sockgid,
-	    (mode_t)fg.fg_conf->cf_socket_mode);
-	privs_drop(fg.fg_conf, &pv);
+	proc = &fp;
+	signals_block();	/* from when the socket is there: pending */
+	listen_on(cf->cf_milter_socket, pv.pv_sockgid,
+	    (mode_t)cf->cf_socket_mode);
+	privs_drop(cf, &pv);
 	if (!fore && daemon(0, 0) == -1)
 		log_fatal(EX_OSERR, "daemon: %s", strerror(errno));
 	log_detached();
-	signals_block();
-	if (pthread_create(&sender, NULL, outbox_main, &fg) != 0)
-		log_fatal(EX_OSERR, "cannot start the sender thread");
-	log_info("started socket=%s user=%s", fg.fg_conf->cf_milter_socket,
+	if (pthread_create(&sender, NULL, outbox_main, &fp) != 0 ||
+	    fg_signals_start(&fp) == -1)
+		log_fatal(EX_OSERR, "cannot start the sender or signal thread");
+	log_info("started socket=%s user=%s", cf->cf_milter_socket,
 	    pv.pv_user);
 	rc = smfi_main() == MI_SUCCESS ? EX_OK : EX_SOFTWARE;
-	fg.fg_stop = 1;
+	fg_signals_stop(&fp);	/* sets fp_stop */
 	pthread_join(sender, NULL);
-	close(fg.fg_ca_fd);
+	close(fp.fp_ca_fd);
 	log_info("stopped");
 out:
-	pool_free(fg.fg_pool);
-	objcache_free(fg.fg_cache);
-	pki_trust_free(fg.fg_trust);
-	keybox_free(fg.fg_keybox);
-	keybox_free(fg.fg_heldbox);
-	sk_X509_pop_free(fg.fg_id.ci_chain, X509_free);	/* before the memset */
-	fgdb_id_free(&fg.fg_id);
-	free(fg.fg_chain_pem);
-	free(fg.fg_self_pem);
-	conf_free(fg.fg_conf);
+	fg_release(fp.fp_cur);
+	keybox_free(fp.fp_heldbox);
+	X509_free(fp.fp_issuing);
 	proto_shutdown();
 	return rc;
 }
