@@ -80,6 +80,10 @@ struct agent_opts {
 	/* network side */
 	const char		*o_conf;	/* -c tandem.conf */
 	const char		*o_smtp;	/* HOST:PORT */
+	int			 o_smtp_starttls;
+	const char		*o_smtp_ca;	/* PEM file */
+	const char		*o_smtp_user;	/* SMTP AUTH */
+	const char		*o_smtp_pwfile;	/* its password */
 	const char		*o_bg;		/* https URL */
 	const char		*o_maildir;
 	const char		*o_resolve[AGENT_MAX_RESOLVE];

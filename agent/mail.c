@@ -37,8 +37,11 @@
  *	agent_submit() writes a Tandem mail (tmail_compose(), neutral
  *	Subject) whose body is der and submits it by SMTP, envelope
  *	from "from", to the addresses of to. Returns 0 or an exit
- *	status: AGENT_EX_REFUSED for a permanent SMTP refusal (5xx),
- *	EX_TEMPFAIL for anything that may pass later.
+ *	status: AGENT_EX_REFUSED for a permanent SMTP refusal (5xx, a
+ *	failed AUTH among them), EX_PROTOCOL when the submission service
+ *	offers no STARTTLS, no certificate that verifies or no AUTH for
+ *	the configured user (nothing was sent), EX_TEMPFAIL for anything
+ *	that may pass later.
  *
  *	agent_mail_courier() mails a service message to the courier (the
  *	store's register-address), From: address, Tandem-Kind: service:
@@ -140,7 +143,13 @@ agent_submit(struct agent_net *an, enum tmail_kind kind, const char *from,
 	th.th_msgid = msgid;
 	if (tmail_compose(&th, der, derlen, &mail, &len, err) == -1)
 		goto out;
-	if (net_smtp(an, from, to, nto, mail, len, &code, err) == -1) {
+	switch (net_smtp(an, from, to, nto, mail, len, &code, err)) {
+	case 0:
+		break;
+	case -2:	/* no STARTTLS, no verified certificate, no AUTH */
+		rc = EX_PROTOCOL;
+		goto out;
+	default:
 		rc = code >= 500 && code < 600 ? AGENT_EX_REFUSED :
 		    EX_TEMPFAIL;
 		goto out;

@@ -21,8 +21,13 @@
  * DESCRIPTION
  *	net_new() merges the settings: the agent section of the
  *	tandem.conf named by -c (if any), then the command-line options
- *	--smtp, --bg, --maildir and --resolve, which win. The result
- *	should be passed to net_free(), which accepts NULL.
+ *	--smtp, --smtp-starttls, --smtp-ca, --smtp-user,
+ *	--smtp-password-file, --bg, --maildir and --resolve, which win.
+ *	It refuses, before anything connects, a submission user without
+ *	STARTTLS or without a password file (a password is never sent in
+ *	clear), and a password file that the group or others may read or
+ *	that holds no password. The result should be passed to
+ *	net_free(), which accepts NULL.
  *
  *	net_identity() gives libcurl the agent's TLS client identity:
  *	the certificate and chain as PEM and the private key, decrypted
@@ -39,8 +44,10 @@
  *
  *	net_save() writes the merged settings as the agent section of a
  *	new tandem.conf at path (mode 0600; an existing file is an
- *	error): submission, bg_url (bg if not NULL, else the merged one),
- *	maildir (made absolute) and resolve, those that are set.
+ *	error): submission, submission_tls, submission_ca,
+ *	submission_user, submission_password_file, bg_url (bg if not
+ *	NULL, else the merged one), maildir and resolve, those that are
+ *	set (the files made absolute).
  *
  *	net_set_bg() replaces the background URL (https:// only).
  *	net_pin() pins the background to another courier: the courier CA
@@ -62,17 +69,34 @@
  *	with the envelope from and rcpts. *code gets the last SMTP reply
  *	code (0 if none came); a failure's reason is the server's last
  *	reply as it wrote it (control bytes dropped), or libcurl's when
- *	no reply came.
+ *	no reply came. With STARTTLS, the session is TLS 1.2 or later
+ *	before any command but EHLO: a server that does not offer it is
+ *	left, and its certificate must verify (to submission_ca, else the
+ *	system's CAs) for the host name (or address) of the submission
+ *	setting. With a user, the password is read from its file for
+ *	this one submission and wiped when it is over (libcurl's own
+ *	copies are freed by curl_easy_cleanup()); when the server did not
+ *	authenticate the user (no AUTH offered), the message is not sent:
+ *	the DATA is cut short.
  * DIAGNOSTICS
- *	0 or -1 with a one-line reason in err.
+ *	0 or -1 with a one-line reason in err. net_smtp() returns -2 for
+ *	what no retry mends and no SMTP reply says: the server offers no
+ *	STARTTLS, its certificate does not verify, or it offers no AUTH
+ *	for the user; nothing was sent.
  */
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 #include <openssl/x509v3.h>
 
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include "tandem.h"
 #include "conf.h"
@@ -81,9 +105,14 @@
 #include "agent.h"
 
 #define NET_MAX_RESP	(TN_MAX_MESSAGE + 1024)
+#define NET_MAX_PASSWORD 1024	/* SMTP AUTH password, bytes */
 
 struct agent_net {
 	char			*an_smtp;	/* host:port */
+	int			 an_starttls;
+	char			*an_smtp_ca;	/* PEM file; NULL: the system's */
+	char			*an_smtp_user;	/* NULL: no SMTP AUTH */
+	char			*an_smtp_pwfile;
 	char			*an_bg;		/* https URL, no trailing / */
 	char			*an_maildir;
 	char			*an_store_dir;	/* from conf, or NULL */
@@ -147,7 +176,14 @@ net_from_conf(struct agent_net *an, const char *path, char *err)
 		return -1;
 	snprintf(hp, sizeof(hp), "%s:%d", cf->cf_submission_host,
 	    cf->cf_submission_port);
+	an->an_starttls = cf->cf_submission_starttls;
 	if (net_dup(&an->an_smtp, hp, err) == -1 ||
+	    net_dup(&an->an_smtp_ca, *cf->cf_submission_ca ?
+	    cf->cf_submission_ca : NULL, err) == -1 ||
+	    net_dup(&an->an_smtp_user, *cf->cf_submission_user ?
+	    cf->cf_submission_user : NULL, err) == -1 ||
+	    net_dup(&an->an_smtp_pwfile, *cf->cf_submission_password_file ?
+	    cf->cf_submission_password_file : NULL, err) == -1 ||
 	    net_dup(&an->an_bg, *cf->cf_bg_url ? cf->cf_bg_url : NULL,
 	    err) == -1 ||
 	    net_dup(&an->an_maildir, cf->cf_agent_maildir, err) == -1 ||
@@ -168,6 +204,124 @@ out:
 	return rc;
 }
 
+/*
+ * The SMTP AUTH password: the first line of path, without its end, into
+ * buf (size bytes). The file must be the user's alone, as ssh wants
+ * of a key: a mode that lets the group or others in is refused. Read
+ * with read(2), so that no stdio buffer keeps a copy; what is left of
+ * the password in buf after a failure is wiped.
+ */
+static int
+net_password(const char *path, char *buf, size_t size, char *err)
+{
+	struct stat sb;
+	size_t len = 0;
+	ssize_t n;
+	int fd, rc = -1;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+		tn_err(err, "submission password file %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
+		tn_err(err, "submission password file %s: not a file", path);
+		goto out;
+	}
+	if ((sb.st_mode & 077) != 0) {
+		tn_err(err, "submission password file %s: mode %04o lets "
+		    "the group or others in: refused (chmod 600 it)", path,
+		    (unsigned int)(sb.st_mode & 07777));
+		goto out;
+	}
+	while (len + 1 < size && memchr(buf, '\n', len) == NULL) {
+		if ((n = read(fd, buf + len, size - 1 - len)) == -1 &&
+		    errno == EINTR)
+			continue;
+		if (n == -1) {
+			tn_err(err, "submission password file %s: %s", path,
+			    strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	if (memchr(buf, '\n', len) == NULL && len + 1 == size) {
+		tn_err(err, "submission password file %s: first line longer "
+		    "than %zu bytes", path, size - 2);
+		goto out;
+	}
+	len = strcspn(buf, "\r\n");
+	if (len == 0) {
+		tn_err(err, "submission password file %s: no password on "
+		    "its first line", path);
+		goto out;
+	}
+	OPENSSL_cleanse(buf + len, size - len);
+	rc = 0;
+out:
+	if (rc == -1)
+		OPENSSL_cleanse(buf, size);
+	close(fd);
+	return rc;
+}
+
+/*
+ * SMTP AUTH only over a verified TLS session, with a password: checked
+ * before anything connects.
+ */
+static int
+net_check_submission(struct agent_net *an, char *err)
+{
+	char pw[NET_MAX_PASSWORD + 2];
+
+	if (an->an_smtp_ca != NULL && access(an->an_smtp_ca, R_OK) == -1) {
+		tn_err(err, "submission_ca %s: %s", an->an_smtp_ca,
+		    strerror(errno));
+		return -1;
+	}
+	if (an->an_smtp_user == NULL)
+		return 0;
+	if (!an->an_starttls) {
+		tn_err(err, "submission_user %s without submission_tls = "
+		    "starttls (--smtp-starttls): refused, a password is "
+		    "never sent in clear", an->an_smtp_user);
+		return -1;
+	}
+	if (an->an_smtp_pwfile == NULL) {
+		tn_err(err, "submission_user %s without "
+		    "submission_password_file (--smtp-password-file): "
+		    "refused, a password is never sent in clear",
+		    an->an_smtp_user);
+		return -1;
+	}
+	if (net_password(an->an_smtp_pwfile, pw, sizeof(pw), err) == -1)
+		return -1;
+	OPENSSL_cleanse(pw, sizeof(pw));
+	return 0;
+}
+
+/* The command-line options over the file's settings. */
+static int
+net_from_opts(struct agent_net *an, const struct agent_opts *o, char *err)
+{
+	if (o->o_smtp_starttls)
+		an->an_starttls = 1;
+	return (o->o_smtp != NULL && net_dup(&an->an_smtp, o->o_smtp,
+	    err) == -1) ||
+	    (o->o_smtp_ca != NULL && net_dup(&an->an_smtp_ca, *o->o_smtp_ca ?
+	    o->o_smtp_ca : NULL, err) == -1) ||
+	    (o->o_smtp_user != NULL && net_dup(&an->an_smtp_user,
+	    *o->o_smtp_user ? o->o_smtp_user : NULL, err) == -1) ||
+	    (o->o_smtp_pwfile != NULL && net_dup(&an->an_smtp_pwfile,
+	    *o->o_smtp_pwfile ? o->o_smtp_pwfile : NULL, err) == -1) ||
+	    (o->o_bg != NULL && net_dup(&an->an_bg, o->o_bg, err) == -1) ||
+	    (o->o_maildir != NULL && net_dup(&an->an_maildir, o->o_maildir,
+	    err) == -1) ? -1 : 0;
+}
+
 struct agent_net *
 net_new(const struct agent_opts *o, char *err)
 {
@@ -179,11 +333,7 @@ net_new(const struct agent_opts *o, char *err)
 		return NULL;
 	}
 	if ((o->o_conf != NULL && net_from_conf(an, o->o_conf, err) == -1) ||
-	    (o->o_smtp != NULL && net_dup(&an->an_smtp, o->o_smtp,
-	    err) == -1) ||
-	    (o->o_bg != NULL && net_dup(&an->an_bg, o->o_bg, err) == -1) ||
-	    (o->o_maildir != NULL && net_dup(&an->an_maildir, o->o_maildir,
-	    err) == -1))
+	    net_from_opts(an, o, err) == -1)
 		goto fail;
 	for (i = 0; i < o->o_nresolve; i++)
 		if (net_add_resolve(an, o->o_resolve[i], err) == -1)
@@ -192,6 +342,8 @@ net_new(const struct agent_opts *o, char *err)
 		goto fail;
 	if (an->an_smtp == NULL && net_dup(&an->an_smtp, "127.0.0.1:587",
 	    err) == -1)
+		goto fail;
+	if (net_check_submission(an, err) == -1)
 		goto fail;
 	return an;
 fail:
@@ -205,6 +357,9 @@ net_free(struct agent_net *an)
 	if (an == NULL)
 		return;
 	free(an->an_smtp);
+	free(an->an_smtp_ca);
+	free(an->an_smtp_user);
+	free(an->an_smtp_pwfile);
 	free(an->an_bg);
 	free(an->an_maildir);
 	free(an->an_store_dir);
@@ -253,6 +408,42 @@ net_save_str(FILE *fp, const char *name, const char *v, int list)
 	return 0;
 }
 
+/* A file name of the settings, made absolute when it can be. */
+static int
+net_save_file(FILE *fp, const char *name, const char *v)
+{
+	char *abs = NULL;
+	int rc;
+
+	if (v[0] != '/')
+		abs = realpath(v, NULL);
+	rc = net_save_str(fp, name, abs != NULL ? abs : v, 0);
+	fputc('\n', fp);
+	free(abs);
+	return rc;
+}
+
+/* The submission's TLS and AUTH settings, those that are set. */
+static int
+net_save_submission(FILE *fp, const struct agent_net *an)
+{
+	int bad = 0;
+
+	if (an->an_starttls)
+		fprintf(fp, "\tsubmission_tls = \"starttls\"\n");
+	if (an->an_smtp_ca != NULL)
+		bad |= net_save_file(fp, "submission_ca", an->an_smtp_ca);
+	if (an->an_smtp_user != NULL) {
+		bad |= net_save_str(fp, "submission_user", an->an_smtp_user,
+		    0);
+		fputc('\n', fp);
+	}
+	if (an->an_smtp_pwfile != NULL)
+		bad |= net_save_file(fp, "submission_password_file",
+		    an->an_smtp_pwfile);
+	return bad;
+}
+
 int
 net_save(const struct agent_net *an, const char *bg, const char *path,
     char *err)
@@ -276,6 +467,7 @@ net_save(const struct agent_net *an, const char *bg, const char *path,
 	    "\nagent {\n");
 	bad |= net_save_str(fp, "submission", an->an_smtp, 0);
 	fputc('\n', fp);
+	bad |= net_save_submission(fp, an);
 	if (bg != NULL) {
 		bad |= net_save_str(fp, "bg_url", bg, 0);
 		fputc('\n', fp);
@@ -612,9 +804,67 @@ net_https_pem(struct agent_net *an, const char *path, const char *pem,
 	    resplen, err);
 }
 
+/*
+ * One submission: the message going out, the server's replies (lines
+ * joined; the last 4xx or 5xx is kept, as the QUIT's 221 that follows
+ * it is not what a failure shows) and how far AUTH went.
+ */
+struct net_submit {
+	struct net_buf	ns_in;
+	char		ns_text[512];
+	size_t		ns_len;
+	int		ns_done;	/* the last line came: next starts anew */
+	char		ns_fail[512];	/* the last 4xx or 5xx, or "" */
+	int		ns_need_auth;	/* a user is set */
+	int		ns_auth;	/* 0, 1: AUTH sent, 2: 235 came */
+	char		ns_curl[CURL_ERROR_SIZE];
+};
+
+/* The message; cut short when the user should be and is not logged in. */
+static size_t
+net_submit_read_cb(char *p, size_t size, size_t n, void *arg)
+{
+	struct net_submit *ns = arg;
+
+	if (ns->ns_need_auth && ns->ns_auth != 2)
+		return CURL_READFUNC_ABORT;
+	return net_read_cb(p, size, n, &ns->ns_in);
+}
+
+static int
+net_smtp_debug(CURL *c, curl_infotype type, char *data, size_t size,
+    void *arg)
+{
+	struct net_submit *ns = arg;
+	size_t i;
+
+	(void)c;
+	if (type == CURLINFO_HEADER_OUT && size >= 5 &&
+	    strncasecmp(data, "AUTH ", 5) == 0)
+		ns->ns_auth = 1;
+	if (type != CURLINFO_HEADER_IN)
+		return 0;
+	if (ns->ns_done)
+		ns->ns_len = 0;
+	if (ns->ns_len > 0 && ns->ns_len + 1 < sizeof(ns->ns_text))
+		ns->ns_text[ns->ns_len++] = ' ';
+	for (i = 0; i < size && ns->ns_len + 1 < sizeof(ns->ns_text); i++)
+		if (data[i] >= 0x20 && data[i] < 0x7f)
+			ns->ns_text[ns->ns_len++] = data[i];
+	ns->ns_text[ns->ns_len] = '\0';
+	/* "250-..." goes on; "250 ..." (or a bare code) ends the reply. */
+	ns->ns_done = size < 4 || data[3] != '-';
+	if (ns->ns_done && (ns->ns_text[0] == '4' || ns->ns_text[0] == '5'))
+		memcpy(ns->ns_fail, ns->ns_text, ns->ns_len + 1);
+	if (ns->ns_done && ns->ns_auth == 1 &&
+	    strncmp(ns->ns_text, "235", 3) == 0)
+		ns->ns_auth = 2;
+	return 0;
+}
+
 static int
 net_smtp_setup(CURL *c, struct agent_net *an, const char *from,
-    struct curl_slist *rl, struct net_buf *in, char *err)
+    struct curl_slist *rl, struct net_submit *ns, char *err)
 {
 	char url[700], mfrom[TN_MAX_ADDRESS + 3];
 
@@ -629,13 +879,20 @@ net_smtp_setup(CURL *c, struct agent_net *an, const char *from,
 	    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_TIMEOUT, 300L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_RESOLVE, an->an_resolve) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ns->ns_curl) !=
+	    CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_MAIL_FROM, mfrom) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rl) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_READFUNCTION, net_read_cb) !=
-	    CURLE_OK || curl_easy_setopt(c, CURLOPT_READDATA, in) !=
+	    curl_easy_setopt(c, CURLOPT_READFUNCTION, net_submit_read_cb) !=
+	    CURLE_OK || curl_easy_setopt(c, CURLOPT_READDATA, ns) !=
 	    CURLE_OK || curl_easy_setopt(c, CURLOPT_UPLOAD, 1L) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE,
-	    (curl_off_t)in->nb_len) != CURLE_OK) {
+	    (curl_off_t)ns->ns_in.nb_len) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, net_smtp_debug) !=
+	    CURLE_OK || curl_easy_setopt(c, CURLOPT_DEBUGDATA, ns) !=
+	    CURLE_OK || curl_easy_setopt(c, CURLOPT_VERBOSE, 1L) !=
+	    CURLE_OK) {
 		tn_err(err, "cannot set up the SMTP submission");
 		return -1;
 	}
@@ -643,39 +900,91 @@ net_smtp_setup(CURL *c, struct agent_net *an, const char *from,
 }
 
 /*
- * The server's replies, lines joined; the last 4xx or 5xx is kept (the
- * QUIT's 221 that follows it is not what a failure shows).
+ * STARTTLS, or nothing; with a user, the password (read into pw, which
+ * the caller wipes) and the user name.
  */
-struct net_reply {
-	char		nr_text[512];
-	size_t		nr_len;
-	int		nr_done;	/* the last line came: next starts anew */
-	char		nr_fail[512];	/* the last 4xx or 5xx, or "" */
-};
-
 static int
-net_smtp_debug(CURL *c, curl_infotype type, char *data, size_t size,
-    void *arg)
+net_smtp_secure(CURL *c, struct agent_net *an, char *pw, size_t pwsize,
+    char *err)
 {
-	struct net_reply *nr = arg;
-	size_t i;
-
-	(void)c;
-	if (type != CURLINFO_HEADER_IN)
+	if (an->an_starttls && (curl_easy_setopt(c, CURLOPT_USE_SSL,
+	    (long)CURLUSESSL_ALL) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_SSLVERSION,
+	    (long)CURL_SSLVERSION_TLSv1_2) != CURLE_OK ||
+	    (an->an_smtp_ca != NULL && curl_easy_setopt(c, CURLOPT_CAINFO,
+	    an->an_smtp_ca) != CURLE_OK))) {
+		tn_err(err, "cannot set up STARTTLS for the submission");
+		return -1;
+	}
+	if (an->an_smtp_user == NULL)
 		return 0;
-	if (nr->nr_done)
-		nr->nr_len = 0;
-	if (nr->nr_len > 0 && nr->nr_len + 1 < sizeof(nr->nr_text))
-		nr->nr_text[nr->nr_len++] = ' ';
-	for (i = 0; i < size && nr->nr_len + 1 < sizeof(nr->nr_text); i++)
-		if (data[i] >= 0x20 && data[i] < 0x7f)
-			nr->nr_text[nr->nr_len++] = data[i];
-	nr->nr_text[nr->nr_len] = '\0';
-	/* "250-..." goes on; "250 ..." (or a bare code) ends the reply. */
-	nr->nr_done = size < 4 || data[3] != '-';
-	if (nr->nr_done && (nr->nr_text[0] == '4' || nr->nr_text[0] == '5'))
-		memcpy(nr->nr_fail, nr->nr_text, nr->nr_len + 1);
+	/* net_new() checked; this is the last line of defence. */
+	if (!an->an_starttls || an->an_smtp_pwfile == NULL) {
+		tn_err(err, "SMTP AUTH without STARTTLS: refused");
+		return -1;
+	}
+	if (net_password(an->an_smtp_pwfile, pw, pwsize, err) == -1)
+		return -1;
+	if (curl_easy_setopt(c, CURLOPT_USERNAME, an->an_smtp_user) !=
+	    CURLE_OK || curl_easy_setopt(c, CURLOPT_PASSWORD, pw) !=
+	    CURLE_OK) {
+		tn_err(err, "cannot set up SMTP AUTH");
+		return -1;
+	}
 	return 0;
+}
+
+/*
+ * Why a submission failed: -1 with *code for what the server said or a
+ * network failure, -2 for what no retry mends (nothing was sent).
+ */
+static int
+net_smtp_why(struct agent_net *an, CURLcode cc, const struct net_submit *ns,
+    char *err)
+{
+	const char *why = ns->ns_curl[0] != '\0' ? ns->ns_curl :
+	    curl_easy_strerror(cc);
+
+	if (cc == CURLE_USE_SSL_FAILED && ns->ns_fail[0] != '\0') {
+		tn_err(err, "smtp://%s refused STARTTLS: %s", an->an_smtp,
+		    ns->ns_fail);
+		return -1;
+	}
+	if (cc == CURLE_USE_SSL_FAILED) {
+		tn_err(err, "smtp://%s does not offer STARTTLS "
+		    "(submission_tls = starttls): nothing was sent",
+		    an->an_smtp);
+		return -2;
+	}
+	if (cc == CURLE_PEER_FAILED_VERIFICATION ||
+	    cc == CURLE_SSL_CACERT_BADFILE) {
+		tn_err(err, "smtp://%s: TLS certificate verification failed "
+		    "(%s; CAs: %s): nothing was sent", an->an_smtp, why,
+		    an->an_smtp_ca != NULL ? an->an_smtp_ca : "the system's");
+		return -2;
+	}
+	if (an->an_smtp_user != NULL && ns->ns_auth == 1 &&
+	    ns->ns_fail[0] != '\0') {
+		tn_err(err, "smtp://%s: authentication as %s failed: %s",
+		    an->an_smtp, an->an_smtp_user, ns->ns_fail);
+		return -1;
+	}
+	if (an->an_smtp_user != NULL && ns->ns_auth == 0 &&
+	    (cc == CURLE_LOGIN_DENIED || cc == CURLE_ABORTED_BY_CALLBACK)) {
+		tn_err(err, "smtp://%s offers no AUTH that libcurl can use: "
+		    "%s not authenticated, nothing was sent", an->an_smtp,
+		    an->an_smtp_user);
+		return -2;
+	}
+	if (ns->ns_fail[0] != '\0')
+		tn_err(err, "smtp://%s answered: %s", an->an_smtp,
+		    ns->ns_fail);
+	else
+		tn_err(err, "smtp://%s: %s", an->an_smtp,
+		    curl_easy_strerror(cc));
+	return -1;
 }
 
 int
@@ -685,17 +994,17 @@ net_smtp(struct agent_net *an, const char *from, char *const *rcpts,
 	CURL *c = NULL;
 	CURLcode cc;
 	struct curl_slist *rl = NULL, *l;
-	struct net_buf in;
-	struct net_reply nr;
-	char r[TN_MAX_ADDRESS + 3];
+	struct net_submit ns;
+	char r[TN_MAX_ADDRESS + 3], pw[NET_MAX_PASSWORD + 2];
 	size_t i;
 	int rc = -1;
 
 	*code = 0;
-	memset(&in, 0, sizeof(in));
-	memset(&nr, 0, sizeof(nr));
-	in.nb_data = (unsigned char *)(uintptr_t)msg;
-	in.nb_len = len;
+	memset(&ns, 0, sizeof(ns));
+	memset(pw, 0, sizeof(pw));
+	ns.ns_in.nb_data = (unsigned char *)(uintptr_t)msg;
+	ns.ns_in.nb_len = len;
+	ns.ns_need_auth = an->an_smtp_user != NULL;
 	for (i = 0; i < nrcpts; i++) {
 		snprintf(r, sizeof(r), "<%s>", rcpts[i]);
 		if ((l = curl_slist_append(rl, r)) == NULL) {
@@ -708,29 +1017,19 @@ net_smtp(struct agent_net *an, const char *from, char *const *rcpts,
 		tn_err(err, "cannot set up the SMTP submission");
 		goto out;
 	}
-	if (net_smtp_setup(c, an, from, rl, &in, err) == -1)
+	if (net_smtp_setup(c, an, from, rl, &ns, err) == -1 ||
+	    net_smtp_secure(c, an, pw, sizeof(pw), err) == -1)
 		goto out;
-	if (curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, net_smtp_debug) !=
-	    CURLE_OK || curl_easy_setopt(c, CURLOPT_DEBUGDATA, &nr) !=
-	    CURLE_OK || curl_easy_setopt(c, CURLOPT_VERBOSE, 1L) !=
-	    CURLE_OK) {
-		tn_err(err, "cannot set up the SMTP submission");
-		goto out;
-	}
 	cc = curl_easy_perform(c);
+	OPENSSL_cleanse(pw, sizeof(pw));
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, code);
-	if (cc != CURLE_OK && nr.nr_fail[0] != '\0') {
-		tn_err(err, "smtp://%s answered: %s", an->an_smtp,
-		    nr.nr_fail);
-		goto out;
-	}
 	if (cc != CURLE_OK) {
-		tn_err(err, "smtp://%s: %s", an->an_smtp,
-		    curl_easy_strerror(cc));
+		rc = net_smtp_why(an, cc, &ns, err);
 		goto out;
 	}
 	rc = 0;
 out:
+	OPENSSL_cleanse(pw, sizeof(pw));
 	curl_slist_free_all(rl);
 	curl_easy_cleanup(c);
 	return rc;

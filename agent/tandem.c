@@ -19,8 +19,10 @@
  *	tandem status -d DIR [MSGID]
  *	tandem read -d DIR [--out-dir DIR] [--id MSGID] [FILE ...]
  *	tandem inbox -d DIR [FILE ...]
- *	(network commands: [-c tandem.conf] [--smtp HOST:PORT] [--bg URL]
- *	    [--maildir DIR] [--resolve HOST:PORT:ADDR ...])
+ *	(network commands: [-c tandem.conf] [--smtp HOST:PORT]
+ *	    [--smtp-starttls] [--smtp-ca FILE] [--smtp-user USER]
+ *	    [--smtp-password-file FILE] [--bg URL] [--maildir DIR]
+ *	    [--resolve HOST:PORT:ADDR ...])
  * DESCRIPTION
  *	Reads the command line and runs one command; the commands are in
  *	init.c (init, import), seal.c (seal, open), register.c, send.c,
@@ -90,8 +92,10 @@ usage(FILE *fp)
 	    "[FILE ...]\n"
 	    "       tandem inbox [-d DIR] [FILE ...]\n"
 	    "       (network: [-c tandem.conf] [--smtp HOST:PORT] "
-	    "[--bg URL] [--maildir DIR]\n"
-	    "                 [--resolve HOST:PORT:ADDR ...])\n"
+	    "[--smtp-starttls] [--smtp-ca FILE]\n"
+	    "                 [--smtp-user USER --smtp-password-file FILE] "
+	    "[--bg URL]\n"
+	    "                 [--maildir DIR] [--resolve HOST:PORT:ADDR ...])\n"
 	    "       (password: --password-fd N, --password-file FILE, "
 	    "$TANDEM_PASSWORD,\n"
 	    "                  else asked on the terminal; import and open "
@@ -307,7 +311,8 @@ parse_restriction(struct agent_opts *o, int c, const char *arg)
 enum {
 	OPT_SMTP = 256, OPT_BG, OPT_MAILDIR, OPT_RESOLVE, OPT_INVITATION,
 	OPT_OUT_DIR, OPT_ID, OPT_TIMEOUT, OPT_RETRY_FOR, OPT_NO_WAIT,
-	OPT_COURIER_CERT, OPT_ALL, OPT_PASSWORD_FD
+	OPT_COURIER_CERT, OPT_ALL, OPT_PASSWORD_FD, OPT_SMTP_STARTTLS,
+	OPT_SMTP_CA, OPT_SMTP_USER, OPT_SMTP_PASSWORD_FILE
 };
 
 static const struct option longopts[] = {
@@ -324,6 +329,11 @@ static const struct option longopts[] = {
 	{ "resolve", required_argument, NULL, OPT_RESOLVE },
 	{ "retry-for", required_argument, NULL, OPT_RETRY_FOR },
 	{ "smtp", required_argument, NULL, OPT_SMTP },
+	{ "smtp-ca", required_argument, NULL, OPT_SMTP_CA },
+	{ "smtp-password-file", required_argument, NULL,
+	    OPT_SMTP_PASSWORD_FILE },
+	{ "smtp-starttls", no_argument, NULL, OPT_SMTP_STARTTLS },
+	{ "smtp-user", required_argument, NULL, OPT_SMTP_USER },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "cert", required_argument, NULL, 'T' },
 	{ "chain", required_argument, NULL, 'h' },
@@ -365,6 +375,9 @@ opt_slot(struct agent_opts *o, int c)
 	case 's': return &o->o_sealed;
 	case 'c': return &o->o_conf;
 	case OPT_SMTP: return &o->o_smtp;
+	case OPT_SMTP_CA: return &o->o_smtp_ca;
+	case OPT_SMTP_USER: return &o->o_smtp_user;
+	case OPT_SMTP_PASSWORD_FILE: return &o->o_smtp_pwfile;
 	case OPT_BG: return &o->o_bg;
 	case OPT_MAILDIR: return &o->o_maildir;
 	case OPT_INVITATION: return &o->o_invitation;
@@ -431,6 +444,9 @@ parse_net(struct agent_opts *o, int c, const char *arg)
 		return parse_fd(arg, &o->o_password_fd);
 	case OPT_NO_WAIT:
 		o->o_no_wait = 1;
+		return 0;
+	case OPT_SMTP_STARTTLS:
+		o->o_smtp_starttls = 1;
 		return 0;
 	}
 	return parse_restriction(o, c, arg);
