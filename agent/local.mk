@@ -63,5 +63,7 @@ TESTS += t/0272-agent-ux-settings.sh
 EXTRA_DIST += t/0272-agent-ux-settings.sh
 TESTS += t/0275-agent-status.sh
 EXTRA_DIST += t/0275-agent-status.sh
+TESTS += t/0276-agent-submission-auth.sh
+EXTRA_DIST += t/0276-agent-submission-auth.sh
 TESTS += t/0290-agent-hostile-tls.sh
 EXTRA_DIST += t/0290-agent-hostile-tls.sh
