@@ -7,7 +7,9 @@ test_description='tandem send over STARTTLS with SMTP AUTH to a real Postfix'
 # test CA for mail.a.example) and Cyrus SASL over a sasldb in $TRASH,
 # AUTH after STARTTLS only, relaying for authenticated clients only to
 # an smtp-sink. A second one ("rogue") is the same with a certificate
-# for the same name from another CA. The background is the stub.
+# for the same name from another CA; a third ("noauth") has the right
+# certificate, no AUTH, and relays for anyone on 127/8. The background
+# is the stub.
 
 TANDEM_PASSWORD=pw
 export TANDEM_PASSWORD
@@ -15,6 +17,7 @@ test_have_prog python3 || test_skip_all 'python3 is needed for the background st
 
 mx=$(pf_random_addr) mport=$(pf_random_port)
 rx=$(pf_random_addr) rport=$(pf_random_port)
+nx=$(pf_random_addr) nport=$(pf_random_port)
 sink=$(pf_random_addr) sport=$(pf_random_port) pport=$(pf_random_port)
 bg=$(pf_random_addr) bport=$(pf_random_port)
 bgnet="--bg https://bg.a.example:$bport --resolve bg.a.example:$bport:$bg"
@@ -42,20 +45,29 @@ tls_ca() {
 		-addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
 }
 
-# pf_auth NAME ADDR PORT CERT: the submission Postfix, TLS with CERT.
+# pf_tls NAME ADDR PORT CERT [main.cf line ...]: a Postfix with
+# STARTTLS (CERT) relaying to the sink. Its smtpd needs tlsmgr (else
+# "no entropy for TLS key generation"), which lib-postfix.sh's
+# master.cf has not: added, then a reload.
+pf_tls() {
+	_n=$1 _a=$2 _p=$3 _c=$4
+	shift 4
+	postfix_start $_n $_a $_p "relayhost = [$sink]:$sport" \
+		"smtpd_tls_security_level = may" \
+		"smtpd_tls_cert_file = $TRASH/tls/$_c.crt" \
+		"smtpd_tls_key_file = $TRASH/tls/$_c.key" \
+		"smtpd_tls_loglevel = 1" "$@" &&
+	echo "tlsmgr unix - - n 1000? 1 tlsmgr" >>"$(postfix_dir $_n)/master.cf" &&
+	pf_pty "postfix -c $(postfix_dir $_n) reload"
+}
+
+# pf_auth NAME ADDR PORT CERT: the submission Postfix, with Cyrus SASL.
 # Debian's Postfix reads smtpd.conf from $config_directory/sasl, not
 # from cyrus_sasl_config_path (set all the same): a copy goes there.
-# Its smtpd needs tlsmgr (else "no entropy for TLS key generation"),
-# which lib-postfix.sh's master.cf has not: added, then a reload.
 pf_auth() {
-	_d=$(postfix_dir $1)
-	mkdir -p "$_d/sasl" && cp sasl/smtpd.conf "$_d/sasl/" &&
-	postfix_start $1 $2 $3 \
-		"relayhost = [$sink]:$sport" \
-		"smtpd_tls_security_level = may" \
-		"smtpd_tls_cert_file = $TRASH/tls/$4.crt" \
-		"smtpd_tls_key_file = $TRASH/tls/$4.key" \
-		"smtpd_tls_loglevel = 1" \
+	mkdir -p "$(postfix_dir $1)/sasl" &&
+	cp sasl/smtpd.conf "$(postfix_dir $1)/sasl/" &&
+	pf_tls $1 $2 $3 $4 \
 		"smtpd_sasl_auth_enable = yes" \
 		"smtpd_tls_auth_only = yes" \
 		"smtpd_sasl_type = cyrus" \
@@ -64,9 +76,7 @@ pf_auth() {
 		"smtpd_sasl_authenticated_header = yes" \
 		"cyrus_sasl_config_path = $TRASH/sasl" \
 		"smtpd_relay_restrictions = permit_sasl_authenticated, reject" \
-		"smtpd_recipient_restrictions = permit_sasl_authenticated, reject" &&
-	echo "tlsmgr unix - - n 1000? 1 tlsmgr" >>"$_d/master.cf" &&
-	pf_pty "postfix -c $_d reload"
+		"smtpd_recipient_restrictions = permit_sasl_authenticated, reject"
 }
 
 test_expect_success 'a courier, alice with her certificates; a test CA, two servers' '
@@ -108,6 +118,7 @@ test_expect_success_here 'the sink, the submission Postfix, the rogue one, the s
 	smtp_sink_start plain $sink $pport &&
 	pf_auth mx $mx $mport mail &&
 	pf_auth rogue $rx $rport rogue &&
+	pf_tls noauth $nx $nport mail &&
 	ag_stub stub $bg $bport ca
 '
 
@@ -198,6 +209,17 @@ test_expect_success 'a server without STARTTLS: left before anything, 76' '
 		$bgnet --smtp-starttls --smtp $sink:$pport 2>err &&
 	test_grep "smtp://$sink:$pport does not offer STARTTLS (submission_tls = starttls): nothing was sent" err &&
 	test -z "$(smtp_sink_files plain)"
+'
+
+test_expect_success 'a server that offers no AUTH, though it would relay: not sent, 76' '
+	test_expect_code 76 tandem send -d alice --to bob@a.example --in m.eml \
+		$bgnet $auth --smtp-password-file alice.pw \
+		--smtp mail.a.example:$nport \
+		--resolve mail.a.example:$nport:$nx 2>err &&
+	test_grep "smtp://mail.a.example:$nport offers no AUTH that libcurl can use: alice not authenticated, nothing was sent" err &&
+	test_grep "TLS connection established from" $TRASH/postfix-noauth/maillog &&
+	test_grep "lost connection after DATA" $TRASH/postfix-noauth/maillog &&
+	postfix_wait_queue_empty noauth 10 && delivered 2
 '
 
 test_expect_success 'a user without STARTTLS: refused before connecting, 78' '
