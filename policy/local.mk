@@ -2,19 +2,20 @@
 sbin_PROGRAMS += policy/tandem-policyd
 policy_tandem_policyd_CFLAGS = $(AM_CFLAGS) $(TANDEM_CFLAGS) $(PQ_CFLAGS) \
 	$(EVENT_CFLAGS)
-policy_tandem_policyd_SOURCES = \
+# All but its main(), also linked by bench/armlimit (bench/local.mk).
+POLICYD_SOURCES = \
 	policy/bgfed.c \
 	policy/http.c \
 	policy/listen.c \
 	policy/metrics.c \
 	policy/outbox.c \
-	policy/policyd.c \
 	policy/policyd.h \
 	policy/rekey.c \
 	policy/revoke.c \
 	policy/send.c \
 	policy/store.c \
 	policy/workers.c
+policy_tandem_policyd_SOURCES = policy/policyd.c $(POLICYD_SOURCES)
 policy_tandem_policyd_LDADD = $(TANDEM_LIBS) $(PQ_LIBS) $(EVENT_LIBS)
 # The page as installed: this build's folders in place of the tokens
 # (MAN_SUBST, Makefile.am).

@@ -6,7 +6,12 @@
  *	See policyd.h.
  * DESCRIPTION
  *	workers_listen() makes a listening TCP socket (as root, before
- *	the daemon drops its privileges); the workers inherit it.
+ *	the daemon drops its privileges); the workers inherit it. It has
+ *	TCP_NODELAY, which the connections it accepts inherit (Linux):
+ *	evhttp writes an answer's head and body as two TLS records, and
+ *	with Nagle the second would wait for the client's delayed ACK of
+ *	the first, some 40 ms, on every answer of a kept-alive
+ *	connection (bench/policyd-throughput showed it).
  *
  *	workers_run() is the parent process: it forks n workers, each
  *	running work(pd, i) and exiting with its return, then only
@@ -50,6 +55,7 @@
 #include <sys/wait.h>
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <arpa/inet.h>
 
 #include <errno.h>
@@ -109,6 +115,8 @@ workers_listen(const char *host, int port, char *err)
 	if ((fd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK,
 	    0)) == -1 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ==
+	    -1 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) ==
 	    -1 || bind(fd, res->ai_addr, res->ai_addrlen) == -1 ||
 	    listen(fd, SOMAXCONN) == -1) {
 		tn_err(err, "cannot listen on %s:%d: %s", host, port,
