@@ -69,6 +69,7 @@ static cfg_opt_t conf_background_opts[] = {
 	CFG_STR("metrics_listen", "", CFGF_NONE),
 	CFG_INT("workers", 0, CFGF_NONE),
 	CFG_INT("max_peer_connections", 64, CFGF_NONE),
+	CFG_INT("max_peer_rate", 6000, CFGF_NONE),
 	CFG_END()
 };
 
@@ -137,6 +138,7 @@ static const struct {
 	{ "background", "max_request_size", 1024, TN_MAX_MESSAGE },
 	{ "background", "workers", 0, 64 },
 	{ "background", "max_peer_connections", 1, 10000 },
+	{ "background", "max_peer_rate", 0, 1000000 },
 	{ "hygiene", "hold_limit", 1, 365 * DAY },
 	{ "hygiene", "purge_interval", 1, DAY },
 	{ "hygiene", "replay_window", 60, 365 * DAY },
@@ -759,6 +761,7 @@ conf_copy(cfg_t *cfg, struct conf *cf, char *err)
 	cf->cf_workers = (int)cfg_getint(bg, "workers");
 	cf->cf_max_peer_connections = (int)cfg_getint(bg,
 	    "max_peer_connections");
+	cf->cf_max_peer_rate = (int)cfg_getint(bg, "max_peer_rate");
 	cf->cf_submission_starttls = strcmp(cfg_getstr(ag, "submission_tls"),
 	    "starttls") == 0;
 	cf->cf_hold_limit = cfg_getint(hy, "hold_limit");

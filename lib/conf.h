@@ -94,6 +94,7 @@ struct conf {
 	int		 cf_metrics_port;
 	int		 cf_workers;		/* 0: one per CPU */
 	int		 cf_max_peer_connections;
+	int		 cf_max_peer_rate;	/* a minute; 0: any */
 
 	/* database */
 	char		*cf_conninfo;

@@ -212,6 +212,36 @@ http_text(struct pd *pd, struct evhttp_request *req, int code,
 	http_plain(req, code, text);
 }
 
+/*
+ * background.max_peer_rate: a 429 with Retry-After, logged and recorded
+ * once a minute per address, not for each request (peers_request()).
+ */
+static int
+http_limited(struct pd *pd, struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	char *host = NULL, text[160];
+	ev_uint16_t port;
+	int tell;
+
+	if (evcon != NULL)
+		evhttp_connection_get_peer(evcon, &host, &port);
+	if (peers_request(host, &tell) == 0)
+		return 0;
+	snprintf(text, sizeof(text), "too many requests from this address: "
+	    "more than %d a minute (background.max_peer_rate); try again "
+	    "later", pd->pd_cf->cf_max_peer_rate);
+	if (tell) {
+		log_warn("request client=%s status=429 reason=\"%s\" "
+		    "logged=once-a-minute", host, text);
+		http_refusal(pd, req, 429, text);
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Retry-After", "60");
+	http_plain(req, 429, text);
+	return 1;
+}
+
 /* The store function of a POST from an agent. */
 typedef enum pd_status (*http_store_fn)(struct pd *, X509 *, const char *,
     const unsigned char *, size_t, char *, size_t);
@@ -400,6 +430,8 @@ http_request(struct evhttp_request *req, void *arg)
 
 	pd->pd_req_msgid[0] = '\0';
 	pd->pd_req_who[0] = '\0';
+	if (http_limited(pd, req))
+		goto out;
 	if (path == NULL) {
 		http_text(pd, req, 400, "bad request");
 		goto out;

@@ -375,7 +375,8 @@ main(int argc, char **argv)
 	    (pd.pd_cf->cf_metrics_host != NULL && (pd.pd_metrics_fd =
 	    workers_listen(pd.pd_cf->cf_metrics_host,
 	    pd.pd_cf->cf_metrics_port, err)) == -1) ||
-	    peers_init(pd.pd_cf->cf_max_peer_connections, err) == -1)
+	    peers_init(pd.pd_cf->cf_max_peer_connections,
+	    pd.pd_cf->cf_max_peer_rate, err) == -1)
 		log_fatal(EX_OSERR, "%s", err);
 	pd_drop(user);
 	if (!fg && daemon(0, 0) == -1)

@@ -101,7 +101,8 @@
  *	int	workers_run(struct pd *pd, int n,
  *		    int (*work)(struct pd *, int),
  *		    void (*reload)(struct pd *));
- *	int	peers_init(int max, char *err);
+ *	int	peers_init(int max, int rate, char *err);
+ *	int	peers_request(const char *host, int *tell);
  *	int	peers_hello(SSL *ssl, int *alert, void *arg);
  *	void	peers_forget(int worker);
  * DESCRIPTION
@@ -340,7 +341,8 @@ void	listen_stop(struct pd *);
 int	workers_listen(const char *, int, char *);
 int	workers_run(struct pd *, int, int (*)(struct pd *, int),
 	    void (*)(struct pd *));
-int	peers_init(int, char *);
+int	peers_init(int, int, char *);
+int	peers_request(const char *, int *);
 int	peers_hello(SSL *, int *, void *);
 void	peers_forget(int);
 

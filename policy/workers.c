@@ -40,6 +40,13 @@
  *	addresses the same way (it has PEERS_SLOTS slots; a worker
  *	serves at most as many connections as it has descriptors).
  *
+ *	peers_request() is the request rate limit of the same table: each
+ *	address has a bucket of background.max_peer_rate requests,
+ *	refilled at that rate a minute; a request when it is empty is
+ *	refused (-1), and *tell says to log it: once per address per
+ *	PEERS_TELL seconds, not once per request, so that a flood does
+ *	not flood the log and the help desk's refusals too.
+ *
  *	The table's lock is a robust process-shared mutex: a worker that
  *	dies holding it leaves it usable.
  * DIAGNOSTICS
@@ -78,11 +85,15 @@
 
 #define WORKERS_GRACE	10	/* seconds between TERM and KILL */
 #define PEERS_SLOTS	4096
+#define PEERS_TELL	60	/* seconds between logged refusals */
 
 struct peer_slot {
 	unsigned char	ps_addr[16];	/* IPv6, or IPv4-mapped */
 	unsigned char	ps_used;	/* ever: ends a probe */
 	uint16_t	ps_count[WORKERS_MAX];
+	double		ps_tokens;	/* requests it may still make */
+	double		ps_at;		/* ...as of then (monotonic) */
+	time_t		ps_told;	/* its last refusal logged */
 };
 
 struct peer_table {
@@ -93,6 +104,7 @@ struct peer_table {
 static struct peer_table *peers;
 static int peers_worker = -1;	/* this process's column */
 static int peers_max;
+static int peers_rate;		/* requests a minute; 0: any */
 static int peers_index = -1;	/* SSL ex_data */
 
 int
@@ -139,11 +151,12 @@ peers_lock(void)
 static void peers_free(void *, void *, CRYPTO_EX_DATA *, int, long, void *);
 
 int
-peers_init(int max, char *err)
+peers_init(int max, int rate, char *err)
 {
 	pthread_mutexattr_t ma;
 
 	peers_max = max;
+	peers_rate = rate;
 	if ((peers_index = SSL_get_ex_new_index(0, NULL, NULL, NULL,
 	    peers_free)) == -1) {
 		tn_err(err, "cannot set up the connection limit");
@@ -197,6 +210,25 @@ peers_find(const unsigned char *addr, struct peer_slot **room)
 	return NULL;
 }
 
+static double
+peers_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+peers_new(struct peer_slot *ps, const unsigned char *addr)
+{
+	memset(ps, 0, sizeof(*ps));
+	memcpy(ps->ps_addr, addr, 16);
+	ps->ps_used = 1;
+	ps->ps_tokens = peers_rate;
+	ps->ps_at = peers_now();
+}
+
 /* Count one more connection of addr: 0, or -1 over the limit. */
 static int
 peers_take(const unsigned char *addr, int *held)
@@ -211,9 +243,7 @@ peers_take(const unsigned char *addr, int *held)
 			pthread_mutex_unlock(&peers->pt_lock);
 			return -1;
 		}
-		memset(ps, 0, sizeof(*ps));
-		memcpy(ps->ps_addr, addr, 16);
-		ps->ps_used = 1;
+		peers_new(ps, addr);
 	}
 	for (w = 0; w < WORKERS_MAX; w++)
 		*held += ps->ps_count[w];
@@ -252,6 +282,48 @@ peers_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
 		return;
 	peers_give(ptr);
 	free(ptr);
+}
+
+int
+peers_request(const char *host, int *tell)
+{
+	struct peer_slot *ps, *room;
+	unsigned char addr[16];
+	double now;
+	int rc = 0;
+
+	*tell = 0;
+	if (peers == NULL || peers_rate == 0 || host == NULL)
+		return 0;
+	memset(addr, 0, sizeof(addr));
+	if (inet_pton(AF_INET, host, addr + 12) == 1)
+		addr[10] = addr[11] = 0xff;
+	else if (inet_pton(AF_INET6, host, addr) != 1)
+		return 0;
+	peers_lock();
+	if ((ps = peers_find(addr, &room)) == NULL) {
+		if ((ps = room) == NULL) {
+			pthread_mutex_unlock(&peers->pt_lock);
+			return 0;	/* full: the connection limit said */
+		}
+		peers_new(ps, addr);
+	}
+	now = peers_now();
+	ps->ps_tokens += (now - ps->ps_at) * peers_rate / 60.0;
+	if (ps->ps_tokens > peers_rate)
+		ps->ps_tokens = peers_rate;
+	ps->ps_at = now;
+	if (ps->ps_tokens >= 1.0)
+		ps->ps_tokens -= 1.0;
+	else {
+		rc = -1;
+		if (time(NULL) - ps->ps_told >= PEERS_TELL) {
+			ps->ps_told = time(NULL);
+			*tell = 1;
+		}
+	}
+	pthread_mutex_unlock(&peers->pt_lock);
+	return rc;
 }
 
 void

@@ -1,5 +1,5 @@
 #!/bin/sh
-test_description='policyd: workers serve at once, a lost one is replaced, and one address holds at most max_peer_connections'
+test_description='policyd: workers serve at once, a lost one is replaced; one address holds at most max_peer_connections and makes at most max_peer_rate requests a minute'
 . "$TANDEM_SRC/t/test-lib.sh"
 . "$TANDEM_SRC/t/lib-policyd.sh"
 
@@ -135,6 +135,36 @@ test_expect_success_here 'both workers killed while they hold 127.0.0.1 at its l
 	test "${t% *}" = 200 &&
 	t=$(timed alice POST /v1/arm a3.p7m) && test "${t% *}" = 201 &&
 	kill $held
+'
+
+test_expect_success_here 'at most 20 requests a minute from 127.0.0.1: the rest 429 with Retry-After, logged and recorded once; 127.0.0.2 still served' '
+	pd_stop &&
+	sed -i "s|^\(workers = .*\)|\1\nmax_peer_rate = 20|" "$PD_CONF" &&
+	pd_start &&
+	urls= && for i in $(seq 40); do
+		urls="$urls https://bg.a.example:$PD_PORT/v1/mailbox"
+	done &&
+	curl -s -o /dev/null -w "%{http_code}\n" --cert bob.pem --key bob.key \
+	    --cacert "$TRASH/pki/root/root.crt" --interface 127.0.0.1 \
+	    --resolve "bg.a.example:$PD_PORT:$PD_ADDR" $urls >codes &&
+	sort codes | uniq -c &&
+	test "$(grep -c "^200\$" codes)" -ge 20 &&
+	test "$(grep -c "^200\$" codes)" -le 22 &&
+	test "$(grep -c "^429\$" codes)" = $((40 - $(grep -c "^200\$" codes))) &&
+	curl -s -D head -o out.body --cert bob.pem --key bob.key \
+	    --cacert "$TRASH/pki/root/root.crt" --interface 127.0.0.1 \
+	    --resolve "bg.a.example:$PD_PORT:$PD_ADDR" \
+	    "https://bg.a.example:$PD_PORT/v1/mailbox" &&
+	head -n 1 head | grep " 429 " &&
+	test_grep "^Retry-After: 60" head &&
+	echo "too many requests from this address: more than 20 a minute (background.max_peer_rate); try again later" >want &&
+	test_cmp want out.body &&
+	test "$(grep -c "request client=127.0.0.1 status=429" policyd.log)" = 1 &&
+	test "$(pg_psql bg bg -c "SELECT count(*) FROM refusals WHERE code = 429")" = 1 &&
+	test "$(curl -s -o out.body -w "%{http_code}" --cert bob.pem \
+	    --key bob.key --cacert "$TRASH/pki/root/root.crt" \
+	    --interface 127.0.0.2 --resolve "bg.a.example:$PD_PORT:$PD_ADDR" \
+	    "https://bg.a.example:$PD_PORT/v1/mailbox")" = 200
 '
 
 test_expect_success 'SIGTERM stops the workers with the daemon' '
