@@ -44,7 +44,8 @@ cms_bio_take(BIO *bio, unsigned char **out, size_t *outlen, char *err)
 		tn_err(err, "out of memory");
 		return -1;
 	}
-	memcpy(*out, p, (size_t)n);
+	if (n > 0)	/* an empty BIO may give p NULL */
+		memcpy(*out, p, (size_t)n);
 	(*out)[n] = '\0';
 	*outlen = (size_t)n;
 	return 0;
