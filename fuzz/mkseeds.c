@@ -1,0 +1,415 @@
+/*
+ * NAME
+ *	mkseeds - make the fixed test PKI and the seed corpora of fuzz/
+ * SYNOPSIS
+ *	mkseeds DIR
+ * DESCRIPTION
+ *	Writes, under DIR (the fuzz folder), a small PKI in DIR/pki:
+ *	root.crt (the trust anchor, root.example), chain.crt (the
+ *	private courier CA corp.example), and certificate and key of
+ *	its foreground (fg), background (bg) and of an agent
+ *	(agent, alice@corp.example), valid for 100 years; then seeds in
+ *	DIR/corpus/TARGET/, made with the library's own functions as the
+ *	programs make them: protocol messages, ARMs, sealed contents,
+ *	wraps, invitations, introductions, inter-courier messages and
+ *	the mails that carry them. Keys and wraps are random: running it
+ *	again replaces the PKI and every seed together. tandem.conf
+ *	seeds are not made here (bench/fuzz's doc, doc/fuzzing.md).
+ *
+ *	Built by hand, never by the normal build:
+ *	doc/fuzzing.md gives the command.
+ * DIAGNOSTICS
+ *	Exit 0, or 1 with the reason on stderr.
+ */
+#include <sys/stat.h>
+
+#include <err.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tandem.h"
+#include "arm.h"
+#include "cms.h"
+#include "intro.h"
+#include "pki.h"
+#include "proto.h"
+#include "tmail.h"
+
+static const char *dir;
+static char err_[TN_ERRLEN];
+
+struct node {
+	EVP_PKEY	*n_key;
+	X509		*n_cert;
+	char		*n_pem;
+};
+
+static struct node root, corp, fg, bg, agent;
+static STACK_OF(X509) *chain;
+
+#define CHECK(x)	do { if ((x) == -1) errx(1, "%s: %s", #x, err_); } while (0)
+
+static void
+put(const char *sub, const char *name, int mode, const void *data,
+    size_t len)
+{
+	const char *in = strcmp(sub, "pki") == 0 ? "" : "corpus/";
+	char path[1024];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/corpus", dir);
+	mkdir(path, 0777);
+	snprintf(path, sizeof(path), "%s/%s%s", dir, in, sub);
+	mkdir(path, 0777);
+	snprintf(path, sizeof(path), "%s/%s%s/%s", dir, in, sub, name);
+	if ((fp = fopen(path, "w")) == NULL)
+		err(1, "%s", path);
+	if (mode >= 0)
+		fputc(mode, fp);
+	if (fwrite(data, 1, len, fp) != len || fclose(fp) != 0)
+		err(1, "%s", path);
+}
+
+static void
+issue(struct node *n, const struct node *up, enum pki_kind kind,
+    enum pki_role role, const char *cn, const char *email, const char *uri,
+    const char *domain)
+{
+	struct pki_req rq;
+	size_t len;
+
+	memset(&rq, 0, sizeof(rq));
+	if ((n->n_key = pki_key_generate(PKI_KEY_EC, err_)) == NULL)
+		errx(1, "%s", err_);
+	rq.rq_kind = kind;
+	rq.rq_role = role;
+	rq.rq_cn = cn;
+	rq.rq_email = email;
+	rq.rq_uri = uri;
+	rq.rq_domain = domain;
+	rq.rq_days = 36500;
+	rq.rq_pubkey = n->n_key;
+	rq.rq_issuer_cert = up == NULL ? NULL : up->n_cert;
+	rq.rq_issuer_key = up == NULL ? n->n_key : up->n_key;
+	CHECK(pki_issue(&rq, &n->n_cert, err_));
+	CHECK(pki_cert_pem(n->n_cert, &n->n_pem, &len, err_));
+}
+
+static void
+put_id(const char *name, const struct node *n)
+{
+	char file[64], *pem;
+	size_t len;
+
+	snprintf(file, sizeof(file), "%s.crt", name);
+	put("pki", file, -1, n->n_pem, strlen(n->n_pem));
+	if (n->n_key == NULL)
+		return;
+	CHECK(pki_key_pem(n->n_key, NULL, &pem, &len, err_));
+	snprintf(file, sizeof(file), "%s.key", name);
+	put("pki", file, -1, pem, len);
+	free(pem);
+}
+
+static struct cms_id
+id_of(const struct node *n)
+{
+	struct cms_id id = { n->n_cert, n->n_key, chain };
+
+	return id;
+}
+
+static char *
+cat2(const char *a, const char *b)
+{
+	char *s;
+
+	if (asprintf(&s, "%s%s", a, b) == -1)
+		err(1, "asprintf");
+	return s;
+}
+
+static void
+make_pki(void)
+{
+	issue(&root, NULL, PKI_KIND_COURIER_CA, PKI_ROLE_ROOT, "root.example",
+	    NULL, NULL, NULL);
+	issue(&corp, &root, PKI_KIND_COURIER_CA, PKI_ROLE_PRIVATE,
+	    "corp.example", NULL, NULL, "corp.example");
+	issue(&fg, &corp, PKI_KIND_FG, 0, "fg", "tandem@corp.example", NULL,
+	    NULL);
+	issue(&bg, &corp, PKI_KIND_BG, 0, "bg", NULL,
+	    "https://bg.corp.example/tandem", NULL);
+	issue(&agent, &corp, PKI_KIND_AGENT, 0, "alice",
+	    "alice@corp.example", NULL, NULL);
+	if ((chain = sk_X509_new_null()) == NULL ||
+	    !sk_X509_push(chain, corp.n_cert))
+		errx(1, "out of memory");
+	put("pki", "root.crt", -1, root.n_pem, strlen(root.n_pem));
+	put("pki", "chain.crt", -1, corp.n_pem, strlen(corp.n_pem));
+	put_id("fg", &fg);
+	put_id("bg", &bg);
+	put_id("agent", &agent);
+}
+
+static void
+mail(const char *target, const char *name, enum tmail_kind kind,
+    const char *from, const char *to, const unsigned char *der, size_t len)
+{
+	struct tmail_head th;
+	char *out;
+	size_t outlen;
+
+	memset(&th, 0, sizeof(th));
+	th.th_kind = kind;
+	th.th_from = from;
+	th.th_to = &to;
+	th.th_nto = 1;
+	th.th_msgid = "0123456789abcdef01234567@corp.example";
+	th.th_date = 1769860800;
+	CHECK(tmail_compose(&th, der, len, &out, &outlen, err_));
+	put(target, name, -1, out, outlen);
+	free(out);
+}
+
+static char *
+proto_text(enum proto_kind kind, const char *const *fields, size_t *len)
+{
+	struct proto_msg *pm;
+	char *out;
+	size_t i;
+
+	if ((pm = proto_msg_new(kind)) == NULL)
+		errx(1, "proto_msg_new");
+	for (i = 0; fields[i] != NULL; i += 2)
+		CHECK(proto_add(pm, fields[i], fields[i + 1], err_));
+	CHECK(proto_format(pm, &out, len, err_));
+	proto_msg_free(pm);
+	return out;
+}
+
+static char *
+arm_text(int restricted, size_t *len, unsigned char *key,
+    unsigned char *digest)
+{
+	struct arm_record *ar;
+	char *out;
+
+	if ((ar = arm_new()) == NULL)
+		errx(1, "arm_new");
+	ar->ar_msgid = strdup("0123456789abcdef01234567@corp.example");
+	ar->ar_sender = strdup("alice@corp.example");
+	memcpy(ar->ar_key, key, ARM_KEYLEN);
+	memcpy(ar->ar_digest, digest, ARM_DIGESTLEN);
+	ar->ar_issued = 1769860800;
+	CHECK(arm_add_rcpt(ar, "bob@corp.example", err_));
+	if (restricted) {
+		CHECK(arm_add_rcpt(ar, "carol@isp.example", err_));
+		ar->ar_restr.rs_expires = 1769947200;
+		ar->ar_restr.rs_no_forward = 1;
+		ar->ar_restr.rs_max_opens = 3;
+		ar->ar_restr.rs_read_receipt = 1;
+	}
+	CHECK(arm_format(ar, &out, len, err_));
+	arm_free(ar);
+	return out;
+}
+
+static char *
+ic_text(const struct node *origin, enum pki_kind kind, enum intro_pay pay,
+    const char *payload, size_t *len)
+{
+	static char *rcpts[] = { "bob@isp.example", "erin@isp.example" };
+	struct intro_ic ic;
+	char *pem, *out;
+
+	pem = cat2(origin->n_pem, corp.n_pem);
+	memset(&ic, 0, sizeof(ic));
+	ic.ic_id = "ic0123456789@corp.example";
+	ic.ic_from = "tandem@corp.example";
+	ic.ic_to = "tandem@isp.example";
+	ic.ic_msgid = "0123456789abcdef01234567@corp.example";
+	ic.ic_sender = "alice@corp.example";
+	ic.ic_rcpts = rcpts;
+	ic.ic_nrcpts = 2;
+	ic.ic_hops = 1;
+	ic.ic_origin = "corp.example";
+	ic.ic_kind = kind;
+	ic.ic_pay = pay;
+	ic.ic_payload = (unsigned char *)payload;
+	ic.ic_paylen = strlen(payload);
+	ic.ic_origin_pem = pem;
+	ic.ic_origin_date = "2026-01-31T12:00:00Z";
+	CHECK(intro_ic_sign(&ic, origin->n_key, &ic.ic_origin_sig, err_));
+	CHECK(intro_ic_make(&ic, &out, len, err_));
+	free(ic.ic_origin_sig);
+	free(pem);
+	return out;
+}
+
+static char *
+intro_text(const struct node *n, size_t *len)
+{
+	static const char *addrs[] = { "alice@corp.example" };
+	struct intro_req rq;
+	char *out;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.ir_cert = n->n_cert;
+	rq.ir_chain = chain;
+	rq.ir_id = "intro0123@corp.example";
+	rq.ir_addrs = addrs;
+	rq.ir_naddrs = 1;
+	rq.ir_token = "dG9rZW4tZm9yLWZ1enppbmctb25seS0wMTIzNDU2Nzg";
+	CHECK(intro_make(&rq, &out, len, err_));
+	return out;
+}
+
+static const char inner[] =
+    "From: Alice <alice@corp.example>\r\n"
+    "To: bob@corp.example\r\n"
+    "Subject: lunch\r\n"
+    "Message-ID: <0123456789abcdef01234567@corp.example>\r\n"
+    "MIME-Version: 1.0\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\n"
+    "\r\n"
+    "Meet at noon.\r\n";
+
+static void
+wrap(const struct node *from, const struct node *to, const char *text,
+    size_t len, unsigned char **der, size_t *derlen)
+{
+	struct cms_id id = id_of(from);
+
+	CHECK(cms_wrap_to((const unsigned char *)text, len, &id, to->n_cert,
+	    der, derlen, err_));
+}
+
+static void
+seeds(void)
+{
+	static const char *alive[] = { "Id", "alive1@corp.example", "Date",
+	    "2026-01-31T12:00:00Z", "Address", "alice@corp.example",
+	    "Generation", "1", NULL };
+	static const char *receipt[] = { "Id", "rcpt1@corp.example", "Date",
+	    "2026-01-31T12:00:00Z", "Message-Id",
+	    "0123456789abcdef01234567@corp.example", "Sender",
+	    "alice@corp.example", "Recipient", "bob@corp.example", "Event",
+	    "opened", NULL };
+	struct cms_id fgid = id_of(&fg), alid = id_of(&agent);
+	struct tmail_invite ti;
+	STACK_OF(X509) *rcpts;
+	unsigned char key[CMS_KEYLEN], digest[CMS_DIGESTLEN], *der;
+	unsigned char hash[TMAIL_HASHLEN];
+	char *t, *t2, *buf, msgid[TN_MAX_MSGID + 1];
+	const char *id = "0123456789abcdef01234567@corp.example";
+	size_t len, l2, derlen;
+
+	/* A sealed content, and the ARM that opens it. */
+	CHECK(cms_seal((const unsigned char *)inner, strlen(inner), &alid,
+	    id, key, digest, &der, &derlen, err_));
+	t = arm_text(0, &len, key, digest);
+	put("arm", "private", -1, t, len);
+	put("proto", "arm", -1, t, len);
+	buf = malloc(CMS_KEYLEN + strlen(id) + 1 + derlen);
+	memcpy(buf, key, CMS_KEYLEN);
+	memcpy(buf + CMS_KEYLEN, id, strlen(id) + 1);
+	memcpy(buf + CMS_KEYLEN + strlen(id) + 1, der, derlen);
+	put("cms", "open", 0, buf, CMS_KEYLEN + strlen(id) + 1 + derlen);
+	free(buf);
+	mail("tmail", "content", TMAIL_CONTENT, "alice@corp.example",
+	    "bob@corp.example", der, derlen);
+	put("intro", "ic-fg", 1, (t2 = ic_text(&fg, PKI_KIND_FG,
+	    INTRO_PAY_ITEM, "sealed", &l2)), l2);
+	free(t2);
+	free(der);
+
+	/* The background's wrap of the ARM to the agent, as fetched. */
+	wrap(&bg, &agent, t, len, &der, &derlen);
+	put("cms", "unwrap-agent", 2, der, derlen);
+	put("agent", "arm-wrap", -1, der, derlen);
+	mail("agent", "arm-mail", TMAIL_SERVICE, "tandem@corp.example",
+	    "alice@corp.example", der, derlen);
+	free(der);
+	put("intro", "ic-bg", 1, (t2 = ic_text(&bg, PKI_KIND_BG,
+	    INTRO_PAY_ITEM, t, &l2)), l2);
+	put("proto", "inter-courier", -1, t2, l2);
+	wrap(&fg, &fg, t2, l2, &der, &derlen);
+	mail("tmail", "inter-courier", TMAIL_INTER_COURIER,
+	    "tandem@corp.example", "tandem@corp.example", der, derlen);
+	free(der);
+	free(t2);
+	free(t);
+	t = arm_text(1, &len, key, digest);
+	put("arm", "restricted", -1, t, len);
+	free(t);
+
+	/* Service mail: an agent to its foreground, a receipt back. */
+	t = proto_text(PROTO_AGENT_ALIVE, alive, &len);
+	put("proto", "agent-alive", -1, t, len);
+	wrap(&agent, &fg, t, len, &der, &derlen);
+	put("cms", "unwrap-fg", 1, der, derlen);
+	mail("tmail", "service", TMAIL_SERVICE, "alice@corp.example",
+	    "tandem@corp.example", der, derlen);
+	free(der);
+	if ((rcpts = sk_X509_new_null()) == NULL ||
+	    !sk_X509_push(rcpts, bg.n_cert))
+		errx(1, "out of memory");
+	CHECK(cms_envelope((unsigned char *)t, len, rcpts, &der, &derlen,
+	    err_));
+	put("cms", "unenvelope", 4, der, derlen);
+	sk_X509_free(rcpts);
+	free(der);
+	free(t);
+	t = proto_text(PROTO_RECEIPT, receipt, &len);
+	put("proto", "receipt", -1, t, len);
+	wrap(&bg, &agent, t, len, &der, &derlen);
+	mail("agent", "receipt-mail", TMAIL_SERVICE, "tandem@corp.example",
+	    "alice@corp.example", der, derlen);
+	free(der);
+	CHECK(cms_sign((unsigned char *)t, len, &fgid, &der, &derlen, err_));
+	put("cms", "verify", 3, der, derlen);
+	free(der);
+	free(t);
+
+	/* Introductions, and the certificates alone. */
+	t = intro_text(&fg, &len);
+	put("intro", "intro-fg", 0, t, len);
+	put("proto", "introduction", -1, t, len);
+	free(t);
+	t = intro_text(&bg, &len);
+	put("intro", "intro-bg", 0, t, len);
+	free(t);
+	t = cat2(fg.n_pem, corp.n_pem);
+	put("intro", "pem-fg", 2, t, strlen(t));
+	free(t);
+
+	/* An invitation, signed by the foreground. */
+	memset(&ti, 0, sizeof(ti));
+	ti.ti_address = "bob@corp.example";
+	ti.ti_inviter = "alice@corp.example";
+	ti.ti_courier = "corp.example";
+	ti.ti_register = "tandem@corp.example";
+	ti.ti_bg_url = "https://bg.corp.example/tandem";
+	ti.ti_msgids = &id;
+	ti.ti_nmsgids = 1;
+	ti.ti_expires = 4102444800;
+	ti.ti_id = &fgid;
+	if (tmail_invitation(&ti, &buf, &len, msgid, sizeof(msgid), hash,
+	    err_) == -1)
+		errx(1, "tmail_invitation: %s", err_);
+	put("tmail", "invitation", -1, buf, len);
+	free(buf);
+}
+
+int
+main(int argc, char *argv[])
+{
+	if (argc != 2)
+		errx(1, "usage: mkseeds DIR");
+	dir = argv[1];
+	make_pki();
+	seeds();
+	return 0;
+}
