@@ -79,6 +79,7 @@ struct conf {
 	char		*cf_reinject_host;
 	int		 cf_reinject_port;
 	long		 cf_max_messages;
+	int		 cf_fg_peer_rate;	/* a minute; 0: any */
 	char		*cf_service_mailbox;
 	char		*cf_ca_dir;
 	char		*cf_ca_user;	/* "": none */

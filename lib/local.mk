@@ -27,6 +27,8 @@ lib_libtandem_a_SOURCES = \
 	lib/pki.h \
 	lib/proto.c \
 	lib/proto.h \
+	lib/rate.c \
+	lib/rate.h \
 	lib/route.c \
 	lib/route.h \
 	lib/selfcheck.c \

@@ -28,6 +28,7 @@
 #include "log.h"
 #include "milter.h"
 #include "proto.h"
+#include "rate.h"
 #include "tandem.h"
 #include "util.h"
 
@@ -304,7 +305,7 @@ fed_process(struct msg *mc, PGconn *db, struct tmail *tm)
 	const char *what = "inter-courier";
 	char why[TN_ERRLEN], err[TN_ERRLEN];
 	enum fed_status st;
-	int rc = -1;
+	int rc = -1, tell;
 
 	if (strcmp(tm->tm_from, mc->mc_sender) != 0) {
 		msg_fail(mc, MSG_PERM, "5.7.1 From: %s is not the envelope "
@@ -327,6 +328,18 @@ fed_process(struct msg *mc, PGconn *db, struct tmail *tm)
 		goto out;
 	}
 	msg_note(mc, " peer=%s", peer->in_courier);
+	if (rate_take(mc->mc_fg->fg_proc->fp_rate, peer->in_courier,
+	    mc->mc_fg->fg_conf->cf_fg_peer_rate, &tell) == -1) {
+		/* A flood: its MTA sends again later; said once a minute. */
+		msg_fail(mc, MSG_TEMP, "4.7.0 inter-courier: more than %d "
+		    "messages a minute from courier %s "
+		    "(foreground.max_peer_rate); try again later",
+		    mc->mc_fg->fg_conf->cf_fg_peer_rate, peer->in_courier);
+		if (tell)
+			msg_note(mc, " limited=once-a-minute");
+		mc->mc_quiet = !tell;
+		goto out;
+	}
 	if (proto_parse((const char *)in, inlen, &pm, err) == -1) {
 		msg_fail(mc, MSG_PERM, "5.6.0 inter-courier: %s", err);
 		goto out;

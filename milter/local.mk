@@ -92,5 +92,7 @@ EXTRA_DIST += t/0575-milter-ux-startup.sh
 TESTS += t/0750-fgfed-direct.sh
 TESTS += t/0755-fgfed-transfer.sh
 TESTS += t/0760-fgfed-release-domain.sh
+TESTS += t/0765-fgfed-peer-rate.sh
 EXTRA_DIST += t/0750-fgfed-direct.sh t/0755-fgfed-transfer.sh
-EXTRA_DIST += t/0760-fgfed-release-domain.sh t/lib-fgfed.sh
+EXTRA_DIST += t/0760-fgfed-release-domain.sh t/0765-fgfed-peer-rate.sh \
+	t/lib-fgfed.sh

@@ -124,6 +124,7 @@ struct fgproc {
 	struct keybox		*fp_heldbox;	/* tls.held_key */
 	pthread_t		 fp_signals;
 	volatile int		 fp_stop;
+	struct rate		*fp_rate;	/* foreground.max_peer_rate */
 };
 
 int		 fg_new(struct fgproc *, struct conf *, struct fg **, char *);
@@ -153,6 +154,7 @@ struct msg {
 	int			 mc_tandem;	/* saw Tandem-Kind */
 	int			 mc_headfail;	/* msg_append() of a header */
 	int			 mc_slot;	/* holds a busy slot */
+	int			 mc_quiet;	/* no log line, no record */
 
 	/* the decision */
 	enum msg_verdict	 mc_verdict;

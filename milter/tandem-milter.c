@@ -54,6 +54,7 @@
 #include "log.h"
 #include "milter.h"
 #include "proto.h"
+#include "rate.h"
 #include "selfcheck.h"
 #include "tandem.h"
 #include "util.h"
@@ -628,11 +629,14 @@ cb_eom(SMFICTX *ctx)
 	if (mc->mc_verdict != MSG_OK) {
 		code = mc->mc_verdict == MSG_TEMP ? "451" : "550";
 		msg_reply(ctx, code, mc->mc_reply);
-		log_info("%s from=%s status=%s reason=\"%s\"%s", mc->mc_qid,
-		    mc->mc_sender, mc->mc_verdict == MSG_TEMP ? "tempfail" :
-		    "reject", util_escape(mc->mc_reply, why, sizeof(why),
-		    UTIL_ESC_SPACE), mc->mc_note);
-		msg_record(ctx, mc);
+		if (!mc->mc_quiet) {
+			log_info("%s from=%s status=%s reason=\"%s\"%s",
+			    mc->mc_qid, mc->mc_sender, mc->mc_verdict ==
+			    MSG_TEMP ? "tempfail" : "reject",
+			    util_escape(mc->mc_reply, why, sizeof(why),
+			    UTIL_ESC_SPACE), mc->mc_note);
+			msg_record(ctx, mc);
+		}
 		st = mc->mc_verdict == MSG_TEMP ? SMFIS_TEMPFAIL :
 		    SMFIS_REJECT;
 	} else {
@@ -896,6 +900,8 @@ main(int argc, char **argv)
 	log_init("tandem-milter", fore || check);
 	pthread_mutex_init(&fp.fp_lock, NULL);
 	pthread_mutex_init(&fp.fp_ca_lock, NULL);
+	if ((fp.fp_rate = rate_new()) == NULL)
+		log_fatal(EX_OSERR, "out of memory");
 	setup(&fp, &pv, check);
 	cf = fp.fp_cur->fg_conf;
 	if (check) {
@@ -932,6 +938,7 @@ main(int argc, char **argv)
 out:
 	fg_release(fp.fp_cur);
 	keybox_free(fp.fp_heldbox);
+	rate_free(fp.fp_rate);
 	X509_free(fp.fp_issuing);
 	proto_shutdown();
 	return rc;

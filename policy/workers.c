@@ -44,7 +44,7 @@
  *	address has a bucket of background.max_peer_rate requests,
  *	refilled at that rate a minute; a request when it is empty is
  *	refused (-1), and *tell says to log it: once per address per
- *	PEERS_TELL seconds, not once per request, so that a flood does
+ *	RATE_TELL seconds (rate_bucket(), rate.h), not once per request, so that a flood does
  *	not flood the log and the help desk's refusals too.
  *
  *	The table's lock is a robust process-shared mutex: a worker that
@@ -81,11 +81,11 @@
 
 #include "log.h"
 #include "policyd.h"
+#include "rate.h"
 #include "tandem.h"
 
 #define WORKERS_GRACE	10	/* seconds between TERM and KILL */
 #define PEERS_SLOTS	4096
-#define PEERS_TELL	60	/* seconds between logged refusals */
 
 struct peer_slot {
 	unsigned char	ps_addr[16];	/* IPv6, or IPv4-mapped */
@@ -210,15 +210,6 @@ peers_find(const unsigned char *addr, struct peer_slot **room)
 	return NULL;
 }
 
-static double
-peers_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void
 peers_new(struct peer_slot *ps, const unsigned char *addr)
 {
@@ -226,7 +217,7 @@ peers_new(struct peer_slot *ps, const unsigned char *addr)
 	memcpy(ps->ps_addr, addr, 16);
 	ps->ps_used = 1;
 	ps->ps_tokens = peers_rate;
-	ps->ps_at = peers_now();
+	ps->ps_at = rate_now();
 }
 
 /* Count one more connection of addr: 0, or -1 over the limit. */
@@ -289,8 +280,7 @@ peers_request(const char *host, int *tell)
 {
 	struct peer_slot *ps, *room;
 	unsigned char addr[16];
-	double now;
-	int rc = 0;
+	int rc;
 
 	*tell = 0;
 	if (peers == NULL || peers_rate == 0 || host == NULL)
@@ -308,20 +298,8 @@ peers_request(const char *host, int *tell)
 		}
 		peers_new(ps, addr);
 	}
-	now = peers_now();
-	ps->ps_tokens += (now - ps->ps_at) * peers_rate / 60.0;
-	if (ps->ps_tokens > peers_rate)
-		ps->ps_tokens = peers_rate;
-	ps->ps_at = now;
-	if (ps->ps_tokens >= 1.0)
-		ps->ps_tokens -= 1.0;
-	else {
-		rc = -1;
-		if (time(NULL) - ps->ps_told >= PEERS_TELL) {
-			ps->ps_told = time(NULL);
-			*tell = 1;
-		}
-	}
+	rc = rate_bucket(&ps->ps_tokens, &ps->ps_at, &ps->ps_told,
+	    peers_rate, tell);
 	pthread_mutex_unlock(&peers->pt_lock);
 	return rc;
 }

@@ -160,10 +160,11 @@ sink_wait() {
 }
 
 # ic OUT ID HOPS ORIGIN SENDER RCPT [COURIER [SEALED]]: an inter-courier
-# message to a from b's FG, its origin COURIER (b.example) asserted by
-# ORIGIN's FG (a CA folder), carrying SEALED (sealed.der)
+# message to a from b's FG (IC_FROM's, when set: c, say), its origin
+# COURIER (b.example) asserted by ORIGIN's FG (a CA folder), carrying
+# SEALED (sealed.der)
 ic() {
-	_ic_c=${7:-b.example} _ic_s=${8:-sealed.der}
+	_ic_c=${7:-b.example} _ic_s=${8:-sealed.der} _ic_f=${IC_FROM:-b}
 	part() {
 		printf -- "--b1\r\nContent-Type: %s\r\n" "$1"
 		printf "Content-Transfer-Encoding: base64\r\nTandem-Part: %s\r\n\r\n" "$2"
@@ -176,7 +177,7 @@ ic() {
 		printf -- "--b1\r\nContent-Type: application/vnd.tandem.inter-courier\r\n"
 		printf "Content-Transfer-Encoding: 7bit\r\n\r\n"
 		printf "Id: %s\r\nDate: %s\r\n" "$2" "$now"
-		printf "From-Element: tandem@b.example\r\nTo-Element: tandem@a.example\r\n"
+		printf "From-Element: tandem@%s.example\r\nTo-Element: tandem@a.example\r\n" "$_ic_f"
 		printf "Message-Id: %s@b.example\r\nSender: %s\r\n" "$1" "$5"
 		printf "Recipient: %s\r\nHops: %s\r\n" "$6" "$3"
 		printf "Origin-Courier: %s\r\nOrigin-Date: %s\r\n" "$_ic_c" "$now"
