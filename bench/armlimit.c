@@ -35,7 +35,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "fed.h"
@@ -44,23 +43,10 @@
 #include "proto.h"
 #include "tandem.h"
 #include "armset.h"
+#include "bench.h"
 
-static void
-am_usage(void)
-{
-	fprintf(stderr, "usage: armlimit -c CONF -a ADDRESS -C CLIENTCERT "
-	    "[-n COUNT] DIR\n");
-	exit(EX_USAGE);
-}
-
-static double
-am_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#define AM_USAGE	"armlimit -c CONF -a ADDRESS -C CLIENTCERT " \
+	"[-n COUNT] DIR"
 
 /* What tandem-policyd loads at start-up (policyd.c pd_load()). */
 static int
@@ -112,16 +98,14 @@ main(int argc, char **argv)
 		case 'a': address = optarg; break;
 		case 'C': certpath = optarg; break;
 		case 'c': conf = optarg; break;
-		case 'n':
-			if ((count = atol(optarg)) < 1)
-				am_usage();
-			break;
-		default: am_usage();
+		case 'n': count = bench_number(optarg, 1, 10000000, AM_USAGE);
+		    break;
+		default: bench_usage(AM_USAGE);
 		}
 	}
 	if (argc - optind != 1 || conf == NULL || address == NULL ||
 	    certpath == NULL)
-		am_usage();
+		bench_usage(AM_USAGE);
 	log_init("armlimit", 1);
 	memset(&pd, 0, sizeof(pd));
 	pd.pd_conf_path = conf;
@@ -135,7 +119,7 @@ main(int argc, char **argv)
 	rc = EX_UNAVAILABLE;
 	if (store_connect(&pd, err) == -1)
 		goto out;
-	t0 = am_now();
+	t0 = bench_now();
 	for (n = 0; n < set->as_count; n++) {
 		pd.pd_req_msgid[0] = '\0';
 		st = store_arm(&pd, client, address, set->as_items[n].ai_data,
@@ -146,7 +130,7 @@ main(int argc, char **argv)
 			snprintf(first, sizeof(first), "ARM %ld: %d %s", n + 1,
 			    (int)st, msg);
 	}
-	t1 = am_now();
+	t1 = bench_now();
 	printf("sent=%ld created=%ld errors=%ld seconds=%.3f rate=%.1f\n",
 	    set->as_count, created, errors, t1 - t0,
 	    t1 > t0 ? (double)created / (t1 - t0) : 0);

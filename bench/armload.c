@@ -46,7 +46,6 @@
  *	EX_SOFTWARE when the TLS context cannot be made, EX_OSERR when a
  *	thread cannot start.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -58,7 +57,6 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sysexits.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -66,6 +64,7 @@
 
 #include "tandem.h"
 #include "armset.h"
+#include "bench.h"
 
 #define AL_MAXCLIENTS	1024
 #define AL_LINE		256
@@ -103,55 +102,16 @@ struct al_client {
 	char		 ac_why[AL_LINE];
 };
 
-static void
-al_usage(void)
-{
-	fprintf(stderr, "usage: armload -c CERT -k KEY -A ANCHORS -H HOST "
-	    "[-s CLIENTS] [-n COUNT] [-q] [-w SECONDS] ADDR:PORT DIR\n");
-	exit(EX_USAGE);
-}
-
-static long
-al_number(const char *s, long min, long max)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *s == '\0' || *end != '\0' || v < min || v > max)
-		al_usage();
-	return v;
-}
-
-static double
-al_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#define AL_USAGE	"armload -c CERT -k KEY -A ANCHORS -H HOST " \
+	"[-s CLIENTS] [-n COUNT] [-q] [-w SECONDS] ADDR:PORT DIR"
 
 static void
 al_addr(struct al_run *ar, const char *spec)
 {
-	char host[64], *colon;
-
-	if (strlen(spec) >= sizeof(host))
-		al_usage();
-	strcpy(host, spec);
-	if ((colon = strrchr(host, ':')) == NULL)
-		al_usage();
-	*colon = '\0';
-	memset(&ar->ar_addr, 0, sizeof(ar->ar_addr));
-	ar->ar_addr.sin_family = AF_INET;
-	ar->ar_addr.sin_port = htons((unsigned short)al_number(colon + 1, 1,
-	    65535));
-	if (inet_pton(AF_INET, host, &ar->ar_addr.sin_addr) != 1)
-		al_usage();
+	if (bench_addr(spec, &ar->ar_addr) == -1)
+		bench_usage(AL_USAGE);
 	snprintf(ar->ar_hosthdr, sizeof(ar->ar_hosthdr), "%s:%s",
-	    ar->ar_host, colon + 1);
+	    ar->ar_host, strrchr(spec, ':') + 1);
 }
 
 /* The client context: our certificate, the anchors, TLS 1.2 or later. */
@@ -463,18 +423,20 @@ main(int argc, char **argv)
 		case 'c': cert = optarg; break;
 		case 'H': ar.ar_host = optarg; break;
 		case 'k': key = optarg; break;
-		case 'n': count = al_number(optarg, 1, 10000000); break;
+		case 'n': count = bench_number(optarg, 1, 10000000, AL_USAGE);
+		    break;
 		case 'q': ar.ar_quickack = 1; break;
-		case 's': ar.ar_clients = (int)al_number(optarg, 1,
-		    AL_MAXCLIENTS); break;
-		case 'w': ar.ar_wait = (int)al_number(optarg, 1, 3600); break;
-		default: al_usage();
+		case 's': ar.ar_clients = (int)bench_number(optarg, 1,
+		    AL_MAXCLIENTS, AL_USAGE); break;
+		case 'w': ar.ar_wait = (int)bench_number(optarg, 1, 3600,
+		    AL_USAGE); break;
+		default: bench_usage(AL_USAGE);
 		}
 	}
 	if (argc - optind != 2 || cert == NULL || key == NULL ||
 	    anchors == NULL || ar.ar_host == NULL ||
 	    strlen(ar.ar_host) > 255)
-		al_usage();
+		bench_usage(AL_USAGE);
 	al_addr(&ar, argv[optind]);
 	if (armset_load(argv[optind + 1], count, &ar.ar_set, err) == -1) {
 		fprintf(stderr, "armload: %s\n", err);
@@ -503,7 +465,7 @@ main(int argc, char **argv)
 	pthread_mutex_init(&ar.ar_lock, NULL);
 	pthread_barrier_init(&ar.ar_start, NULL,
 	    (unsigned int)ar.ar_clients + 1);
-	hs = al_now();
+	hs = bench_now();
 	for (; started < ar.ar_clients; started++)
 		if (pthread_create(&tids[started], NULL, al_client_main,
 		    &acs[started]) != 0) {
@@ -512,11 +474,11 @@ main(int argc, char **argv)
 			exit(EX_OSERR);
 		}
 	pthread_barrier_wait(&ar.ar_start);
-	t0 = al_now();
+	t0 = bench_now();
 	hs = t0 - hs;
 	for (i = 0; i < started; i++)
 		pthread_join(tids[i], NULL);
-	t1 = al_now();
+	t1 = bench_now();
 	al_report(&ar, t1 - t0, hs);
 	rc = ar.ar_errors == 0 ? 0 : 1;
 out:

@@ -23,7 +23,6 @@
  *	EX_USAGE on bad arguments, EX_NOINPUT when a file cannot be read,
  *	EX_OSERR when a thread cannot start.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -35,6 +34,8 @@
 #include <sys/time.h>
 #include <sysexits.h>
 #include <unistd.h>
+
+#include "bench.h"
 
 #define TM_MAXFILE	(16 * 1024 * 1024)
 #define TM_MAXRCPT	64
@@ -69,14 +70,8 @@ struct tm_conn {
 	char		 tc_reply[TM_LINE];	/* last reply line */
 };
 
-static void
-tm_usage(void)
-{
-	fprintf(stderr, "usage: tmload [-s SESSIONS] [-m COUNT] "
-	    "[-w SECONDS] -f SENDER -t RCPT [-t RCPT ...] ADDR:PORT "
-	    "FILE...\n");
-	exit(EX_USAGE);
-}
+#define TM_USAGE	"tmload [-s SESSIONS] [-m COUNT] [-w SECONDS] " \
+	"-f SENDER -t RCPT [-t RCPT ...] ADDR:PORT FILE..."
 
 /* Read one line (without CRLF) into tc_reply: 0, or -1 at EOF/error. */
 static int
@@ -307,40 +302,6 @@ out:
 	return rc;
 }
 
-static int
-tm_parse_addr(const char *s, struct sockaddr_in *sin)
-{
-	char host[64];
-	const char *colon = strrchr(s, ':');
-	char *end;
-	long port;
-
-	if (colon == NULL || (size_t)(colon - s) >= sizeof(host))
-		return -1;
-	memcpy(host, s, (size_t)(colon - s));
-	host[colon - s] = '\0';
-	port = strtol(colon + 1, &end, 10);
-	if (*end != '\0' || port < 1 || port > 65535)
-		return -1;
-	memset(sin, 0, sizeof(*sin));
-	sin->sin_family = AF_INET;
-	sin->sin_port = htons((unsigned short)port);
-	return inet_pton(AF_INET, host, &sin->sin_addr) == 1 ? 0 : -1;
-}
-
-static long
-tm_number(const char *s, long min, long max)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *s == '\0' || *end != '\0' || v < min || v > max)
-		tm_usage();
-	return v;
-}
-
 static void
 tm_options(struct tm_run *tr, int *nsess, int argc, char **argv)
 {
@@ -352,26 +313,29 @@ tm_options(struct tm_run *tr, int *nsess, int argc, char **argv)
 			tr->tr_from = optarg;
 			break;
 		case 'm':
-			tr->tr_count = tm_number(optarg, 1, 100000000);
+			tr->tr_count = bench_number(optarg, 1, 100000000,
+			    TM_USAGE);
 			break;
 		case 's':
-			*nsess = (int)tm_number(optarg, 1, TM_MAXSESS);
+			*nsess = (int)bench_number(optarg, 1, TM_MAXSESS,
+			    TM_USAGE);
 			break;
 		case 't':
 			if (tr->tr_nrcpt == TM_MAXRCPT)
-				tm_usage();
+				bench_usage(TM_USAGE);
 			tr->tr_rcpt[tr->tr_nrcpt++] = optarg;
 			break;
 		case 'w':
-			tr->tr_wait = (int)tm_number(optarg, 1, 3600);
+			tr->tr_wait = (int)bench_number(optarg, 1, 3600,
+			    TM_USAGE);
 			break;
 		default:
-			tm_usage();
+			bench_usage(TM_USAGE);
 		}
 	}
 	if (tr->tr_from == NULL || tr->tr_nrcpt == 0 || argc - optind < 2)
-		tm_usage();
-	if (tm_parse_addr(argv[optind], &tr->tr_addr) == -1) {
+		bench_usage(TM_USAGE);
+	if (bench_addr(argv[optind], &tr->tr_addr) == -1) {
 		fprintf(stderr, "tmload: %s: not an IPv4 ADDR:PORT\n",
 		    argv[optind]);
 		exit(EX_USAGE);
