@@ -24,7 +24,10 @@
  *	with what was reloaded, and is then passed on to every worker,
  *	which reloads on its own. A worker that exits or dies otherwise
  *	is logged and forked again (a second later when it lived less
- *	than a second). Each worker writes one byte on pd_ready_fd once
+ *	than a second), but one that exits EX_CONFIG (a database schema
+ *	this build cannot use, say) stops them all: workers_run() then
+ *	returns EX_CONFIG, which a service manager should not restart on.
+ *	Each worker writes one byte on pd_ready_fd once
  *	it serves; when all of the first ones did, the parent logs
  *	"started".
  *
@@ -52,7 +55,8 @@
  * DIAGNOSTICS
  *	workers_listen() returns a descriptor, peers_init() 0; both -1
  *	with a reason in err. workers_run() returns 0 once every worker
- *	exited after a TERM or INT, or EX_OSERR when it cannot fork or
+ *	exited after a TERM or INT, EX_CONFIG once every worker exited
+ *	after one exited EX_CONFIG, or EX_OSERR when it cannot fork or
  *	watch its workers.
  */
 #include <sys/types.h>
@@ -393,7 +397,7 @@ workers_run(struct pd *pd, int n, int (*work)(struct pd *, int),
 	struct pollfd pfd[2];
 	sigset_t set, old;
 	time_t stop_at = 0, now;
-	int pipefd[2], sfd, i, st, live, ready = 0, started = 0;
+	int pipefd[2], sfd, i, st, live, ready = 0, started = 0, rc = 0;
 	char buf[64];
 	ssize_t r;
 	pid_t pid;
@@ -500,6 +504,17 @@ workers_run(struct pd *pd, int n, int (*work)(struct pd *, int),
 					log_warn("worker=%d pid=%ld status=exited "
 					    "code=%d", i, (long)pid,
 					    WEXITSTATUS(st));
+				if (WIFEXITED(st) &&
+				    WEXITSTATUS(st) == EX_CONFIG && !stop_at) {
+					/* Forking it again would not mend it. */
+					rc = EX_CONFIG;
+					stop_at = time(NULL);
+					for (i = 0; i < n; i++)
+						if (w[i].w_pid > 0)
+							kill(w[i].w_pid,
+							    SIGTERM);
+					continue;
+				}
 				w[i].w_due = time(NULL) - w[i].w_born < 1 ?
 				    time(NULL) + 1 : 0;
 			}
@@ -510,5 +525,5 @@ workers_run(struct pd *pd, int n, int (*work)(struct pd *, int),
 	close(pipefd[0]);
 	close(pipefd[1]);
 	sigprocmask(SIG_SETMASK, &old, NULL);
-	return 0;
+	return rc;
 }
