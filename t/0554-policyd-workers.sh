@@ -78,15 +78,7 @@ test_expect_success_here 'the control: with one worker, the same listing waits f
 '
 
 test_expect_success_here 'four connections held from 127.0.0.1: a fifth is refused at the handshake, logged; another address is not' '
-	{ python3 "$TANDEM_SRC/t/policyd-slow-clients.py" "$PD_ADDR" "$PD_PORT" \
-	    alice.pem alice.key "$TRASH/pki/root/root.crt" 0 4 8 \
-	    >held.out 2>held.err & } &&
-	held=$! &&
-	test_atexit "kill $held 2>/dev/null" &&
-	n=0 && while ! grep -q "^open" held.out && [ $n -lt 100 ]; do
-		sleep 0.1; n=$((n + 1))
-	done &&
-	test "$(cat held.out)" = "open 0 4" &&
+	pd_hold held.out 0 4 8 &&
 	test_expect_code 35 curl -s -o out.body --cert bob.pem --key bob.key \
 	    --cacert "$TRASH/pki/root/root.crt" --interface 127.0.0.1 \
 	    --resolve "bg.a.example:$PD_PORT:$PD_ADDR" \
@@ -108,15 +100,7 @@ test_expect_success 'once they close, 127.0.0.1 is served again' '
 '
 
 test_expect_success_here 'both workers killed while they hold 127.0.0.1 at its limit: logged, forked again, and the limit forgets what they held' '
-	{ python3 "$TANDEM_SRC/t/policyd-slow-clients.py" "$PD_ADDR" "$PD_PORT" \
-	    alice.pem alice.key "$TRASH/pki/root/root.crt" 0 4 30 \
-	    >held2.out 2>held2.err & } &&
-	held=$! &&
-	test_atexit "kill $held 2>/dev/null" &&
-	n=0 && while ! grep -q "^open" held2.out && [ $n -lt 100 ]; do
-		sleep 0.1; n=$((n + 1))
-	done &&
-	test "$(cat held2.out)" = "open 0 4" &&
+	pd_hold held2.out 0 4 30 &&
 	workers >before &&
 	kill -KILL $(cat before) &&
 	for p in $(cat before); do
@@ -134,7 +118,7 @@ test_expect_success_here 'both workers killed while they hold 127.0.0.1 at its l
 	done &&
 	test "${t% *}" = 200 &&
 	t=$(timed alice POST /v1/arm a3.p7m) && test "${t% *}" = 201 &&
-	kill $held
+	kill $PD_HELD
 '
 
 test_expect_success_here 'at most 20 requests a minute from 127.0.0.1: the rest 429 with Retry-After, logged and recorded once; 127.0.0.2 still served' '

@@ -19,15 +19,7 @@ test_expect_success_here 'a courier, alice and bob, the daemon, its counters on 
 '
 
 test_expect_success_here '50 idle connections and 50 slowly sending over TLS are held open' '
-	{ python3 "$TANDEM_SRC/t/policyd-slow-clients.py" "$PD_ADDR" "$PD_PORT" \
-	    alice.pem alice.key "$TRASH/pki/root/root.crt" 50 50 20 \
-	    >slow.out 2>slow.err & } &&
-	slow_pid=$! &&
-	test_atexit "kill $slow_pid 2>/dev/null" &&
-	n=0 && while ! grep -q "^open" slow.out && [ $n -lt 200 ]; do
-		sleep 0.1; n=$((n + 1))
-	done &&
-	test "$(cat slow.out)" = "open 50 50"
+	pd_hold slow.out 50 50 20
 '
 
 test_expect_success 'meanwhile an ARM is taken in well under a second' '

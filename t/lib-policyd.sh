@@ -25,6 +25,10 @@
 #			out.body, prints the status code
 #	pd_status WANT USER METHOD PATH [FILE]
 #			pd_curl, and the status code must be WANT
+#	pd_hold OUT IDLE SLOW SECONDS
+#			t/policyd-slow-clients.py with alice's certificate
+#			in the background (PID in PD_HELD, killed at exit),
+#			once it holds them all ("open IDLE SLOW" in OUT)
 #	pd_bg_count TABLE [WHERE]	rows of a BG table
 #	pd_pg_restart NAME	start a stopped cluster again, same port
 #
@@ -192,6 +196,16 @@ pd_status() {
 	[ "$_pd_got" = "$_pd_want" ] && return 0
 	echo "pd_status: $2 $3: got $_pd_got, want $_pd_want"
 	return 1
+}
+
+pd_hold() {
+	{ python3 "$TANDEM_SRC/t/policyd-slow-clients.py" "$PD_ADDR" \
+	    "$PD_PORT" alice.pem alice.key "$TRASH/pki/root/root.crt" \
+	    "$2" "$3" "$4" >"$1" 2>"$1.err" & } &&
+	PD_HELD=$! &&
+	test_atexit "kill $PD_HELD 2>/dev/null" &&
+	test_wait_log "$1" "^open" 20 &&
+	test "$(cat "$1")" = "open $2 $3"
 }
 
 pd_bg_count() {
