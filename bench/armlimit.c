@@ -37,7 +37,6 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-#include "fed.h"
 #include "log.h"
 #include "policyd.h"
 #include "proto.h"
@@ -47,38 +46,6 @@
 
 #define AM_USAGE	"armlimit -c CONF -a ADDRESS -C CLIENTCERT " \
 	"[-n COUNT] DIR"
-
-/* What tandem-policyd loads at start-up (policyd.c pd_load()). */
-static int
-am_load(struct pd *pd, const char *path, char *err)
-{
-	const struct conf *cf;
-
-	if (conf_load(path, &pd->pd_cf, err) == -1)
-		return -1;
-	cf = pd->pd_cf;
-	if ((pd->pd_trust = pki_trust_load(cf->cf_anchors, err)) == NULL ||
-	    (pd->pd_id.ci_cert = pki_load_cert(cf->cf_cert, err)) == NULL ||
-	    (pd->pd_id.ci_key = pki_load_key(cf->cf_key, NULL, err)) == NULL ||
-	    (pd->pd_id.ci_chain = pki_load_certs(cf->cf_chain, err)) == NULL ||
-	    (pd->pd_keybox = keybox_load(cf->cf_keybox_key, err)) == NULL ||
-	    fed_self_pem(&pd->pd_id, &pd->pd_self_pem, err) == -1)
-		return -1;
-	return 0;
-}
-
-static void
-am_free(struct pd *pd)
-{
-	store_close(pd);
-	free(pd->pd_self_pem);
-	keybox_free(pd->pd_keybox);
-	sk_X509_pop_free(pd->pd_id.ci_chain, X509_free);
-	EVP_PKEY_free(pd->pd_id.ci_key);
-	X509_free(pd->pd_id.ci_cert);
-	pki_trust_free(pd->pd_trust);
-	conf_free(pd->pd_cf);
-}
 
 int
 main(int argc, char **argv)
@@ -110,7 +77,8 @@ main(int argc, char **argv)
 	memset(&pd, 0, sizeof(pd));
 	pd.pd_conf_path = conf;
 	first[0] = '\0';
-	if (am_load(&pd, conf, err) == -1)
+	/* What tandem-policyd loads at start-up (pd_load(), load.c). */
+	if (conf_load(conf, &pd.pd_cf, err) == -1 || pd_load(&pd, err) == -1)
 		goto out;
 	rc = EX_NOINPUT;
 	if ((client = pki_load_cert(certpath, err)) == NULL ||
@@ -142,7 +110,8 @@ out:
 		fprintf(stderr, "armlimit: %s\n", err);
 	armset_free(set);
 	X509_free(client);
-	am_free(&pd);
+	store_close(&pd);
+	pd_free_loaded(&pd);
 	proto_shutdown();
 	return rc;
 }

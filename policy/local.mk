@@ -7,6 +7,7 @@ POLICYD_SOURCES = \
 	policy/bgfed.c \
 	policy/http.c \
 	policy/listen.c \
+	policy/load.c \
 	policy/metrics.c \
 	policy/outbox.c \
 	policy/policyd.h \

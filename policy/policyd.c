@@ -6,7 +6,7 @@
  * DESCRIPTION
  *	Loads tandem.conf and everything it names (trust anchors, the BG
  *	element certificate, key and chain, the keybox key) and checks
- *	its identity against the courier section (selfcheck_identity();
+ *	its identity against the courier section (pd_load(), load.c;
  *	-n stops there), binds the HTTPS listener (and the counters'),
  *	maps the table of connections per address (peers_init()), drops
  *	root privileges (to USER, default nobody), leaves the terminal
@@ -47,11 +47,9 @@
 #include <event2/event.h>
 #include <openssl/x509.h>
 
-#include "fed.h"
 #include "log.h"
 #include "policyd.h"
 #include "proto.h"
-#include "selfcheck.h"
 #include "tandem.h"
 
 static void
@@ -60,36 +58,6 @@ pd_usage(void)
 	fprintf(stderr, "usage: tandem-policyd [-c FILE] [-f] [-n] "
 	    "[-u USER]\n");
 	exit(EX_USAGE);
-}
-
-/* Everything the configuration names; 0, or -1 with err. */
-static int
-pd_load(struct pd *pd, char *err)
-{
-	const struct conf *cf = pd->pd_cf;
-
-	if ((pd->pd_trust = pki_trust_load(cf->cf_anchors, err)) == NULL ||
-	    (pd->pd_id.ci_cert = pki_load_cert(cf->cf_cert, err)) == NULL ||
-	    (pd->pd_id.ci_key = pki_load_key(cf->cf_key, NULL, err)) == NULL ||
-	    (pd->pd_id.ci_chain = pki_load_certs(cf->cf_chain, err)) == NULL ||
-	    (pd->pd_keybox = keybox_load(cf->cf_keybox_key, err)) == NULL ||
-	    fed_self_pem(&pd->pd_id, &pd->pd_self_pem, err) == -1)
-		return -1;
-	if (pki_cert_kind(pd->pd_id.ci_cert) != PKI_KIND_BG) {
-		tn_err(err, "%s: not a background element certificate",
-		    cf->cf_cert);
-		return -1;
-	}
-	if (pki_verify(pd->pd_trust, pd->pd_id.ci_cert, pd->pd_id.ci_chain,
-	    NULL, err) == -1) {
-		char why[TN_ERRLEN];
-
-		snprintf(why, sizeof(why), "%s", err);
-		tn_err(err, "%s: %s", cf->cf_cert, why);
-		return -1;
-	}
-	return selfcheck_identity(cf, pd->pd_trust, pd->pd_id.ci_cert,
-	    pd->pd_id.ci_key, pd->pd_id.ci_chain, err);
 }
 
 static void
@@ -116,24 +84,6 @@ pd_signal(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	(void)sig;		/* the parent logged it */
 	event_base_loopbreak(pd->pd_base);
-}
-
-/* What pd_load() (and conf_load()) gave pd. */
-static void
-pd_free_loaded(struct pd *pd)
-{
-	free(pd->pd_self_pem);
-	keybox_free(pd->pd_keybox);
-	sk_X509_pop_free(pd->pd_id.ci_chain, X509_free);
-	EVP_PKEY_free(pd->pd_id.ci_key);
-	X509_free(pd->pd_id.ci_cert);
-	pki_trust_free(pd->pd_trust);
-	conf_free(pd->pd_cf);
-	pd->pd_self_pem = NULL;
-	pd->pd_keybox = NULL;
-	memset(&pd->pd_id, 0, sizeof(pd->pd_id));
-	pd->pd_trust = NULL;
-	pd->pd_cf = NULL;
 }
 
 /* Exchange what pd_load() gave a and b. */

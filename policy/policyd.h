@@ -4,6 +4,9 @@
  * SYNOPSIS
  *	#include "policyd.h"
  *
+ *	int	pd_load(struct pd *pd, char *err);
+ *	void	pd_free_loaded(struct pd *pd);
+ *
  *	int	http_setup(struct pd *pd, char *err);
  *	void	http_plain(struct evhttp_request *req, int code,
  *		    const char *text);
@@ -261,6 +264,8 @@ struct pd_account {
 
 #define STORE_SHALEN	64	/* hex SHA-256 */
 
+int	pd_load(struct pd *, char *);
+void	pd_free_loaded(struct pd *);
 int	http_setup(struct pd *, char *);
 void	http_plain(struct evhttp_request *, int, const char *);
 int	metrics_setup(struct pd *, char *);
