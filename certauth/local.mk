@@ -17,7 +17,7 @@ t_unit_pki_test_SOURCES = t/unit/pki-test.c t/unit/tap.h
 t_unit_pki_test_LDADD = $(UNIT_LIBS)
 TESTS += t/unit/pki-test
 
-TESTS += t/0100-ca-hierarchy.sh t/0110-ca-refusals.sh \
+TESTS += t/0100-ca-hierarchy.sh t/0110-ca-refusals.sh t/0120-ca-revoke.sh \
 	t/0115-ca-hostile-issuing.sh
-EXTRA_DIST += t/0100-ca-hierarchy.sh t/0110-ca-refusals.sh \
+EXTRA_DIST += t/0100-ca-hierarchy.sh t/0110-ca-refusals.sh t/0120-ca-revoke.sh \
 	t/0115-ca-hostile-issuing.sh doc/pki.md

@@ -13,6 +13,8 @@
  *	    [--key ec|rsa] [--days N]
  *	tandem-ca verify -d DIR | --anchor ROOT.pem [--chain CHAIN.pem]
  *	    [--email ADDR] CERT.pem
+ *	tandem-ca revoke -d DIR [--reason REASON] [--days N] CERT.pem
+ *	tandem-ca crl -d DIR [--days N]
  * DESCRIPTION
  *	Runs on the operator's workstation. Each courier has a folder
  *	(layout in tandem-ca(1)); its CA key is read from there and never
@@ -25,7 +27,14 @@
  *	key the milter holds, limited to agent and courier-end
  *	certificates in the given domains; the courier CA key stays here.
  *
- *	The logic is in lib/pki.c; this file reads options and files.
+ *	"revoke" adds CERT, which the CA of DIR issued, to DIR/crl.pem,
+ *	the CA's certificate revocation list, signed again with a next
+ *	update in N days (7); "crl" signs the same list again, for the
+ *	operator to run before that date. crl.pem is replaced whole
+ *	(written aside, then renamed), the one file tandem-ca rewrites.
+ *
+ *	The logic is in lib/pki.c and lib/crl.c; this file reads options
+ *	and files.
  * DIAGNOSTICS
  *	Messages on standard error. Exit 0 on success; verify exits with
  *	enum pki_fail (1..8) for a bad certificate; otherwise sysexits.h
@@ -47,6 +56,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "crl.h"
 #include "pki.h"
 #include "tandem.h"
 #include "util.h"
@@ -69,6 +79,7 @@ struct ca_opts {
 	const char	*o_chain;
 	const char	*o_email;
 	const char	*o_cert;
+	const char	*o_reason;
 	const char	*o_domains[CA_MAX_DOMAINS + 1]; /* NULL-ended */
 	int		 o_ndomains;
 	enum pki_keytype o_key;
@@ -114,7 +125,10 @@ ca_usage(void)
 	    "       tandem-ca issuing -d DIR --domain DOMAIN "
 	    "[--domain DOMAIN ...] [--key ec|rsa] [--days N]\n"
 	    "       tandem-ca verify -d DIR | --anchor ROOT.pem "
-	    "[--chain CHAIN.pem] [--email ADDR] CERT.pem\n");
+	    "[--chain CHAIN.pem] [--email ADDR] CERT.pem\n"
+	    "       tandem-ca revoke -d DIR [--reason REASON] [--days N] "
+	    "CERT.pem\n"
+	    "       tandem-ca crl -d DIR [--days N]\n");
 }
 
 /* Paths are bounded: main() refuses a DIR longer than CA_MAX_DIR. */
@@ -687,6 +701,7 @@ ca_opts_parse(int argc, char **argv, struct ca_opts *o)
 		{ "anchor", required_argument, NULL, 'A' },
 		{ "chain", required_argument, NULL, 'C' },
 		{ "email", required_argument, NULL, 'e' },
+		{ "reason", required_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char **slot;
@@ -732,6 +747,7 @@ ca_opts_parse(int argc, char **argv, struct ca_opts *o)
 		case 'A': slot = &o->o_anchor; break;
 		case 'C': slot = &o->o_chain; break;
 		case 'e': slot = &o->o_email; break;
+		case 'R': slot = &o->o_reason; break;
 		default:
 			ca_usage();
 			return EX_USAGE;
@@ -749,6 +765,87 @@ ca_opts_parse(int argc, char **argv, struct ca_opts *o)
 	return 0;
 }
 
+/*
+ * DIR/crl.pem signed again, with cert (the CA of DIR issued it) added
+ * for reason unless it is listed already; what it did on standard
+ * output.
+ */
+static int
+ca_crl(const struct ca_opts *o, X509 *cert, int reason)
+{
+	struct ca_dir cd;
+	X509_CRL *old = NULL, *crl = NULL;
+	char path[4096], *pem = NULL, err[TN_ERRLEN];
+	size_t len;
+	int rc, listed;
+
+	if ((rc = ca_dir_load(o->o_dir, &cd)) != 0)
+		return rc;
+	ca_path(path, sizeof(path), o->o_dir, "crl.pem");
+	rc = EX_DATAERR;
+	if (access(path, F_OK) == 0 && (old = crl_load(path, err)) == NULL) {
+		ca_fail(rc, "%s", err);
+		goto out;
+	}
+	if (crl_sign(cd.cd_cert, cd.cd_key, old, cert, reason, o->o_days,
+	    &crl, &listed, err) == -1 || crl_pem(crl, &pem, &len, err) == -1) {
+		ca_fail(rc, "%s: %s", cert != NULL ? o->o_cert : path, err);
+		goto out;
+	}
+	rc = EX_CANTCREAT;
+	if (util_write_file(path, pem, len, 0644, 0, err) == -1) {
+		ca_fail(rc, "%s", err);
+		goto out;
+	}
+	if (cert != NULL)
+		printf("%s: %s\n", o->o_cert, listed ? "revoked already" :
+		    "revoked");
+	printf("%s: %d revoked, next update in %d days\n", path,
+	    sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), o->o_days);
+	rc = 0;
+out:
+	free(pem);
+	X509_CRL_free(crl);
+	X509_CRL_free(old);
+	ca_dir_free(&cd);
+	return rc;
+}
+
+static int
+cmd_revoke(const struct ca_opts *o)
+{
+	X509 *x;
+	char err[TN_ERRLEN];
+	int rc, reason = CRL_REASON_UNSPECIFIED;
+
+	if (o->o_cert == NULL) {
+		ca_usage();
+		return EX_USAGE;
+	}
+	if (o->o_reason != NULL &&
+	    (reason = crl_reason_parse(o->o_reason)) == -2)
+		return ca_fail(EX_USAGE, "--reason: one of unspecified, "
+		    "keyCompromise, CACompromise, affiliationChanged, "
+		    "superseded, cessationOfOperation");
+	if ((rc = ca_need(o->o_cert)) != 0)
+		return rc;
+	if ((x = pki_load_cert(o->o_cert, err)) == NULL)
+		return ca_fail(EX_DATAERR, "%s", err);
+	rc = ca_crl(o, x, reason);
+	X509_free(x);
+	return rc;
+}
+
+static int
+cmd_crl(const struct ca_opts *o)
+{
+	if (o->o_reason != NULL) {
+		ca_usage();
+		return EX_USAGE;
+	}
+	return ca_crl(o, NULL, CRL_REASON_NONE);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -763,6 +860,8 @@ main(int argc, char **argv)
 		{ "account", cmd_account, 365 },
 		{ "issuing", cmd_issuing, 730 },
 		{ "verify", cmd_verify, 0 },
+		{ "revoke", cmd_revoke, 7 },
+		{ "crl", cmd_crl, 7 },
 	};
 	struct ca_opts o;
 	size_t i;
@@ -786,7 +885,8 @@ main(int argc, char **argv)
 		return ca_fail(EX_USAGE, "path too long");
 	if (o.o_days == 0)
 		o.o_days = cmds[i].days;
-	if (cmds[i].fn != cmd_verify && (o.o_dir == NULL || o.o_cert != NULL)) {
+	if (cmds[i].fn != cmd_verify && cmds[i].fn != cmd_revoke &&
+	    (o.o_dir == NULL || o.o_cert != NULL)) {
 		ca_usage();
 		return EX_USAGE;
 	}

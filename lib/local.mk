@@ -12,6 +12,8 @@ lib_libtandem_a_SOURCES = \
 	lib/conf.h \
 	lib/counters.c \
 	lib/counters.h \
+	lib/crl.c \
+	lib/crl.h \
 	lib/db.c \
 	lib/db.h \
 	lib/fed.c \
