@@ -23,9 +23,10 @@
 #	sink_wait PATTERN	the one sink dump with a matching line
 #	ic OUT ID HOPS ORIGIN SENDER RCPT [COURIER [SEALED]]
 #			an inter-courier message from b to a in OUT.txt
-#	ic_send NAME SIGNER [TO [FROM]]
-#			NAME.txt signed by SIGNER's FG, mailed to TO's (a)
+#	ic_mail NAME SIGNER [TO [FROM]]
+#			NAME.txt signed by SIGNER's FG, as a mail to TO's (a)
 #			from FROM's service mailbox (b)
+#	ic_send NAME SIGNER [TO [FROM]]	the same, sent
 
 a_addr=$(pf_random_addr) b_addr=$(pf_random_addr) re_addr=$(pf_random_addr)
 sink_addr=$(pf_random_addr)
@@ -194,10 +195,10 @@ ic() {
 	} >"$1.txt"
 }
 
-# ic_send NAME SIGNER [TO [FROM]]: NAME.txt signed by SIGNER's FG key,
-# enveloped to TO's FG (a), mailed from FROM's service mailbox (b) to
-# TO's; TO and FROM are couriers a, b, c... (CA folders)
-ic_send() {
+# ic_mail NAME SIGNER [TO [FROM]]: NAME.txt signed by SIGNER's FG key,
+# enveloped to TO's FG (a), as a mail NAME from FROM's service mailbox
+# (b) to TO's; TO and FROM are couriers a, b, c... (CA folders)
+ic_mail() {
 	_ic_to=${3:-a} _ic_from=${4:-b}
 	openssl cms -sign -binary -nodetach -in "$1.txt" -outform DER \
 	    -signer $2/elements/fg.crt -inkey $2/elements/fg.key \
@@ -206,7 +207,12 @@ ic_send() {
 	    -inform DER -outform DER -recip $_ic_to/elements/fg.crt \
 	    -keyopt ecdh_kdf_md:sha256 -out "$1.der" &&
 	mail "$1" inter-courier tandem@$_ic_from.example \
-	    tandem@$_ic_to.example "$1.der" &&
+	    tandem@$_ic_to.example "$1.der"
+}
+
+# ic_send NAME SIGNER [TO [FROM]]: ic_mail, then sent to TO's Postfix
+ic_send() {
+	ic_mail "$@" &&
 	eval "_ic_at=\$${_ic_to}_addr:\$${_ic_to}_port" &&
 	send "$_ic_at" "$1" tandem@$_ic_from.example tandem@$_ic_to.example
 }
