@@ -166,18 +166,7 @@ test_expect_success 'ordinary mail passes the milter byte for byte' '
 	delivered_is "$(cat found)" plain.eml dave@b.example
 '
 
-head -c 30000 /dev/urandom | base64 -w 76 >attachment.b64
-{
-	printf 'From: carol@a.example\nTo: dave@b.example, erin@b.example\n'
-	printf 'Subject: report\nDate: Sat, 28 Nov 2026 23:51:00 +0000\n'
-	printf 'Message-ID: <mime-1@a.example>\nMIME-Version: 1.0\n'
-	printf 'Content-Type: multipart/mixed; boundary="b1"\n\n'
-	printf 'preamble\n--b1\nContent-Type: text/plain; charset=us-ascii\n\n'
-	printf 'see attached\n--b1\nContent-Type: application/octet-stream\n'
-	printf 'Content-Transfer-Encoding: base64\n\n'
-	cat attachment.b64
-	printf -- '--b1--\nepilogue\n'
-} >mime.eml
+milter_mime_eml dave@b.example erin@b.example
 
 test_expect_success 'a MIME message to two recipients arrives intact for both' '
 	send mime.eml carol@a.example dave@b.example erin@b.example &&

@@ -43,18 +43,7 @@ test_expect_success 'plain text mail arrives byte for byte' '
 	delivered_is "$f" plain.eml
 '
 
-head -c 30000 /dev/urandom | base64 -w 76 >attachment.b64
-{
-	printf 'From: carol@a.example\nTo: dave@a.example, erin@a.example\n'
-	printf 'Subject: report\nDate: Sat, 28 Nov 2026 23:51:00 +0000\n'
-	printf 'Message-ID: <mime-1@a.example>\nMIME-Version: 1.0\n'
-	printf 'Content-Type: multipart/mixed; boundary="b1"\n\n'
-	printf 'preamble\n--b1\nContent-Type: text/plain; charset=us-ascii\n\n'
-	printf 'see attached\n--b1\nContent-Type: application/octet-stream\n'
-	printf 'Content-Transfer-Encoding: base64\n\n'
-	cat attachment.b64
-	printf -- '--b1--\nepilogue\n'
-} >mime.eml
+milter_mime_eml dave@a.example erin@a.example
 
 test_expect_success 'a MIME message to two recipients arrives intact for both' '
 	smtp mime.eml carol@a.example dave@a.example erin@a.example &&

@@ -25,6 +25,9 @@
 #				header like Tandem-Kind, leading dots,
 #				"From " at a line start, trailing blanks, a
 #				950-byte line, UTF-8), t/0420 and t/0640
+#	milter_mime_eml TO1 TO2	mime.eml, LF lines: a multipart/mixed
+#				mail from carol@a.example to both with a
+#				30 KB attachment (attachment.b64, random)
 
 milter_pki() {
 	tandem-ca root -d root --name root.example >/dev/null &&
@@ -119,6 +122,21 @@ milter_mkmail() {
 		printf "Content-Transfer-Encoding: base64\r\n\r\n"
 		base64 -w 76 $_mi_name.der | sed "s/\$/\r/"
 	} >$_mi_name
+}
+
+milter_mime_eml() {
+	head -c 30000 /dev/urandom | base64 -w 76 >attachment.b64
+	{
+		printf 'From: carol@a.example\nTo: %s, %s\n' "$1" "$2"
+		printf 'Subject: report\nDate: Sat, 28 Nov 2026 23:51:00 +0000\n'
+		printf 'Message-ID: <mime-1@a.example>\nMIME-Version: 1.0\n'
+		printf 'Content-Type: multipart/mixed; boundary="b1"\n\n'
+		printf 'preamble\n--b1\nContent-Type: text/plain; charset=us-ascii\n\n'
+		printf 'see attached\n--b1\nContent-Type: application/octet-stream\n'
+		printf 'Content-Transfer-Encoding: base64\n\n'
+		cat attachment.b64
+		printf -- '--b1--\nepilogue\n'
+	} >mime.eml
 }
 
 milter_plain_eml() {
