@@ -37,18 +37,20 @@
  *	context (http_tls_ctx()): it counts the connection for its
  *	address, or, with background.max_peer_connections already held
  *	by that address over all workers, refuses the handshake and logs
- *	it. The count is given back when the connection's SSL is freed
- *	(an ex_data free callback). peers_forget(i) drops what worker i
- *	held, when it is gone. A table that is full refuses new
- *	addresses the same way (it has PEERS_SLOTS slots; a worker
- *	serves at most as many connections as it has descriptors).
+ *	it (once a minute per address). The count is given back when the
+ *	connection's SSL is freed (an ex_data free callback).
+ *	peers_forget(i) drops what worker i held, when it is gone. A
+ *	table that is full refuses new addresses the same way, logged
+ *	once a minute (it has PEERS_SLOTS slots; a worker serves at most
+ *	as many connections as it has descriptors).
  *
  *	peers_request() is the request rate limit of the same table: each
  *	address has a bucket of background.max_peer_rate requests,
  *	refilled at that rate a minute; a request when it is empty is
  *	refused (-1), and *tell says to log it: once per address per
- *	RATE_TELL seconds (rate_bucket(), rate.h), not once per request, so that a flood does
- *	not flood the log and the help desk's refusals too.
+ *	RATE_TELL seconds (rate_bucket(), rate.h), not once per request,
+ *	so that a flood does not flood the log and the help desk's
+ *	refusals too.
  *
  *	The table's lock is a robust process-shared mutex: a worker that
  *	dies holding it leaves it usable.
@@ -97,11 +99,13 @@ struct peer_slot {
 	uint16_t	ps_count[WORKERS_MAX];
 	double		ps_tokens;	/* requests it may still make */
 	double		ps_at;		/* ...as of then (monotonic) */
-	time_t		ps_told;	/* its last refusal logged */
+	time_t		ps_told;	/* its last 429 logged */
+	time_t		ps_conn_told;	/* its last refused hello logged */
 };
 
 struct peer_table {
 	pthread_mutex_t	pt_lock;
+	time_t		pt_full_told;	/* "table full" last logged */
 	struct peer_slot pt_slot[PEERS_SLOTS];
 };
 
@@ -224,25 +228,37 @@ peers_new(struct peer_slot *ps, const unsigned char *addr)
 	ps->ps_at = rate_now();
 }
 
-/* Count one more connection of addr: 0, or -1 over the limit. */
+/*
+ * Count one more connection of addr: 0, -1 over the limit, -2 when the
+ * table has no room for a new address. *tell: log the refusal (once
+ * per RATE_TELL seconds per address, as peers_request() does).
+ */
 static int
-peers_take(const unsigned char *addr, int *held)
+peers_take(const unsigned char *addr, int *held, int *tell)
 {
 	struct peer_slot *ps, *room;
 	int w;
 
-	*held = 0;
+	*held = *tell = 0;
 	peers_lock();
 	if ((ps = peers_find(addr, &room)) == NULL) {
 		if ((ps = room) == NULL) {
+			if (time(NULL) - peers->pt_full_told >= RATE_TELL) {
+				peers->pt_full_told = time(NULL);
+				*tell = 1;
+			}
 			pthread_mutex_unlock(&peers->pt_lock);
-			return -1;
+			return -2;
 		}
 		peers_new(ps, addr);
 	}
 	for (w = 0; w < WORKERS_MAX; w++)
 		*held += ps->ps_count[w];
 	if (*held >= peers_max || ps->ps_count[peers_worker] == UINT16_MAX) {
+		if (time(NULL) - ps->ps_conn_told >= RATE_TELL) {
+			ps->ps_conn_told = time(NULL);
+			*tell = 1;
+		}
 		pthread_mutex_unlock(&peers->pt_lock);
 		return -1;
 	}
@@ -328,7 +344,7 @@ peers_hello(SSL *ssl, int *alert, void *arg)
 	socklen_t len = sizeof(ss);
 	unsigned char addr[16], *mine;
 	char text[INET6_ADDRSTRLEN];
-	int fd, held;
+	int fd, held, tell, rc;
 
 	(void)arg;
 	if (peers == NULL || peers_worker == -1 ||
@@ -347,10 +363,16 @@ peers_hello(SSL *ssl, int *alert, void *arg)
 		inet_ntop(AF_INET6, addr, text, sizeof(text));
 	} else
 		return SSL_CLIENT_HELLO_SUCCESS;
-	if (peers_take(addr, &held) == -1) {
-		log_warn("connection client=%s status=refused reason=\"%d "
-		    "connections from this address already, "
-		    "background.max_peer_connections\"", text, held);
+	if ((rc = peers_take(addr, &held, &tell)) != 0) {
+		if (tell && rc == -1)
+			log_warn("connection client=%s status=refused "
+			    "reason=\"%d connections from this address "
+			    "already, background.max_peer_connections\" "
+			    "logged=once-a-minute", text, held);
+		else if (tell)
+			log_warn("connection client=%s status=refused "
+			    "reason=\"%d addresses hold connections already\" "
+			    "logged=once-a-minute", text, PEERS_SLOTS);
 		*alert = SSL_AD_HANDSHAKE_FAILURE;
 		return SSL_CLIENT_HELLO_ERROR;
 	}

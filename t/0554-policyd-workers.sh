@@ -83,7 +83,12 @@ test_expect_success_here 'four connections held from 127.0.0.1: a fifth is refus
 	    --cacert "$TRASH/pki/root/root.crt" --interface 127.0.0.1 \
 	    --resolve "bg.a.example:$PD_PORT:$PD_ADDR" \
 	    "https://bg.a.example:$PD_PORT/v1/mailbox" &&
-	test_grep "connection client=127.0.0.1 status=refused reason=\"4 connections from this address already, background.max_peer_connections\"" policyd.log &&
+	test_expect_code 35 curl -s -o out.body --cert bob.pem --key bob.key \
+	    --cacert "$TRASH/pki/root/root.crt" --interface 127.0.0.1 \
+	    --resolve "bg.a.example:$PD_PORT:$PD_ADDR" \
+	    "https://bg.a.example:$PD_PORT/v1/mailbox" &&
+	test_grep "connection client=127.0.0.1 status=refused reason=\"4 connections from this address already, background.max_peer_connections\" logged=once-a-minute" policyd.log &&
+	test "$(grep -c "connection client=127.0.0.1 status=refused" policyd.log)" = 1 &&
 	test "$(curl -s -o out.body -w "%{http_code}" --cert bob.pem \
 	    --key bob.key --cacert "$TRASH/pki/root/root.crt" \
 	    --interface 127.0.0.2 --resolve "bg.a.example:$PD_PORT:$PD_ADDR" \
