@@ -78,9 +78,12 @@ bgfed_queue(struct fed *fd, const char *url, const char *kind,
 	    item ? it->it_rcpt : NULL };
 	int lens[6] = { 0, 0, 0, (int)wlen, 0, 0 };
 
-	return db_exec(fd->fd_db, "INSERT INTO bg_outbox (url, kind, "
+	if (db_exec(fd->fd_db, "INSERT INTO bg_outbox (url, kind, "
 	    "message_id, body, sender, recipient) VALUES ($1, $2, $3, $4, "
-	    "$5, $6)", 6, p, lens, NULL, err);
+	    "$5, $6)", 6, p, lens, NULL, err) == -1)
+		return -1;
+	((struct pd *)fd->fd_arg)->pd_queued = 1;	/* send_kick() */
+	return 0;
 }
 
 static const char *

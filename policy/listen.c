@@ -16,9 +16,9 @@
  *	(store_agent_changes()), and replaces the pin of an address a
  *	transfer brought back when its certificate passes the checks
  *	(store_transfer_repin(); the catch-up does it for every one).
- *	The same connection LISTENs tandem_outbox, which send_kick()
+ *	The same connection LISTENs tandem_outbox, which send_wake()
  *	NOTIFYs from a worker without the sender: the sender of worker 0
- *	then looks at bg_outbox at once.
+ *	then looks at bg_outbox at once (send_wake()).
  *
  *	LISTEN goes through db_run() (db.h) like every statement. When
  *	the connection is lost, it is retried every LISTEN_RETRY
@@ -132,7 +132,7 @@ listen_read(evutil_socket_t fd, short what, void *arg)
 	}
 	while ((n = PQnotifies(pd->pd_listen)) != NULL) {
 		if (strcmp(n->relname, "tandem_outbox") == 0) {
-			send_kick(pd);	/* another worker queued */
+			send_wake(pd);	/* another worker queued */
 			PQfreemem(n);
 			continue;
 		}

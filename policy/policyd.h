@@ -69,6 +69,7 @@
  *	SSL_CTX	*send_tls_ctx(struct pd *pd, const struct cms_id *id,
  *		    const struct conf *cf, char *err);
  *	void	send_kick(struct pd *pd);
+ *	void	send_wake(struct pd *pd);
  *	void	send_stop(struct pd *pd);
  *
  *	int	store_down(struct pd *pd);
@@ -241,6 +242,7 @@ struct pd {
 	struct send_job		*pd_send_jobs;	/* send.c: in flight */
 	struct send_dead	*pd_send_dead;	/* send.c: to free */
 	int			 pd_send_stopping;
+	int			 pd_queued;	/* bg_outbox, since send_kick() */
 	char			*pd_self_pem;	/* own introduction */
 	int			 pd_http_fd;	/* background.listen */
 	int			 pd_metrics_fd;	/* metrics_listen, or -1 */
@@ -283,6 +285,7 @@ int	send_start(struct pd *, char *);
 SSL_CTX	*send_tls_ctx(struct pd *, const struct cms_id *, const struct conf *,
 	    char *);
 void	send_kick(struct pd *);
+void	send_wake(struct pd *);
 void	send_stop(struct pd *);
 
 int	store_down(struct pd *);

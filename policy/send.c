@@ -10,8 +10,12 @@
  *	when nothing is in flight, takes up to SEND_BATCH due rows of
  *	bg_outbox (store_outbox_due()) and POSTs each body to
  *	URL/v1/courier, URL being the row's endpoint: the URL of the
- *	other background. send_kick() runs a tick at once (after a
- *	commit that queued something).
+ *	other background. send_kick(), after a commit, runs a tick at
+ *	once when this process queued something in bg_outbox since the
+ *	last kick (pd_queued, set by bgfed.c), and nothing otherwise:
+ *	it is called after every stored ARM. send_wake() runs one in any
+ *	case: in worker 0 at once, in another worker by NOTIFY
+ *	tandem_outbox, which worker 0 hears (listen.c).
  *
  *	The server certificate must verify to tls.anchors with
  *	pki_verify() (the certificates it sent as intermediates), be a
@@ -528,10 +532,9 @@ send_tick(evutil_socket_t fd, short what, void *arg)
 }
 
 void
-send_kick(struct pd *pd)
+send_wake(struct pd *pd)
 {
 	struct timeval now = { 0, 0 };
-
 	char err[TN_ERRLEN];
 
 	if (pd->pd_send_kick_ev != NULL)
@@ -539,6 +542,15 @@ send_kick(struct pd *pd)
 	else if (pd->pd_db != NULL &&
 	    db_run(pd->pd_db, "NOTIFY tandem_outbox", 0, NULL, err) == -1)
 		log_warn("courier-send status=error reason=\"%s\"", err);
+}
+
+void
+send_kick(struct pd *pd)
+{
+	if (!pd->pd_queued)
+		return;		/* nothing new in bg_outbox */
+	pd->pd_queued = 0;
+	send_wake(pd);
 }
 
 int
