@@ -130,7 +130,7 @@ test_expect_success 'isp.s background back, corp.s milter down: he moves, his re
 test_expect_success 'corp.s milter back: his next fetch sends it, through corp.s mail server' '
 	fed_in corp courier_milter_start &&
 	sed -i "s|^\(\tbg_url = \).*|\1\"$(fed_var isp CR_BG_URL)\"|" "$bob_conf" &&
-	fed_agent corp bob fetch >out 2>err &&
+	{ fed_agent corp bob fetch >out 2>err || { cat err; false; }; } &&
 	test_grep "^tandem fetch: rekeying-complete for generation 2 sent\$" err &&
 	test -z "$(store rekey-complete-pending)"
 '

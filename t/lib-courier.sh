@@ -260,10 +260,28 @@ cr_daemon_start() {
 	# The milter's socket must let Postfix's smtpd (user postfix) in.
 	_cr_umask=$(umask)
 	umask 0
+	# The log is kept across restarts: cr_wait_started counts this
+	# start's "started" line past the ones already there.
+	_cr_started=$(grep -c "$_cr_prog: started" "$_cr_log" 2>/dev/null)
 	"$_cr_prog" -c "$_cr_conf" -f "$@" >>"$_cr_log" 2>&1 &
 	echo $! >"$TRASH/$_cr_name.pid"
 	umask "$_cr_umask"
 	test_atexit "cr_daemon_stop $_cr_name"
+}
+
+# cr_wait_started NAME LOG: until the daemon cr_daemon_start last
+# started logs "started" (its socket or port serves from then on).
+cr_wait_started() {
+	_cr_n=300
+	while [ "$(grep -c "$_cr_prog: started" "$2" 2>/dev/null)" -le "${_cr_started:-0}" ]; do
+		_cr_n=$((_cr_n - 1))
+		if [ $_cr_n -eq 0 ] || ! cr_daemon_alive "$1"; then
+			echo "$_cr_prog did not start:"
+			tail -n 20 "$2"
+			return 1
+		fi
+		sleep 0.1
+	done
 }
 
 # cr_daemon_stop NAME [SIGNAL]: by its recorded PID; waits for the end.
@@ -298,11 +316,8 @@ courier_milter_start() {
 	# (foreground.ca_user).
 	cr_daemon_start milter tandem-milter "$CR_FG_CONF" \
 	    "$TRASH/fg/milter.log" || return 1
-	wait_until 10 test -S "$TRASH/fg/milter.sock" || {
-		echo "tandem-milter made no socket:"
-		tail -n 20 "$TRASH/fg/milter.log"
-		return 1
-	}
+	cr_wait_started milter "$TRASH/fg/milter.log" &&
+	test -S "$TRASH/fg/milter.sock"
 }
 
 courier_milter_stop() {
@@ -312,6 +327,7 @@ courier_milter_stop() {
 courier_policyd_start() {
 	cr_daemon_start policyd tandem-policyd "$CR_BG_CONF" \
 	    "$TRASH/bg/policyd.log" || return 1
+	cr_wait_started policyd "$TRASH/bg/policyd.log" || return 1
 	pf_wait_listen "$CR_BG_ADDR" "$CR_BG_PORT" 10 || {
 		tail -n 20 "$TRASH/bg/policyd.log"
 		return 1
