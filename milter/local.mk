@@ -61,7 +61,7 @@ t_milter_svcmail_LDADD = $(TANDEM_LIBS)
 
 TESTS += t/0510-milter-registration.sh
 EXTRA_DIST += t/0510-milter-registration.sh
-TESTS += t/0515-milter-rekey.sh t/0680-e2e-rekey.sh
+TESTS += t/0680-e2e-rekey.sh
 EXTRA_DIST += t/0515-milter-rekey.sh t/0680-e2e-rekey.sh
 TESTS += t/0530-milter-hygiene.sh
 EXTRA_DIST += t/0530-milter-hygiene.sh
@@ -90,7 +90,6 @@ TESTS += t/0575-milter-ux-startup.sh
 EXTRA_DIST += t/0575-milter-ux-startup.sh
 
 TESTS += t/0750-fgfed-direct.sh
-TESTS += t/0755-fgfed-transfer.sh
 TESTS += t/0760-fgfed-release-domain.sh
 TESTS += t/0765-fgfed-peer-rate.sh
 EXTRA_DIST += t/0750-fgfed-direct.sh t/0755-fgfed-transfer.sh

@@ -30,7 +30,6 @@ TESTS += t/0280-agent-invitation-reject.sh
 EXTRA_DIST += t/0280-agent-invitation-reject.sh
 TESTS += t/0285-agent-hostile-invite.sh
 EXTRA_DIST += t/0285-agent-hostile-invite.sh
-TESTS += t/0890-federation-harness.sh
 EXTRA_DIST += t/lib-federation.sh t/0890-federation-harness.sh
 TESTS += t/0800-fed-introduced.sh
 EXTRA_DIST += t/0800-fed-introduced.sh
@@ -38,14 +37,11 @@ TESTS += t/0820-fed-invitation-reject.sh t/0850-fed-bg-down.sh
 EXTRA_DIST += t/0820-fed-invitation-reject.sh t/0850-fed-bg-down.sh
 TESTS += t/0810-fed-deferral.sh
 EXTRA_DIST += t/0810-fed-deferral.sh
-TESTS += t/0815-fed-two-superiors.sh t/0840-fed-refusals.sh
 EXTRA_DIST += t/0815-fed-two-superiors.sh t/0840-fed-refusals.sh
-TESTS += t/0830-fed-gateway.sh
 EXTRA_DIST += t/0830-fed-gateway.sh
 EXTRA_DIST += contrib/sandbox/federation.sh
 TESTS += t/0860-fed-relearn.sh
 EXTRA_DIST += t/0860-fed-relearn.sh
-TESTS += t/0895-demo.sh
 EXTRA_DIST += t/0895-demo.sh
 TESTS += t/0870-fed-hostile-claims.sh
 EXTRA_DIST += t/lib-hostile.sh t/0870-fed-hostile-claims.sh
@@ -53,7 +49,6 @@ TESTS += t/0875-fed-hostile-identity.sh
 EXTRA_DIST += t/0875-fed-hostile-identity.sh
 TESTS += t/0880-fed-hostile-origin.sh
 EXTRA_DIST += t/0880-fed-hostile-origin.sh
-TESTS += t/0885-fed-transfer-rekey.sh
 EXTRA_DIST += t/0885-fed-transfer-rekey.sh
 
 # The federation engine (lib/fed.c) on real databases, both elements:
@@ -64,3 +59,9 @@ t_unit_fed_test_SOURCES = t/unit/fed-test.c t/unit/tap.h
 t_unit_fed_test_LDADD = $(UNIT_LIBS) $(PQ_LIBS)
 TESTS += t/0330-fed-engine.sh
 EXTRA_DIST += t/0330-fed-engine.sh
+
+# The cluster t/lib-pg.sh makes once and copies for each scenario.
+clean-local: clean-pg-template
+clean-pg-template:
+	-rm -rf t/pg-template-*
+.PHONY: clean-pg-template
