@@ -89,6 +89,8 @@ static cfg_opt_t conf_tls_opts[] = {
 	CFG_STR("keybox_key", TANDEM_SYSCONFDIR "/keybox.key", CFGF_NONE),
 	CFG_STR("held_key", "", CFGF_NONE),
 	CFG_INT_CB("expiry_warning", 30 * DAY, CFGF_NONE, conf_parse_duration),
+	CFG_STR("crl_file", "", CFGF_NONE),
+	CFG_STR("crl_missing", "refuse", CFGF_NONE),
 	CFG_END()
 };
 
@@ -467,6 +469,20 @@ conf_check_starttls(cfg_t *cfg, cfg_opt_t *opt)
 }
 
 static int
+conf_check_crl_missing(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *v;
+
+	v = cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1);
+	if (strcmp(v, "refuse") != 0 && strcmp(v, "accept") != 0) {
+		cfg_error(cfg, "%s: \"%s\" is not one of refuse, accept",
+		    opt->name, v);
+		return -1;
+	}
+	return 0;
+}
+
+static int
 conf_check_url(cfg_t *cfg, cfg_opt_t *opt)
 {
 	const char *v;
@@ -596,6 +612,7 @@ conf_validators(cfg_t *cfg)
 	cfg_set_validate_func(cfg, "agent|submission_tls",
 	    conf_check_starttls);
 	cfg_set_validate_func(cfg, "agent|bg_url", conf_check_url);
+	cfg_set_validate_func(cfg, "tls|crl_missing", conf_check_crl_missing);
 }
 
 /* Copy one string; with home, a leading "~/" becomes $HOME/. */
@@ -743,6 +760,7 @@ conf_copy(cfg_t *cfg, struct conf *cf, char *err)
 	    conf_str(tls, "key", 0, &cf->cf_key, err) ||
 	    conf_str(tls, "chain", 0, &cf->cf_chain, err) ||
 	    conf_str(tls, "keybox_key", 0, &cf->cf_keybox_key, err) ||
+	    conf_str(tls, "crl_file", 0, &cf->cf_crl_file, err) ||
 	    conf_copy_hostport(ag, "submission", &cf->cf_submission_host,
 	    &cf->cf_submission_port, err) ||
 	    conf_str(ag, "submission_ca", 1, &cf->cf_submission_ca, err) ||
@@ -772,6 +790,8 @@ conf_copy(cfg_t *cfg, struct conf *cf, char *err)
 	cf->cf_replay_window = cfg_getint(hy, "replay_window");
 	cf->cf_clock_skew = cfg_getint(hy, "clock_skew");
 	cf->cf_expiry_warning = cfg_getint(tls, "expiry_warning");
+	cf->cf_crl_accept = strcmp(cfg_getstr(tls, "crl_missing"),
+	    "accept") == 0;
 	cf->cf_history_limit = cfg_getint(hy, "history_limit");
 	cf->cf_rekey_after = cfg_getint(hy, "rekey_after");
 	cf->cf_rekey_batch = (int)cfg_getint(hy, "rekey_batch");
@@ -861,6 +881,7 @@ conf_free(struct conf *cf)
 	free(cf->cf_cert);
 	free(cf->cf_key);
 	free(cf->cf_keybox_key);
+	free(cf->cf_crl_file);
 	free(cf->cf_held_key);
 	free(cf->cf_submission_host);
 	free(cf->cf_submission_ca);

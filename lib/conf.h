@@ -108,6 +108,8 @@ struct conf {
 	char		*cf_keybox_key;
 	char		*cf_held_key;	/* foreground only */
 	long		 cf_expiry_warning;	/* warn this long before */
+	char		*cf_crl_file;	/* "": no revocation check */
+	int		 cf_crl_accept;	/* a CA's list missing or old: pass */
 
 	/* hygiene */
 	long		 cf_hold_limit;

@@ -30,6 +30,7 @@
 #include <openssl/x509v3.h>
 
 #include "conf.h"
+#include "crl.h"
 #include "pki.h"
 #include "tandem.h"
 #include "util.h"
@@ -40,6 +41,7 @@
 
 struct pki_trust {
 	X509_STORE	*tr_store;
+	STACK_OF(X509_CRL) *tr_crls;	/* pki_trust_crls(); NULL: none */
 };
 
 static const char *pki_role_names[] = {
@@ -893,7 +895,123 @@ pki_trust_free(struct pki_trust *tr)
 	if (tr == NULL)
 		return;
 	X509_STORE_free(tr->tr_store);
+	sk_X509_CRL_pop_free(tr->tr_crls, X509_CRL_free);
 	free(tr);
+}
+
+/*
+ * With tls.crl_missing = accept: a CA whose list is not in the file, or
+ * past its next update, does not fail the chain; a listed certificate
+ * still does.
+ */
+static int
+pki_crl_lenient(int ok, X509_STORE_CTX *ctx)
+{
+	if (ok)
+		return 1;
+	switch (X509_STORE_CTX_get_error(ctx)) {
+	case X509_V_ERR_UNABLE_TO_GET_CRL:
+	case X509_V_ERR_CRL_HAS_EXPIRED:
+	case X509_V_ERR_CRL_NOT_YET_VALID:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int
+pki_trust_crls(struct pki_trust *tr, const char *path, int accept,
+    char *err)
+{
+	STACK_OF(X509_INFO) *infos = NULL;
+	STACK_OF(X509_CRL) *crls;
+	X509_INFO *xi;
+	BIO *b;
+	int i, rc = -1;
+
+	if ((crls = sk_X509_CRL_new_null()) == NULL) {
+		tn_err(err, "out of memory");
+		return -1;
+	}
+	if ((b = BIO_new_file(path, "r")) == NULL ||
+	    (infos = PEM_X509_INFO_read_bio(b, NULL, NULL, NULL)) == NULL) {
+		tn_err_ssl(err, "%s: cannot read revocation lists", path);
+		goto out;
+	}
+	for (i = 0; i < sk_X509_INFO_num(infos); i++) {
+		xi = sk_X509_INFO_value(infos, i);
+		if (xi->crl == NULL)
+			continue;
+		if (!X509_STORE_add_crl(tr->tr_store, xi->crl) ||
+		    !sk_X509_CRL_push(crls, xi->crl)) {
+			tn_err_ssl(err, "%s: cannot add a revocation list",
+			    path);
+			goto out;
+		}
+		xi->crl = NULL;		/* crls has it */
+	}
+	if (sk_X509_CRL_num(crls) == 0) {
+		tn_err(err, "%s: no revocation list (X509 CRL) in it", path);
+		goto out;
+	}
+	X509_STORE_set_flags(tr->tr_store, X509_V_FLAG_CRL_CHECK |
+	    X509_V_FLAG_CRL_CHECK_ALL);
+	if (accept)
+		X509_STORE_set_verify_cb(tr->tr_store, pki_crl_lenient);
+	sk_X509_CRL_pop_free(tr->tr_crls, X509_CRL_free);
+	tr->tr_crls = crls;
+	crls = NULL;
+	rc = 0;
+out:
+	sk_X509_INFO_pop_free(infos, X509_INFO_free);
+	sk_X509_CRL_pop_free(crls, X509_CRL_free);
+	BIO_free(b);
+	return rc;
+}
+
+/*
+ * "certificate 1A2B (alice@a.example) of CA a.example is revoked:
+ * keyCompromise", from the list of tr that names x.
+ */
+static void
+pki_revoked_why(const struct pki_trust *tr, X509 *x, char *err)
+{
+	X509_REVOKED *rev = NULL;
+	ASN1_ENUMERATED *why;
+	BIGNUM *bn;
+	X509_CRL *crl;
+	char cn[80], ca[80], raw[256], *hex = NULL;
+	int i, reason = -1;
+
+	pki_cn(x, cn, sizeof(cn));
+	if (X509_NAME_get_text_by_NID(X509_get_issuer_name(x),
+	    NID_commonName, raw, (int)sizeof(raw)) <= 0)
+		snprintf(ca, sizeof(ca), "(no name)");
+	else
+		util_escape(raw, ca, sizeof(ca), UTIL_ESC_SPACE);
+	for (i = 0; tr->tr_crls != NULL && i < sk_X509_CRL_num(tr->tr_crls);
+	    i++) {
+		crl = sk_X509_CRL_value(tr->tr_crls, i);
+		if (X509_NAME_cmp(X509_CRL_get_issuer(crl),
+		    X509_get_issuer_name(x)) == 0 &&
+		    X509_CRL_get0_by_cert(crl, &rev, x) == 1)
+			break;
+		rev = NULL;
+	}
+	if (rev != NULL && (why = X509_REVOKED_get_ext_d2i(rev,
+	    NID_crl_reason, NULL, NULL)) != NULL) {
+		reason = (int)ASN1_ENUMERATED_get(why);
+		ASN1_ENUMERATED_free(why);
+	}
+	if ((bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL)) !=
+	    NULL)
+		hex = BN_bn2hex(bn);
+	tn_err(err, "certificate %s (%s) of CA %s is revoked: %s",
+	    hex != NULL ? hex : "?", cn, ca,
+	    reason >= 0 ? crl_reason_name(reason) : "unspecified");
+	OPENSSL_free(hex);
+	BN_free(bn);
+	ERR_clear_error();
 }
 
 X509_STORE *
@@ -935,6 +1053,17 @@ pki_fail_class(int code)
 	case X509_V_ERR_KEYUSAGE_NO_CERTSIGN:
 	case X509_V_ERR_INVALID_NON_CA:
 		return PKI_FAIL_PURPOSE;
+	case X509_V_ERR_CERT_REVOKED:
+		return PKI_FAIL_REVOKED;
+	case X509_V_ERR_UNABLE_TO_GET_CRL:
+	case X509_V_ERR_CRL_HAS_EXPIRED:
+	case X509_V_ERR_CRL_NOT_YET_VALID:
+	case X509_V_ERR_CRL_SIGNATURE_FAILURE:
+	case X509_V_ERR_UNABLE_TO_DECRYPT_CRL_SIGNATURE:
+	case X509_V_ERR_ERROR_IN_CRL_LAST_UPDATE_FIELD:
+	case X509_V_ERR_ERROR_IN_CRL_NEXT_UPDATE_FIELD:
+	case X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER:
+		return PKI_FAIL_CRL;
 	default:
 		return PKI_FAIL_OTHER;
 	}
@@ -1178,7 +1307,17 @@ pki_verify_why(const struct pki_trust *tr, X509 *leaf,
 			    sizeof(cn));
 		else
 			pki_cn(leaf, cn, sizeof(cn));
-		tn_err(err, "%s: %s", cn, X509_verify_cert_error_string(code));
+		if (code == X509_V_ERR_CERT_REVOKED)
+			pki_revoked_why(tr,
+			    X509_STORE_CTX_get_current_cert(ctx), err);
+		else if (code == X509_V_ERR_UNABLE_TO_GET_CRL ||
+		    code == X509_V_ERR_CRL_HAS_EXPIRED ||
+		    code == X509_V_ERR_CRL_NOT_YET_VALID)
+			tn_err(err, "%s: %s (tls.crl_missing = refuse)", cn,
+			    X509_verify_cert_error_string(code));
+		else
+			tn_err(err, "%s: %s", cn,
+			    X509_verify_cert_error_string(code));
 		ERR_clear_error();
 		goto out;
 	}

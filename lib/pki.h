@@ -6,6 +6,8 @@
  *
  *	struct pki_trust *pki_trust_load(const char *path, char *err);
  *	void	pki_trust_free(struct pki_trust *tr);
+ *	int	pki_trust_crls(struct pki_trust *tr, const char *path,
+ *		    int accept, char *err);
  *	X509_STORE *pki_trust_store(const struct pki_trust *tr);
  *	int	pki_verify(const struct pki_trust *tr, X509 *leaf,
  *		    STACK_OF(X509) *chain, const char *email, char *err);
@@ -57,10 +59,20 @@
  *
  *	pki_trust_load() reads the configured trust anchors (PEM, one or
  *	more root certificates); never fetched. The result should be
- *	passed to pki_trust_free(). pki_trust_store() gives the X509_STORE
- *	for CMS_verify(), owned by the trust object (CMS_verify() checks
- *	the chain but not the Tandem role rules: call pki_verify() on the
- *	signer too).
+ *	passed to pki_trust_free(). pki_trust_crls() adds the revocation
+ *	lists (X.509 CRLs in PEM, any number, one per CA) of the file path
+ *	(tls.crl_file) to tr: from then on every certificate of a chain,
+ *	the root's included, is checked against its CA's list, by
+ *	pki_verify() and by CMS_verify() on pki_trust_store(). A CA whose
+ *	list is not in the file, or is past its next update, fails the
+ *	chain (PKI_FAIL_CRL), unless accept (tls.crl_missing = accept); a
+ *	listed certificate always does (PKI_FAIL_REVOKED, "certificate
+ *	SERIAL (NAME) of CA NAME is revoked: REASON"). 0, or -1 with the
+ *	reason in err (a file with no CRL in it is one).
+ *
+ *	pki_trust_store() gives the X509_STORE for CMS_verify(), owned by
+ *	the trust object (CMS_verify() checks the chain but not the Tandem
+ *	role rules: call pki_verify() on the signer too).
  *
  *	pki_verify() checks leaf to a trust anchor with OpenSSL's
  *	verifier (purpose S/MIME signing, which accepts Tandem's EC
@@ -195,6 +207,8 @@ enum pki_fail {
 	PKI_FAIL_ROLE,		/* Tandem role and kind rules */
 	PKI_FAIL_EMAIL,		/* the address is not the leaf's */
 	PKI_FAIL_PURPOSE,	/* key usage, basic constraints, path length */
+	PKI_FAIL_REVOKED,	/* listed in its CA's revocation list */
+	PKI_FAIL_CRL,		/* a CA's list missing, old or bad */
 	PKI_FAIL_OTHER
 };
 
@@ -220,6 +234,7 @@ struct pki_trust;
 
 struct pki_trust *pki_trust_load(const char *, char *);
 void	pki_trust_free(struct pki_trust *);
+int	pki_trust_crls(struct pki_trust *, const char *, int, char *);
 X509_STORE *pki_trust_store(const struct pki_trust *);
 int	pki_verify(const struct pki_trust *, X509 *, STACK_OF(X509) *,
 	    const char *, char *);

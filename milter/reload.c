@@ -149,6 +149,8 @@ fg_files(struct fg *fg, char *err)
 		return -1;
 	}
 	if ((fg->fg_trust = pki_trust_load(cf->cf_anchors, err)) == NULL ||
+	    (cf->cf_crl_file[0] != '\0' && pki_trust_crls(fg->fg_trust,
+	    cf->cf_crl_file, cf->cf_crl_accept, err) == -1) ||
 	    (fg->fg_keybox = keybox_load(cf->cf_keybox_key, err)) == NULL ||
 	    (fg->fg_id.ci_cert = pki_load_cert(cf->cf_cert, err)) == NULL ||
 	    (fg->fg_id.ci_key = pki_load_key(cf->cf_key, NULL, err)) == NULL ||

@@ -29,6 +29,8 @@ pd_load(struct pd *pd, char *err)
 	const struct conf *cf = pd->pd_cf;
 
 	if ((pd->pd_trust = pki_trust_load(cf->cf_anchors, err)) == NULL ||
+	    (cf->cf_crl_file[0] != '\0' && pki_trust_crls(pd->pd_trust,
+	    cf->cf_crl_file, cf->cf_crl_accept, err) == -1) ||
 	    (pd->pd_id.ci_cert = pki_load_cert(cf->cf_cert, err)) == NULL ||
 	    (pd->pd_id.ci_key = pki_load_key(cf->cf_key, NULL, err)) == NULL ||
 	    (pd->pd_id.ci_chain = pki_load_certs(cf->cf_chain, err)) == NULL ||

@@ -39,7 +39,8 @@ POLICY_SCENARIOS = \
 	t/0558-policyd-transfer.sh \
 	t/0559-policyd-many-clients.sh \
 	t/0570-policyd-hostile-url.sh \
-	t/0576-policyd-ux-startup.sh
+	t/0576-policyd-ux-startup.sh \
+	t/0577-policyd-revoked-cert.sh
 TESTS += $(POLICY_SCENARIOS)
 EXTRA_DIST += $(POLICY_SCENARIOS) t/lib-policyd.sh t/policyd-slow-clients.py
 

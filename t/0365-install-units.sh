@@ -199,6 +199,8 @@ element_conf() {
 	cp -p "pki/a/elements/$2.key" "etc-$1/element.key" &&
 	cp pki/a/issuing/chain.pem "etc-$1/chain.pem" &&
 	cp -p pki/keybox.key "etc-$1/keybox.key" &&
+	{ tandem-ca crl -d pki/root && tandem-ca crl -d pki/a; } >/dev/null &&
+	cat pki/root/crl.pem pki/a/crl.pem >"etc-$1/crls.pem" &&
 	sed -e "s|$sysconfdir/tandem/|$TRASH/etc-$1/|g" \
 	    -e "s|\"$held_dir/|\"$TRASH/state/|" \
 	    -e "s|\"unix:$sock_dir/|\"unix:$TRASH/run/|" \

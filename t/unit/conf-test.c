@@ -81,6 +81,8 @@ test_defaults(void)
 	    "tls.held_key beside tls.keybox_key");
 	is_int(cf->cf_hold_limit, 30 * 86400, "hygiene.hold_limit");
 	is_int(cf->cf_expiry_warning, 30 * 86400, "tls.expiry_warning");
+	is_str(cf->cf_crl_file, "", "tls.crl_file");
+	is_int(cf->cf_crl_accept, 0, "tls.crl_missing");
 	is_int(cf->cf_history_limit, 30 * 86400, "hygiene.history_limit");
 	is_int(cf->cf_rekey_after, 0, "hygiene.rekey_after: never");
 	is_int(cf->cf_rekey_batch, 10, "hygiene.rekey_batch");
@@ -213,6 +215,8 @@ static const struct {
 	{ "background {\n\n  max_request_size = 100\n}\n",
 	    ":3: background: max_request_size: 100 is out of range "
 	    "1024..33554432" },
+	{ "tls {\n  crl_missing = maybe\n}\n",
+	    ":2: tls: crl_missing: \"maybe\" is not one of refuse, accept" },
 	{ "tls {\n  expiry_warning = 366d\n}\n",
 	    ":2: tls: expiry_warning: 31622400 is out of range 0..31536000" },
 	{ "hygiene {\n  hold_limit = 30x\n}\n",
@@ -426,7 +430,7 @@ test_man(void)
 	for (i = 0; conf_option(i, &s, &k); i++, n++)
 		ok(man_documents((char *)page, s, k),
 		    "tandem.conf(5) documents %s.%s with its default", s, k);
-	is_int(n, 49, "the option table has 49 options");
+	is_int(n, 51, "the option table has 51 options");
 	for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
 		if ((sec = man_section((char *)page, sections[i], &len)) ==
 		    NULL)
