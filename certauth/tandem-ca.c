@@ -766,6 +766,53 @@ ca_opts_parse(int argc, char **argv, struct ca_opts *o)
 }
 
 /*
+ * The CA that signs DIR/crl.pem: ca.crt and ca.key of a root or
+ * courier folder, or issuing.crt and issuing.key of an issuing folder
+ * (DIR/issuing on the foreground host: the agents it certified).
+ */
+static int
+ca_signer_load(const char *dir, X509 **cert, EVP_PKEY **key)
+{
+	struct ca_dir cd;
+	char path[2][4096], err[TN_ERRLEN];
+	int rc;
+
+	*cert = NULL;
+	*key = NULL;
+	ca_path(path[0], sizeof(path[0]), dir, "issuing.key");
+	ca_path(path[1], sizeof(path[1]), dir, "ca.key");
+	if (access(path[0], F_OK) == -1 || access(path[1], F_OK) == 0) {
+		if ((rc = ca_dir_load(dir, &cd)) != 0)
+			return rc;
+		*cert = cd.cd_cert;
+		*key = cd.cd_key;
+		cd.cd_cert = NULL;
+		cd.cd_key = NULL;
+		ca_dir_free(&cd);
+		return 0;
+	}
+	ca_path(path[1], sizeof(path[1]), dir, "issuing.crt");
+	if ((rc = ca_need(path[0])) != 0 || (rc = ca_need(path[1])) != 0)
+		return rc;
+	if ((*key = pki_load_key(path[0], NULL, err)) == NULL ||
+	    (*cert = pki_load_cert(path[1], err)) == NULL) {
+		EVP_PKEY_free(*key);
+		*key = NULL;
+		return ca_fail(EX_DATAERR, "%s", err);
+	}
+	if (X509_check_private_key(*cert, *key) != 1) {
+		ERR_clear_error();
+		X509_free(*cert);
+		EVP_PKEY_free(*key);
+		*cert = NULL;
+		*key = NULL;
+		return ca_fail(EX_DATAERR, "%s: key does not match %s",
+		    path[0], path[1]);
+	}
+	return 0;
+}
+
+/*
  * DIR/crl.pem signed again, with cert (the CA of DIR issued it) added
  * for reason unless it is listed already; what it did on standard
  * output.
@@ -773,13 +820,14 @@ ca_opts_parse(int argc, char **argv, struct ca_opts *o)
 static int
 ca_crl(const struct ca_opts *o, X509 *cert, int reason)
 {
-	struct ca_dir cd;
+	X509 *ca;
+	EVP_PKEY *key;
 	X509_CRL *old = NULL, *crl = NULL;
 	char path[4096], *pem = NULL, err[TN_ERRLEN];
 	size_t len;
 	int rc, listed;
 
-	if ((rc = ca_dir_load(o->o_dir, &cd)) != 0)
+	if ((rc = ca_signer_load(o->o_dir, &ca, &key)) != 0)
 		return rc;
 	ca_path(path, sizeof(path), o->o_dir, "crl.pem");
 	rc = EX_DATAERR;
@@ -787,7 +835,7 @@ ca_crl(const struct ca_opts *o, X509 *cert, int reason)
 		ca_fail(rc, "%s", err);
 		goto out;
 	}
-	if (crl_sign(cd.cd_cert, cd.cd_key, old, cert, reason, o->o_days,
+	if (crl_sign(ca, key, old, cert, reason, o->o_days,
 	    &crl, &listed, err) == -1 || crl_pem(crl, &pem, &len, err) == -1) {
 		ca_fail(rc, "%s: %s", cert != NULL ? o->o_cert : path, err);
 		goto out;
@@ -807,7 +855,8 @@ out:
 	free(pem);
 	X509_CRL_free(crl);
 	X509_CRL_free(old);
-	ca_dir_free(&cd);
+	X509_free(ca);
+	EVP_PKEY_free(key);
 	return rc;
 }
 

@@ -306,9 +306,10 @@ cms_chain(X509 *signer, STACK_OF(X509) *certs, X509_STORE *store, char *err)
 		goto out;
 	}
 	if (X509_verify_cert(ctx) != 1) {
-		tn_err(err, "signer certificate does not chain to a trust "
-		    "anchor: %s", X509_verify_cert_error_string(
-		    X509_STORE_CTX_get_error(ctx)));
+		if (!pki_revoked(ctx, err))
+			tn_err(err, "signer certificate does not chain to a "
+			    "trust anchor: %s", X509_verify_cert_error_string(
+			    X509_STORE_CTX_get_error(ctx)));
 		ERR_clear_error();
 		goto out;
 	}
@@ -362,7 +363,8 @@ cms_memo_key(X509 *signer, STACK_OF(X509) *certs, X509_STORE *store,
  * cms_chain(), whose success src may remember: for the same signer
  * and certificates (by SHA-256) and the same store the answer only
  * changes with time, so it holds while all of them and every anchor
- * are within their validity.
+ * are within their validity. Not with revocation lists (tls.crl_file):
+ * a list taken at a reload must reach a signer remembered before.
  */
 static int
 cms_chain_memo(X509 *signer, STACK_OF(X509) *certs, X509_STORE *store,
@@ -374,7 +376,9 @@ cms_chain_memo(X509 *signer, STACK_OF(X509) *certs, X509_STORE *store,
 	int memo;
 
 	memo = src != NULL && src->cs_recall != NULL &&
-	    src->cs_remember != NULL && cms_memo_key(signer, certs, store,
+	    src->cs_remember != NULL &&
+	    (X509_VERIFY_PARAM_get_flags(X509_STORE_get0_param(store)) &
+	    X509_V_FLAG_CRL_CHECK) == 0 && cms_memo_key(signer, certs, store,
 	    key, &klen, &from, &until) == 0;
 	if (memo && src->cs_recall(src->cs_ctx, key, klen, now))
 		return 0;

@@ -41,7 +41,6 @@
 
 struct pki_trust {
 	X509_STORE	*tr_store;
-	STACK_OF(X509_CRL) *tr_crls;	/* pki_trust_crls(); NULL: none */
 };
 
 static const char *pki_role_names[] = {
@@ -895,7 +894,6 @@ pki_trust_free(struct pki_trust *tr)
 	if (tr == NULL)
 		return;
 	X509_STORE_free(tr->tr_store);
-	sk_X509_CRL_pop_free(tr->tr_crls, X509_CRL_free);
 	free(tr);
 }
 
@@ -924,15 +922,10 @@ pki_trust_crls(struct pki_trust *tr, const char *path, int accept,
     char *err)
 {
 	STACK_OF(X509_INFO) *infos = NULL;
-	STACK_OF(X509_CRL) *crls;
 	X509_INFO *xi;
 	BIO *b;
-	int i, rc = -1;
+	int i, n = 0, rc = -1;
 
-	if ((crls = sk_X509_CRL_new_null()) == NULL) {
-		tn_err(err, "out of memory");
-		return -1;
-	}
 	if ((b = BIO_new_file(path, "r")) == NULL ||
 	    (infos = PEM_X509_INFO_read_bio(b, NULL, NULL, NULL)) == NULL) {
 		tn_err_ssl(err, "%s: cannot read revocation lists", path);
@@ -942,15 +935,14 @@ pki_trust_crls(struct pki_trust *tr, const char *path, int accept,
 		xi = sk_X509_INFO_value(infos, i);
 		if (xi->crl == NULL)
 			continue;
-		if (!X509_STORE_add_crl(tr->tr_store, xi->crl) ||
-		    !sk_X509_CRL_push(crls, xi->crl)) {
+		if (!X509_STORE_add_crl(tr->tr_store, xi->crl)) {
 			tn_err_ssl(err, "%s: cannot add a revocation list",
 			    path);
 			goto out;
 		}
-		xi->crl = NULL;		/* crls has it */
+		n++;
 	}
-	if (sk_X509_CRL_num(crls) == 0) {
+	if (n == 0) {
 		tn_err(err, "%s: no revocation list (X509 CRL) in it", path);
 		goto out;
 	}
@@ -958,48 +950,59 @@ pki_trust_crls(struct pki_trust *tr, const char *path, int accept,
 	    X509_V_FLAG_CRL_CHECK_ALL);
 	if (accept)
 		X509_STORE_set_verify_cb(tr->tr_store, pki_crl_lenient);
-	sk_X509_CRL_pop_free(tr->tr_crls, X509_CRL_free);
-	tr->tr_crls = crls;
-	crls = NULL;
 	rc = 0;
 out:
 	sk_X509_INFO_pop_free(infos, X509_INFO_free);
-	sk_X509_CRL_pop_free(crls, X509_CRL_free);
 	BIO_free(b);
 	return rc;
 }
 
-/*
- * "certificate 1A2B (alice@a.example) of CA a.example is revoked:
- * keyCompromise", from the list of tr that names x.
- */
-static void
-pki_revoked_why(const struct pki_trust *tr, X509 *x, char *err)
+/* The entry of x in a list of store, or NULL. */
+static X509_REVOKED *
+pki_crl_entry(X509_STORE *store, X509 *x)
 {
+	STACK_OF(X509_OBJECT) *objs;
 	X509_REVOKED *rev = NULL;
+	X509_CRL *crl;
+	int i;
+
+	if (store == NULL || !X509_STORE_lock(store))
+		return NULL;
+	objs = X509_STORE_get0_objects(store);
+	for (i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+		if ((crl = X509_OBJECT_get0_X509_CRL(sk_X509_OBJECT_value(objs,
+		    i))) != NULL && X509_NAME_cmp(X509_CRL_get_issuer(crl),
+		    X509_get_issuer_name(x)) == 0 &&
+		    X509_CRL_get0_by_cert(crl, &rev, x) == 1)
+			break;
+		rev = NULL;
+	}
+	X509_STORE_unlock(store);
+	return rev;
+}
+
+int
+pki_revoked(X509_STORE_CTX *ctx, char *err)
+{
+	X509_REVOKED *rev;
 	ASN1_ENUMERATED *why;
 	BIGNUM *bn;
-	X509_CRL *crl;
+	X509 *x;
 	char cn[80], ca[80], raw[256], *hex = NULL;
-	int i, reason = -1;
+	int reason = -1;
 
+	if (X509_STORE_CTX_get_error(ctx) != X509_V_ERR_CERT_REVOKED ||
+	    (x = X509_STORE_CTX_get_current_cert(ctx)) == NULL)
+		return 0;
 	pki_cn(x, cn, sizeof(cn));
 	if (X509_NAME_get_text_by_NID(X509_get_issuer_name(x),
 	    NID_commonName, raw, (int)sizeof(raw)) <= 0)
 		snprintf(ca, sizeof(ca), "(no name)");
 	else
 		util_escape(raw, ca, sizeof(ca), UTIL_ESC_SPACE);
-	for (i = 0; tr->tr_crls != NULL && i < sk_X509_CRL_num(tr->tr_crls);
-	    i++) {
-		crl = sk_X509_CRL_value(tr->tr_crls, i);
-		if (X509_NAME_cmp(X509_CRL_get_issuer(crl),
-		    X509_get_issuer_name(x)) == 0 &&
-		    X509_CRL_get0_by_cert(crl, &rev, x) == 1)
-			break;
-		rev = NULL;
-	}
-	if (rev != NULL && (why = X509_REVOKED_get_ext_d2i(rev,
-	    NID_crl_reason, NULL, NULL)) != NULL) {
+	if ((rev = pki_crl_entry(X509_STORE_CTX_get0_store(ctx), x)) !=
+	    NULL && (why = X509_REVOKED_get_ext_d2i(rev, NID_crl_reason, NULL,
+	    NULL)) != NULL) {
 		reason = (int)ASN1_ENUMERATED_get(why);
 		ASN1_ENUMERATED_free(why);
 	}
@@ -1012,6 +1015,7 @@ pki_revoked_why(const struct pki_trust *tr, X509 *x, char *err)
 	OPENSSL_free(hex);
 	BN_free(bn);
 	ERR_clear_error();
+	return 1;
 }
 
 X509_STORE *
@@ -1307,9 +1311,8 @@ pki_verify_why(const struct pki_trust *tr, X509 *leaf,
 			    sizeof(cn));
 		else
 			pki_cn(leaf, cn, sizeof(cn));
-		if (code == X509_V_ERR_CERT_REVOKED)
-			pki_revoked_why(tr,
-			    X509_STORE_CTX_get_current_cert(ctx), err);
+		if (pki_revoked(ctx, err))
+			;	/* err names it */
 		else if (code == X509_V_ERR_UNABLE_TO_GET_CRL ||
 		    code == X509_V_ERR_CRL_HAS_EXPIRED ||
 		    code == X509_V_ERR_CRL_NOT_YET_VALID)

@@ -8,6 +8,7 @@
  *	void	pki_trust_free(struct pki_trust *tr);
  *	int	pki_trust_crls(struct pki_trust *tr, const char *path,
  *		    int accept, char *err);
+ *	int	pki_revoked(X509_STORE_CTX *ctx, char *err);
  *	X509_STORE *pki_trust_store(const struct pki_trust *tr);
  *	int	pki_verify(const struct pki_trust *tr, X509 *leaf,
  *		    STACK_OF(X509) *chain, const char *email, char *err);
@@ -68,7 +69,9 @@
  *	chain (PKI_FAIL_CRL), unless accept (tls.crl_missing = accept); a
  *	listed certificate always does (PKI_FAIL_REVOKED, "certificate
  *	SERIAL (NAME) of CA NAME is revoked: REASON"). 0, or -1 with the
- *	reason in err (a file with no CRL in it is one).
+ *	reason in err (a file with no CRL in it is one). pki_revoked(),
+ *	after X509_verify_cert() failed on ctx: 1 and that message in err
+ *	when the reason is a listed certificate, else 0.
  *
  *	pki_trust_store() gives the X509_STORE for CMS_verify(), owned by
  *	the trust object (CMS_verify() checks the chain but not the Tandem
@@ -235,6 +238,7 @@ struct pki_trust;
 struct pki_trust *pki_trust_load(const char *, char *);
 void	pki_trust_free(struct pki_trust *);
 int	pki_trust_crls(struct pki_trust *, const char *, int, char *);
+int	pki_revoked(X509_STORE_CTX *, char *);
 X509_STORE *pki_trust_store(const struct pki_trust *);
 int	pki_verify(const struct pki_trust *, X509 *, STACK_OF(X509) *,
 	    const char *, char *);

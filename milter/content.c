@@ -51,7 +51,9 @@ fail_code(enum cms_fail f)
  * remembered on success: for the same certificates (by SHA-256) and
  * address, with the same fixed trust anchors, it gives the same
  * answer as long as every one of them and every anchor is within its
- * validity, so the answer is kept for that span only.
+ * validity, so the answer is kept for that span only. Not with
+ * revocation lists (tls.crl_file): each message is checked against
+ * them, and against their next update.
  */
 static int
 content_verify(const struct fg *fg, X509 *signer, STACK_OF(X509) *certs,
@@ -66,7 +68,8 @@ content_verify(const struct fg *fg, X509 *signer, STACK_OF(X509) *certs,
 	X509 *x;
 
 	cacheable = alen <= TN_MAX_ADDRESS + 1 && nc >= 0 &&
-	    nc <= CONTENT_VERIFY_MAXCERTS;
+	    nc <= CONTENT_VERIFY_MAXCERTS &&
+	    fg->fg_conf->cf_crl_file[0] == '\0';
 	from = fg->fg_anchors_from;
 	until = fg->fg_anchors_until;
 	klen = alen;

@@ -88,6 +88,8 @@ TESTS += t/0565-milter-hostile-privileges.sh
 EXTRA_DIST += t/0565-milter-hostile-privileges.sh
 TESTS += t/0575-milter-ux-startup.sh
 EXTRA_DIST += t/0575-milter-ux-startup.sh
+TESTS += t/0578-milter-revoked-cert.sh
+EXTRA_DIST += t/0578-milter-revoked-cert.sh
 
 TESTS += t/0750-fgfed-direct.sh
 TESTS += t/0760-fgfed-release-domain.sh
