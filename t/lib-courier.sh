@@ -273,7 +273,10 @@ cr_daemon_start() {
 # started logs "started" (its socket or port serves from then on).
 cr_wait_started() {
 	_cr_n=300
-	while [ "$(grep -c "$_cr_prog: started" "$2" 2>/dev/null)" -le "${_cr_started:-0}" ]; do
+	while :; do
+		# No log yet (the shell opens it in the child): none.
+		_cr_now=$(grep -c "$_cr_prog: started" "$2" 2>/dev/null)
+		[ "${_cr_now:-0}" -le "${_cr_started:-0}" ] || break
 		_cr_n=$((_cr_n - 1))
 		if [ $_cr_n -eq 0 ] || ! cr_daemon_alive "$1"; then
 			echo "$_cr_prog did not start:"
