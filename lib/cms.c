@@ -292,12 +292,15 @@ bad:
 	return NULL;
 }
 
-/* Check the signer's certificate to a trust anchor, for S/MIME signing. */
+/*
+ * Check the signer's certificate to a trust anchor, for S/MIME signing;
+ * -2 when a CA's revocation list is missing or out of date.
+ */
 static int
 cms_chain(X509 *signer, STACK_OF(X509) *certs, X509_STORE *store, char *err)
 {
 	X509_STORE_CTX *ctx;
-	int rc = -1;
+	int code, rc = -1;
 
 	if ((ctx = X509_STORE_CTX_new()) == NULL ||
 	    X509_STORE_CTX_init(ctx, store, signer, certs) != 1 ||
@@ -306,10 +309,18 @@ cms_chain(X509 *signer, STACK_OF(X509) *certs, X509_STORE *store, char *err)
 		goto out;
 	}
 	if (X509_verify_cert(ctx) != 1) {
-		if (!pki_revoked(ctx, err))
+		code = X509_STORE_CTX_get_error(ctx);
+		if (code == X509_V_ERR_UNABLE_TO_GET_CRL ||
+		    code == X509_V_ERR_CRL_HAS_EXPIRED ||
+		    code == X509_V_ERR_CRL_NOT_YET_VALID) {
+			tn_err(err, "signer certificate cannot be checked: %s "
+			    "(tls.crl_missing = refuse)",
+			    X509_verify_cert_error_string(code));
+			rc = -2;
+		} else if (!pki_revoked(ctx, err))
 			tn_err(err, "signer certificate does not chain to a "
-			    "trust anchor: %s", X509_verify_cert_error_string(
-			    X509_STORE_CTX_get_error(ctx)));
+			    "trust anchor: %s",
+			    X509_verify_cert_error_string(code));
 		ERR_clear_error();
 		goto out;
 	}
@@ -373,7 +384,7 @@ cms_chain_memo(X509 *signer, STACK_OF(X509) *certs, X509_STORE *store,
 	unsigned char key[(CMS_MEMO_MAXCERTS + 1) * CMS_DIGESTLEN];
 	size_t klen;
 	time_t from, until, now = time(NULL);
-	int memo;
+	int memo, rc;
 
 	memo = src != NULL && src->cs_recall != NULL &&
 	    src->cs_remember != NULL &&
@@ -382,8 +393,8 @@ cms_chain_memo(X509 *signer, STACK_OF(X509) *certs, X509_STORE *store,
 	    key, &klen, &from, &until) == 0;
 	if (memo && src->cs_recall(src->cs_ctx, key, klen, now))
 		return 0;
-	if (cms_chain(signer, certs, store, err) == -1)
-		return -1;
+	if ((rc = cms_chain(signer, certs, store, err)) != 0)
+		return rc;
 	if (memo)
 		src->cs_remember(src->cs_ctx, key, klen, from, until);
 	return 0;
@@ -582,7 +593,7 @@ cms_verify_der(const unsigned char *der, size_t derlen, X509_STORE *store,
 	unsigned char *bare = NULL;
 	size_t barelen = 0;
 	BIO *bio = NULL;
-	int n, rc = -1;
+	int n, chained, rc = -1;
 
 	*signer = NULL;
 	*fail = CMS_FAIL_INPUT;
@@ -623,8 +634,9 @@ cms_verify_der(const unsigned char *der, size_t derlen, X509_STORE *store,
 		carried = NULL;
 	} else
 		certs = CMS_get1_certs(cms);
-	if (cms_chain_memo(*signer, certs, store, src, err) == -1) {
-		*fail = CMS_FAIL_CHAIN;
+	if ((chained = cms_chain_memo(*signer, certs, store, src,
+	    err)) != 0) {
+		*fail = chained == -2 ? CMS_FAIL_CRL : CMS_FAIL_CHAIN;
 		goto out;
 	}
 	if (cms_bio_take(bio, out, outlen, err) == -1)

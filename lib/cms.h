@@ -136,7 +136,10 @@
  *	AuthEnvelopedData and say so), CMS_FAIL_DIGEST, CMS_FAIL_DECRYPT (wrong
  *	key, not a recipient, or altered ciphertext), CMS_FAIL_SIGNATURE
  *	(signature does not match the content), CMS_FAIL_CHAIN,
- *	CMS_FAIL_SENDER, CMS_FAIL_INTERNAL (out of memory and the like).
+ *	CMS_FAIL_CRL (the chain could not be checked: a CA's revocation
+ *	list is missing or past its next update, with tls.crl_missing =
+ *	refuse; a matter of time, not of the message), CMS_FAIL_SENDER,
+ *	CMS_FAIL_INTERNAL (out of memory and the like).
  */
 #ifndef TANDEM_CMS_H
 #define TANDEM_CMS_H
@@ -160,6 +163,7 @@ enum cms_fail {
 	CMS_FAIL_SIGNATURE,
 	CMS_FAIL_CHAIN,
 	CMS_FAIL_SENDER,
+	CMS_FAIL_CRL,		/* a CA's revocation list missing or old */
 	CMS_FAIL_INTERNAL
 };
 

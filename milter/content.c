@@ -188,6 +188,11 @@ content_open(struct msg *mc, PGconn *db, struct tmail *tm,
 		goto out;
 	}
 	rc = -1;
+	if (found == -1 && fail == CMS_FAIL_CRL) {
+		/* Fail closed, and the sender's MTA keeps it meanwhile. */
+		msg_fail(mc, MSG_TEMP, "4.7.0 Tandem content: %s", err);
+		goto out;
+	}
 	if (found == -1) {
 		msg_fail(mc, fail == CMS_FAIL_INTERNAL ? MSG_TEMP : MSG_PERM,
 		    "%s bad Tandem content: %s", fail == CMS_FAIL_INTERNAL ?

@@ -462,11 +462,12 @@ service_agent(struct msg *mc, PGconn *db, struct tmail *tm)
 	}
 	if ((found = rekey_unwrap(fg, db, mc->mc_sender, tm, &id, agent, NULL,
 	    &in, &inlen, &signer, NULL, &fail, err)) != 0) {
-		msg_fail(mc, found == -1 && fail == CMS_FAIL_INTERNAL ?
-		    MSG_TEMP : MSG_PERM, "%s bad service mail: %s",
-		    found == -1 && fail == CMS_FAIL_INTERNAL ? "4.3.0" :
-		    "5.7.7", found == 1 ? "the signer is not the sender's "
-		    "agent" : err);
+		msg_fail(mc, found == -1 && (fail == CMS_FAIL_INTERNAL ||
+		    fail == CMS_FAIL_CRL) ? MSG_TEMP : MSG_PERM,
+		    "%s bad service mail: %s", found == -1 &&
+		    fail == CMS_FAIL_INTERNAL ? "4.3.0" : found == -1 &&
+		    fail == CMS_FAIL_CRL ? "4.7.0" : "5.7.7", found == 1 ?
+		    "the signer is not the sender's agent" : err);
 		goto out;
 	}
 	rc = service_take(mc, db, in, inlen, signer, agent, service_kind,

@@ -697,9 +697,10 @@ transfer_agent(struct msg *mc, PGconn *db, const unsigned char *in,
 
 	if (cms_verify(in, inlen, pki_trust_store(fg->fg_trust), &text, &tlen,
 	    &signer, NULL, &fail, err) == -1) {
-		msg_fail(mc, fail == CMS_FAIL_INTERNAL ? MSG_TEMP : MSG_PERM,
+		msg_fail(mc, fail == CMS_FAIL_INTERNAL ||
+		    fail == CMS_FAIL_CRL ? MSG_TEMP : MSG_PERM,
 		    "%s bad service mail: %s", fail == CMS_FAIL_INTERNAL ?
-		    "4.3.0" : "5.7.7", err);
+		    "4.3.0" : fail == CMS_FAIL_CRL ? "4.7.0" : "5.7.7", err);
 		return -1;
 	}
 	/*

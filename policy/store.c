@@ -603,6 +603,10 @@ st_unwrap_fail(struct pd *pd, enum cms_fail fail, const char *err,
 	case CMS_FAIL_CHAIN:
 		snprintf(msg, msglen, "signer is not trusted");
 		return PD_FORBIDDEN;
+	case CMS_FAIL_CRL:
+		snprintf(msg, msglen, "signer cannot be checked: a revocation "
+		    "list is missing or out of date, try again later");
+		return PD_UNAVAILABLE;
 	case CMS_FAIL_INTERNAL:
 		if (store_down(pd)) {
 			snprintf(msg, msglen, "database unavailable, try "
