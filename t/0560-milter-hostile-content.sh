@@ -36,14 +36,7 @@ test_expect_success 'tandem-milter -n checks the configuration' '
 '
 
 test_expect_success_here 'the milter, the reinjection smtpd and the MTA start' '
-	smtp_sink_start out "$sink_addr" "$sink_port" &&
-	postfix_start re "$re_addr" "$re_port" \
-	    "relayhost = [$sink_addr]:$sink_port" &&
-	milter_start &&
-	postfix_start fg "$fg_addr" "$fg_port" \
-	    "relayhost = [$sink_addr]:$sink_port" \
-	    "smtpd_milters = unix:$TRASH/milter.sock" \
-	    "milter_default_action = tempfail" "milter_protocol = 6"
+	milter_mta_start
 '
 
 # send FILE FROM TO...: swaks through the FG's Postfix, reply in swaks.out

@@ -9,15 +9,6 @@ test_description='policyd: certificates listed in a revocation list of tls.crl_f
 
 test_have_prog curl || test_skip_all 'curl not found'
 
-# with_crl FILE [MISSING]: tls.crl_file = FILE in $PD_CONF.
-with_crl() {
-	sed -i -e '/^[[:space:]]*crl_file = /d' \
-	    -e '/^[[:space:]]*crl_missing = /d' \
-	    -e "s|^\([[:space:]]*keybox_key = .*\)\$|\1\ncrl_file = \"$1\"\ncrl_missing = ${2:-refuse}|" \
-	    "$PD_CONF" &&
-	grep -q "^crl_file = \"$1\"" "$PD_CONF"
-}
-
 test_expect_success_here 'a courier, alice and bob active, no revocation list' '
 	pd_setup >setup.log 2>&1 &&
 	pd_account alice active && pd_account bob active &&
@@ -38,27 +29,27 @@ test_expect_success 'the courier revokes bob, both CAs sign their lists' '
 '
 
 test_expect_success 'with the lists, bob is refused at the handshake, naming his certificate; alice is served' '
-	pd_stop && with_crl "$TRASH/crls.pem" && pd_start &&
+	pd_stop && test_conf_crl "$PD_CONF" "$TRASH/crls.pem" && pd_start &&
 	pd_status 000 bob GET /v1/mailbox &&
 	pd_status 200 alice GET /v1/mailbox &&
 	test_wait_log policyd.log "tls status=refused reason=\"certificate $(cat bob.serial) (bob@a.example) of CA a.example is revoked: keyCompromise\"" 10
 '
 
 test_expect_success 'the root list missing: the daemon does not start (tls.crl_missing = refuse), and says why' '
-	pd_stop && with_crl "$PD_CA/crl.pem" &&
+	pd_stop && test_conf_crl "$PD_CONF" "$PD_CA/crl.pem" &&
 	test_must_fail tandem-policyd -c "$PD_CONF" -n >out 2>&1 &&
 	test_grep "unable to get certificate CRL (tls.crl_missing = refuse)" out
 '
 
 test_expect_success 'the same with tls.crl_missing = accept: it starts, bob is still refused' '
-	with_crl "$PD_CA/crl.pem" accept &&
+	test_conf_crl "$PD_CONF" "$PD_CA/crl.pem" accept &&
 	pd_start &&
 	pd_status 000 bob GET /v1/mailbox &&
 	pd_status 200 alice GET /v1/mailbox
 '
 
 test_expect_success 'a file with no list in it is a configuration error' '
-	pd_stop && with_crl "$TRASH/pki/root/root.crt" &&
+	pd_stop && test_conf_crl "$PD_CONF" "$TRASH/pki/root/root.crt" &&
 	test_must_fail tandem-policyd -c "$PD_CONF" -n >out 2>&1 &&
 	test_grep "no revocation list (X509 CRL) in it" out
 '

@@ -12,21 +12,6 @@ test_have_prog swaks || test_skip_all 'swaks is missing'
 fg_addr=$(pf_random_addr) re_addr=$(pf_random_addr) sink_addr=$(pf_random_addr)
 fg_port=$(pf_random_port) re_port=$(pf_random_port) sink_port=$(pf_random_port)
 
-send() {
-	f=$1 from=$2; shift 2
-	swaks --server "$fg_addr:$fg_port" --from "$from" \
-	    --to "$(echo "$@" | tr " " ",")" --data "@$f" >swaks.out 2>&1
-}
-
-# with_crl FILE [MISSING]: tls.crl_file = FILE in tandem.conf.
-with_crl() {
-	sed -i -e '/^[[:space:]]*crl_file = /d' \
-	    -e '/^[[:space:]]*crl_missing = /d' \
-	    -e "s|^\([[:space:]]*keybox_key = .*\)\$|\1\n  crl_file = \"$1\"\n  crl_missing = ${2:-refuse}|" \
-	    tandem.conf &&
-	grep -q "^  crl_file = \"$1\"" tandem.conf
-}
-
 test_expect_success 'a courier, alice and bob active; the courier revokes bob' '
 	milter_pki alice bob &&
 	tandem-ca revoke -d isp --reason keyCompromise \
@@ -44,35 +29,28 @@ test_expect_success_here 'a foreground database' '
 milter_conf "$re_addr:$re_port"
 
 test_expect_success 'tandem-milter -n: the root list missing fails closed, and says so' '
-	with_crl "$TRASH/isp/crl.pem" &&
+	test_conf_crl tandem.conf "$TRASH/isp/crl.pem" &&
 	test_expect_code 78 tandem-milter -c tandem.conf -n >out 2>&1 &&
 	test_grep "unable to get certificate CRL (tls.crl_missing = refuse)" out &&
-	with_crl "$TRASH/crls.pem" &&
+	test_conf_crl tandem.conf "$TRASH/crls.pem" &&
 	tandem-milter -c tandem.conf -n >out 2>&1 &&
 	test_grep "^configuration OK\$" out
 '
 
 test_expect_success_here 'the milter, the reinjection smtpd and the MTA start' '
-	smtp_sink_start out "$sink_addr" "$sink_port" &&
-	postfix_start re "$re_addr" "$re_port" \
-	    "relayhost = [$sink_addr]:$sink_port" &&
-	milter_start &&
-	postfix_start fg "$fg_addr" "$fg_port" \
-	    "relayhost = [$sink_addr]:$sink_port" \
-	    "smtpd_milters = unix:$TRASH/milter.sock" \
-	    "milter_default_action = tempfail" "milter_protocol = 6"
+	milter_mta_start
 '
 
 test_expect_success 'content signed by bob is refused, naming his revoked certificate' '
 	printf "sealed content stand-in\n" >sealed.der &&
 	milter_mkmail m1 bob bob@a.example alice@a.example &&
-	test_must_fail send m1 bob@a.example alice@a.example &&
+	test_must_fail milter_send m1 bob@a.example alice@a.example &&
 	test_grep "<\*\* *550 5.7.7 .*certificate $(cat bob.serial) (bob@a.example) of CA a.example is revoked: keyCompromise" swaks.out
 '
 
 test_expect_success 'content signed by alice still goes' '
 	milter_mkmail m2 alice alice@a.example bob@a.example &&
-	send m2 alice@a.example bob@a.example &&
+	milter_send m2 alice@a.example bob@a.example &&
 	test_grep "<-  250 2.0.0 Ok: queued" swaks.out
 '
 

@@ -6,14 +6,6 @@ test_description='end to end: revocation lists on a live courier (tls.crl_file):
 # ($CR_CA/issuing, the milter's CA process): their chains need the
 # lists of the root, the courier and the issuing CA.
 
-# with_crl CONF FILE: tls.crl_file = FILE in CONF (refuse when missing).
-with_crl() {
-	sed -i -e '/^[[:space:]]*crl_file = /d' \
-	    -e "s|^\([[:space:]]*keybox_key = .*\)\$|\1\n\tcrl_file = \"$2\"|" \
-	    "$1" &&
-	grep -q "crl_file = \"$2\"" "$1"
-}
-
 letter() {
 	printf "From: %s@a.example\r\nTo: %s@a.example\r\nSubject: %s\r\n" "$1" "$2" "$3"
 	printf "Message-ID: <%s@a.example>\r\n\r\n%s\r\n" "$3" "text of $3"
@@ -29,7 +21,7 @@ test_expect_success 'the lists of the root and the courier, not the issuing CA.s
 	tandem-ca crl -d "$CR_PKI/root" >/dev/null &&
 	tandem-ca crl -d "$CR_CA" >/dev/null &&
 	cat "$CR_PKI/root/crl.pem" "$CR_CA/crl.pem" >"$TRASH/crls.pem" &&
-	courier_milter_stop && with_crl "$CR_FG_CONF" "$TRASH/crls.pem" &&
+	courier_milter_stop && test_conf_crl "$CR_FG_CONF" "$TRASH/crls.pem" &&
 	courier_milter_start
 '
 
@@ -60,7 +52,7 @@ test_expect_success 'the issuing CA revokes carol; both elements take the new li
 	tandem-ca revoke -d "$CR_CA/issuing" --reason affiliationChanged carol.crt >/dev/null &&
 	cat "$CR_PKI/root/crl.pem" "$CR_CA/crl.pem" "$CR_CA/issuing/crl.pem" >"$TRASH/crls.pem" &&
 	courier_milter_stop && courier_milter_start &&
-	courier_policyd_stop && with_crl "$CR_BG_CONF" "$TRASH/crls.pem" &&
+	courier_policyd_stop && test_conf_crl "$CR_BG_CONF" "$TRASH/crls.pem" &&
 	courier_policyd_start
 '
 

@@ -15,6 +15,15 @@
 #	milter_start		tandem-milter -c tandem.conf -f, log
 #				milter.log, pid milter.pid, until its socket
 #				is there
+#	milter_mta_start	smtp-sink "out" on sink_addr:sink_port, the
+#				reinjection Postfix "re" on re_addr:re_port
+#				and the Postfix "fg" on fg_addr:fg_port with
+#				the milter (milter_start), both relaying to
+#				the sink (call it at the top level or in
+#				test_expect_success_here)
+#	milter_send FILE FROM TO...
+#				swaks through the Postfix "fg", the dialogue
+#				in swaks.out; fails when the mail is refused
 #	milter_mkmail NAME SIGNER FROM TO...
 #				a content mail NAME: sealed.der signed by
 #				SIGNER's agent key, wrapped to FROM's
@@ -100,6 +109,24 @@ milter_start() {
 		_mi_n=$((_mi_n + 1))
 	done
 	test -S milter.sock
+}
+
+milter_mta_start() {
+	smtp_sink_start out "$sink_addr" "$sink_port" &&
+	postfix_start re "$re_addr" "$re_port" \
+	    "relayhost = [$sink_addr]:$sink_port" &&
+	milter_start &&
+	postfix_start fg "$fg_addr" "$fg_port" \
+	    "relayhost = [$sink_addr]:$sink_port" \
+	    "smtpd_milters = unix:$TRASH/milter.sock" \
+	    "milter_default_action = tempfail" "milter_protocol = 6"
+}
+
+milter_send() {
+	_mi_f=$1 _mi_from=$2
+	shift 2
+	swaks --server "$fg_addr:$fg_port" --from "$_mi_from" \
+	    --to "$(echo "$@" | tr " " ",")" --data "@$_mi_f" >swaks.out 2>&1
 }
 
 milter_mkmail() {

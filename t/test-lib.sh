@@ -166,6 +166,17 @@ test_grep() {
 	return 1
 }
 
+# test_conf_crl CONF FILE [MISSING]: tls.crl_file = FILE (and
+# tls.crl_missing = MISSING, default refuse) in the tandem.conf CONF,
+# after its keybox_key line, in place of any earlier ones.
+test_conf_crl() {
+	sed -i -e '/^[[:space:]]*crl_file = /d' \
+	    -e '/^[[:space:]]*crl_missing = /d' \
+	    -e "s|^\([[:space:]]*keybox_key = .*\)\$|\1\n\tcrl_file = \"$2\"\n\tcrl_missing = ${3:-refuse}|" \
+	    "$1" &&
+	grep -q "crl_file = \"$2\"" "$1"
+}
+
 # test_wait_log FILE PATTERN [SECONDS]: until a daemon's log FILE has a
 # line matching PATTERN (60 s at most); shows the log's end when not.
 test_wait_log() {
