@@ -15,7 +15,9 @@
  *	reader_open() opens the store, the anchors, the decrypted key
  *	and, once registered, the certificate, its chain and the
  *	courier-end certificate (reader_reload() reads these again), and
- *	the network settings. reader_close() frees it all; it accepts a
+ *	the network settings, then unlocks the store with the password
+ *	(store_unlock(): the sealed ARMs; EX_NOPERM for a wrong one).
+ *	reader_close() frees it all; it accepts a
  *	reader that failed to open.
  *
  *	reader_scan() goes through the files named on the command line,
@@ -140,6 +142,8 @@ int
 reader_open(struct agent_reader *rd, const struct agent_opts *o,
     const char *pass, char *err)
 {
+	int rc;
+
 	memset(rd, 0, sizeof(*rd));
 	rd->rd_opts = o;
 	rd->rd_pass = pass;
@@ -148,7 +152,11 @@ reader_open(struct agent_reader *rd, const struct agent_opts *o,
 	if ((rd->rd_trust = agent_trust(o->o_dir, err)) == NULL ||
 	    (rd->rd_net = net_new(o, err)) == NULL)
 		return EX_CONFIG;
-	return reader_certs(rd, err);
+	if ((rc = reader_certs(rd, err)) != 0)
+		return rc;
+	if (store_unlock(rd->rd_st, pass, err) == -1)
+		return EX_NOPERM;
+	return 0;
 }
 
 void
@@ -405,7 +413,7 @@ read_content(struct agent_reader *rd, const struct tmail *tm, int named,
 	if ((rc = read_unwrap(rd, tm, &der, &derlen, &ar, err)) != 0)
 		goto out;
 	if (!named) {
-		if (store_opens(rd->rd_st, ar->ar_msgid, &opened, err) == -1) {
+		if (store_opens(rd->rd_st, ar, &opened, err) == -1) {
 			rc = EX_SOFTWARE;
 			goto out;
 		}
@@ -505,7 +513,7 @@ inbox_content(struct agent_reader *rd, const struct tmail *tm, char *err)
 	    err)) != 0)
 		st = NULL;	/* refused: err says why */
 	else if (rc == 0 && ar->ar_restr.rs_max_opens != 0 &&
-	    store_opens(rd->rd_st, tm->tm_msgid, &n, err) == 0 &&
+	    store_opens(rd->rd_st, ar, &n, err) == 0 &&
 	    n >= ar->ar_restr.rs_max_opens)
 		st = "opens-used";
 	if (rc != 0 && rc != AGENT_EX_NOARM && rc != AGENT_EX_EXPIRED &&
