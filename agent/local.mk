@@ -45,6 +45,8 @@ EXTRA_DIST += t/0205-agent-hostile-nesting.sh
 
 TESTS += t/0207-agent-ux-password.sh
 EXTRA_DIST += t/0207-agent-ux-password.sh t/pty-run.py
+TESTS += t/0208-agent-store-at-rest.sh
+EXTRA_DIST += t/0208-agent-store-at-rest.sh
 TESTS += t/0250-agent-register.sh
 EXTRA_DIST += t/0250-agent-register.sh t/lib-agent.sh
 TESTS += t/0260-agent-read.sh
