@@ -330,6 +330,7 @@ int	cmd_inbox(struct agent_opts *);
 int	cmd_revoke(struct agent_opts *);
 int	cmd_status(struct agent_opts *);
 int	cmd_passwd(struct agent_opts *);
+int	cmd_arm(struct agent_opts *);
 int	revoke_apply(struct agent_session *, const struct proto_msg *,
 	    const char *, char *);
 int	agent_receipt(struct store *, const char *, const struct proto_msg *,

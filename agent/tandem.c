@@ -20,6 +20,7 @@
  *	tandem read -d DIR [--out-dir DIR] [--id MSGID] [FILE ...]
  *	tandem inbox -d DIR [FILE ...]
  *	tandem passwd -d DIR [--new-password-file FILE]
+ *	tandem arm -d DIR [--out FILE] MSGID
  *	(network commands: [-c tandem.conf] [--smtp HOST:PORT]
  *	    [--smtp-starttls] [--smtp-ca FILE] [--smtp-user USER]
  *	    [--smtp-password-file FILE] [--bg URL] [--maildir DIR]
@@ -29,7 +30,8 @@
  *	init.c (init, import), seal.c (seal, open), register.c, send.c,
  *	sendmail.c (whose sendmail-style command line sendmail_args()
  *	sorts first),
- *	fetch.c, revoke.c, status.c, read.c (read, inbox) and passwd.c.
+ *	fetch.c, revoke.c, status.c, read.c (read, inbox, arm) and
+ *	passwd.c.
  *	The store
  *	folder is -d DIR, else $TANDEM_HOME, else ~/.tandem; without -c, the
  *	settings are its tandem.conf when there is one (register writes
@@ -94,6 +96,7 @@ usage(FILE *fp)
 	    "[FILE ...]\n"
 	    "       tandem inbox [-d DIR] [FILE ...]\n"
 	    "       tandem passwd [-d DIR] [--new-password-file FILE]\n"
+	    "       tandem arm [-d DIR] [--out FILE] MESSAGE-ID\n"
 	    "       (network: [-c tandem.conf] [--smtp HOST:PORT] "
 	    "[--smtp-starttls] [--smtp-ca FILE]\n"
 	    "                 [--smtp-user USER --smtp-password-file FILE] "
@@ -642,6 +645,7 @@ main(int argc, char **argv)
 		{ "read", cmd_read },
 		{ "inbox", cmd_inbox },
 		{ "passwd", cmd_passwd },
+		{ "arm", cmd_arm },
 	};
 	struct agent_opts o;
 	char *dir = NULL, conf[1024], **targv = NULL;
@@ -680,7 +684,7 @@ main(int argc, char **argv)
 	} else if (i == sizeof(cmds) / sizeof(cmds[0]) ||
 	    parse_opts(&o, strcmp(argv[1], "read") == 0 ||
 	    strcmp(argv[1], "inbox") == 0 || strcmp(argv[1], "revoke") == 0 ||
-	    strcmp(argv[1], "status") == 0,
+	    strcmp(argv[1], "status") == 0 || strcmp(argv[1], "arm") == 0,
 	    argc - 1, argv + 1) == -1) {
 		usage(stderr);
 		return EX_USAGE;
