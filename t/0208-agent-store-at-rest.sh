@@ -72,15 +72,23 @@ test_expect_success 'the count of opens is sealed too; tandem open counts withou
 	no_secret bob m1@a.example m2@a.example
 '
 
-test_expect_success 'a wrong password: a clear error, the store unchanged' '
+sealed() {
+	q bob "SELECT substr(arm, 1, 4) = CAST('TNS1' AS BLOB) FROM arms WHERE msgid = '$1'"
+}
+
+test_expect_success 'a wrong password: a clear error, the store unchanged; the right one seals' '
+	ag_content m6@a.example && ag_fetched m6@a.example &&
+	test "$(sealed m6@a.example)" = 0 &&
 	cp bob/store.db before.db &&
 	test_expect_code 77 env TANDEM_PASSWORD=wrong \
-		tandem read -d bob m1@a.example.mail >out 2>err &&
+		tandem read -d bob m6@a.example.mail >out 2>err &&
 	test_grep "wrong password" err &&
 	test ! -s out &&
 	cmp before.db bob/store.db &&
-	tandem read -d bob m1@a.example.mail >m1.out &&
-	test_cmp m1@a.example.eml m1.out
+	tandem read -d bob m6@a.example.mail >m6.out &&
+	test_cmp m6@a.example.eml m6.out &&
+	test "$(sealed m6@a.example)" = 1 &&
+	no_secret bob m6@a.example
 '
 
 test_expect_success 'a store key wrapped under another password: the private key is not enough' '
@@ -112,9 +120,10 @@ test_expect_success 'an ARM row moved onto another message id is refused' '
 
 test_expect_success 'a count of opens moved onto another message is refused' '
 	cp bob/store.db swap.db &&
-	q bob "UPDATE opened SET sealed = (SELECT sealed FROM opened WHERE msgid = '\''m2@a.example'\'') WHERE msgid = '\''m1@a.example'\''" &&
-	test_must_fail tandem read -d bob m1@a.example.mail >out 2>err &&
-	test_grep "record of m1@a.example does not open" err &&
+	q bob "UPDATE opened SET sealed = (SELECT sealed FROM opened WHERE msgid = '\''m2@a.example'\'') WHERE msgid = '\''m6@a.example'\''" &&
+	test "$(q bob "SELECT count(*) FROM opened WHERE msgid = '\''m6@a.example'\''")" = 1 &&
+	test_must_fail tandem read -d bob m6@a.example.mail >out 2>err &&
+	test_grep "record of m6@a.example does not open" err &&
 	cp swap.db bob/store.db
 '
 
@@ -168,6 +177,8 @@ test_expect_success 'tandem passwd: the old password refused, the new one opens 
 	test_cmp m1@a.example.eml m1.out &&
 	TANDEM_PASSWORD="new horse 9" tandem read -d bob m5@a.example.mail >m5.out &&
 	test_cmp m5@a.example.eml m5.out &&
+	TANDEM_PASSWORD="new horse 9" tandem arm -d bob m2@a.example >m2.arm.out &&
+	test_cmp m2@a.example.arm m2.arm.out &&
 	q bob "SELECT value FROM config WHERE name = '\''key'\''" >key.pem &&
 	openssl pkey -in key.pem -passin "pass:new horse 9" -noout &&
 	no_secret bob m1@a.example m2@a.example m5@a.example
