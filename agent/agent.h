@@ -10,8 +10,9 @@
  *
  *	store.c keeps the local store: DIR/store.db (SQLite), holding
  *	named values (address, encrypted key, certificates) and the
- *	count of opens per message id, and DIR/anchors.pem, the trust
- *	anchors. store_open() returns a handle to pass to store_close();
+ *	count of opens per message id (sealed), and DIR/anchors.pem, the
+ *	trust anchors; store_unlock() opens the store key with the
+ *	password (vault.c seals and opens). store_open() returns a handle to pass to store_close();
  *	store_get() returns a NUL-terminated copy to pass to free(), or
  *	sets *val to NULL when the name is absent. The ARMs fetched are
  *	kept by message id (store_arm_*(), see store.c), what became of
@@ -25,7 +26,8 @@
  *	service mail), read.c (read, inbox; struct agent_reader),
  *	deliver.c (fetch --maildir: into a Maildir), reject.c (an invitation from another
  *	courier, refused), revoke.c (revoke; a revoke fetched),
- *	status.c (status; a receipt, fetched or mailed, recorded) and
+ *	status.c (status; a receipt, fetched or mailed, recorded),
+ *	passwd.c (passwd) and
  *	rekey.c (a notice to rekey and the courier's answer, fetched;
  *	the keys of old generations, for reading). Each
  *	file's header says who frees what.
@@ -34,6 +36,7 @@
 #define TANDEM_AGENT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "arm.h"
@@ -62,6 +65,7 @@
 struct agent_opts {
 	const char		*o_dir;
 	const char		*o_password_file;
+	const char		*o_new_password_file;	/* passwd */
 	const char		*o_address;
 	const char		*o_key;		/* "ec" or "rsa" */
 	const char		*o_csr;
@@ -109,8 +113,17 @@ struct store *store_open(const char *dir, int create, char *err);
 void	store_close(struct store *);
 int	store_put(struct store *, const char *, const char *, char *);
 int	store_get(struct store *, const char *, char **, char *);
-int	store_opens(struct store *, const char *, unsigned int *, char *);
-int	store_count_open(struct store *, const char *, char *);
+int	store_unlock(struct store *, const char *, char *);
+int	store_rewrap(struct store *, const char *, char *);
+int	store_begin(struct store *, char *);
+int	store_commit(struct store *, char *);
+void	store_rollback(struct store *);
+int	store_scrub(struct store *, char *);
+int	store_opens(struct store *, const struct arm_record *, unsigned int *,
+	    char *);
+int	store_opened(struct store *, const char *, int *, char *);
+int	store_count_open(struct store *, const struct arm_record *, char *);
+int	store_old_key_put(struct store *, unsigned long, const char *, char *);
 int	store_path(const char *, const char *, char *, size_t);
 int	store_arm_put(struct store *, const char *, const char *, char *);
 int	store_arm_get(struct store *, const char *, char **, int *, char *);
@@ -119,6 +132,21 @@ int	store_arm_revoke(struct store *, const char *, char *);
 int	store_del(struct store *, const char *, char *);
 int	store_delivered(struct store *, const char *, int *, char *);
 int	store_deliver_mark(struct store *, const char *, char *);
+
+/* vault.c: the store's secrets sealed at rest (AES-256-GCM) */
+#define VAULT_KEYLEN		32
+#define VAULT_MAGIC		"TNS1"
+#define VAULT_SCRYPT_MAXMEM	(256UL * 1024 * 1024)
+
+int	vault_seal(const unsigned char *, const char *, const unsigned char *,
+	    size_t, unsigned char **, size_t *, char *);
+int	vault_open(const unsigned char *, const char *, const unsigned char *,
+	    size_t, unsigned char **, size_t *, char *);
+int	vault_is_sealed(const unsigned char *, size_t);
+int	vault_kek(const char *, const unsigned char *, size_t, uint64_t,
+	    uint64_t, uint64_t, unsigned char *, char *);
+int	vault_count_key(const unsigned char *, size_t, unsigned char *,
+	    char *);
 
 /* One row of table old_keys (store.c), for store_old_each(). */
 struct store_old {
@@ -177,10 +205,12 @@ int	net_smtp(struct agent_net *, const char *, char *const *, size_t,
 
 int	agent_password(const struct agent_opts *, char **);
 int	agent_password_new(const struct agent_opts *, int, char **);
+int	agent_password_next(const struct agent_opts *, char **);
 int	agent_load_id(struct store *, const char *, struct cms_id *,
 	    char **, char *);
 void	agent_free_id(struct cms_id *);
 EVP_PKEY *agent_load_key(struct store *, const char *, char *);
+char	*agent_key_encrypt(EVP_PKEY *, const char *, char *);
 int	agent_init_keys(struct store *, const char *, const char *,
 	    const char *, char **, char *);
 int	agent_next_key(struct store *, const char *, const char *,
@@ -299,6 +329,8 @@ int	cmd_read(struct agent_opts *);
 int	cmd_inbox(struct agent_opts *);
 int	cmd_revoke(struct agent_opts *);
 int	cmd_status(struct agent_opts *);
+int	cmd_passwd(struct agent_opts *);
+int	cmd_arm(struct agent_opts *);
 int	revoke_apply(struct agent_session *, const struct proto_msg *,
 	    const char *, char *);
 int	agent_receipt(struct store *, const char *, const struct proto_msg *,

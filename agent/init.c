@@ -15,6 +15,12 @@
  *	store (also used by "tandem register") and returns the request
  *	as PEM in *csr, to be passed to free().
  *
+ *	agent_key_encrypt() returns key as encrypted PKCS#8 PEM under a
+ *	password (free()); also for "tandem passwd".
+ *
+ *	init also makes the store key (store_unlock()), so that a new
+ *	store seals what it keeps from the start.
+ *
  *	agent_next_key() makes or finds the key of the next generation,
  *	for a rekey (rekey.c): see there.
  *
@@ -47,8 +53,8 @@
 #define AGENT_MAX_PEM	(1024 * 1024)
 
 /* PKCS#8, encrypted with pass under scrypt + AES-256-CBC, as PEM. */
-static char *
-key_encrypt(EVP_PKEY *key, const char *pass, char *err)
+char *
+agent_key_encrypt(EVP_PKEY *key, const char *pass, char *err)
 {
 	PKCS8_PRIV_KEY_INFO *p8 = NULL;
 	X509_ALGOR *pbe = NULL;
@@ -164,7 +170,7 @@ key_new(const char *type, const char *pass, char **enc, char **pub,
 	    strcmp(type, "rsa") == 0 ? PKI_KEY_RSA : PKI_KEY_EC,
 	    err)) == NULL)
 		return NULL;
-	if ((*enc = key_encrypt(key, pass, err)) == NULL ||
+	if ((*enc = agent_key_encrypt(key, pass, err)) == NULL ||
 	    (*pub = pem_of(write_pubkey, key)) == NULL) {
 		if (*enc != NULL)
 			tn_err_ssl(err, "cannot write the public key");
@@ -291,7 +297,7 @@ cmd_init(struct agent_opts *o)
 		goto out;
 	rc = EX_SOFTWARE;
 	if (agent_init_keys(st, o->o_address, o->o_key, pass, &csr,
-	    err) == -1)
+	    err) == -1 || store_unlock(st, pass, err) == -1)
 		goto out;
 	rc = EX_CANTCREAT;
 	if (o->o_csr != NULL ? util_write_file(o->o_csr, csr, strlen(csr),

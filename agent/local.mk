@@ -9,6 +9,7 @@ agent_tandem_SOURCES = \
 	agent/init.c \
 	agent/mail.c \
 	agent/net.c \
+	agent/passwd.c \
 	agent/read.c \
 	agent/rekey.c \
 	agent/register.c \
@@ -19,7 +20,8 @@ agent_tandem_SOURCES = \
 	agent/sendmail.c \
 	agent/status.c \
 	agent/store.c \
-	agent/tandem.c
+	agent/tandem.c \
+	agent/vault.c
 agent_tandem_LDADD = $(TANDEM_LIBS) $(SQLITE_LIBS) $(CURL_LIBS)
 # The page as installed: this build's folders in place of the tokens
 # (MAN_SUBST, Makefile.am).
@@ -43,6 +45,8 @@ EXTRA_DIST += t/0205-agent-hostile-nesting.sh
 
 TESTS += t/0207-agent-ux-password.sh
 EXTRA_DIST += t/0207-agent-ux-password.sh t/pty-run.py
+TESTS += t/0208-agent-store-at-rest.sh
+EXTRA_DIST += t/0208-agent-store-at-rest.sh
 TESTS += t/0250-agent-register.sh
 EXTRA_DIST += t/0250-agent-register.sh t/lib-agent.sh
 TESTS += t/0260-agent-read.sh

@@ -1,6 +1,7 @@
 /*
  * NAME
- *	read.c - "tandem read" and "tandem inbox": the Maildir side
+ *	read.c - "tandem read", "tandem inbox" and "tandem arm": the
+ *	Maildir side
  * SYNOPSIS
  *	#include "agent.h"
  *
@@ -15,8 +16,15 @@
  *	reader_open() opens the store, the anchors, the decrypted key
  *	and, once registered, the certificate, its chain and the
  *	courier-end certificate (reader_reload() reads these again), and
- *	the network settings. reader_close() frees it all; it accepts a
+ *	the network settings, then unlocks the store with the password
+ *	(store_unlock(): the sealed ARMs; EX_NOPERM for a wrong one).
+ *	reader_close() frees it all; it accepts a
  *	reader that failed to open.
+ *
+ *	cmd_arm() ("tandem arm MSGID") writes the ARM record the store
+ *	keeps for MSGID, opened with the password, to --out (0600) or
+ *	standard output: for "tandem open --arm", and for tests, since
+ *	the store keeps it sealed (store.c).
  *
  *	reader_scan() goes through the files named on the command line,
  *	or else the Maildir's new/ and cur/ (in name order, at most
@@ -140,6 +148,8 @@ int
 reader_open(struct agent_reader *rd, const struct agent_opts *o,
     const char *pass, char *err)
 {
+	int rc;
+
 	memset(rd, 0, sizeof(*rd));
 	rd->rd_opts = o;
 	rd->rd_pass = pass;
@@ -148,7 +158,11 @@ reader_open(struct agent_reader *rd, const struct agent_opts *o,
 	if ((rd->rd_trust = agent_trust(o->o_dir, err)) == NULL ||
 	    (rd->rd_net = net_new(o, err)) == NULL)
 		return EX_CONFIG;
-	return reader_certs(rd, err);
+	if ((rc = reader_certs(rd, err)) != 0)
+		return rc;
+	if (store_unlock(rd->rd_st, pass, err) == -1)
+		return EX_NOPERM;
+	return 0;
 }
 
 void
@@ -405,7 +419,7 @@ read_content(struct agent_reader *rd, const struct tmail *tm, int named,
 	if ((rc = read_unwrap(rd, tm, &der, &derlen, &ar, err)) != 0)
 		goto out;
 	if (!named) {
-		if (store_opens(rd->rd_st, ar->ar_msgid, &opened, err) == -1) {
+		if (store_opens(rd->rd_st, ar, &opened, err) == -1) {
 			rc = EX_SOFTWARE;
 			goto out;
 		}
@@ -505,7 +519,7 @@ inbox_content(struct agent_reader *rd, const struct tmail *tm, char *err)
 	    err)) != 0)
 		st = NULL;	/* refused: err says why */
 	else if (rc == 0 && ar->ar_restr.rs_max_opens != 0 &&
-	    store_opens(rd->rd_st, tm->tm_msgid, &n, err) == 0 &&
+	    store_opens(rd->rd_st, ar, &n, err) == 0 &&
 	    n >= ar->ar_restr.rs_max_opens)
 		st = "opens-used";
 	if (rc != 0 && rc != AGENT_EX_NOARM && rc != AGENT_EX_EXPIRED &&
@@ -732,6 +746,66 @@ read_cmd(struct agent_opts *o, int mode)
 	if (rc != 0 && !rd.rd_reported)
 		fprintf(stderr, "tandem: %s\n", err);
 	reader_close(&rd);
+	OPENSSL_cleanse(pass, strlen(pass));
+	free(pass);
+	return rc;
+}
+
+/* "tandem arm MSGID": the ARM record kept for MSGID, opened. */
+static int
+arm_run(const struct agent_opts *o, const char *pass, char *err)
+{
+	struct store *st = NULL;
+	const char *id = o->o_files[0];
+	char *text = NULL;
+	int rc = EX_NOINPUT, state;
+
+	if ((st = store_open(o->o_dir, 0, err)) == NULL)
+		goto out;
+	rc = EX_NOPERM;
+	if (store_unlock(st, pass, err) == -1)
+		goto out;
+	rc = EX_SOFTWARE;
+	if (store_arm_get(st, id, &text, &state, err) == -1)
+		goto out;
+	rc = state == 0 ? AGENT_EX_NOARM : state == 3 ? AGENT_EX_REVOKED :
+	    AGENT_EX_EXPIRED;
+	if (state != 1) {
+		tn_err(err, state == 0 ? "no ARM for %s" : state == 3 ?
+		    "%s was revoked by its sender" : "message %s expired, "
+		    "its key is deleted", id);
+		goto out;
+	}
+	rc = EX_CANTCREAT;
+	if (o->o_out != NULL ? util_write_file(o->o_out, text, strlen(text),
+	    0600, 0, err) == -1 : fputs(text, stdout) == EOF) {
+		if (o->o_out == NULL)
+			tn_err(err, "standard output: write error");
+		goto out;
+	}
+	rc = 0;
+out:
+	if (text != NULL)
+		OPENSSL_cleanse(text, strlen(text));
+	free(text);
+	store_close(st);
+	return rc;
+}
+
+int
+cmd_arm(struct agent_opts *o)
+{
+	char err[TN_ERRLEN], *pass = NULL;
+	int rc;
+
+	if (o->o_nfiles != 1) {
+		fprintf(stderr, "tandem arm: need one message id\n");
+		return EX_USAGE;
+	}
+	if ((rc = agent_password(o, &pass)) != 0)
+		return rc;
+	if ((rc = arm_run(o, pass, err)) != 0)
+		fprintf(stderr, "tandem arm: %s\n", err);
 	OPENSSL_cleanse(pass, strlen(pass));
 	free(pass);
 	return rc;

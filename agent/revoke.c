@@ -150,11 +150,10 @@ revoke_tell(struct agent_session *as, const char *msgid, const char *sender,
 	unsigned char *w = NULL;
 	char now[32], line[TN_ERRLEN], *id = NULL, *text = NULL;
 	size_t len = 0, wlen;
-	unsigned int opens = 0;
 	long status;
-	int rc = EX_SOFTWARE;
+	int rc = EX_SOFTWARE, opens = 0;
 
-	if (store_opens(as->as_st, msgid, &opens, err) == -1)
+	if (store_opened(as->as_st, msgid, &opens, err) == -1)
 		goto out;
 	if ((pm = proto_msg_new(PROTO_RECEIPT)) == NULL ||
 	    (id = agent_new_id(as->as_address)) == NULL) {

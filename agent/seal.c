@@ -359,7 +359,7 @@ open_restrictions(struct store *st, const struct arm_record *ar, char *err)
 			return EX_SOFTWARE;
 		return AGENT_EX_EXPIRED;
 	}
-	if (store_opens(st, ar->ar_msgid, &n, err) == -1)
+	if (store_opens(st, ar, &n, err) == -1)
 		return EX_SOFTWARE;
 	if (ar->ar_restr.rs_max_opens != 0 && n >= ar->ar_restr.rs_max_opens) {
 		tn_err(err, "refused: message %s already opened %u times "
@@ -442,7 +442,7 @@ agent_open(struct store *st, const struct pki_trust *trust,
 	if ((rc = open_check_signer(trust, signer, certs, ar, err)) != 0)
 		goto out;
 	rc = EX_SOFTWARE;
-	if (count && store_count_open(st, ar->ar_msgid, err) == -1)
+	if (count && store_count_open(st, ar, err) == -1)
 		goto out;
 	rc = 0;
 out:

@@ -27,6 +27,9 @@
  *	identity; the session keeps the local password (as_pass, wiped
  *	by agent_session_free()) for what a fetch may decrypt or make
  *	(old generations' keys, the next key of a rekey).
+ *	agent_session() also unlocks the store with the password
+ *	(store_unlock(), EX_NOPERM when it does not), for the ARMs fetch
+ *	keeps and revoke reads.
  *	agent_session_reload() reads the identity and the courier-end
  *	certificate again, and gives the network the new TLS identity
  *	(after a rekey). agent_session_free() accepts a zeroed struct
@@ -135,8 +138,12 @@ agent_session(struct agent_session *as, const struct agent_opts *o,
 	if ((as->as_st = store_open(o->o_dir, 0, err)) == NULL)
 		return rc;
 	if ((rc = agent_load_id(as->as_st, as->as_pass, &as->as_id,
-	    &as->as_address, err)) != 0 ||
-	    (rc = session_courier(as, err)) != 0)
+	    &as->as_address, err)) != 0)
+		return rc;
+	rc = EX_NOPERM;
+	if (store_unlock(as->as_st, as->as_pass, err) == -1)
+		return rc;
+	if ((rc = session_courier(as, err)) != 0)
 		return rc;
 	rc = EX_CONFIG;
 	if ((as->as_trust = agent_trust(o->o_dir, err)) == NULL)
@@ -160,8 +167,12 @@ agent_session_reload(struct agent_session *as, char *err)
 	sk_X509_pop_free(as->as_rcpts, X509_free);
 	as->as_rcpts = NULL;
 	if ((rc = agent_load_id(as->as_st, as->as_pass, &as->as_id,
-	    &as->as_address, err)) != 0 ||
-	    (rc = session_courier(as, err)) != 0)
+	    &as->as_address, err)) != 0)
+		return rc;
+	rc = EX_NOPERM;
+	if (store_unlock(as->as_st, as->as_pass, err) == -1)
+		return rc;
+	if ((rc = session_courier(as, err)) != 0)
 		return rc;
 	if (store_path(as->as_dir, "anchors.pem", path, sizeof(path)) == -1 ||
 	    net_identity(as->as_net, &as->as_id, path, err) == -1)

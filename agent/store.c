@@ -7,9 +7,28 @@
  *	private key always encrypted (PKCS#8, scrypt) before it gets
  *	here.
  *
+ *	Sealed at rest. store_unlock() opens the store key with the
+ *	local password: a random 256-bit key kept in table vault wrapped
+ *	with AES-256-GCM (vault.c) under a key derived from the password
+ *	with scrypt (kdf, N, r, p and salt in the same row). A store
+ *	without one (new, or written by an earlier version) gets one, the
+ *	password first checked against the private key; and anything an
+ *	earlier version kept in clear is sealed, all in one transaction,
+ *	then the file is rewritten (store_scrub(): VACUUM, and a
+ *	write-ahead log, if any, checkpointed and truncated). A wrong
+ *	password returns -1 ("wrong password?") and writes nothing: the
+ *	tables vault and opened are made by that transaction, not by
+ *	store_open() (but for a new store). store_rewrap() wraps the store
+ *	key again under another password (tandem passwd, in the caller's
+ *	transaction: store_begin(), store_commit(), store_rollback()).
+ *
  *	Table arms keeps the ARM records fetched from the background,
- *	by message id; the record holds the content key, so the file
- *	stays 0600. store_arm_put() adds one unless the id is known
+ *	by message id, each sealed under the store key with the message
+ *	id as associated data (a row moved onto another id does not
+ *	open); only the ids are in clear. store_arm_put() and
+ *	store_arm_get() need the store unlocked; a row still in clear
+ *	(put there by an earlier version) is read as it is until the next
+ *	unlock seals it. store_arm_put() adds one unless the id is known
  *	(fetch is idempotent). store_arm_get() sets *text (free()) and
  *	*state: 0 unknown id, 1 present, 2 forgotten (expired: the
  *	key was deleted and text is NULL), 3 revoked by its sender (text
@@ -58,18 +77,33 @@
  *	what fn last returned (0 or 1), -1 on a store error (the strings
  *	are the store's until fn returns).
  *	store_del() deletes a named value; an absent one is no error.
+ *	store_old_key_put() replaces the encrypted key of generation gen
+ *	(tandem passwd).
  *
  *	Table delivered keeps the message ids "tandem fetch --maildir"
  *	delivered (deliver.c), so that each goes there once:
  *	store_deliver_mark() records one (again: no change),
  *	store_delivered() sets *yes to 1 when it is recorded.
  *
+ *	Counts of opens: "tandem open" counts without the password, so a
+ *	count is sealed (table opened) under a key derived with HKDF from
+ *	its message's own content key, the message id as associated data.
+ *	store_opens() sets *n for ar's message (a count in clear in table
+ *	opens, from an earlier version, is read too), store_count_open()
+ *	adds one, in a transaction, and moves a count in clear to table
+ *	opened. store_opened() sets *yes when the message was opened at
+ *	all, which needs no key (a revoke's receipt, revoke.c). The
+ *	upgrade seals a count in clear when the store has its ARM; when
+ *	the ARM's key is already gone only "opened" is kept; without the
+ *	ARM it stays until the message's next open.
+ *
  *	Every connection sets PRAGMA secure_delete = ON (SQLite's own
  *	default is off, though some distributions build it on): what is
  *	deleted or overwritten, a forgotten content key or a replaced
  *	private key, is zeroed in the database file, not left in free
  *	space. The rollback journal, unlinked at each commit, is not
- *	covered.
+ *	zeroed; the journal of an upgrade holds the clear rows, which is
+ *	why it is followed by store_scrub().
  * DIAGNOSTICS
  *	0 or -1 with a reason in err; store_open() NULL on failure.
  */
@@ -84,12 +118,25 @@
 
 #include <sqlite3.h>
 
+#include <openssl/crypto.h>
+
 #include "tandem.h"
+#include "arm.h"
 #include "cms.h"
+#include "pki.h"
+#include "util.h"
 #include "agent.h"
 
+#define STORE_SCRYPT_N	32768
+#define STORE_SCRYPT_R	8
+#define STORE_SCRYPT_P	1
+#define STORE_SALTLEN	16
+#define STORE_KEY_AD	"tandem store key"
+
 struct store {
-	sqlite3	*st_db;
+	sqlite3		*st_db;
+	unsigned char	 st_key[VAULT_KEYLEN];	/* once unlocked */
+	int		 st_unlocked;
 };
 
 static const char store_schema[] =
@@ -112,6 +159,19 @@ static const char store_schema[] =
     " retired INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS delivered ("
     " msgid TEXT PRIMARY KEY, at INTEGER NOT NULL);";
+
+/*
+ * The tables of a sealed store: made with a new store, else by the
+ * first unlock (or the first count of opens) in its transaction, so
+ * that opening an older store with a wrong password writes nothing.
+ */
+static const char store_schema_sealed[] =
+    "CREATE TABLE IF NOT EXISTS vault ("
+    " id INTEGER PRIMARY KEY CHECK (id = 1), kdf TEXT NOT NULL,"
+    " n INTEGER NOT NULL, r INTEGER NOT NULL, p INTEGER NOT NULL,"
+    " salt BLOB NOT NULL, wrapped BLOB NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS opened ("
+    " msgid TEXT PRIMARY KEY, sealed BLOB, last INTEGER NOT NULL);";
 
 int
 store_path(const char *dir, const char *name, char *buf, size_t len)
@@ -167,7 +227,8 @@ store_open(const char *dir, int create, char *err)
 	    sqlite3_exec(st->st_db, "PRAGMA secure_delete = ON", NULL, NULL,
 	    &msg) != SQLITE_OK ||
 	    sqlite3_exec(st->st_db, store_schema, NULL, NULL, &msg) !=
-	    SQLITE_OK) {
+	    SQLITE_OK || (create && sqlite3_exec(st->st_db,
+	    store_schema_sealed, NULL, NULL, &msg) != SQLITE_OK)) {
 		tn_err(err, "%s: %s", path, msg ? msg :
 		    sqlite3_errmsg(st->st_db));
 		sqlite3_free(msg);
@@ -182,6 +243,7 @@ store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
+	OPENSSL_cleanse(st->st_key, sizeof(st->st_key));
 	sqlite3_close(st->st_db);
 	free(st);
 }
@@ -286,20 +348,174 @@ out:
 	return rc;
 }
 
-int
-store_opens(struct store *st, const char *msgid, unsigned int *n, char *err)
+/* Whether the store has table name (an older one has not all). */
+static int
+store_has(struct store *st, const char *name, int *yes, char *err)
 {
-	return store_count(st, "SELECT count FROM opens WHERE msgid = ?1",
-	    msgid, n, err);
+	unsigned int n;
+
+	if (store_count(st, "SELECT count(*) FROM sqlite_master WHERE "
+	    "type = 'table' AND name = ?1", name, &n, err) == -1)
+		return -1;
+	*yes = n > 0;
+	return 0;
+}
+
+static int
+store_make_sealed(struct store *st, char *err)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(st->st_db, store_schema_sealed, NULL, NULL, &msg) !=
+	    SQLITE_OK) {
+		tn_err(err, "store: %s", msg ? msg : sqlite3_errmsg(st->st_db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The sealed count of opens of ar's message (opened.sealed) into *n;
+ * *found 0 when there is no such row. A row whose count is NULL was
+ * kept from an old store whose key for it was already gone: opened.
+ */
+static int
+store_opens_sealed(struct store *st, const struct arm_record *ar,
+    unsigned int *n, int *found, char *err)
+{
+	sqlite3_stmt *stmt;
+	unsigned char key[VAULT_KEYLEN], *plain = NULL;
+	size_t len = 0;
+	int rc = -1, step;
+
+	*n = 0;
+	*found = 0;
+	if (store_has(st, "opened", &step, err) == -1)
+		return -1;
+	if (!step)
+		return 0;
+	if ((stmt = store_prepare(st, "SELECT sealed FROM opened WHERE "
+	    "msgid = ?1", ar->ar_msgid, NULL, err)) == NULL)
+		return -1;
+	if ((step = sqlite3_step(stmt)) == SQLITE_DONE) {
+		rc = 0;
+		goto out;
+	}
+	if (step != SQLITE_ROW) {
+		tn_err(err, "store: %s", sqlite3_errmsg(st->st_db));
+		goto out;
+	}
+	*found = 1;
+	if (sqlite3_column_type(stmt, 0) == SQLITE_NULL) {
+		*n = 1;
+		rc = 0;
+		goto out;
+	}
+	if (vault_count_key(ar->ar_key, ARM_KEYLEN, key, err) == -1 ||
+	    vault_open(key, ar->ar_msgid, sqlite3_column_blob(stmt, 0),
+	    (size_t)sqlite3_column_bytes(stmt, 0), &plain, &len, err) == -1)
+		goto out;
+	if (len != 4) {
+		tn_err(err, "store: the count of opens of %s is not a count",
+		    ar->ar_msgid);
+		goto out;
+	}
+	*n = (unsigned int)plain[0] << 24 | (unsigned int)plain[1] << 16 |
+	    (unsigned int)plain[2] << 8 | plain[3];
+	rc = 0;
+out:
+	OPENSSL_cleanse(key, sizeof(key));
+	free(plain);
+	sqlite3_finalize(stmt);
+	return rc;
 }
 
 int
-store_count_open(struct store *st, const char *msgid, char *err)
+store_opens(struct store *st, const struct arm_record *ar, unsigned int *n,
+    char *err)
 {
-	return store_run(st, "INSERT INTO opens (msgid, count, last) "
-	    "VALUES (?1, 1, strftime('%s','now')) ON CONFLICT (msgid) DO "
-	    "UPDATE SET count = count + 1, last = strftime('%s','now')",
-	    msgid, NULL, err);
+	int found;
+
+	if (store_opens_sealed(st, ar, n, &found, err) == -1)
+		return -1;
+	if (found)
+		return 0;
+	return store_count(st, "SELECT count FROM opens WHERE msgid = ?1",
+	    ar->ar_msgid, n, err);
+}
+
+int
+store_opened(struct store *st, const char *msgid, int *yes, char *err)
+{
+	unsigned int n;
+
+	*yes = 0;
+	if (store_has(st, "opened", yes, err) == -1)
+		return -1;
+	if (store_count(st, *yes ? "SELECT EXISTS (SELECT 1 FROM opened "
+	    "WHERE msgid = ?1) OR EXISTS (SELECT 1 FROM opens WHERE "
+	    "msgid = ?1 AND count > 0)" : "SELECT EXISTS (SELECT 1 FROM "
+	    "opens WHERE msgid = ?1 AND count > 0)", msgid, &n, err) == -1)
+		return -1;
+	*yes = n > 0;
+	return 0;
+}
+
+/* Seal n as the count of opens of ar's message; no transaction. */
+static int
+store_opens_put(struct store *st, const struct arm_record *ar,
+    unsigned int n, char *err)
+{
+	sqlite3_stmt *stmt = NULL;
+	unsigned char key[VAULT_KEYLEN], b[4], *sealed = NULL;
+	size_t len;
+	int rc = -1;
+
+	b[0] = (unsigned char)(n >> 24);
+	b[1] = (unsigned char)(n >> 16);
+	b[2] = (unsigned char)(n >> 8);
+	b[3] = (unsigned char)n;
+	if (vault_count_key(ar->ar_key, ARM_KEYLEN, key, err) == -1 ||
+	    vault_seal(key, ar->ar_msgid, b, sizeof(b), &sealed, &len,
+	    err) == -1)
+		goto out;
+	if ((stmt = store_prepare(st, "INSERT OR REPLACE INTO opened (msgid, "
+	    "sealed, last) VALUES (?1, ?2, strftime('%s','now'))",
+	    ar->ar_msgid, NULL, err)) == NULL)
+		goto out;
+	if (sqlite3_bind_blob(stmt, 2, sealed, (int)len, SQLITE_STATIC) !=
+	    SQLITE_OK || sqlite3_step(stmt) != SQLITE_DONE) {
+		tn_err(err, "store: %s", sqlite3_errmsg(st->st_db));
+		goto out;
+	}
+	if (store_run(st, "DELETE FROM opens WHERE msgid = ?1", ar->ar_msgid,
+	    NULL, err) == -1)
+		goto out;
+	rc = 0;
+out:
+	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse(b, sizeof(b));
+	sqlite3_finalize(stmt);
+	free(sealed);
+	return rc;
+}
+
+int
+store_count_open(struct store *st, const struct arm_record *ar, char *err)
+{
+	unsigned int n;
+
+	if (store_run(st, "BEGIN IMMEDIATE", NULL, NULL, err) == -1)
+		return -1;
+	if (store_make_sealed(st, err) == -1 ||
+	    store_opens(st, ar, &n, err) == -1 ||
+	    store_opens_put(st, ar, n + 1, err) == -1 ||
+	    store_run(st, "COMMIT", NULL, NULL, err) == -1) {
+		sqlite3_exec(st->st_db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -322,13 +538,74 @@ store_deliver_mark(struct store *st, const char *msgid, char *err)
 	    "VALUES (?1, strftime('%s','now'))", msgid, NULL, err);
 }
 
+/* Seal text under the store key as the ARM of msgid; no transaction. */
+static int
+store_arm_seal(struct store *st, const char *sql, const char *msgid,
+    const unsigned char *text, size_t len, char *err)
+{
+	sqlite3_stmt *stmt = NULL;
+	unsigned char *sealed = NULL;
+	size_t slen;
+	int rc = -1;
+
+	if (!st->st_unlocked) {
+		tn_err(err, "store: locked (no password given)");
+		return -1;
+	}
+	if (vault_seal(st->st_key, msgid, text, len, &sealed, &slen,
+	    err) == -1 ||
+	    (stmt = store_prepare(st, sql, msgid, NULL, err)) == NULL)
+		goto out;
+	if (sqlite3_bind_blob(stmt, 2, sealed, (int)slen, SQLITE_STATIC) !=
+	    SQLITE_OK || sqlite3_step(stmt) != SQLITE_DONE) {
+		tn_err(err, "store: %s", sqlite3_errmsg(st->st_db));
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(stmt);
+	free(sealed);
+	return rc;
+}
+
 int
 store_arm_put(struct store *st, const char *msgid, const char *text,
     char *err)
 {
-	return store_run(st, "INSERT OR IGNORE INTO arms (msgid, arm, "
-	    "fetched) VALUES (?1, ?2, strftime('%s','now'))", msgid, text,
-	    err);
+	return store_arm_seal(st, "INSERT OR IGNORE INTO arms (msgid, arm, "
+	    "fetched) VALUES (?1, ?2, strftime('%s','now'))", msgid,
+	    (const unsigned char *)text, strlen(text), err);
+}
+
+/* The ARM kept for msgid, opened (or as it is, unsealed) into *text. */
+static int
+store_arm_text(struct store *st, const char *msgid, const void *b,
+    size_t len, char **text, char *err)
+{
+	unsigned char *plain = NULL;
+	size_t n;
+
+	if (!vault_is_sealed(b, len)) {
+		if ((*text = strndup(b, len)) == NULL) {
+			tn_err(err, "store: out of memory");
+			return -1;
+		}
+		return 0;
+	}
+	if (!st->st_unlocked) {
+		tn_err(err, "store: locked (no password given)");
+		return -1;
+	}
+	if (vault_open(st->st_key, msgid, b, len, &plain, &n, err) == -1)
+		return -1;
+	if (memchr(plain, '\0', n) != NULL) {
+		tn_err(err, "store: the ARM of %s is not text", msgid);
+		OPENSSL_cleanse(plain, n);
+		free(plain);
+		return -1;
+	}
+	*text = (char *)plain;
+	return 0;
 }
 
 int
@@ -336,7 +613,7 @@ store_arm_get(struct store *st, const char *msgid, char **text, int *state,
     char *err)
 {
 	sqlite3_stmt *stmt;
-	const unsigned char *t;
+	const void *b;
 	int rc = -1, step;
 
 	*text = NULL;
@@ -347,12 +624,16 @@ store_arm_get(struct store *st, const char *msgid, char **text, int *state,
 		return -1;
 	if ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
 		*state = sqlite3_column_int(stmt, 1) ? 3 : 2;
-		if ((t = sqlite3_column_text(stmt, 0)) != NULL) {
-			*state = 1;
-			if ((*text = strdup((const char *)t)) == NULL) {
+		if (sqlite3_column_type(stmt, 0) != SQLITE_NULL) {
+			if ((b = sqlite3_column_blob(stmt, 0)) == NULL) {
 				tn_err(err, "store: out of memory");
 				goto out;
 			}
+			if (store_arm_text(st, msgid, b,
+			    (size_t)sqlite3_column_bytes(stmt, 0), text,
+			    err) == -1)
+				goto out;
+			*state = 1;
 		}
 	} else if (step != SQLITE_DONE) {
 		tn_err(err, "store: %s", sqlite3_errmsg(st->st_db));
@@ -615,6 +896,17 @@ out:
 }
 
 int
+store_old_key_put(struct store *st, unsigned long gen, const char *key,
+    char *err)
+{
+	char g[32];
+
+	snprintf(g, sizeof(g), "%lu", gen);
+	return store_run(st, "UPDATE old_keys SET key = ?2 WHERE "
+	    "generation = CAST(?1 AS INTEGER)", g, key, err);
+}
+
+int
 store_old_each(struct store *st, int (*fn)(const struct store_old *, void *),
     void *arg, char *err)
 {
@@ -647,4 +939,364 @@ store_old_each(struct store *st, int (*fn)(const struct store_old *, void *),
 out:
 	sqlite3_finalize(stmt);
 	return rc;
+}
+
+int
+store_begin(struct store *st, char *err)
+{
+	return store_run(st, "BEGIN IMMEDIATE", NULL, NULL, err);
+}
+
+int
+store_commit(struct store *st, char *err)
+{
+	if (store_run(st, "COMMIT", NULL, NULL, err) == -1) {
+		store_rollback(st);
+		return -1;
+	}
+	return 0;
+}
+
+void
+store_rollback(struct store *st)
+{
+	sqlite3_exec(st->st_db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/*
+ * Leave no old page behind: VACUUM rewrites the file without its free
+ * pages, a checkpoint empties a write-ahead log if there is one.
+ */
+int
+store_scrub(struct store *st, char *err)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(st->st_db, "VACUUM; PRAGMA wal_checkpoint(TRUNCATE)",
+	    NULL, NULL, &msg) != SQLITE_OK) {
+		tn_err(err, "store: %s", msg ? msg : sqlite3_errmsg(st->st_db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The store key, opened from table vault with pass into st->st_key:
+ * 1, or 0 when the store has none yet, -1 with err (a wrong password).
+ */
+static int
+store_vault_open(struct store *st, const char *pass, char *err)
+{
+	sqlite3_stmt *stmt;
+	unsigned char kek[VAULT_KEYLEN], *key = NULL;
+	const char *kdf;
+	size_t len = 0;
+	int rc = -1, step;
+
+	if ((stmt = store_prepare(st, "SELECT kdf, n, r, p, salt, wrapped "
+	    "FROM vault WHERE id = 1", NULL, NULL, err)) == NULL)
+		return -1;
+	if ((step = sqlite3_step(stmt)) == SQLITE_DONE) {
+		rc = 0;
+		goto out;
+	}
+	if (step != SQLITE_ROW) {
+		tn_err(err, "store: %s", sqlite3_errmsg(st->st_db));
+		goto out;
+	}
+	kdf = (const char *)sqlite3_column_text(stmt, 0);
+	if (kdf == NULL || strcmp(kdf, "scrypt") != 0 ||
+	    sqlite3_column_int64(stmt, 1) < 2 ||
+	    sqlite3_column_int64(stmt, 1) > (1 << 22) ||
+	    sqlite3_column_int64(stmt, 2) < 1 ||
+	    sqlite3_column_int64(stmt, 2) > 32 ||
+	    sqlite3_column_int64(stmt, 3) < 1 ||
+	    sqlite3_column_int64(stmt, 3) > 16) {
+		tn_err(err, "store: the store key's parameters are not ones "
+		    "this version knows");
+		goto out;
+	}
+	if (vault_kek(pass, sqlite3_column_blob(stmt, 4),
+	    (size_t)sqlite3_column_bytes(stmt, 4),
+	    (uint64_t)sqlite3_column_int64(stmt, 1),
+	    (uint64_t)sqlite3_column_int64(stmt, 2),
+	    (uint64_t)sqlite3_column_int64(stmt, 3), kek, err) == -1)
+		goto out;
+	if (vault_open(kek, STORE_KEY_AD, sqlite3_column_blob(stmt, 5),
+	    (size_t)sqlite3_column_bytes(stmt, 5), &key, &len, err) == -1 ||
+	    len != VAULT_KEYLEN) {
+		tn_err(err, "cannot unlock the store (wrong password?)");
+		goto out;
+	}
+	memcpy(st->st_key, key, VAULT_KEYLEN);
+	rc = 1;
+out:
+	OPENSSL_cleanse(kek, sizeof(kek));
+	if (key != NULL)
+		OPENSSL_cleanse(key, len);
+	free(key);
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+/* Wrap st->st_key under pass, with a new salt, into table vault. */
+static int
+store_vault_put(struct store *st, const char *pass, char *err)
+{
+	sqlite3_stmt *stmt = NULL;
+	unsigned char salt[STORE_SALTLEN], kek[VAULT_KEYLEN], *w = NULL;
+	size_t wlen;
+	int rc = -1;
+
+	if (util_random(salt, sizeof(salt)) == -1) {
+		tn_err(err, "no random bytes");
+		return -1;
+	}
+	if (vault_kek(pass, salt, sizeof(salt), STORE_SCRYPT_N,
+	    STORE_SCRYPT_R, STORE_SCRYPT_P, kek, err) == -1 ||
+	    vault_seal(kek, STORE_KEY_AD, st->st_key, VAULT_KEYLEN, &w, &wlen,
+	    err) == -1 ||
+	    (stmt = store_prepare(st, "INSERT OR REPLACE INTO vault (id, kdf, "
+	    "n, r, p, salt, wrapped) VALUES (1, 'scrypt', ?1, ?2, ?3, ?4, ?5)",
+	    NULL, NULL, err)) == NULL)
+		goto out;
+	if (sqlite3_bind_int64(stmt, 1, STORE_SCRYPT_N) != SQLITE_OK ||
+	    sqlite3_bind_int64(stmt, 2, STORE_SCRYPT_R) != SQLITE_OK ||
+	    sqlite3_bind_int64(stmt, 3, STORE_SCRYPT_P) != SQLITE_OK ||
+	    sqlite3_bind_blob(stmt, 4, salt, sizeof(salt), SQLITE_STATIC) !=
+	    SQLITE_OK ||
+	    sqlite3_bind_blob(stmt, 5, w, (int)wlen, SQLITE_STATIC) !=
+	    SQLITE_OK || sqlite3_step(stmt) != SQLITE_DONE) {
+		tn_err(err, "store: %s", sqlite3_errmsg(st->st_db));
+		goto out;
+	}
+	rc = 0;
+out:
+	OPENSSL_cleanse(kek, sizeof(kek));
+	sqlite3_finalize(stmt);
+	free(w);
+	return rc;
+}
+
+int
+store_rewrap(struct store *st, const char *pass, char *err)
+{
+	if (!st->st_unlocked) {
+		tn_err(err, "store: locked (no password given)");
+		return -1;
+	}
+	return store_vault_put(st, pass, err);
+}
+
+/* The first column of each row of sql: *ids (free each, then it). */
+static int
+store_ids(struct store *st, const char *sql, char ***ids, size_t *n,
+    char *err)
+{
+	sqlite3_stmt *stmt;
+	const unsigned char *t;
+	char **v;
+	int rc = -1, step;
+
+	*ids = NULL;
+	*n = 0;
+	if ((stmt = store_prepare(st, sql, NULL, NULL, err)) == NULL)
+		return -1;
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if ((t = sqlite3_column_text(stmt, 0)) == NULL ||
+		    (v = reallocarray(*ids, *n + 1, sizeof(*v))) == NULL) {
+			tn_err(err, "store: out of memory");
+			goto out;
+		}
+		*ids = v;
+		if ((v[*n] = strdup((const char *)t)) == NULL) {
+			tn_err(err, "store: out of memory");
+			goto out;
+		}
+		(*n)++;
+	}
+	if (step != SQLITE_DONE) {
+		tn_err(err, "store: %s", sqlite3_errmsg(st->st_db));
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+static void
+store_ids_free(char **ids, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+}
+
+/* Seal the ARM of msgid if it is kept in clear (an older store). */
+static int
+store_upgrade_arm(struct store *st, const char *msgid, int *changed,
+    char *err)
+{
+	sqlite3_stmt *stmt;
+	unsigned char *copy = NULL;
+	size_t len = 0;
+	int rc = -1;
+
+	if ((stmt = store_prepare(st, "SELECT arm FROM arms WHERE msgid = ?1",
+	    msgid, NULL, err)) == NULL)
+		return -1;
+	if (sqlite3_step(stmt) != SQLITE_ROW) {
+		tn_err(err, "store: %s", sqlite3_errmsg(st->st_db));
+		goto out;
+	}
+	len = (size_t)sqlite3_column_bytes(stmt, 0);
+	if (vault_is_sealed(sqlite3_column_blob(stmt, 0), len)) {
+		rc = 0;
+		goto out;
+	}
+	if ((copy = malloc(len + 1)) == NULL) {
+		tn_err(err, "store: out of memory");
+		goto out;
+	}
+	memcpy(copy, sqlite3_column_blob(stmt, 0), len);
+	sqlite3_finalize(stmt);
+	stmt = NULL;
+	if (store_arm_seal(st, "UPDATE arms SET arm = ?2 WHERE msgid = ?1",
+	    msgid, copy, len, err) == -1)
+		goto out;
+	*changed = 1;
+	rc = 0;
+out:
+	if (copy != NULL)
+		OPENSSL_cleanse(copy, len);
+	free(copy);
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+/*
+ * A count of opens kept in clear (table opens, an older store) sealed
+ * under its message's content key when the store has the ARM; when
+ * the ARM's key is gone, only that it was opened is kept. Without any
+ * ARM for it (an open of an ARM file), it stays until the next open.
+ */
+static int
+store_upgrade_opens(struct store *st, const char *msgid, int *changed,
+    char *err)
+{
+	struct arm_record *ar = NULL;
+	char *text = NULL;
+	unsigned int n;
+	int rc = -1, state;
+
+	if (store_arm_get(st, msgid, &text, &state, err) == -1)
+		return -1;
+	if (state == 0) {
+		rc = 0;
+		goto out;
+	}
+	if (state == 1) {
+		if (arm_parse(text, strlen(text), &ar, err) == -1 ||
+		    strcmp(ar->ar_msgid, msgid) != 0) {
+			rc = 0;		/* not readable: left as it was */
+			goto out;
+		}
+		if (store_count(st, "SELECT count FROM opens WHERE msgid = ?1",
+		    msgid, &n, err) == -1 ||
+		    store_opens_put(st, ar, n, err) == -1)
+			goto out;
+	} else if (store_run(st, "INSERT OR REPLACE INTO opened (msgid, "
+	    "sealed, last) SELECT msgid, NULL, last FROM opens WHERE "
+	    "msgid = ?1", msgid, NULL, err) == -1 ||
+	    store_run(st, "DELETE FROM opens WHERE msgid = ?1", msgid, NULL,
+	    err) == -1)
+		goto out;
+	*changed = 1;
+	rc = 0;
+out:
+	if (text != NULL)
+		OPENSSL_cleanse(text, strlen(text));
+	free(text);
+	arm_free(ar);
+	return rc;
+}
+
+/* Everything kept in clear by an older store, sealed; in a transaction. */
+static int
+store_upgrade(struct store *st, int *changed, char *err)
+{
+	char **ids = NULL;
+	size_t i, n = 0;
+	int rc = -1;
+
+	if (store_ids(st, "SELECT msgid FROM arms WHERE arm IS NOT NULL",
+	    &ids, &n, err) == -1)
+		goto out;
+	for (i = 0; i < n; i++)
+		if (store_upgrade_arm(st, ids[i], changed, err) == -1)
+			goto out;
+	store_ids_free(ids, n);
+	if (store_ids(st, "SELECT msgid FROM opens", &ids, &n, err) == -1)
+		goto out;
+	for (i = 0; i < n; i++)
+		if (store_upgrade_opens(st, ids[i], changed, err) == -1)
+			goto out;
+	rc = 0;
+out:
+	store_ids_free(ids, n);
+	return rc;
+}
+
+/* Without a store key yet: pass must be the one of the private key. */
+static int
+store_check_pass(struct store *st, const char *pass, char *err)
+{
+	EVP_PKEY *pk = NULL;
+	char *key = NULL;
+
+	if (store_get(st, "key", &key, err) == -1)
+		return -1;
+	if (key != NULL && (pk = pki_parse_key(key, strlen(key), pass,
+	    err)) == NULL)
+		tn_err(err, "cannot decrypt the private key (wrong "
+		    "password?)");
+	if (key != NULL)
+		OPENSSL_cleanse(key, strlen(key));
+	EVP_PKEY_free(pk);
+	free(key);
+	return key == NULL || pk != NULL ? 0 : -1;
+}
+
+int
+store_unlock(struct store *st, const char *pass, char *err)
+{
+	int have, changed = 0;
+
+	if (st->st_unlocked)
+		return 0;
+	if (store_has(st, "vault", &have, err) == -1 ||
+	    (have && (have = store_vault_open(st, pass, err)) == -1))
+		return -1;
+	if (!have && (store_check_pass(st, pass, err) == -1 ||
+	    util_random(st->st_key, sizeof(st->st_key)) == -1))
+		return -1;
+	if (store_begin(st, err) == -1)
+		return -1;
+	st->st_unlocked = 1;
+	if (store_make_sealed(st, err) == -1 ||
+	    (!have && store_vault_put(st, pass, err) == -1) ||
+	    store_upgrade(st, &changed, err) == -1 ||
+	    store_commit(st, err) == -1) {
+		store_rollback(st);
+		st->st_unlocked = 0;
+		OPENSSL_cleanse(st->st_key, sizeof(st->st_key));
+		return -1;
+	}
+	if ((!have || changed) && store_scrub(st, err) == -1)
+		return -1;
+	return 0;
 }

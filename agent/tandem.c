@@ -19,6 +19,8 @@
  *	tandem status -d DIR [MSGID]
  *	tandem read -d DIR [--out-dir DIR] [--id MSGID] [FILE ...]
  *	tandem inbox -d DIR [FILE ...]
+ *	tandem passwd -d DIR [--new-password-file FILE]
+ *	tandem arm -d DIR [--out FILE] MSGID
  *	(network commands: [-c tandem.conf] [--smtp HOST:PORT]
  *	    [--smtp-starttls] [--smtp-ca FILE] [--smtp-user USER]
  *	    [--smtp-password-file FILE] [--bg URL] [--maildir DIR]
@@ -28,7 +30,9 @@
  *	init.c (init, import), seal.c (seal, open), register.c, send.c,
  *	sendmail.c (whose sendmail-style command line sendmail_args()
  *	sorts first),
- *	fetch.c, revoke.c, status.c and read.c (read, inbox). The store
+ *	fetch.c, revoke.c, status.c, read.c (read, inbox, arm) and
+ *	passwd.c.
+ *	The store
  *	folder is -d DIR, else $TANDEM_HOME, else ~/.tandem; without -c, the
  *	settings are its tandem.conf when there is one (register writes
  *	it). The local password comes from --password-fd N,
@@ -91,6 +95,8 @@ usage(FILE *fp)
 	    "       tandem read [-d DIR] [--out-dir DIR] [--id MSGID] [--all] "
 	    "[FILE ...]\n"
 	    "       tandem inbox [-d DIR] [FILE ...]\n"
+	    "       tandem passwd [-d DIR] [--new-password-file FILE]\n"
+	    "       tandem arm [-d DIR] [--out FILE] MESSAGE-ID\n"
 	    "       (network: [-c tandem.conf] [--smtp HOST:PORT] "
 	    "[--smtp-starttls] [--smtp-ca FILE]\n"
 	    "                 [--smtp-user USER --smtp-password-file FILE] "
@@ -283,6 +289,38 @@ agent_password(const struct agent_opts *o, char **pass)
 	return agent_password_new(o, 0, pass);
 }
 
+/*
+ * The new password of "tandem passwd": the first line of
+ * --new-password-file, $TANDEM_NEW_PASSWORD, or asked on the terminal
+ * twice, with a strength check.
+ */
+int
+agent_password_next(const struct agent_opts *o, char **pass)
+{
+	struct agent_opts no;
+
+	memset(&no, 0, sizeof(no));
+	no.o_password_fd = -1;
+	no.o_password_file = o->o_new_password_file;
+	if (no.o_password_file == NULL &&
+	    getenv("TANDEM_NEW_PASSWORD") != NULL) {
+		*pass = strdup(getenv("TANDEM_NEW_PASSWORD"));
+		if (*pass == NULL || **pass == '\0') {
+			fprintf(stderr, "tandem: empty new password\n");
+			free(*pass);
+			*pass = NULL;
+			return EX_USAGE;
+		}
+		return 0;
+	}
+	if (no.o_password_file == NULL && getenv("TANDEM_PASSWORD") != NULL) {
+		fprintf(stderr, "tandem: no new password: use "
+		    "--new-password-file or TANDEM_NEW_PASSWORD\n");
+		return EX_USAGE;
+	}
+	return agent_password_new(&no, 1, pass);
+}
+
 static int
 parse_restriction(struct agent_opts *o, int c, const char *arg)
 {
@@ -312,7 +350,8 @@ enum {
 	OPT_SMTP = 256, OPT_BG, OPT_MAILDIR, OPT_RESOLVE, OPT_INVITATION,
 	OPT_OUT_DIR, OPT_ID, OPT_TIMEOUT, OPT_RETRY_FOR, OPT_NO_WAIT,
 	OPT_COURIER_CERT, OPT_ALL, OPT_PASSWORD_FD, OPT_SMTP_STARTTLS,
-	OPT_SMTP_CA, OPT_SMTP_USER, OPT_SMTP_PASSWORD_FILE
+	OPT_SMTP_CA, OPT_SMTP_USER, OPT_SMTP_PASSWORD_FILE,
+	OPT_NEW_PASSWORD_FILE
 };
 
 static const struct option longopts[] = {
@@ -324,6 +363,8 @@ static const struct option longopts[] = {
 	{ "id", required_argument, NULL, OPT_ID },
 	{ "invitation", required_argument, NULL, OPT_INVITATION },
 	{ "maildir", required_argument, NULL, OPT_MAILDIR },
+	{ "new-password-file", required_argument, NULL,
+	    OPT_NEW_PASSWORD_FILE },
 	{ "no-wait", no_argument, NULL, OPT_NO_WAIT },
 	{ "out-dir", required_argument, NULL, OPT_OUT_DIR },
 	{ "resolve", required_argument, NULL, OPT_RESOLVE },
@@ -378,6 +419,7 @@ opt_slot(struct agent_opts *o, int c)
 	case OPT_SMTP_CA: return &o->o_smtp_ca;
 	case OPT_SMTP_USER: return &o->o_smtp_user;
 	case OPT_SMTP_PASSWORD_FILE: return &o->o_smtp_pwfile;
+	case OPT_NEW_PASSWORD_FILE: return &o->o_new_password_file;
 	case OPT_BG: return &o->o_bg;
 	case OPT_MAILDIR: return &o->o_maildir;
 	case OPT_INVITATION: return &o->o_invitation;
@@ -602,6 +644,8 @@ main(int argc, char **argv)
 		{ "status", cmd_status },
 		{ "read", cmd_read },
 		{ "inbox", cmd_inbox },
+		{ "passwd", cmd_passwd },
+		{ "arm", cmd_arm },
 	};
 	struct agent_opts o;
 	char *dir = NULL, conf[1024], **targv = NULL;
@@ -640,7 +684,7 @@ main(int argc, char **argv)
 	} else if (i == sizeof(cmds) / sizeof(cmds[0]) ||
 	    parse_opts(&o, strcmp(argv[1], "read") == 0 ||
 	    strcmp(argv[1], "inbox") == 0 || strcmp(argv[1], "revoke") == 0 ||
-	    strcmp(argv[1], "status") == 0,
+	    strcmp(argv[1], "status") == 0 || strcmp(argv[1], "arm") == 0,
 	    argc - 1, argv + 1) == -1) {
 		usage(stderr);
 		return EX_USAGE;

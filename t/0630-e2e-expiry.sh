@@ -11,8 +11,9 @@ test_expect_success_here 'a courier; alice and bob register' '
 	agent_register alice && agent_register bob
 '
 
+# arm_of USER MSGID: the ARM USER's agent keeps (sealed in its store)
 arm_of() {
-	sqlite3 "$TRASH/agent-$1/store.db" "SELECT arm FROM arms WHERE msgid = '$2'"
+	agent "$1" arm "$2" 2>/dev/null || :
 }
 
 printf 'From: alice@a.example\r\nTo: bob@a.example\r\nSubject: soon gone\r\nMessage-ID: <soon@a.example>\r\n\r\nRead this within the minute.\r\n' >soon.eml

@@ -79,7 +79,7 @@ test_expect_success_here 'bob fetches and reads it: the needles exist' '
 	agent bob fetch >/dev/null &&
 	mkdir got && agent bob read --id split@a.example --out-dir got >/dev/null &&
 	cmp split.eml got/split@a.example.eml &&
-	key=$(sqlite3 "$TRASH/agent-bob/store.db" "SELECT arm FROM arms WHERE msgid = '"'split@a.example'"'" |
+	key=$(agent bob arm split@a.example |
 	    tr -d "\r" | sed -n "s/^Content-Key: //p") &&
 	test "${#key}" = 64 &&
 	sealed=$(courier_fg_sql "SELECT encode(body, \$\$hex\$\$) FROM held_messages WHERE message_id = \$\$split@a.example\$\$") &&

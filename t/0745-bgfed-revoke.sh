@@ -180,7 +180,7 @@ test_expect_success_here 'dave (c knows only a) sends to bob through a; bob fetc
 	test_grep "courier msgid=$id2 rcpt=bob@b.example action=forward courier=a.example hops=1 origin=c.example" c.log &&
 	tandem fetch -d b-bob.d $(bf_net b) >fetched &&
 	echo $id2 >expect && test_cmp expect fetched &&
-	sqlite3 b-bob.d/store.db "SELECT arm FROM arms WHERE msgid = '\''$id2'\''" >arm2.txt &&
+	tandem arm -d b-bob.d $id2 >arm2.txt &&
 	sed -n "s/^Content-Key: //p" arm2.txt | tr -d "\r" >key2 &&
 	test $(wc -c <key2) -gt 40 &&
 	bf_wait c "SELECT count(*) FROM introductions WHERE courier = \$\$b.example\$\$" 1 &&

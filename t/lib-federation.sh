@@ -312,11 +312,9 @@ fed_maildir() {
 }
 
 # fed_content_key X USER MSGID: the content key of the ARM that USER's
-# agent fetched (hex), from its store.
+# agent fetched (hex), from its store ("tandem arm": it is sealed there).
 fed_content_key() {
-	sqlite3 "$FED_TOP/$1/agent-$2/store.db" \
-	    "SELECT arm FROM arms WHERE msgid = '$3'" |
-	    tr -d '\r' | sed -n 's/^Content-Key: //p'
+	fed_agent "$1" "$2" arm "$3" | tr -d '\r' | sed -n 's/^Content-Key: //p'
 }
 
 # fed_split_trust X SECRET KEY: t/0650's check on X's elements. The FG's
