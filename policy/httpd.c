@@ -30,7 +30,9 @@
  *	A connection is kept alive after an answer unless the client
  *	said "Connection: close", or spoke HTTP/1.0 without
  *	"Connection: keep-alive"; requests sent ahead (pipelined) are
- *	answered in order. "Expect: 100-continue" is answered "100
+ *	answered in order, but none is read while more than
+ *	HTTPD_OUT_MAX bytes of answers wait for the client to read
+ *	them. "Expect: 100-continue" is answered "100
  *	Continue" when the body is welcome. A connection is closed when
  *	it is silent for HTTPD_TIMEOUT seconds, or on a TLS or socket
  *	error.
@@ -81,6 +83,7 @@
 #define HTTPD_METHOD_MAX	32
 #define HTTPD_TIMEOUT		60
 #define HTTPD_LINGER		2
+#define HTTPD_OUT_MAX		(256 * 1024)
 #define HTTPD_NOMEM		"HTTP/1.1 500 Internal Server Error\r\n" \
 				"Content-Length: 0\r\nConnection: close\r\n\r\n"
 
@@ -101,6 +104,7 @@ struct hconn {
 	size_t			 hc_need;	/* body bytes to come */
 	int			 hc_minor;	/* HTTP/1.x */
 	int			 hc_keep;	/* open after the answer */
+	int			 hc_paused;	/* answers not read: wait */
 	struct hreq		 hc_req;
 	char			 hc_peer[NI_MAXHOST];
 };
@@ -495,6 +499,12 @@ httpd_read(struct bufferevent *bev, void *arg)
 	if (hc->hc_req.hr_cert == NULL)
 		hc->hc_req.hr_cert = SSL_get0_peer_certificate(hc->hc_req.hr_ssl);
 	while (hc->hc_state != HC_CLOSING) {
+		if (hc->hc_state == HC_LINE && evbuffer_get_length(
+		    bufferevent_get_output(bev)) > HTTPD_OUT_MAX) {
+			hc->hc_paused = 1;	/* httpd_write() resumes */
+			bufferevent_disable(bev, EV_READ);
+			return;
+		}
 		if (hc->hc_state != HC_BODY) {
 			if (httpd_head(hc, in) != 1)
 				return;
@@ -523,6 +533,11 @@ httpd_write(struct bufferevent *bev, void *arg)
 	if (hc->hc_state == HC_CLOSING &&
 	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
 		httpd_linger(hc);
+	else if (hc->hc_paused) {
+		hc->hc_paused = 0;
+		bufferevent_enable(bev, EV_READ);
+		httpd_read(bev, hc);
+	}
 }
 
 static void
