@@ -497,7 +497,8 @@ httpd_read(struct bufferevent *bev, void *arg)
 		return;
 	}
 	if (hc->hc_req.hr_cert == NULL)
-		hc->hc_req.hr_cert = SSL_get0_peer_certificate(hc->hc_req.hr_ssl);
+		hc->hc_req.hr_cert =
+		    SSL_get0_peer_certificate(hc->hc_req.hr_ssl);
 	while (hc->hc_state != HC_CLOSING) {
 		if (hc->hc_state == HC_LINE && evbuffer_get_length(
 		    bufferevent_get_output(bev)) > HTTPD_OUT_MAX) {
