@@ -8,7 +8,10 @@
  *	element certificate, key and chain of tls.*, client certificates
  *	required, peers_hello() counting connections per address), takes
  *	connections on pd_http_fd (background.listen, bound by
- *	workers_listen()) and installs the handlers.
+ *	workers_listen()) with httpd.c's HTTP/1.1 framing, and installs
+ *	http_request() as its handler and http_refuse() for what the
+ *	framing refuses by itself (a malformed request, one over its
+ *	limits, an unknown method or HTTP version).
  *
  *	A client certificate is checked during the handshake by
  *	pki_verify() to tls.anchors (roles, name constraints), with the
@@ -28,10 +31,11 @@
  *	POST /v1/rekey, the offer itself, which only the pinned one may
  *	make (rekey.c).
  *
- *	Every 4xx or 5xx answer goes through http_text(), which records
- *	it for the help desk first (store_refusal(); not a 503 whose
- *	cause is the database itself), then answers with http_plain(): a
- *	one-line text/plain body, also what metrics.c answers.
+ *	Every 4xx or 5xx answer, the framing's too, goes through
+ *	http_text(), which records it for the help desk first
+ *	(store_refusal(); not a 503 whose cause is the database itself),
+ *	then answers with hreq_text(): a one-line text/plain body.
+ *	http_plain() is the same answer for evhttp, what metrics.c uses.
  *
  *	Handlers translate requests to store_*() calls and answer with a
  *	one-line text/plain body, or a wrap (application/pkcs7-mime); a
@@ -46,11 +50,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
-#include <event2/keyvalq_struct.h>
+#include <event2/http.h>
 #include <openssl/err.h>
 
+#include "httpd.h"
 #include "log.h"
 #include "policyd.h"
 #include "tandem.h"
@@ -130,35 +133,15 @@ http_tls_ctx(struct pd *pd, const struct cms_id *id, const struct conf *cf,
 	return ctx;
 }
 
-static struct bufferevent *
-http_bevcb(struct event_base *base, void *arg)
-{
-	struct pd *pd = arg;
-	SSL *ssl;
-
-	if ((ssl = SSL_new(pd->pd_ssl)) == NULL)
-		return NULL;
-	return bufferevent_openssl_socket_new(base, -1, ssl,
-	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-}
-
 /* The client's certificate (owned by the connection) and address. */
 static X509 *
-http_client(struct evhttp_request *req, char **address)
+http_client(struct hreq *hr, char **address)
 {
-	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-	struct bufferevent *bev;
-	SSL *ssl;
-	X509 *cert;
-
 	*address = NULL;
-	if (evcon == NULL ||
-	    (bev = evhttp_connection_get_bufferevent(evcon)) == NULL ||
-	    (ssl = bufferevent_openssl_get_ssl(bev)) == NULL ||
-	    (cert = SSL_get0_peer_certificate(ssl)) == NULL)
+	if (hr->hr_cert == NULL)
 		return NULL;
-	*address = pki_cert_email(cert);	/* NULL for a background */
-	return cert;
+	*address = pki_cert_email(hr->hr_cert);	/* NULL for a background */
+	return hr->hr_cert;
 }
 
 /*
@@ -167,49 +150,27 @@ http_client(struct evhttp_request *req, char **address)
  * where, for what, and the text answered.
  */
 static void
-http_refusal(struct pd *pd, struct evhttp_request *req, int code,
-    const char *text)
+http_refusal(struct pd *pd, struct hreq *hr, int code, const char *text)
 {
-	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
 	const char *who = pd->pd_req_who;
-	char *host = NULL, *name = NULL;
-	ev_uint16_t port;
+	char *name = NULL;
 	X509 *cert;
 
-	if (evcon != NULL)
-		evhttp_connection_get_peer(evcon, &host, &port);
-	if (who[0] == '\0' && (cert = http_client(req, &name)) != NULL &&
+	if (who[0] == '\0' && (cert = http_client(hr, &name)) != NULL &&
 	    name == NULL)
 		name = pki_cert_dns(cert);	/* a background */
-	store_refusal(pd, code, host, who[0] != '\0' ? who : name, path,
-	    text);
+	store_refusal(pd, code, hr->hr_peer, who[0] != '\0' ? who : name,
+	    hr->hr_path, text);
 	free(name);
-}
-
-void
-http_plain(struct evhttp_request *req, int code, const char *text)
-{
-	struct evbuffer *buf;
-
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-	    "Content-Type", "text/plain; charset=utf-8");
-	if ((buf = evbuffer_new()) != NULL)
-		evbuffer_add_printf(buf, "%s\n", text);
-	evhttp_send_reply(req, code, NULL, buf);
-	if (buf != NULL)
-		evbuffer_free(buf);
 }
 
 /* Answer with a one-line text body; a refusal is recorded first. */
 static void
-http_text(struct pd *pd, struct evhttp_request *req, int code,
-    const char *text)
+http_text(struct pd *pd, struct hreq *hr, int code, const char *text)
 {
 	if (code >= 400)
-		http_refusal(pd, req, code, text);
-	http_plain(req, code, text);
+		http_refusal(pd, hr, code, text);
+	hreq_text(hr, code, text);
 }
 
 /*
@@ -217,15 +178,12 @@ http_text(struct pd *pd, struct evhttp_request *req, int code,
  * once a minute per address, not for each request (peers_request()).
  */
 static int
-http_limited(struct pd *pd, struct evhttp_request *req)
+http_limited(struct pd *pd, struct hreq *hr)
 {
-	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-	char *host = NULL, text[160];
-	ev_uint16_t port;
+	const char *host = hr->hr_peer;
+	char text[160];
 	int tell;
 
-	if (evcon != NULL)
-		evhttp_connection_get_peer(evcon, &host, &port);
 	if (peers_request(host, &tell) == 0)
 		return 0;
 	snprintf(text, sizeof(text), "too many requests from this address: "
@@ -234,11 +192,10 @@ http_limited(struct pd *pd, struct evhttp_request *req)
 	if (tell) {
 		log_warn("request client=%s status=429 reason=\"%s\" "
 		    "logged=once-a-minute", host, text);
-		http_refusal(pd, req, 429, text);
+		http_refusal(pd, hr, 429, text);
 	}
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-	    "Retry-After", "60");
-	http_plain(req, 429, text);
+	hreq_add_header(hr, "Retry-After", "60");
+	hreq_text(hr, 429, text);
 	return 1;
 }
 
@@ -247,62 +204,56 @@ typedef enum pd_status (*http_store_fn)(struct pd *, X509 *, const char *,
     const unsigned char *, size_t, char *, size_t);
 
 static void
-http_post_agent(struct pd *pd, struct evhttp_request *req, X509 *client,
+http_post_agent(struct pd *pd, struct hreq *hr, X509 *client,
     const char *address, http_store_fn fn)
 {
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	struct evbuffer *in = hr->hr_body;
 	size_t len = evbuffer_get_length(in);
 	unsigned char *body;
 	char msg[HTTP_MSGLEN];
 	enum pd_status st;
 
 	if (len == 0) {
-		http_text(pd, req, 400, "empty body");
+		http_text(pd, hr, 400, "empty body");
 		return;
 	}
 	if (len > (size_t)pd->pd_cf->cf_max_request) {
-		http_text(pd, req, 413, "request too large");
+		http_text(pd, hr, 413, "request too large");
 		return;
 	}
 	if ((body = evbuffer_pullup(in, -1)) == NULL) {
-		http_text(pd, req, 500, "internal error");
+		http_text(pd, hr, 500, "internal error");
 		return;
 	}
 	st = fn(pd, client, address, body, len, msg, sizeof(msg));
-	http_text(pd, req, (int)st, msg);
+	http_text(pd, hr, (int)st, msg);
 }
 
 /* POST /v1/courier from another courier's background. */
 static void
-http_post_courier(struct pd *pd, struct evhttp_request *req, X509 *client)
+http_post_courier(struct pd *pd, struct hreq *hr, X509 *client)
 {
-	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	struct evbuffer *in = hr->hr_body;
 	size_t len = evbuffer_get_length(in);
-	STACK_OF(X509) *chain = NULL;
-	struct bufferevent *bev;
+	STACK_OF(X509) *chain;
 	unsigned char *body;
 	char msg[HTTP_MSGLEN];
-	SSL *ssl;
 
-	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
-		http_text(pd, req, 405, "method not allowed");
+	if (hr->hr_method != HREQ_POST) {
+		http_text(pd, hr, 405, "method not allowed");
 		return;
 	}
 	if (len == 0 || len > (size_t)pd->pd_cf->cf_max_request) {
-		http_text(pd, req, len == 0 ? 400 : 413, len == 0 ?
+		http_text(pd, hr, len == 0 ? 400 : 413, len == 0 ?
 		    "empty body" : "request too large");
 		return;
 	}
 	if ((body = evbuffer_pullup(in, -1)) == NULL) {
-		http_text(pd, req, 500, "internal error");
+		http_text(pd, hr, 500, "internal error");
 		return;
 	}
-	if (evcon != NULL &&
-	    (bev = evhttp_connection_get_bufferevent(evcon)) != NULL &&
-	    (ssl = bufferevent_openssl_get_ssl(bev)) != NULL)
-		chain = SSL_get_peer_cert_chain(ssl);
-	http_text(pd, req, (int)store_courier(pd, client, chain, body, len,
+	chain = SSL_get_peer_cert_chain(hr->hr_ssl);
+	http_text(pd, hr, (int)store_courier(pd, client, chain, body, len,
 	    msg, sizeof(msg)), msg);
 }
 
@@ -361,10 +312,10 @@ http_authorize(struct pd *pd, X509 *client, const char *address,
 }
 
 static void
-http_mailbox(struct pd *pd, struct evhttp_request *req, const char *path,
+http_mailbox(struct pd *pd, struct hreq *hr, const char *path,
     const char *address, int left)
 {
-	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	enum hreq_method cmd = hr->hr_method;
 	struct evbuffer *buf = NULL;
 	char err[TN_ERRLEN];
 	long long id = 0;
@@ -372,56 +323,52 @@ http_mailbox(struct pd *pd, struct evhttp_request *req, const char *path,
 
 	if (strcmp(path, "/v1/mailbox") != 0 &&
 	    (id = http_mailbox_id(path)) == -1) {
-		http_text(pd, req, 404, "no such resource");
+		http_text(pd, hr, 404, "no such resource");
 		return;
 	}
-	if ((id == 0 && cmd != EVHTTP_REQ_GET) ||
-	    (id != 0 && cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_DELETE)) {
-		http_text(pd, req, 405, "method not allowed");
+	if ((id == 0 && cmd != HREQ_GET) ||
+	    (id != 0 && cmd != HREQ_GET && cmd != HREQ_DELETE)) {
+		http_text(pd, hr, 405, "method not allowed");
 		return;
 	}
 	if ((buf = evbuffer_new()) == NULL) {
-		http_text(pd, req, 500, "internal error");
+		http_text(pd, hr, 500, "internal error");
 		return;
 	}
 	if (id == 0)
 		rc = store_mailbox_list(pd, address, left, buf, err);
-	else if (cmd == EVHTTP_REQ_GET)
+	else if (cmd == HREQ_GET)
 		rc = store_mailbox_get(pd, address, left, id, buf, err);
 	else
 		rc = store_mailbox_delete(pd, address, id, err);
 	if (rc == -1) {
 		log_warn("mailbox client=%s status=error reason=\"%s\"",
 		    address, err);
-		http_text(pd, req, store_down(pd) ? 503 : 500,
+		http_text(pd, hr, store_down(pd) ? 503 : 500,
 		    "database unavailable, try again later");
 	} else if (rc == 1 && id == 0) {
 		log_info("mailbox client=%s status=drained reason=\"account "
 		    "transferred away; nothing is left for it\"", address);
-		http_text(pd, req, 410, "account transferred to another "
+		http_text(pd, hr, 410, "account transferred to another "
 		    "courier; nothing is left for it here");
 	}
 	else if (rc == 1)
-		http_text(pd, req, 404, "no such entry");
-	else if (cmd == EVHTTP_REQ_DELETE) {
+		http_text(pd, hr, 404, "no such entry");
+	else if (cmd == HREQ_DELETE) {
 		log_info("mailbox client=%s id=%lld status=acknowledged",
 		    address, id);
-		evhttp_send_reply(req, 204, NULL, NULL);
-	} else {
-		evhttp_add_header(evhttp_request_get_output_headers(req),
-		    "Content-Type", id == 0 ? "text/plain; charset=utf-8" :
-		    "application/pkcs7-mime");
-		evhttp_send_reply(req, 200, NULL, buf);
-	}
+		hreq_reply(hr, 204, NULL, NULL);
+	} else
+		hreq_reply(hr, 200, id == 0 ? "text/plain; charset=utf-8" :
+		    "application/pkcs7-mime", buf);
 	evbuffer_free(buf);
 }
 
 static void
-http_request(struct evhttp_request *req, void *arg)
+http_request(struct hreq *hr, void *arg)
 {
 	struct pd *pd = arg;
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+	const char *path = hr->hr_path;
 	const char *why = NULL;
 	char *address = NULL, a[UTIL_ESCLEN], p[UTIL_ESCLEN];
 	http_store_fn post;
@@ -430,23 +377,23 @@ http_request(struct evhttp_request *req, void *arg)
 
 	pd->pd_req_msgid[0] = '\0';
 	pd->pd_req_who[0] = '\0';
-	if (http_limited(pd, req))
+	if (http_limited(pd, hr))
 		goto out;
 	if (path == NULL) {
-		http_text(pd, req, 400, "bad request");
+		http_text(pd, hr, 400, "bad request");
 		goto out;
 	}
-	if ((client = http_client(req, &address)) != NULL &&
+	if ((client = http_client(hr, &address)) != NULL &&
 	    pki_cert_kind(client) == PKI_KIND_BG) {
 		if (strcmp(path, "/v1/courier") == 0)
-			http_post_courier(pd, req, client);
+			http_post_courier(pd, hr, client);
 		else
-			http_text(pd, req, 403, "a background may only POST "
+			http_text(pd, hr, 403, "a background may only POST "
 			    "/v1/courier");
 		goto out;
 	}
 	if (client == NULL || address == NULL) {
-		http_text(pd, req, 403, "no client certificate");
+		http_text(pd, hr, 403, "no client certificate");
 		goto out;
 	}
 	post = strcmp(path, "/v1/arm") == 0 ? store_arm :
@@ -456,12 +403,11 @@ http_request(struct evhttp_request *req, void *arg)
 	    strcmp(path, "/v1/rekey") == 0 ? store_rekey : NULL;
 	if (post == NULL && strcmp(path, "/v1/mailbox") != 0 &&
 	    http_mailbox_id(path) == -1) {
-		http_text(pd, req, 404, "no such resource");
+		http_text(pd, hr, 404, "no such resource");
 		goto out;
 	}
-	if (post != NULL &&
-	    evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
-		http_text(pd, req, 405, "method not allowed");
+	if (post != NULL && hr->hr_method != HREQ_POST) {
+		http_text(pd, hr, 405, "method not allowed");
 		goto out;
 	}
 	/* Only the pinned certificate may offer another. */
@@ -470,13 +416,24 @@ http_request(struct evhttp_request *req, void *arg)
 		log_info("request client=%s path=%s status=%d reason=\"%s\"",
 		    util_escape(address, a, sizeof(a), 0), util_escape(path, p,
 		    sizeof(p), 0), code, why);
-		http_text(pd, req, code, why);
+		http_text(pd, hr, code, why);
 	} else if (post != NULL)
-		http_post_agent(pd, req, client, address, post);
+		http_post_agent(pd, hr, client, address, post);
 	else
-		http_mailbox(pd, req, path, address, left);
+		http_mailbox(pd, hr, path, address, left);
 out:
 	free(address);
+}
+
+/* What httpd.c refuses before a handler: recorded as a handler's is. */
+static void
+http_refuse(struct hreq *hr, int code, const char *text, void *arg)
+{
+	struct pd *pd = arg;
+
+	pd->pd_req_msgid[0] = '\0';
+	pd->pd_req_who[0] = '\0';
+	http_text(pd, hr, code, text);
 }
 
 int
@@ -486,21 +443,26 @@ http_setup(struct pd *pd, char *err)
 
 	if ((pd->pd_ssl = http_tls_ctx(pd, &pd->pd_id, cf, err)) == NULL)
 		return -1;
-	if ((pd->pd_http = evhttp_new(pd->pd_base)) == NULL) {
-		tn_err(err, "out of memory");
-		return -1;
-	}
-	evhttp_set_bevcb(pd->pd_http, http_bevcb, pd);
-	evhttp_set_gencb(pd->pd_http, http_request, pd);
-	evhttp_set_allowed_methods(pd->pd_http, EVHTTP_REQ_GET |
-	    EVHTTP_REQ_POST | EVHTTP_REQ_DELETE);
-	evhttp_set_max_body_size(pd->pd_http, cf->cf_max_request);
-	evhttp_set_max_headers_size(pd->pd_http, 16 * 1024);
-	evhttp_set_timeout(pd->pd_http, 60);
-	if (evhttp_accept_socket(pd->pd_http, pd->pd_http_fd) != 0) {
+	if ((pd->pd_httpd = httpd_new(pd->pd_base, pd->pd_http_fd,
+	    &pd->pd_ssl, (size_t)cf->cf_max_request, http_request,
+	    http_refuse, pd)) == NULL) {
 		tn_err(err, "cannot accept on %s:%d: %s", cf->cf_listen_host,
 		    cf->cf_listen_port, strerror(errno));
 		return -1;
 	}
 	return 0;
+}
+
+void
+http_plain(struct evhttp_request *req, int code, const char *text)
+{
+	struct evbuffer *buf;
+
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "text/plain; charset=utf-8");
+	if ((buf = evbuffer_new()) != NULL)
+		evbuffer_add_printf(buf, "%s\n", text);
+	evhttp_send_reply(req, code, NULL, buf);
+	if (buf != NULL)
+		evbuffer_free(buf);
 }

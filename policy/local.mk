@@ -6,6 +6,8 @@ policy_tandem_policyd_CFLAGS = $(AM_CFLAGS) $(TANDEM_CFLAGS) $(PQ_CFLAGS) \
 POLICYD_SOURCES = \
 	policy/bgfed.c \
 	policy/http.c \
+	policy/httpd.c \
+	policy/httpd.h \
 	policy/listen.c \
 	policy/load.c \
 	policy/metrics.c \

@@ -47,6 +47,7 @@
 #include <event2/event.h>
 #include <openssl/x509.h>
 
+#include "httpd.h"
 #include "log.h"
 #include "policyd.h"
 #include "proto.h"
@@ -160,9 +161,9 @@ pd_reload_now(struct pd *pd)
 	SSL_CTX_free(pd->pd_client_ssl);
 	pd->pd_client_ssl = client;
 	pd_free_loaded(&nw);		/* what was in use until now */
-	if (pd->pd_http != NULL)
-		evhttp_set_max_body_size(pd->pd_http,
-		    pd->pd_cf->cf_max_request);
+	if (pd->pd_httpd != NULL)
+		httpd_set_max_body(pd->pd_httpd,
+		    (size_t)pd->pd_cf->cf_max_request);
 	if (reconnect && pd->pd_worker == 0 && listen_start(pd, err) == -1)
 		log_warn("listen status=error reason=\"%s\"", err);
 	if (pd->pd_worker == -1) {
@@ -206,8 +207,8 @@ pd_free(struct pd *pd)
 	send_stop(pd);
 	listen_stop(pd);
 	store_close(pd);
-	if (pd->pd_http != NULL)
-		evhttp_free(pd->pd_http);
+	if (pd->pd_httpd != NULL)
+		httpd_free(pd->pd_httpd);
 	else if (pd->pd_http_fd != -1)
 		close(pd->pd_http_fd);	/* the parent's */
 	if (pd->pd_metrics != NULL)

@@ -214,6 +214,7 @@ enum pd_status {
 	PD_UNAVAILABLE = 503
 };
 
+struct httpd;
 struct send_dead;
 struct send_job;
 
@@ -224,7 +225,7 @@ struct pd {
 	struct keybox		*pd_keybox;
 	SSL_CTX			*pd_ssl;
 	struct event_base	*pd_base;
-	struct evhttp		*pd_http;
+	struct httpd		*pd_httpd;	/* httpd.c, on pd_http_fd */
 	PGconn			*pd_db;
 	int			 pd_db_down;	/* store_down() */
 	int			 pd_db_pid;	/* its backend, at connect */

@@ -8,10 +8,11 @@
  *	workers_listen() makes a listening TCP socket (as root, before
  *	the daemon drops its privileges); the workers inherit it. It has
  *	TCP_NODELAY, which the connections it accepts inherit (Linux):
- *	evhttp writes an answer's head and body as two TLS records, and
- *	with Nagle the second would wait for the client's delayed ACK of
- *	the first, some 40 ms, on every answer of a kept-alive
- *	connection (bench/policyd-throughput showed it).
+ *	an answer that does not fit one TLS record (httpd.c writes each
+ *	in one piece) is several, and with Nagle the second would wait
+ *	for the client's delayed ACK of the first, some 40 ms, on every
+ *	answer of a kept-alive connection (bench/policyd-throughput
+ *	showed it when evhttp wrote head and body apart).
  *
  *	workers_run() is the parent process: it forks n workers, each
  *	running work(pd, i) and exiting with its return, then only

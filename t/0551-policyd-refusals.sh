@@ -112,6 +112,96 @@ test_expect_success 'too large: 413' '
 	pd_status 413 alice POST /v1/arm big
 '
 
+# raw NAME: the bytes of NAME.req on one TLS connection with alice's
+# certificate; what came back, as sent, in NAME.out. Fails when the
+# daemon does not close the connection within 20 seconds.
+raw() {
+	timeout 20 openssl s_client -quiet -connect "$PD_ADDR:$PD_PORT" \
+	    -servername bg.a.example -cert alice.pem -key alice.key \
+	    -CAfile "$TRASH/pki/root/root.crt" <"$1.req" >"$1.out" 2>"$1.err"
+	_rc=$?
+	[ $_rc -ne 124 ] || { echo "raw $1: not closed"; return 1; }
+	tr -d "\r" <"$1.out" >"$1.txt"
+}
+
+# plain NAME CODE TEXT: NAME.out is one answer CODE, text/plain, whose
+# body is the line TEXT, that closes the connection, and no HTML
+plain() {
+	raw "$1" &&
+	head -n 1 "$1.txt" >"$1.status" &&
+	test_grep "^HTTP/1.1 $2 " "$1.status" &&
+	sed "/^\$/q" "$1.txt" >"$1.head" &&
+	test_grep "^Content-Type: text/plain; charset=utf-8\$" "$1.head" &&
+	test_grep "^Connection: close\$" "$1.head" &&
+	sed "1,/^\$/d" "$1.txt" >"$1.body" &&
+	printf "%s\n" "$3" >"$1.want" &&
+	test_cmp "$1.want" "$1.body" &&
+	test_grep_not "<[Hh][Tt][Mm][Ll]" "$1.out" &&
+	test "$(pd_bg_count refusals "reply = \$\$$3\$\$")" -ge 1
+}
+
+test_expect_success 'a malformed request line: 400 in plain text, no HTML page' '
+	printf "GET /v1/mailbox\r\nHost: bg.a.example\r\n\r\n" >line.req &&
+	plain line 400 "malformed request line" &&
+	printf "GET  /v1/mailbox HTTP/1.1\r\nHost: bg.a.example\r\n\r\n" >line2.req &&
+	plain line2 400 "malformed request line" &&
+	printf "GET /v1/mailbox HTTP/1.1\r\nno colon here\r\n\r\n" >header.req &&
+	plain header 400 "malformed header"
+'
+
+test_expect_success 'a body over max_request_size: 413 in plain text before it is read' '
+	{
+		printf "POST /v1/arm HTTP/1.1\r\nHost: bg.a.example\r\n" &&
+		printf "Content-Length: 5000\r\n\r\n" &&
+		head -c 5000 /dev/zero
+	} >big.req &&
+	plain big 413 "request over 4096 bytes" &&
+	{
+		printf "POST /v1/arm HTTP/1.1\r\nHost: bg.a.example\r\n" &&
+		printf "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+	} >chunked.req &&
+	plain chunked 411 "Content-Length required"
+'
+
+test_expect_success 'an unknown method: 501 in plain text' '
+	printf "BREW /v1/arm HTTP/1.1\r\nHost: bg.a.example\r\n\r\n" >brew.req &&
+	plain brew 501 "method BREW not supported"
+'
+
+test_expect_success 'another HTTP version: 505 in plain text' '
+	printf "GET /v1/mailbox HTTP/2.0\r\nHost: bg.a.example\r\n\r\n" >v2.req &&
+	plain v2 505 "HTTP version not supported" &&
+	printf "GET /v1/mailbox COFFEE/1.1\r\nHost: bg.a.example\r\n\r\n" >vx.req &&
+	plain vx 505 "HTTP version not supported"
+'
+
+test_expect_success 'keep-alive: two requests on one connection, both answered; Connection: close ends it' '
+	{
+		printf "GET /v1/mailbox HTTP/1.1\r\nHost: bg.a.example\r\n\r\n" &&
+		printf "GET /v1/nothing HTTP/1.1\r\nHost: bg.a.example\r\n" &&
+		printf "Connection: close\r\n\r\n"
+	} >two.req &&
+	raw two &&
+	grep "^HTTP/1.1 " two.txt >two.status &&
+	printf "HTTP/1.1 200 OK\nHTTP/1.1 404 Not Found\n" >two.want &&
+	test_cmp two.want two.status &&
+	test "$(grep -c "^Connection: close\$" two.txt)" = 1 &&
+	test_grep "^no such resource\$" two.txt &&
+	test_grep_not "<[Hh][Tt][Mm][Ll]" two.out
+'
+
+test_expect_success 'Connection: close and HTTP/1.0 close after one answer, in one piece' '
+	printf "GET /v1/mailbox HTTP/1.1\r\nHost: bg.a.example\r\nConnection: close\r\n\r\n" >close.req &&
+	raw close &&
+	test "$(grep -c "^HTTP/1.1 200 OK\$" close.txt)" = 1 &&
+	test_grep "^Content-Length: 0\$" close.txt &&
+	test_grep "^Connection: close\$" close.txt &&
+	printf "GET /v1/mailbox HTTP/1.0\r\nHost: bg.a.example\r\n\r\n" >ten.req &&
+	raw ten &&
+	test "$(grep -c "^HTTP/1.1 200 OK\$" ten.txt)" = 1 &&
+	test_grep "^Connection: close\$" ten.txt
+'
+
 test_expect_success 'unknown paths and methods' '
 	pd_status 404 alice GET /v1/nothing &&
 	pd_status 405 alice GET /v1/arm &&
