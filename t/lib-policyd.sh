@@ -121,7 +121,7 @@ pd_start() {
 	tandem-policyd -c "$PD_CONF" -f >>policyd.log 2>&1 &
 	echo $! >policyd.pid
 	test_atexit "pd_stop"
-	_pd_n=200
+	_pd_n=600
 	while [ "$(grep -c "tandem-policyd: started" policyd.log)" -le "${_pd_was:-0}" ]; do
 		_pd_n=$((_pd_n - 1))
 		if [ $_pd_n -eq 0 ] || ! kill -0 "$(cat policyd.pid)" 2>/dev/null; then
