@@ -166,13 +166,10 @@ agent_session_reload(struct agent_session *as, char *err)
 	as->as_address = NULL;
 	sk_X509_pop_free(as->as_rcpts, X509_free);
 	as->as_rcpts = NULL;
+	/* The store stays unlocked from agent_session(). */
 	if ((rc = agent_load_id(as->as_st, as->as_pass, &as->as_id,
-	    &as->as_address, err)) != 0)
-		return rc;
-	rc = EX_NOPERM;
-	if (store_unlock(as->as_st, as->as_pass, err) == -1)
-		return rc;
-	if ((rc = session_courier(as, err)) != 0)
+	    &as->as_address, err)) != 0 ||
+	    (rc = session_courier(as, err)) != 0)
 		return rc;
 	if (store_path(as->as_dir, "anchors.pem", path, sizeof(path)) == -1 ||
 	    net_identity(as->as_net, &as->as_id, path, err) == -1)
