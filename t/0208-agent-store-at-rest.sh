@@ -32,12 +32,7 @@ q() { sqlite3 "$1/store.db" "$2"; }
 
 test_expect_success 'a courier, alice and bob registered' '
 	ag_courier &&
-	for u in alice bob; do
-		tandem init -d $u --address $u@a.example --csr $u.csr &&
-		tandem-ca account -d ca --address $u@a.example --csr $u.csr &&
-		tandem import -d $u --cert ca/accounts/$u@a.example/agent.crt \
-			--anchor root/root.crt --chain ca/chain.pem || return 1
-	done &&
+	ag_users alice bob &&
 	test "$(q bob "SELECT kdf || n || r || p FROM vault")" = scrypt3276881
 '
 

@@ -9,12 +9,7 @@ bob=ca/accounts/bob@a.example
 
 test_expect_success 'a courier, alice and bob registered, a Maildir' '
 	ag_courier &&
-	for u in alice bob; do
-		tandem init -d $u --address $u@a.example --csr $u.csr &&
-		tandem-ca account -d ca --address $u@a.example --csr $u.csr &&
-		tandem import -d $u --cert ca/accounts/$u@a.example/agent.crt \
-			--anchor root/root.crt --chain ca/chain.pem || return 1
-	done &&
+	ag_users alice bob &&
 	mkdir -p md/new md/cur md/tmp out
 '
 

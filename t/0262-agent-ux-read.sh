@@ -18,12 +18,7 @@ mbox() {
 
 test_expect_success 'a courier, alice and bob registered, two messages in the Maildir' '
 	ag_courier &&
-	for u in alice bob; do
-		tandem init -d $u --address $u@a.example --csr $u.csr &&
-		tandem-ca account -d ca --address $u@a.example --csr $u.csr &&
-		tandem import -d $u --cert ca/accounts/$u@a.example/agent.crt \
-			--anchor root/root.crt --chain ca/chain.pem || return 1
-	done &&
+	ag_users alice bob &&
 	mkdir -p home/Maildir/new home/Maildir/cur home/Maildir/tmp &&
 	for id in m1@a.example m2@a.example; do
 		ag_content $id && ag_fetched $id &&

@@ -12,12 +12,7 @@ limit=30
 
 test_expect_success 'a courier, alice and bob registered, one message in the Maildir' '
 	ag_courier &&
-	for u in alice bob; do
-		tandem init -d $u --address $u@a.example --csr $u.csr &&
-		tandem-ca account -d ca --address $u@a.example --csr $u.csr &&
-		tandem import -d $u --cert ca/accounts/$u@a.example/agent.crt \
-			--anchor root/root.crt --chain ca/chain.pem || return 1
-	done &&
+	ag_users alice bob &&
 	mkdir -p md/new md/cur md/tmp out &&
 	printf "From: alice@a.example\r\nTo: bob@a.example\r\nSubject: s\r\nMessage-ID: <m1@a.example>\r\n\r\nnoon\r\n" >m1.eml &&
 	tandem seal -d alice --to bob@a.example --in m1.eml --sealed m1.der \

@@ -16,13 +16,7 @@ bob=ca/accounts/bob@a.example
 
 test_expect_success 'a courier, alice and bob with their courier-end certificates' '
 	ag_courier &&
-	for u in alice bob; do
-		tandem init -d $u --address $u@a.example --csr $u.csr &&
-		tandem-ca account -d ca --address $u@a.example --csr $u.csr &&
-		tandem import -d $u --cert ca/accounts/$u@a.example/agent.crt \
-			--anchor root/root.crt --chain ca/chain.pem \
-			--courier-cert ca/accounts/$u@a.example/courier.crt || return 1
-	done &&
+	ag_users --courier-cert alice bob &&
 	printf "From: Alice <alice@a.example>\r\nTo: bob@a.example\r\nSubject: lunch\r\n\r\nMeet at noon.\r\n" >m.eml
 '
 

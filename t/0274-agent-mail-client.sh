@@ -36,13 +36,7 @@ opened() {
 
 test_expect_success 'a courier, alice and bob' '
 	ag_courier &&
-	for u in alice bob; do
-		tandem init -d $u --address $u@a.example --csr $u.csr &&
-		tandem-ca account -d ca --address $u@a.example --csr $u.csr &&
-		tandem import -d $u --cert ca/accounts/$u@a.example/agent.crt \
-			--anchor root/root.crt --chain ca/chain.pem \
-			--courier-cert ca/accounts/$u@a.example/courier.crt || return 1
-	done
+	ag_users --courier-cert alice bob
 '
 
 test_expect_success_here 'the smtp-sink and the stub run' '

@@ -120,13 +120,7 @@ hard_sink() {
 
 test_expect_success 'a courier, alice and bob (generation 1), another courier' '
 	ag_courier &&
-	for u in alice bob; do
-		tandem init -d $u --address $u@a.example --csr $u.csr &&
-		tandem-ca account -d ca --address $u@a.example --csr $u.csr &&
-		tandem import -d $u --cert ca/accounts/$u@a.example/agent.crt \
-			--anchor root/root.crt --chain ca/chain.pem \
-			--courier-cert ca/accounts/$u@a.example/courier.crt || return 1
-	done &&
+	ag_users --courier-cert alice bob &&
 	mv ca/accounts/bob@a.example gen1 &&
 	sqlite3 bob/store.db "INSERT INTO config VALUES (\"register-address\", \"tandem@a.example\")" &&
 	tandem-ca courier -d ca2 --name b.example --role public \

@@ -7,6 +7,10 @@
 #	crlf				stdin to stdout, LF -> CRLF
 #	ag_courier			root/, ca/ (public a.example) with FG
 #					and BG element certificates
+#	ag_users [--courier-cert] USER...
+#					each USER@a.example: tandem init in
+#					USER/, certified by ca/, imported (with
+#					its courier-end certificate)
 #	ag_part ROLE FILE		one base64 part of a protocol message
 #					(boundary b1) on stdout
 #	ag_sign SIGNER KEY IN OUT	opaque SignedData (DER) of IN, with
@@ -43,6 +47,22 @@ ag_courier() {
 		--superior root >/dev/null &&
 	tandem-ca element -d ca --fg tandem@a.example >/dev/null &&
 	tandem-ca element -d ca --bg https://bg.a.example:8443 >/dev/null
+}
+
+ag_users() {
+	_ag_cc=
+	[ "$1" = --courier-cert ] && { _ag_cc=1; shift; }
+	for _ag_u; do
+		tandem init -d $_ag_u --address $_ag_u@a.example \
+			--csr $_ag_u.csr &&
+		tandem-ca account -d ca --address $_ag_u@a.example \
+			--csr $_ag_u.csr &&
+		tandem import -d $_ag_u \
+			--cert ca/accounts/$_ag_u@a.example/agent.crt \
+			--anchor root/root.crt --chain ca/chain.pem \
+			${_ag_cc:+--courier-cert ca/accounts/$_ag_u@a.example/courier.crt} ||
+			return 1
+	done
 }
 
 ag_part() {
