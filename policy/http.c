@@ -34,8 +34,8 @@
  *	Every 4xx or 5xx answer, the framing's too, goes through
  *	http_text(), which records it for the help desk first
  *	(store_refusal(); not a 503 whose cause is the database itself),
- *	then answers with hreq_text(): a one-line text/plain body.
- *	http_plain() is the same answer for evhttp, what metrics.c uses.
+ *	then answers with hreq_text(): a one-line text/plain body
+ *	(metrics.c answers its own evhttp requests the same way).
  *
  *	Handlers translate requests to store_*() calls and answer with a
  *	one-line text/plain body, or a wrap (application/pkcs7-mime); a
@@ -50,7 +50,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/http.h>
 #include <openssl/err.h>
 
 #include "httpd.h"
@@ -451,18 +450,4 @@ http_setup(struct pd *pd, char *err)
 		return -1;
 	}
 	return 0;
-}
-
-void
-http_plain(struct evhttp_request *req, int code, const char *text)
-{
-	struct evbuffer *buf;
-
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-	    "Content-Type", "text/plain; charset=utf-8");
-	if ((buf = evbuffer_new()) != NULL)
-		evbuffer_add_printf(buf, "%s\n", text);
-	evhttp_send_reply(req, code, NULL, buf);
-	if (buf != NULL)
-		evbuffer_free(buf);
 }

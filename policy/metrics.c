@@ -27,6 +27,21 @@
 #include "policyd.h"
 #include "tandem.h"
 
+/* A one-line text/plain answer, as http.c gives on the HTTPS side. */
+static void
+metrics_plain(struct evhttp_request *req, int code, const char *text)
+{
+	struct evbuffer *buf;
+
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "text/plain; charset=utf-8");
+	if ((buf = evbuffer_new()) != NULL)
+		evbuffer_add_printf(buf, "%s\n", text);
+	evhttp_send_reply(req, code, NULL, buf);
+	if (buf != NULL)
+		evbuffer_free(buf);
+}
+
 static int
 metrics_add(const char *text, void *arg)
 {
@@ -44,25 +59,25 @@ metrics_request(struct evhttp_request *req, void *arg)
 	int r;
 
 	if (path == NULL || strcmp(path, "/metrics") != 0) {
-		http_plain(req, 404, "no such resource: GET /metrics");
+		metrics_plain(req, 404, "no such resource: GET /metrics");
 		return;
 	}
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
-		http_plain(req, 405, "method not allowed: GET /metrics");
+		metrics_plain(req, 405, "method not allowed: GET /metrics");
 		return;
 	}
 	if ((buf = evbuffer_new()) == NULL) {
-		http_plain(req, 500, "out of memory");
+		metrics_plain(req, 500, "out of memory");
 		return;
 	}
 	if (store_connect(pd, err) == -1 ||
 	    (r = counters_each(pd->pd_db, "bg", COUNTERS_PROMETHEUS,
 	    metrics_add, buf, err)) == -1) {
 		log_warn("metrics status=error reason=\"%s\"", err);
-		http_plain(req, 503,
+		metrics_plain(req, 503,
 		    "database unavailable, try again later");
 	} else if (r != 0)
-		http_plain(req, 500, "out of memory");
+		metrics_plain(req, 500, "out of memory");
 	else {
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 		    "Content-Type", "text/plain; version=0.0.4; charset=utf-8");

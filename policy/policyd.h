@@ -8,8 +8,6 @@
  *	void	pd_free_loaded(struct pd *pd);
  *
  *	int	http_setup(struct pd *pd, char *err);
- *	void	http_plain(struct evhttp_request *req, int code,
- *		    const char *text);
  *	int	metrics_setup(struct pd *pd, char *err);
  *	void	metrics_free(struct pd *pd);
  *	SSL_CTX	*http_tls_ctx(struct pd *pd, const struct cms_id *id,
@@ -270,7 +268,6 @@ struct pd_account {
 int	pd_load(struct pd *, char *);
 void	pd_free_loaded(struct pd *);
 int	http_setup(struct pd *, char *);
-void	http_plain(struct evhttp_request *, int, const char *);
 int	metrics_setup(struct pd *, char *);
 void	metrics_free(struct pd *);
 SSL_CTX	*http_tls_ctx(struct pd *, const struct cms_id *, const struct conf *,
