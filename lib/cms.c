@@ -341,7 +341,6 @@ static int
 cms_memo_key(X509 *signer, STACK_OF(X509) *certs, X509_STORE *store,
     unsigned char *key, size_t *klen, time_t *from, time_t *until)
 {
-	STACK_OF(X509_OBJECT) *objs;
 	unsigned int n;
 	X509 *x;
 	int i, nc = sk_X509_num(certs);
@@ -358,24 +357,16 @@ cms_memo_key(X509 *signer, STACK_OF(X509) *certs, X509_STORE *store,
 			return -1;
 		*klen += n;
 	}
-	/* The anchors are fixed once loaded; only their dates matter. */
-	if (!X509_STORE_lock(store))
-		return -1;
-	objs = X509_STORE_get0_objects(store);
-	for (i = 0; i < sk_X509_OBJECT_num(objs); i++)
-		if ((x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs,
-		    i))) != NULL && pki_narrow(x, from, until) == -1)
-			break;
-	X509_STORE_unlock(store);
-	return i < sk_X509_OBJECT_num(objs) ? -1 : 0;
+	/* Anchors and lists are fixed once loaded: only their dates. */
+	return pki_store_narrow(store, from, until);
 }
 
 /*
  * cms_chain(), whose success src may remember: for the same signer
  * and certificates (by SHA-256) and the same store the answer only
- * changes with time, so it holds while all of them and every anchor
- * are within their validity. Not with revocation lists (tls.crl_file):
- * a list taken at a reload must reach a signer remembered before.
+ * changes with time, so it holds while all of them, every anchor and
+ * every revocation list of store are within their validity (src
+ * lives as long as store: a reload makes new ones of both).
  */
 static int
 cms_chain_memo(X509 *signer, STACK_OF(X509) *certs, X509_STORE *store,
@@ -387,9 +378,7 @@ cms_chain_memo(X509 *signer, STACK_OF(X509) *certs, X509_STORE *store,
 	int memo, rc;
 
 	memo = src != NULL && src->cs_recall != NULL &&
-	    src->cs_remember != NULL &&
-	    (X509_VERIFY_PARAM_get_flags(X509_STORE_get0_param(store)) &
-	    X509_V_FLAG_CRL_CHECK) == 0 && cms_memo_key(signer, certs, store,
+	    src->cs_remember != NULL && cms_memo_key(signer, certs, store,
 	    key, &klen, &from, &until) == 0;
 	if (memo && src->cs_recall(src->cs_ctx, key, klen, now))
 		return 0;

@@ -441,6 +441,48 @@ pki_narrow(const X509 *x, time_t *from, time_t *until)
 	return 0;
 }
 
+static int
+pki_narrow_time(const ASN1_TIME *at, time_t *bound, int later)
+{
+	struct tm tm;
+	time_t t;
+
+	memset(&tm, 0, sizeof(tm));
+	if (ASN1_TIME_to_tm(at, &tm) != 1)
+		return -1;
+	t = timegm(&tm);
+	if (later ? t > *bound : t < *bound)
+		*bound = t;
+	return 0;
+}
+
+int
+pki_store_narrow(X509_STORE *store, time_t *from, time_t *until)
+{
+	STACK_OF(X509_OBJECT) *objs;
+	X509_OBJECT *o;
+	X509_CRL *crl;
+	X509 *x;
+	int i, rc = 0;
+
+	if (!X509_STORE_lock(store))
+		return -1;
+	objs = X509_STORE_get0_objects(store);
+	for (i = 0; rc == 0 && i < sk_X509_OBJECT_num(objs); i++) {
+		o = sk_X509_OBJECT_value(objs, i);
+		if ((x = X509_OBJECT_get0_X509(o)) != NULL)
+			rc = pki_narrow(x, from, until);
+		else if ((crl = X509_OBJECT_get0_X509_CRL(o)) != NULL)
+			rc = pki_narrow_time(X509_CRL_get0_lastUpdate(crl),
+			    from, 1) == -1 ||
+			    (X509_CRL_get0_nextUpdate(crl) != NULL &&
+			    pki_narrow_time(X509_CRL_get0_nextUpdate(crl),
+			    until, 0) == -1) ? -1 : 0;
+	}
+	X509_STORE_unlock(store);
+	return rc;
+}
+
 char *
 pki_cert_email(X509 *x)
 {

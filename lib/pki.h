@@ -41,6 +41,8 @@
  *	char	*pki_cert_uri(X509 *cert);
  *	char	*pki_cert_dns(X509 *cert);
  *	int	pki_narrow(const X509 *cert, time_t *from, time_t *until);
+ *	int	pki_store_narrow(X509_STORE *store, time_t *from,
+ *		    time_t *until);
  *	int	pki_key_id(X509 *cert, char out[PKI_KEYIDLEN + 1]);
  *	X509	*pki_courier_ca(X509 *cert, STACK_OF(X509) *certs);
  *	const char *pki_role_name(enum pki_role role);
@@ -133,6 +135,9 @@
  *
  *	pki_narrow() narrows [*from, *until) to the validity period of
  *	cert: 0, or -1 when its dates cannot be read.
+ *	pki_store_narrow() does the same for every anchor of store and
+ *	every revocation list in it (from its last to its next update):
+ *	the span in which a chain checked against store keeps its answer.
  *
  *	pki_issue() builds and signs one certificate from req (see struct
  *	pki_req): random 128-bit serial, SHA-256 (RSA: PSS), the key usages
@@ -265,6 +270,7 @@ char	*pki_cert_email(X509 *);
 char	*pki_cert_uri(X509 *);
 char	*pki_cert_dns(X509 *);
 int	pki_narrow(const X509 *, time_t *, time_t *);
+int	pki_store_narrow(X509_STORE *, time_t *, time_t *);
 int	pki_key_id(X509 *, char *);
 X509	*pki_courier_ca(X509 *, STACK_OF(X509) *);
 const char *pki_role_name(enum pki_role);

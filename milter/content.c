@@ -51,9 +51,9 @@ fail_code(enum cms_fail f)
  * remembered on success: for the same certificates (by SHA-256) and
  * address, with the same fixed trust anchors, it gives the same
  * answer as long as every one of them and every anchor is within its
- * validity, so the answer is kept for that span only. Not with
- * revocation lists (tls.crl_file): each message is checked against
- * them, and against their next update.
+ * validity (and every revocation list of tls.crl_file within its
+ * next update: fg_anchors_window()), so the answer is kept for that
+ * span only.
  */
 static int
 content_verify(const struct fg *fg, X509 *signer, STACK_OF(X509) *certs,
@@ -68,8 +68,7 @@ content_verify(const struct fg *fg, X509 *signer, STACK_OF(X509) *certs,
 	X509 *x;
 
 	cacheable = alen <= TN_MAX_ADDRESS + 1 && nc >= 0 &&
-	    nc <= CONTENT_VERIFY_MAXCERTS &&
-	    fg->fg_conf->cf_crl_file[0] == '\0';
+	    nc <= CONTENT_VERIFY_MAXCERTS;
 	from = fg->fg_anchors_from;
 	until = fg->fg_anchors_until;
 	klen = alen;

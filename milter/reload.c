@@ -100,23 +100,14 @@ oom:
 	return NULL;
 }
 
-/* When every trust anchor is within its validity: [from, until). */
+/* When every trust anchor and revocation list is valid: [from, until). */
 static int
 fg_anchors_window(struct fg *fg)
 {
-	STACK_OF(X509_OBJECT) *objs;
-	X509 *x;
-	int i;
-
 	fg->fg_anchors_from = 0;
 	fg->fg_anchors_until = (time_t)INT64_MAX;
-	objs = X509_STORE_get0_objects(pki_trust_store(fg->fg_trust));
-	for (i = 0; i < sk_X509_OBJECT_num(objs); i++)
-		if ((x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs,
-		    i))) != NULL && pki_narrow(x, &fg->fg_anchors_from,
-		    &fg->fg_anchors_until) == -1)
-			return -1;
-	return 0;
+	return pki_store_narrow(pki_trust_store(fg->fg_trust),
+	    &fg->fg_anchors_from, &fg->fg_anchors_until);
 }
 
 static void
