@@ -28,6 +28,7 @@
 #include "tandem.h"
 #include "pki.h"
 #include "agent.h"
+#include "util.h"
 
 /* The private key pem, decrypted with old, as encrypted under new. */
 static char *
@@ -61,9 +62,7 @@ passwd_config(struct store *st, const char *name, const char *old,
 		goto out;
 	rc = 0;
 out:
-	if (pem != NULL)
-		OPENSSL_cleanse(pem, strlen(pem));
-	free(pem);
+	util_free_secret(pem);
 	free(enc);
 	return rc;
 }
@@ -128,8 +127,7 @@ passwd_old_keys(struct store *st, const char *old, const char *new,
 	rc = 0;
 out:
 	for (i = 0; i < po.po_n; i++) {
-		OPENSSL_cleanse(po.po_keys[i], strlen(po.po_keys[i]));
-		free(po.po_keys[i]);
+		util_free_secret(po.po_keys[i]);
 	}
 	free(po.po_keys);
 	free(po.po_gens);
@@ -182,11 +180,7 @@ out:
 	if (rc != 0)
 		fprintf(stderr, "tandem passwd: %s\n", err);
 	store_close(st);
-	if (old != NULL)
-		OPENSSL_cleanse(old, strlen(old));
-	if (new != NULL)
-		OPENSSL_cleanse(new, strlen(new));
-	free(old);
-	free(new);
+	util_free_secret(old);
+	util_free_secret(new);
 	return rc;
 }

@@ -246,9 +246,7 @@ out:
 		free(*der);
 		*der = NULL;
 	}
-	if (text != NULL)
-		OPENSSL_cleanse(text, strlen(text));
-	free(text);
+	util_free_secret(text);
 	X509_free(signer);
 	sk_X509_pop_free(certs, X509_free);
 	return rc;
@@ -746,8 +744,7 @@ read_cmd(struct agent_opts *o, int mode)
 	if (rc != 0 && !rd.rd_reported)
 		fprintf(stderr, "tandem: %s\n", err);
 	reader_close(&rd);
-	OPENSSL_cleanse(pass, strlen(pass));
-	free(pass);
+	util_free_secret(pass);
 	return rc;
 }
 
@@ -785,9 +782,7 @@ arm_run(const struct agent_opts *o, const char *pass, char *err)
 	}
 	rc = 0;
 out:
-	if (text != NULL)
-		OPENSSL_cleanse(text, strlen(text));
-	free(text);
+	util_free_secret(text);
 	store_close(st);
 	return rc;
 }
@@ -806,8 +801,7 @@ cmd_arm(struct agent_opts *o)
 		return rc;
 	if ((rc = arm_run(o, pass, err)) != 0)
 		fprintf(stderr, "tandem arm: %s\n", err);
-	OPENSSL_cleanse(pass, strlen(pass));
-	free(pass);
+	util_free_secret(pass);
 	return rc;
 }
 

@@ -1033,9 +1033,7 @@ store_vault_open(struct store *st, const char *pass, char *err)
 	rc = 1;
 out:
 	OPENSSL_cleanse(kek, sizeof(kek));
-	if (key != NULL)
-		OPENSSL_cleanse(key, len);
-	free(key);
+	OPENSSL_clear_free(key, len);
 	sqlite3_finalize(stmt);
 	return rc;
 }
@@ -1171,9 +1169,7 @@ store_upgrade_arm(struct store *st, const char *msgid, int *changed,
 	*changed = 1;
 	rc = 0;
 out:
-	if (copy != NULL)
-		OPENSSL_cleanse(copy, len);
-	free(copy);
+	OPENSSL_clear_free(copy, len);
 	sqlite3_finalize(stmt);
 	return rc;
 }
@@ -1218,9 +1214,7 @@ store_upgrade_opens(struct store *st, const char *msgid, int *changed,
 	*changed = 1;
 	rc = 0;
 out:
-	if (text != NULL)
-		OPENSSL_cleanse(text, strlen(text));
-	free(text);
+	util_free_secret(text);
 	arm_free(ar);
 	return rc;
 }
@@ -1257,6 +1251,7 @@ store_check_pass(struct store *st, const char *pass, char *err)
 {
 	EVP_PKEY *pk = NULL;
 	char *key = NULL;
+	int rc;
 
 	if (store_get(st, "key", &key, err) == -1)
 		return -1;
@@ -1264,11 +1259,10 @@ store_check_pass(struct store *st, const char *pass, char *err)
 	    err)) == NULL)
 		tn_err(err, "cannot decrypt the private key (wrong "
 		    "password?)");
-	if (key != NULL)
-		OPENSSL_cleanse(key, strlen(key));
+	rc = key == NULL || pk != NULL ? 0 : -1;
 	EVP_PKEY_free(pk);
-	free(key);
-	return key == NULL || pk != NULL ? 0 : -1;
+	util_free_secret(key);
+	return rc;
 }
 
 int

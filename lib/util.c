@@ -282,3 +282,12 @@ util_escape(const char *in, char *out, size_t size, int flags)
 	out[n] = '\0';
 	return out;
 }
+
+void
+util_free_secret(char *s)
+{
+	if (s == NULL)
+		return;
+	OPENSSL_cleanse(s, strlen(s));
+	free(s);
+}

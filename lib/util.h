@@ -12,6 +12,7 @@
  *	int	util_write_file(const char *path, const void *buf,
  *		    size_t len, int mode, int exclusive, char *err);
  *	char	*util_hex(const unsigned char *in, size_t len);
+ *	void	util_free_secret(char *s);
  *	int	util_unhex(const char *in, unsigned char *out,
  *		    size_t outlen);
  *	int	util_random(unsigned char *buf, size_t len);
@@ -38,6 +39,10 @@
  *	bytes and returns 0, or -1 if the text is not that.
  *
  *	util_random() fills buf from the OpenSSL CSPRNG; 0 or -1.
+ *
+ *	util_free_secret() wipes a string (a password, a PEM key, an ARM)
+ *	and frees it; NULL does nothing. For a buffer of known length,
+ *	OPENSSL_clear_free().
  *	util_token() writes a fresh token (32 random bytes, base64url
  *	without padding: 43 characters; size at least 44) and its SHA-256
  *	into hash, which is all a database keeps of it; 0 or -1.
@@ -65,6 +70,7 @@ const char *util_file_type(unsigned int);
 int	util_write_file(const char *, const void *, size_t, int, int,
 	    char *);
 char	*util_hex(const unsigned char *, size_t);
+void	util_free_secret(char *);
 int	util_unhex(const char *, unsigned char *, size_t);
 int	util_random(unsigned char *, size_t);
 int	util_token(char *, size_t, unsigned char *);
