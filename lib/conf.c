@@ -31,6 +31,7 @@
 #include "tandem.h"
 #include "conf.h"
 #include "route.h"
+#include "util.h"
 
 #define DAY	86400L
 
@@ -91,6 +92,7 @@ static cfg_opt_t conf_tls_opts[] = {
 	CFG_INT_CB("expiry_warning", 30 * DAY, CFGF_NONE, conf_parse_duration),
 	CFG_STR("crl_file", "", CFGF_NONE),
 	CFG_STR("crl_missing", "refuse", CFGF_NONE),
+	CFG_INT_CB("crl_refresh", 60, CFGF_NONE, conf_parse_duration),
 	CFG_END()
 };
 
@@ -148,6 +150,7 @@ static const struct {
 	{ "hygiene", "replay_window", 60, 365 * DAY },
 	{ "hygiene", "clock_skew", 0, DAY },
 	{ "tls", "expiry_warning", 0, 365 * DAY },
+	{ "tls", "crl_refresh", 0, DAY },
 	{ "hygiene", "history_limit", 1, 3650 * DAY },
 	{ "hygiene", "rekey_after", 0, 3650 * DAY },
 	{ "hygiene", "rekey_batch", 1, 1000 },
@@ -792,6 +795,7 @@ conf_copy(cfg_t *cfg, struct conf *cf, char *err)
 	cf->cf_expiry_warning = cfg_getint(tls, "expiry_warning");
 	cf->cf_crl_accept = strcmp(cfg_getstr(tls, "crl_missing"),
 	    "accept") == 0;
+	cf->cf_crl_refresh = cfg_getint(tls, "crl_refresh");
 	cf->cf_history_limit = cfg_getint(hy, "history_limit");
 	cf->cf_rekey_after = cfg_getint(hy, "rekey_after");
 	cf->cf_rekey_batch = (int)cfg_getint(hy, "rekey_batch");
@@ -799,8 +803,12 @@ conf_copy(cfg_t *cfg, struct conf *cf, char *err)
 	return 0;
 }
 
-int
-conf_load(const char *path, struct conf **out, char *err)
+static char conf_blank[] = "\n";
+
+/* Parse text (len bytes, from path) into *out, which takes text. */
+static int
+conf_parse(const char *path, char *text, size_t len, struct conf **out,
+    char *err)
 {
 	struct conf *cf = NULL;
 	cfg_t *cfg = NULL;
@@ -812,7 +820,9 @@ conf_load(const char *path, struct conf **out, char *err)
 	conf_errbuf = err;
 	conf_errpath = path;
 	memset(conf_seen, 0, sizeof(conf_seen));
-	if ((fp = fopen(path, "r")) == NULL) {
+	/* An empty file is all defaults; fmemopen() wants a byte. */
+	if ((fp = len > 0 ? fmemopen(text, len, "r") : fmemopen(conf_blank,
+	    1, "r")) == NULL) {
 		tn_err(err, "%s: %s", path, strerror(errno));
 		goto out;
 	}
@@ -832,12 +842,16 @@ conf_load(const char *path, struct conf **out, char *err)
 		tn_err(err, "out of memory");
 		goto out;
 	}
+	cf->cf_text = text;
+	cf->cf_textlen = len;
+	text = NULL;
 	if (conf_copy(cfg, cf, err) == -1)
 		goto out;
 	*out = cf;
 	cf = NULL;
 	rc = 0;
 out:
+	free(text);
 	conf_free(cf);
 	cfg_free(cfg);
 	if (fp != NULL)
@@ -845,6 +859,33 @@ out:
 	conf_errbuf = NULL;
 	conf_errpath = NULL;
 	return rc;
+}
+
+int
+conf_load(const char *path, struct conf **out, char *err)
+{
+	unsigned char *text;
+	size_t len;
+
+	*out = NULL;
+	if (util_read_file(path, CONF_MAX_TEXT, &text, &len, err) == -1)
+		return -1;
+	return conf_parse(path, (char *)text, len, out, err);
+}
+
+int
+conf_again(const struct conf *cf, struct conf **out, char *err)
+{
+	char *text;
+	size_t len = cf->cf_textlen;
+
+	*out = NULL;
+	if ((text = malloc(len + 1)) == NULL) {
+		tn_err(err, "out of memory");
+		return -1;
+	}
+	memcpy(text, cf->cf_text, len + 1);
+	return conf_parse(cf->cf_path, text, len, out, err);
 }
 
 void
@@ -858,6 +899,7 @@ conf_free(struct conf *cf)
 		free(cf->cf_domains[i]);
 	free(cf->cf_domains);
 	free(cf->cf_path);
+	free(cf->cf_text);
 	free(cf->cf_name);
 	free(cf->cf_superior);
 	free(cf->cf_milter_socket);

@@ -5,6 +5,7 @@
  *	#include "conf.h"
  *
  *	int	conf_load(const char *path, struct conf **out, char *err);
+ *	int	conf_again(const struct conf *cf, struct conf **out, char *err);
  *	void	conf_free(struct conf *cf);
  *	int	conf_option(size_t i, const char **section, const char **key);
  *	int	conf_duration(const char *text, long *seconds);
@@ -19,9 +20,15 @@
  *	share it. conf_free(NULL) does nothing. CONF_PATH is the usual
  *	place of the file.
  *
+ *	conf_again() parses once more the text cf was read from (kept in
+ *	cf_text), not the file as it is now: what a daemon uses to load
+ *	again what its configuration names (the revocation lists of
+ *	tls.crl_file, on its schedule) without taking edits to the file
+ *	that only a reload should take. Same results as conf_load().
+ *
  *	Durations (cf_hold_limit, cf_purge_interval, cf_replay_window,
  *	cf_clock_skew, cf_expiry_warning, cf_history_limit, cf_rekey_after,
- *	cf_rekey_grace) are in seconds;
+ *	cf_rekey_grace, cf_crl_refresh) are in seconds;
  *	host:port options are split into cf_*_host (a string) and
  *	cf_*_port. In cf_agent_maildir and cf_agent_store a leading "~/"
  *	is replaced by $HOME at load time. Domains are lower-cased.
@@ -59,9 +66,12 @@
 #define TANDEM_SYSCONFDIR	"/etc/tandem"
 #endif
 #define CONF_PATH	TANDEM_SYSCONFDIR "/tandem.conf"
+#define CONF_MAX_TEXT	(1 << 20)	/* bytes of a tandem.conf */
 
 struct conf {
 	char		*cf_path;
+	char		*cf_text;	/* as read, for conf_again() */
+	size_t		 cf_textlen;
 
 	/* courier */
 	char		*cf_name;
@@ -110,6 +120,7 @@ struct conf {
 	long		 cf_expiry_warning;	/* warn this long before */
 	char		*cf_crl_file;	/* "": no revocation check */
 	int		 cf_crl_accept;	/* a CA's list missing or old: pass */
+	long		 cf_crl_refresh;	/* crl_file looked at; 0: never */
 
 	/* hygiene */
 	long		 cf_hold_limit;
@@ -136,6 +147,7 @@ struct conf {
 };
 
 int	conf_load(const char *, struct conf **, char *);
+int	conf_again(const struct conf *, struct conf **, char *);
 void	conf_free(struct conf *);
 int	conf_option(size_t, const char **, const char **);
 int	conf_duration(const char *, long *);

@@ -15,7 +15,10 @@
  * DIAGNOSTICS
  *	0 or -1 (or NULL) with a one-line reason in err.
  */
+#include <sys/stat.h>
+
 #include <ctype.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +44,8 @@
 
 struct pki_trust {
 	X509_STORE	*tr_store;
+	struct stat	 tr_crl_st;	/* the tls.crl_file read, as it was */
+	int		 tr_crl_read;
 };
 
 static const char *pki_role_names[] = {
@@ -965,11 +970,24 @@ pki_trust_crls(struct pki_trust *tr, const char *path, int accept,
 {
 	STACK_OF(X509_INFO) *infos = NULL;
 	X509_INFO *xi;
-	BIO *b;
+	BIO *b = NULL;
+	FILE *fp;
 	int i, n = 0, rc = -1;
 
-	if ((b = BIO_new_file(path, "r")) == NULL ||
-	    (infos = PEM_X509_INFO_read_bio(b, NULL, NULL, NULL)) == NULL) {
+	/* The file's identity from the descriptor read: pki_crl_watch(). */
+	if ((fp = fopen(path, "r")) == NULL) {
+		tn_err(err, "%s: cannot read revocation lists: %s", path,
+		    strerror(errno));
+		goto out;
+	}
+	if (fstat(fileno(fp), &tr->tr_crl_st) == -1 ||
+	    (b = BIO_new_fp(fp, BIO_CLOSE)) == NULL) {
+		tn_err(err, "%s: cannot read revocation lists: %s", path,
+		    strerror(errno));
+		fclose(fp);
+		goto out;
+	}
+	if ((infos = PEM_X509_INFO_read_bio(b, NULL, NULL, NULL)) == NULL) {
 		tn_err_ssl(err, "%s: cannot read revocation lists", path);
 		goto out;
 	}
@@ -992,11 +1010,96 @@ pki_trust_crls(struct pki_trust *tr, const char *path, int accept,
 	    X509_V_FLAG_CRL_CHECK_ALL);
 	if (accept)
 		X509_STORE_set_verify_cb(tr->tr_store, pki_crl_lenient);
+	tr->tr_crl_read = 1;
 	rc = 0;
 out:
 	sk_X509_INFO_pop_free(infos, X509_INFO_free);
 	BIO_free(b);
 	return rc;
+}
+
+/* The same file, unchanged: same inode, size and modification time. */
+static int
+pki_same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+	    a->st_size == b->st_size &&
+	    a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* The list of store due first: its next update, its CA in ca; or 0. */
+static time_t
+pki_crl_due(X509_STORE *store, char *ca, size_t size)
+{
+	STACK_OF(X509_OBJECT) *objs;
+	const ASN1_TIME *next;
+	X509_CRL *crl, *first = NULL;
+	struct tm tm;
+	time_t t, due = 0;
+	int i;
+
+	ca[0] = '\0';
+	if (!X509_STORE_lock(store))
+		return 0;
+	objs = X509_STORE_get0_objects(store);
+	for (i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+		if ((crl = X509_OBJECT_get0_X509_CRL(sk_X509_OBJECT_value(objs,
+		    i))) == NULL ||
+		    (next = X509_CRL_get0_nextUpdate(crl)) == NULL ||
+		    !ASN1_TIME_to_tm(next, &tm) || (t = timegm(&tm)) == -1)
+			continue;
+		if (first == NULL || t < due) {
+			first = crl;
+			due = t;
+		}
+	}
+	if (first != NULL && X509_NAME_get_text_by_NID(X509_CRL_get_issuer(
+	    first), NID_commonName, ca, (int)size) <= 0)
+		snprintf(ca, size, "(no name)");
+	X509_STORE_unlock(store);
+	return due;
+}
+
+int
+pki_crl_watch(struct pki_crl_watch *w, const struct pki_trust *tr,
+    const char *path, int accept, time_t now,
+    void (*say)(const char *, ...))
+{
+	struct stat st;
+	struct tm tm;
+	char ca[80], when[32];
+	time_t due;
+
+	if (!tr->tr_crl_read)
+		return 0;
+	if ((due = pki_crl_due(tr->tr_store, ca, sizeof(ca))) != 0 &&
+	    due <= now && (w->cw_stale_said == 0 ||
+	    now - w->cw_stale_said >= PKI_CRL_RESAY)) {
+		gmtime_r(&due, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		say("crl status=stale file=%s ca=\"%s\" next_update=%s "
+		    "action=%s", path, ca, when, accept ? "accept" : "refuse");
+		w->cw_stale_said = now;
+	}
+	if (stat(path, &st) == -1) {
+		if (w->cw_error_said == 0 ||
+		    now - w->cw_error_said >= PKI_CRL_RESAY) {
+			say("crl status=unreadable file=%s reason=\"%s\"; "
+			    "going on with the lists read before", path,
+			    strerror(errno));
+			w->cw_error_said = now;
+		}
+		return 0;
+	}
+	w->cw_error_said = 0;
+	if (pki_same_file(&st, &tr->tr_crl_st) ||
+	    (w->cw_tried_set && pki_same_file(&st, &w->cw_tried)))
+		return 0;
+	w->cw_tried = st;
+	w->cw_tried_set = 1;
+	w->cw_stale_said = 0;
+	return 1;
 }
 
 /* The entry of x in a list of store, or NULL. */

@@ -8,6 +8,9 @@
  *	void	pki_trust_free(struct pki_trust *tr);
  *	int	pki_trust_crls(struct pki_trust *tr, const char *path,
  *		    int accept, char *err);
+ *	int	pki_crl_watch(struct pki_crl_watch *w,
+ *		    const struct pki_trust *tr, const char *path, int accept,
+ *		    time_t now, void (*say)(const char *, ...));
  *	int	pki_revoked(X509_STORE_CTX *ctx, char *err);
  *	X509_STORE *pki_trust_store(const struct pki_trust *tr);
  *	int	pki_verify(const struct pki_trust *tr, X509 *leaf,
@@ -71,7 +74,19 @@
  *	chain (PKI_FAIL_CRL), unless accept (tls.crl_missing = accept); a
  *	listed certificate always does (PKI_FAIL_REVOKED, "certificate
  *	SERIAL (NAME) of CA NAME is revoked: REASON"). 0, or -1 with the
- *	reason in err (a file with no CRL in it is one). pki_revoked(),
+ *	reason in err (a file with no CRL in it is one).
+ *
+ *	pki_crl_watch() is what a daemon calls every tls.crl_refresh, w
+ *	zeroed at first and kept between calls, with the path and accept
+ *	of tr's pki_trust_crls(). It says (with say) when a list of tr is
+ *	past its next update ("crl status=stale", with the CA, the date
+ *	and what chains through it get) and when the file cannot be
+ *	looked at ("crl status=unreadable"), each once an hour at most.
+ *	It returns 1 when the file is no longer the one tr read (another
+ *	inode, size or modification time) and was not found so before:
+ *	the daemon should read its lists again (a file it could not read
+ *	is tried again only once it changes again); else 0. A tr without
+ *	lists gives 0. pki_revoked(),
  *	after X509_verify_cert() failed on ctx: 1 and that message in err
  *	when the reason is a listed certificate, else 0.
  *
@@ -168,6 +183,8 @@
 #ifndef TANDEM_PKI_H
 #define TANDEM_PKI_H
 
+#include <sys/stat.h>
+
 #include <stddef.h>
 #include <time.h>
 
@@ -240,9 +257,21 @@ struct pki_req {
 
 struct pki_trust;
 
+/* What pki_crl_watch() remembers between its calls; zeroed at first. */
+struct pki_crl_watch {
+	struct stat	 cw_tried;	/* the file last found changed */
+	int		 cw_tried_set;
+	time_t		 cw_stale_said;
+	time_t		 cw_error_said;
+};
+
+#define PKI_CRL_RESAY	3600	/* a stale or unreadable list: said again */
+
 struct pki_trust *pki_trust_load(const char *, char *);
 void	pki_trust_free(struct pki_trust *);
 int	pki_trust_crls(struct pki_trust *, const char *, int, char *);
+int	pki_crl_watch(struct pki_crl_watch *, const struct pki_trust *,
+	    const char *, int, time_t, void (*)(const char *, ...));
 int	pki_revoked(X509_STORE_CTX *, char *);
 X509_STORE *pki_trust_store(const struct pki_trust *);
 int	pki_verify(const struct pki_trust *, X509 *, STACK_OF(X509) *,
