@@ -125,6 +125,7 @@ struct fgproc {
 	pthread_t		 fp_signals;
 	volatile int		 fp_stop;
 	struct rate		*fp_rate;	/* foreground.max_peer_rate */
+	struct pki_crl_watch	 fp_crl_watch;	/* the signal thread's */
 };
 
 int		 fg_new(struct fgproc *, struct conf *, struct fg **, char *);

@@ -37,6 +37,13 @@
  *	(symbol lookup starts with the program), and waits for the given
  *	set less these three: libmilter's thread waits for nothing.
  *
+ *	Every tls.crl_refresh (when tls.crl_file is set) the signal
+ *	thread looks at the lists (pki_crl_watch()): when the file
+ *	changed it makes a new snapshot of the same configuration
+ *	(conf_again(), not the file as edited since) and swaps it in the
+ *	same way, logging "crl status=refreshed file=FILE", or "crl
+ *	status=refused ..." and going on with the lists read before.
+ *
  *	Each SIGHUP reads fp_path again into a new snapshot, as the user
  *	the milter runs as, and swaps it in only when all of it loaded;
  *	a message in progress keeps the snapshot it took at its envfrom.
@@ -272,30 +279,58 @@ fg_reload_compare(const struct fgproc *fp, const struct conf *old,
 	fg_restart_only("tls.held_key", old->cf_held_key, nw->cf_held_key);
 }
 
-/* One SIGHUP: a new snapshot, or the reason to go on with the old. */
+/*
+ * One SIGHUP: a new snapshot, or the reason to go on with the old.
+ * With again, the revocation lists changed: the same configuration
+ * (conf_again()) loaded once more, which reads tls.crl_file anew.
+ */
 static void
-fg_reload(struct fgproc *fp)
+fg_reload(struct fgproc *fp, int again)
 {
 	struct conf *cf = NULL;
 	struct fg *nw = NULL, *old;
 	char err[TN_ERRLEN];
 
-	if (conf_load(fp->fp_path, &cf, err) == -1 ||
+	/* Only this thread swaps: fp_cur stays until the swap below. */
+	if ((again ? conf_again(fp->fp_cur->fg_conf, &cf, err) :
+	    conf_load(fp->fp_path, &cf, err)) == -1 ||
 	    fg_new(fp, cf, &nw, err) != 0) {
-		log_warn("reload status=refused reason=\"%s\"; going on as "
-		    "before", err);
+		if (again)
+			log_warn("crl status=refused file=%s reason=\"%s\"; "
+			    "going on with the lists read before",
+			    fp->fp_cur->fg_conf->cf_crl_file, err);
+		else
+			log_warn("reload status=refused reason=\"%s\"; going "
+			    "on as before", err);
 		return;
 	}
-	/* Only this thread swaps: fp_cur stays until the swap below. */
-	fg_reload_compare(fp, fp->fp_cur->fg_conf, nw->fg_conf);
+	if (!again)
+		fg_reload_compare(fp, fp->fp_cur->fg_conf, nw->fg_conf);
 	pthread_mutex_lock(&fp->fp_lock);
 	old = fp->fp_cur;
 	fp->fp_cur = nw;
 	pthread_mutex_unlock(&fp->fp_lock);
 	fg_release(old);	/* freed now, or by the last message on it */
+	if (again) {
+		log_info("crl status=refreshed file=%s",
+		    nw->fg_conf->cf_crl_file);
+		return;
+	}
 	pki_expiry_check(nw->fg_conf, nw->fg_conf->cf_ca_dir, time(NULL),
 	    log_warn);
 	log_info("reloaded conf=%s", fp->fp_path);
+}
+
+/* tls.crl_refresh: the lists looked at, read again if they changed. */
+static void
+fg_crl_tick(struct fgproc *fp)
+{
+	const struct conf *cf = fp->fp_cur->fg_conf;
+
+	if (cf->cf_crl_file[0] != '\0' && pki_crl_watch(&fp->fp_crl_watch,
+	    fp->fp_cur->fg_trust, cf->cf_crl_file, cf->cf_crl_accept,
+	    time(NULL), log_warn) == 1)
+		fg_reload(fp, 1);
 }
 
 /* The milter's signals, all three; see DESCRIPTION. */
@@ -312,13 +347,30 @@ static void *
 fg_signals_main(void *arg)
 {
 	struct fgproc *fp = arg;
+	struct timespec wait;
 	sigset_t set;
+	time_t now, next = 0;
+	long every;
 	int sig, stop;
 
 	fg_sigset(&set);
 	for (;;) {
-		if ((sig = sigwaitinfo(&set, NULL)) == -1) {
-			if (errno == EINTR)
+		/* fp_cur changes only in this thread: read without the lock. */
+		every = fp->fp_cur->fg_conf->cf_crl_file[0] != '\0' ?
+		    fp->fp_cur->fg_conf->cf_crl_refresh : 0;
+		now = time(NULL);
+		if (every > 0 && (next == 0 || next > now + every))
+			next = now + every;
+		if (every > 0 && next <= now) {
+			fg_crl_tick(fp);
+			next = now + every;
+			continue;
+		}
+		wait.tv_sec = every > 0 ? next - now : 0;
+		wait.tv_nsec = 0;
+		if ((sig = every > 0 ? sigtimedwait(&set, NULL, &wait) :
+		    sigwaitinfo(&set, NULL)) == -1) {
+			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			log_warn("signals status=stopped reason=\"sigwaitinfo: "
 			    "%s\"", strerror(errno));
@@ -330,7 +382,7 @@ fg_signals_main(void *arg)
 		if (stop)
 			return NULL;
 		if (sig == SIGHUP) {
-			fg_reload(fp);
+			fg_reload(fp, 0);
 			continue;
 		}
 		log_info("stopping signal=%d", sig);

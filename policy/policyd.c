@@ -53,6 +53,8 @@
 #include "proto.h"
 #include "tandem.h"
 
+static void	pd_crl_arm(struct pd *);
+
 static void
 pd_usage(void)
 {
@@ -119,9 +121,13 @@ pd_swap(struct pd *a, struct pd *b)
  * in progress is touched. The listening address and the user are
  * those of the start (a change is said: restart to take it); a new
  * conninfo reconnects both database connections.
+ *
+ * With again, the revocation lists changed (pd_crl_tick()): the same
+ * configuration (conf_again(), not the file as edited since) is
+ * loaded once more, which reads tls.crl_file anew.
  */
 static void
-pd_reload_now(struct pd *pd)
+pd_reload_now(struct pd *pd, int again)
 {
 	struct pd nw;
 	struct conf *old;
@@ -130,24 +136,32 @@ pd_reload_now(struct pd *pd)
 	int reconnect;
 
 	memset(&nw, 0, sizeof(nw));
-	if (conf_load(pd->pd_conf_path, &nw.pd_cf, err) == -1 ||
+	if ((again ? conf_again(pd->pd_cf, &nw.pd_cf, err) :
+	    conf_load(pd->pd_conf_path, &nw.pd_cf, err)) == -1 ||
 	    pd_load(&nw, err) == -1 ||
 	    (ssl = http_tls_ctx(pd, &nw.pd_id, nw.pd_cf, err)) == NULL ||
 	    (client = send_tls_ctx(pd, &nw.pd_id, nw.pd_cf, err)) == NULL) {
-		log_warn("reload status=refused reason=\"%s\"; going on as "
-		    "before", err);
+		if (again)
+			log_warn("crl status=refused file=%s worker=%d "
+			    "reason=\"%s\"; going on with the lists read "
+			    "before", pd->pd_cf->cf_crl_file, pd->pd_worker,
+			    err);
+		else
+			log_warn("reload status=refused reason=\"%s\"; going "
+			    "on as before", err);
 		SSL_CTX_free(ssl);
 		pd_free_loaded(&nw);
 		return;
 	}
 	old = pd->pd_cf;
-	if (pd->pd_worker == -1 &&
+	if (pd->pd_worker == -1 && !again &&
 	    (strcmp(old->cf_listen_host, nw.pd_cf->cf_listen_host) != 0 ||
 	    old->cf_listen_port != nw.pd_cf->cf_listen_port))
 		log_warn("reload listen=%s:%d reason=\"the listening address "
 		    "changes only at a restart\"", nw.pd_cf->cf_listen_host,
 		    nw.pd_cf->cf_listen_port);
-	if (pd->pd_worker == -1 && old->cf_workers != nw.pd_cf->cf_workers)
+	if (pd->pd_worker == -1 && !again &&
+	    old->cf_workers != nw.pd_cf->cf_workers)
 		log_warn("reload workers=%d reason=\"the number of workers "
 		    "changes only at a restart\"", nw.pd_cf->cf_workers);
 	reconnect = strcmp(old->cf_conninfo, nw.pd_cf->cf_conninfo) != 0;
@@ -167,7 +181,15 @@ pd_reload_now(struct pd *pd)
 	if (reconnect && pd->pd_worker == 0 && listen_start(pd, err) == -1)
 		log_warn("listen status=error reason=\"%s\"", err);
 	if (pd->pd_worker == -1) {
-		pki_expiry_check(pd->pd_cf, NULL, time(NULL), log_warn);
+		if (!again)
+			pki_expiry_check(pd->pd_cf, NULL, time(NULL),
+			    log_warn);
+		return;
+	}
+	pd_crl_arm(pd);
+	if (again) {
+		log_info("crl status=refreshed file=%s worker=%d",
+		    pd->pd_cf->cf_crl_file, pd->pd_worker);
 		return;
 	}
 	if (reconnect && store_connect(pd, err) == -1)
@@ -177,12 +199,61 @@ pd_reload_now(struct pd *pd)
 	    pd->pd_worker, reconnect ? " database=reconnected" : "");
 }
 
+/* The parent's SIGHUP (workers.c), before each worker's own. */
+static void
+pd_reload_parent(struct pd *pd)
+{
+	pd_reload_now(pd, 0);
+}
+
 static void
 pd_reload(evutil_socket_t sig, short what, void *arg)
 {
 	(void)sig;
 	(void)what;
-	pd_reload_now(arg);
+	pd_reload_now(arg, 0);
+}
+
+/* What the workers but the first leave unsaid: worker 0 says it. */
+static void
+pd_say_nothing(const char *fmt, ...)
+{
+	(void)fmt;
+}
+
+/*
+ * Every tls.crl_refresh, in each worker: the lists looked at, and read
+ * again (with everything else the same configuration names) when the
+ * file changed; a stale or unreadable list is logged (pki_crl_watch()),
+ * by the first worker only.
+ */
+static void
+pd_crl_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct pd *pd = arg;
+	const struct conf *cf = pd->pd_cf;
+
+	(void)fd;
+	(void)what;
+	if (cf->cf_crl_file[0] != '\0' && pki_crl_watch(&pd->pd_crl_watch,
+	    pd->pd_trust, cf->cf_crl_file, cf->cf_crl_accept, time(NULL),
+	    pd->pd_worker <= 0 ? log_warn : pd_say_nothing) == 1)
+		pd_reload_now(pd, 1);
+}
+
+/* The timer of pd_crl_tick(), as the configuration now says. */
+static void
+pd_crl_arm(struct pd *pd)
+{
+	struct timeval tv = { pd->pd_cf->cf_crl_refresh, 0 };
+
+	if (pd->pd_crl_ev == NULL)
+		return;
+	event_del(pd->pd_crl_ev);
+	if (pd->pd_cf->cf_crl_file[0] != '\0' && tv.tv_sec > 0 &&
+	    event_add(pd->pd_crl_ev, &tv) != 0)
+		log_warn("crl status=error reason=\"cannot set the timer of "
+		    "tls.crl_refresh\"");
 }
 
 static void
@@ -247,13 +318,18 @@ pd_work(struct pd *pd, int i)
 	sighup = evsignal_new(pd->pd_base, SIGHUP, pd_reload, pd);
 	if (i == 0)
 		hyg = event_new(pd->pd_base, -1, EV_PERSIST, pd_hygiene, pd);
+	pd->pd_crl_ev = event_new(pd->pd_base, -1, EV_PERSIST, pd_crl_tick,
+	    pd);
 	if (sigterm == NULL || sigint == NULL || sighup == NULL ||
+	    pd->pd_crl_ev == NULL ||
 	    (i == 0 && hyg == NULL) || evsignal_add(sigterm, NULL) != 0 ||
 	    evsignal_add(sigint, NULL) != 0 ||
 	    evsignal_add(sighup, NULL) != 0 ||
 	    (hyg != NULL && event_add(hyg, &tv) != 0))
 		log_fatal(EX_OSERR, "worker=%d: cannot set up the event loop",
 		    i);
+	pd_crl_arm(pd);
+	pd_crl_tick(-1, 0, pd);	/* changed since the parent read them */
 	if (store_connect(pd, err) == -1)
 		log_warn("database status=unavailable reason=\"%s\"", err);
 	else if (i == 0 && store_purge(pd, err) == -1)
@@ -269,6 +345,8 @@ pd_work(struct pd *pd, int i)
 	rc = event_base_dispatch(pd->pd_base) == -1 ? EX_SOFTWARE : 0;
 	if (hyg != NULL)
 		event_free(hyg);
+	event_free(pd->pd_crl_ev);
+	pd->pd_crl_ev = NULL;
 	event_free(sighup);
 	event_free(sigint);
 	event_free(sigterm);
@@ -333,7 +411,7 @@ main(int argc, char **argv)
 	if (!fg && daemon(0, 0) == -1)
 		log_fatal(EX_OSERR, "cannot go to the background");
 	log_detached();
-	rc = workers_run(&pd, n, pd_work, pd_reload_now);
+	rc = workers_run(&pd, n, pd_work, pd_reload_parent);
 	log_info("stopped status=%d", rc);
 	pd_free(&pd);
 	proto_shutdown();

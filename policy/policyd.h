@@ -230,6 +230,8 @@ struct pd {
 	int			 pd_schema_ok;	/* db_schema_check() passed */
 	time_t			 pd_certs_at;	/* pki_expiry_check() last */
 	const char		*pd_conf_path;	/* -c, read again on SIGHUP */
+	struct event		*pd_crl_ev;	/* every tls.crl_refresh */
+	struct pki_crl_watch	 pd_crl_watch;
 	PGconn			*pd_listen;
 	struct event		*pd_listen_ev;
 	struct event		*pd_retry_ev;	/* reconnects pd_listen */

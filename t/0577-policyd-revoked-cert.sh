@@ -9,13 +9,15 @@ test_description='policyd: certificates listed in a revocation list of tls.crl_f
 
 test_have_prog curl || test_skip_all 'curl not found'
 
-test_expect_success_here 'a courier, alice and bob active, no revocation list' '
+test_expect_success_here 'a courier, alice, bob and carol active, no revocation list' '
 	pd_setup >setup.log 2>&1 &&
 	pd_account alice active && pd_account bob active &&
-	pg_wait_for bg bg "SELECT count(*) FROM agent_pins" 2 &&
+	pd_account carol active &&
+	pg_wait_for bg bg "SELECT count(*) FROM agent_pins" 3 &&
 	pd_start &&
 	pd_status 200 alice GET /v1/mailbox &&
-	pd_status 200 bob GET /v1/mailbox
+	pd_status 200 bob GET /v1/mailbox &&
+	pd_status 200 carol GET /v1/mailbox
 '
 
 test_expect_success 'the courier revokes bob, both CAs sign their lists' '
@@ -33,6 +35,75 @@ test_expect_success 'with the lists, bob is refused at the handshake, naming his
 	pd_status 000 bob GET /v1/mailbox &&
 	pd_status 200 alice GET /v1/mailbox &&
 	test_wait_log policyd.log "tls status=refused reason=\"certificate $(cat bob.serial) (bob@a.example) of CA a.example is revoked: keyCompromise\"" 10
+'
+
+test_expect_success 'every tls.crl_refresh it looks at the file: a new list is taken without a reload, an edit of tandem.conf is not' '
+	pd_stop &&
+	chgrp nogroup "$PD_CA/elements/bg.key" "$TRASH/pki/keybox.key" &&
+	chmod 640 "$PD_CA/elements/bg.key" "$TRASH/pki/keybox.key" &&
+	sed -i "s|^\([[:space:]]*crl_file = .*\)\$|\1\n\tcrl_refresh = 1s|" "$PD_CONF" &&
+	pd_start &&
+	pd_status 200 carol GET /v1/mailbox &&
+	echo "this line is no tandem.conf" >>"$PD_CONF" &&
+	openssl x509 -noout -serial -in "$PD_CA/accounts/carol@a.example/agent.crt" | sed "s/^serial=//" >carol.serial &&
+	tandem-ca revoke -d "$PD_CA" --reason superseded \
+	    "$PD_CA/accounts/carol@a.example/agent.crt" >/dev/null &&
+	cat "$TRASH/pki/root/crl.pem" "$PD_CA/crl.pem" >crls.new &&
+	mv crls.new crls.pem &&
+	test_wait_log policyd.log "crl status=refreshed file=$TRASH/crls.pem worker=0" 20 &&
+	test_wait_log policyd.log "crl status=refreshed file=$TRASH/crls.pem worker=1" 20 &&
+	pd_status 000 carol GET /v1/mailbox &&
+	pd_status 200 alice GET /v1/mailbox &&
+	test_wait_log policyd.log "tls status=refused reason=\"certificate $(cat carol.serial) (carol@a.example) of CA a.example is revoked: superseded\"" 10 &&
+	test_grep_not "reload status=refused" policyd.log
+'
+
+test_expect_success 'a new file it cannot use is logged once; it goes on with the lists read before' '
+	cp crls.pem crls.good &&
+	cp "$TRASH/pki/root/root.crt" crls.new && mv crls.new crls.pem &&
+	test_wait_log policyd.log "crl status=refused file=$TRASH/crls.pem worker=0 reason=\"$TRASH/crls.pem: no revocation list (X509 CRL) in it\"; going on with the lists read before" 20 &&
+	sleep 3 &&
+	test $(grep -c "crl status=refused file=$TRASH/crls.pem worker=0" policyd.log) = 1 &&
+	pd_status 000 bob GET /v1/mailbox &&
+	pd_status 000 carol GET /v1/mailbox &&
+	pd_status 200 alice GET /v1/mailbox &&
+	rm crls.pem &&
+	test_wait_log policyd.log "crl status=unreadable file=$TRASH/crls.pem reason=\"No such file or directory\"; going on with the lists read before" 20 &&
+	pd_status 000 carol GET /v1/mailbox
+'
+
+# A list of the courier CA due for its next update two seconds after it
+# is signed (openssl ca -crlsec; tandem-ca counts in days).
+crl_due_soon() {
+	mkdir -p soon && : >soon/index.txt &&
+	printf "[ca]\ndefault_ca = c\n[c]\ndatabase = %s\ndefault_md = sha256\n" \
+	    "$TRASH/soon/index.txt" >soon/ca.cnf &&
+	openssl ca -batch -config soon/ca.cnf -gencrl -crlsec 2 \
+	    -keyfile "$PD_CA/ca.key" -cert "$PD_CA/ca.crt" -out soon/crl.pem 2>soon/err
+}
+
+test_expect_success 'a list past its next update: logged as stale, and every chain through its CA is refused (tls.crl_missing = refuse)' '
+	crl_due_soon &&
+	cat "$TRASH/pki/root/crl.pem" soon/crl.pem >crls.new && mv crls.new crls.pem &&
+	test_wait_log policyd.log "crl status=refreshed file=$TRASH/crls.pem worker=0" 20 &&
+	test_wait_log policyd.log "crl status=stale file=$TRASH/crls.pem ca=\"a.example\" next_update=[0-9T:-]*Z action=refuse" 20 &&
+	sleep 2 && test $(grep -c "crl status=stale" policyd.log) = 1 &&
+	pd_status 000 bob GET /v1/mailbox &&
+	pd_status 000 alice GET /v1/mailbox &&
+	test_wait_log policyd.log "CRL has expired (tls.crl_missing = refuse)" 10
+'
+
+test_expect_success 'the good lists back: taken, and said no more stale; bob and carol still refused as revoked' '
+	n=$(wc -l <policyd.log) &&
+	cp crls.good crls.new && mv crls.new crls.pem &&
+	test_wait_log policyd.log "crl status=refreshed file=$TRASH/crls.pem worker=0" 20 &&
+	i=0 && while [ $i -lt 100 ] && ! tail -n +$((n + 1)) policyd.log | grep -q "crl status=refreshed file=$TRASH/crls.pem worker=0"; do sleep 0.2; i=$((i + 1)); done &&
+	tail -n +$((n + 1)) policyd.log | grep "crl status=refreshed file=$TRASH/crls.pem worker=0" &&
+	pd_status 000 bob GET /v1/mailbox &&
+	pd_status 000 carol GET /v1/mailbox &&
+	pd_status 200 alice GET /v1/mailbox &&
+	sleep 2 && test $(grep -c "crl status=stale" policyd.log) = 1 &&
+	sed -i "/^this line is no tandem.conf\$/d" "$PD_CONF"
 '
 
 test_expect_success 'the root list missing: the daemon does not start (tls.crl_missing = refuse), and says why' '

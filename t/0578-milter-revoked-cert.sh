@@ -33,6 +33,8 @@ test_expect_success 'tandem-milter -n: the root list missing fails closed, and s
 	test_expect_code 78 tandem-milter -c tandem.conf -n >out 2>&1 &&
 	test_grep "unable to get certificate CRL (tls.crl_missing = refuse)" out &&
 	test_conf_crl tandem.conf "$TRASH/crls.pem" &&
+	sed -i "s|^\([[:space:]]*crl_file = .*\)\$|\1\n\tcrl_refresh = 1s|" tandem.conf &&
+	milter_conf_reloadable &&
 	tandem-milter -c tandem.conf -n >out 2>&1 &&
 	test_grep "^configuration OK\$" out
 '
@@ -52,6 +54,29 @@ test_expect_success 'content signed by alice still goes' '
 	milter_mkmail m2 alice alice@a.example bob@a.example &&
 	milter_send m2 alice@a.example bob@a.example &&
 	test_grep "<-  250 2.0.0 Ok: queued" swaks.out
+'
+
+test_expect_success 'the courier revokes alice: the milter takes the new list on its tls.crl_refresh, without a reload nor an edit of tandem.conf made since' '
+	echo "this line is no tandem.conf" >>tandem.conf &&
+	openssl x509 -noout -serial -in isp/accounts/alice@a.example/agent.crt |
+	    sed "s/^serial=//" >alice.serial &&
+	tandem-ca revoke -d isp --reason superseded \
+	    isp/accounts/alice@a.example/agent.crt >/dev/null &&
+	cat root/crl.pem isp/crl.pem >crls.new && mv crls.new crls.pem &&
+	test_wait_log milter.log "crl status=refreshed file=$TRASH/crls.pem" 20 &&
+	test_grep_not "status=refused" milter.log &&
+	milter_mkmail m3 alice alice@a.example bob@a.example &&
+	test_must_fail milter_send m3 alice@a.example bob@a.example &&
+	test_grep "<\*\* *550 5.7.7 .*certificate $(cat alice.serial) (alice@a.example) of CA a.example is revoked: superseded" swaks.out
+'
+
+test_expect_success 'a new file it cannot use is logged once; it goes on with the lists read before' '
+	cp "$TRASH/root/root.crt" crls.new && mv crls.new crls.pem &&
+	test_wait_log milter.log "crl status=refused file=$TRASH/crls.pem reason=\"$TRASH/crls.pem: no revocation list (X509 CRL) in it\"; going on with the lists read before" 20 &&
+	sleep 3 &&
+	test $(grep -c "crl status=refused" milter.log) = 1 &&
+	test_must_fail milter_send m3 alice@a.example bob@a.example &&
+	test_grep "<\*\* *550 5.7.7 .*certificate $(cat alice.serial) (alice@a.example) of CA a.example is revoked" swaks.out
 '
 
 test_done

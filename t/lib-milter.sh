@@ -12,6 +12,10 @@
 #	milter_conf REINJECT	tandem.conf for the milter: its socket
 #				$TRASH/milter.sock, foreground.reinject
 #				REINJECT (host:port)
+#	milter_conf_reloadable	the files a reload (or tls.crl_refresh)
+#				reads made readable by nobody, the user
+#				the milter becomes: the keys to its group,
+#				the chain out of the CA's folder
 #	milter_start		tandem-milter -c tandem.conf -f, log
 #				milter.log, pid milter.pid, until its socket
 #				is there
@@ -97,6 +101,14 @@ milter_conf() {
 	  keybox_key = "$TRASH/kb.key"
 	}
 	CONF
+}
+
+milter_conf_reloadable() {
+	cp isp/issuing/chain.pem fgchain.pem &&
+	sed -i "s|isp/issuing/chain.pem|fgchain.pem|" tandem.conf &&
+	chgrp nogroup isp/elements/fg.key kb.key &&
+	chmod 640 isp/elements/fg.key kb.key &&
+	chmod 644 tandem.conf fgchain.pem
 }
 
 milter_start() {

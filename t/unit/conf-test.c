@@ -430,7 +430,7 @@ test_man(void)
 	for (i = 0; conf_option(i, &s, &k); i++, n++)
 		ok(man_documents((char *)page, s, k),
 		    "tandem.conf(5) documents %s.%s with its default", s, k);
-	is_int(n, 51, "the option table has 51 options");
+	is_int(n, 52, "the option table has 52 options");
 	for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
 		if ((sec = man_section((char *)page, sections[i], &len)) ==
 		    NULL)
