@@ -255,6 +255,41 @@ out:
 	return rc;
 }
 
+/*
+ * A key agreement's key wrap is AES Key Wrap (RFC 3394), as
+ * CMS_encrypt() chooses it; not the padded kind (RFC 5649), whose
+ * unwrap in OpenSSL 3.0 writes 8 bytes past its output when the
+ * check fails (CRYPTO_128_unwrap_pad()), as a message can make it.
+ */
+static int
+cms_kari_wrap_ok(CMS_RecipientInfo *ri)
+{
+	X509_ALGOR *alg, *wrap;
+	ASN1_OCTET_STRING *ukm;
+	const ASN1_OBJECT *oid;
+	const void *pval;
+	const ASN1_STRING *seq;
+	const unsigned char *p;
+	int ptype, nid;
+
+	if (CMS_RecipientInfo_type(ri) != CMS_RECIPINFO_AGREE)
+		return 1;
+	if (CMS_RecipientInfo_kari_get0_alg(ri, &alg, &ukm) != 1 ||
+	    alg == NULL)
+		return 0;
+	X509_ALGOR_get0(&oid, &ptype, &pval, alg);
+	if (ptype != V_ASN1_SEQUENCE || (seq = pval) == NULL)
+		return 0;
+	p = ASN1_STRING_get0_data(seq);
+	if ((wrap = d2i_X509_ALGOR(NULL, &p, ASN1_STRING_length(seq))) ==
+	    NULL)
+		return 0;
+	nid = OBJ_obj2nid(wrap->algorithm);
+	X509_ALGOR_free(wrap);
+	return nid == NID_id_aes128_wrap || nid == NID_id_aes192_wrap ||
+	    nid == NID_id_aes256_wrap;
+}
+
 /* Parse an authenticated enveloped layer and bound its RecipientInfos. */
 static CMS_ContentInfo *
 cms_parse_enveloped(const unsigned char *in, size_t inlen, int allow_smime,
@@ -262,7 +297,7 @@ cms_parse_enveloped(const unsigned char *in, size_t inlen, int allow_smime,
 {
 	CMS_ContentInfo *cms;
 	STACK_OF(CMS_RecipientInfo) *ris;
-	int nid, n;
+	int i, nid, n;
 
 	if ((cms = cms_parse(in, inlen, allow_smime, err)) == NULL)
 		return NULL;
@@ -286,6 +321,13 @@ cms_parse_enveloped(const unsigned char *in, size_t inlen, int allow_smime,
 		    TN_MAX_RECIPINFOS);
 		goto bad;
 	}
+	for (i = 0; i < n; i++)
+		if (!cms_kari_wrap_ok(sk_CMS_RecipientInfo_value(ris, i))) {
+			tn_err(err, "RecipientInfo %d: key wrap other than "
+			    "AES Key Wrap refused", i + 1);
+			ERR_clear_error();
+			goto bad;
+		}
 	return cms;
 bad:
 	CMS_ContentInfo_free(cms);

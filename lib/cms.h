@@ -133,7 +133,9 @@
  *	TN_MAX_RECIPINFOS; an EnvelopedData, encrypted without
  *	authentication such as AES-CBC, is never the expected CMS:
  *	cms_open(), cms_unwrap() and cms_unenvelope() take only
- *	AuthEnvelopedData and say so), CMS_FAIL_DIGEST, CMS_FAIL_DECRYPT (wrong
+ *	AuthEnvelopedData and say so; nor is one whose key agreement
+ *	wraps the key with anything but AES Key Wrap, RFC 3394),
+ *	CMS_FAIL_DIGEST, CMS_FAIL_DECRYPT (wrong
  *	key, not a recipient, or altered ciphertext), CMS_FAIL_SIGNATURE
  *	(signature does not match the content), CMS_FAIL_CHAIN,
  *	CMS_FAIL_CRL (the chain could not be checked: a CA's revocation

@@ -8,7 +8,15 @@
  *	it then owns: httpd_free() closes it) in the event loop of base.
  *	Each connection gets an SSL of *ctx as it is at the accept, so
  *	that a context swapped in by a reload serves the connections
- *	that come after it, and a TLS bufferevent. On it, httpd.c reads
+ *	that come after it, and a TLS bufferevent, which httpd_conn()
+ *	then serves. With fd -1, httpd_new() listens on nothing and
+ *	serves only what the caller hands to httpd_conn(): bev, which it
+ *	then owns (freed when the connection closes, or at once when
+ *	httpd_conn() fails; with BEV_OPT_CLOSE_ON_FREE, its SSL and
+ *	socket with it), ssl, bev's, or NULL for a bufferevent in clear
+ *	without a socket (the fuzz target's pair, fuzz/fuzz-httpd.c:
+ *	closed without lingering), and peer, the client's numeric
+ *	address or NULL (copied). On a connection, httpd.c reads
  *	requests one at a time: a request line "METHOD TARGET
  *	HTTP/1.x", header lines, an empty line (the head, at most
  *	HTTPD_HEAD_MAX bytes), then a body of Content-Length bytes, at
@@ -55,8 +63,9 @@
  * DIAGNOSTICS
  *	httpd_new() returns NULL when out of memory or the socket cannot
  *	be listened on (errno says). A connection that cannot be set up
- *	is closed. hreq_add_header() returns 0, or -1 when out of memory
- *	or the value is not a header's.
+ *	is closed; httpd_conn() then returns -1, else 0.
+ *	hreq_add_header() returns 0, or -1 when out of memory or the
+ *	value is not a header's.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -222,7 +231,8 @@ httpd_linger(struct hconn *hc)
 	struct evbuffer *in = bufferevent_get_input(hc->hc_bev);
 	evutil_socket_t fd = bufferevent_getfd(hc->hc_bev);
 
-	if (SSL_is_init_finished(hc->hc_req.hr_ssl))
+	if (hc->hc_req.hr_ssl != NULL &&
+	    SSL_is_init_finished(hc->hc_req.hr_ssl))
 		(void)SSL_shutdown(hc->hc_req.hr_ssl);
 	ERR_clear_error();
 	if (fd == -1 || shutdown(fd, SHUT_WR) == -1) {
@@ -496,7 +506,7 @@ httpd_read(struct bufferevent *bev, void *arg)
 		evbuffer_drain(in, evbuffer_get_length(in));
 		return;
 	}
-	if (hc->hc_req.hr_cert == NULL)
+	if (hc->hc_req.hr_cert == NULL && hc->hc_req.hr_ssl != NULL)
 		hc->hc_req.hr_cert =
 		    SSL_get0_peer_certificate(hc->hc_req.hr_ssl);
 	while (hc->hc_state != HC_CLOSING) {
@@ -550,31 +560,26 @@ httpd_event(struct bufferevent *bev, short what, void *arg)
 	httpd_close(arg);	/* EOF, error, timeout */
 }
 
-static void
-httpd_accept(struct evconnlistener *l, evutil_socket_t fd,
-    struct sockaddr *sa, int salen, void *arg)
+int
+httpd_conn(struct httpd *hd, struct bufferevent *bev, SSL *ssl,
+    const char *peer)
 {
-	struct httpd *hd = arg;
 	struct timeval tv = { HTTPD_TIMEOUT, 0 };
 	struct hconn *hc;
-	SSL *ssl = NULL;
 
-	(void)l;
 	if ((hc = calloc(1, sizeof(*hc))) == NULL ||
 	    (hc->hc_req.hr_body = evbuffer_new()) == NULL ||
-	    (hc->hc_req.hr_out = evbuffer_new()) == NULL ||
-	    (ssl = SSL_new(*hd->hd_ctx)) == NULL)
-		goto fail;
-	/* On failure, ssl may be libevent's to free: left (a leak at worst). */
-	if ((hc->hc_bev = bufferevent_openssl_socket_new(hd->hd_base, fd, ssl,
-	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE)) == NULL) {
-		ssl = NULL;
-		goto fail;
+	    (hc->hc_req.hr_out = evbuffer_new()) == NULL) {
+		if (hc != NULL && hc->hc_req.hr_body != NULL)
+			evbuffer_free(hc->hc_req.hr_body);
+		free(hc);
+		bufferevent_free(bev);
+		return -1;
 	}
-	if (getnameinfo(sa, (socklen_t)salen, hc->hc_peer,
-	    sizeof(hc->hc_peer), NULL, 0, NI_NUMERICHOST) != 0)
-		hc->hc_peer[0] = '\0';
+	if (peer != NULL)
+		snprintf(hc->hc_peer, sizeof(hc->hc_peer), "%s", peer);
 	hc->hc_httpd = hd;
+	hc->hc_bev = bev;
 	TAILQ_INIT(&hc->hc_req.hr_in);
 	hc->hc_req.hr_conn = hc;
 	hc->hc_req.hr_ssl = ssl;
@@ -585,17 +590,34 @@ httpd_accept(struct evconnlistener *l, evutil_socket_t fd,
 	    hc);
 	bufferevent_set_timeouts(hc->hc_bev, &tv, &tv);
 	bufferevent_enable(hc->hc_bev, EV_READ | EV_WRITE);
-	return;
-fail:
-	SSL_free(ssl);
-	close(fd);
-	if (hc != NULL) {
-		if (hc->hc_req.hr_body != NULL)
-			evbuffer_free(hc->hc_req.hr_body);
-		if (hc->hc_req.hr_out != NULL)
-			evbuffer_free(hc->hc_req.hr_out);
+	return 0;
+}
+
+static void
+httpd_accept(struct evconnlistener *l, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct httpd *hd = arg;
+	struct bufferevent *bev;
+	char peer[NI_MAXHOST];
+	SSL *ssl;
+
+	(void)l;
+	if ((ssl = SSL_new(*hd->hd_ctx)) == NULL) {
+		close(fd);
+		return;
 	}
-	free(hc);
+	/* On failure, ssl may be libevent's to free: left (a leak at worst). */
+	if ((bev = bufferevent_openssl_socket_new(hd->hd_base, fd, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+		close(fd);
+		return;
+	}
+	if (getnameinfo(sa, (socklen_t)salen, peer, sizeof(peer), NULL, 0,
+	    NI_NUMERICHOST) != 0)
+		peer[0] = '\0';
+	/* On failure, bev is freed, and with it ssl and the socket. */
+	(void)httpd_conn(hd, bev, ssl, peer[0] != '\0' ? peer : NULL);
 }
 
 struct httpd *
@@ -615,8 +637,9 @@ httpd_new(struct event_base *base, int fd, SSL_CTX *const *ctx,
 	hd->hd_arg = arg;
 	TAILQ_INIT(&hd->hd_conns);
 	/* Listening already (workers_listen()): backlog 0 keeps it. */
-	if ((hd->hd_listener = evconnlistener_new(base, httpd_accept, hd,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd)) == NULL) {
+	if (fd != -1 && (hd->hd_listener = evconnlistener_new(base,
+	    httpd_accept, hd, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0,
+	    fd)) == NULL) {
 		free(hd);
 		return NULL;
 	}
@@ -636,6 +659,7 @@ httpd_free(struct httpd *hd)
 		return;
 	while (!TAILQ_EMPTY(&hd->hd_conns))
 		httpd_close(TAILQ_FIRST(&hd->hd_conns));
-	evconnlistener_free(hd->hd_listener);
+	if (hd->hd_listener != NULL)
+		evconnlistener_free(hd->hd_listener);
 	free(hd);
 }

@@ -8,6 +8,8 @@
  *		    SSL_CTX *const *ctx, size_t max_body,
  *		    httpd_request_fn request, httpd_refuse_fn refuse,
  *		    void *arg);
+ *	int	httpd_conn(struct httpd *hd, struct bufferevent *bev, SSL *ssl,
+ *		    const char *peer);
  *	void	httpd_set_max_body(struct httpd *hd, size_t max_body);
  *	void	httpd_free(struct httpd *hd);
  *
@@ -26,6 +28,7 @@
 #include <stddef.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/keyvalq_struct.h>
 #include <openssl/ssl.h>
@@ -61,6 +64,7 @@ typedef void (*httpd_refuse_fn)(struct hreq *, int, const char *, void *);
 
 struct httpd *httpd_new(struct event_base *, int, SSL_CTX *const *, size_t,
 	    httpd_request_fn, httpd_refuse_fn, void *);
+int	httpd_conn(struct httpd *, struct bufferevent *, SSL *, const char *);
 void	httpd_set_max_body(struct httpd *, size_t);
 void	httpd_free(struct httpd *);
 const char *hreq_header(const struct hreq *, const char *);

@@ -16,7 +16,7 @@ test_expect_success 'the replay driver is built' '
 	test -x "$replay"
 '
 
-for t in agent arm cms conf intro proto tmail; do
+for t in agent arm cms conf httpd intro proto tmail; do
 	for kind in regress corpus; do
 		d=$TANDEM_SRC/fuzz/$kind/$t
 		[ -d "$d" ] || continue

@@ -50,6 +50,11 @@
 #	fed_content_key X USER MSGID	the content key USER's agent holds
 #	fed_split_trust X SECRET KEY	the check of t/0650 on X's elements
 #			(see there); fails naming the place
+#
+# With FED_CRL_MISSING set (refuse or accept) when fed_start runs, each
+# element of X checks revocation lists: tls.crl_file is $FED_TOP/X/
+# crls.pem, which the test writes before (and replaces and reloads as
+# it likes), tls.crl_missing is FED_CRL_MISSING.
 
 FED_ALL="root isp corp home gw sub"
 FED_TOP=$TRASH
@@ -174,6 +179,10 @@ fed_conf() {
 		_fd_res="$_fd_res${_fd_res:+, }\"bg.$_fd_y.example:$(fed_var $_fd_y CR_BG_PORT):$(fed_var $_fd_y CR_BG_ADDR)\""
 	done
 	_fd_sup=$(fed_superior $1)
+	_fd_crl=
+	[ -z "${FED_CRL_MISSING:-}" ] || _fd_crl="
+	crl_file = \"$FED_TOP/$1/crls.pem\"
+	crl_missing = $FED_CRL_MISSING"
 	cat <<EOF
 # tandem.conf of the $2 element of $1.example (written by t/lib-federation.sh)
 courier {
@@ -203,7 +212,7 @@ tls {
 	cert = "$CR_CA/elements/$2.crt"
 	key = "$CR_CA/elements/$2.key"
 	chain = "$CR_CHAIN"
-	keybox_key = "$CR_PKI/keybox.key"
+	keybox_key = "$CR_PKI/keybox.key"$_fd_crl
 }
 hygiene {
 	hold_limit = ${CR_HOLD_LIMIT:-30d}

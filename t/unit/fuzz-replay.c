@@ -29,6 +29,7 @@ static const struct {
 	{ "arm", fuzz_arm },
 	{ "cms", fuzz_cms },
 	{ "conf", fuzz_conf },
+	{ "httpd", fuzz_httpd },
 	{ "intro", fuzz_intro },
 	{ "proto", fuzz_proto },
 	{ "tmail", fuzz_tmail },
