@@ -59,8 +59,10 @@
  *	anchors, is an element certificate of the given kind (PKI_KIND_FG
  *	for mail, PKI_KIND_BG for HTTPS), and was issued by the CA that
  *	issued own, the agent's certificate: the key of the courier CA
- *	that signed the signer (among certs) is the key of the courier CA
- *	that signed own, directly or through the courier's issuing CA
+ *	that signed the signer (among certs, or among ownchain, where the
+ *	root courier's agents have the root that certs may leave out) is
+ *	the key of the courier CA that signed own, directly or through
+ *	the courier's issuing CA
  *	(pki_courier_ca(), among ownchain: the agent's own chain, never
  *	the signer's, since any courier may certify another's public
  *	key). Names and key identifiers alone prove nothing: another
@@ -212,13 +214,22 @@ out:
 	return rc;
 }
 
-/* Is the courier CA key that issued signer the one that issued own? */
+/*
+ * Is the courier CA key that issued signer the one that issued own?
+ * The root courier's CA is a trust anchor, which the certificates a
+ * message carries may leave out; its own agents have it in their
+ * chain, so the signer's CA is looked for there too (a signature by a
+ * courier CA of ownchain is the proof either way).
+ */
 static int
 same_issuer(X509 *signer, STACK_OF(X509) *certs, X509 *own,
     STACK_OF(X509) *ownchain)
 {
 	X509 *ca = pki_courier_ca(signer, certs);
 	X509 *mine = pki_courier_ca(own, ownchain);
+
+	if (ca == NULL)
+		ca = pki_courier_ca(signer, ownchain);
 
 	return ca != NULL && mine != NULL &&
 	    EVP_PKEY_eq(X509_get0_pubkey(ca), X509_get0_pubkey(mine)) == 1;

@@ -71,8 +71,6 @@ mail_in() {
 }
 
 # mail_ok X USER Y USER2 ID: mail_in, and USER2 reads it byte for byte
-# (not at root: an agent of the root courier refuses what root's
-# elements sign, "signer is an element of another courier")
 mail_ok() {
 	mail_in "$@" &&
 	fed_agent $3 $4 fetch >/dev/null &&
@@ -81,7 +79,7 @@ mail_ok() {
 }
 
 test_expect_success 'with the lists in place, mail goes: dave (home) to carol (root) and back, alice (isp) to bob (corp)' '
-	mail_in home dave root carol m1 &&
+	mail_ok home dave root carol m1 &&
 	mail_ok root carol home dave m2 &&
 	mail_ok isp alice corp bob m3
 '
