@@ -23,6 +23,7 @@
  *	tandemctl route remove --db CONNINFO --address A
  *	tandemctl status --conf FILE [--ca-dir]
  *	tandemctl transfer expect|start|cancel|list --db FGCONNINFO ...
+ *	tandemctl crl fetch --out FILE [--ca PEM] [--timeout SECONDS] URL...
  * DESCRIPTION
  *	The entry point: picks the command group, and holds the helpers
  *	every group uses (ctl.h), which print what db_exec() and its kin
@@ -77,7 +78,9 @@ ctl_usage(void)
 	    "--to COURIER\n"
 	    "       tandemctl transfer cancel --db FGCONNINFO [--address] A "
 	    "[--force]\n"
-	    "       tandemctl transfer list --db FGCONNINFO\n");
+	    "       tandemctl transfer list --db FGCONNINFO\n"
+	    "       tandemctl crl fetch --out FILE [--ca PEM] "
+	    "[--timeout SECONDS] URL...\n");
 }
 
 int
@@ -178,6 +181,8 @@ main(int argc, char **argv)
 		return ctl_status(argc - 1, argv + 1);
 	if (strcmp(argv[1], "transfer") == 0)
 		return ctl_transfer(argc - 1, argv + 1);
+	if (strcmp(argv[1], "crl") == 0)
+		return ctl_crl(argc - 1, argv + 1);
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
 		ctl_usage();
 		return 0;

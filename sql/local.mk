@@ -47,6 +47,7 @@ DB_SCENARIOS = \
 	t/0310-db-replication.sh \
 	t/0320-ctl-intro.sh \
 	t/0325-ctl-transfer.sh \
+	t/0326-ctl-crl-fetch.sh \
 	t/0340-db-hostile-decode.sh \
 	t/0350-db-ux-schema-check.sh \
 	t/0355-db-ux-helpdesk.sh \

@@ -1,0 +1,84 @@
+#!/bin/sh
+test_description='tandemctl crl fetch: the lists of tls.crl_file gathered over http, checked against the CA certificates, written all or nothing'
+. "$TANDEM_SRC/t/test-lib.sh"
+
+test_have_prog openssl || test_skip_all 'openssl command not found'
+test_have_prog python3 || test_skip_all 'python3 not found'
+
+addr=$(pf_random_addr) port=$(pf_random_port)
+url=http://$addr:$port
+
+test_expect_success 'root and courier a sign their lists; another root of the same name signs one too' '
+	tandem-ca root -d root --name root.example >/dev/null &&
+	tandem-ca courier -d a --name a.example --role public \
+	    --superior root >/dev/null &&
+	tandem-ca crl -d root >/dev/null && tandem-ca crl -d a >/dev/null &&
+	tandem-ca root -d evil --name root.example >/dev/null &&
+	tandem-ca crl -d evil >/dev/null &&
+	cat root/ca.crt a/ca.crt >cas.pem &&
+	mkdir www &&
+	openssl crl -in root/crl.pem -outform DER -out www/root.crl &&
+	cp a/crl.pem www/a.pem && cp evil/crl.pem www/evil.pem &&
+	printf "no list here\n" >www/junk.txt
+'
+
+test_expect_success_here 'the lists are published over http' '
+	(cd www && exec python3 -m http.server --bind "$addr" "$port") \
+	    >http.log 2>&1 &
+	http_pid=$! &&
+	test_atexit "kill $http_pid" &&
+	pf_wait_listen "$addr" "$port" 10
+'
+
+test_expect_success 'one list in DER and one in PEM: both written in PEM, byte for byte what the CAs signed' '
+	tandemctl crl fetch --out crls.pem --ca cas.pem \
+	    "$url/root.crl" "$url/a.pem" >out &&
+	echo "crls.pem: 2 lists" >want && test_cmp want out &&
+	cat root/crl.pem a/crl.pem >want.pem && cmp want.pem crls.pem &&
+	test "$(stat -c %a crls.pem)" = 644
+'
+
+test_expect_success 'a list that no certificate of --ca signed: refused, naming it; the file is unchanged' '
+	test_expect_code 65 tandemctl crl fetch --out crls.pem --ca cas.pem \
+	    "$url/root.crl" "$url/evil.pem" >out 2>err &&
+	test_grep "the list of root.example is signed by no certificate of cas.pem; crls.pem is unchanged" err &&
+	cmp want.pem crls.pem
+'
+
+test_expect_success 'a URL that gives no list, or nothing: refused, the file unchanged' '
+	test_expect_code 65 tandemctl crl fetch --out crls.pem \
+	    "$url/a.pem" "$url/junk.txt" 2>err &&
+	test_grep "$url/junk.txt: no revocation list (X509 CRL) in it" err &&
+	test_expect_code 69 tandemctl crl fetch --out crls.pem \
+	    "$url/a.pem" "$url/gone.pem" 2>err &&
+	test_grep "$url/gone.pem: cannot fetch" err &&
+	cmp want.pem crls.pem
+'
+
+test_expect_success 'https and other schemes are refused: a list is signed, and fetched over http' '
+	test_expect_code 64 tandemctl crl fetch --out crls.pem \
+	    "https://$addr:$port/a.pem" 2>err &&
+	test_grep "only http:// URLs and files" err &&
+	cmp want.pem crls.pem
+'
+
+test_expect_success 'files too; without --ca, any list is taken' '
+	tandemctl crl fetch --out other.pem evil/crl.pem "$url/a.pem" >out &&
+	echo "other.pem: 2 lists" >want && test_cmp want out &&
+	cat evil/crl.pem a/crl.pem >want2.pem && cmp want2.pem other.pem
+'
+
+test_expect_success 'a list past its next update is written, and said' '
+	mkdir soon && : >soon/index.txt &&
+	printf "[ca]\ndefault_ca = c\n[c]\ndatabase = %s\ndefault_md = sha256\n" \
+	    "$TRASH/soon/index.txt" >soon/ca.cnf &&
+	openssl ca -batch -config soon/ca.cnf -gencrl -crlsec 1 \
+	    -keyfile a/ca.key -cert a/ca.crt -out www/soon.pem 2>soon/err &&
+	sleep 2 &&
+	tandemctl crl fetch --out crls.pem --ca cas.pem "$url/soon.pem" \
+	    >out 2>err &&
+	test_grep "warning: the list of a.example is past its next update (20[0-9-]*T[0-9:]*Z)" err &&
+	cmp www/soon.pem crls.pem
+'
+
+test_done
