@@ -48,6 +48,7 @@ crl_get(const char *url, int timeout, unsigned char **buf, size_t *len)
 	BIO *b = NULL, *mem = NULL;
 	BUF_MEM *bm;
 	char chunk[4096];
+	time_t deadline;
 	int n, rc = EX_UNAVAILABLE;
 
 	*buf = NULL;
@@ -68,9 +69,22 @@ crl_get(const char *url, int timeout, unsigned char **buf, size_t *len)
 	}
 	if ((mem = BIO_new(BIO_s_mem())) == NULL)
 		goto oom;
-	while ((n = BIO_read(b, chunk, (int)sizeof(chunk))) > 0)
-		if (BIO_write(mem, chunk, n) != n)
-			goto oom;
+	/* The body is read from the connection, which may make us wait. */
+	deadline = time(NULL) + timeout;
+	for (;;) {
+		if ((n = BIO_read(b, chunk, (int)sizeof(chunk))) > 0) {
+			if (BIO_write(mem, chunk, n) != n)
+				goto oom;
+			continue;
+		}
+		if (!BIO_should_retry(b))
+			break;
+		if (BIO_wait(b, deadline, 100) <= 0) {
+			ctl_fail(0, "%s: the body did not come within %d "
+			    "seconds", url, timeout);
+			goto out;
+		}
+	}
 	BIO_get_mem_ptr(mem, &bm);
 	if (bm->length > CRL_MAX_BODY) {
 		ctl_fail(0, "%s: larger than %d bytes", url, CRL_MAX_BODY);
@@ -79,7 +93,8 @@ crl_get(const char *url, int timeout, unsigned char **buf, size_t *len)
 	}
 	if ((*buf = malloc(bm->length + 1)) == NULL)
 		goto oom;
-	memcpy(*buf, bm->data, bm->length);
+	if (bm->length > 0)	/* an empty body has no data at all */
+		memcpy(*buf, bm->data, bm->length);
 	(*buf)[bm->length] = '\0';
 	*len = bm->length;
 	rc = 0;
@@ -184,7 +199,8 @@ crl_pem_all(STACK_OF(X509_CRL) *crls, char **out, size_t *outlen)
 		BIO_free(mem);
 		return ctl_fail(EX_OSERR, "out of memory");
 	}
-	memcpy(*out, bm->data, bm->length);
+	if (bm->length > 0)
+		memcpy(*out, bm->data, bm->length);
 	*outlen = bm->length;
 	BIO_free(mem);
 	return 0;
