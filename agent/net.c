@@ -633,11 +633,36 @@ net_verify_cb(X509_STORE_CTX *x, void *arg)
 	return 0;
 }
 
+static int net_ctx_idx = -1;	/* SSL_CTX ex_data: its agent_net */
+
+/*
+ * A fatal alert from the background (its refusal of this agent's
+ * certificate, say "certificate revoked"), kept in an_tls_why: more
+ * than libcurl's "Failure when receiving data from the peer".
+ */
+static void
+net_alert_cb(const SSL *ssl, int where, int ret)
+{
+	struct agent_net *an;
+
+	if ((where & SSL_CB_READ_ALERT) == 0 || (ret >> 8) != SSL3_AL_FATAL ||
+	    (an = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl),
+	    net_ctx_idx)) == NULL || an->an_tls_why[0] != '\0')
+		return;
+	tn_err(an->an_tls_why, "the background refused the TLS connection: "
+	    "%s", SSL_alert_desc_string_long(ret));
+}
+
 static CURLcode
 net_ssl_ctx_cb(CURL *c, void *ssl_ctx, void *arg)
 {
 	(void)c;
 	SSL_CTX_set_cert_verify_callback(ssl_ctx, net_verify_cb, arg);
+	if (net_ctx_idx == -1 && (net_ctx_idx = SSL_CTX_get_ex_new_index(0,
+	    NULL, NULL, NULL, NULL)) == -1)
+		return CURLE_OK;	/* the alert goes unsaid */
+	if (SSL_CTX_set_ex_data(ssl_ctx, net_ctx_idx, arg))
+		SSL_CTX_set_info_callback(ssl_ctx, net_alert_cb);
 	return CURLE_OK;
 }
 

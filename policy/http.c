@@ -69,6 +69,7 @@ http_verify_cb(X509_STORE_CTX *ctx, void *arg)
 	STACK_OF(X509) *sent = X509_STORE_CTX_get0_untrusted(ctx);
 	STACK_OF(X509) *chain = NULL;
 	char err[TN_ERRLEN], *email = NULL;
+	enum pki_fail why = PKI_FAIL_NONE;
 	int i, ok = 0;
 
 	if (leaf == NULL) {
@@ -86,7 +87,7 @@ http_verify_cb(X509_STORE_CTX *ctx, void *arg)
 			tn_err(err, "out of memory");
 			goto out;
 		}
-	if (pki_verify(pd->pd_trust, leaf, chain, NULL, err) == -1)
+	if (pki_verify_why(pd->pd_trust, leaf, chain, NULL, &why, err) == -1)
 		goto out;
 	if (pki_cert_kind(leaf) == PKI_KIND_BG) {
 		ok = 1;		/* another courier's background */
@@ -107,7 +108,10 @@ out:
 	if (!ok) {
 		/* err names certificates by pki_cn(), escaped. */
 		log_info("tls status=refused reason=\"%s\"", err);
-		X509_STORE_CTX_set_error(ctx, X509_V_ERR_CERT_REJECTED);
+		/* The alert the client gets: "certificate revoked", or "bad
+		 * certificate" for the rest. */
+		X509_STORE_CTX_set_error(ctx, why == PKI_FAIL_REVOKED ?
+		    X509_V_ERR_CERT_REVOKED : X509_V_ERR_CERT_REJECTED);
 	}
 	sk_X509_free(chain);
 	free(email);
