@@ -69,11 +69,7 @@ test_expect_success 'files too; without --ca, any list is taken' '
 '
 
 test_expect_success 'a list past its next update is written, and said' '
-	mkdir soon && : >soon/index.txt &&
-	printf "[ca]\ndefault_ca = c\n[c]\ndatabase = %s\ndefault_md = sha256\n" \
-	    "$TRASH/soon/index.txt" >soon/ca.cnf &&
-	openssl ca -batch -config soon/ca.cnf -gencrl -crlsec 1 \
-	    -keyfile a/ca.key -cert a/ca.crt -out www/soon.pem 2>soon/err &&
+	test_crl_soon a www/soon.pem 1 &&
 	sleep 2 &&
 	tandemctl crl fetch --out crls.pem --ca cas.pem "$url/soon.pem" \
 	    >out 2>err &&

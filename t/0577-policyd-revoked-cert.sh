@@ -72,19 +72,9 @@ test_expect_success 'a new file it cannot use is logged once; it goes on with th
 	pd_status 000 carol GET /v1/mailbox
 '
 
-# A list of the courier CA due for its next update two seconds after it
-# is signed (openssl ca -crlsec; tandem-ca counts in days).
-crl_due_soon() {
-	mkdir -p soon && : >soon/index.txt &&
-	printf "[ca]\ndefault_ca = c\n[c]\ndatabase = %s\ndefault_md = sha256\n" \
-	    "$TRASH/soon/index.txt" >soon/ca.cnf &&
-	openssl ca -batch -config soon/ca.cnf -gencrl -crlsec 2 \
-	    -keyfile "$PD_CA/ca.key" -cert "$PD_CA/ca.crt" -out soon/crl.pem 2>soon/err
-}
-
 test_expect_success 'a list past its next update: logged as stale, and every chain through its CA is refused (tls.crl_missing = refuse)' '
-	crl_due_soon &&
-	cat "$TRASH/pki/root/crl.pem" soon/crl.pem >crls.new && mv crls.new crls.pem &&
+	test_crl_soon "$PD_CA" soon.pem 2 &&
+	cat "$TRASH/pki/root/crl.pem" soon.pem >crls.new && mv crls.new crls.pem &&
 	test_wait_log policyd.log "crl status=refreshed file=$TRASH/crls.pem worker=0" 20 &&
 	test_wait_log policyd.log "crl status=stale file=$TRASH/crls.pem ca=\"a.example\" next_update=[0-9T:-]*Z action=refuse" 20 &&
 	sleep 2 && test $(grep -c "crl status=stale" policyd.log) = 1 &&

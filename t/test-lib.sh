@@ -177,6 +177,21 @@ test_conf_crl() {
 	grep -q "crl_file = \"$2\"" "$1"
 }
 
+# test_crl_soon CADIR OUT SECONDS: a list of the CA in CADIR (ca.key,
+# ca.crt) due for its next update SECONDS after it is signed, in OUT
+# (openssl ca -crlsec; tandem-ca counts in days).
+test_crl_soon() {
+	_tc_d=$TRASH/crl-soon.$$
+	mkdir -p "$_tc_d" && : >"$_tc_d/index.txt" &&
+	printf "[ca]\ndefault_ca = c\n[c]\ndatabase = %s\ndefault_md = sha256\n" \
+	    "$_tc_d/index.txt" >"$_tc_d/ca.cnf" &&
+	openssl ca -batch -config "$_tc_d/ca.cnf" -gencrl -crlsec "$3" \
+	    -keyfile "$1/ca.key" -cert "$1/ca.crt" -out "$2" 2>"$_tc_d/err" || {
+		cat "$_tc_d/err"
+		return 1
+	}
+}
+
 # test_wait_log FILE PATTERN [SECONDS]: until a daemon's log FILE has a
 # line matching PATTERN (60 s at most); shows the log's end when not.
 test_wait_log() {
