@@ -28,6 +28,9 @@
  *	than a second), but one that exits EX_CONFIG (a database schema
  *	this build cannot use, say) stops them all: workers_run() then
  *	returns EX_CONFIG, which a service manager should not restart on.
+ *	A worker gets TERM when the parent dies (PR_SET_PDEATHSIG): a
+ *	parent killed by SIGKILL leaves no worker holding the listening
+ *	socket that a new daemon must bind.
  *	Each worker writes one byte on pd_ready_fd once
  *	it serves; when all of the first ones did, the parent logs
  *	"started".
@@ -64,6 +67,7 @@
  */
 #include <sys/types.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -395,10 +399,19 @@ static pid_t
 workers_fork(struct pd *pd, int i, const sigset_t *old, int sfd, int rfd,
     int (*work)(struct pd *, int))
 {
-	pid_t pid;
+	pid_t pid, parent = getpid();
 
 	if ((pid = fork()) != 0)
 		return pid;
+	/*
+	 * A parent killed (SIGKILL, the OOM killer) must not leave its
+	 * workers serving: they hold the listening socket, and a new
+	 * tandem-policyd could not bind it (bench/chaos). TERM ends a
+	 * worker as the parent's TERM would; a parent gone already ends
+	 * it here.
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 || getppid() != parent)
+		_exit(EX_OSERR);
 	close(sfd);
 	close(rfd);
 	peers_worker = i;

@@ -165,4 +165,23 @@ test_expect_success 'SIGTERM stops the workers with the daemon' '
 	test_grep "stopped status=0" policyd.log
 '
 
+# alive PID...: one of them still runs (a zombie does not count: who
+# reaps an orphan depends on the machine's PID 1)
+alive() {
+	for p; do
+		case $(ps -o stat= -p "$p") in ""|Z*) ;; *) return 0 ;; esac
+	done
+	return 1
+}
+
+test_expect_success_here 'SIGKILL of the daemon ends its workers too, and a new daemon binds the port' '
+	pd_start && workers >before && test "$(wc -l <before)" = 2 &&
+	pd_stop KILL &&
+	n=0 && while alive $(cat before) && [ $n -lt 100 ]; do
+		sleep 0.1; n=$((n + 1))
+	done &&
+	! alive $(cat before) &&
+	pd_start && test "$(workers | wc -l)" = 2
+'
+
 test_done
