@@ -42,11 +42,23 @@
 #define PKI_MAX_CN	64		/* ub-common-name */
 #define PKI_MAX_DOMAINS	8		/* of an issuing CA */
 
+#define PKI_SAID_MAX	64	/* CAs without a list, said an hour apart */
+
 struct pki_trust {
 	X509_STORE	*tr_store;
 	struct stat	 tr_crl_st;	/* the tls.crl_file read, as it was */
 	int		 tr_crl_read;
+	const char	*tr_crl_path;
+	void		(*tr_say)(const char *, ...);	/* NULL: silent */
+	CRYPTO_RWLOCK	*tr_lock;	/* tr_said, from any thread */
+	struct {
+		unsigned long	 sd_hash;	/* X509_NAME_hash_ex() */
+		time_t		 sd_at;
+	}		 tr_said[PKI_SAID_MAX];
+	int		 tr_nsaid;
 };
+
+static int pki_store_idx = -1;	/* X509_STORE ex_data: its pki_trust */
 
 static const char *pki_role_names[] = {
 	"none", "root", "public", "private", "gateway"
@@ -917,8 +929,14 @@ pki_trust_load(const char *path, char *err)
 
 	if ((sk = pki_load_certs(path, err)) == NULL)
 		return NULL;
+	if (pki_store_idx == -1)	/* at start, before any thread */
+		pki_store_idx = X509_STORE_get_ex_new_index(0, NULL, NULL,
+		    NULL, NULL);
 	if ((tr = calloc(1, sizeof(*tr))) == NULL ||
-	    (tr->tr_store = X509_STORE_new()) == NULL) {
+	    (tr->tr_store = X509_STORE_new()) == NULL ||
+	    (tr->tr_lock = CRYPTO_THREAD_lock_new()) == NULL ||
+	    pki_store_idx == -1 ||
+	    !X509_STORE_set_ex_data(tr->tr_store, pki_store_idx, tr)) {
 		tn_err(err, "out of memory");
 		goto fail;
 	}
@@ -941,7 +959,51 @@ pki_trust_free(struct pki_trust *tr)
 	if (tr == NULL)
 		return;
 	X509_STORE_free(tr->tr_store);
+	CRYPTO_THREAD_lock_free(tr->tr_lock);
 	free(tr);
+}
+
+/*
+ * With tls.crl_missing = accept, a CA without a list: said with
+ * tr_say, once an hour per CA (by the hash of its name; a full table
+ * says nothing more rather than say it each time).
+ */
+static void
+pki_crl_missing(X509_STORE_CTX *ctx)
+{
+	struct pki_trust *tr;
+	X509 *x = X509_STORE_CTX_get_current_cert(ctx);
+	unsigned long h;
+	time_t now = time(NULL);
+	char ca[80];
+	int i, say = 0;
+
+	if (x == NULL || pki_store_idx == -1 ||
+	    (tr = X509_STORE_get_ex_data(X509_STORE_CTX_get0_store(ctx),
+	    pki_store_idx)) == NULL || tr->tr_say == NULL ||
+	    !CRYPTO_THREAD_write_lock(tr->tr_lock))
+		return;
+	h = X509_NAME_hash_ex(X509_get_issuer_name(x), NULL, NULL, NULL);
+	for (i = 0; i < tr->tr_nsaid && tr->tr_said[i].sd_hash != h; i++)
+		;
+	if (i < tr->tr_nsaid && now - tr->tr_said[i].sd_at >= PKI_CRL_RESAY) {
+		tr->tr_said[i].sd_at = now;
+		say = 1;
+	} else if (i == tr->tr_nsaid && i < PKI_SAID_MAX) {
+		tr->tr_said[i].sd_hash = h;
+		tr->tr_said[i].sd_at = now;
+		tr->tr_nsaid++;
+		say = 1;
+	}
+	CRYPTO_THREAD_unlock(tr->tr_lock);
+	if (!say)
+		return;
+	if (X509_NAME_get_text_by_NID(X509_get_issuer_name(x), NID_commonName,
+	    ca, (int)sizeof(ca)) <= 0)
+		snprintf(ca, sizeof(ca), "(no name)");
+	tr->tr_say("crl status=missing file=%s ca=\"%s\" action=accept "
+	    "reason=\"no revocation list of this CA in the file\"",
+	    tr->tr_crl_path != NULL ? tr->tr_crl_path : "-", ca);
 }
 
 /*
@@ -956,6 +1018,8 @@ pki_crl_lenient(int ok, X509_STORE_CTX *ctx)
 		return 1;
 	switch (X509_STORE_CTX_get_error(ctx)) {
 	case X509_V_ERR_UNABLE_TO_GET_CRL:
+		pki_crl_missing(ctx);
+		return 1;
 	case X509_V_ERR_CRL_HAS_EXPIRED:
 	case X509_V_ERR_CRL_NOT_YET_VALID:
 		return 1;
@@ -1011,11 +1075,18 @@ pki_trust_crls(struct pki_trust *tr, const char *path, int accept,
 	if (accept)
 		X509_STORE_set_verify_cb(tr->tr_store, pki_crl_lenient);
 	tr->tr_crl_read = 1;
+	tr->tr_crl_path = path;
 	rc = 0;
 out:
 	sk_X509_INFO_pop_free(infos, X509_INFO_free);
 	BIO_free(b);
 	return rc;
+}
+
+void
+pki_trust_say(struct pki_trust *tr, void (*say)(const char *, ...))
+{
+	tr->tr_say = say;
 }
 
 /* The same file, unchanged: same inode, size and modification time. */

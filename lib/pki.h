@@ -8,6 +8,8 @@
  *	void	pki_trust_free(struct pki_trust *tr);
  *	int	pki_trust_crls(struct pki_trust *tr, const char *path,
  *		    int accept, char *err);
+ *	void	pki_trust_say(struct pki_trust *tr,
+ *		    void (*say)(const char *, ...));
  *	int	pki_crl_watch(struct pki_crl_watch *w,
  *		    const struct pki_trust *tr, const char *path, int accept,
  *		    time_t now, void (*say)(const char *, ...));
@@ -75,6 +77,12 @@
  *	listed certificate always does (PKI_FAIL_REVOKED, "certificate
  *	SERIAL (NAME) of CA NAME is revoked: REASON"). 0, or -1 with the
  *	reason in err (a file with no CRL in it is one).
+ *
+ *	pki_trust_say() gives tr a function (a daemon's log_warn()) to
+ *	say, with tls.crl_missing = accept, that a chain was taken
+ *	though its CA has no list in the file ("crl status=missing", the
+ *	CA named), once an hour per CA from any thread; without it (the
+ *	tools) nothing is said. tr keeps path (tls.crl_file) to name it.
  *
  *	pki_crl_watch() is what a daemon calls every tls.crl_refresh, w
  *	zeroed at first and kept between calls, with the path and accept
@@ -270,6 +278,7 @@ struct pki_crl_watch {
 struct pki_trust *pki_trust_load(const char *, char *);
 void	pki_trust_free(struct pki_trust *);
 int	pki_trust_crls(struct pki_trust *, const char *, int, char *);
+void	pki_trust_say(struct pki_trust *, void (*)(const char *, ...));
 int	pki_crl_watch(struct pki_crl_watch *, const struct pki_trust *,
 	    const char *, int, time_t, void (*)(const char *, ...));
 int	pki_revoked(X509_STORE_CTX *, char *);

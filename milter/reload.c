@@ -146,8 +146,10 @@ fg_files(struct fg *fg, char *err)
 		    cf->cf_path);
 		return -1;
 	}
-	if ((fg->fg_trust = pki_trust_load(cf->cf_anchors, err)) == NULL ||
-	    (cf->cf_crl_file[0] != '\0' && pki_trust_crls(fg->fg_trust,
+	if ((fg->fg_trust = pki_trust_load(cf->cf_anchors, err)) == NULL)
+		return -1;
+	pki_trust_say(fg->fg_trust, log_warn);
+	if ((cf->cf_crl_file[0] != '\0' && pki_trust_crls(fg->fg_trust,
 	    cf->cf_crl_file, cf->cf_crl_accept, err) == -1) ||
 	    (fg->fg_keybox = keybox_load(cf->cf_keybox_key, err)) == NULL ||
 	    (fg->fg_id.ci_cert = pki_load_cert(cf->cf_cert, err)) == NULL ||

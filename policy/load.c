@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "fed.h"
+#include "log.h"
 #include "policyd.h"
 #include "selfcheck.h"
 #include "tandem.h"
@@ -28,8 +29,10 @@ pd_load(struct pd *pd, char *err)
 {
 	const struct conf *cf = pd->pd_cf;
 
-	if ((pd->pd_trust = pki_trust_load(cf->cf_anchors, err)) == NULL ||
-	    (cf->cf_crl_file[0] != '\0' && pki_trust_crls(pd->pd_trust,
+	if ((pd->pd_trust = pki_trust_load(cf->cf_anchors, err)) == NULL)
+		return -1;
+	pki_trust_say(pd->pd_trust, log_warn);
+	if ((cf->cf_crl_file[0] != '\0' && pki_trust_crls(pd->pd_trust,
 	    cf->cf_crl_file, cf->cf_crl_accept, err) == -1) ||
 	    (pd->pd_id.ci_cert = pki_load_cert(cf->cf_cert, err)) == NULL ||
 	    (pd->pd_id.ci_key = pki_load_key(cf->cf_key, NULL, err)) == NULL ||

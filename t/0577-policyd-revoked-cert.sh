@@ -102,11 +102,14 @@ test_expect_success 'the root list missing: the daemon does not start (tls.crl_m
 	test_grep "unable to get certificate CRL (tls.crl_missing = refuse)" out
 '
 
-test_expect_success 'the same with tls.crl_missing = accept: it starts, bob is still refused' '
+test_expect_success 'the same with tls.crl_missing = accept: it starts, bob is still refused, and the root without a list is said once' '
 	test_conf_crl "$PD_CONF" "$PD_CA/crl.pem" accept &&
 	pd_start &&
 	pd_status 000 bob GET /v1/mailbox &&
-	pd_status 200 alice GET /v1/mailbox
+	pd_status 200 alice GET /v1/mailbox &&
+	pd_status 200 alice GET /v1/mailbox &&
+	test_grep "crl status=missing file=$PD_CA/crl.pem ca=\"root.example\" action=accept reason=\"no revocation list of this CA in the file\"" policyd.log &&
+	test $(grep -c "crl status=missing" policyd.log) = 1
 '
 
 test_expect_success 'a file with no list in it is a configuration error' '
