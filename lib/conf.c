@@ -457,29 +457,36 @@ conf_check_mode(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
-static int
-conf_check_starttls(cfg_t *cfg, cfg_opt_t *opt)
-{
-	const char *v;
-
-	v = cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1);
-	if (strcmp(v, "none") != 0 && strcmp(v, "starttls") != 0) {
-		cfg_error(cfg, "%s: \"%s\" is not one of none, starttls",
-		    opt->name, v);
-		return -1;
-	}
-	return 0;
-}
+/* The options that take one of a few words, checked by conf_check_oneof(). */
+static const struct {
+	const char	*co_section, *co_key;
+	const char	*co_words[3];	/* NULL-ended */
+} conf_oneof[] = {
+	{ "agent", "submission_tls", { "none", "starttls", NULL } },
+	{ "tls", "crl_missing", { "refuse", "accept", NULL } },
+};
 
 static int
-conf_check_crl_missing(cfg_t *cfg, cfg_opt_t *opt)
+conf_check_oneof(cfg_t *cfg, cfg_opt_t *opt)
 {
-	const char *v;
+	const char *v, *const *w;
+	char list[64];
+	size_t i;
 
 	v = cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1);
-	if (strcmp(v, "refuse") != 0 && strcmp(v, "accept") != 0) {
-		cfg_error(cfg, "%s: \"%s\" is not one of refuse, accept",
-		    opt->name, v);
+	for (i = 0; i < sizeof(conf_oneof) / sizeof(conf_oneof[0]); i++) {
+		if (strcmp(conf_oneof[i].co_section, cfg->name) != 0 ||
+		    strcmp(conf_oneof[i].co_key, opt->name) != 0)
+			continue;
+		list[0] = '\0';
+		for (w = conf_oneof[i].co_words; *w != NULL; w++) {
+			if (strcmp(v, *w) == 0)
+				return 0;
+			snprintf(list + strlen(list), sizeof(list) - strlen(list),
+			    "%s%s", list[0] != '\0' ? ", " : "", *w);
+		}
+		cfg_error(cfg, "%s: \"%s\" is not one of %s", opt->name, v,
+		    list);
 		return -1;
 	}
 	return 0;
@@ -593,6 +600,11 @@ conf_validators(cfg_t *cfg)
 		    conf_bounds[i].cb_key);
 		cfg_set_validate_func(cfg, name, conf_check_range);
 	}
+	for (i = 0; i < sizeof(conf_oneof) / sizeof(conf_oneof[0]); i++) {
+		snprintf(name, sizeof(name), "%s|%s", conf_oneof[i].co_section,
+		    conf_oneof[i].co_key);
+		cfg_set_validate_func(cfg, name, conf_check_oneof);
+	}
 	cfg_set_validate_func(cfg, "courier|role", conf_check_role);
 	cfg_set_validate_func(cfg, "courier|domains", conf_check_domains);
 	cfg_set_validate_func(cfg, "courier", conf_check_courier);
@@ -612,10 +624,7 @@ conf_validators(cfg_t *cfg)
 	cfg_set_validate_func(cfg, "background|metrics_listen",
 	    conf_check_metrics);
 	cfg_set_validate_func(cfg, "agent|submission", conf_check_hostport);
-	cfg_set_validate_func(cfg, "agent|submission_tls",
-	    conf_check_starttls);
 	cfg_set_validate_func(cfg, "agent|bg_url", conf_check_url);
-	cfg_set_validate_func(cfg, "tls|crl_missing", conf_check_crl_missing);
 }
 
 /* Copy one string; with home, a leading "~/" becomes $HOME/. */
