@@ -54,7 +54,8 @@ bf_superior() {
 }
 
 # The cluster pair of courier X: "" for the first three couriers, "2" for
-# the next three (max_logical_replication_workers is 4 per cluster).
+# the next three: three subscriptions a cluster, whose apply and table
+# sync workers fit in the 12 that t/lib-pg.sh gives each cluster.
 bf_cl() {
 	_bf_i=0
 	for _bf_y in $BF_COURIERS; do

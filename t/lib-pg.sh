@@ -125,7 +125,11 @@ pg_start() {
 	wal_level = logical
 	max_replication_slots = 10
 	max_wal_senders = 10
-	max_logical_replication_workers = 4
+	# Scenarios put several subscriptions on one cluster (t/lib-bgfed.sh:
+	# three); with 4 workers their table syncs queued for free slots
+	# ("out of logical replication worker slots") past 20 s under load.
+	max_logical_replication_workers = 12
+	max_worker_processes = 20
 	max_slot_wal_keep_size = 256MB
 	fsync = off
 	${PG_EXTRA_CONF:-}
