@@ -645,7 +645,8 @@ net_alert_cb(const SSL *ssl, int where, int ret)
 {
 	struct agent_net *an;
 
-	if ((where & SSL_CB_READ_ALERT) == 0 || (ret >> 8) != SSL3_AL_FATAL ||
+	if ((where & SSL_CB_ALERT) == 0 || (where & SSL_CB_READ) == 0 ||
+	    (ret >> 8) != SSL3_AL_FATAL ||
 	    (an = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl),
 	    net_ctx_idx)) == NULL || an->an_tls_why[0] != '\0')
 		return;

@@ -179,37 +179,6 @@ out:
 	return ok;
 }
 
-/*
- * A fatal alert from the peer (its refusal of our certificate, say
- * "certificate revoked"): kept as the job's reason, which the log line
- * of the attempt then gives instead of "no answer".
- */
-static void
-send_alert_cb(const SSL *ssl, int where, int ret)
-{
-	struct send_job *sj;
-
-	if ((where & SSL_CB_READ_ALERT) == 0 || (ret >> 8) != SSL3_AL_FATAL ||
-	    (sj = SSL_get_ex_data(ssl, send_idx)) == NULL ||
-	    sj->sj_why[0] != '\0')
-		return;
-	snprintf(sj->sj_why, sizeof(sj->sj_why), "the peer refused the TLS "
-	    "connection: %s", SSL_alert_desc_string_long(ret));
-}
-
-/* The job no longer hears of con's TLS (a retired con lasts longer). */
-static void
-send_forget(struct evhttp_connection *con)
-{
-	struct bufferevent *bev;
-	SSL *ssl;
-
-	if (con != NULL &&
-	    (bev = evhttp_connection_get_bufferevent(con)) != NULL &&
-	    (ssl = bufferevent_openssl_get_ssl(bev)) != NULL)
-		SSL_set_ex_data(ssl, send_idx, NULL);
-}
-
 SSL_CTX *
 send_tls_ctx(struct pd *pd, const struct cms_id *id, const struct conf *cf,
     char *err)
@@ -226,7 +195,6 @@ send_tls_ctx(struct pd *pd, const struct cms_id *id, const struct conf *cf,
 		return NULL;
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	SSL_CTX_set_cert_verify_callback(ctx, send_verify_cb, pd);
-	SSL_CTX_set_info_callback(ctx, send_alert_cb);
 	return ctx;
 }
 
@@ -341,7 +309,6 @@ send_done(struct evhttp_request *req, void *arg)
 	struct evhttp_connection *con = sj->sj_con;
 	char err[TN_ERRLEN];
 
-	send_forget(con);
 	sj->sj_con = NULL;
 	send_retire(pd, con);
 	if (pd->pd_send_stopping) {

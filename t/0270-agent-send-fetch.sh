@@ -207,6 +207,24 @@ test_expect_success_here 'a TLS server that demands a client certificate gets th
 	test_grep "depth=1 CN = a.example" sserver.out
 '
 
+# With TLS 1.3 a server refuses a client certificate after the client's
+# side of the handshake, and its alert may be lost to a reset; with TLS
+# 1.2 it comes within the handshake, which the agent then names.
+test_expect_success_here 'a server that refuses the agent certificate in the handshake: the agent names its alert' '
+	sport=$(pf_random_port) &&
+	{ openssl s_server -quiet -tls1_2 -accept $bg:$sport \
+		-cert ca/elements/bg.crt -cert_chain ca/chain.pem \
+		-key ca/elements/bg.key -Verify 3 -CAfile ca/elements/bg.crt \
+		-verify_return_error -www -naccept 1 >sserver2.out 2>&1 &
+	  echo $! >sserver2.pid; } &&
+	test_atexit "kill $(cat sserver2.pid) 2>/dev/null" &&
+	pf_wait_listen $bg $sport 10 &&
+	test_must_fail tandem fetch -d bob --bg https://bg.a.example:$sport \
+		--resolve bg.a.example:$sport:$bg 2>err &&
+	echo "tandem fetch: GET https://bg.a.example:$sport/v1/mailbox: the background refused the TLS connection: unknown CA" >want &&
+	test_cmp want err
+'
+
 test_expect_success 'the same from the agent section of tandem.conf (-c)' '
 	cat >agent.conf <<-EOF &&
 	agent {

@@ -37,6 +37,15 @@ test_expect_success 'with the lists, bob is refused at the handshake, naming his
 	test_wait_log policyd.log "tls status=refused reason=\"certificate $(cat bob.serial) (bob@a.example) of CA a.example is revoked: keyCompromise\"" 10
 '
 
+# TLS 1.2, where the refusal comes within the handshake: the alert a
+# revoked client gets is certificate_revoked, not bad_certificate.
+test_expect_success 'the alert bob gets says his certificate is revoked' '
+	openssl s_client -tls1_2 -connect "$PD_ADDR:$PD_PORT" \
+	    -servername bg.a.example -cert bob.pem -key bob.key \
+	    -CAfile "$TRASH/pki/root/root.crt" </dev/null >s_client.out 2>&1;
+	test_grep "alert certificate revoked" s_client.out
+'
+
 test_expect_success 'every tls.crl_refresh it looks at the file: a new list is taken without a reload, an edit of tandem.conf is not' '
 	pd_stop &&
 	chgrp nogroup "$PD_CA/elements/bg.key" "$TRASH/pki/keybox.key" &&

@@ -60,14 +60,12 @@ test_expect_success 'carol cannot send: her background refuses her at the handsh
 	letter carol bob m2 >m2.eml &&
 	test_must_fail agent carol send --to bob@a.example --in m2.eml \
 	    --retry-for 0 >out 2>err &&
-	test_grep "^tandem send: POST https://.*/v1/arm: the background refused the TLS connection: certificate revoked\$" err &&
 	test_wait_log "$TRASH/bg/policyd.log" "tls status=refused reason=\"certificate $(cat carol.serial) (carol@a.example) of CA .* is revoked: affiliationChanged\"" 10 &&
 	test "$(courier_bg_sql "SELECT count(*) FROM agent_mailbox WHERE message_id = \$\$m2@a.example\$\$")" = 0
 '
 
-test_expect_success 'nor fetch, and her agent says why; alice and bob still do' '
+test_expect_success 'nor fetch; alice and bob still do' '
 	test_must_fail agent carol fetch >out 2>err &&
-	test_grep "^tandem fetch: GET https://.*/v1/mailbox: the background refused the TLS connection: certificate revoked\$" err &&
 	agent alice fetch >/dev/null &&
 	agent bob fetch >/dev/null
 '

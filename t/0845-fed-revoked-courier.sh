@@ -144,7 +144,7 @@ test_expect_success 'and root'"'"'s background refuses home'"'"'s at the handsha
 	test_wait_log "$(fed_log root bg)" "tls status=refused reason=\"$(revoked)\"\$" 60 &&
 	id=$(fed_bg_sql home "SELECT id FROM bg_outbox WHERE message_id = \$\$r1@home.example\$\$") &&
 	test -n "$id" &&
-	test_wait_log "$(fed_log home bg)" "courier-send id=$id url=$(fed_var root CR_BG_URL) status=retry.* reason=\"the peer refused the TLS connection: certificate revoked\"" 30 &&
+	test_wait_log "$(fed_log home bg)" "courier-send id=$id url=$(fed_var root CR_BG_URL) status=retry" 30 &&
 	test "$(fed_bg_sql root "SELECT count(*) FROM agent_mailbox WHERE message_id = \$\$r1@home.example\$\$")" = 0
 '
 
