@@ -439,38 +439,37 @@ pki_cert_san(X509 *x, int type)
 	return s;
 }
 
-int
-pki_narrow(const X509 *x, time_t *from, time_t *until)
-{
-	struct tm tm;
-	time_t t;
-
-	memset(&tm, 0, sizeof(tm));
-	if (ASN1_TIME_to_tm(X509_get0_notBefore(x), &tm) != 1)
-		return -1;
-	if ((t = timegm(&tm)) > *from)
-		*from = t;
-	memset(&tm, 0, sizeof(tm));
-	if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) != 1)
-		return -1;
-	if ((t = timegm(&tm)) < *until)
-		*until = t;
-	return 0;
-}
-
+/* at as a time_t: 0, or -1 if it cannot be read. */
 static int
-pki_narrow_time(const ASN1_TIME *at, time_t *bound, int later)
+pki_time(const ASN1_TIME *at, time_t *t)
 {
 	struct tm tm;
-	time_t t;
 
 	memset(&tm, 0, sizeof(tm));
 	if (ASN1_TIME_to_tm(at, &tm) != 1)
 		return -1;
-	t = timegm(&tm);
+	*t = timegm(&tm);
+	return 0;
+}
+
+/* *bound moved to at: later (a start) or earlier (an end). */
+static int
+pki_narrow_time(const ASN1_TIME *at, time_t *bound, int later)
+{
+	time_t t;
+
+	if (pki_time(at, &t) == -1)
+		return -1;
 	if (later ? t > *bound : t < *bound)
 		*bound = t;
 	return 0;
+}
+
+int
+pki_narrow(const X509 *x, time_t *from, time_t *until)
+{
+	return pki_narrow_time(X509_get0_notBefore(x), from, 1) == -1 ||
+	    pki_narrow_time(X509_get0_notAfter(x), until, 0) == -1 ? -1 : 0;
 }
 
 int
@@ -1106,7 +1105,6 @@ pki_crl_due(X509_STORE *store, char *ca, size_t size)
 	STACK_OF(X509_OBJECT) *objs;
 	const ASN1_TIME *next;
 	X509_CRL *crl, *first = NULL;
-	struct tm tm;
 	time_t t, due = 0;
 	int i;
 
@@ -1118,7 +1116,7 @@ pki_crl_due(X509_STORE *store, char *ca, size_t size)
 		if ((crl = X509_OBJECT_get0_X509_CRL(sk_X509_OBJECT_value(objs,
 		    i))) == NULL ||
 		    (next = X509_CRL_get0_nextUpdate(crl)) == NULL ||
-		    !ASN1_TIME_to_tm(next, &tm) || (t = timegm(&tm)) == -1)
+		    pki_time(next, &t) == -1)
 			continue;
 		if (first == NULL || t < due) {
 			first = crl;
