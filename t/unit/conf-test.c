@@ -318,12 +318,49 @@ test_bad(void)
 	snprintf(want, sizeof(want), "%s: No such file or directory", path);
 	is_str(err, want, "names the file");
 
+	/* More than CONF_MAX_TEXT: refused, not read into memory. */
+	{
+		char *big = malloc(CONF_MAX_TEXT + 2);
+
+		if (big != NULL) {
+			memset(big, '#', CONF_MAX_TEXT + 1);
+			big[CONF_MAX_TEXT + 1] = '\0';
+			write_conf(big);
+			free(big);
+		}
+		is_int(conf_load(path, &cf, err), -1, "a file over 1 MiB");
+		snprintf(want, sizeof(want), "%s: larger than %d bytes", path,
+		    CONF_MAX_TEXT);
+		is_str(err, want, "says so, naming the file");
+	}
+
 	write_conf("");
 	unsetenv("HOME");
 	is_int(conf_load(path, &cf, err), -1, "~/ without HOME");
 	ok(strstr(err, "maildir starts with ~/ but HOME is not set") != NULL,
 	    "says so: %s", err);
 	setenv("HOME", "/h", 1);
+}
+
+/* conf_again(): the text as it was loaded, not the file as it is now. */
+static void
+test_again(void)
+{
+	struct conf *cf = NULL, *again = NULL;
+	char err[TN_ERRLEN];
+
+	write_conf("tls {\n  crl_refresh = 5m\n}\n");
+	if (!ok(conf_load(path, &cf, err) == 0, "loaded: %s", err))
+		return;
+	write_conf("this line is no tandem.conf\n");
+	ok(conf_again(cf, &again, err) == 0, "parsed again, the file since "
+	    "broken: %s", err);
+	if (again != NULL) {
+		is_int(again->cf_crl_refresh, 300, "the same value");
+		is_str(again->cf_path, path, "the same path");
+	}
+	conf_free(again);
+	conf_free(cf);
 }
 
 static void
@@ -456,6 +493,7 @@ main(void)
 	test_defaults();
 	test_full();
 	test_bad();
+	test_again();
 	test_duration();
 	test_man();
 	unlink(path);
