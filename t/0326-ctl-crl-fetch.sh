@@ -62,6 +62,18 @@ test_expect_success 'https and other schemes are refused: a list is signed, and 
 	cmp want.pem crls.pem
 '
 
+test_expect_success 'a bad command line: 64, a --ca that cannot be read: 66; the file unchanged' '
+	test_expect_code 64 tandemctl crl fetch --out crls.pem 2>err &&
+	test_grep "usage: tandemctl crl fetch --out FILE" err &&
+	test_expect_code 64 tandemctl crl fetch --out crls.pem --timeout 0 \
+	    "$url/a.pem" 2>err &&
+	test_grep "timeout: 1 to 3600 seconds" err &&
+	test_expect_code 66 tandemctl crl fetch --out crls.pem --ca nothere.pem \
+	    "$url/a.pem" 2>err &&
+	test_grep "nothere.pem" err &&
+	cmp want.pem crls.pem
+'
+
 test_expect_success 'files too; without --ca, any list is taken' '
 	tandemctl crl fetch --out other.pem evil/crl.pem "$url/a.pem" >out &&
 	echo "other.pem: 2 lists" >want && test_cmp want out &&
