@@ -93,6 +93,9 @@ static cfg_opt_t conf_tls_opts[] = {
 	CFG_STR("crl_file", "", CFGF_NONE),
 	CFG_STR("crl_missing", "refuse", CFGF_NONE),
 	CFG_INT_CB("crl_refresh", 60, CFGF_NONE, conf_parse_duration),
+	CFG_STR_LIST("crl_url", "{}", CFGF_NONE),
+	CFG_INT_CB("crl_fetch", 3600, CFGF_NONE, conf_parse_duration),
+	CFG_STR("crl_issuers", "", CFGF_NONE),
 	CFG_END()
 };
 
@@ -151,6 +154,7 @@ static const struct {
 	{ "hygiene", "clock_skew", 0, DAY },
 	{ "tls", "expiry_warning", 0, 365 * DAY },
 	{ "tls", "crl_refresh", 0, DAY },
+	{ "tls", "crl_fetch", 60, DAY },
 	{ "hygiene", "history_limit", 1, 3650 * DAY },
 	{ "hygiene", "rekey_after", 0, 3650 * DAY },
 	{ "hygiene", "rekey_batch", 1, 1000 },
@@ -587,6 +591,44 @@ conf_check_courier(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/* tls.crl_url: http:// URLs (a list is signed) or files. */
+static int
+conf_check_crl_url(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *v;
+	unsigned int i;
+
+	for (i = 0; i < cfg_opt_size(opt); i++) {
+		v = cfg_opt_getnstr(opt, i);
+		if (strpbrk(v, " \t\r\n") == NULL && (*v == '/' ||
+		    (strncmp(v, "http://", 7) == 0 && v[7] != '\0' &&
+		    v[7] != '/')))
+			continue;
+		cfg_error(cfg, "%s: \"%s\" is not an http:// URL or a file's "
+		    "path (a list is signed: no TLS is needed)", opt->name, v);
+		return -1;
+	}
+	return 0;
+}
+
+/* The tls section as a whole, at its closing brace. */
+static int
+conf_check_tls(cfg_t *cfg, cfg_opt_t *opt)
+{
+	cfg_t *sec;
+
+	if (conf_check_once(cfg, opt) == -1)
+		return -1;
+	sec = cfg_opt_getnsec(opt, 0);
+	if (cfg_size(sec, "crl_url") > 0 && *cfg_getstr(sec, "crl_file") ==
+	    '\0') {
+		cfg_error(cfg, "tls: crl_url: the lists fetched are written "
+		    "to crl_file, which is not set");
+		return -1;
+	}
+	return 0;
+}
+
 static void
 conf_validators(cfg_t *cfg)
 {
@@ -625,6 +667,8 @@ conf_validators(cfg_t *cfg)
 	    conf_check_metrics);
 	cfg_set_validate_func(cfg, "agent|submission", conf_check_hostport);
 	cfg_set_validate_func(cfg, "agent|bg_url", conf_check_url);
+	cfg_set_validate_func(cfg, "tls", conf_check_tls);
+	cfg_set_validate_func(cfg, "tls|crl_url", conf_check_crl_url);
 }
 
 /* Copy one string; with home, a leading "~/" becomes $HOME/. */
@@ -773,6 +817,9 @@ conf_copy(cfg_t *cfg, struct conf *cf, char *err)
 	    conf_str(tls, "chain", 0, &cf->cf_chain, err) ||
 	    conf_str(tls, "keybox_key", 0, &cf->cf_keybox_key, err) ||
 	    conf_str(tls, "crl_file", 0, &cf->cf_crl_file, err) ||
+	    conf_str(tls, "crl_issuers", 0, &cf->cf_crl_issuers, err) ||
+	    conf_copy_list(tls, "crl_url", &cf->cf_crl_urls, &cf->cf_ncrl_urls,
+	    err) ||
 	    conf_copy_hostport(ag, "submission", &cf->cf_submission_host,
 	    &cf->cf_submission_port, err) ||
 	    conf_str(ag, "submission_ca", 1, &cf->cf_submission_ca, err) ||
@@ -805,6 +852,7 @@ conf_copy(cfg_t *cfg, struct conf *cf, char *err)
 	cf->cf_crl_accept = strcmp(cfg_getstr(tls, "crl_missing"),
 	    "accept") == 0;
 	cf->cf_crl_refresh = cfg_getint(tls, "crl_refresh");
+	cf->cf_crl_fetch = cfg_getint(tls, "crl_fetch");
 	cf->cf_history_limit = cfg_getint(hy, "history_limit");
 	cf->cf_rekey_after = cfg_getint(hy, "rekey_after");
 	cf->cf_rekey_batch = (int)cfg_getint(hy, "rekey_batch");
@@ -933,6 +981,10 @@ conf_free(struct conf *cf)
 	free(cf->cf_key);
 	free(cf->cf_keybox_key);
 	free(cf->cf_crl_file);
+	free(cf->cf_crl_issuers);
+	for (i = 0; i < cf->cf_ncrl_urls; i++)
+		free(cf->cf_crl_urls[i]);
+	free(cf->cf_crl_urls);
 	free(cf->cf_held_key);
 	free(cf->cf_submission_host);
 	free(cf->cf_submission_ca);

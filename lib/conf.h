@@ -28,7 +28,7 @@
  *
  *	Durations (cf_hold_limit, cf_purge_interval, cf_replay_window,
  *	cf_clock_skew, cf_expiry_warning, cf_history_limit, cf_rekey_after,
- *	cf_rekey_grace, cf_crl_refresh) are in seconds;
+ *	cf_rekey_grace, cf_crl_refresh, cf_crl_fetch) are in seconds;
  *	host:port options are split into cf_*_host (a string) and
  *	cf_*_port. In cf_agent_maildir and cf_agent_store a leading "~/"
  *	is replaced by $HOME at load time. Domains are lower-cased.
@@ -121,6 +121,10 @@ struct conf {
 	char		*cf_crl_file;	/* "": no revocation check */
 	int		 cf_crl_accept;	/* a CA's list missing or old: pass */
 	long		 cf_crl_refresh;	/* crl_file looked at; 0: never */
+	char		**cf_crl_urls;	/* fetched into crl_file */
+	size_t		 cf_ncrl_urls;
+	long		 cf_crl_fetch;	/* fetched this often */
+	char		*cf_crl_issuers;	/* "": tls.anchors, tls.chain */
 
 	/* hygiene */
 	long		 cf_hold_limit;

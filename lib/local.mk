@@ -14,6 +14,8 @@ lib_libtandem_a_SOURCES = \
 	lib/counters.h \
 	lib/crl.c \
 	lib/crl.h \
+	lib/crlfetch.c \
+	lib/crlfetch.h \
 	lib/db.c \
 	lib/db.h \
 	lib/fed.c \

@@ -83,6 +83,9 @@ test_defaults(void)
 	is_int(cf->cf_expiry_warning, 30 * 86400, "tls.expiry_warning");
 	is_str(cf->cf_crl_file, "", "tls.crl_file");
 	is_int(cf->cf_crl_accept, 0, "tls.crl_missing");
+	is_int(cf->cf_ncrl_urls, 0, "tls.crl_url is empty");
+	is_int(cf->cf_crl_fetch, 3600, "tls.crl_fetch");
+	is_str(cf->cf_crl_issuers, "", "tls.crl_issuers");
 	is_int(cf->cf_history_limit, 30 * 86400, "hygiene.history_limit");
 	is_int(cf->cf_rekey_after, 0, "hygiene.rekey_after: never");
 	is_int(cf->cf_rekey_batch, 10, "hygiene.rekey_batch");
@@ -124,6 +127,9 @@ static const char full[] =
     "tls {\n"
     "  anchors = \"/a.pem\"\n  cert = \"/c.pem\"\n"
     "  key = \"/k.pem\"\n  keybox_key = \"/kb.key\"\n"
+    "  crl_file = \"/crls.pem\"\n  crl_fetch = 2h\n"
+    "  crl_url = { \"http://pki.example/a.crl\", \"/srv/b.crl\" }\n"
+    "  crl_issuers = \"/i.pem\"\n"
     "}\n"
     "hygiene {\n  hold_limit = 2w\n  purge_interval = 90s\n"
     "  history_limit = 7d\n  rekey_after = 300d\n  rekey_batch = 3\n"
@@ -171,6 +177,13 @@ test_full(void)
 	is_str(cf->cf_key, "/k.pem", "key");
 	is_str(cf->cf_keybox_key, "/kb.key", "keybox_key");
 	is_str(cf->cf_held_key, "/held.key", "held_key beside keybox_key");
+	if (ok(cf->cf_ncrl_urls == 2, "two crl_url")) {
+		is_str(cf->cf_crl_urls[0], "http://pki.example/a.crl",
+		    "crl_url[0]");
+		is_str(cf->cf_crl_urls[1], "/srv/b.crl", "crl_url[1]");
+	}
+	is_int(cf->cf_crl_fetch, 7200, "crl_fetch 2h");
+	is_str(cf->cf_crl_issuers, "/i.pem", "crl_issuers");
 	is_int(cf->cf_hold_limit, 14 * 86400, "hold_limit 2w");
 	is_int(cf->cf_purge_interval, 90, "purge_interval 90s");
 	is_int(cf->cf_history_limit, 7 * 86400, "history_limit 7d");
@@ -217,6 +230,17 @@ static const struct {
 	    "1024..33554432" },
 	{ "tls {\n  crl_missing = maybe\n}\n",
 	    ":2: tls: crl_missing: \"maybe\" is not one of refuse, accept" },
+	{ "tls {\n  crl_file = \"/c.pem\"\n  crl_url = {\"https://a/b.crl\"}\n}\n",
+	    ":3: tls: crl_url: \"https://a/b.crl\" is not an http:// URL or a "
+	    "file's path (a list is signed: no TLS is needed)" },
+	{ "tls {\n  crl_file = \"/c.pem\"\n  crl_url = {\"/a.crl\", \"http://\"}\n}\n",
+	    ":3: tls: crl_url: \"http://\" is not an http:// URL or a "
+	    "file's path (a list is signed: no TLS is needed)" },
+	{ "tls {\n  crl_url = {\"http://pki.example/a.crl\"}\n}\n",
+	    ":3: tls: crl_url: the lists fetched are written to crl_file, "
+	    "which is not set" },
+	{ "tls {\n  crl_fetch = 30s\n}\n",
+	    ":2: tls: crl_fetch: 30 is out of range 60..86400" },
 	{ "tls {\n  expiry_warning = 366d\n}\n",
 	    ":2: tls: expiry_warning: 31622400 is out of range 0..31536000" },
 	{ "hygiene {\n  hold_limit = 30x\n}\n",
@@ -467,7 +491,7 @@ test_man(void)
 	for (i = 0; conf_option(i, &s, &k); i++, n++)
 		ok(man_documents((char *)page, s, k),
 		    "tandem.conf(5) documents %s.%s with its default", s, k);
-	is_int(n, 52, "the option table has 52 options");
+	is_int(n, 55, "the option table has 55 options");
 	for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
 		if ((sec = man_section((char *)page, sections[i], &len)) ==
 		    NULL)
