@@ -154,7 +154,7 @@ static const struct {
 	{ "hygiene", "clock_skew", 0, DAY },
 	{ "tls", "expiry_warning", 0, 365 * DAY },
 	{ "tls", "crl_refresh", 0, DAY },
-	{ "tls", "crl_fetch", 60, DAY },
+	{ "tls", "crl_fetch", 1, DAY },
 	{ "hygiene", "history_limit", 1, 3650 * DAY },
 	{ "hygiene", "rekey_after", 0, 3650 * DAY },
 	{ "hygiene", "rekey_batch", 1, 1000 },

@@ -336,3 +336,43 @@ crlfetch_issuers(const struct conf *cf, char *err)
 	}
 	return cas;
 }
+
+int
+crlfetch_round(const struct conf *cf, void (*info)(const char *, ...),
+    void (*warn)(const char *, ...))
+{
+	STACK_OF(X509) *cas;
+	char err[TN_ERRLEN], stale[TN_ERRLEN];
+	int count, rc;
+
+	if (cf->cf_ncrl_urls == 0)
+		return 1;
+	if ((cas = crlfetch_issuers(cf, err)) == NULL)
+		rc = CRLFETCH_DATA;
+	else
+		rc = crlfetch_run((const char *const *)cf->cf_crl_urls,
+		    cf->cf_ncrl_urls, cas, cf->cf_crl_issuers[0] != '\0' ?
+		    "tls.crl_issuers" : "tls.anchors or tls.chain",
+		    CRLFETCH_TIMEOUT, cf->cf_crl_file, &count, stale, err);
+	sk_X509_pop_free(cas, X509_free);
+	if (rc != 0) {
+		warn("crl status=unfetched file=%s reason=\"%s\"; the file "
+		    "is unchanged, tried again in %lds", cf->cf_crl_file, err,
+		    CRLFETCH_RETRY(cf->cf_crl_fetch));
+		return -1;
+	}
+	info("crl status=fetched file=%s lists=%d", cf->cf_crl_file, count);
+	if (stale[0] != '\0')
+		warn("crl status=stale file=%s reason=\"fetched, but %s\"",
+		    cf->cf_crl_file, stale);
+	return 0;
+}
+
+long
+crlfetch_next(const struct conf *cf, int round)
+{
+	if (cf->cf_ncrl_urls == 0)
+		return 0;
+	return round == -1 ? CRLFETCH_RETRY(cf->cf_crl_fetch) :
+	    cf->cf_crl_fetch;
+}

@@ -9,6 +9,10 @@
  *		    STACK_OF(X509) *issuers, const char *from, int timeout,
  *		    const char *out, int *count, char *stale, char *err);
  *	STACK_OF(X509) *crlfetch_issuers(const struct conf *cf, char *err);
+ *	int	crlfetch_round(const struct conf *cf,
+ *		    void (*info)(const char *, ...),
+ *		    void (*warn)(const char *, ...));
+ *	long	crlfetch_next(const struct conf *cf, int round);
  * DESCRIPTION
  *	crlfetch_run() fetches every URL of urls (http://, as CRL
  *	distribution points are published: a list is signed, the
@@ -30,6 +34,18 @@
  *	against: the certificates of tls.crl_issuers, or, when it is
  *	not set, those of tls.anchors and tls.chain (the CAs of the
  *	element's own chain); to sk_X509_pop_free(..., X509_free).
+ *
+ *	crlfetch_round() is one round of a daemon's fetching (the
+ *	milter's thread, the background's fetching process): the lists
+ *	of tls.crl_url into tls.crl_file, checked against
+ *	crlfetch_issuers(); it logs with info "crl status=fetched
+ *	file=FILE lists=N", or with warn "crl status=unfetched" and the
+ *	reason (the file unchanged), and a list fetched past its next
+ *	update "crl status=stale". It returns 0 (fetched), -1 (not: the
+ *	file is unchanged) or 1 (tls.crl_url is not set: nothing done).
+ *	crlfetch_next() is the seconds from a round that returned round
+ *	to the next: tls.crl_fetch, after a failure CRLFETCH_RETRY() of
+ *	it; 0 when tls.crl_url is not set.
  * DIAGNOSTICS
  *	crlfetch_run() returns 0 or, with a reason in err, CRLFETCH_FETCH
  *	(a URL could not be fetched or read), CRLFETCH_DATA (no list in
@@ -53,9 +69,14 @@
 
 #define CRLFETCH_MAX_BODY	(16 * 1024 * 1024)	/* bytes a URL may give */
 #define CRLFETCH_TIMEOUT	10	/* seconds a daemon waits for a URL */
+/* After a failed round: 5 minutes, or tls.crl_fetch if shorter. */
+#define CRLFETCH_RETRY(every)	((every) < 300 ? (every) : 300L)
 
 int	crlfetch_run(const char *const *, size_t, STACK_OF(X509) *,
 	    const char *, int, const char *, int *, char *, char *);
 STACK_OF(X509) *crlfetch_issuers(const struct conf *, char *);
+int	crlfetch_round(const struct conf *, void (*)(const char *, ...),
+	    void (*)(const char *, ...));
+long	crlfetch_next(const struct conf *, int);
 
 #endif

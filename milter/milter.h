@@ -25,6 +25,8 @@
  *	SIGHUP, SIGINT and SIGTERM: the last two stop the milter, each
  *	SIGHUP reads the configuration again into a new snapshot, swapped
  *	in only when all of it loaded; fg_signals_stop() ends it.
+ *	fg_crlfetch_main() (its argument the struct fgproc) is the thread
+ *	that fetches tls.crl_url into tls.crl_file (reload.c).
  *
  *	struct msg is one message from envfrom to eom or abort; the
  *	milter callbacks fill it, msg_process() decides (content.c,
@@ -133,6 +135,7 @@ struct fg	*fg_hold(struct fgproc *);
 void		 fg_release(struct fg *);
 int		 fg_signals_start(struct fgproc *);
 void		 fg_signals_stop(struct fgproc *);
+void		*fg_crlfetch_main(void *);
 
 #define MSG_NOTELEN	1024
 

@@ -44,6 +44,13 @@
  *	same way, logging "crl status=refreshed file=FILE", or "crl
  *	status=refused ..." and going on with the lists read before.
  *
+ *	With tls.crl_url, fg_crlfetch_main() (a thread of its own, so
+ *	that a slow URL holds up neither signals nor mail) fetches the
+ *	lists into tls.crl_file at start and every tls.crl_fetch
+ *	(crlfetch_round()), with the snapshot current at each round; the
+ *	watch above then takes the new file. It ends when fp_stop is set
+ *	(within a second, or when a fetch under way gives up).
+ *
  *	Each SIGHUP reads fp_path again into a new snapshot, as the user
  *	the milter runs as, and swaps it in only when all of it loaded;
  *	a message in progress keeps the snapshot it took at its envfrom.
@@ -68,6 +75,7 @@
 
 #include <libmilter/mfapi.h>
 
+#include "crlfetch.h"
 #include "fed.h"
 #include "log.h"
 #include "milter.h"
@@ -333,6 +341,28 @@ fg_crl_tick(struct fgproc *fp)
 	    fp->fp_cur->fg_trust, cf->cf_crl_file, cf->cf_crl_accept,
 	    time(NULL), log_warn) == 1)
 		fg_reload(fp, 1);
+}
+
+void *
+fg_crlfetch_main(void *arg)
+{
+	struct fgproc *fp = arg;
+	struct fg *fg;
+	time_t next = 0;
+	long wait;
+
+	while (!fp->fp_stop) {
+		if (time(NULL) >= next) {
+			fg = fg_hold(fp);
+			wait = crlfetch_next(fg->fg_conf,
+			    crlfetch_round(fg->fg_conf, log_info, log_warn));
+			fg_release(fg);
+			/* Not set: looked at again after a reload. */
+			next = time(NULL) + (wait > 0 ? wait : 1);
+		}
+		sleep(1);
+	}
+	return NULL;
 }
 
 /* The milter's signals, all three; see DESCRIPTION. */

@@ -50,6 +50,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "crlfetch.h"
 #include "fgfed.h"
 #include "log.h"
 #include "milter.h"
@@ -869,6 +870,10 @@ setup(struct fgproc *fp, struct privs *pv, int check)
 		conf_free(cf);
 		log_fatal(EX_CONFIG, "%s", err);
 	}
+	/* A first start with tls.crl_url: the lists before they are read. */
+	if (!check && cf->cf_ncrl_urls > 0 && access(cf->cf_crl_file, F_OK) ==
+	    -1)
+		(void)crlfetch_round(cf, log_info, log_warn);
 	if ((rc = fg_new(fp, cf, &fg, err)) != 0)
 		log_fatal(rc == -2 ? EX_OSERR : EX_CONFIG, "%s", err);
 	fp->fp_cur = fg;
@@ -881,7 +886,7 @@ main(int argc, char **argv)
 	struct privs pv;
 	const struct conf *cf;
 	char err[TN_ERRLEN];
-	pthread_t sender;
+	pthread_t sender, crls;
 	int ch, fore = 0, check = 0, rc;
 
 	memset(&fp, 0, sizeof(fp));
@@ -936,13 +941,16 @@ main(int argc, char **argv)
 		log_fatal(EX_OSERR, "daemon: %s", strerror(errno));
 	log_detached();
 	if (pthread_create(&sender, NULL, outbox_main, &fp) != 0 ||
+	    pthread_create(&crls, NULL, fg_crlfetch_main, &fp) != 0 ||
 	    fg_signals_start(&fp) == -1)
-		log_fatal(EX_OSERR, "cannot start the sender or signal thread");
+		log_fatal(EX_OSERR, "cannot start the sender, revocation list "
+		    "or signal thread");
 	log_info("started socket=%s user=%s", cf->cf_milter_socket,
 	    pv.pv_user);
 	rc = smfi_main() == MI_SUCCESS ? EX_OK : EX_SOFTWARE;
 	fg_signals_stop(&fp);	/* sets fp_stop */
 	pthread_join(sender, NULL);
+	pthread_join(crls, NULL);
 	close(fp.fp_ca_fd);
 	log_info("stopped");
 out:

@@ -42,7 +42,8 @@ POLICY_SCENARIOS = \
 	t/0559-policyd-many-clients.sh \
 	t/0570-policyd-hostile-url.sh \
 	t/0576-policyd-ux-startup.sh \
-	t/0577-policyd-revoked-cert.sh
+	t/0577-policyd-revoked-cert.sh \
+	t/0579-policyd-crl-fetch.sh
 TESTS += $(POLICY_SCENARIOS)
 EXTRA_DIST += $(POLICY_SCENARIOS) t/lib-policyd.sh t/policyd-slow-clients.py
 

@@ -47,6 +47,7 @@
 #include <event2/event.h>
 #include <openssl/x509.h>
 
+#include "crlfetch.h"
 #include "httpd.h"
 #include "log.h"
 #include "policyd.h"
@@ -382,6 +383,10 @@ main(int argc, char **argv)
 	pd.pd_worker = -1;
 	if (conf_load(path, &pd.pd_cf, err) == -1)
 		log_fatal(EX_CONFIG, "%s", err);
+	/* A first start with tls.crl_url: the lists before they are read. */
+	if (!check && pd.pd_cf->cf_ncrl_urls > 0 &&
+	    access(pd.pd_cf->cf_crl_file, F_OK) == -1)
+		(void)crlfetch_round(pd.pd_cf, log_info, log_warn);
 	if (pd_load(&pd, err) == -1)
 		log_fatal(EX_CONFIG, "%s", err);
 	if (check) {

@@ -31,6 +31,11 @@
  *	A worker gets TERM when the parent dies (PR_SET_PDEATHSIG): a
  *	parent killed by SIGKILL leaves no worker holding the listening
  *	socket that a new daemon must bind.
+ *	With tls.crl_url the parent also forks, at start and every
+ *	tls.crl_fetch (5 minutes after a failed round, or sooner with a
+ *	shorter tls.crl_fetch), a process that fetches the lists into
+ *	tls.crl_file (crlfetch_round()) and exits; the workers take the
+ *	new file on their tls.crl_refresh. Its exit is not a worker's.
  *	Each worker writes one byte on pd_ready_fd once
  *	it serves; when all of the first ones did, the parent logs
  *	"started".
@@ -90,6 +95,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crlfetch.h"
 #include "log.h"
 #include "policyd.h"
 #include "rate.h"
@@ -421,6 +427,27 @@ workers_fork(struct pd *pd, int i, const sigset_t *old, int sfd, int rfd,
 	exit(work(pd, i));
 }
 
+/*
+ * The process of one round of tls.crl_url (crlfetch_round()): forked
+ * so that a slow URL holds up neither the parent's signals nor a
+ * worker's clients; it exits 0 when the lists were fetched.
+ */
+static pid_t
+workers_fetch(struct pd *pd, const sigset_t *old, int sfd, int rfd)
+{
+	pid_t pid, parent = getpid();
+
+	if ((pid = fork()) != 0)
+		return pid;
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 || getppid() != parent)
+		_exit(EX_OSERR);
+	close(sfd);
+	close(rfd);
+	signal(SIGCHLD, SIG_DFL);
+	sigprocmask(SIG_SETMASK, old, NULL);
+	_exit(crlfetch_round(pd->pd_cf, log_info, log_warn) == -1 ? 1 : 0);
+}
+
 int
 workers_run(struct pd *pd, int n, int (*work)(struct pd *, int),
     void (*reload)(struct pd *))
@@ -432,11 +459,12 @@ workers_run(struct pd *pd, int n, int (*work)(struct pd *, int),
 	struct signalfd_siginfo si;
 	struct pollfd pfd[2];
 	sigset_t set, old;
-	time_t stop_at = 0, now;
+	time_t stop_at = 0, now, fetch_at = 0;
 	int pipefd[2], sfd, i, st, live, ready = 0, started = 0, rc = 0;
+	int timeout;
 	char buf[64];
 	ssize_t r;
-	pid_t pid;
+	pid_t pid, fetcher = 0;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -485,14 +513,29 @@ workers_run(struct pd *pd, int n, int (*work)(struct pd *, int),
 				}
 			}
 		}
-		if (stop_at && live == 0)
+		if (!stop_at && fetcher == 0 && pd->pd_cf->cf_ncrl_urls > 0 &&
+		    fetch_at <= now &&
+		    (fetcher = workers_fetch(pd, &old, sfd, pipefd[0])) == -1) {
+			log_warn("crl status=unfetched reason=\"fork: %s\"",
+			    strerror(errno));
+			fetcher = 0;
+			fetch_at = now + 60;
+		}
+		if (stop_at && live == 0 && fetcher == 0)
 			break;
-		if (stop_at && now - stop_at >= WORKERS_GRACE)
+		if (stop_at && now - stop_at >= WORKERS_GRACE) {
 			for (i = 0; i < n; i++)
 				if (w[i].w_pid > 0)
 					kill(w[i].w_pid, SIGKILL);
-		if (poll(pfd, 2, live < n || stop_at ? 1000 : -1) == -1 &&
-		    errno != EINTR)
+			if (fetcher > 0)
+				kill(fetcher, SIGKILL);
+		}
+		timeout = live < n || stop_at ? 1000 : -1;
+		if (!stop_at && fetcher == 0 && pd->pd_cf->cf_ncrl_urls > 0 &&
+		    (timeout == -1 || fetch_at - now < timeout / 1000))
+			timeout = fetch_at > now ? (int)(fetch_at - now) *
+			    1000 : 0;
+		if (poll(pfd, 2, timeout) == -1 && errno != EINTR)
 			break;
 		if (pfd[1].revents & POLLIN &&
 		    (r = read(pipefd[0], buf, sizeof(buf))) > 0 && !started &&
@@ -514,6 +557,8 @@ workers_run(struct pd *pd, int n, int (*work)(struct pd *, int),
 			for (i = 0; i < n; i++)
 				if (w[i].w_pid > 0)
 					kill(w[i].w_pid, SIGTERM);
+			if (fetcher > 0)
+				kill(fetcher, SIGTERM);
 			break;
 		case SIGHUP:
 			reload(pd);
@@ -523,6 +568,14 @@ workers_run(struct pd *pd, int n, int (*work)(struct pd *, int),
 			break;
 		case SIGCHLD:
 			while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+				if (pid == fetcher) {
+					fetcher = 0;
+					fetch_at = time(NULL) +
+					    crlfetch_next(pd->pd_cf,
+					    WIFEXITED(st) &&
+					    WEXITSTATUS(st) == 0 ? 0 : -1);
+					continue;
+				}
 				for (i = 0; i < n && w[i].w_pid != pid; i++)
 					;
 				if (i == n)

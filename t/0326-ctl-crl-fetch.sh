@@ -89,4 +89,15 @@ test_expect_success 'a list past its next update is written, and said' '
 	cmp www/soon.pem crls.pem
 '
 
+test_expect_success 'a list older than the one the file holds is refused (an old list served again), the file unchanged' '
+	cp a/crl.pem a-first.pem &&
+	sleep 1 && tandem-ca crl -d a >/dev/null &&
+	tandemctl crl fetch --out crls.pem --ca cas.pem a/crl.pem >out &&
+	cmp a/crl.pem crls.pem &&
+	test_expect_code 65 tandemctl crl fetch --out crls.pem --ca cas.pem \
+	    a-first.pem 2>err &&
+	test_grep "the list of a.example is older than the one crls.pem holds (an old list served again?); crls.pem is unchanged" err &&
+	cmp a/crl.pem crls.pem
+'
+
 test_done

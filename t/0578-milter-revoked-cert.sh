@@ -18,6 +18,7 @@ test_expect_success 'a courier, alice and bob active; the courier revokes bob' '
 	    isp/accounts/bob@a.example/agent.crt >/dev/null &&
 	tandem-ca crl -d root >/dev/null &&
 	cat root/crl.pem isp/crl.pem >crls.pem &&
+	cp isp/crl.pem isp-first.pem &&
 	openssl x509 -noout -serial -in isp/accounts/bob@a.example/agent.crt |
 	    sed "s/^serial=//" >bob.serial
 '
@@ -77,6 +78,38 @@ test_expect_success 'a new file it cannot use is logged once; it goes on with th
 	test $(grep -c "crl status=refused" milter.log) = 1 &&
 	test_must_fail milter_send m3 alice@a.example bob@a.example &&
 	test_grep "<\*\* *550 5.7.7 .*certificate $(cat alice.serial) (alice@a.example) of CA a.example is revoked" swaks.out
+'
+
+test_expect_success 'with tls.crl_url the milter fetches the lists itself: at a first start, the file not there yet, before it reads them' '
+	kill $(cat milter.pid) &&
+	i=0 && while [ $i -lt 50 ] && kill -0 $(cat milter.pid) 2>/dev/null; do
+		sleep 0.1; i=$((i + 1))
+	done &&
+	rm -f milter.sock &&
+	mkdir pub crl && chown nobody crl &&
+	cp root/crl.pem pub/root.pem && cp isp/crl.pem pub/isp.pem &&
+	test_conf_crl tandem.conf "$TRASH/crl/crls.pem" &&
+	sed -i "/^this line is no tandem.conf\$/d; /crl_refresh = /d" tandem.conf &&
+	sed -i "s|^\([[:space:]]*crl_file = .*\)\$|\1\n\tcrl_refresh = 1s\n\tcrl_fetch = 1s\n\tcrl_url = {\"$TRASH/pub/root.pem\", \"$TRASH/pub/isp.pem\"}|" tandem.conf &&
+	milter_start &&
+	test_wait_log milter.log "crl status=fetched file=$TRASH/crl/crls.pem lists=2" 20 &&
+	cat pub/root.pem pub/isp.pem >want.pem && cmp want.pem crl/crls.pem &&
+	test_wait_log milter.log "started socket=" 20 &&
+	test_must_fail milter_send m3 alice@a.example bob@a.example &&
+	test_grep "<\*\* *550 5.7.7 .*certificate $(cat alice.serial) (alice@a.example) of CA a.example is revoked: superseded" swaks.out
+'
+
+test_expect_success 'its thread fetches them again as the user it runs as; an old list served again is refused and logged, the file unchanged' '
+	i=0 && while [ $i -lt 100 ] && [ "$(stat -c %U crl/crls.pem)" != nobody ]; do
+		sleep 0.1; i=$((i + 1))
+	done &&
+	test "$(stat -c %U crl/crls.pem)" = nobody &&
+	cmp want.pem crl/crls.pem &&
+	cp isp-first.pem pub/isp.new && mv pub/isp.new pub/isp.pem &&
+	test_wait_log milter.log "crl status=unfetched file=$TRASH/crl/crls.pem reason=\"the list of a.example is older than the one $TRASH/crl/crls.pem holds (an old list served again?)\"; the file is unchanged, tried again in 1s" 20 &&
+	cmp want.pem crl/crls.pem &&
+	test_must_fail milter_send m3 alice@a.example bob@a.example &&
+	test_grep "<\*\* *550 5.7.7 .*certificate $(cat alice.serial) (alice@a.example) of CA a.example is revoked: superseded" swaks.out
 '
 
 test_done

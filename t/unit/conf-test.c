@@ -239,8 +239,8 @@ static const struct {
 	{ "tls {\n  crl_url = {\"http://pki.example/a.crl\"}\n}\n",
 	    ":3: tls: crl_url: the lists fetched are written to crl_file, "
 	    "which is not set" },
-	{ "tls {\n  crl_fetch = 30s\n}\n",
-	    ":2: tls: crl_fetch: 30 is out of range 60..86400" },
+	{ "tls {\n  crl_fetch = 2d\n}\n",
+	    ":2: tls: crl_fetch: 172800 is out of range 1..86400" },
 	{ "tls {\n  expiry_warning = 366d\n}\n",
 	    ":2: tls: expiry_warning: 31622400 is out of range 0..31536000" },
 	{ "hygiene {\n  hold_limit = 30x\n}\n",
