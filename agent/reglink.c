@@ -327,6 +327,26 @@ rl_which(const struct rl_scan *rs, char *err)
 	return EX_USAGE;
 }
 
+/* Nothing to take: why, and the exit status. */
+static int
+rl_none(const struct rl_scan *rs, const char *md, char *err)
+{
+	const struct agent_opts *o = rs->rs_o;
+
+	if (rs->rs_id != NULL && rs->rs_refused > 0) {
+		tn_err(err, "the invitation %s in %s: %s", rs->rs_id, md,
+		    rs->rs_why);
+		return rs->rs_rc;
+	}
+	tn_err(err, "no invitation%s%s%s%s in %s%s; give the invitation as a "
+	    "file (--invitation) if it is elsewhere", rs->rs_id != NULL ?
+	    " " : "", rs->rs_id != NULL ? rs->rs_id : "", rs->rs_id == NULL &&
+	    o->o_address != NULL ? " for " : "", rs->rs_id == NULL &&
+	    o->o_address != NULL ? o->o_address : "", md, rs->rs_refused > 0 ?
+	    " that this agent can use" : "");
+	return EX_NOINPUT;
+}
+
 int
 reglink_find(const struct agent_opts *o, const struct pki_trust *trust,
     const char *id, char **path, unsigned char **der, size_t *len,
@@ -353,19 +373,8 @@ reglink_find(const struct agent_opts *o, const struct pki_trust *trust,
 	if (rl_dir(&rs, md, "new", err) == -1 ||
 	    rl_dir(&rs, md, "cur", err) == -1)
 		goto out;
-	rc = rs.rs_refused > 0 && rs.rs_n == 0 && id != NULL ? rs.rs_rc :
-	    EX_NOINPUT;
-	if (rs.rs_n == 0 && rs.rs_refused > 0 && id != NULL) {
-		tn_err(err, "the invitation %s in %s: %s", id, md, rs.rs_why);
-		goto out;
-	}
 	if (rs.rs_n == 0) {
-		tn_err(err, "%s%s%s%s in %s%s; give the invitation as a file "
-		    "(--invitation) if it is elsewhere", id != NULL ?
-		    "no invitation " : "no invitation", id != NULL ? id : "",
-		    id == NULL && o->o_address != NULL ? " for " : "",
-		    id == NULL && o->o_address != NULL ? o->o_address : "", md,
-		    rs.rs_refused > 0 ? " that this agent can use" : "");
+		rc = rl_none(&rs, md, err);
 		goto out;
 	}
 	if (id == NULL && o->o_address == NULL &&
