@@ -202,7 +202,9 @@ password_weak(const char *p, const char *address)
 	if (len < 20 && lower + upper + digit + other < 2)
 		return "only one kind of character (mix letters, digits, "
 		    "spaces or signs, or make it 20 characters or more)";
-	if (strspn(p, (char[]){ p[0], '\0' }) == len)
+	for (q = p; *q == p[0]; q++)
+		;
+	if (*q == '\0')
 		return "one character repeated";
 	return NULL;
 }
