@@ -7,6 +7,9 @@
  *	int	cmd_register(struct agent_opts *o);
  *	int	agent_service(struct agent_reader *rd, const struct tmail *tm,
  *		    char *err);
+ *	int	agent_invitation_verify(const struct pki_trust *trust,
+ *		    const unsigned char *der, size_t len,
+ *		    struct proto_msg **pm, X509 **signer, char *err);
  *	int	agent_check_keys(const struct pki_trust *trust,
  *		    const char *address, EVP_PKEY *key,
  *		    const struct proto_msg *pm, X509 *signer,
@@ -15,9 +18,13 @@
  *		    const char *role, char *err);
  * DESCRIPTION
  *	register reads an invitation (the mail as received, or the DER
- *	of its signed part), checks its signature: an FG element
- *	certificate chaining to --anchor, and the very certificate of
- *	its fg-cert part. It then creates the store for the invited
+ *	of its signed part; or, for a registration link or no argument,
+ *	the one reglink.c finds in the Maildir), checks its signature
+ *	(agent_invitation_verify()): an FG element certificate chaining
+ *	to --anchor, and the very certificate of its fg-cert part, not
+ *	expired. Only then does it take the new store's password (on a
+ *	terminal checked against the invited address). It then creates
+ *	the store for the invited
  *	address (like init), keeps the anchors, the FG certificate, the
  *	Register-Address and the Background-Url, and mails a
  *	registration (Token, Address, part agent-csr), enveloped to the
