@@ -23,7 +23,8 @@
  *	mail.c (ids, submission, the courier's signature), send.c
  *	(send; struct agent_session for send and fetch), fetch.c,
  *	sendmail.c (sendmail, for mail clients), register.c (register;
- *	service mail), read.c (read, inbox; struct agent_reader),
+ *	service mail), reglink.c (register's registration link and
+ *	Maildir search), read.c (read, inbox; struct agent_reader),
  *	deliver.c (fetch --maildir: into a Maildir), reject.c (an invitation from another
  *	courier, refused), revoke.c (revoke; a revoke fetched),
  *	status.c (status; a receipt, fetched or mailed, recorded),
@@ -297,6 +298,21 @@ int	agent_check_keys(const struct pki_trust *, const char *, EVP_PKEY *,
 	    const struct proto_msg *, X509 *, STACK_OF(X509) **, char *);
 int	agent_invitation_signer(const struct pki_trust *, X509 *,
 	    STACK_OF(X509) *, const struct proto_msg *, char *);
+int	agent_invitation_verify(const struct pki_trust *,
+	    const unsigned char *, size_t, struct proto_msg **, X509 **,
+	    char *);
+
+/* reglink.c: register from a registration link or the Maildir */
+struct reg_link {
+	char			 rl_id[TN_MAX_MSGID + 1];
+	char			 rl_smtp[256];		/* "": none */
+	char			 rl_root[2 * 32 + 1];	/* "": none */
+};
+
+int	reglink_parse(const char *, struct reg_link *, char *);
+int	reglink_root(const char *, const char *, char *);
+int	reglink_find(const struct agent_opts *, const struct pki_trust *,
+	    const char *, char **, unsigned char **, size_t *, char *);
 
 /* mail.c */
 char	*agent_new_id(const char *);

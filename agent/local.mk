@@ -13,6 +13,7 @@ agent_tandem_SOURCES = \
 	agent/read.c \
 	agent/rekey.c \
 	agent/register.c \
+	agent/reglink.c \
 	agent/reject.c \
 	agent/revoke.c \
 	agent/seal.c \

@@ -7,6 +7,9 @@
  *	int	cmd_register(struct agent_opts *o);
  *	int	agent_service(struct agent_reader *rd, const struct tmail *tm,
  *		    char *err);
+ *	int	agent_invitation_verify(const struct pki_trust *trust,
+ *		    const unsigned char *der, size_t len,
+ *		    struct proto_msg **pm, X509 **signer, char *err);
  *	int	agent_check_keys(const struct pki_trust *trust,
  *		    const char *address, EVP_PKEY *key,
  *		    const struct proto_msg *pm, X509 *signer,
@@ -15,9 +18,13 @@
  *		    const char *role, char *err);
  * DESCRIPTION
  *	register reads an invitation (the mail as received, or the DER
- *	of its signed part), checks its signature: an FG element
- *	certificate chaining to --anchor, and the very certificate of
- *	its fg-cert part. It then creates the store for the invited
+ *	of its signed part; or, for a registration link or no argument,
+ *	the one reglink.c finds in the Maildir), checks its signature
+ *	(agent_invitation_verify()): an FG element certificate chaining
+ *	to --anchor, and the very certificate of its fg-cert part, not
+ *	expired. Only then does it take the new store's password (on a
+ *	terminal checked against the invited address). It then creates
+ *	the store for the invited
  *	address (like init), keeps the anchors, the FG certificate, the
  *	Register-Address and the Background-Url, and mails a
  *	registration (Token, Address, part agent-csr), enveloped to the
@@ -144,20 +151,26 @@ out:
 	return rc;
 }
 
-static int
-reg_verify(const struct agent_opts *o, const struct pki_trust *trust,
-    struct proto_msg **pm, X509 **signer, char *err)
+/*
+ * The signed invitation der, verified: signed by an FG element to the
+ * anchors and by its own fg-cert, not expired. *pm and *signer, set
+ * even on failure, for the caller to free.
+ */
+int
+agent_invitation_verify(const struct pki_trust *trust,
+    const unsigned char *der, size_t len, struct proto_msg **pm,
+    X509 **signer, char *err)
 {
 	STACK_OF(X509) *certs = NULL;
-	unsigned char *der = NULL, *out = NULL;
-	size_t len, outlen;
+	unsigned char *out = NULL;
+	size_t outlen;
 	enum cms_fail fail;
 	time_t exp;
 	const char *e;
 	int rc;
 
-	if ((rc = reg_read(o->o_invitation, &der, &len, err)) != 0)
-		goto out;
+	*pm = NULL;
+	*signer = NULL;
 	if (cms_verify(der, len, pki_trust_store(trust), &out, &outlen,
 	    signer, &certs, &fail, err) == -1) {
 		rc = fail == CMS_FAIL_CHAIN ? AGENT_EX_UNTRUSTED :
@@ -180,8 +193,39 @@ reg_verify(const struct agent_opts *o, const struct pki_trust *trust,
 	rc = agent_invitation_signer(trust, *signer, certs, *pm, err);
 out:
 	sk_X509_pop_free(certs, X509_free);
-	free(der);
 	free(out);
+	return rc;
+}
+
+/*
+ * The invitation: the file given, else the one of the link, else the
+ * newest in the Maildir (reglink.c), verified.
+ */
+static int
+reg_verify(const struct agent_opts *o, const struct reg_link *rl,
+    const struct pki_trust *trust, struct proto_msg **pm, X509 **signer,
+    char *err)
+{
+	unsigned char *der = NULL;
+	char *path = NULL;
+	size_t len;
+	int rc;
+
+	if (o->o_invitation != NULL)
+		rc = reg_read(o->o_invitation, &der, &len, err);
+	else
+		rc = reglink_find(o, trust, rl->rl_id[0] != '\0' ?
+		    rl->rl_id : NULL, &path, &der, &len, err);
+	if (rc != 0)
+		goto out;
+	if ((rc = agent_invitation_verify(trust, der, len, pm, signer,
+	    err)) == 0 && path != NULL)
+		fprintf(stderr, "tandem register: the invitation %s for %s, "
+		    "of %s: %s\n", proto_get(*pm, "Id"), proto_get(*pm,
+		    "Recipient"), proto_get(*pm, "Date"), path);
+out:
+	free(der);
+	free(path);
 	return rc;
 }
 
@@ -355,14 +399,32 @@ reg_save(const struct agent_opts *o, const struct proto_msg *inv,
 	return rc;
 }
 
+/*
+ * The new store's password, asked once the invitation is known to be
+ * good: on a terminal it may not be the invited address.
+ */
 static int
-reg_run(const struct agent_opts *o, const char *pass, char *err)
+reg_password(const struct agent_opts *o, const struct proto_msg *inv,
+    char **pass, char *err)
+{
+	struct agent_opts po = *o;
+	int rc;
+
+	po.o_address = proto_get(inv, "Recipient");
+	if ((rc = agent_password_new(&po, 1, pass)) != 0)
+		tn_err(err, "no new password for the store of %s: nothing "
+		    "was sent", po.o_address);
+	return rc;
+}
+
+static int
+reg_run(const struct agent_opts *o, const struct reg_link *rl, char *err)
 {
 	struct pki_trust *trust = NULL;
 	struct proto_msg *inv = NULL;
 	struct store *st = NULL;
 	X509 *fg = NULL;
-	char path[1024];
+	char path[1024], *pass = NULL;
 	int rc = EX_NOINPUT, made = 0;
 
 	/* A missing file is 66, as for import (tandem(1)). */
@@ -370,10 +432,13 @@ reg_run(const struct agent_opts *o, const char *pass, char *err)
 		tn_err(err, "%s: %s", o->o_anchor, strerror(errno));
 		goto out;
 	}
+	if (rl->rl_root[0] != '\0' &&
+	    (rc = reglink_root(o->o_anchor, rl->rl_root, err)) != 0)
+		goto out;
 	rc = EX_CONFIG;
 	if ((trust = pki_trust_load(o->o_anchor, err)) == NULL)
 		goto out;
-	if ((rc = reg_verify(o, trust, &inv, &fg, err)) != 0)
+	if ((rc = reg_verify(o, rl, trust, &inv, &fg, err)) != 0)
 		goto out;
 	rc = EX_USAGE;
 	if (o->o_address != NULL && strcasecmp(o->o_address,
@@ -382,6 +447,8 @@ reg_run(const struct agent_opts *o, const char *pass, char *err)
 		    proto_get(inv, "Recipient"), o->o_address);
 		goto out;
 	}
+	if ((rc = reg_password(o, inv, &pass, err)) != 0)
+		goto out;
 	rc = EX_CANTCREAT;
 	if ((st = store_open(o->o_dir, 1, err)) == NULL)
 		goto out;
@@ -408,27 +475,46 @@ out:
 	pki_trust_free(trust);
 	proto_msg_free(inv);
 	X509_free(fg);
-	return rc;
-}
-
-int
-cmd_register(struct agent_opts *o)
-{
-	char err[TN_ERRLEN], *pass = NULL;
-	int rc;
-
-	if (o->o_invitation == NULL || o->o_anchor == NULL) {
-		fprintf(stderr, "tandem register: need --invitation and "
-		    "--anchor\n");
-		return EX_USAGE;
-	}
-	if ((rc = agent_password_new(o, 1, &pass)) != 0)
-		return rc;
-	if ((rc = reg_run(o, pass, err)) != 0)
-		fprintf(stderr, "tandem register: %s\n", err);
 	if (pass != NULL)
 		OPENSSL_cleanse(pass, strlen(pass));
 	free(pass);
+	return rc;
+}
+
+/*
+ * The invitation: --invitation FILE, or one argument, a registration
+ * link or a file; with neither, the newest in the Maildir.
+ */
+int
+cmd_register(struct agent_opts *o)
+{
+	struct agent_opts ro = *o;
+	struct reg_link rl;
+	char err[TN_ERRLEN];
+	int rc;
+
+	memset(&rl, 0, sizeof(rl));
+	if (o->o_anchor == NULL || o->o_nfiles > 1 ||
+	    (o->o_nfiles == 1 && o->o_invitation != NULL)) {
+		fprintf(stderr, "tandem register: need --anchor ROOT.pem, and "
+		    "at most one invitation: a registration link, a file or "
+		    "--invitation FILE (none: the newest in the Maildir)\n");
+		return EX_USAGE;
+	}
+	ro.o_files = NULL;
+	ro.o_nfiles = 0;
+	if (o->o_nfiles == 1 && strncasecmp(o->o_files[0], "tandem:", 7) == 0) {
+		if ((rc = reglink_parse(o->o_files[0], &rl, err)) != 0) {
+			fprintf(stderr, "tandem register: %s\n", err);
+			return rc;
+		}
+	} else if (o->o_nfiles == 1)
+		ro.o_invitation = o->o_files[0];
+	/* The link's server is as if given with --smtp, which wins. */
+	if (rl.rl_smtp[0] != '\0' && ro.o_smtp == NULL)
+		ro.o_smtp = rl.rl_smtp;
+	if ((rc = reg_run(&ro, &rl, err)) != 0)
+		fprintf(stderr, "tandem register: %s\n", err);
 	return rc;
 }
 

@@ -8,8 +8,9 @@
  *	tandem seal -d DIR --to ADDR ... [restrictions] --in MESSAGE
  *	    --sealed OUT.der --arm OUT.arm
  *	tandem open -d DIR --sealed FILE --arm FILE [--out FILE]
- *	tandem register -d DIR --invitation FILE --anchor ROOT.pem
- *	    [--address ADDR] [--key ec|rsa] [--timeout S] [--no-wait]
+ *	tandem register -d DIR --anchor ROOT.pem [--invitation FILE |
+ *	    FILE | LINK] [--address ADDR] [--key ec|rsa] [--timeout S]
+ *	    [--no-wait]
  *	tandem send -d DIR --to ADDR ... [restrictions] --in MESSAGE
  *	    [--retry-for S]
  *	tandem sendmail [-d DIR] [-t] [-i] [-oi] [-oem] [-f ADDR]
@@ -77,10 +78,11 @@ usage(FILE *fp)
 	    "--sealed OUT --arm OUT\n"
 	    "       tandem open [-d DIR] --sealed FILE --arm FILE "
 	    "[--out FILE]\n"
-	    "       tandem register [-d DIR] --invitation FILE --anchor "
-	    "ROOT.pem [--address ADDR]\n"
-	    "                   [--key ec|rsa] [--timeout SECONDS] "
-	    "[--no-wait]\n"
+	    "       tandem register [-d DIR] --anchor ROOT.pem "
+	    "[--invitation FILE | FILE | LINK]\n"
+	    "                   [--address ADDR] [--key ec|rsa] "
+	    "[--timeout SECONDS] [--no-wait]\n"
+	    "                   (no invitation: the newest in the Maildir)\n"
 	    "       tandem send [-d DIR] --to ADDR [--to ADDR ...] "
 	    "[restrictions] --in MESSAGE\n"
 	    "                   [--retry-for SECONDS]\n"
@@ -166,35 +168,54 @@ password_ask(int tty, const char *prompt)
 	return line;
 }
 
-/* A new password: at least 10 characters of at least two kinds. */
+/*
+ * Why a new password is too weak, or NULL: fewer than 12 characters;
+ * under 20, of one kind only (a passphrase of several words has its
+ * spaces: two kinds); one character repeated; the address, its local
+ * part, or the address within it.
+ */
 static const char *
-password_weak(const char *p)
+password_weak(const char *p, const char *address)
 {
 	int lower = 0, upper = 0, digit = 0, other = 0;
+	size_t len = strlen(p), local;
+	const char *q;
 
-	if (strlen(p) < 10)
-		return "shorter than 10 characters";
-	for (; *p != '\0'; p++)
-		if (islower((unsigned char)*p))
+	if (address != NULL) {
+		local = strcspn(address, "@");
+		if (strcasestr(p, address) != NULL ||
+		    (len == local && strncasecmp(p, address, local) == 0))
+			return "it is your address";
+	}
+	if (len < 12)
+		return "shorter than 12 characters (a passphrase of several "
+		    "words is easy to remember)";
+	for (q = p; *q != '\0'; q++)
+		if (islower((unsigned char)*q))
 			lower = 1;
-		else if (isupper((unsigned char)*p))
+		else if (isupper((unsigned char)*q))
 			upper = 1;
-		else if (isdigit((unsigned char)*p))
+		else if (isdigit((unsigned char)*q))
 			digit = 1;
 		else
 			other = 1;
-	if (lower + upper + digit + other < 2)
+	if (len < 20 && lower + upper + digit + other < 2)
 		return "only one kind of character (mix letters, digits, "
-		    "spaces or signs)";
+		    "spaces or signs, or make it 20 characters or more)";
+	for (q = p; *q == p[0]; q++)
+		;
+	if (*q == '\0')
+		return "one character repeated";
 	return NULL;
 }
 
 /*
  * From the terminal: asked once, or for a new store twice with a
- * strength check (three tries). 0, or an exit status.
+ * strength check (password_weak(); address: the store's, or NULL),
+ * three tries. 0, or an exit status.
  */
 static int
-password_terminal(int tty, int fresh, char **pass)
+password_terminal(int tty, int fresh, const char *address, char **pass)
 {
 	char *again = NULL;
 	const char *weak;
@@ -209,7 +230,7 @@ password_terminal(int tty, int fresh, char **pass)
 		}
 		if (!fresh)
 			return 0;
-		if ((weak = password_weak(*pass)) != NULL)
+		if ((weak = password_weak(*pass, address)) != NULL)
 			dprintf(tty, "tandem: too weak: %s\n", weak);
 		else if ((again = password_ask(tty, "The same again: ")) ==
 		    NULL || strcmp(again, *pass) != 0)
@@ -264,7 +285,7 @@ agent_password_new(const struct agent_opts *o, int fresh, char **pass)
 	} else if ((env = getenv("TANDEM_PASSWORD")) != NULL)
 		*pass = strdup(env);
 	else if ((tty = open("/dev/tty", O_RDWR | O_CLOEXEC)) != -1) {
-		rc = password_terminal(tty, fresh, pass);
+		rc = password_terminal(tty, fresh, o->o_address, pass);
 		close(tty);
 		if (rc != 0)
 			return rc;
@@ -683,6 +704,7 @@ main(int argc, char **argv)
 		}
 	} else if (i == sizeof(cmds) / sizeof(cmds[0]) ||
 	    parse_opts(&o, strcmp(argv[1], "read") == 0 ||
+	    strcmp(argv[1], "register") == 0 ||
 	    strcmp(argv[1], "inbox") == 0 || strcmp(argv[1], "revoke") == 0 ||
 	    strcmp(argv[1], "status") == 0 || strcmp(argv[1], "arm") == 0,
 	    argc - 1, argv + 1) == -1) {

@@ -670,9 +670,31 @@ invite_root_fp(const struct tmail_invite *ti, char *out, size_t size,
 	return 0;
 }
 
+/*
+ * The registration link (doc/flows.md 3): "tandem:register," then
+ * id= the invitation's Id, smtp= the users' submission server and
+ * root= the root's SHA-256 in hex, when known, comma-separated. It
+ * needs no quoting in a shell; it carries no token.
+ */
+static void
+invite_link(FILE *f, const struct tmail_invite *ti, const char *msgid,
+    const char *fp)
+{
+	fprintf(f, "tandem:register,id=%s", msgid);
+	if (ti->ti_submission != NULL)
+		fprintf(f, ",smtp=%s", ti->ti_submission);
+	if (fp[0] != '\0') {
+		fputs(",root=", f);
+		for (; *fp != '\0'; fp++)
+			if (*fp != ':')
+				fputc(*fp, f);
+	}
+}
+
 /* The readable part: why this mail came, then how to answer it. */
 static int
-invite_text(const struct tmail_invite *ti, char **text, char *err)
+invite_text(const struct tmail_invite *ti, const char *msgid, char **text,
+    char *err)
 {
 	char exp[32], fp[3 * EVP_MAX_MD_SIZE + 1] = "";
 	size_t len;
@@ -698,8 +720,7 @@ invite_text(const struct tmail_invite *ti, char **text, char *err)
 		    "until %s.\n", ti->ti_address, ti->ti_courier, exp);
 	fprintf(f, "\nTo accept it:\n\n"
 	    "1. Install the Tandem agent (the \"tandem\" command).\n\n"
-	    "2. Save this whole mail as a file, here invitation.eml.\n\n"
-	    "3. Get the courier's root certificate, here root.crt,\n   %s%s."
+	    "2. Get the courier's root certificate, here root.crt,\n   %s%s."
 	    "\n", ti->ti_anchor_url != NULL ? "from " : "from the "
 	    "courier's operator", ti->ti_anchor_url != NULL ?
 	    ti->ti_anchor_url : "");
@@ -707,11 +728,16 @@ invite_text(const struct tmail_invite *ti, char **text, char *err)
 		fprintf(f, "   Check that its SHA-256 fingerprint is\n\n"
 		    "     %s\n\n   as \"openssl x509 -in root.crt -noout "
 		    "-fingerprint -sha256\" says.\n", fp);
-	fprintf(f, "\n4. Register (your Maildir is ~/Maildir, else add "
-	    "--maildir DIR):\n\n"
+	fprintf(f, "\n3. Register. With this mail in your Maildir (~/Maildir, "
+	    "else add\n   --maildir DIR), its registration link is enough: "
+	    "\"tandem register\"\n   finds the mail by it and checks its "
+	    "signature.\n\n     tandem register --anchor root.crt ");
+	invite_link(f, ti, msgid, fp);
+	fprintf(f, "\n\n   Or save this whole mail as a file, here "
+	    "invitation.eml, and:\n\n"
 	    "     tandem register --invitation invitation.eml "
 	    "--anchor root.crt%s%s\n\n"
-	    "   It asks for a new password for your keys twice, and saves "
+	    "   Either asks for a new password for your keys twice, and saves "
 	    "the\n   settings; then \"tandem fetch\" gets the keys of your "
 	    "messages\n   and \"tandem read\" shows them.\n",
 	    ti->ti_submission != NULL ? " --smtp " : "",
@@ -797,7 +823,7 @@ tmail_invitation(const struct tmail_invite *ti, char **mail, size_t *len,
 	    cms_sign((unsigned char *)body, bodylen, ti->ti_id, &der, &derlen,
 	    err) == -1)
 		goto out;
-	if (invite_text(ti, &text, err) == -1)
+	if (invite_text(ti, msgid, &text, err) == -1)
 		goto out;
 	memset(&th, 0, sizeof(th));
 	th.th_kind = TMAIL_INVITATION;

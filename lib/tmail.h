@@ -83,8 +83,11 @@
  *	is all the database keeps of it. The token itself is never
  *	returned. The readable text says why the mail came (a held
  *	message waits, or, with no ti_msgids, an operator's "you are
- *	invited") and gives the command to run: tandem register with
- *	--smtp ti_submission when set, where the root certificate is
+ *	invited") and gives the commands to run: tandem register with
+ *	the registration link (tandem:register,id=msgid[,smtp=
+ *	ti_submission][,root=SHA-256 in hex]: doc/flows.md 3), which finds
+ *	the mail in the Maildir, or with the mail saved as a file and
+ *	--smtp ti_submission when set; where the root certificate is
  *	(ti_anchor_url, else the operator) and, with ti_anchors, the
  *	SHA-256 fingerprint of the anchor that issued the top of ti_id's
  *	chain (left out if none did).

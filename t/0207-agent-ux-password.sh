@@ -14,7 +14,7 @@ test_expect_success 'init on a terminal: a weak password, then two that differ, 
 	cat >init.script <<-\EOF &&
 	expect New password
 	send tiny1
-	expect too weak: shorter than 10 characters
+	expect too weak: shorter than 12 characters
 	expect New password
 	send aaaaaaaaaaaa
 	expect too weak: only one kind of character

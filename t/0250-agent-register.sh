@@ -187,4 +187,61 @@ test_expect_success 'refused: an answer signed by the BG element (18), nothing i
 	test -z "$(sqlite3 joe/store.db "SELECT value FROM config WHERE name = '\''cert'\''")"
 '
 
+# inv_mail ID DATE TOKEN ADDR OUT [EXPIRES]: a signed invitation with that
+# Id, Date and Token, as the mail it comes in (Message-ID: the Id)
+inv_mail() {
+	invitation "$1.txt" "$4" "$6" &&
+	sed -i "s/^Id: .*/Id: $1\r/; s/^Date: .*/Date: $2\r/; s/^Token: .*/Token: $3\r/" "$1.txt" &&
+	ag_sign ca/elements/fg.crt ca/elements/fg.key "$1.txt" "$1.der" &&
+	{ printf "From: tandem@a.example\nTo: %s\n" "$4"
+	  printf "Subject: You are invited to Tandem private mail\n"
+	  printf "Message-ID: <%s>\nMIME-Version: 1.0\n" "$1"
+	  printf "Tandem-Kind: invitation\n"
+	  printf "Content-Type: multipart/mixed; boundary=\"m1\"\n\n"
+	  printf -- "--m1\nContent-Type: text/plain; charset=utf-8\n\nRun tandem register.\n"
+	  printf -- "--m1\nContent-Type: application/pkcs7-mime; smime-type=signed-data; name=invitation.p7m\n"
+	  printf "Content-Transfer-Encoding: base64\n\n"
+	  base64 -w 76 "$1.der"
+	  printf -- "--m1--\n"; } | crlf >"$5"
+}
+
+test_expect_success 'no invitation given: the newest for the address in the Maildir, named; an expired one named, not used' '
+	mkdir -p md4/new md4/cur md4/tmp &&
+	inv_mail old@a.example 2026-02-01T12:00:00Z T2xkZXIgdG9rZW4x kim@a.example md4/new/1.old &&
+	inv_mail new@a.example 2026-03-01T12:00:00Z TmV3ZXIgdG9rZW4x kim@a.example md4/cur/2.new &&
+	inv_mail gone@a.example 2026-04-01T12:00:00Z R29uZSB0b2tlbiBvbGQ kim@a.example md4/new/3.gone 2020-01-01T00:00:00Z &&
+	tandem register -d kim --anchor root/root.crt --smtp $addr:$port \
+		--maildir md4 --no-wait 2>err &&
+	test_grep "md4/new/3.gone: not used: the invitation expired at 2020-01-01T00:00:00Z" err &&
+	test_grep "2 invitations; the newest is taken" err &&
+	test_grep "the invitation new@a.example for kim@a.example, of 2026-03-01T12:00:00Z: md4/cur/2.new" err &&
+	registration_csr "$(smtp_sink_files mta | tail -1)" kim.csr &&
+	test "$(ag_field Token reg.txt)" = TmV3ZXIgdG9rZW4x &&
+	test "$(ag_field Address reg.txt)" = kim@a.example
+'
+
+test_expect_success 'a registration link takes the invitation it names, not the newest' '
+	tandem register -d kim2 --anchor root/root.crt --maildir md4 --no-wait \
+		tandem:register,id=old@a.example,smtp=$addr:$port 2>err &&
+	test_grep "the invitation old@a.example for kim@a.example, of 2026-02-01T12:00:00Z: md4/new/1.old" err &&
+	test_grep_not "3.gone" err &&
+	registration_csr "$(smtp_sink_files mta | tail -1)" kim2.csr &&
+	test "$(ag_field Token reg.txt)" = T2xkZXIgdG9rZW4x
+'
+
+test_expect_success 'a link to an expired invitation: its reason, 65; none in an empty Maildir: 66; no store made' '
+	test_expect_code 65 tandem register -d x6 --anchor root/root.crt \
+		--maildir md4 --smtp $addr:$port --no-wait \
+		tandem:register?id=gone@a.example 2>err &&
+	test_grep "the invitation gone@a.example in md4: the invitation expired at 2020-01-01T00:00:00Z" err &&
+	mkdir -p md5/new md5/cur md5/tmp &&
+	test_expect_code 66 tandem register -d x6 --anchor root/root.crt \
+		--maildir md5 --smtp $addr:$port --no-wait 2>err &&
+	test_grep "no invitation in md5; give the invitation as a file (--invitation) if it is elsewhere" err &&
+	test_expect_code 64 tandem register -d x6 --anchor root/root.crt \
+		--invitation inv.der md5/x --no-wait 2>err &&
+	test_grep "at most one invitation" err &&
+	test ! -f x6/store.db
+'
+
 test_done

@@ -42,7 +42,7 @@ test_expect_success 'it says where the root certificate is, and its SHA-256 fing
 '
 
 test_expect_success_here 'the command it gives, as written, registers alice' '
-	cmd=$(tr -d "\r" <"$inv" | sed -n "s/^ *\(tandem register .*\)$/\1/p") &&
+	cmd=$(tr -d "\r" <"$inv" | sed -n "s/^ *\(tandem register --invitation .*\)$/\1/p") &&
 	echo "$cmd" >cmd &&
 	test "$(wc -l <cmd)" = 1 &&
 	test_grep "--smtp $CR_FG_ADDR:$CR_SMTP_PORT" cmd &&
