@@ -56,7 +56,10 @@
  *	sends the TLS close_notify, shuts the socket's sending side, and
  *	reads what the client still sends for at most HTTPD_LINGER
  *	seconds before it closes, so that the client is not reset before
- *	it has read the answer.
+ *	it has read the answer. A TLS handshake refused (a revoked client
+ *	certificate, say) lingers the same way, its socket kept past the
+ *	connection, so that a TLS 1.3 client reads the alert rather than
+ *	a reset.
  *
  *	hreq_header() is the first value of a request header (the name
  *	in any case), or NULL.
@@ -71,6 +74,8 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+#include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +87,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
 #include <event2/http.h>
 #include <event2/listener.h>
 #include <openssl/err.h>
@@ -118,6 +124,15 @@ struct hconn {
 	char			 hc_peer[NI_MAXHOST];
 };
 
+/* A socket whose handshake was refused, read and dropped a while. */
+struct hdrop {
+	TAILQ_ENTRY(hdrop)	 hx_entry;
+	struct httpd		*hx_httpd;
+	struct event		*hx_ev;
+	evutil_socket_t		 hx_fd;
+	time_t			 hx_until;
+};
+
 struct httpd {
 	struct event_base	*hd_base;
 	struct evconnlistener	*hd_listener;
@@ -127,6 +142,7 @@ struct httpd {
 	httpd_refuse_fn		 hd_refuse;
 	void			*hd_arg;
 	TAILQ_HEAD(, hconn)	 hd_conns;
+	TAILQ_HEAD(, hdrop)	 hd_drops;
 };
 
 static const char *
@@ -552,12 +568,82 @@ httpd_write(struct bufferevent *bev, void *arg)
 }
 
 static void
+httpd_drop_end(struct hdrop *hx)
+{
+	TAILQ_REMOVE(&hx->hx_httpd->hd_drops, hx, hx_entry);
+	event_free(hx->hx_ev);
+	close(hx->hx_fd);
+	free(hx);
+}
+
+static void
+httpd_drop_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct hdrop *hx = arg;
+	char buf[4096];
+	ssize_t n;
+
+	if (what & EV_READ) {
+		while ((n = read(fd, buf, sizeof(buf))) > 0)
+			;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+		    errno == EINTR) && time(NULL) < hx->hx_until)
+			return;
+	}
+	httpd_drop_end(hx);	/* EOF, error, or time is up */
+}
+
+/*
+ * A refused handshake (a revoked or unknown client certificate): the
+ * TLS alert is written, but with TLS 1.3 the client has finished its
+ * side and sent its request already; a socket closed with that unread
+ * answers with a reset, which may reach the client before the alert
+ * and tell it only "connection reset" (t/0577). So the socket lives on
+ * past the bufferevent (a duplicate of its descriptor): its sending
+ * side shut, what still comes read and dropped, closed at the client's
+ * end or after HTTPD_LINGER seconds. 0, or -1 to close it at once.
+ */
+static int
+httpd_drop(struct hconn *hc)
+{
+	struct httpd *hd = hc->hc_httpd;
+	struct timeval tv = { HTTPD_LINGER, 0 };
+	struct hdrop *hx;
+	evutil_socket_t fd = bufferevent_getfd(hc->hc_bev);
+
+	if (fd == -1 || (hx = calloc(1, sizeof(*hx))) == NULL)
+		return -1;
+	if ((hx->hx_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1 ||
+	    shutdown(hx->hx_fd, SHUT_WR) == -1 ||
+	    evutil_make_socket_nonblocking(hx->hx_fd) == -1 ||
+	    (hx->hx_ev = event_new(hd->hd_base, hx->hx_fd,
+	    EV_READ | EV_PERSIST, httpd_drop_read, hx)) == NULL ||
+	    event_add(hx->hx_ev, &tv) == -1) {
+		if (hx->hx_ev != NULL)
+			event_free(hx->hx_ev);
+		if (hx->hx_fd != -1)
+			close(hx->hx_fd);
+		free(hx);
+		return -1;
+	}
+	hx->hx_httpd = hd;
+	hx->hx_until = time(NULL) + HTTPD_LINGER;
+	TAILQ_INSERT_TAIL(&hd->hd_drops, hx, hx_entry);
+	return 0;
+}
+
+static void
 httpd_event(struct bufferevent *bev, short what, void *arg)
 {
+	struct hconn *hc = arg;
+
 	(void)bev;
 	if (what & BEV_EVENT_CONNECTED)
 		return;		/* the handshake is done */
-	httpd_close(arg);	/* EOF, error, timeout */
+	if ((what & BEV_EVENT_ERROR) && hc->hc_req.hr_ssl != NULL &&
+	    !SSL_is_init_finished(hc->hc_req.hr_ssl))
+		(void)httpd_drop(hc);
+	httpd_close(hc);	/* EOF, error, timeout */
 }
 
 int
@@ -636,6 +722,7 @@ httpd_new(struct event_base *base, int fd, SSL_CTX *const *ctx,
 	hd->hd_refuse = refuse;
 	hd->hd_arg = arg;
 	TAILQ_INIT(&hd->hd_conns);
+	TAILQ_INIT(&hd->hd_drops);
 	/* Listening already (workers_listen()): backlog 0 keeps it. */
 	if (fd != -1 && (hd->hd_listener = evconnlistener_new(base,
 	    httpd_accept, hd, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0,
@@ -659,6 +746,8 @@ httpd_free(struct httpd *hd)
 		return;
 	while (!TAILQ_EMPTY(&hd->hd_conns))
 		httpd_close(TAILQ_FIRST(&hd->hd_conns));
+	while (!TAILQ_EMPTY(&hd->hd_drops))
+		httpd_drop_end(TAILQ_FIRST(&hd->hd_drops));
 	if (hd->hd_listener != NULL)
 		evconnlistener_free(hd->hd_listener);
 	free(hd);
