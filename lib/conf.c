@@ -56,6 +56,7 @@ static cfg_opt_t conf_foreground_opts[] = {
 	CFG_STR("reinject", "127.0.0.1:10026", CFGF_NONE),
 	CFG_INT("max_messages", 64, CFGF_NONE),
 	CFG_INT("max_peer_rate", 600, CFGF_NONE),
+	CFG_INT("max_invitations", 50, CFGF_NONE),
 	CFG_STR("service_mailbox", "", CFGF_NONE),
 	CFG_STR("ca_dir", TANDEM_SYSCONFDIR "/ca", CFGF_NONE),
 	CFG_STR("ca_user", "", CFGF_NONE),
@@ -144,6 +145,7 @@ static const struct {
 } conf_bounds[] = {
 	{ "foreground", "max_messages", 1, 10000 },
 	{ "foreground", "max_peer_rate", 0, 1000000 },
+	{ "foreground", "max_invitations", 0, 1000000 },
 	{ "background", "max_request_size", 1024, TN_MAX_MESSAGE },
 	{ "background", "workers", 0, 64 },
 	{ "background", "max_peer_connections", 1, 10000 },
@@ -837,6 +839,7 @@ conf_copy(cfg_t *cfg, struct conf *cf, char *err)
 		return -1;
 	cf->cf_max_messages = cfg_getint(fg, "max_messages");
 	cf->cf_fg_peer_rate = (int)cfg_getint(fg, "max_peer_rate");
+	cf->cf_max_invitations = (int)cfg_getint(fg, "max_invitations");
 	cf->cf_max_request = cfg_getint(bg, "max_request_size");
 	cf->cf_workers = (int)cfg_getint(bg, "workers");
 	cf->cf_max_peer_connections = (int)cfg_getint(bg,

@@ -88,6 +88,7 @@ struct conf {
 	char		*cf_milter_user;	/* the milter runs as */
 	char		*cf_reinject_host;
 	int		 cf_reinject_port;
+	int		 cf_max_invitations;	/* a sender, a day; 0: any */
 	long		 cf_max_messages;
 	int		 cf_fg_peer_rate;	/* a minute; 0: any */
 	char		*cf_service_mailbox;

@@ -321,7 +321,7 @@ content_route(struct msg *mc, PGconn *db, struct tmail *tm,
 	char err[TN_ERRLEN];
 	const char *a;
 	size_t i;
-	int rc = -1;
+	int r, rc = -1;
 
 	fgfed_init(&fd, mc, db);
 	fed_courier(&fd, &self);
@@ -345,9 +345,14 @@ content_route(struct msg *mc, PGconn *db, struct tmail *tm,
 		case ROUTE_HOLD_AND_INVITE:
 			if (msg_db_write(mc, db) == -1)
 				goto out;
-			if (fgdb_hold(mc->mc_fg, db, mc->mc_qid, tm->tm_msgid,
-			    mc->mc_sender, a, sealed, sealedlen, NULL,
-			    err) == -1) {
+			if ((r = fgdb_hold(mc->mc_fg, db, mc->mc_qid,
+			    tm->tm_msgid, mc->mc_sender, a, sealed, sealedlen,
+			    NULL, err)) == -2) {
+				msg_note(mc, " invitations=limited");
+				msg_fail(mc, MSG_TEMP, "4.7.0 %s", err);
+				goto out;
+			}
+			if (r == -1) {
 				msg_fail(mc, MSG_TEMP, "4.3.0 holding for %s: "
 				    "%s", a, err);
 				goto out;

@@ -127,11 +127,38 @@ out:
 }
 
 /*
+ * 0 when sender may cause one more invitation (foreground.
+ * max_invitations in 24 hours); -2 when not, the reason in err; -1.
+ */
+static int
+fgdb_may_invite(const struct conf *cf, PGconn *db, const char *sender,
+    char *err)
+{
+	char n[32];
+	int r;
+
+	if (cf->cf_max_invitations == 0)
+		return 0;
+	if ((r = db_one(db, "SELECT count(*) FROM invitations WHERE inviter = "
+	    "lower($1) AND sent_at > now() - interval '1 day'", 1, &sender,
+	    n, sizeof(n), err)) != 1)
+		return -1;
+	if (strtol(n, NULL, 10) < cf->cf_max_invitations)
+		return 0;
+	tn_err(err, "%s has caused %s invitations in 24 hours, the most "
+	    "this courier sends for one sender (foreground.max_invitations); "
+	    "try again later", sender, n);
+	return -2;
+}
+
+/*
  * Hold sealed for rcpt, sealed again under the held key (keybox.h), and
  * invite rcpt unless already invited. from: the item as another courier
  * sent it, whose origin's assertion is kept with it (lib/fed.c releases
  * it under that origin), or NULL for a local sender's. Mail held and
  * sent on before, come back (its recipient moved here), is held again.
+ * -2 (err) when sender has caused foreground.max_invitations already:
+ * nothing of it should stay (the caller's transaction).
  */
 int
 fgdb_hold(const struct fg *fg, PGconn *db, const char *qid,
@@ -180,6 +207,9 @@ fgdb_hold(const struct fg *fg, PGconn *db, const char *qid,
 		rc = pending == 1 ? 0 : -1;
 		goto out;
 	}
+	if ((rc = fgdb_may_invite(cf, db, sender, err)) != 0)
+		goto out;
+	rc = -1;
 	memset(&ti, 0, sizeof(ti));
 	ti.ti_address = rcpt;
 	ti.ti_inviter = sender;
@@ -201,12 +231,14 @@ fgdb_hold(const struct fg *fg, PGconn *db, const char *qid,
 		goto out;
 	snprintf(exp, sizeof(exp), "%ld", (long)ti.ti_expires);
 	{
-		const char *q[4] = { rcpt, invid, (const char *)hash, exp };
-		int ql[4] = { 0, 0, TMAIL_HASHLEN, 0 };
+		const char *q[5] = { rcpt, invid, (const char *)hash, exp,
+		    sender };
+		int ql[5] = { 0, 0, TMAIL_HASHLEN, 0, 0 };
 
 		if (db_exec(db, "INSERT INTO invitations (address, "
-		    "message_id, token_hash, expires_at) VALUES ($1, $2, $3, "
-		    "to_timestamp($4::bigint))", 4, q, ql, NULL, err) == -1 ||
+		    "message_id, token_hash, expires_at, inviter) VALUES ($1, "
+		    "$2, $3, to_timestamp($4::bigint), lower($5))", 5, q, ql,
+		    NULL, err) == -1 ||
 		    fgdb_outbox(db, invid, cf->cf_service_mailbox, rcpt, mail,
 		    mlen, err) == -1)
 			goto out;

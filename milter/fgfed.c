@@ -94,9 +94,10 @@ fgfed_hold(struct fed *fd, const struct fed_item *it, char *err)
 {
 	struct msg *mc = fd->fd_arg;
 
+	/* Over foreground.max_invitations: the peer's MTA waits too. */
 	return fgdb_hold(mc->mc_fg, fd->fd_db, mc->mc_qid, it->it_msgid,
 	    it->it_sender, it->it_rcpt, it->it_payload, it->it_paylen, it,
-	    err);
+	    err) == 0 ? 0 : -1;
 }
 
 /*

@@ -11,7 +11,8 @@ dist_sqlfg_DATA = \
 	sql/fg/007-transfer.sql \
 	sql/fg/008-held-origin.sql \
 	sql/fg/009-transfer-ca.sql \
-	sql/fg/010-transfer-notice.sql
+	sql/fg/010-transfer-notice.sql \
+	sql/fg/011-invitation-inviter.sql
 dist_sqlbg_DATA = \
 	sql/bg/001-schema.sql \
 	sql/bg/002-helpdesk.sql \

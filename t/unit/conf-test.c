@@ -60,6 +60,7 @@ test_defaults(void)
 	is_str(cf->cf_reinject_host, "127.0.0.1", "foreground.reinject host");
 	is_int(cf->cf_reinject_port, 10026, "foreground.reinject port");
 	is_int(cf->cf_max_messages, 64, "foreground.max_messages");
+	is_int(cf->cf_max_invitations, 50, "foreground.max_invitations");
 	is_str(cf->cf_service_mailbox, "", "foreground.service_mailbox");
 	is_str(cf->cf_ca_dir, TANDEM_SYSCONFDIR "/ca", "foreground.ca_dir");
 	is_str(cf->cf_ca_user, "", "foreground.ca_user");
@@ -491,7 +492,7 @@ test_man(void)
 	for (i = 0; conf_option(i, &s, &k); i++, n++)
 		ok(man_documents((char *)page, s, k),
 		    "tandem.conf(5) documents %s.%s with its default", s, k);
-	is_int(n, 55, "the option table has 55 options");
+	is_int(n, 56, "the option table has 56 options");
 	for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
 		if ((sec = man_section((char *)page, sections[i], &len)) ==
 		    NULL)
