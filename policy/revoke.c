@@ -684,7 +684,8 @@ revoke_control(struct pd *pd, struct fed *fd, const struct fed_item *it,
 /*
  * The recipient's agent's word on a revoked message (POST /v1/receipt):
  * the sender learns whether it had been opened. Taken once, only from
- * an agent the revoke was filed for.
+ * an agent the revoke was filed for. Or its read receipt (Event opened,
+ * no revoke): the sender asked to learn of the first open.
  */
 static enum pd_status
 rp_commit(struct pd *pd, const struct proto_msg *pm, const char *address,
@@ -699,21 +700,35 @@ rp_commit(struct pd *pd, const struct proto_msg *pm, const char *address,
 	struct fed fd;
 	enum pd_status st = PD_NONE;
 	char err[TN_ERRLEN], o[UTIL_ESCLEN];
-	int r;
+	int r, reading;
 
 	bgfed_init(pd, &fd);
 	if (why == NULL)
 		why = "";
+	/*
+	 * Told: the revoke was filed for the agent. Neither told nor
+	 * revoked: a read receipt (Event opened) for a message delivered
+	 * to that agent, its first open; taken once like the word after a
+	 * revoke (settled_at), and only for a sender of this courier.
+	 */
 	if (db_begin(pd->pd_db, err) == -1 ||
 	    db_exec(pd->pd_db, "SELECT sender, coalesce(origin, ''), "
-	    "settled_at IS NOT NULL FROM carried_arms WHERE message_id = $1 "
-	    "AND recipient = lower($2) AND courier IS NULL AND told_agent_at "
-	    "IS NOT NULL FOR UPDATE", 2, vals, NULL, &res, err) == -1)
+	    "settled_at IS NOT NULL, told_agent_at IS NULL AND revoked_at IS "
+	    "NULL FROM carried_arms WHERE message_id = $1 AND recipient = "
+	    "lower($2) AND courier IS NULL AND (told_agent_at IS NOT NULL OR "
+	    "revoked_at IS NULL) FOR UPDATE", 2, vals, NULL, &res, err) == -1)
 		goto fail;
-	if (PQntuples(res) == 0) {
+	reading = PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 3),
+	    "t") == 0;
+	if (PQntuples(res) == 0 || (reading && strcmp(event, "opened") !=
+	    0)) {
 		snprintf(msg, msglen, "%s: no revocation of it was passed on "
 		    "to %s", msgid, address);
 		st = PD_NOT_FOUND;
+	} else if (reading && PQgetvalue(res, 0, 1)[0] != '\0') {
+		snprintf(msg, msglen, "%s: a read receipt does not cross "
+		    "couriers yet", msgid);
+		st = PD_FORBIDDEN;
 	} else if (strcasecmp(PQgetvalue(res, 0, 0),
 	    proto_get(pm, "Sender")) != 0) {
 		snprintf(msg, msglen, "%s was not sent by %s", msgid,
@@ -780,7 +795,8 @@ store_report(struct pd *pd, X509 *client, const char *address,
 	if (strcmp(proto_get(pm, "Event"), "opened") != 0 &&
 	    strcmp(proto_get(pm, "Event"), "revoked") != 0) {
 		snprintf(msg, msglen, "Event %s: an agent tells only whether "
-		    "a revoked message was opened (opened or revoked)",
+		    "a message was opened (opened, or revoked for a revoked "
+		    "message not opened)",
 		    proto_get(pm, "Event"));
 		goto out;
 	}
