@@ -97,6 +97,10 @@ usage(FILE *fp)
 	    "       tandem read [-d DIR] [--out-dir DIR] [--id MSGID] [--all] "
 	    "[FILE ...]\n"
 	    "       tandem inbox [-d DIR] [FILE ...]\n"
+	    "       tandem forward [-d DIR] --id MSGID --to ADDR [--to ADDR "
+	    "...]\n"
+	    "       tandem reply [-d DIR] --id MSGID [--all] [restrictions] "
+	    "--in TEXT\n"
 	    "       tandem passwd [-d DIR] [--new-password-file FILE]\n"
 	    "       tandem arm [-d DIR] [--out FILE] MESSAGE-ID\n"
 	    "       (network: [-c tandem.conf] [--smtp HOST:PORT] "
@@ -667,6 +671,8 @@ main(int argc, char **argv)
 		{ "inbox", cmd_inbox },
 		{ "passwd", cmd_passwd },
 		{ "arm", cmd_arm },
+		{ "forward", cmd_forward },
+		{ "reply", cmd_reply },
 	};
 	struct agent_opts o;
 	char *dir = NULL, conf[1024], **targv = NULL;
