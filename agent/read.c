@@ -62,9 +62,27 @@
  *	mail not delivered before and that can be opened now goes into
  *	rd_deliver (read_deliver()); the rest is left alone.
  *
+ *	The sender's restrictions (restrict.c): a Restricted message
+ *	opened has them said on standard error (restrict_show()); No-Copy
+ *	refuses --out-dir or a standard output that is a regular file
+ *	(AGENT_EX_RESTRICTED) before anything is decrypted; the first
+ *	open of one asking for a read receipt owes one (restrict_owe()),
+ *	sent through the background when the read is done
+ *	(restrict_receipts(), with a session made from the same password;
+ *	one that cannot go waits for the next read or fetch).
+ *
+ *	With AGENT_SCAN_GET (forward, reply: forward.c) the content mail
+ *	o_id is opened for the caller (rd_got_ar, rd_got_msg, taken and
+ *	freed by reader_close() if left), unless its restrictions forbid
+ *	rd_forbid (restrict_refuse()); the open counts with rd_count. A
+ *	failure is kept in rd_got_rc and rd_got_err.
+ *
  *	inbox lists each Tandem mail without opening it: "MESSAGE-ID
  *	FROM STATUS", STATUS one of readable, no-arm, expired, revoked,
- *	opens-used, service, invitation, or refused: REASON.
+ *	opens-used, service, invitation, or refused: REASON. A readable
+ *	one goes on with " restrictions=FLAG,..." (the flags set) and
+ *	" receipt=SENDER" when its first open sends a read receipt
+ *	(" receipt=sent" once opened).
  * DIAGNOSTICS
  *	Messages on standard error, naming the file; exit statuses in
  *	tandem(1).

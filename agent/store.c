@@ -85,6 +85,15 @@
  *	store_deliver_mark() records one (again: no change),
  *	store_delivered() sets *yes to 1 when it is recorded.
  *
+ *	Table receipts keeps the read receipts owed (restrict.c): the
+ *	message id and its sender (in clear, as table sent keeps them),
+ *	the first open, and once told when and the background's answer.
+ *	store_receipt_owe() records one at a first open (*first 1; an id
+ *	already there is left as it is: a receipt is owed once),
+ *	store_receipt_told() marks it told, store_receipt_each() calls fn
+ *	for each not told yet, oldest first (fn may mark it told; -1 from
+ *	fn stops the walk).
+ *
  *	Counts of opens: "tandem open" counts without the password, so a
  *	count is sealed (table opened) under a key derived with HKDF from
  *	its message's own content key, the message id as associated data.

@@ -20,6 +20,8 @@
  *	tandem status -d DIR [MSGID]
  *	tandem read -d DIR [--out-dir DIR] [--id MSGID] [FILE ...]
  *	tandem inbox -d DIR [FILE ...]
+ *	tandem forward -d DIR --id MSGID --to ADDR ...
+ *	tandem reply -d DIR --id MSGID [--all] [restrictions] --in TEXT
  *	tandem passwd -d DIR [--new-password-file FILE]
  *	tandem arm -d DIR [--out FILE] MSGID
  *	(network commands: [-c tandem.conf] [--smtp HOST:PORT]

@@ -190,6 +190,23 @@ test_expect_success 'a message without No-Forward is forwarded, attached, with t
 	cmp r2.eml inner.eml
 '
 
+test_expect_success 'the background down at the first open: the receipt waits, the next fetch sends it' '
+	letter r3 "the minutes" >r3.eml &&
+	agent alice send --to bob@a.example --read-receipt --in r3.eml >/dev/null &&
+	bob_maildir_mail r3@a.example &&
+	agent bob fetch >/dev/null &&
+	courier_policyd_stop &&
+	agent bob read --id r3@a.example >got 2>err &&
+	cmp r3.eml got &&
+	test_grep "^tandem read: r3@a.example: the read receipt to alice@a.example waits (.*); the next tandem fetch or read sends it$" err &&
+	courier_policyd_start &&
+	agent bob fetch >out 2>err &&
+	test_grep "^tandem fetch: r3@a.example: read receipt sent to alice@a.example$" err &&
+	agent alice fetch >out 2>err &&
+	echo "tandem fetch: r3@a.example to bob@a.example: opened: read receipt: its recipient opened it" >expect &&
+	test_cmp expect err
+'
+
 test_expect_success 'the daemons are alive and logged no crash' '
 	cr_daemon_alive milter && cr_daemon_alive policyd &&
 	test_grep_not "AddressSanitizer\|runtime error" "$TRASH/fg/milter.log" &&
