@@ -137,6 +137,7 @@ int	store_deliver_mark(struct store *, const char *, char *);
 int	store_receipt_owe(struct store *, const char *, const char *, int *,
 	    char *);
 int	store_receipt_told(struct store *, const char *, const char *, char *);
+int	store_receipt_state(struct store *, const char *, int *, char *);
 int	store_receipt_each(struct store *, int (*)(const char *, const char *,
 	    time_t, void *), void *, char *);
 

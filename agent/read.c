@@ -82,7 +82,8 @@
  *	opens-used, service, invitation, or refused: REASON. A readable
  *	one goes on with " restrictions=FLAG,..." (the flags set) and
  *	" receipt=SENDER" when its first open sends a read receipt
- *	(" receipt=sent" once opened).
+ *	(once opened " receipt=waiting", then " receipt=sent" once the
+ *	background took it).
  * DIAGNOSTICS
  *	Messages on standard error, naming the file; exit statuses in
  *	tandem(1).
@@ -557,14 +558,15 @@ out:
 
 /*
  * inbox, a readable message: what its restrictions forbid, and whom
- * its first open tells (a read receipt; "receipt=sent" once opened).
+ * its first open tells (a read receipt; once opened "receipt=waiting"
+ * until the background took it, then "receipt=sent").
  */
 static void
 inbox_restrictions(struct agent_reader *rd, const struct tmail *tm,
     const struct arm_record *ar)
 {
 	char names[128], err[TN_ERRLEN], *p, *q;
-	int opened = 0;
+	int state = 0;
 
 	restrict_names(ar, names, sizeof(names));
 	for (p = q = names; *p != '\0'; p++)
@@ -575,9 +577,11 @@ inbox_restrictions(struct agent_reader *rd, const struct tmail *tm,
 	if (names[0] != '\0')
 		printf(" restrictions=%s", names);
 	if (ar->ar_restr.rs_read_receipt) {
-		if (store_opened(rd->rd_st, ar->ar_msgid, &opened, err) == -1)
-			opened = 0;
-		printf(" receipt=%s", opened ? "sent" : ar->ar_sender);
+		if (store_receipt_state(rd->rd_st, ar->ar_msgid, &state,
+		    err) == -1)
+			state = 0;
+		printf(" receipt=%s", state == 2 ? "sent" : state == 1 ?
+		    "waiting" : ar->ar_sender);
 	}
 	putchar('\n');
 }

@@ -90,7 +90,8 @@
  *	the first open, and once told when and the background's answer.
  *	store_receipt_owe() records one at a first open (*first 1; an id
  *	already there is left as it is: a receipt is owed once),
- *	store_receipt_told() marks it told, store_receipt_each() calls fn
+ *	store_receipt_told() marks it told, store_receipt_state() sets
+ *	*state (0 none, 1 owed, 2 told), store_receipt_each() calls fn
  *	for each not told yet, oldest first (fn may mark it told; -1 from
  *	fn stops the walk).
  *
@@ -575,6 +576,21 @@ store_receipt_told(struct store *st, const char *msgid, const char *outcome,
 	return store_run(st, "UPDATE receipts SET told_at = "
 	    "strftime('%s','now'), outcome = ?2 WHERE msgid = ?1", msgid,
 	    outcome, err);
+}
+
+/* *state: 0 no read receipt owed for msgid, 1 owed, 2 told. */
+int
+store_receipt_state(struct store *st, const char *msgid, int *state,
+    char *err)
+{
+	unsigned int n;
+
+	*state = 0;
+	if (store_count(st, "SELECT CASE WHEN told_at IS NULL THEN 1 ELSE 2 "
+	    "END FROM receipts WHERE msgid = ?1", msgid, &n, err) == -1)
+		return -1;
+	*state = (int)n;
+	return 0;
 }
 
 /* fn for each read receipt owed and not told yet, oldest first. */

@@ -199,9 +199,13 @@ test_expect_success 'the background down at the first open: the receipt waits, t
 	agent bob read --id r3@a.example >got 2>err &&
 	cmp r3.eml got &&
 	test_grep "^tandem read: r3@a.example: the read receipt to alice@a.example waits (.*); the next tandem fetch or read sends it$" err &&
+	agent bob inbox >out &&
+	test_grep "^r3@a.example alice@a.example readable receipt=waiting$" out &&
 	courier_policyd_start &&
 	agent bob fetch >out 2>err &&
 	test_grep "^tandem fetch: r3@a.example: read receipt sent to alice@a.example$" err &&
+	agent bob inbox >out &&
+	test_grep "^r3@a.example alice@a.example readable receipt=sent$" out &&
 	agent alice fetch >out 2>err &&
 	echo "tandem fetch: r3@a.example to bob@a.example: opened: read receipt: its recipient opened it" >expect &&
 	test_cmp expect err
