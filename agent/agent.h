@@ -57,6 +57,7 @@
 #define AGENT_EX_REFUSED	17	/* the background or the MTA said no */
 #define AGENT_EX_COURIER	18	/* answer not from our own courier */
 #define AGENT_EX_REVOKED	19	/* the sender revoked the message */
+#define AGENT_EX_RESTRICTED	20	/* the sender's restrictions forbid it */
 
 #define AGENT_MAX_TO		TN_MAX_RCPTS
 #define AGENT_MAX_RESOLVE	16
@@ -133,6 +134,12 @@ int	store_arm_revoke(struct store *, const char *, char *);
 int	store_del(struct store *, const char *, char *);
 int	store_delivered(struct store *, const char *, int *, char *);
 int	store_deliver_mark(struct store *, const char *, char *);
+int	store_receipt_owe(struct store *, const char *, const char *, int *,
+	    char *);
+int	store_receipt_told(struct store *, const char *, const char *, char *);
+int	store_receipt_state(struct store *, const char *, int *, char *);
+int	store_receipt_each(struct store *, int (*)(const char *, const char *,
+	    time_t, void *), void *, char *);
 
 /* vault.c: the store's secrets sealed at rest (AES-256-GCM) */
 #define VAULT_KEYLEN		32
@@ -248,6 +255,8 @@ struct agent_session {
 
 int	agent_session(struct agent_session *, const struct agent_opts *,
 	    char *);
+int	agent_session_with(struct agent_session *, const struct agent_opts *,
+	    const char *, char *);
 void	agent_session_free(struct agent_session *);
 int	agent_session_reload(struct agent_session *, char *);
 int	agent_post(struct agent_session *, const char *, const unsigned char *,
@@ -272,12 +281,35 @@ struct agent_reader {
 	unsigned int		 rd_old;	/* read: already read, skipped */
 	unsigned int		 rd_held;	/* read: restricted, not named */
 	const char		*rd_deliver;	/* deliver: the target Maildir */
+	/* AGENT_SCAN_GET (forward, reply): the message o_id, opened */
+	int			 rd_forbid;	/* RESTRICT_*: refused if set */
+	int			 rd_count;	/* the open counts */
+	struct arm_record	*rd_got_ar;	/* taken by the caller */
+	unsigned char		*rd_got_msg;	/* likewise */
+	size_t			 rd_got_len;
+	int			 rd_got_rc;	/* a failure, said in: */
+	char			 rd_got_err[TN_ERRLEN];
 };
 
 #define AGENT_SCAN_READ		0
 #define AGENT_SCAN_SERVICE	1
 #define AGENT_SCAN_INBOX	2
 #define AGENT_SCAN_DELIVER	3
+#define AGENT_SCAN_GET		4
+
+/* restrict.c: the restrictions honoured, the read receipt */
+#define RESTRICT_NONE		0
+#define RESTRICT_FORWARD	1
+#define RESTRICT_REPLY_ALL	2
+#define RESTRICT_COPY		3
+
+int	restrict_refuse(const struct arm_record *, int, char *);
+void	restrict_names(const struct arm_record *, char *, size_t);
+void	restrict_show(const struct arm_record *);
+int	restrict_stdout_file(void);
+int	restrict_owe(struct store *, const struct arm_record *, char *);
+int	restrict_owed(struct store *, unsigned int *, char *);
+int	restrict_receipts(struct agent_session *, const char *, char *);
 
 int	reader_open(struct agent_reader *, const struct agent_opts *,
 	    const char *, char *);
@@ -347,6 +379,8 @@ int	cmd_revoke(struct agent_opts *);
 int	cmd_status(struct agent_opts *);
 int	cmd_passwd(struct agent_opts *);
 int	cmd_arm(struct agent_opts *);
+int	cmd_forward(struct agent_opts *);
+int	cmd_reply(struct agent_opts *);
 int	revoke_apply(struct agent_session *, const struct proto_msg *,
 	    const char *, char *);
 int	agent_receipt(struct store *, const char *, const struct proto_msg *,

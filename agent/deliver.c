@@ -30,8 +30,12 @@
  *	deliver_notice() delivers, for the content mail mail whose ARM is
  *	ar, a text/plain message with the mail's From, To, Subject, Date
  *	and Message-ID (those of the Tandem mail, which say nothing of the
- *	content), naming the restrictions and the command that reads it:
- *	"tandem read --id MESSAGE-ID".
+ *	content), then the restrictions as header fields a mail client can
+ *	show (Tandem-Restrictions: the flags, "no-forward, no-reply-all,
+ *	no-print, no-copy" as set; Tandem-Expires; Tandem-Max-Opens;
+ *	Tandem-Read-Receipt naming whom the first open tells), a body
+ *	naming them in words and the command that reads it: "tandem read
+ *	--id MESSAGE-ID".
  * DIAGNOSTICS
  *	agent_deliver() returns 0 or an exit status, each failure said on
  *	standard error ("tandem: FILE: REASON" as "tandem read" says them,
@@ -202,15 +206,48 @@ deliver_restrictions(const struct arm_record *ar, char *out, size_t size)
 		n += (size_t)snprintf(out + n, size - n, "  - it may not be "
 		    "printed or copied\n");
 	if (rs->rs_read_receipt && n < size)
-		snprintf(out + n, size - n, "  - its sender asked for a read "
-		    "receipt\n");
+		snprintf(out + n, size - n, "  - its first open sends a read "
+		    "receipt to %s\n", ar->ar_sender);
+}
+
+/*
+ * The restrictions of ar as header fields an ordinary mail client can
+ * show (doc/flows.md), appended to out.
+ */
+static void
+deliver_headers(const struct arm_record *ar, char *out, size_t *n,
+    size_t size)
+{
+	const struct arm_restrictions *rs = &ar->ar_restr;
+	char names[128], when[32];
+	struct tm tm;
+
+	restrict_names(ar, names, sizeof(names));
+	if (names[0] != '\0' && *n < size)
+		*n += (size_t)snprintf(out + *n, size - *n,
+		    "Tandem-Restrictions: %s\n", names);
+	if (rs->rs_expires != 0 && gmtime_r(&rs->rs_expires, &tm) != NULL &&
+	    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) != 0 &&
+	    *n < size)
+		*n += (size_t)snprintf(out + *n, size - *n,
+		    "Tandem-Expires: %s\n", when);
+	if (rs->rs_max_opens != 0 && *n < size)
+		*n += (size_t)snprintf(out + *n, size - *n,
+		    "Tandem-Max-Opens: %u\n", rs->rs_max_opens);
+	if (rs->rs_read_receipt && *n < size)
+		*n += (size_t)snprintf(out + *n, size - *n,
+		    "Tandem-Read-Receipt: sent to %s when first opened\n",
+		    ar->ar_sender);
+	if (*n >= size)
+		*n = size - 1;
+	out[*n] = '\0';
 }
 
 int
 deliver_notice(const char *dir, const char *mail, size_t maillen,
     const struct arm_record *ar, char *err)
 {
-	char head[DELIVER_MAX_HEAD], what[512], *text = NULL;
+	char head[DELIVER_MAX_HEAD], what[1024], *text = NULL;
 	size_t n = 0;
 	int len, rc;
 
@@ -220,6 +257,7 @@ deliver_notice(const char *dir, const char *mail, size_t maillen,
 	deliver_field(mail, maillen, "Date", head, &n, sizeof(head));
 	deliver_field(mail, maillen, "Message-ID", head, &n, sizeof(head));
 	deliver_restrictions(ar, what, sizeof(what));
+	deliver_headers(ar, head, &n, sizeof(head));
 	if ((len = asprintf(&text, "%sMIME-Version: 1.0\n"
 	    "Content-Type: text/plain; charset=us-ascii\n"
 	    "Content-Transfer-Encoding: 7bit\n\n"

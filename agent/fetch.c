@@ -36,6 +36,8 @@
  *	mail server's permanent refusal of it (a 5xx) is said once, with
  *	the server's reply, and it is not sent again (AGENT_EX_REFUSED
  *	for that fetch only).
+ *	Then each read receipt still owed (a "tandem read" that could not
+ *	reach the background) is sent (restrict_receipts(), restrict.c).
  *	With --maildir DIR, then, each private message that can now be
  *	opened goes into the Maildir DIR once (agent_deliver(),
  *	deliver.c), even when the background could not be reached.
@@ -617,6 +619,12 @@ cmd_fetch(struct agent_opts *o)
 	if (rc != 0 && !said)
 		fprintf(stderr, "tandem fetch: %s\n", err);
 	said = 1;
+	/* Read receipts a read could not send (restrict.c). */
+	if ((r = restrict_receipts(&as, "tandem fetch", why)) != 0) {
+		fprintf(stderr, "tandem fetch: %s\n", why);
+		if (rc == 0)
+			rc = r;
+	}
 	if (deliver != NULL && (r = agent_deliver(o, as.as_pass, deliver,
 	    why)) != 0 && rc == 0)
 		rc = r;		/* said by agent_deliver() */

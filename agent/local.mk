@@ -6,12 +6,14 @@ agent_tandem_SOURCES = \
 	agent/agent.h \
 	agent/deliver.c \
 	agent/fetch.c \
+	agent/forward.c \
 	agent/init.c \
 	agent/mail.c \
 	agent/net.c \
 	agent/passwd.c \
 	agent/read.c \
 	agent/rekey.c \
+	agent/restrict.c \
 	agent/register.c \
 	agent/reglink.c \
 	agent/reject.c \

@@ -62,9 +62,28 @@
  *	mail not delivered before and that can be opened now goes into
  *	rd_deliver (read_deliver()); the rest is left alone.
  *
+ *	The sender's restrictions (restrict.c): a Restricted message
+ *	opened has them said on standard error (restrict_show()); No-Copy
+ *	refuses --out-dir or a standard output that is a regular file
+ *	(AGENT_EX_RESTRICTED) before anything is decrypted; the first
+ *	open of one asking for a read receipt owes one (restrict_owe()),
+ *	sent through the background when the read is done
+ *	(restrict_receipts(), with a session made from the same password;
+ *	one that cannot go waits for the next read or fetch).
+ *
+ *	With AGENT_SCAN_GET (forward, reply: forward.c) the content mail
+ *	o_id is opened for the caller (rd_got_ar, rd_got_msg, taken and
+ *	freed by reader_close() if left), unless its restrictions forbid
+ *	rd_forbid (restrict_refuse()); the open counts with rd_count. A
+ *	failure is kept in rd_got_rc and rd_got_err.
+ *
  *	inbox lists each Tandem mail without opening it: "MESSAGE-ID
  *	FROM STATUS", STATUS one of readable, no-arm, expired, revoked,
- *	opens-used, service, invitation, or refused: REASON.
+ *	opens-used, service, invitation, or refused: REASON. A readable
+ *	one goes on with " restrictions=FLAG,..." (the flags set) and
+ *	" receipt=SENDER" when its first open sends a read receipt
+ *	(once opened " receipt=waiting", then " receipt=sent" once the
+ *	background took it).
  * DIAGNOSTICS
  *	Messages on standard error, naming the file; exit statuses in
  *	tandem(1).
@@ -174,6 +193,9 @@ reader_close(struct agent_reader *rd)
 	net_free(rd->rd_net);
 	pki_trust_free(rd->rd_trust);
 	store_close(rd->rd_st);
+	arm_free(rd->rd_got_ar);
+	if (rd->rd_got_msg != NULL)
+		OPENSSL_clear_free(rd->rd_got_msg, rd->rd_got_len);
 	memset(rd, 0, sizeof(*rd));
 }
 
@@ -428,14 +450,25 @@ read_content(struct agent_reader *rd, const struct tmail *tm, int named,
 		if (arm_is_restricted(ar)) {
 			rd->rd_held++;
 			fprintf(stderr, "tandem: %s from %s is restricted; not "
-			    "opened: tandem read --id %s\n", ar->ar_msgid,
-			    ar->ar_sender, ar->ar_msgid);
+			    "opened: tandem read --id %s%s%s%s\n", ar->ar_msgid,
+			    ar->ar_sender, ar->ar_msgid,
+			    ar->ar_restr.rs_read_receipt ? " (its first open "
+			    "sends a read receipt to " : "",
+			    ar->ar_restr.rs_read_receipt ? ar->ar_sender : "",
+			    ar->ar_restr.rs_read_receipt ? ")" : "");
 			goto out;
 		}
 	}
+	/* No-Copy: refused before anything is decrypted or counted. */
+	if ((rd->rd_opts->o_out_dir != NULL || restrict_stdout_file()) &&
+	    (rc = restrict_refuse(ar, RESTRICT_COPY, err)) != 0)
+		goto out;
 	if ((rc = read_author(rd, ar, der, derlen, err)) != 0 ||
 	    (rc = agent_open(rd->rd_st, rd->rd_trust, ar, der, derlen, 1,
 	    &msg, &msglen, err)) != 0)
+		goto out;
+	restrict_show(ar);
+	if ((rc = restrict_owe(rd->rd_st, ar, err)) != 0)
 		goto out;
 	rc = read_write(rd, ar, msg, msglen, err);
 out:
@@ -443,6 +476,39 @@ out:
 	free(der);
 	free(msg);
 	return rc;
+}
+
+/*
+ * forward, reply (forward.c): the message named, opened for the caller
+ * unless its restrictions forbid what rd_forbid says. A failure is
+ * kept in rd_got_rc and rd_got_err (0 returned: the scan goes on).
+ */
+static int
+read_get(struct agent_reader *rd, const struct tmail *tm, char *err)
+{
+	struct arm_record *ar = NULL;
+	unsigned char *der = NULL, *msg = NULL;
+	size_t derlen, msglen = 0;
+	int rc;
+
+	if ((rc = read_unwrap(rd, tm, &der, &derlen, &ar, err)) != 0 ||
+	    (rc = restrict_refuse(ar, rd->rd_forbid, err)) != 0 ||
+	    (rc = read_author(rd, ar, der, derlen, err)) != 0 ||
+	    (rc = agent_open(rd->rd_st, rd->rd_trust, ar, der, derlen,
+	    rd->rd_count, &msg, &msglen, err)) != 0 ||
+	    (rd->rd_count && (rc = restrict_owe(rd->rd_st, ar, err)) != 0)) {
+		rd->rd_got_rc = rc;
+		snprintf(rd->rd_got_err, sizeof(rd->rd_got_err), "%s", err);
+		arm_free(ar);
+		if (msg != NULL)
+			OPENSSL_clear_free(msg, msglen);
+	} else {
+		rd->rd_got_ar = ar;
+		rd->rd_got_msg = msg;
+		rd->rd_got_len = msglen;
+	}
+	free(der);
+	return 0;
 }
 
 /*
@@ -490,6 +556,36 @@ out:
 	return rc;
 }
 
+/*
+ * inbox, a readable message: what its restrictions forbid, and whom
+ * its first open tells (a read receipt; once opened "receipt=waiting"
+ * until the background took it, then "receipt=sent").
+ */
+static void
+inbox_restrictions(struct agent_reader *rd, const struct tmail *tm,
+    const struct arm_record *ar)
+{
+	char names[128], err[TN_ERRLEN], *p, *q;
+	int state = 0;
+
+	restrict_names(ar, names, sizeof(names));
+	for (p = q = names; *p != '\0'; p++)
+		if (*p != ' ')
+			*q++ = *p;
+	*q = '\0';
+	printf("%s %s readable", tm->tm_msgid, tm->tm_from);
+	if (names[0] != '\0')
+		printf(" restrictions=%s", names);
+	if (ar->ar_restr.rs_read_receipt) {
+		if (store_receipt_state(rd->rd_st, ar->ar_msgid, &state,
+		    err) == -1)
+			state = 0;
+		printf(" receipt=%s", state == 2 ? "sent" : state == 1 ?
+		    "waiting" : ar->ar_sender);
+	}
+	putchar('\n');
+}
+
 /* inbox: what a read would say, without opening. */
 static int
 inbox_content(struct agent_reader *rd, const struct tmail *tm, char *err)
@@ -523,6 +619,8 @@ inbox_content(struct agent_reader *rd, const struct tmail *tm, char *err)
 	if (rc != 0 && rc != AGENT_EX_NOARM && rc != AGENT_EX_EXPIRED &&
 	    rc != AGENT_EX_REVOKED)
 		printf("%s %s refused: %s\n", tm->tm_msgid, tm->tm_from, err);
+	else if (rc == 0 && strcmp(st, "readable") == 0)
+		inbox_restrictions(rd, tm, ar);
 	else
 		printf("%s %s %s\n", tm->tm_msgid, tm->tm_from, st);
 	arm_free(ar);
@@ -587,7 +685,12 @@ read_one(struct agent_reader *rd, const char *path, int named, int mode,
 	if (tmail_parse((char *)buf, len, &tm, err) == -1)
 		goto out;
 	rc = 0;
-	if (mode == AGENT_SCAN_DELIVER) {
+	if (mode == AGENT_SCAN_GET) {
+		if (tm->tm_kind == TMAIL_CONTENT && o->o_id != NULL &&
+		    strcmp(o->o_id, tm->tm_msgid) == 0 &&
+		    rd->rd_got_ar == NULL && rd->rd_got_rc == 0)
+			rc = read_get(rd, tm, err);
+	} else if (mode == AGENT_SCAN_DELIVER) {
 		if (tm->tm_kind == TMAIL_CONTENT)
 			rc = read_deliver(rd, tm, (char *)buf, len, err);
 	} else if (tm->tm_kind == TMAIL_SERVICE && mode != AGENT_SCAN_INBOX)
@@ -730,11 +833,30 @@ reader_scan(struct agent_reader *rd, int mode, char *err)
 	return rc;
 }
 
+/*
+ * The read receipts owed (restrict.c), through the background; one
+ * that cannot go now waits for the next read or fetch: the read's exit
+ * status is the read's.
+ */
+static void
+read_receipts(const struct agent_opts *o, const char *pass)
+{
+	struct agent_session as;
+	char err[TN_ERRLEN];
+
+	if (agent_session_with(&as, o, pass, err) != 0 ||
+	    restrict_receipts(&as, "tandem read", err) != 0)
+		fprintf(stderr, "tandem read: the read receipt waits for the "
+		    "next tandem fetch or read: %s\n", err);
+	agent_session_free(&as);
+}
+
 static int
 read_cmd(struct agent_opts *o, int mode)
 {
 	struct agent_reader rd;
 	char err[TN_ERRLEN], *pass = NULL;
+	unsigned int owed = 0;
 	int rc;
 
 	if ((rc = agent_password(o, &pass)) != 0)
@@ -743,6 +865,11 @@ read_cmd(struct agent_opts *o, int mode)
 		rc = reader_scan(&rd, mode, err);
 	if (rc != 0 && !rd.rd_reported)
 		fprintf(stderr, "tandem: %s\n", err);
+	if (mode == AGENT_SCAN_READ && rd.rd_st != NULL &&
+	    restrict_owed(rd.rd_st, &owed, err) == 0 && owed > 0) {
+		reader_close(&rd);
+		read_receipts(o, pass);
+	}
 	reader_close(&rd);
 	util_free_secret(pass);
 	return rc;

@@ -21,7 +21,9 @@
  *	recipients and restrictions from the options given, and a blind
  *	copy may ask for a fresh message id.
  *
- *	agent_session() and agent_session_free() (also used by fetch)
+ *	agent_session() and agent_session_free() (also used by fetch;
+ *	agent_session_with() when the password was asked already: read
+ *	sending a read receipt, forward, reply)
  *	open the store, decrypt the identity, load the courier-end
  *	certificate and the anchors, and set up the network with the TLS
  *	identity; the session keeps the local password (as_pass, wiped
@@ -122,14 +124,33 @@ int
 agent_session(struct agent_session *as, const struct agent_opts *o,
     char *err)
 {
+	char *pass = NULL;
 	int rc;
 
 	memset(as, 0, sizeof(*as));
-	if ((rc = agent_password(o, &as->as_pass)) != 0) {
+	if ((rc = agent_password(o, &pass)) != 0) {
 		tn_err(err, "no password");
 		return rc;
 	}
+	rc = agent_session_with(as, o, pass, err);
+	OPENSSL_cleanse(pass, strlen(pass));
+	free(pass);
+	return rc;
+}
+
+/* agent_session() with the password already asked (pass stays ours). */
+int
+agent_session_with(struct agent_session *as, const struct agent_opts *o,
+    const char *pass, char *err)
+{
+	int rc;
+
+	memset(as, 0, sizeof(*as));
 	rc = EX_OSERR;
+	if ((as->as_pass = strdup(pass)) == NULL) {
+		tn_err(err, "out of memory");
+		return rc;
+	}
 	if ((as->as_dir = strdup(o->o_dir)) == NULL) {
 		tn_err(err, "out of memory");
 		return rc;

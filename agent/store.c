@@ -85,6 +85,16 @@
  *	store_deliver_mark() records one (again: no change),
  *	store_delivered() sets *yes to 1 when it is recorded.
  *
+ *	Table receipts keeps the read receipts owed (restrict.c): the
+ *	message id and its sender (in clear, as table sent keeps them),
+ *	the first open, and once told when and the background's answer.
+ *	store_receipt_owe() records one at a first open (*first 1; an id
+ *	already there is left as it is: a receipt is owed once),
+ *	store_receipt_told() marks it told, store_receipt_state() sets
+ *	*state (0 none, 1 owed, 2 told), store_receipt_each() calls fn
+ *	for each not told yet, oldest first (fn may mark it told; -1 from
+ *	fn stops the walk).
+ *
  *	Counts of opens: "tandem open" counts without the password, so a
  *	count is sealed (table opened) under a key derived with HKDF from
  *	its message's own content key, the message id as associated data.
@@ -158,7 +168,10 @@ static const char store_schema[] =
     " cert TEXT NOT NULL, chain TEXT, courier_cert TEXT,"
     " retired INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS delivered ("
-    " msgid TEXT PRIMARY KEY, at INTEGER NOT NULL);";
+    " msgid TEXT PRIMARY KEY, at INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS receipts ("
+    " msgid TEXT PRIMARY KEY, sender TEXT NOT NULL,"
+    " opened_at INTEGER NOT NULL, told_at INTEGER, outcome TEXT);";
 
 /*
  * The tables of a sealed store: made with a new store, else by the
@@ -536,6 +549,106 @@ store_deliver_mark(struct store *st, const char *msgid, char *err)
 {
 	return store_run(st, "INSERT OR IGNORE INTO delivered (msgid, at) "
 	    "VALUES (?1, strftime('%s','now'))", msgid, NULL, err);
+}
+
+/*
+ * A read receipt owed to sender for msgid, from its first open:
+ * *first is 1 when this call recorded it (it was not owed before).
+ */
+int
+store_receipt_owe(struct store *st, const char *msgid, const char *sender,
+    int *first, char *err)
+{
+	*first = 0;
+	if (store_run(st, "INSERT OR IGNORE INTO receipts (msgid, sender, "
+	    "opened_at) VALUES (?1, ?2, strftime('%s','now'))", msgid,
+	    sender, err) == -1)
+		return -1;
+	*first = sqlite3_changes(st->st_db) > 0;
+	return 0;
+}
+
+/* The read receipt for msgid is told (outcome: the background's word). */
+int
+store_receipt_told(struct store *st, const char *msgid, const char *outcome,
+    char *err)
+{
+	return store_run(st, "UPDATE receipts SET told_at = "
+	    "strftime('%s','now'), outcome = ?2 WHERE msgid = ?1", msgid,
+	    outcome, err);
+}
+
+/* *state: 0 no read receipt owed for msgid, 1 owed, 2 told. */
+int
+store_receipt_state(struct store *st, const char *msgid, int *state,
+    char *err)
+{
+	unsigned int n;
+
+	*state = 0;
+	if (store_count(st, "SELECT CASE WHEN told_at IS NULL THEN 1 ELSE 2 "
+	    "END FROM receipts WHERE msgid = ?1", msgid, &n, err) == -1)
+		return -1;
+	*state = (int)n;
+	return 0;
+}
+
+/* fn for each read receipt owed and not told yet, oldest first. */
+int
+store_receipt_each(struct store *st, int (*fn)(const char *, const char *,
+    time_t, void *), void *arg, char *err)
+{
+	sqlite3_stmt *stmt;
+	char **row = NULL;
+	time_t *at = NULL;
+	size_t n = 0, i;
+	int rc = -1, step;
+
+	/* Collected first: fn writes to the same table. */
+	if ((stmt = store_prepare(st, "SELECT msgid, sender, opened_at FROM "
+	    "receipts WHERE told_at IS NULL ORDER BY opened_at, msgid", NULL,
+	    NULL, err)) == NULL)
+		return -1;
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+		char **r = realloc(row, (n + 1) * 2 * sizeof(*row));
+		time_t *a = realloc(at, (n + 1) * sizeof(*at));
+
+		if (r != NULL)
+			row = r;
+		if (a != NULL)
+			at = a;
+		if (r == NULL || a == NULL) {
+			tn_err(err, "store: out of memory");
+			goto out;
+		}
+		row[2 * n] = strdup((const char *)sqlite3_column_text(stmt,
+		    0));
+		row[2 * n + 1] = strdup((const char *)sqlite3_column_text(stmt,
+		    1));
+		at[n] = (time_t)sqlite3_column_int64(stmt, 2);
+		n++;
+		if (row[2 * n - 2] == NULL || row[2 * n - 1] == NULL) {
+			tn_err(err, "store: out of memory");
+			goto out;
+		}
+	}
+	if (step != SQLITE_DONE) {
+		tn_err(err, "store: %s", sqlite3_errmsg(st->st_db));
+		goto out;
+	}
+	sqlite3_finalize(stmt);
+	stmt = NULL;
+	for (i = 0; i < n; i++)
+		if (fn(row[2 * i], row[2 * i + 1], at[i], arg) == -1)
+			break;
+	rc = 0;
+out:
+	sqlite3_finalize(stmt);
+	for (i = 0; i < 2 * n; i++)
+		free(row[i]);
+	free(row);
+	free(at);
+	return rc;
 }
 
 /* Seal text under the store key as the ARM of msgid; no transaction. */

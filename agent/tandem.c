@@ -20,6 +20,8 @@
  *	tandem status -d DIR [MSGID]
  *	tandem read -d DIR [--out-dir DIR] [--id MSGID] [FILE ...]
  *	tandem inbox -d DIR [FILE ...]
+ *	tandem forward -d DIR --id MSGID --to ADDR ...
+ *	tandem reply -d DIR --id MSGID [--all] [restrictions] --in TEXT
  *	tandem passwd -d DIR [--new-password-file FILE]
  *	tandem arm -d DIR [--out FILE] MSGID
  *	(network commands: [-c tandem.conf] [--smtp HOST:PORT]
@@ -97,6 +99,10 @@ usage(FILE *fp)
 	    "       tandem read [-d DIR] [--out-dir DIR] [--id MSGID] [--all] "
 	    "[FILE ...]\n"
 	    "       tandem inbox [-d DIR] [FILE ...]\n"
+	    "       tandem forward [-d DIR] --id MSGID --to ADDR [--to ADDR "
+	    "...]\n"
+	    "       tandem reply [-d DIR] --id MSGID [--all] [restrictions] "
+	    "--in TEXT\n"
 	    "       tandem passwd [-d DIR] [--new-password-file FILE]\n"
 	    "       tandem arm [-d DIR] [--out FILE] MESSAGE-ID\n"
 	    "       (network: [-c tandem.conf] [--smtp HOST:PORT] "
@@ -667,6 +673,8 @@ main(int argc, char **argv)
 		{ "inbox", cmd_inbox },
 		{ "passwd", cmd_passwd },
 		{ "arm", cmd_arm },
+		{ "forward", cmd_forward },
+		{ "reply", cmd_reply },
 	};
 	struct agent_opts o;
 	char *dir = NULL, conf[1024], **targv = NULL;

@@ -600,19 +600,23 @@ rv_file(struct pd *pd, const struct pd_account *pa, const char *msgid,
  * revoke went to directly (revoke_via: never a superior that relayed
  * it) or the one the recipient's route names now (an introduction
  * whose claim was checked, or a route learned with proof); then filed
- * for the sender.
+ * for the sender. A read receipt (Event opened, no revoke) likewise
+ * from the courier the ARM went to (carried_arms.courier) or the
+ * route's; the recipient's background sends it once, and the sender's
+ * agent says an "opened" once however often it comes.
  */
 static int
 rv_receipt(struct pd *pd, struct fed *fd, const struct fed_item *it,
     char *err)
 {
-	const char *vals[2] = { it->it_msgid, it->it_sender }, *why = NULL;
+	const char *vals[3] = { it->it_msgid, it->it_sender, NULL };
+	const char *why = NULL;
 	struct proto_msg *pm = NULL;
 	struct pd_account *pa = NULL;
 	struct route_decision rd;
 	PGresult *res = NULL;
 	char perr[TN_ERRLEN], o[UTIL_ESCLEN];
-	int rc = -1;
+	int rc = -1, reading;
 
 	if (proto_parse((const char *)it->it_payload, it->it_paylen, &pm,
 	    perr) == -1)
@@ -632,19 +636,26 @@ rv_receipt(struct pd *pd, struct fed *fd, const struct fed_item *it,
 		rc = rv_refused(it, "receipt", why, err);
 		goto out;
 	}
-	if (db_exec(fd->fd_db, "SELECT revoke_via, sender FROM carried_arms "
-	    "WHERE message_id = $1 AND recipient = lower($2) AND courier IS "
-	    "NOT NULL AND revoked_at IS NOT NULL AND settled_at IS NULL",
-	    2, vals, NULL, &res, err) == -1 ||
+	/* Or a read receipt: Event opened for an ARM sent there, unrevoked. */
+	vals[2] = proto_get(pm, "Event");
+	if (db_exec(fd->fd_db, "SELECT CASE WHEN revoked_at IS NULL THEN "
+	    "courier ELSE revoke_via END, sender, revoked_at IS NULL FROM "
+	    "carried_arms WHERE message_id = $1 AND recipient = lower($2) AND "
+	    "courier IS NOT NULL AND ((revoked_at IS NOT NULL AND settled_at "
+	    "IS NULL) OR (revoked_at IS NULL AND $3 = 'opened'))",
+	    3, vals, NULL, &res, err) == -1 ||
 	    fed_route(fd, it->it_sender, ROUTE_SRC_LOCAL, NULL, &rd, err) == -1)
 		goto out;
+	reading = PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 2),
+	    "t") == 0;
 	if (PQntuples(res) == 0 || strcasecmp(PQgetvalue(res, 0, 1),
 	    it->it_rcpt) != 0)
 		why = "no revoke sent for this recipient awaits a receipt";
 	else if (strcasecmp(PQgetvalue(res, 0, 0), it->it_origin) != 0 &&
 	    strcasecmp(rd.rd_courier, it->it_origin) != 0)
-		why = "the receipt comes from a courier the revoke did not go "
-		    "to";
+		why = reading ? "the read receipt comes from a courier the ARM "
+		    "did not go to" : "the receipt comes from a courier the "
+		    "revoke did not go to";
 	if (why != NULL) {
 		rc = rv_refused(it, "receipt", why, err);
 		goto out;
@@ -655,7 +666,7 @@ rv_receipt(struct pd *pd, struct fed *fd, const struct fed_item *it,
 	    proto_get(pm, "Event"), proto_get(pm, "Reason"), err) == -1)
 		goto out;
 	/* The first answer, then the recipient's agent's word. */
-	if (db_run(fd->fd_db, "UPDATE carried_arms SET settled_at = CASE "
+	if (!reading && db_run(fd->fd_db, "UPDATE carried_arms SET settled_at = CASE "
 	    "WHEN answered_at IS NOT NULL THEN now() END, answered_at = "
 	    "coalesce(answered_at, now()) WHERE message_id = $1 AND recipient "
 	    "= lower($2)", 2, vals, err) == -1)
@@ -684,7 +695,8 @@ revoke_control(struct pd *pd, struct fed *fd, const struct fed_item *it,
 /*
  * The recipient's agent's word on a revoked message (POST /v1/receipt):
  * the sender learns whether it had been opened. Taken once, only from
- * an agent the revoke was filed for.
+ * an agent the revoke was filed for. Or its read receipt (Event opened,
+ * no revoke): the sender asked to learn of the first open.
  */
 static enum pd_status
 rp_commit(struct pd *pd, const struct proto_msg *pm, const char *address,
@@ -699,18 +711,28 @@ rp_commit(struct pd *pd, const struct proto_msg *pm, const char *address,
 	struct fed fd;
 	enum pd_status st = PD_NONE;
 	char err[TN_ERRLEN], o[UTIL_ESCLEN];
-	int r;
+	int r, reading;
 
 	bgfed_init(pd, &fd);
 	if (why == NULL)
 		why = "";
+	/*
+	 * Told: the revoke was filed for the agent. Neither told nor
+	 * revoked: a read receipt (Event opened) for a message delivered
+	 * to that agent, its first open; taken once like the word after a
+	 * revoke (settled_at), and sent on as that word is.
+	 */
 	if (db_begin(pd->pd_db, err) == -1 ||
 	    db_exec(pd->pd_db, "SELECT sender, coalesce(origin, ''), "
-	    "settled_at IS NOT NULL FROM carried_arms WHERE message_id = $1 "
-	    "AND recipient = lower($2) AND courier IS NULL AND told_agent_at "
-	    "IS NOT NULL FOR UPDATE", 2, vals, NULL, &res, err) == -1)
+	    "settled_at IS NOT NULL, told_agent_at IS NULL AND revoked_at IS "
+	    "NULL FROM carried_arms WHERE message_id = $1 AND recipient = "
+	    "lower($2) AND courier IS NULL AND (told_agent_at IS NOT NULL OR "
+	    "revoked_at IS NULL) FOR UPDATE", 2, vals, NULL, &res, err) == -1)
 		goto fail;
-	if (PQntuples(res) == 0) {
+	reading = PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 3),
+	    "t") == 0;
+	if (PQntuples(res) == 0 || (reading && strcmp(event, "opened") !=
+	    0)) {
 		snprintf(msg, msglen, "%s: no revocation of it was passed on "
 		    "to %s", msgid, address);
 		st = PD_NOT_FOUND;
@@ -780,7 +802,8 @@ store_report(struct pd *pd, X509 *client, const char *address,
 	if (strcmp(proto_get(pm, "Event"), "opened") != 0 &&
 	    strcmp(proto_get(pm, "Event"), "revoked") != 0) {
 		snprintf(msg, msglen, "Event %s: an agent tells only whether "
-		    "a revoked message was opened (opened or revoked)",
+		    "a message was opened (opened, or revoked for a revoked "
+		    "message not opened)",
 		    proto_get(pm, "Event"));
 		goto out;
 	}

@@ -16,11 +16,11 @@ SH_LOG_COMPILER = $(SHELL)
 EXTRA_DIST += t/lsan.supp t/test-lib.sh t/lib-pg.sh t/lib-postfix.sh
 
 # end to end
-TESTS += t/0600-e2e-registration.sh t/0605-e2e-ux-invitation.sh t/0606-e2e-register-link.sh t/0610-e2e-private.sh t/0620-e2e-held.sh \
+TESTS += t/0600-e2e-registration.sh t/0605-e2e-ux-invitation.sh t/0606-e2e-register-link.sh t/0607-e2e-restrict-agent.sh t/0610-e2e-private.sh t/0620-e2e-held.sh \
 	t/0625-e2e-invitation-limit.sh t/0630-e2e-expiry.sh t/0636-e2e-revocation.sh t/0640-e2e-ordinary.sh t/0650-e2e-split-trust.sh \
 	t/0660-e2e-faults.sh t/0670-e2e-hygiene.sh t/0690-courier-harness.sh
 EXTRA_DIST += t/lib-courier.sh t/keybox-open.py t/0600-e2e-registration.sh \
-	t/0605-e2e-ux-invitation.sh t/0606-e2e-register-link.sh \
+	t/0605-e2e-ux-invitation.sh t/0606-e2e-register-link.sh t/0607-e2e-restrict-agent.sh \
 	t/0610-e2e-private.sh t/0620-e2e-held.sh t/0625-e2e-invitation-limit.sh \
 	t/0630-e2e-expiry.sh t/0636-e2e-revocation.sh \
 	t/0640-e2e-ordinary.sh t/0650-e2e-split-trust.sh \
@@ -32,8 +32,8 @@ EXTRA_DIST += t/0280-agent-invitation-reject.sh
 TESTS += t/0285-agent-hostile-invite.sh
 EXTRA_DIST += t/0285-agent-hostile-invite.sh
 EXTRA_DIST += t/lib-federation.sh t/0890-federation-harness.sh
-TESTS += t/0800-fed-introduced.sh
-EXTRA_DIST += t/0800-fed-introduced.sh
+TESTS += t/0800-fed-introduced.sh t/0608-e2e-restrict-two-couriers.sh
+EXTRA_DIST += t/0800-fed-introduced.sh t/0608-e2e-restrict-two-couriers.sh
 TESTS += t/0820-fed-invitation-reject.sh t/0850-fed-bg-down.sh
 EXTRA_DIST += t/0820-fed-invitation-reject.sh t/0850-fed-bg-down.sh
 TESTS += t/0810-fed-deferral.sh
