@@ -704,7 +704,8 @@ read_one(struct agent_reader *rd, const char *path, int named, int mode,
 		rc = agent_reject(rd, tm, path, err);
 	else if (tm->tm_kind == TMAIL_INVITATION && mode == AGENT_SCAN_READ) {
 		fprintf(stderr, "tandem: %s: an invitation from %s: see "
-		    "\"tandem register --invitation\"\n", path, tm->tm_from);
+		    "\"tandem register\" (its link, or --invitation FILE)\n",
+		    path, tm->tm_from);
 		rd->rd_reported = 1;
 	}
 	else if (tm->tm_kind != TMAIL_CONTENT || mode == AGENT_SCAN_SERVICE ||
