@@ -428,24 +428,16 @@ workers_fork(struct pd *pd, int i, const sigset_t *old, int sfd, int rfd,
 }
 
 /*
- * The process of one round of tls.crl_url (crlfetch_round()): forked
- * so that a slow URL holds up neither the parent's signals nor a
- * worker's clients; it exits 0 when the lists were fetched.
+ * The process of one round of tls.crl_url (crlfetch_round()), forked
+ * as a worker is (workers_fork(), i -1) so that a slow URL holds up
+ * neither the parent's signals nor a worker's clients; it exits 0 when
+ * the lists were fetched.
  */
-static pid_t
-workers_fetch(struct pd *pd, const sigset_t *old, int sfd, int rfd)
+static int
+workers_crl(struct pd *pd, int i)
 {
-	pid_t pid, parent = getpid();
-
-	if ((pid = fork()) != 0)
-		return pid;
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 || getppid() != parent)
-		_exit(EX_OSERR);
-	close(sfd);
-	close(rfd);
-	signal(SIGCHLD, SIG_DFL);
-	sigprocmask(SIG_SETMASK, old, NULL);
-	_exit(crlfetch_round(pd->pd_cf, log_info, log_warn) == -1 ? 1 : 0);
+	(void)i;
+	return crlfetch_round(pd->pd_cf, log_info, log_warn) == -1 ? 1 : 0;
 }
 
 int
@@ -515,7 +507,8 @@ workers_run(struct pd *pd, int n, int (*work)(struct pd *, int),
 		}
 		if (!stop_at && fetcher == 0 && pd->pd_cf->cf_ncrl_urls > 0 &&
 		    fetch_at <= now &&
-		    (fetcher = workers_fetch(pd, &old, sfd, pipefd[0])) == -1) {
+		    (fetcher = workers_fork(pd, -1, &old, sfd, pipefd[0],
+		    workers_crl)) == -1) {
 			log_warn("crl status=unfetched reason=\"fork: %s\"",
 			    strerror(errno));
 			fetcher = 0;
