@@ -142,6 +142,7 @@
 #define STORE_SCRYPT_P	1
 #define STORE_SALTLEN	16
 #define STORE_KEY_AD	"tandem store key"
+#define STORE_BUSY_MS	30000	/* another command holding the store */
 
 struct store {
 	sqlite3		*st_db;
@@ -235,8 +236,13 @@ store_open(const char *dir, int create, char *err)
 		tn_err(err, "out of memory");
 		return NULL;
 	}
+	/*
+	 * Another tandem command may hold the store (a fetch from a timer
+	 * while the user reads): wait for it, a while, rather than fail.
+	 */
 	if (sqlite3_open_v2(path, &st->st_db, SQLITE_OPEN_READWRITE,
 	    NULL) != SQLITE_OK ||
+	    sqlite3_busy_timeout(st->st_db, STORE_BUSY_MS) != SQLITE_OK ||
 	    sqlite3_exec(st->st_db, "PRAGMA secure_delete = ON", NULL, NULL,
 	    &msg) != SQLITE_OK ||
 	    sqlite3_exec(st->st_db, store_schema, NULL, NULL, &msg) !=

@@ -179,4 +179,21 @@ test_expect_success 'tandem passwd: the old password refused, the new one opens 
 	no_secret bob m1@a.example m2@a.example m5@a.example
 '
 
+test_expect_success 'a command while another holds the store waits for it, rather than failing "database is locked"' '
+	python3 -c "import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute(\"BEGIN IMMEDIATE\")
+open(sys.argv[2], \"w\").close()
+time.sleep(2)
+c.execute(\"COMMIT\")" bob/store.db held &
+	pid=$! &&
+	i=0 && while [ ! -e held ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done &&
+	test -e held &&
+	TANDEM_PASSWORD="new horse 9" tandem inbox -d bob m1@a.example.mail \
+	    >inbox2 2>err || { cat err; false; } &&
+	wait $pid &&
+	test_grep_not "locked" err &&
+	test_grep "^m1@a.example alice@a.example " inbox2
+'
+
 test_done
