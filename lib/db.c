@@ -5,6 +5,12 @@
  *	See db.h. The formats of the parameters are allocated per call,
  *	only when some may be binary (lens not NULL): a statement takes
  *	any number of parameters.
+ *
+ *	The statement cache of a connection (db_cache()) is libpq
+ *	instance data of an event procedure, db_event(): libpq calls it
+ *	when PQreset() has made a new session (the server forgot every
+ *	statement: the cache is emptied) and when PQfinish() frees the
+ *	connection (the cache is freed). Statement i is named "tn_i".
  * DIAGNOSTICS
  *	See db.h.
  */
@@ -12,9 +18,94 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libpq-events.h>
+
 #include "db.h"
 #include "schema.h"
 #include "tandem.h"
+
+#define DB_NSTMT	64	/* statements prepared per connection, at most */
+
+struct db_stmt {
+	unsigned long	 ds_hash;
+	char		*ds_sql;
+};
+
+struct db_cache {
+	int		 dc_pid;	/* the backend they live in */
+	int		 dc_off;	/* the server lost one: never again */
+	size_t		 dc_n;
+	struct db_stmt	 dc_stmt[DB_NSTMT];
+};
+
+static void
+db_cache_clear(struct db_cache *dc)
+{
+	size_t i;
+
+	if (dc == NULL)
+		return;
+	for (i = 0; i < dc->dc_n; i++)
+		free(dc->dc_stmt[i].ds_sql);
+	dc->dc_n = 0;
+	dc->dc_pid = 0;
+}
+
+static int
+db_event(PGEventId id, void *info, void *pass)
+{
+	struct db_cache *dc;
+
+	(void)pass;
+	switch (id) {
+	case PGEVT_CONNRESET:
+		dc = PQinstanceData(((PGEventConnReset *)info)->conn,
+		    db_event);
+		db_cache_clear(dc);
+		break;
+	case PGEVT_CONNDESTROY:
+		dc = PQinstanceData(((PGEventConnDestroy *)info)->conn,
+		    db_event);
+		db_cache_clear(dc);
+		free(dc);
+		break;
+	default:
+		break;
+	}
+	return 1;
+}
+
+int
+db_cache(PGconn *db)
+{
+	struct db_cache *dc;
+
+	if (db == NULL)
+		return -1;
+	if (PQinstanceData(db, db_event) != NULL)
+		return 0;
+	if ((dc = calloc(1, sizeof(*dc))) == NULL)
+		return -1;
+	if (!PQregisterEventProc(db, db_event, "tandem statements", NULL)) {
+		free(dc);
+		return -1;
+	}
+	if (!PQsetInstanceData(db, db_event, dc)) {
+		free(dc);	/* cannot happen: registered just above */
+		return -1;
+	}
+	return 0;
+}
+
+static unsigned long
+db_hash(const char *s)
+{
+	unsigned long h = 2166136261UL;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 16777619UL;
+	return h;
+}
 
 static int
 db_ok(const PGresult *r)
@@ -46,12 +137,82 @@ db_error(PGconn *db, const PGresult *r, char *err)
 	tn_err(err, "database: %.*s", (int)len, m);
 }
 
+/*
+ * Did the server lose a statement the cache says it has (a pooler in
+ * between that changes sessions, a DISCARD ALL)? Then the cache is
+ * off for this connection from now on.
+ */
+static int
+db_lost(struct db_cache *dc, const PGresult *r)
+{
+	const char *st;
+
+	if (r == NULL || (st = PQresultErrorField(r,
+	    PG_DIAG_SQLSTATE)) == NULL)
+		return 0;
+	if (strcmp(st, "26000") != 0 && strcmp(st, "42P05") != 0)
+		return 0;
+	dc->dc_off = 1;
+	return 1;
+}
+
+/*
+ * sql run on db: with a cache, as the statement prepared for it
+ * (prepared on first use: one more round trip, once), else unnamed
+ * (PQexecParams()). A failed preparation's result stands for the
+ * statement's. *lost is set when the server did not have a statement
+ * the cache had (db_lost()).
+ */
+static PGresult *
+db_send(PGconn *db, const char *sql, int n, const char *const *vals,
+    const int *lens, const int *fmts, int *lost)
+{
+	struct db_cache *dc = PQinstanceData(db, db_event);
+	char name[32], *copy;
+	unsigned long h;
+	PGresult *r;
+	size_t i;
+
+	*lost = 0;
+	if (dc == NULL || dc->dc_off || PQbackendPID(db) == 0)
+		return PQexecParams(db, sql, n, NULL, vals, lens, fmts, 0);
+	if (dc->dc_pid != PQbackendPID(db)) {	/* a new session */
+		db_cache_clear(dc);
+		dc->dc_pid = PQbackendPID(db);
+	}
+	h = db_hash(sql);
+	for (i = 0; i < dc->dc_n; i++)
+		if (dc->dc_stmt[i].ds_hash == h &&
+		    strcmp(dc->dc_stmt[i].ds_sql, sql) == 0)
+			break;
+	snprintf(name, sizeof(name), "tn_%zu", i);
+	if (i == dc->dc_n) {
+		if (i == DB_NSTMT || (copy = strdup(sql)) == NULL)
+			return PQexecParams(db, sql, n, NULL, vals, lens,
+			    fmts, 0);
+		r = PQprepare(db, name, sql, 0, NULL);
+		if (!db_ok(r)) {
+			free(copy);
+			*lost = db_lost(dc, r);
+			return r;
+		}
+		PQclear(r);
+		dc->dc_stmt[i].ds_hash = h;
+		dc->dc_stmt[i].ds_sql = copy;
+		dc->dc_n++;
+	}
+	r = PQexecPrepared(db, name, n, vals, lens, fmts, 0);
+	if (!db_ok(r))
+		*lost = db_lost(dc, r);
+	return r;
+}
+
 int
 db_exec(PGconn *db, const char *sql, int n, const char *const *vals,
     const int *lens, PGresult **res, char *err)
 {
 	PGresult *r = NULL;
-	int *fmts = NULL, i, idle, rc = -1;
+	int *fmts = NULL, i, idle, lost, rc = -1;
 
 	if (res != NULL)
 		*res = NULL;
@@ -64,12 +225,17 @@ db_exec(PGconn *db, const char *sql, int n, const char *const *vals,
 			fmts[i] = lens[i] > 0;
 	}
 	idle = PQtransactionStatus(db) == PQTRANS_IDLE;
-	r = PQexecParams(db, sql, n, NULL, vals, lens, fmts, 0);
+	r = db_send(db, sql, n, vals, lens, fmts, &lost);
 	if (!db_ok(r) && idle && PQstatus(db) == CONNECTION_BAD) {
 		/* Lost outside a transaction: nothing to redo but this. */
 		PQclear(r);
 		PQreset(db);
-		r = PQexecParams(db, sql, n, NULL, vals, lens, fmts, 0);
+		r = db_send(db, sql, n, vals, lens, fmts, &lost);
+	}
+	if (!db_ok(r) && idle && lost) {
+		/* The cache is off now: the statement unnamed, once. */
+		PQclear(r);
+		r = db_send(db, sql, n, vals, lens, fmts, &lost);
 	}
 	if (!db_ok(r)) {
 		db_error(db, r, err);

@@ -16,15 +16,17 @@
  *	int	db_commit(PGconn *db, char *err);
  *	void	db_rollback(PGconn *db);
  *	int	db_down(PGconn *db);
+ *	int	db_cache(PGconn *db);
  *	int	db_schema_needed(const char *element);
  *	int	db_schema_check(PGconn *db, const char *element, char *err);
  *	int	db_schema_check_at(const char *conninfo, const char *element,
  *		    char *err);
  * DESCRIPTION
  *	The milter, the policy daemon and tandemctl speak SQL through
- *	these, always PQexecParams() with $n placeholders, one statement
- *	at a time (tandemctl's migration files alone go through
- *	PQexec()). The caller owns db, opens and closes it.
+ *	these, always with $n placeholders, one statement at a time
+ *	(tandemctl's migration files alone go through PQexec()):
+ *	PQexecParams(), or on a connection given to db_cache() a
+ *	prepared statement. The caller owns db, opens and closes it.
  *
  *	db_exec() runs sql with n parameters vals (NULL is SQL NULL).
  *	Parameter i is sent binary, lens[i] bytes, when lens is not NULL
@@ -53,6 +55,22 @@
  *	db_down() is 1 when db is NULL or not CONNECTION_OK: the failure
  *	came from a lost database, the caller should answer "try again
  *	later".
+ *
+ *	db_cache() gives db a statement cache: from then on each
+ *	statement text run on it is prepared (PQprepare()) the first
+ *	time, and run by name (PQexecPrepared()) each time, which spares
+ *	the server parsing and planning it again; the first run costs
+ *	one more round trip. The cache lives as long as the session:
+ *	PQreset() empties it (libpq event, PGEVT_CONNRESET), so does a
+ *	change of backend, PQfinish() frees it. It holds 64 statements;
+ *	any others run unnamed, as without a cache. A server that has
+ *	lost a statement the cache had (a connection pooler in between,
+ *	DISCARD ALL) turns the cache off for that connection: outside a
+ *	transaction the statement runs again unnamed, inside one it
+ *	fails as any statement does (the caller rolls back). Nothing is
+ *	ever tried in order to find out whether a statement is prepared.
+ *	For a daemon's connections that run the same statements again
+ *	and again, not for a database whose schema changes meanwhile.
  *
  *	db_schema_needed() is the newest migration this build ships for
  *	element ("fg" or "bg"): the last of sql/fg or sql/bg listed in
@@ -89,6 +107,7 @@ int	db_begin(PGconn *, char *);
 int	db_commit(PGconn *, char *);
 void	db_rollback(PGconn *);
 int	db_down(PGconn *);
+int	db_cache(PGconn *);
 int	db_schema_needed(const char *);
 int	db_schema_check(PGconn *, const char *, char *);
 int	db_schema_check_at(const char *, const char *, char *);

@@ -24,6 +24,10 @@
  *	transaction); if that fails too the caller should PQfinish() it
  *	and ask again when it can (never a lost message).
  *
+ *	Each connection it opens has a statement cache (db_cache()): a
+ *	message's statements are parsed and planned once per connection,
+ *	not once per message.
+ *
  *	pool_put() keeps db only when it is healthy, outside any
  *	transaction, and there is room; otherwise it closes it (an open
  *	transaction is rolled back). pool_put(po, NULL) does nothing.
@@ -144,6 +148,7 @@ pool_get(struct pool *po, int *fresh)
 	*fresh = db == NULL;
 	if (db == NULL) {
 		db = PQconnectdb(po->po_conninfo);
+		(void)db_cache(db);	/* without one, slower, as well */
 		pool_schema(po, db);
 	}
 	return db;
