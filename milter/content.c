@@ -433,6 +433,10 @@ content_process(struct msg *mc, PGconn *db, struct tmail *tm)
 		rc = -1;
 		goto out;
 	}
+	/* Opened: the wrap is not read again, its memory goes now. */
+	free(tm->tm_der);
+	tm->tm_der = NULL;
+	tm->tm_derlen = 0;
 	rc = -1;
 	if ((to = sk_X509_new_null()) == NULL) {
 		msg_fail(mc, MSG_TEMP, "4.3.0 out of memory");

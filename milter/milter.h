@@ -153,8 +153,10 @@ struct msg {
 	size_t			 mc_nrcpts;
 	char			*mc_head;	/* "Name: value\n" lines */
 	size_t			 mc_headlen;
-	char			*mc_body;
-	size_t			 mc_bodylen;
+	size_t			 mc_headcap;
+	char			*mc_mail;	/* head, "\n", body */
+	size_t			 mc_maillen;
+	size_t			 mc_mailcap;
 	int			 mc_tandem;	/* saw Tandem-Kind */
 	int			 mc_headfail;	/* msg_append() of a header */
 	int			 mc_slot;	/* holds a busy slot */

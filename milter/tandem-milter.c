@@ -147,7 +147,7 @@ msg_free(struct msg *mc)
 		free(mc->mc_rcpts[i]);
 	free(mc->mc_rcpts);
 	free(mc->mc_head);
-	free(mc->mc_body);
+	free(mc->mc_mail);
 	free(mc->mc_newbody);
 	free(mc->mc_drop);
 	free(mc);
@@ -172,20 +172,33 @@ msg_addr(const char *arg)
 	return s;
 }
 
-/* Appends a to *buf: -1 beyond TN_MAX_MESSAGE, -2 out of memory. */
+/*
+ * Appends a to *buf, of *cap bytes, grown by doubling (one realloc()
+ * per doubling, not one per header or body chunk): -1 beyond
+ * TN_MAX_MESSAGE, -2 out of memory.
+ */
 static int
-msg_append(char **buf, size_t *len, const char *a, size_t alen)
+msg_append(char **buf, size_t *len, size_t *cap, const char *a,
+    size_t alen)
 {
+	size_t want = *len + alen + 1, c;
 	char *n;
 
 	if (*len + alen > TN_MAX_MESSAGE)
 		return -1;
-	if ((n = realloc(*buf, *len + alen + 1)) == NULL)
-		return -2;
-	memcpy(n + *len, a, alen);
+	if (want > *cap) {
+		for (c = *cap < 1024 ? 1024 : *cap; c < want; c *= 2)
+			;
+		if (c > TN_MAX_MESSAGE + 1)
+			c = TN_MAX_MESSAGE + 1;
+		if ((n = realloc(*buf, c)) == NULL)
+			return -2;
+		*buf = n;
+		*cap = c;
+	}
+	memcpy(*buf + *len, a, alen);
 	*len += alen;
-	n[*len] = '\0';
-	*buf = n;
+	(*buf)[*len] = '\0';
 	return 0;
 }
 
@@ -246,26 +259,24 @@ int
 msg_process(struct msg *mc)
 {
 	struct tmail *tm = NULL;
-	char *raw = NULL, err[TN_ERRLEN];
-	size_t rawlen = 0;
+	char err[TN_ERRLEN];
 	PGconn *db = NULL;
 	int rc = -1;
 
-	if ((rc = msg_append(&raw, &rawlen, mc->mc_head,
-	    mc->mc_headlen)) < 0 || (rc = msg_append(&raw, &rawlen, "\n",
-	    1)) < 0 || (rc = msg_append(&raw, &rawlen, mc->mc_body == NULL ?
-	    "" : mc->mc_body, mc->mc_bodylen)) < 0) {
-		if (rc == -2)
-			msg_fail(mc, MSG_TEMP, "4.3.0 out of memory");
-		else
-			msg_fail(mc, MSG_PERM, "5.3.4 message too large");
-		rc = -1;
+	if (mc->mc_mail == NULL) {	/* cb_eoh() could not begin it */
+		msg_fail(mc, MSG_TEMP, "4.3.0 out of memory");
 		goto out;
 	}
-	if (tmail_parse(raw, rawlen, &tm, err) == -1) {
+	rc = tmail_parse(mc->mc_mail, mc->mc_maillen, &tm, err);
+	/* Everything from here on reads tm: the mail goes now. */
+	free(mc->mc_mail);
+	mc->mc_mail = NULL;
+	mc->mc_maillen = mc->mc_mailcap = 0;
+	if (rc == -1) {
 		msg_fail(mc, MSG_PERM, "5.6.0 bad Tandem mail: %s", err);
 		goto out;
 	}
+	rc = -1;
 	if (tm->tm_kind == TMAIL_INVITATION) {
 		rc = 0;		/* an invitation for a user: deliver as is */
 		goto out;
@@ -300,7 +311,6 @@ out:
 	db_rollback(db);	/* a failure or a refusal: what it began */
 	pool_put(mc->mc_fg->fg_pool, db);	/* or closes it */
 	tmail_free(tm);
-	free(raw);
 	return rc;
 }
 
@@ -423,10 +433,12 @@ cb_header(SMFICTX *ctx, char *name, char *value)
 		return SMFIS_NOREPLY;	/* cb_eoh answers */
 	if (strcasecmp(name, TMAIL_HEADER) == 0)
 		mc->mc_tandem = 1;
-	if ((rc = msg_append(&mc->mc_head, &mc->mc_headlen, name, nl)) < 0 ||
-	    (rc = msg_append(&mc->mc_head, &mc->mc_headlen, ": ", 2)) < 0 ||
-	    (rc = msg_append(&mc->mc_head, &mc->mc_headlen, value, vl)) < 0 ||
-	    (rc = msg_append(&mc->mc_head, &mc->mc_headlen, "\n", 1)) < 0)
+	if ((rc = msg_append(&mc->mc_head, &mc->mc_headlen, &mc->mc_headcap,
+	    name, nl)) < 0 || (rc = msg_append(&mc->mc_head, &mc->mc_headlen,
+	    &mc->mc_headcap, ": ", 2)) < 0 || (rc = msg_append(&mc->mc_head,
+	    &mc->mc_headlen, &mc->mc_headcap, value, vl)) < 0 ||
+	    (rc = msg_append(&mc->mc_head, &mc->mc_headlen, &mc->mc_headcap,
+	    "\n", 1)) < 0)
 		mc->mc_headfail = rc;
 	return SMFIS_NOREPLY;
 }
@@ -435,7 +447,7 @@ static sfsistat
 cb_eoh(SMFICTX *ctx)
 {
 	struct msg *mc = conn_msg(ctx);
-	int full;
+	int full, rc;
 
 	if (mc == NULL)
 		return SMFIS_TEMPFAIL;
@@ -458,7 +470,20 @@ cb_eoh(SMFICTX *ctx)
 		return SMFIS_TEMPFAIL;
 	}
 	mc->mc_slot = 1;
-	return SMFIS_CONTINUE;
+	/*
+	 * The mail tmail_parse() reads is built here, in one buffer:
+	 * the headers, an empty line, then the body as it comes.
+	 */
+	if ((rc = msg_append(&mc->mc_mail, &mc->mc_maillen,
+	    &mc->mc_mailcap, mc->mc_head == NULL ? "" : mc->mc_head,
+	    mc->mc_headlen)) == 0)
+		rc = msg_append(&mc->mc_mail, &mc->mc_maillen,
+		    &mc->mc_mailcap, "\n", 1);
+	if (rc == -1) {
+		smfi_setreply(ctx, "552", "5.3.4", "message too large");
+		return SMFIS_REJECT;
+	}
+	return rc == 0 ? SMFIS_CONTINUE : SMFIS_TEMPFAIL;
 }
 
 static sfsistat
@@ -468,7 +493,10 @@ cb_body(SMFICTX *ctx, unsigned char *b, size_t len)
 
 	if (mc == NULL)
 		return SMFIS_TEMPFAIL;
-	switch (msg_append(&mc->mc_body, &mc->mc_bodylen, (char *)b, len)) {
+	if (mc->mc_mail == NULL)	/* cb_eoh() could not begin it */
+		return SMFIS_TEMPFAIL;
+	switch (msg_append(&mc->mc_mail, &mc->mc_maillen, &mc->mc_mailcap,
+	    (char *)b, len)) {
 	case -1:
 		smfi_setreply(ctx, "552", "5.3.4", "message too large");
 		return SMFIS_REJECT;
