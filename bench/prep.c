@@ -59,7 +59,7 @@ prep_options(const struct prep_kind *pk, struct prep_opts *po, int argc,
 			po->po_courier = optarg;
 			break;
 		case 's':
-			po->po_size = bench_number(optarg, 0, 1048576,
+			po->po_size = bench_number(optarg, 0, 16777216,
 			    pk->pk_usage);
 			break;
 		case 't':

@@ -8,11 +8,12 @@
  *	Writes COUNT (default 1) files DIR/NNNNNN.eml, each the mail an
  *	agent submits for one private message (doc/flows.md 2), built
  *	with the library calls "tandem send" makes: a plain-text MIME
- *	message From FROM To TO with SIZE bytes of body (default 4096),
- *	sealed by the sender (cms_seal(), a fresh message id from
- *	tmail_msgid()), wrapped agent -> courier (cms_wrap(), signed with
- *	KEY and CERT, CHAIN sent along, enveloped to COURIERCERT, the
- *	sender's courier-end certificate), and composed as a
+ *	message From FROM To TO with SIZE bytes of body (default 4096,
+ *	at most 16 MiB), sealed by the sender (cms_seal(), a fresh
+ *	message id from tmail_msgid()), wrapped agent -> courier
+ *	(cms_wrap(), signed with KEY and CERT, CHAIN sent along,
+ *	enveloped to COURIERCERT, the sender's courier-end certificate),
+ *	and composed as a
  *	"Tandem-Kind: content" mail (tmail_compose()). Every file has its
  *	own message id, so that no receiver drops one as a duplicate.
  *
