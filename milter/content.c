@@ -218,13 +218,29 @@ out:
 /*
  * The route tables of the federation engine (fed_tables()), except that the local-account
  * lookup also reads the agent certificate of the account it finds,
- * so delivering to it takes no second statement.
+ * so delivering to it takes no second statement. With several
+ * recipients, their active accounts are read in one statement first
+ * (content_prefetch()); the lookup asks on its own only for an
+ * address not among those rows.
  */
 struct content_rt {
 	struct route_tables	 cr_db;		/* fed_tables() */
 	const struct fg		*cr_fg;
 	X509			*cr_agent;	/* of the last local hit */
+	PGresult		*cr_pre;	/* address, agent_cert */
 };
+
+/* A local hit: row's agent certificate (column col) into cr_agent. */
+static int
+crt_hit(struct content_rt *c, const PGresult *r, int row, int col,
+    char *err)
+{
+	if (!PQgetisnull(r, row, col) && (c->cr_agent = objcache_cert(
+	    c->cr_fg->fg_cache, PQgetvalue(r, row, col),
+	    (size_t)PQgetlength(r, row, col), err)) == NULL)
+		return -1;
+	return 1;
+}
 
 static int
 crt_local(void *ctx, const char *address, char *err)
@@ -232,22 +248,61 @@ crt_local(void *ctx, const char *address, char *err)
 	struct content_rt *c = ctx;
 	const char *p[1] = { address };
 	PGresult *r;
-	int rc = 0;
+	int i, rc = 0;
 
 	X509_free(c->cr_agent);
 	c->cr_agent = NULL;
+	for (i = 0; c->cr_pre != NULL && i < PQntuples(c->cr_pre); i++)
+		if (strcmp(PQgetvalue(c->cr_pre, i, 0), address) == 0)
+			return crt_hit(c, c->cr_pre, i, 1, err);
 	if (db_exec(((struct fed *)c->cr_db.rt_ctx)->fd_db, "SELECT "
 	    "agent_cert FROM accounts WHERE address = $1 AND status = "
 	    "'active'", 1, p, NULL, &r, err) == -1)
 		return -1;
-	if (PQntuples(r) > 0) {
-		rc = 1;
-		if (!PQgetisnull(r, 0, 0) && (c->cr_agent = objcache_cert(
-		    c->cr_fg->fg_cache, PQgetvalue(r, 0, 0),
-		    (size_t)PQgetlength(r, 0, 0), err)) == NULL)
-			rc = -1;
-	}
+	if (PQntuples(r) > 0)
+		rc = crt_hit(c, r, 0, 0, err);
 	PQclear(r);
+	return rc;
+}
+
+/*
+ * The active accounts among several recipients, in one statement
+ * instead of one per recipient: crt_local()'s condition, for a list
+ * (one address a line; none has a line break, SMTP has no way to
+ * send one, but then nothing is read ahead, nor when out of memory).
+ * 0, or -1 with the verdict set when the statement fails.
+ */
+static int
+content_prefetch(struct content_rt *c, struct msg *mc, PGconn *db)
+{
+	const char *p[1];
+	char err[TN_ERRLEN], *list, *q;
+	size_t i, len = 1, n;
+	int rc = 0;
+
+	if (mc->mc_nrcpts < 2)
+		return 0;
+	for (i = 0; i < mc->mc_nrcpts; i++) {
+		if (strchr(mc->mc_rcpts[i], '\n') != NULL)
+			return 0;
+		len += strlen(mc->mc_rcpts[i]) + 1;
+	}
+	if ((list = malloc(len)) == NULL)
+		return 0;
+	for (i = 0, q = list; i < mc->mc_nrcpts; i++) {
+		n = strlen(mc->mc_rcpts[i]);
+		memcpy(q, mc->mc_rcpts[i], n);
+		q += n;
+		*q++ = i + 1 < mc->mc_nrcpts ? '\n' : '\0';
+	}
+	p[0] = list;
+	if (db_exec(db, "SELECT address, agent_cert FROM accounts WHERE "
+	    "address = ANY (string_to_array($1, E'\\n')) AND status = "
+	    "'active'", 1, p, NULL, &c->cr_pre, err) == -1) {
+		msg_fail(mc, MSG_TEMP, "4.3.0 %s", err);
+		rc = -1;
+	}
+	free(list);
 	return rc;
 }
 
@@ -326,6 +381,8 @@ content_route(struct msg *mc, PGconn *db, struct tmail *tm,
 	fgfed_init(&fd, mc, db);
 	fed_courier(&fd, &self);
 	content_tables(&rt, &crt, mc->mc_fg, &fd);
+	if (content_prefetch(&crt, mc, db) == -1)
+		goto out;
 	for (i = 0; i < mc->mc_nrcpts; i++) {
 		a = mc->mc_rcpts[i];
 		if (route_decide(&self, &rt, a, ROUTE_SRC_LOCAL, NULL, &rd,
@@ -376,6 +433,7 @@ content_route(struct msg *mc, PGconn *db, struct tmail *tm,
 	rc = 0;
 out:
 	X509_free(crt.cr_agent);
+	PQclear(crt.cr_pre);
 	return rc;
 }
 
