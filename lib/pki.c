@@ -1098,17 +1098,22 @@ pki_same_file(const struct stat *a, const struct stat *b)
 	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
 }
 
-/* The list of store due first: its next update, its CA in ca; or 0. */
-static time_t
-pki_crl_due(X509_STORE *store, char *ca, size_t size)
+/*
+ * Each list of store past its next update at now, said (with the file,
+ * its CA, the date and what tls.crl_missing does with it); 1 if any.
+ */
+static int
+pki_crl_stale(X509_STORE *store, time_t now, const char *path, int accept,
+    void (*say)(const char *, ...))
 {
 	STACK_OF(X509_OBJECT) *objs;
 	const ASN1_TIME *next;
-	X509_CRL *crl, *first = NULL;
-	time_t t, due = 0;
-	int i;
+	X509_CRL *crl;
+	struct tm tm;
+	char ca[80], when[32];
+	time_t t;
+	int i, any = 0;
 
-	ca[0] = '\0';
 	if (!X509_STORE_lock(store))
 		return 0;
 	objs = X509_STORE_get0_objects(store);
@@ -1116,18 +1121,19 @@ pki_crl_due(X509_STORE *store, char *ca, size_t size)
 		if ((crl = X509_OBJECT_get0_X509_CRL(sk_X509_OBJECT_value(objs,
 		    i))) == NULL ||
 		    (next = X509_CRL_get0_nextUpdate(crl)) == NULL ||
-		    pki_time(next, &t) == -1)
+		    pki_time(next, &t) == -1 || t > now)
 			continue;
-		if (first == NULL || t < due) {
-			first = crl;
-			due = t;
-		}
+		if (X509_NAME_get_text_by_NID(X509_CRL_get_issuer(crl),
+		    NID_commonName, ca, (int)sizeof(ca)) <= 0)
+			snprintf(ca, sizeof(ca), "(no name)");
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		say("crl status=stale file=%s ca=\"%s\" next_update=%s "
+		    "action=%s", path, ca, when, accept ? "accept" : "refuse");
+		any = 1;
 	}
-	if (first != NULL && X509_NAME_get_text_by_NID(X509_CRL_get_issuer(
-	    first), NID_commonName, ca, (int)size) <= 0)
-		snprintf(ca, size, "(no name)");
 	X509_STORE_unlock(store);
-	return due;
+	return any;
 }
 
 int
@@ -1136,21 +1142,13 @@ pki_crl_watch(struct pki_crl_watch *w, const struct pki_trust *tr,
     void (*say)(const char *, ...))
 {
 	struct stat st;
-	struct tm tm;
-	char ca[80], when[32];
-	time_t due;
 
 	if (!tr->tr_crl_read)
 		return 0;
-	if ((due = pki_crl_due(tr->tr_store, ca, sizeof(ca))) != 0 &&
-	    due <= now && (w->cw_stale_said == 0 ||
-	    now - w->cw_stale_said >= PKI_CRL_RESAY)) {
-		gmtime_r(&due, &tm);
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		say("crl status=stale file=%s ca=\"%s\" next_update=%s "
-		    "action=%s", path, ca, when, accept ? "accept" : "refuse");
+	if ((w->cw_stale_said == 0 || now - w->cw_stale_said >=
+	    PKI_CRL_RESAY) && pki_crl_stale(tr->tr_store, now, path, accept,
+	    say))
 		w->cw_stale_said = now;
-	}
 	if (stat(path, &st) == -1) {
 		if (w->cw_error_said == 0 ||
 		    now - w->cw_error_said >= PKI_CRL_RESAY) {

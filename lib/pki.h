@@ -86,10 +86,11 @@
  *
  *	pki_crl_watch() is what a daemon calls every tls.crl_refresh, w
  *	zeroed at first and kept between calls, with the path and accept
- *	of tr's pki_trust_crls(). It says (with say) when a list of tr is
- *	past its next update ("crl status=stale", with the CA, the date
- *	and what chains through it get) and when the file cannot be
- *	looked at ("crl status=unreadable"), each once an hour at most.
+ *	of tr's pki_trust_crls(). It says (with say) which lists of tr are
+ *	past their next update ("crl status=stale", a line for each, with
+ *	the CA, the date and what chains through it get) and when the file
+ *	cannot be looked at ("crl status=unreadable"), each once an hour
+ *	at most.
  *	It returns 1 when the file is no longer the one tr read (another
  *	inode, size or modification time) and was not found so before:
  *	the daemon should read its lists again (a file it could not read
