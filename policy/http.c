@@ -37,6 +37,10 @@
  *	then answers with hreq_text(): a one-line text/plain body
  *	(metrics.c answers its own evhttp requests the same way).
  *
+ *	http_request() is httpd.c's handler of every request the framing
+ *	took (arg is the struct pd); fuzz/fuzz-policyd.c calls it as well,
+ *	with requests of its own making and no connection behind them.
+ *
  *	Handlers translate requests to store_*() calls and answer with a
  *	one-line text/plain body, or a wrap (application/pkcs7-mime); a
  *	failure is 503 when store_down() says the database is lost, else
@@ -367,7 +371,7 @@ http_mailbox(struct pd *pd, struct hreq *hr, const char *path,
 	evbuffer_free(buf);
 }
 
-static void
+void
 http_request(struct hreq *hr, void *arg)
 {
 	struct pd *pd = arg;

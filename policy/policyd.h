@@ -8,6 +8,7 @@
  *	void	pd_free_loaded(struct pd *pd);
  *
  *	int	http_setup(struct pd *pd, char *err);
+ *	void	http_request(struct hreq *hr, void *pd);
  *	int	metrics_setup(struct pd *pd, char *err);
  *	void	metrics_free(struct pd *pd);
  *	SSL_CTX	*http_tls_ctx(struct pd *pd, const struct cms_id *id,
@@ -212,6 +213,7 @@ enum pd_status {
 	PD_UNAVAILABLE = 503
 };
 
+struct hreq;
 struct httpd;
 struct send_dead;
 struct send_job;
@@ -270,6 +272,7 @@ struct pd_account {
 int	pd_load(struct pd *, char *);
 void	pd_free_loaded(struct pd *);
 int	http_setup(struct pd *, char *);
+void	http_request(struct hreq *, void *);
 int	metrics_setup(struct pd *, char *);
 void	metrics_free(struct pd *);
 SSL_CTX	*http_tls_ctx(struct pd *, const struct cms_id *, const struct conf *,
