@@ -59,6 +59,7 @@ int	FUZZ_ENTRY(cms)(const uint8_t *, size_t);
 int	FUZZ_ENTRY(conf)(const uint8_t *, size_t);
 int	FUZZ_ENTRY(httpd)(const uint8_t *, size_t);
 int	FUZZ_ENTRY(intro)(const uint8_t *, size_t);
+int	FUZZ_ENTRY(policyd)(const uint8_t *, size_t);
 int	FUZZ_ENTRY(proto)(const uint8_t *, size_t);
 int	FUZZ_ENTRY(tmail)(const uint8_t *, size_t);
 

@@ -3,6 +3,7 @@
  *	mkseeds - make the fixed test PKI and the seed corpora of fuzz/
  * SYNOPSIS
  *	mkseeds DIR
+ *	mkseeds -p DIR
  * DESCRIPTION
  *	Writes, under DIR (the fuzz folder), a small PKI in DIR/pki:
  *	root.crt (the trust anchor, root.example), chain.crt (the
@@ -16,6 +17,13 @@
  *	again replaces the PKI and every seed together. tandem.conf
  *	seeds are not made here (bench/fuzz's doc, doc/fuzzing.md).
  *
+ *	The policyd seeds (DIR/corpus/policyd/, fuzz-policyd.c's input:
+ *	a state byte, then requests) are made too; with -p, only they
+ *	are, with the PKI already in DIR/pki. Their ARMs, receipts and
+ *	revokes are dated when they are made: the target's background
+ *	takes them for a year (hygiene.replay_window = 365d), after
+ *	which "mkseeds -p" makes them again.
+ *
  *	Built by hand, never by the normal build:
  *	doc/fuzzing.md gives the command.
  * DIAGNOSTICS
@@ -27,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "tandem.h"
 #include "arm.h"
@@ -403,13 +412,271 @@ seeds(void)
 	free(buf);
 }
 
+/* The PKI that DIR/pki holds: the CAs' keys are not there. */
+static void
+load_node(struct node *n, const char *name, int key)
+{
+	char path[1024];
+	size_t len;
+
+	snprintf(path, sizeof(path), "%s/pki/%s.crt", dir, name);
+	if ((n->n_cert = pki_load_cert(path, err_)) == NULL)
+		errx(1, "%s", err_);
+	CHECK(pki_cert_pem(n->n_cert, &n->n_pem, &len, err_));
+	snprintf(path, sizeof(path), "%s/pki/%s.key", dir, name);
+	if (key && (n->n_key = pki_load_key(path, NULL, err_)) == NULL)
+		errx(1, "%s", err_);
+}
+
+static void
+load_pki(void)
+{
+	char path[1024];
+	size_t len;
+
+	load_node(&root, "root", 0);
+	load_node(&fg, "fg", 1);
+	load_node(&bg, "bg", 1);
+	load_node(&agent, "agent", 1);
+	snprintf(path, sizeof(path), "%s/pki/chain.crt", dir);
+	if ((chain = pki_load_certs(path, err_)) == NULL)
+		errx(1, "%s", err_);
+	corp.n_cert = sk_X509_value(chain, 0);
+	CHECK(pki_cert_pem(corp.n_cert, &corp.n_pem, &len, err_));
+}
+
+/* A policyd input being written: its bytes. */
+struct pd_in {
+	char	*pi_buf;
+	size_t	 pi_len;
+};
+
+enum { PD_AGENT, PD_BG, PD_FG, PD_NOCERT };
+enum { PD_GET, PD_POST, PD_DELETE };
+enum { PD_ARM, PD_REJECT, PD_REVOKE, PD_RECEIPT, PD_REKEY, PD_COURIER,
+    PD_MAILBOX, PD_ENTRY, PD_LITERAL };
+
+static void
+pd_add(struct pd_in *pi, const void *data, size_t len)
+{
+	if ((pi->pi_buf = realloc(pi->pi_buf, pi->pi_len + len)) == NULL)
+		errx(1, "out of memory");
+	memcpy(pi->pi_buf + pi->pi_len, data, len);
+	pi->pi_len += len;
+}
+
+/* One request; path: the entry's number, or the literal path. */
+static void
+pd_req(struct pd_in *pi, int client, int method, int which,
+    const char *path, const void *body, size_t len)
+{
+	unsigned char b = client | method << 2;
+
+	b |= which == PD_LITERAL ? 0x80 : which << 4;
+	pd_add(pi, &b, 1);
+	if (which == PD_LITERAL) {
+		pd_add(pi, path, strlen(path));
+		pd_add(pi, "\n", 1);
+	}
+	if (which == PD_ENTRY) {
+		b = (unsigned char)atoi(path);
+		pd_add(pi, &b, 1);
+	}
+	b = len & 0xff;
+	pd_add(pi, &b, 1);
+	b = len >> 8;
+	pd_add(pi, &b, 1);
+	pd_add(pi, body, len);
+}
+
+static void
+pd_put(struct pd_in *pi, const char *name)
+{
+	put("policyd", name, -1, pi->pi_buf, pi->pi_len);
+	free(pi->pi_buf);
+	pi->pi_buf = NULL;
+	pi->pi_len = 0;
+}
+
+/* A wrap of text by from to to, as a request's body. */
+static void
+pd_wrapped(struct pd_in *pi, int client, int which, const struct node *from,
+    const struct node *to, const char *text, size_t len)
+{
+	unsigned char *der;
+	size_t derlen;
+
+	wrap(from, to, text, len, &der, &derlen);
+	pd_req(pi, client, PD_POST, which, NULL, der, derlen);
+	free(der);
+}
+
+static char *
+pd_arm(time_t issued, size_t *len)
+{
+	struct arm_record *ar;
+	unsigned char key[ARM_KEYLEN], digest[ARM_DIGESTLEN];
+	char *out;
+
+	memset(key, 0x5a, sizeof(key));
+	memset(digest, 0xa5, sizeof(digest));
+	if ((ar = arm_new()) == NULL)
+		errx(1, "arm_new");
+	ar->ar_msgid = strdup("0123456789abcdef01234568@corp.example");
+	ar->ar_sender = strdup("alice@corp.example");
+	memcpy(ar->ar_key, key, ARM_KEYLEN);
+	memcpy(ar->ar_digest, digest, ARM_DIGESTLEN);
+	ar->ar_issued = issued;
+	CHECK(arm_add_rcpt(ar, "bob@corp.example", err_));
+	CHECK(arm_add_rcpt(ar, "alice@corp.example", err_));
+	CHECK(arm_add_rcpt(ar, "carol@isp.example", err_));
+	ar->ar_restr.rs_expires = issued + 86400 * 400;
+	CHECK(arm_format(ar, &out, len, err_));
+	arm_free(ar);
+	return out;
+}
+
+/*
+ * fuzz-policyd's seeds: what an agent and another courier's background
+ * send (ARMs, a receipt, a revoke, a rekey, an invitation's reject,
+ * introductions, an inter-courier message), the mailbox fetched and
+ * acknowledged, the account in each of its states, and the refusals.
+ */
+static void
+pd_seeds(void)
+{
+	const char *msgid = "0123456789abcdef01234568@corp.example";
+	const char *revoke[] = { "Id", "rv1@corp.example", "Date", NULL,
+	    "Message-Id", msgid, "Sender", "alice@corp.example", "Recipient",
+	    "alice@corp.example", "Recipient", "bob@corp.example", "Reason",
+	    "sent too soon", NULL };
+	const char *receipt[] = { "Id", "rc1@corp.example", "Date", NULL,
+	    "Message-Id", msgid, "Sender", "alice@corp.example", "Recipient",
+	    "alice@corp.example", "Event", "revoked", NULL };
+	const char *reject[] = { "Id", "rj1@corp.example", "Date", NULL,
+	    "Token", "dG9rZW4tZm9yLWZ1enppbmctb25seS0wMTIzNDU2Nzg",
+	    "Address", "alice@corp.example", "Inviting-Courier",
+	    "isp.example", "Registered-Courier", "corp.example",
+	    "Message-Id", msgid, NULL };
+	struct pd_in pi = { NULL, 0 };
+	unsigned char state;
+	char date[32], *t, *pem;
+	time_t now = time(NULL);
+	size_t len;
+
+	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+	revoke[3] = receipt[3] = reject[3] = date;
+
+	/* An ARM posted, then the mailbox listed, fetched, acknowledged. */
+	state = 0;
+	pd_add(&pi, &state, 1);
+	t = pd_arm(now - 60, &len);
+	pd_wrapped(&pi, PD_AGENT, PD_ARM, &agent, &fg, t, len);
+	pd_req(&pi, PD_AGENT, PD_GET, PD_MAILBOX, NULL, NULL, 0);
+	pd_req(&pi, PD_AGENT, PD_GET, PD_ENTRY, "2", NULL, 0);
+	pd_req(&pi, PD_AGENT, PD_GET, PD_ENTRY, "3", NULL, 0);
+	pd_req(&pi, PD_AGENT, PD_DELETE, PD_ENTRY, "3", NULL, 0);
+	pd_req(&pi, PD_AGENT, PD_DELETE, PD_ENTRY, "3", NULL, 0);
+	pd_req(&pi, PD_AGENT, PD_POST, PD_ARM, NULL, NULL, 0);
+	pd_put(&pi, "arm-fetch");
+	/* The same ARM to the older courier-end key, twice. */
+	pd_add(&pi, &state, 1);
+	pd_wrapped(&pi, PD_AGENT, PD_ARM, &agent, &bg, t, len);
+	pd_wrapped(&pi, PD_AGENT, PD_ARM, &agent, &bg, t, len);
+	pd_put(&pi, "arm-older-key");
+	/* Signed by another than the client; not an ARM. */
+	pd_add(&pi, &state, 1);
+	pd_wrapped(&pi, PD_AGENT, PD_ARM, &fg, &fg, t, len);
+	pd_wrapped(&pi, PD_AGENT, PD_ARM, &agent, &fg, date, strlen(date));
+	pd_put(&pi, "arm-refused");
+	free(t);
+	t = pd_arm(now - 86400 * 400, &len);
+	pd_add(&pi, &state, 1);
+	pd_wrapped(&pi, PD_AGENT, PD_ARM, &agent, &fg, t, len);
+	pd_put(&pi, "arm-too-old");
+	free(t);
+
+	/* An ARM, its revoke, then the receipt of the revoked message. */
+	pd_add(&pi, &state, 1);
+	t = pd_arm(now - 60, &len);
+	pd_wrapped(&pi, PD_AGENT, PD_ARM, &agent, &fg, t, len);
+	free(t);
+	t = proto_text(PROTO_REVOKE, revoke, &len);
+	pd_wrapped(&pi, PD_AGENT, PD_REVOKE, &agent, &fg, t, len);
+	free(t);
+	t = proto_text(PROTO_RECEIPT, receipt, &len);
+	pd_wrapped(&pi, PD_AGENT, PD_RECEIPT, &agent, &fg, t, len);
+	free(t);
+	pd_put(&pi, "revoke-receipt");
+	pd_add(&pi, &state, 1);
+	t = proto_text(PROTO_INVITATION_REJECT, reject, &len);
+	pd_wrapped(&pi, PD_AGENT, PD_REJECT, &agent, &fg, t, len);
+	free(t);
+	pd_put(&pi, "invitation-reject");
+
+	/* The agent offers a certificate (its own, as a PEM chain). */
+	pd_add(&pi, &state, 1);
+	pem = cat2(agent.n_pem, corp.n_pem);
+	pd_req(&pi, PD_AGENT, PD_POST, PD_REKEY, NULL, pem, strlen(pem));
+	pd_req(&pi, PD_AGENT, PD_POST, PD_REKEY, NULL, fg.n_pem,
+	    strlen(fg.n_pem));
+	free(pem);
+	pd_put(&pi, "rekey");
+
+	/* Another courier's background: an introduction, a message. */
+	pd_add(&pi, &state, 1);
+	t = intro_text(&bg, &len);
+	pd_wrapped(&pi, PD_BG, PD_COURIER, &bg, &bg, t, len);
+	free(t);
+	t = ic_text(&bg, PKI_KIND_BG, INTRO_PAY_ITEM, "sealed", &len);
+	pd_wrapped(&pi, PD_BG, PD_COURIER, &bg, &bg, t, len);
+	free(t);
+	pd_req(&pi, PD_BG, PD_GET, PD_COURIER, NULL, NULL, 0);
+	pd_req(&pi, PD_BG, PD_GET, PD_MAILBOX, NULL, NULL, 0);
+	pd_put(&pi, "courier");
+
+	/* The account transferred away, pending, closed: the mailbox. */
+	for (state = 1; state < 4; state++) {
+		char name[32];
+
+		pd_add(&pi, &state, 1);
+		pd_req(&pi, PD_AGENT, PD_GET, PD_MAILBOX, NULL, NULL, 0);
+		pd_req(&pi, PD_AGENT, PD_GET, PD_ENTRY, "1", NULL, 0);
+		pd_req(&pi, PD_AGENT, PD_DELETE, PD_ENTRY, "1", NULL, 0);
+		pd_req(&pi, PD_AGENT, PD_GET, PD_MAILBOX, NULL, NULL, 0);
+		snprintf(name, sizeof(name), "mailbox-state%d", state);
+		pd_put(&pi, name);
+	}
+
+	/* Refusals: certificates, methods, paths. */
+	state = 0;
+	pd_add(&pi, &state, 1);
+	pd_req(&pi, PD_NOCERT, PD_GET, PD_MAILBOX, NULL, NULL, 0);
+	pd_req(&pi, PD_FG, PD_GET, PD_MAILBOX, NULL, NULL, 0);
+	pd_req(&pi, PD_BG, PD_POST, PD_ARM, NULL, "x", 1);
+	pd_req(&pi, PD_AGENT, PD_GET, PD_ARM, NULL, NULL, 0);
+	pd_req(&pi, PD_AGENT, PD_POST, PD_MAILBOX, NULL, "x", 1);
+	pd_req(&pi, PD_AGENT, PD_GET, PD_LITERAL, "/v1/mailbox/0", NULL, 0);
+	pd_req(&pi, PD_AGENT, PD_GET, PD_LITERAL,
+	    "/v1/mailbox/9223372036854775807", NULL, 0);
+	pd_req(&pi, PD_AGENT, PD_GET, PD_LITERAL, "/v1/mailbox?all", NULL, 0);
+	pd_put(&pi, "refusals");
+}
+
 int
 main(int argc, char *argv[])
 {
+	if (argc == 3 && strcmp(argv[1], "-p") == 0) {
+		dir = argv[2];
+		load_pki();
+		pd_seeds();
+		return 0;
+	}
 	if (argc != 2)
-		errx(1, "usage: mkseeds DIR");
+		errx(1, "usage: mkseeds [-p] DIR");
 	dir = argv[1];
 	make_pki();
 	seeds();
+	pd_seeds();
 	return 0;
 }

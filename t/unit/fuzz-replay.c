@@ -10,6 +10,11 @@
  *	that the gcc and sanitizer builds replay fuzz/regress and the
  *	corpora (t/0095-fuzz-regress.sh). The test PKI is found as the
  *	targets find it: $TANDEM_FUZZ_PKI.
+ *
+ *	Built with -DFUZZ_POLICYD (t/unit/fuzz-replay-policyd, linked with
+ *	the policy daemon's sources and run by t/0096-fuzz-policyd.sh,
+ *	which gives it a database) it knows one target: policyd; without
+ *	$TANDEM_FUZZ_PD_DB it says "1..0 # SKIP" and exits 77.
  * DIAGNOSTICS
  *	Exit 0; 1 when a file cannot be read; 2 on usage. A crash is
  *	the sanitizer's or the signal's.
@@ -25,6 +30,9 @@ static const struct {
 	const char	*name;
 	int		(*fn)(const uint8_t *, size_t);
 } targets[] = {
+#ifdef FUZZ_POLICYD
+	{ "policyd", fuzz_policyd },
+#else
 	{ "agent", fuzz_agent },
 	{ "arm", fuzz_arm },
 	{ "cms", fuzz_cms },
@@ -33,6 +41,7 @@ static const struct {
 	{ "intro", fuzz_intro },
 	{ "proto", fuzz_proto },
 	{ "tmail", fuzz_tmail },
+#endif
 };
 
 static int
@@ -76,6 +85,13 @@ main(int argc, char *argv[])
 		fprintf(stderr, "usage: fuzz-replay TARGET FILE...\n");
 		return 2;
 	}
+#ifdef FUZZ_POLICYD
+	if (getenv("TANDEM_FUZZ_PD_DB") == NULL) {
+		printf("1..0 # SKIP no database: TANDEM_FUZZ_PD_DB "
+		    "(t/0096-fuzz-policyd.sh)\n");
+		return 77;
+	}
+#endif
 	for (i = 0; i < sizeof(targets) / sizeof(targets[0]); i++)
 		if (strcmp(targets[i].name, argv[1]) == 0)
 			break;
