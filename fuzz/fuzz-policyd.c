@@ -47,11 +47,14 @@
  *	courier end: the foreground's certificate and key, the key
  *	sealed with a fixed keybox key; for alice also an older
  *	generation, the background's key, in its grace) and one entry in
- *	alice's mailbox, and keeps a copy of every table in temporary
- *	tables. Before each input it puts every table back as it was
- *	then (one DO statement: DELETE, INSERT of the copies, sequences
- *	set back), so that an input runs the same way every time and the
- *	database does not grow.
+ *	alice's mailbox, and keeps a copy of every table that the daemon
+ *	may write (all but the subscribed copies accounts, account_keys
+ *	and bg_relay) in temporary tables. Before each input one call of
+ *	a function of its session (pg_temp.fz_reset(), plans kept) puts
+ *	them back as they were then (DELETE, INSERT of the copies,
+ *	sequences set back, triggers off as for the subscription), with
+ *	alice's account active, then sets her account's state: an input
+ *	runs the same way every time, and the database does not grow.
  *
  *	The background client's TLS session is a real one, made once
  *	in memory: the daemon's own TLS context (http_tls_ctx(), its
@@ -99,7 +102,6 @@ enum fp_client { FP_AGENT, FP_BG, FP_FG, FP_NONE };
 struct fp_state {
 	struct pd	 fs_pd;
 	PGconn		*fs_admin;	/* the harness's, superuser */
-	char		*fs_reset;	/* the DO statement */
 	struct event_base *fs_base;
 	SSL		*fs_bg_ssl;	/* the background client's session */
 	X509		*fs_certs[3];	/* agent, BG, FG: fuzz_pki()'s */
@@ -240,25 +242,41 @@ fp_seed(struct fp_state *fs)
 	    "kind, message_id, body) VALUES ($1, 'arm', "
 	    "'0123456789abcdef01234567@corp.example', '\\x3082')";
 	/* Every table but schema_migrations, copied; the DO statement. */
+	/*
+	 * Every table the daemon may change (not the subscribed copies,
+	 * which only the subscription writes), copied; the function that
+	 * puts them back (rows, sequences), alice's account active while
+	 * it does and in the state asked for after.
+	 */
 	static const char copy[] = "SELECT format('CREATE TEMP TABLE %I AS "
 	    "SELECT * FROM public.%I', 'fz_' || relname, relname) FROM "
 	    "pg_class WHERE relkind = 'r' AND relnamespace = "
-	    "'public'::regnamespace AND relname <> 'schema_migrations'";
-	static const char reset[] = "SELECT 'DO $fz$ BEGIN PERFORM "
-	    "set_config(''session_replication_role'', ''replica'', true); ' "
-	    "|| (SELECT string_agg(format('DELETE FROM public.%I; ', "
+	    "'public'::regnamespace AND relname NOT IN ('schema_migrations', "
+	    "'accounts', 'account_keys', 'bg_relay')";
+	static const char reset[] = "SELECT 'CREATE FUNCTION "
+	    "pg_temp.fz_reset(st text, src text) RETURNS void LANGUAGE "
+	    "plpgsql AS $fz$ BEGIN UPDATE public.accounts SET status = "
+	    "''active'', transferred_from = NULL WHERE address = ''" FP_ALICE
+	    "'' AND (status <> ''active'' OR transferred_from IS NOT NULL); "
+	    "PERFORM set_config(''session_replication_role'', ''replica'', "
+	    "true); ' || (SELECT string_agg(format('DELETE FROM public.%I; ', "
 	    "substr(c.relname, 4)), '') FROM pg_class c WHERE "
 	    "c.relnamespace = pg_my_temp_schema() AND c.relkind = 'r') || "
 	    "(SELECT coalesce(string_agg(format('INSERT INTO public.%I "
-	    "OVERRIDING SYSTEM VALUE SELECT * FROM pg_temp.%I ON CONFLICT DO "
-	    "NOTHING; ', substr(c.relname, 4), c.relname), ''), '') FROM "
-	    "pg_class c "
-	    "WHERE c.relnamespace = pg_my_temp_schema() AND c.relkind = 'r') "
-	    "|| (SELECT coalesce(string_agg(format("
+	    "OVERRIDING SYSTEM VALUE SELECT * FROM pg_temp.%I; ', "
+	    "substr(c.relname, 4), c.relname), ''), '') FROM pg_class c "
+	    "WHERE c.relnamespace = pg_my_temp_schema() AND c.relkind = 'r' "
+	    "AND (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) "
+	    "AS n FROM pg_temp.%I', c.relname), false, true, '')))[1]::text "
+	    "<> '0') || (SELECT coalesce(string_agg(format("
 	    "'PERFORM setval(%L, %s, %s); ', schemaname || '.' || "
 	    "sequencename, coalesce(last_value, 1), CASE WHEN last_value IS "
 	    "NULL THEN 'false' ELSE 'true' END), ''), '') FROM pg_sequences "
-	    "WHERE schemaname = 'public') || 'END $fz$'";
+	    "WHERE schemaname = 'public') || 'PERFORM set_config("
+	    "''session_replication_role'', ''origin'', true); IF st <> "
+	    "''active'' THEN UPDATE public.accounts SET status = st, "
+	    "transferred_from = src WHERE address = ''" FP_ALICE "''; END IF; "
+	    "END $fz$'";
 	/* What an earlier run left: every table emptied, as reset does. */
 	static const char clear[] = "SELECT 'DO $fz$ BEGIN PERFORM "
 	    "set_config(''session_replication_role'', ''replica'', true); ' "
@@ -297,9 +315,9 @@ fp_seed(struct fp_state *fs)
 	for (i = 0; i < PQntuples(res); i++)
 		fp_sql(fs->fs_admin, PQgetvalue(res, i, 0), 0, NULL, NULL);
 	PQclear(res);
-	if (db_exec(fs->fs_admin, reset, 0, NULL, NULL, &res, err) == -1 ||
-	    (fs->fs_reset = strdup(PQgetvalue(res, 0, 0))) == NULL)
+	if (db_exec(fs->fs_admin, reset, 0, NULL, NULL, &res, err) == -1)
 		fp_fail("database", err);
+	fp_sql(fs->fs_admin, PQgetvalue(res, 0, 0), 0, NULL, NULL);
 	PQclear(res);
 }
 
@@ -381,22 +399,18 @@ fp_init(void)
 	return &fs;
 }
 
-/* The state of alice's account for this input. */
+/* The database as fp_seed() left it, alice's account in state. */
 static void
-fp_account(struct fp_state *fs, int state)
+fp_reset(struct fp_state *fs, int state)
 {
-	static const char sql[] = "UPDATE accounts SET status = $1, "
-	    "transferred_from = $2 WHERE address = '" FP_ALICE "'";
 	static const char *const status[] = { "active", "transferred",
 	    "pending", "closed" };
 	const char *vals[2] = { status[state], NULL };
 
-	fp_sql(fs->fs_admin, fs->fs_reset, 0, NULL, NULL);
-	if (state == 0)
-		return;
 	if (state == 2)
 		vals[1] = "old.example";
-	fp_sql(fs->fs_admin, sql, 2, vals, NULL);
+	fp_sql(fs->fs_admin, "SELECT pg_temp.fz_reset($1, $2)", 2, vals,
+	    NULL);
 }
 
 /* What the TLS layer gives the handler, then the daemon's handler. */
@@ -521,7 +535,7 @@ FUZZ_ENTRY(policyd)(const uint8_t *data, size_t size)
 	if (size < 2)
 		return 0;
 	fs = fp_init();
-	fp_account(fs, data[0] & 3);
+	fp_reset(fs, data[0] & 3);
 	memset(&fc, 0, sizeof(fc));
 	fc.fc_fs = fs;
 	if ((req = evbuffer_new()) == NULL ||

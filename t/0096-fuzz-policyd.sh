@@ -79,6 +79,22 @@ test_expect_success 'an input runs the same way twice: the database is reset' '
 	test $(grep -c "^fuzz-policyd: answer 201" answers) -eq 2
 '
 
+test_expect_success 'the account state of one input does not outlive it' '
+	d=$TANDEM_SRC/fuzz/corpus/policyd &&
+	TANDEM_FUZZ_PD_SAY=1 "$replay" policyd "$d/mailbox-state1" \
+		"$d/mailbox-state3" "$d/mailbox-state1" >states 2>states.err &&
+	grep "^fuzz-policyd: answer" states.err >answers &&
+	test $(wc -l <answers) -eq 12 &&
+	echo "fuzz-policyd: answer 200
+fuzz-policyd: answer 200
+fuzz-policyd: answer 204
+fuzz-policyd: answer 410" >want &&
+	head -n 4 answers >first &&
+	tail -n 4 answers >third &&
+	test_cmp want first &&
+	test_cmp want third
+'
+
 # OpenSSL's and libpq's own bugs show only under valgrind; the
 # sanitizers do not see inside them.
 if ! test_have_prog valgrind; then
