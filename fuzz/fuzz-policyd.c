@@ -24,7 +24,8 @@
  *		   certificate; the courier's background element, as
  *		   another courier's; its foreground element, an address
  *		   without account; none)
- *		   bits 2-3: the method (GET, POST, DELETE, POST)
+ *		   bits 2-3: the method (GET, POST, DELETE, POST of a
+ *		   body that the harness wraps: fp_body())
  *		   bits 4-6: the path: /v1/arm, /v1/invitation-reject,
  *		   /v1/revoke, /v1/receipt, /v1/rekey, /v1/courier,
  *		   /v1/mailbox, /v1/mailbox/N (N: the next byte)
@@ -34,6 +35,12 @@
  *	    2 bytes the body's length, little-endian (at most what is
  *		   left)
  *	    body
+ *
+ *	A POST whose body the harness wraps, as the client would, carries
+ *	hostile ARMs, reports, revokes and courier messages past the
+ *	unwrap and its signature checks, to their parsers and to the
+ *	SQL that stores what they say; a wrap from the input reaches the
+ *	CMS parsing and, when it is a seed left whole, the rest.
  *
  *	The daemon is set up as a worker sets itself up (conf_load() and
  *	pd_load() of a tandem.conf for the test PKI of fuzz/pki, the
@@ -480,6 +487,33 @@ fp_answer(struct bufferevent *client)
 	evbuffer_drain(in, evbuffer_get_length(in));
 }
 
+/*
+ * The body of a POST whose method bits are 3: wrapped here as a client
+ * wraps it, signed with the client's key (an agent's without client),
+ * enveloped to alice's courier end, or for /v1/courier to this
+ * background. The body as it is when it cannot be wrapped.
+ */
+static void
+fp_body(struct evbuffer *out, enum fp_client client, int which,
+    const uint8_t *data, size_t len)
+{
+	const struct fuzz_pki *fp = fuzz_pki();
+	const struct cms_id *id = client == FP_BG ? &fp->fp_bg :
+	    client == FP_FG ? &fp->fp_fg : &fp->fp_agent;
+	unsigned char *der = NULL;
+	size_t derlen;
+	char err[TN_ERRLEN];
+
+	if (cms_wrap_to(data, len, id, which == 5 ? fp->fp_bg.ci_cert :
+	    fp->fp_fg.ci_cert, &der, &derlen, err) == -1) {
+		evbuffer_add(out, data, len);
+		return;
+	}
+	evbuffer_add_printf(out, "Content-Length: %zu\r\n\r\n", derlen);
+	evbuffer_add(out, der, derlen);
+	free(der);
+}
+
 /* One request of the input at *off, framed as a client does. */
 static int
 fp_frame(const uint8_t *data, size_t size, size_t *off,
@@ -487,12 +521,14 @@ fp_frame(const uint8_t *data, size_t size, size_t *off,
 {
 	size_t i, n, len;
 	unsigned b;
+	int which = -1, method;
 
 	if (*off >= size)
 		return 0;
 	b = data[(*off)++];
 	*client = (enum fp_client)(b & 3);
-	evbuffer_add_printf(out, "%s ", fp_methods[(b >> 2) & 3]);
+	method = (b >> 2) & 3;
+	evbuffer_add_printf(out, "%s ", fp_methods[method]);
 	if (b & 0x80) {
 		for (n = 0; *off < size && data[*off] != '\n' && n < 255;
 		    n++, (*off)++)
@@ -503,8 +539,9 @@ fp_frame(const uint8_t *data, size_t size, size_t *off,
 		if (n == 0)
 			evbuffer_add(out, "/", 1);
 	} else {
-		evbuffer_add_printf(out, "%s", fp_paths[(b >> 4) & 7]);
-		if (((b >> 4) & 7) == 7)
+		which = (b >> 4) & 7;
+		evbuffer_add_printf(out, "%s", fp_paths[which]);
+		if (which == 7)
 			evbuffer_add_printf(out, "%u", *off < size ?
 			    data[(*off)++] : 1);
 	}
@@ -514,9 +551,13 @@ fp_frame(const uint8_t *data, size_t size, size_t *off,
 	if (len > size - *off)
 		len = size - *off;
 	evbuffer_add_printf(out, " HTTP/1.1\r\nHost: bg.corp.example\r\n"
-	    "Content-Type: application/pkcs7-mime\r\n"
-	    "Content-Length: %zu\r\n\r\n", len);
-	evbuffer_add(out, data + *off, len);
+	    "Content-Type: application/pkcs7-mime\r\n");
+	if (method == 3 && len > 0)
+		fp_body(out, *client, which, data + *off, len);
+	else {
+		evbuffer_add_printf(out, "Content-Length: %zu\r\n\r\n", len);
+		evbuffer_add(out, data + *off, len);
+	}
 	*off += len;
 	return 1;
 }

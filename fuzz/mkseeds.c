@@ -452,7 +452,7 @@ struct pd_in {
 };
 
 enum { PD_AGENT, PD_BG, PD_FG, PD_NOCERT };
-enum { PD_GET, PD_POST, PD_DELETE };
+enum { PD_GET, PD_POST, PD_DELETE, PD_WRAP };	/* PD_WRAP: the target wraps */
 enum { PD_ARM, PD_REJECT, PD_REVOKE, PD_RECEIPT, PD_REKEY, PD_COURIER,
     PD_MAILBOX, PD_ENTRY, PD_LITERAL };
 
@@ -647,6 +647,37 @@ pd_seeds(void)
 		snprintf(name, sizeof(name), "mailbox-state%d", state);
 		pd_put(&pi, name);
 	}
+
+	/*
+	 * The same texts for the target to wrap (PD_WRAP): what the
+	 * fuzzer changes in them reaches the parsers and the SQL.
+	 */
+	state = 0;
+	pd_add(&pi, &state, 1);
+	t = pd_arm(now - 60, &len);
+	pd_req(&pi, PD_AGENT, PD_WRAP, PD_ARM, NULL, t, len);
+	free(t);
+	t = proto_text(PROTO_REVOKE, revoke, &len);
+	pd_req(&pi, PD_AGENT, PD_WRAP, PD_REVOKE, NULL, t, len);
+	free(t);
+	t = proto_text(PROTO_RECEIPT, receipt, &len);
+	pd_req(&pi, PD_AGENT, PD_WRAP, PD_RECEIPT, NULL, t, len);
+	free(t);
+	pd_req(&pi, PD_AGENT, PD_GET, PD_MAILBOX, NULL, NULL, 0);
+	pd_put(&pi, "wrap-arm-revoke-receipt");
+	pd_add(&pi, &state, 1);
+	t = proto_text(PROTO_INVITATION_REJECT, reject, &len);
+	pd_req(&pi, PD_AGENT, PD_WRAP, PD_REJECT, NULL, t, len);
+	free(t);
+	pd_put(&pi, "wrap-invitation-reject");
+	pd_add(&pi, &state, 1);
+	t = intro_text(&bg, &len);
+	pd_req(&pi, PD_BG, PD_WRAP, PD_COURIER, NULL, t, len);
+	free(t);
+	t = ic_text(&bg, PKI_KIND_BG, INTRO_PAY_ITEM, "sealed", &len);
+	pd_req(&pi, PD_BG, PD_WRAP, PD_COURIER, NULL, t, len);
+	free(t);
+	pd_put(&pi, "wrap-courier");
 
 	/* Refusals: certificates, methods, paths. */
 	state = 0;
