@@ -12,8 +12,10 @@
  *	rekeys, invitation rejects, courier messages) and the mailbox's
  *	GET and DELETE reach store.c, revoke.c, rekey.c, bgfed.c and the
  *	database as the daemon's do. Each answer must be one that the
- *	daemon gives (200, 201, 204, 400, 403, 404, 405, 410, 413, 500,
- *	503); anything else, or no answer, aborts.
+ *	daemon gives to a client (200, 201, 204, 400, 403, 404, 405, 410,
+ *	413); anything else, or no answer, aborts. That includes 500 and
+ *	503: with the database up and memory to spare, the daemon
+ *	failing on its own over what a client sent is a bug.
  *
  *	The input: a first byte whose bits 0-1 set the state of the
  *	account alice@corp.example for this input (active; transferred
@@ -127,6 +129,8 @@ static const char *const fp_paths[] = {
 };
 
 static const char *const fp_methods[] = { "GET", "POST", "DELETE", "POST" };
+
+static void fp_fail(const char *, const char *) __attribute__((noreturn));
 
 static void
 fp_fail(const char *what, const char *why)
@@ -461,8 +465,9 @@ fp_settle(struct event_base *base)
 static void
 fp_answer(struct bufferevent *client)
 {
+	/* Not 500 or 503: the database is up, memory is there. */
 	static const int codes[] = { 200, 201, 204, 400, 403, 404, 405, 410,
-	    413, 500, 503 };
+	    413 };
 	struct evbuffer *in = bufferevent_get_input(client);
 	unsigned char *p;
 	size_t i;
