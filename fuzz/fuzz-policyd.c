@@ -49,21 +49,22 @@
  *	private courier corp.example, written once into a scratch folder
  *	and removed; store_connect()), on the database that
  *	$TANDEM_FUZZ_PD_DB names: a libpq conninfo of a background
- *	database migrated with the sql/bg files and otherwise empty, as a
- *	superuser (the daemon connects as tandem_bg, the harness as
- *	given). Once, the harness adds the accounts alice@corp.example
- *	and bob@corp.example (agent certificate: fuzz/pki's agent;
- *	courier end: the foreground's certificate and key, the key
- *	sealed with a fixed keybox key; for alice also an older
- *	generation, the background's key, in its grace) and one entry in
- *	alice's mailbox, and keeps a copy of every table that the daemon
- *	may write (all but the subscribed copies accounts, account_keys
- *	and bg_relay) in temporary tables. Before each input one call of
- *	a function of its session (pg_temp.fz_reset(), plans kept) puts
- *	them back as they were then (DELETE, INSERT of the copies,
- *	sequences set back, triggers off as for the subscription), with
- *	alice's account active, then sets her account's state: an input
- *	runs the same way every time, and the database does not grow.
+ *	database migrated with the sql/bg files, as a superuser (the
+ *	daemon connects as tandem_bg, the harness as given). Once, the
+ *	harness empties it (of what an earlier run left) and adds the
+ *	accounts alice@corp.example and bob@corp.example (agent
+ *	certificate: fuzz/pki's agent; courier end: the foreground's
+ *	certificate and key, the key sealed with a fixed keybox key;
+ *	for alice also an older generation, the background's key, in
+ *	its grace) and one entry in alice's mailbox, and keeps a copy of
+ *	every table that the daemon may write (all but the subscribed
+ *	copies accounts, account_keys and bg_relay) in temporary tables.
+ *	Before each input one call of a function of its session
+ *	(pg_temp.fz_reset(), plans kept) puts them back as they were
+ *	then (DELETE, INSERT of the copies, sequences set back, triggers
+ *	off as for the subscription), with alice's account active, then
+ *	sets her account's state: an input runs the same way every time,
+ *	and the database does not grow.
  *
  *	The background client's TLS session is a real one, made once
  *	in memory: the daemon's own TLS context (http_tls_ctx(), its
@@ -76,13 +77,15 @@
  *	them in a file).
  * DIAGNOSTICS
  *	A harness that cannot be set up (no $TANDEM_FUZZ_PD_DB, a
- *	database that cannot be reached or is not an empty background
- *	one, a test PKI that cannot be read) says why on stderr and
- *	aborts.
+ *	database that cannot be reached or is not a background one, a
+ *	database that another harness uses (an advisory lock says so:
+ *	libFuzzer's -jobs and -fork need a database each), a test PKI
+ *	that cannot be read) says why on stderr and aborts.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -379,7 +382,7 @@ fp_init(void)
 	static int done;
 	const char *conninfo = getenv("TANDEM_FUZZ_PD_DB");
 	const struct fuzz_pki *fp;
-	char err[TN_ERRLEN];
+	char err[TN_ERRLEN], got[8];
 
 	if (done)
 		return &fs;
@@ -397,6 +400,11 @@ fp_init(void)
 	if (fs.fs_admin == NULL || PQstatus(fs.fs_admin) != CONNECTION_OK)
 		fp_fail(conninfo, fs.fs_admin != NULL ?
 		    PQerrorMessage(fs.fs_admin) : "out of memory");
+	/* One harness a database: another's resets would be this one's. */
+	if (db_one(fs.fs_admin, "SELECT pg_try_advisory_lock(7305, 1)", 0,
+	    NULL, got, sizeof(got), err) != 1 || strcmp(got, "t") != 0)
+		fp_fail(conninfo, "another fuzz-policyd uses this database "
+		    "(libFuzzer's -jobs and -fork need one each)");
 	if (store_connect(&fs.fs_pd, err) == -1)
 		fp_fail("store_connect", err);
 	fp_seed(&fs);
@@ -496,7 +504,9 @@ fp_answer(struct bufferevent *client)
  * The body of a POST whose method bits are 3: wrapped here as a client
  * wraps it, signed with the client's key (an agent's without client),
  * enveloped to alice's courier end, or for /v1/courier to this
- * background. The body as it is when it cannot be wrapped.
+ * background, each "@NOW@" in it first replaced with the time (a seed's
+ * ARM or message that never ages). The body as it is when it cannot be
+ * wrapped.
  */
 static void
 fp_body(struct evbuffer *out, enum fp_client client, int which,
@@ -505,18 +515,36 @@ fp_body(struct evbuffer *out, enum fp_client client, int which,
 	const struct fuzz_pki *fp = fuzz_pki();
 	const struct cms_id *id = client == FP_BG ? &fp->fp_bg :
 	    client == FP_FG ? &fp->fp_fg : &fp->fp_agent;
-	unsigned char *der = NULL;
-	size_t derlen;
-	char err[TN_ERRLEN];
+	unsigned char *der = NULL, *text;
+	const uint8_t *p, *at;
+	size_t derlen, n = 0;
+	char err[TN_ERRLEN], now[32];
+	time_t t = time(NULL);
 
-	if (cms_wrap_to(data, len, id, which == 5 ? fp->fp_bg.ci_cert :
-	    fp->fp_fg.ci_cert, &der, &derlen, err) == -1) {
-		evbuffer_add(out, data, len);
-		return;
+	/* "@NOW@" is the time, as ARMs and messages write it. */
+	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+	if ((text = malloc(len / 5 * strlen(now) + len)) == NULL)
+		fp_fail("wrap", "out of memory");
+	for (p = data; (at = memmem(p, len - (size_t)(p - data), "@NOW@",
+	    5)) != NULL; p = at + 5) {
+		memcpy(text + n, p, (size_t)(at - p));
+		n += (size_t)(at - p);
+		memcpy(text + n, now, strlen(now));
+		n += strlen(now);
 	}
-	evbuffer_add_printf(out, "Content-Length: %zu\r\n\r\n", derlen);
-	evbuffer_add(out, der, derlen);
+	memcpy(text + n, p, len - (size_t)(p - data));
+	n += len - (size_t)(p - data);
+	if (cms_wrap_to(text, n, id, which == 5 ? fp->fp_bg.ci_cert :
+	    fp->fp_fg.ci_cert, &der, &derlen, err) == -1) {
+		evbuffer_add_printf(out, "Content-Length: %zu\r\n\r\n", len);
+		evbuffer_add(out, data, len);
+	} else {
+		evbuffer_add_printf(out, "Content-Length: %zu\r\n\r\n",
+		    derlen);
+		evbuffer_add(out, der, derlen);
+	}
 	free(der);
+	free(text);
 }
 
 /* One request of the input at *off, framed as a client does. */

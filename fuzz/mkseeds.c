@@ -19,10 +19,12 @@
  *
  *	The policyd seeds (DIR/corpus/policyd/, fuzz-policyd.c's input:
  *	a state byte, then requests) are made too; with -p, only they
- *	are, with the PKI already in DIR/pki. Their ARMs, receipts and
- *	revokes are dated when they are made: the target's background
- *	takes them for a year (hygiene.replay_window = 365d), after
- *	which "mkseeds -p" makes them again.
+ *	are, with the PKI already in DIR/pki. The ARMs, receipts and
+ *	revokes that the seeds carry wrapped are dated when they are
+ *	made: the target's background takes them for a year
+ *	(hygiene.replay_window = 365d), after which "mkseeds -p" makes
+ *	them again. Those that the target wraps itself say "@NOW@"
+ *	instead, which it replaces with the time: they never age.
  *
  *	Built by hand, never by the normal build:
  *	doc/fuzzing.md gives the command.
@@ -537,6 +539,33 @@ pd_arm(time_t issued, size_t *len)
 }
 
 /*
+ * Each stamp in t becomes "@NOW@", which fuzz-policyd writes back as
+ * the time of the request in a body it wraps: a seed that never ages.
+ */
+static void
+pd_timeless(char *t, size_t *len, const char *stamp)
+{
+	size_t n = strlen(stamp);
+	char *p;
+
+	while ((p = memmem(t, *len, stamp, n)) != NULL) {
+		memcpy(p, "@NOW@", 5);
+		memmove(p + 5, p + n, *len - (size_t)(p - t) - n);
+		*len -= n - 5;
+	}
+}
+
+/* An ARM issued "@NOW@", for the target to wrap. */
+static char *
+pd_arm_now(size_t *len)
+{
+	char *t = pd_arm(1769860800, len);
+
+	pd_timeless(t, len, "2026-01-31T12:00:00Z");
+	return t;
+}
+
+/*
  * fuzz-policyd's seeds: what an agent and another courier's background
  * send (ARMs, a receipt, a revoke, a rekey, an invitation's reject,
  * introductions, an inter-courier message), the mailbox fetched and
@@ -567,11 +596,16 @@ pd_seeds(void)
 	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
 	revoke[3] = receipt[3] = reject[3] = date;
 
-	/* An ARM posted, then the mailbox listed, fetched, acknowledged. */
+	/*
+	 * An ARM posted (issued "@NOW@", the target wraps it), then the
+	 * mailbox listed, fetched, acknowledged.
+	 */
 	state = 0;
 	pd_add(&pi, &state, 1);
+	t = pd_arm_now(&len);
+	pd_req(&pi, PD_AGENT, PD_WRAP, PD_ARM, NULL, t, len);
+	free(t);
 	t = pd_arm(now - 60, &len);
-	pd_wrapped(&pi, PD_AGENT, PD_ARM, &agent, &fg, t, len);
 	pd_req(&pi, PD_AGENT, PD_GET, PD_MAILBOX, NULL, NULL, 0);
 	pd_req(&pi, PD_AGENT, PD_GET, PD_ENTRY, "2", NULL, 0);
 	pd_req(&pi, PD_AGENT, PD_GET, PD_ENTRY, "3", NULL, 0);
@@ -654,13 +688,15 @@ pd_seeds(void)
 	 */
 	state = 0;
 	pd_add(&pi, &state, 1);
-	t = pd_arm(now - 60, &len);
+	t = pd_arm_now(&len);
 	pd_req(&pi, PD_AGENT, PD_WRAP, PD_ARM, NULL, t, len);
 	free(t);
 	t = proto_text(PROTO_REVOKE, revoke, &len);
+	pd_timeless(t, &len, date);
 	pd_req(&pi, PD_AGENT, PD_WRAP, PD_REVOKE, NULL, t, len);
 	free(t);
 	t = proto_text(PROTO_RECEIPT, receipt, &len);
+	pd_timeless(t, &len, date);
 	pd_req(&pi, PD_AGENT, PD_WRAP, PD_RECEIPT, NULL, t, len);
 	free(t);
 	pd_req(&pi, PD_AGENT, PD_GET, PD_MAILBOX, NULL, NULL, 0);
