@@ -56,9 +56,11 @@
  *	certificate: fuzz/pki's agent; courier end: the foreground's
  *	certificate and key, the key sealed with a fixed keybox key;
  *	for alice also an older generation, the background's key, in
- *	its grace) and one entry in alice's mailbox, and keeps a copy of
- *	every table that the daemon may write (all but the subscribed
- *	copies accounts, account_keys and bg_relay) in temporary tables.
+ *	its grace), one entry in alice's mailbox and the token of an
+ *	invitation to her and to carol@isp.example (the seeds'
+ *	introductions answer them), and keeps a copy of every table
+ *	that the daemon may write (all but the subscribed copies
+ *	accounts, account_keys and bg_relay) in temporary tables.
  *	Before each input one call of a function of its session
  *	(pg_temp.fz_reset(), plans kept) puts them back as they were
  *	then (DELETE, INSERT of the copies, sequences set back, triggers
@@ -255,6 +257,10 @@ fp_seed(struct fp_state *fs)
 	static const char entry[] = "INSERT INTO agent_mailbox (address, "
 	    "kind, message_id, body) VALUES ($1, 'arm', "
 	    "'0123456789abcdef01234567@corp.example', '\\x3082')";
+	/* The tokens of invitations (fuzz/mkseeds.c's introductions). */
+	static const char token[] = "INSERT INTO invitation_tokens "
+	    "(token_hash, address, expires_at) VALUES (sha256(convert_to("
+	    "$2, 'UTF8')), $1, now() + interval '100 years')";
 	/* Every table but schema_migrations, copied; the DO statement. */
 	/*
 	 * Every table the daemon may change (not the subscribed copies,
@@ -322,6 +328,11 @@ fp_seed(struct fp_state *fs)
 	fp_key(fs, FP_BOB, "1", &fp->fp_fg, NULL);
 	vals[0] = FP_ALICE;
 	fp_sql(fs->fs_admin, entry, 1, vals, NULL);
+	vals[1] = "dG9rZW4tZm9yLWZ1enppbmctb25seS0wMTIzNDU2Nzg";
+	fp_sql(fs->fs_admin, token, 2, vals, NULL);
+	vals[0] = "carol@isp.example";
+	vals[1] = "Y2Fyb2wtdG9rZW4tZm9yLWZ1enppbmctb25seS0wMTI";
+	fp_sql(fs->fs_admin, token, 2, vals, NULL);
 	free(agent);
 	free(courier);
 	if (db_exec(fs->fs_admin, copy, 0, NULL, NULL, &res, err) == -1)

@@ -260,9 +260,10 @@ ic_text(const struct node *origin, enum pki_kind kind, enum intro_pay pay,
 }
 
 static char *
-intro_text(const struct node *n, size_t *len)
+intro_for(const struct node *n, const char *address, const char *token,
+    size_t *len)
 {
-	static const char *addrs[] = { "alice@corp.example" };
+	const char *addrs[] = { address };
 	struct intro_req rq;
 	char *out;
 
@@ -272,9 +273,16 @@ intro_text(const struct node *n, size_t *len)
 	rq.ir_id = "intro0123@corp.example";
 	rq.ir_addrs = addrs;
 	rq.ir_naddrs = 1;
-	rq.ir_token = "dG9rZW4tZm9yLWZ1enppbmctb25seS0wMTIzNDU2Nzg";
+	rq.ir_token = token;
 	CHECK(intro_make(&rq, &out, len, err_));
 	return out;
+}
+
+static char *
+intro_text(const struct node *n, size_t *len)
+{
+	return intro_for(n, "alice@corp.example",
+	    "dG9rZW4tZm9yLWZ1enppbmctb25seS0wMTIzNDU2Nzg", len);
 }
 
 static const char inner[] =
@@ -708,6 +716,11 @@ pd_seeds(void)
 	pd_put(&pi, "wrap-invitation-reject");
 	pd_add(&pi, &state, 1);
 	t = intro_text(&bg, &len);
+	pd_req(&pi, PD_BG, PD_WRAP, PD_COURIER, NULL, t, len);
+	free(t);
+	t = intro_for(&bg, "carol@isp.example",
+	    "Y2Fyb2wtdG9rZW4tZm9yLWZ1enppbmctb25seS0wMTI", &len);
+	pd_req(&pi, PD_BG, PD_WRAP, PD_COURIER, NULL, t, len);
 	pd_req(&pi, PD_BG, PD_WRAP, PD_COURIER, NULL, t, len);
 	free(t);
 	t = ic_text(&bg, PKI_KIND_BG, INTRO_PAY_ITEM, "sealed", &len);
