@@ -107,7 +107,8 @@
 
 #define FP_MAX_REQ	8
 #define FP_MAX_BODY	(256 * 1024)
-#define FP_KEYBOX	"1f2e3d4c5b6a79880796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"
+#define FP_KEYBOX	"1f2e3d4c5b6a79880796a5b4c3d2e1f0" \
+			"0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 #define FP_ALICE	"alice@corp.example"
 #define FP_BOB		"bob@corp.example"
 
@@ -115,10 +116,10 @@ enum fp_client { FP_AGENT, FP_BG, FP_FG, FP_NONE };
 
 struct fp_state {
 	struct pd	 fs_pd;
-	PGconn		*fs_admin;	/* the harness's, superuser */
+	PGconn		*fs_admin;	/* the harness's: superuser */
 	struct event_base *fs_base;
-	SSL		*fs_bg_ssl;	/* the background client's session */
-	X509		*fs_certs[3];	/* agent, BG, FG: fuzz_pki()'s */
+	SSL		*fs_bg_ssl;	/* the BG client's TLS session */
+	X509		*fs_certs[3];	/* agent, BG, FG (fuzz_pki()) */
 };
 
 struct fp_conn {

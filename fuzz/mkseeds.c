@@ -462,7 +462,8 @@ struct pd_in {
 };
 
 enum { PD_AGENT, PD_BG, PD_FG, PD_NOCERT };
-enum { PD_GET, PD_POST, PD_DELETE, PD_WRAP };	/* PD_WRAP: the target wraps */
+/* PD_WRAP: a POST whose body the target wraps. */
+enum { PD_GET, PD_POST, PD_DELETE, PD_WRAP };
 enum { PD_ARM, PD_REJECT, PD_REVOKE, PD_RECEIPT, PD_REKEY, PD_COURIER,
     PD_MAILBOX, PD_ENTRY, PD_LITERAL };
 
