@@ -81,10 +81,6 @@ main(int argc, char *argv[])
 	size_t i;
 	int a, bad = 0;
 
-	if (argc < 2) {
-		fprintf(stderr, "usage: fuzz-replay TARGET FILE...\n");
-		return 2;
-	}
 #ifdef FUZZ_POLICYD
 	if (getenv("TANDEM_FUZZ_PD_DB") == NULL) {
 		printf("1..0 # SKIP no database: TANDEM_FUZZ_PD_DB "
@@ -92,6 +88,10 @@ main(int argc, char *argv[])
 		return 77;
 	}
 #endif
+	if (argc < 2) {
+		fprintf(stderr, "usage: fuzz-replay TARGET FILE...\n");
+		return 2;
+	}
 	for (i = 0; i < sizeof(targets) / sizeof(targets[0]); i++)
 		if (strcmp(targets[i].name, argv[1]) == 0)
 			break;
