@@ -23,9 +23,11 @@
  *	closed); then requests, each
  *
  *	    byte   bits 0-1: the client certificate (alice's agent
- *		   certificate; the courier's background element, as
- *		   another courier's; its foreground element, an address
- *		   without account; none)
+ *		   certificate; the background element of another
+ *		   courier, isp.example, under another root,
+ *		   root2.example, that the daemon trusts too; this
+ *		   courier's foreground element, an address without
+ *		   account; none)
  *		   bits 2-3: the method (GET, POST, DELETE, POST of a
  *		   body that the harness wraps: fp_body())
  *		   bits 4-6: the path: /v1/arm, /v1/invitation-reject,
@@ -70,9 +72,10 @@
  *
  *	The background client's TLS session is a real one, made once
  *	in memory: the daemon's own TLS context (http_tls_ctx(), its
- *	verification callback) on one side, a client with the element's
- *	certificate and chain on the other; its peer chain is what
- *	POST /v1/courier hands to store_courier().
+ *	verification callback) on one side, a client with isp.example's
+ *	element certificate and chain (fuzz/pki/peer-*) on the other;
+ *	its peer chain is what POST /v1/courier hands to
+ *	store_courier().
  *
  *	The daemon's log lines go to standard error (bench/fuzz runs
  *	this target with -close_fd_mask=2; the replay's scenario keeps
@@ -119,7 +122,8 @@ struct fp_state {
 	PGconn		*fs_admin;	/* the harness's: superuser */
 	struct event_base *fs_base;
 	SSL		*fs_bg_ssl;	/* the BG client's TLS session */
-	X509		*fs_certs[3];	/* agent, BG, FG (fuzz_pki()) */
+	X509		*fs_certs[3];	/* agent, BG (the peer's), FG */
+	struct cms_id	 fs_peer;	/* isp.example's background */
 };
 
 struct fp_conn {
@@ -155,24 +159,56 @@ fp_sql(PGconn *db, const char *sql, int n, const char *const *vals,
 		fp_fail("database", err);
 }
 
+static const char *
+fp_pki_dir(void)
+{
+	const char *pki = getenv("TANDEM_FUZZ_PKI");
+
+	return pki == NULL || *pki == '\0' ? "fuzz/pki" : pki;
+}
+
+/* The anchors: root.example, and the peer's root2.example. */
+static void
+fp_anchors(const char *path)
+{
+	static const char *const names[] = { "root.crt", "peer-root.crt" };
+	char src[4200], buf[4096];
+	FILE *in, *out;
+	size_t i, n;
+
+	if ((out = fopen(path, "w")) == NULL)
+		fp_fail(path, "cannot write");
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(src, sizeof(src), "%s/%s", fp_pki_dir(), names[i]);
+		if ((in = fopen(src, "r")) == NULL)
+			fp_fail(src, "cannot read (set TANDEM_FUZZ_PKI)");
+		while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+			if (fwrite(buf, 1, n, out) != n)
+				fp_fail(path, "cannot write");
+		fclose(in);
+	}
+	if (fclose(out) != 0)
+		fp_fail(path, "cannot write");
+}
+
 /* The tandem.conf of the test courier, in a scratch folder. */
 static void
 fp_conf(struct pd *pd, const char *conninfo)
 {
-	const char *pki = getenv("TANDEM_FUZZ_PKI"), *tmp = getenv("TMPDIR");
-	char dir[4096], conf[4200], kb[4200], err[TN_ERRLEN];
+	const char *pki = fp_pki_dir(), *tmp = getenv("TMPDIR");
+	char dir[4096], conf[4200], kb[4200], an[4200], err[TN_ERRLEN];
 	FILE *fp;
 	mode_t was;
 
-	if (pki == NULL || *pki == '\0')
-		pki = "fuzz/pki";
 	snprintf(dir, sizeof(dir), "%s/fuzz-policyd.XXXXXX",
 	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
 	if (mkdtemp(dir) == NULL)
 		fp_fail(dir, "cannot make the scratch folder");
 	snprintf(conf, sizeof(conf), "%s/tandem.conf", dir);
 	snprintf(kb, sizeof(kb), "%s/keybox.key", dir);
+	snprintf(an, sizeof(an), "%s/anchors.pem", dir);
 	was = umask(077);
+	fp_anchors(an);
 	if ((fp = fopen(kb, "w")) == NULL || fprintf(fp, "%s\n",
 	    FP_KEYBOX) < 0 || fclose(fp) != 0)
 		fp_fail(kb, "cannot write");
@@ -184,10 +220,10 @@ fp_conf(struct pd *pd, const char *conninfo)
 	    " url = \"https://bg.corp.example/tandem\"\n"
 	    " max_request_size = 65536\n}\n"
 	    "database {\n conninfo = \"%s user=tandem_bg\"\n}\n"
-	    "tls {\n anchors = \"%s/root.crt\"\n cert = \"%s/bg.crt\"\n"
+	    "tls {\n anchors = \"%s\"\n cert = \"%s/bg.crt\"\n"
 	    " key = \"%s/bg.key\"\n chain = \"%s/chain.crt\"\n"
 	    " keybox_key = \"%s\"\n}\n"
-	    "hygiene {\n replay_window = 365d\n}\n", conninfo, pki, pki,
+	    "hygiene {\n replay_window = 365d\n}\n", conninfo, an, pki,
 	    pki, pki, kb);
 	if (fclose(fp) != 0)
 		fp_fail(conf, "cannot write");
@@ -196,6 +232,7 @@ fp_conf(struct pd *pd, const char *conninfo)
 		fp_fail("tandem.conf", err);
 	unlink(conf);
 	unlink(kb);
+	unlink(an);
 	rmdir(dir);
 }
 
@@ -347,11 +384,27 @@ fp_seed(struct fp_state *fs)
 	PQclear(res);
 }
 
+/* The peer's background element: fuzz/pki/peer-bg.*, peer-chain.crt. */
+static void
+fp_peer(struct cms_id *id)
+{
+	char path[4200], err[TN_ERRLEN];
+
+	snprintf(path, sizeof(path), "%s/peer-bg.crt", fp_pki_dir());
+	if ((id->ci_cert = pki_load_cert(path, err)) == NULL)
+		fp_fail("peer", err);
+	snprintf(path, sizeof(path), "%s/peer-bg.key", fp_pki_dir());
+	if ((id->ci_key = pki_load_key(path, NULL, err)) == NULL)
+		fp_fail("peer", err);
+	snprintf(path, sizeof(path), "%s/peer-chain.crt", fp_pki_dir());
+	if ((id->ci_chain = pki_load_certs(path, err)) == NULL)
+		fp_fail("peer", err);
+}
+
 /* A TLS session, in memory, of the background client with the daemon. */
 static void
 fp_bg_session(struct fp_state *fs)
 {
-	const struct fuzz_pki *fp = fuzz_pki();
 	SSL_CTX *sctx, *cctx;
 	SSL *s, *c;
 	BIO *sb, *cb;
@@ -360,8 +413,8 @@ fp_bg_session(struct fp_state *fs)
 
 	if ((sctx = http_tls_ctx(&fs->fs_pd, &fs->fs_pd.pd_id,
 	    fs->fs_pd.pd_cf, err)) == NULL ||
-	    (cctx = pki_tls_ctx(0, fp->fp_bg.ci_cert, fp->fp_bg.ci_key,
-	    fp->fp_chain, "bg.crt", err)) == NULL)
+	    (cctx = pki_tls_ctx(0, fs->fs_peer.ci_cert, fs->fs_peer.ci_key,
+	    fs->fs_peer.ci_chain, "peer-bg.crt", err)) == NULL)
 		fp_fail("TLS", err);
 	SSL_CTX_set_verify(cctx, SSL_VERIFY_NONE, NULL);
 	if ((s = SSL_new(sctx)) == NULL || (c = SSL_new(cctx)) == NULL ||
@@ -420,9 +473,10 @@ fp_init(void)
 	if (store_connect(&fs.fs_pd, err) == -1)
 		fp_fail("store_connect", err);
 	fp_seed(&fs);
+	fp_peer(&fs.fs_peer);
 	fp_bg_session(&fs);
 	fs.fs_certs[FP_AGENT] = fp->fp_agent.ci_cert;
-	fs.fs_certs[FP_BG] = fp->fp_bg.ci_cert;
+	fs.fs_certs[FP_BG] = fs.fs_peer.ci_cert;
 	fs.fs_certs[FP_FG] = fp->fp_fg.ci_cert;
 	if ((fs.fs_base = event_base_new()) == NULL)
 		fp_fail("libevent", "out of memory");
@@ -521,11 +575,11 @@ fp_answer(struct bufferevent *client)
  * wrapped.
  */
 static void
-fp_body(struct evbuffer *out, enum fp_client client, int which,
-    const uint8_t *data, size_t len)
+fp_body(const struct fp_state *fs, struct evbuffer *out,
+    enum fp_client client, int which, const uint8_t *data, size_t len)
 {
 	const struct fuzz_pki *fp = fuzz_pki();
-	const struct cms_id *id = client == FP_BG ? &fp->fp_bg :
+	const struct cms_id *id = client == FP_BG ? &fs->fs_peer :
 	    client == FP_FG ? &fp->fp_fg : &fp->fp_agent;
 	unsigned char *der = NULL, *text;
 	const uint8_t *p, *at;
@@ -561,8 +615,8 @@ fp_body(struct evbuffer *out, enum fp_client client, int which,
 
 /* One request of the input at *off, framed as a client does. */
 static int
-fp_frame(const uint8_t *data, size_t size, size_t *off,
-    struct evbuffer *out, enum fp_client *client)
+fp_frame(const struct fp_state *fs, const uint8_t *data, size_t size,
+    size_t *off, struct evbuffer *out, enum fp_client *client)
 {
 	size_t i, n, len;
 	unsigned b;
@@ -598,7 +652,7 @@ fp_frame(const uint8_t *data, size_t size, size_t *off,
 	evbuffer_add_printf(out, " HTTP/1.1\r\nHost: bg.corp.example\r\n"
 	    "Content-Type: application/pkcs7-mime\r\n");
 	if (method == 3 && len > 0)
-		fp_body(out, *client, which, data + *off, len);
+		fp_body(fs, out, *client, which, data + *off, len);
 	else {
 		evbuffer_add_printf(out, "Content-Length: %zu\r\n\r\n", len);
 		evbuffer_add(out, data + *off, len);
@@ -631,7 +685,7 @@ FUZZ_ENTRY(policyd)(const uint8_t *data, size_t size)
 	    pair) == -1 || httpd_conn(hd, pair[0], NULL, "192.0.2.1") == -1)
 		fp_fail("libevent", "out of memory");
 	bufferevent_enable(pair[1], EV_READ);
-	for (n = 0; n < FP_MAX_REQ && fp_frame(data, size, &off, req,
+	for (n = 0; n < FP_MAX_REQ && fp_frame(fs, data, size, &off, req,
 	    &fc.fc_client); n++) {
 		asked = fc.fc_asked;
 		if (bufferevent_write_buffer(pair[1], req) == -1)

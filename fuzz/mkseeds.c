@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "tandem.h"
 #include "arm.h"
@@ -58,6 +59,9 @@ struct node {
 
 static struct node root, corp, fg, bg, agent;
 static STACK_OF(X509) *chain;
+/* Another courier, under another root: the policyd target's peer. */
+static struct node proot, isp, pbg;
+static STACK_OF(X509) *pchain;
 
 #define CHECK(x)	do { if ((x) == -1) errx(1, "%s: %s", #x, err_); } while (0)
 
@@ -260,8 +264,8 @@ ic_text(const struct node *origin, enum pki_kind kind, enum intro_pay pay,
 }
 
 static char *
-intro_for(const struct node *n, const char *address, const char *token,
-    size_t *len)
+intro_for(const struct node *n, STACK_OF(X509) *ch, const char *address,
+    const char *token, size_t *len)
 {
 	const char *addrs[] = { address };
 	struct intro_req rq;
@@ -269,7 +273,7 @@ intro_for(const struct node *n, const char *address, const char *token,
 
 	memset(&rq, 0, sizeof(rq));
 	rq.ir_cert = n->n_cert;
-	rq.ir_chain = chain;
+	rq.ir_chain = ch;
 	rq.ir_id = "intro0123@corp.example";
 	rq.ir_addrs = addrs;
 	rq.ir_naddrs = 1;
@@ -281,7 +285,7 @@ intro_for(const struct node *n, const char *address, const char *token,
 static char *
 intro_text(const struct node *n, size_t *len)
 {
-	return intro_for(n, "alice@corp.example",
+	return intro_for(n, chain, "alice@corp.example",
 	    "dG9rZW4tZm9yLWZ1enppbmctb25seS0wMTIzNDU2Nzg", len);
 }
 
@@ -422,6 +426,28 @@ seeds(void)
 	free(buf);
 }
 
+/*
+ * The peer: root2.example, the public courier isp.example under it,
+ * and its background element, in DIR/pki/peer-*; made once, then read
+ * (with -p) as the rest of the PKI is.
+ */
+static void
+make_peer(void)
+{
+	issue(&proot, NULL, PKI_KIND_COURIER_CA, PKI_ROLE_ROOT,
+	    "root2.example", NULL, NULL, NULL);
+	issue(&isp, &proot, PKI_KIND_COURIER_CA, PKI_ROLE_PUBLIC,
+	    "isp.example", NULL, NULL, NULL);
+	issue(&pbg, &isp, PKI_KIND_BG, 0, "bg", NULL,
+	    "https://bg.isp.example/tandem", NULL);
+	if ((pchain = sk_X509_new_null()) == NULL ||
+	    !sk_X509_push(pchain, isp.n_cert))
+		errx(1, "out of memory");
+	put("pki", "peer-root.crt", -1, proot.n_pem, strlen(proot.n_pem));
+	put("pki", "peer-chain.crt", -1, isp.n_pem, strlen(isp.n_pem));
+	put_id("peer-bg", &pbg);
+}
+
 /* The PKI that DIR/pki holds: the CAs' keys are not there. */
 static void
 load_node(struct node *n, const char *name, int key)
@@ -453,6 +479,14 @@ load_pki(void)
 		errx(1, "%s", err_);
 	corp.n_cert = sk_X509_value(chain, 0);
 	CHECK(pki_cert_pem(corp.n_cert, &corp.n_pem, &len, err_));
+	snprintf(path, sizeof(path), "%s/pki/peer-chain.crt", dir);
+	if (access(path, R_OK) != 0) {
+		make_peer();
+		return;
+	}
+	load_node(&pbg, "peer-bg", 1);
+	if ((pchain = pki_load_certs(path, err_)) == NULL)
+		errx(1, "%s", err_);
 }
 
 /* A policyd input being written: its bytes. */
@@ -580,6 +614,20 @@ pd_arm_now(size_t *len)
  * introductions, an inter-courier message), the mailbox fetched and
  * acknowledged, the account in each of its states, and the refusals.
  */
+/* A wrap by id (the peer's background) to to, for POST /v1/courier. */
+static void
+wrap_id(struct pd_in *pi, const struct cms_id *id, const struct node *to,
+    const char *text, size_t len)
+{
+	unsigned char *der;
+	size_t derlen;
+
+	CHECK(cms_wrap_to((const unsigned char *)text, len, id, to->n_cert,
+	    &der, &derlen, err_));
+	pd_req(pi, PD_BG, PD_POST, PD_COURIER, NULL, der, derlen);
+	free(der);
+}
+
 static void
 pd_seeds(void)
 {
@@ -597,6 +645,7 @@ pd_seeds(void)
 	    "isp.example", "Registered-Courier", "corp.example",
 	    "Message-Id", msgid, NULL };
 	struct pd_in pi = { NULL, 0 };
+	struct cms_id peer = { pbg.n_cert, pbg.n_key, pchain };
 	unsigned char state;
 	char date[32], *t, *pem;
 	time_t now = time(NULL);
@@ -666,8 +715,17 @@ pd_seeds(void)
 	free(pem);
 	pd_put(&pi, "rekey");
 
-	/* Another courier's background: an introduction, a message. */
+	/*
+	 * Another courier's background (isp.example's): its introduction
+	 * answering carol's invitation, then what only this courier's own
+	 * background could sign.
+	 */
 	pd_add(&pi, &state, 1);
+	t = intro_for(&pbg, pchain, "carol@isp.example",
+	    "Y2Fyb2wtdG9rZW4tZm9yLWZ1enppbmctb25seS0wMTI", &len);
+	wrap_id(&pi, &peer, &bg, t, len);
+	wrap_id(&pi, &peer, &bg, t, len);
+	free(t);
 	t = intro_text(&bg, &len);
 	pd_wrapped(&pi, PD_BG, PD_COURIER, &bg, &bg, t, len);
 	free(t);
@@ -719,7 +777,7 @@ pd_seeds(void)
 	t = intro_text(&bg, &len);
 	pd_req(&pi, PD_BG, PD_WRAP, PD_COURIER, NULL, t, len);
 	free(t);
-	t = intro_for(&bg, "carol@isp.example",
+	t = intro_for(&pbg, pchain, "carol@isp.example",
 	    "Y2Fyb2wtdG9rZW4tZm9yLWZ1enppbmctb25seS0wMTI", &len);
 	pd_req(&pi, PD_BG, PD_WRAP, PD_COURIER, NULL, t, len);
 	pd_req(&pi, PD_BG, PD_WRAP, PD_COURIER, NULL, t, len);
@@ -757,6 +815,7 @@ main(int argc, char *argv[])
 		errx(1, "usage: mkseeds [-p] DIR");
 	dir = argv[1];
 	make_pki();
+	make_peer();
 	seeds();
 	pd_seeds();
 	return 0;

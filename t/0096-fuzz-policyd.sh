@@ -57,7 +57,8 @@ test_expect_success 'every seed and regression input, no crash' '
 '
 
 # The seeds reach what they were made for: an ARM stored and fetched,
-# a revoke passed on, a rekey taken, each state of the account.
+# a revoke passed on, a rekey taken, each state of the account, another
+# courier's introduction recorded.
 test_expect_success 'the seeds reach the daemon past its checks' '
 	test_grep "status=stored delivered=2 held=1" out.err &&
 	test_grep "status=opened-with-older-key" out.err &&
@@ -65,7 +66,9 @@ test_expect_success 'the seeds reach the daemon past its checks' '
 		out.err &&
 	test_grep "revoke .* status=stored revoked=2" out.err &&
 	test_grep "rekey client=alice@corp.example .* status=200" out.err &&
-	test_grep "status=drained" out.err
+	test_grep "status=drained" out.err &&
+	test_grep "courier introduction courier=isp.example .*status=recorded" \
+		out.err
 '
 
 test_expect_success 'an input runs the same way twice: the database is reset' '
