@@ -487,6 +487,8 @@ load_pki(void)
 	load_node(&pbg, "peer-bg", 1);
 	if ((pchain = pki_load_certs(path, err_)) == NULL)
 		errx(1, "%s", err_);
+	isp.n_cert = sk_X509_value(pchain, 0);
+	CHECK(pki_cert_pem(isp.n_cert, &isp.n_pem, &len, err_));
 }
 
 /* A policyd input being written: its bytes. */
@@ -614,6 +616,56 @@ pd_arm_now(size_t *len)
  * introductions, an inter-courier message), the mailbox fetched and
  * acknowledged, the account in each of its states, and the refusals.
  */
+/*
+ * An inter-courier message from the peer's background, at its first
+ * hop: an ARM of carol@isp.example's for alice, issued at issued (the
+ * origin's signature covers it: no "@NOW@" here).
+ */
+static char *
+pd_ic_peer(time_t issued, size_t *len)
+{
+	static char *rcpts[] = { "alice@corp.example" };
+	struct arm_record *ar;
+	struct intro_ic ic;
+	char *pem, *arm, *out, date[32];
+	size_t armlen;
+
+	if ((ar = arm_new()) == NULL)
+		errx(1, "arm_new");
+	ar->ar_msgid = strdup("0123456789abcdef01234569@isp.example");
+	ar->ar_sender = strdup("carol@isp.example");
+	memset(ar->ar_key, 0x3c, ARM_KEYLEN);
+	memset(ar->ar_digest, 0xc3, ARM_DIGESTLEN);
+	ar->ar_issued = issued;
+	CHECK(arm_add_rcpt(ar, "alice@corp.example", err_));
+	CHECK(arm_format(ar, &arm, &armlen, err_));
+	arm_free(ar);
+	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", gmtime(&issued));
+	pem = cat2(pbg.n_pem, isp.n_pem);
+	memset(&ic, 0, sizeof(ic));
+	ic.ic_id = "ic0123456789@isp.example";
+	ic.ic_from = "https://bg.isp.example/tandem";
+	ic.ic_to = "https://bg.corp.example/tandem";
+	ic.ic_msgid = "0123456789abcdef01234569@isp.example";
+	ic.ic_sender = "carol@isp.example";
+	ic.ic_rcpts = rcpts;
+	ic.ic_nrcpts = 1;
+	ic.ic_hops = 1;
+	ic.ic_origin = "isp.example";
+	ic.ic_kind = PKI_KIND_BG;
+	ic.ic_pay = INTRO_PAY_ITEM;
+	ic.ic_payload = (unsigned char *)arm;
+	ic.ic_paylen = armlen;
+	ic.ic_origin_pem = pem;
+	ic.ic_origin_date = date;
+	CHECK(intro_ic_sign(&ic, pbg.n_key, &ic.ic_origin_sig, err_));
+	CHECK(intro_ic_make(&ic, &out, len, err_));
+	free(ic.ic_origin_sig);
+	free(pem);
+	free(arm);
+	return out;
+}
+
 /* A wrap by id (the peer's background) to to, for POST /v1/courier. */
 static void
 wrap_id(struct pd_in *pi, const struct cms_id *id, const struct node *to,
@@ -717,8 +769,9 @@ pd_seeds(void)
 
 	/*
 	 * Another courier's background (isp.example's): its introduction
-	 * answering carol's invitation, then what only this courier's own
-	 * background could sign.
+	 * answering carol's invitation, an ARM of carol's for alice (twice),
+	 * which alice fetches, then what only this courier's own background
+	 * could sign.
 	 */
 	pd_add(&pi, &state, 1);
 	t = intro_for(&pbg, pchain, "carol@isp.example",
@@ -726,15 +779,23 @@ pd_seeds(void)
 	wrap_id(&pi, &peer, &bg, t, len);
 	wrap_id(&pi, &peer, &bg, t, len);
 	free(t);
+	t = pd_ic_peer(now - 60, &len);
+	wrap_id(&pi, &peer, &bg, t, len);
+	pd_req(&pi, PD_BG, PD_WRAP, PD_COURIER, NULL, t, len);
+	free(t);
+	pd_req(&pi, PD_AGENT, PD_GET, PD_MAILBOX, NULL, NULL, 0);
+	pd_req(&pi, PD_AGENT, PD_GET, PD_ENTRY, "2", NULL, 0);
 	t = intro_text(&bg, &len);
 	pd_wrapped(&pi, PD_BG, PD_COURIER, &bg, &bg, t, len);
 	free(t);
 	t = ic_text(&bg, PKI_KIND_BG, INTRO_PAY_ITEM, "sealed", &len);
 	pd_wrapped(&pi, PD_BG, PD_COURIER, &bg, &bg, t, len);
 	free(t);
+	pd_put(&pi, "courier");
+	pd_add(&pi, &state, 1);
 	pd_req(&pi, PD_BG, PD_GET, PD_COURIER, NULL, NULL, 0);
 	pd_req(&pi, PD_BG, PD_GET, PD_MAILBOX, NULL, NULL, 0);
-	pd_put(&pi, "courier");
+	pd_put(&pi, "courier-refused");
 
 	/* The account transferred away, pending, closed: the mailbox. */
 	for (state = 1; state < 4; state++) {
