@@ -79,7 +79,8 @@
  *
  *	The daemon's log lines go to standard error (bench/fuzz runs
  *	this target with -close_fd_mask=2; the replay's scenario keeps
- *	them in a file).
+ *	them in a file); with $TANDEM_FUZZ_PD_SAY set, so does each
+ *	answer's status, "fuzz-policyd: answer CODE".
  * DIAGNOSTICS
  *	A harness that cannot be set up (no $TANDEM_FUZZ_PD_DB, a
  *	database that cannot be reached or is not a background one, a
