@@ -114,6 +114,7 @@ test_expect_success_here 'restore the BG without its subscription, empty its cop
 	courier_bg_sql "TRUNCATE accounts, account_keys, bg_relay, invitation_tokens, heartbeat" &&
 	pg_subscribe bg bg fg fg >bg-subscribe.out &&
 	echo "subscription tandem_bg created" >expect && test_cmp expect bg-subscribe.out &&
+	pg_wait_for bg bg "SELECT count(*) FROM pg_subscription_rel WHERE srsubstate <> \$\$r\$\$" 0 60 &&
 	q="SELECT string_agg(address || status, \$\$,\$\$ ORDER BY address) FROM accounts" &&
 	pg_wait_for bg bg "$q" "$(courier_fg_sql "$q")" 60 &&
 	cr_conf "$CR_BG_CONF" bg "$(pg_conninfo bg bg tandem_bg)" &&
