@@ -70,3 +70,7 @@ clean-local: clean-pg-template
 clean-pg-template:
 	-rm -rf t/pg-template-*
 .PHONY: clean-pg-template
+
+# backup and restore (doc/install.md, "Backup and restore")
+TESTS += t/0695-e2e-backup-restore.sh
+EXTRA_DIST += t/0695-e2e-backup-restore.sh
