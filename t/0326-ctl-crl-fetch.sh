@@ -5,7 +5,7 @@ test_description='tandemctl crl fetch: the lists of tls.crl_file gathered over h
 test_have_prog openssl || test_skip_all 'openssl command not found'
 test_have_prog python3 || test_skip_all 'python3 not found'
 
-addr=$(pf_random_addr) port=$(pf_random_port)
+addr=$(pf_random_addr) port=$(pf_random_port) slow=$(pf_random_port)
 url=http://$addr:$port
 
 test_expect_success 'root and courier a sign their lists; another root of the same name signs one too' '
@@ -98,6 +98,27 @@ test_expect_success 'a list older than the one the file holds is refused (an old
 	    a-first.pem 2>err &&
 	test_grep "the list of a.example is older than the one crls.pem holds (an old list served again?); crls.pem is unchanged" err &&
 	cmp a/crl.pem crls.pem
+'
+
+test_expect_success 'a server that stops in the middle of the body: given up after --timeout, naming it; the file unchanged' '
+	python3 -c "import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen(1)
+open(sys.argv[3], \"w\").close()
+c, _ = s.accept()
+c.recv(4096)
+c.sendall(b\"HTTP/1.0 200 OK\\r\\nContent-Length: 10000\\r\\n\\r\\n-----BEGIN X509 CRL-----\\n\")
+time.sleep(10)" "$addr" "$slow" listening >slow.log 2>&1 &
+	pid=$! &&
+	cp crls.pem held.pem &&
+	i=0 && while [ ! -e listening ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done &&
+	test_expect_code 69 tandemctl crl fetch --out crls.pem --timeout 2 \
+	    "http://$addr:$slow/a.pem" 2>err &&
+	kill $pid 2>/dev/null;
+	test_grep "http://$addr:$slow/a.pem: the body did not come within 2 seconds; crls.pem is unchanged" err &&
+	cmp held.pem crls.pem
 '
 
 test_done
