@@ -506,10 +506,24 @@ db_subscribe(const struct db_opts *o, PGconn *conn)
 		goto out;
 	}
 	PQclear(res);
-	if ((res = ctl_sql(conn, "SELECT count(*) FROM pg_subscription "
-	    "WHERE subname = $1", 1, params)) == NULL)
+	if ((res = ctl_sql(conn, "SELECT count(*), bool_or(NOT subenabled "
+	    "AND subslotname IS NULL) FROM pg_subscription WHERE subname = "
+	    "$1", 1, params)) == NULL)
 		goto out;
 	exists = strcmp(PQgetvalue(res, 0, 0), "0") != 0;
+	/*
+	 * A dump restored with its subscription brings it back disabled,
+	 * without a slot, still naming the old publisher: PostgreSQL's own
+	 * refusal to refresh it would not say what to do.
+	 */
+	if (exists && strcmp(PQgetvalue(res, 0, 1), "t") == 0) {
+		status = ctl_fail(EX_DATAERR, "subscription %s is disabled "
+		    "and has no replication slot (restored from a dump?): "
+		    "restore with pg_restore --no-subscriptions, or DROP "
+		    "SUBSCRIPTION %s, then subscribe again (doc/install.md)",
+		    name, name);
+		goto out;
+	}
 	PQclear(res);
 	res = NULL;
 	if ((lit = PQescapeLiteral(conn, publisher,

@@ -256,4 +256,14 @@ test_expect_success 'the background may queue POSTs to other backgrounds' '
 	test_grep "bg_outbox_url_check" err
 '
 
+test_expect_success 'a subscription as a dump restores it (disabled, no slot): subscribe says what to do' '
+	sub=$(pg_psql bg bg -c "SELECT subname FROM pg_subscription") &&
+	test -n "$sub" &&
+	pg_psql bg bg -c "ALTER SUBSCRIPTION $sub DISABLE" >/dev/null &&
+	pg_psql bg bg -c "ALTER SUBSCRIPTION $sub SET (slot_name = NONE)" >/dev/null &&
+	test_expect_code 65 pg_subscribe bg bg fg fg 2>err &&
+	test_grep "subscription $sub is disabled and has no replication slot (restored from a dump?): restore with pg_restore --no-subscriptions, or DROP SUBSCRIPTION $sub, then subscribe again (doc/install.md)" err &&
+	test "$(pg_psql bg bg -c "SELECT subenabled FROM pg_subscription")" = f
+'
+
 test_done
