@@ -7,10 +7,11 @@
  *	any number of parameters.
  *
  *	The statement cache of a connection (db_cache()) is libpq
- *	instance data of an event procedure, db_event(): libpq calls it
- *	when PQreset() has made a new session (the server forgot every
- *	statement: the cache is emptied) and when PQfinish() frees the
- *	connection (the cache is freed). Statement i is named "tn_i".
+ *	instance data of an event procedure, db_event(), which frees it
+ *	with the connection (PQfinish()). It is for the backend whose PID
+ *	it holds: a new session (PQreset(), a reconnect) forgot every
+ *	statement, and the cache is emptied at the first use after it.
+ *	Statement i is named "tn_i".
  * DIAGNOSTICS
  *	See db.h.
  */
@@ -57,20 +58,11 @@ db_event(PGEventId id, void *info, void *pass)
 	struct db_cache *dc;
 
 	(void)pass;
-	switch (id) {
-	case PGEVT_CONNRESET:
-		dc = PQinstanceData(((PGEventConnReset *)info)->conn,
-		    db_event);
-		db_cache_clear(dc);
-		break;
-	case PGEVT_CONNDESTROY:
+	if (id == PGEVT_CONNDESTROY) {
 		dc = PQinstanceData(((PGEventConnDestroy *)info)->conn,
 		    db_event);
 		db_cache_clear(dc);
 		free(dc);
-		break;
-	default:
-		break;
 	}
 	return 1;
 }

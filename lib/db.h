@@ -60,9 +60,9 @@
  *	statement text run on it is prepared (PQprepare()) the first
  *	time, and run by name (PQexecPrepared()) each time, which spares
  *	the server parsing and planning it again; the first run costs
- *	one more round trip. The cache lives as long as the session:
- *	PQreset() empties it (libpq event, PGEVT_CONNRESET), so does a
- *	change of backend, PQfinish() frees it. It holds 64 statements;
+ *	one more round trip. The cache lives as long as the session: a
+ *	new backend (PQreset(), a reconnect) empties it at its first use,
+ *	PQfinish() frees it. It holds 64 statements;
  *	any others run unnamed, as without a cache. A server that has
  *	lost a statement the cache had (a connection pooler in between,
  *	DISCARD ALL) turns the cache off for that connection: outside a
