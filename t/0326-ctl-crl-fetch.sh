@@ -23,11 +23,7 @@ test_expect_success 'root and courier a sign their lists; another root of the sa
 '
 
 test_expect_success_here 'the lists are published over http' '
-	(cd www && exec python3 -m http.server --bind "$addr" "$port") \
-	    >http.log 2>&1 &
-	http_pid=$! &&
-	test_atexit "kill $http_pid" &&
-	pf_wait_listen "$addr" "$port" 10
+	test_http_serve www "$addr" "$port"
 '
 
 test_expect_success 'one list in DER and one in PEM: both written in PEM, byte for byte what the CAs signed' '

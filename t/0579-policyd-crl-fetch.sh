@@ -26,11 +26,7 @@ test_expect_success_here 'a courier, alice and bob active; the CAs publish their
 '
 
 test_expect_success_here 'the lists are published over http' '
-	(cd www && exec python3 -m http.server --bind "$addr" "$port") \
-	    >http.log 2>&1 &
-	http_pid=$! &&
-	test_atexit "kill $http_pid" &&
-	pf_wait_listen "$addr" "$port" 10
+	test_http_serve www "$addr" "$port"
 '
 
 test_expect_success 'a tls.crl_url that is no http:// URL, or without tls.crl_file, is a configuration error' '

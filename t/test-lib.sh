@@ -192,6 +192,17 @@ test_crl_soon() {
 	}
 }
 
+# test_http_serve DIR ADDR PORT: DIR's files over plain http on
+# ADDR:PORT (python3's http.server), stopped when the scenario ends; its
+# PID in http_pid. Call it in test_expect_success_here.
+test_http_serve() {
+	(cd "$1" && exec python3 -m http.server --bind "$2" "$3") \
+	    >"$TRASH/http.log" 2>&1 &
+	http_pid=$!
+	test_atexit "kill $http_pid 2>/dev/null"
+	pf_wait_listen "$2" "$3" 10
+}
+
 # test_wait_log FILE PATTERN [SECONDS]: until a daemon's log FILE has a
 # line matching PATTERN (60 s at most); shows the log's end when not.
 test_wait_log() {
