@@ -247,7 +247,6 @@ static int
 crt_local(void *ctx, const char *address, char *err)
 {
 	struct content_rt *c = ctx;
-	const char *p[1] = { address };
 	PGresult *r;
 	int i, rc = 0;
 
@@ -256,9 +255,9 @@ crt_local(void *ctx, const char *address, char *err)
 	for (i = 0; c->cr_pre != NULL && i < PQntuples(c->cr_pre); i++)
 		if (strcmp(PQgetvalue(c->cr_pre, i, 0), address) == 0)
 			return crt_hit(c, c->cr_pre, i, 1, err);
-	if (db_exec(((struct fed *)c->cr_db.rt_ctx)->fd_db, "SELECT "
-	    "agent_cert FROM accounts WHERE address = $1 AND status = "
-	    "'active'", 1, p, NULL, &r, err) == -1)
+	if (acache_exec(c->cr_fg, ((struct fed *)c->cr_db.rt_ctx)->fd_db,
+	    "SELECT agent_cert FROM accounts WHERE address = $1 AND status "
+	    "= 'active'", address, &r, err) == -1)
 		return -1;
 	if (PQntuples(r) > 0)
 		rc = crt_hit(c, r, 0, 0, err);
