@@ -47,9 +47,9 @@ test_expect_success 'a second run applies nothing' '
 test_expect_success 'migrate the background, twice' '
 	tandemctl db migrate --bg --db "$BG" --sqldir "$SQLDIR" >out &&
 	test_grep "^applied bg/001-schema.sql\$" out &&
-	test_grep "^bg schema at version 013, 13 applied\$" out &&
+	test_grep "^bg schema at version 014, 14 applied\$" out &&
 	tandemctl db migrate --bg --db "$BG" --sqldir "$SQLDIR" >out &&
-	echo "bg schema at version 013, 0 applied" >expect &&
+	echo "bg schema at version 014, 0 applied" >expect &&
 	test_cmp expect out
 '
 
