@@ -27,7 +27,9 @@
  *	old and new) is revoked by "tandem-ca revoke -d DIR --reason
  *	REASON" (found on PATH), DIR being the --ca-dir whose CA issued
  *	it (its issuing.crt, else its ca.crt): the revocation of issue 9,
- *	not a second one. REASON is cessationOfOperation unless given.
+ *	not a second one. tandem-ca reads the certificate from a file,
+ *	agent-SERIAL.crt in a folder of its own made under $TMPDIR (or
+ *	/tmp), removed after; what tandem-ca says names that file. REASON is cessationOfOperation unless given.
  *	The lists must then reach both elements (tls.crl_file; tandemctl
  *	crl fetch).
  *
@@ -43,11 +45,14 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include <openssl/bn.h>
+#include <openssl/crypto.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,20 +239,33 @@ end:
 	return status;
 }
 
-/* tandem-ca revoke -d dir --reason reason path; 0 or a status. */
+/*
+ * tandem-ca revoke -d dir --reason reason name, run in the folder
+ * tmp that holds name (so that what it says names the certificate by
+ * its serial, not by a temporary path); 0 or a status.
+ */
 static int
-close_run_ca(const char *dir, const char *reason, const char *path)
+close_run_ca(const char *dir, const char *reason, const char *tmp,
+    const char *name)
 {
-	char *const args[] = { "tandem-ca", "revoke", "-d", (char *)dir,
-		"--reason", (char *)reason, (char *)path, NULL };
+	char abs[PATH_MAX];
+	char *const args[] = { "tandem-ca", "revoke", "-d", abs,
+		"--reason", (char *)reason, (char *)name, NULL };
 	pid_t pid;
 	int ws;
 
+	if (realpath(dir, abs) == NULL)
+		return ctl_fail(EX_NOINPUT, "%s: %s", dir, strerror(errno));
 	fflush(stdout);
 	fflush(stderr);
 	if ((pid = fork()) == -1)
 		return ctl_fail(EX_OSERR, "fork: %s", strerror(errno));
 	if (pid == 0) {
+		if (chdir(tmp) == -1) {
+			fprintf(stderr, "tandemctl: %s: %s\n", tmp,
+			    strerror(errno));
+			_exit(EX_OSERR);
+		}
 		execvp(args[0], args);
 		fprintf(stderr, "tandemctl: tandem-ca: %s\n", strerror(errno));
 		_exit(EX_UNAVAILABLE);
@@ -266,8 +284,10 @@ close_run_ca(const char *dir, const char *reason, const char *path)
 static int
 close_revoke(const struct close_opts *o, const char *pem)
 {
-	char dir[4096], path[4096 + 16], issuer[256], err[TN_ERRLEN];
+	char dir[4096], path[4096 + 100], name[96], issuer[256];
+	char err[TN_ERRLEN], *hex = NULL;
 	const char *tmp = getenv("TMPDIR");
+	BIGNUM *bn = NULL;
 	X509 *x = NULL;
 	BIO *bio = NULL;
 	int i, status = EX_DATAERR;
@@ -299,20 +319,29 @@ close_revoke(const struct close_opts *o, const char *pem)
 		status = EX_CANTCREAT;
 		goto out;
 	}
-	snprintf(path, sizeof(path), "%s/agent.crt", dir);
+	if ((bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL)) ==
+	    NULL || (hex = BN_bn2hex(bn)) == NULL) {
+		ctl_fail(0, "out of memory");
+		status = EX_OSERR;
+		goto out;
+	}
+	snprintf(name, sizeof(name), "agent-%.80s.crt", hex);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	if (util_write_file(path, pem, strlen(pem), 0600, 1, err) == -1) {
 		ctl_fail(0, "%s", err);
 		path[0] = '\0';
 		status = EX_CANTCREAT;
 		goto out;
 	}
-	status = close_run_ca(o->co_dirs[i], o->co_reason, path);
+	status = close_run_ca(o->co_dirs[i], o->co_reason, dir, name);
 out:
 	if (path[0] != '\0')
 		unlink(path);
 	if (dir[0] != '\0')
 		rmdir(dir);
 	BIO_free(bio);
+	BN_free(bn);
+	OPENSSL_free(hex);
 	X509_free(x);
 	return status;
 }
