@@ -193,7 +193,7 @@ test_expect_success 'status on both ends' '
 	test_grep "^element=fg schema_version=11 migrations=11\$" out &&
 	test_grep "^publication=tandem_pub tables=5\$" out &&
 	tandemctl db status --db "$BG" >out &&
-	test_grep "^element=bg schema_version=13 migrations=13\$" out
+	test_grep "^element=bg schema_version=14 migrations=14\$" out
 '
 
 test_done
