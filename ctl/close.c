@@ -29,9 +29,9 @@
  *	it (its issuing.crt, else its ca.crt): the revocation of issue 9,
  *	not a second one. tandem-ca reads the certificate from a file,
  *	agent-SERIAL.crt in a folder of its own made under $TMPDIR (or
- *	/tmp), removed after; what tandem-ca says names that file. REASON is cessationOfOperation unless given.
- *	The lists must then reach both elements (tls.crl_file; tandemctl
- *	crl fetch).
+ *	/tmp), removed after; what tandem-ca says names that file.
+ *	REASON is cessationOfOperation unless given. The lists must then
+ *	reach both elements (tls.crl_file; tandemctl crl fetch).
  *
  *	ctl_close() returns a sysexits.h status.
  * DIAGNOSTICS
