@@ -331,6 +331,14 @@ crt_domain(void *ctx, const char *domain, char *courier, char *err)
 	return c->cr_db.rt_domain(c->cr_db.rt_ctx, domain, courier, err);
 }
 
+static int
+crt_closed(void *ctx, const char *address, char *err)
+{
+	struct content_rt *c = ctx;
+
+	return c->cr_db.rt_closed(c->cr_db.rt_ctx, address, err);
+}
+
 static void
 content_tables(struct route_tables *rt, struct content_rt *c,
     const struct fg *fg, struct fed *fd)
@@ -344,6 +352,7 @@ content_tables(struct route_tables *rt, struct content_rt *c,
 	rt->rt_transferred = crt_transferred;
 	rt->rt_learned = crt_learned;
 	rt->rt_domain = crt_domain;
+	rt->rt_closed = crt_closed;
 }
 
 /* The agent certificate crt_local() found for rcpt, onto to. */
@@ -417,8 +426,8 @@ content_route(struct msg *mc, PGconn *db, struct tmail *tm,
 			mc->mc_drop[i] = 1;
 			break;
 		case ROUTE_REJECT:
-			msg_fail(mc, MSG_PERM, "5.1.3 recipient %s: %s", a,
-			    rd.rd_reason);
+			msg_fail(mc, MSG_PERM, "%s recipient %s: %s",
+			    rd.rd_code, a, rd.rd_reason);
 			goto out;
 		default:	/* rules 2-5: to another courier's FG */
 			if (msg_db_write(mc, db) == -1)
