@@ -650,13 +650,46 @@ cms_sd_certs(const struct cms_sdpos *sp, const struct cms_certsrc *src,
 }
 
 /*
- * The DER SignedData without its certificates into *bare (to be
- * passed to free()), and in *certs what src gives for each of them.
- * Returns 0, or -1 with nothing allocated when der is not laid out
- * as expected or src fails (the caller then parses der whole).
+ * Lay out bare within own, the writable der it was located in: the
+ * new headers and contentType end where the SignedData contents
+ * begin (they are no longer than the old ones), the fields after the
+ * certificates move down over them, and the content stays where it
+ * is. *bare points into own; -1 if the prefix is unusually long.
  */
 static int
-cms_strip_certs(const unsigned char *der, size_t len,
+cms_strip_inplace(const unsigned char *der, unsigned char *own,
+    const struct cms_sdpos *sp, unsigned char hd[3][8], const size_t *hl,
+    size_t sdlen, unsigned char **bare, size_t *barelen)
+{
+	unsigned char head[64], *b;
+	size_t before, plen;
+
+	plen = hl[0] + sp->sp_oidlen + hl[1] + hl[2];
+	if (plen > sizeof(head) || plen > (size_t)(sp->sp_sd - der))
+		return -1;
+	memcpy(head, hd[0], hl[0]);
+	memcpy(b = head + hl[0], sp->sp_oid, sp->sp_oidlen);
+	memcpy(b += sp->sp_oidlen, hd[1], hl[1]);
+	memcpy(b + hl[1], hd[2], hl[2]);
+	before = (size_t)(sp->sp_certs - sp->sp_sd);
+	memmove(own + (sp->sp_certs - der), sp->sp_certs + sp->sp_certslen,
+	    sdlen - before);
+	*bare = own + (sp->sp_sd - der) - plen;
+	memcpy(*bare, head, plen);
+	*barelen = plen + sdlen;
+	return 0;
+}
+
+/*
+ * The DER SignedData without its certificates into *bare, and in
+ * *certs what src gives for each of them. With own (der itself,
+ * writable, which is then no longer der), *bare may point into own
+ * (returns 1); else it is new, to be passed to free() (returns 0).
+ * -1 with nothing allocated or changed when der is not laid out as
+ * expected or src fails (the caller then parses der whole).
+ */
+static int
+cms_strip_certs(const unsigned char *der, size_t len, unsigned char *own,
     const struct cms_certsrc *src, unsigned char **bare, size_t *barelen,
     STACK_OF(X509) **certs)
 {
@@ -675,6 +708,9 @@ cms_strip_certs(const unsigned char *der, size_t len,
 	hl[1] = cms_der_head(hd[1], 0xa0, hl[2] + sdlen);
 	hl[0] = cms_der_head(hd[0], 0x30, sp.sp_oidlen + hl[1] + hl[2] +
 	    sdlen);
+	if (own != NULL && cms_strip_inplace(der, own, &sp, hd, hl, sdlen,
+	    bare, barelen) == 0)
+		return 1;
 	*barelen = hl[0] + sp.sp_oidlen + hl[1] + hl[2] + sdlen;
 	if ((b = *bare = malloc(*barelen)) == NULL)
 		goto fail;
@@ -696,25 +732,27 @@ fail:
 /*
  * Parse a SignedData DER and bound its SignerInfos (CMS_FAIL_INPUT);
  * with src, the certificates it carries are taken through src into
- * *carried and left out of the parse.
+ * *carried and left out of the parse, in place when own (der itself,
+ * writable, not valid DER afterwards) is not NULL.
  */
 static CMS_ContentInfo *
-cms_parse_signed(const unsigned char *der, size_t derlen,
+cms_parse_signed(const unsigned char *der, size_t derlen, unsigned char *own,
     const struct cms_certsrc *src, STACK_OF(X509) **carried, char *err)
 {
 	CMS_ContentInfo *cms = NULL;
 	STACK_OF(CMS_SignerInfo) *sis;
 	unsigned char *bare = NULL;
 	size_t barelen = 0;
-	int n;
+	int n, inplace = 0;
 
 	*carried = NULL;
 	if (src != NULL && derlen <= TN_MAX_MESSAGE)
-		(void)cms_strip_certs(der, derlen, src, &bare, &barelen,
-		    carried);
+		inplace = cms_strip_certs(der, derlen, own, src, &bare,
+		    &barelen, carried) == 1;
 	cms = bare != NULL ? cms_parse(bare, barelen, 0, err) :
 	    cms_parse(der, derlen, 0, err);
-	free(bare);
+	if (!inplace)
+		free(bare);
 	if (cms == NULL)
 		goto bad;
 	if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed) {
@@ -843,7 +881,8 @@ cms_verify_der(const unsigned char *der, size_t derlen, unsigned char **drop,
 
 	*signer = NULL;
 	*fail = CMS_FAIL_INPUT;
-	cms = cms_parse_signed(der, derlen, src, &carried, err);
+	cms = cms_parse_signed(der, derlen, drop != NULL ? *drop : NULL, src,
+	    &carried, err);
 	if (drop != NULL) {
 		free(*drop);
 		*drop = NULL;
