@@ -813,8 +813,8 @@ cms_take_content(CMS_ContentInfo *cms, unsigned char **out, size_t *outlen,
  * Verify a SignedData parsed by cms_parse_signed(): the signature
  * first (CMS_FAIL_SIGNATURE), then the signer to store
  * (CMS_FAIL_CHAIN); *carried (cms_parse_signed()'s) is taken, or left
- * for the caller to free on failure. CMS_verify() digests the content in place and
- * writes it nowhere; cms_take_content() then takes it.
+ * for the caller to free on failure. CMS_verify() digests the content
+ * in place and writes it nowhere; cms_take_content() then takes it.
  */
 static int
 cms_verify_cms(CMS_ContentInfo *cms, STACK_OF(X509) **carried,
