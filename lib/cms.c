@@ -6,9 +6,14 @@
  *	SignedData (binary, content included) inside AuthEnvelopedData
  *	(AES-256-GCM). Input is bounded by TN_MAX_MESSAGE before any
  *	parse, and the number of RecipientInfos and SignerInfos before
- *	any decryption or verification.
+ *	any decryption or verification. A message passes through memory
+ *	without growing buffers: DER is parsed in place, every output
+ *	buffer is given its final size (cms_membio()), a result leaves
+ *	OpenSSL without a copy (cms_bio_take(), cms_take_content()), and
+ *	each layer is freed as soon as the next one is made.
  */
 #include <openssl/bio.h>
+#include <openssl/buffer.h>
 #include <openssl/cms.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -28,42 +33,105 @@
 #include "tandem.h"
 #include "util.h"
 
-/* Copy what a memory BIO holds into a NUL-terminated malloc'ed buffer. */
+/*
+ * A memory BIO whose buffer already holds cap bytes, for output of a
+ * known or bounded size: written within cap it never grows, and so
+ * never copies and cleanses what it holds (BUF_MEM_grow_clean()).
+ * Its buffer comes from OPENSSL_malloc(), which is malloc(): nothing
+ * in Tandem calls CRYPTO_set_mem_functions().
+ */
+static BIO *
+cms_membio(size_t cap)
+{
+	BUF_MEM *bm;
+	BIO *bio;
+
+	if ((bio = BIO_new(BIO_s_mem())) == NULL)
+		return NULL;
+	if ((bm = BUF_MEM_new()) == NULL ||
+	    (bm->data = OPENSSL_malloc(cap > 0 ? cap : 1)) == NULL) {
+		BUF_MEM_free(bm);
+		BIO_free(bio);
+		return NULL;
+	}
+	bm->max = cap > 0 ? cap : 1;
+	bm->length = 0;
+	BIO_set_mem_buf(bio, bm, BIO_CLOSE);
+	return bio;
+}
+
+/*
+ * Take what a memory BIO holds, NUL-terminated, without a copy: the
+ * buffer leaves the BIO (which must still be freed) for the caller's
+ * free().
+ */
 static int
 cms_bio_take(BIO *bio, unsigned char **out, size_t *outlen, char *err)
 {
-	char *p;
-	long n;
+	BUF_MEM *bm = NULL;
+	size_t n;
 
-	n = BIO_get_mem_data(bio, &p);
-	if (n < 0 || (size_t)n > TN_MAX_MESSAGE) {
+	if (BIO_get_mem_ptr(bio, &bm) != 1 || bm == NULL) {
+		tn_err_ssl(err, "no result");
+		return -1;
+	}
+	if ((n = bm->length) > TN_MAX_MESSAGE) {
 		tn_err(err, "result larger than %d bytes", TN_MAX_MESSAGE);
 		return -1;
 	}
-	if ((*out = malloc((size_t)n + 1)) == NULL) {
+	(void)BIO_set_close(bio, BIO_NOCLOSE);	/* bm is now ours */
+	if (BUF_MEM_grow_clean(bm, n + 1) == 0) {	/* a copy only if full */
+		BUF_MEM_free(bm);
 		tn_err(err, "out of memory");
 		return -1;
 	}
-	if (n > 0)	/* an empty BIO may give p NULL */
-		memcpy(*out, p, (size_t)n);
-	(*out)[n] = '\0';
-	*outlen = (size_t)n;
+	bm->data[n] = '\0';
+	*out = (unsigned char *)bm->data;
+	*outlen = n;
+	bm->data = NULL;
+	BUF_MEM_free(bm);
 	return 0;
 }
 
+/* DER into a buffer of its exact size; S/MIME into one of its bound. */
 static int
 cms_to_buf(CMS_ContentInfo *cms, int smime, unsigned char **out,
     size_t *outlen, char *err)
 {
-	BIO *bio;
-	int rc = -1;
+	unsigned char *p;
+	BIO *bio = NULL;
+	int n, rc = -1;
 
-	if ((bio = BIO_new(BIO_s_mem())) == NULL) {
+	if ((n = i2d_CMS_ContentInfo(cms, NULL)) <= 0) {
+		tn_err_ssl(err, "cannot encode CMS");
+		return -1;
+	}
+	if (n > TN_MAX_MESSAGE) {
+		tn_err(err, "result larger than %d bytes", TN_MAX_MESSAGE);
+		return -1;
+	}
+	if (!smime) {
+		if ((*out = p = malloc((size_t)n + 1)) == NULL) {
+			tn_err(err, "out of memory");
+			return -1;
+		}
+		if (i2d_CMS_ContentInfo(cms, &p) != n) {
+			tn_err_ssl(err, "cannot encode CMS");
+			free(*out);
+			*out = NULL;
+			return -1;
+		}
+		(*out)[n] = '\0';
+		*outlen = (size_t)n;
+		return 0;
+	}
+	/* base64 of 64 columns, CRLF, and the MIME headers */
+	if ((bio = cms_membio(((size_t)n + 2) / 3 * 4 + (size_t)n / 48 * 2 +
+	    1024)) == NULL) {
 		tn_err_ssl(err, "out of memory");
 		return -1;
 	}
-	if (smime ? SMIME_write_CMS(bio, cms, NULL, CMS_BINARY) != 1 :
-	    i2d_CMS_bio(bio, cms) != 1) {
+	if (SMIME_write_CMS(bio, cms, NULL, CMS_BINARY) != 1) {
 		tn_err_ssl(err, "cannot encode CMS");
 		goto out;
 	}
@@ -78,6 +146,7 @@ static CMS_ContentInfo *
 cms_parse(const unsigned char *in, size_t inlen, int allow_smime, char *err)
 {
 	CMS_ContentInfo *cms = NULL;
+	const unsigned char *p;
 	BIO *bio;
 
 	if (inlen == 0 || inlen > TN_MAX_MESSAGE) {
@@ -85,17 +154,20 @@ cms_parse(const unsigned char *in, size_t inlen, int allow_smime, char *err)
 		    TN_MAX_MESSAGE);
 		return NULL;
 	}
-	if ((bio = BIO_new_mem_buf(in, (int)inlen)) == NULL) {
-		tn_err_ssl(err, "out of memory");
-		return NULL;
-	}
-	if (in[0] == 0x30)
-		cms = d2i_CMS_bio(bio, NULL);
-	else if (allow_smime)
+	if (in[0] == 0x30) {
+		/* over in itself: d2i_CMS_bio() would copy it first */
+		p = in;
+		cms = d2i_CMS_ContentInfo(NULL, &p, (long)inlen);
+	} else if (allow_smime) {
+		if ((bio = BIO_new_mem_buf(in, (int)inlen)) == NULL) {
+			tn_err_ssl(err, "out of memory");
+			return NULL;
+		}
 		cms = SMIME_read_CMS(bio, NULL);
+		BIO_free(bio);
+	}
 	if (cms == NULL)
 		tn_err_ssl(err, "not a CMS structure");
-	BIO_free(bio);
 	return cms;
 }
 
@@ -134,6 +206,38 @@ cms_carried(STACK_OF(X509) *chain)
 	return c;
 }
 
+/*
+ * Sign, or encrypt with an AuthEnvelopedData already given its RIs,
+ * the bytes in. The content goes to a memory BIO of its final size,
+ * given as CMS_final()'s dcont: CMS_dataFinal() hands that BIO's
+ * buffer to the content OCTET STRING and marks the BIO read-only, so
+ * freeing the BIO leaves the buffer to cms (without dcont, OpenSSL
+ * makes the same BIO itself, empty, and grows it as the content
+ * comes). CMS_BINARY: the content as is, and GCM adds no padding.
+ */
+static int
+cms_final(CMS_ContentInfo *cms, const unsigned char *in, size_t inlen,
+    const char *what, char *err)
+{
+	BIO *bio, *cont = NULL;
+	int rc = -1;
+
+	if ((bio = BIO_new_mem_buf(in, (int)inlen)) == NULL ||
+	    (cont = cms_membio(inlen)) == NULL) {
+		tn_err_ssl(err, "out of memory");
+		goto out;
+	}
+	if (CMS_final(cms, bio, cont, CMS_BINARY) != 1) {
+		tn_err_ssl(err, "%s", what);
+		goto out;
+	}
+	rc = 0;
+out:
+	BIO_free(cont);
+	BIO_free(bio);
+	return rc;
+}
+
 /* SignedData of in, content included, as DER. */
 static int
 cms_sign_der(const unsigned char *in, size_t inlen, const struct cms_id *id,
@@ -141,7 +245,6 @@ cms_sign_der(const unsigned char *in, size_t inlen, const struct cms_id *id,
 {
 	CMS_ContentInfo *cms = NULL;
 	STACK_OF(X509) *carried = NULL;
-	BIO *bio = NULL;
 	int rc = -1;
 
 	if (inlen > TN_MAX_MESSAGE) {
@@ -153,8 +256,7 @@ cms_sign_der(const unsigned char *in, size_t inlen, const struct cms_id *id,
 		tn_err(err, "no signing certificate or key");
 		return -1;
 	}
-	if ((bio = BIO_new_mem_buf(in, (int)inlen)) == NULL ||
-	    (carried = cms_carried(id->ci_chain)) == NULL) {
+	if ((carried = cms_carried(id->ci_chain)) == NULL) {
 		tn_err_ssl(err, "out of memory");
 		goto out;
 	}
@@ -162,38 +264,16 @@ cms_sign_der(const unsigned char *in, size_t inlen, const struct cms_id *id,
 	if ((cms = CMS_sign(NULL, NULL, carried, NULL, CMS_BINARY |
 	    CMS_PARTIAL)) == NULL ||
 	    CMS_add1_signer(cms, id->ci_cert, id->ci_key, EVP_sha256(),
-	    CMS_BINARY | CMS_NOSMIMECAP) == NULL ||
-	    CMS_final(cms, bio, NULL, CMS_BINARY) != 1) {
+	    CMS_BINARY | CMS_NOSMIMECAP) == NULL) {
 		tn_err_ssl(err, "cannot sign");
 		goto out;
 	}
+	if (cms_final(cms, in, inlen, "cannot sign", err) == -1)
+		goto out;
 	rc = cms_to_buf(cms, 0, der, derlen, err);
 out:
 	CMS_ContentInfo_free(cms);
 	sk_X509_free(carried);
-	BIO_free(bio);
-	return rc;
-}
-
-/* Encrypt the bytes in with an AuthEnvelopedData already given its RIs. */
-static int
-cms_final(CMS_ContentInfo *cms, const unsigned char *in, size_t inlen,
-    char *err)
-{
-	BIO *bio;
-	int rc = -1;
-
-	if ((bio = BIO_new_mem_buf(in, (int)inlen)) == NULL) {
-		tn_err_ssl(err, "out of memory");
-		return -1;
-	}
-	if (CMS_final(cms, bio, NULL, CMS_BINARY) != 1) {
-		tn_err_ssl(err, "cannot encrypt");
-		goto out;
-	}
-	rc = 0;
-out:
-	BIO_free(bio);
 	return rc;
 }
 
@@ -234,8 +314,12 @@ cms_seal(const unsigned char *msg, size_t msglen, const struct cms_id *id,
 		goto out;
 	}
 	kek = kid = NULL;
-	if (cms_final(cms, signed_der, signed_len, err) == -1 ||
-	    cms_to_buf(cms, 0, der, derlen, err) == -1)
+	if (cms_final(cms, signed_der, signed_len, "cannot encrypt",
+	    err) == -1)
+		goto out;
+	free(signed_der);	/* cms holds it encrypted */
+	signed_der = NULL;
+	if (cms_to_buf(cms, 0, der, derlen, err) == -1)
 		goto out;
 	if (cms_digest(*der, *derlen, digest) == -1) {
 		tn_err_ssl(err, "cannot compute the digest");
@@ -566,13 +650,46 @@ cms_sd_certs(const struct cms_sdpos *sp, const struct cms_certsrc *src,
 }
 
 /*
- * The DER SignedData without its certificates into *bare (to be
- * passed to free()), and in *certs what src gives for each of them.
- * Returns 0, or -1 with nothing allocated when der is not laid out
- * as expected or src fails (the caller then parses der whole).
+ * Lay out bare within own, the writable der it was located in: the
+ * new headers and contentType end where the SignedData contents
+ * begin (they are no longer than the old ones), the fields after the
+ * certificates move down over them, and the content stays where it
+ * is. *bare points into own; -1 if the prefix is unusually long.
  */
 static int
-cms_strip_certs(const unsigned char *der, size_t len,
+cms_strip_inplace(const unsigned char *der, unsigned char *own,
+    const struct cms_sdpos *sp, unsigned char hd[3][8], const size_t *hl,
+    size_t sdlen, unsigned char **bare, size_t *barelen)
+{
+	unsigned char head[64], *b;
+	size_t before, plen;
+
+	plen = hl[0] + sp->sp_oidlen + hl[1] + hl[2];
+	if (plen > sizeof(head) || plen > (size_t)(sp->sp_sd - der))
+		return -1;
+	memcpy(head, hd[0], hl[0]);
+	memcpy(b = head + hl[0], sp->sp_oid, sp->sp_oidlen);
+	memcpy(b += sp->sp_oidlen, hd[1], hl[1]);
+	memcpy(b + hl[1], hd[2], hl[2]);
+	before = (size_t)(sp->sp_certs - sp->sp_sd);
+	memmove(own + (sp->sp_certs - der), sp->sp_certs + sp->sp_certslen,
+	    sdlen - before);
+	*bare = own + (sp->sp_sd - der) - plen;
+	memcpy(*bare, head, plen);
+	*barelen = plen + sdlen;
+	return 0;
+}
+
+/*
+ * The DER SignedData without its certificates into *bare, and in
+ * *certs what src gives for each of them. With own (der itself,
+ * writable, which is then no longer der), *bare may point into own
+ * (returns 1); else it is new, to be passed to free() (returns 0).
+ * -1 with nothing allocated or changed when der is not laid out as
+ * expected or src fails (the caller then parses der whole).
+ */
+static int
+cms_strip_certs(const unsigned char *der, size_t len, unsigned char *own,
     const struct cms_certsrc *src, unsigned char **bare, size_t *barelen,
     STACK_OF(X509) **certs)
 {
@@ -591,6 +708,9 @@ cms_strip_certs(const unsigned char *der, size_t len,
 	hl[1] = cms_der_head(hd[1], 0xa0, hl[2] + sdlen);
 	hl[0] = cms_der_head(hd[0], 0x30, sp.sp_oidlen + hl[1] + hl[2] +
 	    sdlen);
+	if (own != NULL && cms_strip_inplace(der, own, &sp, hd, hl, sdlen,
+	    bare, barelen) == 0)
+		return 1;
 	*barelen = hl[0] + sp.sp_oidlen + hl[1] + hl[2] + sdlen;
 	if ((b = *bare = malloc(*barelen)) == NULL)
 		goto fail;
@@ -610,47 +730,104 @@ fail:
 }
 
 /*
- * Verify a SignedData DER: the signature first (CMS_FAIL_SIGNATURE),
- * then the signer to store (CMS_FAIL_CHAIN).
+ * Parse a SignedData DER and bound its SignerInfos (CMS_FAIL_INPUT);
+ * with src, the certificates it carries are taken through src into
+ * *carried and left out of the parse, in place when own (der itself,
+ * writable, not valid DER afterwards) is not NULL.
  */
-static int
-cms_verify_der(const unsigned char *der, size_t derlen, X509_STORE *store,
-    const struct cms_certsrc *src, unsigned char **out, size_t *outlen,
-    X509 **signer, STACK_OF(X509) **certsp, enum cms_fail *fail, char *err)
+static CMS_ContentInfo *
+cms_parse_signed(const unsigned char *der, size_t derlen, unsigned char *own,
+    const struct cms_certsrc *src, STACK_OF(X509) **carried, char *err)
 {
 	CMS_ContentInfo *cms = NULL;
 	STACK_OF(CMS_SignerInfo) *sis;
-	STACK_OF(X509) *certs = NULL, *carried = NULL;
 	unsigned char *bare = NULL;
 	size_t barelen = 0;
-	BIO *bio = NULL;
-	int n, chained, rc = -1;
+	int n, inplace = 0;
 
-	*signer = NULL;
-	*fail = CMS_FAIL_INPUT;
+	*carried = NULL;
 	if (src != NULL && derlen <= TN_MAX_MESSAGE)
-		(void)cms_strip_certs(der, derlen, src, &bare, &barelen,
-		    &carried);
-	if ((cms = bare != NULL ? cms_parse(bare, barelen, 0, err) :
-	    cms_parse(der, derlen, 0, err)) == NULL)
-		goto out;
+		inplace = cms_strip_certs(der, derlen, own, src, &bare,
+		    &barelen, carried) == 1;
+	cms = bare != NULL ? cms_parse(bare, barelen, 0, err) :
+	    cms_parse(der, derlen, 0, err);
+	if (!inplace)
+		free(bare);
+	if (cms == NULL)
+		goto bad;
 	if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed) {
 		tn_err(err, "inner CMS is not signed data");
-		goto out;
+		goto bad;
 	}
 	sis = CMS_get0_SignerInfos(cms);
 	n = sis == NULL ? 0 : sk_CMS_SignerInfo_num(sis);
 	if (n < 1 || n > CMS_MAX_SIGNERS) {
 		tn_err(err, "%d SignerInfos refused (1 to %d)", n,
 		    CMS_MAX_SIGNERS);
-		goto out;
+		goto bad;
 	}
+	return cms;
+bad:
+	CMS_ContentInfo_free(cms);
+	sk_X509_pop_free(*carried, X509_free);
+	*carried = NULL;
+	return NULL;
+}
+
+/*
+ * Take the content of a verified SignedData out of cms without a
+ * copy. The decoder gave it a buffer of its own, NUL-terminated
+ * (ASN1_STRING_set(), or the constructed form's collected buffer),
+ * from OPENSSL_malloc(), which is malloc() (see cms_membio()).
+ */
+static int
+cms_take_content(CMS_ContentInfo *cms, unsigned char **out, size_t *outlen,
+    char *err)
+{
+	ASN1_OCTET_STRING **pos;
+
+	if ((pos = CMS_get0_content(cms)) == NULL || *pos == NULL) {
+		tn_err_ssl(err, "signed data has no content");
+		return -1;
+	}
+	if ((size_t)(*pos)->length > TN_MAX_MESSAGE) {
+		tn_err(err, "result larger than %d bytes", TN_MAX_MESSAGE);
+		return -1;
+	}
+	if ((*pos)->data == NULL) {	/* empty: no buffer to take */
+		if ((*out = calloc(1, 1)) == NULL) {
+			tn_err(err, "out of memory");
+			return -1;
+		}
+		*outlen = 0;
+		return 0;
+	}
+	*out = (*pos)->data;
+	*outlen = (size_t)(*pos)->length;
+	(*pos)->data = NULL;	/* ASN1_STRING_set0() would free it */
+	(*pos)->length = 0;
+	return 0;
+}
+
+/*
+ * Verify a SignedData parsed by cms_parse_signed(): the signature
+ * first (CMS_FAIL_SIGNATURE), then the signer to store
+ * (CMS_FAIL_CHAIN); *carried (cms_parse_signed()'s) is taken, or left
+ * for the caller to free on failure. CMS_verify() digests the content
+ * in place and writes it nowhere; cms_take_content() then takes it.
+ */
+static int
+cms_verify_cms(CMS_ContentInfo *cms, STACK_OF(X509) **carried,
+    X509_STORE *store, const struct cms_certsrc *src, unsigned char **out,
+    size_t *outlen, X509 **signer, STACK_OF(X509) **certsp,
+    enum cms_fail *fail, char *err)
+{
+	STACK_OF(X509) *certs = NULL;
+	int chained, rc = -1;
+
+	*signer = NULL;
 	*fail = CMS_FAIL_INTERNAL;
-	if ((bio = BIO_new(BIO_s_mem())) == NULL) {
-		tn_err_ssl(err, "out of memory");
-		goto out;
-	}
-	if (CMS_verify(cms, carried, store, NULL, bio,
+	if (CMS_verify(cms, *carried, store, NULL, NULL,
 	    CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY) != 1) {
 		*fail = CMS_FAIL_SIGNATURE;
 		tn_err_ssl(err, "signature does not verify");
@@ -660,9 +837,9 @@ cms_verify_der(const unsigned char *der, size_t derlen, X509_STORE *store,
 		*fail = CMS_FAIL_SIGNATURE;
 		goto out;
 	}
-	if (bare != NULL) {
-		certs = carried;	/* what the CMS carried, in order */
-		carried = NULL;
+	if (*carried != NULL) {
+		certs = *carried;	/* what the CMS carried, in order */
+		*carried = NULL;
 	} else
 		certs = CMS_get1_certs(cms);
 	if ((chained = cms_chain_memo(*signer, certs, store, src,
@@ -670,7 +847,7 @@ cms_verify_der(const unsigned char *der, size_t derlen, X509_STORE *store,
 		*fail = chained == -2 ? CMS_FAIL_CRL : CMS_FAIL_CHAIN;
 		goto out;
 	}
-	if (cms_bio_take(bio, out, outlen, err) == -1)
+	if (cms_take_content(cms, out, outlen, err) == -1)
 		goto out;
 	if (certsp != NULL) {
 		*certsp = certs;
@@ -684,22 +861,57 @@ out:
 		*signer = NULL;
 	}
 	sk_X509_pop_free(certs, X509_free);
-	sk_X509_pop_free(carried, X509_free);
-	CMS_ContentInfo_free(cms);
-	BIO_free(bio);
-	free(bare);
 	return rc;
 }
 
-/* Decrypt an enveloped layer, already keyed, into a buffer. */
+/*
+ * cms_parse_signed(), then cms_verify_cms(). With drop not NULL, der
+ * is *drop, which is freed (and set NULL) once parsed: the parse holds
+ * what is needed of it.
+ */
+static int
+cms_verify_der(const unsigned char *der, size_t derlen, unsigned char **drop,
+    X509_STORE *store, const struct cms_certsrc *src, unsigned char **out,
+    size_t *outlen, X509 **signer, STACK_OF(X509) **certsp,
+    enum cms_fail *fail, char *err)
+{
+	CMS_ContentInfo *cms;
+	STACK_OF(X509) *carried = NULL;
+	int rc;
+
+	*signer = NULL;
+	*fail = CMS_FAIL_INPUT;
+	cms = cms_parse_signed(der, derlen, drop != NULL ? *drop : NULL, src,
+	    &carried, err);
+	if (drop != NULL) {
+		free(*drop);
+		*drop = NULL;
+	}
+	if (cms == NULL)
+		return -1;
+	rc = cms_verify_cms(cms, &carried, store, src, out, outlen, signer,
+	    certsp, fail, err);
+	sk_X509_pop_free(carried, X509_free);
+	CMS_ContentInfo_free(cms);
+	return rc;
+}
+
+/*
+ * Decrypt an enveloped layer, already keyed, into a buffer sized to
+ * the ciphertext (GCM: as long as the plaintext) and its NUL.
+ */
 static int
 cms_decrypt_buf(CMS_ContentInfo *cms, EVP_PKEY *pkey, X509 *cert,
     unsigned char **out, size_t *outlen, char *err)
 {
+	ASN1_OCTET_STRING **pos;
+	size_t cap = 1;
 	BIO *bio;
 	int rc = -1;
 
-	if ((bio = BIO_new(BIO_s_mem())) == NULL) {
+	if ((pos = CMS_get0_content(cms)) != NULL && *pos != NULL)
+		cap += (size_t)ASN1_STRING_length(*pos);
+	if ((bio = cms_membio(cap)) == NULL) {
 		tn_err_ssl(err, "out of memory");
 		return -1;
 	}
@@ -883,9 +1095,8 @@ cms_open(const unsigned char *der, size_t derlen, const char *msgid,
 	if (cms_open_kek(der, derlen, msgid, key, &signed_der, &signed_len,
 	    fail, err) == -1)
 		goto out;
-	if (cms_verify_der(signed_der, signed_len, store, NULL, msg, msglen,
-	    &who,
-	    certs, fail, err) == -1)
+	if (cms_verify_der(signed_der, signed_len, &signed_der, store, NULL,
+	    msg, msglen, &who, certs, fail, err) == -1)
 		goto out;
 	if (cms_check_sender(*msg, *msglen, who, fail, err) == -1) {
 		if (certs != NULL) {
@@ -942,15 +1153,48 @@ cms_recip_params(CMS_RecipientInfo *ri, X509 *cert, char *err)
 	return 0;
 }
 
-/* AuthEnvelopedData of in to every certificate of rcpts, as DER or S/MIME. */
-static int
-cms_envelope_buf(const unsigned char *in, size_t inlen, STACK_OF(X509) *rcpts,
-    int smime, unsigned char **out, size_t *outlen, char *err)
+/* An AuthEnvelopedData for the n certificates of rcpts, not final. */
+static CMS_ContentInfo *
+cms_envelope_new(STACK_OF(X509) *rcpts, int n, char *err)
 {
-	CMS_ContentInfo *cms = NULL;
+	CMS_ContentInfo *cms;
 	CMS_RecipientInfo *ri;
 	X509 *x;
-	int i, n, rc = -1;
+	int i;
+
+	if ((cms = CMS_encrypt(NULL, NULL, EVP_aes_256_gcm(),
+	    CMS_BINARY | CMS_PARTIAL)) == NULL) {
+		tn_err_ssl(err, "cannot start AuthEnvelopedData");
+		return NULL;
+	}
+	for (i = 0; i < n; i++) {
+		x = sk_X509_value(rcpts, i);
+		if ((ri = CMS_add1_recipient_cert(cms, x,
+		    CMS_KEY_PARAM)) == NULL) {
+			tn_err_ssl(err, "cannot add recipient %d", i + 1);
+			goto bad;
+		}
+		if (cms_recip_params(ri, x, err) == -1)
+			goto bad;
+	}
+	return cms;
+bad:
+	CMS_ContentInfo_free(cms);
+	return NULL;
+}
+
+/*
+ * AuthEnvelopedData of in to every certificate of rcpts, as DER or
+ * S/MIME. With drop not NULL, in is *drop, which is freed (and set
+ * NULL) as soon as it is encrypted, before the result is encoded.
+ */
+static int
+cms_envelope_buf(const unsigned char *in, size_t inlen,
+    unsigned char **drop, STACK_OF(X509) *rcpts, int smime,
+    unsigned char **out, size_t *outlen, char *err)
+{
+	CMS_ContentInfo *cms = NULL;
+	int n, rc = -1;
 
 	n = rcpts == NULL ? 0 : sk_X509_num(rcpts);
 	if (n < 1 || n > TN_MAX_RECIPINFOS) {
@@ -963,23 +1207,14 @@ cms_envelope_buf(const unsigned char *in, size_t inlen, STACK_OF(X509) *rcpts,
 		    TN_MAX_MESSAGE);
 		return -1;
 	}
-	if ((cms = CMS_encrypt(NULL, NULL, EVP_aes_256_gcm(),
-	    CMS_BINARY | CMS_PARTIAL)) == NULL) {
-		tn_err_ssl(err, "cannot start AuthEnvelopedData");
+	if ((cms = cms_envelope_new(rcpts, n, err)) == NULL ||
+	    cms_final(cms, in, inlen, "cannot encrypt", err) == -1)
 		goto out;
+	if (drop != NULL) {
+		free(*drop);
+		*drop = NULL;
 	}
-	for (i = 0; i < n; i++) {
-		x = sk_X509_value(rcpts, i);
-		if ((ri = CMS_add1_recipient_cert(cms, x,
-		    CMS_KEY_PARAM)) == NULL) {
-			tn_err_ssl(err, "cannot add recipient %d", i + 1);
-			goto out;
-		}
-		if (cms_recip_params(ri, x, err) == -1)
-			goto out;
-	}
-	if (cms_final(cms, in, inlen, err) == -1 ||
-	    cms_to_buf(cms, smime, out, outlen, err) == -1)
+	if (cms_to_buf(cms, smime, out, outlen, err) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -1005,8 +1240,8 @@ cms_wrap(const unsigned char *in, size_t inlen, const struct cms_id *id,
 	}
 	if (cms_sign_der(in, inlen, id, &signed_der, &signed_len, err) == -1)
 		goto out;
-	if (cms_envelope_buf(signed_der, signed_len, rcpts, smime, out,
-	    outlen, err) == -1)
+	if (cms_envelope_buf(signed_der, signed_len, &signed_der, rcpts,
+	    smime, out, outlen, err) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -1047,9 +1282,8 @@ cms_verify(const unsigned char *in, size_t inlen, X509_STORE *store,
 	*out = NULL;
 	if (certs != NULL)
 		*certs = NULL;
-	if (cms_verify_der(in, inlen, store, NULL, out, outlen, &who, certs,
-	    fail,
-	    err) == -1)
+	if (cms_verify_der(in, inlen, NULL, store, NULL, out, outlen, &who,
+	    certs, fail, err) == -1)
 		return -1;
 	if (signer != NULL)
 		*signer = who;
@@ -1063,7 +1297,7 @@ cms_envelope(const unsigned char *in, size_t inlen, STACK_OF(X509) *rcpts,
     unsigned char **out, size_t *outlen, char *err)
 {
 	*out = NULL;
-	return cms_envelope_buf(in, inlen, rcpts, 0, out, outlen, err);
+	return cms_envelope_buf(in, inlen, NULL, rcpts, 0, out, outlen, err);
 }
 
 int
@@ -1120,8 +1354,10 @@ cms_unwrap_from(const unsigned char *in, size_t inlen,
 	if (cms_decrypt_buf(cms, id->ci_key, id->ci_cert, &signed_der,
 	    &signed_len, err) == -1)
 		goto out;
-	if (cms_verify_der(signed_der, signed_len, store, src, out, outlen,
-	    &who, certs, fail, err) == -1)
+	CMS_ContentInfo_free(cms);	/* the ciphertext, no longer needed */
+	cms = NULL;
+	if (cms_verify_der(signed_der, signed_len, &signed_der, store, src,
+	    out, outlen, &who, certs, fail, err) == -1)
 		goto out;
 	if (signer != NULL) {
 		*signer = who;

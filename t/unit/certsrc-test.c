@@ -243,6 +243,60 @@ test_memo(const unsigned char *good, size_t glen, const unsigned char *bad,
 	is_int(remembers, 2, "past its span it is checked again");
 }
 
+/*
+ * Content of many sizes, across the sizes at which the SignedData
+ * without its certificates needs a shorter length than with them
+ * (the certificates are left out in place): the same bytes, signer
+ * and certificates from cms_unwrap_from() as from cms_unwrap().
+ */
+static void
+test_sizes(STACK_OF(X509) *chain)
+{
+	struct cms_id id = { alice.p_cert, alice.p_key, chain }, me = {
+	    bob.p_cert, bob.p_key, NULL };
+	struct cms_certsrc cnt = { src_count, NULL, NULL, NULL };
+	STACK_OF(X509) *to = sk_X509_new_null(), *c1 = NULL, *c2 = NULL;
+	unsigned char *msg, *w = NULL, *o1 = NULL, *o2 = NULL;
+	size_t n, j, wlen, l1 = 0, l2 = 0;
+	char err[TN_ERRLEN];
+	X509 *s1 = NULL, *s2 = NULL;
+	enum cms_fail fail;
+	int same = 1, k;
+
+	sk_X509_push(to, bob.p_cert);
+	msg = malloc(1000004);
+	for (j = 0; j < 1000004; j++)
+		msg[j] = (unsigned char)(j * 13 + j / 997);
+	for (k = 0; k <= 12; k++) {
+		n = k < 12 ? 64900 + (size_t)k * 100 : 1000003;
+		if (cms_wrap(msg, n, &id, to, 0, &w, &wlen, err) == -1 ||
+		    cms_unwrap(w, wlen, &me, store, &o1, &l1, &s1, &c1, &fail,
+		    err) == -1 || cms_unwrap_from(w, wlen, &me, store, &cnt,
+		    &o2, &l2, &s2, &c2, &fail, err) == -1 || l1 != n ||
+		    l2 != n || memcmp(o1, msg, n) != 0 ||
+		    memcmp(o2, msg, n) != 0 || o2[n] != '\0' ||
+		    X509_cmp(s1, s2) != 0 || sk_X509_num(c1) != 2 ||
+		    sk_X509_num(c2) != 2) {
+			diag("%zu bytes: %s", n, err);
+			same = 0;
+		}
+		free(w);
+		free(o1);
+		free(o2);
+		X509_free(s1);
+		X509_free(s2);
+		sk_X509_pop_free(c1, X509_free);
+		sk_X509_pop_free(c2, X509_free);
+		w = o1 = o2 = NULL;
+		s1 = s2 = NULL;
+		c1 = c2 = NULL;
+	}
+	ok(same, "64900 to 66000 and 1000003 bytes: the same through a "
+	    "source");
+	free(msg);
+	sk_X509_free(to);
+}
+
 int
 main(void)
 {
@@ -265,6 +319,7 @@ main(void)
 	ok(wrap(&alice, none, &w2, &w2len) == 0, "alice wraps without chain");
 	agree("no chain", w2, w2len, CMS_FAIL_CHAIN, 1);
 	test_memo(w, wlen, w2, w2len);
+	test_sizes(chain);
 	free(w);
 	free(w2);
 	ok(wrap(&mallory, none, &w, &wlen) == 0, "mallory wraps");

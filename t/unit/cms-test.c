@@ -406,6 +406,24 @@ try_unwrap(const struct party *me, const unsigned char *in, size_t len,
 	return fail;
 }
 
+/* cms_unwrap() gives the n bytes of want, NUL-terminated, or fails. */
+static enum cms_fail
+try_unwrap_bytes(const struct party *me, const unsigned char *in,
+    size_t len, const unsigned char *want, size_t n, char *err)
+{
+	struct cms_id id = id_of(me);
+	enum cms_fail fail = CMS_FAIL_NONE;
+	unsigned char *out = NULL;
+	size_t outlen;
+
+	if (cms_unwrap(in, len, &id, store, &out, &outlen, NULL, NULL,
+	    &fail, err) == 0 && (outlen != n || memcmp(out, want, n) != 0 ||
+	    out[n] != '\0'))
+		fail = CMS_FAIL_INTERNAL;
+	free(out);
+	return fail;
+}
+
 static void
 test_wrap(void)
 {
@@ -445,6 +463,75 @@ test_wrap(void)
 	}
 	free(w);
 	party_free(&bob_ec);
+}
+
+/*
+ * Large and odd-sized content, NUL bytes included, through the
+ * pre-sized buffers of lib/cms.c: the same bytes come back,
+ * NUL-terminated, and stock OpenSSL (memory BIOs that grow) reads
+ * the same from the wrap; the empty content too.
+ */
+static void
+test_large(void)
+{
+	static const size_t sizes[] = { 0, 1, 4095, 4097, 1000003 };
+	struct cms_id id = id_of(&alice);
+	STACK_OF(X509) *rcpts = sk_X509_new_null();
+	CMS_ContentInfo *outer = NULL, *inner = NULL;
+	unsigned char *msg, *w, *out, *der;
+	const unsigned char *p;
+	size_t i, j, n, wlen, outlen, derlen;
+	char err[TN_ERRLEN];
+	BIO *b1 = NULL, *b2 = NULL;
+	char *d = NULL;
+	long dl;
+	enum cms_fail fail;
+
+	sk_X509_push(rcpts, bob_rsa.p_cert);
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		n = sizes[i];
+		msg = malloc(n + 1);
+		for (j = 0; j < n; j++)
+			msg[j] = (unsigned char)(j * 7 + j / 251);
+		w = out = der = NULL;
+		ok(cms_sign(msg, n, &id, &der, &derlen, err) == 0 &&
+		    cms_verify(der, derlen, store, &out, &outlen, NULL, NULL,
+		    &fail, err) == 0 && outlen == n &&
+		    memcmp(out, msg, n) == 0 && out[n] == '\0',
+		    "%zu bytes: sign, verify, the same bytes", n);
+		free(der);
+		free(out);
+		out = NULL;
+		if (!ok(cms_wrap(msg, n, &id, rcpts, 0, &w, &wlen, err) == 0,
+		    "%zu bytes: wrap", n)) {
+			diag("cms_wrap: %s", err);
+			free(msg);
+			continue;
+		}
+		ok(try_unwrap_bytes(&bob_rsa, w, wlen, msg, n, err) ==
+		    CMS_FAIL_NONE, "%zu bytes: unwrap, the same bytes", n);
+		/* stock OpenSSL, growing memory BIOs */
+		p = w;
+		outer = d2i_CMS_ContentInfo(NULL, &p, (long)wlen);
+		b1 = BIO_new(BIO_s_mem());
+		b2 = BIO_new(BIO_s_mem());
+		dl = 0;
+		if (outer != NULL && CMS_decrypt(outer, bob_rsa.p_key,
+		    bob_rsa.p_cert, NULL, b1, CMS_BINARY) == 1 &&
+		    (inner = d2i_CMS_bio(b1, NULL)) != NULL &&
+		    CMS_verify(inner, NULL, store, NULL, b2, CMS_BINARY) == 1)
+			dl = BIO_get_mem_data(b2, &d);
+		ok(dl == (long)n && (n == 0 || memcmp(d, msg, n) == 0),
+		    "%zu bytes: stock OpenSSL reads the same", n);
+		CMS_ContentInfo_free(inner);
+		CMS_ContentInfo_free(outer);
+		inner = outer = NULL;
+		BIO_free(b1);
+		BIO_free(b2);
+		free(w);
+		free(msg);
+	}
+	sk_X509_free(rcpts);
 }
 
 static void
@@ -617,6 +704,7 @@ main(void)
 	test_seal_trust();
 	test_seal_forged_content();
 	test_wrap();
+	test_large();
 	test_wrap_limits();
 	test_cbc_refused();
 	test_inner_shape();
