@@ -28,6 +28,7 @@ milter_tandem_milter_CFLAGS = $(AM_CFLAGS) $(TANDEM_CFLAGS) $(PQ_CFLAGS) \
 milter_tandem_milter_SOURCES = \
 	milter/ca.c \
 	milter/content.c \
+	milter/decline.c \
 	milter/fgfed.c \
 	milter/fgfed.h \
 	milter/fgdb.c \

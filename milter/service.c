@@ -4,7 +4,8 @@
  * DESCRIPTION
  *	service_process() handles "Tandem-Kind: service" (doc/flows.md 3):
  *	a registration, enveloped to the FG element certificate, creates
- *	a pending account and queues the exchange-keys answer; any other
+ *	a pending account (and forgets a decline of that address:
+ *	decline.c) and queues the exchange-keys answer; any other
  *	kind is a wrap agent -> courier from a registered agent, of which
  *	agent-alive activates the account and releases its held mail,
  *	invitation-reject introduces this FG to the inviting one
@@ -299,6 +300,8 @@ service_account(struct msg *mc, PGconn *db, const char *address,
 		    "$3)", 3, k, kl, NULL, err) == -1 ||
 		    db_run(db, "UPDATE invitations SET status = 'accepted' "
 		    "WHERE id = $1", 1, p + 3, err) == -1 ||
+		    db_run(db, "DELETE FROM declined_addresses WHERE address "
+		    "= $1", 1, p, err) == -1 ||
 		    service_answer(mc, db, address, is.is_ccert, is.is_acert,
 		    err) == -1) {
 			msg_fail(mc, MSG_TEMP, "4.3.0 registration: %s", err);

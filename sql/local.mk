@@ -12,7 +12,8 @@ dist_sqlfg_DATA = \
 	sql/fg/008-held-origin.sql \
 	sql/fg/009-transfer-ca.sql \
 	sql/fg/010-transfer-notice.sql \
-	sql/fg/011-invitation-inviter.sql
+	sql/fg/011-invitation-inviter.sql \
+	sql/fg/012-invitation-decline.sql
 dist_sqlbg_DATA = \
 	sql/bg/001-schema.sql \
 	sql/bg/002-helpdesk.sql \

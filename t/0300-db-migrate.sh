@@ -23,25 +23,26 @@ test_expect_success 'migrate the foreground' '
 	applied fg/009-transfer-ca.sql
 	applied fg/010-transfer-notice.sql
 	applied fg/011-invitation-inviter.sql
-	fg schema at version 011, 11 applied
+	applied fg/012-invitation-decline.sql
+	fg schema at version 012, 12 applied
 	EOF
 	test_cmp expect out &&
 	pg_psql fg fg -c "SELECT version, element, name FROM schema_migrations ORDER BY 1" >got &&
-	printf "1|fg|001-schema.sql\n2|fg|002-helpdesk.sql\n3|fg|003-federation.sql\n4|fg|004-courier-claims.sql\n5|fg|005-helpdesk-history.sql\n6|fg|006-rekey.sql\n7|fg|007-transfer.sql\n8|fg|008-held-origin.sql\n9|fg|009-transfer-ca.sql\n10|fg|010-transfer-notice.sql\n11|fg|011-invitation-inviter.sql\n" >expect &&
+	printf "1|fg|001-schema.sql\n2|fg|002-helpdesk.sql\n3|fg|003-federation.sql\n4|fg|004-courier-claims.sql\n5|fg|005-helpdesk-history.sql\n6|fg|006-rekey.sql\n7|fg|007-transfer.sql\n8|fg|008-held-origin.sql\n9|fg|009-transfer-ca.sql\n10|fg|010-transfer-notice.sql\n11|fg|011-invitation-inviter.sql\n12|fg|012-invitation-decline.sql\n" >expect &&
 	test_cmp expect got
 '
 
 test_expect_success 'every foreground table is there' '
 	pg_psql fg fg -c "SELECT string_agg(tablename, \$\$,\$\$ ORDER BY tablename) FROM pg_tables WHERE schemaname = \$\$public\$\$" >got &&
-	echo "account_keys,accounts,address_routes,bg_relay,heartbeat,heartbeat_log,held_messages,introductions,invitation_tokens,invitations,outbox,refusals,refused_claims,rekeys,route_tokens,schema_migrations,seen_messages,transfers" >expect &&
+	echo "account_keys,accounts,address_routes,bg_relay,declined_addresses,heartbeat,heartbeat_log,held_messages,introductions,invitation_tokens,invitations,outbox,refusals,refused_claims,rekeys,route_tokens,schema_migrations,seen_messages,transfers" >expect &&
 	test_cmp expect got
 '
 
 test_expect_success 'a second run applies nothing' '
 	tandemctl db migrate --fg --db "$FG" --sqldir "$SQLDIR" >out &&
-	echo "fg schema at version 011, 0 applied" >expect &&
+	echo "fg schema at version 012, 0 applied" >expect &&
 	test_cmp expect out &&
-	test "$(pg_psql fg fg -c "SELECT count(*) FROM schema_migrations")" = 11
+	test "$(pg_psql fg fg -c "SELECT count(*) FROM schema_migrations")" = 12
 '
 
 test_expect_success 'migrate the background, twice' '
@@ -63,17 +64,17 @@ test_expect_success 'the other element'"'"'s migrations are refused' '
 	test_expect_code 65 tandemctl db migrate --bg --db "$FG" \
 		--sqldir "$SQLDIR" 2>err &&
 	test_grep "this database holds fg migrations; refusing the bg ones" err &&
-	test "$(pg_psql fg fg -c "SELECT count(*) FROM schema_migrations")" = 11
+	test "$(pg_psql fg fg -c "SELECT count(*) FROM schema_migrations")" = 12
 '
 
 test_expect_success 'a failing migration leaves nothing behind' '
 	mkdir -p bad/fg &&
 	cp "$SQLDIR"/fg/*.sql bad/fg/ &&
-	printf "CREATE TABLE half_done (x int);\nSELECT no_such_column FROM accounts;\n" >bad/fg/012-broken.sql &&
+	printf "CREATE TABLE half_done (x int);\nSELECT no_such_column FROM accounts;\n" >bad/fg/013-broken.sql &&
 	test_expect_code 70 tandemctl db migrate --fg --db "$FG" --sqldir bad 2>err &&
-	test_grep "012-broken.sql: column \"no_such_column\" does not exist" err &&
+	test_grep "013-broken.sql: column \"no_such_column\" does not exist" err &&
 	test "$(pg_psql fg fg -c "SELECT to_regclass(\$\$half_done\$\$) IS NULL")" = t &&
-	test "$(pg_psql fg fg -c "SELECT max(version) FROM schema_migrations")" = 11
+	test "$(pg_psql fg fg -c "SELECT max(version) FROM schema_migrations")" = 12
 '
 
 test_expect_success 'invitation_tokens follows the pending and rejected invitations' '
