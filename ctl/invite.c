@@ -200,9 +200,12 @@ invite_store(PGconn *conn, const struct conf *cf, const char *address,
 	snprintf(exp, sizeof(exp), "%lld", (long long)expires);
 	if (ctl_begin(conn) == -1)
 		return -1;
-	/* --again: the decline goes with the new invitation. */
-	if ((res = ctl_sql(conn, "DELETE FROM declined_addresses WHERE "
-	    "address = $1", 1, p)) == NULL) {
+	/* --again: the decline goes, for the background too (bg/014). */
+	if ((res = ctl_sql(conn, "WITH d AS (DELETE FROM declined_addresses "
+	    "WHERE address = $1 RETURNING address) INSERT INTO bg_relay "
+	    "(address, kind, message_id, body, expires_at) SELECT address, "
+	    "'undeclined', $2, '\\x', now() + interval '1 day' FROM d", 2,
+	    p)) == NULL) {
 		ctl_end(conn, 0);
 		return -1;
 	}

@@ -17,7 +17,10 @@
  *	or one for an address registered here, is refused (5.7.1) and
  *	nothing changes. Otherwise, in one transaction of its own: the
  *	address goes into declined_addresses (once; an answer again is
- *	taken and changes nothing), its pending invitations become
+ *	taken and changes nothing) and a bg_relay row of kind 'declined'
+ *	tells the background, which drops the ARMs it holds for the
+ *	address and holds none from then on (sql/bg/014); its pending
+ *	invitations become
  *	'declined', and each held message for it that was neither
  *	released nor purged is purged (its body emptied) and its sender
  *	gets the signed notice that the address declined
@@ -101,9 +104,14 @@ decline_record(struct msg *mc, PGconn *db, const char *address,
 	int i, rc = -1;
 
 	*purged = 0;
-	if (db_run(db, "INSERT INTO declined_addresses (address, "
+	/* The relay row tells the background (sql/bg/014). */
+	if (db_run(db, "WITH d AS (INSERT INTO declined_addresses (address, "
 	    "invitation_id, answered_by) VALUES (lower($1), $2::bigint, $3) "
-	    "ON CONFLICT (address) DO NOTHING", 3, p, err) == -1 ||
+	    "ON CONFLICT (address) DO NOTHING RETURNING address) INSERT INTO "
+	    "bg_relay (address, kind, message_id, body, expires_at) SELECT "
+	    "d.address, 'declined', i.message_id, '\\x', now() + interval "
+	    "'1 day' FROM d, invitations i WHERE i.id = $2::bigint", 3, p,
+	    err) == -1 ||
 	    db_run(db, "UPDATE invitations SET status = 'declined' WHERE "
 	    "address = lower($1) AND status = 'pending'", 1, p, err) == -1 ||
 	    db_exec(db, "UPDATE held_messages SET purged_at = now(), body = "

@@ -27,7 +27,8 @@ dist_sqlbg_DATA = \
 	sql/bg/010-rekey.sql \
 	sql/bg/011-transfer.sql \
 	sql/bg/012-transfer-release.sql \
-	sql/bg/013-transfer-pins.sql
+	sql/bg/013-transfer-pins.sql \
+	sql/bg/014-invitation-decline.sql
 
 # The schema version each daemon needs: the newest migration listed
 # above, taken here so that adding one moves it (lib/db.c).

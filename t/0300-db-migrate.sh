@@ -48,9 +48,9 @@ test_expect_success 'a second run applies nothing' '
 test_expect_success 'migrate the background, twice' '
 	tandemctl db migrate --bg --db "$BG" --sqldir "$SQLDIR" >out &&
 	test_grep "^applied bg/001-schema.sql\$" out &&
-	test_grep "^bg schema at version 013, 13 applied\$" out &&
+	test_grep "^bg schema at version 014, 14 applied\$" out &&
 	tandemctl db migrate --bg --db "$BG" --sqldir "$SQLDIR" >out &&
-	echo "bg schema at version 013, 0 applied" >expect &&
+	echo "bg schema at version 014, 0 applied" >expect &&
 	test_cmp expect out
 '
 
@@ -191,10 +191,10 @@ test_expect_success 'status on both ends' '
 	# slot is inactive between the two.
 	wait_until 30 bg_running &&
 	wait_until 30 fg_slot_active &&
-	test_grep "^element=fg schema_version=11 migrations=11\$" out &&
+	test_grep "^element=fg schema_version=12 migrations=12\$" out &&
 	test_grep "^publication=tandem_pub tables=5\$" out &&
 	tandemctl db status --db "$BG" >out &&
-	test_grep "^element=bg schema_version=13 migrations=13\$" out
+	test_grep "^element=bg schema_version=14 migrations=14\$" out
 '
 
 test_done

@@ -80,7 +80,7 @@ test_expect_success 'both at the schema the engine needs' '
 	tandemctl db status --db "$FG" >status &&
 	test_grep "^element=fg schema_version=12 " status &&
 	tandemctl db status --db "$BG" >status &&
-	test_grep "^element=bg schema_version=13 " status
+	test_grep "^element=bg schema_version=14 " status
 '
 
 # fed_run OUT CMD...: CMD's TAP in OUT, and in this log behind "| "; it

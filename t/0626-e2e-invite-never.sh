@@ -97,7 +97,9 @@ test_expect_success 'dave answers with his code (a reply, from his mail program)
 	test_must_fail cr_maildir_match tandem "$(cat code)"
 '
 
-test_expect_success 'what waited for him is refused: purged, and alice gets the notice' '
+test_expect_success 'what waited for him is refused: purged, the ARM too, and alice gets the notice' '
+	pg_wait_for bg bg "SELECT count(*) FROM held_arms WHERE message_id = \$\$d1@a.example\$\$ AND purged_at IS NOT NULL AND length(arm) = 0" 1 30 &&
+	test "$(courier_bg_sql "SELECT address FROM declined_addresses")" = dave@a.example &&
 	test "$(courier_fg_sql "SELECT count(*) FROM held_messages WHERE recipient = \$\$dave@a.example\$\$ AND purged_at IS NOT NULL AND length(body) = 0")" = 1 &&
 	n=$(maildir_wait alice "declined Tandem invitations" 30) &&
 	tr -d "\r" <"$n" >notice.txt &&
@@ -115,6 +117,8 @@ test_expect_success 'bob writes to dave and alice: alice gets it; dave is not he
 	test_grep "^Your private message b1@a.example could not be delivered to dave@a.example.\$" bnotice.txt &&
 	test_grep "^Reason: dave@a.example declined Tandem invitations" bnotice.txt &&
 	test "$(courier_fg_sql "SELECT count(*) FROM held_messages WHERE message_id = \$\$b1@a.example\$\$")" = 0 &&
+	test "$(courier_bg_sql "SELECT count(*) FROM held_arms WHERE message_id = \$\$b1@a.example\$\$")" = 0 &&
+	test_grep "arm msgid=b1@a.example rcpt=dave@a.example action=drop reason=declined" "$TRASH/bg/policyd.log" &&
 	test "$(courier_fg_sql "SELECT count(*) FROM invitations WHERE address = \$\$dave@a.example\$\$")" = 1 &&
 	test_grep "msgid=b1@a.example rcpt=dave@a.example status=declined notice=bob@a.example" "$TRASH/fg/milter.log" &&
 	test "$(invitations)" = 1 &&
@@ -135,6 +139,7 @@ test_expect_success 'the operator invites dave again only with --again, which fo
 		--address dave@a.example --again >out &&
 	test_grep "^invitation .* for dave@a.example queued" out &&
 	test "$(declined)" = 0 &&
+	pg_wait_for bg bg "SELECT count(*) FROM declined_addresses" 0 30 &&
 	wait_until 30 two_invitations
 '
 
