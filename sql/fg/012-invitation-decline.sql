@@ -21,7 +21,8 @@ ALTER TABLE invitations ADD CONSTRAINT invitations_status_check
 
 CREATE TABLE declined_addresses (
 	address		text PRIMARY KEY,	-- lower case
-	invitation_id	bigint REFERENCES invitations (id) ON DELETE SET NULL,
+	invitation_id	bigint,	-- invitations.id of the answered one (no key:
+				-- invitations may be emptied alone)
 	declined_at	timestamptz NOT NULL DEFAULT now(),
 	answered_by	text	-- the answer's envelope sender, for the log
 );
