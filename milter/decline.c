@@ -180,8 +180,10 @@ decline_process(struct msg *mc)
 	PGconn *db = NULL;
 	int rc = -1;
 
-	if (!decline_for_service(mc))
-		return 0;	/* someone else's mail: untouched */
+	if (!decline_for_service(mc)) {	/* someone else's: untouched */
+		msg_note(mc, " answer=decline passed=not-for-service");
+		return 0;
+	}
 	if (decline_code(mc, code, sizeof(code)) == -1) {
 		msg_note(mc, " answer=decline status=refused");
 		msg_fail(mc, MSG_PERM, "5.7.1 the Subject carries no whole "

@@ -86,6 +86,15 @@ test_expect_success 'a forged answer (a code nobody was given) is refused: 550 5
 	test_grep "answer=decline status=refused" "$TRASH/fg/milter.log"
 '
 
+test_expect_success 'the code in mail to anyone else (dave asks erin): it passes as it came, and declines nothing' '
+	printf "From: dave@a.example\r\nTo: erin@a.example\r\nSubject: Should I? Do not invite me again %s\r\nMessage-ID: <ask-1@a.example>\r\n\r\nWhat do you think?\r\n.\r\n" "$(cat code)" >ask.eml &&
+	swaks --server "$CR_FG_ADDR:$CR_SMTP_PORT" --from dave@a.example \
+		--to erin@a.example --data @ask.eml >swaks.out 2>&1 &&
+	maildir_wait erin "^Message-ID: <ask-1@a.example>" 30 >/dev/null &&
+	test "$(declined)" = 0 &&
+	test_grep "answer=decline passed=not-for-service" "$TRASH/fg/milter.log"
+'
+
 test_expect_success 'dave answers with his code (a reply, from his mail program): taken, and nothing delivered to the service mailbox' '
 	answer dave@a.example "Re: Do not invite me again $(cat code)" &&
 	test_grep "<- *250 2.0.0 Ok: queued" swaks.out &&
