@@ -102,6 +102,7 @@ test_expect_success 'dave answers with his code (a reply, from his mail program)
 	courier_fg_sql "SELECT address, answered_by FROM declined_addresses" >out &&
 	echo "dave@a.example|dave@a.example" >expect && test_cmp expect out &&
 	test "$(courier_fg_sql "SELECT status FROM invitations WHERE address = \$\$dave@a.example\$\$")" = declined &&
+	test "$(pg_psql_as tandem_helpdesk fg fg -c "SELECT address FROM helpdesk.declined_addresses")" = dave@a.example &&
 	test_grep "answer=decline address=dave@a.example status=declined refused=1" "$TRASH/fg/milter.log" &&
 	test_must_fail cr_maildir_match tandem "$(cat code)"
 '

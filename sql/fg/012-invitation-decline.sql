@@ -10,7 +10,8 @@
 --	no private mail for a declined address and sends it no
 --	invitation; each sender gets a notice. The row goes when the
 --	address registers, or when the operator invites it again with
---	tandemctl invite --again. Not published: the opt-out is this
+--	tandemctl invite --again. Not published (the background learns it
+--	from a bg_relay row, sql/bg/014): the opt-out is this
 --	courier's.
 
 ALTER TABLE invitations ADD COLUMN decline_hash bytea UNIQUE;
@@ -28,3 +29,11 @@ CREATE TABLE declined_addresses (
 );
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON declined_addresses TO tandem_fg;
+
+-- For the help desk: why an address gets no invitation (doc/helpdesk.md).
+CREATE VIEW helpdesk.declined_addresses AS
+SELECT address, declined_at, answered_by
+FROM declined_addresses
+ORDER BY declined_at DESC;
+
+GRANT SELECT ON helpdesk.declined_addresses TO tandem_helpdesk;
