@@ -153,4 +153,10 @@ test_expect_success 'the operator invites dave again only with --again, which fo
 	wait_until 30 two_invitations
 '
 
+test_expect_success 'the daemons are still alive and logged no crash' '
+	cr_daemon_alive milter && cr_daemon_alive policyd &&
+	test_grep_not "ERROR: AddressSanitizer\|runtime error" "$TRASH/fg/milter.log" &&
+	test_grep_not "ERROR: AddressSanitizer\|runtime error" "$TRASH/bg/policyd.log"
+'
+
 test_done

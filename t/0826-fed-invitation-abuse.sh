@@ -71,4 +71,10 @@ test_expect_success 'bob writes to dave again: isp holds nothing on either eleme
 	test "$(fed_in isp cr_maildir_match dave "^Tandem-Kind: invitation" | wc -l)" = 1
 '
 
+test_expect_success 'the daemons of isp are still alive and logged no crash' '
+	fed_in isp cr_daemon_alive milter && fed_in isp cr_daemon_alive policyd &&
+	test_grep_not "ERROR: AddressSanitizer\|runtime error" "$(fed_log isp fg)" &&
+	test_grep_not "ERROR: AddressSanitizer\|runtime error" "$(fed_log isp bg)"
+'
+
 test_done
