@@ -215,7 +215,8 @@ fgdb_declined(const struct fg *fg, PGconn *db, const char *qid,
  * -2 (err) when sender has caused foreground.max_invitations already:
  * nothing of it should stay (the caller's transaction). A recipient
  * who declined invitations gets nothing: the sender gets a notice
- * (fgdb_declined_notice()), and 0 as for a hold.
+ * (fgdb_declined_notice()), and 1 (for the caller, like a hold: the
+ * recipient is done with here).
  */
 int
 fgdb_hold(const struct fg *fg, PGconn *db, const char *qid,
@@ -240,7 +241,7 @@ fgdb_hold(const struct fg *fg, PGconn *db, const char *qid,
 
 	if ((pending = fgdb_declined(fg, db, qid, msgid, sender, rcpt,
 	    err)) != 0)
-		return pending == 1 ? 0 : -1;
+		return pending;
 	if (asserted)
 		snprintf(hops, sizeof(hops), "%u", from->it_hops);
 	/* Under the held key: neither the BG nor its replication role. */

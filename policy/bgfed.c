@@ -165,7 +165,7 @@ bgfed_hold(struct fed *fd, const struct fed_item *it, char *err)
 		if (rc == 1)
 			log_info("courier msgid=%s rcpt=%s action=drop "
 			    "reason=declined", it->it_msgid, it->it_rcpt);
-		return rc == 1 ? 0 : -1;
+		return rc == 1 ? 1 : -1;
 	}
 	rc = -1;
 	snprintf(hops, sizeof(hops), "%u", it->it_hops);

@@ -66,6 +66,8 @@ test_expect_success 'bob writes to dave again: isp holds nothing on either eleme
 	test_grep "declined Tandem invitations" "$n" &&
 	test_grep "msgid=v3@corp.example rcpt=dave@isp.example status=declined notice=bob@corp.example" "$(fed_log isp fg)" &&
 	test "$(fed_fg_sql isp "SELECT count(*) FROM held_messages WHERE message_id = \$\$v3@corp.example\$\$")" = 0 &&
+	wait_until 60 grep -q "courier msgid=v3@corp.example rcpt=dave@isp.example action=drop reason=declined" "$(fed_log isp bg)" &&
+	test_grep_not "courier msgid=v3@corp.example rcpt=dave@isp.example action=hold" "$(fed_log isp bg)" &&
 	test "$(fed_bg_sql isp "SELECT count(*) FROM held_arms WHERE message_id = \$\$v3@corp.example\$\$")" = 0 &&
 	test "$(fed_fg_sql isp "SELECT count(*) FROM invitations WHERE address = \$\$dave@isp.example\$\$")" = 1 &&
 	test "$(fed_in isp cr_maildir_match dave "^Tandem-Kind: invitation" | wc -l)" = 1
