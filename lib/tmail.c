@@ -691,7 +691,6 @@ invite_link(FILE *f, const struct tmail_invite *ti, const char *msgid,
 	}
 }
 
-/* The readable part: why this mail came, then how to answer it. */
 /*
  * The answer that declines: no agent needed, the code its proof (only
  * the mail sent to the invited address carries it).
@@ -711,6 +710,7 @@ invite_decline(FILE *f, const struct tmail_invite *ti, const char *code)
 	    ti->ti_nmsgids > 0 ? ti->ti_inviter : "from now on");
 }
 
+/* The readable part: why this mail came, then how to answer it. */
 static int
 invite_text(const struct tmail_invite *ti, const char *msgid,
     const char *code, char **text, char *err)
