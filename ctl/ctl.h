@@ -13,6 +13,7 @@
  *	int	ctl_status(int argc, char **argv);
  *	int	ctl_transfer(int argc, char **argv);
  *	int	ctl_crl(int argc, char **argv);
+ *	int	ctl_close(int argc, char **argv);
  *
  *	int	ctl_fail(int status, const char *fmt, ...);
  *	PGconn	*ctl_connect(const char *conninfo);
@@ -58,6 +59,7 @@ int	ctl_route(int, char **);
 int	ctl_status(int, char **);
 int	ctl_transfer(int, char **);
 int	ctl_crl(int, char **);
+int	ctl_close(int, char **);
 
 int	ctl_fail(int, const char *, ...) TN_PRINTF(2, 3);
 PGconn	*ctl_connect(const char *);

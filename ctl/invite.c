@@ -18,7 +18,7 @@
  *	an address that has an account, or a pending invitation that has
  *	not expired, and for a private courier an address outside its
  *	domains (courier.domains, each covering its subdomains: its name
- *	constraints). An address that declined invitations (sql/fg/012,
+ *	constraints). An address that declined invitations (sql/fg/013,
  *	doc/flows.md 2) is refused unless --again is given, which
  *	forgets the decline in the same transaction. Prints
  *	"invitation MSGID for A queued".
@@ -131,7 +131,7 @@ invite_domain(const struct conf *cf, const char *address)
 }
 
 /*
- * An address that declined invitations (sql/fg/012) is invited again
+ * An address that declined invitations (sql/fg/013) is invited again
  * only with --again, at its own request: 0 free, 1 refused, -1.
  */
 static int
@@ -200,7 +200,7 @@ invite_store(PGconn *conn, const struct conf *cf, const char *address,
 	snprintf(exp, sizeof(exp), "%lld", (long long)expires);
 	if (ctl_begin(conn) == -1)
 		return -1;
-	/* --again: the decline goes, for the background too (bg/014). */
+	/* --again: the decline goes, for the background too (bg/015). */
 	if ((res = ctl_sql(conn, "WITH d AS (DELETE FROM declined_addresses "
 	    "WHERE address = $1 RETURNING address) INSERT INTO bg_relay "
 	    "(address, kind, message_id, body, expires_at) SELECT address, "

@@ -3,6 +3,7 @@ sbin_PROGRAMS += ctl/tandemctl
 ctl_tandemctl_CFLAGS = $(AM_CFLAGS) $(TANDEM_CFLAGS) $(PQ_CFLAGS)
 ctl_tandemctl_SOURCES = \
 	ctl/account.c \
+	ctl/close.c \
 	ctl/crl.c \
 	ctl/ctl.h \
 	ctl/db.c \

@@ -24,6 +24,8 @@
  *	tandemctl status --conf FILE [--ca-dir]
  *	tandemctl transfer expect|start|cancel|list --db FGCONNINFO ...
  *	tandemctl crl fetch --out FILE [--ca PEM] [--timeout SECONDS] URL...
+ *	tandemctl close --db FGCONNINFO --ca-dir DIR [--ca-dir DIR]
+ *		[--reason REASON] [--address] ADDRESS
  * DESCRIPTION
  *	The entry point: picks the command group, and holds the helpers
  *	every group uses (ctl.h), which print what db_exec() and its kin
@@ -81,7 +83,10 @@ ctl_usage(void)
 	    "[--force]\n"
 	    "       tandemctl transfer list --db FGCONNINFO\n"
 	    "       tandemctl crl fetch --out FILE [--ca PEM] "
-	    "[--timeout SECONDS] URL...\n");
+	    "[--timeout SECONDS] URL...\n"
+	    "       tandemctl close --db FGCONNINFO --ca-dir DIR "
+	    "[--ca-dir DIR] [--reason REASON]\n"
+	    "           [--address] ADDRESS\n");
 }
 
 int
@@ -184,6 +189,8 @@ main(int argc, char **argv)
 		return ctl_transfer(argc - 1, argv + 1);
 	if (strcmp(argv[1], "crl") == 0)
 		return ctl_crl(argc - 1, argv + 1);
+	if (strcmp(argv[1], "close") == 0)
+		return ctl_close(argc - 1, argv + 1);
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
 		ctl_usage();
 		return 0;

@@ -116,6 +116,16 @@ fed_rt_local(void *ctx, const char *address, char *err)
 }
 
 static int
+fed_rt_closed(void *ctx, const char *address, char *err)
+{
+	struct fed *fd = ctx;
+	const char *p[1] = { address };
+
+	return db_one(fd->fd_db, "SELECT 1 FROM accounts WHERE address = "
+	    "lower($1) AND status = 'closed'", 1, p, NULL, 0, err);
+}
+
+static int
 fed_rt_transferred(void *ctx, const char *address, char *courier, char *err)
 {
 	struct fed *fd = ctx;
@@ -159,6 +169,7 @@ fed_tables(struct fed *fd, struct route_tables *rt)
 	rt->rt_transferred = fed_rt_transferred;
 	rt->rt_learned = fed_rt_learned;
 	rt->rt_domain = fed_rt_domain;
+	rt->rt_closed = fed_rt_closed;
 }
 
 void

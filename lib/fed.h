@@ -117,7 +117,7 @@
  *	fed_tables() fills route tables over this element's database (an
  *	element may wrap them, as the milter caches the agent of a local
  *	hit); fed_route() is route_decide() over them: active
- *	accounts (rule 1), transfers (rule 2), routes learned by address
+ *	accounts (rule 1; closed ones refused), transfers (rule 2), routes learned by address
  *	(rule 3) and the domains of its peers' introductions of the same
  *	element kind (rule 4).
  *

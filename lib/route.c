@@ -168,6 +168,7 @@ route_set(struct route_decision *out, enum route_action action, int rule,
 	out->rd_action = action;
 	out->rd_rule = rule;
 	out->rd_reason = reason;
+	out->rd_code = action == ROUTE_REJECT ? "5.1.3" : NULL;
 }
 
 /* Rules 1-4, one after the other: 1 decided, 0 not yet, -1 error. */
@@ -182,6 +183,15 @@ route_tables_decide(const struct route_tables *t, const struct route_addr *ra,
 			return -1;
 		if (found) {
 			route_set(out, ROUTE_DELIVER_LOCAL, 1, NULL);
+			return 1;
+		}
+	}
+	if (t->rt_closed != NULL) {
+		if ((found = t->rt_closed(t->rt_ctx, ra->ra_full, err)) == -1)
+			return -1;
+		if (found) {
+			route_set(out, ROUTE_REJECT, 1, "account closed");
+			out->rd_code = "5.1.1";
 			return 1;
 		}
 	}

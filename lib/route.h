@@ -50,7 +50,10 @@
  *	   literal, a bad domain, longer than TN_MAX_ADDRESS)
  *	   -> ROUTE_REJECT;
  *	1. rt_local says it is an active local account
- *	   -> ROUTE_DELIVER_LOCAL;
+ *	   -> ROUTE_DELIVER_LOCAL; or else rt_closed says it is an
+ *	   account of this courier that its operator closed (tandemctl
+ *	   close) -> ROUTE_REJECT, "account closed", code 5.1.1: never
+ *	   held, invited, or sent anywhere else;
  *	2. rt_transferred knows it was transferred away
  *	   -> ROUTE_TO_NEW_COURIER;
  *	3. rt_learned knows it from an invitation reject
@@ -81,11 +84,13 @@
  *
  *	The decision (struct route_decision) carries the action, the
  *	rule that decided (0-6), the target courier id for rules 2-5,
- *	and for ROUTE_REJECT a static reason. It holds no pointer to
+ *	and for ROUTE_REJECT a static reason and a static enhanced
+ *	status code (RFC 3463) for an SMTP reply: "5.1.1" for a closed
+ *	account, "5.1.3" for every other refusal. It holds no pointer to
  *	free.
  *
  *	Each table callback returns 1 when it found the key (and, but
- *	for rt_local, copied the courier id, NUL-terminated, into the
+ *	for rt_local and rt_closed, copied the courier id, NUL-terminated, into the
  *	buffer of ROUTE_IDLEN bytes it was given), 0 when it did not,
  *	and -1 on failure with a reason in err. A callback may be NULL:
  *	that table is empty.
@@ -149,6 +154,7 @@ struct route_tables {
 		    char *courier, char *err);
 	int	(*rt_domain)(void *ctx, const char *domain,
 		    char *courier, char *err);
+	int	(*rt_closed)(void *ctx, const char *address, char *err);
 };
 
 struct route_decision {
@@ -156,6 +162,7 @@ struct route_decision {
 	int			 rd_rule;
 	char			 rd_courier[ROUTE_IDLEN];	/* "" if none */
 	const char		*rd_reason;	/* static; REJECT only */
+	const char		*rd_code;	/* static; REJECT only */
 };
 
 int	route_decide(const struct route_courier *,

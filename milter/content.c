@@ -12,9 +12,10 @@
  *	the sealed content to the agents of the local ones. The same
  *	sealed content is taken once: again, it is refused (5.7.1).
  *	It reads outside any transaction (db_exec()) and calls
- *	msg_db_write() before its first write, which begins one; the
- *	caller commits or rolls back whatever was begun and carries out
- *	the verdict.
+ *	msg_db_write() before a write of routing, which begins one; the
+ *	record that the content was taken comes last, in it or alone
+ *	(content_once()). The caller commits or rolls back whatever was
+ *	begun and carries out the verdict.
  */
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -246,7 +247,6 @@ static int
 crt_local(void *ctx, const char *address, char *err)
 {
 	struct content_rt *c = ctx;
-	const char *p[1] = { address };
 	PGresult *r;
 	int i, rc = 0;
 
@@ -255,9 +255,9 @@ crt_local(void *ctx, const char *address, char *err)
 	for (i = 0; c->cr_pre != NULL && i < PQntuples(c->cr_pre); i++)
 		if (strcmp(PQgetvalue(c->cr_pre, i, 0), address) == 0)
 			return crt_hit(c, c->cr_pre, i, 1, err);
-	if (db_exec(((struct fed *)c->cr_db.rt_ctx)->fd_db, "SELECT "
-	    "agent_cert FROM accounts WHERE address = $1 AND status = "
-	    "'active'", 1, p, NULL, &r, err) == -1)
+	if (acache_exec(c->cr_fg, ((struct fed *)c->cr_db.rt_ctx)->fd_db,
+	    "SELECT agent_cert FROM accounts WHERE address = $1 AND status "
+	    "= 'active'", address, &r, err) == -1)
 		return -1;
 	if (PQntuples(r) > 0)
 		rc = crt_hit(c, r, 0, 0, err);
@@ -331,6 +331,14 @@ crt_domain(void *ctx, const char *domain, char *courier, char *err)
 	return c->cr_db.rt_domain(c->cr_db.rt_ctx, domain, courier, err);
 }
 
+static int
+crt_closed(void *ctx, const char *address, char *err)
+{
+	struct content_rt *c = ctx;
+
+	return c->cr_db.rt_closed(c->cr_db.rt_ctx, address, err);
+}
+
 static void
 content_tables(struct route_tables *rt, struct content_rt *c,
     const struct fg *fg, struct fed *fd)
@@ -344,6 +352,7 @@ content_tables(struct route_tables *rt, struct content_rt *c,
 	rt->rt_transferred = crt_transferred;
 	rt->rt_learned = crt_learned;
 	rt->rt_domain = crt_domain;
+	rt->rt_closed = crt_closed;
 }
 
 /* The agent certificate crt_local() found for rcpt, onto to. */
@@ -417,8 +426,8 @@ content_route(struct msg *mc, PGconn *db, struct tmail *tm,
 			mc->mc_drop[i] = 1;
 			break;
 		case ROUTE_REJECT:
-			msg_fail(mc, MSG_PERM, "5.1.3 recipient %s: %s", a,
-			    rd.rd_reason);
+			msg_fail(mc, MSG_PERM, "%s recipient %s: %s",
+			    rd.rd_code, a, rd.rd_reason);
 			goto out;
 		default:	/* rules 2-5: to another courier's FG */
 			if (msg_db_write(mc, db) == -1)
@@ -440,7 +449,11 @@ out:
 /*
  * The same sealed content taken once (seen_messages, kind "content",
  * by its SHA-256, kept for hygiene.replay_window): 0, or -1 with the
- * verdict set. Its write begins the transaction.
+ * verdict set. It is the last thing written: inside the transaction
+ * when routing wrote (held, sent on; a replay rolls those back), else
+ * alone, committed by itself (a rewrap in place for local recipients:
+ * one round trip, not BEGIN, INSERT and COMMIT). Anything that fails
+ * before it leaves no record, so the sender's MTA can try again.
  */
 static int
 content_once(struct msg *mc, PGconn *db, const unsigned char *sealed,
@@ -451,8 +464,6 @@ content_once(struct msg *mc, PGconn *db, const unsigned char *sealed,
 	char err[TN_ERRLEN], *hex = NULL;
 	int fresh = -1;
 
-	if (msg_db_write(mc, db) == -1)
-		return -1;
 	if (cms_digest(sealed, sealedlen, dg) == 0 &&
 	    (hex = util_hex(dg, sizeof(dg))) != NULL) {
 		p[0] = hex;
@@ -487,10 +498,8 @@ content_process(struct msg *mc, PGconn *db, struct tmail *tm)
 		rc = 0;
 		goto out;
 	}
-	if (rc == -1 || content_once(mc, db, sealed, sealedlen) == -1) {
-		rc = -1;
+	if (rc == -1)
 		goto out;
-	}
 	/* Opened: the wrap is not read again, its memory goes now. */
 	free(tm->tm_der);
 	tm->tm_der = NULL;
@@ -502,19 +511,19 @@ content_process(struct msg *mc, PGconn *db, struct tmail *tm)
 	}
 	if (content_route(mc, db, tm, sealed, sealedlen, to) == -1)
 		goto out;
-	if (sk_X509_num(to) == 0) {
-		mc->mc_discard = 1;
-		rc = 0;
-		goto out;
-	}
-	if (cms_wrap(sealed, sealedlen, &mc->mc_fg->fg_id, to, 0, &wrap,
-	    &wlen, err) == -1 ||
+	if (sk_X509_num(to) > 0 && (cms_wrap(sealed, sealedlen,
+	    &mc->mc_fg->fg_id, to, 0, &wrap, &wlen, err) == -1 ||
 	    tmail_body(wrap, wlen, &mc->mc_newbody, &mc->mc_newbodylen,
-	    err) == -1) {
+	    err) == -1)) {
 		msg_fail(mc, MSG_TEMP, "4.3.0 cannot rewrap: %s", err);
 		goto out;
 	}
-	msg_note(mc, " rewrapped=%d", sk_X509_num(to));
+	if (content_once(mc, db, sealed, sealedlen) == -1)
+		goto out;
+	if (sk_X509_num(to) == 0)
+		mc->mc_discard = 1;
+	else
+		msg_note(mc, " rewrapped=%d", sk_X509_num(to));
 	rc = 0;
 out:
 	free(sealed);

@@ -13,13 +13,13 @@
  *	again"). Mail that is not for the service mailbox passes
  *	untouched. The code is the proof: only the invitation mailed to
  *	the address carries it, and the database keeps only its SHA-256
- *	(invitations.decline_hash, fg/012). A code no invitation has,
+ *	(invitations.decline_hash, fg/013). A code no invitation has,
  *	or one for an address registered here, is refused (5.7.1) and
  *	nothing changes. Otherwise, in one transaction of its own: the
  *	address goes into declined_addresses (once; an answer again is
  *	taken and changes nothing) and a bg_relay row of kind 'declined'
  *	tells the background, which drops the ARMs it holds for the
- *	address and holds none from then on (sql/bg/014); its pending
+ *	address and holds none from then on (sql/bg/015); its pending
  *	invitations become
  *	'declined', and each held message for it that was neither
  *	released nor purged is purged (its body emptied) and its sender
@@ -104,7 +104,7 @@ decline_record(struct msg *mc, PGconn *db, const char *address,
 	int i, rc = -1;
 
 	*purged = 0;
-	/* The relay row tells the background (sql/bg/014). */
+	/* The relay row tells the background (sql/bg/015). */
 	if (db_run(db, "WITH d AS (INSERT INTO declined_addresses (address, "
 	    "invitation_id, answered_by) VALUES (lower($1), $2::bigint, $3) "
 	    "ON CONFLICT (address) DO NOTHING RETURNING address) INSERT INTO "

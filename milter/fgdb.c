@@ -43,7 +43,6 @@ int
 fgdb_account_id(const struct fg *fg, PGconn *db, const char *address,
     int pending_ok, struct cms_id *id, X509 **agent, char *err)
 {
-	const char *p[1] = { address };
 	unsigned char *sealed = NULL;
 	size_t slen = 0;
 	PGresult *r = NULL;
@@ -51,13 +50,12 @@ fgdb_account_id(const struct fg *fg, PGconn *db, const char *address,
 
 	memset(id, 0, sizeof(*id));
 	*agent = NULL;
-	if (db_exec(db, "SELECT a.courier_cert, a.agent_cert, k.sealed_key, "
-	    "a.status FROM accounts a JOIN account_keys k USING (address) "
-	    "WHERE a.address = $1 AND a.status IN ('active', 'pending') AND "
-	    "k.retired_at IS NULL AND a.courier_cert IS NOT NULL AND "
-	    "a.agent_cert IS NOT NULL AND k.generation = "
-	    "tandem_generation(a.address)",
-	    1, p, NULL, &r, err) == -1)
+	if (acache_exec(fg, db, "SELECT a.courier_cert, a.agent_cert, "
+	    "k.sealed_key, a.status FROM accounts a JOIN account_keys k USING "
+	    "(address) WHERE a.address = $1 AND a.status IN ('active', "
+	    "'pending') AND k.retired_at IS NULL AND a.courier_cert IS NOT "
+	    "NULL AND a.agent_cert IS NOT NULL AND k.generation = "
+	    "tandem_generation(a.address)", address, &r, err) == -1)
 		goto out;
 	if (PQntuples(r) == 0) {
 		rc = 1;
@@ -187,7 +185,7 @@ fgdb_declined_notice(const struct fg *fg, PGconn *db, const char *msgid,
 }
 
 /*
- * rcpt declined invitations (fg/012): 1, and the sender is told, the
+ * rcpt declined invitations (fg/013): 1, and the sender is told, the
  * message not held; 0 not declined; -1.
  */
 static int

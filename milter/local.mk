@@ -26,6 +26,7 @@ sbin_PROGRAMS += milter/tandem-milter
 milter_tandem_milter_CFLAGS = $(AM_CFLAGS) $(TANDEM_CFLAGS) $(PQ_CFLAGS) \
 	$(MILTER_CFLAGS)
 milter_tandem_milter_SOURCES = \
+	milter/acache.c \
 	milter/ca.c \
 	milter/content.c \
 	milter/decline.c \
@@ -49,6 +50,8 @@ TESTS += t/0500-milter-content.sh
 EXTRA_DIST += t/0500-milter-content.sh
 TESTS += t/0505-milter-reload.sh
 EXTRA_DIST += t/0505-milter-reload.sh
+TESTS += t/0509-milter-account-cache.sh
+EXTRA_DIST += t/0509-milter-account-cache.sh
 
 # A registration mail as an agent sends it, without the agent's checks.
 check_PROGRAMS += t/milter-regmail

@@ -91,6 +91,7 @@
 #include "tandem.h"
 #include "tmail.h"
 
+struct acache;
 struct objcache;
 struct pool;
 struct proto_msg;
@@ -128,6 +129,7 @@ struct fgproc {
 	volatile int		 fp_stop;
 	struct rate		*fp_rate;	/* foreground.max_peer_rate */
 	struct pki_crl_watch	 fp_crl_watch;	/* the signal thread's */
+	struct acache		*fp_acache;	/* account rows, acache.c */
 };
 
 int		 fg_new(struct fgproc *, struct conf *, struct fg **, char *);
@@ -242,6 +244,13 @@ struct pool	*pool_new(const char *, size_t);
 void		 pool_free(struct pool *);
 PGconn		*pool_get(struct pool *, int *);
 void		 pool_put(struct pool *, PGconn *);
+
+struct acache	*acache_new(void);
+void		 acache_free(struct acache *);
+void		*acache_main(void *);
+void		 acache_forget(struct acache *);
+int		 acache_exec(const struct fg *, PGconn *, const char *,
+		    const char *, PGresult **, char *);
 
 struct objcache	*objcache_new(void);
 void		 objcache_free(struct objcache *);

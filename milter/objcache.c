@@ -26,10 +26,10 @@
  *	Parsing a certificate or a private key costs more than the rest
  *	of a message's public-key work with OpenSSL 3.0 (every public key
  *	goes through the decoder machinery). The database stays the one
- *	source of truth: the milter still reads the row of every account
- *	for every message; this cache only remembers what the exact bytes
- *	of that row parsed to, so a changed certificate or a new key
- *	generation is simply a miss.
+ *	source of truth: the rows of an account come from it (or from
+ *	acache.c, which forgets them at any change); this cache only
+ *	remembers what the exact bytes of a row parsed to, so a changed
+ *	certificate or a new key generation is simply a miss.
  *
  *	objcache_cert() is pki_parse_cert() of the PEM bytes;
  *	objcache_der() is d2i_X509() of exactly the DER bytes given, in

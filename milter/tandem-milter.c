@@ -308,9 +308,12 @@ msg_process(struct msg *mc)
 	rc = 0;
 out:
 	if (db != NULL && PQtransactionStatus(db) != PQTRANS_IDLE &&
-	    rc == 0 && mc->mc_verdict == MSG_OK && db_commit(db, err) == -1) {
-		msg_fail(mc, MSG_TEMP, "4.3.0 database commit failed");
-		rc = -1;
+	    rc == 0 && mc->mc_verdict == MSG_OK) {
+		if (db_commit(db, err) == -1) {
+			msg_fail(mc, MSG_TEMP, "4.3.0 database commit failed");
+			rc = -1;
+		} else	/* what it wrote, for the next message at once */
+			acache_forget(mc->mc_fg->fg_proc->fp_acache);
 	}
 	db_rollback(db);	/* a failure or a refusal: what it began */
 	pool_put(mc->mc_fg->fg_pool, db);	/* or closes it */
@@ -921,7 +924,7 @@ main(int argc, char **argv)
 	struct privs pv;
 	const struct conf *cf;
 	char err[TN_ERRLEN];
-	pthread_t sender, crls;
+	pthread_t sender, crls, listener;
 	int ch, fore = 0, check = 0, rc;
 
 	memset(&fp, 0, sizeof(fp));
@@ -950,7 +953,8 @@ main(int argc, char **argv)
 	log_init("tandem-milter", fore || check);
 	pthread_mutex_init(&fp.fp_lock, NULL);
 	pthread_mutex_init(&fp.fp_ca_lock, NULL);
-	if ((fp.fp_rate = rate_new()) == NULL)
+	if ((fp.fp_rate = rate_new()) == NULL ||
+	    (fp.fp_acache = acache_new()) == NULL)
 		log_fatal(EX_OSERR, "out of memory");
 	setup(&fp, &pv, check);
 	cf = fp.fp_cur->fg_conf;
@@ -977,21 +981,24 @@ main(int argc, char **argv)
 	log_detached();
 	if (pthread_create(&sender, NULL, outbox_main, &fp) != 0 ||
 	    pthread_create(&crls, NULL, fg_crlfetch_main, &fp) != 0 ||
+	    pthread_create(&listener, NULL, acache_main, &fp) != 0 ||
 	    fg_signals_start(&fp) == -1)
-		log_fatal(EX_OSERR, "cannot start the sender, revocation list "
-		    "or signal thread");
+		log_fatal(EX_OSERR, "cannot start the sender, revocation list, "
+		    "listener or signal thread");
 	log_info("started socket=%s user=%s", cf->cf_milter_socket,
 	    pv.pv_user);
 	rc = smfi_main() == MI_SUCCESS ? EX_OK : EX_SOFTWARE;
 	fg_signals_stop(&fp);	/* sets fp_stop */
 	pthread_join(sender, NULL);
 	pthread_join(crls, NULL);
+	pthread_join(listener, NULL);
 	close(fp.fp_ca_fd);
 	log_info("stopped");
 out:
 	fg_release(fp.fp_cur);
 	keybox_free(fp.fp_heldbox);
 	rate_free(fp.fp_rate);
+	acache_free(fp.fp_acache);
 	X509_free(fp.fp_issuing);
 	proto_shutdown();
 	return rc;

@@ -159,7 +159,7 @@ bgfed_hold(struct fed *fd, const struct fed_item *it, char *err)
 	    it->it_origin_date : NULL, asserted ? it->it_origin_sig : NULL };
 	int lens[10] = { 0 }, rc = -1;
 
-	/* Declined (bg/014): not held; the foreground tells the sender. */
+	/* Declined (bg/015): not held; the foreground tells the sender. */
 	if ((rc = db_one(fd->fd_db, "SELECT 1 FROM declined_addresses WHERE "
 	    "address = lower($1)", 1, &it->it_rcpt, NULL, 0, err)) != 0) {
 		if (rc == 1)

@@ -209,6 +209,7 @@ enum pd_status {
 	PD_BAD = 400,
 	PD_FORBIDDEN = 403,
 	PD_NOT_FOUND = 404,
+	PD_GONE = 410,
 	PD_INTERNAL = 500,
 	PD_UNAVAILABLE = 503
 };

@@ -423,7 +423,7 @@ out:
 }
 
 /*
- * Hold the ARM for rcpt: 0, 1 when rcpt declined invitations (bg/014:
+ * Hold the ARM for rcpt: 0, 1 when rcpt declined invitations (bg/015:
  * nothing is held, the foreground tells the sender), -1.
  */
 static int
@@ -482,7 +482,11 @@ st_forward(struct pd *pd, const struct arm_record *ar, const char *rcpt,
 	return 0;
 }
 
-/* One recipient of a new ARM: deliver, forward, hold, or leave out. */
+/*
+ * One recipient of a new ARM: deliver, forward, hold, or leave out.
+ * -2 (err the address) for an account closed here: the whole ARM is
+ * refused.
+ */
 static int
 st_recipient(struct pd *pd, const struct arm_record *ar, const char *rcpt,
     const char *expires, const unsigned char *arm, size_t armlen,
@@ -506,7 +510,11 @@ st_recipient(struct pd *pd, const struct arm_record *ar, const char *rcpt,
 		}
 		/* No introduction of the target nor of the superior. */
 	}
-	if (rd.rd_action == ROUTE_REJECT) {
+	if (rd.rd_action == ROUTE_REJECT && strcmp(rd.rd_code, "5.1.1") == 0) {
+		tn_err(err, "%s", rcpt);
+		rc = -2;
+		goto out;
+	} else if (rd.rd_action == ROUTE_REJECT) {
 		log_info("arm msgid=%s rcpt=%s action=reject reason=\"%s\"",
 		    ar->ar_msgid, rcpt, rd.rd_reason);
 	} else if (rd.rd_action == ROUTE_DELIVER_LOCAL) {
@@ -560,6 +568,23 @@ st_expired(const struct arm_record *ar)
 	    ar->ar_restr.rs_expires <= time(NULL);
 }
 
+/*
+ * An ARM for an account closed here (tandemctl close): nothing of it
+ * is kept, and the sender's agent is told for good, naming the
+ * address, so that it mails nothing (doc/flows.md 11).
+ */
+static enum pd_status
+st_closed(struct pd *pd, const struct arm_record *ar, const char *rcpt,
+    char *msg, size_t msglen)
+{
+	db_rollback(pd->pd_db);
+	log_info("arm msgid=%s sender=%s rcpt=%s status=refused "
+	    "reason=\"account closed\"", ar->ar_msgid, ar->ar_sender, rcpt);
+	snprintf(msg, msglen, "5.1.1 recipient %s: account closed; this "
+	    "courier takes no mail for it", rcpt);
+	return PD_GONE;
+}
+
 /* The transaction of POST /v1/arm, once the ARM is known good. */
 static enum pd_status
 st_commit(struct pd *pd, const struct arm_record *ar,
@@ -569,7 +594,7 @@ st_commit(struct pd *pd, const struct arm_record *ar,
 	char err[TN_ERRLEN], expires[32];
 	const char *exp;
 	size_t i;
-	int ndel = 0, nheld = 0, fresh;
+	int ndel = 0, nheld = 0, fresh, r;
 
 	st_expires(ar, expires, sizeof(expires));
 	exp = expires[0] != '\0' ? expires : NULL;
@@ -587,8 +612,10 @@ st_commit(struct pd *pd, const struct arm_record *ar,
 		return PD_OK;
 	}
 	for (i = 0; i < ar->ar_nrcpts && !st_expired(ar); i++)
-		if (st_recipient(pd, ar, ar->ar_rcpts[i], exp, arm, armlen,
-		    body, len, &ndel, &nheld, err) == -1)
+		if ((r = st_recipient(pd, ar, ar->ar_rcpts[i], exp, arm,
+		    armlen, body, len, &ndel, &nheld, err)) == -2)
+			return st_closed(pd, ar, err, msg, msglen);
+		else if (r == -1)
 			goto out;
 	if (db_commit(pd->pd_db, err) == -1)
 		goto out;

@@ -21,7 +21,12 @@ struct pair {
 static const char *locals[] = {
 	"alice@a.example", "dave@p.example", "gina@priv.example", NULL
 };
+/* Closed here (tandemctl close); kate also has stale routes. */
+static const char *closed[] = {
+	"kate@a.example", "liam@priv.example", NULL
+};
 static const struct pair transferred[] = {
+	{ "kate@a.example", "courier-t" },
 	{ "bob@a.example", "courier-t" },
 	{ "dave@p.example", "courier-t" },
 	{ "erin@p.example", "courier-t" },
@@ -38,6 +43,7 @@ static const struct pair learned[] = {
 	{ NULL, NULL }
 };
 static const struct pair domains[] = {
+	{ "a.example", "courier-a" },
 	{ "p.example", "courier-p" },
 	{ "sub.p.example", "courier-sp" },
 	{ NULL, NULL }
@@ -90,6 +96,22 @@ cb_learned(void *ctx, const char *a, char *c, char *err)
 	return find(learned, a, c, err);
 }
 
+static int
+cb_closed(void *ctx, const char *address, char *err)
+{
+	const char **p;
+
+	(void)ctx;
+	if (fail_tables) {
+		tn_err(err, "database down");
+		return -1;
+	}
+	for (p = closed; *p != NULL; p++)
+		if (strcmp(*p, address) == 0)
+			return 1;
+	return 0;
+}
+
 static char queried[512];	/* the domains rt_domain was asked for */
 
 static int
@@ -104,7 +126,7 @@ cb_domain(void *ctx, const char *d, char *c, char *err)
 }
 
 static const struct route_tables tables = {
-	NULL, cb_local, cb_transferred, cb_learned, cb_domain
+	NULL, cb_local, cb_transferred, cb_learned, cb_domain, cb_closed
 };
 
 static const char *priv_domains[] = { "priv.example", ".Corp.Example" };
@@ -162,6 +184,16 @@ static const struct {
 	    4, "courier-sp" },
 	{ ALL, "zed@a.sub.p.example", S, "sub",
 	    ROUTE_TO_INTRODUCED_COURIER, 4, "courier-sp" },
+	/*
+	 * A closed account is refused before any other table (kate has
+	 * a transfer route and her domain an introduction), from any
+	 * source; an active account is never taken for a closed one.
+	 */
+	{ ALL, "kate@a.example", L, NULL, ROUTE_REJECT, 1, "" },
+	{ ALL, "kate@A.example", R, "x", ROUTE_REJECT, 1, "" },
+	{ ALL, "liam@priv.example", S, "sub", ROUTE_REJECT, 1, "" },
+	{ ALL, "kate2@a.example", L, NULL, ROUTE_TO_INTRODUCED_COURIER, 4,
+	    "courier-a" },
 	/* A route back to where the message came from is a loop. */
 	{ ALL, "zed@p.example", R, "courier-p", ROUTE_REJECT, 4,
 	    "courier-p" },
@@ -272,7 +304,7 @@ test_errors(void)
 		PKI_ROLE_PRIVATE, NULL, 0, 0, NULL
 	};
 	static const struct route_tables none = { NULL, NULL, NULL, NULL,
-		NULL };
+		NULL, NULL };
 	struct route_decision d;
 	char err[TN_ERRLEN];
 
@@ -294,6 +326,17 @@ test_errors(void)
 	is_int(route_decide(&selves[PUB], &none, "alice@a.example", L, NULL,
 	    &d, err), 0, "NULL callbacks are empty tables");
 	is_int(d.rd_action, ROUTE_HOLD_AND_INVITE, "so a public one invites");
+	route_decide(&selves[PUB], &tables, "kate@a.example", L, NULL, &d,
+	    err);
+	ok(d.rd_action == ROUTE_REJECT && strcmp(d.rd_reason,
+	    "account closed") == 0 && strcmp(d.rd_code, "5.1.1") == 0,
+	    "a closed account: \"account closed\", 5.1.1");
+	route_decide(&selves[PUB], &tables, "x@a..example", L, NULL, &d, err);
+	ok(d.rd_action == ROUTE_REJECT && strcmp(d.rd_code, "5.1.3") == 0,
+	    "any other refusal: 5.1.3");
+	route_decide(&selves[PUB], &tables, "alice@a.example", L, NULL, &d,
+	    err);
+	ok(d.rd_code == NULL, "no code but for a refusal");
 	is_str(route_action_name(ROUTE_DEFER_TO_SUPERIOR), "defer-to-superior",
 	    "action names for logs");
 }

@@ -1,5 +1,5 @@
 -- NAME
---	fg/012-invitation-decline.sql - "do not invite me again"
+--	fg/013-invitation-decline.sql - "do not invite me again"
 -- DESCRIPTION
 --	invitations.decline_hash is the SHA-256 of the decline code that
 --	the invitation's readable text gives (NULL for invitations made
@@ -11,7 +11,7 @@
 --	invitation; each sender gets a notice. The row goes when the
 --	address registers, or when the operator invites it again with
 --	tandemctl invite --again. Not published (the background learns it
---	from a bg_relay row, sql/bg/014): the opt-out is this
+--	from a bg_relay row, sql/bg/015): the opt-out is this
 --	courier's.
 
 ALTER TABLE invitations ADD COLUMN decline_hash bytea UNIQUE;

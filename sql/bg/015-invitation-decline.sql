@@ -1,9 +1,9 @@
 -- NAME
---	bg/014-invitation-decline.sql - "do not invite me again" on the
+--	bg/015-invitation-decline.sql - "do not invite me again" on the
 --	background
 -- DESCRIPTION
 --	declined_addresses lists the addresses that declined the
---	foreground's invitations (sql/fg/012; doc/flows.md 2): the
+--	foreground's invitations (sql/fg/013; doc/flows.md 2): the
 --	background holds no ARM for them. Only the replicated bg_relay
 --	fills it, by a row of kind 'declined' (the address added, and
 --	every ARM held for it and neither released nor purged is purged:
