@@ -4,7 +4,8 @@
  * SYNOPSIS
  *	int	ctl_invite(int argc, char **argv);
  * DESCRIPTION
- *	tandemctl invite --conf FILE --address A [--db CONNINFO] reads the
+ *	tandemctl invite --conf FILE --address A [--db CONNINFO] [--again]
+ *	reads the
  *	foreground's tandem.conf (courier name, service mailbox, hold
  *	limit, the FG element certificate, key and chain, the database
  *	unless --db is given), makes the same signed invitation the
@@ -17,10 +18,13 @@
  *	an address that has an account, or a pending invitation that has
  *	not expired, and for a private courier an address outside its
  *	domains (courier.domains, each covering its subdomains: its name
- *	constraints). Prints "invitation MSGID for A queued".
+ *	constraints). An address that declined invitations (sql/fg/013,
+ *	doc/flows.md 2) is refused unless --again is given, which
+ *	forgets the decline in the same transaction. Prints
+ *	"invitation MSGID for A queued".
  * DIAGNOSTICS
  *	See tandemctl.c: 64 usage, 65 bad address, outside a private
- *	courier's domains, or already invited or registered, 69
+ *	courier's domains, already invited or registered, or declined, 69
  *	database unreachable, 70 database refused, 78 bad
  *	configuration or element files.
  */
@@ -43,6 +47,7 @@ struct inv_opts {
 	const char	*io_conf;
 	const char	*io_address;
 	const char	*io_db;
+	int		 io_again;
 };
 
 static int
@@ -52,6 +57,7 @@ invite_opts(int argc, char **argv, struct inv_opts *o)
 		{ "conf", required_argument, NULL, 'c' },
 		{ "address", required_argument, NULL, 'a' },
 		{ "db", required_argument, NULL, 'D' },
+		{ "again", no_argument, NULL, 'g' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int c;
@@ -63,6 +69,7 @@ invite_opts(int argc, char **argv, struct inv_opts *o)
 		case 'c': o->io_conf = optarg; break;
 		case 'a': o->io_address = optarg; break;
 		case 'D': o->io_db = optarg; break;
+		case 'g': o->io_again = 1; break;
 		default: return -1;
 		}
 	}
@@ -123,13 +130,40 @@ invite_domain(const struct conf *cf, const char *address)
 	    "courier %s (%s)", address, cf->cf_name, list);
 }
 
-/* 0 free to invite, 1 refused (said why), -1 database error. */
+/*
+ * An address that declined invitations (sql/fg/013) is invited again
+ * only with --again, at its own request: 0 free, 1 refused, -1.
+ */
 static int
-invite_check(PGconn *conn, const char *address)
+invite_declined(PGconn *conn, const char *address, int again)
 {
 	const char *p[1] = { address };
 	PGresult *res;
 	int n;
+
+	if ((res = ctl_sql(conn, "SELECT to_char(declined_at AT TIME ZONE "
+	    "'UTC', 'YYYY-MM-DD HH24:MI:SS') FROM declined_addresses WHERE "
+	    "address = $1", 1, p)) == NULL)
+		return -1;
+	n = PQntuples(res);
+	if (n == 1 && !again)
+		ctl_fail(0, "%s declined Tandem invitations on %s UTC; invite "
+		    "it again only at its request, with --again", address,
+		    PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return n == 1 && !again ? 1 : 0;
+}
+
+/* 0 free to invite, 1 refused (said why), -1 database error. */
+static int
+invite_check(PGconn *conn, const char *address, int again)
+{
+	const char *p[1] = { address };
+	PGresult *res;
+	int n;
+
+	if ((n = invite_declined(conn, address, again)) != 0)
+		return n;
 
 	if ((res = ctl_sql(conn, "SELECT (SELECT count(*) FROM accounts "
 	    "WHERE address = $1) + (SELECT count(*) FROM invitations WHERE "
@@ -147,26 +181,39 @@ invite_check(PGconn *conn, const char *address)
 /* Record the invitation and queue its mail, in one transaction. */
 static int
 invite_store(PGconn *conn, const struct conf *cf, const char *address,
-    const char *msgid, const unsigned char *hash, time_t expires,
-    const char *mail)
+    const char *msgid, const unsigned char *hash,
+    const unsigned char *dhash, time_t expires, const char *mail)
 {
-	char hex[2 + 2 * TMAIL_HASHLEN + 1], exp[32];
-	const char *p[4] = { address, msgid, hex, exp };
+	char hex[2 + 2 * TMAIL_HASHLEN + 1], dhex[sizeof(hex)], exp[32];
+	const char *p[5] = { address, msgid, hex, exp, dhex };
 	const char *q[4] = { msgid, cf->cf_service_mailbox, address, mail };
 	PGresult *res;
 	size_t i;
 	int ok;
 
-	hex[0] = '\\';
-	hex[1] = 'x';
-	for (i = 0; i < TMAIL_HASHLEN; i++)
+	hex[0] = dhex[0] = '\\';
+	hex[1] = dhex[1] = 'x';
+	for (i = 0; i < TMAIL_HASHLEN; i++) {
 		snprintf(hex + 2 + 2 * i, 3, "%02x", hash[i]);
+		snprintf(dhex + 2 + 2 * i, 3, "%02x", dhash[i]);
+	}
 	snprintf(exp, sizeof(exp), "%lld", (long long)expires);
 	if (ctl_begin(conn) == -1)
 		return -1;
+	/* --again: the decline goes, for the background too (bg/015). */
+	if ((res = ctl_sql(conn, "WITH d AS (DELETE FROM declined_addresses "
+	    "WHERE address = $1 RETURNING address) INSERT INTO bg_relay "
+	    "(address, kind, message_id, body, expires_at) SELECT address, "
+	    "'undeclined', $2, '\\x', now() + interval '1 day' FROM d", 2,
+	    p)) == NULL) {
+		ctl_end(conn, 0);
+		return -1;
+	}
+	PQclear(res);
 	if ((res = ctl_sql(conn, "INSERT INTO invitations (address, "
-	    "message_id, token_hash, expires_at) VALUES ($1, $2, $3::bytea, "
-	    "to_timestamp($4::bigint))", 4, p)) == NULL) {
+	    "message_id, token_hash, expires_at, decline_hash) VALUES ($1, "
+	    "$2, $3::bytea, to_timestamp($4::bigint), $5::bytea)", 5,
+	    p)) == NULL) {
 		ctl_end(conn, 0);
 		return -1;
 	}
@@ -187,7 +234,7 @@ invite_run(const struct inv_opts *o, const struct conf *cf)
 {
 	struct tmail_invite ti;
 	struct cms_id id;
-	unsigned char hash[TMAIL_HASHLEN];
+	unsigned char hash[TMAIL_HASHLEN], dhash[TMAIL_HASHLEN];
 	char err[TN_ERRLEN], msgid[TN_MAX_MSGID + 1], *mail = NULL;
 	PGconn *conn = NULL;
 	size_t mlen;
@@ -202,7 +249,7 @@ invite_run(const struct inv_opts *o, const struct conf *cf)
 		rc = EX_UNAVAILABLE;
 		goto out;
 	}
-	if ((rc = invite_check(conn, o->io_address)) != 0) {
+	if ((rc = invite_check(conn, o->io_address, o->io_again)) != 0) {
 		rc = rc == 1 ? EX_DATAERR : EX_SOFTWARE;
 		goto out;
 	}
@@ -220,13 +267,14 @@ invite_run(const struct inv_opts *o, const struct conf *cf)
 	    cf->cf_anchor_url : NULL;
 	ti.ti_anchors = cf->cf_anchors[0] != '\0' ? cf->cf_anchors : NULL;
 	ti.ti_id = &id;
+	ti.ti_decline = dhash;
 	if (tmail_invitation(&ti, &mail, &mlen, msgid, sizeof(msgid), hash,
 	    err) == -1) {
 		rc = ctl_fail(EX_SOFTWARE, "invitation: %s", err);
 		goto out;
 	}
-	if (invite_store(conn, cf, o->io_address, msgid, hash, ti.ti_expires,
-	    mail) == -1) {
+	if (invite_store(conn, cf, o->io_address, msgid, hash, dhash,
+	    ti.ti_expires, mail) == -1) {
 		rc = EX_SOFTWARE;
 		goto out;
 	}

@@ -66,6 +66,7 @@ ctl_usage(void)
 	    "[--reason TEXT]\n"
 	    "       tandemctl keybox new FILE\n"
 	    "       tandemctl invite --conf FILE --address A [--db CONNINFO]\n"
+	    "           [--again]\n"
 	    "       tandemctl intro add --db CONNINFO --cert CRT --chain PEM "
 	    "--anchors PEM\n"
 	    "       tandemctl intro list --db CONNINFO\n"

@@ -929,9 +929,10 @@ fed_ic_rcpt(struct fed *fd, struct fed_in *fi, const char *rcpt, char *err)
 		/* Active without an agent certificate yet: hold. */
 		/* FALLTHROUGH */
 	case ROUTE_HOLD_AND_INVITE:
-		if (ops->fo_hold(fd, &it, err) == -1)
+		if ((r = ops->fo_hold(fd, &it, err)) == -1)
 			return -1;
-		fed_note(fd, FED_EV_HOLD, &it, NULL, NULL);
+		if (r == 0)	/* 1: declined, nothing held (logged) */
+			fed_note(fd, FED_EV_HOLD, &it, NULL, NULL);
 		fed_done(fi, &it);
 		return 0;
 	case ROUTE_REJECT:

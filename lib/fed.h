@@ -78,7 +78,9 @@
  *			certificate): the engine holds it instead.
  *	  fo_hold	keep an item for an address this courier serves
  *			but that has no account yet (the foreground also
- *			invites it).
+ *			invites it); 1 when the address declined this
+ *			courier's invitations: nothing kept, the element
+ *			logged it (the foreground told the sender).
  *	  fo_notice	an item cannot go on: the foreground mails the
  *			sender a signed non-delivery notice, the background
  *			only logs (it has no way to the sender).

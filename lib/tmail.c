@@ -691,10 +691,29 @@ invite_link(FILE *f, const struct tmail_invite *ti, const char *msgid,
 	}
 }
 
+/*
+ * The answer that declines: no agent needed, the code its proof (only
+ * the mail sent to the invited address carries it).
+ */
+static void
+invite_decline(FILE *f, const struct tmail_invite *ti, const char *code)
+{
+	fprintf(f, "\nIf you do not want Tandem invitations, you need not "
+	    "install anything:\nanswer with a mail to %s whose Subject is\n"
+	    "\n     Do not invite me again " TMAIL_DECLINE "%s\n\n"
+	    "(this link writes it: mailto:%s?subject=Do%%20not%%20invite%%20"
+	    "me%%20again%%20" TMAIL_DECLINE "%s ).\nThe courier %s then "
+	    "invites %s no more, holds no private\nmail for it, and tells "
+	    "each sender, %s too, that you declined.\nThe code is for this "
+	    "address alone: do not pass this mail on.\n", ti->ti_register,
+	    code, ti->ti_register, code, ti->ti_courier, ti->ti_address,
+	    ti->ti_nmsgids > 0 ? ti->ti_inviter : "from now on");
+}
+
 /* The readable part: why this mail came, then how to answer it. */
 static int
-invite_text(const struct tmail_invite *ti, const char *msgid, char **text,
-    char *err)
+invite_text(const struct tmail_invite *ti, const char *msgid,
+    const char *code, char **text, char *err)
 {
 	char exp[32], fp[3 * EVP_MAX_MD_SIZE + 1] = "";
 	size_t len;
@@ -742,6 +761,8 @@ invite_text(const struct tmail_invite *ti, const char *msgid, char **text,
 	    "messages\n   and \"tandem read\" shows them.\n",
 	    ti->ti_submission != NULL ? " --smtp " : "",
 	    ti->ti_submission != NULL ? ti->ti_submission : "");
+	if (code != NULL)
+		invite_decline(f, ti, code);
 	if (fclose(f) != 0) {
 		free(*text);
 		*text = NULL;
@@ -807,7 +828,7 @@ tmail_invitation(const struct tmail_invite *ti, char **mail, size_t *len,
 	struct proto_msg *pm = NULL;
 	struct tmail_head th;
 	unsigned char *der = NULL;
-	char tok[48], subj[TN_MAX_ADDRESS + 40];
+	char tok[48], dtok[48], subj[TN_MAX_ADDRESS + 40];
 	char *body = NULL, *text = NULL;
 	size_t bodylen, derlen;
 	int rc = -1;
@@ -823,7 +844,13 @@ tmail_invitation(const struct tmail_invite *ti, char **mail, size_t *len,
 	    cms_sign((unsigned char *)body, bodylen, ti->ti_id, &der, &derlen,
 	    err) == -1)
 		goto out;
-	if (invite_text(ti, msgid, &text, err) == -1)
+	if (ti->ti_decline != NULL && util_token(dtok, sizeof(dtok),
+	    ti->ti_decline) == -1) {
+		tn_err(err, "cannot make a decline code");
+		goto out;
+	}
+	if (invite_text(ti, msgid, ti->ti_decline != NULL ? dtok : NULL,
+	    &text, err) == -1)
 		goto out;
 	memset(&th, 0, sizeof(th));
 	th.th_kind = TMAIL_INVITATION;
@@ -844,9 +871,28 @@ tmail_invitation(const struct tmail_invite *ti, char **mail, size_t *len,
 	rc = 0;
 out:
 	OPENSSL_cleanse(tok, sizeof(tok));
+	OPENSSL_cleanse(dtok, sizeof(dtok));
 	proto_msg_free(pm);
 	free(body);
 	free(der);
 	free(text);
 	return rc;
+}
+
+int
+tmail_decline_code(const char *subject, char *code, size_t size)
+{
+	const char *p = strstr(subject, TMAIL_DECLINE);
+	size_t n;
+
+	if (p == NULL || size < TMAIL_DECLINE_CODELEN + 1)
+		return -1;
+	p += strlen(TMAIL_DECLINE);
+	n = strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789-_");
+	if (n != TMAIL_DECLINE_CODELEN)
+		return -1;
+	memcpy(code, p, n);
+	code[n] = '\0';
+	return 0;
 }

@@ -21,6 +21,8 @@
  *	int	tmail_invitation(const struct tmail_invite *ti,
  *		    char **mail, size_t *len, char *msgid, size_t idsize,
  *		    unsigned char hash[TMAIL_HASHLEN], char *err);
+ *	int	tmail_decline_code(const char *subject, char *code,
+ *		    size_t size);
  * DESCRIPTION
  *	Three kinds of mail carry Tandem traffic, each marked by a
  *	"Tandem-Kind" header: content (the body is the base64 of a DER
@@ -90,7 +92,20 @@
  *	--smtp ti_submission when set; where the root certificate is
  *	(ti_anchor_url, else the operator) and, with ti_anchors, the
  *	SHA-256 fingerprint of the anchor that issued the top of ti_id's
- *	chain (left out if none did).
+ *	chain (left out if none did). With ti_decline set it also makes
+ *	a decline code (TMAIL_DECLINE and 43 random base64url
+ *	characters: util_token()), writes its SHA-256 to ti_decline,
+ *	and gives it in the text as the Subject of an answer to
+ *	ti_register, with a mailto: link that writes that answer: the
+ *	invited person declines all invitations from this courier with
+ *	no agent (doc/flows.md 2, "Do not invite me again"). The code is
+ *	only in the readable part, never in the signed one.
+ *
+ *	tmail_decline_code() finds the decline code in the value of a
+ *	Subject header (anywhere in it, after "Re: " and the like) and
+ *	copies its 43 characters, NUL-terminated, to code (size at
+ *	least TMAIL_DECLINE_CODELEN + 1); 0, or -1 when there is none
+ *	or it is cut short.
  * DIAGNOSTICS
  *	The int functions return 0, or -1 with a one-line reason in err
  *	that names the header, part or limit. tmail_kind_from_name()
@@ -103,6 +118,8 @@
 #include <time.h>
 
 #define TMAIL_HEADER	"Tandem-Kind"
+#define TMAIL_DECLINE	"tandem-decline-"	/* then the 43-char code */
+#define TMAIL_DECLINE_CODELEN	43
 
 enum tmail_kind {
 	TMAIL_NONE = 0,
@@ -153,6 +170,8 @@ struct tmail_invite {
 	size_t			 ti_nmsgids;	/* 0 for an operator's */
 	time_t			 ti_expires;
 	const struct cms_id	*ti_id;		/* the FG element */
+	unsigned char		*ti_decline;	/* out: SHA-256 of the decline
+						   code, or NULL for none */
 };
 
 struct tmail {
@@ -178,5 +197,6 @@ void	tmail_free(struct tmail *);
 int	tmail_msgid(const char *, char *, size_t);
 int	tmail_invitation(const struct tmail_invite *, char **, size_t *,
 	    char *, size_t, unsigned char *, char *);
+int	tmail_decline_code(const char *, char *, size_t);
 
 #endif

@@ -17,6 +17,7 @@
 
 #include "fed.h"
 #include "keybox.h"
+#include "log.h"
 #include "milter.h"
 #include "tandem.h"
 #include "util.h"
@@ -150,13 +151,70 @@ fgdb_may_invite(const struct conf *cf, PGconn *db, const char *sender,
 }
 
 /*
+ * The signed notice (tmail_notice()) that rcpt declined Tandem
+ * invitations, for message msgid of sender, into outbox with the null
+ * envelope sender: local or another courier's, the sender reads it.
+ */
+int
+fgdb_declined_notice(const struct fg *fg, PGconn *db, const char *msgid,
+    const char *sender, const char *rcpt, char *err)
+{
+	const struct conf *cf = fg->fg_conf;
+	struct tmail_notice tn;
+	char id[TN_MAX_MSGID + 1], reason[TN_MAX_ADDRESS + 160];
+	char *mail = NULL;
+	size_t mlen;
+	int rc = -1;
+
+	snprintf(reason, sizeof(reason), "%s declined Tandem invitations: "
+	    "the courier %s holds no private mail for that address and "
+	    "invites it no more", rcpt, cf->cf_name);
+	memset(&tn, 0, sizeof(tn));
+	tn.tn_from = cf->cf_service_mailbox;
+	tn.tn_to = sender;
+	tn.tn_courier = cf->cf_name;
+	tn.tn_msgid = msgid;
+	tn.tn_rcpt = rcpt;
+	tn.tn_reason = reason;
+	tn.tn_id = &fg->fg_id;
+	if (tmail_notice(&tn, &mail, &mlen, id, sizeof(id), err) == 0 &&
+	    fgdb_outbox(db, id, "", sender, mail, mlen, err) == 0)
+		rc = 0;
+	free(mail);
+	return rc;
+}
+
+/*
+ * rcpt declined invitations (fg/013): 1, and the sender is told, the
+ * message not held; 0 not declined; -1.
+ */
+static int
+fgdb_declined(const struct fg *fg, PGconn *db, const char *qid,
+    const char *msgid, const char *sender, const char *rcpt, char *err)
+{
+	int r;
+
+	if ((r = db_one(db, "SELECT 1 FROM declined_addresses WHERE address "
+	    "= lower($1)", 1, &rcpt, NULL, 0, err)) != 1)
+		return r;
+	if (fgdb_declined_notice(fg, db, msgid, sender, rcpt, err) == -1)
+		return -1;
+	log_info("%s msgid=%s rcpt=%s status=declined notice=%s", qid, msgid,
+	    rcpt, sender);
+	return 1;
+}
+
+/*
  * Hold sealed for rcpt, sealed again under the held key (keybox.h), and
  * invite rcpt unless already invited. from: the item as another courier
  * sent it, whose origin's assertion is kept with it (lib/fed.c releases
  * it under that origin), or NULL for a local sender's. Mail held and
  * sent on before, come back (its recipient moved here), is held again.
  * -2 (err) when sender has caused foreground.max_invitations already:
- * nothing of it should stay (the caller's transaction).
+ * nothing of it should stay (the caller's transaction). A recipient
+ * who declined invitations gets nothing: the sender gets a notice
+ * (fgdb_declined_notice()), and 1 (for the caller, like a hold: the
+ * recipient is done with here).
  */
 int
 fgdb_hold(const struct fg *fg, PGconn *db, const char *qid,
@@ -166,7 +224,7 @@ fgdb_hold(const struct fg *fg, PGconn *db, const char *qid,
 {
 	const struct conf *cf = fg->fg_conf;
 	struct tmail_invite ti;
-	unsigned char hash[TMAIL_HASHLEN];
+	unsigned char hash[TMAIL_HASHLEN], dhash[TMAIL_HASHLEN];
 	char invid[TN_MAX_MSGID + 1], exp[32], hops[16], *mail = NULL;
 	int asserted = from != NULL && from->it_origin != NULL &&
 	    from->it_origin_sig != NULL && from->it_origin_date != NULL &&
@@ -179,6 +237,9 @@ fgdb_hold(const struct fg *fg, PGconn *db, const char *qid,
 	unsigned char *box = NULL;
 	size_t mlen, boxlen = 0;
 
+	if ((pending = fgdb_declined(fg, db, qid, msgid, sender, rcpt,
+	    err)) != 0)
+		return pending;
 	if (asserted)
 		snprintf(hops, sizeof(hops), "%u", from->it_hops);
 	/* Under the held key: neither the BG nor its replication role. */
@@ -224,19 +285,20 @@ fgdb_hold(const struct fg *fg, PGconn *db, const char *qid,
 	    cf->cf_anchor_url : NULL;
 	ti.ti_anchors = cf->cf_anchors[0] != '\0' ? cf->cf_anchors : NULL;
 	ti.ti_id = &fg->fg_id;
+	ti.ti_decline = dhash;
 	if (tmail_invitation(&ti, &mail, &mlen, invid, sizeof(invid), hash,
 	    err) == -1)
 		goto out;
 	snprintf(exp, sizeof(exp), "%ld", (long)ti.ti_expires);
 	{
-		const char *q[5] = { rcpt, invid, (const char *)hash, exp,
-		    sender };
-		int ql[5] = { 0, 0, TMAIL_HASHLEN, 0, 0 };
+		const char *q[6] = { rcpt, invid, (const char *)hash, exp,
+		    sender, (const char *)dhash };
+		int ql[6] = { 0, 0, TMAIL_HASHLEN, 0, 0, TMAIL_HASHLEN };
 
 		if (db_exec(db, "INSERT INTO invitations (address, "
-		    "message_id, token_hash, expires_at, inviter) VALUES ($1, "
-		    "$2, $3, to_timestamp($4::bigint), lower($5))", 5, q, ql,
-		    NULL, err) == -1 ||
+		    "message_id, token_hash, expires_at, inviter, "
+		    "decline_hash) VALUES ($1, $2, $3, to_timestamp($4::"
+		    "bigint), lower($5), $6)", 6, q, ql, NULL, err) == -1 ||
 		    fgdb_outbox(db, invid, cf->cf_service_mailbox, rcpt, mail,
 		    mlen, err) == -1)
 			goto out;

@@ -93,11 +93,16 @@ static int
 fgfed_hold(struct fed *fd, const struct fed_item *it, char *err)
 {
 	struct msg *mc = fd->fd_arg;
+	int r;
 
-	/* Over foreground.max_invitations: the peer's MTA waits too. */
-	return fgdb_hold(mc->mc_fg, fd->fd_db, mc->mc_qid, it->it_msgid,
+	/*
+	 * Over foreground.max_invitations: the peer's MTA waits too. 1:
+	 * declined, the sender told (fgdb.c).
+	 */
+	r = fgdb_hold(mc->mc_fg, fd->fd_db, mc->mc_qid, it->it_msgid,
 	    it->it_sender, it->it_rcpt, it->it_payload, it->it_paylen, it,
-	    err) == 0 ? 0 : -1;
+	    err);
+	return r == 0 || r == 1 ? r : -1;
 }
 
 /*

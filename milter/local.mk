@@ -29,6 +29,7 @@ milter_tandem_milter_SOURCES = \
 	milter/acache.c \
 	milter/ca.c \
 	milter/content.c \
+	milter/decline.c \
 	milter/fgfed.c \
 	milter/fgfed.h \
 	milter/fgdb.c \

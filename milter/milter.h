@@ -159,7 +159,8 @@ struct msg {
 	char			*mc_mail;	/* head, "\n", body */
 	size_t			 mc_maillen;
 	size_t			 mc_mailcap;
-	int			 mc_tandem;	/* saw Tandem-Kind */
+	int			 mc_tandem;	/* saw Tandem-Kind, or
+						   MSG_DECLINE */
 	int			 mc_headfail;	/* msg_append() of a header */
 	int			 mc_slot;	/* holds a busy slot */
 	int			 mc_quiet;	/* no log line, no record */
@@ -175,6 +176,7 @@ struct msg {
 };
 
 #define MSG_MAX_RCPTS	TN_MAX_RCPTS
+#define MSG_DECLINE	2	/* mc_tandem: a decline code, no Tandem-Kind */
 
 void	msg_fail(struct msg *, enum msg_verdict, const char *, ...)
 	    TN_PRINTF(3, 4);
@@ -182,6 +184,8 @@ void	msg_note(struct msg *, const char *, ...) TN_PRINTF(2, 3);
 void	msg_consume(struct msg *);
 int	msg_process(struct msg *);
 int	msg_db_write(struct msg *, PGconn *);
+PGconn	*msg_db_get(struct msg *, int, char *);
+int	decline_process(struct msg *);
 int	content_process(struct msg *, PGconn *, struct tmail *);
 int	service_process(struct msg *, PGconn *, struct tmail *);
 
@@ -229,6 +233,8 @@ int	fgdb_outbox(PGconn *, const char *, const char *, const char *,
 int	fgdb_mail(PGconn *, const struct tmail_head *, const struct cms_id *,
 	    X509 *, const unsigned char *, size_t, char *);
 struct fed_item;
+int	fgdb_declined_notice(const struct fg *, PGconn *, const char *,
+	    const char *, const char *, char *);
 int	fgdb_hold(const struct fg *, PGconn *, const char *, const char *,
 	    const char *, const char *, const unsigned char *, size_t,
 	    const struct fed_item *, char *);

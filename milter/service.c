@@ -4,7 +4,8 @@
  * DESCRIPTION
  *	service_process() handles "Tandem-Kind: service" (doc/flows.md 3):
  *	a registration, enveloped to the FG element certificate, creates
- *	a pending account and queues the exchange-keys answer; any other
+ *	a pending account (and forgets a decline of that address:
+ *	decline.c) and queues the exchange-keys answer; any other
  *	kind is a wrap agent -> courier from a registered agent, of which
  *	agent-alive activates the account and releases its held mail,
  *	invitation-reject introduces this FG to the inviting one
@@ -287,6 +288,7 @@ service_account(struct msg *mc, PGconn *db, const char *address,
 	}
 	{
 		const char *p[4] = { address, is.is_ccert, is.is_acert, invid };
+		const char *u[2] = { address, invid };
 		const char *k[3] = { address, is.is_serial,
 		    (const char *)is.is_sealed };
 		int kl[3] = { 0, 0, (int)is.is_sealedlen };
@@ -299,6 +301,12 @@ service_account(struct msg *mc, PGconn *db, const char *address,
 		    "$3)", 3, k, kl, NULL, err) == -1 ||
 		    db_run(db, "UPDATE invitations SET status = 'accepted' "
 		    "WHERE id = $1", 1, p + 3, err) == -1 ||
+		    db_run(db, "WITH d AS (DELETE FROM declined_addresses "
+		    "WHERE address = $1 RETURNING address) INSERT INTO "
+		    "bg_relay (address, kind, message_id, body, expires_at) "
+		    "SELECT d.address, 'undeclined', i.message_id, '\\x', "
+		    "now() + interval '1 day' FROM d, invitations i WHERE "
+		    "i.id = $2::bigint", 2, u, err) == -1 ||
 		    service_answer(mc, db, address, is.is_ccert, is.is_acert,
 		    err) == -1) {
 			msg_fail(mc, MSG_TEMP, "4.3.0 registration: %s", err);

@@ -211,7 +211,7 @@ msg_append(char **buf, size_t *len, size_t *cap, const char *a,
  * so the loop ends at the latest with a new connection. Without
  * begin, a first statement that still fails gives the message a 451.
  */
-static PGconn *
+PGconn *
 msg_db_get(struct msg *mc, int begin, char *err)
 {
 	struct pool *po = mc->mc_fg->fg_pool;
@@ -265,6 +265,10 @@ msg_process(struct msg *mc)
 
 	if (mc->mc_mail == NULL) {	/* cb_eoh() could not begin it */
 		msg_fail(mc, MSG_TEMP, "4.3.0 out of memory");
+		goto out;
+	}
+	if (mc->mc_tandem == MSG_DECLINE) {	/* no Tandem-Kind: decline.c */
+		rc = decline_process(mc);
 		goto out;
 	}
 	rc = tmail_parse(mc->mc_mail, mc->mc_maillen, &tm, err);
@@ -436,6 +440,9 @@ cb_header(SMFICTX *ctx, char *name, char *value)
 		return SMFIS_NOREPLY;	/* cb_eoh answers */
 	if (strcasecmp(name, TMAIL_HEADER) == 0)
 		mc->mc_tandem = 1;
+	else if (mc->mc_tandem == 0 && strcasecmp(name, "Subject") == 0 &&
+	    strstr(value, TMAIL_DECLINE) != NULL)
+		mc->mc_tandem = MSG_DECLINE;	/* an invitation's answer */
 	if ((rc = msg_append(&mc->mc_head, &mc->mc_headlen, &mc->mc_headcap,
 	    name, nl)) < 0 || (rc = msg_append(&mc->mc_head, &mc->mc_headlen,
 	    &mc->mc_headcap, ": ", 2)) < 0 || (rc = msg_append(&mc->mc_head,

@@ -159,6 +159,15 @@ bgfed_hold(struct fed *fd, const struct fed_item *it, char *err)
 	    it->it_origin_date : NULL, asserted ? it->it_origin_sig : NULL };
 	int lens[10] = { 0 }, rc = -1;
 
+	/* Declined (bg/015): not held; the foreground tells the sender. */
+	if ((rc = db_one(fd->fd_db, "SELECT 1 FROM declined_addresses WHERE "
+	    "address = lower($1)", 1, &it->it_rcpt, NULL, 0, err)) != 0) {
+		if (rc == 1)
+			log_info("courier msgid=%s rcpt=%s action=drop "
+			    "reason=declined", it->it_msgid, it->it_rcpt);
+		return rc == 1 ? 1 : -1;
+	}
+	rc = -1;
 	snprintf(hops, sizeof(hops), "%u", it->it_hops);
 	if (cms_wrap_to(it->it_payload, it->it_paylen, fd->fd_id,
 	    fd->fd_id->ci_cert, &wrap, &wlen, err) == 0) {

@@ -422,6 +422,10 @@ out:
 	return rc;
 }
 
+/*
+ * Hold the ARM for rcpt: 0, 1 when rcpt declined invitations (bg/015:
+ * nothing is held, the foreground tells the sender), -1.
+ */
 static int
 st_hold(struct pd *pd, const struct arm_record *ar, const char *rcpt,
     const char *expires, const unsigned char *body, size_t len, char *err)
@@ -431,8 +435,11 @@ st_hold(struct pd *pd, const struct arm_record *ar, const char *rcpt,
 	    "ON CONFLICT DO NOTHING";
 	const char *vals[5] = { ar->ar_msgid, ar->ar_sender, rcpt,
 	    (const char *)body, expires };
-	int lens[5] = { 0, 0, 0, (int)len, 0 };
+	int lens[5] = { 0, 0, 0, (int)len, 0 }, r;
 
+	if ((r = db_one(pd->pd_db, "SELECT 1 FROM declined_addresses WHERE "
+	    "address = lower($1)", 1, &rcpt, NULL, 0, err)) != 0)
+		return r;
 	return db_exec(pd->pd_db, sql, 5, vals, lens, NULL, err);
 }
 
@@ -488,7 +495,7 @@ st_recipient(struct pd *pd, const struct arm_record *ar, const char *rcpt,
 	struct route_decision rd;
 	struct pd_account *to = NULL;
 	struct fed fd;
-	int rc = -1;
+	int r, rc = -1;
 
 	bgfed_init(pd, &fd);
 	if (fed_route(&fd, rcpt, ROUTE_SRC_LOCAL, NULL, &rd, err) == -1)
@@ -525,8 +532,15 @@ st_recipient(struct pd *pd, const struct arm_record *ar, const char *rcpt,
 		(*ndel)++;
 	} else if (rd.rd_action != ROUTE_REJECT) {
 		/* Not active here, or active without an agent certificate. */
-		if (st_hold(pd, ar, rcpt, expires, body, len, err) == -1)
+		if ((r = st_hold(pd, ar, rcpt, expires, body, len, err)) ==
+		    -1)
 			goto out;
+		if (r == 1) {
+			log_info("arm msgid=%s rcpt=%s action=drop "
+			    "reason=declined", ar->ar_msgid, rcpt);
+			rc = 0;
+			goto out;
+		}
 		log_info("arm msgid=%s rcpt=%s action=hold route=%s%s%s",
 		    ar->ar_msgid, rcpt, route_action_name(rd.rd_action),
 		    rd.rd_courier[0] != '\0' ? " courier=" : "",

@@ -13,7 +13,8 @@ dist_sqlfg_DATA = \
 	sql/fg/009-transfer-ca.sql \
 	sql/fg/010-transfer-notice.sql \
 	sql/fg/011-invitation-inviter.sql \
-	sql/fg/012-account-notify.sql
+	sql/fg/012-account-notify.sql \
+	sql/fg/013-invitation-decline.sql
 dist_sqlbg_DATA = \
 	sql/bg/001-schema.sql \
 	sql/bg/002-helpdesk.sql \
@@ -28,7 +29,8 @@ dist_sqlbg_DATA = \
 	sql/bg/011-transfer.sql \
 	sql/bg/012-transfer-release.sql \
 	sql/bg/013-transfer-pins.sql \
-	sql/bg/014-account-close.sql
+	sql/bg/014-account-close.sql \
+	sql/bg/015-invitation-decline.sql
 
 # The schema version each daemon needs: the newest migration listed
 # above, taken here so that adding one moves it (lib/db.c).

@@ -24,33 +24,34 @@ test_expect_success 'migrate the foreground' '
 	applied fg/010-transfer-notice.sql
 	applied fg/011-invitation-inviter.sql
 	applied fg/012-account-notify.sql
-	fg schema at version 012, 12 applied
+	applied fg/013-invitation-decline.sql
+	fg schema at version 013, 13 applied
 	EOF
 	test_cmp expect out &&
 	pg_psql fg fg -c "SELECT version, element, name FROM schema_migrations ORDER BY 1" >got &&
-	printf "1|fg|001-schema.sql\n2|fg|002-helpdesk.sql\n3|fg|003-federation.sql\n4|fg|004-courier-claims.sql\n5|fg|005-helpdesk-history.sql\n6|fg|006-rekey.sql\n7|fg|007-transfer.sql\n8|fg|008-held-origin.sql\n9|fg|009-transfer-ca.sql\n10|fg|010-transfer-notice.sql\n11|fg|011-invitation-inviter.sql\n12|fg|012-account-notify.sql\n" >expect &&
+	printf "1|fg|001-schema.sql\n2|fg|002-helpdesk.sql\n3|fg|003-federation.sql\n4|fg|004-courier-claims.sql\n5|fg|005-helpdesk-history.sql\n6|fg|006-rekey.sql\n7|fg|007-transfer.sql\n8|fg|008-held-origin.sql\n9|fg|009-transfer-ca.sql\n10|fg|010-transfer-notice.sql\n11|fg|011-invitation-inviter.sql\n12|fg|012-account-notify.sql\n13|fg|013-invitation-decline.sql\n" >expect &&
 	test_cmp expect got
 '
 
 test_expect_success 'every foreground table is there' '
 	pg_psql fg fg -c "SELECT string_agg(tablename, \$\$,\$\$ ORDER BY tablename) FROM pg_tables WHERE schemaname = \$\$public\$\$" >got &&
-	echo "account_keys,accounts,address_routes,bg_relay,heartbeat,heartbeat_log,held_messages,introductions,invitation_tokens,invitations,outbox,refusals,refused_claims,rekeys,route_tokens,schema_migrations,seen_messages,transfers" >expect &&
+	echo "account_keys,accounts,address_routes,bg_relay,declined_addresses,heartbeat,heartbeat_log,held_messages,introductions,invitation_tokens,invitations,outbox,refusals,refused_claims,rekeys,route_tokens,schema_migrations,seen_messages,transfers" >expect &&
 	test_cmp expect got
 '
 
 test_expect_success 'a second run applies nothing' '
 	tandemctl db migrate --fg --db "$FG" --sqldir "$SQLDIR" >out &&
-	echo "fg schema at version 012, 0 applied" >expect &&
+	echo "fg schema at version 013, 0 applied" >expect &&
 	test_cmp expect out &&
-	test "$(pg_psql fg fg -c "SELECT count(*) FROM schema_migrations")" = 12
+	test "$(pg_psql fg fg -c "SELECT count(*) FROM schema_migrations")" = 13
 '
 
 test_expect_success 'migrate the background, twice' '
 	tandemctl db migrate --bg --db "$BG" --sqldir "$SQLDIR" >out &&
 	test_grep "^applied bg/001-schema.sql\$" out &&
-	test_grep "^bg schema at version 014, 14 applied\$" out &&
+	test_grep "^bg schema at version 015, 15 applied\$" out &&
 	tandemctl db migrate --bg --db "$BG" --sqldir "$SQLDIR" >out &&
-	echo "bg schema at version 014, 0 applied" >expect &&
+	echo "bg schema at version 015, 0 applied" >expect &&
 	test_cmp expect out
 '
 
@@ -64,7 +65,7 @@ test_expect_success 'the other element'"'"'s migrations are refused' '
 	test_expect_code 65 tandemctl db migrate --bg --db "$FG" \
 		--sqldir "$SQLDIR" 2>err &&
 	test_grep "this database holds fg migrations; refusing the bg ones" err &&
-	test "$(pg_psql fg fg -c "SELECT count(*) FROM schema_migrations")" = 12
+	test "$(pg_psql fg fg -c "SELECT count(*) FROM schema_migrations")" = 13
 '
 
 test_expect_success 'a failing migration leaves nothing behind' '
@@ -74,7 +75,7 @@ test_expect_success 'a failing migration leaves nothing behind' '
 	test_expect_code 70 tandemctl db migrate --fg --db "$FG" --sqldir bad 2>err &&
 	test_grep "999-broken.sql: column \"no_such_column\" does not exist" err &&
 	test "$(pg_psql fg fg -c "SELECT to_regclass(\$\$half_done\$\$) IS NULL")" = t &&
-	test "$(pg_psql fg fg -c "SELECT max(version) FROM schema_migrations")" = 12
+	test "$(pg_psql fg fg -c "SELECT max(version) FROM schema_migrations")" = 13
 '
 
 test_expect_success 'invitation_tokens follows the pending and rejected invitations' '
@@ -191,10 +192,10 @@ test_expect_success 'status on both ends' '
 	# slot is inactive between the two.
 	wait_until 30 bg_running &&
 	wait_until 30 fg_slot_active &&
-	test_grep "^element=fg schema_version=12 migrations=12\$" out &&
+	test_grep "^element=fg schema_version=13 migrations=13\$" out &&
 	test_grep "^publication=tandem_pub tables=5\$" out &&
 	tandemctl db status --db "$BG" >out &&
-	test_grep "^element=bg schema_version=14 migrations=14\$" out
+	test_grep "^element=bg schema_version=15 migrations=15\$" out
 '
 
 test_done

@@ -78,9 +78,9 @@ test_expect_success_here 'an FG and a BG database, migrated' '
 # and refused_claims.
 test_expect_success 'both at the schema the engine needs' '
 	tandemctl db status --db "$FG" >status &&
-	test_grep "^element=fg schema_version=12 " status &&
+	test_grep "^element=fg schema_version=13 " status &&
 	tandemctl db status --db "$BG" >status &&
-	test_grep "^element=bg schema_version=14 " status
+	test_grep "^element=bg schema_version=15 " status
 '
 
 # fed_run OUT CMD...: CMD's TAP in OUT, and in this log behind "| "; it

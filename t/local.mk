@@ -17,11 +17,12 @@ EXTRA_DIST += t/lsan.supp t/test-lib.sh t/lib-pg.sh t/lib-postfix.sh
 
 # end to end
 TESTS += t/0600-e2e-registration.sh t/0605-e2e-ux-invitation.sh t/0606-e2e-register-link.sh t/0607-e2e-restrict-agent.sh t/0610-e2e-private.sh t/0620-e2e-held.sh \
-	t/0625-e2e-invitation-limit.sh t/0630-e2e-expiry.sh t/0636-e2e-revocation.sh t/0637-e2e-close-account.sh t/0640-e2e-ordinary.sh t/0650-e2e-split-trust.sh \
+	t/0625-e2e-invitation-limit.sh t/0626-e2e-invite-never.sh t/0630-e2e-expiry.sh t/0636-e2e-revocation.sh t/0637-e2e-close-account.sh t/0640-e2e-ordinary.sh t/0650-e2e-split-trust.sh \
 	t/0660-e2e-faults.sh t/0670-e2e-hygiene.sh t/0690-courier-harness.sh
 EXTRA_DIST += t/lib-courier.sh t/keybox-open.py t/0600-e2e-registration.sh \
 	t/0605-e2e-ux-invitation.sh t/0606-e2e-register-link.sh t/0607-e2e-restrict-agent.sh \
 	t/0610-e2e-private.sh t/0620-e2e-held.sh t/0625-e2e-invitation-limit.sh \
+	t/0626-e2e-invite-never.sh \
 	t/0630-e2e-expiry.sh t/0636-e2e-revocation.sh t/0637-e2e-close-account.sh \
 	t/0640-e2e-ordinary.sh t/0650-e2e-split-trust.sh \
 	t/0660-e2e-faults.sh t/0670-e2e-hygiene.sh t/0690-courier-harness.sh
@@ -36,6 +37,8 @@ TESTS += t/0800-fed-introduced.sh t/0608-e2e-restrict-two-couriers.sh
 EXTRA_DIST += t/0800-fed-introduced.sh t/0608-e2e-restrict-two-couriers.sh
 TESTS += t/0820-fed-invitation-reject.sh t/0850-fed-bg-down.sh
 EXTRA_DIST += t/0820-fed-invitation-reject.sh t/0850-fed-bg-down.sh
+TESTS += t/0826-fed-invitation-abuse.sh
+EXTRA_DIST += t/0826-fed-invitation-abuse.sh
 TESTS += t/0810-fed-deferral.sh
 EXTRA_DIST += t/0810-fed-deferral.sh
 EXTRA_DIST += t/0815-fed-two-superiors.sh t/0840-fed-refusals.sh

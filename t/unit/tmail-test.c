@@ -358,6 +358,45 @@ invite_operator(const struct tmail_invite *held)
 	free(mail);
 }
 
+/* The decline code: in the text, not in the signed part; found again. */
+static void
+invite_decline(const struct tmail_invite *held)
+{
+	struct tmail_invite ti = *held;
+	unsigned char hash[TMAIL_HASHLEN], dh[TMAIL_HASHLEN], h2[32];
+	char *mail = NULL, msgid[TN_MAX_MSGID + 1], err[TN_ERRLEN];
+	char code[TMAIL_DECLINE_CODELEN + 1], subj[128];
+	const char *p;
+	size_t len;
+	unsigned int n;
+
+	ti.ti_decline = dh;
+	if (!ok(tmail_invitation(&ti, &mail, &len, msgid, sizeof(msgid), hash,
+	    err) == 0, "an invitation with a decline code")) {
+		diag("%s", err);
+		return;
+	}
+	p = strstr(mail, "     Do not invite me again " TMAIL_DECLINE);
+	ok(p != NULL && tmail_decline_code(p, code, sizeof(code)) == 0 &&
+	    EVP_Digest(code, strlen(code), h2, &n, EVP_sha256(), NULL) == 1 &&
+	    memcmp(h2, dh, sizeof(h2)) == 0 && memcmp(dh, hash,
+	    sizeof(dh)) != 0, "the Subject to write; its code's SHA-256 "
+	    "is kept, not the token's");
+	snprintf(subj, sizeof(subj), "mailto:tandem@a.example?subject=Do%%20"
+	    "not%%20invite%%20me%%20again%%20" TMAIL_DECLINE "%s ", code);
+	ok(strstr(mail, subj) != NULL && strstr(mail, "each sender, "
+	    "alice@a.example too, that you declined") != NULL,
+	    "the mailto: link to the service mailbox; who is told");
+	snprintf(subj, sizeof(subj), " Re: Do not invite me again "
+	    TMAIL_DECLINE "%s", code);
+	ok(tmail_decline_code(subj, code, sizeof(code)) == 0 &&
+	    tmail_decline_code("Re: " TMAIL_DECLINE "abc", code,
+	    sizeof(code)) == -1 && tmail_decline_code("Hello", code,
+	    sizeof(code)) == -1, "a code in a reply's Subject; a short one "
+	    "and none refused");
+	free(mail);
+}
+
 static void
 test_invitation(X509_STORE *store)
 {
@@ -404,6 +443,9 @@ test_invitation(X509_STORE *store)
 	    "fetch before read: a held message's key waits at the "
 	    "background");
 	invite_operator(&ti);
+	invite_decline(&ti);
+	ok(strstr(mail, TMAIL_DECLINE) == NULL, "no decline code unless "
+	    "asked for");
 	if (!ok(tmail_parse(mail, len, &tm, err) == 0 &&
 	    tm->tm_kind == TMAIL_INVITATION &&
 	    strcmp(tm->tm_msgid, msgid) == 0, "parses as an invitation") ||
