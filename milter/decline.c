@@ -78,19 +78,6 @@ decline_code(const struct msg *mc, char *code, size_t size)
 	return -1;
 }
 
-/* Is one of the recipients this courier's service mailbox? */
-static int
-decline_for_service(const struct msg *mc)
-{
-	const char *box = mc->mc_fg->fg_conf->cf_service_mailbox;
-	size_t i;
-
-	for (i = 0; i < mc->mc_nrcpts; i++)
-		if (strcasecmp(mc->mc_rcpts[i], box) == 0)
-			return 1;
-	return 0;
-}
-
 /*
  * Record that address declined, by invitation invid, and refuse what
  * waits for it: 0, or -1 (err).
@@ -180,7 +167,7 @@ decline_process(struct msg *mc)
 	PGconn *db = NULL;
 	int rc = -1;
 
-	if (!decline_for_service(mc)) {	/* someone else's: untouched */
+	if (!msg_for_service(mc)) {	/* someone else's: untouched */
 		msg_note(mc, " answer=decline passed=not-for-service");
 		return 0;
 	}

@@ -185,6 +185,7 @@ void	msg_consume(struct msg *);
 int	msg_process(struct msg *);
 int	msg_db_write(struct msg *, PGconn *);
 PGconn	*msg_db_get(struct msg *, int, char *);
+int	msg_for_service(const struct msg *);
 int	decline_process(struct msg *);
 int	content_process(struct msg *, PGconn *, struct tmail *);
 int	service_process(struct msg *, PGconn *, struct tmail *);

@@ -101,7 +101,7 @@ msg_note(struct msg *mc, const char *fmt, ...)
 }
 
 /* Is one of the recipients this courier's service mailbox? */
-static int
+int
 msg_for_service(const struct msg *mc)
 {
 	const char *box = mc->mc_fg->fg_conf->cf_service_mailbox;
