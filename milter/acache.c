@@ -78,8 +78,7 @@ struct acache_ent {
 struct acache {
 	pthread_mutex_t		 ac_lock;
 	uint64_t		 ac_epoch;
-	int			 ac_live;	/* the listener listens */
-	char			*ac_conninfo;	/* on this database */
+	char			*ac_conninfo;	/* listening on it; NULL: not */
 	struct acache_ent	 ac_ent[ACACHE_SLOTS];
 };
 
@@ -125,7 +124,7 @@ acache_forget(struct acache *ac)
 	pthread_mutex_unlock(&ac->ac_lock);
 }
 
-/* Listening on conninfo (live), or not (conninfo NULL): a new epoch. */
+/* Listening on conninfo, or not (conninfo NULL): a new epoch. */
 static void
 acache_set(struct acache *ac, const char *conninfo)
 {
@@ -135,7 +134,6 @@ acache_set(struct acache *ac, const char *conninfo)
 	ac->ac_epoch++;
 	free(ac->ac_conninfo);
 	ac->ac_conninfo = c;
-	ac->ac_live = c != NULL;
 	pthread_mutex_unlock(&ac->ac_lock);
 }
 
@@ -171,7 +169,7 @@ acache_exec(const struct fg *fg, PGconn *db, const char *sql,
 	slot = acache_slot(sql, key);
 	ae = &ac->ac_ent[slot];
 	pthread_mutex_lock(&ac->ac_lock);
-	if (ac->ac_live && strcmp(ac->ac_conninfo,
+	if (ac->ac_conninfo != NULL && strcmp(ac->ac_conninfo,
 	    fg->fg_conf->cf_conninfo) == 0) {
 		epoch = ac->ac_epoch;
 		if (ae->ae_epoch == epoch && strcmp(ae->ae_sql, sql) == 0 &&
@@ -188,7 +186,7 @@ acache_exec(const struct fg *fg, PGconn *db, const char *sql,
 	    PG_COPYRES_TUPLES)) == NULL)
 		return 0;
 	pthread_mutex_lock(&ac->ac_lock);
-	if (ac->ac_live && ac->ac_epoch == epoch &&
+	if (ac->ac_epoch == epoch && ac->ac_conninfo != NULL &&
 	    strcmp(ac->ac_conninfo, fg->fg_conf->cf_conninfo) == 0) {
 		char *k = strdup(key);
 
