@@ -163,9 +163,8 @@ out:
 int
 decline_process(struct msg *mc)
 {
-	char code[TMAIL_DECLINE_CODELEN + 1], err[TN_ERRLEN];
-	PGconn *db = NULL;
-	int rc = -1;
+	char code[TMAIL_DECLINE_CODELEN + 1];
+	PGconn *db;
 
 	if (!msg_for_service(mc)) {	/* someone else's: untouched */
 		msg_note(mc, " answer=decline passed=not-for-service");
@@ -177,19 +176,7 @@ decline_process(struct msg *mc)
 		    "decline code");
 		return -1;
 	}
-	if ((db = msg_db_get(mc, 1, err)) == NULL) {
-		msg_fail(mc, MSG_TEMP, "4.3.0 database unavailable");
-		log_warn("%s status=tempfail reason=\"database: %s\"",
-		    mc->mc_qid, err);
+	if ((db = msg_db_get(mc, 1)) == NULL)
 		return -1;
-	}
-	if (decline_take(mc, db, code) == 0) {
-		if (db_commit(db, err) == -1)
-			msg_fail(mc, MSG_TEMP, "4.3.0 database commit failed");
-		else
-			rc = 0;
-	}
-	db_rollback(db);
-	pool_put(mc->mc_fg->fg_pool, db);
-	return rc;
+	return msg_db_end(mc, db, decline_take(mc, db, code));
 }

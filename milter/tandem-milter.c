@@ -210,11 +210,13 @@ msg_append(char **buf, size_t *len, size_t *cap, const char *a,
  * begin, one whose BEGIN still fails is dropped and the next taken,
  * so the loop ends at the latest with a new connection. Without
  * begin, a first statement that still fails gives the message a 451.
+ * NULL with the verdict set (4.3.0) and the reason logged.
  */
 PGconn *
-msg_db_get(struct msg *mc, int begin, char *err)
+msg_db_get(struct msg *mc, int begin)
 {
 	struct pool *po = mc->mc_fg->fg_pool;
+	char err[TN_ERRLEN];
 	PGconn *db;
 	int fresh;
 
@@ -233,7 +235,34 @@ msg_db_get(struct msg *mc, int begin, char *err)
 		if (fresh)
 			break;
 	}
+	msg_fail(mc, MSG_TEMP, "4.3.0 database unavailable");
+	log_warn("%s status=tempfail reason=\"database: %s\"", mc->mc_qid,
+	    err);
 	return NULL;
+}
+
+/*
+ * The end of a message's use of db (NULL: none): what it began
+ * committed when rc is 0 and the verdict is to pass it, else rolled
+ * back; the connection back to the pool. rc, or -1 when the commit
+ * fails (the verdict then 4.3.0).
+ */
+int
+msg_db_end(struct msg *mc, PGconn *db, int rc)
+{
+	char err[TN_ERRLEN];
+
+	if (db != NULL && PQtransactionStatus(db) != PQTRANS_IDLE &&
+	    rc == 0 && mc->mc_verdict == MSG_OK) {
+		if (db_commit(db, err) == -1) {
+			msg_fail(mc, MSG_TEMP, "4.3.0 database commit failed");
+			rc = -1;
+		} else	/* what it wrote, for the next message at once */
+			acache_forget(mc->mc_fg->fg_proc->fp_acache);
+	}
+	db_rollback(db);	/* a failure or a refusal: what it began */
+	pool_put(mc->mc_fg->fg_pool, db);	/* or closes it */
+	return rc;
 }
 
 /*
@@ -295,28 +324,15 @@ msg_process(struct msg *mc)
 		rc = 0;
 		goto out;
 	}
-	if ((db = msg_db_get(mc, tm->tm_kind != TMAIL_CONTENT, err)) == NULL) {
-		msg_fail(mc, MSG_TEMP, "4.3.0 database unavailable");
-		log_warn("%s status=tempfail reason=\"database: %s\"",
-		    mc->mc_qid, err);
+	if ((db = msg_db_get(mc, tm->tm_kind != TMAIL_CONTENT)) == NULL)
 		goto out;
-	}
 	if ((tm->tm_kind == TMAIL_CONTENT ? content_process(mc, db, tm) :
 	    tm->tm_kind == TMAIL_INTER_COURIER ? fed_process(mc, db, tm) :
 	    service_process(mc, db, tm)) == -1)
 		goto out;
 	rc = 0;
 out:
-	if (db != NULL && PQtransactionStatus(db) != PQTRANS_IDLE &&
-	    rc == 0 && mc->mc_verdict == MSG_OK) {
-		if (db_commit(db, err) == -1) {
-			msg_fail(mc, MSG_TEMP, "4.3.0 database commit failed");
-			rc = -1;
-		} else	/* what it wrote, for the next message at once */
-			acache_forget(mc->mc_fg->fg_proc->fp_acache);
-	}
-	db_rollback(db);	/* a failure or a refusal: what it began */
-	pool_put(mc->mc_fg->fg_pool, db);	/* or closes it */
+	rc = msg_db_end(mc, db, rc);
 	tmail_free(tm);
 	return rc;
 }
